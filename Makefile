@@ -1,0 +1,58 @@
+# fastfnet: make | make test | make test SAN=1 | make bench | make install PREFIX=/usr/local
+CC      ?= cc
+PREFIX  ?= /usr/local
+SAN     ?= 0
+ifeq ($(SAN),1)
+  BUILD   ?= build-san
+  OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  LDSAN   := -fsanitize=address,undefined
+else
+  BUILD   ?= build
+  OPT     := -O3 -march=native -g
+  LDSAN   :=
+endif
+CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -fopenmp -Iinclude -Isrc $(OPT) -D_GNU_SOURCE
+LDLIBS  += -lfftw3f_omp -lfftw3f -lopenblas -lm -fopenmp $(LDSAN)
+
+LIB_SRC := $(filter-out src/cli.c,$(wildcard src/*.c))
+LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+TESTS   := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/test_*.c)) $(BUILD)/twin_dump
+
+all: $(BUILD)/fastfnet $(BUILD)/libfastfnet.a
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h include/*.h) | $(BUILD)/obj
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj:
+	mkdir -p $@
+
+$(BUILD)/libfastfnet.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/fastfnet: $(BUILD)/obj/cli.o $(BUILD)/libfastfnet.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/obj/cli.o: src/cli.c $(wildcard src/*.h include/*.h) | $(BUILD)/obj
+
+$(BUILD)/%: tests/%.c $(BUILD)/libfastfnet.a $(wildcard tests/*.h)
+	$(CC) $(CFLAGS) $< $(BUILD)/libfastfnet.a -o $@ $(LDLIBS)
+
+tests: $(TESTS)
+
+test: all tests
+	BUILD=$(BUILD) SAN=$(SAN) tests/run.sh
+
+bench: all
+	bench/run.sh $(PROFILE)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(BUILD)/fastfnet $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(BUILD)/libfastfnet.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/fastfnet.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|' scripts/fastfnet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fastfnet.pc
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all tests test bench install clean

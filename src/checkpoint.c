@@ -1,0 +1,156 @@
+/* checkpoint.c: models to and from safetensors with HF's tensor names: a single file with the config in
+ * __metadata__["config"], or an HF-layout directory (config.json + model.safetensors). */
+#include "model.h"
+#include "safetensors.h"
+#include "util.h"
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define CONFIG_CAP 8192
+
+int ffn_model_save(const ffn_model *m, const char *path, char *err, size_t errlen) {
+    char cfg[CONFIG_CAP];
+    if (ffn_config_to_json(&m->cfg, cfg, sizeof cfg) < 0) return ffn_err(err, errlen, "config too large to save");
+    ffn_st_out *t = ffn_calloc(sizeof(ffn_st_out) * (size_t)m->num_tensors);
+    for (int i = 0; i < m->num_tensors; i++) {
+        const ffn_tensor_info *ti = &m->tensors[i];
+        t[i].name = ti->name;
+        t[i].dtype = FFN_DT_F32;
+        t[i].ndim = ti->ndim;
+        t[i].shape[0] = ti->shape[0];
+        t[i].shape[1] = ti->shape[1];
+        t[i].data = m->params + ti->offset;
+    }
+    const char *meta[] = {"format", "pt", "config", cfg, "producer", "fastfnet", NULL};
+    int rc = ffn_st_write(path, t, m->num_tensors, meta, err, errlen);
+    ffn_free(t);
+    return rc;
+}
+
+static char *read_text(const char *path, size_t *len, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        ffn_err(err, errlen, "%s: cannot open (%s)", path, strerror(errno));
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    if (n < 0 || n > (1 << 24)) {
+        fclose(f);
+        ffn_err(err, errlen, "%s: unreadable or larger than 16 MiB", path);
+        return NULL;
+    }
+    char *s = ffn_malloc((size_t)n + 1);
+    size_t got = fread(s, 1, (size_t)n, f);
+    fclose(f);
+    s[got] = 0;
+    *len = got;
+    return s;
+}
+
+/* Find a tensor by our name, also accepting HF FNetModel's unprefixed names. */
+static const ffn_st_tensor *find(const ffn_st_file *f, const char *name) {
+    const ffn_st_tensor *t = ffn_st_find(f, name);
+    if (!t && !strncmp(name, "fnet.", 5)) t = ffn_st_find(f, name + 5);
+    if (!t && !strcmp(name, "cls.predictions.bias")) t = ffn_st_find(f, "cls.predictions.decoder.bias");
+    return t;
+}
+
+ffn_model *ffn_model_load(const char *path, char *err, size_t errlen) {
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        ffn_err(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char stpath[4096], cpath[4096], msg[512];
+    int is_dir = S_ISDIR(sb.st_mode);
+    if (is_dir) snprintf(stpath, sizeof stpath, "%s/model.safetensors", path);
+    else snprintf(stpath, sizeof stpath, "%s", path);
+    ffn_st_file f;
+    if (ffn_st_open(&f, stpath, err, errlen)) return NULL;
+    ffn_config cfg;
+    ffn_model *m = NULL;
+    char *cfgtext = NULL;
+    size_t cfglen = 0;
+    const char *cfgname = stpath;
+    int have_heads = 0;
+    if (is_dir) {
+        snprintf(cpath, sizeof cpath, "%s/config.json", path);
+        cfgname = cpath;
+        cfgtext = read_text(cpath, &cfglen, err, errlen);
+        if (!cfgtext) goto fail;
+        if (ffn_config_from_json(&cfg, cfgtext, cfglen, msg, sizeof msg)) {
+            ffn_err(err, errlen, "%s: %s", cpath, msg);
+            goto fail;
+        }
+        have_heads = strstr(cfgtext, "\"fastfnet_heads\"") != NULL;
+    } else {
+        const char *c = ffn_st_meta(&f, "config");
+        if (!c) {
+            ffn_err(err, errlen, "%s: no fastfnet config in the file's __metadata__; for an HF checkpoint pass its "
+                                 "directory (config.json + model.safetensors)", stpath);
+            goto fail;
+        }
+        if (ffn_config_from_json(&cfg, c, strlen(c), msg, sizeof msg)) {
+            ffn_err(err, errlen, "%s: %s", stpath, msg);
+            goto fail;
+        }
+        have_heads = strstr(c, "\"fastfnet_heads\"") != NULL;
+    }
+    if (!have_heads) {
+        /* an HF checkpoint: the heads are whatever the file holds */
+        cfg.heads = 0;
+        if (find(&f, "fnet.pooler.dense.weight")) cfg.heads |= FFN_HEAD_POOLER;
+        if (ffn_st_find(&f, "cls.predictions.transform.dense.weight")) cfg.heads |= FFN_HEAD_MLM;
+        if (ffn_st_find(&f, "cls.seq_relationship.weight")) cfg.heads |= FFN_HEAD_NSP;
+        const ffn_st_tensor *ct = ffn_st_find(&f, "classifier.weight");
+        if (ct) {
+            cfg.heads |= FFN_HEAD_CLS;
+            if (ct->ndim == 2) cfg.num_labels = (int)ct->shape[0];
+        }
+        if (ffn_config_validate(&cfg, msg, sizeof msg)) {
+            ffn_err(err, errlen, "%s: %s", cfgname, msg);
+            goto fail;
+        }
+    }
+    m = ffn_model_alloc(&cfg, msg, sizeof msg);
+    if (!m) {
+        ffn_err(err, errlen, "%s: %s", cfgname, msg);
+        goto fail;
+    }
+    for (int i = 0; i < m->num_tensors; i++) {
+        const ffn_tensor_info *ti = &m->tensors[i];
+        const ffn_st_tensor *t = find(&f, ti->name);
+        if (!t) {
+            ffn_err(err, errlen, "%s: tensor '%s' is missing (the config says this model has it)", stpath, ti->name);
+            goto fail;
+        }
+        int ok = t->ndim == ti->ndim && t->shape[0] == ti->shape[0] && (ti->ndim == 1 || t->shape[1] == ti->shape[1]);
+        if (!ok) {
+            char got[128] = "";
+            size_t p = 0;
+            for (int d = 0; d < t->ndim && p < sizeof got - 24; d++)
+                p += (size_t)snprintf(got + p, sizeof got - p, "%s%lld", d ? ", " : "", (long long)t->shape[d]);
+            ffn_err(err, errlen, "%s: tensor '%s' has shape [%s] but the config needs [%d%s%.0d]", stpath, ti->name, got,
+                    ti->shape[0], ti->ndim == 2 ? ", " : "", ti->ndim == 2 ? ti->shape[1] : 0);
+            goto fail;
+        }
+        if (ffn_st_read_f32(&f, t, m->params + ti->offset, ti->numel, msg, sizeof msg)) {
+            ffn_err(err, errlen, "%s: tensor '%s': %s", stpath, ti->name, msg);
+            goto fail;
+        }
+    }
+    uint64_t h = 1469598103934665603ull; /* dropout stream from the weights: loads are reproducible */
+    for (size_t i = 0; i < m->num_params; i += 997) h = (h ^ (uint32_t)(m->params[i] * 1e6f)) * 1099511628211ull;
+    m->dropout_seed = h;
+    ffn_free(cfgtext);
+    ffn_st_close(&f);
+    return m;
+fail:
+    ffn_model_free(m);
+    ffn_free(cfgtext);
+    ffn_st_close(&f);
+    return NULL;
+}

@@ -1,0 +1,383 @@
+/* cli.c: the fastfnet command-line tool: init, info, embed (training and evaluation: see issue 3). */
+#include "fastfnet.h"
+#include "fft.h"
+#include "safetensors.h"
+#include "util.h"
+#include <errno.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *USAGE =
+    "usage: fastfnet <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  init    create a model with fresh weights (FNet, Fast-FNet, BERT or hybrid) and save it\n"
+    "  info    print a model's config, parameter counts and memory estimate\n"
+    "  embed   run the encoder over token ids and save last_hidden_state and pooler_output\n"
+    "\n"
+    "`fastfnet <command> --help` describes each command's options.\n";
+
+static const char *INIT_HELP =
+    "usage: fastfnet init --out FILE.safetensors [options]\n"
+    "\n"
+    "Create a model with HF FNet's initialisation (normal 0.02, zero biases) and save it as one\n"
+    "safetensors file with its config in the metadata. An existing FILE is kept unless --force.\n"
+    "\n"
+    "  --arch A              fnet | fast-fnet | bert | hybrid            (default fnet)\n"
+    "  --vocab V             vocabulary size                             (default 32000)\n"
+    "  --hidden E            embedding / model width                     (default 768)\n"
+    "  --layers N            encoder layers                              (default 12)\n"
+    "  --intermediate F      FFN width at full model width               (default 4*E)\n"
+    "  --heads H             attention heads                             (default 12, or E/64)\n"
+    "  --max-pos P           maximum sequence length                     (default 512)\n"
+    "  --labels L            classifier outputs                          (default 2)\n"
+    "  --reduce LIST         fast-fnet: layers that halve the width, e.g. 0 or 0,6 (default 0)\n"
+    "  --residual R          fast-fnet residual: dense | maxpool | avgpool | slice (default dense)\n"
+    "  --attention-layers K  hybrid: the top K layers use attention      (default 2)\n"
+    "  --mixing LIST         per-layer override: fourier,fast_fourier,attention,... (N entries)\n"
+    "  --outputs LIST        heads among mlm,nsp,classifier,pooler      (default all)\n"
+    "  --dropout P           hidden and attention dropout                (default 0.1)\n"
+    "  --fourier-impl I      auto | fft | matrix                         (default auto)\n"
+    "  --seed S              initialisation seed                         (default 0)\n"
+    "  --force               overwrite an existing --out file\n";
+
+static const char *INFO_HELP =
+    "usage: fastfnet info MODEL [--batch B] [--seq T]\n"
+    "\n"
+    "MODEL is a .safetensors file written by fastfnet or an HF directory (config.json +\n"
+    "model.safetensors, e.g. google/fnet-base). Prints the config, parameters per part, and the\n"
+    "memory training and inference need for a batch of B sequences of T tokens\n"
+    "(defaults: B 8, T = max_position_embeddings).\n";
+
+static const char *EMBED_HELP =
+    "usage: fastfnet embed --model MODEL --ids FILE --out OUT.safetensors [--batch N] [--threads N]\n"
+    "\n"
+    "FILE holds one sequence per line as space-separated token ids. Shorter lines are padded with the\n"
+    "model's pad_token_id to the longest line. OUT receives float32 last_hidden_state [B,T,H] and\n"
+    "pooler_output [B,H] (HF's names; the latter only if the model has a pooler). Sequences run in\n"
+    "chunks of --batch (default 16).\n";
+
+static int is_flag(const char *a, const char *name) { return !strcmp(a, name); }
+
+/* Fetch the value after a flag, or exit naming the flag. */
+static const char *need(int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) ffn_die("%s needs a value (see --help)", argv[*i]);
+    return argv[++*i];
+}
+
+static long parse_long(const char *flag, const char *s, long lo, long hi) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        ffn_die("%s: '%s' is not an integer in %ld..%ld", flag, s, lo, hi);
+    return v;
+}
+
+static float parse_float(const char *flag, const char *s, float lo, float hi) {
+    char *end;
+    float v = strtof(s, &end);
+    if (end == s || *end || !(v >= lo && v <= hi)) ffn_die("%s: '%s' is not a number in [%g, %g]", flag, s, lo, hi);
+    return v;
+}
+
+static int cmd_init(int argc, char **argv) {
+    const char *arch = "fnet", *out = NULL, *reduce = NULL, *mixing = NULL, *outputs = NULL, *residual = NULL;
+    const char *fimpl = NULL;
+    int V = 32000, E = 768, N = 12, Fi = -1, H = -1, P = 512, Lb = 2, K = 2, force = 0;
+    float drop = 0.1f;
+    long seed = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (is_flag(a, "--help") || is_flag(a, "-h")) {
+            fputs(INIT_HELP, stdout);
+            return 0;
+        } else if (is_flag(a, "--arch")) arch = need(argc, argv, &i);
+        else if (is_flag(a, "--vocab")) V = (int)parse_long(a, need(argc, argv, &i), 1, 1 << 24);
+        else if (is_flag(a, "--hidden")) E = (int)parse_long(a, need(argc, argv, &i), 1, 1 << 16);
+        else if (is_flag(a, "--layers")) N = (int)parse_long(a, need(argc, argv, &i), 0, FFN_MAX_LAYERS);
+        else if (is_flag(a, "--intermediate")) Fi = (int)parse_long(a, need(argc, argv, &i), 1, 1 << 18);
+        else if (is_flag(a, "--heads")) H = (int)parse_long(a, need(argc, argv, &i), 1, 1024);
+        else if (is_flag(a, "--max-pos")) P = (int)parse_long(a, need(argc, argv, &i), 1, 1 << 20);
+        else if (is_flag(a, "--labels")) Lb = (int)parse_long(a, need(argc, argv, &i), 1, 1 << 20);
+        else if (is_flag(a, "--reduce")) reduce = need(argc, argv, &i);
+        else if (is_flag(a, "--residual")) residual = need(argc, argv, &i);
+        else if (is_flag(a, "--attention-layers")) K = (int)parse_long(a, need(argc, argv, &i), 0, FFN_MAX_LAYERS);
+        else if (is_flag(a, "--mixing")) mixing = need(argc, argv, &i);
+        else if (is_flag(a, "--outputs")) outputs = need(argc, argv, &i);
+        else if (is_flag(a, "--dropout")) drop = parse_float(a, need(argc, argv, &i), 0.0f, 0.99f);
+        else if (is_flag(a, "--fourier-impl")) fimpl = need(argc, argv, &i);
+        else if (is_flag(a, "--seed")) seed = parse_long(a, need(argc, argv, &i), 0, 0x7fffffffL);
+        else if (is_flag(a, "--out")) out = need(argc, argv, &i);
+        else if (is_flag(a, "--force")) force = 1;
+        else if (is_flag(a, "--threads")) ffn_set_threads((int)parse_long(a, need(argc, argv, &i), 1, 1024));
+        else ffn_die("init: unknown option '%s' (see fastfnet init --help)", a);
+    }
+    if (!out) ffn_die("init: --out FILE.safetensors is required");
+    ffn_config c;
+    if (ffn_config_default(&c, "fnet")) ffn_die("internal: no fnet defaults");
+    if (strcmp(arch, "fnet") && strcmp(arch, "fast-fnet") && strcmp(arch, "bert") && strcmp(arch, "hybrid"))
+        ffn_die("--arch: '%s' must be fnet, fast-fnet, bert or hybrid", arch);
+    c.vocab_size = V;
+    c.hidden_size = E;
+    c.num_layers = N;
+    c.intermediate_size = Fi > 0 ? Fi : 4 * E;
+    c.num_heads = H > 0 ? H : (E % 64 == 0 ? E / 64 : 1);
+    c.max_position = P;
+    c.num_labels = Lb;
+    c.hidden_dropout = c.attn_dropout = drop;
+    if (c.pad_token_id >= V) c.pad_token_id = 0;
+    for (int i = 0; i < N; i++) c.mixing[i] = !strcmp(arch, "bert") ? FFN_MIX_ATTENTION : FFN_MIX_FOURIER;
+    if (!strcmp(arch, "hybrid")) {
+        if (K > N) ffn_die("--attention-layers %d exceeds --layers %d", K, N);
+        for (int i = N - K; i < N; i++) c.mixing[i] = FFN_MIX_ATTENTION;
+    }
+    if (!strcmp(arch, "fast-fnet") || reduce) {
+        if (strcmp(arch, "fast-fnet") && strcmp(arch, "hybrid") && strcmp(arch, "fnet"))
+            ffn_die("--reduce applies to fourier layers (fast-fnet, fnet or hybrid)");
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s", reduce ? reduce : "0");
+        for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+            int l = (int)parse_long("--reduce", tok, 0, FFN_MAX_LAYERS - 1);
+            if (l >= N) ffn_die("--reduce: layer %d does not exist (--layers %d)", l, N);
+            if (c.mixing[l] == FFN_MIX_ATTENTION) ffn_die("--reduce: layer %d is an attention layer", l);
+            c.mixing[l] = FFN_MIX_FAST_FOURIER;
+        }
+    }
+    if (mixing) {
+        char buf[2048];
+        snprintf(buf, sizeof buf, "%s", mixing);
+        int n = 0;
+        for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ","), n++) {
+            if (n >= N) ffn_die("--mixing lists more than --layers %d entries", N);
+            if (!strcmp(tok, "fourier")) c.mixing[n] = FFN_MIX_FOURIER;
+            else if (!strcmp(tok, "fast_fourier") || !strcmp(tok, "fast")) c.mixing[n] = FFN_MIX_FAST_FOURIER;
+            else if (!strcmp(tok, "attention")) c.mixing[n] = FFN_MIX_ATTENTION;
+            else ffn_die("--mixing: '%s' must be fourier, fast_fourier or attention", tok);
+        }
+        if (n != N) ffn_die("--mixing lists %d entries but --layers is %d", n, N);
+    }
+    if (residual) {
+        static const char *R[] = {"dense", "maxpool", "avgpool", "slice"};
+        int k = -1;
+        for (int q = 0; q < 4; q++)
+            if (!strcmp(residual, R[q])) k = q;
+        if (k < 0) ffn_die("--residual: '%s' must be dense, maxpool, avgpool or slice", residual);
+        c.residual = (ffn_residual)k;
+    }
+    if (outputs) {
+        static const char *HN[] = {"mlm", "nsp", "classifier", "pooler"};
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", outputs);
+        c.heads = 0;
+        for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+            int k = -1;
+            for (int q = 0; q < 4; q++)
+                if (!strcmp(tok, HN[q])) k = q;
+            if (k < 0) ffn_die("--outputs: '%s' must be mlm, nsp, classifier or pooler", tok);
+            c.heads |= 1 << k;
+        }
+        if (c.heads & (FFN_HEAD_NSP | FFN_HEAD_CLS)) c.heads |= FFN_HEAD_POOLER;
+    }
+    if (fimpl) {
+        ffn_fourier_impl fi;
+        if (ffn_fourier_impl_parse(fimpl, &fi) || fi == FFN_FOURIER_NAIVE)
+            ffn_die("--fourier-impl: '%s' must be auto, fft or matrix", fimpl);
+        c.fourier_impl = (int)fi;
+    }
+    char err[512];
+    if (ffn_config_validate(&c, err, sizeof err)) ffn_die("init: %s", err);
+    struct stat sb;
+    if (!force && stat(out, &sb) == 0) ffn_die("%s already exists; pass --force to overwrite it", out);
+    ffn_model *m = ffn_model_create(&c, (uint64_t)seed, err, sizeof err);
+    if (!m) ffn_die("init: %s", err);
+    if (ffn_model_save(m, out, err, sizeof err)) ffn_die("%s", err);
+    printf("wrote %s: %s, %d layers, width %d -> %d, %.3fM parameters\n", out, arch, N, E,
+           ffn_config_width(&c, N), ffn_model_num_params(m) / 1e6);
+    ffn_model_free(m);
+    return 0;
+}
+
+static void human_bytes(char *buf, size_t n, double b) {
+    if (b >= 1 << 30) snprintf(buf, n, "%.2f GiB", b / (1 << 30));
+    else if (b >= 1 << 20) snprintf(buf, n, "%.1f MiB", b / (1 << 20));
+    else snprintf(buf, n, "%.1f KiB", b / 1024);
+}
+
+static int cmd_info(int argc, char **argv) {
+    const char *path = NULL;
+    int B = 8, T = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (is_flag(a, "--help") || is_flag(a, "-h")) {
+            fputs(INFO_HELP, stdout);
+            return 0;
+        } else if (is_flag(a, "--batch")) B = (int)parse_long(a, need(argc, argv, &i), 1, 1 << 20);
+        else if (is_flag(a, "--seq")) T = (int)parse_long(a, need(argc, argv, &i), 1, 1 << 20);
+        else if (is_flag(a, "--model")) path = need(argc, argv, &i);
+        else if (a[0] == '-') ffn_die("info: unknown option '%s' (see fastfnet info --help)", a);
+        else path = a;
+    }
+    if (!path) ffn_die("info: which model? usage: fastfnet info MODEL");
+    char err[1024];
+    ffn_model *m = ffn_model_load(path, err, sizeof err);
+    if (!m) ffn_die("%s", err);
+    const ffn_config *c = ffn_model_config(m);
+    if (T < 0) T = c->max_position;
+    if (T > c->max_position) ffn_die("--seq %d exceeds max_position_embeddings %d", T, c->max_position);
+    char json[8192];
+    ffn_config_to_json(c, json, sizeof json);
+    printf("model: %s\nconfig:\n%s", path, json);
+    /* parameters per part: embeddings, each layer, heads */
+    size_t emb = 0, heads = 0, layer[FFN_MAX_LAYERS] = {0};
+    for (int i = 0; i < ffn_model_num_tensors(m); i++) {
+        ffn_tensor t = ffn_model_tensor(m, i);
+        int l;
+        if (!strncmp(t.name, "fnet.embeddings.", 16)) emb += t.numel;
+        else if (sscanf(t.name, "fnet.encoder.layer.%d.", &l) == 1) layer[l] += t.numel;
+        else heads += t.numel;
+    }
+    size_t total = ffn_model_num_params(m), enc = emb;
+    printf("parameters:\n  embeddings            %12zu\n", emb);
+    for (int l = 0; l < c->num_layers; l++) {
+        printf("  layer %-2d %-12s %12zu  (width %d -> %d)\n", l, ffn_mixing_name(c->mixing[l]), layer[l],
+               ffn_config_width(c, l), ffn_config_width(c, l + 1));
+        enc += layer[l];
+    }
+    printf("  heads (pooler, mlm transform+bias, nsp, classifier) %zu\n", heads);
+    printf("  encoder (embeddings + layers) %zu\n  total %zu (%.2fM)\n", enc, total, total / 1e6);
+    double pb = (double)total * sizeof(float);
+    double act_inf = (double)ffn_model_activation_bytes(c, B, T, 0), act_tr = (double)ffn_model_activation_bytes(c, B, T, 1);
+    char s1[32], s2[32], s3[32], s4[32];
+    human_bytes(s1, sizeof s1, pb);
+    human_bytes(s2, sizeof s2, act_inf);
+    human_bytes(s3, sizeof s3, pb + act_inf);
+    printf("memory for a batch of %d x %d tokens:\n", B, T);
+    printf("  inference: parameters %s + activations %s = %s\n", s1, s2, s3);
+    human_bytes(s1, sizeof s1, 4 * pb);
+    human_bytes(s2, sizeof s2, act_tr);
+    human_bytes(s4, sizeof s4, 4 * pb + act_tr);
+    printf("  training:  parameters + gradients + AdamW moments %s + activations and their gradients %s = %s\n", s1,
+           s2, s4);
+    ffn_model_free(m);
+    return 0;
+}
+
+/* Parse an ids file: one sequence per line, space-separated ids; pads to the longest line. */
+static int *read_ids(const char *path, const ffn_config *c, int *outB, int *outT) {
+    FILE *f = fopen(path, "r");
+    if (!f) ffn_die("%s: cannot open (%s)", path, strerror(errno));
+    size_t cap = 1024, n = 0;
+    int *vals = ffn_malloc(cap * sizeof(int));
+    int lines = 0, maxT = 0;
+    int *lens = ffn_malloc(sizeof(int) * 1024);
+    size_t lcap = 1024;
+    char *line = NULL;
+    size_t lsz = 0;
+    ssize_t got;
+    while ((got = getline(&line, &lsz, f)) != -1) {
+        int len = 0;
+        char *p = line;
+        for (;;) {
+            while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
+            if (!*p) break;
+            char *end;
+            errno = 0;
+            long v = strtol(p, &end, 10);
+            if (end == p || errno || (*end && *end != ' ' && *end != '\t' && *end != '\r' && *end != '\n'))
+                ffn_die("%s:%d: '%.20s' is not a token id", path, lines + 1, p);
+            if (v < 0 || v >= c->vocab_size)
+                ffn_die("%s:%d: token id %ld at position %d is outside the vocabulary (0..%d)", path, lines + 1, v, len,
+                        c->vocab_size - 1);
+            if (n == cap) vals = realloc(vals, (cap *= 2) * sizeof(int));
+            if (!vals) ffn_die("out of memory reading %s", path);
+            vals[n++] = (int)v;
+            len++;
+            p = end;
+        }
+        if (len == 0) ffn_die("%s:%d: empty line (every line must hold a sequence)", path, lines + 1);
+        if (len > c->max_position)
+            ffn_die("%s:%d: %d tokens exceed the model's max_position_embeddings %d", path, lines + 1, len, c->max_position);
+        if ((size_t)lines == lcap) lens = realloc(lens, (lcap *= 2) * sizeof(int));
+        if (!lens) ffn_die("out of memory reading %s", path);
+        lens[lines++] = len;
+        if (len > maxT) maxT = len;
+    }
+    free(line);
+    fclose(f);
+    if (lines == 0) ffn_die("%s: no sequences", path);
+    int *ids = ffn_malloc(sizeof(int) * (size_t)lines * maxT);
+    size_t k = 0;
+    for (int b = 0; b < lines; b++)
+        for (int t = 0; t < maxT; t++) ids[(size_t)b * maxT + t] = t < lens[b] ? vals[k++] : c->pad_token_id;
+    free(vals);
+    free(lens);
+    *outB = lines;
+    *outT = maxT;
+    return ids;
+}
+
+static int cmd_embed(int argc, char **argv) {
+    const char *model = NULL, *idsf = NULL, *out = NULL;
+    int chunk = 16;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (is_flag(a, "--help") || is_flag(a, "-h")) {
+            fputs(EMBED_HELP, stdout);
+            return 0;
+        } else if (is_flag(a, "--model")) model = need(argc, argv, &i);
+        else if (is_flag(a, "--ids")) idsf = need(argc, argv, &i);
+        else if (is_flag(a, "--out")) out = need(argc, argv, &i);
+        else if (is_flag(a, "--batch")) chunk = (int)parse_long(a, need(argc, argv, &i), 1, 1 << 16);
+        else if (is_flag(a, "--threads")) ffn_set_threads((int)parse_long(a, need(argc, argv, &i), 1, 1024));
+        else ffn_die("embed: unknown option '%s' (see fastfnet embed --help)", a);
+    }
+    if (!model || !idsf || !out) ffn_die("embed: --model, --ids and --out are required (see fastfnet embed --help)");
+    char err[1024];
+    ffn_model *m = ffn_model_load(model, err, sizeof err);
+    if (!m) ffn_die("%s", err);
+    const ffn_config *c = ffn_model_config(m);
+    int B, T;
+    int *ids = read_ids(idsf, c, &B, &T);
+    int H = ffn_config_width(c, c->num_layers), pool = (c->heads & FFN_HEAD_POOLER) != 0;
+    if (chunk > B) chunk = B;
+    if (ffn_model_reserve(m, chunk, T, 0, err, sizeof err)) ffn_die("%s", err);
+    float *hid = ffn_malloc(sizeof(float) * (size_t)B * T * H), *pooled = ffn_malloc(sizeof(float) * (size_t)B * H);
+    double t0 = ffn_now();
+    for (int b0 = 0; b0 < B; b0 += chunk) {
+        int nb = B - b0 < chunk ? B - b0 : chunk;
+        ffn_batch batch = {nb, T, ids + (size_t)b0 * T, NULL, NULL, NULL, NULL};
+        if (ffn_model_check_batch(m, &batch, err, sizeof err)) ffn_die("%s: %s", idsf, err);
+        ffn_model_forward(m, &batch, 0);
+        memcpy(hid + (size_t)b0 * T * H, ffn_model_hidden(m), sizeof(float) * (size_t)nb * T * H);
+        if (pool) memcpy(pooled + (size_t)b0 * H, ffn_model_pooled(m), sizeof(float) * (size_t)nb * H);
+    }
+    double dt = ffn_now() - t0;
+    ffn_st_out o[2] = {{"last_hidden_state", FFN_DT_F32, 3, {B, T, H}, hid}, {"pooler_output", FFN_DT_F32, 2, {B, H}, pooled}};
+    const char *meta[] = {"format", "pt", "producer", "fastfnet embed", NULL};
+    if (ffn_st_write(out, o, pool ? 2 : 1, meta, err, sizeof err)) ffn_die("%s", err);
+    printf("embedded %d sequences of %d tokens in %.3f s (%.0f tokens/s); wrote %s: last_hidden_state [%d,%d,%d]%s\n", B, T,
+           dt, B * T / (dt > 0 ? dt : 1e-9), out, B, T, H, pool ? ", pooler_output" : "");
+    ffn_free(hid);
+    ffn_free(pooled);
+    ffn_free(ids);
+    ffn_model_free(m);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    const char *th = getenv("FASTFNET_THREADS");
+    ffn_set_threads(th ? atoi(th) : omp_get_max_threads());
+    if (argc < 2 || is_flag(argv[1], "--help") || is_flag(argv[1], "-h") || is_flag(argv[1], "help")) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "init")) return cmd_init(argc - 1, argv + 1);
+    if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "embed")) return cmd_embed(argc - 1, argv + 1);
+    fprintf(stderr, "fastfnet: unknown command '%s'\n%s", cmd, USAGE);
+    return 2;
+}

@@ -1,0 +1,234 @@
+/* config.c: model configuration: architecture defaults, validation, and the JSON form saved with
+ * every checkpoint (HF FNetConfig field names plus fastfnet_* extensions, see docs/MODEL.md). */
+#include "fastfnet.h"
+#include "json.h"
+#include "util.h"
+#include <stdio.h>
+#include <string.h>
+
+static const char *MIX_NAMES[] = {"fourier", "fast_fourier", "attention"};
+static const char *RES_NAMES[] = {"dense", "maxpool", "avgpool", "slice"};
+const char *ffn_mixing_name(ffn_mixing m) { return (unsigned)m < 3 ? MIX_NAMES[m] : "?"; }
+const char *ffn_residual_name(ffn_residual r) { return (unsigned)r < 4 ? RES_NAMES[r] : "?"; }
+
+int ffn_config_default(ffn_config *c, const char *arch) {
+    memset(c, 0, sizeof *c);
+    c->vocab_size = 32000;
+    c->hidden_size = 768;
+    c->num_layers = 12;
+    c->intermediate_size = 3072;
+    c->max_position = 512;
+    c->type_vocab_size = 4;
+    c->num_heads = 12;
+    c->num_labels = 2;
+    c->pad_token_id = 3;
+    c->hidden_dropout = 0.1f;
+    c->attn_dropout = 0.1f;
+    c->initializer_range = 0.02f;
+    c->layer_norm_eps = 1e-12f;
+    c->heads = FFN_HEAD_MLM | FFN_HEAD_NSP | FFN_HEAD_CLS | FFN_HEAD_POOLER;
+    c->residual = FFN_RES_DENSE;
+    for (int i = 0; i < FFN_MAX_LAYERS; i++) c->mixing[i] = FFN_MIX_FOURIER;
+    if (!strcmp(arch, "fnet")) return 0;
+    if (!strcmp(arch, "fast-fnet")) {
+        c->mixing[0] = FFN_MIX_FAST_FOURIER;
+        return 0;
+    }
+    if (!strcmp(arch, "bert")) {
+        for (int i = 0; i < FFN_MAX_LAYERS; i++) c->mixing[i] = FFN_MIX_ATTENTION;
+        return 0;
+    }
+    if (!strcmp(arch, "hybrid")) {
+        /* FNet-Hybrid: attention only in the top layers; callers re-apply this after changing num_layers */
+        c->mixing[c->num_layers - 1] = c->mixing[c->num_layers - 2] = FFN_MIX_ATTENTION;
+        return 0;
+    }
+    return -1;
+}
+
+int ffn_config_width(const ffn_config *c, int l) {
+    int w = c->hidden_size;
+    for (int i = 0; i < l && i < c->num_layers; i++)
+        if (c->mixing[i] == FFN_MIX_FAST_FOURIER) w /= 2;
+    return w;
+}
+
+int ffn_config_validate(const ffn_config *c, char *err, size_t n) {
+    if (c->vocab_size < 1) return ffn_err(err, n, "vocab_size must be >= 1 (got %d)", c->vocab_size);
+    if (c->hidden_size < 1) return ffn_err(err, n, "hidden_size must be >= 1 (got %d)", c->hidden_size);
+    if (c->num_layers < 0 || c->num_layers > FFN_MAX_LAYERS)
+        return ffn_err(err, n, "num_hidden_layers must be in 0..%d (got %d)", FFN_MAX_LAYERS, c->num_layers);
+    if (c->intermediate_size < 1) return ffn_err(err, n, "intermediate_size must be >= 1");
+    if (c->max_position < 1) return ffn_err(err, n, "max_position_embeddings must be >= 1");
+    if (c->type_vocab_size < 1) return ffn_err(err, n, "type_vocab_size must be >= 1");
+    if (c->pad_token_id < 0 || c->pad_token_id >= c->vocab_size)
+        return ffn_err(err, n, "pad_token_id %d is outside the vocabulary (0..%d)", c->pad_token_id, c->vocab_size - 1);
+    if (!(c->hidden_dropout >= 0 && c->hidden_dropout < 1) || !(c->attn_dropout >= 0 && c->attn_dropout < 1))
+        return ffn_err(err, n, "dropout probabilities must be in [0, 1)");
+    if (!(c->layer_norm_eps > 0)) return ffn_err(err, n, "layer_norm_eps must be > 0");
+    if ((c->heads & (FFN_HEAD_NSP | FFN_HEAD_CLS)) && !(c->heads & FFN_HEAD_POOLER))
+        return ffn_err(err, n, "the nsp and classifier heads need the pooler");
+    if ((c->heads & FFN_HEAD_CLS) && c->num_labels < 1) return ffn_err(err, n, "num_labels must be >= 1");
+    if ((unsigned)c->residual > FFN_RES_SLICE) return ffn_err(err, n, "unknown fastfnet_residual");
+    if (c->fourier_impl < 0 || c->fourier_impl > 3) return ffn_err(err, n, "unknown fastfnet_fourier_impl");
+    int w = c->hidden_size;
+    for (int i = 0; i < c->num_layers; i++) {
+        if ((unsigned)c->mixing[i] > FFN_MIX_ATTENTION) return ffn_err(err, n, "layer %d: unknown mixing", i);
+        if (c->mixing[i] == FFN_MIX_FAST_FOURIER) {
+            if (w % 2 || w < 2)
+                return ffn_err(err, n, "layer %d: fast_fourier halves the width, but the width there is %d (must be even)", i, w);
+            w /= 2;
+        }
+        if (c->mixing[i] == FFN_MIX_ATTENTION && (c->num_heads < 1 || w % c->num_heads))
+            return ffn_err(err, n, "layer %d: attention width %d is not divisible by num_attention_heads %d", i, w, c->num_heads);
+        if ((long)c->intermediate_size * w / c->hidden_size < 1)
+            return ffn_err(err, n, "layer %d: FFN width rounds to 0", i);
+    }
+    return 0;
+}
+
+#define APPEND(...)                                                                                 \
+    do {                                                                                            \
+        int k_ = snprintf(buf + pos, pos < cap ? cap - pos : 0, __VA_ARGS__);                       \
+        if (k_ < 0) return -1;                                                                      \
+        pos += (size_t)k_;                                                                          \
+    } while (0)
+
+int ffn_config_to_json(const ffn_config *c, char *buf, size_t cap) {
+    size_t pos = 0;
+    APPEND("{\n  \"model_type\": \"fnet\",\n  \"vocab_size\": %d,\n  \"hidden_size\": %d,\n", c->vocab_size, c->hidden_size);
+    APPEND("  \"num_hidden_layers\": %d,\n  \"intermediate_size\": %d,\n  \"hidden_act\": \"gelu_new\",\n", c->num_layers, c->intermediate_size);
+    APPEND("  \"hidden_dropout_prob\": %.9g,\n  \"attention_probs_dropout_prob\": %.9g,\n", c->hidden_dropout, c->attn_dropout);
+    APPEND("  \"max_position_embeddings\": %d,\n  \"type_vocab_size\": %d,\n", c->max_position, c->type_vocab_size);
+    APPEND("  \"initializer_range\": %.9g,\n  \"layer_norm_eps\": %.9g,\n", c->initializer_range, c->layer_norm_eps);
+    APPEND("  \"pad_token_id\": %d,\n  \"num_attention_heads\": %d,\n  \"num_labels\": %d,\n", c->pad_token_id, c->num_heads, c->num_labels);
+    APPEND("  \"fastfnet_mixing\": [");
+    for (int i = 0; i < c->num_layers; i++) APPEND("%s\"%s\"", i ? ", " : "", ffn_mixing_name(c->mixing[i]));
+    APPEND("],\n  \"fastfnet_residual\": \"%s\",\n  \"fastfnet_heads\": [", ffn_residual_name(c->residual));
+    static const char *HN[] = {"mlm", "nsp", "classifier", "pooler"};
+    int first = 1;
+    for (int h = 0; h < 4; h++)
+        if (c->heads & (1 << h)) {
+            APPEND("%s\"%s\"", first ? "" : ", ", HN[h]);
+            first = 0;
+        }
+    static const char *FI[] = {"auto", "fft", "matrix", "naive"};
+    APPEND("],\n  \"fastfnet_fourier_impl\": \"%s\"\n}\n", FI[c->fourier_impl & 3]);
+    return pos < cap ? (int)pos : -1;
+}
+
+static int get_int(const ffn_json *j, const char *key, int *out, char *err, size_t n) {
+    long long v;
+    int r = ffn_json_get_int(j, key, &v);
+    if (r < 0 || (r == 0 && (v < -2147483647LL || v > 2147483647LL)))
+        return ffn_err(err, n, "config field \"%s\" must be an integer", key);
+    if (r == 0) *out = (int)v;
+    return 0;
+}
+
+static int get_float(const ffn_json *j, const char *key, float *out, char *err, size_t n) {
+    double v;
+    int r = ffn_json_get_num(j, key, &v);
+    if (r < 0) return ffn_err(err, n, "config field \"%s\" must be a number", key);
+    if (r == 0) *out = (float)v;
+    return 0;
+}
+
+int ffn_config_from_json(ffn_config *c, const char *text, size_t len, char *err, size_t n) {
+    char jerr[256];
+    ffn_json *j = ffn_json_parse(text, len, jerr, sizeof jerr);
+    if (!j) return ffn_err(err, n, "config is not valid JSON: %s", jerr);
+    int rc = -1;
+    if (j->type != FFN_JSON_OBJECT) {
+        ffn_err(err, n, "config must be a JSON object");
+        goto done;
+    }
+    ffn_config_default(c, "fnet");
+    c->heads = FFN_HEAD_MLM | FFN_HEAD_NSP | FFN_HEAD_POOLER; /* HF FNetForPreTraining; loader refines */
+    if (get_int(j, "vocab_size", &c->vocab_size, err, n) || get_int(j, "hidden_size", &c->hidden_size, err, n) ||
+        get_int(j, "num_hidden_layers", &c->num_layers, err, n) ||
+        get_int(j, "intermediate_size", &c->intermediate_size, err, n) ||
+        get_int(j, "max_position_embeddings", &c->max_position, err, n) ||
+        get_int(j, "type_vocab_size", &c->type_vocab_size, err, n) ||
+        get_int(j, "num_attention_heads", &c->num_heads, err, n) || get_int(j, "num_labels", &c->num_labels, err, n) ||
+        get_int(j, "pad_token_id", &c->pad_token_id, err, n) ||
+        get_float(j, "hidden_dropout_prob", &c->hidden_dropout, err, n) ||
+        get_float(j, "attention_probs_dropout_prob", &c->attn_dropout, err, n) ||
+        get_float(j, "initializer_range", &c->initializer_range, err, n) ||
+        get_float(j, "layer_norm_eps", &c->layer_norm_eps, err, n))
+        goto done;
+    const ffn_json *lab = ffn_json_get(j, "id2label");
+    if (lab && lab->type == FFN_JSON_OBJECT && !ffn_json_get(j, "num_labels")) c->num_labels = lab->n;
+    const char *act = ffn_json_get_str(j, "hidden_act");
+    if (act && strcmp(act, "gelu_new") && strcmp(act, "gelu_pytorch_tanh")) {
+        ffn_err(err, n, "hidden_act \"%s\" is not supported (only gelu_new)", act);
+        goto done;
+    }
+    if (c->num_layers < 0 || c->num_layers > FFN_MAX_LAYERS) {
+        ffn_err(err, n, "num_hidden_layers must be in 0..%d (got %d)", FFN_MAX_LAYERS, c->num_layers);
+        goto done;
+    }
+    const ffn_json *mix = ffn_json_get(j, "fastfnet_mixing");
+    if (mix) {
+        if (mix->type != FFN_JSON_ARRAY || mix->n != c->num_layers) {
+            ffn_err(err, n, "fastfnet_mixing must be a list of num_hidden_layers (%d) strings", c->num_layers);
+            goto done;
+        }
+        for (int i = 0; i < mix->n; i++) {
+            const ffn_json *e = &mix->items[i];
+            int k = -1;
+            for (int q = 0; q < 3 && e->type == FFN_JSON_STRING; q++)
+                if (!strcmp(e->str, MIX_NAMES[q])) k = q;
+            if (k < 0) {
+                ffn_err(err, n, "fastfnet_mixing[%d] must be one of fourier, fast_fourier, attention", i);
+                goto done;
+            }
+            c->mixing[i] = (ffn_mixing)k;
+        }
+    }
+    const char *res = ffn_json_get_str(j, "fastfnet_residual");
+    if (res) {
+        int k = -1;
+        for (int q = 0; q < 4; q++)
+            if (!strcmp(res, RES_NAMES[q])) k = q;
+        if (k < 0) {
+            ffn_err(err, n, "fastfnet_residual \"%s\" must be dense, maxpool, avgpool or slice", res);
+            goto done;
+        }
+        c->residual = (ffn_residual)k;
+    }
+    const ffn_json *hd = ffn_json_get(j, "fastfnet_heads");
+    if (hd) {
+        static const char *HN[] = {"mlm", "nsp", "classifier", "pooler"};
+        if (hd->type != FFN_JSON_ARRAY) {
+            ffn_err(err, n, "fastfnet_heads must be a list");
+            goto done;
+        }
+        c->heads = 0;
+        for (int i = 0; i < hd->n; i++) {
+            int k = -1;
+            for (int q = 0; q < 4 && hd->items[i].type == FFN_JSON_STRING; q++)
+                if (!strcmp(hd->items[i].str, HN[q])) k = q;
+            if (k < 0) {
+                ffn_err(err, n, "fastfnet_heads[%d] must be one of mlm, nsp, classifier, pooler", i);
+                goto done;
+            }
+            c->heads |= 1 << k;
+        }
+    }
+    const char *fi = ffn_json_get_str(j, "fastfnet_fourier_impl");
+    if (fi) {
+        static const char *FI[] = {"auto", "fft", "matrix", "naive"};
+        c->fourier_impl = -1;
+        for (int q = 0; q < 4; q++)
+            if (!strcmp(fi, FI[q])) c->fourier_impl = q;
+        if (c->fourier_impl < 0) {
+            ffn_err(err, n, "fastfnet_fourier_impl \"%s\" must be auto, fft or matrix", fi);
+            goto done;
+        }
+    }
+    rc = ffn_config_validate(c, err, n);
+done:
+    ffn_json_free(j);
+    return rc;
+}

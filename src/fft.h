@@ -1,0 +1,33 @@
+/* fft.h: Fourier token mixing of FNet / Fast-FNet, out = Re(DFT_seq(DFT_hidden(x)))[..., 0:keep], and its adjoint. */
+#ifndef FFN_FFT_H
+#define FFN_FFT_H
+#include <stddef.h>
+
+/* Every implementation computes the same map; they differ only in speed and float rounding. */
+typedef enum { FFN_FOURIER_AUTO = 0, FFN_FOURIER_FFT = 1, FFN_FOURIER_MATRIX = 2, FFN_FOURIER_NAIVE = 3 } ffn_fourier_impl;
+
+/* Opaque: plans, DFT matrices and scratch for one (max_B, T, D, keep) shape. */
+typedef struct ffn_fourier ffn_fourier;
+
+/* keep == D (FNet) or keep == D/2 with D even (Fast-FNet: keep hidden-frequency bins 0..D/2-1).
+ * max_B bounds the B of forward/backward: all scratch (per OpenMP thread, omp_get_max_threads() at init)
+ * is allocated here, once, so forward/backward never allocate. Returns NULL if the shape is invalid.
+ * Not thread-safe (FFTW planning); call from the main thread. */
+ffn_fourier *ffn_fourier_init(int max_B, int T, int D, int keep, ffn_fourier_impl impl);
+void ffn_fourier_free(ffn_fourier *f);
+ffn_fourier_impl ffn_fourier_impl_chosen(const ffn_fourier *f); /* what AUTO resolved to */
+size_t ffn_fourier_bytes(const ffn_fourier *f);                  /* scratch + matrices held, for memory reports */
+
+/* out (B,T,keep) = Re(DFT_T X DFT_D)[:, :, 0:keep] for each of B sequences X = inp[b] (T,D) row-major,
+ * DFT_N[n,m] = exp(-2 pi i n m / N) (numpy/torch forward). Overwrites out. B <= max_B (dies otherwise). */
+void ffn_fourier_forward(ffn_fourier *f, float *out, const float *inp, int B);
+/* dinp (B,T,D) += adjoint of the forward map applied to dout (B,T,keep). ACCUMULATES (llm.c convention). */
+void ffn_fourier_backward(ffn_fourier *f, float *dinp, const float *dout, int B);
+
+const char *ffn_fourier_impl_name(ffn_fourier_impl i);           /* "auto","fft","matrix","naive" */
+int ffn_fourier_impl_parse(const char *s, ffn_fourier_impl *out); /* 0 ok, -1 unknown */
+
+void ffn_fft_set_measure(int on);          /* FFTW_MEASURE for plans made afterwards (default FFTW_ESTIMATE) */
+int ffn_fft_load_wisdom(const char *path); /* 0 ok, -1 if unreadable */
+int ffn_fft_save_wisdom(const char *path); /* 0 ok, -1 if unwritable */
+#endif

@@ -1,0 +1,632 @@
+/* model.c: the encoder: parameter table and init, activation arena, forward, backward and AdamW.
+ * Mixing per layer (fourier / fast_fourier / attention) as defined in docs/MODEL.md. */
+#include "model.h"
+#include "blas.h"
+#include "ops.h"
+#include "util.h"
+#include <math.h>
+#include <omp.h>
+#include <stddef.h>
+#include <string.h>
+
+/* ---------- parameter table ---------- */
+
+typedef struct {
+    ffn_model *m;
+    size_t total;
+} table_builder;
+
+static void add(table_builder *tb, size_t field, int d0, int d1, const char *fmt, int idx) {
+    ffn_model *m = tb->m;
+    ffn_tensor_info *t = &m->tensors[m->num_tensors++];
+    snprintf(t->name, sizeof t->name, fmt, idx);
+    t->ndim = d1 ? 2 : 1;
+    t->shape[0] = d0;
+    t->shape[1] = d1;
+    t->numel = (size_t)d0 * (d1 ? d1 : 1);
+    t->offset = tb->total;
+    t->field = field;
+    /* 16-float alignment keeps every tensor on its own cache line start */
+    tb->total += (t->numel + 15) & ~(size_t)15;
+}
+
+#define F(x) offsetof(ffn_params, x)
+#define LF(i, x) (offsetof(ffn_params, layer) + (size_t)(i) * sizeof(ffn_layer_params) + offsetof(ffn_layer_params, x))
+
+static int ffn_width_ffn(const ffn_config *c, int w) { return (int)((long)c->intermediate_size * w / c->hidden_size); }
+
+static size_t build_table(ffn_model *m) {
+    const ffn_config *c = &m->cfg;
+    table_builder tb = {m, 0};
+    int E = c->hidden_size;
+    m->num_tensors = 0;
+    add(&tb, F(wte), c->vocab_size, E, "fnet.embeddings.word_embeddings.weight", 0);
+    add(&tb, F(wpe), c->max_position, E, "fnet.embeddings.position_embeddings.weight", 0);
+    add(&tb, F(wtt), c->type_vocab_size, E, "fnet.embeddings.token_type_embeddings.weight", 0);
+    add(&tb, F(eln_w), E, 0, "fnet.embeddings.LayerNorm.weight", 0);
+    add(&tb, F(eln_b), E, 0, "fnet.embeddings.LayerNorm.bias", 0);
+    add(&tb, F(proj_w), E, E, "fnet.embeddings.projection.weight", 0);
+    add(&tb, F(proj_b), E, 0, "fnet.embeddings.projection.bias", 0);
+    for (int i = 0; i < c->num_layers; i++) {
+        int W = ffn_config_width(c, i), Wo = ffn_config_width(c, i + 1), Fw = ffn_width_ffn(c, Wo);
+        if (c->mixing[i] == FFN_MIX_ATTENTION) {
+            add(&tb, LF(i, q_w), W, W, "fnet.encoder.layer.%d.attention.self.query.weight", i);
+            add(&tb, LF(i, q_b), W, 0, "fnet.encoder.layer.%d.attention.self.query.bias", i);
+            add(&tb, LF(i, k_w), W, W, "fnet.encoder.layer.%d.attention.self.key.weight", i);
+            add(&tb, LF(i, k_b), W, 0, "fnet.encoder.layer.%d.attention.self.key.bias", i);
+            add(&tb, LF(i, v_w), W, W, "fnet.encoder.layer.%d.attention.self.value.weight", i);
+            add(&tb, LF(i, v_b), W, 0, "fnet.encoder.layer.%d.attention.self.value.bias", i);
+            add(&tb, LF(i, o_w), W, W, "fnet.encoder.layer.%d.attention.output.dense.weight", i);
+            add(&tb, LF(i, o_b), W, 0, "fnet.encoder.layer.%d.attention.output.dense.bias", i);
+            add(&tb, LF(i, ln1_w), Wo, 0, "fnet.encoder.layer.%d.attention.output.LayerNorm.weight", i);
+            add(&tb, LF(i, ln1_b), Wo, 0, "fnet.encoder.layer.%d.attention.output.LayerNorm.bias", i);
+        } else {
+            if (c->mixing[i] == FFN_MIX_FAST_FOURIER && c->residual == FFN_RES_DENSE) {
+                add(&tb, LF(i, r_w), Wo, W, "fnet.encoder.layer.%d.fourier.residual.dense.weight", i);
+                add(&tb, LF(i, r_b), Wo, 0, "fnet.encoder.layer.%d.fourier.residual.dense.bias", i);
+            }
+            add(&tb, LF(i, ln1_w), Wo, 0, "fnet.encoder.layer.%d.fourier.output.LayerNorm.weight", i);
+            add(&tb, LF(i, ln1_b), Wo, 0, "fnet.encoder.layer.%d.fourier.output.LayerNorm.bias", i);
+        }
+        add(&tb, LF(i, w1), Fw, Wo, "fnet.encoder.layer.%d.intermediate.dense.weight", i);
+        add(&tb, LF(i, b1), Fw, 0, "fnet.encoder.layer.%d.intermediate.dense.bias", i);
+        add(&tb, LF(i, w2), Wo, Fw, "fnet.encoder.layer.%d.output.dense.weight", i);
+        add(&tb, LF(i, b2), Wo, 0, "fnet.encoder.layer.%d.output.dense.bias", i);
+        add(&tb, LF(i, ln2_w), Wo, 0, "fnet.encoder.layer.%d.output.LayerNorm.weight", i);
+        add(&tb, LF(i, ln2_b), Wo, 0, "fnet.encoder.layer.%d.output.LayerNorm.bias", i);
+    }
+    int Df = ffn_config_width(c, c->num_layers);
+    if (c->heads & FFN_HEAD_POOLER) {
+        add(&tb, F(pool_w), Df, Df, "fnet.pooler.dense.weight", 0);
+        add(&tb, F(pool_b), Df, 0, "fnet.pooler.dense.bias", 0);
+    }
+    if (c->heads & FFN_HEAD_MLM) {
+        add(&tb, F(mlm_w), E, Df, "cls.predictions.transform.dense.weight", 0);
+        add(&tb, F(mlm_b), E, 0, "cls.predictions.transform.dense.bias", 0);
+        add(&tb, F(mlm_ln_w), E, 0, "cls.predictions.transform.LayerNorm.weight", 0);
+        add(&tb, F(mlm_ln_b), E, 0, "cls.predictions.transform.LayerNorm.bias", 0);
+        add(&tb, F(mlm_bias), c->vocab_size, 0, "cls.predictions.bias", 0);
+    }
+    if (c->heads & FFN_HEAD_NSP) {
+        add(&tb, F(nsp_w), 2, Df, "cls.seq_relationship.weight", 0);
+        add(&tb, F(nsp_b), 2, 0, "cls.seq_relationship.bias", 0);
+    }
+    if (c->heads & FFN_HEAD_CLS) {
+        add(&tb, F(cls_w), c->num_labels, Df, "classifier.weight", 0);
+        add(&tb, F(cls_b), c->num_labels, 0, "classifier.bias", 0);
+    }
+    return tb.total;
+}
+
+static void point_into(ffn_params *p, const ffn_model *m, float *base) {
+    memset(p, 0, sizeof *p);
+    for (int i = 0; i < m->num_tensors; i++)
+        *(float **)((char *)p + m->tensors[i].field) = base + m->tensors[i].offset;
+}
+
+ffn_model *ffn_model_alloc(const ffn_config *cfg, char *err, size_t errlen) {
+    if (ffn_config_validate(cfg, err, errlen)) return NULL;
+    ffn_model *m = ffn_calloc(sizeof *m);
+    m->cfg = *cfg;
+    m->tensors = ffn_calloc(sizeof(ffn_tensor_info) * (16 + 18 * (size_t)(cfg->num_layers + 1)));
+    m->num_params = build_table(m);
+    m->params = ffn_calloc(m->num_params * sizeof(float));
+    point_into(&m->P, m, m->params);
+    return m;
+}
+
+size_t ffn_config_num_params(const ffn_config *cfg, size_t *encoder) {
+    ffn_model tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.cfg = *cfg;
+    tmp.tensors = ffn_calloc(sizeof(ffn_tensor_info) * (16 + 18 * (size_t)(cfg->num_layers + 1)));
+    build_table(&tmp);
+    size_t total = 0, enc = 0;
+    for (int i = 0; i < tmp.num_tensors; i++) {
+        total += tmp.tensors[i].numel;
+        if (!strncmp(tmp.tensors[i].name, "fnet.embeddings.", 16) || !strncmp(tmp.tensors[i].name, "fnet.encoder.", 13))
+            enc += tmp.tensors[i].numel;
+    }
+    ffn_free(tmp.tensors);
+    if (encoder) *encoder = enc;
+    return total;
+}
+
+ffn_model *ffn_model_create(const ffn_config *cfg, uint64_t seed, char *err, size_t errlen) {
+    ffn_model *m = ffn_model_alloc(cfg, err, errlen);
+    if (!m) return NULL;
+    ffn_rng rng;
+    ffn_rng_seed(&rng, seed);
+    /* HF init: normal(0, initializer_range) for 2-D weights, LayerNorm weights 1, every bias 0 */
+    for (int i = 0; i < m->num_tensors; i++) {
+        ffn_tensor_info *t = &m->tensors[i];
+        float *p = m->params + t->offset;
+        int is_ln_w = strstr(t->name, "LayerNorm.weight") != NULL;
+        for (size_t j = 0; j < t->numel; j++)
+            p[j] = t->ndim == 2 ? cfg->initializer_range * ffn_rng_normal(&rng) : (is_ln_w ? 1.0f : 0.0f);
+    }
+    m->dropout_seed = seed ^ 0xD50F5EEDull;
+    return m;
+}
+
+void ffn_model_free(ffn_model *m) {
+    if (!m) return;
+    for (int i = 0; i < m->nplans; i++) ffn_fourier_free(m->plans[i].f);
+    ffn_free(m->tensors);
+    ffn_free(m->params);
+    ffn_free(m->grads);
+    ffn_free(m->m);
+    ffn_free(m->v);
+    ffn_free(m->arena);
+    ffn_free(m->tt_zero);
+    ffn_free(m);
+}
+
+const ffn_config *ffn_model_config(const ffn_model *m) { return &m->cfg; }
+int ffn_model_num_tensors(const ffn_model *m) { return m->num_tensors; }
+size_t ffn_model_num_params(const ffn_model *m) {
+    size_t n = 0;
+    for (int i = 0; i < m->num_tensors; i++) n += m->tensors[i].numel;
+    return n;
+}
+
+ffn_tensor ffn_model_tensor(const ffn_model *m, int i) {
+    const ffn_tensor_info *t = &m->tensors[i];
+    ffn_tensor r = {t->name, t->ndim, {t->shape[0], t->shape[1]}, t->numel, m->params + t->offset,
+                    m->grads ? m->grads + t->offset : NULL};
+    return r;
+}
+
+/* ---------- activation arena ---------- */
+
+typedef struct {
+    char *base;
+    size_t off;
+} bump;
+
+static void *take(bump *b, size_t bytes) {
+    void *p = b->base ? b->base + b->off : NULL;
+    b->off += (bytes + 63) & ~(size_t)63;
+    return p;
+}
+#define TAKEF(n) ((float *)take(bp, sizeof(float) * (size_t)(n)))
+#define TAKEB(n) ((uint8_t *)take(bp, (size_t)(n)))
+
+/* One layout function serves both sizing (base NULL) and carving the real arena. */
+static size_t layout(ffn_acts *A, const ffn_config *c, int B, int T, int train, char *base) {
+    bump b = {base, 0}, *bp = &b;
+    memset(A, 0, sizeof *A);
+    size_t BT = (size_t)B * T;
+    int E = c->hidden_size, maxW = E, maxF = 1, NH = c->num_heads, Df = ffn_config_width(c, c->num_layers);
+    int any_attn = 0;
+    float pdrop = c->hidden_dropout;
+    A->emb_sum = TAKEF(BT * E);
+    A->emb_mean = TAKEF(BT);
+    A->emb_rstd = TAKEF(BT);
+    A->emb_ln = TAKEF(BT * E);
+    A->emb_out = TAKEF(BT * E);
+    if (pdrop > 0) A->emb_drop = TAKEB(BT * E);
+    for (int i = 0; i < c->num_layers; i++) {
+        ffn_layer_acts *L = &A->layer[i];
+        int W = ffn_config_width(c, i), Wo = ffn_config_width(c, i + 1), Fw = ffn_width_ffn(c, Wo);
+        maxF = Fw > maxF ? Fw : maxF;
+        L->sum1 = TAKEF(BT * Wo);
+        L->ln1_mean = TAKEF(BT);
+        L->ln1_rstd = TAKEF(BT);
+        L->h = TAKEF(BT * Wo);
+        if (c->mixing[i] == FFN_MIX_ATTENTION) {
+            any_attn = 1;
+            L->q = TAKEF(BT * W);
+            L->k = TAKEF(BT * W);
+            L->v = TAKEF(BT * W);
+            L->ctx = TAKEF(BT * W);
+            L->att = TAKEF(BT * T * NH);
+            if (c->attn_dropout > 0) L->att_drop = TAKEB(BT * T * NH);
+            if (pdrop > 0) L->mix_drop = TAKEB(BT * Wo);
+        }
+        L->a = TAKEF(BT * Fw);
+        L->g = TAKEF(BT * Fw);
+        if (pdrop > 0) L->o_drop = TAKEB(BT * Wo);
+        L->sum2 = TAKEF(BT * Wo);
+        L->ln2_mean = TAKEF(BT);
+        L->ln2_rstd = TAKEF(BT);
+        L->y = TAKEF(BT * Wo);
+    }
+    A->scratch = TAKEF(BT * maxW);
+    A->keymask = TAKEB(BT);
+    if (c->heads & FFN_HEAD_POOLER) {
+        A->pool_in = TAKEF((size_t)B * Df);
+        A->pooled = TAKEF((size_t)B * Df);
+    }
+    if (c->heads & FFN_HEAD_CLS) {
+        A->cls_in = TAKEF((size_t)B * Df);
+        if (pdrop > 0) A->cls_drop = TAKEB((size_t)B * Df);
+        A->cls_logits = TAKEF((size_t)B * c->num_labels);
+        A->cls_probs = TAKEF((size_t)B * c->num_labels);
+    }
+    if (c->heads & FFN_HEAD_NSP) {
+        A->nsp_logits = TAKEF((size_t)B * 2);
+        A->nsp_probs = TAKEF((size_t)B * 2);
+    }
+    if (c->heads & FFN_HEAD_MLM) {
+        A->t1 = TAKEF(BT * E);
+        A->t2 = TAKEF(BT * E);
+        A->t_mean = TAKEF(BT);
+        A->t_rstd = TAKEF(BT);
+        A->t3 = TAKEF(BT * E);
+        A->mlm_logits = TAKEF(BT * c->vocab_size);
+        A->mlm_probs = TAKEF(BT * c->vocab_size);
+    }
+    if (train) {
+        A->gA = TAKEF(BT * maxW);
+        A->gB = TAKEF(BT * maxW);
+        A->gC = TAKEF(BT * maxW);
+        A->gX0 = TAKEF(BT * maxW);
+        A->gX1 = TAKEF(BT * maxW);
+        A->gF = TAKEF(BT * maxF);
+        A->gF2 = TAKEF(BT * maxF);
+        if (any_attn) {
+            A->gq = TAKEF(BT * maxW);
+            A->gk = TAKEF(BT * maxW);
+            A->gv = TAKEF(BT * maxW);
+            A->gatt = TAKEF(BT * T * NH);
+        }
+        A->gE = TAKEF(BT * E);
+        int mx = Df > E ? Df : E;
+        A->gpool = TAKEF((size_t)B * mx);
+        A->gtmp = TAKEF((size_t)B * mx);
+    }
+    return b.off;
+}
+
+size_t ffn_model_activation_bytes(const ffn_config *cfg, int B, int T, int train) {
+    ffn_acts A;
+    return layout(&A, cfg, B, T, train, NULL);
+}
+
+static ffn_fourier *get_plan(ffn_model *m, int T, int W, int keep) {
+    for (int i = 0; i < m->nplans; i++)
+        if (m->plans[i].T == T && m->plans[i].W == W && m->plans[i].keep == keep) return m->plans[i].f;
+    if (m->nplans == FFN_MAX_PLANS) {
+        /* many distinct lengths: drop the oldest plan rather than grow without bound */
+        ffn_fourier_free(m->plans[0].f);
+        memmove(m->plans, m->plans + 1, sizeof(m->plans[0]) * (FFN_MAX_PLANS - 1));
+        m->nplans--;
+    }
+    ffn_fourier *f = ffn_fourier_init(m->maxB, T, W, keep, (ffn_fourier_impl)m->cfg.fourier_impl);
+    m->plans[m->nplans++] = (ffn_plan_entry){T, W, keep, f};
+    return f;
+}
+
+static void make_plans(ffn_model *m, int T) {
+    for (int i = 0; i < m->cfg.num_layers; i++)
+        if (m->cfg.mixing[i] != FFN_MIX_ATTENTION)
+            get_plan(m, T, ffn_config_width(&m->cfg, i), ffn_config_width(&m->cfg, i + 1));
+}
+
+int ffn_model_reserve(ffn_model *m, int B, int T, int train, char *err, size_t errlen) {
+    if (B < 1 || T < 1) return ffn_err(err, errlen, "batch shape must be positive (got B=%d, T=%d)", B, T);
+    if (T > m->cfg.max_position)
+        return ffn_err(err, errlen, "sequence length %d exceeds max_position_embeddings %d", T, m->cfg.max_position);
+    if (B <= m->maxB && T <= m->maxT && (!train || m->train_ready)) return 0;
+    for (int i = 0; i < m->nplans; i++) ffn_fourier_free(m->plans[i].f);
+    m->nplans = 0;
+    ffn_free(m->arena);
+    ffn_free(m->tt_zero);
+    m->maxB = B;
+    m->maxT = T;
+    m->arena_bytes = layout(&m->A, &m->cfg, B, T, train, NULL);
+    m->arena = ffn_calloc(m->arena_bytes);
+    layout(&m->A, &m->cfg, B, T, train, m->arena);
+    m->tt_zero = ffn_calloc(sizeof(int) * (size_t)B * T);
+    if (train && !m->grads) {
+        m->grads = ffn_calloc(m->num_params * sizeof(float));
+        m->m = ffn_calloc(m->num_params * sizeof(float));
+        m->v = ffn_calloc(m->num_params * sizeof(float));
+        point_into(&m->G, m, m->grads);
+    }
+    m->train_ready = train;
+    make_plans(m, T);
+    return 0;
+}
+
+int ffn_model_check_batch(const ffn_model *m, const ffn_batch *b, char *err, size_t errlen) {
+    const ffn_config *c = &m->cfg;
+    if (b->B < 1 || b->T < 1) return ffn_err(err, errlen, "empty batch");
+    if (b->B > m->maxB || b->T > m->maxT)
+        return ffn_err(err, errlen, "batch (%d x %d) is larger than reserved (%d x %d)", b->B, b->T, m->maxB, m->maxT);
+    for (int i = 0; i < b->B * b->T; i++) {
+        if (b->input_ids[i] < 0 || b->input_ids[i] >= c->vocab_size)
+            return ffn_err(err, errlen, "sequence %d position %d: token id %d is outside the vocabulary (0..%d)",
+                           i / b->T, i % b->T, b->input_ids[i], c->vocab_size - 1);
+        if (b->token_type_ids && (b->token_type_ids[i] < 0 || b->token_type_ids[i] >= c->type_vocab_size))
+            return ffn_err(err, errlen, "sequence %d position %d: token type %d is outside 0..%d", i / b->T,
+                           i % b->T, b->token_type_ids[i], c->type_vocab_size - 1);
+        if (b->mlm_labels && b->mlm_labels[i] != -100 && (b->mlm_labels[i] < 0 || b->mlm_labels[i] >= c->vocab_size))
+            return ffn_err(err, errlen, "sequence %d position %d: MLM label %d is outside the vocabulary", i / b->T,
+                           i % b->T, b->mlm_labels[i]);
+    }
+    for (int i = 0; i < b->B; i++) {
+        if (b->nsp_labels && b->nsp_labels[i] != -100 && (b->nsp_labels[i] < 0 || b->nsp_labels[i] > 1))
+            return ffn_err(err, errlen, "sequence %d: NSP label %d must be 0 or 1", i, b->nsp_labels[i]);
+        if (b->cls_labels && b->cls_labels[i] != -100 && (b->cls_labels[i] < 0 || b->cls_labels[i] >= c->num_labels))
+            return ffn_err(err, errlen, "sequence %d: label %d is outside 0..%d", i, b->cls_labels[i], c->num_labels - 1);
+    }
+    if ((b->mlm_labels && !(c->heads & FFN_HEAD_MLM)) || (b->nsp_labels && !(c->heads & FFN_HEAD_NSP)) ||
+        (b->cls_labels && !(c->heads & FFN_HEAD_CLS)))
+        return ffn_err(err, errlen, "the batch has labels for a head this model does not have");
+    return 0;
+}
+
+/* ---------- forward ---------- */
+
+static uint64_t next_seed(ffn_model *m) { return m->dropout_seed + 0x9E3779B97F4A7C15ull * ++m->dropout_calls; }
+
+float ffn_model_forward(ffn_model *m, const ffn_batch *b, int train) {
+    const ffn_config *c = &m->cfg;
+    ffn_acts *A = &m->A;
+    int B = b->B, T = b->T, E = c->hidden_size, NH = c->num_heads;
+    size_t BT = (size_t)B * T;
+    float pd = train ? c->hidden_dropout : 0.0f, pa = train ? c->attn_dropout : 0.0f;
+    m->B = B;
+    m->T = T;
+    m->train = train;
+    m->ids = b->input_ids;
+    m->tt = b->token_type_ids ? b->token_type_ids : m->tt_zero;
+    m->mlm_labels = b->mlm_labels;
+    m->nsp_labels = b->nsp_labels;
+    m->cls_labels = b->cls_labels;
+
+    ffn_embed_forward(A->emb_sum, m->ids, m->tt, m->P.wte, m->P.wpe, m->P.wtt, B, T, E);
+    ffn_layernorm_forward(A->emb_ln, A->emb_mean, A->emb_rstd, A->emb_sum, m->P.eln_w, m->P.eln_b, (int)BT, E, c->layer_norm_eps);
+    ffn_linear_forward(A->emb_out, A->emb_ln, m->P.proj_w, m->P.proj_b, (int)BT, E, E);
+    ffn_dropout_forward(A->emb_out, A->emb_drop, A->emb_out, BT * E, pd, next_seed(m));
+
+    for (size_t i = 0; i < BT; i++) A->keymask[i] = b->input_ids[i] != c->pad_token_id;
+
+    const float *x = A->emb_out;
+    for (int l = 0; l < c->num_layers; l++) {
+        ffn_layer_acts *L = &A->layer[l];
+        ffn_layer_params *p = &m->P.layer[l];
+        int W = ffn_config_width(c, l), Wo = ffn_config_width(c, l + 1), Fw = ffn_width_ffn(c, Wo);
+        size_t nWo = BT * Wo;
+        if (c->mixing[l] == FFN_MIX_ATTENTION) {
+            ffn_linear_forward(L->q, x, p->q_w, p->q_b, (int)BT, W, W);
+            ffn_linear_forward(L->k, x, p->k_w, p->k_b, (int)BT, W, W);
+            ffn_linear_forward(L->v, x, p->v_w, p->v_b, (int)BT, W, W);
+            ffn_attention_forward(L->ctx, L->att, L->att_drop, L->q, L->k, L->v, A->keymask, B, T, W, NH, pa, next_seed(m));
+            ffn_linear_forward(L->sum1, L->ctx, p->o_w, p->o_b, (int)BT, W, W);
+            ffn_dropout_forward(L->sum1, L->mix_drop, L->sum1, nWo, pd, next_seed(m));
+            for (size_t i = 0; i < nWo; i++) L->sum1[i] += x[i];
+        } else {
+            ffn_fourier_forward(get_plan(m, T, W, Wo), L->sum1, x, B);
+            if (W == Wo) {
+                for (size_t i = 0; i < nWo; i++) L->sum1[i] += x[i];
+            } else {
+                if (c->residual == FFN_RES_DENSE) ffn_linear_forward(A->scratch, x, p->r_w, p->r_b, (int)BT, W, Wo);
+                else ffn_reduce_forward(A->scratch, x, (int)BT, W, (int)c->residual);
+                for (size_t i = 0; i < nWo; i++) L->sum1[i] += A->scratch[i];
+            }
+        }
+        ffn_layernorm_forward(L->h, L->ln1_mean, L->ln1_rstd, L->sum1, p->ln1_w, p->ln1_b, (int)BT, Wo, c->layer_norm_eps);
+        ffn_linear_forward(L->a, L->h, p->w1, p->b1, (int)BT, Wo, Fw);
+        ffn_gelu_forward(L->g, L->a, BT * Fw);
+        ffn_linear_forward(L->sum2, L->g, p->w2, p->b2, (int)BT, Fw, Wo);
+        ffn_dropout_forward(L->sum2, L->o_drop, L->sum2, nWo, pd, next_seed(m));
+        for (size_t i = 0; i < nWo; i++) L->sum2[i] += L->h[i];
+        ffn_layernorm_forward(L->y, L->ln2_mean, L->ln2_rstd, L->sum2, p->ln2_w, p->ln2_b, (int)BT, Wo, c->layer_norm_eps);
+        x = L->y;
+    }
+
+    int Df = ffn_config_width(c, c->num_layers);
+    float loss = 0.0f;
+    m->mlm_count = m->nsp_count = m->cls_count = 0;
+    if (c->heads & FFN_HEAD_POOLER) {
+        for (int i = 0; i < B; i++) memcpy(A->pool_in + (size_t)i * Df, x + (size_t)i * T * Df, sizeof(float) * Df);
+        ffn_linear_forward(A->pooled, A->pool_in, m->P.pool_w, m->P.pool_b, B, Df, Df);
+        ffn_tanh_forward(A->pooled, A->pooled, (size_t)B * Df);
+    }
+    if (c->heads & FFN_HEAD_CLS) {
+        ffn_dropout_forward(A->cls_in, A->cls_drop, A->pooled, (size_t)B * Df, pd, next_seed(m));
+        ffn_linear_forward(A->cls_logits, A->cls_in, m->P.cls_w, m->P.cls_b, B, Df, c->num_labels);
+        if (b->cls_labels)
+            loss += ffn_crossentropy_forward(A->cls_probs, A->cls_logits, b->cls_labels, B, c->num_labels, &m->cls_count);
+    }
+    if (c->heads & FFN_HEAD_NSP) {
+        ffn_linear_forward(A->nsp_logits, A->pooled, m->P.nsp_w, m->P.nsp_b, B, Df, 2);
+        if (b->nsp_labels) loss += ffn_crossentropy_forward(A->nsp_probs, A->nsp_logits, b->nsp_labels, B, 2, &m->nsp_count);
+    }
+    if (c->heads & FFN_HEAD_MLM) {
+        ffn_linear_forward(A->t1, x, m->P.mlm_w, m->P.mlm_b, (int)BT, Df, E);
+        ffn_gelu_forward(A->t2, A->t1, BT * E);
+        ffn_layernorm_forward(A->t3, A->t_mean, A->t_rstd, A->t2, m->P.mlm_ln_w, m->P.mlm_ln_b, (int)BT, E, c->layer_norm_eps);
+        ffn_linear_forward(A->mlm_logits, A->t3, m->P.wte, m->P.mlm_bias, (int)BT, E, c->vocab_size);
+        if (b->mlm_labels)
+            loss += ffn_crossentropy_forward(A->mlm_probs, A->mlm_logits, b->mlm_labels, (int)BT, c->vocab_size, &m->mlm_count);
+    }
+    return loss;
+}
+
+/* ---------- backward ---------- */
+
+void ffn_model_zero_grad(ffn_model *m) {
+    if (m->grads) memset(m->grads, 0, m->num_params * sizeof(float));
+}
+
+static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }
+
+void ffn_model_backward(ffn_model *m) {
+    const ffn_config *c = &m->cfg;
+    ffn_acts *A = &m->A;
+    ffn_params *G = &m->G, *P = &m->P;
+    int B = m->B, T = m->T, E = c->hidden_size, NH = c->num_heads, L = c->num_layers;
+    size_t BT = (size_t)B * T;
+    int Df = ffn_config_width(c, L);
+    float pd = m->train ? c->hidden_dropout : 0.0f, pa = m->train ? c->attn_dropout : 0.0f;
+    if (!m->train_ready) ffn_die("backward needs ffn_model_reserve(..., train=1) first");
+    const float *xf = L ? A->layer[L - 1].y : A->emb_out;
+
+    /* gradient of the final hidden state, (B,T,Df) */
+    float *dy = A->gX0, *dx = A->gX1;
+    zero(dy, BT * Df);
+    if ((c->heads & FFN_HEAD_MLM) && m->mlm_count) {
+        /* the probs buffer becomes dlogits in place: nothing else reads it after the loss */
+        float *dl = A->mlm_probs;
+        int V = c->vocab_size;
+        float s = 1.0f / m->mlm_count;
+#pragma omp parallel for
+        for (size_t i = 0; i < BT; i++) {
+            float *d = dl + i * V;
+            int t = m->mlm_labels[i];
+            if (t == -100) {
+                memset(d, 0, sizeof(float) * V);
+                continue;
+            }
+            for (int j = 0; j < V; j++) d[j] *= s;
+            d[t] -= s;
+        }
+        float *dt3 = A->gE;
+        zero(dt3, BT * E);
+        ffn_linear_backward(dt3, G->wte, G->mlm_bias, dl, A->t3, P->wte, (int)BT, E, V);
+        float *dt2 = A->t3; /* t3 is dead now: reuse it */
+        zero(dt2, BT * E);
+        ffn_layernorm_backward(dt2, G->mlm_ln_w, G->mlm_ln_b, dt3, A->t2, P->mlm_ln_w, A->t_mean, A->t_rstd, (int)BT, E);
+        zero(dt3, BT * E);
+        ffn_gelu_backward(dt3, A->t1, dt2, BT * E);
+        ffn_linear_backward(dy, G->mlm_w, G->mlm_b, dt3, xf, P->mlm_w, (int)BT, Df, E);
+    }
+    if (c->heads & FFN_HEAD_POOLER) {
+        float *dpooled = A->gpool;
+        zero(dpooled, (size_t)B * Df);
+        if ((c->heads & FFN_HEAD_CLS) && m->cls_count) {
+            float *dl = A->cls_probs; /* in place, as above */
+            int Lb = c->num_labels;
+            for (int i = 0; i < B; i++) {
+                float *d = dl + (size_t)i * Lb;
+                int t = m->cls_labels[i];
+                for (int j = 0; j < Lb; j++) d[j] = t == -100 ? 0.0f : (d[j] - (j == t)) / m->cls_count;
+            }
+            float *dcin = A->gtmp;
+            zero(dcin, (size_t)B * Df);
+            ffn_linear_backward(dcin, G->cls_w, G->cls_b, dl, A->cls_in, P->cls_w, B, Df, Lb);
+            ffn_dropout_backward(dpooled, dcin, A->cls_drop, (size_t)B * Df, pd);
+        }
+        if ((c->heads & FFN_HEAD_NSP) && m->nsp_count) {
+            float *dl = A->nsp_probs;
+            for (int i = 0; i < B; i++) {
+                int t = m->nsp_labels[i];
+                for (int j = 0; j < 2; j++) dl[i * 2 + j] = t == -100 ? 0.0f : (dl[i * 2 + j] - (j == t)) / m->nsp_count;
+            }
+            ffn_linear_backward(dpooled, G->nsp_w, G->nsp_b, dl, A->pooled, P->nsp_w, B, Df, 2);
+        }
+        float *dpre = A->gtmp;
+        zero(dpre, (size_t)B * Df);
+        ffn_tanh_backward(dpre, A->pooled, dpooled, (size_t)B * Df);
+        float *dpin = A->gpool;
+        zero(dpin, (size_t)B * Df);
+        ffn_linear_backward(dpin, G->pool_w, G->pool_b, dpre, A->pool_in, P->pool_w, B, Df, Df);
+        for (int i = 0; i < B; i++)
+            for (int j = 0; j < Df; j++) dy[(size_t)i * T * Df + j] += dpin[(size_t)i * Df + j];
+    }
+
+    for (int l = L - 1; l >= 0; l--) {
+        ffn_layer_acts *La = &A->layer[l];
+        ffn_layer_params *p = &P->layer[l], *g = &G->layer[l];
+        int W = ffn_config_width(c, l), Wo = ffn_config_width(c, l + 1), Fw = ffn_width_ffn(c, Wo);
+        size_t nWo = BT * Wo;
+        const float *x = l ? A->layer[l - 1].y : A->emb_out;
+        float *dsum2 = A->gA, *dh = A->gB, *dO = A->gC, *dG = A->gF, *dA = A->gF2;
+        zero(dsum2, nWo);
+        ffn_layernorm_backward(dsum2, g->ln2_w, g->ln2_b, dy, La->sum2, p->ln2_w, La->ln2_mean, La->ln2_rstd, (int)BT, Wo);
+        memcpy(dh, dsum2, nWo * sizeof(float));
+        zero(dO, nWo);
+        ffn_dropout_backward(dO, dsum2, La->o_drop, nWo, pd);
+        zero(dG, BT * Fw);
+        ffn_linear_backward(dG, g->w2, g->b2, dO, La->g, p->w2, (int)BT, Fw, Wo);
+        zero(dA, BT * Fw);
+        ffn_gelu_backward(dA, La->a, dG, BT * Fw);
+        ffn_linear_backward(dh, g->w1, g->b1, dA, La->h, p->w1, (int)BT, Wo, Fw);
+        float *dsum1 = A->gA;
+        zero(dsum1, nWo);
+        ffn_layernorm_backward(dsum1, g->ln1_w, g->ln1_b, dh, La->sum1, p->ln1_w, La->ln1_mean, La->ln1_rstd, (int)BT, Wo);
+        zero(dx, BT * W);
+        if (c->mixing[l] == FFN_MIX_ATTENTION) {
+            for (size_t i = 0; i < nWo; i++) dx[i] += dsum1[i];
+            float *dproj = A->gC, *dctx = A->gB;
+            zero(dproj, nWo);
+            ffn_dropout_backward(dproj, dsum1, La->mix_drop, nWo, pd);
+            zero(dctx, nWo);
+            ffn_linear_backward(dctx, g->o_w, g->o_b, dproj, La->ctx, p->o_w, (int)BT, W, W);
+            zero(A->gq, nWo);
+            zero(A->gk, nWo);
+            zero(A->gv, nWo);
+            ffn_attention_backward(A->gq, A->gk, A->gv, A->gatt, dctx, La->att, La->att_drop, La->q, La->k, La->v, B, T, W, NH, pa);
+            ffn_linear_backward(dx, g->q_w, g->q_b, A->gq, x, p->q_w, (int)BT, W, W);
+            ffn_linear_backward(dx, g->k_w, g->k_b, A->gk, x, p->k_w, (int)BT, W, W);
+            ffn_linear_backward(dx, g->v_w, g->v_b, A->gv, x, p->v_w, (int)BT, W, W);
+        } else {
+            ffn_fourier_backward(get_plan(m, T, W, Wo), dx, dsum1, B);
+            if (W == Wo) {
+                for (size_t i = 0; i < nWo; i++) dx[i] += dsum1[i];
+            } else if (c->residual == FFN_RES_DENSE) {
+                ffn_linear_backward(dx, g->r_w, g->r_b, dsum1, x, p->r_w, (int)BT, W, Wo);
+            } else {
+                ffn_reduce_backward(dx, dsum1, x, (int)BT, W, (int)c->residual);
+            }
+        }
+        float *t = dy;
+        dy = dx;
+        dx = t;
+    }
+
+    /* embeddings: dy is the gradient of emb_out */
+    float *dln = A->gE;
+    zero(dln, BT * E);
+    float *dproj = dx;
+    zero(dproj, BT * E);
+    ffn_dropout_backward(dproj, dy, A->emb_drop, BT * E, pd);
+    ffn_linear_backward(dln, G->proj_w, G->proj_b, dproj, A->emb_ln, P->proj_w, (int)BT, E, E);
+    float *dsum = dy;
+    zero(dsum, BT * E);
+    ffn_layernorm_backward(dsum, G->eln_w, G->eln_b, dln, A->emb_sum, P->eln_w, A->emb_mean, A->emb_rstd, (int)BT, E);
+    ffn_embed_backward(G->wte, G->wpe, G->wtt, dsum, m->ids, m->tt, B, T, E);
+}
+
+/* ---------- optimizer ---------- */
+
+float ffn_model_grad_norm(const ffn_model *m) {
+    double s = 0.0;
+#pragma omp parallel for reduction(+ : s)
+    for (size_t i = 0; i < m->num_params; i++) s += (double)m->grads[i] * m->grads[i];
+    return (float)sqrt(s);
+}
+
+void ffn_model_adamw_step(ffn_model *m, const ffn_adamw *o, int step) {
+    float bc1 = 1.0f - powf(o->beta1, (float)step), bc2 = 1.0f - powf(o->beta2, (float)step);
+    for (int ti = 0; ti < m->num_tensors; ti++) {
+        const ffn_tensor_info *t = &m->tensors[ti];
+        float wd = t->ndim >= 2 ? o->weight_decay : 0.0f;
+        float *p = m->params + t->offset, *g = m->grads + t->offset, *mm = m->m + t->offset, *vv = m->v + t->offset;
+#pragma omp parallel for simd
+        for (size_t i = 0; i < t->numel; i++) {
+            p[i] -= o->lr * wd * p[i];
+            mm[i] = o->beta1 * mm[i] + (1.0f - o->beta1) * g[i];
+            vv[i] = o->beta2 * vv[i] + (1.0f - o->beta2) * g[i] * g[i];
+            p[i] -= (o->lr / bc1) * mm[i] / (sqrtf(vv[i]) / sqrtf(bc2) + o->eps);
+        }
+    }
+}
+
+const float *ffn_model_hidden(const ffn_model *m) {
+    return m->cfg.num_layers ? m->A.layer[m->cfg.num_layers - 1].y : m->A.emb_out;
+}
+const float *ffn_model_pooled(const ffn_model *m) { return m->A.pooled; }
+const float *ffn_model_logits_mlm(const ffn_model *m) { return m->A.mlm_logits; }
+const float *ffn_model_logits_nsp(const ffn_model *m) { return m->A.nsp_logits; }
+const float *ffn_model_logits_cls(const ffn_model *m) { return m->A.cls_logits; }
+
+void ffn_set_threads(int n) {
+    if (n < 1) n = 1;
+    omp_set_num_threads(n);
+    ffn_blas_set_threads(n);
+}

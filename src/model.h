@@ -1,0 +1,91 @@
+/* model.h: the model's internals: the parameter table (one flat buffer, named pointers into it), the
+ * activation arena, and the pieces the checkpoint code and the tests reach into. */
+#ifndef FFN_MODEL_H
+#define FFN_MODEL_H
+#include "fastfnet.h"
+#include "fft.h"
+
+typedef struct {
+    float *ln1_w, *ln1_b;                            /* fourier.output.LayerNorm / attention.output.LayerNorm */
+    float *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b; /* attention only */
+    float *r_w, *r_b;                                /* fast_fourier with dense residual */
+    float *w1, *b1, *w2, *b2, *ln2_w, *ln2_b;        /* FFN and its LayerNorm */
+} ffn_layer_params;
+
+typedef struct {
+    float *wte, *wpe, *wtt, *eln_w, *eln_b, *proj_w, *proj_b;
+    ffn_layer_params layer[FFN_MAX_LAYERS];
+    float *pool_w, *pool_b;
+    float *mlm_w, *mlm_b, *mlm_ln_w, *mlm_ln_b, *mlm_bias;
+    float *nsp_w, *nsp_b, *cls_w, *cls_b;
+} ffn_params;
+
+typedef struct {
+    char name[96];
+    int ndim, shape[2];
+    size_t numel, offset;
+    size_t field; /* byte offset of the float* inside ffn_params */
+} ffn_tensor_info;
+
+/* Activations kept for backward, per layer. W = input width, Wo = output width, F = FFN width. */
+typedef struct {
+    float *sum1;                 /* (B,T,Wo) mix + residual: LN_1's input */
+    float *ln1_mean, *ln1_rstd;  /* (B,T) */
+    float *h;                    /* (B,T,Wo) LN_1 output */
+    float *q, *k, *v, *ctx;      /* (B,T,W) attention */
+    float *att;                  /* (B,NH,T,T) attention probabilities */
+    uint8_t *att_drop, *mix_drop;
+    float *a, *g;                /* (B,T,F) FFN pre-activation and gelu output */
+    uint8_t *o_drop;             /* (B,T,Wo) */
+    float *sum2;                 /* (B,T,Wo) FFN output + h: LN_2's input */
+    float *ln2_mean, *ln2_rstd;
+    float *y;                    /* (B,T,Wo) layer output */
+} ffn_layer_acts;
+
+typedef struct {
+    float *emb_sum, *emb_mean, *emb_rstd, *emb_ln, *emb_out; /* (B,T,E) */
+    uint8_t *emb_drop;
+    ffn_layer_acts layer[FFN_MAX_LAYERS];
+    float *scratch;                         /* (B,T,maxW) */
+    uint8_t *keymask;                       /* (B,T) */
+    float *pool_in, *pooled, *cls_in;       /* (B,Df) */
+    uint8_t *cls_drop;
+    float *cls_logits, *cls_probs;          /* (B,L) */
+    float *nsp_logits, *nsp_probs;          /* (B,2) */
+    float *t1, *t2, *t_mean, *t_rstd, *t3;  /* (B,T,E) MLM transform */
+    float *mlm_logits, *mlm_probs;          /* (B,T,V) */
+    /* backward scratch (train only) */
+    float *gA, *gB, *gC, *gX0, *gX1;        /* (B,T,maxW) */
+    float *gF, *gF2;                        /* (B,T,maxF) */
+    float *gq, *gk, *gv, *gatt;             /* attention */
+    float *gE;                              /* (B,T,E) */
+    float *gpool, *gtmp;                    /* (B,max(Df,E)) */
+} ffn_acts;
+
+#define FFN_MAX_PLANS 16
+typedef struct { int T, W, keep; ffn_fourier *f; } ffn_plan_entry;
+
+struct ffn_model {
+    ffn_config cfg;
+    int num_tensors;
+    ffn_tensor_info *tensors;
+    size_t num_params;
+    float *params, *grads, *m, *v; /* flat buffers, same layout */
+    ffn_params P, G;
+    /* activation arena */
+    int maxB, maxT, train_ready;
+    void *arena;
+    size_t arena_bytes;
+    ffn_acts A;
+    ffn_plan_entry plans[FFN_MAX_PLANS];
+    int nplans;
+    /* last forward */
+    int B, T, train, mlm_count, nsp_count, cls_count;
+    const int *ids, *tt, *mlm_labels, *nsp_labels, *cls_labels;
+    int *tt_zero;         /* (B,T) zeros when token types are absent */
+    uint64_t dropout_seed, dropout_calls;
+};
+
+/* Build the tensor table and allocate params for a validated config (no init). */
+ffn_model *ffn_model_alloc(const ffn_config *cfg, char *err, size_t errlen);
+#endif

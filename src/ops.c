@@ -1,0 +1,367 @@
+/* ops.c: fast float32 kernels for every encoder operation (forward/backward pairs).
+ * The naive double-precision references these are tested against live in tests/ref.h. */
+#include "ops.h"
+#include "blas.h"
+#include <math.h>
+#include <string.h>
+
+void ffn_embed_forward(float *out, const int *ids, const int *tt, const float *wte, const float *wpe,
+                       const float *wtt, int B, int T, int C) {
+#pragma omp parallel for collapse(2)
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            float *o = out + ((size_t)b * T + t) * C;
+            const float *we = wte + (size_t)ids[b * T + t] * C;
+            const float *pe = wpe + (size_t)t * C;
+            const float *te = wtt + (size_t)tt[b * T + t] * C;
+            for (int c = 0; c < C; c++) o[c] = we[c] + pe[c] + te[c];
+        }
+}
+
+void ffn_embed_backward(float *dwte, float *dwpe, float *dwtt, const float *dout, const int *ids,
+                        const int *tt, int B, int T, int C) {
+    /* Rows of dwte collide when a token repeats, so threads split the channels instead. */
+#pragma omp parallel
+    {
+#pragma omp for
+        for (int c = 0; c < C; c++)
+            for (int b = 0; b < B; b++)
+                for (int t = 0; t < T; t++) {
+                    float g = dout[((size_t)b * T + t) * C + c];
+                    dwte[(size_t)ids[b * T + t] * C + c] += g;
+                    dwpe[(size_t)t * C + c] += g;
+                    dwtt[(size_t)tt[b * T + t] * C + c] += g;
+                }
+    }
+}
+
+void ffn_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
+                           const float *b, int N, int C, float eps) {
+#pragma omp parallel for
+    for (int i = 0; i < N; i++) {
+        const float *x = inp + (size_t)i * C;
+        float *o = out + (size_t)i * C;
+        float m = 0.0f;
+        for (int c = 0; c < C; c++) m += x[c];
+        m /= C;
+        float v = 0.0f;
+        for (int c = 0; c < C; c++) {
+            float d = x[c] - m;
+            v += d * d;
+        }
+        v /= C;
+        float s = 1.0f / sqrtf(v + eps);
+        for (int c = 0; c < C; c++) o[c] = (x[c] - m) * s * w[c] + b[c];
+        mean[i] = m;
+        rstd[i] = s;
+    }
+}
+
+void ffn_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                            const float *w, const float *mean, const float *rstd, int N, int C) {
+#pragma omp parallel
+    {
+#pragma omp for
+        for (int i = 0; i < N; i++) {
+            const float *x = inp + (size_t)i * C, *g = dout + (size_t)i * C;
+            float *dx = dinp + (size_t)i * C;
+            float m = mean[i], s = rstd[i];
+            float sum_d = 0.0f, sum_dn = 0.0f;
+            for (int c = 0; c < C; c++) {
+                float n = (x[c] - m) * s, d = g[c] * w[c];
+                sum_d += d;
+                sum_dn += d * n;
+            }
+            sum_d /= C;
+            sum_dn /= C;
+            for (int c = 0; c < C; c++) {
+                float n = (x[c] - m) * s;
+                dx[c] += s * (g[c] * w[c] - sum_d - n * sum_dn);
+            }
+        }
+        /* weight/bias gradients reduce over rows: split channels so no two threads share an output */
+#pragma omp for
+        for (int c = 0; c < C; c++) {
+            float sw = 0.0f, sb = 0.0f;
+            for (int i = 0; i < N; i++) {
+                float g = dout[(size_t)i * C + c];
+                sw += g * (inp[(size_t)i * C + c] - mean[i]) * rstd[i];
+                sb += g;
+            }
+            dw[c] += sw;
+            db[c] += sb;
+        }
+    }
+}
+
+void ffn_linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int C, int OC) {
+    if (b) {
+#pragma omp parallel for
+        for (int i = 0; i < N; i++) memcpy(out + (size_t)i * OC, b, sizeof(float) * OC);
+    }
+    ffn_sgemm(0, 1, N, OC, C, 1.0f, inp, C, w, C, b ? 1.0f : 0.0f, out, OC);
+}
+
+void ffn_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                         const float *w, int N, int C, int OC) {
+    if (dinp) ffn_sgemm(0, 0, N, C, OC, 1.0f, dout, OC, w, C, 1.0f, dinp, C);
+    ffn_sgemm(1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dw, C);
+    if (db) {
+#pragma omp parallel for
+        for (int o = 0; o < OC; o++) {
+            float s = 0.0f;
+            for (int i = 0; i < N; i++) s += dout[(size_t)i * OC + o];
+            db[o] += s;
+        }
+    }
+}
+
+#define GELU_C 0.7978845608028654f /* sqrt(2/pi) */
+
+void ffn_gelu_forward(float *out, const float *inp, size_t n) {
+#pragma omp parallel for simd
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + tanhf(GELU_C * (x + 0.044715f * x * x * x)));
+    }
+}
+
+void ffn_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
+#pragma omp parallel for simd
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        float th = tanhf(GELU_C * (x + 0.044715f * x * x * x));
+        float d = 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * GELU_C * (1.0f + 3.0f * 0.044715f * x * x);
+        dinp[i] += d * dout[i];
+    }
+}
+
+void ffn_tanh_forward(float *out, const float *inp, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = tanhf(inp[i]);
+}
+
+void ffn_tanh_backward(float *dinp, const float *out, const float *dout, size_t n) {
+    for (size_t i = 0; i < n; i++) dinp[i] += (1.0f - out[i] * out[i]) * dout[i];
+}
+
+/* splitmix64 of (seed, index): a counter-based stream, so a mask is the same for any thread split */
+static inline uint64_t mix64(uint64_t z) {
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void ffn_dropout_forward(float *out, uint8_t *mask, const float *inp, size_t n, float p, uint64_t seed) {
+    if (p <= 0.0f) {
+        if (out != inp) memcpy(out, inp, n * sizeof(float));
+        return;
+    }
+    uint64_t thresh = (uint64_t)((double)p * 18446744073709551616.0);
+    float scale = 1.0f / (1.0f - p);
+    uint64_t base = mix64(seed);
+#pragma omp parallel for
+    for (size_t i = 0; i < n; i++) {
+        uint8_t keep = mix64(base ^ (i * 0xD1B54A32D192ED03ull)) >= thresh;
+        mask[i] = keep;
+        out[i] = keep ? inp[i] * scale : 0.0f;
+    }
+}
+
+void ffn_dropout_backward(float *dinp, const float *dout, const uint8_t *mask, size_t n, float p) {
+    if (p <= 0.0f) {
+        for (size_t i = 0; i < n; i++) dinp[i] += dout[i];
+        return;
+    }
+    float scale = 1.0f / (1.0f - p);
+#pragma omp parallel for simd
+    for (size_t i = 0; i < n; i++) dinp[i] += mask[i] ? dout[i] * scale : 0.0f;
+}
+
+void ffn_reduce_forward(float *out, const float *inp, int N, int C, int mode) {
+    int H = C / 2;
+#pragma omp parallel for
+    for (int i = 0; i < N; i++) {
+        const float *x = inp + (size_t)i * C;
+        float *o = out + (size_t)i * H;
+        for (int j = 0; j < H; j++) {
+            float a = x[2 * j], b = x[2 * j + 1];
+            o[j] = mode == 1 ? (a >= b ? a : b) : mode == 2 ? 0.5f * (a + b) : x[j];
+        }
+    }
+}
+
+void ffn_reduce_backward(float *dinp, const float *dout, const float *inp, int N, int C, int mode) {
+    int H = C / 2;
+#pragma omp parallel for
+    for (int i = 0; i < N; i++) {
+        const float *x = inp + (size_t)i * C, *g = dout + (size_t)i * H;
+        float *dx = dinp + (size_t)i * C;
+        for (int j = 0; j < H; j++) {
+            if (mode == 1) {
+                /* ties go to the first element, matching the forward's choice */
+                if (x[2 * j] >= x[2 * j + 1]) dx[2 * j] += g[j];
+                else dx[2 * j + 1] += g[j];
+            } else if (mode == 2) {
+                dx[2 * j] += 0.5f * g[j];
+                dx[2 * j + 1] += 0.5f * g[j];
+            } else {
+                dx[j] += g[j];
+            }
+        }
+    }
+}
+
+void ffn_attention_forward(float *ctx, float *att, uint8_t *drop, const float *q, const float *k,
+                           const float *v, const uint8_t *keymask, int B, int T, int C, int NH, float p,
+                           uint64_t seed) {
+    int hs = C / NH;
+    float scale = 1.0f / sqrtf((float)hs);
+    for (int b = 0; b < B; b++) {
+        const uint8_t *km = keymask + (size_t)b * T;
+        int any = 0;
+        for (int t = 0; t < T; t++) any |= km[t];
+        for (int h = 0; h < NH; h++) {
+            float *A = att + ((size_t)b * NH + h) * T * T;
+            const float *qh = q + (size_t)b * T * C + h * hs, *kh = k + (size_t)b * T * C + h * hs;
+            ffn_sgemm(0, 1, T, T, hs, scale, qh, C, kh, C, 0.0f, A, T);
+#pragma omp parallel for
+            for (int i = 0; i < T; i++) {
+                float *row = A + (size_t)i * T;
+                float mx = -INFINITY;
+                for (int j = 0; j < T; j++)
+                    if (!any || km[j]) mx = row[j] > mx ? row[j] : mx;
+                float sum = 0.0f;
+                for (int j = 0; j < T; j++) {
+                    float e = (!any || km[j]) ? expf(row[j] - mx) : 0.0f;
+                    row[j] = e;
+                    sum += e;
+                }
+                float inv = 1.0f / sum;
+                for (int j = 0; j < T; j++) row[j] *= inv;
+            }
+        }
+    }
+    size_t n = (size_t)B * NH * T * T;
+    /* the context uses the dropped-out probabilities; att keeps the clean ones for the softmax backward */
+    float *P = att;
+    float pscale = 1.0f;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+            const float *A = P + ((size_t)b * NH + h) * T * T;
+            const float *vh = v + (size_t)b * T * C + h * hs;
+            float *ch = ctx + (size_t)b * T * C + h * hs;
+            if (p > 0.0f) {
+                /* apply the mask on the fly into ctx via a temporary view: the mask is stored, and the
+                 * dropped probabilities are recomputed rather than kept (saves B*NH*T*T floats) */
+                uint8_t *dm = drop + ((size_t)b * NH + h) * T * T;
+                uint64_t thresh = (uint64_t)((double)p * 18446744073709551616.0);
+                uint64_t base = mix64(seed ^ (((uint64_t)b * NH + h) << 32));
+                pscale = 1.0f / (1.0f - p);
+                for (int i = 0; i < T; i++) {
+                    float *c = ch + (size_t)i * C;
+                    for (int d = 0; d < hs; d++) c[d] = 0.0f;
+                    for (int j = 0; j < T; j++) {
+                        size_t idx = (size_t)i * T + j;
+                        uint8_t keep = mix64(base ^ (idx * 0xD1B54A32D192ED03ull)) >= thresh;
+                        dm[idx] = keep;
+                        if (!keep) continue;
+                        float a = A[idx] * pscale;
+                        const float *vr = vh + (size_t)j * C;
+                        for (int d = 0; d < hs; d++) c[d] += a * vr[d];
+                    }
+                }
+            } else {
+                ffn_sgemm(0, 0, T, hs, T, 1.0f, A, T, vh, C, 0.0f, ch, C);
+            }
+        }
+    (void)n;
+}
+
+void ffn_attention_backward(float *dq, float *dk, float *dv, float *datt, const float *dctx,
+                            const float *att, const uint8_t *drop, const float *q, const float *k,
+                            const float *v, int B, int T, int C, int NH, float p) {
+    int hs = C / NH;
+    float scale = 1.0f / sqrtf((float)hs);
+    float pscale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+            size_t off = ((size_t)b * NH + h) * T * T;
+            const float *A = att + off;
+            float *dA = datt + off;
+            const float *dch = dctx + (size_t)b * T * C + h * hs;
+            const float *vh = v + (size_t)b * T * C + h * hs;
+            const float *qh = q + (size_t)b * T * C + h * hs, *kh = k + (size_t)b * T * C + h * hs;
+            float *dvh = dv + (size_t)b * T * C + h * hs;
+            float *dqh = dq + (size_t)b * T * C + h * hs, *dkh = dk + (size_t)b * T * C + h * hs;
+            /* d(dropped probs) = dctx v^T */
+            ffn_sgemm(0, 1, T, T, hs, 1.0f, dch, C, vh, C, 0.0f, dA, T);
+            if (p > 0.0f) {
+                const uint8_t *dm = drop + off;
+                /* dv += dropped_probs^T dctx, with dropped probs rebuilt from att and the mask */
+                for (int j = 0; j < T; j++) {
+                    float *dvr = dvh + (size_t)j * C;
+                    for (int i = 0; i < T; i++) {
+                        size_t idx = (size_t)i * T + j;
+                        if (!dm[idx]) continue;
+                        float a = A[idx] * pscale;
+                        const float *g = dch + (size_t)i * C;
+                        for (int d = 0; d < hs; d++) dvr[d] += a * g[d];
+                    }
+                }
+                for (size_t i = 0; i < (size_t)T * T; i++) dA[i] = dm[i] ? dA[i] * pscale : 0.0f;
+            } else {
+                ffn_sgemm(1, 0, T, hs, T, 1.0f, A, T, dch, C, 1.0f, dvh, C);
+            }
+            /* softmax backward, in place: ds = a * (da - sum(da * a)) */
+#pragma omp parallel for
+            for (int i = 0; i < T; i++) {
+                const float *a = A + (size_t)i * T;
+                float *g = dA + (size_t)i * T;
+                float s = 0.0f;
+                for (int j = 0; j < T; j++) s += g[j] * a[j];
+                for (int j = 0; j < T; j++) g[j] = a[j] * (g[j] - s);
+            }
+            ffn_sgemm(0, 0, T, hs, T, scale, dA, T, kh, C, 1.0f, dqh, C);
+            ffn_sgemm(1, 0, T, hs, T, scale, dA, T, qh, C, 1.0f, dkh, C);
+        }
+}
+
+float ffn_crossentropy_forward(float *probs, const float *logits, const int *targets, int N, int V,
+                               int *count) {
+    double loss = 0.0;
+    int cnt = 0;
+#pragma omp parallel for reduction(+ : loss, cnt)
+    for (int i = 0; i < N; i++) {
+        if (targets[i] == -100) continue;
+        const float *x = logits + (size_t)i * V;
+        float *pr = probs + (size_t)i * V;
+        float mx = -INFINITY;
+        for (int j = 0; j < V; j++) mx = x[j] > mx ? x[j] : mx;
+        double sum = 0.0;
+        for (int j = 0; j < V; j++) {
+            float e = expf(x[j] - mx);
+            pr[j] = e;
+            sum += e;
+        }
+        float inv = (float)(1.0 / sum);
+        for (int j = 0; j < V; j++) pr[j] *= inv;
+        loss += -(x[targets[i]] - mx - log(sum));
+        cnt++;
+    }
+    *count = cnt;
+    return cnt ? (float)(loss / cnt) : 0.0f;
+}
+
+void ffn_crossentropy_backward(float *dlogits, const float *probs, const int *targets, int N, int V,
+                               int count, float dloss) {
+    if (count == 0) return;
+    float s = dloss / count;
+#pragma omp parallel for
+    for (int i = 0; i < N; i++) {
+        if (targets[i] == -100) continue;
+        const float *pr = probs + (size_t)i * V;
+        float *d = dlogits + (size_t)i * V;
+        for (int j = 0; j < V; j++) d[j] += s * (pr[j] - (j == targets[i] ? 1.0f : 0.0f));
+    }
+}

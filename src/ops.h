@@ -1,0 +1,62 @@
+/* ops.h: the encoder's operations as forward/backward pairs (llm.c convention).
+ * Signatures list outputs, then inputs, then weights, then sizes. Every backward ADDS into its
+ * gradient outputs, so residual branches accumulate; callers zero gradients once. Shapes in comments. */
+#ifndef FFN_OPS_H
+#define FFN_OPS_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* out (B,T,C) = wte[ids] + wpe[t] + wtt[tt]; ids, tt (B,T); wte (V,C), wpe (P,C), wtt (TV,C) */
+void ffn_embed_forward(float *out, const int *ids, const int *tt, const float *wte, const float *wpe,
+                       const float *wtt, int B, int T, int C);
+void ffn_embed_backward(float *dwte, float *dwpe, float *dwtt, const float *dout, const int *ids,
+                        const int *tt, int B, int T, int C);
+
+/* LayerNorm over C for N rows; keeps mean, rstd (N) for backward. */
+void ffn_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
+                           const float *b, int N, int C, float eps);
+void ffn_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                            const float *w, const float *mean, const float *rstd, int N, int C);
+
+/* out (N,OC) = inp (N,C) @ w^T + b, w stored (OC,C) as in PyTorch; b may be NULL. */
+void ffn_linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int C, int OC);
+/* dinp may be NULL (input needs no gradient); db may be NULL when there is no bias. */
+void ffn_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                         const float *w, int N, int C, int OC);
+
+/* gelu_new: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), elementwise over n. out may alias inp. */
+void ffn_gelu_forward(float *out, const float *inp, size_t n);
+void ffn_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+/* tanh, elementwise; backward uses the output. */
+void ffn_tanh_forward(float *out, const float *inp, size_t n);
+void ffn_tanh_backward(float *dinp, const float *out, const float *dout, size_t n);
+
+/* Inverted dropout with a counter-based RNG: the mask depends only on (seed, i), never on thread count.
+ * mask (n) records kept elements; p == 0 copies. out may alias inp. */
+void ffn_dropout_forward(float *out, uint8_t *mask, const float *inp, size_t n, float p, uint64_t seed);
+void ffn_dropout_backward(float *dinp, const float *dout, const uint8_t *mask, size_t n, float p);
+
+/* Fast-FNet residual reduction along the hidden axis, (N,C) -> (N,C/2), C even. mode: 1 maxpool,
+ * 2 avgpool, 3 slice (the dense mode is a linear layer). */
+void ffn_reduce_forward(float *out, const float *inp, int N, int C, int mode);
+void ffn_reduce_backward(float *dinp, const float *dout, const float *inp, int N, int C, int mode);
+
+/* Multi-head self-attention core. q, k, v, ctx (B,T,C) with NH heads of C/NH columns; keymask (B,T) is 1
+ * for keys that may be attended (a row with none attends to all); att (B,NH,T,T) softmax probabilities;
+ * drop (B,NH,T,T) dropout mask of the probabilities (used when p > 0). */
+void ffn_attention_forward(float *ctx, float *att, uint8_t *drop, const float *q, const float *k,
+                           const float *v, const uint8_t *keymask, int B, int T, int C, int NH, float p,
+                           uint64_t seed);
+/* datt is scratch (B,NH,T,T), overwritten. */
+void ffn_attention_backward(float *dq, float *dk, float *dv, float *datt, const float *dctx,
+                            const float *att, const uint8_t *drop, const float *q, const float *k,
+                            const float *v, int B, int T, int C, int NH, float p);
+
+/* Mean cross-entropy over targets != -100. probs (N,V) receives softmax(logits). Returns the mean loss
+ * (0 when no target counts) and writes the number of counted targets to *count. */
+float ffn_crossentropy_forward(float *probs, const float *logits, const int *targets, int N, int V,
+                               int *count);
+/* dlogits (N,V) += (probs - onehot) * dloss / count, zero for ignored rows. */
+void ffn_crossentropy_backward(float *dlogits, const float *probs, const int *targets, int N, int V,
+                               int count, float dloss);
+#endif

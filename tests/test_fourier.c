@@ -1,0 +1,363 @@
+/* test_fourier.c: every Fourier-mixing implementation against an independent double-precision direct DFT. */
+#include "fft.h"
+#include "util.h"
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TOL_REL 1e-5 /* float32 FFT/GEMM error relative to max|ref|; measured ~1e-7 .. 1e-6 */
+#define TOL_FD 1e-2  /* central differences of float outputs: cancellation, not truncation (map is linear) */
+#define FD_EPS 1e-2f
+
+static int g_pass, g_fail;
+
+static void check(int ok, const char *name, const char *fmt, ...) {
+    if (ok) {
+        printf("PASS %s\n", name);
+        g_pass++;
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    printf("FAIL %s: ", name);
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    g_fail++;
+}
+
+/* Worst errors seen per implementation, reported at the end. */
+enum { E_FWD, E_BWD, E_ADJ, E_ACC, E_FD, E_SYM, E_N };
+static const char *err_names[E_N] = {"forward", "backward", "adjoint", "accumulate", "fd", "symmetry"};
+static double g_err[4][E_N];
+
+static void note(int impl, int kind, double e) {
+    if (e > g_err[impl][kind]) g_err[impl][kind] = e;
+}
+
+/* Direct 2-D sum with one combined phase: Re exp(-2 pi i (ts/T + dk/D)) = cos(2 pi j / (T D)),
+ * j = (ts mod T) D + (dk mod D) T mod T D, so this shares no code path with the separable library code. */
+static double *phase_table(int T, int D) {
+    int n = T * D;
+    double *c = malloc(sizeof(double) * n);
+    for (int j = 0; j < n; j++) c[j] = cos(6.283185307179586476925 * j / n);
+    return c;
+}
+
+static int phase(int T, int D, int t, int s, int d, int k) {
+    return (int)(((long)(t * s % T) * D + (long)(d * k % D) * T) % ((long)T * D));
+}
+
+static void ref_forward(double *y, const float *x, int B, int T, int D, int keep, const double *c) {
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++)
+            for (int k = 0; k < keep; k++) {
+                double acc = 0.0;
+                for (int s = 0; s < T; s++)
+                    for (int d = 0; d < D; d++)
+                        acc += x[((size_t)b * T + s) * D + d] * c[phase(T, D, t, s, d, k)];
+                y[((size_t)b * T + t) * keep + k] = acc;
+            }
+}
+
+static void ref_adjoint(double *dx, const float *g, int B, int T, int D, int keep, const double *c) {
+    for (int b = 0; b < B; b++)
+        for (int s = 0; s < T; s++)
+            for (int d = 0; d < D; d++) {
+                double acc = 0.0;
+                for (int t = 0; t < T; t++)
+                    for (int k = 0; k < keep; k++)
+                        acc += g[((size_t)b * T + t) * keep + k] * c[phase(T, D, t, s, d, k)];
+                dx[((size_t)b * T + s) * D + d] = acc;
+            }
+}
+
+static double max_abs_d(const double *a, size_t n) {
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(a[i]));
+    return m;
+}
+
+static double max_abs_f(const float *a, size_t n) {
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i]));
+    return m;
+}
+
+/* max |got - ref| / max |ref| (absolute when ref is all zero) */
+static double rel_err(const float *got, const double *ref, size_t n) {
+    double e = 0.0, m = max_abs_d(ref, n);
+    for (size_t i = 0; i < n; i++) e = fmax(e, fabs(got[i] - ref[i]));
+    return m > 0.0 ? e / m : e;
+}
+
+static double dot_f(const float *a, const float *b, size_t n) {
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+static void fill_normal(float *a, size_t n, ffn_rng *r) {
+    for (size_t i = 0; i < n; i++) a[i] = ffn_rng_normal(r);
+}
+
+static const ffn_fourier_impl all_impls[4] = {FFN_FOURIER_FFT, FFN_FOURIER_MATRIX, FFN_FOURIER_NAIVE,
+                                              FFN_FOURIER_AUTO};
+
+static void test_shape(int T, int D, int keep, int B, ffn_rng *rng) {
+    size_t nx = (size_t)B * T * D, ny = (size_t)B * T * keep;
+    float *x = malloc(sizeof(float) * nx), *g = malloc(sizeof(float) * ny), *r = malloc(sizeof(float) * nx);
+    float *y = malloc(sizeof(float) * ny), *y2 = malloc(sizeof(float) * ny);
+    float *dx = malloc(sizeof(float) * nx), *acc = malloc(sizeof(float) * nx);
+    double *yref = malloc(sizeof(double) * ny), *dref = malloc(sizeof(double) * nx);
+    double *acc_ref = malloc(sizeof(double) * nx);
+    fill_normal(x, nx, rng);
+    fill_normal(g, ny, rng);
+    fill_normal(r, nx, rng);
+    double *c = phase_table(T, D);
+    ref_forward(yref, x, B, T, D, keep, c);
+    ref_adjoint(dref, g, B, T, D, keep, c);
+    for (size_t i = 0; i < nx; i++) acc_ref[i] = r[i] + 2.0 * dref[i];
+    free(c);
+
+    for (int ii = 0; ii < 4; ii++) {
+        ffn_fourier_impl impl = all_impls[ii];
+        char name[160], tag[96];
+        snprintf(tag, sizeof(tag), "%s T=%d D=%d keep=%d B=%d", ffn_fourier_impl_name(impl), T, D, keep, B);
+        /* max_B larger than B: calls with fewer sequences than planned for must work */
+        ffn_fourier *f = ffn_fourier_init(3, T, D, keep, impl);
+        snprintf(name, sizeof(name), "init %s", tag);
+        check(f != NULL, name, "returned NULL");
+        if (!f) continue;
+        ffn_fourier_impl got = ffn_fourier_impl_chosen(f);
+        snprintf(name, sizeof(name), "impl_chosen %s", tag);
+        check(impl == FFN_FOURIER_AUTO ? (got == FFN_FOURIER_FFT || got == FFN_FOURIER_MATRIX) : got == impl,
+              name, "got %s", ffn_fourier_impl_name(got));
+
+        /* forward; out is pre-poisoned so a missed element shows up */
+        for (size_t i = 0; i < ny; i++) y[i] = NAN;
+        ffn_fourier_forward(f, y, x, B);
+        double e = rel_err(y, yref, ny);
+        note(ii, E_FWD, e);
+        snprintf(name, sizeof(name), "forward %s", tag);
+        check(e <= TOL_REL, name, "max rel err %.3g > %.1g", e, TOL_REL);
+
+        /* backward from zero vs the reference adjoint */
+        memset(dx, 0, sizeof(float) * nx);
+        ffn_fourier_backward(f, dx, g, B);
+        e = rel_err(dx, dref, nx);
+        note(ii, E_BWD, e);
+        snprintf(name, sizeof(name), "backward %s", tag);
+        check(e <= TOL_REL, name, "max rel err %.3g > %.1g", e, TOL_REL);
+
+        /* <F x, g> == <x, F^T g>, scaled by the Cauchy-Schwarz bound so it is scale free */
+        double lhs = dot_f(y, g, ny), rhs = dot_f(x, dx, nx);
+        double scale = sqrt(dot_f(y, y, ny) * dot_f(g, g, ny)) + 1e-300;
+        e = fabs(lhs - rhs) / scale;
+        note(ii, E_ADJ, e);
+        snprintf(name, sizeof(name), "adjoint %s", tag);
+        check(e <= TOL_REL, name, "<Fx,g>=%.9g <x,F'g>=%.9g rel %.3g", lhs, rhs, e);
+
+        /* backward accumulates: twice onto r gives r + 2 F^T g */
+        memcpy(acc, r, sizeof(float) * nx);
+        ffn_fourier_backward(f, acc, g, B);
+        ffn_fourier_backward(f, acc, g, B);
+        e = rel_err(acc, acc_ref, nx);
+        note(ii, E_ACC, e);
+        snprintf(name, sizeof(name), "accumulate %s", tag);
+        check(e <= TOL_REL, name, "max rel err %.3g", e);
+
+        /* central differences of L(x) = sum g * F(x) at a few coordinates; dL/dx = F^T g = dx */
+        double dmax = max_abs_f(dx, nx), fd_err = 0.0;
+        for (int trial = 0; trial < 4; trial++) {
+            size_t i = (size_t)(ffn_rng_u64(rng) % nx);
+            float x0 = x[i];
+            x[i] = x0 + FD_EPS;
+            ffn_fourier_forward(f, y2, x, B);
+            double lp = dot_f(y2, g, ny);
+            x[i] = x0 - FD_EPS;
+            ffn_fourier_forward(f, y2, x, B);
+            double lm = dot_f(y2, g, ny);
+            x[i] = x0;
+            /* divide by the step actually taken, which float rounding makes differ slightly from 2 eps */
+            double fd = (lp - lm) / ((double)(x0 + FD_EPS) - (double)(x0 - FD_EPS));
+            fd_err = fmax(fd_err, fabs(fd - dx[i]) / (dmax > 0.0 ? dmax : 1.0));
+        }
+        note(ii, E_FD, fd_err);
+        snprintf(name, sizeof(name), "finite_diff %s", tag);
+        check(fd_err <= TOL_FD, name, "rel err %.3g > %.1g", fd_err, TOL_FD);
+
+        /* real input => Y[t,k] == Y[-t mod T, -k mod D]; the FFT and matrix paths lean on it for k > D/2 */
+        if (keep == D) {
+            double m = max_abs_f(y, ny), se = 0.0;
+            for (int b = 0; b < B; b++)
+                for (int t = 0; t < T; t++)
+                    for (int k = 0; k < D; k++) {
+                        float a = y[((size_t)b * T + t) * D + k];
+                        float bb = y[((size_t)b * T + (T - t) % T) * D + (D - k) % D];
+                        se = fmax(se, fabs((double)a - bb));
+                    }
+            se = m > 0.0 ? se / m : se;
+            note(ii, E_SYM, se);
+            snprintf(name, sizeof(name), "symmetry %s", tag);
+            check(se <= TOL_REL, name, "max rel asymmetry %.3g", se);
+        }
+        ffn_fourier_free(f);
+    }
+    free(x);
+    free(g);
+    free(r);
+    free(y);
+    free(y2);
+    free(dx);
+    free(acc);
+    free(yref);
+    free(dref);
+    free(acc_ref);
+}
+
+/* Bigger shapes where the direct O(T^2 D^2) reference is slow: FFT and MATRIX against the naive path. */
+static void test_cross(int T, int D, int keep, int B, ffn_rng *rng) {
+    size_t nx = (size_t)B * T * D, ny = (size_t)B * T * keep;
+    float *x = malloc(sizeof(float) * nx), *g = malloc(sizeof(float) * ny);
+    float *y[3], *dx[3];
+    ffn_fourier_impl impls[3] = {FFN_FOURIER_NAIVE, FFN_FOURIER_FFT, FFN_FOURIER_MATRIX};
+    fill_normal(x, nx, rng);
+    fill_normal(g, ny, rng);
+    for (int i = 0; i < 3; i++) {
+        y[i] = malloc(sizeof(float) * ny);
+        dx[i] = calloc(nx, sizeof(float));
+        ffn_fourier *f = ffn_fourier_init(B, T, D, keep, impls[i]);
+        ffn_fourier_forward(f, y[i], x, B);
+        ffn_fourier_backward(f, dx[i], g, B);
+        ffn_fourier_free(f);
+    }
+    double *yr = malloc(sizeof(double) * ny), *dr = malloc(sizeof(double) * nx);
+    for (size_t i = 0; i < ny; i++) yr[i] = y[0][i];
+    for (size_t i = 0; i < nx; i++) dr[i] = dx[0][i];
+    for (int i = 1; i < 3; i++) {
+        char name[128];
+        double ef = rel_err(y[i], yr, ny), eb = rel_err(dx[i], dr, nx);
+        note(i - 1, E_FWD, ef);
+        note(i - 1, E_BWD, eb);
+        snprintf(name, sizeof(name), "cross_vs_naive %s T=%d D=%d keep=%d B=%d", ffn_fourier_impl_name(impls[i]),
+                 T, D, keep, B);
+        check(ef <= TOL_REL && eb <= TOL_REL, name, "forward %.3g backward %.3g", ef, eb);
+    }
+    for (int i = 0; i < 3; i++) {
+        free(y[i]);
+        free(dx[i]);
+    }
+    free(x);
+    free(g);
+    free(yr);
+    free(dr);
+}
+
+static void test_api(void) {
+    int ok = 1;
+    for (int i = 0; i < 4; i++) {
+        ffn_fourier_impl p;
+        ok &= ffn_fourier_impl_parse(ffn_fourier_impl_name(i), &p) == 0 && p == (ffn_fourier_impl)i;
+    }
+    ffn_fourier_impl p = FFN_FOURIER_FFT;
+    ok &= ffn_fourier_impl_parse("bogus", &p) == -1 && p == FFN_FOURIER_FFT;
+    check(ok, "impl_name_parse_roundtrip", "mismatch");
+
+    /* keep must be D, or D/2 with D even */
+    int bad[][4] = {{1, 5, 7, 3}, {1, 4, 6, 2}, {1, 4, 6, 0}, {1, 0, 6, 6}, {1, 4, 0, 0}, {0, 4, 6, 6}, {1, 4, 6, 7}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char name[96];
+        snprintf(name, sizeof(name), "init_rejects B=%d T=%d D=%d keep=%d", bad[i][0], bad[i][1], bad[i][2],
+                 bad[i][3]);
+        ffn_fourier *f = ffn_fourier_init(bad[i][0], bad[i][1], bad[i][2], bad[i][3], FFN_FOURIER_FFT);
+        check(f == NULL, name, "accepted");
+        ffn_fourier_free(f);
+    }
+
+    ffn_fourier *f = ffn_fourier_init(4, 64, 64, 64, FFN_FOURIER_MATRIX);
+    size_t want = sizeof(float) * (64 * 2 * 33 + 64 * 2 * 64 + 2 * 4 * 64 * 2 * 33);
+    check(ffn_fourier_bytes(f) == want, "bytes_matrix", "%zu != %zu", ffn_fourier_bytes(f), want);
+    ffn_fourier_free(f);
+    f = ffn_fourier_init(4, 64, 64, 64, FFN_FOURIER_FFT);
+    check(ffn_fourier_bytes(f) > 0, "bytes_fft", "0");
+    ffn_fourier_free(f);
+}
+
+/* FFTW_MEASURE plans, then wisdom save / load / reuse through a temp file. */
+static void test_measure_wisdom(ffn_rng *rng) {
+    int T = 12, D = 20, B = 2;
+    size_t nx = (size_t)B * T * D;
+    float *x = malloc(sizeof(float) * nx), *y = malloc(sizeof(float) * nx);
+    double *yref = malloc(sizeof(double) * nx), *c = phase_table(T, D);
+    fill_normal(x, nx, rng);
+    ref_forward(yref, x, B, T, D, D, c);
+    free(c);
+
+    ffn_fft_set_measure(1);
+    ffn_fourier *f = ffn_fourier_init(B, T, D, D, FFN_FOURIER_FFT);
+    ffn_fft_set_measure(0);
+    ffn_fourier_forward(f, y, x, B);
+    ffn_fourier_free(f);
+    double e = rel_err(y, yref, nx);
+    check(e <= TOL_REL, "fftw_measure_forward", "max rel err %.3g", e);
+
+    char path[] = "/tmp/ffn_wisdom_XXXXXX";
+    int fd = mkstemp(path);
+    check(fd >= 0, "wisdom_tempfile", "mkstemp failed");
+    if (fd < 0) goto out;
+    close(fd);
+    check(ffn_fft_save_wisdom(path) == 0, "wisdom_save", "save to %s failed", path);
+    FILE *fp = fopen(path, "r");
+    long size = 0;
+    if (fp) {
+        fseek(fp, 0, SEEK_END);
+        size = ftell(fp);
+        fclose(fp);
+    }
+    check(size > 0, "wisdom_nonempty", "file size %ld", size);
+    check(ffn_fft_load_wisdom(path) == 0, "wisdom_load", "load from %s failed", path);
+    /* a measured plan made after loading must come from wisdom and still be right */
+    ffn_fft_set_measure(1);
+    f = ffn_fourier_init(B, T, D, D, FFN_FOURIER_FFT);
+    ffn_fft_set_measure(0);
+    ffn_fourier_forward(f, y, x, B);
+    ffn_fourier_free(f);
+    e = rel_err(y, yref, nx);
+    check(e <= TOL_REL, "wisdom_reuse_forward", "max rel err %.3g", e);
+    unlink(path);
+    check(ffn_fft_load_wisdom("/nonexistent/ffn_wisdom") == -1, "wisdom_load_missing", "returned 0");
+    check(ffn_fft_save_wisdom("/nonexistent/dir/ffn_wisdom") == -1, "wisdom_save_unwritable", "returned 0");
+out:
+    free(x);
+    free(y);
+    free(yref);
+}
+
+int main(void) {
+    ffn_rng rng;
+    ffn_rng_seed(&rng, 1234);
+    static const int shapes[][3] = {
+        {1, 2, 2},   {1, 2, 1},   {7, 6, 6},   {7, 6, 3},  {13, 30, 30}, {13, 30, 15}, {8, 16, 8},
+        {5, 7, 7},   {16, 10, 5}, {64, 64, 32}, {64, 64, 64}, {3, 1, 1},  {1, 1, 1},   {2, 4, 2},
+        {12, 8, 8},  {7, 3, 3},   {1, 9, 9},    {11, 1, 1},
+    };
+    test_api();
+    for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+        for (int B = 1; B <= 3; B += 2) test_shape(shapes[i][0], shapes[i][1], shapes[i][2], B, &rng);
+    test_cross(128, 96, 96, 2, &rng);
+    test_cross(128, 96, 48, 2, &rng);
+    test_cross(97, 50, 25, 3, &rng);
+    test_measure_wisdom(&rng);
+
+    for (int i = 0; i < 4; i++) {
+        printf("max rel err %-6s:", ffn_fourier_impl_name(all_impls[i]));
+        for (int k = 0; k < E_N; k++) printf(" %s %.2e", err_names[k], g_err[i][k]);
+        printf("\n");
+    }
+    printf("%d passed, %d failed\n", g_pass, g_fail);
+    return g_fail ? 1 : 0;
+}
