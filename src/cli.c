@@ -287,7 +287,7 @@ static int *read_ids(const char *path, const ffn_config *c, int *outB, int *outT
             errno = 0;
             long v = strtol(p, &end, 10);
             if (end == p || errno || (*end && *end != ' ' && *end != '\t' && *end != '\r' && *end != '\n'))
-                ffn_die("%s:%d: '%.20s' is not a token id", path, lines + 1, p);
+                ffn_die("%s:%d: '%.*s' is not a token id", path, lines + 1, (int)strcspn(p, " \t\r\n") > 20 ? 20 : (int)strcspn(p, " \t\r\n"), p);
             if (v < 0 || v >= c->vocab_size)
                 ffn_die("%s:%d: token id %ld at position %d is outside the vocabulary (0..%d)", path, lines + 1, v, len,
                         c->vocab_size - 1);

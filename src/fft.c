@@ -2,12 +2,17 @@
 /*
  * AUTO rule. Per sequence, with H = min(keep, D/2+1) computed hidden columns (the rest come from the
  * mirror rule Y[t,k] = Y[-t,-k] when keep == D):
- *   matrix flops = 4 T D H + 4 T^2 H          (two GEMMs; both of them big and batched over B)
- *   fft flops    = 2.5 T D log2 D + 5 T H log2 T   (the usual 5 N log2 N per complex FFT, halved for r2c)
- * MATRIX is chosen when matrix_flops < AUTO_FACTOR * fft_flops. GEMMs run at several times the flop rate
- * of FFTW on small transforms, which is what the factor captures; it was fitted to forward+backward timings
- * on the development machine (2-core AMD EPYC, AVX-512, OpenBLAS pthreads, FFTW 3.3.10, FFTW_ESTIMATE):
- *   AUTO_MEASUREMENTS
+ *   matrix_flops = 4 T D H + 4 T^2 H                      (two GEMMs, each batched over all B)
+ *   fft_flops    = 2.5 T D log2 D + 5 T H log2 T          (5 N log2 N per complex FFT, halved for r2c)
+ * MATRIX iff matrix_flops < 4.5 * fft_flops. The factor is what GEMM's higher flop rate and FFTW's per-call
+ * overhead on tiny transforms are worth; the measured crossover sits at a model ratio of 4.3..6.5 with one
+ * thread and about 4 with two. Forward+backward, B=8, ms, FFT / MATRIX, FFTW_ESTIMATE, OpenBLAS 0.3.21
+ * pthreads, FFTW 3.3.10, 2-core AMD EPYC (AVX-512) VM; "model" is matrix_flops / fft_flops:
+ *   1 thread: T=8 D=16 0.006/0.003 (model 2.9)  T=8 D=64 0.018/0.016 (6.5)  T=16 D=32 0.015/0.013 (4.4)
+ *             T=16 D=64 0.033/0.034 (6.5)  T=32 D=16 0.015/0.015 (4.5)  T=32 D=32 0.026/0.032 (5.3)
+ *             T=64 D=128 0.25/0.52  T=128 D=768 4.2/34  T=512 D=256 4.9/37  T=512 D=768 17/169
+ *   2 threads: T=8 D=16 0.007/0.003  T=8 D=64 0.013/0.028  T=16 D=32 0.012/0.013  T=512 D=256 2.4/21
+ * So in practice MATRIX only wins when T*D is at most a few hundred; everything model-sized goes to FFT.
  */
 #include "fft.h"
 #include "blas.h"
@@ -17,7 +22,7 @@
 #include <omp.h>
 #include <string.h>
 
-#define AUTO_FACTOR 4.0
+#define AUTO_FACTOR 4.5
 
 struct ffn_fourier {
     int max_b, T, D, keep;
@@ -270,7 +275,6 @@ static void matrix_apply(ffn_fourier *f, float *dst, int dcols, const float *src
     /* p (B*T, 2nc) = X [C_D | S_D] */
     ffn_sgemm(0, 0, B * T, n2, D, 1.0f, src, D, f->w_hid, n2, 0.0f, p, n2);
     /* q (2, T, B, nc): stacking the C and S halves turns C_T Pc - S_T Ps into one GEMM with K = 2T */
-#pragma omp parallel for collapse(2) num_threads(f->nthreads) schedule(static)
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             const float *pr = p + ((size_t)b * T + t) * n2;
@@ -279,7 +283,6 @@ static void matrix_apply(ffn_fourier *f, float *dst, int dcols, const float *src
         }
     /* p (T, B*nc) = [C_T | -S_T] q */
     ffn_sgemm(0, 0, T, bn, 2 * T, 1.0f, f->w_seq, 2 * T, q, bn, 0.0f, p, bn);
-#pragma omp parallel for collapse(2) num_threads(f->nthreads) schedule(static)
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             const float *row = p + ((size_t)t * B + b) * nc, *mir = p + ((size_t)((T - t) % T) * B + b) * nc;
@@ -300,14 +303,12 @@ static void matrix_backward_half(ffn_fourier *f, float *dinp, const float *dout,
     int T = f->T, D = f->D, nc = f->nc, n2 = 2 * nc, bn = B * nc;
     float *p = f->mat_p, *q = f->mat_q;
     /* q (T, B*nc) */
-#pragma omp parallel for collapse(2) num_threads(f->nthreads) schedule(static)
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++)
             memcpy(q + ((size_t)t * B + b) * nc, dout + ((size_t)b * T + t) * nc, sizeof(float) * nc);
     /* p (2T, B*nc) = [C_T ; -S_T] q, the transpose of w_seq since C_T and S_T are symmetric */
     ffn_sgemm(1, 0, 2 * T, bn, T, 1.0f, f->w_seq, 2 * T, q, bn, 0.0f, p, bn);
     /* q (B*T, 2nc) */
-#pragma omp parallel for collapse(2) num_threads(f->nthreads) schedule(static)
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             float *qr = q + ((size_t)b * T + t) * n2;

@@ -19,7 +19,8 @@ ffn_fourier_impl ffn_fourier_impl_chosen(const ffn_fourier *f); /* what AUTO res
 size_t ffn_fourier_bytes(const ffn_fourier *f);                  /* scratch + matrices held, for memory reports */
 
 /* out (B,T,keep) = Re(DFT_T X DFT_D)[:, :, 0:keep] for each of B sequences X = inp[b] (T,D) row-major,
- * DFT_N[n,m] = exp(-2 pi i n m / N) (numpy/torch forward). Overwrites out. B <= max_B (dies otherwise). */
+ * DFT_N[n,m] = exp(-2 pi i n m / N) (numpy/torch forward). Overwrites out, which must not alias inp.
+ * B <= max_B (dies otherwise). */
 void ffn_fourier_forward(ffn_fourier *f, float *out, const float *inp, int B);
 /* dinp (B,T,D) += adjoint of the forward map applied to dout (B,T,keep). ACCUMULATES (llm.c convention). */
 void ffn_fourier_backward(ffn_fourier *f, float *dinp, const float *dout, int B);

@@ -18,7 +18,7 @@ typedef struct ffn_json {
 } ffn_json;
 
 /* Parse exactly len bytes (no NUL needed). Returns NULL and a message with line and column on error.
- * Limits: nesting deeper than 64, numbers outside the double range, and more than INT_MAX items are refused. */
+ * Also refused: nesting deeper than 64 levels, numbers outside the double range, containers of 2^30+ items. */
 ffn_json *ffn_json_parse(const char *text, size_t len, char *err, size_t errlen);
 void ffn_json_free(ffn_json *j);
 

@@ -33,7 +33,7 @@ static void add(table_builder *tb, size_t field, int d0, int d1, const char *fmt
 #define F(x) offsetof(ffn_params, x)
 #define LF(i, x) (offsetof(ffn_params, layer) + (size_t)(i) * sizeof(ffn_layer_params) + offsetof(ffn_layer_params, x))
 
-static int ffn_width_ffn(const ffn_config *c, int w) { return (int)((long)c->intermediate_size * w / c->hidden_size); }
+int ffn_width_ffn(const ffn_config *c, int w) { return (int)((long)c->intermediate_size * w / c->hidden_size); }
 
 static size_t build_table(ffn_model *m) {
     const ffn_config *c = &m->cfg;
@@ -294,6 +294,7 @@ static ffn_fourier *get_plan(ffn_model *m, int T, int W, int keep) {
         m->nplans--;
     }
     ffn_fourier *f = ffn_fourier_init(m->maxB, T, W, keep, (ffn_fourier_impl)m->cfg.fourier_impl);
+    if (!f) ffn_die("cannot plan the Fourier transform for T=%d, width %d -> %d", T, W, keep);
     m->plans[m->nplans++] = (ffn_plan_entry){T, W, keep, f};
     return f;
 }

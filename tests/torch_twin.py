@@ -17,6 +17,9 @@ Exception, stated in the output: `attention.self.key.bias` has a gradient that i
 arithmetic (softmax is invariant to adding the same q.b_k to every score of a row), so both sides
 only hold rounding noise there; its error is scaled by the gradient of the same layer's key weight.
 
+`fastfnet_heads` may also list "pooler" (the C side writes it; MODEL.md only says the pooler exists when
+nsp or classifier does): the pooler is built when listed or when nsp/classifier is present.
+
 The model here is written from the definition (HF's modeling_fnet layer structure, plus explicit BERT
 self-attention and the Fast-FNet reduction); nothing is taken from the C sources.
 
@@ -208,7 +211,7 @@ def param_shapes(cfg):
         s[p + "output.LayerNorm.weight"] = s[p + "output.LayerNorm.bias"] = (wo,)
         w = wo
     heads = cfg["fastfnet_heads"]
-    if "nsp" in heads or "classifier" in heads:
+    if "nsp" in heads or "classifier" in heads or "pooler" in heads:
         s["fnet.pooler.dense.weight"], s["fnet.pooler.dense.bias"] = (w, w), (w,)
     if "mlm" in heads:
         s["cls.predictions.transform.dense.weight"] = (E, w)
@@ -454,11 +457,11 @@ def build_modules():
             super().__init__()
             heads = cfg["fastfnet_heads"]
             for hd in heads:
-                if hd not in ("mlm", "nsp", "classifier"):
+                if hd not in ("mlm", "nsp", "classifier", "pooler"):
                     raise ValueError(f"unknown head {hd!r}")
             self.heads = list(heads)
             d = layer_widths(cfg)[-1][2]
-            self.fnet = FNetModel(cfg, "nsp" in heads or "classifier" in heads)
+            self.fnet = FNetModel(cfg, "nsp" in heads or "classifier" in heads or "pooler" in heads)
             self.cls = (FNetPreTrainingHeads(cfg, d, "mlm" in heads, "nsp" in heads)
                         if ("mlm" in heads or "nsp" in heads) else None)
             self.classifier = nn.Linear(d, cfg["num_labels"]) if "classifier" in heads else None

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# tests/run.sh: runs every test suite against one build (BUILD=build or build-san) and ends with
+# "N passed, M failed" summed over all suites. Exit status 1 if anything failed or a suite crashed.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+total_pass=0
+total_fail=0
+run_suite() { # name, command...
+    local name=$1
+    shift
+    local log
+    log=$(mktemp)
+    local t0=$SECONDS
+    "$@" >"$log" 2>&1
+    local rc=$?
+    local line p f
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+    p=$(echo "$line" | awk '{print $1}')
+    f=$(echo "$line" | awk '{print $3}')
+    p=${p:-0}
+    f=${f:-0}
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        f=1 # a crash or an error outside a check still counts as a failure
+        echo "  $name exited with status $rc without reporting a failed check"
+    fi
+    grep -E '^(FAIL|ERROR)|Sanitizer|runtime error' "$log" | head -n 40
+    printf '%-12s %4d passed, %d failed  (%ds)\n' "$name" "$p" "$f" $((SECONDS - t0))
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+    rm -f "$log"
+}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+run_suite ops "$BUILD/test_ops"
+run_suite fourier "$BUILD/test_fourier"
+run_suite model "$BUILD/test_model"
+run_suite safetensors "$BUILD/test_safetensors"
+run_suite cli tests/test_cli.sh "$BUILD"
+run_suite torch-twin /usr/bin/python3 tests/torch_twin.py --fastfnet "$BUILD/fastfnet" --dump "$BUILD/twin_dump"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]

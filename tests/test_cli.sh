@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# test_cli.sh: the fastfnet command line end to end: init/info/embed work, and every kind of bad input
+# gets one clear line on stderr and a non-zero exit, never a crash, and never damages an existing file.
+set -u
+BUILD=${1:-build}
+FF="$(cd "$(dirname "$0")/.." && pwd)/$BUILD/fastfnet"
+D=$(mktemp -d)
+trap 'rm -rf "$D"' EXIT
+cd "$D"
+pass=0
+fail=0
+ok() { echo "PASS $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+
+# expect_fail NAME PATTERN CMD...: non-zero exit (not a signal), a one-line message matching PATTERN
+expect_fail() {
+    local name=$1 pat=$2
+    shift 2
+    "$@" >out.txt 2>err.txt
+    local rc=$?
+    local lines
+    lines=$(wc -l <err.txt)
+    if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && [ "$lines" -eq 1 ] && grep -qE "$pat" err.txt; then
+        ok "$name: $(cat err.txt)"
+    else
+        bad "$name: rc=$rc, stderr: $(head -c 400 err.txt)"
+    fi
+}
+
+"$FF" init --arch fnet --vocab 300 --hidden 32 --layers 2 --max-pos 64 --seed 1 --out f.safetensors >/dev/null && ok "init fnet" || bad "init fnet"
+"$FF" init --arch fast-fnet --vocab 300 --hidden 32 --layers 3 --reduce 0,2 --residual avgpool --max-pos 64 --out ff.safetensors >/dev/null && ok "init fast-fnet" || bad "init fast-fnet"
+"$FF" init --arch hybrid --vocab 300 --hidden 32 --layers 3 --heads 4 --max-pos 64 --out h.safetensors >/dev/null && ok "init hybrid" || bad "init hybrid"
+"$FF" init --arch bert --vocab 300 --hidden 32 --layers 2 --heads 4 --max-pos 64 --out b.safetensors >/dev/null && ok "init bert" || bad "init bert"
+"$FF" info ff.safetensors --batch 4 --seq 64 >info.txt && grep -q '"fastfnet_mixing": \["fast_fourier", "fourier", "fast_fourier"\]' info.txt &&
+    grep -q 'width 32 -> 16' info.txt && grep -q 'width 16 -> 8' info.txt && ok "info shows the reduction schedule" || bad "info"
+for cmd in init info embed; do
+    "$FF" $cmd --help | grep -q usage && ok "$cmd --help" || bad "$cmd --help"
+done
+
+printf '5 6 7 8 9\n10 11 12\n' >ids.txt
+"$FF" embed --model ff.safetensors --ids ids.txt --out e.safetensors >/dev/null && ok "embed" || bad "embed"
+# the saved tensors: names, shapes, and the padded row's tokens (pad id 3) embedded like the rest
+python_check=$(/usr/bin/python3 - <<'PY' 2>&1
+import json, struct
+b = open("e.safetensors", "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+assert h["last_hidden_state"]["shape"] == [2, 5, 8], h
+assert h["pooler_output"]["shape"] == [2, 8], h
+assert h["last_hidden_state"]["dtype"] == "F32"
+print("ok")
+PY
+)
+[ "$python_check" = ok ] && ok "embed output has last_hidden_state [2,5,8] and pooler_output [2,8]" || bad "embed output: $python_check"
+"$FF" embed --model ff.safetensors --ids ids.txt --out e2.safetensors --batch 1 >/dev/null
+cmp_out=$(/usr/bin/python3 - <<'PY' 2>&1
+import json, struct, array
+def load(p):
+    b = open(p, "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n]); d = b[8 + n:]
+    out = {}
+    for k, v in h.items():
+        if k == "__metadata__": continue
+        a = array.array("f"); a.frombytes(d[v["data_offsets"][0]:v["data_offsets"][1]]); out[k] = a
+    return out
+a, b = load("e.safetensors"), load("e2.safetensors")
+err = max(abs(x - y) for k in a for x, y in zip(a[k], b[k])) / max(abs(x) for k in a for x in a[k])
+print("ok %.1e" % err if err < 1e-5 else "differs %.1e" % err)
+PY
+)
+case "$cmp_out" in ok*) ok "embed in batches of 1 matches batches of 2 (rel diff ${cmp_out#ok })" ;; *) bad "embed batching: $cmp_out" ;; esac
+
+# bad input
+expect_fail "init refuses to overwrite" "already exists" "$FF" init --out f.safetensors
+expect_fail "init unknown arch" "arch: .gpt" "$FF" init --arch gpt --out x.safetensors
+expect_fail "init odd width for fast-fnet" "even" "$FF" init --arch fast-fnet --hidden 30 --layers 2 --reduce 0,1 --out x.safetensors
+expect_fail "init heads not dividing" "divisible" "$FF" init --arch bert --hidden 30 --heads 4 --layers 1 --out x.safetensors
+expect_fail "init bad number" "not an integer" "$FF" init --hidden 12x --out x.safetensors
+expect_fail "unknown option" "unknown option" "$FF" info --bogus f.safetensors
+expect_fail "missing model" "No such file" "$FF" info nothere.safetensors
+head -c 1000 f.safetensors >trunc.safetensors
+expect_fail "truncated checkpoint" "trunc.safetensors" "$FF" info trunc.safetensors
+printf '\xff\xff\xff\xff\xff\xff\xff\x7f{}' >huge.safetensors
+expect_fail "huge header length" "huge.safetensors" "$FF" info huge.safetensors
+printf '5 6 7\n1 2 300\n' >oov.txt
+expect_fail "token id out of range" "oov.txt:2.*300" "$FF" embed --model f.safetensors --ids oov.txt --out o.safetensors
+printf '5 6 x7\n' >junk.txt
+expect_fail "malformed ids line" "junk.txt:1" "$FF" embed --model f.safetensors --ids junk.txt --out o.safetensors
+seq -s ' ' 1 65 >long.txt
+expect_fail "sequence longer than max_position" "max_position" "$FF" embed --model f.safetensors --ids long.txt --out o.safetensors
+cp e.safetensors keep.safetensors
+expect_fail "failed embed keeps the old output" "oov.txt" "$FF" embed --model f.safetensors --ids oov.txt --out e.safetensors
+cmp -s e.safetensors keep.safetensors && ok "existing output untouched after a failed run" || bad "existing output was modified"
+[ -z "$(ls | grep '\.tmp\.')" ] && ok "no temporary files left behind" || bad "temporary files left: $(ls | grep '\.tmp\.')"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

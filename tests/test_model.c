@@ -1,0 +1,436 @@
+/* test_model.c: the whole model: a naive double-precision reference forward for every model kind,
+ * finite-difference checks of every parameter tensor's gradient (dropout on, masks held fixed), backend
+ * equivalence (FFT / DFT matrix / naive, CBLAS / naive), checkpoints (round trip, HF directory layout,
+ * refused mismatches). */
+#include "blas.h"
+#include "check.h"
+#include "model.h"
+#include "safetensors.h"
+#include "util.h"
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int ffn_width_ffn(const ffn_config *c, int w);
+
+/* ---------- naive double reference of docs/MODEL.md ---------- */
+static double *dalloc(size_t n) { return calloc(n, sizeof(double)); }
+static void r_linear(double *out, const double *in, const float *w, const float *b, int N, int C, int OC) {
+    for (int i = 0; i < N; i++)
+        for (int o = 0; o < OC; o++) {
+            double s = b ? b[o] : 0;
+            for (int k = 0; k < C; k++) s += in[(size_t)i * C + k] * w[(size_t)o * C + k];
+            out[(size_t)i * OC + o] = s;
+        }
+}
+static void r_ln(double *x, const float *w, const float *b, int N, int C, double eps) {
+    for (int i = 0; i < N; i++) {
+        double m = 0, v = 0, *r = x + (size_t)i * C;
+        for (int j = 0; j < C; j++) m += r[j];
+        m /= C;
+        for (int j = 0; j < C; j++) v += (r[j] - m) * (r[j] - m);
+        v /= C;
+        for (int j = 0; j < C; j++) r[j] = (r[j] - m) / sqrt(v + eps) * w[j] + b[j];
+    }
+}
+static double r_gelu(double x) { return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x))); }
+static double r_ce(const double *logits, int V, int t) {
+    double mx = -1e300, s = 0;
+    for (int j = 0; j < V; j++) mx = fmax(mx, logits[j]);
+    for (int j = 0; j < V; j++) s += exp(logits[j] - mx);
+    return -(logits[t] - mx - log(s));
+}
+
+typedef struct { double *hidden, *pooled, *mlm, *nsp, *cls, loss; } ref_out;
+
+static ref_out ref_forward(const ffn_model *m, const ffn_batch *bt) {
+    const ffn_config *c = &m->cfg;
+    const ffn_params *P = &m->P;
+    int B = bt->B, T = bt->T, E = c->hidden_size, N = B * T;
+    double *x = dalloc((size_t)N * E), *t = dalloc((size_t)N * E);
+    for (int i = 0; i < N; i++)
+        for (int k = 0; k < E; k++)
+            t[(size_t)i * E + k] = (double)P->wte[(size_t)bt->input_ids[i] * E + k] + P->wpe[(size_t)(i % T) * E + k] +
+                                   P->wtt[(size_t)(bt->token_type_ids ? bt->token_type_ids[i] : 0) * E + k];
+    r_ln(t, P->eln_w, P->eln_b, N, E, c->layer_norm_eps);
+    r_linear(x, t, P->proj_w, P->proj_b, N, E, E);
+    free(t);
+    for (int l = 0; l < c->num_layers; l++) {
+        const ffn_layer_params *p = &P->layer[l];
+        int W = ffn_config_width(c, l), Wo = ffn_config_width(c, l + 1), F = ffn_width_ffn(c, Wo);
+        double *s1 = dalloc((size_t)N * Wo);
+        if (c->mixing[l] == FFN_MIX_ATTENTION) {
+            double *q = dalloc((size_t)N * W), *k = dalloc((size_t)N * W), *v = dalloc((size_t)N * W), *ctx = dalloc((size_t)N * W);
+            r_linear(q, x, p->q_w, p->q_b, N, W, W);
+            r_linear(k, x, p->k_w, p->k_b, N, W, W);
+            r_linear(v, x, p->v_w, p->v_b, N, W, W);
+            int NH = c->num_heads, hs = W / NH;
+            double *sc = dalloc(T);
+            for (int b = 0; b < B; b++) {
+                int any = 0;
+                for (int j = 0; j < T; j++) any |= bt->input_ids[b * T + j] != c->pad_token_id;
+                for (int h = 0; h < NH; h++)
+                    for (int i = 0; i < T; i++) {
+                        double mx = -1e300, sum = 0;
+                        for (int j = 0; j < T; j++) {
+                            double d = 0;
+                            for (int e = 0; e < hs; e++) d += q[(size_t)(b * T + i) * W + h * hs + e] * k[(size_t)(b * T + j) * W + h * hs + e];
+                            sc[j] = d / sqrt(hs);
+                            if (!any || bt->input_ids[b * T + j] != c->pad_token_id) mx = fmax(mx, sc[j]);
+                        }
+                        for (int j = 0; j < T; j++)
+                            sum += sc[j] = (!any || bt->input_ids[b * T + j] != c->pad_token_id) ? exp(sc[j] - mx) : 0;
+                        for (int j = 0; j < T; j++)
+                            for (int e = 0; e < hs; e++) ctx[(size_t)(b * T + i) * W + h * hs + e] += sc[j] / sum * v[(size_t)(b * T + j) * W + h * hs + e];
+                    }
+            }
+            r_linear(s1, ctx, p->o_w, p->o_b, N, W, W);
+            for (size_t i = 0; i < (size_t)N * W; i++) s1[i] += x[i];
+            free(q), free(k), free(v), free(ctx), free(sc);
+        } else {
+            /* Re(DFT_T X DFT_D)[.., :Wo] by direct sums */
+            for (int b = 0; b < B; b++)
+                for (int n = 0; n < T; n++)
+                    for (int kk = 0; kk < Wo; kk++) {
+                        double s = 0;
+                        for (int tt = 0; tt < T; tt++)
+                            for (int d = 0; d < W; d++) s += x[(size_t)(b * T + tt) * W + d] * cos(2 * M_PI * ((double)n * tt / T + (double)kk * d / W));
+                        s1[(size_t)(b * T + n) * Wo + kk] = s;
+                    }
+            if (W == Wo) {
+                for (size_t i = 0; i < (size_t)N * W; i++) s1[i] += x[i];
+            } else {
+                double *r = dalloc((size_t)N * Wo);
+                if (c->residual == FFN_RES_DENSE) r_linear(r, x, p->r_w, p->r_b, N, W, Wo);
+                else
+                    for (int i = 0; i < N; i++)
+                        for (int j = 0; j < Wo; j++) {
+                            double a = x[(size_t)i * W + 2 * j], bb = x[(size_t)i * W + 2 * j + 1];
+                            r[(size_t)i * Wo + j] = c->residual == FFN_RES_MAXPOOL ? fmax(a, bb) : c->residual == FFN_RES_AVGPOOL ? (a + bb) / 2 : x[(size_t)i * W + j];
+                        }
+                for (size_t i = 0; i < (size_t)N * Wo; i++) s1[i] += r[i];
+                free(r);
+            }
+        }
+        r_ln(s1, p->ln1_w, p->ln1_b, N, Wo, c->layer_norm_eps);
+        double *a = dalloc((size_t)N * F), *o = dalloc((size_t)N * Wo);
+        r_linear(a, s1, p->w1, p->b1, N, Wo, F);
+        for (size_t i = 0; i < (size_t)N * F; i++) a[i] = r_gelu(a[i]);
+        r_linear(o, a, p->w2, p->b2, N, F, Wo);
+        for (size_t i = 0; i < (size_t)N * Wo; i++) o[i] += s1[i];
+        r_ln(o, p->ln2_w, p->ln2_b, N, Wo, c->layer_norm_eps);
+        free(x), free(s1), free(a);
+        x = o;
+    }
+    ref_out R = {x, 0, 0, 0, 0, 0};
+    int Df = ffn_config_width(c, c->num_layers);
+    if (c->heads & FFN_HEAD_POOLER) {
+        double *first = dalloc((size_t)B * Df);
+        for (int b = 0; b < B; b++) memcpy(first + (size_t)b * Df, x + (size_t)b * T * Df, sizeof(double) * Df);
+        R.pooled = dalloc((size_t)B * Df);
+        r_linear(R.pooled, first, P->pool_w, P->pool_b, B, Df, Df);
+        for (int i = 0; i < B * Df; i++) R.pooled[i] = tanh(R.pooled[i]);
+        free(first);
+    }
+    if (c->heads & FFN_HEAD_CLS) {
+        R.cls = dalloc((size_t)B * c->num_labels);
+        r_linear(R.cls, R.pooled, P->cls_w, P->cls_b, B, Df, c->num_labels);
+        double s = 0;
+        int n = 0;
+        for (int b = 0; b < B && bt->cls_labels; b++)
+            if (bt->cls_labels[b] != -100) s += r_ce(R.cls + b * c->num_labels, c->num_labels, bt->cls_labels[b]), n++;
+        if (n) R.loss += s / n;
+    }
+    if (c->heads & FFN_HEAD_NSP) {
+        R.nsp = dalloc((size_t)B * 2);
+        r_linear(R.nsp, R.pooled, P->nsp_w, P->nsp_b, B, Df, 2);
+        double s = 0;
+        int n = 0;
+        for (int b = 0; b < B && bt->nsp_labels; b++)
+            if (bt->nsp_labels[b] != -100) s += r_ce(R.nsp + b * 2, 2, bt->nsp_labels[b]), n++;
+        if (n) R.loss += s / n;
+    }
+    if (c->heads & FFN_HEAD_MLM) {
+        int V = c->vocab_size;
+        double *t1 = dalloc((size_t)N * E);
+        r_linear(t1, x, P->mlm_w, P->mlm_b, N, Df, E);
+        for (size_t i = 0; i < (size_t)N * E; i++) t1[i] = r_gelu(t1[i]);
+        r_ln(t1, P->mlm_ln_w, P->mlm_ln_b, N, E, c->layer_norm_eps);
+        R.mlm = dalloc((size_t)N * V);
+        r_linear(R.mlm, t1, P->wte, P->mlm_bias, N, E, V);
+        double s = 0;
+        int n = 0;
+        for (int i = 0; i < N && bt->mlm_labels; i++)
+            if (bt->mlm_labels[i] != -100) s += r_ce(R.mlm + (size_t)i * V, V, bt->mlm_labels[i]), n++;
+        if (n) R.loss += s / n;
+        free(t1);
+    }
+    return R;
+}
+
+/* ---------- fixtures ---------- */
+typedef struct { const char *name; const char *mixing; ffn_residual res; int E, T, NH, F; } kind;
+static const kind KINDS[] = {
+    {"fnet", "fff", FFN_RES_DENSE, 8, 7, 2, 16},
+    {"fnet-odd", "ff", FFN_RES_DENSE, 30, 13, 3, 60},
+    {"fast-dense", "Fff", FFN_RES_DENSE, 8, 7, 2, 16},
+    {"fast-maxpool", "Fff", FFN_RES_MAXPOOL, 12, 5, 2, 24},
+    {"fast-avgpool", "Fff", FFN_RES_AVGPOOL, 6, 7, 3, 12},
+    {"fast-slice", "Fff", FFN_RES_SLICE, 8, 7, 2, 16},
+    {"fast-0,2", "FfF", FFN_RES_DENSE, 8, 7, 2, 16},
+    {"bert", "aa", FFN_RES_DENSE, 8, 7, 2, 16},
+    {"hybrid", "ffa", FFN_RES_DENSE, 8, 7, 2, 16},
+    {"fast-hybrid", "Ffa", FFN_RES_DENSE, 8, 7, 2, 16},
+};
+#define NKINDS (int)(sizeof KINDS / sizeof KINDS[0])
+
+static ffn_config make_cfg(const kind *k) {
+    ffn_config c;
+    ffn_config_default(&c, "fnet");
+    c.vocab_size = 23;
+    c.hidden_size = k->E;
+    c.intermediate_size = k->F;
+    c.num_layers = (int)strlen(k->mixing);
+    c.max_position = 16;
+    c.num_heads = k->NH;
+    c.num_labels = 3;
+    c.residual = k->res;
+    c.hidden_dropout = c.attn_dropout = 0.0f;
+    for (int i = 0; i < c.num_layers; i++)
+        c.mixing[i] = k->mixing[i] == 'a' ? FFN_MIX_ATTENTION : k->mixing[i] == 'F' ? FFN_MIX_FAST_FOURIER : FFN_MIX_FOURIER;
+    return c;
+}
+
+typedef struct { int B, T; int ids[64], tt[64], mlm[64], nsp[4], cls[4]; } batch_data;
+static void make_batch(batch_data *d, const ffn_config *c, int B, int T) {
+    d->B = B, d->T = T;
+    for (int i = 0; i < B * T; i++) {
+        int b = i / T, t = i % T;
+        int id = 4 + (int)(urand() * (c->vocab_size - 4));
+        d->ids[i] = (b == 1 && t >= T - 2) ? c->pad_token_id : id; /* row 1 ends with padding */
+        d->tt[i] = t > T / 2;
+        d->mlm[i] = urand() < 0.4 ? (int)(urand() * c->vocab_size) : -100;
+    }
+    d->mlm[0] = 5;
+    for (int b = 0; b < B; b++) d->nsp[b] = b & 1, d->cls[b] = b % c->num_labels;
+}
+static ffn_batch as_batch(batch_data *d) { return (ffn_batch){d->B, d->T, d->ids, d->tt, d->mlm, d->nsp, d->cls}; }
+
+static void test_reference(const kind *k) {
+    ffn_config c = make_cfg(k);
+    char err[256];
+    ffn_model *m = ffn_model_create(&c, 11, err, sizeof err);
+    if (!m) {
+        check(0, "%s: create: %s", k->name, err);
+        return;
+    }
+    /* perturb LN params and biases away from 1/0 so the reference sees them */
+    for (size_t i = 0; i < m->num_params; i++) m->params[i] += 0.05f * nrand();
+    batch_data d;
+    make_batch(&d, &c, 3, k->T);
+    ffn_batch b = as_batch(&d);
+    ffn_model_reserve(m, 3, k->T, 0, err, sizeof err);
+    float loss = ffn_model_forward(m, &b, 0);
+    ref_out R = ref_forward(m, &b);
+    int N = 3 * k->T, Df = ffn_config_width(&c, c.num_layers);
+    double eh = rel_err_fd(ffn_model_hidden(m), R.hidden, (size_t)N * Df);
+    double ep = rel_err_fd(ffn_model_pooled(m), R.pooled, (size_t)3 * Df);
+    double em = rel_err_fd(ffn_model_logits_mlm(m), R.mlm, (size_t)N * c.vocab_size);
+    double en = rel_err_fd(ffn_model_logits_nsp(m), R.nsp, 6);
+    double ec = rel_err_fd(ffn_model_logits_cls(m), R.cls, 9);
+    double el = fabs(loss - R.loss) / fabs(R.loss);
+    double worst = fmax(fmax(fmax(eh, ep), fmax(em, en)), fmax(ec, el));
+    check(worst < 1e-4, "%s forward vs double reference: hidden %.1e pooler %.1e mlm %.1e nsp %.1e cls %.1e loss %.1e", k->name, eh, ep, em, en, ec, el);
+    free(R.hidden), free(R.pooled), free(R.mlm), free(R.nsp), free(R.cls);
+    ffn_model_free(m);
+}
+
+/* Per tensor, the directional derivative along a random unit direction, central differences. */
+static void test_gradients(const kind *k, float dropout) {
+    ffn_config c = make_cfg(k);
+    c.hidden_dropout = c.attn_dropout = dropout;
+    char err[256];
+    ffn_model *m = ffn_model_create(&c, 5, err, sizeof err);
+    for (size_t i = 0; i < m->num_params; i++) m->params[i] += 0.05f * nrand();
+    /* Embeddings at 0.02 scale make the first LayerNorm divide by a tiny spread, so the loss curves
+     * sharply and finite differences lose accuracy; a larger scale keeps the check sharp. */
+    for (int i = 0; i < c.vocab_size * c.hidden_size; i++) m->P.wte[i] *= 10;
+    for (int i = 0; i < c.max_position * c.hidden_size; i++) m->P.wpe[i] *= 10;
+    for (int i = 0; i < c.type_vocab_size * c.hidden_size; i++) m->P.wtt[i] *= 10;
+    batch_data d;
+    make_batch(&d, &c, 3, k->T);
+    ffn_batch b = as_batch(&d);
+    ffn_model_reserve(m, 3, k->T, 1, err, sizeof err);
+    uint64_t calls = m->dropout_calls;
+    ffn_model_zero_grad(m);
+    ffn_model_forward(m, &b, 1);
+    ffn_model_backward(m);
+    double worst = 0;
+    const char *wname = "";
+    float *u = malloc(sizeof(float) * m->num_params), *save = malloc(sizeof(float) * m->num_params);
+    memcpy(save, m->params, sizeof(float) * m->num_params);
+    /* errors are measured against the model's gradient scale, as the normwise metric of the PyTorch twin:
+     * a directional derivative near zero is compared to 1% of the largest one */
+    double gscale = 0;
+    for (size_t i = 0; i < m->num_params; i++) gscale = fmax(gscale, fabs(m->grads[i]));
+    for (int ti = 0; ti < m->num_tensors; ti++) {
+        ffn_tensor t = ffn_model_tensor(m, ti);
+        double nrm = 0, an = 0;
+        for (size_t i = 0; i < t.numel; i++) u[i] = nrand(), nrm += (double)u[i] * u[i];
+        nrm = sqrt(nrm);
+        for (size_t i = 0; i < t.numel; i++) u[i] /= nrm, an += (double)u[i] * t.grad[i];
+        /* float32 losses: truncation error grows with h, rounding error shrinks with it; a correct gradient
+         * agrees at some step size of this ladder, a wrong one at none */
+        static const float H[] = {2e-2f, 1e-2f, 5e-3f, 2e-3f};
+        double e = 1e30;
+        for (int hi = 0; hi < 4; hi++) {
+            float h = H[hi];
+            /* fourth-order central stencil: (-L(2h) + 8L(h) - 8L(-h) + L(-2h)) / 12h */
+            static const float OFF[] = {2, 1, -1, -2};
+            double L[4];
+            for (int s = 0; s < 4; s++) {
+                for (size_t i = 0; i < t.numel; i++) t.data[i] += OFF[s] * h * u[i];
+                m->dropout_calls = calls; /* the same dropout masks for every evaluation */
+                L[s] = ffn_model_forward(m, &b, 1);
+                memcpy(t.data, save + (t.data - m->params), sizeof(float) * t.numel);
+            }
+            double fd = (-L[0] + 8 * L[1] - 8 * L[2] + L[3]) / (12.0 * h);
+            e = fmin(e, fabs(fd - an) / (fmax(fabs(fd), fabs(an)) + 1e-2 * gscale));
+        }
+        if (e > worst) worst = e, wname = t.name;
+    }
+    check(worst < 2e-2, "%s gradients (dropout %.1f), every tensor vs finite differences: worst %.1e (%s)", k->name, dropout, worst, wname);
+    free(u), free(save);
+    ffn_model_free(m);
+}
+
+static void test_backends(const kind *k) {
+    ffn_config c = make_cfg(k);
+    char err[256];
+    batch_data d;
+    make_batch(&d, &c, 3, k->T);
+    ffn_batch b = as_batch(&d);
+    float *out[4], *grad[4];
+    size_t nh = 0, np = 0;
+    for (int impl = 0; impl < 4; impl++) {
+        c.fourier_impl = impl == 3 ? 1 : impl;
+        ffn_blas_set_naive(impl == 3);
+        if (impl == 3) c.fourier_impl = 3; /* fully naive: naive DFT and naive BLAS */
+        ffn_model *m = ffn_model_create(&c, 3, err, sizeof err);
+        ffn_model_reserve(m, 3, k->T, 1, err, sizeof err);
+        ffn_model_zero_grad(m);
+        ffn_model_forward(m, &b, 0);
+        ffn_model_backward(m);
+        nh = (size_t)3 * k->T * ffn_config_width(&c, c.num_layers);
+        np = m->num_params;
+        out[impl] = malloc(sizeof(float) * nh);
+        grad[impl] = malloc(sizeof(float) * np);
+        memcpy(out[impl], ffn_model_hidden(m), sizeof(float) * nh);
+        memcpy(grad[impl], m->grads, sizeof(float) * np);
+        ffn_model_free(m);
+    }
+    ffn_blas_set_naive(0);
+    static const char *nm[] = {"auto", "fft", "matrix"};
+    for (int i = 0; i < 3; i++) {
+        double eo = 0, eg = 0, mo = 0, mg = 0;
+        for (size_t j = 0; j < nh; j++) eo = fmax(eo, fabs(out[i][j] - out[3][j])), mo = fmax(mo, fabs(out[3][j]));
+        for (size_t j = 0; j < np; j++) eg = fmax(eg, fabs(grad[i][j] - grad[3][j])), mg = fmax(mg, fabs(grad[3][j]));
+        check(eo / mo < 1e-5 && eg / mg < 1e-4, "%s: fourier=%s + cblas agrees with naive DFT + naive BLAS: hidden %.1e grads %.1e",
+              k->name, nm[i], eo / mo, eg / mg);
+    }
+    for (int i = 0; i < 4; i++) free(out[i]), free(grad[i]);
+}
+
+/* ---------- checkpoints ---------- */
+static char g_dir[256];
+
+static void test_roundtrip(void) {
+    ffn_config c = make_cfg(&KINDS[9]);
+    char err[512], path[300];
+    ffn_model *m = ffn_model_create(&c, 9, err, sizeof err);
+    snprintf(path, sizeof path, "%s/m.safetensors", g_dir);
+    check(ffn_model_save(m, path, err, sizeof err) == 0, "save a fast-hybrid model");
+    ffn_model *m2 = ffn_model_load(path, err, sizeof err);
+    check(m2 && m2->num_params == m->num_params && !memcmp(m2->params, m->params, m->num_params * 4) &&
+              !memcmp(&m2->cfg, &m->cfg, sizeof c),
+          "load gives back the identical config and parameters");
+    ffn_model_free(m2);
+    ffn_model_free(m);
+}
+
+/* A directory in google/fnet-base's layout: HF config.json (no fastfnet fields), unprefixed-or-prefixed
+ * HF names, the tied decoder tensors and the position_ids buffer. */
+static void test_hf_dir(void) {
+    char err[512], dir[300], p[400];
+    snprintf(dir, sizeof dir, "%s/hf", g_dir);
+    mkdir(dir, 0755);
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    FILE *f = fopen(p, "w");
+    fputs("{\"architectures\": [\"FNetForPreTraining\"], \"model_type\": \"fnet\", \"vocab_size\": 23, \"hidden_size\": 8,"
+          " \"num_hidden_layers\": 2, \"intermediate_size\": 16, \"hidden_act\": \"gelu_new\", \"hidden_dropout_prob\": 0.1,"
+          " \"max_position_embeddings\": 16, \"type_vocab_size\": 4, \"initializer_range\": 0.02, \"layer_norm_eps\": 1e-12,"
+          " \"use_tpu_fourier_optimizations\": false, \"tpu_short_seq_length\": 512, \"pad_token_id\": 3,"
+          " \"bos_token_id\": 1, \"eos_token_id\": 2}", f);
+    fclose(f);
+    ffn_config c = make_cfg(&KINDS[0]);
+    c.num_layers = 2;
+    c.heads = FFN_HEAD_MLM | FFN_HEAD_NSP | FFN_HEAD_POOLER;
+    ffn_model *m = ffn_model_create(&c, 4, err, sizeof err);
+    ffn_st_out *t = calloc(m->num_tensors + 3, sizeof *t);
+    int n = 0;
+    int64_t pos[16];
+    for (int i = 0; i < 16; i++) pos[i] = i;
+    for (int i = 0; i < m->num_tensors; i++) {
+        ffn_tensor_info *ti = &m->tensors[i];
+        if (!strcmp(ti->name, "cls.predictions.bias")) continue; /* only the decoder's copy, as some HF files have */
+        t[n++] = (ffn_st_out){ti->name, FFN_DT_F32, ti->ndim, {ti->shape[0], ti->shape[1]}, m->params + ti->offset};
+    }
+    t[n++] = (ffn_st_out){"cls.predictions.decoder.weight", FFN_DT_F32, 2, {23, 8}, m->P.wte};
+    t[n++] = (ffn_st_out){"cls.predictions.decoder.bias", FFN_DT_F32, 1, {23}, m->P.mlm_bias};
+    t[n++] = (ffn_st_out){"fnet.embeddings.position_ids", FFN_DT_I64, 2, {1, 16}, pos};
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    ffn_st_write(p, t, n, (const char *[]){"format", "pt", NULL}, err, sizeof err);
+    ffn_model *m2 = ffn_model_load(dir, err, sizeof err);
+    check(m2 && m2->cfg.heads == c.heads && m2->num_params == m->num_params && !memcmp(m2->params, m->params, m->num_params * 4),
+          "HF directory (config.json + model.safetensors, tied decoder, position_ids buffer) loads as is%s%s", m2 ? "" : ": ", m2 ? "" : err);
+    ffn_model_free(m2);
+    /* the same with a shape that contradicts config.json */
+    t[0].shape[1] = 7;
+    t[0].data = m->P.wte;
+    ffn_st_write(p, t, n, (const char *[]){"format", "pt", NULL}, err, sizeof err); /* (23,7) payload from wte */
+    m2 = ffn_model_load(dir, err, sizeof err);
+    check(!m2 && strstr(err, "word_embeddings") && strstr(err, "shape"), "a shape/config mismatch is refused: %s", err);
+    ffn_model_free(m2);
+    /* a missing tensor */
+    t[0].shape[1] = 8;
+    ffn_st_write(p, t + 1, n - 1, NULL, err, sizeof err);
+    m2 = ffn_model_load(dir, err, sizeof err);
+    check(!m2 && strstr(err, "missing"), "a missing tensor is refused: %s", err);
+    ffn_model_free(m2);
+    /* broken config.json */
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    f = fopen(p, "w");
+    fputs("{\"hidden_size\": 8,", f);
+    fclose(f);
+    m2 = ffn_model_load(dir, err, sizeof err);
+    check(!m2 && strstr(err, "config.json"), "a malformed config.json is refused: %s", err);
+    ffn_model_free(m2);
+    free(t);
+    ffn_model_free(m);
+}
+
+int main(void) {
+    ffn_set_threads(2);
+    snprintf(g_dir, sizeof g_dir, "/tmp/ffn_test_model_XXXXXX");
+    if (!mkdtemp(g_dir)) return 1;
+    for (int i = 0; i < NKINDS; i++) test_reference(&KINDS[i]);
+    for (int i = 0; i < NKINDS; i++) test_gradients(&KINDS[i], 0.0f);
+    for (int i = 0; i < NKINDS; i++) test_gradients(&KINDS[i], 0.2f);
+    for (int i = 0; i < NKINDS; i++) test_backends(&KINDS[i]);
+    test_roundtrip();
+    test_hf_dir();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+    if (system(cmd)) return 1;
+    return check_summary();
+}

@@ -1,0 +1,336 @@
+/* test_ops.c: every op against a naive double-precision reference written here, and every backward
+ * against central finite differences. Odd, prime and non-power-of-two sizes throughout. */
+#include "blas.h"
+#include "fastfnet.h"
+#include "check.h"
+#include "ops.h"
+#include "util.h"
+#include <string.h>
+
+typedef void (*fwd_fn)(void *ctx);
+
+/* Central differences of L = sum(r * out) w.r.t. x, on up to 48 coordinates; returns the worst
+ * |fd - analytic| / (max(|fd|,|analytic|) + floor). */
+static double gradcheck(fwd_fn f, void *ctx, float *x, size_t n, const float *out, size_t nout, const float *r,
+                        const float *analytic, float h, double floor) {
+    double worst = 0;
+    size_t step = n > 48 ? n / 48 : 1;
+    for (size_t i = 0; i < n; i += step) {
+        float save = x[i];
+        double L[2];
+        for (int s = 0; s < 2; s++) {
+            x[i] = save + (s ? -h : h);
+            f(ctx);
+            double acc = 0;
+            for (size_t j = 0; j < nout; j++) acc += (double)r[j] * out[j];
+            L[s] = acc;
+        }
+        x[i] = save;
+        double fd = (L[0] - L[1]) / (2.0 * h), an = analytic[i];
+        double e = fabs(fd - an) / (fmax(fabs(fd), fabs(an)) + floor);
+        if (!(e <= worst)) worst = e;
+    }
+    f(ctx);
+    return worst;
+}
+
+static float *fa(size_t n) { return ffn_calloc(n * sizeof(float)); }
+
+/* ---------- layernorm ---------- */
+typedef struct { float *out, *mean, *rstd, *inp, *w, *b; int N, C; } ln_ctx;
+static void ln_f(void *p) {
+    ln_ctx *c = p;
+    ffn_layernorm_forward(c->out, c->mean, c->rstd, c->inp, c->w, c->b, c->N, c->C, 1e-5f);
+}
+static void test_layernorm(int N, int C) {
+    ln_ctx c = {fa(N * C), fa(N), fa(N), fa(N * C), fa(C), fa(C), N, C};
+    fill(c.inp, N * C, 1.0f);
+    for (int i = 0; i < C; i++) c.w[i] = 1.0f + 0.3f * nrand(), c.b[i] = 0.2f * nrand();
+    ln_f(&c);
+    double *ref = malloc(sizeof(double) * N * C);
+    for (int i = 0; i < N; i++) {
+        double m = 0, v = 0;
+        for (int j = 0; j < C; j++) m += c.inp[i * C + j];
+        m /= C;
+        for (int j = 0; j < C; j++) v += (c.inp[i * C + j] - m) * (c.inp[i * C + j] - m);
+        v /= C;
+        for (int j = 0; j < C; j++) ref[i * C + j] = (c.inp[i * C + j] - m) / sqrt(v + 1e-5) * c.w[j] + c.b[j];
+    }
+    double e = rel_err_fd(c.out, ref, (size_t)N * C);
+    check(e < 1e-5, "layernorm forward N=%d C=%d vs double: rel err %.2e", N, C, e);
+    float *r = fa(N * C), *dx = fa(N * C), *dw = fa(C), *db = fa(C);
+    fill(r, N * C, 1.0f);
+    ffn_layernorm_backward(dx, dw, db, r, c.inp, c.w, c.mean, c.rstd, N, C);
+    double e1 = gradcheck(ln_f, &c, c.inp, N * C, c.out, N * C, r, dx, 1e-2f, 1e-2);
+    double e2 = gradcheck(ln_f, &c, c.w, C, c.out, N * C, r, dw, 1e-2f, 1e-2);
+    double e3 = gradcheck(ln_f, &c, c.b, C, c.out, N * C, r, db, 1e-2f, 1e-2);
+    check(e1 < 1e-2 && e2 < 1e-2 && e3 < 1e-2, "layernorm backward N=%d C=%d finite differences: dx %.1e dw %.1e db %.1e", N, C, e1, e2, e3);
+    /* backward accumulates */
+    float *dx2 = fa(N * C);
+    memcpy(dx2, dx, sizeof(float) * N * C);
+    ffn_layernorm_backward(dx2, dw, db, r, c.inp, c.w, c.mean, c.rstd, N, C);
+    int acc = 1;
+    for (int i = 0; i < N * C; i++) acc &= fabsf(dx2[i] - 2 * dx[i]) <= 1e-5f * (1 + fabsf(dx[i]));
+    check(acc, "layernorm backward accumulates into dinp");
+    free(ref);
+    ffn_free(c.out), ffn_free(c.mean), ffn_free(c.rstd), ffn_free(c.inp), ffn_free(c.w), ffn_free(c.b);
+    ffn_free(r), ffn_free(dx), ffn_free(dw), ffn_free(db), ffn_free(dx2);
+}
+
+/* ---------- linear (both BLAS backends) ---------- */
+typedef struct { float *out, *inp, *w, *b; int N, C, OC; } lin_ctx;
+static void lin_f(void *p) {
+    lin_ctx *c = p;
+    ffn_linear_forward(c->out, c->inp, c->w, c->b, c->N, c->C, c->OC);
+}
+static void test_linear(int N, int C, int OC, int naive) {
+    ffn_blas_set_naive(naive);
+    lin_ctx c = {fa(N * OC), fa(N * C), fa(OC * C), fa(OC), N, C, OC};
+    fill(c.inp, N * C, 1), fill(c.w, OC * C, 0.5f), fill(c.b, OC, 0.5f);
+    lin_f(&c);
+    double *ref = malloc(sizeof(double) * N * OC);
+    for (int i = 0; i < N; i++)
+        for (int o = 0; o < OC; o++) {
+            double s = c.b[o];
+            for (int k = 0; k < C; k++) s += (double)c.inp[i * C + k] * c.w[o * C + k];
+            ref[i * OC + o] = s;
+        }
+    double e = rel_err_fd(c.out, ref, (size_t)N * OC);
+    check(e < 1e-5, "linear forward %s N=%d C=%d OC=%d vs double: rel err %.2e", naive ? "naive" : "cblas", N, C, OC, e);
+    float *r = fa(N * OC), *dx = fa(N * C), *dw = fa(OC * C), *db = fa(OC);
+    fill(r, N * OC, 1);
+    ffn_linear_backward(dx, dw, db, r, c.inp, c.w, N, C, OC);
+    double e1 = gradcheck(lin_f, &c, c.inp, N * C, c.out, N * OC, r, dx, 1e-2f, 1e-3);
+    double e2 = gradcheck(lin_f, &c, c.w, OC * C, c.out, N * OC, r, dw, 1e-2f, 1e-3);
+    double e3 = gradcheck(lin_f, &c, c.b, OC, c.out, N * OC, r, db, 1e-2f, 1e-3);
+    check(e1 < 1e-2 && e2 < 1e-2 && e3 < 1e-2, "linear backward %s N=%d C=%d OC=%d finite differences: %.1e %.1e %.1e",
+          naive ? "naive" : "cblas", N, C, OC, e1, e2, e3);
+    free(ref);
+    ffn_free(c.out), ffn_free(c.inp), ffn_free(c.w), ffn_free(c.b), ffn_free(r), ffn_free(dx), ffn_free(dw), ffn_free(db);
+    ffn_blas_set_naive(0);
+}
+
+/* ---------- gelu_new, tanh ---------- */
+typedef struct { float *out, *inp; size_t n; int which; } ew_ctx;
+static void ew_f(void *p) {
+    ew_ctx *c = p;
+    if (c->which == 0) ffn_gelu_forward(c->out, c->inp, c->n);
+    else ffn_tanh_forward(c->out, c->inp, c->n);
+}
+static void test_elementwise(int which, size_t n) {
+    ew_ctx c = {fa(n), fa(n), n, which};
+    fill(c.inp, n, 2.5f);
+    ew_f(&c);
+    double *ref = malloc(sizeof(double) * n);
+    for (size_t i = 0; i < n; i++) {
+        double x = c.inp[i];
+        ref[i] = which == 0 ? 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x))) : tanh(x);
+    }
+    double e = rel_err_fd(c.out, ref, n);
+    const char *nm = which == 0 ? "gelu_new" : "tanh";
+    check(e < 2e-6, "%s forward n=%zu vs double: rel err %.2e", nm, n, e);
+    float *r = fa(n), *dx = fa(n);
+    fill(r, n, 1);
+    if (which == 0) ffn_gelu_backward(dx, c.inp, r, n);
+    else ffn_tanh_backward(dx, c.out, r, n);
+    double g = gradcheck(ew_f, &c, c.inp, n, c.out, n, r, dx, 1e-2f, 1e-3);
+    check(g < 1e-2, "%s backward finite differences: %.1e", nm, g);
+    free(ref);
+    ffn_free(c.out), ffn_free(c.inp), ffn_free(r), ffn_free(dx);
+}
+
+/* ---------- embeddings ---------- */
+typedef struct { float *out, *wte, *wpe, *wtt; int *ids, *tt; int B, T, C; } emb_ctx;
+static void emb_f(void *p) {
+    emb_ctx *c = p;
+    ffn_embed_forward(c->out, c->ids, c->tt, c->wte, c->wpe, c->wtt, c->B, c->T, c->C);
+}
+static void test_embed(int B, int T, int C, int V) {
+    emb_ctx c = {fa(B * T * C), fa(V * C), fa(T * C), fa(4 * C), malloc(sizeof(int) * B * T), malloc(sizeof(int) * B * T), B, T, C};
+    fill(c.wte, V * C, 1), fill(c.wpe, T * C, 1), fill(c.wtt, 4 * C, 1);
+    for (int i = 0; i < B * T; i++) c.ids[i] = (int)(urand() * 3) % V, c.tt[i] = (int)(urand() * 4) % 4; /* repeats */
+    emb_f(&c);
+    double *ref = malloc(sizeof(double) * B * T * C);
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++)
+            for (int k = 0; k < C; k++)
+                ref[(b * T + t) * C + k] = (double)c.wte[c.ids[b * T + t] * C + k] + c.wpe[t * C + k] + c.wtt[c.tt[b * T + t] * C + k];
+    double e = rel_err_fd(c.out, ref, (size_t)B * T * C);
+    check(e < 1e-6, "embeddings forward B=%d T=%d C=%d vs double: rel err %.2e", B, T, C, e);
+    float *r = fa(B * T * C), *dwte = fa(V * C), *dwpe = fa(T * C), *dwtt = fa(4 * C);
+    fill(r, B * T * C, 1);
+    ffn_embed_backward(dwte, dwpe, dwtt, r, c.ids, c.tt, B, T, C);
+    double e1 = gradcheck(emb_f, &c, c.wte, V * C, c.out, B * T * C, r, dwte, 1e-2f, 1e-3);
+    double e2 = gradcheck(emb_f, &c, c.wpe, T * C, c.out, B * T * C, r, dwpe, 1e-2f, 1e-3);
+    double e3 = gradcheck(emb_f, &c, c.wtt, 4 * C, c.out, B * T * C, r, dwtt, 1e-2f, 1e-3);
+    check(e1 < 1e-2 && e2 < 1e-2 && e3 < 1e-2, "embeddings backward (repeated ids) finite differences: %.1e %.1e %.1e", e1, e2, e3);
+    free(ref), free(c.ids), free(c.tt);
+    ffn_free(c.out), ffn_free(c.wte), ffn_free(c.wpe), ffn_free(c.wtt), ffn_free(r), ffn_free(dwte), ffn_free(dwpe), ffn_free(dwtt);
+}
+
+/* ---------- Fast-FNet residual reductions ---------- */
+typedef struct { float *out, *inp; int N, C, mode; } red_ctx;
+static void red_f(void *p) {
+    red_ctx *c = p;
+    ffn_reduce_forward(c->out, c->inp, c->N, c->C, c->mode);
+}
+static void test_reduce(int mode, int N, int C) {
+    static const char *nm[] = {"", "maxpool", "avgpool", "slice"};
+    int H = C / 2;
+    red_ctx c = {fa(N * H), fa(N * C), N, C, mode};
+    fill(c.inp, N * C, 1);
+    red_f(&c);
+    double *ref = malloc(sizeof(double) * N * H);
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < H; j++) {
+            double a = c.inp[i * C + 2 * j], b = c.inp[i * C + 2 * j + 1];
+            ref[i * H + j] = mode == 1 ? fmax(a, b) : mode == 2 ? (a + b) / 2 : c.inp[i * C + j];
+        }
+    double e = rel_err_fd(c.out, ref, (size_t)N * H);
+    check(e < 1e-7, "residual %s forward N=%d C=%d vs double: rel err %.2e", nm[mode], N, C, e);
+    float *r = fa(N * H), *dx = fa(N * C);
+    fill(r, N * H, 1);
+    ffn_reduce_backward(dx, r, c.inp, N, C, mode);
+    double g = gradcheck(red_f, &c, c.inp, N * C, c.out, N * H, r, dx, 1e-3f, 1e-3);
+    check(g < 1e-2, "residual %s backward finite differences: %.1e", nm[mode], g);
+    free(ref);
+    ffn_free(c.out), ffn_free(c.inp), ffn_free(r), ffn_free(dx);
+}
+
+/* ---------- dropout ---------- */
+static void test_dropout(void) {
+    size_t n = 100003;
+    float *x = fa(n), *y = fa(n), *y2 = fa(n), *dx = fa(n), *g = fa(n);
+    uint8_t *mask = ffn_calloc(n), *mask2 = ffn_calloc(n);
+    for (size_t i = 0; i < n; i++) x[i] = 1.0f, g[i] = 1.0f;
+    ffn_dropout_forward(y, mask, x, n, 0.1f, 42);
+    size_t kept = 0;
+    double sum = 0;
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) {
+        kept += mask[i];
+        sum += y[i];
+        ok &= mask[i] ? fabsf(y[i] - 1.0f / 0.9f) < 1e-6f : y[i] == 0.0f;
+    }
+    double frac = 1.0 - (double)kept / n;
+    check(ok && fabs(frac - 0.1) < 0.005 && fabs(sum / n - 1.0) < 0.01,
+          "dropout p=0.1: dropped fraction %.4f, mean %.4f, kept values scaled by 1/(1-p)", frac, sum / n);
+    ffn_dropout_forward(y2, mask2, x, n, 0.1f, 42);
+    check(!memcmp(mask, mask2, n), "dropout mask is reproducible from its seed");
+    ffn_dropout_forward(y2, mask2, x, n, 0.1f, 43);
+    check(memcmp(mask, mask2, n) != 0, "dropout masks differ between seeds");
+    ffn_dropout_backward(dx, g, mask, n, 0.1f);
+    ok = 1;
+    for (size_t i = 0; i < n; i++) ok &= fabsf(dx[i] - y[i]) < 1e-6f; /* linear map: d/dx equals y at x = 1 */
+    check(ok, "dropout backward applies the same mask and scale");
+    ffn_free(x), ffn_free(y), ffn_free(y2), ffn_free(dx), ffn_free(g), ffn_free(mask), ffn_free(mask2);
+}
+
+/* ---------- attention ---------- */
+typedef struct { float *ctx, *att, *q, *k, *v; uint8_t *drop, *km; int B, T, C, NH; float p; } att_ctx;
+static void att_f(void *pp) {
+    att_ctx *c = pp;
+    ffn_attention_forward(c->ctx, c->att, c->drop, c->q, c->k, c->v, c->km, c->B, c->T, c->C, c->NH, c->p, 7);
+}
+static void test_attention(int B, int T, int C, int NH, float p) {
+    size_t n = (size_t)B * T * C, na = (size_t)B * NH * T * T;
+    att_ctx c = {fa(n), fa(na), fa(n), fa(n), fa(n), ffn_calloc(na), ffn_calloc(B * T), B, T, C, NH, p};
+    fill(c.q, n, 1), fill(c.k, n, 1), fill(c.v, n, 1);
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) c.km[b * T + t] = b == 1 ? 0 : t < T - b; /* row 1 fully masked, others padded */
+    att_f(&c);
+    int hs = C / NH;
+    double *ref = calloc(n, sizeof(double)), *s = malloc(sizeof(double) * T);
+    for (int b = 0; b < B; b++) {
+        int any = 0;
+        for (int t = 0; t < T; t++) any |= c.km[b * T + t];
+        for (int h = 0; h < NH; h++)
+            for (int i = 0; i < T; i++) {
+                double mx = -1e300, sum = 0;
+                for (int j = 0; j < T; j++) {
+                    double d = 0;
+                    for (int e = 0; e < hs; e++) d += (double)c.q[(b * T + i) * C + h * hs + e] * c.k[(b * T + j) * C + h * hs + e];
+                    s[j] = d / sqrt(hs);
+                    if ((!any || c.km[b * T + j]) && s[j] > mx) mx = s[j];
+                }
+                for (int j = 0; j < T; j++) sum += s[j] = (!any || c.km[b * T + j]) ? exp(s[j] - mx) : 0;
+                for (int j = 0; j < T; j++) {
+                    double a = s[j] / sum;
+                    if (p > 0) a = c.drop[((size_t)(b * NH + h) * T + i) * T + j] ? a / (1 - p) : 0;
+                    for (int e = 0; e < hs; e++) ref[(b * T + i) * C + h * hs + e] += a * c.v[(b * T + j) * C + h * hs + e];
+                }
+            }
+    }
+    double e = rel_err_fd(c.ctx, ref, n);
+    check(e < 1e-5, "attention forward B=%d T=%d C=%d NH=%d p=%.1f (padding, an all-pad row) vs double: rel err %.2e", B, T, C, NH, p, e);
+    float *r = fa(n), *dq = fa(n), *dk = fa(n), *dv = fa(n), *datt = fa(na);
+    fill(r, n, 1);
+    ffn_attention_backward(dq, dk, dv, datt, r, c.att, c.drop, c.q, c.k, c.v, B, T, C, NH, p);
+    double e1 = gradcheck(att_f, &c, c.q, n, c.ctx, n, r, dq, 1e-2f, 1e-3);
+    double e2 = gradcheck(att_f, &c, c.k, n, c.ctx, n, r, dk, 1e-2f, 1e-3);
+    double e3 = gradcheck(att_f, &c, c.v, n, c.ctx, n, r, dv, 1e-2f, 1e-3);
+    check(e1 < 2e-2 && e2 < 2e-2 && e3 < 2e-2, "attention backward finite differences: dq %.1e dk %.1e dv %.1e", e1, e2, e3);
+    free(ref), free(s);
+    ffn_free(c.ctx), ffn_free(c.att), ffn_free(c.q), ffn_free(c.k), ffn_free(c.v), ffn_free(c.drop), ffn_free(c.km);
+    ffn_free(r), ffn_free(dq), ffn_free(dk), ffn_free(dv), ffn_free(datt);
+}
+
+/* ---------- cross-entropy ---------- */
+typedef struct { float *probs, *logits; int *tg; int N, V; float loss; } ce_ctx;
+static void ce_f(void *p) {
+    ce_ctx *c = p;
+    int cnt;
+    c->loss = ffn_crossentropy_forward(c->probs, c->logits, c->tg, c->N, c->V, &cnt);
+}
+static void test_crossentropy(int N, int V) {
+    ce_ctx c = {fa(N * V), fa(N * V), malloc(sizeof(int) * N), N, V, 0};
+    fill(c.logits, N * V, 3);
+    for (int i = 0; i < N; i++) c.tg[i] = i % 3 == 1 ? -100 : (int)(urand() * V) % V;
+    ce_f(&c);
+    double ref = 0;
+    int cnt = 0;
+    for (int i = 0; i < N; i++) {
+        if (c.tg[i] == -100) continue;
+        double mx = -1e300, s = 0;
+        for (int j = 0; j < V; j++) mx = fmax(mx, c.logits[i * V + j]);
+        for (int j = 0; j < V; j++) s += exp(c.logits[i * V + j] - mx);
+        ref += -(c.logits[i * V + c.tg[i]] - mx - log(s));
+        cnt++;
+    }
+    ref /= cnt;
+    check(fabs(c.loss - ref) < 1e-5 * fabs(ref), "cross-entropy forward N=%d V=%d (ignore -100) vs double: %.7f vs %.7f", N, V, c.loss, ref);
+    float *dl = fa(N * V), one = 1.0f;
+    int count;
+    ffn_crossentropy_forward(c.probs, c.logits, c.tg, N, V, &count);
+    ffn_crossentropy_backward(dl, c.probs, c.tg, N, V, count, 1.0f);
+    double g = gradcheck(ce_f, &c, c.logits, N * V, &c.loss, 1, &one, dl, 5e-2f, 1e-3);
+    check(g < 1e-2, "cross-entropy backward finite differences: %.1e", g);
+    free(c.tg);
+    ffn_free(c.probs), ffn_free(c.logits), ffn_free(dl);
+}
+
+int main(void) {
+    ffn_set_threads(2);
+    int sizes[][2] = {{7, 6}, {13, 30}, {5, 16}, {1, 2}, {3, 1}};
+    for (int i = 0; i < 5; i++) test_layernorm(sizes[i][0], sizes[i][1]);
+    for (int naive = 0; naive < 2; naive++) {
+        test_linear(7, 6, 5, naive);
+        test_linear(13, 30, 15, naive);
+        test_linear(1, 3, 1, naive);
+    }
+    test_elementwise(0, 1001);
+    test_elementwise(1, 257);
+    test_embed(2, 7, 6, 5);
+    test_embed(3, 13, 30, 4);
+    for (int mode = 1; mode <= 3; mode++) {
+        test_reduce(mode, 7, 6);
+        test_reduce(mode, 13, 30);
+    }
+    test_dropout();
+    test_attention(3, 7, 6, 2, 0.0f);
+    test_attention(3, 13, 30, 3, 0.0f);
+    test_attention(3, 7, 6, 1, 0.3f);
+    test_crossentropy(7, 5);
+    test_crossentropy(13, 31);
+    return check_summary();
+}
