@@ -39,8 +39,15 @@ $(BUILD)/%: tests/%.c $(BUILD)/libfastfnet.a $(wildcard tests/*.h)
 
 tests: $(TESTS)
 
-test: all tests
-	BUILD=$(BUILD) SAN=$(SAN) tests/run.sh
+# The whole suite, on the optimised build and on the AddressSanitizer + UBSan build.
+test:
+	$(MAKE) SAN=0 all tests
+	$(MAKE) SAN=1 all tests
+	tests/run.sh build build-san
+
+# The optimised build only (quicker while developing).
+test-fast: all tests
+	tests/run.sh $(BUILD)
 
 bench: all
 	bench/run.sh $(PROFILE)
@@ -55,4 +62,4 @@ install: all
 clean:
 	rm -rf build build-san
 
-.PHONY: all tests test bench install clean
+.PHONY: all tests test test-fast bench install clean

@@ -98,9 +98,9 @@ int ffn_config_to_json(const ffn_config *c, char *buf, size_t cap) {
     size_t pos = 0;
     APPEND("{\n  \"model_type\": \"fnet\",\n  \"vocab_size\": %d,\n  \"hidden_size\": %d,\n", c->vocab_size, c->hidden_size);
     APPEND("  \"num_hidden_layers\": %d,\n  \"intermediate_size\": %d,\n  \"hidden_act\": \"gelu_new\",\n", c->num_layers, c->intermediate_size);
-    APPEND("  \"hidden_dropout_prob\": %.9g,\n  \"attention_probs_dropout_prob\": %.9g,\n", c->hidden_dropout, c->attn_dropout);
+    APPEND("  \"hidden_dropout_prob\": %.7g,\n  \"attention_probs_dropout_prob\": %.7g,\n", c->hidden_dropout, c->attn_dropout);
     APPEND("  \"max_position_embeddings\": %d,\n  \"type_vocab_size\": %d,\n", c->max_position, c->type_vocab_size);
-    APPEND("  \"initializer_range\": %.9g,\n  \"layer_norm_eps\": %.9g,\n", c->initializer_range, c->layer_norm_eps);
+    APPEND("  \"initializer_range\": %.7g,\n  \"layer_norm_eps\": %.7g,\n", c->initializer_range, c->layer_norm_eps);
     APPEND("  \"pad_token_id\": %d,\n  \"num_attention_heads\": %d,\n  \"num_labels\": %d,\n", c->pad_token_id, c->num_heads, c->num_labels);
     APPEND("  \"fastfnet_mixing\": [");
     for (int i = 0; i < c->num_layers; i++) APPEND("%s\"%s\"", i ? ", " : "", ffn_mixing_name(c->mixing[i]));

@@ -9,7 +9,7 @@
 
 static int g_pass, g_fail;
 
-static void check(int ok, const char *fmt, ...) {
+static inline void check(int ok, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     printf("%s ", ok ? "PASS" : "FAIL");
@@ -21,13 +21,13 @@ static void check(int ok, const char *fmt, ...) {
     fflush(stdout);
 }
 
-static int check_summary(void) {
+static inline int check_summary(void) {
     printf("%d passed, %d failed\n", g_pass, g_fail);
     return g_fail ? 1 : 0;
 }
 
 /* normwise relative error: max|a-b| / max(max|b|, tiny) */
-static double rel_err_fd(const float *a, const double *b, size_t n) {
+static inline double rel_err_fd(const float *a, const double *b, size_t n) {
     double md = 0, mb = 0;
     for (size_t i = 0; i < n; i++) {
         double d = fabs((double)a[i] - b[i]);
@@ -38,14 +38,14 @@ static double rel_err_fd(const float *a, const double *b, size_t n) {
 }
 
 static unsigned long long g_rs = 88172645463325252ull;
-static double urand(void) {
+static inline double urand(void) {
     g_rs ^= g_rs << 13;
     g_rs ^= g_rs >> 7;
     g_rs ^= g_rs << 17;
     return (g_rs >> 11) * (1.0 / 9007199254740992.0);
 }
-static float nrand(void) { return (float)(sqrt(-2 * log(urand() + 1e-300)) * cos(6.283185307179586 * urand())); }
-static void fill(float *x, size_t n, float scale) {
+static inline float nrand(void) { return (float)(sqrt(-2 * log(urand() + 1e-300)) * cos(6.283185307179586 * urand())); }
+static inline void fill(float *x, size_t n, float scale) {
     for (size_t i = 0; i < n; i++) x[i] = scale * nrand();
 }
 #endif

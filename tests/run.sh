@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# tests/run.sh: runs every test suite against one build (BUILD=build or build-san) and ends with
-# "N passed, M failed" summed over all suites. Exit status 1 if anything failed or a suite crashed.
+# tests/run.sh [BUILD...]: runs every test suite against each build directory (default: build; `make test`
+# passes build and build-san, the AddressSanitizer + UBSan build) and ends with "N passed, M failed"
+# summed over all suites and builds. Exit status 1 if anything failed or a suite crashed.
 set -u
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
 total_pass=0
 total_fail=0
 run_suite() { # name, command...
@@ -25,18 +25,23 @@ run_suite() { # name, command...
         echo "  $name exited with status $rc without reporting a failed check"
     fi
     grep -E '^(FAIL|ERROR)|Sanitizer|runtime error' "$log" | head -n 40
-    printf '%-12s %4d passed, %d failed  (%ds)\n' "$name" "$p" "$f" $((SECONDS - t0))
+    printf '%-24s %4d passed, %d failed  (%ds)\n' "$BUILD/$name" "$p" "$f" $((SECONDS - t0))
     total_pass=$((total_pass + p))
     total_fail=$((total_fail + f))
     rm -f "$log"
 }
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-run_suite ops "$BUILD/test_ops"
-run_suite fourier "$BUILD/test_fourier"
-run_suite model "$BUILD/test_model"
-run_suite safetensors "$BUILD/test_safetensors"
-run_suite cli tests/test_cli.sh "$BUILD"
-run_suite torch-twin /usr/bin/python3 tests/torch_twin.py --fastfnet "$BUILD/fastfnet" --dump "$BUILD/twin_dump"
+builds=("$@")
+[ ${#builds[@]} -eq 0 ] && builds=(build)
+for BUILD in "${builds[@]}"; do
+    echo "== $BUILD"
+    run_suite ops "$BUILD/test_ops"
+    run_suite fourier "$BUILD/test_fourier"
+    run_suite model "$BUILD/test_model"
+    run_suite safetensors "$BUILD/test_safetensors"
+    run_suite cli tests/test_cli.sh "$BUILD"
+    run_suite torch-twin /usr/bin/python3 tests/torch_twin.py --fastfnet "$BUILD/fastfnet" --dump "$BUILD/twin_dump"
+done
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# scripts/deps.sh: installs what fastfnet needs from Debian 12's packages, only those missing.
+# Build: gcc, make, FFTW 3 (single precision), OpenBLAS. Tests: PyTorch and NumPy for the reference twin.
+set -euo pipefail
+pkgs=(gcc make libc6-dev libfftw3-dev libopenblas-dev python3 python3-torch python3-numpy)
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "deps: installing ${missing[*]}"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "deps: ok (gcc $(gcc -dumpversion), fftw $(dpkg-query -W -f='${Version}' libfftw3-dev), openblas $(dpkg-query -W -f='${Version}' libopenblas-dev), torch $(dpkg-query -W -f='${Version}' python3-torch))"
