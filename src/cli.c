@@ -17,7 +17,12 @@ static const char *USAGE =
     "  info    print a model's config, parameter counts and memory estimate\n"
     "  embed   run the encoder over token ids and save last_hidden_state and pooler_output\n"
     "\n"
-    "`fastfnet <command> --help` describes each command's options.\n";
+    "`fastfnet <command> --help` describes each command's options.\n"
+    "\n"
+    "environment:\n"
+    "  FASTFNET_THREADS=N     threads (default: all cores); --threads N on a command overrides it\n"
+    "  FASTFNET_WISDOM=FILE   FFTW wisdom file: plans are measured (FFTW_MEASURE) once, saved to FILE and\n"
+    "                         reused by later runs\n";
 
 static const char *INIT_HELP =
     "usage: fastfnet init --out FILE.safetensors [options]\n"
@@ -217,6 +222,7 @@ static int cmd_info(int argc, char **argv) {
         } else if (is_flag(a, "--batch")) B = (int)parse_long(a, need(argc, argv, &i), 1, 1 << 20);
         else if (is_flag(a, "--seq")) T = (int)parse_long(a, need(argc, argv, &i), 1, 1 << 20);
         else if (is_flag(a, "--model")) path = need(argc, argv, &i);
+        else if (is_flag(a, "--threads")) ffn_set_threads((int)parse_long(a, need(argc, argv, &i), 1, 1024));
         else if (a[0] == '-') ffn_die("info: unknown option '%s' (see fastfnet info --help)", a);
         else path = a;
     }
@@ -367,9 +373,21 @@ static int cmd_embed(int argc, char **argv) {
     return 0;
 }
 
+static const char *g_wisdom;
+static void save_wisdom(void) {
+    if (g_wisdom && ffn_fft_save_wisdom(g_wisdom))
+        fprintf(stderr, "fastfnet: warning: could not write FFTW wisdom to %s\n", g_wisdom);
+}
+
 int main(int argc, char **argv) {
     const char *th = getenv("FASTFNET_THREADS");
-    ffn_set_threads(th ? atoi(th) : omp_get_max_threads());
+    ffn_set_threads(th && atoi(th) > 0 ? atoi(th) : omp_get_max_threads());
+    g_wisdom = getenv("FASTFNET_WISDOM");
+    if (g_wisdom && *g_wisdom) {
+        ffn_fft_set_measure(1);
+        ffn_fft_load_wisdom(g_wisdom); /* a missing file is fine: it is written at exit */
+        atexit(save_wisdom);
+    }
     if (argc < 2 || is_flag(argv[1], "--help") || is_flag(argv[1], "-h") || is_flag(argv[1], "help")) {
         fputs(USAGE, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
