@@ -11,7 +11,7 @@ else
   OPT     := -O3 -march=native -g
   LDSAN   :=
 endif
-CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -fopenmp -Iinclude -Isrc $(OPT) -D_GNU_SOURCE
+CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -fopenmp -Iinclude -Isrc $(OPT) -D_GNU_SOURCE
 LDLIBS  += -lfftw3f_omp -lfftw3f -lopenblas -lm -fopenmp $(LDSAN)
 
 LIB_SRC := $(filter-out src/cli.c,$(wildcard src/*.c))

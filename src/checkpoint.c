@@ -10,6 +10,10 @@
 #define CONFIG_CAP 8192
 
 int ffn_model_save(const ffn_model *m, const char *path, char *err, size_t errlen) {
+    return ffn_model_save_meta(m, path, NULL, err, errlen);
+}
+
+int ffn_model_save_meta(const ffn_model *m, const char *path, const char *const *extra, char *err, size_t errlen) {
     char cfg[CONFIG_CAP];
     if (ffn_config_to_json(&m->cfg, cfg, sizeof cfg) < 0) return ffn_err(err, errlen, "config too large to save");
     ffn_st_out *t = ffn_calloc(sizeof(ffn_st_out) * (size_t)m->num_tensors);
@@ -22,7 +26,10 @@ int ffn_model_save(const ffn_model *m, const char *path, char *err, size_t errle
         t[i].shape[1] = ti->shape[1];
         t[i].data = m->params + ti->offset;
     }
-    const char *meta[] = {"format", "pt", "config", cfg, "producer", "fastfnet", NULL};
+    const char *meta[64] = {"format", "pt", "config", cfg, "producer", "fastfnet"};
+    int k = 6;
+    for (int i = 0; extra && extra[i] && k < 62; i++) meta[k++] = extra[i];
+    meta[k] = NULL;
     int rc = ffn_st_write(path, t, m->num_tensors, meta, err, errlen);
     ffn_free(t);
     return rc;

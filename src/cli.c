@@ -1,9 +1,15 @@
 /* cli.c: the fastfnet command-line tool: init, info, embed (training and evaluation: see issue 3). */
 #include "fastfnet.h"
 #include "fft.h"
+#include "json.h"
+#include "plot.h"
+#include "tokenizer.h"
+#include "train.h"
+#include "listops.h"
 #include "safetensors.h"
 #include "util.h"
 #include <errno.h>
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +22,12 @@ static const char *USAGE =
     "  init    create a model with fresh weights (FNet, Fast-FNet, BERT or hybrid) and save it\n"
     "  info    print a model's config, parameter counts and memory estimate\n"
     "  embed   run the encoder over token ids and save last_hidden_state and pooler_output\n"
+    "  train   train a model on a task (classify, classify-pair, mlm) and save checkpoints\n"
+    "  eval    loss and accuracy of a trained model on a data split\n"
+    "  predict labels and probabilities for new examples, one JSON line each\n"
+    "  tokenizer  train | encode | decode with byte, word or BPE tokenizers\n"
+    "  plot    draw loss and accuracy curves from metrics files as SVG\n"
+    "  data    generate the ListOps data set\n"
     "\n"
     "`fastfnet <command> --help` describes each command's options.\n"
     "\n"
@@ -373,6 +385,380 @@ static int cmd_embed(int argc, char **argv) {
     return 0;
 }
 
+/* ---------- option tables (train / eval / predict share them, and a JSON config gives the same) ---------- */
+
+typedef enum { OPT_INT, OPT_LONG, OPT_DOUBLE, OPT_STR, OPT_BOOL } opt_type;
+typedef struct {
+    const char *name;
+    opt_type type;
+    void *ptr;
+    const char *help;
+} opt_def;
+
+static void opt_print_help(const opt_def *t, FILE *f) {
+    for (; t->name; t++) {
+        char def[64];
+        switch (t->type) {
+        case OPT_INT: snprintf(def, sizeof def, "%d", *(int *)t->ptr); break;
+        case OPT_LONG: snprintf(def, sizeof def, "%ld", *(long *)t->ptr); break;
+        case OPT_DOUBLE: snprintf(def, sizeof def, "%g", *(double *)t->ptr); break;
+        case OPT_STR: snprintf(def, sizeof def, "%s", *(const char **)t->ptr ? *(const char **)t->ptr : "-"); break;
+        case OPT_BOOL: snprintf(def, sizeof def, "%s", *(int *)t->ptr ? "on" : "off"); break;
+        }
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s%s", t->name, t->type == OPT_BOOL ? "" : " X");
+        fprintf(f, "  %-22s %s (default %s)\n", flag, t->help, def);
+    }
+}
+
+static const opt_def *opt_find(const opt_def *t, const char *name) {
+    for (; t->name; t++) {
+        size_t n = strlen(t->name);
+        int eq = strlen(name) == n;
+        for (size_t i = 0; eq && i < n; i++) eq = name[i] == t->name[i] || (name[i] == '_' && t->name[i] == '-');
+        if (eq) return t;
+    }
+    return NULL;
+}
+
+static void opt_set(const opt_def *o, const char *v, const char *src) {
+    char flag[80];
+    snprintf(flag, sizeof flag, "%s%s", src, o->name);
+    switch (o->type) {
+    case OPT_INT: *(int *)o->ptr = (int)parse_long(flag, v, -1, 1L << 30); break;
+    case OPT_LONG: *(long *)o->ptr = parse_long(flag, v, 0, 0x7fffffffL); break;
+    case OPT_DOUBLE: {
+        char *end;
+        double d = strtod(v, &end);
+        if (end == v || *end || !isfinite(d)) ffn_die("%s: '%s' is not a number", flag, v);
+        *(double *)o->ptr = d;
+        break;
+    }
+    case OPT_STR: *(const char **)o->ptr = v; break;
+    case OPT_BOOL:
+        if (!strcmp(v, "1") || !strcmp(v, "true")) *(int *)o->ptr = 1;
+        else if (!strcmp(v, "0") || !strcmp(v, "false")) *(int *)o->ptr = 0;
+        else ffn_die("%s: '%s' must be true or false", flag, v);
+        break;
+    }
+}
+
+/* Apply a JSON config file: keys are option names (dashes or underscores). Strings stay alive (leaked on
+ * purpose: the options point into them for the whole run). */
+static void opt_apply_json(const opt_def *t, const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) ffn_die("--config %s: cannot open (%s)", path, strerror(errno));
+    char *buf = malloc(1 << 20);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    fclose(f);
+    char err[256];
+    ffn_json *j = ffn_json_parse(buf, n, err, sizeof err);
+    if (!j || j->type != FFN_JSON_OBJECT) ffn_die("--config %s: not a JSON object (%s)", path, j ? "wrong type" : err);
+    for (int i = 0; i < j->n; i++) {
+        const opt_def *o = opt_find(t, j->keys[i]);
+        if (!o) ffn_die("--config %s: unknown option \"%s\" (see --help)", path, j->keys[i]);
+        const ffn_json *v = &j->items[i];
+        char num[64], src[300];
+        snprintf(src, sizeof src, "%s: ", path);
+        if (v->type == FFN_JSON_NULL) continue;
+        if (v->type == FFN_JSON_STRING) opt_set(o, strdup(v->str), src);
+        else if (v->type == FFN_JSON_BOOL) opt_set(o, v->boolean ? "true" : "false", src);
+        else if (v->type == FFN_JSON_NUMBER) {
+            snprintf(num, sizeof num, "%.17g", v->number);
+            opt_set(o, strdup(num), src);
+        } else ffn_die("--config %s: option \"%s\" must be a string, number or boolean", path, j->keys[i]);
+    }
+    ffn_json_free(j);
+    free(buf);
+}
+
+/* Parse argv against the table; --config FILE is applied first so flags override it. Positional arguments
+ * are returned in pos (at most npos). */
+static int opt_parse(const opt_def *t, int argc, char **argv, const char *usage, const char **pos, int npos) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--config")) {
+            if (i + 1 >= argc) ffn_die("--config needs a file");
+            opt_apply_json(t, argv[i + 1]);
+        }
+    int np = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage, stdout);
+            opt_print_help(t, stdout);
+            exit(0);
+        }
+        if (!strcmp(a, "--config")) {
+            i++;
+            continue;
+        }
+        if (!strncmp(a, "--", 2)) {
+            char name[128];
+            const char *eq = strchr(a, '=');
+            snprintf(name, sizeof name, "%.*s", (int)(eq ? eq - a - 2 : (long)strlen(a) - 2), a + 2);
+            const opt_def *o = opt_find(t, name);
+            if (!o) ffn_die("unknown option '%s' (see %s --help)", a, argv[0]);
+            if (o->type == OPT_BOOL && !eq) opt_set(o, "true", "--");
+            else opt_set(o, eq ? eq + 1 : need(argc, argv, &i), "--");
+            continue;
+        }
+        if (np >= npos) ffn_die("unexpected argument '%s' (see %s --help)", a, argv[0]);
+        pos[np++] = a;
+    }
+    return np;
+}
+
+static int g_threads;
+
+#define TRAIN_OPTS(o)                                                                                                   \
+    {"task", OPT_STR, &o.task, "classify | classify-pair | mlm"},                                                       \
+    {"data", OPT_STR, &o.data, "built-in data set: image | text | listops | pretrain"},                                 \
+    {"data-dir", OPT_STR, &o.data_dir, "where scripts/fetch_data.sh put the data sets"},                                \
+    {"train", OPT_STR, &o.train, "training file: .jsonl ({\"text\",\"label\"}) or TSV (label<TAB>text); raw text for mlm"}, \
+    {"valid", OPT_STR, &o.valid, "validation file (default: hold out --valid-frac of train)"},                          \
+    {"test", OPT_STR, &o.test, "test file, evaluated once at the end"},                                                 \
+    {"valid-frac", OPT_DOUBLE, &o.valid_frac, "held-out fraction when there is no validation file"},                    \
+    {"limit", OPT_INT, &o.limit, "use at most this many training examples (0: all)"},                                    \
+    {"eval-limit", OPT_INT, &o.eval_limit, "use at most this many validation/test examples (0: all)"},                   \
+    {"max-len", OPT_INT, &o.max_len, "sequence length: longer inputs are truncated (counted in the log), shorter padded; 0: 785 for images, else 512"}, \
+    {"tokenizer", OPT_STR, &o.tokenizer, "byte | word | bpe (word/bpe are trained on the training text)"},              \
+    {"tokenizer-file", OPT_STR, &o.tokenizer_file, "use this tokenizer.json instead of training one"},                  \
+    {"vocab-size", OPT_INT, &o.vocab_size, "vocabulary size for word/bpe training"},                                    \
+    {"batch", OPT_INT, &o.batch, "sequences per micro-batch"},                                                           \
+    {"seed", OPT_LONG, &o.seed, "seed for initialisation, data order, masking and dropout"},                           \
+    {"threads", OPT_INT, &g_threads, "threads (0: all cores)"}
+
+static const char *TRAIN_USAGE =
+    "usage: fastfnet train (--data NAME | --train FILE) --out DIR [options]\n"
+    "\n"
+    "Trains a model and writes DIR/model.safetensors (+ config.json, tokenizer.json), checkpoints with the\n"
+    "full training state under DIR/checkpoints (the last --keep), and metrics as JSON lines. Ctrl-C saves\n"
+    "and exits; --resume DIR continues a run exactly. A JSON file given with --config sets the same\n"
+    "options (keys are the option names); flags override it. Options:\n";
+
+static int cmd_train(int argc, char **argv) {
+    ffn_train_opts o;
+    ffn_train_defaults(&o);
+    ffn_arch_opts *a = &o.arch;
+    int warm = -1;
+    o.warmup = warm;
+    opt_def t[] = {TRAIN_OPTS(o),
+                   {"arch", OPT_STR, &a->arch, "fnet | fast-fnet | bert | hybrid"},
+                   {"hidden", OPT_INT, &a->hidden, "model width"},
+                   {"layers", OPT_INT, &a->layers, "encoder layers"},
+                   {"intermediate", OPT_INT, &a->intermediate, "FFN width (-1: 4 x hidden)"},
+                   {"heads", OPT_INT, &a->heads, "attention heads (-1: hidden/64)"},
+                   {"reduce", OPT_STR, &a->reduce, "fast-fnet: layers that halve the width, e.g. 0 or 0,2"},
+                   {"residual", OPT_STR, &a->residual, "fast-fnet residual: dense | maxpool | avgpool | slice"},
+                   {"attention-layers", OPT_INT, &a->attention_layers, "hybrid: attention in the top K layers"},
+                   {"mixing", OPT_STR, &a->mixing, "per-layer mixing list, e.g. fourier,fast_fourier,attention"},
+                   {"fourier-impl", OPT_STR, &a->fourier_impl, "auto | fft | matrix"},
+                   {"dropout", OPT_DOUBLE, &a->dropout, "hidden and attention dropout"},
+                   {"epochs", OPT_INT, &o.epochs, "passes over the training data (when --steps is 0)"},
+                   {"steps", OPT_INT, &o.steps, "optimizer steps (0: from --epochs)"},
+                   {"accum", OPT_INT, &o.accum, "micro-batches accumulated per step"},
+                   {"lr", OPT_DOUBLE, &o.lr, "peak learning rate"},
+                   {"schedule", OPT_STR, &o.schedule, "decay after warmup: linear | cosine"},
+                   {"warmup", OPT_INT, &o.warmup, "warmup steps (-1: --warmup-frac of the steps)"},
+                   {"warmup-frac", OPT_DOUBLE, &o.warmup_frac, "warmup as a fraction of the steps"},
+                   {"min-lr-ratio", OPT_DOUBLE, &o.min_lr_ratio, "final learning rate / peak"},
+                   {"weight-decay", OPT_DOUBLE, &o.weight_decay, "AdamW decoupled weight decay (not on biases, LayerNorm)"},
+                   {"beta1", OPT_DOUBLE, &o.beta1, "AdamW beta1"},
+                   {"beta2", OPT_DOUBLE, &o.beta2, "AdamW beta2"},
+                   {"eps", OPT_DOUBLE, &o.eps, "AdamW epsilon"},
+                   {"clip", OPT_DOUBLE, &o.clip, "clip the global gradient norm to this (0: off)"},
+                   {"eval-every", OPT_INT, &o.eval_every, "evaluate every N steps (0: 5 times per run)"},
+                   {"save-every", OPT_INT, &o.save_every, "checkpoint every N steps (0: at each evaluation)"},
+                   {"keep", OPT_INT, &o.keep, "checkpoints kept"},
+                   {"patience", OPT_INT, &o.patience, "stop after N evaluations without improvement (0: off)"},
+                   {"log-every", OPT_INT, &o.log_every, "progress and metrics every N steps"},
+                   {"nsp", OPT_BOOL, &o.nsp, "mlm: also next-sentence prediction"},
+                   {"out", OPT_STR, &o.out, "output directory"},
+                   {"resume", OPT_STR, &o.resume, "continue the run in DIR from its last checkpoint"},
+                   {"metrics", OPT_STR, &o.metrics, "append metrics here (default DIR/metrics.jsonl)"},
+                   {"init-from", OPT_STR, &o.init_from, "start from this pre-trained (mlm) model directory"},
+                   {"force", OPT_BOOL, &o.force, "overwrite a trained model in --out"},
+                   {NULL, 0, NULL, NULL}};
+    opt_parse(t, argc, argv, TRAIN_USAGE, NULL, 0);
+    if (o.resume && !o.out) o.out = o.resume;
+    if (g_threads > 0) ffn_set_threads(g_threads);
+    return ffn_train_run(&o);
+}
+
+static const char *EVAL_USAGE =
+    "usage: fastfnet eval --model DIR (--data NAME | --train FILE) [options]\n"
+    "\n"
+    "Loss and accuracy (masked-token accuracy and perplexity for mlm) of a trained model on a split: the\n"
+    "test split of a built-in data set, or the file given with --train. Labels must be ones the model knows.\n";
+
+static int cmd_eval(int argc, char **argv) {
+    ffn_train_opts o;
+    ffn_train_defaults(&o);
+    o.task = NULL;
+    const char *model = NULL;
+    opt_def t[] = {TRAIN_OPTS(o), {"model", OPT_STR, &model, "trained model directory"}, {NULL, 0, NULL, NULL}};
+    opt_parse(t, argc, argv, EVAL_USAGE, NULL, 0);
+    if (!model) ffn_die("eval: --model DIR is required");
+    if (g_threads > 0) ffn_set_threads(g_threads);
+    return ffn_eval_run(model, &o);
+}
+
+static const char *PREDICT_USAGE =
+    "usage: fastfnet predict --model DIR --input FILE [--out FILE] [--batch N]\n"
+    "\n"
+    "One JSON line per example: {\"line\": N, \"label\": ..., \"probs\": {label: p, ...}}. FILE is .jsonl or .tsv\n"
+    "(labels optional) or plain text with one example per line.\n";
+
+static int cmd_predict(int argc, char **argv) {
+    const char *model = NULL, *input = NULL, *out = NULL;
+    int batch = 32;
+    opt_def t[] = {{"model", OPT_STR, &model, "trained model directory"},
+                   {"input", OPT_STR, &input, "examples to label"},
+                   {"out", OPT_STR, &out, "write here instead of stdout"},
+                   {"batch", OPT_INT, &batch, "sequences per batch"},
+                   {"threads", OPT_INT, &g_threads, "threads (0: all cores)"},
+                   {NULL, 0, NULL, NULL}};
+    opt_parse(t, argc, argv, PREDICT_USAGE, NULL, 0);
+    if (!model || !input) ffn_die("predict: --model and --input are required");
+    if (batch < 1) ffn_die("--batch must be >= 1");
+    if (g_threads > 0) ffn_set_threads(g_threads);
+    return ffn_predict_run(model, input, out, batch);
+}
+
+static const char *TOK_USAGE =
+    "usage: fastfnet tokenizer train --kind bpe|word --input TEXT --vocab-size N --out tokenizer.json\n"
+    "       fastfnet tokenizer encode --tokenizer FILE|byte [--input TEXT]   (ids, space-separated, to stdout)\n"
+    "       fastfnet tokenizer decode --tokenizer FILE|byte [--input IDS]    (text to stdout)\n"
+    "\n"
+    "Tokenizer files are HF tokenizer.json (BPE: byte-level; word: WordLevel). Special ids: 0 [CLS], 1 [SEP],\n"
+    "2 [MASK], 3 [PAD], 4 [UNK]. Input defaults to standard input.\n";
+
+static int cmd_tokenizer(int argc, char **argv) {
+    if (argc < 2 || (strcmp(argv[1], "train") && strcmp(argv[1], "encode") && strcmp(argv[1], "decode"))) {
+        if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+            fputs(TOK_USAGE, stdout);
+            return 0;
+        }
+        ffn_die("tokenizer: say train, encode or decode (see fastfnet tokenizer --help)");
+    }
+    const char *kind = "bpe", *input = NULL, *out = NULL, *tokf = "byte";
+    int vocab = 4000, minf = 2;
+    opt_def t[] = {{"kind", OPT_STR, &kind, "train: bpe | word"},
+                   {"input", OPT_STR, &input, "input file (default stdin)"},
+                   {"vocab-size", OPT_INT, &vocab, "train: vocabulary size"},
+                   {"min-freq", OPT_INT, &minf, "train: minimum pair/word frequency"},
+                   {"out", OPT_STR, &out, "train: tokenizer.json to write"},
+                   {"tokenizer", OPT_STR, &tokf, "encode/decode: tokenizer.json, or byte"},
+                   {NULL, 0, NULL, NULL}};
+    opt_parse(t, argc - 1, argv + 1, TOK_USAGE, NULL, 0);
+    char err[1024];
+    size_t len = 0, cap = 1 << 20;
+    FILE *f = input ? fopen(input, "rb") : stdin;
+    if (!f) ffn_die("%s: cannot open (%s)", input, strerror(errno));
+    char *text = malloc(cap);
+    size_t r;
+    while ((r = fread(text + len, 1, cap - len - 1, f)) > 0)
+        if ((len += r) + 1 == cap) text = realloc(text, cap *= 2);
+    text[len] = 0;
+    if (input) fclose(f);
+    if (!strcmp(argv[1], "train")) {
+        if (!out) ffn_die("tokenizer train: --out FILE is required");
+        ffn_tok_kind k = !strcmp(kind, "bpe") ? FFN_TOK_BPE : !strcmp(kind, "word") ? FFN_TOK_WORD : (ffn_tok_kind)-1;
+        if ((int)k < 0) ffn_die("--kind: '%s' must be bpe or word", kind);
+        double t0 = ffn_now();
+        ffn_tokenizer *tk = ffn_tok_train(k, text, len, vocab, minf, err, sizeof err);
+        if (!tk) ffn_die("%s", err);
+        if (ffn_tok_save(tk, out, err, sizeof err)) ffn_die("%s", err);
+        fprintf(stderr, "trained a %s tokenizer of %d tokens on %zu bytes in %.2f s; wrote %s\n", kind, ffn_tok_vocab_size(tk), len,
+                ffn_now() - t0, out);
+        ffn_tok_free(tk);
+    } else {
+        ffn_tokenizer *tk = !strcmp(tokf, "byte") ? ffn_tok_byte() : ffn_tok_load(tokf, err, sizeof err);
+        if (!tk) ffn_die("%s", err);
+        if (!strcmp(argv[1], "encode")) {
+            size_t n = ffn_tok_encode(tk, text, len, NULL, 0);
+            int32_t *ids = malloc(sizeof(int32_t) * (n + 1));
+            ffn_tok_encode(tk, text, len, ids, n);
+            for (size_t i = 0; i < n; i++) printf(i ? " %d" : "%d", ids[i]);
+            printf("\n");
+            free(ids);
+        } else {
+            size_t n = 0, ic = 1024;
+            int32_t *ids = malloc(sizeof(int32_t) * ic);
+            char *p = text, *end;
+            for (;;) {
+                while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') p++;
+                if (!*p) break;
+                long v = strtol(p, &end, 10);
+                if (end == p || v < 0 || v >= ffn_tok_vocab_size(tk)) ffn_die("decode: '%.12s' is not a token id of this tokenizer", p);
+                if (n == ic) ids = realloc(ids, sizeof(int32_t) * (ic *= 2));
+                ids[n++] = (int32_t)v;
+                p = end;
+            }
+            size_t need = ffn_tok_decode(tk, ids, n, NULL, 0);
+            char *o = malloc(need + 1);
+            ffn_tok_decode(tk, ids, n, o, need + 1);
+            fwrite(o, 1, need, stdout);
+            free(o);
+            free(ids);
+        }
+        ffn_tok_free(tk);
+    }
+    free(text);
+    return 0;
+}
+
+static const char *PLOT_USAGE =
+    "usage: fastfnet plot METRICS.jsonl [MORE.jsonl ...] --out curves.svg [--title T]\n"
+    "\n"
+    "Loss (train and eval) and accuracy curves against step, one series per file, as a standalone SVG.\n";
+
+static int cmd_plot(int argc, char **argv) {
+    const char *out = NULL, *title = "fastfnet training";
+    const char *files[32];
+    opt_def t[] = {{"out", OPT_STR, &out, "SVG file to write"}, {"title", OPT_STR, &title, "title"}, {NULL, 0, NULL, NULL}};
+    int n = opt_parse(t, argc, argv, PLOT_USAGE, files, 32);
+    if (!out || n == 0) ffn_die("plot: give metrics files and --out FILE.svg (see fastfnet plot --help)");
+    char err[1024];
+    if (ffn_plot_svg(files, n, out, title, err, sizeof err)) ffn_die("%s", err);
+    printf("wrote %s\n", out);
+    return 0;
+}
+
+static const char *DATA_USAGE =
+    "usage: fastfnet data listops --out FILE.tsv [--n N] [--seed S] [--min-len A] [--max-len B] [--max-depth D]\n"
+    "\n"
+    "Writes LRA-style ListOps examples as label<TAB>expression lines (see src/listops.h for the rules).\n";
+
+static int cmd_data(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "listops")) {
+        if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+            fputs(DATA_USAGE, stdout);
+            return 0;
+        }
+        ffn_die("data: only 'listops' is generated here (see fastfnet data --help)");
+    }
+    ffn_listops_config c;
+    ffn_listops_default(&c);
+    const char *out = NULL;
+    int n = 1000;
+    long seed = 0;
+    opt_def t[] = {{"out", OPT_STR, &out, "TSV file to write"},
+                   {"n", OPT_INT, &n, "examples"},
+                   {"seed", OPT_LONG, &seed, "seed"},
+                   {"min-len", OPT_INT, &c.min_len, "minimum tokens"},
+                   {"max-len", OPT_INT, &c.max_len, "maximum tokens"},
+                   {"max-depth", OPT_INT, &c.max_depth, "tree levels"},
+                   {"max-args", OPT_INT, &c.max_args, "arguments per operator at most"},
+                   {NULL, 0, NULL, NULL}};
+    opt_parse(t, argc - 1, argv + 1, DATA_USAGE, NULL, 0);
+    if (!out) ffn_die("data listops: --out FILE is required");
+    char err[1024];
+    if (ffn_listops_write_tsv(out, &c, (uint64_t)seed, n, err, sizeof err)) ffn_die("%s", err);
+    printf("wrote %d ListOps examples to %s\n", n, out);
+    return 0;
+}
+
 static const char *g_wisdom;
 static void save_wisdom(void) {
     if (g_wisdom && ffn_fft_save_wisdom(g_wisdom))
@@ -396,6 +782,12 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "init")) return cmd_init(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "embed")) return cmd_embed(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "predict")) return cmd_predict(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tokenizer")) return cmd_tokenizer(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plot")) return cmd_plot(argc - 1, argv + 1);
+    if (!strcmp(cmd, "data")) return cmd_data(argc - 1, argv + 1);
     fprintf(stderr, "fastfnet: unknown command '%s'\n%s", cmd, USAGE);
     return 2;
 }

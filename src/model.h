@@ -89,3 +89,5 @@ struct ffn_model {
 /* Build the tensor table and allocate params for a validated config (no init). */
 ffn_model *ffn_model_alloc(const ffn_config *cfg, char *err, size_t errlen);
 #endif
+/* Save with extra metadata (NULL-terminated key, value, ... list) beside the config. */
+int ffn_model_save_meta(const ffn_model *m, const char *path, const char *const *extra, char *err, size_t errlen);

@@ -40,6 +40,9 @@ for BUILD in "${builds[@]}"; do
     run_suite fourier "$BUILD/test_fourier"
     run_suite model "$BUILD/test_model"
     run_suite safetensors "$BUILD/test_safetensors"
+    run_suite listops "$BUILD/test_listops"
+    run_suite plot "$BUILD/test_plot"
+    run_suite tokenizer "$BUILD/test_tokenizer"
     run_suite cli tests/test_cli.sh "$BUILD"
     run_suite torch-twin /usr/bin/python3 tests/torch_twin.py --fastfnet "$BUILD/fastfnet" --dump "$BUILD/twin_dump"
 done

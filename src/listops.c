@@ -1,0 +1,372 @@
+/* listops.c: LRA ListOps expressions: a generator that labels as it draws, an independent evaluator, and an
+ * atomic TSV writer. The rules (tokens, MED of an even count, the drawing process) are in listops.h. */
+#include "listops.h"
+#include "util.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define LO_MAX_DEPTH 64      /* the generator recurses once per level */
+#define LO_MAX_ARGS 1000
+#define LO_MAX_LEN (1 << 24) /* keeps 5 * max_len + 1 and every token count far inside int */
+#define LO_MAX_ATTEMPTS (1 << 22)
+
+enum { OP_MAX, OP_MIN, OP_MED, OP_SM, OP_COUNT };
+static const char *const op_tok[OP_COUNT] = {"[MAX ", "[MIN ", "[MED ", "[SM "};
+static const size_t op_len[OP_COUNT] = {5, 5, 5, 4};
+
+void ffn_listops_default(ffn_listops_config *c) {
+    c->max_depth = 10;
+    c->max_args = 10;
+    c->min_len = 500;
+    c->max_len = 2000;
+    c->leaf_prob = 0.75f; /* LRA: VALUE_P = 0.25 is the operator probability */
+}
+
+/* The smallest and largest token counts a tree can have, given how the root is drawn (see generate).
+ * Called only with fields already range-checked; counts saturate at `sat` (far above any max_len). */
+static void length_bounds(const ffn_listops_config *c, long long *lo, long long *hi) {
+    const long long sat = (long long)LO_MAX_LEN * 16;
+    long long smin[LO_MAX_DEPTH + 2], smax[LO_MAX_DEPTH + 2]; /* subtree bounds by level */
+    smin[c->max_depth] = smax[c->max_depth] = 1;              /* the last level is one digit */
+    long long op_min = 0, op_max = 0;
+    for (int level = c->max_depth - 1; level >= 1; level--) {
+        op_min = 2 + 2 * smin[level + 1];
+        if (op_min > sat) op_min = sat;
+        op_max = smax[level + 1] >= sat / c->max_args ? sat : 2 + (long long)c->max_args * smax[level + 1];
+        smin[level] = c->leaf_prob > 0.0f ? 1 : op_min;
+        smax[level] = c->leaf_prob < 1.0f ? op_max : 1;
+    }
+    if (c->min_len > 1 && c->max_depth >= 2) { /* the root is always an operator (op_* are level 1's) */
+        *lo = op_min;
+        *hi = op_max;
+    } else {
+        *lo = smin[1];
+        *hi = smax[1];
+    }
+}
+
+int ffn_listops_check_config(const ffn_listops_config *c, char *err, size_t errlen) {
+    if (!c) return ffn_err(err, errlen, "listops: no config");
+    if (c->max_depth < 1 || c->max_depth > LO_MAX_DEPTH)
+        return ffn_err(err, errlen, "listops: max_depth %d is outside 1..%d", c->max_depth, LO_MAX_DEPTH);
+    if (c->max_args < 2 || c->max_args > LO_MAX_ARGS)
+        return ffn_err(err, errlen, "listops: max_args %d is outside 2..%d", c->max_args, LO_MAX_ARGS);
+    if (c->min_len < 1 || c->max_len > LO_MAX_LEN || c->min_len > c->max_len)
+        return ffn_err(err, errlen, "listops: need 1 <= min_len <= max_len <= %d, got min_len %d, max_len %d",
+                       LO_MAX_LEN, c->min_len, c->max_len);
+    if (!(c->leaf_prob >= 0.0f && c->leaf_prob <= 1.0f)) /* also refuses NaN */
+        return ffn_err(err, errlen, "listops: leaf_prob %g is outside [0,1]", (double)c->leaf_prob);
+    long long lo, hi;
+    length_bounds(c, &lo, &hi);
+    if (c->min_len > hi)
+        return ffn_err(err, errlen,
+                       "listops: no tree reaches min_len %d tokens: with max_depth %d, max_args %d and "
+                       "leaf_prob %g the largest has %lld",
+                       c->min_len, c->max_depth, c->max_args, (double)c->leaf_prob, hi);
+    if (c->max_len < lo)
+        return ffn_err(err, errlen,
+                       "listops: no tree fits max_len %d tokens: with max_depth %d and leaf_prob %g the "
+                       "smallest has %lld",
+                       c->max_len, c->max_depth, (double)c->leaf_prob, lo);
+    return 0;
+}
+
+size_t ffn_listops_buf_size(const ffn_listops_config *c) {
+    if (ffn_listops_check_config(c, NULL, 0) != 0) return 0;
+    return 5 * (size_t)c->max_len + 1;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Generator. Every node is written straight into buf as it is drawn; its value is computed from its
+ * arguments' values as they return (a histogram for MED, so no argument list is kept). */
+
+typedef struct {
+    ffn_rng *rng;
+    char *buf;
+    size_t pos;
+    int ntok;    /* tokens written */
+    int open;    /* operators written but not closed: each still owes a `]` */
+    int max_depth, max_args, max_len;
+    float leaf_prob;
+} lo_gen;
+
+/* uniform in 0..n-1 (multiply-shift on the high 32 bits; the bias is below n / 2^32) */
+static inline unsigned below(ffn_rng *r, unsigned n) {
+    return (unsigned)(((ffn_rng_u64(r) >> 32) * (uint64_t)n) >> 32);
+}
+
+#define LO_ABANDON (-2)
+
+/* Draw the subtree at `level` (root = 1). Returns its value, or LO_ABANDON once the tree can no longer fit
+ * in max_len tokens (the tokens written plus the `]` every open operator still needs). */
+static int gen_node(lo_gen *g, int level, int force_op) {
+    int leaf = level >= g->max_depth ? 1 : force_op ? 0 : ffn_rng_uniform(g->rng) < g->leaf_prob;
+    if (leaf) {
+        if (g->ntok + g->open + 1 > g->max_len) return LO_ABANDON;
+        int d = (int)below(g->rng, 10);
+        g->buf[g->pos++] = (char)('0' + d);
+        g->buf[g->pos++] = ' ';
+        g->ntok++;
+        return d;
+    }
+    if (g->ntok + g->open + 2 > g->max_len) return LO_ABANDON;
+    int op = (int)below(g->rng, OP_COUNT);
+    int nargs = 2 + (int)below(g->rng, (unsigned)(g->max_args - 1));
+    memcpy(g->buf + g->pos, op_tok[op], op_len[op]);
+    g->pos += op_len[op];
+    g->ntok++;
+    g->open++;
+    int hist[10] = {0};
+    int mx = 0, mn = 9, sum = 0;
+    for (int i = 0; i < nargs; i++) {
+        int v = gen_node(g, level + 1, 0);
+        if (v < 0) return v;
+        hist[v]++;
+        if (v > mx) mx = v;
+        if (v < mn) mn = v;
+        sum += v;
+    }
+    g->buf[g->pos++] = ']';
+    g->buf[g->pos++] = ' ';
+    g->ntok++;
+    g->open--;
+    switch (op) {
+    case OP_MAX: return mx;
+    case OP_MIN: return mn;
+    case OP_SM: return sum % 10;
+    default: { /* MED: the values at sorted positions (n-1)/2 and n/2, floor of their mean */
+        int lo_rank = (nargs - 1) / 2, hi_rank = nargs / 2, lo_v = -1, hi_v = -1, seen = 0;
+        for (int d = 0; d < 10 && hi_v < 0; d++) {
+            seen += hist[d];
+            if (lo_v < 0 && seen > lo_rank) lo_v = d;
+            if (seen > hi_rank) hi_v = d;
+        }
+        return (lo_v + hi_v) / 2;
+    }
+    }
+}
+
+int ffn_listops_generate(const ffn_listops_config *c, ffn_rng *rng, char *buf, size_t cap, int *ntokens) {
+    if (ntokens) *ntokens = 0;
+    size_t need = ffn_listops_buf_size(c);
+    if (need == 0 || !rng || !buf || cap < need) return -1;
+    lo_gen g = {.rng = rng, .buf = buf, .max_depth = c->max_depth, .max_args = c->max_args,
+                .max_len = c->max_len, .leaf_prob = c->leaf_prob};
+    /* A digit root is one token: when min_len > 1 it would always be rejected, so the root is drawn as an
+     * operator directly. Conditioned on acceptance this is the same distribution. */
+    int force_root = c->min_len > 1 && c->max_depth >= 2;
+    for (long attempt = 0; attempt < LO_MAX_ATTEMPTS; attempt++) {
+        g.pos = 0, g.ntok = 0, g.open = 0;
+        int v = gen_node(&g, 1, force_root);
+        if (v < 0 || g.ntok < c->min_len) continue;
+        buf[g.pos - 1] = '\0'; /* the last separator becomes the terminator */
+        if (ntokens) *ntokens = g.ntok;
+        return v;
+    }
+    buf[0] = '\0';
+    return -1;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Evaluator: a shift-reduce pass with an explicit stack of argument values and a stack of open operators.
+ * Deliberately unlike the generator: it keeps every argument and sorts them for MED. */
+
+static int is_sep(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; }
+
+static int cmp_int(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct {
+    int op;
+    size_t start;  /* index of its first argument in the value stack */
+    size_t tokpos; /* 1-based position of the operator token */
+} lo_frame;
+
+int ffn_listops_eval(const char *expr, char *err, size_t errlen) {
+    if (!expr) return ffn_err(err, errlen, "listops: no expression");
+    size_t len = strlen(expr);
+    size_t maxtok = len / 2 + 1; /* tokens are separated, so at most ceil(len/2) of them */
+    int *vals = ffn_malloc(maxtok * sizeof *vals);
+    lo_frame *fr = ffn_malloc(maxtok * sizeof *fr);
+    size_t nv = 0, nf = 0, tokpos = 0, done_at = 0;
+    int rc = -1, result = -1;
+    const char *p = expr;
+    for (;;) {
+        while (is_sep(*p)) p++;
+        if (!*p) break;
+        const char *s = p;
+        while (*p && !is_sep(*p)) p++;
+        size_t tl = (size_t)(p - s);
+        tokpos++;
+        int shown = tl > 24 ? 24 : (int)tl;
+        const char *more = tl > 24 ? "..." : "";
+        int kind; /* 0..9 digit, 10 + op operator, 20 close, -1 unknown */
+        if (tl == 1 && *s >= '0' && *s <= '9') kind = *s - '0';
+        else if (tl == 1 && *s == ']') kind = 20;
+        else if (tl == 4 && !memcmp(s, "[MAX", 4)) kind = 10 + OP_MAX;
+        else if (tl == 4 && !memcmp(s, "[MIN", 4)) kind = 10 + OP_MIN;
+        else if (tl == 4 && !memcmp(s, "[MED", 4)) kind = 10 + OP_MED;
+        else if (tl == 3 && !memcmp(s, "[SM", 3)) kind = 10 + OP_SM;
+        else kind = -1;
+        if (kind < 0) {
+            ffn_err(err, errlen,
+                    "listops: token %zu ('%.*s%s'): unknown token (expected [MAX [MIN [MED [SM ] or a digit 0-9)",
+                    tokpos, shown, s, more);
+            goto out;
+        }
+        if (done_at) {
+            ffn_err(err, errlen, "listops: token %zu ('%.*s%s'): trailing token after the complete expression "
+                    "that ended at token %zu", tokpos, shown, s, more, done_at);
+            goto out;
+        }
+        if (kind < 10) {
+            vals[nv++] = kind;
+            if (nf == 0) done_at = tokpos, result = kind;
+        } else if (kind < 20) {
+            fr[nf++] = (lo_frame){.op = kind - 10, .start = nv, .tokpos = tokpos};
+        } else {
+            if (nf == 0) {
+                ffn_err(err, errlen, "listops: token %zu (']'): closes no open operator", tokpos);
+                goto out;
+            }
+            lo_frame f = fr[--nf];
+            size_t n = nv - f.start;
+            int *a = vals + f.start;
+            if (n == 0) {
+                ffn_err(err, errlen, "listops: token %zu (']'): operator %.*s at token %zu has no arguments",
+                        tokpos, (int)op_len[f.op] - 1, op_tok[f.op], f.tokpos);
+                goto out;
+            }
+            int v;
+            if (f.op == OP_MAX) {
+                v = a[0];
+                for (size_t i = 1; i < n; i++) v = a[i] > v ? a[i] : v;
+            } else if (f.op == OP_MIN) {
+                v = a[0];
+                for (size_t i = 1; i < n; i++) v = a[i] < v ? a[i] : v;
+            } else if (f.op == OP_SM) {
+                long long sum = 0;
+                for (size_t i = 0; i < n; i++) sum += a[i];
+                v = (int)(sum % 10);
+            } else {
+                qsort(a, n, sizeof *a, cmp_int);
+                v = n % 2 ? a[n / 2] : (a[n / 2 - 1] + a[n / 2]) / 2;
+            }
+            nv = f.start;
+            vals[nv++] = v;
+            if (nf == 0) done_at = tokpos, result = v;
+        }
+    }
+    if (tokpos == 0) {
+        ffn_err(err, errlen, "listops: empty expression (token 1 missing)");
+        goto out;
+    }
+    if (nf > 0) {
+        ffn_err(err, errlen, "listops: token %zu (end of input): operator %.*s at token %zu is never closed "
+                "(%zu open)", tokpos + 1, (int)op_len[fr[nf - 1].op] - 1, op_tok[fr[nf - 1].op],
+                fr[nf - 1].tokpos, nf);
+        goto out;
+    }
+    rc = result;
+out:
+    ffn_free(vals);
+    ffn_free(fr);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* TSV writer */
+
+int ffn_listops_write_tsv(const char *path, const ffn_listops_config *c, uint64_t seed, int n, char *err,
+                          size_t errlen) {
+    if (!path || !*path) return ffn_err(err, errlen, "listops: no output path");
+    if (n < 0) return ffn_err(err, errlen, "%s: negative example count %d", path, n);
+    if (ffn_listops_check_config(c, err, errlen) != 0) return -1;
+    size_t cap = ffn_listops_buf_size(c);
+    size_t tlen = strlen(path) + 48;
+    char *tmp = ffn_malloc(tlen);
+    char *buf = ffn_malloc(cap);
+    FILE *fp = NULL;
+    int rc = -1, fd = -1;
+    /* O_EXCL | O_NOFOLLOW: never write through a planted file or symlink at the temporary name */
+    for (int i = 0; i < 100 && fd < 0; i++) {
+        snprintf(tmp, tlen, "%s.tmp.%ld.%d", path, (long)getpid(), i);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd < 0) {
+        ffn_err(err, errlen, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
+        goto out;
+    }
+    fp = fdopen(fd, "wb");
+    if (!fp) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        ffn_err(err, errlen, "%s: fdopen failed: %s", path, strerror(e));
+        goto out;
+    }
+    ffn_rng rng;
+    ffn_rng_seed(&rng, seed);
+    int bad = 0, gen_fail = -1;
+    for (int i = 0; i < n && !bad; i++) {
+        int ntok;
+        int label = ffn_listops_generate(c, &rng, buf, cap, &ntok);
+        if (label < 0) {
+            gen_fail = i;
+            break;
+        }
+        bad = fprintf(fp, "%d\t", label) < 0 || fputs(buf, fp) == EOF || fputc('\n', fp) == EOF;
+    }
+    /* fsync before rename: otherwise a crash can leave the new name pointing at an empty file */
+    if (!bad && gen_fail < 0) bad = fflush(fp) != 0 || fsync(fileno(fp)) != 0;
+    int e = errno;
+    if (fclose(fp) != 0 && !bad) bad = 1, e = errno;
+    fp = NULL;
+    if (gen_fail >= 0) {
+        unlink(tmp);
+        ffn_err(err, errlen, "%s: example %d: %d trees in a row missed the length window %d..%d", path,
+                gen_fail, LO_MAX_ATTEMPTS, c->min_len, c->max_len);
+        goto out;
+    }
+    if (bad) {
+        unlink(tmp);
+        ffn_err(err, errlen, "%s: writing %s failed: %s", path, tmp, strerror(e));
+        goto out;
+    }
+    if (rename(tmp, path) != 0) {
+        e = errno;
+        unlink(tmp);
+        ffn_err(err, errlen, "%s: cannot rename %s over it: %s", path, tmp, strerror(e));
+        goto out;
+    }
+    /* the rename itself is only durable once the directory entry is synced */
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!dir) {
+        ffn_err(err, errlen, "%s: written, but out of memory syncing its directory", path);
+        goto out;
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dsync = dfd >= 0 ? fsync(dfd) : -1;
+    e = errno;
+    if (dfd >= 0) close(dfd);
+    free(dir);
+    /* EINVAL: the filesystem cannot sync directories at all, so there is nothing more to do */
+    if (dsync != 0 && e != EINVAL) {
+        ffn_err(err, errlen, "%s: written, but syncing its directory failed: %s", path, strerror(e));
+        goto out;
+    }
+    rc = 0;
+out:
+    ffn_free(tmp);
+    ffn_free(buf);
+    return rc;
+}

@@ -1,0 +1,1177 @@
+/* train.c: the training loop (AdamW, warmup + linear/cosine decay, clipping, accumulation), evaluation,
+ * crash-safe checkpoints with the full training state, resume, and prediction. */
+#include "train.h"
+#include "data.h"
+#include "json.h"
+#include "listops.h"
+#include "model.h"
+#include "safetensors.h"
+#include "tokenizer.h"
+#include "util.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { TASK_CLASSIFY = 0, TASK_PAIR = 1, TASK_MLM = 2 };
+static const char *FASHION[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+
+void ffn_train_defaults(ffn_train_opts *o) {
+    memset(o, 0, sizeof *o);
+    ffn_arch_defaults(&o->arch);
+    o->arch.hidden = 128;
+    o->arch.layers = 4;
+    o->task = "classify";
+    o->data_dir = "data";
+    o->valid_frac = 0.1;
+    o->max_len = 0; /* 0: the data set's natural length (images 785, otherwise 512) */
+    o->tokenizer = "byte";
+    o->vocab_size = 4000;
+    o->batch = 32;
+    o->accum = 1;
+    o->epochs = 1;
+    o->lr = 1e-3;
+    o->weight_decay = 0.01;
+    o->beta1 = 0.9;
+    o->beta2 = 0.999;
+    o->eps = 1e-8;
+    o->clip = 1.0;
+    o->warmup = -1;
+    o->warmup_frac = 0.06;
+    o->schedule = "linear";
+    o->keep = 3;
+    o->log_every = 10;
+    o->eval_limit = 0;
+}
+
+/* ---------- small helpers ---------- */
+
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
+
+static double peak_rss_mib(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0;
+}
+
+static int file_exists(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0;
+}
+
+static int mkdir_p(const char *path) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(buf, 0755) && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    return mkdir(buf, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+static int write_text_atomic(const char *path, const char *text, char *err, size_t n) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return ffn_err(err, n, "%s: cannot write (%s)", path, strerror(errno));
+    size_t len = strlen(text);
+    int ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+    ok &= close(fd) == 0;
+    if (!ok || rename(tmp, path)) {
+        unlink(tmp);
+        return ffn_err(err, n, "%s: write failed (%s)", path, strerror(errno));
+    }
+    return 0;
+}
+
+static void fsync_dir(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+static char *slurp(const char *path, size_t *len, char *err, size_t n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        ffn_err(err, n, "%s: cannot open (%s)", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 20, got = 0;
+    char *buf = malloc(cap);
+    size_t r;
+    while ((r = fread(buf + got, 1, cap - got - 1, f)) > 0) {
+        got += r;
+        if (got + 1 == cap) buf = realloc(buf, cap *= 2);
+        if (!buf) ffn_die("out of memory reading %s", path);
+    }
+    fclose(f);
+    buf[got] = 0;
+    *len = got;
+    return buf;
+}
+
+/* ---------- the data of a run ---------- */
+
+typedef struct {
+    int task;
+    ffn_dataset train, valid, test;
+    int have_test;
+    ffn_labels labels;
+    ffn_tokenizer *tok;
+    int max_len;
+} run_data;
+
+static void run_data_free(run_data *d) {
+    ffn_dataset_free(&d->train);
+    ffn_dataset_free(&d->valid);
+    ffn_dataset_free(&d->test);
+    ffn_labels_free(&d->labels);
+    if (d->tok) ffn_tok_free(d->tok);
+}
+
+static int task_of(const char *t) {
+    if (!strcmp(t, "classify")) return TASK_CLASSIFY;
+    if (!strcmp(t, "classify-pair")) return TASK_PAIR;
+    if (!strcmp(t, "mlm")) return TASK_MLM;
+    return -1;
+}
+
+/* Hold out the last valid_frac of a shuffled copy: deterministic from the seed. */
+static void split_valid(ffn_dataset *train, ffn_dataset *valid, double frac, uint64_t seed) {
+    int n = train->n, nv = (int)(n * frac);
+    if (nv < 1) nv = 1;
+    int *perm = malloc(sizeof(int) * n);
+    for (int i = 0; i < n; i++) perm[i] = i;
+    ffn_rng r;
+    ffn_rng_seed(&r, seed ^ 0x5EED5);
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(ffn_rng_u64(&r) % (uint64_t)(i + 1)), t = perm[i];
+        perm[i] = perm[j], perm[j] = t;
+    }
+    /* rebuild in permuted order, then slice */
+    ffn_dataset shuf = {0};
+    shuf.n = n;
+    shuf.off = malloc(sizeof(int64_t) * (n + 1));
+    shuf.seg = malloc(sizeof(int32_t) * n);
+    shuf.ids = malloc(sizeof(int32_t) * (size_t)(train->off[n] ? train->off[n] : 1));
+    if (train->labels) shuf.labels = malloc(sizeof(int32_t) * n);
+    int64_t pos = 0;
+    for (int i = 0; i < n; i++) {
+        int e = perm[i];
+        int64_t len = train->off[e + 1] - train->off[e];
+        shuf.off[i] = pos;
+        memcpy(shuf.ids + pos, train->ids + train->off[e], sizeof(int32_t) * (size_t)len);
+        shuf.seg[i] = train->seg[e];
+        if (train->labels) shuf.labels[i] = train->labels[e];
+        pos += len;
+    }
+    shuf.off[n] = pos;
+    free(perm);
+    ffn_dataset_free(train);
+    ffn_dataset_slice(valid, &shuf, n - nv, n);
+    ffn_dataset_slice(train, &shuf, 0, n - nv);
+    ffn_dataset_free(&shuf);
+}
+
+static int load_records_ds(ffn_dataset *ds, const char *path, run_data *d, int need_label, char *err, size_t n) {
+    ffn_records r;
+    if (ffn_records_read(&r, path, d->task == TASK_PAIR, need_label, err, n)) return -1;
+    int rc = ffn_dataset_from_records(ds, &r, path, d->tok, need_label ? &d->labels : NULL, d->max_len, err, n);
+    ffn_records_free(&r);
+    if (!rc && ds->truncated)
+        fprintf(stderr, "fastfnet: %s: %lld of %d examples truncated to %d tokens\n", path, (long long)ds->truncated, ds->n, d->max_len);
+    return rc;
+}
+
+/* Concatenate the texts of records for tokenizer training. */
+static char *records_text(const ffn_records *r, size_t *len) {
+    size_t n = 0;
+    for (int i = 0; i < r->n; i++) n += strlen(r->a[i]) + 1 + (r->b && r->b[i] ? strlen(r->b[i]) + 1 : 0);
+    char *s = malloc(n + 1), *p = s;
+    for (int i = 0; i < r->n; i++) {
+        size_t k = strlen(r->a[i]);
+        memcpy(p, r->a[i], k), p += k, *p++ = '\n';
+        if (r->b && r->b[i]) k = strlen(r->b[i]), memcpy(p, r->b[i], k), p += k, *p++ = '\n';
+    }
+    *p = 0;
+    *len = n;
+    return s;
+}
+
+/* Built-in ListOps: generated once into data_dir/listops (train/valid/test TSV), seeded. */
+static int ensure_listops(const char *dir, char *err, size_t n) {
+    static const char *names[] = {"train.tsv", "valid.tsv", "test.tsv"};
+    static const int counts[] = {20000, 1000, 1000};
+    if (mkdir_p(dir)) return ffn_err(err, n, "%s: cannot create (%s)", dir, strerror(errno));
+    for (int i = 0; i < 3; i++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        if (file_exists(p)) continue;
+        ffn_listops_config c;
+        ffn_listops_default(&c);
+        fprintf(stderr, "fastfnet: generating ListOps %s (%d examples, LRA lengths %d..%d)\n", p, counts[i], c.min_len, c.max_len);
+        if (ffn_listops_write_tsv(p, &c, 1000 + (uint64_t)i, counts[i], err, n)) return -1;
+    }
+    return 0;
+}
+
+static int prepare_data(run_data *d, const ffn_train_opts *o, ffn_tokenizer *given_tok, const ffn_labels *given_labels,
+                        char *err, size_t n) {
+    memset(d, 0, sizeof *d);
+    d->task = task_of(o->task);
+    if (d->task < 0) return ffn_err(err, n, "--task: '%s' must be classify, classify-pair or mlm", o->task);
+    char tr[4200] = "", va[4200] = "", te[4200] = "";
+    const char *data = o->data;
+    if (data && !strcmp(data, "image")) {
+        if (d->task != TASK_CLASSIFY) return ffn_err(err, n, "--data image is a classify task");
+        d->max_len = o->max_len ? o->max_len : 785;
+        if (d->max_len < 785) return ffn_err(err, n, "--data image needs --max-len >= 785 (784 pixels + [CLS])");
+        char a[4200], b[4200];
+        snprintf(a, sizeof a, "%s/fashion-mnist/train-images-idx3-ubyte", o->data_dir);
+        snprintf(b, sizeof b, "%s/fashion-mnist/train-labels-idx1-ubyte", o->data_dir);
+        if (!file_exists(a)) return ffn_err(err, n, "%s is missing: run scripts/fetch_data.sh first", a);
+        if (ffn_dataset_from_idx(&d->train, a, b, o->limit, err, n)) return -1;
+        snprintf(a, sizeof a, "%s/fashion-mnist/t10k-images-idx3-ubyte", o->data_dir);
+        snprintf(b, sizeof b, "%s/fashion-mnist/t10k-labels-idx1-ubyte", o->data_dir);
+        if (ffn_dataset_from_idx(&d->test, a, b, o->eval_limit, err, n)) return -1;
+        d->have_test = 1;
+        split_valid(&d->train, &d->valid, o->valid_frac, (uint64_t)o->seed);
+        d->tok = ffn_tok_byte();
+        d->labels.n = 10;
+        d->labels.names = malloc(sizeof(char *) * 10);
+        for (int i = 0; i < 10; i++) d->labels.names[i] = strdup(FASHION[i]);
+        return 0;
+    }
+    if (data && !strcmp(data, "listops")) {
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s/listops", o->data_dir);
+        if (ensure_listops(dir, err, n)) return -1;
+        snprintf(tr, sizeof tr, "%s/train.tsv", dir);
+        snprintf(va, sizeof va, "%s/valid.tsv", dir);
+        snprintf(te, sizeof te, "%s/test.tsv", dir);
+    } else if (data && !strcmp(data, "text")) {
+        if (d->task != TASK_CLASSIFY) return ffn_err(err, n, "--data text is a classify task");
+        snprintf(tr, sizeof tr, "%s/spam-assassin", o->data_dir);
+    } else if (data && !strcmp(data, "pretrain")) {
+        if (d->task != TASK_MLM) return ffn_err(err, n, "--data pretrain is for --task mlm");
+    } else if (data) {
+        return ffn_err(err, n, "--data: '%s' must be image, text, listops or pretrain (or give --train FILE)", data);
+    } else {
+        if (!o->train) return ffn_err(err, n, "give --data NAME or --train FILE (see fastfnet train --help)");
+        snprintf(tr, sizeof tr, "%s", o->train);
+        if (o->valid) snprintf(va, sizeof va, "%s", o->valid);
+        if (o->test) snprintf(te, sizeof te, "%s", o->test);
+    }
+    int is_text = data && !strcmp(data, "text"), is_listops = data && !strcmp(data, "listops");
+    d->max_len = o->max_len ? o->max_len : is_text ? 4096 : is_listops ? 2000 : 512;
+    if (d->task == TASK_MLM) {
+        /* raw text: the whole file is one token stream */
+        size_t len, vlen = 0;
+        char *text, *vtext = NULL;
+        if (data) {
+            if (ffn_text_corpus(o->data_dir, &text, &len, &vtext, &vlen, err, n)) return -1;
+        } else if (!(text = slurp(tr, &len, err, n))) {
+            return -1;
+        } else if (va[0] && !(vtext = slurp(va, &vlen, err, n))) {
+            free(text);
+            return -1;
+        }
+        if (given_tok) d->tok = given_tok;
+        else if (o->tokenizer_file) {
+            if (!(d->tok = ffn_tok_load(o->tokenizer_file, err, n))) return free(text), -1;
+        } else {
+            ffn_tok_kind k = !strcmp(o->tokenizer, "bpe") ? FFN_TOK_BPE : !strcmp(o->tokenizer, "word") ? FFN_TOK_WORD : FFN_TOK_BYTE;
+            d->tok = k == FFN_TOK_BYTE ? ffn_tok_byte() : ffn_tok_train(k, text, len, o->vocab_size, 2, err, n);
+            if (!d->tok) return free(text), -1;
+        }
+        for (int split = 0; split < 2; split++) {
+            if (split == 1) {
+                free(text);
+                text = vtext, len = vlen;
+                if (!text) break;
+            }
+            size_t cap = len + 16;
+            int32_t *ids = malloc(sizeof(int32_t) * cap);
+            size_t m = ffn_tok_encode(d->tok, text, len, ids, cap);
+            if (m > cap) {
+                ids = realloc(ids, sizeof(int32_t) * m);
+                m = ffn_tok_encode(d->tok, text, len, ids, m);
+            }
+            int rc = ffn_dataset_pretrain(split ? &d->valid : &d->train, ids, m, d->max_len, o->nsp, (uint64_t)o->seed + split, err, n);
+            free(ids);
+            if (rc) return free(text), -1;
+        }
+        free(text);
+        if (d->valid.n == 0) split_valid(&d->train, &d->valid, o->valid_frac, (uint64_t)o->seed);
+        if (o->limit > 0 && o->limit < d->train.n) {
+            ffn_dataset t;
+            ffn_dataset_slice(&t, &d->train, 0, o->limit);
+            ffn_dataset_free(&d->train);
+            d->train = t;
+        }
+        return 0;
+    }
+    /* classification from records */
+    ffn_records r, rv = {0}, rt = {0};
+    if (is_text) {
+        if (ffn_records_spam(&r, &rv, &rt, tr, err, n)) return -1;
+    } else if (ffn_records_read(&r, tr, d->task == TASK_PAIR, 1, err, n)) {
+        return -1;
+    }
+    if (o->limit > 0 && o->limit < r.n) {
+        for (int i = o->limit; i < r.n; i++) free(r.a[i]), free(r.b ? r.b[i] : NULL), free(r.label[i]);
+        r.n = o->limit;
+    }
+    if (given_labels) {
+        d->labels.n = given_labels->n;
+        d->labels.names = malloc(sizeof(char *) * given_labels->n);
+        for (int i = 0; i < given_labels->n; i++) d->labels.names[i] = strdup(given_labels->names[i]);
+    } else if (ffn_labels_build(&d->labels, &r, err, n)) {
+        ffn_records_free(&r);
+        return -1;
+    }
+    if (given_tok) d->tok = given_tok;
+    else if (o->tokenizer_file) d->tok = ffn_tok_load(o->tokenizer_file, err, n);
+    else {
+        int word = !strcmp(o->tokenizer, "word") || (!strcmp(o->tokenizer, "auto") && data && !strcmp(data, "listops"));
+        ffn_tok_kind k = !strcmp(o->tokenizer, "bpe") ? FFN_TOK_BPE : word ? FFN_TOK_WORD : FFN_TOK_BYTE;
+        if (k == FFN_TOK_BYTE) d->tok = ffn_tok_byte();
+        else {
+            size_t len;
+            char *text = records_text(&r, &len);
+            d->tok = ffn_tok_train(k, text, len, o->vocab_size, 1, err, n);
+            free(text);
+        }
+    }
+    if (!d->tok) {
+        ffn_records_free(&r), ffn_records_free(&rv), ffn_records_free(&rt);
+        return -1;
+    }
+    int rc = ffn_dataset_from_records(&d->train, &r, tr, d->tok, &d->labels, d->max_len, err, n);
+    if (!rc && d->train.truncated)
+        fprintf(stderr, "fastfnet: %s: %lld of %d examples truncated to %d tokens\n", tr, (long long)d->train.truncated, d->train.n, d->max_len);
+    ffn_records_free(&r);
+    if (rc) return -1;
+    if (is_text) {
+        rc = ffn_dataset_from_records(&d->valid, &rv, "valid", d->tok, &d->labels, d->max_len, err, n);
+        if (!rc) rc = ffn_dataset_from_records(&d->test, &rt, "test", d->tok, &d->labels, d->max_len, err, n);
+        ffn_records_free(&rv), ffn_records_free(&rt);
+        if (rc) return -1;
+        d->have_test = 1;
+    } else if (va[0]) {
+        if (load_records_ds(&d->valid, va, d, 1, err, n)) return -1;
+    } else {
+        split_valid(&d->train, &d->valid, o->valid_frac, (uint64_t)o->seed);
+    }
+    if (te[0] && file_exists(te)) {
+        if (load_records_ds(&d->test, te, d, 1, err, n)) return -1;
+        d->have_test = 1;
+    }
+    if (o->eval_limit > 0) {
+        for (int s = 0; s < 2; s++) {
+            ffn_dataset *ds = s ? &d->test : &d->valid;
+            if (ds->n > o->eval_limit) {
+                ffn_dataset t;
+                ffn_dataset_slice(&t, ds, 0, o->eval_limit);
+                ffn_dataset_free(ds);
+                *ds = t;
+            }
+        }
+    }
+    return 0;
+}
+
+/* ---------- evaluation ---------- */
+
+typedef struct {
+    double loss, accuracy, mlm_accuracy, perplexity, nsp_accuracy;
+    int n;
+} eval_result;
+
+static eval_result evaluate(ffn_model *m, const ffn_dataset *ds, int task, int B, int T, uint64_t mask_seed) {
+    eval_result r = {0};
+    const ffn_config *c = &m->cfg;
+    int32_t *ids = malloc(sizeof(int32_t) * B * T), *tt = malloc(sizeof(int32_t) * B * T);
+    int32_t *lab = malloc(sizeof(int32_t) * B), *mlm = malloc(sizeof(int32_t) * B * T);
+    int *idx = malloc(sizeof(int) * B);
+    ffn_rng rng;
+    ffn_rng_seed(&rng, mask_seed); /* the same masks at every evaluation: comparable numbers */
+    double loss_sum = 0, mlm_nll = 0;
+    long correct = 0, total = 0, mlm_correct = 0, mlm_total = 0, nsp_correct = 0;
+    int V = c->vocab_size;
+    for (int b0 = 0; b0 < ds->n; b0 += B) {
+        int nb = ds->n - b0 < B ? ds->n - b0 : B;
+        for (int i = 0; i < nb; i++) idx[i] = b0 + i;
+        ffn_dataset_batch(ds, idx, nb, T, c->pad_token_id, ids, tt, lab);
+        ffn_batch bt = {nb, T, ids, tt, NULL, NULL, NULL};
+        if (task == TASK_MLM) {
+            ffn_mlm_mask(ids, mlm, (size_t)nb * T, V, &rng);
+            bt.mlm_labels = mlm;
+            if (c->heads & FFN_HEAD_NSP) bt.nsp_labels = lab;
+        } else {
+            bt.cls_labels = lab;
+        }
+        float loss = ffn_model_forward(m, &bt, 0);
+        loss_sum += (double)loss * nb;
+        if (task == TASK_MLM) {
+            const float *lg = ffn_model_logits_mlm(m);
+            for (int i = 0; i < nb * T; i++) {
+                if (mlm[i] == -100) continue;
+                const float *x = lg + (size_t)i * V;
+                int am = 0;
+                double mx = x[0], s = 0;
+                for (int j = 1; j < V; j++)
+                    if (x[j] > x[am]) am = j;
+                mx = x[am];
+                for (int j = 0; j < V; j++) s += exp(x[j] - mx);
+                mlm_nll += -(x[mlm[i]] - mx - log(s));
+                mlm_correct += am == mlm[i];
+                mlm_total++;
+            }
+            if (c->heads & FFN_HEAD_NSP) {
+                const float *ln = ffn_model_logits_nsp(m);
+                for (int i = 0; i < nb; i++) nsp_correct += (ln[2 * i + 1] > ln[2 * i]) == lab[i];
+            }
+        } else {
+            const float *lg = ffn_model_logits_cls(m);
+            int L = c->num_labels;
+            for (int i = 0; i < nb; i++) {
+                int am = 0;
+                for (int j = 1; j < L; j++)
+                    if (lg[i * L + j] > lg[i * L + am]) am = j;
+                correct += am == lab[i];
+            }
+        }
+        total += nb;
+    }
+    r.n = (int)total;
+    r.loss = total ? loss_sum / total : 0;
+    r.accuracy = total ? (double)correct / total : 0;
+    if (task == TASK_MLM) {
+        r.mlm_accuracy = mlm_total ? (double)mlm_correct / mlm_total : 0;
+        r.perplexity = mlm_total ? exp(mlm_nll / mlm_total) : 0;
+        r.nsp_accuracy = total ? (double)nsp_correct / total : 0;
+        r.accuracy = r.mlm_accuracy;
+    }
+    free(ids), free(tt), free(lab), free(mlm), free(idx);
+    return r;
+}
+
+/* ---------- checkpoints ---------- */
+
+typedef struct {
+    long step, epoch, pos;
+    uint64_t data_rng, dropout_seed, dropout_calls;
+    double best, elapsed;
+    long bad_evals;
+} train_state;
+
+static void u64s(char *buf, size_t n, uint64_t v) { snprintf(buf, n, "%llu", (unsigned long long)v); }
+
+/* Everything needed to load a trained model beside the weights: task, labels, tokenizer, length. */
+static void meta_list(const char **meta, char (*bufs)[64], char **labels_json, const run_data *d, const char *opts_json) {
+    int k = 0;
+    meta[k++] = "fastfnet_task";
+    meta[k++] = d->task == TASK_MLM ? "mlm" : d->task == TASK_PAIR ? "classify-pair" : "classify";
+    meta[k++] = "fastfnet_max_len";
+    snprintf(bufs[0], 64, "%d", d->max_len);
+    meta[k++] = bufs[0];
+    meta[k++] = "fastfnet_tokenizer";
+    meta[k++] = ffn_tok_kind_name(ffn_tok_kind_of(d->tok));
+    if (d->labels.n) {
+        *labels_json = ffn_labels_to_json(&d->labels);
+        meta[k++] = "fastfnet_labels";
+        meta[k++] = *labels_json;
+    }
+    meta[k++] = "fastfnet_train_options";
+    meta[k++] = opts_json;
+    meta[k] = NULL;
+}
+
+/* Save the model and tokenizer into dir (model.safetensors, config.json, tokenizer.json). */
+static int save_model_dir(const char *dir, ffn_model *m, const run_data *d, const char *opts_json, char *err, size_t n) {
+    const char *meta[20];
+    char bufs[4][64], *lj = NULL, p[4200];
+    meta_list(meta, bufs, &lj, d, opts_json);
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    int rc = ffn_model_save_meta(m, p, meta, err, n);
+    free(lj);
+    if (rc) return -1;
+    char cfg[8192];
+    ffn_config_to_json(&m->cfg, cfg, sizeof cfg);
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    if (write_text_atomic(p, cfg, err, n)) return -1;
+    if (ffn_tok_kind_of(d->tok) != FFN_TOK_BYTE) {
+        snprintf(p, sizeof p, "%s/tokenizer.json", dir);
+        if (ffn_tok_save(d->tok, p, err, n)) return -1;
+    }
+    return 0;
+}
+
+static int save_state(const char *path, const ffn_model *m, const train_state *s, char *err, size_t n) {
+    char b[8][32];
+    snprintf(b[0], 32, "%ld", s->step);
+    snprintf(b[1], 32, "%ld", s->epoch);
+    snprintf(b[2], 32, "%ld", s->pos);
+    u64s(b[3], 32, s->data_rng);
+    u64s(b[4], 32, s->dropout_seed);
+    u64s(b[5], 32, s->dropout_calls);
+    snprintf(b[6], 32, "%.17g", s->best);
+    snprintf(b[7], 32, "%ld", s->bad_evals);
+    char el[32];
+    snprintf(el, sizeof el, "%.3f", s->elapsed);
+    const char *meta[] = {"step", b[0], "epoch", b[1], "pos", b[2], "data_rng", b[3], "dropout_seed", b[4],
+                          "dropout_calls", b[5], "best", b[6], "bad_evals", b[7], "elapsed", el, NULL};
+    ffn_st_out t[2] = {{"adamw.m", FFN_DT_F32, 1, {(int64_t)m->num_params}, m->m},
+                       {"adamw.v", FFN_DT_F32, 1, {(int64_t)m->num_params}, m->v}};
+    return ffn_st_write(path, t, 2, meta, err, n);
+}
+
+static int meta_u64(const ffn_st_file *f, const char *key, uint64_t *v, const char *path, char *err, size_t n) {
+    const char *s = ffn_st_meta(f, key);
+    char *end;
+    if (!s) return ffn_err(err, n, "%s: training state has no \"%s\"", path, key);
+    errno = 0;
+    *v = strtoull(s, &end, 10);
+    if (errno || end == s || *end) return ffn_err(err, n, "%s: training state \"%s\" is not a number", path, key);
+    return 0;
+}
+
+static int load_state(const char *path, ffn_model *m, train_state *s, char *err, size_t n) {
+    ffn_st_file f;
+    if (ffn_st_open(&f, path, err, n)) return -1;
+    int rc = -1;
+    const ffn_st_tensor *tm = ffn_st_find(&f, "adamw.m"), *tv = ffn_st_find(&f, "adamw.v");
+    uint64_t step, epoch, pos, bad;
+    if (!tm || !tv || tm->numel != m->num_params || tv->numel != m->num_params) {
+        ffn_err(err, n, "%s: AdamW moments missing or not the model's size (%zu)", path, m->num_params);
+        goto done;
+    }
+    if (ffn_st_read_f32(&f, tm, m->m, m->num_params, err, n) || ffn_st_read_f32(&f, tv, m->v, m->num_params, err, n)) goto done;
+    if (meta_u64(&f, "step", &step, path, err, n) || meta_u64(&f, "epoch", &epoch, path, err, n) ||
+        meta_u64(&f, "pos", &pos, path, err, n) || meta_u64(&f, "data_rng", &s->data_rng, path, err, n) ||
+        meta_u64(&f, "dropout_seed", &s->dropout_seed, path, err, n) ||
+        meta_u64(&f, "dropout_calls", &s->dropout_calls, path, err, n) || meta_u64(&f, "bad_evals", &bad, path, err, n))
+        goto done;
+    s->step = (long)step, s->epoch = (long)epoch, s->pos = (long)pos, s->bad_evals = (long)bad;
+    const char *b = ffn_st_meta(&f, "best"), *el = ffn_st_meta(&f, "elapsed");
+    s->best = b ? strtod(b, NULL) : -1e30;
+    s->elapsed = el ? strtod(el, NULL) : 0;
+    rc = 0;
+done:
+    ffn_st_close(&f);
+    return rc;
+}
+
+static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void rm_rf_dir(const char *dir) {
+    DIR *dd = opendir(dir);
+    if (!dd) return;
+    struct dirent *e;
+    char p[4400];
+    while ((e = readdir(dd))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    closedir(dd);
+    rmdir(dir);
+}
+
+/* Keep the newest `keep` step directories; also clear half-written ones (*.tmp) left by a crash. */
+static void prune_checkpoints(const char *ckdir, int keep) {
+    DIR *dd = opendir(ckdir);
+    if (!dd) return;
+    char *names[4096];
+    int k = 0;
+    struct dirent *e;
+    char p[4400];
+    while ((e = readdir(dd)) && k < 4096) {
+        if (strncmp(e->d_name, "step-", 5)) continue;
+        if (strstr(e->d_name, ".tmp")) {
+            snprintf(p, sizeof p, "%s/%s", ckdir, e->d_name);
+            rm_rf_dir(p);
+            continue;
+        }
+        names[k++] = strdup(e->d_name);
+    }
+    closedir(dd);
+    qsort(names, (size_t)k, sizeof(char *), cmp_names);
+    for (int i = 0; i < k; i++) {
+        if (i < k - keep) {
+            snprintf(p, sizeof p, "%s/%s", ckdir, names[i]);
+            rm_rf_dir(p);
+        }
+        free(names[i]);
+    }
+}
+
+/* A checkpoint is a directory written under a temporary name, fsync'd, then renamed, and only then named
+ * in LATEST: a crash at any moment leaves the previous checkpoint intact and LATEST pointing at it. */
+static int save_checkpoint(const char *out, ffn_model *m, const run_data *d, const train_state *s, const char *opts_json,
+                           int keep, char *err, size_t n) {
+    char ck[4200], tmp[4300], fin[4300], p[4400];
+    snprintf(ck, sizeof ck, "%s/checkpoints", out);
+    if (mkdir_p(ck)) return ffn_err(err, n, "%s: cannot create (%s)", ck, strerror(errno));
+    snprintf(fin, sizeof fin, "%s/step-%09ld", ck, s->step);
+    snprintf(tmp, sizeof tmp, "%s.tmp", fin);
+    rm_rf_dir(tmp);
+    if (mkdir(tmp, 0755)) return ffn_err(err, n, "%s: cannot create (%s)", tmp, strerror(errno));
+    if (save_model_dir(tmp, m, d, opts_json, err, n)) return -1;
+    snprintf(p, sizeof p, "%s/state.safetensors", tmp);
+    if (save_state(p, m, s, err, n)) return -1;
+    fsync_dir(tmp);
+    rm_rf_dir(fin); /* a previous run's checkpoint of the same step, when not resuming */
+    if (rename(tmp, fin)) return ffn_err(err, n, "%s: rename failed (%s)", fin, strerror(errno));
+    fsync_dir(ck);
+    snprintf(p, sizeof p, "%s/LATEST", ck);
+    char name[64];
+    snprintf(name, sizeof name, "step-%09ld\n", s->step);
+    if (write_text_atomic(p, name, err, n)) return -1;
+    fsync_dir(ck);
+    /* the top-level copy is what eval/predict/--model use */
+    if (save_model_dir(out, m, d, opts_json, err, n)) return -1;
+    prune_checkpoints(ck, keep);
+    return 0;
+}
+
+static int latest_checkpoint(const char *out, char *path, size_t cap, char *err, size_t n) {
+    char p[4200], name[128] = "";
+    snprintf(p, sizeof p, "%s/checkpoints/LATEST", out);
+    FILE *f = fopen(p, "r");
+    if (!f) return ffn_err(err, n, "%s: no checkpoint to resume from (%s missing)", out, p);
+    if (!fgets(name, sizeof name, f)) name[0] = 0;
+    fclose(f);
+    name[strcspn(name, "\r\n")] = 0;
+    if (strncmp(name, "step-", 5)) return ffn_err(err, n, "%s: malformed", p);
+    snprintf(path, cap, "%s/checkpoints/%s", out, name);
+    return 0;
+}
+
+/* Load a trained model directory with its task metadata (labels, tokenizer, max_len). */
+static ffn_model *load_trained(const char *dir, run_data *d, char *task, size_t tcap, char *err, size_t n) {
+    char p[4200];
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    if (!file_exists(p)) snprintf(p, sizeof p, "%s", dir); /* a single file */
+    ffn_model *m = ffn_model_load(p, err, n);
+    if (!m) return NULL;
+    ffn_st_file f;
+    if (ffn_st_open(&f, p, err, n)) return ffn_model_free(m), NULL;
+    const char *t = ffn_st_meta(&f, "fastfnet_task"), *ml = ffn_st_meta(&f, "fastfnet_max_len");
+    const char *tk = ffn_st_meta(&f, "fastfnet_tokenizer"), *lj = ffn_st_meta(&f, "fastfnet_labels");
+    snprintf(task, tcap, "%s", t ? t : "");
+    d->max_len = ml ? atoi(ml) : m->cfg.max_position;
+    if (d->max_len < 1 || d->max_len > m->cfg.max_position) d->max_len = m->cfg.max_position;
+    int rc = 0;
+    if (lj && ffn_labels_from_json(&d->labels, lj, err, n)) rc = -1;
+    if (!rc) {
+        if (!tk || !strcmp(tk, "byte")) d->tok = ffn_tok_byte();
+        else {
+            char tp[4200];
+            snprintf(tp, sizeof tp, "%s/tokenizer.json", dir);
+            d->tok = ffn_tok_load(tp, err, n);
+            if (!d->tok) rc = -1;
+        }
+    }
+    if (!rc && d->tok && ffn_tok_vocab_size(d->tok) != m->cfg.vocab_size) {
+        ffn_err(err, n, "%s: tokenizer has %d tokens but the model's vocabulary is %d", dir, ffn_tok_vocab_size(d->tok), m->cfg.vocab_size);
+        rc = -1;
+    }
+    ffn_st_close(&f);
+    if (rc) {
+        ffn_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* ---------- options as JSON (printed at start, saved with each checkpoint) ---------- */
+
+static void jstr(char *buf, size_t cap, size_t *pos, const char *key, const char *v) {
+    size_t p0 = *pos;
+    int k = snprintf(buf + *pos, cap - *pos, "%s\"%s\": ", *pos > 1 ? ", " : "", key);
+    *pos += (size_t)k;
+    if (!v) *pos += (size_t)snprintf(buf + *pos, cap - *pos, "null");
+    else if (ffn_json_escape(buf, cap, pos, v)) *pos = p0;
+}
+#define JNUM(key, fmt, v) pos += (size_t)snprintf(buf + pos, cap - pos, "%s\"%s\": " fmt, pos > 1 ? ", " : "", key, v)
+
+static char *opts_to_json(const ffn_train_opts *o) {
+    size_t cap = 16384, pos = 0;
+    char *buf = malloc(cap);
+    buf[pos++] = '{';
+    buf[pos] = 0;
+    const ffn_arch_opts *a = &o->arch;
+    jstr(buf, cap, &pos, "arch", a->arch);
+    JNUM("vocab", "%d", a->vocab);
+    JNUM("hidden", "%d", a->hidden);
+    JNUM("layers", "%d", a->layers);
+    JNUM("intermediate", "%d", a->intermediate);
+    JNUM("heads", "%d", a->heads);
+    JNUM("attention_layers", "%d", a->attention_layers);
+    jstr(buf, cap, &pos, "reduce", a->reduce);
+    jstr(buf, cap, &pos, "residual", a->residual);
+    jstr(buf, cap, &pos, "mixing", a->mixing);
+    jstr(buf, cap, &pos, "fourier_impl", a->fourier_impl);
+    JNUM("dropout", "%.6g", a->dropout);
+    jstr(buf, cap, &pos, "task", o->task);
+    jstr(buf, cap, &pos, "data", o->data);
+    jstr(buf, cap, &pos, "data_dir", o->data_dir);
+    jstr(buf, cap, &pos, "train", o->train);
+    jstr(buf, cap, &pos, "valid", o->valid);
+    jstr(buf, cap, &pos, "test", o->test);
+    JNUM("limit", "%d", o->limit);
+    JNUM("eval_limit", "%d", o->eval_limit);
+    JNUM("valid_frac", "%.6g", o->valid_frac);
+    JNUM("max_len", "%d", o->max_len);
+    jstr(buf, cap, &pos, "tokenizer", o->tokenizer);
+    jstr(buf, cap, &pos, "tokenizer_file", o->tokenizer_file);
+    JNUM("vocab_size", "%d", o->vocab_size);
+    JNUM("batch", "%d", o->batch);
+    JNUM("accum", "%d", o->accum);
+    JNUM("epochs", "%d", o->epochs);
+    JNUM("steps", "%d", o->steps);
+    JNUM("warmup", "%d", o->warmup);
+    JNUM("warmup_frac", "%.6g", o->warmup_frac);
+    JNUM("lr", "%.6g", o->lr);
+    JNUM("weight_decay", "%.6g", o->weight_decay);
+    JNUM("beta1", "%.6g", o->beta1);
+    JNUM("beta2", "%.6g", o->beta2);
+    JNUM("eps", "%.6g", o->eps);
+    JNUM("clip", "%.6g", o->clip);
+    JNUM("min_lr_ratio", "%.6g", o->min_lr_ratio);
+    jstr(buf, cap, &pos, "schedule", o->schedule);
+    JNUM("eval_every", "%d", o->eval_every);
+    JNUM("save_every", "%d", o->save_every);
+    JNUM("keep", "%d", o->keep);
+    JNUM("patience", "%d", o->patience);
+    JNUM("log_every", "%d", o->log_every);
+    JNUM("nsp", "%s", o->nsp ? "true" : "false");
+    JNUM("seed", "%ld", o->seed);
+    jstr(buf, cap, &pos, "init_from", o->init_from);
+    pos += (size_t)snprintf(buf + pos, cap - pos, "}");
+    return buf;
+}
+
+/* ---------- the training loop ---------- */
+
+static double lr_at(const ffn_train_opts *o, long step, long total, long warmup) {
+    if (step <= warmup && warmup > 0) return o->lr * step / warmup;
+    double frac = total > warmup ? (double)(step - warmup) / (double)(total - warmup) : 1.0;
+    if (frac > 1) frac = 1;
+    double lo = o->lr * o->min_lr_ratio;
+    if (!strcmp(o->schedule, "cosine")) return lo + (o->lr - lo) * 0.5 * (1 + cos(M_PI * frac));
+    return lo + (o->lr - lo) * (1 - frac);
+}
+
+static void permutation(int *perm, int n, long seed, long epoch) {
+    for (int i = 0; i < n; i++) perm[i] = i;
+    ffn_rng r;
+    ffn_rng_seed(&r, (uint64_t)seed * 1000003ull + (uint64_t)epoch);
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(ffn_rng_u64(&r) % (uint64_t)(i + 1)), t = perm[i];
+        perm[i] = perm[j], perm[j] = t;
+    }
+}
+
+static void fmt_eta(char *buf, size_t n, double s) {
+    if (s < 0 || s > 1e7) snprintf(buf, n, "?");
+    else if (s >= 3600) snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+    else snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
+}
+
+/* Copy every tensor whose name and shape match from src (a pre-trained model) into dst. */
+static int copy_matching(ffn_model *dst, const ffn_model *src) {
+    int copied = 0;
+    for (int i = 0; i < dst->num_tensors; i++) {
+        const ffn_tensor_info *t = &dst->tensors[i];
+        for (int j = 0; j < src->num_tensors; j++) {
+            const ffn_tensor_info *s = &src->tensors[j];
+            if (strcmp(t->name, s->name) || t->numel != s->numel || t->shape[0] != s->shape[0]) continue;
+            memcpy(dst->params + t->offset, src->params + s->offset, sizeof(float) * t->numel);
+            copied++;
+        }
+    }
+    return copied;
+}
+
+int ffn_train_run(const ffn_train_opts *o) {
+    char err[1024];
+    if (!o->out) ffn_die("train: --out DIR is required");
+    if (o->batch < 1 || o->accum < 1) ffn_die("train: --batch and --accum must be >= 1");
+    if (o->keep < 1) ffn_die("train: --keep must be >= 1");
+    if (strcmp(o->schedule, "linear") && strcmp(o->schedule, "cosine")) ffn_die("--schedule: '%s' must be linear or cosine", o->schedule);
+    char model_path[4200];
+    snprintf(model_path, sizeof model_path, "%s/model.safetensors", o->out);
+    if (!o->resume && !o->force && file_exists(model_path))
+        ffn_die("%s already holds a trained model; pass --resume %s to continue it or --force to start over", o->out, o->out);
+    if (o->resume && strcmp(o->resume, o->out)) ffn_die("--resume DIR must be the same directory as --out (or omit --out)");
+    char *opts_json = opts_to_json(o);
+    fprintf(stderr, "fastfnet train: options %s\n", opts_json);
+
+    /* model and data */
+    run_data d;
+    ffn_model *m = NULL, *pre = NULL;
+    train_state st = {0, 0, 0, 0, 0, 0, -1e30, 0, 0};
+    char ckpath[4300] = "";
+    ffn_tokenizer *given_tok = NULL;
+    ffn_labels given_labels = {0};
+    if (o->resume) {
+        if (latest_checkpoint(o->out, ckpath, sizeof ckpath, err, sizeof err)) ffn_die("%s", err);
+        run_data tmp;
+        memset(&tmp, 0, sizeof tmp);
+        char task[64];
+        m = load_trained(ckpath, &tmp, task, sizeof task, err, sizeof err);
+        if (!m) ffn_die("%s", err);
+        if (strcmp(task, o->task)) ffn_die("%s: the checkpoint is a %s model but --task is %s", ckpath, task, o->task);
+        given_tok = tmp.tok;
+        given_labels = tmp.labels;
+    } else if (o->init_from) {
+        run_data tmp;
+        memset(&tmp, 0, sizeof tmp);
+        char task[64];
+        pre = load_trained(o->init_from, &tmp, task, sizeof task, err, sizeof err);
+        if (!pre) ffn_die("--init-from: %s", err);
+        given_tok = tmp.tok;
+        ffn_labels_free(&tmp.labels);
+    }
+    if (prepare_data(&d, o, given_tok, given_labels.n ? &given_labels : NULL, err, sizeof err)) ffn_die("%s", err);
+    ffn_labels_free(&given_labels);
+    if (d.train.n < 1) ffn_die("no training examples");
+    int T = d.max_len, B = o->batch;
+    if (!m) {
+        ffn_config c;
+        if (pre) {
+            c = pre->cfg;
+            c.hidden_dropout = c.attn_dropout = (float)o->arch.dropout;
+        } else {
+            ffn_arch_opts a = o->arch;
+            a.vocab = ffn_tok_vocab_size(d.tok);
+            a.max_pos = T;
+            if (ffn_arch_build(&c, &a, err, sizeof err)) ffn_die("%s", err);
+        }
+        if (T > c.max_position) ffn_die("--max-len %d exceeds the pre-trained model's %d positions", T, c.max_position);
+        if (c.vocab_size != ffn_tok_vocab_size(d.tok))
+            ffn_die("the tokenizer has %d tokens but the model's vocabulary is %d", ffn_tok_vocab_size(d.tok), c.vocab_size);
+        c.pad_token_id = FFN_TOK_PAD;
+        if (d.task == TASK_MLM) c.heads = FFN_HEAD_MLM | (o->nsp ? FFN_HEAD_NSP | FFN_HEAD_POOLER : 0);
+        else c.heads = FFN_HEAD_CLS | FFN_HEAD_POOLER, c.num_labels = d.labels.n;
+        m = ffn_model_create(&c, (uint64_t)o->seed, err, sizeof err);
+        if (!m) ffn_die("%s", err);
+        if (pre) {
+            int k = copy_matching(m, pre);
+            fprintf(stderr, "fastfnet: initialised %d of %d tensors from %s\n", k, m->num_tensors, o->init_from);
+            ffn_model_free(pre);
+        }
+    } else {
+        const ffn_config *c = &m->cfg;
+        if (d.task != TASK_MLM && c->num_labels != d.labels.n) ffn_die("%s: label map does not fit the model", ckpath);
+    }
+    if (ffn_model_reserve(m, B, T, 1, err, sizeof err)) ffn_die("%s", err);
+    if (o->resume) {
+        char sp[4400];
+        snprintf(sp, sizeof sp, "%s/state.safetensors", ckpath);
+        if (load_state(sp, m, &st, err, sizeof err)) ffn_die("%s", err);
+        m->dropout_seed = st.dropout_seed;
+        m->dropout_calls = st.dropout_calls;
+        fprintf(stderr, "fastfnet: resuming %s at step %ld (epoch %ld, example %ld)\n", ckpath, st.step, st.epoch, st.pos);
+    } else {
+        ffn_rng r0;
+        ffn_rng_seed(&r0, (uint64_t)o->seed ^ 0xDA7A);
+        st.data_rng = r0.s;
+        st.dropout_seed = m->dropout_seed;
+    }
+    if (mkdir_p(o->out)) ffn_die("%s: cannot create (%s)", o->out, strerror(errno));
+
+    long per_epoch = (d.train.n + (long)B * o->accum - 1) / ((long)B * o->accum);
+    long total = o->steps > 0 ? o->steps : per_epoch * o->epochs;
+    long warmup = o->warmup >= 0 ? o->warmup : (long)(o->warmup_frac * total);
+    int eval_every = o->eval_every > 0 ? o->eval_every : (int)(total / 5 > 0 ? total / 5 : 1);
+    int save_every = o->save_every > 0 ? o->save_every : eval_every;
+    char metrics_path[4200];
+    if (o->metrics) snprintf(metrics_path, sizeof metrics_path, "%s", o->metrics);
+    else snprintf(metrics_path, sizeof metrics_path, "%s/metrics.jsonl", o->out);
+    FILE *mf = fopen(metrics_path, "a");
+    if (!mf) ffn_die("%s: cannot append (%s)", metrics_path, strerror(errno));
+    size_t nparams = ffn_model_num_params(m);
+    fprintf(stderr, "fastfnet: %d train / %d valid%s examples of %d tokens, %zu parameters, %ld steps of %d x %d%s\n",
+            d.train.n, d.valid.n, d.have_test ? " / test" : "", T, nparams, total, B, o->accum, o->accum > 1 ? " (accumulated)" : "");
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    int tty = isatty(2);
+
+    int *perm = malloc(sizeof(int) * d.train.n);
+    permutation(perm, d.train.n, o->seed, st.epoch);
+    int32_t *ids = malloc(sizeof(int32_t) * B * T), *tt = malloc(sizeof(int32_t) * B * T);
+    int32_t *lab = malloc(sizeof(int32_t) * B), *mlm = malloc(sizeof(int32_t) * B * T);
+    int *idx = malloc(sizeof(int) * B);
+    ffn_rng data_rng = {st.data_rng};
+    ffn_adamw opt = {(float)o->lr, (float)o->beta1, (float)o->beta2, (float)o->eps, (float)o->weight_decay};
+    double t_start = ffn_now() - st.elapsed, t_log = ffn_now();
+    long tokens_since = 0;
+    double loss_acc = 0;
+    int loss_n = 0, rc = 0;
+    eval_result last = {0};
+    int stopped_early = 0;
+    while (st.step < total && !g_stop) {
+        ffn_model_zero_grad(m);
+        double loss_step = 0;
+        for (int a = 0; a < o->accum; a++) {
+            for (int i = 0; i < B; i++) {
+                if (st.pos >= d.train.n) {
+                    st.epoch++;
+                    st.pos = 0;
+                    permutation(perm, d.train.n, o->seed, st.epoch);
+                }
+                idx[i] = perm[st.pos++];
+            }
+            ffn_dataset_batch(&d.train, idx, B, T, FFN_TOK_PAD, ids, tt, lab);
+            ffn_batch bt = {B, T, ids, tt, NULL, NULL, NULL};
+            if (d.task == TASK_MLM) {
+                ffn_mlm_mask(ids, mlm, (size_t)B * T, m->cfg.vocab_size, &data_rng);
+                bt.mlm_labels = mlm;
+                if (m->cfg.heads & FFN_HEAD_NSP) bt.nsp_labels = lab;
+            } else {
+                bt.cls_labels = lab;
+            }
+            loss_step += ffn_model_forward(m, &bt, 1) / o->accum;
+            ffn_model_backward(m);
+        }
+        if (!isfinite(loss_step)) {
+            fprintf(stderr, "\nfastfnet: the loss became %g at step %ld; stopping without saving. The last good checkpoint is "
+                            "kept in %s/checkpoints (try a lower --lr or --clip)\n", loss_step, st.step + 1, o->out);
+            rc = 1;
+            break;
+        }
+        float scale = 1.0f / o->accum;
+        if (o->accum > 1)
+            for (size_t i = 0; i < m->num_params; i++) m->grads[i] *= scale;
+        float gn = ffn_model_grad_norm(m);
+        if (!isfinite(gn)) {
+            fprintf(stderr, "\nfastfnet: the gradient became non-finite at step %ld; stopping without saving (last good "
+                            "checkpoint kept in %s/checkpoints)\n", st.step + 1, o->out);
+            rc = 1;
+            break;
+        }
+        if (o->clip > 0 && gn > o->clip) {
+            float s = (float)(o->clip / gn);
+            for (size_t i = 0; i < m->num_params; i++) m->grads[i] *= s;
+        }
+        st.step++;
+        opt.lr = (float)lr_at(o, st.step, total, warmup);
+        ffn_model_adamw_step(m, &opt, (int)st.step);
+        st.data_rng = data_rng.s;
+        st.dropout_calls = m->dropout_calls;
+        tokens_since += (long)B * T * o->accum;
+        loss_acc += loss_step;
+        loss_n++;
+        double now = ffn_now();
+        if (st.step % o->log_every == 0 || st.step == total) {
+            double tps = tokens_since / (now - t_log + 1e-9);
+            double el = now - t_start;
+            char eta[32];
+            fmt_eta(eta, sizeof eta, (total - st.step) * (el / (st.step > 0 ? st.step : 1)));
+            fprintf(mf, "{\"step\": %ld, \"epoch\": %.4f, \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, \"tokens_per_s\": %.1f, \"elapsed_s\": %.3f}\n",
+                    st.step, st.epoch + (double)st.pos / d.train.n, loss_acc / loss_n, opt.lr, gn, tps, el);
+            fflush(mf);
+            if (tty)
+                fprintf(stderr, "\r\033[Kstep %ld/%ld | loss %.4f | lr %.2e | %.0f tok/s | ETA %s", st.step, total, loss_acc / loss_n, opt.lr, tps, eta);
+            else
+                fprintf(stderr, "step %ld/%ld loss %.4f lr %.2e tok/s %.0f elapsed %.1fs eta %s\n", st.step, total, loss_acc / loss_n, opt.lr, tps, el, eta);
+            loss_acc = 0, loss_n = 0, tokens_since = 0;
+            t_log = ffn_now();
+        }
+        int do_eval = st.step % eval_every == 0 || st.step == total;
+        if (do_eval) {
+            uint64_t calls = m->dropout_calls;
+            last = evaluate(m, &d.valid, d.task, B, T, (uint64_t)o->seed ^ 0xE7A1);
+            m->dropout_calls = calls;
+            double el = ffn_now() - t_start;
+            if (d.task == TASK_MLM)
+                fprintf(mf, "{\"step\": %ld, \"eval_loss\": %.6g, \"eval_mlm_accuracy\": %.6g, \"eval_perplexity\": %.6g%s, \"elapsed_s\": %.3f}\n",
+                        st.step, last.loss, last.mlm_accuracy, last.perplexity, "", el);
+            else
+                fprintf(mf, "{\"step\": %ld, \"eval_loss\": %.6g, \"eval_accuracy\": %.6g, \"elapsed_s\": %.3f}\n", st.step, last.loss, last.accuracy, el);
+            fflush(mf);
+            fprintf(stderr, "%seval step %ld: loss %.4f, %s %.4f%s\n", tty ? "\r\033[K" : "", st.step, last.loss,
+                    d.task == TASK_MLM ? "masked-token accuracy" : "accuracy", last.accuracy, "");
+            if (last.accuracy > st.best) st.best = last.accuracy, st.bad_evals = 0;
+            else if (++st.bad_evals >= o->patience && o->patience > 0) {
+                fprintf(stderr, "fastfnet: no improvement in %ld evaluations: stopping early\n", st.bad_evals);
+                stopped_early = 1;
+            }
+        }
+        if (st.step % save_every == 0 || st.step == total || stopped_early || g_stop) {
+            st.elapsed = ffn_now() - t_start;
+            if (save_checkpoint(o->out, m, &d, &st, opts_json, o->keep, err, sizeof err)) ffn_die("%s", err);
+        }
+        if (stopped_early) break;
+    }
+    if (g_stop && rc == 0) {
+        fprintf(stderr, "%sfastfnet: interrupted at step %ld: checkpoint saved; continue with --resume %s\n", tty ? "\r\033[K" : "", st.step, o->out);
+        rc = 130;
+    }
+    if (rc == 0) {
+        double el = ffn_now() - t_start;
+        eval_result te = {0};
+        if (d.have_test) te = evaluate(m, &d.test, d.task, B, T, (uint64_t)o->seed ^ 0x7E57);
+        fprintf(mf, "{\"step\": %ld, \"final\": true, \"valid_accuracy\": %.6g, \"valid_loss\": %.6g%s", st.step, last.accuracy, last.loss, "");
+        if (d.have_test) fprintf(mf, ", \"test_accuracy\": %.6g, \"test_loss\": %.6g", te.accuracy, te.loss);
+        fprintf(mf, ", \"parameters\": %zu, \"elapsed_s\": %.3f, \"peak_rss_mib\": %.1f}\n", nparams, el, peak_rss_mib());
+        printf("{\"model\": \"%s\", \"task\": \"%s\", \"steps\": %ld, \"parameters\": %zu, \"valid_accuracy\": %.4f, \"valid_loss\": %.4f", o->out,
+               o->task, st.step, nparams, last.accuracy, last.loss);
+        if (d.task == TASK_MLM) printf(", \"valid_perplexity\": %.3f", last.perplexity);
+        if (d.have_test) printf(", \"test_accuracy\": %.4f, \"test_loss\": %.4f", te.accuracy, te.loss);
+        printf(", \"train_seconds\": %.1f, \"peak_rss_mib\": %.1f}\n", el, peak_rss_mib());
+    }
+    fclose(mf);
+    free(perm), free(ids), free(tt), free(lab), free(mlm), free(idx), free(opts_json);
+    run_data_free(&d);
+    ffn_model_free(m);
+    return rc;
+}
+
+int ffn_eval_run(const char *model_dir, const ffn_train_opts *o) {
+    char err[1024], task[64];
+    run_data meta;
+    memset(&meta, 0, sizeof meta);
+    ffn_model *m = load_trained(model_dir, &meta, task, sizeof task, err, sizeof err);
+    if (!m) ffn_die("%s", err);
+    ffn_train_opts oo = *o;
+    oo.task = o->task ? o->task : task;
+    if (strcmp(oo.task, task)) ffn_die("%s is a %s model but --task is %s", model_dir, task, oo.task);
+    oo.max_len = meta.max_len;
+    run_data d;
+    /* evaluation reads the split given by --data/--train as the "train" file of prepare_data, with the model's
+     * own tokenizer and labels: an unknown label is then an error naming its line */
+    if (prepare_data(&d, &oo, meta.tok, meta.labels.n ? &meta.labels : NULL, err, sizeof err)) ffn_die("%s", err);
+    const ffn_dataset *ds = o->data && d.have_test ? &d.test : &d.train;
+    if (o->data && !d.have_test) ds = &d.valid;
+    if (ffn_model_reserve(m, o->batch, d.max_len, 0, err, sizeof err)) ffn_die("%s", err);
+    double t0 = ffn_now();
+    eval_result r = evaluate(m, ds, d.task, o->batch, d.max_len, (uint64_t)o->seed ^ 0x7E57);
+    double dt = ffn_now() - t0;
+    printf("{\"model\": \"%s\", \"examples\": %d, \"loss\": %.6g, \"accuracy\": %.6g", model_dir, r.n, r.loss, r.accuracy);
+    if (d.task == TASK_MLM) printf(", \"perplexity\": %.6g", r.perplexity);
+    printf(", \"seconds\": %.2f, \"tokens_per_s\": %.0f}\n", dt, (double)r.n * d.max_len / (dt > 0 ? dt : 1e-9));
+    ffn_labels_free(&meta.labels);
+    run_data_free(&d);
+    ffn_model_free(m);
+    return 0;
+}
+
+int ffn_predict_run(const char *model_dir, const char *input, const char *out, int batch) {
+    char err[1024], task[64];
+    run_data d;
+    memset(&d, 0, sizeof d);
+    ffn_model *m = load_trained(model_dir, &d, task, sizeof task, err, sizeof err);
+    if (!m) ffn_die("%s", err);
+    if (!strcmp(task, "mlm") || d.labels.n == 0) ffn_die("%s: predict needs a classifier (this is a %s model)", model_dir, task);
+    d.task = task_of(task);
+    /* input: JSONL/TSV records (labels optional) or plain text, one example per line */
+    ffn_records r;
+    size_t il = strlen(input);
+    int structured = (il > 6 && !strcmp(input + il - 6, ".jsonl")) || (il > 4 && !strcmp(input + il - 4, ".tsv"));
+    if (structured) {
+        if (ffn_records_read(&r, input, d.task == TASK_PAIR, 0, err, sizeof err)) ffn_die("%s", err);
+    } else {
+        if (d.task == TASK_PAIR) ffn_die("%s: a pair model needs .jsonl or .tsv input with two texts", input);
+        FILE *f = fopen(input, "r");
+        if (!f) ffn_die("%s: cannot open (%s)", input, strerror(errno));
+        memset(&r, 0, sizeof r);
+        int cap = 0;
+        char *line = NULL;
+        size_t lsz = 0;
+        ssize_t got;
+        int ln = 0;
+        while ((got = getline(&line, &lsz, f)) != -1) {
+            ln++;
+            while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = 0;
+            if (r.n == cap) {
+                cap = cap ? cap * 2 : 256;
+                r.a = realloc(r.a, sizeof(char *) * cap), r.label = realloc(r.label, sizeof(char *) * cap);
+                r.line = realloc(r.line, sizeof(int) * cap);
+            }
+            r.a[r.n] = strdup(line), r.label[r.n] = NULL, r.line[r.n] = ln;
+            r.n++;
+        }
+        free(line);
+        fclose(f);
+        if (r.n == 0) ffn_die("%s: no examples", input);
+    }
+    ffn_dataset ds;
+    if (ffn_dataset_from_records(&ds, &r, input, d.tok, NULL, d.max_len, err, sizeof err)) ffn_die("%s", err);
+    FILE *of = out ? NULL : stdout;
+    char tmp[4200];
+    if (out) {
+        snprintf(tmp, sizeof tmp, "%s.tmp.%d", out, (int)getpid());
+        of = fopen(tmp, "w");
+        if (!of) ffn_die("%s: cannot write (%s)", out, strerror(errno));
+    }
+    int T = d.max_len, L = m->cfg.num_labels;
+    if (ffn_model_reserve(m, batch, T, 0, err, sizeof err)) ffn_die("%s", err);
+    int32_t *ids = malloc(sizeof(int32_t) * batch * T), *tt = malloc(sizeof(int32_t) * batch * T);
+    int *idx = malloc(sizeof(int) * batch);
+    double *p = malloc(sizeof(double) * L);
+    for (int b0 = 0; b0 < ds.n; b0 += batch) {
+        int nb = ds.n - b0 < batch ? ds.n - b0 : batch;
+        for (int i = 0; i < nb; i++) idx[i] = b0 + i;
+        ffn_dataset_batch(&ds, idx, nb, T, FFN_TOK_PAD, ids, tt, NULL);
+        ffn_batch bt = {nb, T, ids, tt, NULL, NULL, NULL};
+        ffn_model_forward(m, &bt, 0);
+        const float *lg = ffn_model_logits_cls(m);
+        for (int i = 0; i < nb; i++) {
+            double mx = lg[i * L], s = 0;
+            int am = 0;
+            for (int j = 1; j < L; j++)
+                if (lg[i * L + j] > mx) mx = lg[i * L + j], am = j;
+            for (int j = 0; j < L; j++) s += p[j] = exp(lg[i * L + j] - mx);
+            size_t cap = 256 + (size_t)L * 64, pos = 0;
+            char *line = malloc(cap + strlen(d.labels.names[am]) * 6);
+            for (int j = 0; j < L; j++) cap += strlen(d.labels.names[j]) * 6;
+            line = realloc(line, cap);
+            pos += (size_t)snprintf(line, cap, "{\"line\": %d, \"label\": ", r.line[b0 + i]);
+            ffn_json_escape(line, cap, &pos, d.labels.names[am]);
+            pos += (size_t)snprintf(line + pos, cap - pos, ", \"probs\": {");
+            for (int j = 0; j < L; j++) {
+                if (j) line[pos++] = ',', line[pos++] = ' ';
+                ffn_json_escape(line, cap, &pos, d.labels.names[j]);
+                pos += (size_t)snprintf(line + pos, cap - pos, ": %.6f", p[j] / s);
+            }
+            fprintf(of, "%s}}\n", line);
+            free(line);
+        }
+    }
+    if (out) {
+        if (fflush(of) || fsync(fileno(of)) || fclose(of) || rename(tmp, out)) {
+            unlink(tmp);
+            ffn_die("%s: write failed (%s)", out, strerror(errno));
+        }
+    }
+    free(ids), free(tt), free(idx), free(p);
+    ffn_dataset_free(&ds);
+    ffn_records_free(&r);
+    run_data_free(&d);
+    ffn_model_free(m);
+    return 0;
+}

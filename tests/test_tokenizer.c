@@ -1,0 +1,658 @@
+/* test_tokenizer.c: self-checking tests for the byte, word and BPE tokenizers: round trips, training
+ * determinism and compression, tokenizer.json save/load, malformed files, and an encoding speed print. */
+#include "tokenizer.h"
+#include "util.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int n_pass, n_fail;
+static char g_dir[64];
+
+static void check(int ok, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void check(int ok, const char *name, const char *fmt, ...) {
+    if (ok) {
+        n_pass++;
+        printf("PASS %s\n", name);
+    } else {
+        n_fail++;
+        char detail[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(detail, sizeof detail, fmt, ap);
+        va_end(ap);
+        printf("FAIL %s: %s\n", name, detail);
+    }
+    fflush(stdout);
+}
+
+static const char *tpath(const char *name) {
+    static char bufs[4][256];
+    static int k;
+    char *b = bufs[k++ & 3];
+    snprintf(b, 256, "%s/%s", g_dir, name);
+    return b;
+}
+
+static char *read_all(const char *path, size_t *n) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    fseek(fp, 0, SEEK_END);
+    long sz = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *p = malloc((size_t)sz + 1);
+    size_t got = fread(p, 1, (size_t)sz, fp);
+    fclose(fp);
+    p[got] = 0;
+    *n = got;
+    return p;
+}
+static int write_all(const char *path, const char *p, size_t n) {
+    FILE *fp = fopen(path, "wb");
+    if (!fp) return -1;
+    int bad = n && fwrite(p, 1, n, fp) != n;
+    bad |= fclose(fp) != 0;
+    return bad ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* inputs                                                                                                 */
+
+static ffn_rng g_rng;
+static uint32_t rnd(uint32_t n) { return (uint32_t)(ffn_rng_u64(&g_rng) % n); }
+
+/* English-like text: common English words plus a lexicon of syllable-built words, drawn with Zipf
+ * frequencies, in capitalised sentences with punctuation, contractions, numbers and paragraphs. This has
+ * roughly the chunk statistics of real prose (many distinct words, a heavy head) without needing a file. */
+static const char *const g_common[] = {
+    "the", "of", "and", "to", "a", "in", "that", "is", "was", "he", "for", "it", "with", "as", "his", "on", "be",
+    "at", "by", "I", "this", "had", "not", "are", "but", "from", "or", "have", "an", "they", "which", "one", "you",
+    "were", "her", "all", "she", "there", "would", "their", "we", "him", "been", "has", "when", "who", "will",
+    "more", "no", "if", "out", "so", "said", "what", "up", "its", "about", "into", "than", "them", "can", "only",
+    "other", "new", "some", "could", "time", "these", "two", "may", "then", "do", "first", "any", "my", "now",
+    "such", "like", "our", "over", "man", "me", "even", "most", "made", "after", "also", "did", "many", "before",
+    "must", "through", "back", "years", "where", "much", "your", "way", "well", "down", "should", "because",
+    "each", "just", "those", "people", "how", "too", "little", "state", "good", "very", "make", "world", "still",
+    "own", "see", "men", "work", "long", "get", "here", "between", "both", "life", "being", "under", "never",
+    "day", "same", "another", "know", "while", "last", "might", "us", "great", "old", "year", "off", "come",
+    "since", "against", "go", "came", "right", "used", "take", "three", "whale", "ship", "sea", "captain"};
+static const char *const g_syll[] = {
+    "ba", "be", "bi", "bo", "ca", "ce", "co", "da", "de", "di", "do", "fa", "fe", "fi", "ga", "ge", "go", "ha",
+    "he", "hi", "ho", "la", "le", "li", "lo", "ma", "me", "mi", "mo", "na", "ne", "ni", "no", "pa", "pe", "pi",
+    "po", "ra", "re", "ri", "ro", "sa", "se", "si", "so", "ta", "te", "ti", "to", "va", "ve", "vi", "wa", "we",
+    "ing", "ed", "er", "est", "ly", "tion", "ment", "ness", "able", "ous", "ful", "less", "th", "sh", "ch", "str",
+    "an", "en", "in", "on", "un", "al", "el", "il", "ol", "ar", "or", "ur", "as", "es", "is", "os", "us", "at",
+    "et", "it", "ot", "ut", "ight", "ough", "ound", "ain", "ean", "oor", "ea", "oo", "ee", "ai"};
+#define NCOMMON (int)(sizeof g_common / sizeof *g_common)
+#define NSYLL (int)(sizeof g_syll / sizeof *g_syll)
+#define NLEX 20000
+
+typedef struct {
+    char *words[NCOMMON + NLEX];
+    double cdf[NCOMMON + NLEX];
+} lexicon;
+
+static lexicon *lex_new(void) {
+    lexicon *L = calloc(1, sizeof *L);
+    ffn_rng_seed(&g_rng, 12345);
+    for (int i = 0; i < NCOMMON; i++) L->words[i] = strdup(g_common[i]);
+    for (int i = 0; i < NLEX; i++) {
+        char w[64] = "";
+        int ns = 2 + (int)rnd(3);
+        for (int k = 0; k < ns; k++) strcat(w, g_syll[rnd(NSYLL)]);
+        L->words[NCOMMON + i] = strdup(w);
+    }
+    double acc = 0;
+    for (int i = 0; i < NCOMMON + NLEX; i++) L->cdf[i] = acc += 1.0 / (i + 2.7);
+    for (int i = 0; i < NCOMMON + NLEX; i++) L->cdf[i] /= acc;
+    return L;
+}
+static void lex_free(lexicon *L) {
+    for (int i = 0; i < NCOMMON + NLEX; i++) free(L->words[i]);
+    free(L);
+}
+static const char *lex_draw(const lexicon *L) {
+    double u = (ffn_rng_u64(&g_rng) >> 11) * (1.0 / 9007199254740992.0);
+    int lo = 0, hi = NCOMMON + NLEX - 1;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (L->cdf[mid] < u) lo = mid + 1;
+        else hi = mid;
+    }
+    return L->words[lo];
+}
+
+/* n bytes (exactly) of English-like text, NUL-terminated; seed picks the stream. */
+static char *english(const lexicon *L, size_t n, uint64_t seed) {
+    ffn_rng_seed(&g_rng, seed);
+    char *s = malloc(n + 256);
+    size_t o = 0;
+    int start = 1;
+    while (o < n) {
+        const char *w = lex_draw(L);
+        size_t k = strlen(w);
+        memcpy(s + o, w, k);
+        if (start) s[o] = (char)(s[o] >= 'a' && s[o] <= 'z' ? s[o] - 32 : s[o]);
+        o += k;
+        start = 0;
+        uint32_t r = rnd(1000);
+        if (r < 20) o += (size_t)sprintf(s + o, "'s");
+        else if (r < 30) o += (size_t)sprintf(s + o, "n't");
+        else if (r < 40) o += (size_t)sprintf(s + o, " %u", rnd(2000));
+        if (r >= 900) {
+            const char *end = r < 970 ? "." : r < 985 ? "?" : "!";
+            o += (size_t)sprintf(s + o, "%s%s", end, rnd(8) == 0 ? "\n\n" : " ");
+            start = 1;
+        } else if (r >= 820) {
+            o += (size_t)sprintf(s + o, ", ");
+        } else {
+            s[o++] = ' ';
+        }
+    }
+    s[n] = 0;
+    return s;
+}
+
+static size_t put_utf8(char *o, uint32_t cp) {
+    if (cp < 0x80) return o[0] = (char)cp, 1;
+    if (cp < 0x800) return o[0] = (char)(0xc0 | cp >> 6), o[1] = (char)(0x80 | (cp & 0x3f)), 2;
+    if (cp < 0x10000)
+        return o[0] = (char)(0xe0 | cp >> 12), o[1] = (char)(0x80 | (cp >> 6 & 0x3f)), o[2] = (char)(0x80 | (cp & 0x3f)), 3;
+    o[0] = (char)(0xf0 | cp >> 18), o[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+    o[2] = (char)(0x80 | (cp >> 6 & 0x3f)), o[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+/* Random Unicode text: ASCII letters, digits, punctuation and every kind of ASCII space, Latin-1
+ * (incl. U+00A0), Greek, CJK, U+2014, emoji, and runs of spaces. */
+static char *random_unicode(size_t nchars, size_t *len) {
+    char *s = malloc(nchars * 4 + 1);
+    size_t o = 0;
+    static const char ws[] = " \t\n\r\v\f";
+    for (size_t i = 0; i < nchars; i++) {
+        uint32_t r = rnd(100), cp;
+        if (r < 40) cp = 'a' + rnd(26);
+        else if (r < 50) cp = ' ';
+        else if (r < 55) cp = (uint32_t)ws[rnd(6)];
+        else if (r < 60) cp = '0' + rnd(10);
+        else if (r < 68) cp = (uint32_t)"'.,;:!?\"()-[]"[rnd(13)];
+        else if (r < 75) cp = 0xa0 + rnd(0x60);
+        else if (r < 82) cp = 0x391 + rnd(0x30);
+        else if (r < 90) cp = 0x4e00 + rnd(0x500);
+        else if (r < 94) cp = 0x2014;
+        else if (r < 98) cp = 0x1f600 + rnd(0x40);
+        else cp = 0x20 + rnd(0x5f);
+        o += put_utf8(s + o, cp);
+    }
+    s[o] = 0;
+    *len = o;
+    return s;
+}
+
+/* Encodes and decodes; 1 when the bytes come back exactly. */
+static int round_trip(ffn_tokenizer *t, const char *s, size_t n, size_t *ntok) {
+    size_t m = ffn_tok_encode(t, s, n, NULL, 0);
+    int32_t *ids = malloc((m + 1) * sizeof *ids);
+    size_t m2 = ffn_tok_encode(t, s, n, ids, m);
+    size_t need = ffn_tok_decode(t, ids, m, NULL, 0);
+    char *back = malloc(need + 1);
+    size_t got = ffn_tok_decode(t, ids, m, back, need + 1);
+    int ok = m2 == m && need == n && got == n && memcmp(back, s, n) == 0 && back[n] == 0;
+    if (ntok) *ntok = m;
+    free(ids);
+    free(back);
+    return ok;
+}
+
+static int32_t *encode_all(ffn_tokenizer *t, const char *s, size_t n, size_t *m) {
+    *m = ffn_tok_encode(t, s, n, NULL, 0);
+    int32_t *ids = malloc((*m + 1) * sizeof *ids);
+    ffn_tok_encode(t, s, n, ids, *m);
+    return ids;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* tests                                                                                                  */
+
+static void test_specials(void) {
+    int ok = FFN_TOK_CLS == 0 && FFN_TOK_SEP == 1 && FFN_TOK_MASK == 2 && FFN_TOK_PAD == 3 && FFN_TOK_UNK == 4 &&
+             FFN_TOK_NUM_SPECIAL == 5;
+    char err[256];
+    static const char *names[] = {"[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]"};
+    const char *text = "a b c a b a";
+    ffn_tokenizer *ts[3] = {ffn_tok_byte(), ffn_tok_train(FFN_TOK_WORD, text, strlen(text), 100, 1, err, sizeof err),
+                            ffn_tok_train(FFN_TOK_BPE, text, strlen(text), 300, 2, err, sizeof err)};
+    for (int k = 0; k < 3; k++) {
+        ok &= ts[k] != NULL && (int)ffn_tok_kind_of(ts[k]) == k;
+        for (int i = 0; ts[k] && i < 5; i++) ok &= strcmp(ffn_tok_token_str(ts[k], i), names[i]) == 0;
+        /* decode skips specials */
+        int32_t ids[] = {0, 1, 2, 3, 4};
+        char out[8] = "x";
+        ok &= ts[k] && ffn_tok_decode(ts[k], ids, 5, out, sizeof out) == 0 && out[0] == 0;
+        ok &= ts[k] && ffn_tok_token_str(ts[k], -1) == NULL && ffn_tok_token_str(ts[k], ffn_tok_vocab_size(ts[k])) == NULL;
+        ffn_tok_free(ts[k]);
+    }
+    ok &= strcmp(ffn_tok_kind_name(FFN_TOK_BYTE), "byte") == 0 && strcmp(ffn_tok_kind_name(FFN_TOK_WORD), "word") == 0 &&
+          strcmp(ffn_tok_kind_name(FFN_TOK_BPE), "bpe") == 0;
+    check(ok, "specials_fixed", "special ids, names, kinds or decode-skipping differ");
+}
+
+static void test_byte(void) {
+    ffn_tokenizer *t = ffn_tok_byte();
+    ffn_rng_seed(&g_rng, 7);
+    size_t n = 100000;
+    char *s = malloc(n);
+    for (size_t i = 0; i < n; i++) s[i] = (char)rnd(256);
+    s[0] = 0, s[1] = (char)0xff, s[n - 1] = 0;
+    size_t m;
+    int32_t *ids = encode_all(t, s, n, &m);
+    int ok = m == n && ffn_tok_vocab_size(t) == 261;
+    for (size_t i = 0; ok && i < n; i++) ok = ids[i] == 5 + (uint8_t)s[i];
+    check(ok, "byte_ids", "byte b must be id 5 + b (vocab %d)", ffn_tok_vocab_size(t));
+    check(round_trip(t, s, n, NULL), "byte_round_trip", "random bytes incl. NUL and 0xFF did not come back");
+    /* short buffers: counts are still the totals, nothing written past cap */
+    int32_t few[4] = {-7, -7, -7, -7};
+    char small[4] = {'z', 'z', 'z', 'z'};
+    size_t c = ffn_tok_encode(t, "hello", 5, few, 3);
+    size_t d = ffn_tok_decode(t, ids, 10, small, 3);
+    check(c == 5 && few[2] == 5 + 'l' && few[3] == -7 && d == 10 && small[2] == s[2] && small[3] == 'z',
+          "short_buffers", "encode returned %zu, decode %zu", c, d);
+    char err[256];
+    int sv = ffn_tok_save(t, tpath("byte.json"), err, sizeof err);
+    ffn_tokenizer *u = sv == 0 ? ffn_tok_load(tpath("byte.json"), err, sizeof err) : NULL;
+    size_t m2 = 0;
+    int32_t *ids2 = u ? encode_all(u, s, n, &m2) : NULL;
+    size_t flen = 0;
+    char *file = read_all(tpath("byte.json"), &flen);
+    check(u && ffn_tok_kind_of(u) == FFN_TOK_BYTE && m2 == m && memcmp(ids, ids2, m * sizeof *ids) == 0 && file &&
+              strstr(file, "\"type\": \"BPE\"") && strstr(file, "\"merges\": []") && strstr(file, "\"kind\": \"byte\""),
+          "byte_save_load", "%s", u ? "reloaded byte tokenizer differs" : err);
+    free(file);
+    free(ids2);
+    ffn_tok_free(u);
+    free(ids);
+    free(s);
+    ffn_tok_free(t);
+}
+
+/* Every regular token must respect the pre-tokenizer's chunking: a space can only open a token (" word")
+ * or be part of a whitespace-only token; no token mixes a letter with a following space. */
+static int chunking_respected(const ffn_tokenizer *t, char *bad, size_t badlen) {
+    int V = ffn_tok_vocab_size(t);
+    char buf[256];
+    for (int id = 5; id < V; id++) {
+        int32_t one = id;
+        size_t n = ffn_tok_decode(t, &one, 1, buf, sizeof buf);
+        if (n >= sizeof buf) continue;
+        int all_space = 1;
+        for (size_t i = 0; i < n; i++) all_space &= buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\t' || buf[i] == '\r';
+        if (all_space) continue;
+        for (size_t i = 1; i < n; i++)
+            if (buf[i] == ' ' || buf[i] == '\n') {
+                snprintf(bad, badlen, "token %d \"%s\" crosses a chunk boundary", id, ffn_tok_token_str(t, id));
+                return 0;
+            }
+    }
+    return 1;
+}
+
+static void test_bpe(const lexicon *L) {
+    char err[256];
+    size_t n = 2 << 20;
+    char *corpus = english(L, n, 1);
+    /* the 4000-token vocabulary on ~2 MB: the training speed target */
+    double t0 = ffn_now();
+    ffn_tokenizer *big = ffn_tok_train(FFN_TOK_BPE, corpus, n, 4000, 2, err, sizeof err);
+    double dt = ffn_now() - t0;
+    printf("bpe: trained a %d-token vocabulary on %.1f MB in %.2f s\n", big ? ffn_tok_vocab_size(big) : -1, n / 1e6, dt);
+    check(big && ffn_tok_vocab_size(big) == 4000, "bpe_train_4000", "%s", big ? "vocab size differs" : err);
+    char bad[256] = "";
+    check(big && chunking_respected(big, bad, sizeof bad), "bpe_chunking", "%s", bad);
+
+    /* 1000 merges, compression on held-out text of the same kind */
+    ffn_tokenizer *t = ffn_tok_train(FFN_TOK_BPE, corpus, n, 261 + 1000, 2, err, sizeof err);
+    size_t hn = 1 << 20;
+    char *held = english(L, hn, 2);
+    size_t ntok = 0;
+    int rt = t && round_trip(t, held, hn, &ntok);
+    double ratio = ntok ? (double)hn / ntok : 0;
+    printf("bpe: 1000 merges: %.2f bytes/token on held-out English-like text (byte tokenizer: 1.00)\n", ratio);
+    check(t && rt && ratio > 2, "bpe_compression", "round trip %d, ratio %.2f", rt, ratio);
+    ffn_tok_free(big);
+
+    /* round trips on text unlike the corpus */
+    ffn_rng_seed(&g_rng, 99);
+    size_t ulen;
+    char *uni = random_unicode(200000, &ulen);
+    check(t && round_trip(t, uni, ulen, NULL), "bpe_round_trip_unicode", "random Unicode text did not come back");
+    char *rb = malloc(200000);
+    for (int i = 0; i < 200000; i++) rb[i] = (char)rnd(256);
+    rb[5] = 0, rb[6] = (char)0xff;
+    check(t && round_trip(t, rb, 200000, NULL), "bpe_round_trip_bytes", "random bytes did not come back");
+    /* edge cases: empty, single bytes, whitespace runs, contractions, a 1 MB chunk with no space */
+    static const char *edge[] = {"", " ", "  ", "a", "\n", " \n ", "a  b", "x \t\n y", "don't", "'s'''s", "A's  ",
+                                 "  trailing   ", "1234567 89", "\xff\xfe\x00\x01", "[CLS] [MASK]", "the the the"};
+    int eok = 1;
+    for (size_t i = 0; t && i < sizeof edge / sizeof *edge; i++) {
+        size_t el = strlen(edge[i]);
+        if (i == 13) el = 4;
+        eok &= round_trip(t, edge[i], el, NULL);
+    }
+    check(t && eok, "bpe_round_trip_edges", "an edge-case string did not come back");
+    size_t ln = 1 << 20;
+    char *lng = malloc(ln);
+    for (size_t i = 0; i < ln; i++) lng[i] = "theandwhale"[rnd(11)];
+    t0 = ffn_now();
+    size_t lt = 0;
+    int lok = t && round_trip(t, lng, ln, &lt);
+    double ldt = ffn_now() - t0;
+    check(lok && ldt < 20, "bpe_long_chunk", "1 MB without spaces: round trip %d, %.2f s", lok, ldt);
+
+    /* determinism: the same input gives the same file bytes */
+    ffn_tokenizer *t2 = ffn_tok_train(FFN_TOK_BPE, corpus, n, 261 + 1000, 2, err, sizeof err);
+    int s1 = t ? ffn_tok_save(t, tpath("bpe1.json"), err, sizeof err) : -1;
+    int s2 = t2 ? ffn_tok_save(t2, tpath("bpe2.json"), err, sizeof err) : -1;
+    size_t f1n = 0, f2n = 0;
+    char *f1 = s1 == 0 ? read_all(tpath("bpe1.json"), &f1n) : NULL;
+    char *f2 = s2 == 0 ? read_all(tpath("bpe2.json"), &f2n) : NULL;
+    check(f1 && f2 && f1n == f2n && memcmp(f1, f2, f1n) == 0, "bpe_deterministic", "two trainings gave different files");
+    /* save -> load -> identical encodings, and an identical file when saved again */
+    ffn_tokenizer *u = s1 == 0 ? ffn_tok_load(tpath("bpe1.json"), err, sizeof err) : NULL;
+    int same = u && ffn_tok_kind_of(u) == FFN_TOK_BPE && ffn_tok_vocab_size(u) == ffn_tok_vocab_size(t);
+    const char *inputs[3] = {held, uni, rb};
+    size_t lens[3] = {hn, ulen, 200000};
+    for (int k = 0; same && k < 3; k++) {
+        size_t ma, mb;
+        int32_t *a = encode_all(t, inputs[k], lens[k], &ma), *b = encode_all(u, inputs[k], lens[k], &mb);
+        same = ma == mb && memcmp(a, b, ma * sizeof *a) == 0;
+        free(a);
+        free(b);
+    }
+    int s3 = u ? ffn_tok_save(u, tpath("bpe3.json"), err, sizeof err) : -1;
+    size_t f3n = 0;
+    char *f3 = s3 == 0 ? read_all(tpath("bpe3.json"), &f3n) : NULL;
+    check(same && f3 && f1 && f3n == f1n && memcmp(f1, f3, f1n) == 0, "bpe_save_load", "%s",
+          u ? "the reloaded tokenizer encodes differently or saves different bytes" : err);
+    /* HF layout essentials */
+    check(f1 && strstr(f1, "\"version\": \"1.0\"") && strstr(f1, "\"type\": \"ByteLevel\"") &&
+              strstr(f1, "\"\\u0120\": ") == NULL && strstr(f1, "\"\xc4\xa0\": 37") && strstr(f1, "\"[PAD]\": 3") &&
+              strstr(f1, "\"kind\": \"bpe\"") && strstr(f1, "\"byte_fallback\": false"),
+          "bpe_hf_layout", "the saved file lacks an expected HF field");
+    /* merged tokens decode to what they were built from */
+    int mok = u != NULL;
+    for (int id = 261; mok && id < ffn_tok_vocab_size(u); id++) {
+        int32_t one = id;
+        mok = ffn_tok_decode(u, &one, 1, NULL, 0) >= 2;
+    }
+    check(mok, "bpe_merged_tokens", "a merged token decodes to fewer than 2 bytes");
+
+    free(f1), free(f2), free(f3);
+    ffn_tok_free(u);
+    ffn_tok_free(t2);
+    free(lng);
+    free(rb);
+    free(uni);
+    free(held);
+    ffn_tok_free(t);
+    free(corpus);
+}
+
+static void test_word(void) {
+    char err[256];
+    /* a ListOps-like stream */
+    ffn_rng_seed(&g_rng, 5);
+    size_t cap = 1 << 20, o = 0;
+    char *s = malloc(cap + 64);
+    static const char *ops[] = {"[MAX", "[MIN", "[MED", "[SM", "]", "(", ")"};
+    while (o < cap) {
+        uint32_t r = rnd(10);
+        o += (size_t)sprintf(s + o, "%s%s", r < 6 ? (char[]){(char)('0' + rnd(10)), 0} : ops[rnd(7)],
+                             rnd(20) == 0 ? "\n" : rnd(10) == 0 ? "  " : " ");
+    }
+    s[o] = 0;
+    ffn_tokenizer *t = ffn_tok_train(FFN_TOK_WORD, s, o, 100, 1, err, sizeof err);
+    check(t && ffn_tok_vocab_size(t) == 5 + 17, "word_vocab", "%s", t ? "expected 5 specials + 17 words" : err);
+    /* whitespace-normalised text round-trips */
+    char *norm = malloc(o + 1);
+    size_t k = 0;
+    for (size_t i = 0; i < o; i++) {
+        int sp = s[i] == ' ' || s[i] == '\n';
+        if (sp && (k == 0 || norm[k - 1] == ' ')) continue;
+        norm[k++] = sp ? ' ' : s[i];
+    }
+    while (k && norm[k - 1] == ' ') k--;
+    norm[k] = 0;
+    size_t m;
+    int32_t *ids = t ? encode_all(t, s, o, &m) : NULL;
+    char *back = t ? malloc(k + 1) : NULL;
+    size_t need = t ? ffn_tok_decode(t, ids, m, back, k + 1) : 0;
+    check(t && need == k && memcmp(back, norm, k) == 0, "word_round_trip", "decode(encode(x)) != normalised x");
+    /* unseen words -> [UNK]; a word equal to a special maps to it (as HF's WordLevel vocab does) */
+    int32_t u[8];
+    size_t un = t ? ffn_tok_encode(t, "  7 banana\t[MAX  [UNK] zz ", strlen("  7 banana\t[MAX  [UNK] zz "), u, 8) : 0;
+    check(t && un == 5 && u[0] >= 5 && u[1] == FFN_TOK_UNK && u[2] >= 5 && u[3] == FFN_TOK_UNK && u[4] == FFN_TOK_UNK &&
+              strcmp(ffn_tok_token_str(t, u[0]), "7") == 0,
+          "word_unk", "unknown words must map to [UNK] (%zu ids)", un);
+    /* frequency order, vocab cap, min_freq */
+    const char *z = "c c c b b a a d e e e e";
+    ffn_tokenizer *w = ffn_tok_train(FFN_TOK_WORD, z, strlen(z), 5 + 3, 2, err, sizeof err);
+    check(w && ffn_tok_vocab_size(w) == 8 && strcmp(ffn_tok_token_str(w, 5), "e") == 0 &&
+              strcmp(ffn_tok_token_str(w, 6), "c") == 0 && strcmp(ffn_tok_token_str(w, 7), "a") == 0,
+          "word_order", "expected e, c, a (ties in byte order, cap respected)");
+    ffn_tokenizer *w2 = ffn_tok_train(FFN_TOK_WORD, z, strlen(z), 100, 3, err, sizeof err);
+    check(w2 && ffn_tok_vocab_size(w2) == 7, "word_min_freq", "min_freq 3 must keep only c and e");
+    ffn_tok_free(w2);
+    /* save -> load */
+    int sv = t ? ffn_tok_save(t, tpath("word.json"), err, sizeof err) : -1;
+    ffn_tokenizer *l = sv == 0 ? ffn_tok_load(tpath("word.json"), err, sizeof err) : NULL;
+    size_t m2 = 0;
+    int32_t *ids2 = l ? encode_all(l, s, o, &m2) : NULL;
+    size_t flen = 0;
+    char *file = read_all(tpath("word.json"), &flen);
+    check(l && ffn_tok_kind_of(l) == FFN_TOK_WORD && m2 == m && memcmp(ids, ids2, m * sizeof *ids) == 0 && file &&
+              strstr(file, "\"type\": \"WordLevel\"") && strstr(file, "\"WhitespaceSplit\""),
+          "word_save_load", "%s", l ? "reloaded word tokenizer differs" : err);
+    /* bad arguments */
+    check(!ffn_tok_train(FFN_TOK_WORD, z, strlen(z), 5, 1, err, sizeof err) && strstr(err, "vocab size") &&
+              !ffn_tok_train(FFN_TOK_BPE, z, strlen(z), 260, 1, err, sizeof err) && strstr(err, "261"),
+          "train_bad_args", "too small vocab sizes must be refused");
+    free(file);
+    free(ids2);
+    ffn_tok_free(l);
+    ffn_tok_free(w);
+    free(back);
+    free(ids);
+    free(norm);
+    free(s);
+    ffn_tok_free(t);
+}
+
+/* Replaces the first `from` in src by `to`; NULL when absent. */
+static char *replace1(const char *src, const char *from, const char *to) {
+    const char *p = strstr(src, from);
+    if (!p) return NULL;
+    size_t a = (size_t)(p - src), fl = strlen(from), tl = strlen(to), n = strlen(src);
+    char *r = malloc(n - fl + tl + 1);
+    memcpy(r, src, a);
+    memcpy(r + a, to, tl);
+    memcpy(r + a + tl, p + fl, n - a - fl + 1);
+    return r;
+}
+
+/* Loads text from a file; 1 when refused with a one-line message naming the file (and containing want). */
+static int refused(const char *text, size_t n, const char *want, char *msg, size_t msglen) {
+    const char *path = tpath("bad.json");
+    if (!text || write_all(path, text, n) != 0) {
+        snprintf(msg, msglen, "could not build the bad file");
+        return 0;
+    }
+    char err[512] = "";
+    ffn_tokenizer *t = ffn_tok_load(path, err, sizeof err);
+    snprintf(msg, msglen, "%s", t ? "accepted" : err);
+    int ok = !t && strncmp(err, path, strlen(path)) == 0 && !strchr(err, '\n') && (!want || strstr(err, want));
+    ffn_tok_free(t);
+    return ok;
+}
+
+static void test_malformed(const lexicon *L) {
+    char err[256], msg[600];
+    size_t n = 300000;
+    char *corpus = english(L, n, 3);
+    ffn_tokenizer *t = ffn_tok_train(FFN_TOK_BPE, corpus, n, 400, 2, err, sizeof err);
+    size_t flen = 0;
+    char *good = t && ffn_tok_save(t, tpath("good.json"), err, sizeof err) == 0 ? read_all(tpath("good.json"), &flen) : NULL;
+    ffn_tok_free(t);
+    free(corpus);
+    if (!good) {
+        check(0, "malformed_setup", "%s", err);
+        return;
+    }
+    ffn_tokenizer *ok = ffn_tok_load(tpath("good.json"), err, sizeof err);
+    check(ok != NULL, "malformed_baseline", "%s", err);
+    ffn_tok_free(ok);
+    struct {
+        const char *name, *from, *to, *want;
+    } cases[] = {
+        {"bad_json", "\"version\": \"1.0\",", "\"version\": \"1.0\",,", "JSON"},
+        {"missing_model", "\"model\":", "\"modelx\":", "model"},
+        {"duplicate_ids", "\"[SEP]\": 1", "\"[SEP]\": 0", "id 0"},
+        {"id_out_of_range", "\"[SEP]\": 1", "\"[SEP]\": 400", "id"},
+        {"id_not_integer", "\"[SEP]\": 1", "\"[SEP]\": 1.5", "id"},
+        {"merge_unknown_token", "\"merges\": [\n      \"", "\"merges\": [\n      \"qqqqqqqq x\",\n      \"", "qqqqqqqq"},
+        {"merge_result_missing", "\"merges\": [\n      \"", "\"merges\": [\n      \"\\u0100 \\u0100\",\n      \"", "merged"},
+        {"merge_not_pair", "\"merges\": [\n      \"", "\"merges\": [\n      \"abc\",\n      \"", "merges[0]"},
+        {"merge_of_special", "\"merges\": [\n      \"", "\"merges\": [\n      \"[CLS] a\",\n      \"", "special"},
+        {"special_vocab_content", "\"[MASK]\": 2", "\"[MSK]\": 2", "[MASK]"},
+        {"special_added_content", "\"content\": \"[PAD]\"", "\"content\": \"[PAD2]\"", "[PAD]"},
+        {"special_not_special", "\"content\": \"[UNK]\", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true",
+         "\"content\": \"[UNK]\", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": false", "special"},
+        {"missing_added_tokens", "\"added_tokens\"", "\"added_tokenz\"", "added_tokens"},
+        {"bad_byte_token", "\"!\": 38", "\"\\u00ad\": 38", "alphabet"},
+        {"normalizer", "\"normalizer\": null", "\"normalizer\": {\"type\": \"Lowercase\"}", "normalizer"},
+        {"wrong_pretokenizer", "\"pre_tokenizer\": {\"type\": \"ByteLevel\"", "\"pre_tokenizer\": {\"type\": \"Whitespace\"", "pre_tokenizer"},
+        {"wrong_model_type", "\"type\": \"BPE\"", "\"type\": \"Unigram\"", "model.type"},
+        {"kind_mismatch", "\"kind\": \"bpe\"", "\"kind\": \"word\"", "kind"},
+        {"kind_unknown", "\"kind\": \"bpe\"", "\"kind\": \"sentencepiece\"", "kind"},
+        {"wrong_version", "\"version\": \"1.0\"", "\"version\": \"2.0\"", "version"},
+        {"byte_fallback", "\"byte_fallback\": false", "\"byte_fallback\": true", "byte_fallback"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *bad = replace1(good, cases[i].from, cases[i].to);
+        char name[64];
+        snprintf(name, sizeof name, "malformed_%s", cases[i].name);
+        check(refused(bad, bad ? strlen(bad) : 0, cases[i].want, msg, sizeof msg), name, "%s", msg);
+        free(bad);
+    }
+    /* a merged token no merge produces: drop the first merge */
+    {
+        const char *p = strstr(good, "\"merges\": [\n      \"");
+        char *bad = NULL;
+        if (p) {
+            const char *q = strchr(p + 20, '\n'); /* end of the first merge's line */
+            size_t a = (size_t)(p - good) + 18; /* just past `"merges": [\n` and the indent */
+            bad = malloc(flen + 1);
+            memcpy(bad, good, a);
+            strcpy(bad + a, q + 7);
+        }
+        check(refused(bad, bad ? strlen(bad) : 0, "not produced", msg, sizeof msg), "malformed_unproduced_token", "%s", msg);
+        free(bad);
+    }
+    /* every truncation of the file (stepped to keep the sanitizer build quick) is refused */
+    int all = 1;
+    size_t step = flen / 3000 + 1;
+    size_t last = (size_t)(strrchr(good, '}') - good); /* cutting only the final newline leaves valid JSON */
+
+    for (size_t cut = 0; cut <= last && all; cut += step) all = refused(good, cut, NULL, msg, sizeof msg);
+    for (size_t cut = last > 64 ? last - 64 : 0; cut <= last && all; cut++) all = refused(good, cut, NULL, msg, sizeof msg);
+    check(all, "malformed_truncated", "%s", msg);
+    /* not a file, and empty */
+    char err2[512];
+    ffn_tokenizer *x = ffn_tok_load(tpath("does-not-exist.json"), err2, sizeof err2);
+    check(!x && strstr(err2, "does-not-exist.json"), "malformed_missing_file", "%s", err2);
+    check(refused("", 0, NULL, msg, sizeof msg) && refused("[]", 2, NULL, msg, sizeof msg), "malformed_empty", "%s", msg);
+    /* a word file with whitespace inside a word, and a duplicate word via the JSON parser */
+    const char *wtext = "x y z x y x";
+    ffn_tokenizer *w = ffn_tok_train(FFN_TOK_WORD, wtext, strlen(wtext), 50, 1, err, sizeof err);
+    size_t wlen = 0;
+    char *wgood = w && ffn_tok_save(w, tpath("w.json"), err, sizeof err) == 0 ? read_all(tpath("w.json"), &wlen) : NULL;
+    ffn_tok_free(w);
+    char *wb = wgood ? replace1(wgood, "\"y\": 6", "\"y q\": 6") : NULL;
+    check(refused(wb, wb ? strlen(wb) : 0, "whitespace", msg, sizeof msg), "malformed_word_space", "%s", msg);
+    free(wb);
+    wb = wgood ? replace1(wgood, "\"y\": 6", "\"x\": 6") : NULL;
+    check(refused(wb, wb ? strlen(wb) : 0, "duplicate", msg, sizeof msg), "malformed_word_duplicate", "%s", msg);
+    free(wb);
+    wb = wgood ? replace1(wgood, "\"unk_token\": \"[UNK]\"", "\"unk_token\": \"<unk>\"") : NULL;
+    check(refused(wb, wb ? strlen(wb) : 0, "unk_token", msg, sizeof msg), "malformed_word_unk", "%s", msg);
+    free(wb);
+    free(wgood);
+    free(good);
+}
+
+static void test_atomic_save(void) {
+    char err[256];
+    ffn_tokenizer *t = ffn_tok_byte();
+    const char *p = tpath("atomic.json");
+    write_all(p, "old", 3);
+    int rc = ffn_tok_save(t, p, err, sizeof err);
+    char tmp[300];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", p, (long)getpid());
+    struct stat sb;
+    int no_tmp = stat(tmp, &sb) != 0;
+    ffn_tokenizer *u = ffn_tok_load(p, err, sizeof err);
+    check(rc == 0 && no_tmp && u, "save_atomic_replace", "%s", err);
+    ffn_tok_free(u);
+    rc = ffn_tok_save(t, tpath("no/such/dir/t.json"), err, sizeof err);
+    check(rc != 0 && strstr(err, "no/such/dir/t.json") && !strchr(err, '\n'), "save_bad_dir", "%s", err);
+    ffn_tok_free(t);
+}
+
+static void test_speed(const lexicon *L) {
+    char err[256];
+    size_t n = 2 << 20;
+    char *corpus = english(L, n, 11);
+    ffn_tokenizer *t = ffn_tok_train(FFN_TOK_BPE, corpus, n, 4000, 2, err, sizeof err);
+    free(corpus);
+    size_t big = 20 << 20;
+    char *text = english(L, big, 12);
+    int32_t *ids = malloc(big * sizeof *ids);
+    double t0 = ffn_now();
+    size_t m = t ? ffn_tok_encode(t, text, big, ids, big) : 0;
+    double dt = ffn_now() - t0;
+    printf("bpe: encoded %.1f MB into %zu tokens in %.2f s: %.1f MB/s (%.2f bytes/token, 4000-token vocab)\n",
+           big / 1e6, m, dt, big / 1e6 / dt, m ? (double)big / m : 0.0);
+    size_t d = t ? ffn_tok_decode(t, ids, m, NULL, 0) : 0;
+    char *back = malloc(big + 1);
+    t0 = ffn_now();
+    if (t) ffn_tok_decode(t, ids, m, back, big + 1);
+    double ddt = ffn_now() - t0;
+    printf("bpe: decoded at %.1f MB/s\n", big / 1e6 / ddt);
+    check(t && m > 0 && d == big && memcmp(back, text, big) == 0, "bpe_speed_round_trip", "20 MB did not round-trip");
+    free(back);
+    free(ids);
+    free(text);
+    ffn_tok_free(t);
+}
+
+int main(void) {
+    snprintf(g_dir, sizeof g_dir, "/tmp/ffn_tok_test.%ld", (long)getpid());
+    mkdir(g_dir, 0700);
+    lexicon *L = lex_new();
+    test_specials();
+    test_byte();
+    test_bpe(L);
+    test_word();
+    test_malformed(L);
+    test_atomic_save();
+    test_speed(L);
+    lex_free(L);
+    /* clean up the scratch directory (only files this test wrote) */
+    static const char *files[] = {"byte.json", "bpe1.json", "bpe2.json", "bpe3.json", "word.json", "bad.json",
+                                  "good.json", "w.json", "atomic.json"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) unlink(tpath(files[i]));
+    rmdir(g_dir);
+    printf("%d passed, %d failed\n", n_pass, n_fail);
+    return n_fail ? 1 : 0;
+}

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# test_train.sh: training end to end through the CLI: learning above chance on a Fashion-MNIST slice,
+# kill -9 mid-run + --resume equals an uninterrupted run, Ctrl-C saves, eval/predict, fine-tuning from an
+# MLM model, tokenizer round trips, and every bad-input case (one line, non-zero exit, nothing damaged).
+set -u
+BUILD=${1:-build}
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+FF="$ROOT/$BUILD/fastfnet"
+DATA="$ROOT/data"
+D=$(mktemp -d)
+trap 'rm -rf "$D"' EXIT
+cd "$D"
+pass=0
+fail=0
+ok() { echo "PASS $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+expect_fail() { # NAME PATTERN CMD...: exit 1..127 and a last stderr line matching PATTERN
+    local name=$1 pat=$2
+    shift 2
+    "$@" >out.txt 2>err.txt
+    local rc=$?
+    local last
+    last=$(grep -v '^fastfnet train: options' err.txt | grep -v '^step \|^eval step' | tail -n 1)
+    if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && echo "$last" | grep -qE "$pat"; then
+        ok "$name: $last"
+    else
+        bad "$name: rc=$rc, stderr: $(tail -c 400 err.txt)"
+    fi
+}
+json_field() { /usr/bin/python3 -c "import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])['$1'])"; }
+tensors_equal() { # A B: 0 if every tensor of two safetensors files is bit-identical
+    /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, struct, sys
+def load(p):
+    b = open(p, "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n]); d = b[8 + n:]
+    return {k: d[v["data_offsets"][0]:v["data_offsets"][1]] for k, v in h.items() if k != "__metadata__"}
+a, b = load(sys.argv[1]), load(sys.argv[2])
+diff = [k for k in a if a[k] != b.get(k)]
+print("identical" if not diff and a.keys() == b.keys() else "differ: " + ", ".join(diff[:3]))
+sys.exit(0 if not diff and a.keys() == b.keys() else 1)
+PY
+}
+
+COMMON=(--hidden 64 --layers 2 --intermediate 128 --dropout 0.1 --threads 2 --log-every 20)
+
+# 1. learning: a Fashion-MNIST slice, FNet and Fast-FNet, clearly above the 10% of chance
+if [ -f "$DATA/fashion-mnist/train-images-idx3-ubyte" ]; then
+    for arch in fnet fast-fnet; do
+        "$FF" train --data image --data-dir "$DATA" --arch $arch --residual avgpool "${COMMON[@]}" --limit 3000 --eval-limit 1000 \
+            --batch 32 --steps 150 --lr 2e-3 --out img-$arch >res-$arch.json 2>log-$arch.txt
+        acc=$(json_field test_accuracy <res-$arch.json 2>/dev/null || echo 0)
+        /usr/bin/python3 -c "import sys; sys.exit(0 if float('$acc') >= 0.45 else 1)" &&
+            ok "$arch on 2700 Fashion-MNIST images, 150 steps: test accuracy $acc >= 0.45 (chance 0.10)" ||
+            bad "$arch Fashion-MNIST accuracy $acc < 0.45: $(tail -3 log-$arch.txt)"
+    done
+    "$FF" eval --model img-fast-fnet --data image --data-dir "$DATA" --eval-limit 500 >ev.json 2>ev.err &&
+        ok "eval on the test split: accuracy $(json_field accuracy <ev.json)" || bad "eval: $(cat ev.err)"
+    [ -s img-fnet/metrics.jsonl ] && "$FF" plot img-fnet/metrics.jsonl img-fast-fnet/metrics.jsonl --out curves.svg >/dev/null &&
+        grep -q '</svg>' curves.svg && ok "plot of two runs' metrics" || bad "plot"
+else
+    bad "Fashion-MNIST is missing in $DATA: run scripts/fetch_data.sh"
+fi
+
+# a small text task made here: is the number word about a small or a large number (learnable from bytes)
+/usr/bin/python3 - <<'PY'
+import json, random
+r = random.Random(5)
+words = ["zero one two three four", "five six seven eight nine"]
+with open("t_train.jsonl", "w") as f, open("t_test.tsv", "w") as g:
+    for i in range(600):
+        y = r.randrange(2)
+        text = " ".join(r.choice(words[y].split()) for _ in range(r.randrange(3, 12)))
+        (f.write(json.dumps({"text": text, "label": ["small", "large"][y]}) + "\n") if i < 500
+         else g.write(["small", "large"][y] + "\t" + text + "\n"))
+PY
+# 2. kill -9 at an arbitrary moment, resume, and get the same weights as a run never interrupted
+TR=(--train t_train.jsonl --test t_test.tsv --max-len 48 "${COMMON[@]}" --threads 1 --batch 8 --steps 60 --save-every 5 --eval-every 20 --seed 3)
+"$FF" train "${TR[@]}" --out full >/dev/null 2>full.log || bad "uninterrupted run failed: $(tail -2 full.log)"
+"$FF" train "${TR[@]}" --out killed >/dev/null 2>killed.log &
+pid=$!
+for _ in $(seq 1 600); do
+    grep -q 'step-0000000[2-9]\|step-00000001' killed/checkpoints/LATEST 2>/dev/null && break
+    sleep 0.02
+done
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+at=$(cat killed/checkpoints/LATEST 2>/dev/null)
+"$FF" train "${TR[@]}" --resume killed >/dev/null 2>resume.log || bad "resume failed: $(tail -2 resume.log)"
+r=$(tensors_equal full/model.safetensors killed/model.safetensors)
+[ "$r" = identical ] && ok "kill -9 after ${at:-?} then --resume: weights bit-identical to the uninterrupted run (1 thread)" ||
+    bad "kill -9 + resume: $r"
+ls killed/checkpoints | grep -q tmp && bad "a half-written checkpoint was left behind" || ok "no half-written checkpoint directories left"
+n=$(ls -d killed/checkpoints/step-* | wc -l)
+[ "$n" -le 3 ] && ok "only the last --keep 3 checkpoints are kept ($n)" || bad "$n checkpoints kept"
+
+# 3. Ctrl-C: saves a checkpoint and exits cleanly; resume finishes the run
+"$FF" train "${TR[@]}" --steps 100000 --out intr >/dev/null 2>intr.log &
+pid=$!
+for _ in $(seq 1 500); do [ -f intr/checkpoints/LATEST ] && break; sleep 0.02; done
+kill -INT $pid
+wait $pid
+rc=$?
+[ "$rc" -eq 130 ] && grep -q "interrupted at step" intr.log && ok "SIGINT saves and exits (status 130): $(grep interrupted intr.log)" || bad "SIGINT: rc=$rc $(tail -2 intr.log)"
+
+# 4. predict and eval on the small task
+"$FF" predict --model full --input t_test.tsv >pred.jsonl 2>pred.err && [ "$(wc -l <pred.jsonl)" -eq 100 ] &&
+    head -1 pred.jsonl | /usr/bin/python3 -c "import json,sys; d=json.loads(sys.stdin.read()); assert d['label'] in ('small','large') and abs(sum(d['probs'].values())-1)<1e-4" &&
+    ok "predict writes one JSON line per example with normalised probabilities" || bad "predict: $(cat pred.err)"
+acc=$("$FF" eval --model full --train t_test.tsv 2>/dev/null | json_field accuracy)
+/usr/bin/python3 -c "import sys; sys.exit(0 if float('${acc:-0}') >= 0.9 else 1)" && ok "number-word task learned: eval accuracy $acc >= 0.9" || bad "number-word accuracy $acc"
+
+# 5. MLM pre-training on raw text, then fine-tuning a classifier from it
+cut -f2 t_test.tsv >corpus.txt
+for _ in 1 2 3 4 5 6; do cat corpus.txt corpus.txt >>corpus2.txt; done
+"$FF" train --task mlm --train corpus2.txt --tokenizer bpe --vocab-size 300 --max-len 32 "${COMMON[@]}" --batch 16 --steps 40 --nsp --out mlm >mlm.json 2>mlm.log &&
+    grep -q valid_perplexity mlm.json && [ -s mlm/tokenizer.json ] && ok "mlm+nsp pre-training with a BPE tokenizer: $(cat mlm.json)" || bad "mlm: $(tail -3 mlm.log)"
+"$FF" train --init-from mlm --train t_train.jsonl --max-len 32 --threads 2 --batch 16 --steps 40 --out ft >ft.json 2>ft.log &&
+    grep -q "initialised" ft.log && ok "fine-tuning from the MLM model: $(grep initialised ft.log)" || bad "fine-tune: $(tail -3 ft.log)"
+
+# 6. tokenizers: round trips through the CLI
+printf 'Hello, w\xc3\xb6rld!\n\ttabs and \x01 bytes\n' >rt.txt
+"$FF" tokenizer encode --tokenizer byte --input rt.txt >ids.txt && "$FF" tokenizer decode --tokenizer byte --input ids.txt >back.txt &&
+    cmp -s rt.txt back.txt && ok "byte tokenizer: decode(encode(x)) == x" || bad "byte round trip"
+"$FF" tokenizer train --kind bpe --input corpus2.txt --vocab-size 300 --out bpe.json 2>/dev/null &&
+    "$FF" tokenizer encode --tokenizer bpe.json --input rt.txt >ids2.txt && "$FF" tokenizer decode --tokenizer bpe.json --input ids2.txt >back2.txt &&
+    cmp -s rt.txt back2.txt && ok "BPE tokenizer: decode(encode(x)) == x ($(wc -w <ids2.txt) tokens for $(wc -c <rt.txt) bytes)" || bad "bpe round trip"
+
+# 7. bad input
+expect_fail "missing data file" "nothere.jsonl" "$FF" train --train nothere.jsonl --out x1
+printf '{"text": "a", "label": "x"}\n{"text": "b", "label": \n' >broken.jsonl
+expect_fail "malformed JSON line names the line" "broken.jsonl:2" "$FF" train --train broken.jsonl --out x2
+printf 'small\tone two\nhuge\tnine\n' >unk.tsv
+expect_fail "unknown label at eval time" "unk.tsv:2.*huge" "$FF" eval --model full --train unk.tsv
+printf 'no tab here\n' >notab.tsv
+expect_fail "TSV line without a tab" "notab.tsv:1" "$FF" train --train notab.tsv --out x3
+expect_fail "unknown option" "unknown option" "$FF" train --bogus 1 --out x4
+expect_fail "bad number" "not an integer" "$FF" train --batch 8x --out x5
+expect_fail "resume without a checkpoint" "no checkpoint" "$FF" train --train t_train.jsonl --resume emptydir
+expect_fail "checkpoint of another task" "mlm model" "$FF" train --task classify --train t_train.jsonl --resume mlm
+cp full/model.safetensors keep.safetensors
+expect_fail "existing trained model is not overwritten" "already holds" "$FF" train "${TR[@]}" --out full
+tensors_equal full/model.safetensors keep.safetensors >/dev/null && ok "the trained model is untouched" || bad "the trained model changed"
+"$FF" train "${TR[@]}" --steps 30 --save-every 10 --out nan >/dev/null 2>/dev/null
+before=$(cat nan/checkpoints/LATEST)
+expect_fail "a non-finite loss stops the run" "became" "$FF" train "${TR[@]}" --steps 60 --lr 1e30 --clip 0 --resume nan
+[ "$(cat nan/checkpoints/LATEST)" = "$before" ] && ok "the last good checkpoint is kept ($before)" || bad "checkpoint changed after NaN"
+echo '{"text": "x", "label": "small"}' >one.jsonl
+"$FF" train --train t_train.jsonl --max-len 8 --threads 1 --steps 2 --out trunc >/dev/null 2>trunc.log
+grep -q "truncated to 8 tokens" trunc.log && ok "over-long sequences are truncated and counted: $(grep truncated trunc.log | head -1)" || bad "truncation not reported"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
