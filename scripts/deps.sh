@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# scripts/deps.sh: installs what fastfnet needs from Debian 12's packages, only those missing.
+# scripts/deps.sh: installs what fastfnet needs from Debian 12's packages, only those missing, then fetches
+# and verifies the data sets (scripts/fetch_data.sh: pinned versions and sha256, nothing done when present).
 # Build: gcc, make, FFTW 3 (single precision), OpenBLAS. Tests: PyTorch and NumPy for the reference twin.
 set -euo pipefail
 pkgs=(gcc make libc6-dev libfftw3-dev libopenblas-dev python3 python3-torch python3-numpy)
@@ -15,3 +16,4 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 echo "deps: ok (gcc $(gcc -dumpversion), fftw $(dpkg-query -W -f='${Version}' libfftw3-dev), openblas $(dpkg-query -W -f='${Version}' libopenblas-dev), torch $(dpkg-query -W -f='${Version}' python3-torch))"
+"$(dirname "$0")/fetch_data.sh"

@@ -20,7 +20,8 @@ typedef struct {
 int ffn_records_read(ffn_records *r, const char *path, int pair, int need_label, char *err, size_t errlen);
 void ffn_records_free(ffn_records *r);
 
-/* Label names <-> ids. Built from training records (sorted, so the map does not depend on file order). */
+/* Label names <-> ids. Built from training records sorted by name, so the map does not depend on file
+ * order; a stored map keeps its order (ids are positions). */
 typedef struct {
     int n;
     char **names;

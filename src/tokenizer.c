@@ -4,6 +4,7 @@
 #include "json.h"
 #include "util.h"
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -20,8 +21,8 @@ static const char *const g_special[FFN_TOK_NUM_SPECIAL] = {"[CLS]", "[SEP]", "[M
 #define TOK_CACHE_MAX_CHUNK 64
 /* The cache is emptied when it holds this many ids, which bounds its memory on endless unique input. */
 #define TOK_CACHE_MAX_IDS (8u << 20)
-/* Heap keys pack (rank, position) into 64 bits, so one chunk is cut at 4 GiB - 1 bytes. */
-#define TOK_MAX_CHUNK 0xffffffffu
+/* Symbol positions inside a chunk are int32, so a chunk longer than this (2 GiB of letters) is cut. */
+#define TOK_MAX_CHUNK ((size_t)INT32_MAX - 1)
 #define TOK_MAX_FILE (1ull << 30)
 
 /* ---------------------------------------------------------------------------------------------------- */

@@ -13,6 +13,14 @@
 #define FFN_TOK_UNK 4
 #define FFN_TOK_NUM_SPECIAL 5
 
+/* Where this differs from HF `tokenizers` loading the same file:
+ * - BPE pre-tokenization is a hand-written scanner for GPT-2's pattern that treats every byte >= 0x80 as a
+ *   letter (HF classifies Unicode characters). ASCII text gives HF's ids exactly; elsewhere chunks may be
+ *   longer, so ids can differ (both decode to the same text).
+ * - Byte/BPE encoding never produces special ids: the text "[MASK]" is encoded as bytes, so that
+ *   decode(encode(x)) == x for every x (HF would extract it as the added token). WORD maps a word equal to a
+ *   special's content to that id, as HF's WordLevel vocab does.
+ * - WORD splits on ASCII whitespace only (HF's WhitespaceSplit also splits on Unicode spaces). */
 typedef enum { FFN_TOK_BYTE = 0, FFN_TOK_WORD = 1, FFN_TOK_BPE = 2 } ffn_tok_kind;
 typedef struct ffn_tokenizer ffn_tokenizer;
 

@@ -251,7 +251,7 @@ static int prepare_data(run_data *d, const ffn_train_opts *o, ffn_tokenizer *giv
         if (ffn_dataset_from_idx(&d->test, a, b, o->eval_limit, err, n)) return -1;
         d->have_test = 1;
         split_valid(&d->train, &d->valid, o->valid_frac, (uint64_t)o->seed);
-        d->tok = ffn_tok_byte();
+        d->tok = given_tok ? given_tok : ffn_tok_byte();
         d->labels.n = 10;
         d->labels.names = malloc(sizeof(char *) * 10);
         for (int i = 0; i < 10; i++) d->labels.names[i] = strdup(FASHION[i]);

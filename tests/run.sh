@@ -32,6 +32,8 @@ run_suite() { # name, command...
 }
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# the fetcher's own checks (checksums, corrupt downloads) do not depend on the build: run them once
+run_suite fetch tests/test_fetch.sh
 builds=("$@")
 [ ${#builds[@]} -eq 0 ] && builds=(build)
 for BUILD in "${builds[@]}"; do
@@ -44,6 +46,7 @@ for BUILD in "${builds[@]}"; do
     run_suite plot "$BUILD/test_plot"
     run_suite tokenizer "$BUILD/test_tokenizer"
     run_suite cli tests/test_cli.sh "$BUILD"
+    run_suite train tests/test_train.sh "$BUILD"
     run_suite torch-twin /usr/bin/python3 tests/torch_twin.py --fastfnet "$BUILD/fastfnet" --dump "$BUILD/twin_dump"
 done
 echo "$total_pass passed, $total_fail failed"

@@ -399,6 +399,84 @@ static void test_bpe(const lexicon *L) {
     free(corpus);
 }
 
+/* An independent, deliberately naive BPE trainer: recount every pair of every chunk occurrence after each
+ * merge, take the highest count (ties: lowest left id, then lowest right id), stop below count 2. On text of
+ * lowercase words separated by single spaces the chunks are simply "word" and " word". The fast trainer
+ * must build the same tokens in the same order. */
+static void test_bpe_reference(const lexicon *L) {
+    ffn_rng_seed(&g_rng, 21);
+    size_t cap = 40000, n = 0;
+    char *text = malloc(cap + 64);
+    while (n < cap) {
+        const char *w = lex_draw(L);
+        if (w[0] < 'a') continue; /* keep lowercase words only */
+        if (n) text[n++] = ' ';
+        n += (size_t)sprintf(text + n, "%s", w);
+    }
+    /* chunks as id sequences, one per occurrence (the naive way: no counting of distinct chunks) */
+    int32_t *seq = malloc(n * sizeof *seq);
+    size_t *cstart = malloc((n + 1) * sizeof *cstart), nc = 0, *clen = malloc((n + 1) * sizeof *clen);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && text[j] != ' ') j++;
+        cstart[nc] = i, clen[nc++] = j - i;
+        for (size_t k = i; k < j; k++) seq[k] = 5 + (uint8_t)text[k];
+        i = j;
+    }
+    int V = 261 + 300, nv = 261;
+    char **tok = calloc((size_t)V, sizeof *tok);
+    for (int b = 0; b < 256; b++) tok[5 + b] = calloc(2, 1), tok[5 + b][0] = (char)b;
+    int32_t (*done)[2] = calloc((size_t)V * 4, sizeof *done);
+    int ndone = 0;
+    int64_t *cnt = malloc((size_t)V * V * sizeof *cnt);
+    while (nv < V) {
+        memset(cnt, 0, (size_t)V * V * sizeof *cnt);
+        for (size_t c = 0; c < nc; c++)
+            for (size_t k = 0; k + 1 < clen[c]; k++) cnt[(size_t)seq[cstart[c] + k] * V + seq[cstart[c] + k + 1]]++;
+        int64_t best = 1;
+        int ba = -1, bb = -1;
+        for (int a = 5; a < nv; a++)
+            for (int b = 5; b < nv; b++) {
+                int skip = 0;
+                for (int d = 0; d < ndone; d++) skip |= done[d][0] == a && done[d][1] == b;
+                if (!skip && cnt[(size_t)a * V + b] > best) best = cnt[(size_t)a * V + b], ba = a, bb = b;
+            }
+        if (ba < 0) break;
+        char cat[512];
+        snprintf(cat, sizeof cat, "%s%s", tok[ba], tok[bb]);
+        int r = -1;
+        for (int id = 5; id < nv; id++)
+            if (strcmp(tok[id], cat) == 0) r = id;
+        if (r < 0) r = nv, tok[nv++] = strdup(cat);
+        done[ndone][0] = ba, done[ndone++][1] = bb;
+        for (size_t c = 0; c < nc; c++) {
+            size_t o = 0, L0 = clen[c];
+            int32_t *q = seq + cstart[c];
+            for (size_t k = 0; k < L0; k++) {
+                if (k + 1 < L0 && q[k] == ba && q[k + 1] == bb) q[o++] = r, k++;
+                else q[o++] = q[k];
+            }
+            clen[c] = o;
+        }
+    }
+    char err[256];
+    ffn_tokenizer *t = ffn_tok_train(FFN_TOK_BPE, text, n, V, 2, err, sizeof err);
+    int ok = t && ffn_tok_vocab_size(t) == nv, first_bad = -1;
+    for (int id = 261; ok && id < nv; id++) {
+        char buf[512];
+        int32_t one = id;
+        size_t m = ffn_tok_decode(t, &one, 1, buf, sizeof buf);
+        ok = m == strlen(tok[id]) && memcmp(buf, tok[id], m) == 0;
+        if (!ok) first_bad = id;
+    }
+    printf("bpe: naive reference trainer made %d tokens from %zu bytes\n", nv - 261, n);
+    check(ok, "bpe_matches_naive_trainer", "vocab %d vs %d, first differing token id %d", t ? ffn_tok_vocab_size(t) : -1, nv,
+          first_bad);
+    ffn_tok_free(t);
+    for (int id = 0; id < V; id++) free(tok[id]);
+    free(tok), free(done), free(cnt), free(seq), free(cstart), free(clen), free(text);
+}
+
 static void test_word(void) {
     char err[256];
     /* a ListOps-like stream */
@@ -643,6 +721,7 @@ int main(void) {
     test_specials();
     test_byte();
     test_bpe(L);
+    test_bpe_reference(L);
     test_word();
     test_malformed(L);
     test_atomic_save();
