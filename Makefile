@@ -39,6 +39,9 @@ $(BUILD)/%: tests/%.c $(BUILD)/libfastfnet.a $(wildcard tests/*.h)
 
 tests: $(TESTS)
 
+$(BUILD)/bench: bench/bench.c $(BUILD)/libfastfnet.a
+	$(CC) $(CFLAGS) $< $(BUILD)/libfastfnet.a -o $@ $(LDLIBS)
+
 # The whole suite, on the optimised build and on the AddressSanitizer + UBSan build.
 test:
 	$(MAKE) SAN=0 all tests
@@ -49,7 +52,9 @@ test:
 test-fast: all tests
 	tests/run.sh $(BUILD)
 
-bench: all
+# Benchmarks (not tests): PROFILE=quick (minutes, what CI runs) or PROFILE=full (an hour or more).
+PROFILE ?= quick
+bench: all $(BUILD)/bench
 	bench/run.sh $(PROFILE)
 
 install: all

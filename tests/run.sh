@@ -25,13 +25,14 @@ run_suite() { # name, command...
         echo "  $name exited with status $rc without reporting a failed check"
     fi
     grep -E '^(FAIL|ERROR)|Sanitizer|runtime error' "$log" | head -n 40
-    printf '%-24s %4d passed, %d failed  (%ds)\n' "$BUILD/$name" "$p" "$f" $((SECONDS - t0))
+    printf '%-24s %4d passed, %d failed  (%ds)\n' "${BUILD:+$BUILD/}$name" "$p" "$f" $((SECONDS - t0))
     total_pass=$((total_pass + p))
     total_fail=$((total_fail + f))
     rm -f "$log"
 }
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+BUILD=""
 # the fetcher's own checks (checksums, corrupt downloads) do not depend on the build: run them once
 run_suite fetch tests/test_fetch.sh
 builds=("$@")

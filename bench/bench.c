@@ -1,0 +1,158 @@
+/* bench.c: times fastfnet's training step (forward + backward + AdamW) and inference for one model shape,
+ * in this process, and reports median/min/max, tokens/s, model GFLOP/s, parameters and peak RSS as one JSON
+ * line. `--sgemm-peak` instead measures OpenBLAS sgemm's GFLOP/s (the MFU denominator).
+ * usage: bench [--arch A --hidden E --layers N --intermediate F --heads H --reduce L --residual R
+ *               --attention-layers K --vocab V] --seq T --batch B [--mode train|infer|both] [--repeats R]
+ *              [--warmup W] [--threads N] | --sgemm-peak [--threads N] */
+#include "blas.h"
+#include "model.h"
+#include "train.h"
+#include "util.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Matrix-product FLOPs of one forward pass (multiply-adds x 2): every Linear, attention's two T x T
+ * products and, for Fourier layers, the FFT's 2.5 N log2 N per real transform (an estimate; FFTW's count
+ * differs a little). Backward is twice the forward. */
+static double forward_flops(const ffn_config *c, int B, int T) {
+    double BT = (double)B * T, f = 0;
+    int E = c->hidden_size;
+    f += 2 * BT * E * E; /* embedding projection */
+    for (int l = 0; l < c->num_layers; l++) {
+        int W = ffn_config_width(c, l), Wo = ffn_config_width(c, l + 1);
+        int F = (int)((long)c->intermediate_size * Wo / c->hidden_size);
+        if (c->mixing[l] == FFN_MIX_ATTENTION) f += 4 * 2 * BT * W * W + 2 * 2 * BT * T * W;
+        else {
+            f += BT * 2.5 * W * log2(W > 1 ? W : 2) + (double)B * (W / 2 + 1) * 5.0 * T * log2(T > 1 ? T : 2);
+            if (W != Wo && c->residual == FFN_RES_DENSE) f += 2 * BT * W * Wo;
+        }
+        f += 2 * 2 * BT * Wo * F;
+    }
+    int Df = ffn_config_width(c, c->num_layers);
+    f += 2.0 * B * Df * Df + 2.0 * B * Df * c->num_labels;
+    return f;
+}
+
+static double median_of(double *t, int n, double *mn, double *mx) {
+    qsort(t, (size_t)n, sizeof(double), cmp_d);
+    *mn = t[0], *mx = t[n - 1];
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+static double peak_rss_mib(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0;
+}
+
+int main(int argc, char **argv) {
+    ffn_arch_opts a;
+    ffn_arch_defaults(&a);
+    a.vocab = 261;
+    a.hidden = 256;
+    a.layers = 4;
+    a.dropout = 0.1;
+    int B = 8, T = 512, repeats = 5, warmup = 2, threads = 2, sgemm = 0;
+    const char *mode = "both";
+    for (int i = 1; i < argc; i++) {
+        const char *k = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define OPT(name) (!strcmp(k, name) && v && ++i)
+        if (OPT("--arch")) a.arch = v;
+        else if (OPT("--hidden")) a.hidden = atoi(v);
+        else if (OPT("--layers")) a.layers = atoi(v);
+        else if (OPT("--intermediate")) a.intermediate = atoi(v);
+        else if (OPT("--heads")) a.heads = atoi(v);
+        else if (OPT("--reduce")) a.reduce = v;
+        else if (OPT("--residual")) a.residual = v;
+        else if (OPT("--attention-layers")) a.attention_layers = atoi(v);
+        else if (OPT("--mixing")) a.mixing = v;
+        else if (OPT("--vocab")) a.vocab = atoi(v);
+        else if (OPT("--dropout")) a.dropout = atof(v);
+        else if (OPT("--fourier-impl")) a.fourier_impl = v;
+        else if (OPT("--seq")) T = atoi(v);
+        else if (OPT("--batch")) B = atoi(v);
+        else if (OPT("--mode")) mode = v;
+        else if (OPT("--repeats")) repeats = atoi(v);
+        else if (OPT("--warmup")) warmup = atoi(v);
+        else if (OPT("--threads")) threads = atoi(v);
+        else if (!strcmp(k, "--sgemm-peak")) sgemm = 1;
+        else ffn_die("bench: unknown or incomplete option '%s'", k);
+    }
+    if (repeats < 1 || B < 1 || T < 1) ffn_die("bench: --repeats, --batch and --seq must be >= 1");
+    ffn_set_threads(threads);
+    if (sgemm) {
+        int n = 2048;
+        float *A = ffn_malloc(sizeof(float) * n * n), *Bm = ffn_malloc(sizeof(float) * n * n), *C = ffn_malloc(sizeof(float) * n * n);
+        for (int i = 0; i < n * n; i++) A[i] = (float)(i % 7) * 0.1f, Bm[i] = (float)(i % 5) * 0.1f;
+        double t[16];
+        int reps = repeats > 16 ? 16 : repeats;
+        ffn_sgemm(0, 0, n, n, n, 1, A, n, Bm, n, 0, C, n);
+        for (int r = 0; r < reps; r++) {
+            double t0 = ffn_now();
+            ffn_sgemm(0, 0, n, n, n, 1, A, n, Bm, n, 0, C, n);
+            t[r] = ffn_now() - t0;
+        }
+        double mn, mx, med = median_of(t, reps, &mn, &mx);
+        printf("{\"impl\": \"openblas-sgemm\", \"n\": %d, \"threads\": %d, \"gflops_median\": %.2f, \"gflops_max\": %.2f, \"repeats\": %d}\n", n,
+               threads, 2.0 * n * n * n / med / 1e9, 2.0 * n * n * n / mn / 1e9, reps);
+        return 0;
+    }
+    ffn_config c;
+    char err[512];
+    a.max_pos = T;
+    if (ffn_arch_build(&c, &a, err, sizeof err)) ffn_die("%s", err);
+    c.heads = FFN_HEAD_CLS | FFN_HEAD_POOLER;
+    int train = strcmp(mode, "infer") != 0, infer = strcmp(mode, "train") != 0;
+    ffn_model *m = ffn_model_create(&c, 1, err, sizeof err);
+    if (!m) ffn_die("%s", err);
+    if (ffn_model_reserve(m, B, T, train, err, sizeof err)) ffn_die("%s", err);
+    int *ids = malloc(sizeof(int) * B * T), *lab = malloc(sizeof(int) * B);
+    ffn_rng r;
+    ffn_rng_seed(&r, 7);
+    for (int i = 0; i < B * T; i++) ids[i] = 5 + (int)(ffn_rng_u64(&r) % (uint64_t)(c.vocab_size - 5));
+    for (int i = 0; i < B; i++) lab[i] = i % 2;
+    ffn_batch bt = {B, T, ids, NULL, NULL, NULL, lab};
+    double fl = forward_flops(&c, B, T);
+    double *t = malloc(sizeof(double) * (repeats + warmup));
+    printf("{\"impl\": \"fastfnet\", \"arch\": \"%s\", \"reduce\": \"%s\", \"residual\": \"%s\", \"hidden\": %d, \"layers\": %d, "
+           "\"intermediate\": %d, \"seq\": %d, \"batch\": %d, \"threads\": %d, \"params\": %zu, \"repeats\": %d",
+           a.arch, a.reduce ? a.reduce : "", a.residual ? a.residual : "", c.hidden_size, c.num_layers, c.intermediate_size, T, B,
+           threads, ffn_model_num_params(m), repeats);
+    ffn_adamw opt = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.01f};
+    if (train) {
+        for (int i = 0; i < warmup + repeats; i++) {
+            double t0 = ffn_now();
+            ffn_model_zero_grad(m);
+            ffn_model_forward(m, &bt, 1);
+            ffn_model_backward(m);
+            ffn_model_adamw_step(m, &opt, i + 1);
+            t[i] = ffn_now() - t0;
+        }
+        double mn, mx, med = median_of(t + warmup, repeats, &mn, &mx);
+        printf(", \"train_step_s_median\": %.5f, \"train_step_s_min\": %.5f, \"train_step_s_max\": %.5f, \"train_tokens_per_s\": %.1f, "
+               "\"train_gflops\": %.2f", med, mn, mx, B * T / med, 3 * fl / med / 1e9);
+    }
+    if (infer) {
+        for (int i = 0; i < warmup + repeats; i++) {
+            double t0 = ffn_now();
+            ffn_model_forward(m, &bt, 0);
+            t[i] = ffn_now() - t0;
+        }
+        double mn, mx, med = median_of(t + warmup, repeats, &mn, &mx);
+        printf(", \"infer_step_s_median\": %.5f, \"infer_step_s_min\": %.5f, \"infer_step_s_max\": %.5f, \"infer_tokens_per_s\": %.1f, "
+               "\"infer_gflops\": %.2f", med, mn, mx, B * T / med, fl / med / 1e9);
+    }
+    double est = (double)ffn_model_num_params(m) * 4 * (train ? 4 : 1) + (double)ffn_model_activation_bytes(&c, B, T, train);
+    printf(", \"model_flops_forward\": %.4g, \"peak_rss_mib\": %.1f, \"estimate_mib\": %.1f}\n", fl, peak_rss_mib(), est / 1048576.0);
+    free(ids), free(lab), free(t);
+    ffn_model_free(m);
+    return 0;
+}

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# bench/run.sh [quick|full]: the benchmark harness behind `make bench`. Runs, on this machine, in one go:
+#   1. OpenBLAS sgemm peak (the MFU denominator);
+#   2. efficiency of every model at one shape (training step, tokens/s, inference, peak RSS, GFLOP/s), each
+#      in its own process, rounds interleaved across models, plus the PyTorch peer on the same shapes;
+#   3. a sequence-length sweep (attention, FNet, Fast-FNet; batch 1) of training step time and peak RSS;
+#   4. FNet-Base inference latency against PyTorch;
+#   5. accuracy after a fixed budget on ListOps, Text (SpamAssassin bytes), Image (Fashion-MNIST pixels) and
+#      MLM pre-training + fine-tuning, per model and seed.
+# Raw results: build/bench-PROFILE/results.jsonl; report: docs/RESULTS.md + docs/results-*.svg.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PROFILE=${1:-quick}
+case "$PROFILE" in quick | full) ;; *) echo "bench: PROFILE must be quick or full" >&2; exit 2 ;; esac
+scripts/deps.sh >/dev/null
+make -s all build/bench
+OUT=build/bench-$PROFILE
+rm -rf "$OUT"
+mkdir -p "$OUT"
+RES=$OUT/results.jsonl
+FF=build/fastfnet
+BENCH=build/bench
+PY=/usr/bin/python3
+TH=2
+export OMP_NUM_THREADS=$TH
+
+if [ "$PROFILE" = full ]; then
+    SEQ=512 BATCH=8 ROUNDS=3 REP=5 SWEEP="128 256 512 1024 2048 4096 8192" SEEDS="1 2"
+    AHID=128 ALAY=4 AFFN=512 STEPS=400 ABATCH=16 LLEN=1000 TLEN=1024 MLMSTEPS=600 BASE_REP=5
+else
+    SEQ=256 BATCH=4 ROUNDS=1 REP=3 SWEEP="128 256 512 1024" SEEDS="1"
+    AHID=64 ALAY=2 AFFN=256 STEPS=30 ABATCH=8 LLEN=500 TLEN=256 MLMSTEPS=30 BASE_REP=1
+fi
+MID=$((ALAY / 2))
+# name | fastfnet architecture flags (all: 4 layers x 256, FFN 1024 in the efficiency section)
+MODELS=(
+    "bert|--arch bert"
+    "fnet|--arch fnet"
+    "hybrid|--arch hybrid --attention-layers 2"
+    "fast-dense-0|--arch fast-fnet --reduce 0 --residual dense"
+    "fast-maxpool-0|--arch fast-fnet --reduce 0 --residual maxpool"
+    "fast-avgpool-0|--arch fast-fnet --reduce 0 --residual avgpool"
+    "fast-slice-0|--arch fast-fnet --reduce 0 --residual slice"
+    "fast-avgpool-0,mid|--arch fast-fnet --reduce 0,MID --residual avgpool"
+)
+log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
+add() { # KEY=VALUE... then a JSON line from stdin: merged into one results line
+    local extra="$*"
+    $PY -c '
+import json, sys
+d = json.loads(sys.stdin.read().strip().splitlines()[-1])
+for kv in sys.argv[1:]:
+    k, v = kv.split("=", 1)
+    d[k] = v
+print(json.dumps(d))' $extra >>"$RES"
+}
+
+# header facts
+{
+    echo "{\"section\": \"machine\", \"profile\": \"$PROFILE\", \"cpu\": \"$(lscpu | sed -n 's/^Model name: *//p' | head -1)\", \"cores\": $(nproc), \"mem_gib\": $(free -g | awk '/Mem:/{print $2}'), \"commit\": \"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo -dirty)\", \"date\": \"$(date -u +%Y-%m-%dT%H:%MZ)\", \"torch\": \"$($PY -c 'import torch; print(torch.__version__)')\", \"openblas\": \"$(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || dpkg-query -W -f='${Version}' libopenblas-dev)\", \"fftw\": \"$(dpkg-query -W -f='${Version}' libfftw3-dev)\", \"threads\": $TH}"
+} >>"$RES"
+
+log "1. sgemm peak"
+$BENCH --sgemm-peak --threads $TH --repeats 7 | add section=sgemm
+
+log "2. efficiency at seq $SEQ, batch $BATCH ($ROUNDS rounds x $REP repeats), with the PyTorch peer"
+for round in $(seq 1 "$ROUNDS"); do
+    for spec in "${MODELS[@]}"; do
+        name=${spec%%|*}
+        flags=${spec#*|}
+        flags=${flags//MID/2}
+        # shellcheck disable=SC2086
+        $BENCH $flags --hidden 256 --layers 4 --intermediate 1024 --heads 4 --vocab 261 --seq $SEQ --batch $BATCH \
+            --repeats $REP --warmup 2 --threads $TH | add section=efficiency model="$name" round="$round"
+        if [ "$name" = bert ] || [ "$name" = fnet ]; then
+            $PY bench/torch_peer.py --arch "$name" --vocab 261 --hidden 256 --layers 4 --intermediate 1024 --heads 4 \
+                --seq $SEQ --batch $BATCH --threads $TH --repeats $REP --warmup 2 --mode both --json |
+                add section=efficiency model="pytorch-$name" round="$round"
+        fi
+    done
+done
+
+log "3. sequence-length sweep: $SWEEP"
+for T in $SWEEP; do
+    for spec in "bert|--arch bert" "fnet|--arch fnet" "fast-avgpool-0|--arch fast-fnet --reduce 0 --residual avgpool"; do
+        name=${spec%%|*}
+        # shellcheck disable=SC2086
+        $BENCH ${spec#*|} --hidden 256 --layers 4 --intermediate 1024 --heads 4 --vocab 261 --seq "$T" --batch 1 \
+            --mode train --repeats 3 --warmup 1 --threads $TH | add section=sweep model="$name"
+    done
+done
+
+log "4. FNet-Base inference latency (12 x 768, seq 512, batch 1) against PyTorch"
+for round in $(seq 1 "$ROUNDS"); do
+    $BENCH --arch fnet --hidden 768 --layers 12 --intermediate 3072 --vocab 32000 --seq 512 --batch 1 --mode infer \
+        --repeats $BASE_REP --warmup 1 --threads $TH | add section=base model=fnet-base round="$round"
+    $PY bench/torch_peer.py --arch fnet --vocab 32000 --hidden 768 --layers 12 --intermediate 3072 --heads 12 --seq 512 \
+        --batch 1 --threads $TH --repeats $BASE_REP --warmup 1 --mode infer --json | add section=base model=pytorch-fnet-base round="$round"
+done
+
+log "5. accuracy: hidden $AHID, $ALAY layers, FFN $AFFN, $STEPS steps of $ABATCH, seeds $SEEDS"
+acc_run() { # task-name model-name seed flags...
+    local task=$1 name=$2 seed=$3
+    shift 3
+    local dir=$OUT/runs/$task-$name-s$seed
+    if $FF train "$@" --hidden $AHID --layers $ALAY --intermediate $AFFN --heads 4 --batch $ABATCH --seed "$seed" \
+        --threads $TH --log-every 50 --force --out "$dir" >"$dir.json" 2>"$dir.log"; then
+        add section=accuracy task="$task" model="$name" seed="$seed" <"$dir.json"
+    else
+        log "FAILED: $task $name seed $seed: $(tail -1 "$dir.log")"
+        echo "{\"error\": \"$(tail -1 "$dir.log" | tr -d '"')\"}" | add section=accuracy task="$task" model="$name" seed="$seed"
+    fi
+}
+mkdir -p "$OUT/runs"
+for seed in $SEEDS; do
+    for spec in "${MODELS[@]}"; do
+        name=${spec%%|*}
+        flags=${spec#*|}
+        flags=${flags//MID/$MID}
+        # shellcheck disable=SC2086
+        {
+            acc_run listops "$name" "$seed" --data listops --tokenizer word --max-len $LLEN --steps $STEPS $flags
+            acc_run text "$name" "$seed" --data text --max-len $TLEN --steps $STEPS $flags
+            acc_run image "$name" "$seed" --data image --steps $STEPS $flags
+            # MLM pre-training on Moby Dick + SOTU (BPE), then fine-tuning on the Text task with that tokenizer
+            acc_run mlm "$name" "$seed" --task mlm --data pretrain --tokenizer bpe --vocab-size 4000 --max-len $TLEN --steps $MLMSTEPS $flags
+            acc_run mlm-finetune "$name" "$seed" --data text --max-len $TLEN --steps $STEPS --init-from "$OUT/runs/mlm-$name-s$seed"
+        }
+    done
+done
+
+log "report"
+$PY bench/report.py "$RES" --out docs/RESULTS.md --svg-prefix docs/results --runs "$OUT/runs" --commands "make bench PROFILE=$PROFILE"
+log "wrote docs/RESULTS.md"
