@@ -36,30 +36,6 @@ static const char *USAGE =
     "  FASTFNET_WISDOM=FILE   FFTW wisdom file: plans are measured (FFTW_MEASURE) once, saved to FILE and\n"
     "                         reused by later runs\n";
 
-static const char *INIT_HELP =
-    "usage: fastfnet init --out FILE.safetensors [options]\n"
-    "\n"
-    "Create a model with HF FNet's initialisation (normal 0.02, zero biases) and save it as one\n"
-    "safetensors file with its config in the metadata. An existing FILE is kept unless --force.\n"
-    "\n"
-    "  --arch A              fnet | fast-fnet | bert | hybrid            (default fnet)\n"
-    "  --vocab V             vocabulary size                             (default 32000)\n"
-    "  --hidden E            embedding / model width                     (default 768)\n"
-    "  --layers N            encoder layers                              (default 12)\n"
-    "  --intermediate F      FFN width at full model width               (default 4*E)\n"
-    "  --heads H             attention heads                             (default 12, or E/64)\n"
-    "  --max-pos P           maximum sequence length                     (default 512)\n"
-    "  --labels L            classifier outputs                          (default 2)\n"
-    "  --reduce LIST         fast-fnet: layers that halve the width, e.g. 0 or 0,6 (default 0)\n"
-    "  --residual R          fast-fnet residual: dense | maxpool | avgpool | slice (default dense)\n"
-    "  --attention-layers K  hybrid: the top K layers use attention      (default 2)\n"
-    "  --mixing LIST         per-layer override: fourier,fast_fourier,attention,... (N entries)\n"
-    "  --outputs LIST        heads among mlm,nsp,classifier,pooler      (default all)\n"
-    "  --dropout P           hidden and attention dropout                (default 0.1)\n"
-    "  --fourier-impl I      auto | fft | matrix                         (default auto)\n"
-    "  --seed S              initialisation seed                         (default 0)\n"
-    "  --force               overwrite an existing --out file\n";
-
 static const char *INFO_HELP =
     "usage: fastfnet info MODEL [--batch B] [--seq T]\n"
     "\n"
@@ -93,129 +69,7 @@ static long parse_long(const char *flag, const char *s, long lo, long hi) {
     return v;
 }
 
-static float parse_float(const char *flag, const char *s, float lo, float hi) {
-    char *end;
-    float v = strtof(s, &end);
-    if (end == s || *end || !(v >= lo && v <= hi)) ffn_die("%s: '%s' is not a number in [%g, %g]", flag, s, lo, hi);
-    return v;
-}
-
-static int cmd_init(int argc, char **argv) {
-    const char *arch = "fnet", *out = NULL, *reduce = NULL, *mixing = NULL, *outputs = NULL, *residual = NULL;
-    const char *fimpl = NULL;
-    int V = 32000, E = 768, N = 12, Fi = -1, H = -1, P = 512, Lb = 2, K = 2, force = 0;
-    float drop = 0.1f;
-    long seed = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (is_flag(a, "--help") || is_flag(a, "-h")) {
-            fputs(INIT_HELP, stdout);
-            return 0;
-        } else if (is_flag(a, "--arch")) arch = need(argc, argv, &i);
-        else if (is_flag(a, "--vocab")) V = (int)parse_long(a, need(argc, argv, &i), 1, 1 << 24);
-        else if (is_flag(a, "--hidden")) E = (int)parse_long(a, need(argc, argv, &i), 1, 1 << 16);
-        else if (is_flag(a, "--layers")) N = (int)parse_long(a, need(argc, argv, &i), 0, FFN_MAX_LAYERS);
-        else if (is_flag(a, "--intermediate")) Fi = (int)parse_long(a, need(argc, argv, &i), 1, 1 << 18);
-        else if (is_flag(a, "--heads")) H = (int)parse_long(a, need(argc, argv, &i), 1, 1024);
-        else if (is_flag(a, "--max-pos")) P = (int)parse_long(a, need(argc, argv, &i), 1, 1 << 20);
-        else if (is_flag(a, "--labels")) Lb = (int)parse_long(a, need(argc, argv, &i), 1, 1 << 20);
-        else if (is_flag(a, "--reduce")) reduce = need(argc, argv, &i);
-        else if (is_flag(a, "--residual")) residual = need(argc, argv, &i);
-        else if (is_flag(a, "--attention-layers")) K = (int)parse_long(a, need(argc, argv, &i), 0, FFN_MAX_LAYERS);
-        else if (is_flag(a, "--mixing")) mixing = need(argc, argv, &i);
-        else if (is_flag(a, "--outputs")) outputs = need(argc, argv, &i);
-        else if (is_flag(a, "--dropout")) drop = parse_float(a, need(argc, argv, &i), 0.0f, 0.99f);
-        else if (is_flag(a, "--fourier-impl")) fimpl = need(argc, argv, &i);
-        else if (is_flag(a, "--seed")) seed = parse_long(a, need(argc, argv, &i), 0, 0x7fffffffL);
-        else if (is_flag(a, "--out")) out = need(argc, argv, &i);
-        else if (is_flag(a, "--force")) force = 1;
-        else if (is_flag(a, "--threads")) ffn_set_threads((int)parse_long(a, need(argc, argv, &i), 1, 1024));
-        else ffn_die("init: unknown option '%s' (see fastfnet init --help)", a);
-    }
-    if (!out) ffn_die("init: --out FILE.safetensors is required");
-    ffn_config c;
-    if (ffn_config_default(&c, "fnet")) ffn_die("internal: no fnet defaults");
-    if (strcmp(arch, "fnet") && strcmp(arch, "fast-fnet") && strcmp(arch, "bert") && strcmp(arch, "hybrid"))
-        ffn_die("--arch: '%s' must be fnet, fast-fnet, bert or hybrid", arch);
-    c.vocab_size = V;
-    c.hidden_size = E;
-    c.num_layers = N;
-    c.intermediate_size = Fi > 0 ? Fi : 4 * E;
-    c.num_heads = H > 0 ? H : (E % 64 == 0 ? E / 64 : 1);
-    c.max_position = P;
-    c.num_labels = Lb;
-    c.hidden_dropout = c.attn_dropout = drop;
-    if (c.pad_token_id >= V) c.pad_token_id = 0;
-    for (int i = 0; i < N; i++) c.mixing[i] = !strcmp(arch, "bert") ? FFN_MIX_ATTENTION : FFN_MIX_FOURIER;
-    if (!strcmp(arch, "hybrid")) {
-        if (K > N) ffn_die("--attention-layers %d exceeds --layers %d", K, N);
-        for (int i = N - K; i < N; i++) c.mixing[i] = FFN_MIX_ATTENTION;
-    }
-    if (!strcmp(arch, "fast-fnet") || reduce) {
-        if (strcmp(arch, "fast-fnet") && strcmp(arch, "hybrid") && strcmp(arch, "fnet"))
-            ffn_die("--reduce applies to fourier layers (fast-fnet, fnet or hybrid)");
-        char buf[512];
-        snprintf(buf, sizeof buf, "%s", reduce ? reduce : "0");
-        for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-            int l = (int)parse_long("--reduce", tok, 0, FFN_MAX_LAYERS - 1);
-            if (l >= N) ffn_die("--reduce: layer %d does not exist (--layers %d)", l, N);
-            if (c.mixing[l] == FFN_MIX_ATTENTION) ffn_die("--reduce: layer %d is an attention layer", l);
-            c.mixing[l] = FFN_MIX_FAST_FOURIER;
-        }
-    }
-    if (mixing) {
-        char buf[2048];
-        snprintf(buf, sizeof buf, "%s", mixing);
-        int n = 0;
-        for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ","), n++) {
-            if (n >= N) ffn_die("--mixing lists more than --layers %d entries", N);
-            if (!strcmp(tok, "fourier")) c.mixing[n] = FFN_MIX_FOURIER;
-            else if (!strcmp(tok, "fast_fourier") || !strcmp(tok, "fast")) c.mixing[n] = FFN_MIX_FAST_FOURIER;
-            else if (!strcmp(tok, "attention")) c.mixing[n] = FFN_MIX_ATTENTION;
-            else ffn_die("--mixing: '%s' must be fourier, fast_fourier or attention", tok);
-        }
-        if (n != N) ffn_die("--mixing lists %d entries but --layers is %d", n, N);
-    }
-    if (residual) {
-        static const char *R[] = {"dense", "maxpool", "avgpool", "slice"};
-        int k = -1;
-        for (int q = 0; q < 4; q++)
-            if (!strcmp(residual, R[q])) k = q;
-        if (k < 0) ffn_die("--residual: '%s' must be dense, maxpool, avgpool or slice", residual);
-        c.residual = (ffn_residual)k;
-    }
-    if (outputs) {
-        static const char *HN[] = {"mlm", "nsp", "classifier", "pooler"};
-        char buf[256];
-        snprintf(buf, sizeof buf, "%s", outputs);
-        c.heads = 0;
-        for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-            int k = -1;
-            for (int q = 0; q < 4; q++)
-                if (!strcmp(tok, HN[q])) k = q;
-            if (k < 0) ffn_die("--outputs: '%s' must be mlm, nsp, classifier or pooler", tok);
-            c.heads |= 1 << k;
-        }
-        if (c.heads & (FFN_HEAD_NSP | FFN_HEAD_CLS)) c.heads |= FFN_HEAD_POOLER;
-    }
-    if (fimpl) {
-        ffn_fourier_impl fi;
-        if (ffn_fourier_impl_parse(fimpl, &fi) || fi == FFN_FOURIER_NAIVE)
-            ffn_die("--fourier-impl: '%s' must be auto, fft or matrix", fimpl);
-        c.fourier_impl = (int)fi;
-    }
-    char err[512];
-    if (ffn_config_validate(&c, err, sizeof err)) ffn_die("init: %s", err);
-    struct stat sb;
-    if (!force && stat(out, &sb) == 0) ffn_die("%s already exists; pass --force to overwrite it", out);
-    ffn_model *m = ffn_model_create(&c, (uint64_t)seed, err, sizeof err);
-    if (!m) ffn_die("init: %s", err);
-    if (ffn_model_save(m, out, err, sizeof err)) ffn_die("%s", err);
-    printf("wrote %s: %s, %d layers, width %d -> %d, %.3fM parameters\n", out, arch, N, E,
-           ffn_config_width(&c, N), ffn_model_num_params(m) / 1e6);
-    ffn_model_free(m);
-    return 0;
-}
+static int cmd_init(int argc, char **argv);
 
 static void human_bytes(char *buf, size_t n, double b) {
     if (b >= 1 << 30) snprintf(buf, n, "%.2f GiB", b / (1 << 30));
@@ -510,6 +364,57 @@ static int opt_parse(const opt_def *t, int argc, char **argv, const char *usage,
 
 static int g_threads;
 
+#define ARCH_OPTS(a)                                                                                               \
+    {"arch", OPT_STR, &a.arch, "fnet | fast-fnet | bert | hybrid"},                                                \
+    {"hidden", OPT_INT, &a.hidden, "model width (embedding width, width of layer 0)"},                            \
+    {"layers", OPT_INT, &a.layers, "encoder layers"},                                                              \
+    {"intermediate", OPT_INT, &a.intermediate, "FFN width at full width (-1: 4 x hidden)"},                       \
+    {"heads", OPT_INT, &a.heads, "attention heads (-1: hidden/64, at least 1)"},                                  \
+    {"reduce", OPT_STR, &a.reduce, "Fast-FNet: layers that halve the width, e.g. 0 or 0,6 (fast-fnet default 0)"}, \
+    {"residual", OPT_STR, &a.residual, "Fast-FNet residual: dense | maxpool | avgpool | slice (default dense)"},  \
+    {"attention-layers", OPT_INT, &a.attention_layers, "hybrid: attention in the top K layers"},                  \
+    {"mixing", OPT_STR, &a.mixing, "per-layer override: fourier,fast_fourier,attention,... (one per layer)"},     \
+    {"fourier-impl", OPT_STR, &a.fourier_impl, "auto | fft | matrix (default auto)"},                             \
+    {"dropout", OPT_DOUBLE, &a.dropout, "hidden and attention dropout"}
+
+static const char *INIT_USAGE =
+    "usage: fastfnet init --out FILE.safetensors [options]\n"
+    "\n"
+    "Create a model with HF FNet's initialisation (normal 0.02, zero biases) and save it as one safetensors\n"
+    "file with its config in the metadata. An existing FILE is kept unless --force. Options:\n";
+
+static int cmd_init(int argc, char **argv) {
+    ffn_arch_opts a;
+    ffn_arch_defaults(&a);
+    const char *out = NULL;
+    long seed = 0;
+    int force = 0;
+    opt_def t[] = {ARCH_OPTS(a),
+                   {"vocab", OPT_INT, &a.vocab, "vocabulary size"},
+                   {"max-pos", OPT_INT, &a.max_pos, "maximum sequence length (position embeddings)"},
+                   {"labels", OPT_INT, &a.labels, "classifier outputs"},
+                   {"outputs", OPT_STR, &a.outputs, "heads among mlm,nsp,classifier,pooler (default all)"},
+                   {"seed", OPT_LONG, &seed, "initialisation seed"},
+                   {"out", OPT_STR, &out, "safetensors file to write"},
+                   {"force", OPT_BOOL, &force, "overwrite an existing --out file"},
+                   {"threads", OPT_INT, &g_threads, "threads (0: all cores)"},
+                   {NULL, 0, NULL, NULL}};
+    opt_parse(t, argc, argv, INIT_USAGE, NULL, 0);
+    if (!out) ffn_die("init: --out FILE.safetensors is required");
+    ffn_config c;
+    char err[512];
+    if (ffn_arch_build(&c, &a, err, sizeof err)) ffn_die("init: %s", err);
+    struct stat sb;
+    if (!force && stat(out, &sb) == 0) ffn_die("%s already exists; pass --force to overwrite it", out);
+    ffn_model *m = ffn_model_create(&c, (uint64_t)seed, err, sizeof err);
+    if (!m) ffn_die("init: %s", err);
+    if (ffn_model_save(m, out, err, sizeof err)) ffn_die("%s", err);
+    printf("wrote %s: %s, %d layers, width %d -> %d, %.3fM parameters\n", out, a.arch, c.num_layers, c.hidden_size,
+           ffn_config_width(&c, c.num_layers), ffn_model_num_params(m) / 1e6);
+    ffn_model_free(m);
+    return 0;
+}
+
 #define TRAIN_OPTS(o)                                                                                                   \
     {"task", OPT_STR, &o.task, "classify | classify-pair | mlm"},                                                       \
     {"data", OPT_STR, &o.data, "built-in data set: image | text | listops | pretrain"},                                 \
@@ -539,21 +444,8 @@ static const char *TRAIN_USAGE =
 static int cmd_train(int argc, char **argv) {
     ffn_train_opts o;
     ffn_train_defaults(&o);
-    ffn_arch_opts *a = &o.arch;
-    int warm = -1;
-    o.warmup = warm;
     opt_def t[] = {TRAIN_OPTS(o),
-                   {"arch", OPT_STR, &a->arch, "fnet | fast-fnet | bert | hybrid"},
-                   {"hidden", OPT_INT, &a->hidden, "model width"},
-                   {"layers", OPT_INT, &a->layers, "encoder layers"},
-                   {"intermediate", OPT_INT, &a->intermediate, "FFN width (-1: 4 x hidden)"},
-                   {"heads", OPT_INT, &a->heads, "attention heads (-1: hidden/64)"},
-                   {"reduce", OPT_STR, &a->reduce, "fast-fnet: layers that halve the width, e.g. 0 or 0,2"},
-                   {"residual", OPT_STR, &a->residual, "fast-fnet residual: dense | maxpool | avgpool | slice"},
-                   {"attention-layers", OPT_INT, &a->attention_layers, "hybrid: attention in the top K layers"},
-                   {"mixing", OPT_STR, &a->mixing, "per-layer mixing list, e.g. fourier,fast_fourier,attention"},
-                   {"fourier-impl", OPT_STR, &a->fourier_impl, "auto | fft | matrix"},
-                   {"dropout", OPT_DOUBLE, &a->dropout, "hidden and attention dropout"},
+                   ARCH_OPTS(o.arch),
                    {"epochs", OPT_INT, &o.epochs, "passes over the training data (when --steps is 0)"},
                    {"steps", OPT_INT, &o.steps, "optimizer steps (0: from --epochs)"},
                    {"accum", OPT_INT, &o.accum, "micro-batches accumulated per step"},
