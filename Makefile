@@ -12,7 +12,15 @@ else
   LDSAN   :=
 endif
 CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -fopenmp -Iinclude -Isrc $(OPT) -D_GNU_SOURCE
-LDLIBS  += -lfftw3f_omp -lfftw3f -lopenblas -lm -fopenmp $(LDSAN)
+# OpenBLAS built on OpenMP shares our OpenMP thread pool; the default (pthreads) build keeps its own threads,
+# which spin against ours between calls. Use the OpenMP build when Debian's libopenblas0-openmp is there.
+OPENBLAS_OMP := /usr/lib/x86_64-linux-gnu/openblas-openmp
+ifneq ($(wildcard $(OPENBLAS_OMP)/libopenblas.so.0),)
+  BLASLIB := -L$(OPENBLAS_OMP) -l:libopenblas.so.0 -Wl,-rpath,$(OPENBLAS_OMP)
+else
+  BLASLIB := -lopenblas
+endif
+LDLIBS  += -lfftw3f_omp -lfftw3f $(BLASLIB) -lm -fopenmp $(LDSAN)
 
 LIB_SRC := $(filter-out src/cli.c,$(wildcard src/*.c))
 LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)

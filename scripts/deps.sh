@@ -3,7 +3,7 @@
 # and verifies the data sets (scripts/fetch_data.sh: pinned versions and sha256, nothing done when present).
 # Build: gcc, make, FFTW 3 (single precision), OpenBLAS. Tests: PyTorch and NumPy for the reference twin.
 set -euo pipefail
-pkgs=(gcc make libc6-dev libfftw3-dev libopenblas-dev python3 python3-torch python3-numpy)
+pkgs=(gcc make libc6-dev libfftw3-dev libopenblas-dev libopenblas0-openmp python3 python3-torch python3-numpy)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

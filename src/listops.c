@@ -2,13 +2,9 @@
  * atomic TSV writer. The rules (tokens, MED of an even count, the drawing process) are in listops.h. */
 #include "listops.h"
 #include "util.h"
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define LO_MAX_DEPTH 64      /* the generator recurses once per level */
 #define LO_MAX_ARGS 1000
@@ -289,30 +285,10 @@ int ffn_listops_write_tsv(const char *path, const ffn_listops_config *c, uint64_
     if (!path || !*path) return ffn_err(err, errlen, "listops: no output path");
     if (n < 0) return ffn_err(err, errlen, "%s: negative example count %d", path, n);
     if (ffn_listops_check_config(c, err, errlen) != 0) return -1;
+    ffn_atomic_file a;
+    if (ffn_atomic_open(&a, path, err, errlen) != 0) return -1;
     size_t cap = ffn_listops_buf_size(c);
-    size_t tlen = strlen(path) + 48;
-    char *tmp = ffn_malloc(tlen);
     char *buf = ffn_malloc(cap);
-    FILE *fp = NULL;
-    int rc = -1, fd = -1;
-    /* O_EXCL | O_NOFOLLOW: never write through a planted file or symlink at the temporary name */
-    for (int i = 0; i < 100 && fd < 0; i++) {
-        snprintf(tmp, tlen, "%s.tmp.%ld.%d", path, (long)getpid(), i);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
-        if (fd < 0 && errno != EEXIST) break;
-    }
-    if (fd < 0) {
-        ffn_err(err, errlen, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
-        goto out;
-    }
-    fp = fdopen(fd, "wb");
-    if (!fp) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        ffn_err(err, errlen, "%s: fdopen failed: %s", path, strerror(e));
-        goto out;
-    }
     ffn_rng rng;
     ffn_rng_seed(&rng, seed);
     int bad = 0, gen_fail = -1;
@@ -323,50 +299,14 @@ int ffn_listops_write_tsv(const char *path, const ffn_listops_config *c, uint64_
             gen_fail = i;
             break;
         }
-        bad = fprintf(fp, "%d\t", label) < 0 || fputs(buf, fp) == EOF || fputc('\n', fp) == EOF;
+        bad = fprintf(a.f, "%d\t", label) < 0 || fputs(buf, a.f) == EOF || fputc('\n', a.f) == EOF;
     }
-    /* fsync before rename: otherwise a crash can leave the new name pointing at an empty file */
-    if (!bad && gen_fail < 0) bad = fflush(fp) != 0 || fsync(fileno(fp)) != 0;
-    int e = errno;
-    if (fclose(fp) != 0 && !bad) bad = 1, e = errno;
-    fp = NULL;
-    if (gen_fail >= 0) {
-        unlink(tmp);
-        ffn_err(err, errlen, "%s: example %d: %d trees in a row missed the length window %d..%d", path,
-                gen_fail, LO_MAX_ATTEMPTS, c->min_len, c->max_len);
-        goto out;
-    }
-    if (bad) {
-        unlink(tmp);
-        ffn_err(err, errlen, "%s: writing %s failed: %s", path, tmp, strerror(e));
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        e = errno;
-        unlink(tmp);
-        ffn_err(err, errlen, "%s: cannot rename %s over it: %s", path, tmp, strerror(e));
-        goto out;
-    }
-    /* the rename itself is only durable once the directory entry is synced */
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir) {
-        ffn_err(err, errlen, "%s: written, but out of memory syncing its directory", path);
-        goto out;
-    }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int dsync = dfd >= 0 ? fsync(dfd) : -1;
-    e = errno;
-    if (dfd >= 0) close(dfd);
-    free(dir);
-    /* EINVAL: the filesystem cannot sync directories at all, so there is nothing more to do */
-    if (dsync != 0 && e != EINVAL) {
-        ffn_err(err, errlen, "%s: written, but syncing its directory failed: %s", path, strerror(e));
-        goto out;
-    }
-    rc = 0;
-out:
-    ffn_free(tmp);
     ffn_free(buf);
-    return rc;
+    if (gen_fail >= 0) {
+        ffn_atomic_abort(&a);
+        return ffn_err(err, errlen, "%s: example %d: %d trees in a row missed the length window %d..%d", path,
+                       gen_fail, LO_MAX_ATTEMPTS, c->min_len, c->max_len);
+    }
+    /* a failed write leaves the stream's error flag set: the commit reports it and removes the temp file */
+    return ffn_atomic_commit(&a, err, errlen);
 }

@@ -4,14 +4,12 @@
 #include "json.h"
 #include "util.h"
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
-#include <unistd.h>
 
 /* ---- the series we draw ---- */
 
@@ -569,40 +567,6 @@ static void render(sbuf *b, const run *runs, int nruns, const char *title, const
     sb_printf(b, "</svg>\n");
 }
 
-/* ---- atomic write ---- */
-
-static int write_atomic(const char *path, const char *data, size_t n, char *err, size_t errlen) {
-    size_t tlen = strlen(path) + 32;
-    char *tmp = malloc(tlen);
-    if (!tmp) return ffn_err(err, errlen, "%s: out of memory", path);
-    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
-    /* O_NOFOLLOW: a planted symlink at the temp name must not redirect the write */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
-    if (fd < 0) {
-        int e = errno;
-        ffn_err(err, errlen, "%s: cannot create temporary file %s: %s", path, tmp, strerror(e));
-        free(tmp);
-        return -1;
-    }
-    int bad = 0, e = 0;
-    for (size_t off = 0; off < n && !bad;) {
-        ssize_t k = write(fd, data + off, n - off);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) bad = 1, e = errno;
-        else off += (size_t)k;
-    }
-    /* fsync before rename, or a crash can leave the name pointing at an empty file */
-    if (!bad && fsync(fd) != 0) bad = 1, e = errno;
-    if (close(fd) != 0 && !bad) bad = 1, e = errno;
-    if (!bad && rename(tmp, path) != 0) bad = 2, e = errno;
-    if (bad) {
-        unlink(tmp);
-        ffn_err(err, errlen, "%s: %s failed: %s", path, bad == 2 ? "rename" : "writing", strerror(e));
-    }
-    free(tmp);
-    return bad ? -1 : 0;
-}
-
 /* ---- entry points ---- */
 
 int ffn_plot_svg_stats(const char *const *metrics_paths, int npaths, const char *out_svg, const char *title,
@@ -627,7 +591,7 @@ int ffn_plot_svg_stats(const char *const *metrics_paths, int npaths, const char 
         sbuf b = {NULL, 0, 0, 0};
         render(&b, runs, npaths, title && *title ? title : "Training metrics", &st);
         if (b.oom) rc = ffn_err(err, errlen, "%s: out of memory building the SVG", out_svg);
-        else rc = write_atomic(out_svg, b.p, b.n, err, errlen);
+        else rc = ffn_write_file_atomic(out_svg, b.p, b.n, err, errlen);
         free(b.p);
     }
     for (int i = 0; i < npaths; i++) run_free(&runs[i]);

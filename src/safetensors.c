@@ -591,75 +591,22 @@ int ffn_st_write(const char *path, const ffn_st_out *t, int n, const char *const
     if (!sizes) return ffn_err(err, errlen, "%s: out of memory", path);
     int nmeta = 0;
     size_t hlen = 0;
-    char *header = NULL, *tmp = NULL;
-    FILE *fp = NULL;
+    char *header = NULL;
     int rc = -1;
     if (validate_out(path, t, n, meta, &nmeta, sizes, err, errlen) != 0) goto out;
     header = build_header(path, t, n, meta, nmeta, sizes, &hlen, err, errlen);
     if (!header) goto out;
 
-    size_t tlen = strlen(path) + 32;
-    tmp = malloc(tlen);
-    if (!tmp) {
-        ffn_err(err, errlen, "%s: out of memory", path);
-        goto out;
-    }
-    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
-    /* O_NOFOLLOW: a planted symlink at the temp name must not redirect the write elsewhere */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
-    if (fd < 0) {
-        ffn_err(err, errlen, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
-        goto out;
-    }
-    fp = fdopen(fd, "wb");
-    if (!fp) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        ffn_err(err, errlen, "%s: fdopen failed: %s", path, strerror(e));
-        goto out;
-    }
+    ffn_atomic_file a;
+    if (ffn_atomic_open(&a, path, err, errlen) != 0) goto out;
     uint8_t lenb[8];
     for (int i = 0; i < 8; i++) lenb[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
-    int bad = write_all(fp, lenb, 8) || write_all(fp, header, hlen);
-    for (int i = 0; i < n && !bad; i++) bad = write_all(fp, t[i].data, sizes[i]);
-    /* fsync before rename: otherwise a crash can leave the new name pointing at an empty file */
-    if (!bad) bad = fflush(fp) != 0 || fsync(fileno(fp)) != 0;
-    int e = errno;
-    if (fclose(fp) != 0 && !bad) bad = 1, e = errno;
-    fp = NULL;
-    if (bad) {
-        unlink(tmp);
-        ffn_err(err, errlen, "%s: writing %s failed: %s", path, tmp, strerror(e));
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        e = errno;
-        unlink(tmp);
-        ffn_err(err, errlen, "%s: cannot rename %s over it: %s", path, tmp, strerror(e));
-        goto out;
-    }
-    /* the rename itself is only durable once the directory entry is synced */
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir) {
-        ffn_err(err, errlen, "%s: written, but out of memory syncing its directory", path);
-        goto out;
-    }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int dsync = dfd >= 0 ? fsync(dfd) : -1;
-    e = errno;
-    if (dfd >= 0) close(dfd);
-    free(dir);
-    /* EINVAL: the filesystem cannot sync directories at all, so there is nothing more to do */
-    if (dsync != 0 && e != EINVAL) {
-        ffn_err(err, errlen, "%s: written, but syncing its directory failed: %s", path, strerror(e));
-        goto out;
-    }
-    rc = 0;
+    int bad = write_all(a.f, lenb, 8) || write_all(a.f, header, hlen);
+    for (int i = 0; i < n && !bad; i++) bad = write_all(a.f, t[i].data, sizes[i]);
+    /* a short write leaves the stream's error flag set, so the commit reports it and removes the temp file */
+    rc = ffn_atomic_commit(&a, err, errlen);
 out:
     free(sizes);
     free(header);
-    free(tmp);
     return rc;
 }

@@ -965,52 +965,11 @@ static void tok_to_json(const ffn_tokenizer *t, tok_buf *b) {
     buf_printf(b, "  \"fastfnet\": {\"kind\": \"%s\"}\n}\n", ffn_tok_kind_name(t->kind));
 }
 
-/* tmp + fsync + rename + directory fsync, so a crash leaves either the old file or the new one. */
-static int tok_write_atomic(const char *path, const char *data, size_t n, char *err, size_t errlen) {
-    size_t tlen = strlen(path) + 32;
-    char *tmp = ffn_malloc(tlen);
-    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
-    /* O_NOFOLLOW: a planted symlink at the temp name must not redirect the write */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
-    if (fd < 0) {
-        ffn_err(err, errlen, "%s: cannot create %s: %s", path, tmp, strerror(errno));
-        ffn_free(tmp);
-        return -1;
-    }
-    int bad = 0, e = 0;
-    for (size_t o = 0; o < n && !bad;) {
-        ssize_t w = write(fd, data + o, n - o);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) bad = 1, e = w < 0 ? errno : EIO;
-        else o += (size_t)w;
-    }
-    if (!bad && fsync(fd) != 0) bad = 1, e = errno;
-    if (close(fd) != 0 && !bad) bad = 1, e = errno;
-    if (!bad && rename(tmp, path) != 0) bad = 2, e = errno;
-    if (bad) {
-        unlink(tmp);
-        ffn_err(err, errlen, "%s: %s %s failed: %s", path, bad == 2 ? "renaming" : "writing", tmp, strerror(e));
-        ffn_free(tmp);
-        return -1;
-    }
-    ffn_free(tmp);
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir) return 0; /* written and renamed; only the directory sync is skipped */
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int ds = dfd >= 0 ? fsync(dfd) : -1;
-    e = errno;
-    if (dfd >= 0) close(dfd);
-    free(dir);
-    /* EINVAL: a filesystem that cannot sync directories; nothing more can be done */
-    if (ds != 0 && e != EINVAL) return ffn_err(err, errlen, "%s: written, but syncing its directory failed: %s", path, strerror(e));
-    return 0;
-}
-
+/* tmp + fsync + rename + directory fsync (ffn_write_file_atomic): a crash leaves the old file or the new one. */
 int ffn_tok_save(const ffn_tokenizer *t, const char *path, char *err, size_t errlen) {
     tok_buf b = {0};
     tok_to_json(t, &b);
-    int rc = tok_write_atomic(path, b.p, b.len, err, errlen);
+    int rc = ffn_write_file_atomic(path, b.p, b.len, err, errlen);
     ffn_free(b.p);
     return rc;
 }

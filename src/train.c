@@ -82,21 +82,7 @@ static int mkdir_p(const char *path) {
     return mkdir(buf, 0755) && errno != EEXIST ? -1 : 0;
 }
 
-static int write_text_atomic(const char *path, const char *text, char *err, size_t n) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return ffn_err(err, n, "%s: cannot write (%s)", path, strerror(errno));
-    size_t len = strlen(text);
-    int ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
-    ok &= close(fd) == 0;
-    if (!ok || rename(tmp, path)) {
-        unlink(tmp);
-        return ffn_err(err, n, "%s: write failed (%s)", path, strerror(errno));
-    }
-    return 0;
-}
-
+/* for the checkpoint directories, renamed as a whole; single files go through ffn_write_file_atomic */
 static void fsync_dir(const char *dir) {
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
     if (fd >= 0) {
@@ -515,7 +501,7 @@ static int save_model_dir(const char *dir, ffn_model *m, const run_data *d, cons
     char cfg[8192];
     ffn_config_to_json(&m->cfg, cfg, sizeof cfg);
     snprintf(p, sizeof p, "%s/config.json", dir);
-    if (write_text_atomic(p, cfg, err, n)) return -1;
+    if (ffn_write_file_atomic(p, cfg, strlen(cfg), err, n)) return -1;
     if (ffn_tok_kind_of(d->tok) != FFN_TOK_BYTE) {
         snprintf(p, sizeof p, "%s/tokenizer.json", dir);
         if (ffn_tok_save(d->tok, p, err, n)) return -1;
@@ -643,8 +629,7 @@ static int save_checkpoint(const char *out, ffn_model *m, const run_data *d, con
     snprintf(p, sizeof p, "%s/LATEST", ck);
     char name[64];
     snprintf(name, sizeof name, "step-%09ld\n", s->step);
-    if (write_text_atomic(p, name, err, n)) return -1;
-    fsync_dir(ck);
+    if (ffn_write_file_atomic(p, name, strlen(name), err, n)) return -1; /* syncs ck too */
     /* the top-level copy is what eval/predict/--model use */
     if (save_model_dir(out, m, d, opts_json, err, n)) return -1;
     prune_checkpoints(ck, keep);
@@ -1121,15 +1106,18 @@ int ffn_predict_run(const char *model_dir, const char *input, const char *out, i
     }
     ffn_dataset ds;
     if (ffn_dataset_from_records(&ds, &r, input, d.tok, NULL, d.max_len, err, sizeof err)) ffn_die("%s", err);
-    FILE *of = out ? NULL : stdout;
-    char tmp[4200];
+    /* --out is written atomically: a failed or interrupted predict leaves the old file (or none) */
+    ffn_atomic_file af = {NULL, NULL, NULL};
+    FILE *of = stdout;
     if (out) {
-        snprintf(tmp, sizeof tmp, "%s.tmp.%d", out, (int)getpid());
-        of = fopen(tmp, "w");
-        if (!of) ffn_die("%s: cannot write (%s)", out, strerror(errno));
+        if (ffn_atomic_open(&af, out, err, sizeof err)) ffn_die("%s", err);
+        of = af.f;
     }
     int T = d.max_len, L = m->cfg.num_labels;
-    if (ffn_model_reserve(m, batch, T, 0, err, sizeof err)) ffn_die("%s", err);
+    if (ffn_model_reserve(m, batch, T, 0, err, sizeof err)) {
+        ffn_atomic_abort(&af);
+        ffn_die("%s", err);
+    }
     int32_t *ids = malloc(sizeof(int32_t) * batch * T), *tt = malloc(sizeof(int32_t) * batch * T);
     int *idx = malloc(sizeof(int) * batch);
     double *p = malloc(sizeof(double) * L);
@@ -1162,12 +1150,7 @@ int ffn_predict_run(const char *model_dir, const char *input, const char *out, i
             free(line);
         }
     }
-    if (out) {
-        if (fflush(of) || fsync(fileno(of)) || fclose(of) || rename(tmp, out)) {
-            unlink(tmp);
-            ffn_die("%s: write failed (%s)", out, strerror(errno));
-        }
-    }
+    if (out && ffn_atomic_commit(&af, err, sizeof err)) ffn_die("%s", err);
     free(ids), free(tt), free(idx), free(p);
     ffn_dataset_free(&ds);
     ffn_records_free(&r);

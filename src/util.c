@@ -1,11 +1,14 @@
-/* util.c: checked allocation, errors, clock and the seeded RNG. */
+/* util.c: checked allocation, errors, clock, the seeded RNG and atomic file replacement. */
 #define _POSIX_C_SOURCE 200809L
 #include "util.h"
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 void ffn_die(const char *fmt, ...) {
     va_list ap;
@@ -72,4 +75,122 @@ float ffn_rng_normal(ffn_rng *r) {
     double u1 = ((ffn_rng_u64(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
     double u2 = (ffn_rng_u64(r) >> 11) * (1.0 / 9007199254740992.0);
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Atomic file replacement: temporary file beside the target, fsync, rename, fsync of the directory. */
+
+static void atomic_release(ffn_atomic_file *a) {
+    free(a->path);
+    free(a->tmp);
+    a->f = NULL;
+    a->path = a->tmp = NULL;
+}
+
+int ffn_atomic_open(ffn_atomic_file *a, const char *path, char *err, size_t errlen) {
+    a->f = NULL;
+    a->path = a->tmp = NULL;
+    if (!path || !*path) return ffn_err(err, errlen, "no output path given");
+    size_t tlen = strlen(path) + 48;
+    a->path = strdup(path);
+    a->tmp = malloc(tlen);
+    if (!a->path || !a->tmp) {
+        atomic_release(a);
+        return ffn_err(err, errlen, "%s: out of memory", path);
+    }
+    /* O_EXCL | O_NOFOLLOW: never write through a planted file or symlink at the temporary name; a name taken
+     * (a stale file of an earlier process with this pid, or another writer of ours) moves on to the next one */
+    int fd = -1;
+    for (int i = 0; i < 100 && fd < 0; i++) {
+        if (i == 0) snprintf(a->tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
+        else snprintf(a->tmp, tlen, "%s.tmp.%ld.%d", path, (long)getpid(), i);
+        fd = open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd < 0) {
+        ffn_err(err, errlen, "%s: cannot create temporary file %s: %s", path, a->tmp, strerror(errno));
+        atomic_release(a);
+        return -1;
+    }
+    a->f = fdopen(fd, "wb");
+    if (!a->f) {
+        int e = errno;
+        close(fd);
+        unlink(a->tmp);
+        atomic_release(a);
+        return ffn_err(err, errlen, "%s: fdopen failed: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+void ffn_atomic_abort(ffn_atomic_file *a) {
+    if (!a) return;
+    if (a->f) fclose(a->f);
+    if (a->tmp) unlink(a->tmp);
+    atomic_release(a);
+}
+
+/* fsync the directory holding path (path is our own copy, cut at its last slash and restored). */
+static int sync_parent_dir(char *path) {
+    char *slash = strrchr(path, '/');
+    const char *dir = ".";
+    char saved = 0, *cut = NULL;
+    if (slash) {
+        cut = slash == path ? slash + 1 : slash; /* "/x" -> "/" */
+        saved = *cut;
+        *cut = 0;
+        dir = path;
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = dfd >= 0 ? fsync(dfd) : -1;
+    int e = errno;
+    if (dfd >= 0) close(dfd);
+    if (cut) *cut = saved;
+    /* EINVAL: the filesystem cannot sync directories at all, so there is nothing more to do */
+    if (rc != 0 && e == EINVAL) rc = 0;
+    errno = e;
+    return rc;
+}
+
+int ffn_atomic_commit(ffn_atomic_file *a, char *err, size_t errlen) {
+    if (!a->f) { /* never opened, or already committed/aborted */
+        ffn_err(err, errlen, "%s: no open atomic write to commit", a->path ? a->path : "(no path)");
+        ffn_atomic_abort(a);
+        return -1;
+    }
+    int bad = 0, e = 0;
+    /* a write that failed earlier leaves the stream's error flag set; its errno is usually still current */
+    if (ferror(a->f)) bad = 1, e = errno ? errno : EIO;
+    /* fsync before rename: otherwise a crash can leave the new name pointing at an empty file */
+    if (!bad && (fflush(a->f) != 0 || fsync(fileno(a->f)) != 0)) bad = 1, e = errno;
+    if (fclose(a->f) != 0 && !bad) bad = 1, e = errno;
+    a->f = NULL;
+    int rc = -1;
+    if (bad) {
+        unlink(a->tmp);
+        ffn_err(err, errlen, "%s: writing %s failed: %s", a->path, a->tmp, strerror(e));
+    } else if (rename(a->tmp, a->path) != 0) {
+        e = errno;
+        unlink(a->tmp);
+        ffn_err(err, errlen, "%s: cannot rename %s over it: %s", a->path, a->tmp, strerror(e));
+    } else if (sync_parent_dir(a->path) != 0) {
+        /* the rename itself is only durable once the directory entry is synced */
+        ffn_err(err, errlen, "%s: written, but syncing its directory failed: %s", a->path, strerror(errno));
+    } else {
+        rc = 0;
+    }
+    atomic_release(a);
+    return rc;
+}
+
+int ffn_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen) {
+    ffn_atomic_file a;
+    if (ffn_atomic_open(&a, path, err, errlen) != 0) return -1;
+    if (len > 0 && fwrite(data, 1, len, a.f) != len) {
+        int e = errno ? errno : EIO;
+        ffn_err(err, errlen, "%s: writing %s failed: %s", path, a.tmp, strerror(e));
+        ffn_atomic_abort(&a);
+        return -1;
+    }
+    return ffn_atomic_commit(&a, err, errlen);
 }

@@ -22,4 +22,20 @@ void ffn_rng_seed(ffn_rng *r, uint64_t seed);
 uint64_t ffn_rng_u64(ffn_rng *r);
 float ffn_rng_uniform(ffn_rng *r);  /* [0,1) */
 float ffn_rng_normal(ffn_rng *r);   /* N(0,1), Box-Muller */
+
+/* Atomic replacement of a file: write through a->f (a temporary file beside path, created exclusively), then
+ * ffn_atomic_commit flushes, fsyncs, renames it over path and fsyncs the directory. Until the commit succeeds
+ * the file at path is untouched; on any failure the temporary file is removed.
+ * The temporary file is "<path>.tmp.<pid>" (or "<path>.tmp.<pid>.<i>" when that name is taken), created with
+ * O_EXCL | O_NOFOLLOW and mode 0666 & ~umask. A write error on a->f (ferror) makes the commit fail. After
+ * ffn_atomic_commit, whatever it returns, a is released (a->f closed, names freed) and ffn_atomic_abort on it is
+ * a no-op; ffn_atomic_abort is also safe on a zeroed struct or after a failed ffn_atomic_open. If the rename
+ * succeeded but syncing the directory failed, path already holds the new content and the commit returns -1
+ * with "written, but syncing its directory failed". Messages name path and say why (strerror). */
+typedef struct { FILE *f; char *path; char *tmp; } ffn_atomic_file;
+int ffn_atomic_open(ffn_atomic_file *a, const char *path, char *err, size_t errlen);   /* 0 ok, -1 + message naming path */
+int ffn_atomic_commit(ffn_atomic_file *a, char *err, size_t errlen);                   /* closes a->f in every case */
+void ffn_atomic_abort(ffn_atomic_file *a);                                              /* close + remove the temp file */
+/* The whole of data[0..len) as the new content of path, by the protocol above. 0 ok, -1 + message. */
+int ffn_write_file_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
 #endif

@@ -1,8 +1,8 @@
 /* test_fourier.c: every Fourier-mixing implementation against an independent double-precision direct DFT. */
+#include "check.h"
 #include "fft.h"
 #include "util.h"
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,23 +11,6 @@
 #define TOL_REL 1e-5 /* float32 FFT/GEMM error relative to max|ref|; measured ~1e-7 .. 1e-6 */
 #define TOL_FD 1e-2  /* central differences of float outputs: cancellation, not truncation (map is linear) */
 #define FD_EPS 1e-2f
-
-static int g_pass, g_fail;
-
-static void check(int ok, const char *name, const char *fmt, ...) {
-    if (ok) {
-        printf("PASS %s\n", name);
-        g_pass++;
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    printf("FAIL %s: ", name);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    g_fail++;
-}
 
 /* Worst errors seen per implementation, reported at the end. */
 enum { E_FWD, E_BWD, E_ADJ, E_ACC, E_FD, E_SYM, E_N };
@@ -130,12 +113,12 @@ static void test_shape(int T, int D, int keep, int B, ffn_rng *rng) {
         /* max_B larger than B: calls with fewer sequences than planned for must work */
         ffn_fourier *f = ffn_fourier_init(3, T, D, keep, impl);
         snprintf(name, sizeof(name), "init %s", tag);
-        check(f != NULL, name, "returned NULL");
+        check_detail(f != NULL, name, "returned NULL");
         if (!f) continue;
         ffn_fourier_impl got = ffn_fourier_impl_chosen(f);
         snprintf(name, sizeof(name), "impl_chosen %s", tag);
-        check(impl == FFN_FOURIER_AUTO ? (got == FFN_FOURIER_FFT || got == FFN_FOURIER_MATRIX) : got == impl,
-              name, "got %s", ffn_fourier_impl_name(got));
+        check_detail(impl == FFN_FOURIER_AUTO ? (got == FFN_FOURIER_FFT || got == FFN_FOURIER_MATRIX) : got == impl,
+                     name, "got %s", ffn_fourier_impl_name(got));
 
         /* forward; out is pre-poisoned so a missed element shows up */
         for (size_t i = 0; i < ny; i++) y[i] = NAN;
@@ -143,7 +126,7 @@ static void test_shape(int T, int D, int keep, int B, ffn_rng *rng) {
         double e = rel_err(y, yref, ny);
         note(ii, E_FWD, e);
         snprintf(name, sizeof(name), "forward %s", tag);
-        check(e <= TOL_REL, name, "max rel err %.3g > %.1g", e, TOL_REL);
+        check_detail(e <= TOL_REL, name, "max rel err %.3g > %.1g", e, TOL_REL);
 
         /* backward from zero vs the reference adjoint */
         memset(dx, 0, sizeof(float) * nx);
@@ -151,7 +134,7 @@ static void test_shape(int T, int D, int keep, int B, ffn_rng *rng) {
         e = rel_err(dx, dref, nx);
         note(ii, E_BWD, e);
         snprintf(name, sizeof(name), "backward %s", tag);
-        check(e <= TOL_REL, name, "max rel err %.3g > %.1g", e, TOL_REL);
+        check_detail(e <= TOL_REL, name, "max rel err %.3g > %.1g", e, TOL_REL);
 
         /* <F x, g> == <x, F^T g>, scaled by the Cauchy-Schwarz bound so it is scale free */
         double lhs = dot_f(y, g, ny), rhs = dot_f(x, dx, nx);
@@ -159,7 +142,7 @@ static void test_shape(int T, int D, int keep, int B, ffn_rng *rng) {
         e = fabs(lhs - rhs) / scale;
         note(ii, E_ADJ, e);
         snprintf(name, sizeof(name), "adjoint %s", tag);
-        check(e <= TOL_REL, name, "<Fx,g>=%.9g <x,F'g>=%.9g rel %.3g", lhs, rhs, e);
+        check_detail(e <= TOL_REL, name, "<Fx,g>=%.9g <x,F'g>=%.9g rel %.3g", lhs, rhs, e);
 
         /* backward accumulates: twice onto r gives r + 2 F^T g */
         memcpy(acc, r, sizeof(float) * nx);
@@ -168,7 +151,7 @@ static void test_shape(int T, int D, int keep, int B, ffn_rng *rng) {
         e = rel_err(acc, acc_ref, nx);
         note(ii, E_ACC, e);
         snprintf(name, sizeof(name), "accumulate %s", tag);
-        check(e <= TOL_REL, name, "max rel err %.3g", e);
+        check_detail(e <= TOL_REL, name, "max rel err %.3g", e);
 
         /* central differences of L(x) = sum g * F(x) at a few coordinates; dL/dx = F^T g = dx */
         double dmax = max_abs_f(dx, nx), fd_err = 0.0;
@@ -188,7 +171,7 @@ static void test_shape(int T, int D, int keep, int B, ffn_rng *rng) {
         }
         note(ii, E_FD, fd_err);
         snprintf(name, sizeof(name), "finite_diff %s", tag);
-        check(fd_err <= TOL_FD, name, "rel err %.3g > %.1g", fd_err, TOL_FD);
+        check_detail(fd_err <= TOL_FD, name, "rel err %.3g > %.1g", fd_err, TOL_FD);
 
         /* real input => Y[t,k] == Y[-t mod T, -k mod D]; the FFT and matrix paths lean on it for k > D/2 */
         if (keep == D) {
@@ -203,7 +186,7 @@ static void test_shape(int T, int D, int keep, int B, ffn_rng *rng) {
             se = m > 0.0 ? se / m : se;
             note(ii, E_SYM, se);
             snprintf(name, sizeof(name), "symmetry %s", tag);
-            check(se <= TOL_REL, name, "max rel asymmetry %.3g", se);
+            check_detail(se <= TOL_REL, name, "max rel asymmetry %.3g", se);
         }
         ffn_fourier_free(f);
     }
@@ -245,7 +228,7 @@ static void test_cross(int T, int D, int keep, int B, ffn_rng *rng) {
         note(i - 1, E_BWD, eb);
         snprintf(name, sizeof(name), "cross_vs_naive %s T=%d D=%d keep=%d B=%d", ffn_fourier_impl_name(impls[i]),
                  T, D, keep, B);
-        check(ef <= TOL_REL && eb <= TOL_REL, name, "forward %.3g backward %.3g", ef, eb);
+        check_detail(ef <= TOL_REL && eb <= TOL_REL, name, "forward %.3g backward %.3g", ef, eb);
     }
     for (int i = 0; i < 3; i++) {
         free(y[i]);
@@ -265,7 +248,7 @@ static void test_api(void) {
     }
     ffn_fourier_impl p = FFN_FOURIER_FFT;
     ok &= ffn_fourier_impl_parse("bogus", &p) == -1 && p == FFN_FOURIER_FFT;
-    check(ok, "impl_name_parse_roundtrip", "mismatch");
+    check_detail(ok, "impl_name_parse_roundtrip", "mismatch");
 
     /* keep must be D, or D/2 with D even */
     int bad[][4] = {{1, 5, 7, 3}, {1, 4, 6, 2}, {1, 4, 6, 0}, {1, 0, 6, 6}, {1, 4, 0, 0}, {0, 4, 6, 6}, {1, 4, 6, 7}};
@@ -274,16 +257,16 @@ static void test_api(void) {
         snprintf(name, sizeof(name), "init_rejects B=%d T=%d D=%d keep=%d", bad[i][0], bad[i][1], bad[i][2],
                  bad[i][3]);
         ffn_fourier *f = ffn_fourier_init(bad[i][0], bad[i][1], bad[i][2], bad[i][3], FFN_FOURIER_FFT);
-        check(f == NULL, name, "accepted");
+        check_detail(f == NULL, name, "accepted");
         ffn_fourier_free(f);
     }
 
     ffn_fourier *f = ffn_fourier_init(4, 64, 64, 64, FFN_FOURIER_MATRIX);
     size_t want = sizeof(float) * (64 * 2 * 33 + 64 * 2 * 64 + 2 * 4 * 64 * 2 * 33);
-    check(ffn_fourier_bytes(f) == want, "bytes_matrix", "%zu != %zu", ffn_fourier_bytes(f), want);
+    check_detail(ffn_fourier_bytes(f) == want, "bytes_matrix", "%zu != %zu", ffn_fourier_bytes(f), want);
     ffn_fourier_free(f);
     f = ffn_fourier_init(4, 64, 64, 64, FFN_FOURIER_FFT);
-    check(ffn_fourier_bytes(f) > 0, "bytes_fft", "0");
+    check_detail(ffn_fourier_bytes(f) > 0, "bytes_fft", "0");
     ffn_fourier_free(f);
 }
 
@@ -303,14 +286,14 @@ static void test_measure_wisdom(ffn_rng *rng) {
     ffn_fourier_forward(f, y, x, B);
     ffn_fourier_free(f);
     double e = rel_err(y, yref, nx);
-    check(e <= TOL_REL, "fftw_measure_forward", "max rel err %.3g", e);
+    check_detail(e <= TOL_REL, "fftw_measure_forward", "max rel err %.3g", e);
 
     char path[] = "/tmp/ffn_wisdom_XXXXXX";
     int fd = mkstemp(path);
-    check(fd >= 0, "wisdom_tempfile", "mkstemp failed");
+    check_detail(fd >= 0, "wisdom_tempfile", "mkstemp failed");
     if (fd < 0) goto out;
     close(fd);
-    check(ffn_fft_save_wisdom(path) == 0, "wisdom_save", "save to %s failed", path);
+    check_detail(ffn_fft_save_wisdom(path) == 0, "wisdom_save", "save to %s failed", path);
     FILE *fp = fopen(path, "r");
     long size = 0;
     if (fp) {
@@ -318,8 +301,8 @@ static void test_measure_wisdom(ffn_rng *rng) {
         size = ftell(fp);
         fclose(fp);
     }
-    check(size > 0, "wisdom_nonempty", "file size %ld", size);
-    check(ffn_fft_load_wisdom(path) == 0, "wisdom_load", "load from %s failed", path);
+    check_detail(size > 0, "wisdom_nonempty", "file size %ld", size);
+    check_detail(ffn_fft_load_wisdom(path) == 0, "wisdom_load", "load from %s failed", path);
     /* a measured plan made after loading must come from wisdom and still be right */
     ffn_fft_set_measure(1);
     f = ffn_fourier_init(B, T, D, D, FFN_FOURIER_FFT);
@@ -327,10 +310,10 @@ static void test_measure_wisdom(ffn_rng *rng) {
     ffn_fourier_forward(f, y, x, B);
     ffn_fourier_free(f);
     e = rel_err(y, yref, nx);
-    check(e <= TOL_REL, "wisdom_reuse_forward", "max rel err %.3g", e);
+    check_detail(e <= TOL_REL, "wisdom_reuse_forward", "max rel err %.3g", e);
     unlink(path);
-    check(ffn_fft_load_wisdom("/nonexistent/ffn_wisdom") == -1, "wisdom_load_missing", "returned 0");
-    check(ffn_fft_save_wisdom("/nonexistent/dir/ffn_wisdom") == -1, "wisdom_save_unwritable", "returned 0");
+    check_detail(ffn_fft_load_wisdom("/nonexistent/ffn_wisdom") == -1, "wisdom_load_missing", "returned 0");
+    check_detail(ffn_fft_save_wisdom("/nonexistent/dir/ffn_wisdom") == -1, "wisdom_save_unwritable", "returned 0");
 out:
     free(x);
     free(y);
@@ -358,6 +341,5 @@ int main(void) {
         for (int k = 0; k < E_N; k++) printf(" %s %.2e", err_names[k], g_err[i][k]);
         printf("\n");
     }
-    printf("%d passed, %d failed\n", g_pass, g_fail);
-    return g_fail ? 1 : 0;
+    return check_summary();
 }

@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* Format of a generated expression: single spaces, no leading/trailing space, known tokens only.
  * Returns 0 and the token count, the deepest bracket nesting and the operator counts; -1 on a bad format. */
@@ -313,23 +312,9 @@ static void test_determinism(void) {
     free(b);
 }
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    fclose(f);
-    s[got] = 0;
-    *len = got;
-    return s;
-}
-
 static void test_tsv(void) {
-    char dir[] = "/tmp/test_listops.XXXXXX";
-    if (!mkdtemp(dir)) {
+    const char *dir = check_tmpdir("test_listops.");
+    if (!dir) {
         check(0, "tsv_mkdtemp");
         return;
     }
@@ -344,7 +329,7 @@ static void test_tsv(void) {
     int rc = ffn_listops_write_tsv(path, &c, 7, n, err, sizeof err);
     check(rc == 0, "tsv_write (%s)", rc ? err : "ok");
     size_t len = 0;
-    char *s = slurp(path, &len);
+    char *s = read_file(path, &len);
     int lines = 0, bad = 0;
     if (s) {
         char *line = s;
@@ -374,7 +359,7 @@ static void test_tsv(void) {
     rc = ffn_listops_write_tsv(path2, &c, 7, n, err, sizeof err);
     rc |= ffn_listops_write_tsv(path3, &c, 7, 100, err, sizeof err);
     size_t l1, l2, l3;
-    char *s1 = slurp(path, &l1), *s2 = slurp(path2, &l2), *s3 = slurp(path3, &l3);
+    char *s1 = read_file(path, &l1), *s2 = read_file(path2, &l2), *s3 = read_file(path3, &l3);
     check(rc == 0 && s1 && s2 && s3 && l1 == l2 && !memcmp(s1, s2, l1) && l3 < l1 && !memcmp(s1, s3, l3),
           "tsv_deterministic_and_prefix_stable");
     /* generate() from the same seed gives the same first line */
@@ -391,7 +376,7 @@ static void test_tsv(void) {
 
     /* overwrite in place; no temporary left behind */
     rc = ffn_listops_write_tsv(path, &c, 8, 5, err, sizeof err);
-    s = slurp(path, &len);
+    s = read_file(path, &len);
     int nl = 0;
     for (size_t i = 0; s && i < len; i++) nl += s[i] == '\n';
     free(s);
@@ -408,7 +393,7 @@ static void test_tsv(void) {
           entries);
     /* n = 0: an empty file */
     rc = ffn_listops_write_tsv(path3, &c, 1, 0, err, sizeof err);
-    s = slurp(path3, &len);
+    s = read_file(path3, &len);
     check(rc == 0 && s && len == 0, "tsv_zero_examples_empty_file");
     free(s);
 
@@ -422,17 +407,14 @@ static void test_tsv(void) {
     bc.max_args = 0;
     err[0] = 0;
     rc = ffn_listops_write_tsv(path2, &bc, 1, 3, err, sizeof err);
-    s = slurp(path2, &len);
+    s = read_file(path2, &len);
     check(rc == -1 && strstr(err, "max_args") && s && len == l2, "tsv_bad_config_refused_target_kept: %s", err);
     free(s);
     err[0] = 0;
     rc = ffn_listops_write_tsv(path2, &c, 1, -1, err, sizeof err);
     check(rc == -1 && strstr(err, "negative"), "tsv_negative_n_refused: %s", err);
 
-    unlink(path);
-    unlink(path2);
-    unlink(path3);
-    rmdir(dir);
+    check_tmpdir_remove();
 }
 
 static void test_timing(void) {

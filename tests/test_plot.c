@@ -1,67 +1,15 @@
 /* test_plot.c: self-checking tests for the metrics plotter: SVG structure, point counts, legends, errors
  * with file:line, non-finite values, atomic output, XML escaping, big files; renders /tmp/plot_sample.svg. */
 #define _XOPEN_SOURCE 700
+#include "check.h"
 #include "plot.h"
-#include <ftw.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-static int n_pass, n_fail;
-static char g_dir[64];
-
-static void check(int ok, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void check(int ok, const char *name, const char *fmt, ...) {
-    if (ok) {
-        n_pass++;
-        printf("PASS %s\n", name);
-        return;
-    }
-    n_fail++;
-    char detail[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
-    printf("FAIL %s: %s\n", name, detail);
-}
-
-/* Rotating buffers so a few paths can be live in one expression. */
-static const char *tpath(const char *name) {
-    static char bufs[4][256];
-    static int k;
-    char *b = bufs[k++ & 3];
-    snprintf(b, 256, "%s/%s", g_dir, name);
-    return b;
-}
-
-static void write_text(const char *path, const char *text) {
-    FILE *fp = fopen(path, "wb");
-    if (!fp) {
-        perror(path);
-        exit(1);
-    }
-    fputs(text, fp);
-    fclose(fp);
-}
-
-static char *read_text(const char *path) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, fp);
-    s[got] = 0;
-    fclose(fp);
-    return s;
-}
 
 static int count(const char *hay, const char *needle) {
     int n = 0;
@@ -133,46 +81,47 @@ static void test_basic(void) {
     char err[512] = "";
     ffn_plot_stats st;
     int rc = ffn_plot_svg_stats(&in, 1, out, "basic run", &st, err, sizeof err);
-    check(rc == 0, "basic: renders", "rc %d: %s", rc, err);
-    char *svg = read_text(out);
+    check_detail(rc == 0, "basic: renders", "rc %d: %s", rc, err);
+    char *svg = read_file(out, NULL);
     if (!svg) {
-        check(0, "basic: output exists", "%s missing", out);
+        check_detail(0, "basic: output exists", "%s missing", out);
         return;
     }
     size_t n = strlen(svg);
     while (n && svg[n - 1] == '\n') n--;
-    check(strncmp(svg, "<svg", 4) == 0, "basic: starts with <svg", "starts with %.20s", svg);
-    check(n >= 6 && strncmp(svg + n - 6, "</svg>", 6) == 0, "basic: ends with </svg>", "ends with %.20s",
-          n >= 20 ? svg + n - 20 : svg);
+    check_detail(strncmp(svg, "<svg", 4) == 0, "basic: starts with <svg", "starts with %.20s", svg);
+    check_detail(n >= 6 && strncmp(svg + n - 6, "</svg>", 6) == 0, "basic: ends with </svg>", "ends with %.20s",
+                 n >= 20 ? svg + n - 20 : svg);
     int gopen = count(svg, "<g ") + count(svg, "<g>"), gclose = count(svg, "</g>");
-    check(gopen == gclose && gopen > 0, "basic: <g> balanced", "%d open, %d close", gopen, gclose);
-    check(count(svg, "<text") == count(svg, "</text>"), "basic: <text> balanced", "%d vs %d", count(svg, "<text"),
-          count(svg, "</text>"));
+    check_detail(gopen == gclose && gopen > 0, "basic: <g> balanced", "%d open, %d close", gopen, gclose);
+    check_detail(count(svg, "<text") == count(svg, "</text>"), "basic: <text> balanced", "%d vs %d",
+                 count(svg, "<text"), count(svg, "</text>"));
     char why[128] = "";
-    check(tags_balanced(svg, why, sizeof why), "basic: all tags nest", "%s", why);
+    check_detail(tags_balanced(svg, why, sizeof why), "basic: all tags nest", "%s", why);
     if (system("command -v xmllint >/dev/null 2>&1") == 0)
-        check(xmllint_ok(out), "basic: xmllint accepts", "xmllint --noout %s failed", out);
+        check_detail(xmllint_ok(out), "basic: xmllint accepts", "xmllint --noout %s failed", out);
     int np = polyline_points(svg, 0, "loss"), ne = polyline_points(svg, 0, "eval_loss"),
         na = polyline_points(svg, 0, "eval_accuracy"), nm = polyline_points(svg, 0, "eval_mlm_accuracy");
-    check(np == 5 && ne == 2 && na == 2 && nm == -1, "basic: polyline point counts",
-          "loss %d (5), eval_loss %d (2), eval_accuracy %d (2), mlm %d (none)", np, ne, na, nm);
-    check(count(svg, "<polyline") == 3, "basic: three polylines", "%d", count(svg, "<polyline"));
-    check(count(svg, "stroke-dasharray=\"7,4\"") >= 2, "basic: eval lines dashed", "dashed count %d",
-          count(svg, "stroke-dasharray=\"7,4\""));
-    check(count(svg, "class=\"legend-run\"") == 1 && strstr(svg, ">basic</text>"), "basic: legend names the file",
-          "legend-run %d", count(svg, "class=\"legend-run\""));
-    check(strstr(svg, ">basic run</text>") != NULL, "basic: title drawn", "no title");
-    check(!strstr(svg, "no accuracy data") && !strstr(svg, "no loss data"), "basic: no empty-panel message", "found");
+    check_detail(np == 5 && ne == 2 && na == 2 && nm == -1, "basic: polyline point counts",
+                 "loss %d (5), eval_loss %d (2), eval_accuracy %d (2), mlm %d (none)", np, ne, na, nm);
+    check_detail(count(svg, "<polyline") == 3, "basic: three polylines", "%d", count(svg, "<polyline"));
+    check_detail(count(svg, "stroke-dasharray=\"7,4\"") >= 2, "basic: eval lines dashed", "dashed count %d",
+                 count(svg, "stroke-dasharray=\"7,4\""));
+    check_detail(count(svg, "class=\"legend-run\"") == 1 && strstr(svg, ">basic</text>"),
+                 "basic: legend names the file", "legend-run %d", count(svg, "class=\"legend-run\""));
+    check_detail(strstr(svg, ">basic run</text>") != NULL, "basic: title drawn", "no title");
+    check_detail(!strstr(svg, "no accuracy data") && !strstr(svg, "no loss data"), "basic: no empty-panel message",
+                 "found");
     /* steps 100..500: 1-2-5 ticks of 100 from 100 to 500 */
-    check(strstr(svg, ">100</text>") && strstr(svg, ">300</text>") && strstr(svg, ">500</text>") &&
-              !strstr(svg, ">600</text>") && !strstr(svg, ">150</text>"),
-          "basic: nice x ticks", "x tick labels not 100,200,..,500");
+    check_detail(strstr(svg, ">100</text>") && strstr(svg, ">300</text>") && strstr(svg, ">500</text>") &&
+                     !strstr(svg, ">600</text>") && !strstr(svg, ">150</text>"),
+                 "basic: nice x ticks", "x tick labels not 100,200,..,500");
     /* loss 1.9..3.0: ticks of 0.2 from 1.8 to 3.0 */
-    check(strstr(svg, ">1.8</text>") && strstr(svg, ">3.0</text>") && strstr(svg, ">2.4</text>"),
-          "basic: nice y ticks", "loss tick labels not 1.8..3.0 by 0.2");
-    check(!strstr(svg, "nan") && !strstr(svg, "inf"), "basic: no non-finite coordinates", "nan/inf in SVG");
-    check(st.lines == 7 && st.points == 9 && st.skipped == 0 && st.partial == 0, "basic: stats",
-          "lines %ld points %ld skipped %ld partial %ld", st.lines, st.points, st.skipped, st.partial);
+    check_detail(strstr(svg, ">1.8</text>") && strstr(svg, ">3.0</text>") && strstr(svg, ">2.4</text>"),
+                 "basic: nice y ticks", "loss tick labels not 1.8..3.0 by 0.2");
+    check_detail(!strstr(svg, "nan") && !strstr(svg, "inf"), "basic: no non-finite coordinates", "nan/inf in SVG");
+    check_detail(st.lines == 7 && st.points == 9 && st.skipped == 0 && st.partial == 0, "basic: stats",
+                 "lines %ld points %ld skipped %ld partial %ld", st.lines, st.points, st.skipped, st.partial);
     free(svg);
 }
 
@@ -185,25 +134,26 @@ static void test_two_runs(void) {
                       "{\"step\": 20, \"eval_loss\": 3.1, \"eval_mlm_accuracy\": 0.2}\n");
     char err[512] = "";
     int rc = ffn_plot_svg(in, 2, out, NULL, err, sizeof err);
-    check(rc == 0, "two runs: renders", "rc %d: %s", rc, err);
-    char *svg = read_text(out);
+    check_detail(rc == 0, "two runs: renders", "rc %d: %s", rc, err);
+    char *svg = read_file(out, NULL);
     if (!svg) return;
-    check(count(svg, "class=\"legend-run\"") == 2, "two runs: two legend entries", "%d",
-          count(svg, "class=\"legend-run\""));
-    check(strstr(svg, ">fnet_base.metrics</text>") && strstr(svg, ">fast-fnet</text>"), "two runs: legend labels",
-          "basename-without-extension or run key label missing");
-    check(polyline_points(svg, 1, "loss") == 2 && polyline_points(svg, 1, "eval_mlm_accuracy") == 1 &&
-              polyline_points(svg, 0, "loss") == 5,
-          "two runs: per-run polylines", "run1 loss %d, run1 mlm %d, run0 loss %d", polyline_points(svg, 1, "loss"),
-          polyline_points(svg, 1, "eval_mlm_accuracy"), polyline_points(svg, 0, "loss"));
+    check_detail(count(svg, "class=\"legend-run\"") == 2, "two runs: two legend entries", "%d",
+                 count(svg, "class=\"legend-run\""));
+    check_detail(strstr(svg, ">fnet_base.metrics</text>") && strstr(svg, ">fast-fnet</text>"),
+                 "two runs: legend labels", "basename-without-extension or run key label missing");
+    check_detail(polyline_points(svg, 1, "loss") == 2 && polyline_points(svg, 1, "eval_mlm_accuracy") == 1 &&
+                     polyline_points(svg, 0, "loss") == 5,
+                 "two runs: per-run polylines", "run1 loss %d, run1 mlm %d, run0 loss %d",
+                 polyline_points(svg, 1, "loss"), polyline_points(svg, 1, "eval_mlm_accuracy"),
+                 polyline_points(svg, 0, "loss"));
     /* run colours differ */
     const char *a = strstr(svg, "data-run=\"0\" data-series=\"loss\"");
     const char *b = strstr(svg, "data-run=\"1\" data-series=\"loss\"");
-    check(a && b && strncmp(strstr(a, "stroke="), strstr(b, "stroke="), 16) != 0, "two runs: distinct colours",
-          "same stroke");
-    check(strstr(svg, ">eval MLM accuracy</text>") != NULL, "two runs: mlm accuracy in legend", "missing");
+    check_detail(a && b && strncmp(strstr(a, "stroke="), strstr(b, "stroke="), 16) != 0, "two runs: distinct colours",
+                 "same stroke");
+    check_detail(strstr(svg, ">eval MLM accuracy</text>") != NULL, "two runs: mlm accuracy in legend", "missing");
     char why[128] = "";
-    check(tags_balanced(svg, why, sizeof why), "two runs: all tags nest", "%s", why);
+    check_detail(tags_balanced(svg, why, sizeof why), "two runs: all tags nest", "%s", why);
     free(svg);
 }
 
@@ -213,8 +163,8 @@ static void expect_error(const char *name, const char *file, const char *content
     write_text(in, content);
     char err[512] = "";
     int rc = ffn_plot_svg(&in, 1, out, NULL, err, sizeof err);
-    check(rc == -1 && strstr(err, want1) && (!want2 || strstr(err, want2)) && !strchr(err, '\n'), name,
-          "rc %d, err '%s' (want '%s'%s%s)", rc, err, want1, want2 ? " and " : "", want2 ? want2 : "");
+    check_detail(rc == -1 && strstr(err, want1) && (!want2 || strstr(err, want2)) && !strchr(err, '\n'), name,
+                 "rc %d, err '%s' (want '%s'%s%s)", rc, err, want1, want2 ? " and " : "", want2 ? want2 : "");
 }
 
 static void test_errors(void) {
@@ -240,19 +190,19 @@ static void test_errors(void) {
     const char *missing = tpath("does_not_exist.jsonl"), *out = tpath("err.svg");
     char err[512] = "";
     int rc = ffn_plot_svg(&missing, 1, out, NULL, err, sizeof err);
-    check(rc == -1 && strstr(err, "does_not_exist.jsonl") && strstr(err, "cannot open"), "missing file",
-          "rc %d err '%s'", rc, err);
+    check_detail(rc == -1 && strstr(err, "does_not_exist.jsonl") && strstr(err, "cannot open"), "missing file",
+                 "rc %d err '%s'", rc, err);
 
     /* one good file and one missing: still an error */
     const char *two[2] = {tpath("basic.jsonl"), tpath("nope.jsonl")};
     rc = ffn_plot_svg(two, 2, out, NULL, err, sizeof err);
-    check(rc == -1 && strstr(err, "nope.jsonl"), "missing second file", "rc %d err '%s'", rc, err);
+    check_detail(rc == -1 && strstr(err, "nope.jsonl"), "missing second file", "rc %d err '%s'", rc, err);
 
     rc = ffn_plot_svg(two, 0, out, NULL, err, sizeof err);
-    check(rc == -1, "no files given", "rc %d", rc);
+    check_detail(rc == -1, "no files given", "rc %d", rc);
     rc = ffn_plot_svg(two, 1, tpath("no_such_dir/x.svg"), NULL, err, sizeof err);
-    check(rc == -1 && strstr(err, "no_such_dir"), "unwritable output", "rc %d err '%s'", rc, err);
-    check(access(out, F_OK) != 0, "errors: no output written", "%s exists", out);
+    check_detail(rc == -1 && strstr(err, "no_such_dir"), "unwritable output", "rc %d err '%s'", rc, err);
+    check_detail(access(out, F_OK) != 0, "errors: no output written", "%s exists", out);
 }
 
 static void test_untouched(void) {
@@ -261,19 +211,19 @@ static void test_untouched(void) {
     write_text(in, "{\"step\": 1, \"loss\": 2}\n{oops}\n");
     char err[512] = "";
     int rc = ffn_plot_svg(&in, 1, out, "t", err, sizeof err);
-    char *s = read_text(out);
-    check(rc == -1 && s && strcmp(s, "KEEP") == 0, "failure leaves existing output untouched", "rc %d content '%s'",
-          rc, s ? s : "(missing)");
+    char *s = read_file(out, NULL);
+    check_detail(rc == -1 && s && strcmp(s, "KEEP") == 0, "failure leaves existing output untouched",
+                 "rc %d content '%s'", rc, s ? s : "(missing)");
     free(s);
     char tmp[300];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
-    check(access(tmp, F_OK) != 0, "failure leaves no temp file", "%s exists", tmp);
+    check_detail(access(tmp, F_OK) != 0, "failure leaves no temp file", "%s exists", tmp);
     /* success replaces it, and leaves no temp file either */
     const char *good = tpath("basic.jsonl");
     rc = ffn_plot_svg(&good, 1, out, "t", err, sizeof err);
-    s = read_text(out);
-    check(rc == 0 && s && strncmp(s, "<svg", 4) == 0 && access(tmp, F_OK) != 0, "success replaces output",
-          "rc %d", rc);
+    s = read_file(out, NULL);
+    check_detail(rc == 0 && s && strncmp(s, "<svg", 4) == 0 && access(tmp, F_OK) != 0, "success replaces output",
+                 "rc %d", rc);
     free(s);
 }
 
@@ -290,16 +240,16 @@ static void test_nonfinite(void) {
     char err[512] = "";
     ffn_plot_stats st;
     int rc = ffn_plot_svg_stats(&in, 1, out, NULL, &st, err, sizeof err);
-    check(rc == 0, "NaN: renders", "rc %d: %s", rc, err);
-    check(st.skipped == 7 && st.points == 3, "NaN: skipped with a count", "skipped %ld (7), points %ld (3)",
-          st.skipped, st.points);
-    char *svg = read_text(out);
+    check_detail(rc == 0, "NaN: renders", "rc %d: %s", rc, err);
+    check_detail(st.skipped == 7 && st.points == 3, "NaN: skipped with a count", "skipped %ld (7), points %ld (3)",
+                 st.skipped, st.points);
+    char *svg = read_file(out, NULL);
     if (!svg) return;
-    check(polyline_points(svg, 0, "loss") == 2 && polyline_points(svg, 0, "eval_accuracy") == 1,
-          "NaN: points left out", "loss %d (2), eval_accuracy %d (1)", polyline_points(svg, 0, "loss"),
-          polyline_points(svg, 0, "eval_accuracy"));
-    check(strstr(svg, "skipped 7 non-finite values") != NULL, "NaN: count noted in SVG", "no note");
-    check(!strstr(svg, "nan") && !strstr(svg, "inf\""), "NaN: no non-finite coordinates", "found");
+    check_detail(polyline_points(svg, 0, "loss") == 2 && polyline_points(svg, 0, "eval_accuracy") == 1,
+                 "NaN: points left out", "loss %d (2), eval_accuracy %d (1)", polyline_points(svg, 0, "loss"),
+                 polyline_points(svg, 0, "eval_accuracy"));
+    check_detail(strstr(svg, "skipped 7 non-finite values") != NULL, "NaN: count noted in SVG", "no note");
+    check_detail(!strstr(svg, "nan") && !strstr(svg, "inf\""), "NaN: no non-finite coordinates", "found");
     free(svg);
 }
 
@@ -308,16 +258,16 @@ static void test_escaping(void) {
     write_text(in, "{\"step\": 1, \"loss\": 2, \"run\": \"a<b>&\\\"c\\u0001\"}\n");
     char err[512] = "";
     int rc = ffn_plot_svg(&in, 1, out, "loss <&> \"quoted\" 'x' \xff", err, sizeof err);
-    char *svg = read_text(out);
-    check(rc == 0 && svg, "escaping: renders", "rc %d: %s", rc, err);
+    char *svg = read_file(out, NULL);
+    check_detail(rc == 0 && svg, "escaping: renders", "rc %d: %s", rc, err);
     if (!svg) return;
-    check(strstr(svg, "loss &lt;&amp;&gt; &quot;quoted&quot; &#39;x&#39; ?") != NULL && !strstr(svg, "<&>"),
-          "escaping: title", "title not escaped");
-    check(strstr(svg, ">a&lt;b&gt;&amp;&quot;c?</text>") != NULL, "escaping: run label", "label not escaped");
+    check_detail(strstr(svg, "loss &lt;&amp;&gt; &quot;quoted&quot; &#39;x&#39; ?") != NULL && !strstr(svg, "<&>"),
+                 "escaping: title", "title not escaped");
+    check_detail(strstr(svg, ">a&lt;b&gt;&amp;&quot;c?</text>") != NULL, "escaping: run label", "label not escaped");
     char why[128] = "";
-    check(tags_balanced(svg, why, sizeof why), "escaping: all tags nest", "%s", why);
+    check_detail(tags_balanced(svg, why, sizeof why), "escaping: all tags nest", "%s", why);
     if (system("command -v xmllint >/dev/null 2>&1") == 0)
-        check(xmllint_ok(out), "escaping: xmllint accepts", "xmllint --noout %s failed", out);
+        check_detail(xmllint_ok(out), "escaping: xmllint accepts", "xmllint --noout %s failed", out);
     free(svg);
 }
 
@@ -326,39 +276,40 @@ static void test_degenerate(void) {
     write_text(in, "{\"step\": 7, \"loss\": 2.5}\n");
     char err[512] = "";
     int rc = ffn_plot_svg(&in, 1, out, NULL, err, sizeof err);
-    char *svg = read_text(out);
-    check(rc == 0 && svg && polyline_points(svg, 0, "loss") == 1 && count(svg, "<circle") == 1,
-          "single point: polyline and marker", "rc %d: %s", rc, err);
-    check(svg && strstr(svg, "no accuracy data") != NULL, "single point: empty accuracy panel message", "missing");
-    check(svg && !strstr(svg, "nan") && !strstr(svg, "inf"), "single point: finite coordinates", "nan/inf");
-    check(svg && strstr(svg, ">6</text>") && strstr(svg, ">8</text>") && !strstr(svg, ">6.5</text>"),
-          "single point: whole-step x ticks", "x ticks not 6, 7, 8");
+    char *svg = read_file(out, NULL);
+    check_detail(rc == 0 && svg && polyline_points(svg, 0, "loss") == 1 && count(svg, "<circle") == 1,
+                 "single point: polyline and marker", "rc %d: %s", rc, err);
+    check_detail(svg && strstr(svg, "no accuracy data") != NULL, "single point: empty accuracy panel message",
+                 "missing");
+    check_detail(svg && !strstr(svg, "nan") && !strstr(svg, "inf"), "single point: finite coordinates", "nan/inf");
+    check_detail(svg && strstr(svg, ">6</text>") && strstr(svg, ">8</text>") && !strstr(svg, ">6.5</text>"),
+                 "single point: whole-step x ticks", "x ticks not 6, 7, 8");
     free(svg);
 
     in = tpath("const.jsonl");
     write_text(in, "{\"step\": 0, \"eval_accuracy\": 0.5}\n{\"step\": 100, \"eval_accuracy\": 0.5}\n"
                    "{\"step\": 200, \"eval_accuracy\": 0.5}\n");
     rc = ffn_plot_svg(&in, 1, out, NULL, err, sizeof err);
-    svg = read_text(out);
-    check(rc == 0 && svg && polyline_points(svg, 0, "eval_accuracy") == 3 && strstr(svg, "no loss data") &&
-              !strstr(svg, "nan") && !strstr(svg, "inf"),
-          "constant series", "rc %d: %s", rc, err);
+    svg = read_file(out, NULL);
+    check_detail(rc == 0 && svg && polyline_points(svg, 0, "eval_accuracy") == 3 && strstr(svg, "no loss data") &&
+                     !strstr(svg, "nan") && !strstr(svg, "inf"),
+                 "constant series", "rc %d: %s", rc, err);
     free(svg);
 
     in = tpath("huge_vals.jsonl");
     write_text(in, "{\"step\": -1e300, \"loss\": -1.7e308}\n{\"step\": 1e300, \"loss\": 1.7e308}\n");
     rc = ffn_plot_svg(&in, 1, out, NULL, err, sizeof err);
-    svg = read_text(out);
-    check(rc == 0 && svg && polyline_points(svg, 0, "loss") == 2 && !strstr(svg, "nan") && !strstr(svg, "inf"),
-          "extreme values", "rc %d: %s", rc, err);
+    svg = read_file(out, NULL);
+    check_detail(rc == 0 && svg && polyline_points(svg, 0, "loss") == 2 && !strstr(svg, "nan") && !strstr(svg, "inf"),
+                 "extreme values", "rc %d: %s", rc, err);
     free(svg);
 
     in = tpath("partial.jsonl");
     write_text(in, "{\"step\": 1, \"loss\": 2}\n{\"step\": 2, \"loss\": 1}\n{\"step\": 3, \"lo");
     ffn_plot_stats st;
     rc = ffn_plot_svg_stats(&in, 1, out, NULL, &st, err, sizeof err);
-    check(rc == 0 && st.partial == 1 && st.points == 2, "unfinished last line ignored", "rc %d partial %ld: %s", rc,
-          st.partial, err);
+    check_detail(rc == 0 && st.partial == 1 && st.points == 2, "unfinished last line ignored", "rc %d partial %ld: %s",
+                 rc, st.partial, err);
 }
 
 static void test_huge(void) {
@@ -381,15 +332,15 @@ static void test_huge(void) {
     double sec = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
     struct stat sb;
     int sz = stat(out, &sb) == 0 ? (int)sb.st_size : -1;
-    char *svg = read_text(out);
+    char *svg = read_file(out, NULL);
     int np = svg ? polyline_points(svg, 0, "loss") : -1;
-    check(rc == 0 && st.points == 100200, "100k lines: renders", "rc %d points %ld: %s", rc, st.points, err);
-    check(np > 640 && np <= 4 * 641 && sz > 0 && sz < 400000, "100k lines: thinned output",
-          "%d loss points, %d bytes", np, sz);
-    check(polyline_points(svg, 0, "eval_loss") == 100, "100k lines: evals kept", "%d",
-          polyline_points(svg, 0, "eval_loss"));
+    check_detail(rc == 0 && st.points == 100200, "100k lines: renders", "rc %d points %ld: %s", rc, st.points, err);
+    check_detail(np > 640 && np <= 4 * 641 && sz > 0 && sz < 400000, "100k lines: thinned output",
+                 "%d loss points, %d bytes", np, sz);
+    check_detail(polyline_points(svg, 0, "eval_loss") == 100, "100k lines: evals kept", "%d",
+                 polyline_points(svg, 0, "eval_loss"));
     printf("  100k lines: %.2f s, %d bytes, %d loss points drawn\n", sec, sz, np);
-    check(sec < 20, "100k lines: fast", "%.1f s", sec);
+    check_detail(sec < 20, "100k lines: fast", "%.1f s", sec);
     free(svg);
 }
 
@@ -412,19 +363,13 @@ static void render_sample(void) {
     }
     char err[512] = "";
     int rc = ffn_plot_svg(in, 2, "/tmp/plot_sample.svg", "FNet vs Fast-FNet <base>", err, sizeof err);
-    check(rc == 0, "sample: /tmp/plot_sample.svg", "rc %d: %s", rc, err);
+    check_detail(rc == 0, "sample: /tmp/plot_sample.svg", "rc %d: %s", rc, err);
     rc = ffn_plot_svg(in, 1, "/tmp/plot_sample_one.svg", NULL, err, sizeof err);
-    check(rc == 0, "sample: /tmp/plot_sample_one.svg", "rc %d: %s", rc, err);
-}
-
-static int rm_entry(const char *p, const struct stat *sb, int type, struct FTW *ftw) {
-    (void)sb, (void)type, (void)ftw;
-    return remove(p);
+    check_detail(rc == 0, "sample: /tmp/plot_sample_one.svg", "rc %d: %s", rc, err);
 }
 
 int main(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/ffn_plot_XXXXXX");
-    if (!mkdtemp(g_dir)) {
+    if (!check_tmpdir("ffn_plot_")) {
         perror("mkdtemp");
         return 1;
     }
@@ -437,7 +382,6 @@ int main(void) {
     test_degenerate();
     test_huge();
     render_sample();
-    nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    printf("%d passed, %d failed\n", n_pass, n_fail);
-    return n_fail ? 1 : 0;
+    check_tmpdir_remove();
+    return check_summary();
 }

@@ -1,15 +1,14 @@
 /* test_safetensors.c: self-checking tests for the strict JSON parser and the safetensors reader/writer:
  * accept/reject tables, round trips, dtype conversion, atomic writes, malformed files and a seeded fuzz loop. */
+#include "check.h"
 #include "json.h"
 #include "safetensors.h"
 #include "util.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,68 +16,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int n_pass, n_fail;
-static char g_dir[64];
-
-static void check(int ok, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void check(int ok, const char *name, const char *fmt, ...) {
-    if (ok) {
-        n_pass++;
-        printf("PASS %s\n", name);
-        return;
-    }
-    n_fail++;
-    char detail[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
-    printf("FAIL %s: %s\n", name, detail);
-}
-
-/* Rotating buffers so a few paths can be live in one expression. */
-static const char *tpath(const char *name) {
-    static char bufs[4][256];
-    static int k;
-    char *b = bufs[k++ & 3];
-    snprintf(b, 256, "%s/%s", g_dir, name);
-    return b;
-}
-
-static int write_bytes(const char *path, const void *p, size_t n) {
-    FILE *fp = fopen(path, "wb");
-    if (!fp) return -1;
-    int bad = n && fwrite(p, 1, n, fp) != n;
-    bad |= fclose(fp) != 0;
-    return bad ? -1 : 0;
-}
-
-static uint8_t *read_bytes(const char *path, size_t *n) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long sz = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    uint8_t *p = malloc((size_t)sz + 1);
-    *n = fread(p, 1, (size_t)sz, fp);
-    fclose(fp);
-    return p;
-}
-
 /* A raw safetensors file whose length prefix matches the header text exactly. */
-static int make_st(const char *path, const char *header, const void *data, size_t dlen) {
+static void make_st(const char *path, const char *header, const void *data, size_t dlen) {
     size_t h = strlen(header);
     uint8_t *buf = malloc(8 + h + dlen + 1);
     for (int i = 0; i < 8; i++) buf[i] = (uint8_t)((uint64_t)h >> (8 * i));
     memcpy(buf + 8, header, h);
     if (dlen) memcpy(buf + 8 + h, data, dlen);
-    int rc = write_bytes(path, buf, 8 + h + dlen);
+    write_file(path, buf, 8 + h + dlen);
     free(buf);
-    return rc;
 }
 
 static int count_tmp_files(void) {
-    DIR *d = opendir(g_dir);
+    DIR *d = opendir(g_check_dir);
     int n = 0;
     struct dirent *e;
     while (d && (e = readdir(d)))
@@ -131,7 +81,7 @@ static void test_json_tables(void) {
         ffn_json *j = parse_exact(accept[i].text, len, err, sizeof err);
         char name[64];
         snprintf(name, sizeof name, "json accept #%zu", i);
-        check(j != NULL, name, "'%s' refused: %s", accept[i].text, err);
+        check_detail(j != NULL, name, "'%s' refused: %s", accept[i].text, err);
         ffn_json_free(j);
     }
     for (size_t i = 0; i < sizeof reject / sizeof reject[0]; i++) {
@@ -140,8 +90,8 @@ static void test_json_tables(void) {
         ffn_json *j = parse_exact(reject[i].text, len, err, sizeof err);
         char name[64];
         snprintf(name, sizeof name, "json reject #%zu", i);
-        check(j == NULL && strstr(err, "line ") && strstr(err, "column "), name, "'%s' -> %s (msg '%s')",
-              reject[i].text, j ? "accepted" : "refused", err);
+        check_detail(j == NULL && strstr(err, "line ") && strstr(err, "column "), name, "'%s' -> %s (msg '%s')",
+                     reject[i].text, j ? "accepted" : "refused", err);
         ffn_json_free(j);
     }
 }
@@ -159,20 +109,20 @@ static void test_json_depth(void) {
     char err[256] = "";
     char *s = repeat("[", 100000, NULL, 0);
     ffn_json *j = parse_exact(s, strlen(s), err, sizeof err);
-    check(!j && strstr(err, "nesting"), "json 100000 '[' refused", "%s", j ? "accepted" : err);
+    check_detail(!j && strstr(err, "nesting"), "json 100000 '[' refused", "%s", j ? "accepted" : err);
     free(s);
     s = repeat("[", 100000, "]", 100000);
     j = parse_exact(s, strlen(s), err, sizeof err);
-    check(!j && strstr(err, "nesting"), "json 100000 balanced '[]' refused", "%s", j ? "accepted" : err);
+    check_detail(!j && strstr(err, "nesting"), "json 100000 balanced '[]' refused", "%s", j ? "accepted" : err);
     free(s);
     s = repeat("[", 64, "]", 64);
     j = parse_exact(s, strlen(s), err, sizeof err);
-    check(j != NULL, "json depth 64 accepted", "%s", err);
+    check_detail(j != NULL, "json depth 64 accepted", "%s", err);
     ffn_json_free(j);
     free(s);
     s = repeat("[", 65, "]", 65);
     j = parse_exact(s, strlen(s), err, sizeof err);
-    check(!j, "json depth 65 refused", "accepted");
+    check_detail(!j, "json depth 65 refused", "accepted");
     ffn_json_free(j);
     free(s);
     s = repeat("{\"a\":", 64, "}", 64);
@@ -182,7 +132,7 @@ static void test_json_depth(void) {
     memcpy(t + 64 * 5, "0", 1);
     memcpy(t + 64 * 5 + 1, s + 64 * 5, 64 + 1);
     j = parse_exact(t, strlen(t), err, sizeof err);
-    check(j != NULL, "json 64 nested objects accepted", "%s", err);
+    check_detail(j != NULL, "json 64 nested objects accepted", "%s", err);
     ffn_json_free(j);
     free(t);
     free(s);
@@ -194,40 +144,41 @@ static void test_json_values(void) {
                       "\"z\":\"a\\u0000b\",\"i\":-42,\"f\":-12.5e-1,\"half\":3.5,\"big\":1e300,\"t\":true,"
                       "\"n\":null,\"arr\":[1,\"x\",[]],\"o\":{\"k\":\"v\"}}";
     ffn_json *j = parse_exact(doc, strlen(doc), err, sizeof err);
-    check(j && j->type == FFN_JSON_OBJECT && j->n == 10, "json object parsed", "%s", j ? "wrong shape" : err);
+    check_detail(j && j->type == FFN_JSON_OBJECT && j->n == 10, "json object parsed", "%s", j ? "wrong shape" : err);
     if (!j) return;
     const char *want = "q\"b\\s/n\bf\fn\nr\rt\tAAe\xc3\xa9" "E\xe2\x82\xac" "G\xf0\x9f\x98\x80";
     const char *s = ffn_json_get_str(j, "s");
-    check(s && strcmp(s, want) == 0, "json escapes decoded", "got '%s'", s ? s : "(null)");
+    check_detail(s && strcmp(s, want) == 0, "json escapes decoded", "got '%s'", s ? s : "(null)");
     const ffn_json *z = ffn_json_get(j, "z");
-    check(z && z->type == FFN_JSON_STRING && z->str_len == 3 && memcmp(z->str, "a\0b", 3) == 0,
-          "json \\u0000 kept with str_len", "len %zu", z ? z->str_len : 0);
+    check_detail(z && z->type == FFN_JSON_STRING && z->str_len == 3 && memcmp(z->str, "a\0b", 3) == 0,
+                 "json \\u0000 kept with str_len", "len %zu", z ? z->str_len : 0);
     long long iv = 0;
     double dv = 0;
-    check(ffn_json_get_int(j, "i", &iv) == 0 && iv == -42, "json get_int", "iv=%lld", iv);
-    check(ffn_json_get_num(j, "f", &dv) == 0 && dv == -1.25, "json get_num", "dv=%g", dv);
-    check(ffn_json_get_int(j, "half", &iv) == -1, "json get_int non-integral -> -1", "wrong");
-    check(ffn_json_get_int(j, "big", &iv) == -1, "json get_int 1e300 -> -1", "wrong");
-    check(ffn_json_get_int(j, "s", &iv) == -1 && ffn_json_get_num(j, "s", &dv) == -1,
-          "json get_int/num on string -> -1", "wrong");
-    check(ffn_json_get_int(j, "missing", &iv) == 1 && ffn_json_get_num(j, "missing", &dv) == 1,
-          "json get absent -> 1", "wrong");
-    check(ffn_json_get_str(j, "i") == NULL && ffn_json_get_str(j, "missing") == NULL, "json get_str wrong type",
-          "not NULL");
+    check_detail(ffn_json_get_int(j, "i", &iv) == 0 && iv == -42, "json get_int", "iv=%lld", iv);
+    check_detail(ffn_json_get_num(j, "f", &dv) == 0 && dv == -1.25, "json get_num", "dv=%g", dv);
+    check_detail(ffn_json_get_int(j, "half", &iv) == -1, "json get_int non-integral -> -1", "wrong");
+    check_detail(ffn_json_get_int(j, "big", &iv) == -1, "json get_int 1e300 -> -1", "wrong");
+    check_detail(ffn_json_get_int(j, "s", &iv) == -1 && ffn_json_get_num(j, "s", &dv) == -1,
+                 "json get_int/num on string -> -1", "wrong");
+    check_detail(ffn_json_get_int(j, "missing", &iv) == 1 && ffn_json_get_num(j, "missing", &dv) == 1,
+                 "json get absent -> 1", "wrong");
+    check_detail(ffn_json_get_str(j, "i") == NULL && ffn_json_get_str(j, "missing") == NULL, "json get_str wrong type",
+                 "not NULL");
     const ffn_json *t = ffn_json_get(j, "t"), *n = ffn_json_get(j, "n"), *a = ffn_json_get(j, "arr");
-    check(t && t->type == FFN_JSON_BOOL && t->boolean == 1 && n && n->type == FFN_JSON_NULL, "json literals",
-          "wrong");
-    check(a && a->type == FFN_JSON_ARRAY && a->n == 3 && a->items[1].type == FFN_JSON_STRING &&
-              a->items[2].type == FFN_JSON_ARRAY && a->items[2].n == 0,
-          "json array items", "wrong");
-    check(ffn_json_get(a, "x") == NULL && ffn_json_get(NULL, "x") == NULL, "json get on non-object", "not NULL");
-    check(ffn_json_get_str(ffn_json_get(j, "o"), "k") && strcmp(ffn_json_get_str(ffn_json_get(j, "o"), "k"), "v") == 0,
-          "json nested get", "wrong");
+    check_detail(t && t->type == FFN_JSON_BOOL && t->boolean == 1 && n && n->type == FFN_JSON_NULL, "json literals",
+                 "wrong");
+    check_detail(a && a->type == FFN_JSON_ARRAY && a->n == 3 && a->items[1].type == FFN_JSON_STRING &&
+                     a->items[2].type == FFN_JSON_ARRAY && a->items[2].n == 0,
+                 "json array items", "wrong");
+    check_detail(ffn_json_get(a, "x") == NULL && ffn_json_get(NULL, "x") == NULL, "json get on non-object", "not NULL");
+    check_detail(ffn_json_get_str(ffn_json_get(j, "o"), "k") &&
+                     strcmp(ffn_json_get_str(ffn_json_get(j, "o"), "k"), "v") == 0,
+                 "json nested get", "wrong");
     ffn_json_free(j);
 
     /* a position in the message must point at the offending byte */
     j = parse_exact("{\n  \"a\": 1,\n  \"b\": tru\n}", 24, err, sizeof err);
-    check(!j && strstr(err, "line 3, column 8"), "json error line:column", "msg '%s'", err);
+    check_detail(!j && strstr(err, "line 3, column 8"), "json error line:column", "msg '%s'", err);
     ffn_json_free(j);
 }
 
@@ -236,21 +187,21 @@ static void test_json_escape(void) {
     size_t pos = 0;
     const char *s = "a\"b\\c\nd\x01\x1f\t\xc3\xa9/";
     int rc = ffn_json_escape(buf, sizeof buf, &pos, s);
-    check(rc == 0 && pos == strlen(buf) && buf[0] == '"', "json escape writes", "rc %d buf %s", rc, buf);
+    check_detail(rc == 0 && pos == strlen(buf) && buf[0] == '"', "json escape writes", "rc %d buf %s", rc, buf);
     ffn_json *j = parse_exact(buf, pos, err, sizeof err);
-    check(j && j->type == FFN_JSON_STRING && strcmp(j->str, s) == 0, "json escape round trip", "%s",
-          j ? "differs" : err);
+    check_detail(j && j->type == FFN_JSON_STRING && strcmp(j->str, s) == 0, "json escape round trip", "%s",
+                 j ? "differs" : err);
     ffn_json_free(j);
     pos = 3;
     memset(buf, 'x', sizeof buf);
     rc = ffn_json_escape(buf, 10, &pos, "abcdefgh");
-    check(rc == -1 && pos == 3, "json escape too small -> -1", "rc %d pos %zu", rc, pos);
+    check_detail(rc == -1 && pos == 3, "json escape too small -> -1", "rc %d pos %zu", rc, pos);
     pos = 0;
     rc = ffn_json_escape(buf, 10, &pos, "abcdefg"); /* 9 chars + NUL exactly fit */
-    check(rc == 0 && pos == 9 && strcmp(buf, "\"abcdefg\"") == 0, "json escape exact fit", "rc %d", rc);
+    check_detail(rc == 0 && pos == 9 && strcmp(buf, "\"abcdefg\"") == 0, "json escape exact fit", "rc %d", rc);
     pos = 0;
-    check(ffn_json_escape(buf, sizeof buf, &pos, "a\xff") == -1 && pos == 0, "json escape invalid UTF-8 -> -1",
-          "accepted");
+    check_detail(ffn_json_escape(buf, sizeof buf, &pos, "a\xff") == -1 && pos == 0, "json escape invalid UTF-8 -> -1",
+                 "accepted");
 }
 
 static void test_json_fuzz(void) {
@@ -279,8 +230,8 @@ static void test_json_fuzz(void) {
         else if (!err[0]) bad_msg++;
         ffn_json_free(j);
     }
-    check(bad_msg == 0, "json fuzz 20000 mutations", "%d refusals without a message (%d accepted)", bad_msg,
-          accepted);
+    check_detail(bad_msg == 0, "json fuzz 20000 mutations", "%d refusals without a message (%d accepted)", bad_msg,
+                 accepted);
 }
 
 /* ---- safetensors ---- */
@@ -305,65 +256,69 @@ static void test_round_trip(void) {
     const char *meta[] = {"config", "{\"hidden_size\": 8, \"name\": \"caf\xc3\xa9\"}", "format", "pt", NULL};
     const char *path = tpath("rt.safetensors");
     int rc = ffn_st_write(path, out, 4, meta, err, sizeof err);
-    check(rc == 0, "st write", "%s", err);
+    check_detail(rc == 0, "st write", "%s", err);
     size_t n;
-    uint8_t *bytes = read_bytes(path, &n);
+    uint8_t *bytes = (uint8_t *)read_file(path, &n);
     uint64_t hlen = 0;
     for (int i = 0; bytes && i < 8; i++) hlen |= (uint64_t)bytes[i] << (8 * i);
-    check(bytes && (8 + hlen) % 8 == 0 && n == 8 + hlen + 24 + 16 + 4, "st write: data buffer 8-byte aligned",
-          "hlen %llu size %zu", (unsigned long long)hlen, n);
+    check_detail(bytes && (8 + hlen) % 8 == 0 && n == 8 + hlen + 24 + 16 + 4, "st write: data buffer 8-byte aligned",
+                 "hlen %llu size %zu", (unsigned long long)hlen, n);
     free(bytes);
-    check(count_tmp_files() == 0, "st write leaves no temp file", "%d left", count_tmp_files());
+    check_detail(count_tmp_files() == 0, "st write leaves no temp file", "%d left", count_tmp_files());
 
     ffn_st_file f;
     rc = ffn_st_open(&f, path, err, sizeof err);
-    check(rc == 0, "st open written file", "%s", err);
+    check_detail(rc == 0, "st open written file", "%s", err);
     if (rc) return;
-    check(f.n == 4 && strcmp(f.tensors[0].name, "fnet.w") == 0 && strcmp(f.tensors[1].name, "ids \"quoted\"\n") == 0 &&
-              strcmp(f.tensors[2].name, "empty") == 0 && strcmp(f.tensors[3].name, "scalar") == 0,
-          "st tensors in file order", "n=%d", f.n);
+    check_detail(f.n == 4 && strcmp(f.tensors[0].name, "fnet.w") == 0 &&
+                     strcmp(f.tensors[1].name, "ids \"quoted\"\n") == 0 && strcmp(f.tensors[2].name, "empty") == 0 &&
+                     strcmp(f.tensors[3].name, "scalar") == 0,
+                 "st tensors in file order", "n=%d", f.n);
     const ffn_st_tensor *tw = ffn_st_find(&f, "fnet.w");
-    check(tw && tw->dtype == FFN_DT_F32 && tw->ndim == 2 && tw->shape[0] == 2 && tw->shape[1] == 3 && tw->numel == 6,
-          "st shape/dtype", "wrong");
+    check_detail(tw && tw->dtype == FFN_DT_F32 && tw->ndim == 2 && tw->shape[0] == 2 && tw->shape[1] == 3 &&
+                     tw->numel == 6,
+                 "st shape/dtype", "wrong");
     float got[6] = {0};
     rc = ffn_st_read_f32(&f, tw, got, 6, err, sizeof err);
-    check(rc == 0 && near_eq(got, x, 6), "st F32 values bit-exact", "%s", err);
+    check_detail(rc == 0 && near_eq(got, x, 6), "st F32 values bit-exact", "%s", err);
     const ffn_st_tensor *ti = ffn_st_find(&f, "ids \"quoted\"\n");
     int32_t gi[4] = {0};
     rc = ti ? ffn_st_read_i32(&f, ti, gi, 4, err, sizeof err) : -1;
-    check(rc == 0 && memcmp(gi, ids, sizeof ids) == 0, "st I32 values", "%s", err);
+    check_detail(rc == 0 && memcmp(gi, ids, sizeof ids) == 0, "st I32 values", "%s", err);
     const ffn_st_tensor *te = ffn_st_find(&f, "empty"), *ts = ffn_st_find(&f, "scalar");
     float gs = 0;
-    check(te && te->numel == 0 && ffn_st_read_f32(&f, te, NULL, 0, err, sizeof err) == 0, "st empty tensor", "%s", err);
-    check(ts && ts->ndim == 0 && ts->numel == 1 && ffn_st_read_f32(&f, ts, &gs, 1, err, sizeof err) == 0 && gs == 7.f,
-          "st scalar tensor", "%s", err);
+    check_detail(te && te->numel == 0 && ffn_st_read_f32(&f, te, NULL, 0, err, sizeof err) == 0, "st empty tensor",
+                 "%s", err);
+    check_detail(ts && ts->ndim == 0 && ts->numel == 1 && ffn_st_read_f32(&f, ts, &gs, 1, err, sizeof err) == 0 &&
+                     gs == 7.f,
+                 "st scalar tensor", "%s", err);
     const char *cfg = ffn_st_meta(&f, "config");
-    check(f.nmeta == 2 && cfg && strcmp(cfg, meta[1]) == 0 && ffn_st_meta(&f, "format") &&
-              strcmp(ffn_st_meta(&f, "format"), "pt") == 0,
-          "st metadata round trip", "cfg %s", cfg ? cfg : "(null)");
-    check(ffn_st_find(&f, "nope") == NULL && ffn_st_meta(&f, "nope") == NULL, "st find/meta absent", "not NULL");
+    check_detail(f.nmeta == 2 && cfg && strcmp(cfg, meta[1]) == 0 && ffn_st_meta(&f, "format") &&
+                     strcmp(ffn_st_meta(&f, "format"), "pt") == 0,
+                 "st metadata round trip", "cfg %s", cfg ? cfg : "(null)");
+    check_detail(ffn_st_find(&f, "nope") == NULL && ffn_st_meta(&f, "nope") == NULL, "st find/meta absent", "not NULL");
 
     err[0] = 0;
-    check(ffn_st_read_f32(&f, tw, got, 5, err, sizeof err) == -1 && err[0], "st read_f32 wrong n refused", "ok");
+    check_detail(ffn_st_read_f32(&f, tw, got, 5, err, sizeof err) == -1 && err[0], "st read_f32 wrong n refused", "ok");
     err[0] = 0;
-    check(ffn_st_read_f32(&f, ti, got, 4, err, sizeof err) == -1 && strstr(err, "I32"), "st read_f32 on I32 refused",
-          "%s", err);
+    check_detail(ffn_st_read_f32(&f, ti, got, 4, err, sizeof err) == -1 && strstr(err, "I32"),
+                 "st read_f32 on I32 refused", "%s", err);
     err[0] = 0;
-    check(ffn_st_read_i32(&f, tw, gi, 6, err, sizeof err) == -1 && strstr(err, "F32"), "st read_i32 on F32 refused",
-          "%s", err);
+    check_detail(ffn_st_read_i32(&f, tw, gi, 6, err, sizeof err) == -1 && strstr(err, "F32"),
+                 "st read_i32 on F32 refused", "%s", err);
     ffn_st_close(&f);
     ffn_st_close(&f); /* double close must be harmless */
-    check(f.map == NULL && f.tensors == NULL, "st close zeroes", "not zeroed");
+    check_detail(f.map == NULL && f.tensors == NULL, "st close zeroes", "not zeroed");
 
     /* an empty data buffer: metadata only, and no tensors at all */
     const char *m2[] = {"k", "v", NULL};
     rc = ffn_st_write(tpath("meta_only.safetensors"), NULL, 0, m2, err, sizeof err);
     rc |= ffn_st_open(&f, tpath("meta_only.safetensors"), err, sizeof err);
-    check(rc == 0 && f.n == 0 && f.data_len == 0 && f.nmeta == 1, "st metadata-only file", "%s", err);
+    check_detail(rc == 0 && f.n == 0 && f.data_len == 0 && f.nmeta == 1, "st metadata-only file", "%s", err);
     ffn_st_close(&f);
     rc = ffn_st_write(tpath("nothing.safetensors"), NULL, 0, NULL, err, sizeof err);
     rc |= ffn_st_open(&f, tpath("nothing.safetensors"), err, sizeof err);
-    check(rc == 0 && f.n == 0 && f.nmeta == 0, "st empty file (no tensors, no metadata)", "%s", err);
+    check_detail(rc == 0 && f.n == 0 && f.nmeta == 0, "st empty file (no tensors, no metadata)", "%s", err);
     ffn_st_close(&f);
 }
 
@@ -398,40 +353,40 @@ static void test_conversions(void) {
     ffn_st_file f;
     int rc = ffn_st_write(path, out, (int)(sizeof out / sizeof out[0]), NULL, err, sizeof err);
     if (rc == 0) rc = ffn_st_open(&f, path, err, sizeof err);
-    check(rc == 0, "st conversions file", "%s", err);
+    check_detail(rc == 0, "st conversions file", "%s", err);
     if (rc) return;
     float g[11];
     rc = ffn_st_read_f32(&f, ffn_st_find(&f, "h"), g, 11, err, sizeof err);
     int ok = rc == 0;
     for (int i = 0; ok && i < 11; i++)
         ok = isnan(hw[i]) ? isnan(g[i]) : (memcmp(&g[i], &hw[i], 4) == 0);
-    check(ok, "st F16 -> F32 exact (normal, subnormal, inf, NaN, -0)", "rc %d %s", rc, err);
+    check_detail(ok, "st F16 -> F32 exact (normal, subnormal, inf, NaN, -0)", "rc %d %s", rc, err);
     rc = ffn_st_read_f32(&f, ffn_st_find(&f, "b"), g, 7, err, sizeof err);
     ok = rc == 0;
     for (int i = 0; ok && i < 7; i++)
         ok = isnan(bw[i]) ? isnan(g[i]) : (memcmp(&g[i], &bw[i], 4) == 0);
-    check(ok, "st BF16 -> F32 exact", "rc %d %s", rc, err);
+    check_detail(ok, "st BF16 -> F32 exact", "rc %d %s", rc, err);
     rc = ffn_st_read_f32(&f, ffn_st_find(&f, "d"), g, 4, err, sizeof err);
-    check(rc == 0 && near_eq(g, dw, 4), "st F64 -> F32", "rc %d %s", rc, err);
+    check_detail(rc == 0 && near_eq(g, dw, 4), "st F64 -> F32", "rc %d %s", rc, err);
     int32_t gi[3];
     rc = ffn_st_read_i32(&f, ffn_st_find(&f, "i64"), gi, 3, err, sizeof err);
-    check(rc == 0 && gi[0] == -5 && gi[1] == 2147483647 && gi[2] == INT32_MIN, "st I64 -> I32", "%s", err);
+    check_detail(rc == 0 && gi[0] == -5 && gi[1] == 2147483647 && gi[2] == INT32_MIN, "st I64 -> I32", "%s", err);
     err[0] = 0;
     rc = ffn_st_read_i32(&f, ffn_st_find(&f, "i64bad"), gi, 2, err, sizeof err);
-    check(rc == -1 && strstr(err, "2147483648"), "st I64 out of int32 range refused", "%s", err);
+    check_detail(rc == -1 && strstr(err, "2147483648"), "st I64 out of int32 range refused", "%s", err);
     rc = ffn_st_read_i32(&f, ffn_st_find(&f, "i16"), gi, 3, err, sizeof err);
-    check(rc == 0 && gi[0] == -32768 && gi[1] == 32767 && gi[2] == -1, "st I16 -> I32", "%s", err);
+    check_detail(rc == 0 && gi[0] == -32768 && gi[1] == 32767 && gi[2] == -1, "st I16 -> I32", "%s", err);
     rc = ffn_st_read_i32(&f, ffn_st_find(&f, "i8"), gi, 3, err, sizeof err);
-    check(rc == 0 && gi[0] == -128 && gi[1] == 127 && gi[2] == -1, "st I8 -> I32", "%s", err);
+    check_detail(rc == 0 && gi[0] == -128 && gi[1] == 127 && gi[2] == -1, "st I8 -> I32", "%s", err);
     rc = ffn_st_read_i32(&f, ffn_st_find(&f, "u8"), gi, 3, err, sizeof err);
-    check(rc == 0 && gi[0] == 0 && gi[1] == 255 && gi[2] == 128, "st U8 -> I32", "%s", err);
+    check_detail(rc == 0 && gi[0] == 0 && gi[1] == 255 && gi[2] == 128, "st U8 -> I32", "%s", err);
     err[0] = 0;
-    check(ffn_st_read_i32(&f, ffn_st_find(&f, "bool"), gi, 2, err, sizeof err) == -1 && err[0] &&
-              ffn_st_read_f32(&f, ffn_st_find(&f, "bool"), g, 2, err, sizeof err) == -1,
-          "st BOOL refused by both readers", "accepted");
-    check(ffn_st_find(&f, "bool")->dtype == FFN_DT_BOOL && ffn_dtype_size(FFN_DT_BF16) == 2 &&
-              strcmp(ffn_dtype_name(FFN_DT_BF16), "BF16") == 0 && ffn_dtype_size((ffn_dtype)99) == 0,
-          "st dtype size/name", "wrong");
+    check_detail(ffn_st_read_i32(&f, ffn_st_find(&f, "bool"), gi, 2, err, sizeof err) == -1 && err[0] &&
+                     ffn_st_read_f32(&f, ffn_st_find(&f, "bool"), g, 2, err, sizeof err) == -1,
+                 "st BOOL refused by both readers", "accepted");
+    check_detail(ffn_st_find(&f, "bool")->dtype == FFN_DT_BOOL && ffn_dtype_size(FFN_DT_BF16) == 2 &&
+                     strcmp(ffn_dtype_name(FFN_DT_BF16), "BF16") == 0 && ffn_dtype_size((ffn_dtype)99) == 0,
+                 "st dtype size/name", "wrong");
     ffn_st_close(&f);
 }
 
@@ -453,7 +408,7 @@ static void test_atomic(void) {
     ffn_st_out o1 = {.name = "x", .dtype = FFN_DT_F32, .ndim = 1, .shape = {2}, .data = v1};
     const char *path = tpath("atomic.safetensors");
     int rc = ffn_st_write(path, &o1, 1, NULL, err, sizeof err);
-    check(rc == 0 && file_has_x12(path), "atomic: initial write", "%s", err);
+    check_detail(rc == 0 && file_has_x12(path), "atomic: initial write", "%s", err);
 
     /* path is a directory: rename fails after the temp file was written */
     const char *dpath = tpath("adir");
@@ -461,12 +416,14 @@ static void test_atomic(void) {
     err[0] = 0;
     rc = ffn_st_write(dpath, &o1, 1, NULL, err, sizeof err);
     struct stat st;
-    check(rc == -1 && err[0] && stat(dpath, &st) == 0 && S_ISDIR(st.st_mode) && count_tmp_files() == 0,
-          "atomic: path is a directory refused, no temp left", "rc %d msg '%s' tmp %d", rc, err, count_tmp_files());
+    check_detail(rc == -1 && err[0] && stat(dpath, &st) == 0 && S_ISDIR(st.st_mode) && count_tmp_files() == 0,
+                 "atomic: path is a directory refused, no temp left", "rc %d msg '%s' tmp %d", rc, err,
+                 count_tmp_files());
 
     err[0] = 0;
     rc = ffn_st_write(tpath("no/such/dir.safetensors"), &o1, 1, NULL, err, sizeof err);
-    check(rc == -1 && strstr(err, "cannot create"), "atomic: missing directory refused", "rc %d msg '%s'", rc, err);
+    check_detail(rc == -1 && strstr(err, "cannot create"), "atomic: missing directory refused", "rc %d msg '%s'", rc,
+                 err);
 
     /* a write that dies half way (file size limit) must not disturb the old file */
     ffn_st_out ob = {.name = "x", .dtype = FFN_DT_F32, .ndim = 1, .shape = {1 << 18}, .data = big};
@@ -480,33 +437,33 @@ static void test_atomic(void) {
     rc = ffn_st_write(path, &ob, 1, NULL, err, sizeof err);
     setrlimit(RLIMIT_FSIZE, &old);
     signal(SIGXFSZ, SIG_DFL);
-    check(rc == -1 && err[0] && file_has_x12(path) && count_tmp_files() == 0,
-          "atomic: failed mid-write keeps old file, no temp left", "rc %d msg '%s'", rc, err);
+    check_detail(rc == -1 && err[0] && file_has_x12(path) && count_tmp_files() == 0,
+                 "atomic: failed mid-write keeps old file, no temp left", "rc %d msg '%s'", rc, err);
 
     /* invalid input is refused before anything touches the disk */
     ffn_st_out dup[2] = {o1, o1};
     err[0] = 0;
     rc = ffn_st_write(path, dup, 2, NULL, err, sizeof err);
-    check(rc == -1 && strstr(err, "duplicate") && file_has_x12(path), "atomic: duplicate names refused, old intact",
-          "rc %d msg '%s'", rc, err);
+    check_detail(rc == -1 && strstr(err, "duplicate") && file_has_x12(path),
+                 "atomic: duplicate names refused, old intact", "rc %d msg '%s'", rc, err);
     const char *bad_meta[] = {"k", NULL};
     rc = ffn_st_write(path, &o1, 1, bad_meta, err, sizeof err);
-    check(rc == -1 && file_has_x12(path), "atomic: odd metadata list refused", "rc %d", rc);
+    check_detail(rc == -1 && file_has_x12(path), "atomic: odd metadata list refused", "rc %d", rc);
     const char *dup_meta[] = {"k", "a", "k", "b", NULL};
     rc = ffn_st_write(path, &o1, 1, dup_meta, err, sizeof err);
-    check(rc == -1 && strstr(err, "duplicate metadata"), "atomic: duplicate metadata key refused", "%s", err);
+    check_detail(rc == -1 && strstr(err, "duplicate metadata"), "atomic: duplicate metadata key refused", "%s", err);
     ffn_st_out bad = o1;
     bad.shape[0] = -1;
     rc = ffn_st_write(path, &bad, 1, NULL, err, sizeof err);
-    check(rc == -1 && strstr(err, "negative"), "atomic: negative shape refused", "%s", err);
+    check_detail(rc == -1 && strstr(err, "negative"), "atomic: negative shape refused", "%s", err);
     bad = o1;
     bad.name = "__metadata__";
     rc = ffn_st_write(path, &bad, 1, NULL, err, sizeof err);
-    check(rc == -1 && file_has_x12(path), "atomic: tensor named __metadata__ refused", "%s", err);
+    check_detail(rc == -1 && file_has_x12(path), "atomic: tensor named __metadata__ refused", "%s", err);
     bad = o1;
     bad.name = "bad\xff";
     rc = ffn_st_write(path, &bad, 1, NULL, err, sizeof err);
-    check(rc == -1 && strstr(err, "UTF-8"), "atomic: non-UTF-8 name refused", "%s", err);
+    check_detail(rc == -1 && strstr(err, "UTF-8"), "atomic: non-UTF-8 name refused", "%s", err);
 
     if (geteuid() != 0) {
         /* root ignores directory permissions, so this case only runs unprivileged */
@@ -521,8 +478,8 @@ static void test_atomic(void) {
         o2.data = v2;
         int rc2 = ffn_st_write(rofile, &o2, 1, NULL, err, sizeof err);
         chmod(rodir, 0755);
-        check(rc == 0 && rc2 == -1 && file_has_x12(rofile), "atomic: read-only directory refused, old intact",
-              "rc %d rc2 %d %s", rc, rc2, err);
+        check_detail(rc == 0 && rc2 == -1 && file_has_x12(rofile), "atomic: read-only directory refused, old intact",
+                     "rc %d rc2 %d %s", rc, rc2, err);
     }
 
     /* and a successful overwrite replaces the content */
@@ -531,8 +488,8 @@ static void test_atomic(void) {
     rc = ffn_st_write(path, &o3, 1, NULL, err, sizeof err);
     ffn_st_file f;
     int ok = rc == 0 && ffn_st_open(&f, path, err, sizeof err) == 0;
-    check(ok && f.n == 1 && ffn_st_find(&f, "y") && count_tmp_files() == 0, "atomic: overwrite replaces file", "%s",
-          err);
+    check_detail(ok && f.n == 1 && ffn_st_find(&f, "y") && count_tmp_files() == 0, "atomic: overwrite replaces file",
+                 "%s", err);
     if (ok) ffn_st_close(&f);
 }
 
@@ -548,8 +505,8 @@ static void expect_refused(const char *name, const char *path, const char *expec
     ffn_st_file f;
     int rc = ffn_st_open(&f, path, err, sizeof err);
     int one_line = strchr(err, '\n') == NULL;
-    check(rc == -1 && err[0] && one_line && (!expect || strstr(err, expect)) && f.map == NULL && f.n == 0, name,
-          "rc %d msg '%s'", rc, err);
+    check_detail(rc == -1 && err[0] && one_line && (!expect || strstr(err, expect)) && f.map == NULL && f.n == 0, name,
+                 "rc %d msg '%s'", rc, err);
     if (rc == 0) ffn_st_close(&f);
 }
 
@@ -636,26 +593,26 @@ static void test_malformed(void) {
             "\"data_offsets\":[0,4]},\"e2\":{\"shape\":[3,0],\"data_offsets\":[4,4],\"dtype\":\"BOOL\"}}   ",
             zeros, 4);
     int rc = ffn_st_open(&f, tpath("ok.safetensors"), err, sizeof err);
-    check(rc == 0 && f.n == 3 && f.data_len == 4, "valid: zero-size tensors and padding accepted", "%s", err);
+    check_detail(rc == 0 && f.n == 3 && f.data_len == 4, "valid: zero-size tensors and padding accepted", "%s", err);
     if (rc == 0) ffn_st_close(&f);
 
     /* file too short to hold the length prefix */
-    write_bytes(tpath("short"), "", 0);
+    write_file(tpath("short"), "", 0);
     expect_refused("malformed: empty file", tpath("short"), "shorter than the 8-byte");
-    write_bytes(tpath("short"), "\x02\0\0\0\0\0\0", 7);
+    write_file(tpath("short"), "\x02\0\0\0\0\0\0", 7);
     expect_refused("malformed: 7-byte file", tpath("short"), "shorter than the 8-byte");
     expect_refused("malformed: missing file", tpath("does-not-exist"), "cannot open");
-    expect_refused("malformed: directory", g_dir, "not a regular file");
+    expect_refused("malformed: directory", g_check_dir, "not a regular file");
 
     /* header length u64 max, and just beyond the file */
     uint8_t raw[16];
     memset(raw, 0xff, 8);
     memcpy(raw + 8, "{}      ", 8);
-    write_bytes(tpath("huge"), raw, 16);
+    write_file(tpath("huge"), raw, 16);
     expect_refused("malformed: header length u64 max", tpath("huge"), "18446744073709551615 exceeds the file size");
     memset(raw, 0, 8);
     raw[0] = 9;
-    write_bytes(tpath("huge"), raw, 16);
+    write_file(tpath("huge"), raw, 16);
     expect_refused("malformed: header length > file size", tpath("huge"), "header length 9 exceeds the file size");
 
     /* a header length over 100 MB in a (sparse) file that really is that long */
@@ -665,7 +622,8 @@ static void test_malformed(void) {
     int wok = fd >= 0 && write(fd, raw, 8) == 8 && ftruncate(fd, (off_t)(8 + hl)) == 0;
     if (fd >= 0) close(fd);
     if (wok) expect_refused("malformed: header length > 100 MB", tpath("sparse"), "limit");
-    else check(0, "malformed: header length > 100 MB", "could not create the sparse file");
+    else
+        check_detail(0, "malformed: header length > 100 MB", "could not create the sparse file");
     unlink(tpath("sparse"));
 }
 
@@ -684,23 +642,23 @@ static uint8_t *valid_file(size_t *n) {
     const char *meta[] = {"config", "{\"vocab_size\": 4}", NULL};
     char err[512];
     if (ffn_st_write(tpath("valid.safetensors"), out, 4, meta, err, sizeof err) != 0) return NULL;
-    return read_bytes(tpath("valid.safetensors"), n);
+    return (uint8_t *)read_file(tpath("valid.safetensors"), n);
 }
 
 static void test_truncation(void) {
     size_t n = 0;
     uint8_t *v = valid_file(&n);
-    check(v != NULL, "truncate: base file written", "no file");
+    check_detail(v != NULL, "truncate: base file written", "no file");
     if (!v) return;
     char err[512];
     ffn_st_file f;
     int rc = ffn_st_open(&f, tpath("valid.safetensors"), err, sizeof err);
-    check(rc == 0 && f.n == 4, "truncate: base file opens", "%s", err);
+    check_detail(rc == 0 && f.n == 4, "truncate: base file opens", "%s", err);
     if (rc == 0) ffn_st_close(&f);
     int bad = 0;
     size_t first_bad = 0;
     for (size_t len = 0; len < n; len++) {
-        write_bytes(tpath("trunc.safetensors"), v, len);
+        write_file(tpath("trunc.safetensors"), v, len);
         err[0] = 0;
         rc = ffn_st_open(&f, tpath("trunc.safetensors"), err, sizeof err);
         if (rc == 0) ffn_st_close(&f);
@@ -711,7 +669,7 @@ static void test_truncation(void) {
     }
     char name[64];
     snprintf(name, sizeof name, "truncate: all %zu shorter lengths refused", n);
-    check(bad == 0, name, "%d accepted or silent, first at length %zu", bad, first_bad);
+    check_detail(bad == 0, name, "%d accepted or silent, first at length %zu", bad, first_bad);
     free(v);
 }
 
@@ -719,7 +677,7 @@ static void test_fuzz(void) {
     size_t n = 0;
     uint8_t *v = valid_file(&n);
     if (!v) {
-        check(0, "fuzz", "no base file");
+        check_detail(0, "fuzz", "no base file");
         return;
     }
     uint64_t hlen = 0;
@@ -750,7 +708,7 @@ static void test_fuzz(void) {
             }
             if (len == 0) len = 1;
         }
-        write_bytes(tpath("fuzz.safetensors"), buf, len);
+        write_file(tpath("fuzz.safetensors"), buf, len);
         err[0] = 0;
         ffn_st_file f;
         if (ffn_st_open(&f, tpath("fuzz.safetensors"), err, sizeof err) != 0) {
@@ -774,19 +732,13 @@ static void test_fuzz(void) {
     snprintf(name, sizeof name,
              "fuzz: 2000 mutated files (%d opened, %d refused, %d tensor reads), no crash, every refusal has a message",
              opened, refused, read_ok);
-    check(silent == 0 && opened + refused == 2000, name, "%d silent refusals", silent);
+    check_detail(silent == 0 && opened + refused == 2000, name, "%d silent refusals", silent);
     free(buf);
     free(v);
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int type, struct FTW *ftw) {
-    (void)sb, (void)type, (void)ftw;
-    return remove(p);
-}
-
 int main(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/ffn_st_XXXXXX");
-    if (!mkdtemp(g_dir)) {
+    if (!check_tmpdir("ffn_st_")) {
         perror("mkdtemp");
         return 1;
     }
@@ -801,7 +753,6 @@ int main(void) {
     test_malformed();
     test_truncation();
     test_fuzz();
-    nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    printf("%d passed, %d failed\n", n_pass, n_fail);
-    return n_fail ? 1 : 0;
+    check_tmpdir_remove();
+    return check_summary();
 }

@@ -1,62 +1,13 @@
 /* test_tokenizer.c: self-checking tests for the byte, word and BPE tokenizers: round trips, training
  * determinism and compression, tokenizer.json save/load, malformed files, and an encoding speed print. */
+#include "check.h"
 #include "tokenizer.h"
 #include "util.h"
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int n_pass, n_fail;
-static char g_dir[64];
-
-static void check(int ok, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void check(int ok, const char *name, const char *fmt, ...) {
-    if (ok) {
-        n_pass++;
-        printf("PASS %s\n", name);
-    } else {
-        n_fail++;
-        char detail[512];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(detail, sizeof detail, fmt, ap);
-        va_end(ap);
-        printf("FAIL %s: %s\n", name, detail);
-    }
-    fflush(stdout);
-}
-
-static const char *tpath(const char *name) {
-    static char bufs[4][256];
-    static int k;
-    char *b = bufs[k++ & 3];
-    snprintf(b, 256, "%s/%s", g_dir, name);
-    return b;
-}
-
-static char *read_all(const char *path, size_t *n) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long sz = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *p = malloc((size_t)sz + 1);
-    size_t got = fread(p, 1, (size_t)sz, fp);
-    fclose(fp);
-    p[got] = 0;
-    *n = got;
-    return p;
-}
-static int write_all(const char *path, const char *p, size_t n) {
-    FILE *fp = fopen(path, "wb");
-    if (!fp) return -1;
-    int bad = n && fwrite(p, 1, n, fp) != n;
-    bad |= fclose(fp) != 0;
-    return bad ? -1 : 0;
-}
 
 /* ---------------------------------------------------------------------------------------------------- */
 /* inputs                                                                                                 */
@@ -236,7 +187,7 @@ static void test_specials(void) {
     }
     ok &= strcmp(ffn_tok_kind_name(FFN_TOK_BYTE), "byte") == 0 && strcmp(ffn_tok_kind_name(FFN_TOK_WORD), "word") == 0 &&
           strcmp(ffn_tok_kind_name(FFN_TOK_BPE), "bpe") == 0;
-    check(ok, "specials_fixed", "special ids, names, kinds or decode-skipping differ");
+    check_detail(ok, "specials_fixed", "special ids, names, kinds or decode-skipping differ");
 }
 
 static void test_byte(void) {
@@ -250,25 +201,26 @@ static void test_byte(void) {
     int32_t *ids = encode_all(t, s, n, &m);
     int ok = m == n && ffn_tok_vocab_size(t) == 261;
     for (size_t i = 0; ok && i < n; i++) ok = ids[i] == 5 + (uint8_t)s[i];
-    check(ok, "byte_ids", "byte b must be id 5 + b (vocab %d)", ffn_tok_vocab_size(t));
-    check(round_trip(t, s, n, NULL), "byte_round_trip", "random bytes incl. NUL and 0xFF did not come back");
+    check_detail(ok, "byte_ids", "byte b must be id 5 + b (vocab %d)", ffn_tok_vocab_size(t));
+    check_detail(round_trip(t, s, n, NULL), "byte_round_trip", "random bytes incl. NUL and 0xFF did not come back");
     /* short buffers: counts are still the totals, nothing written past cap */
     int32_t few[4] = {-7, -7, -7, -7};
     char small[4] = {'z', 'z', 'z', 'z'};
     size_t c = ffn_tok_encode(t, "hello", 5, few, 3);
     size_t d = ffn_tok_decode(t, ids, 10, small, 3);
-    check(c == 5 && few[2] == 5 + 'l' && few[3] == -7 && d == 10 && small[2] == s[2] && small[3] == 'z',
-          "short_buffers", "encode returned %zu, decode %zu", c, d);
+    check_detail(c == 5 && few[2] == 5 + 'l' && few[3] == -7 && d == 10 && small[2] == s[2] && small[3] == 'z',
+                 "short_buffers", "encode returned %zu, decode %zu", c, d);
     char err[256];
     int sv = ffn_tok_save(t, tpath("byte.json"), err, sizeof err);
     ffn_tokenizer *u = sv == 0 ? ffn_tok_load(tpath("byte.json"), err, sizeof err) : NULL;
     size_t m2 = 0;
     int32_t *ids2 = u ? encode_all(u, s, n, &m2) : NULL;
     size_t flen = 0;
-    char *file = read_all(tpath("byte.json"), &flen);
-    check(u && ffn_tok_kind_of(u) == FFN_TOK_BYTE && m2 == m && memcmp(ids, ids2, m * sizeof *ids) == 0 && file &&
-              strstr(file, "\"type\": \"BPE\"") && strstr(file, "\"merges\": []") && strstr(file, "\"kind\": \"byte\""),
-          "byte_save_load", "%s", u ? "reloaded byte tokenizer differs" : err);
+    char *file = read_file(tpath("byte.json"), &flen);
+    check_detail(u && ffn_tok_kind_of(u) == FFN_TOK_BYTE && m2 == m && memcmp(ids, ids2, m * sizeof *ids) == 0 &&
+                     file && strstr(file, "\"type\": \"BPE\"") && strstr(file, "\"merges\": []") &&
+                     strstr(file, "\"kind\": \"byte\""),
+                 "byte_save_load", "%s", u ? "reloaded byte tokenizer differs" : err);
     free(file);
     free(ids2);
     ffn_tok_free(u);
@@ -307,9 +259,9 @@ static void test_bpe(const lexicon *L) {
     ffn_tokenizer *big = ffn_tok_train(FFN_TOK_BPE, corpus, n, 4000, 2, err, sizeof err);
     double dt = ffn_now() - t0;
     printf("bpe: trained a %d-token vocabulary on %.1f MB in %.2f s\n", big ? ffn_tok_vocab_size(big) : -1, n / 1e6, dt);
-    check(big && ffn_tok_vocab_size(big) == 4000, "bpe_train_4000", "%s", big ? "vocab size differs" : err);
+    check_detail(big && ffn_tok_vocab_size(big) == 4000, "bpe_train_4000", "%s", big ? "vocab size differs" : err);
     char bad[256] = "";
-    check(big && chunking_respected(big, bad, sizeof bad), "bpe_chunking", "%s", bad);
+    check_detail(big && chunking_respected(big, bad, sizeof bad), "bpe_chunking", "%s", bad);
 
     /* 1000 merges, compression on held-out text of the same kind */
     ffn_tokenizer *t = ffn_tok_train(FFN_TOK_BPE, corpus, n, 261 + 1000, 2, err, sizeof err);
@@ -319,18 +271,19 @@ static void test_bpe(const lexicon *L) {
     int rt = t && round_trip(t, held, hn, &ntok);
     double ratio = ntok ? (double)hn / ntok : 0;
     printf("bpe: 1000 merges: %.2f bytes/token on held-out English-like text (byte tokenizer: 1.00)\n", ratio);
-    check(t && rt && ratio > 2, "bpe_compression", "round trip %d, ratio %.2f", rt, ratio);
+    check_detail(t && rt && ratio > 2, "bpe_compression", "round trip %d, ratio %.2f", rt, ratio);
     ffn_tok_free(big);
 
     /* round trips on text unlike the corpus */
     ffn_rng_seed(&g_rng, 99);
     size_t ulen;
     char *uni = random_unicode(200000, &ulen);
-    check(t && round_trip(t, uni, ulen, NULL), "bpe_round_trip_unicode", "random Unicode text did not come back");
+    check_detail(t && round_trip(t, uni, ulen, NULL), "bpe_round_trip_unicode",
+                 "random Unicode text did not come back");
     char *rb = malloc(200000);
     for (int i = 0; i < 200000; i++) rb[i] = (char)rnd(256);
     rb[5] = 0, rb[6] = (char)0xff;
-    check(t && round_trip(t, rb, 200000, NULL), "bpe_round_trip_bytes", "random bytes did not come back");
+    check_detail(t && round_trip(t, rb, 200000, NULL), "bpe_round_trip_bytes", "random bytes did not come back");
     /* edge cases: empty, single bytes, whitespace runs, contractions, a 1 MB chunk with no space */
     static const char *edge[] = {"", " ", "  ", "a", "\n", " \n ", "a  b", "x \t\n y", "don't", "'s'''s", "A's  ",
                                  "  trailing   ", "1234567 89", "\xff\xfe\x00\x01", "[CLS] [MASK]", "the the the"};
@@ -340,7 +293,7 @@ static void test_bpe(const lexicon *L) {
         if (i == 13) el = 4;
         eok &= round_trip(t, edge[i], el, NULL);
     }
-    check(t && eok, "bpe_round_trip_edges", "an edge-case string did not come back");
+    check_detail(t && eok, "bpe_round_trip_edges", "an edge-case string did not come back");
     size_t ln = 1 << 20;
     char *lng = malloc(ln);
     for (size_t i = 0; i < ln; i++) lng[i] = "theandwhale"[rnd(11)];
@@ -348,16 +301,17 @@ static void test_bpe(const lexicon *L) {
     size_t lt = 0;
     int lok = t && round_trip(t, lng, ln, &lt);
     double ldt = ffn_now() - t0;
-    check(lok && ldt < 20, "bpe_long_chunk", "1 MB without spaces: round trip %d, %.2f s", lok, ldt);
+    check_detail(lok && ldt < 20, "bpe_long_chunk", "1 MB without spaces: round trip %d, %.2f s", lok, ldt);
 
     /* determinism: the same input gives the same file bytes */
     ffn_tokenizer *t2 = ffn_tok_train(FFN_TOK_BPE, corpus, n, 261 + 1000, 2, err, sizeof err);
     int s1 = t ? ffn_tok_save(t, tpath("bpe1.json"), err, sizeof err) : -1;
     int s2 = t2 ? ffn_tok_save(t2, tpath("bpe2.json"), err, sizeof err) : -1;
     size_t f1n = 0, f2n = 0;
-    char *f1 = s1 == 0 ? read_all(tpath("bpe1.json"), &f1n) : NULL;
-    char *f2 = s2 == 0 ? read_all(tpath("bpe2.json"), &f2n) : NULL;
-    check(f1 && f2 && f1n == f2n && memcmp(f1, f2, f1n) == 0, "bpe_deterministic", "two trainings gave different files");
+    char *f1 = s1 == 0 ? read_file(tpath("bpe1.json"), &f1n) : NULL;
+    char *f2 = s2 == 0 ? read_file(tpath("bpe2.json"), &f2n) : NULL;
+    check_detail(f1 && f2 && f1n == f2n && memcmp(f1, f2, f1n) == 0, "bpe_deterministic",
+                 "two trainings gave different files");
     /* save -> load -> identical encodings, and an identical file when saved again */
     ffn_tokenizer *u = s1 == 0 ? ffn_tok_load(tpath("bpe1.json"), err, sizeof err) : NULL;
     int same = u && ffn_tok_kind_of(u) == FFN_TOK_BPE && ffn_tok_vocab_size(u) == ffn_tok_vocab_size(t);
@@ -372,21 +326,22 @@ static void test_bpe(const lexicon *L) {
     }
     int s3 = u ? ffn_tok_save(u, tpath("bpe3.json"), err, sizeof err) : -1;
     size_t f3n = 0;
-    char *f3 = s3 == 0 ? read_all(tpath("bpe3.json"), &f3n) : NULL;
-    check(same && f3 && f1 && f3n == f1n && memcmp(f1, f3, f1n) == 0, "bpe_save_load", "%s",
-          u ? "the reloaded tokenizer encodes differently or saves different bytes" : err);
+    char *f3 = s3 == 0 ? read_file(tpath("bpe3.json"), &f3n) : NULL;
+    check_detail(same && f3 && f1 && f3n == f1n && memcmp(f1, f3, f1n) == 0, "bpe_save_load", "%s",
+                 u ? "the reloaded tokenizer encodes differently or saves different bytes" : err);
     /* HF layout essentials */
-    check(f1 && strstr(f1, "\"version\": \"1.0\"") && strstr(f1, "\"type\": \"ByteLevel\"") &&
-              strstr(f1, "\"\\u0120\": ") == NULL && strstr(f1, "\"\xc4\xa0\": 37") && strstr(f1, "\"[PAD]\": 3") &&
-              strstr(f1, "\"kind\": \"bpe\"") && strstr(f1, "\"byte_fallback\": false"),
-          "bpe_hf_layout", "the saved file lacks an expected HF field");
+    check_detail(f1 && strstr(f1, "\"version\": \"1.0\"") && strstr(f1, "\"type\": \"ByteLevel\"") &&
+                     strstr(f1, "\"\\u0120\": ") == NULL && strstr(f1, "\"\xc4\xa0\": 37") &&
+                     strstr(f1, "\"[PAD]\": 3") && strstr(f1, "\"kind\": \"bpe\"") &&
+                     strstr(f1, "\"byte_fallback\": false"),
+                 "bpe_hf_layout", "the saved file lacks an expected HF field");
     /* merged tokens decode to what they were built from */
     int mok = u != NULL;
     for (int id = 261; mok && id < ffn_tok_vocab_size(u); id++) {
         int32_t one = id;
         mok = ffn_tok_decode(u, &one, 1, NULL, 0) >= 2;
     }
-    check(mok, "bpe_merged_tokens", "a merged token decodes to fewer than 2 bytes");
+    check_detail(mok, "bpe_merged_tokens", "a merged token decodes to fewer than 2 bytes");
 
     free(f1), free(f2), free(f3);
     ffn_tok_free(u);
@@ -470,8 +425,8 @@ static void test_bpe_reference(const lexicon *L) {
         if (!ok) first_bad = id;
     }
     printf("bpe: naive reference trainer made %d tokens from %zu bytes\n", nv - 261, n);
-    check(ok, "bpe_matches_naive_trainer", "vocab %d vs %d, first differing token id %d", t ? ffn_tok_vocab_size(t) : -1, nv,
-          first_bad);
+    check_detail(ok, "bpe_matches_naive_trainer", "vocab %d vs %d, first differing token id %d",
+                 t ? ffn_tok_vocab_size(t) : -1, nv, first_bad);
     ffn_tok_free(t);
     for (int id = 0; id < V; id++) free(tok[id]);
     free(tok), free(done), free(cnt), free(seq), free(cstart), free(clen), free(text);
@@ -491,7 +446,7 @@ static void test_word(void) {
     }
     s[o] = 0;
     ffn_tokenizer *t = ffn_tok_train(FFN_TOK_WORD, s, o, 100, 1, err, sizeof err);
-    check(t && ffn_tok_vocab_size(t) == 5 + 17, "word_vocab", "%s", t ? "expected 5 specials + 17 words" : err);
+    check_detail(t && ffn_tok_vocab_size(t) == 5 + 17, "word_vocab", "%s", t ? "expected 5 specials + 17 words" : err);
     /* whitespace-normalised text round-trips */
     char *norm = malloc(o + 1);
     size_t k = 0;
@@ -506,21 +461,21 @@ static void test_word(void) {
     int32_t *ids = t ? encode_all(t, s, o, &m) : NULL;
     char *back = t ? malloc(k + 1) : NULL;
     size_t need = t ? ffn_tok_decode(t, ids, m, back, k + 1) : 0;
-    check(t && need == k && memcmp(back, norm, k) == 0, "word_round_trip", "decode(encode(x)) != normalised x");
+    check_detail(t && need == k && memcmp(back, norm, k) == 0, "word_round_trip", "decode(encode(x)) != normalised x");
     /* unseen words -> [UNK]; a word equal to a special maps to it (as HF's WordLevel vocab does) */
     int32_t u[8];
     size_t un = t ? ffn_tok_encode(t, "  7 banana\t[MAX  [UNK] zz ", strlen("  7 banana\t[MAX  [UNK] zz "), u, 8) : 0;
-    check(t && un == 5 && u[0] >= 5 && u[1] == FFN_TOK_UNK && u[2] >= 5 && u[3] == FFN_TOK_UNK && u[4] == FFN_TOK_UNK &&
-              strcmp(ffn_tok_token_str(t, u[0]), "7") == 0,
-          "word_unk", "unknown words must map to [UNK] (%zu ids)", un);
+    check_detail(t && un == 5 && u[0] >= 5 && u[1] == FFN_TOK_UNK && u[2] >= 5 && u[3] == FFN_TOK_UNK &&
+                     u[4] == FFN_TOK_UNK && strcmp(ffn_tok_token_str(t, u[0]), "7") == 0,
+                 "word_unk", "unknown words must map to [UNK] (%zu ids)", un);
     /* frequency order, vocab cap, min_freq */
     const char *z = "c c c b b a a d e e e e";
     ffn_tokenizer *w = ffn_tok_train(FFN_TOK_WORD, z, strlen(z), 5 + 3, 2, err, sizeof err);
-    check(w && ffn_tok_vocab_size(w) == 8 && strcmp(ffn_tok_token_str(w, 5), "e") == 0 &&
-              strcmp(ffn_tok_token_str(w, 6), "c") == 0 && strcmp(ffn_tok_token_str(w, 7), "a") == 0,
-          "word_order", "expected e, c, a (ties in byte order, cap respected)");
+    check_detail(w && ffn_tok_vocab_size(w) == 8 && strcmp(ffn_tok_token_str(w, 5), "e") == 0 &&
+                     strcmp(ffn_tok_token_str(w, 6), "c") == 0 && strcmp(ffn_tok_token_str(w, 7), "a") == 0,
+                 "word_order", "expected e, c, a (ties in byte order, cap respected)");
     ffn_tokenizer *w2 = ffn_tok_train(FFN_TOK_WORD, z, strlen(z), 100, 3, err, sizeof err);
-    check(w2 && ffn_tok_vocab_size(w2) == 7, "word_min_freq", "min_freq 3 must keep only c and e");
+    check_detail(w2 && ffn_tok_vocab_size(w2) == 7, "word_min_freq", "min_freq 3 must keep only c and e");
     ffn_tok_free(w2);
     /* save -> load */
     int sv = t ? ffn_tok_save(t, tpath("word.json"), err, sizeof err) : -1;
@@ -528,14 +483,14 @@ static void test_word(void) {
     size_t m2 = 0;
     int32_t *ids2 = l ? encode_all(l, s, o, &m2) : NULL;
     size_t flen = 0;
-    char *file = read_all(tpath("word.json"), &flen);
-    check(l && ffn_tok_kind_of(l) == FFN_TOK_WORD && m2 == m && memcmp(ids, ids2, m * sizeof *ids) == 0 && file &&
-              strstr(file, "\"type\": \"WordLevel\"") && strstr(file, "\"WhitespaceSplit\""),
-          "word_save_load", "%s", l ? "reloaded word tokenizer differs" : err);
+    char *file = read_file(tpath("word.json"), &flen);
+    check_detail(l && ffn_tok_kind_of(l) == FFN_TOK_WORD && m2 == m && memcmp(ids, ids2, m * sizeof *ids) == 0 &&
+                     file && strstr(file, "\"type\": \"WordLevel\"") && strstr(file, "\"WhitespaceSplit\""),
+                 "word_save_load", "%s", l ? "reloaded word tokenizer differs" : err);
     /* bad arguments */
-    check(!ffn_tok_train(FFN_TOK_WORD, z, strlen(z), 5, 1, err, sizeof err) && strstr(err, "vocab size") &&
-              !ffn_tok_train(FFN_TOK_BPE, z, strlen(z), 260, 1, err, sizeof err) && strstr(err, "261"),
-          "train_bad_args", "too small vocab sizes must be refused");
+    check_detail(!ffn_tok_train(FFN_TOK_WORD, z, strlen(z), 5, 1, err, sizeof err) && strstr(err, "vocab size") &&
+                     !ffn_tok_train(FFN_TOK_BPE, z, strlen(z), 260, 1, err, sizeof err) && strstr(err, "261"),
+                 "train_bad_args", "too small vocab sizes must be refused");
     free(file);
     free(ids2);
     ffn_tok_free(l);
@@ -562,10 +517,11 @@ static char *replace1(const char *src, const char *from, const char *to) {
 /* Loads text from a file; 1 when refused with a one-line message naming the file (and containing want). */
 static int refused(const char *text, size_t n, const char *want, char *msg, size_t msglen) {
     const char *path = tpath("bad.json");
-    if (!text || write_all(path, text, n) != 0) {
+    if (!text) {
         snprintf(msg, msglen, "could not build the bad file");
         return 0;
     }
+    write_file(path, text, n);
     char err[512] = "";
     ffn_tokenizer *t = ffn_tok_load(path, err, sizeof err);
     snprintf(msg, msglen, "%s", t ? "accepted" : err);
@@ -580,15 +536,15 @@ static void test_malformed(const lexicon *L) {
     char *corpus = english(L, n, 3);
     ffn_tokenizer *t = ffn_tok_train(FFN_TOK_BPE, corpus, n, 400, 2, err, sizeof err);
     size_t flen = 0;
-    char *good = t && ffn_tok_save(t, tpath("good.json"), err, sizeof err) == 0 ? read_all(tpath("good.json"), &flen) : NULL;
+    char *good = t && ffn_tok_save(t, tpath("good.json"), err, sizeof err) == 0 ? read_file(tpath("good.json"), &flen) : NULL;
     ffn_tok_free(t);
     free(corpus);
     if (!good) {
-        check(0, "malformed_setup", "%s", err);
+        check_detail(0, "malformed_setup", "%s", err);
         return;
     }
     ffn_tokenizer *ok = ffn_tok_load(tpath("good.json"), err, sizeof err);
-    check(ok != NULL, "malformed_baseline", "%s", err);
+    check_detail(ok != NULL, "malformed_baseline", "%s", err);
     ffn_tok_free(ok);
     struct {
         const char *name, *from, *to, *want;
@@ -620,7 +576,7 @@ static void test_malformed(const lexicon *L) {
         char *bad = replace1(good, cases[i].from, cases[i].to);
         char name[64];
         snprintf(name, sizeof name, "malformed_%s", cases[i].name);
-        check(refused(bad, bad ? strlen(bad) : 0, cases[i].want, msg, sizeof msg), name, "%s", msg);
+        check_detail(refused(bad, bad ? strlen(bad) : 0, cases[i].want, msg, sizeof msg), name, "%s", msg);
         free(bad);
     }
     /* a merged token no merge produces: drop the first merge */
@@ -634,7 +590,8 @@ static void test_malformed(const lexicon *L) {
             memcpy(bad, good, a);
             strcpy(bad + a, q + 7);
         }
-        check(refused(bad, bad ? strlen(bad) : 0, "not produced", msg, sizeof msg), "malformed_unproduced_token", "%s", msg);
+        check_detail(refused(bad, bad ? strlen(bad) : 0, "not produced", msg, sizeof msg), "malformed_unproduced_token",
+                     "%s", msg);
         free(bad);
     }
     /* every truncation of the file (stepped to keep the sanitizer build quick) is refused */
@@ -644,26 +601,27 @@ static void test_malformed(const lexicon *L) {
 
     for (size_t cut = 0; cut <= last && all; cut += step) all = refused(good, cut, NULL, msg, sizeof msg);
     for (size_t cut = last > 64 ? last - 64 : 0; cut <= last && all; cut++) all = refused(good, cut, NULL, msg, sizeof msg);
-    check(all, "malformed_truncated", "%s", msg);
+    check_detail(all, "malformed_truncated", "%s", msg);
     /* not a file, and empty */
     char err2[512];
     ffn_tokenizer *x = ffn_tok_load(tpath("does-not-exist.json"), err2, sizeof err2);
-    check(!x && strstr(err2, "does-not-exist.json"), "malformed_missing_file", "%s", err2);
-    check(refused("", 0, NULL, msg, sizeof msg) && refused("[]", 2, NULL, msg, sizeof msg), "malformed_empty", "%s", msg);
+    check_detail(!x && strstr(err2, "does-not-exist.json"), "malformed_missing_file", "%s", err2);
+    check_detail(refused("", 0, NULL, msg, sizeof msg) && refused("[]", 2, NULL, msg, sizeof msg), "malformed_empty",
+                 "%s", msg);
     /* a word file with whitespace inside a word, and a duplicate word via the JSON parser */
     const char *wtext = "x y z x y x";
     ffn_tokenizer *w = ffn_tok_train(FFN_TOK_WORD, wtext, strlen(wtext), 50, 1, err, sizeof err);
     size_t wlen = 0;
-    char *wgood = w && ffn_tok_save(w, tpath("w.json"), err, sizeof err) == 0 ? read_all(tpath("w.json"), &wlen) : NULL;
+    char *wgood = w && ffn_tok_save(w, tpath("w.json"), err, sizeof err) == 0 ? read_file(tpath("w.json"), &wlen) : NULL;
     ffn_tok_free(w);
     char *wb = wgood ? replace1(wgood, "\"y\": 6", "\"y q\": 6") : NULL;
-    check(refused(wb, wb ? strlen(wb) : 0, "whitespace", msg, sizeof msg), "malformed_word_space", "%s", msg);
+    check_detail(refused(wb, wb ? strlen(wb) : 0, "whitespace", msg, sizeof msg), "malformed_word_space", "%s", msg);
     free(wb);
     wb = wgood ? replace1(wgood, "\"y\": 6", "\"x\": 6") : NULL;
-    check(refused(wb, wb ? strlen(wb) : 0, "duplicate", msg, sizeof msg), "malformed_word_duplicate", "%s", msg);
+    check_detail(refused(wb, wb ? strlen(wb) : 0, "duplicate", msg, sizeof msg), "malformed_word_duplicate", "%s", msg);
     free(wb);
     wb = wgood ? replace1(wgood, "\"unk_token\": \"[UNK]\"", "\"unk_token\": \"<unk>\"") : NULL;
-    check(refused(wb, wb ? strlen(wb) : 0, "unk_token", msg, sizeof msg), "malformed_word_unk", "%s", msg);
+    check_detail(refused(wb, wb ? strlen(wb) : 0, "unk_token", msg, sizeof msg), "malformed_word_unk", "%s", msg);
     free(wb);
     free(wgood);
     free(good);
@@ -673,17 +631,17 @@ static void test_atomic_save(void) {
     char err[256];
     ffn_tokenizer *t = ffn_tok_byte();
     const char *p = tpath("atomic.json");
-    write_all(p, "old", 3);
+    write_text(p, "old");
     int rc = ffn_tok_save(t, p, err, sizeof err);
     char tmp[300];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", p, (long)getpid());
     struct stat sb;
     int no_tmp = stat(tmp, &sb) != 0;
     ffn_tokenizer *u = ffn_tok_load(p, err, sizeof err);
-    check(rc == 0 && no_tmp && u, "save_atomic_replace", "%s", err);
+    check_detail(rc == 0 && no_tmp && u, "save_atomic_replace", "%s", err);
     ffn_tok_free(u);
     rc = ffn_tok_save(t, tpath("no/such/dir/t.json"), err, sizeof err);
-    check(rc != 0 && strstr(err, "no/such/dir/t.json") && !strchr(err, '\n'), "save_bad_dir", "%s", err);
+    check_detail(rc != 0 && strstr(err, "no/such/dir/t.json") && !strchr(err, '\n'), "save_bad_dir", "%s", err);
     ffn_tok_free(t);
 }
 
@@ -707,7 +665,8 @@ static void test_speed(const lexicon *L) {
     if (t) ffn_tok_decode(t, ids, m, back, big + 1);
     double ddt = ffn_now() - t0;
     printf("bpe: decoded at %.1f MB/s\n", big / 1e6 / ddt);
-    check(t && m > 0 && d == big && memcmp(back, text, big) == 0, "bpe_speed_round_trip", "20 MB did not round-trip");
+    check_detail(t && m > 0 && d == big && memcmp(back, text, big) == 0, "bpe_speed_round_trip",
+                 "20 MB did not round-trip");
     free(back);
     free(ids);
     free(text);
@@ -715,8 +674,10 @@ static void test_speed(const lexicon *L) {
 }
 
 int main(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/ffn_tok_test.%ld", (long)getpid());
-    mkdir(g_dir, 0700);
+    if (!check_tmpdir("ffn_tok_test.")) {
+        perror("mkdtemp");
+        return 1;
+    }
     lexicon *L = lex_new();
     test_specials();
     test_byte();
@@ -727,11 +688,6 @@ int main(void) {
     test_atomic_save();
     test_speed(L);
     lex_free(L);
-    /* clean up the scratch directory (only files this test wrote) */
-    static const char *files[] = {"byte.json", "bpe1.json", "bpe2.json", "bpe3.json", "word.json", "bad.json",
-                                  "good.json", "w.json", "atomic.json"};
-    for (size_t i = 0; i < sizeof files / sizeof *files; i++) unlink(tpath(files[i]));
-    rmdir(g_dir);
-    printf("%d passed, %d failed\n", n_pass, n_fail);
-    return n_fail ? 1 : 0;
+    check_tmpdir_remove();
+    return check_summary();
 }
