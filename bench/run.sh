@@ -26,10 +26,10 @@ export OMP_NUM_THREADS=$TH
 
 if [ "$PROFILE" = full ]; then
     SEQ=512 BATCH=8 ROUNDS=3 REP=5 SWEEP="128 256 512 1024 2048 4096 8192" SEEDS="1 2"
-    AHID=128 ALAY=4 AFFN=512 STEPS=400 ABATCH=16 LLEN=1000 TLEN=1024 MLMSTEPS=600 BASE_REP=5
+    AHID=128 ALAY=4 AFFN=512 STEPS=400 ABATCH=16 LLEN=1000 TLEN=1024 MLMSTEPS=600 BASE_REP=5 LIMIT=0 ELIMIT=0
 else
     SEQ=256 BATCH=4 ROUNDS=1 REP=3 SWEEP="128 256 512 1024" SEEDS="1"
-    AHID=64 ALAY=2 AFFN=256 STEPS=30 ABATCH=8 LLEN=500 TLEN=256 MLMSTEPS=30 BASE_REP=1
+    AHID=64 ALAY=2 AFFN=256 STEPS=30 ABATCH=8 LLEN=500 TLEN=256 MLMSTEPS=30 BASE_REP=1 LIMIT=2000 ELIMIT=300
 fi
 MID=$((ALAY / 2))
 # name | fastfnet architecture flags (all: 4 layers x 256, FFN 1024 in the efficiency section)
@@ -104,7 +104,8 @@ acc_run() { # task-name model-name seed flags...
     shift 3
     local dir=$OUT/runs/$task-$name-s$seed
     if $FF train "$@" --hidden $AHID --layers $ALAY --intermediate $AFFN --heads 4 --batch $ABATCH --seed "$seed" \
-        --threads $TH --log-every 50 --force --out "$dir" >"$dir.json" 2>"$dir.log"; then
+        --limit $LIMIT --eval-limit $ELIMIT --eval-every $STEPS --threads $TH --log-every 50 --force --out "$dir" \
+        >"$dir.json" 2>"$dir.log"; then
         add section=accuracy task="$task" model="$name" seed="$seed" <"$dir.json"
     else
         log "FAILED: $task $name seed $seed: $(tail -1 "$dir.log")"

@@ -135,7 +135,7 @@ static inline float exp_fast(float x) {
     float r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f;
     float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.16666667f + r * (0.041666667f + r * (0.0083333333f + r * 0.0013888889f)))));
     union { float f; int32_t i; } u = {p};
-    u.i += (int32_t)n << 23;
+    u.i += (int32_t)n * (1 << 23); /* n is in [-126, 127]: no overflow, and no shift of a negative */
     return u.f;
 }
 
