@@ -89,6 +89,44 @@ if eff:
                      f"{fmt(pi,0)} tokens/s = **{fmt(fi/pi)}x**")
     L.append("")
 
+# the speed targets of the performance issue, from the rows above (only at its shape: seq 512, batch 8)
+tg = []
+def eff_med(model, key):
+    rs = eff.get(model) or []
+    return med(r.get(key) for r in rs) if rs and key in rs[0] else float("nan")
+if eff and int(eff.get("fnet", [{}])[0].get("seq", 0)) == 512:
+    f_tr, p_tr = eff_med("fnet", "train_tokens_per_s"), eff_med("pytorch-fnet", "train_tokens_per_s")
+    f_in, p_in = eff_med("fnet", "infer_tokens_per_s"), eff_med("pytorch-fnet", "infer_tokens_per_s")
+    b_tr, pb_tr = eff_med("bert", "train_tokens_per_s"), eff_med("pytorch-bert", "train_tokens_per_s")
+    tg.append(("training tokens/s, fastfnet / PyTorch (FNet)", f_tr / p_tr, ">= 2.0", f_tr / p_tr >= 2.0))
+    tg.append(("inference tokens/s, fastfnet / PyTorch (FNet)", f_in / p_in, ">= 3.0", f_in / p_in >= 3.0))
+    tmfu, imfu = eff_med("fnet", "train_gflops") / peak, eff_med("fnet", "infer_gflops") / peak
+    tg.append(("training model-FLOPs utilisation (FNet)", tmfu, ">= 0.65", tmfu >= 0.65))
+    tg.append(("inference model-FLOPs utilisation (FNet)", imfu, ">= 0.75", imfu >= 0.75))
+    tg.append(("attention training tokens/s, fastfnet / PyTorch", b_tr / pb_tr, ">= 1.5", b_tr / pb_tr >= 1.5))
+    fs, fm = eff_med("fast-avgpool-0", "train_step_s_median") / eff_med("fnet", "train_step_s_median"), eff_med("fast-avgpool-0", "peak_rss_mib") / eff_med("fnet", "peak_rss_mib")
+    tg.append(("Fast-FNet (layer 0, avgpool) step time / FNet", fs, "<= 0.5", fs <= 0.5))
+    tg.append(("Fast-FNet (layer 0, avgpool) peak memory / FNet, training", fm, "<= 0.65", fm <= 0.65))
+    re = eff_med("fnet", "peak_rss_mib") / eff_med("fnet", "estimate_mib")
+    tg.append(("FNet peak RSS in training / `fastfnet info` estimate", re, "<= 1.25", re <= 1.25))
+sw_ = by_model("sweep")
+if sw_.get("fnet") and sw_.get("bert"):
+    tmax = max(int(r["seq"]) for r in sw_["fnet"])
+    if tmax >= 8192:
+        x = med(r.get("train_step_s_median") for r in sw_["fnet"] if int(r["seq"]) == tmax) / med(r.get("train_step_s_median") for r in sw_["bert"] if int(r["seq"]) == tmax)
+        tg.append((f"FNet / attention training step at T={tmax}, batch 1", x, "<= 0.2", x <= 0.2))
+bl = by_model("base")
+if bl.get("fnet-base") and bl.get("pytorch-fnet-base"):
+    x = med(r.get("infer_step_s_median") for r in bl["fnet-base"]) / med(r.get("infer_step_s_median") for r in bl["pytorch-fnet-base"])
+    tg.append(("FNet-Base inference latency (seq 512, batch 1) / PyTorch", x, "<= 0.4", x <= 0.4))
+if tg:
+    L.append("## Speed targets (performance issue)\n")
+    L.append("| figure | measured | target | met |")
+    L.append("| --- | ---: | ---: | --- |")
+    for name, v, t, ok in tg:
+        L.append(f"| {name} | {v:.3f} | {t} | {'yes' if ok else '**no**'} |")
+    L.append("")
+
 base_lat = by_model("base")
 if base_lat.get("fnet-base") and base_lat.get("pytorch-fnet-base"):
     fl = med(r.get("infer_step_s_median") for r in base_lat["fnet-base"])

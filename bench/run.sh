@@ -8,6 +8,7 @@
 #   5. accuracy after a fixed budget on ListOps, Text (SpamAssassin bytes), Image (Fashion-MNIST pixels) and
 #      MLM pre-training + fine-tuning, per model and seed.
 # Raw results: build/bench-PROFILE/results.jsonl; report: docs/RESULTS.md + docs/results-*.svg.
+# BENCH_SECTIONS=speed runs sections 1-4 only (no training runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROFILE=${1:-quick}
@@ -98,6 +99,11 @@ for round in $(seq 1 "$ROUNDS"); do
         --batch 1 --threads $TH --repeats $BASE_REP --warmup 1 --mode infer --json | add section=base model=pytorch-fnet-base round="$round"
 done
 
+if [ "${BENCH_SECTIONS:-all}" = speed ]; then
+    log "accuracy skipped (BENCH_SECTIONS=speed)"
+    $PY bench/report.py "$RES" --out docs/RESULTS.md --svg-prefix docs/results --commands "BENCH_SECTIONS=speed make bench PROFILE=$PROFILE"
+    exit 0
+fi
 log "5. accuracy: hidden $AHID, $ALAY layers, FFN $AFFN, $STEPS steps of $ABATCH, seeds $SEEDS"
 acc_run() { # task-name model-name seed flags...
     local task=$1 name=$2 seed=$3
