@@ -233,6 +233,7 @@ static size_t layout(ffn_acts *A, const ffn_config *c, int B, int T, int train, 
         L->y = TAKEF(BT * Wo);
     }
     A->scratch = TAKEF(BT * maxW);
+    if (any_attn && c->attn_dropout > 0) A->att_scratch = TAKEF((size_t)T * T);
     A->keymask = TAKEB(BT);
     if (c->heads & FFN_HEAD_POOLER) {
         A->pool_in = TAKEF((size_t)B * Df);
@@ -395,7 +396,7 @@ float ffn_model_forward(ffn_model *m, const ffn_batch *b, int train) {
             ffn_linear_forward(L->q, x, p->q_w, p->q_b, (int)BT, W, W);
             ffn_linear_forward(L->k, x, p->k_w, p->k_b, (int)BT, W, W);
             ffn_linear_forward(L->v, x, p->v_w, p->v_b, (int)BT, W, W);
-            ffn_attention_forward(L->ctx, L->att, L->att_drop, L->q, L->k, L->v, A->keymask, B, T, W, NH, pa, next_seed(m));
+            ffn_attention_forward(L->ctx, L->att, L->att_drop, A->att_scratch, L->q, L->k, L->v, A->keymask, B, T, W, NH, pa, next_seed(m));
             ffn_linear_forward(L->sum1, L->ctx, p->o_w, p->o_b, (int)BT, W, W);
             ffn_dropout_forward(L->sum1, L->mix_drop, L->sum1, nWo, pd, next_seed(m));
             for (size_t i = 0; i < nWo; i++) L->sum1[i] += x[i];
@@ -561,7 +562,7 @@ void ffn_model_backward(ffn_model *m) {
             zero(A->gq, nWo);
             zero(A->gk, nWo);
             zero(A->gv, nWo);
-            ffn_attention_backward(A->gq, A->gk, A->gv, A->gatt, dctx, La->att, La->att_drop, La->q, La->k, La->v, B, T, W, NH, pa);
+            ffn_attention_backward(A->gq, A->gk, A->gv, A->gatt, A->att_scratch, dctx, La->att, La->att_drop, La->q, La->k, La->v, B, T, W, NH, pa);
             ffn_linear_backward(dx, g->q_w, g->q_b, A->gq, x, p->q_w, (int)BT, W, W);
             ffn_linear_backward(dx, g->k_w, g->k_b, A->gk, x, p->k_w, (int)BT, W, W);
             ffn_linear_backward(dx, g->v_w, g->v_b, A->gv, x, p->v_w, (int)BT, W, W);

@@ -47,6 +47,7 @@ typedef struct {
     uint8_t *emb_drop;
     ffn_layer_acts layer[FFN_MAX_LAYERS];
     float *scratch;                         /* (B,T,maxW) */
+    float *att_scratch;                     /* (T,T) dropped-out attention of one head */
     uint8_t *keymask;                       /* (B,T) */
     float *pool_in, *pooled, *cls_in;       /* (B,Df) */
     uint8_t *cls_drop;

@@ -236,7 +236,21 @@ void ffn_reduce_backward(float *dinp, const float *dout, const float *inp, int N
     }
 }
 
-void ffn_attention_forward(float *ctx, float *att, uint8_t *drop, const float *q, const float *k,
+/* Dropped-out probabilities of one head into pd (T,T), recording the mask: the mask is a function of
+ * (seed, head, position) only, so backward rebuilds the same pd from att and the mask. */
+static void attention_drop(float *pd, uint8_t *dm, const float *A, size_t n, float p, uint64_t seed, int record) {
+    uint64_t thresh = (uint64_t)((double)p * 18446744073709551616.0);
+    float pscale = 1.0f / (1.0f - p);
+    uint64_t base = mix64(seed);
+#pragma omp parallel for simd schedule(static)
+    for (size_t idx = 0; idx < n; idx++) {
+        uint8_t keep = record ? mix64(base ^ (idx * 0xD1B54A32D192ED03ull)) >= thresh : dm[idx];
+        if (record) dm[idx] = keep;
+        pd[idx] = keep ? A[idx] * pscale : 0.0f;
+    }
+}
+
+void ffn_attention_forward(float *ctx, float *att, uint8_t *drop, float *scratch, const float *q, const float *k,
                            const float *v, const uint8_t *keymask, int B, int T, int C, int NH, float p,
                            uint64_t seed) {
     int hs = C / NH;
@@ -246,63 +260,40 @@ void ffn_attention_forward(float *ctx, float *att, uint8_t *drop, const float *q
         int any = 0;
         for (int t = 0; t < T; t++) any |= km[t];
         for (int h = 0; h < NH; h++) {
-            float *A = att + ((size_t)b * NH + h) * T * T;
+            size_t off = ((size_t)b * NH + h) * T * T;
+            float *A = att + off;
             const float *qh = q + (size_t)b * T * C + h * hs, *kh = k + (size_t)b * T * C + h * hs;
+            const float *vh = v + (size_t)b * T * C + h * hs;
+            float *ch = ctx + (size_t)b * T * C + h * hs;
             ffn_sgemm(0, 1, T, T, hs, scale, qh, C, kh, C, 0.0f, A, T);
-#pragma omp parallel for
+#pragma omp parallel for schedule(static)
             for (int i = 0; i < T; i++) {
                 float *row = A + (size_t)i * T;
                 float mx = -INFINITY;
                 for (int j = 0; j < T; j++)
                     if (!any || km[j]) mx = row[j] > mx ? row[j] : mx;
                 float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
                 for (int j = 0; j < T; j++) {
-                    float e = (!any || km[j]) ? expf(row[j] - mx) : 0.0f;
+                    float e = (!any || km[j]) ? exp_fast(row[j] - mx) : 0.0f;
                     row[j] = e;
                     sum += e;
                 }
                 float inv = 1.0f / sum;
                 for (int j = 0; j < T; j++) row[j] *= inv;
             }
-        }
-    }
-    size_t n = (size_t)B * NH * T * T;
-    /* the context uses the dropped-out probabilities; att keeps the clean ones for the softmax backward */
-    float *P = att;
-    float pscale = 1.0f;
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
-            const float *A = P + ((size_t)b * NH + h) * T * T;
-            const float *vh = v + (size_t)b * T * C + h * hs;
-            float *ch = ctx + (size_t)b * T * C + h * hs;
             if (p > 0.0f) {
-                /* apply the mask on the fly into ctx via a temporary view: the mask is stored, and the
-                 * dropped probabilities are recomputed rather than kept (saves B*NH*T*T floats) */
-                uint8_t *dm = drop + ((size_t)b * NH + h) * T * T;
-                uint64_t thresh = (uint64_t)((double)p * 18446744073709551616.0);
-                uint64_t base = mix64(seed ^ (((uint64_t)b * NH + h) << 32));
-                pscale = 1.0f / (1.0f - p);
-                for (int i = 0; i < T; i++) {
-                    float *c = ch + (size_t)i * C;
-                    for (int d = 0; d < hs; d++) c[d] = 0.0f;
-                    for (int j = 0; j < T; j++) {
-                        size_t idx = (size_t)i * T + j;
-                        uint8_t keep = mix64(base ^ (idx * 0xD1B54A32D192ED03ull)) >= thresh;
-                        dm[idx] = keep;
-                        if (!keep) continue;
-                        float a = A[idx] * pscale;
-                        const float *vr = vh + (size_t)j * C;
-                        for (int d = 0; d < hs; d++) c[d] += a * vr[d];
-                    }
-                }
+                /* the context uses the dropped-out probabilities; att keeps the clean ones for backward */
+                attention_drop(scratch, drop + off, A, (size_t)T * T, p, seed ^ (((uint64_t)b * NH + h) << 32), 1);
+                ffn_sgemm(0, 0, T, hs, T, 1.0f, scratch, T, vh, C, 0.0f, ch, C);
             } else {
                 ffn_sgemm(0, 0, T, hs, T, 1.0f, A, T, vh, C, 0.0f, ch, C);
             }
         }
-    (void)n;
+    }
 }
 
-void ffn_attention_backward(float *dq, float *dk, float *dv, float *datt, const float *dctx,
+void ffn_attention_backward(float *dq, float *dk, float *dv, float *datt, float *scratch, const float *dctx,
                             const float *att, const uint8_t *drop, const float *q, const float *k,
                             const float *v, int B, int T, int C, int NH, float p) {
     int hs = C / NH;
@@ -322,28 +313,22 @@ void ffn_attention_backward(float *dq, float *dk, float *dv, float *datt, const 
             ffn_sgemm(0, 1, T, T, hs, 1.0f, dch, C, vh, C, 0.0f, dA, T);
             if (p > 0.0f) {
                 const uint8_t *dm = drop + off;
-                /* dv += dropped_probs^T dctx, with dropped probs rebuilt from att and the mask */
-                for (int j = 0; j < T; j++) {
-                    float *dvr = dvh + (size_t)j * C;
-                    for (int i = 0; i < T; i++) {
-                        size_t idx = (size_t)i * T + j;
-                        if (!dm[idx]) continue;
-                        float a = A[idx] * pscale;
-                        const float *g = dch + (size_t)i * C;
-                        for (int d = 0; d < hs; d++) dvr[d] += a * g[d];
-                    }
-                }
+                attention_drop(scratch, (uint8_t *)dm, A, (size_t)T * T, p, 0, 0);
+                ffn_sgemm(1, 0, T, hs, T, 1.0f, scratch, T, dch, C, 1.0f, dvh, C);
+#pragma omp parallel for simd schedule(static)
                 for (size_t i = 0; i < (size_t)T * T; i++) dA[i] = dm[i] ? dA[i] * pscale : 0.0f;
             } else {
                 ffn_sgemm(1, 0, T, hs, T, 1.0f, A, T, dch, C, 1.0f, dvh, C);
             }
             /* softmax backward, in place: ds = a * (da - sum(da * a)) */
-#pragma omp parallel for
+#pragma omp parallel for schedule(static)
             for (int i = 0; i < T; i++) {
                 const float *a = A + (size_t)i * T;
                 float *g = dA + (size_t)i * T;
                 float s = 0.0f;
+#pragma omp simd reduction(+ : s)
                 for (int j = 0; j < T; j++) s += g[j] * a[j];
+#pragma omp simd
                 for (int j = 0; j < T; j++) g[j] = a[j] * (g[j] - s);
             }
             ffn_sgemm(0, 0, T, hs, T, scale, dA, T, kh, C, 1.0f, dqh, C);

@@ -43,12 +43,12 @@ void ffn_reduce_backward(float *dinp, const float *dout, const float *inp, int N
 
 /* Multi-head self-attention core. q, k, v, ctx (B,T,C) with NH heads of C/NH columns; keymask (B,T) is 1
  * for keys that may be attended (a row with none attends to all); att (B,NH,T,T) softmax probabilities;
- * drop (B,NH,T,T) dropout mask of the probabilities (used when p > 0). */
-void ffn_attention_forward(float *ctx, float *att, uint8_t *drop, const float *q, const float *k,
+ * drop (B,NH,T,T) dropout mask of the probabilities and scratch (T,T), both used only when p > 0. */
+void ffn_attention_forward(float *ctx, float *att, uint8_t *drop, float *scratch, const float *q, const float *k,
                            const float *v, const uint8_t *keymask, int B, int T, int C, int NH, float p,
                            uint64_t seed);
-/* datt is scratch (B,NH,T,T), overwritten. */
-void ffn_attention_backward(float *dq, float *dk, float *dv, float *datt, const float *dctx,
+/* datt is scratch (B,NH,T,T), overwritten; scratch (T,T) as in forward. */
+void ffn_attention_backward(float *dq, float *dk, float *dv, float *datt, float *scratch, const float *dctx,
                             const float *att, const uint8_t *drop, const float *q, const float *k,
                             const float *v, int B, int T, int C, int NH, float p);
 

@@ -227,14 +227,14 @@ static void test_dropout(void) {
 }
 
 /* ---------- attention ---------- */
-typedef struct { float *ctx, *att, *q, *k, *v; uint8_t *drop, *km; int B, T, C, NH; float p; } att_ctx;
+typedef struct { float *ctx, *att, *q, *k, *v; uint8_t *drop, *km; int B, T, C, NH; float p; float *scr; } att_ctx;
 static void att_f(void *pp) {
     att_ctx *c = pp;
-    ffn_attention_forward(c->ctx, c->att, c->drop, c->q, c->k, c->v, c->km, c->B, c->T, c->C, c->NH, c->p, 7);
+    ffn_attention_forward(c->ctx, c->att, c->drop, c->scr, c->q, c->k, c->v, c->km, c->B, c->T, c->C, c->NH, c->p, 7);
 }
 static void test_attention(int B, int T, int C, int NH, float p) {
     size_t n = (size_t)B * T * C, na = (size_t)B * NH * T * T;
-    att_ctx c = {fa(n), fa(na), fa(n), fa(n), fa(n), ffn_calloc(na), ffn_calloc(B * T), B, T, C, NH, p};
+    att_ctx c = {fa(n), fa(na), fa(n), fa(n), fa(n), ffn_calloc(na), ffn_calloc(B * T), B, T, C, NH, p, fa((size_t)T * T)};
     fill(c.q, n, 1), fill(c.k, n, 1), fill(c.v, n, 1);
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) c.km[b * T + t] = b == 1 ? 0 : t < T - b; /* row 1 fully masked, others padded */
@@ -265,13 +265,13 @@ static void test_attention(int B, int T, int C, int NH, float p) {
     check(e < 1e-5, "attention forward B=%d T=%d C=%d NH=%d p=%.1f (padding, an all-pad row) vs double: rel err %.2e", B, T, C, NH, p, e);
     float *r = fa(n), *dq = fa(n), *dk = fa(n), *dv = fa(n), *datt = fa(na);
     fill(r, n, 1);
-    ffn_attention_backward(dq, dk, dv, datt, r, c.att, c.drop, c.q, c.k, c.v, B, T, C, NH, p);
+    ffn_attention_backward(dq, dk, dv, datt, c.scr, r, c.att, c.drop, c.q, c.k, c.v, B, T, C, NH, p);
     double e1 = gradcheck(att_f, &c, c.q, n, c.ctx, n, r, dq, 1e-2f, 1e-3);
     double e2 = gradcheck(att_f, &c, c.k, n, c.ctx, n, r, dk, 1e-2f, 1e-3);
     double e3 = gradcheck(att_f, &c, c.v, n, c.ctx, n, r, dv, 1e-2f, 1e-3);
     check(e1 < 2e-2 && e2 < 2e-2 && e3 < 2e-2, "attention backward finite differences: dq %.1e dk %.1e dv %.1e", e1, e2, e3);
     free(ref), free(s);
-    ffn_free(c.ctx), ffn_free(c.att), ffn_free(c.q), ffn_free(c.k), ffn_free(c.v), ffn_free(c.drop), ffn_free(c.km);
+    ffn_free(c.ctx), ffn_free(c.att), ffn_free(c.q), ffn_free(c.k), ffn_free(c.v), ffn_free(c.drop), ffn_free(c.km), ffn_free(c.scr);
     ffn_free(r), ffn_free(dq), ffn_free(dk), ffn_free(dv), ffn_free(datt);
 }
 

@@ -120,6 +120,51 @@ for _ in 1 2 3 4 5 6; do cat corpus.txt corpus.txt >>corpus2.txt; done
 "$FF" train --init-from mlm --train t_train.jsonl --max-len 32 --threads 2 --batch 16 --steps 40 --out ft >ft.json 2>ft.log &&
     grep -q "initialised" ft.log && ok "fine-tuning from the MLM model: $(grep initialised ft.log)" || bad "fine-tune: $(tail -3 ft.log)"
 
+# 5b. options from a JSON config file equal the same flags; classify-pair; accumulation; early stop
+cat >cfg.json <<'JSON'
+{"train": "t_train.jsonl", "max_len": 48, "hidden": 64, "layers": 2, "intermediate": 128, "threads": 1, "batch": 8, "steps": 10, "seed": 3, "dropout": 0.0}
+JSON
+"$FF" train --config cfg.json --out viacfg >/dev/null 2>cfg.log
+"$FF" train --train t_train.jsonl --max-len 48 --hidden 64 --layers 2 --intermediate 128 --threads 1 --batch 8 --steps 10 --seed 3 --dropout 0 --out viaflags >/dev/null 2>/dev/null
+r=$(tensors_equal viacfg/model.safetensors viaflags/model.safetensors)
+[ "$r" = identical ] && ok "--config FILE.json gives the same model as the same flags" || bad "--config: $r $(tail -2 cfg.log)"
+"$FF" train --config cfg.json --steps 3 --out viacfg2 --hidden 32 >/dev/null 2>/dev/null
+grep -q '"hidden_size": 32' viacfg2/config.json && ok "a flag overrides the config file" || bad "flag did not override --config"
+/usr/bin/python3 - <<'PY'
+import json, random
+r = random.Random(9)
+with open("pairs.jsonl", "w") as f:
+    for i in range(300):
+        a = " ".join(r.choice("red green blue".split()) for _ in range(4))
+        same = r.randrange(2)
+        b = a if same else " ".join(r.choice("red green blue".split()) for _ in range(4))
+        f.write(json.dumps({"text_a": a, "text_b": b, "label": "same" if a == b else "different"}) + "\n")
+PY
+"$FF" train --task classify-pair --train pairs.jsonl --max-len 32 "${COMMON[@]}" --batch 16 --steps 20 --out pair >pair.json 2>pair.log &&
+    grep -q valid_accuracy pair.json && ok "classify-pair trains: $(cut -c1-120 pair.json)" || bad "classify-pair: $(tail -2 pair.log)"
+printf 'same\tred red\n' >pair1.tsv
+expect_fail "a single text where a pair model needs two" "pair1.tsv:1" "$FF" eval --model pair --task classify-pair --train pair1.tsv
+ACC=(--train t_train.jsonl --max-len 48 --hidden 64 --layers 2 --intermediate 128 --threads 1 --steps 8 --seed 4 --dropout 0 --clip 0)
+"$FF" train "${ACC[@]}" --batch 8 --out acc1 >/dev/null 2>/dev/null
+"$FF" train "${ACC[@]}" --batch 4 --accum 2 --out acc2 >/dev/null 2>/dev/null
+acc_cmp=$(/usr/bin/python3 - <<'PY'
+import json, struct, array
+def load(p):
+    b = open(p, "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n]); d = b[8 + n:]
+    out = {}
+    for k, v in h.items():
+        if k == "__metadata__": continue
+        a = array.array("f"); a.frombytes(d[v["data_offsets"][0]:v["data_offsets"][1]]); out[k] = a
+    return out
+a, b = load("acc1/model.safetensors"), load("acc2/model.safetensors")
+err = max(abs(x - y) for k in a for x, y in zip(a[k], b[k])) / max(abs(x) for k in a for x in a[k])
+print(("ok %.1e" if err < 1e-4 else "differs %.1e") % err)
+PY
+)
+case "$acc_cmp" in ok*) ok "8 steps of batch 8 == 8 steps of 2 accumulated batches of 4 (max rel diff ${acc_cmp#ok })" ;; *) bad "accumulation: $acc_cmp" ;; esac
+"$FF" train --train t_train.jsonl --max-len 48 "${COMMON[@]}" --threads 1 --batch 8 --steps 200 --eval-every 1 --patience 2 --lr 1e-5 --out early >early.json 2>early.log
+grep -q "stopping early" early.log && [ "$(json_field steps <early.json)" -lt 200 ] && ok "early stop: $(grep 'stopping early' early.log) at step $(json_field steps <early.json)" || bad "early stop did not trigger"
+
 # 6. tokenizers: round trips through the CLI
 printf 'Hello, w\xc3\xb6rld!\n\ttabs and \x01 bytes\n' >rt.txt
 "$FF" tokenizer encode --tokenizer byte --input rt.txt >ids.txt && "$FF" tokenizer decode --tokenizer byte --input ids.txt >back.txt &&
