@@ -149,6 +149,16 @@ int main(int argc, char **argv) {
         double mn, mx, med = median_of(t + warmup, repeats, &mn, &mx);
         printf(", \"infer_step_s_median\": %.5f, \"infer_step_s_min\": %.5f, \"infer_step_s_max\": %.5f, \"infer_tokens_per_s\": %.1f, "
                "\"infer_gflops\": %.2f", med, mn, mx, B * T / med, fl / med / 1e9);
+        /* classification inference: the last layer's per-token work for [CLS] only (same logits) */
+        ffn_model_set_pooled_only(m, 1);
+        for (int i = 0; i < warmup + repeats; i++) {
+            double t0 = ffn_now();
+            ffn_model_forward(m, &bt, 0);
+            t[i] = ffn_now() - t0;
+        }
+        ffn_model_set_pooled_only(m, 0);
+        med = median_of(t + warmup, repeats, &mn, &mx);
+        printf(", \"infer_cls_step_s_median\": %.5f, \"infer_cls_tokens_per_s\": %.1f", med, B * T / med);
     }
     double est = (double)ffn_model_num_params(m) * 4 * (train ? 4 : 1) + (double)ffn_model_activation_bytes(&c, B, T, train);
     printf(", \"model_flops_forward\": %.4g, \"peak_rss_mib\": %.1f, \"estimate_mib\": %.1f}\n", fl, peak_rss_mib(), est / 1048576.0);

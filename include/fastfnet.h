@@ -95,6 +95,11 @@ float ffn_model_grad_norm(const ffn_model *m);
 /* Outputs of the last forward (valid until the next forward). Shapes: hidden (B,T,D_f), pooled (B,D_f),
  * mlm (B,T,V), nsp (B,2), cls (B,num_labels). NULL when the head is absent. */
 const float *ffn_model_hidden(const ffn_model *m);
+/* Inference for classification: when on (and the model has a pooler), forward with train == 0 computes the
+ * last layer's per-token work (LayerNorms, FFN) for the [CLS] row only and skips the MLM head, since the
+ * pooler reads nothing else. Pooled output and nsp/classifier logits are unchanged; ffn_model_hidden then
+ * holds only row 0 of each sequence. Off by default; training is never affected. */
+void ffn_model_set_pooled_only(ffn_model *m, int on);
 const float *ffn_model_pooled(const ffn_model *m);
 const float *ffn_model_logits_mlm(const ffn_model *m);
 const float *ffn_model_logits_nsp(const ffn_model *m);

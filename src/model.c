@@ -410,6 +410,21 @@ float ffn_model_forward(ffn_model *m, const ffn_batch *b, int train) {
                 for (size_t i = 0; i < nWo; i++) L->sum1[i] += A->scratch[i];
             }
         }
+        if (m->pooled_only && !train && l == c->num_layers - 1) {
+            /* only [CLS] feeds the pooler: after the mixing (which needs every token), the last layer's
+             * per-token work is done for row 0 of each sequence alone */
+            float *cls = A->scratch;
+            for (int b = 0; b < B; b++) memcpy(cls + (size_t)b * Wo, L->sum1 + (size_t)b * T * Wo, sizeof(float) * Wo);
+            ffn_layernorm_forward(L->h, L->ln1_mean, L->ln1_rstd, cls, p->ln1_w, p->ln1_b, B, Wo, c->layer_norm_eps);
+            ffn_linear_forward(L->a, L->h, p->w1, p->b1, B, Wo, Fw);
+            ffn_gelu_forward(L->g, L->a, (size_t)B * Fw);
+            ffn_linear_forward(L->sum2, L->g, p->w2, p->b2, B, Fw, Wo);
+            for (size_t i = 0; i < (size_t)B * Wo; i++) L->sum2[i] += L->h[i];
+            ffn_layernorm_forward(cls, L->ln2_mean, L->ln2_rstd, L->sum2, p->ln2_w, p->ln2_b, B, Wo, c->layer_norm_eps);
+            for (int b = 0; b < B; b++) memcpy(L->y + (size_t)b * T * Wo, cls + (size_t)b * Wo, sizeof(float) * Wo);
+            x = L->y;
+            continue;
+        }
         ffn_layernorm_forward(L->h, L->ln1_mean, L->ln1_rstd, L->sum1, p->ln1_w, p->ln1_b, (int)BT, Wo, c->layer_norm_eps);
         ffn_linear_forward(L->a, L->h, p->w1, p->b1, (int)BT, Wo, Fw);
         ffn_gelu_forward(L->g, L->a, BT * Fw);
@@ -438,7 +453,7 @@ float ffn_model_forward(ffn_model *m, const ffn_batch *b, int train) {
         ffn_linear_forward(A->nsp_logits, A->pooled, m->P.nsp_w, m->P.nsp_b, B, Df, 2);
         if (b->nsp_labels) loss += ffn_crossentropy_forward(A->nsp_probs, A->nsp_logits, b->nsp_labels, B, 2, &m->nsp_count);
     }
-    if (c->heads & FFN_HEAD_MLM) {
+    if ((c->heads & FFN_HEAD_MLM) && !(m->pooled_only && !train)) {
         ffn_linear_forward(A->t1, x, m->P.mlm_w, m->P.mlm_b, (int)BT, Df, E);
         ffn_gelu_forward(A->t2, A->t1, BT * E);
         ffn_layernorm_forward(A->t3, A->t_mean, A->t_rstd, A->t2, m->P.mlm_ln_w, m->P.mlm_ln_b, (int)BT, E, c->layer_norm_eps);
@@ -623,6 +638,7 @@ const float *ffn_model_hidden(const ffn_model *m) {
     return m->cfg.num_layers ? m->A.layer[m->cfg.num_layers - 1].y : m->A.emb_out;
 }
 const float *ffn_model_pooled(const ffn_model *m) { return m->A.pooled; }
+void ffn_model_set_pooled_only(ffn_model *m, int on) { m->pooled_only = on && (m->cfg.heads & FFN_HEAD_POOLER); }
 const float *ffn_model_logits_mlm(const ffn_model *m) { return m->A.mlm_logits; }
 const float *ffn_model_logits_nsp(const ffn_model *m) { return m->A.nsp_logits; }
 const float *ffn_model_logits_cls(const ffn_model *m) { return m->A.cls_logits; }

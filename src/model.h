@@ -85,6 +85,7 @@ struct ffn_model {
     const int *ids, *tt, *mlm_labels, *nsp_labels, *cls_labels;
     int *tt_zero;         /* (B,T) zeros when token types are absent */
     uint64_t dropout_seed, dropout_calls;
+    int pooled_only;      /* inference computes only what the pooler and its heads read */
 };
 
 /* Build the tensor table and allocate params for a validated config (no init). */

@@ -42,16 +42,20 @@ void ffn_layernorm_forward(float *out, float *mean, float *rstd, const float *in
     for (int i = 0; i < N; i++) {
         const float *x = inp + (size_t)i * C;
         float *o = out + (size_t)i * C;
+        /* omp simd lets the compiler reorder these sums into vector lanes (plain C forbids it) */
         float m = 0.0f;
+#pragma omp simd reduction(+ : m)
         for (int c = 0; c < C; c++) m += x[c];
         m /= C;
         float v = 0.0f;
+#pragma omp simd reduction(+ : v)
         for (int c = 0; c < C; c++) {
             float d = x[c] - m;
             v += d * d;
         }
         v /= C;
         float s = 1.0f / sqrtf(v + eps);
+#pragma omp simd
         for (int c = 0; c < C; c++) o[c] = (x[c] - m) * s * w[c] + b[c];
         mean[i] = m;
         rstd[i] = s;
@@ -68,6 +72,7 @@ void ffn_layernorm_backward(float *dinp, float *dw, float *db, const float *dout
             float *dx = dinp + (size_t)i * C;
             float m = mean[i], s = rstd[i];
             float sum_d = 0.0f, sum_dn = 0.0f;
+#pragma omp simd reduction(+ : sum_d, sum_dn)
             for (int c = 0; c < C; c++) {
                 float n = (x[c] - m) * s, d = g[c] * w[c];
                 sum_d += d;
@@ -75,22 +80,24 @@ void ffn_layernorm_backward(float *dinp, float *dw, float *db, const float *dout
             }
             sum_d /= C;
             sum_dn /= C;
+#pragma omp simd
             for (int c = 0; c < C; c++) {
                 float n = (x[c] - m) * s;
                 dx[c] += s * (g[c] * w[c] - sum_d - n * sum_dn);
             }
         }
-        /* weight/bias gradients reduce over rows: split channels so no two threads share an output */
-#pragma omp for
-        for (int c = 0; c < C; c++) {
-            float sw = 0.0f, sb = 0.0f;
-            for (int i = 0; i < N; i++) {
-                float g = dout[(size_t)i * C + c];
-                sw += g * (inp[(size_t)i * C + c] - mean[i]) * rstd[i];
-                sb += g;
+        /* weight/bias gradients reduce over rows: threads own channel ranges (no two share an output)
+         * and walk the rows in order, so every read is contiguous */
+        int nt = omp_get_num_threads(), t = omp_get_thread_num();
+        int lo = (int)((long)C * t / nt), hi = (int)((long)C * (t + 1) / nt);
+        for (int i = 0; i < N; i++) {
+            const float *g = dout + (size_t)i * C, *x = inp + (size_t)i * C;
+            float m = mean[i], r = rstd[i];
+#pragma omp simd
+            for (int c = lo; c < hi; c++) {
+                dw[c] += g[c] * (x[c] - m) * r;
+                db[c] += g[c];
             }
-            dw[c] += sw;
-            db[c] += sb;
         }
     }
 }

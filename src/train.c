@@ -397,6 +397,7 @@ static eval_result evaluate(ffn_model *m, const ffn_dataset *ds, int task, int B
     int *idx = malloc(sizeof(int) * B);
     ffn_rng rng;
     ffn_rng_seed(&rng, mask_seed); /* the same masks at every evaluation: comparable numbers */
+    ffn_model_set_pooled_only(m, task != TASK_MLM);
     double loss_sum = 0, mlm_nll = 0;
     long correct = 0, total = 0, mlm_correct = 0, mlm_total = 0, nsp_correct = 0;
     int V = c->vocab_size;
@@ -454,6 +455,7 @@ static eval_result evaluate(ffn_model *m, const ffn_dataset *ds, int task, int B
         r.nsp_accuracy = total ? (double)nsp_correct / total : 0;
         r.accuracy = r.mlm_accuracy;
     }
+    ffn_model_set_pooled_only(m, 0);
     free(ids), free(tt), free(lab), free(mlm), free(idx);
     return r;
 }
@@ -1114,6 +1116,7 @@ int ffn_predict_run(const char *model_dir, const char *input, const char *out, i
         of = af.f;
     }
     int T = d.max_len, L = m->cfg.num_labels;
+    ffn_model_set_pooled_only(m, 1);
     if (ffn_model_reserve(m, batch, T, 0, err, sizeof err)) {
         ffn_atomic_abort(&af);
         ffn_die("%s", err);

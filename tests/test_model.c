@@ -341,6 +341,32 @@ static void test_backends(const kind *k) {
     for (int i = 0; i < 4; i++) free(out[i]), free(grad[i]);
 }
 
+/* Classification inference computes the last layer for [CLS] only: the pooled output and logits must not
+ * change. */
+static void test_pooled_only(const kind *k) {
+    ffn_config c = make_cfg(k);
+    char err[256];
+    ffn_model *m = ffn_model_create(&c, 13, err, sizeof err);
+    batch_data d;
+    make_batch(&d, &c, 3, k->T);
+    ffn_batch b = as_batch(&d);
+    ffn_model_reserve(m, 3, k->T, 0, err, sizeof err);
+    int Df = ffn_config_width(&c, c.num_layers), L = c.num_labels;
+    float loss_full = ffn_model_forward(m, &b, 0);
+    float *pooled = malloc(sizeof(float) * 3 * Df), *cls = malloc(sizeof(float) * 3 * L);
+    memcpy(pooled, ffn_model_pooled(m), sizeof(float) * 3 * Df);
+    memcpy(cls, ffn_model_logits_cls(m), sizeof(float) * 3 * L);
+    ffn_model_set_pooled_only(m, 1);
+    b.mlm_labels = NULL; /* no MLM head in this mode */
+    ffn_model_forward(m, &b, 0);
+    double ep = 0, ec = 0;
+    for (int i = 0; i < 3 * Df; i++) ep = fmax(ep, fabs(pooled[i] - ffn_model_pooled(m)[i]));
+    for (int i = 0; i < 3 * L; i++) ec = fmax(ec, fabs(cls[i] - ffn_model_logits_cls(m)[i]));
+    check(ep < 1e-6 && ec < 1e-6 && loss_full > 0, "%s: [CLS]-only last layer gives the same pooled output (%.1e) and logits (%.1e)", k->name, ep, ec);
+    free(pooled), free(cls);
+    ffn_model_free(m);
+}
+
 /* ---------- checkpoints ---------- */
 static char g_dir[256];
 
@@ -427,6 +453,7 @@ int main(void) {
     for (int i = 0; i < NKINDS; i++) test_gradients(&KINDS[i], 0.0f);
     for (int i = 0; i < NKINDS; i++) test_gradients(&KINDS[i], 0.2f);
     for (int i = 0; i < NKINDS; i++) test_backends(&KINDS[i]);
+    for (int i = 0; i < NKINDS; i++) test_pooled_only(&KINDS[i]);
     test_roundtrip();
     test_hf_dir();
     char cmd[300];
