@@ -136,14 +136,16 @@ void ffn_linear_backward(float *dinp, float *dw, float *db, const float *dout, c
  * x = n ln2 + r, |r| <= ln2/2, p a degree-6 polynomial (Taylor coefficients; the truncation error is
  * below 1e-8 relative there). */
 static inline float exp_fast(float x) {
-    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    /* a NaN input must stay NaN (non-finite losses are detected downstream) without converting NaN to int */
+    float xc = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    xc = xc == xc ? xc : 0.0f;
     /* round to nearest by the 1.5 * 2^23 trick: a call to roundf would stop the loop from vectorising */
-    float n = (x * 1.4426950408889634f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f;
+    float n = (xc * 1.4426950408889634f + 12582912.0f) - 12582912.0f;
+    float r = xc - n * 0.693145751953125f - n * 1.428606765330187e-06f;
     float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.16666667f + r * (0.041666667f + r * (0.0083333333f + r * 0.0013888889f)))));
     union { float f; int32_t i; } u = {p};
     u.i += (int32_t)n * (1 << 23); /* n is in [-126, 127]: no overflow, and no shift of a negative */
-    return u.f;
+    return x == x ? u.f : x;
 }
 
 /* tanh(v) = 1 - 2 / (1 + e^(2v)): absolute error ~1e-7 near 0, which gelu_new's 0.5 x (1 + tanh) absorbs */
