@@ -4,6 +4,7 @@
 #include "safetensors.h"
 #include "util.h"
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -35,28 +36,6 @@ int ffn_model_save_meta(const ffn_model *m, const char *path, const char *const 
     return rc;
 }
 
-static char *read_text(const char *path, size_t *len, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        ffn_err(err, errlen, "%s: cannot open (%s)", path, strerror(errno));
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (n < 0 || n > (1 << 24)) {
-        fclose(f);
-        ffn_err(err, errlen, "%s: unreadable or larger than 16 MiB", path);
-        return NULL;
-    }
-    char *s = ffn_malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    fclose(f);
-    s[got] = 0;
-    *len = got;
-    return s;
-}
-
 /* Find a tensor by our name, also accepting HF FNetModel's unprefixed names. */
 static const ffn_st_tensor *find(const ffn_st_file *f, const char *name) {
     const ffn_st_tensor *t = ffn_st_find(f, name);
@@ -86,7 +65,7 @@ ffn_model *ffn_model_load(const char *path, char *err, size_t errlen) {
     if (is_dir) {
         snprintf(cpath, sizeof cpath, "%s/config.json", path);
         cfgname = cpath;
-        cfgtext = read_text(cpath, &cfglen, err, errlen);
+        cfgtext = ffn_read_file(cpath, &cfglen, 1 << 24, err, errlen);
         if (!cfgtext) goto fail;
         if (ffn_config_from_json(&cfg, cfgtext, cfglen, msg, sizeof msg)) {
             ffn_err(err, errlen, "%s: %s", cpath, msg);
@@ -152,12 +131,12 @@ ffn_model *ffn_model_load(const char *path, char *err, size_t errlen) {
     uint64_t h = 1469598103934665603ull; /* dropout stream from the weights: loads are reproducible */
     for (size_t i = 0; i < m->num_params; i += 997) h = (h ^ (uint32_t)(m->params[i] * 1e6f)) * 1099511628211ull;
     m->dropout_seed = h;
-    ffn_free(cfgtext);
+    free(cfgtext);
     ffn_st_close(&f);
     return m;
 fail:
     ffn_model_free(m);
-    ffn_free(cfgtext);
+    free(cfgtext);
     ffn_st_close(&f);
     return NULL;
 }

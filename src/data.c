@@ -415,24 +415,6 @@ void ffn_mlm_mask(int32_t *ids, int32_t *mlm_labels, size_t n, int vocab, ffn_rn
     }
 }
 
-static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (n < 0) {
-        fclose(f);
-        return NULL;
-    }
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    fclose(f);
-    s[got] = 0;
-    *len = got;
-    return s;
-}
-
 static uint64_t fnv1a(const char *s, size_t n) {
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
@@ -444,8 +426,9 @@ int ffn_records_spam(ffn_records *train, ffn_records *valid, ffn_records *test, 
     char p[4200];
     snprintf(p, sizeof p, "%s/data/file_list.json", dir);
     size_t len;
-    char *text = read_file(p, &len);
-    if (!text) return ffn_err(err, errlen, "%s: cannot read (run scripts/fetch_data.sh)", p);
+    char msg[512];
+    char *text = ffn_read_file(p, &len, (size_t)1 << 30, msg, sizeof msg);
+    if (!text) return ffn_err(err, errlen, "%s (run scripts/fetch_data.sh)", msg);
     char jerr[200];
     ffn_json *j = ffn_json_parse(text, len, jerr, sizeof jerr);
     free(text);
@@ -459,7 +442,7 @@ int ffn_records_spam(ffn_records *train, ffn_records *valid, ffn_records *test, 
         if (j->items[i].type != FFN_JSON_STRING) continue;
         const char *rel = j->items[i].str;
         snprintf(p, sizeof p, "%s/data/%s", dir, rel);
-        char *msg = read_file(p, &len);
+        char *msg = ffn_read_file(p, &len, (size_t)1 << 30, NULL, 0);
         if (!msg) {
             ffn_json_free(j);
             ffn_records_free(train), ffn_records_free(valid), ffn_records_free(test);
@@ -552,7 +535,7 @@ int ffn_text_corpus(const char *data_dir, char **train, size_t *train_len, char 
             char p[4500];
             snprintf(p, sizeof p, "%s/%s", dir, e[i].name);
             size_t l;
-            char *t = read_file(p, &l);
+            char *t = ffn_read_file(p, &l, (size_t)1 << 30, NULL, 0);
             if (!t) continue;
             int k = docs % 20 == 19; /* every 20th document is held out */
             while (len[k] + l + 3 > cap[k]) buf[k] = realloc(buf[k], cap[k] *= 2);

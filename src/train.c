@@ -91,24 +91,49 @@ static void fsync_dir(const char *dir) {
     }
 }
 
-static char *slurp(const char *path, size_t *len, char *err, size_t n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        ffn_err(err, n, "%s: cannot open (%s)", path, strerror(errno));
-        return NULL;
+static void permutation(int *perm, int n, long seed, long epoch) {
+    for (int i = 0; i < n; i++) perm[i] = i;
+    ffn_rng r;
+    ffn_rng_seed(&r, (uint64_t)seed * 1000003ull + (uint64_t)epoch);
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(ffn_rng_u64(&r) % (uint64_t)(i + 1)), t = perm[i];
+        perm[i] = perm[j], perm[j] = t;
     }
-    size_t cap = 1 << 20, got = 0;
-    char *buf = malloc(cap);
-    size_t r;
-    while ((r = fread(buf + got, 1, cap - got - 1, f)) > 0) {
-        got += r;
-        if (got + 1 == cap) buf = realloc(buf, cap *= 2);
-        if (!buf) ffn_die("out of memory reading %s", path);
+}
+
+/* Keep a seeded random subset of k examples of d, in their original order (splits such as SpamAssassin's
+ * come sorted by label, so the first k could all share one). */
+static void take_subset(ffn_dataset *d, int k, uint64_t seed) {
+    if (k <= 0 || d->n <= k) return;
+    int *perm = malloc(sizeof(int) * d->n);
+    char *keep = calloc((size_t)d->n, 1);
+    permutation(perm, d->n, (long)(seed & 0x7fffffff), -2);
+    for (int i = 0; i < k; i++) keep[perm[i]] = 1;
+    ffn_dataset t = {0};
+    t.n = k;
+    t.off = malloc(sizeof(int64_t) * (k + 1));
+    t.seg = malloc(sizeof(int32_t) * k);
+    if (d->labels) t.labels = malloc(sizeof(int32_t) * k);
+    size_t len = 0;
+    for (int i = 0; i < d->n; i++)
+        if (keep[i]) len += (size_t)(d->off[i + 1] - d->off[i]);
+    t.ids = malloc(sizeof(int32_t) * (len ? len : 1));
+    int j = 0;
+    int64_t pos = 0;
+    for (int i = 0; i < d->n; i++) {
+        if (!keep[i]) continue;
+        int64_t l = d->off[i + 1] - d->off[i];
+        t.off[j] = pos;
+        memcpy(t.ids + pos, d->ids + d->off[i], sizeof(int32_t) * (size_t)l);
+        t.seg[j] = d->seg[i];
+        if (d->labels) t.labels[j] = d->labels[i];
+        pos += l, j++;
     }
-    fclose(f);
-    buf[got] = 0;
-    *len = got;
-    return buf;
+    t.off[k] = pos;
+    t.truncated = d->truncated;
+    free(perm), free(keep);
+    ffn_dataset_free(d);
+    *d = t;
 }
 
 /* ---------- the data of a run ---------- */
@@ -271,9 +296,9 @@ static int prepare_data(run_data *d, const ffn_train_opts *o, ffn_tokenizer *giv
         char *text, *vtext = NULL;
         if (data) {
             if (ffn_text_corpus(o->data_dir, &text, &len, &vtext, &vlen, err, n)) return -1;
-        } else if (!(text = slurp(tr, &len, err, n))) {
+        } else if (!(text = ffn_read_file(tr, &len, (size_t)1 << 34, err, n))) {
             return -1;
-        } else if (va[0] && !(vtext = slurp(va, &vlen, err, n))) {
+        } else if (va[0] && !(vtext = ffn_read_file(va, &vlen, (size_t)1 << 34, err, n))) {
             free(text);
             return -1;
         }
@@ -320,8 +345,24 @@ static int prepare_data(run_data *d, const ffn_train_opts *o, ffn_tokenizer *giv
         return -1;
     }
     if (o->limit > 0 && o->limit < r.n) {
-        for (int i = o->limit; i < r.n; i++) free(r.a[i]), free(r.b ? r.b[i] : NULL), free(r.label[i]);
-        r.n = o->limit;
+        /* a seeded random subset, kept in file order: files are often sorted by label, so the first N
+         * records could all share one label */
+        int *perm = malloc(sizeof(int) * r.n);
+        char *keep = calloc((size_t)r.n, 1);
+        permutation(perm, r.n, o->seed, -1);
+        for (int i = 0; i < o->limit; i++) keep[perm[i]] = 1;
+        int k = 0;
+        for (int i = 0; i < r.n; i++) {
+            if (!keep[i]) {
+                free(r.a[i]), free(r.b ? r.b[i] : NULL), free(r.label[i]);
+                continue;
+            }
+            r.a[k] = r.a[i], r.label[k] = r.label[i], r.line[k] = r.line[i];
+            if (r.b) r.b[k] = r.b[i];
+            k++;
+        }
+        r.n = k;
+        free(perm), free(keep);
     }
     if (given_labels) {
         d->labels.n = given_labels->n;
@@ -369,15 +410,8 @@ static int prepare_data(run_data *d, const ffn_train_opts *o, ffn_tokenizer *giv
         d->have_test = 1;
     }
     if (o->eval_limit > 0) {
-        for (int s = 0; s < 2; s++) {
-            ffn_dataset *ds = s ? &d->test : &d->valid;
-            if (ds->n > o->eval_limit) {
-                ffn_dataset t;
-                ffn_dataset_slice(&t, ds, 0, o->eval_limit);
-                ffn_dataset_free(ds);
-                *ds = t;
-            }
-        }
+        take_subset(&d->valid, o->eval_limit, (uint64_t)o->seed);
+        take_subset(&d->test, o->eval_limit, (uint64_t)o->seed + 1);
     }
     return 0;
 }
@@ -767,15 +801,6 @@ static double lr_at(const ffn_train_opts *o, long step, long total, long warmup)
     return lo + (o->lr - lo) * (1 - frac);
 }
 
-static void permutation(int *perm, int n, long seed, long epoch) {
-    for (int i = 0; i < n; i++) perm[i] = i;
-    ffn_rng r;
-    ffn_rng_seed(&r, (uint64_t)seed * 1000003ull + (uint64_t)epoch);
-    for (int i = n - 1; i > 0; i--) {
-        int j = (int)(ffn_rng_u64(&r) % (uint64_t)(i + 1)), t = perm[i];
-        perm[i] = perm[j], perm[j] = t;
-    }
-}
 
 static void fmt_eta(char *buf, size_t n, double s) {
     if (s < 0 || s > 1e7) snprintf(buf, n, "?");

@@ -38,6 +38,40 @@ void *ffn_calloc(size_t bytes) {
 
 void ffn_free(void *p) { free(p); }
 
+char *ffn_read_file(const char *path, size_t *len, size_t max_bytes, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        ffn_err(err, errlen, "%s: cannot open (%s)", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0, got;
+    char *buf = malloc(cap);
+    while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (n > max_bytes) {
+            free(buf);
+            fclose(f);
+            ffn_err(err, errlen, "%s: larger than %zu bytes", path, max_bytes);
+            return NULL;
+        }
+        if (n + 1 == cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) free(buf);
+            buf = nb;
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        ffn_err(err, errlen, "%s: %s", path, buf ? "read error" : "out of memory");
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
 double ffn_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -11,6 +11,9 @@ void ffn_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn
 void *ffn_malloc(size_t bytes);
 void *ffn_calloc(size_t bytes);
 void ffn_free(void *p);
+/* Read a whole file into a NUL-terminated buffer (free with free()); NULL with a message naming the file
+ * when it cannot be read or is larger than max_bytes. */
+char *ffn_read_file(const char *path, size_t *len, size_t max_bytes, char *err, size_t errlen);
 /* Wall clock in seconds (monotonic). */
 double ffn_now(void);
 /* Write an error message into err (may be NULL); always returns -1 so callers can `return ffn_err(...)`. */

@@ -3,7 +3,8 @@
 # gets one clear line on stderr and a non-zero exit, never a crash, and never damages an existing file.
 set -u
 BUILD=${1:-build}
-FF="$(cd "$(dirname "$0")/.." && pwd)/$BUILD/fastfnet"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+FF="$ROOT/$BUILD/fastfnet"
 D=$(mktemp -d)
 trap 'rm -rf "$D"' EXIT
 cd "$D"
@@ -40,33 +41,10 @@ done
 printf '5 6 7 8 9\n10 11 12\n' >ids.txt
 "$FF" embed --model ff.safetensors --ids ids.txt --out e.safetensors >/dev/null && ok "embed" || bad "embed"
 # the saved tensors: names, shapes, and the padded row's tokens (pad id 3) embedded like the rest
-python_check=$(/usr/bin/python3 - <<'PY' 2>&1
-import json, struct
-b = open("e.safetensors", "rb").read()
-n = struct.unpack("<Q", b[:8])[0]
-h = json.loads(b[8:8 + n])
-assert h["last_hidden_state"]["shape"] == [2, 5, 8], h
-assert h["pooler_output"]["shape"] == [2, 8], h
-assert h["last_hidden_state"]["dtype"] == "F32"
-print("ok")
-PY
-)
-[ "$python_check" = ok ] && ok "embed output has last_hidden_state [2,5,8] and pooler_output [2,8]" || bad "embed output: $python_check"
+python_check="$(/usr/bin/python3 "$ROOT/tests/st_tool.py" shape e.safetensors last_hidden_state) $(/usr/bin/python3 "$ROOT/tests/st_tool.py" shape e.safetensors pooler_output)"
+[ "$python_check" = "[2, 5, 8] [2, 8]" ] && ok "embed output has last_hidden_state [2,5,8] and pooler_output [2,8]" || bad "embed output: $python_check"
 "$FF" embed --model ff.safetensors --ids ids.txt --out e2.safetensors --batch 1 >/dev/null
-cmp_out=$(/usr/bin/python3 - <<'PY' 2>&1
-import json, struct, array
-def load(p):
-    b = open(p, "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n]); d = b[8 + n:]
-    out = {}
-    for k, v in h.items():
-        if k == "__metadata__": continue
-        a = array.array("f"); a.frombytes(d[v["data_offsets"][0]:v["data_offsets"][1]]); out[k] = a
-    return out
-a, b = load("e.safetensors"), load("e2.safetensors")
-err = max(abs(x - y) for k in a for x, y in zip(a[k], b[k])) / max(abs(x) for k in a for x in a[k])
-print("ok %.1e" % err if err < 1e-5 else "differs %.1e" % err)
-PY
-)
+cmp_out=$(/usr/bin/python3 "$ROOT/tests/st_tool.py" close e.safetensors e2.safetensors 1e-5)
 case "$cmp_out" in ok*) ok "embed in batches of 1 matches batches of 2 (rel diff ${cmp_out#ok })" ;; *) bad "embed batching: $cmp_out" ;; esac
 
 # bad input

@@ -28,18 +28,7 @@ expect_fail() { # NAME PATTERN CMD...: exit 1..127 and a last stderr line matchi
     fi
 }
 json_field() { /usr/bin/python3 -c "import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])['$1'])"; }
-tensors_equal() { # A B: 0 if every tensor of two safetensors files is bit-identical
-    /usr/bin/python3 - "$1" "$2" <<'PY'
-import json, struct, sys
-def load(p):
-    b = open(p, "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n]); d = b[8 + n:]
-    return {k: d[v["data_offsets"][0]:v["data_offsets"][1]] for k, v in h.items() if k != "__metadata__"}
-a, b = load(sys.argv[1]), load(sys.argv[2])
-diff = [k for k in a if a[k] != b.get(k)]
-print("identical" if not diff and a.keys() == b.keys() else "differ: " + ", ".join(diff[:3]))
-sys.exit(0 if not diff and a.keys() == b.keys() else 1)
-PY
-}
+tensors_equal() { /usr/bin/python3 "$ROOT/tests/st_tool.py" equal "$1" "$2"; } # A B: every tensor bit-identical
 
 COMMON=(--hidden 64 --layers 2 --intermediate 128 --dropout 0.1 --threads 2 --log-every 20)
 
@@ -147,20 +136,7 @@ expect_fail "a single text where a pair model needs two" "pair1.tsv:1" "$FF" eva
 ACC=(--train t_train.jsonl --max-len 48 --hidden 64 --layers 2 --intermediate 128 --threads 1 --steps 8 --seed 4 --dropout 0 --clip 0)
 "$FF" train "${ACC[@]}" --batch 8 --out acc1 >/dev/null 2>/dev/null
 "$FF" train "${ACC[@]}" --batch 4 --accum 2 --out acc2 >/dev/null 2>/dev/null
-acc_cmp=$(/usr/bin/python3 - <<'PY'
-import json, struct, array
-def load(p):
-    b = open(p, "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n]); d = b[8 + n:]
-    out = {}
-    for k, v in h.items():
-        if k == "__metadata__": continue
-        a = array.array("f"); a.frombytes(d[v["data_offsets"][0]:v["data_offsets"][1]]); out[k] = a
-    return out
-a, b = load("acc1/model.safetensors"), load("acc2/model.safetensors")
-err = max(abs(x - y) for k in a for x, y in zip(a[k], b[k])) / max(abs(x) for k in a for x in a[k])
-print(("ok %.1e" if err < 1e-4 else "differs %.1e") % err)
-PY
-)
+acc_cmp=$(/usr/bin/python3 "$ROOT/tests/st_tool.py" close acc1/model.safetensors acc2/model.safetensors 1e-4)
 case "$acc_cmp" in ok*) ok "8 steps of batch 8 == 8 steps of 2 accumulated batches of 4 (max rel diff ${acc_cmp#ok })" ;; *) bad "accumulation: $acc_cmp" ;; esac
 "$FF" train --train t_train.jsonl --max-len 48 "${COMMON[@]}" --threads 1 --batch 8 --steps 200 --eval-every 1 --patience 2 --lr 1e-5 --out early >early.json 2>early.log
 grep -q "stopping early" early.log && [ "$(json_field steps <early.json)" -lt 200 ] && ok "early stop: $(grep 'stopping early' early.log) at step $(json_field steps <early.json)" || bad "early stop did not trigger"
