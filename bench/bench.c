@@ -27,7 +27,7 @@ static double forward_flops(const ffn_config *c, int B, int T) {
     f += 2 * BT * E * E; /* embedding projection */
     for (int l = 0; l < c->num_layers; l++) {
         int W = ffn_config_width(c, l), Wo = ffn_config_width(c, l + 1);
-        int F = (int)((long)c->intermediate_size * Wo / c->hidden_size);
+        int F = ffn_width_ffn(c, Wo);
         if (c->mixing[l] == FFN_MIX_ATTENTION) f += 4 * 2 * BT * W * W + 2 * 2 * BT * T * W;
         else {
             f += BT * 2.5 * W * log2(W > 1 ? W : 2) + (double)B * (W / 2 + 1) * 5.0 * T * log2(T > 1 ? T : 2);

@@ -2,7 +2,7 @@
 # scripts/demo.sh: the README's main command. Installs what is missing (Debian packages, the pinned data
 # sets), builds, then trains an FNet and a Fast-FNet side by side on a real task (SpamAssassin ham vs spam,
 # message bodies as bytes) and prints accuracy, parameters, time and peak memory. Then it embeds a few
-# test messages with the trained Fast-FNet. Outputs go to demo/ (git-ignored). Takes a few minutes.
+# test messages with the trained Fast-FNet. Outputs go to demo/ (git-ignored). About a minute once the data is fetched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh

@@ -88,6 +88,8 @@ struct ffn_model {
     int pooled_only;      /* inference computes only what the pooler and its heads read */
 };
 
+/* FFN width of a layer whose output width is w: intermediate_size * w / hidden_size. */
+int ffn_width_ffn(const ffn_config *c, int w);
 /* Build the tensor table and allocate params for a validated config (no init). */
 ffn_model *ffn_model_alloc(const ffn_config *cfg, char *err, size_t errlen);
 #endif

@@ -11,8 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int ffn_width_ffn(const ffn_config *c, int w);
-
 /* ---------- naive double reference of docs/MODEL.md ---------- */
 static double *dalloc(size_t n) { return calloc(n, sizeof(double)); }
 static void r_linear(double *out, const double *in, const float *w, const float *b, int N, int C, int OC) {
