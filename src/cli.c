@@ -364,6 +364,34 @@ static int opt_parse(const opt_def *t, int argc, char **argv, const char *usage,
 
 static int g_threads;
 
+/* The resolved options as a JSON object with the table's names (dashes as underscores): printed at the start
+ * of a run and saved with its checkpoints, and valid input for --config. */
+static char *opt_to_json(const opt_def *t) {
+    size_t cap = 256, pos = 0;
+    for (const opt_def *o = t; o->name; o++) cap += 64 + (o->type == OPT_STR && *(const char **)o->ptr ? strlen(*(const char **)o->ptr) * 6 : 32);
+    char *buf = malloc(cap);
+    buf[pos++] = '{';
+    for (const opt_def *o = t; o->name; o++) {
+        char key[64];
+        snprintf(key, sizeof key, "%s", o->name);
+        for (char *c = key; *c; c++) *c = *c == '-' ? '_' : *c;
+        pos += (size_t)snprintf(buf + pos, cap - pos, "%s\"%s\": ", o == t ? "" : ", ", key);
+        switch (o->type) {
+        case OPT_INT: pos += (size_t)snprintf(buf + pos, cap - pos, "%d", *(int *)o->ptr); break;
+        case OPT_LONG: pos += (size_t)snprintf(buf + pos, cap - pos, "%ld", *(long *)o->ptr); break;
+        case OPT_DOUBLE: pos += (size_t)snprintf(buf + pos, cap - pos, "%.9g", *(double *)o->ptr); break;
+        case OPT_BOOL: pos += (size_t)snprintf(buf + pos, cap - pos, "%s", *(int *)o->ptr ? "true" : "false"); break;
+        case OPT_STR: {
+            const char *v = *(const char **)o->ptr;
+            if (!v || ffn_json_escape(buf, cap, &pos, v)) pos += (size_t)snprintf(buf + pos, cap - pos, "null");
+            break;
+        }
+        }
+    }
+    snprintf(buf + pos, cap - pos, "}");
+    return buf;
+}
+
 #define ARCH_OPTS(a)                                                                                               \
     {"arch", OPT_STR, &a.arch, "fnet | fast-fnet | bert | hybrid"},                                                \
     {"hidden", OPT_INT, &a.hidden, "model width (embedding width, width of layer 0)"},                            \
@@ -474,7 +502,11 @@ static int cmd_train(int argc, char **argv) {
     opt_parse(t, argc, argv, TRAIN_USAGE, NULL, 0);
     if (o.resume && !o.out) o.out = o.resume;
     if (g_threads > 0) ffn_set_threads(g_threads);
-    return ffn_train_run(&o);
+    char *json = opt_to_json(t);
+    o.options_json = json;
+    int rc = ffn_train_run(&o);
+    free(json);
+    return rc;
 }
 
 static const char *EVAL_USAGE =

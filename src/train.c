@@ -722,74 +722,6 @@ static ffn_model *load_trained(const char *dir, run_data *d, char *task, size_t 
     return m;
 }
 
-/* ---------- options as JSON (printed at start, saved with each checkpoint) ---------- */
-
-static void jstr(char *buf, size_t cap, size_t *pos, const char *key, const char *v) {
-    size_t p0 = *pos;
-    int k = snprintf(buf + *pos, cap - *pos, "%s\"%s\": ", *pos > 1 ? ", " : "", key);
-    *pos += (size_t)k;
-    if (!v) *pos += (size_t)snprintf(buf + *pos, cap - *pos, "null");
-    else if (ffn_json_escape(buf, cap, pos, v)) *pos = p0;
-}
-#define JNUM(key, fmt, v) pos += (size_t)snprintf(buf + pos, cap - pos, "%s\"%s\": " fmt, pos > 1 ? ", " : "", key, v)
-
-static char *opts_to_json(const ffn_train_opts *o) {
-    size_t cap = 16384, pos = 0;
-    char *buf = malloc(cap);
-    buf[pos++] = '{';
-    buf[pos] = 0;
-    const ffn_arch_opts *a = &o->arch;
-    jstr(buf, cap, &pos, "arch", a->arch);
-    JNUM("vocab", "%d", a->vocab);
-    JNUM("hidden", "%d", a->hidden);
-    JNUM("layers", "%d", a->layers);
-    JNUM("intermediate", "%d", a->intermediate);
-    JNUM("heads", "%d", a->heads);
-    JNUM("attention_layers", "%d", a->attention_layers);
-    jstr(buf, cap, &pos, "reduce", a->reduce);
-    jstr(buf, cap, &pos, "residual", a->residual);
-    jstr(buf, cap, &pos, "mixing", a->mixing);
-    jstr(buf, cap, &pos, "fourier_impl", a->fourier_impl);
-    JNUM("dropout", "%.6g", a->dropout);
-    jstr(buf, cap, &pos, "task", o->task);
-    jstr(buf, cap, &pos, "data", o->data);
-    jstr(buf, cap, &pos, "data_dir", o->data_dir);
-    jstr(buf, cap, &pos, "train", o->train);
-    jstr(buf, cap, &pos, "valid", o->valid);
-    jstr(buf, cap, &pos, "test", o->test);
-    JNUM("limit", "%d", o->limit);
-    JNUM("eval_limit", "%d", o->eval_limit);
-    JNUM("valid_frac", "%.6g", o->valid_frac);
-    JNUM("max_len", "%d", o->max_len);
-    jstr(buf, cap, &pos, "tokenizer", o->tokenizer);
-    jstr(buf, cap, &pos, "tokenizer_file", o->tokenizer_file);
-    JNUM("vocab_size", "%d", o->vocab_size);
-    JNUM("batch", "%d", o->batch);
-    JNUM("accum", "%d", o->accum);
-    JNUM("epochs", "%d", o->epochs);
-    JNUM("steps", "%d", o->steps);
-    JNUM("warmup", "%d", o->warmup);
-    JNUM("warmup_frac", "%.6g", o->warmup_frac);
-    JNUM("lr", "%.6g", o->lr);
-    JNUM("weight_decay", "%.6g", o->weight_decay);
-    JNUM("beta1", "%.6g", o->beta1);
-    JNUM("beta2", "%.6g", o->beta2);
-    JNUM("eps", "%.6g", o->eps);
-    JNUM("clip", "%.6g", o->clip);
-    JNUM("min_lr_ratio", "%.6g", o->min_lr_ratio);
-    jstr(buf, cap, &pos, "schedule", o->schedule);
-    JNUM("eval_every", "%d", o->eval_every);
-    JNUM("save_every", "%d", o->save_every);
-    JNUM("keep", "%d", o->keep);
-    JNUM("patience", "%d", o->patience);
-    JNUM("log_every", "%d", o->log_every);
-    JNUM("nsp", "%s", o->nsp ? "true" : "false");
-    JNUM("seed", "%ld", o->seed);
-    jstr(buf, cap, &pos, "init_from", o->init_from);
-    pos += (size_t)snprintf(buf + pos, cap - pos, "}");
-    return buf;
-}
-
 /* ---------- the training loop ---------- */
 
 static double lr_at(const ffn_train_opts *o, long step, long total, long warmup) {
@@ -834,7 +766,7 @@ int ffn_train_run(const ffn_train_opts *o) {
     if (!o->resume && !o->force && file_exists(model_path))
         ffn_die("%s already holds a trained model; pass --resume %s to continue it or --force to start over", o->out, o->out);
     if (o->resume && strcmp(o->resume, o->out)) ffn_die("--resume DIR must be the same directory as --out (or omit --out)");
-    char *opts_json = opts_to_json(o);
+    const char *opts_json = o->options_json ? o->options_json : "{}";
     fprintf(stderr, "fastfnet train: options %s\n", opts_json);
 
     /* model and data */
@@ -1057,7 +989,7 @@ int ffn_train_run(const ffn_train_opts *o) {
         printf(", \"train_seconds\": %.1f, \"peak_rss_mib\": %.1f}\n", el, peak_rss_mib());
     }
     fclose(mf);
-    free(perm), free(ids), free(tt), free(lab), free(mlm), free(idx), free(opts_json);
+    free(perm), free(ids), free(tt), free(lab), free(mlm), free(idx);
     run_data_free(&d);
     ffn_model_free(m);
     return rc;

@@ -1,17 +1,7 @@
 #!/usr/bin/env bash
 # test_cli.sh: the fastfnet command line end to end: init/info/embed work, and every kind of bad input
 # gets one clear line on stderr and a non-zero exit, never a crash, and never damages an existing file.
-set -u
-BUILD=${1:-build}
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-FF="$ROOT/$BUILD/fastfnet"
-D=$(mktemp -d)
-trap 'rm -rf "$D"' EXIT
-cd "$D"
-pass=0
-fail=0
-ok() { echo "PASS $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+source "$(dirname "$0")/lib.sh"
 
 # expect_fail NAME PATTERN CMD...: non-zero exit (not a signal), a one-line message matching PATTERN
 expect_fail() {
@@ -70,5 +60,4 @@ expect_fail "failed embed keeps the old output" "oov.txt" "$FF" embed --model f.
 cmp -s e.safetensors keep.safetensors && ok "existing output untouched after a failed run" || bad "existing output was modified"
 [ -z "$(ls | grep '\.tmp\.')" ] && ok "no temporary files left behind" || bad "temporary files left: $(ls | grep '\.tmp\.')"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

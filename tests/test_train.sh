@@ -2,18 +2,7 @@
 # test_train.sh: training end to end through the CLI: learning above chance on a Fashion-MNIST slice,
 # kill -9 mid-run + --resume equals an uninterrupted run, Ctrl-C saves, eval/predict, fine-tuning from an
 # MLM model, tokenizer round trips, and every bad-input case (one line, non-zero exit, nothing damaged).
-set -u
-BUILD=${1:-build}
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-FF="$ROOT/$BUILD/fastfnet"
-DATA="$ROOT/data"
-D=$(mktemp -d)
-trap 'rm -rf "$D"' EXIT
-cd "$D"
-pass=0
-fail=0
-ok() { echo "PASS $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+source "$(dirname "$0")/lib.sh"
 expect_fail() { # NAME PATTERN CMD...: exit 1..127 and a last stderr line matching PATTERN
     local name=$1 pat=$2
     shift 2
@@ -172,5 +161,4 @@ echo '{"text": "x", "label": "small"}' >one.jsonl
 "$FF" train --train t_train.jsonl --max-len 8 --threads 1 --steps 2 --out trunc >/dev/null 2>trunc.log
 grep -q "truncated to 8 tokens" trunc.log && ok "over-long sequences are truncated and counted: $(grep truncated trunc.log | head -1)" || bad "truncation not reported"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
