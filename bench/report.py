@@ -10,6 +10,7 @@ ap.add_argument("--out", required=True)
 ap.add_argument("--svg-prefix", required=True)
 ap.add_argument("--runs", default="")
 ap.add_argument("--commands", default="make bench")
+ap.add_argument("--budget", default="")
 a = ap.parse_args()
 rows = [json.loads(l) for l in open(a.results) if l.strip()]
 machine = next(r for r in rows if r.get("section") == "machine")
@@ -191,8 +192,13 @@ if acc:
         if r["model"] not in models: models.append(r["model"])
     seeds = sorted({r["seed"] for r in acc})
     L.append(f"## 4. Accuracy after a fixed budget (test split; mean and min-max over seeds {', '.join(seeds)})\n")
-    L.append("Text = SpamAssassin bodies as bytes; Image = Fashion-MNIST pixels; ListOps = LRA ListOps (word tokens); mlm = masked-token "
-             "accuracy of pre-training on Moby Dick + SOTU (validation text); mlm-finetune = Text after starting from that model.\n")
+    L.append("Text = SpamAssassin bodies as bytes; Image = Fashion-MNIST pixels; ListOps = ListOps with the LRA rules, 100-512 tokens "
+             "(word tokens); mlm = masked-token accuracy of pre-training on Moby Dick + SOTU (validation text); mlm-finetune = Text "
+             "after starting from that model (BPE tokens).\n")
+    if a.budget:
+        L.append(f"Budget, the same for every model: {a.budget}.\n")
+    L.append("`train s` is the wall clock of the runs (sum over tasks and seeds, evaluation included), one after another and not "
+             "interleaved: for orientation only; section 1 has the controlled timings.\n")
     L.append("| model | " + " | ".join(tasks) + " | train s (sum) | peak RSS MiB (max) |")
     L.append("| --- | " + " | ".join("---:" for _ in tasks) + " | ---: | ---: |")
     table = {}
