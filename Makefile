@@ -22,7 +22,20 @@ else
 endif
 LDLIBS  += -lfftw3f_omp -lfftw3f $(BLASLIB) -lm -fopenmp $(LDSAN)
 
-LIB_SRC := $(filter-out src/cli.c,$(wildcard src/*.c))
+# Data-parallel training over MPI: on when mpicc is found (Debian: libopenmpi-dev), off with USE_MPI=0;
+# without it src/dist_stub.c stands in (one process).
+USE_MPI ?= $(if $(shell command -v mpicc 2>/dev/null),1,0)
+ifeq ($(USE_MPI),1)
+  MPI_CFLAGS := $(shell mpicc --showme:compile)
+  MPI_LIBS   := $(shell mpicc --showme:link)
+  DIST_SRC   := src/dist_mpi.c
+else
+  DIST_SRC   := src/dist_stub.c
+endif
+CFLAGS  += $(MPI_CFLAGS)
+LDLIBS  += $(MPI_LIBS)
+
+LIB_SRC := $(filter-out src/cli.c src/dist_mpi.c src/dist_stub.c,$(wildcard src/*.c)) $(DIST_SRC)
 LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 TESTS   := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/test_*.c)) $(BUILD)/twin_dump
 
@@ -35,6 +48,7 @@ $(BUILD)/obj:
 	mkdir -p $@
 
 $(BUILD)/libfastfnet.a: $(LIB_OBJ)
+	rm -f $@
 	ar rcs $@ $^
 
 $(BUILD)/fastfnet: $(BUILD)/obj/cli.o $(BUILD)/libfastfnet.a
@@ -70,7 +84,7 @@ install: all
 	install -m 755 $(BUILD)/fastfnet $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(BUILD)/libfastfnet.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 include/fastfnet.h $(DESTDIR)$(PREFIX)/include/
-	sed -e 's|@PREFIX@|$(PREFIX)|' scripts/fastfnet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fastfnet.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@MPI_LIBS@|$(MPI_LIBS)|' scripts/fastfnet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fastfnet.pc
 
 clean:
 	rm -rf build build-san

@@ -119,7 +119,7 @@ int main(int argc, char **argv) {
     ffn_rng_seed(&r, 7);
     for (int i = 0; i < B * T; i++) ids[i] = 5 + (int)(ffn_rng_u64(&r) % (uint64_t)(c.vocab_size - 5));
     for (int i = 0; i < B; i++) lab[i] = i % 2;
-    ffn_batch bt = {B, T, ids, NULL, NULL, NULL, lab};
+    ffn_batch bt = {.B = B, .T = T, .input_ids = ids, .cls_labels = lab};
     double fl = forward_flops(&c, B, T);
     double *t = malloc(sizeof(double) * (repeats + warmup));
     printf("{\"impl\": \"fastfnet\", \"arch\": \"%s\", \"reduce\": \"%s\", \"residual\": \"%s\", \"hidden\": %d, \"layers\": %d, "

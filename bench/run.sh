@@ -7,8 +7,11 @@
 #   4. FNet-Base inference latency against PyTorch;
 #   5. accuracy after a fixed budget on ListOps, Text (SpamAssassin bytes), Image (Fashion-MNIST pixels) and
 #      MLM pre-training + fine-tuning, per model and seed.
+#   6. data parallelism over MPI: tokens/s of 1 process x 2 threads against 2 processes x 1 thread (plain and
+#      ZeRO-1), and the time in the gradient all-reduce.
 # Raw results: build/bench-PROFILE/results.jsonl; report: docs/RESULTS.md + docs/results-*.svg.
-# BENCH_SECTIONS=speed runs sections 1-4 only (no training runs).
+# BENCH_SECTIONS=speed runs sections 1-4 only (no training runs); BENCH_SECTIONS=mpi runs section 6 only and
+# adds it to the profile's existing results (the report then shows every section measured so far).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROFILE=${1:-quick}
@@ -16,9 +19,13 @@ case "$PROFILE" in quick | full) ;; *) echo "bench: PROFILE must be quick or ful
 scripts/deps.sh >/dev/null
 make -s all build/bench
 OUT=build/bench-$PROFILE
-rm -rf "$OUT"
-mkdir -p "$OUT"
+SECTIONS=${BENCH_SECTIONS:-all}
+case "$SECTIONS" in all | speed | mpi) ;; *) echo "bench: BENCH_SECTIONS must be all, speed or mpi" >&2; exit 2 ;; esac
+CMD="${BENCH_SECTIONS:+BENCH_SECTIONS=$SECTIONS }make bench PROFILE=$PROFILE"
 RES=$OUT/results.jsonl
+FRESH=0
+if [ "$SECTIONS" != mpi ] || [ ! -f "$RES" ]; then rm -rf "$OUT"; FRESH=1; fi
+mkdir -p "$OUT"
 FF=build/fastfnet
 BENCH=build/bench
 PY=/usr/bin/python3
@@ -27,9 +34,11 @@ LR=2e-3
 export OMP_NUM_THREADS=$TH
 
 if [ "$PROFILE" = full ]; then
+    MPI_ROUNDS=3 MPI_STEPS=20 MPI_BATCH=16
     SEQ=512 BATCH=8 ROUNDS=3 REP=5 SWEEP="128 256 512 1024 2048 4096 8192" SEEDS="1 2"
     AHID=64 ALAY=4 AFFN=256 STEPS=250 ABATCH=16 LLEN=512 TLEN=512 MLEN=128 MLMSTEPS=500 BASE_REP=5 LIMIT=0 ELIMIT=1000
 else
+    MPI_ROUNDS=1 MPI_STEPS=4 MPI_BATCH=8
     SEQ=256 BATCH=4 ROUNDS=1 REP=3 SWEEP="128 256 512 1024" SEEDS="1"
     AHID=64 ALAY=2 AFFN=256 STEPS=30 ABATCH=8 LLEN=512 TLEN=256 MLEN=128 MLMSTEPS=30 BASE_REP=1 LIMIT=2000 ELIMIT=300
 fi
@@ -57,10 +66,64 @@ for kv in sys.argv[1:]:
 print(json.dumps(d))' $extra >>"$RES"
 }
 
-# header facts
-{
+header() { # machine facts, once per results file
+    {
     echo "{\"section\": \"machine\", \"profile\": \"$PROFILE\", \"cpu\": \"$(lscpu | sed -n 's/^Model name: *//p' | head -1)\", \"cores\": $(nproc), \"mem_gib\": $(free -g | awk '/Mem:/{print $2}'), \"commit\": \"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo -dirty)\", \"date\": \"$(date -u +%Y-%m-%dT%H:%MZ)\", \"torch\": \"$($PY -c 'import torch; print(torch.__version__)')\", \"openblas\": \"$(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || dpkg-query -W -f='${Version}' libopenblas-dev)\", \"fftw\": \"$(dpkg-query -W -f='${Version}' libfftw3-dev)\", \"threads\": $TH}"
-} >>"$RES"
+    } >>"$RES"
+}
+[ $FRESH = 1 ] && header
+echo "{\"section\": \"command\", \"command\": \"$CMD\", \"commit\": \"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo -dirty)\", \"date\": \"$(date -u +%Y-%m-%dT%H:%MZ)\"}" >>"$RES"
+report() {
+    log "report"
+    local runs=()
+    [ -d "$OUT/runs" ] && runs=(--runs "$OUT/runs")
+    $PY bench/report.py "$RES" --out docs/RESULTS.md --svg-prefix docs/results "${runs[@]}" --budget "$BUDGET"
+    log "wrote docs/RESULTS.md"
+}
+BUDGET="hidden $AHID, $ALAY layers, FFN $AFFN, 4 heads, batch $ABATCH, $STEPS steps (MLM $MLMSTEPS), lr $LR (warmup 6%, linear decay), dropout 0.1; \
+ListOps $LLEN tokens, Text $TLEN bytes, Image 785 tokens, MLM and fine-tuning $MLEN BPE tokens; test sets: seeded random subsets of at most $ELIMIT examples"
+
+# 6. data parallelism: the same training run (FNet and Fast-FNet at the efficiency shape, Text data) as 1 process
+# x 2 threads and as 2 processes x 1 thread (each bound to a core), plain and ZeRO-1; rounds interleaved.
+section_mpi() {
+    if ! command -v mpirun >/dev/null || ! ldd $FF | grep -q libmpi; then
+        log "6. data parallelism skipped: no MPI build (install libopenmpi-dev openmpi-bin, rebuild)"
+        return
+    fi
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+    log "6. data parallelism: $MPI_ROUNDS rounds of $MPI_STEPS steps, batch $MPI_BATCH x $SEQ tokens"
+    mkdir -p "$OUT/mpi"
+    local spec name flags cfg dir
+    for round in $(seq 1 "$MPI_ROUNDS"); do
+        for spec in "fnet|--arch fnet" "fast-avgpool-0|--arch fast-fnet --reduce 0 --residual avgpool"; do
+            name=${spec%%|*}
+            flags=${spec#*|}
+            for cfg in 1x2 2x1 2x1-zero; do
+                dir=$OUT/mpi/$name-$cfg-r$round
+                local launch=() extra=()
+                case $cfg in
+                    1x2) extra=(--threads 2) ;;
+                    2x1) launch=(mpirun -np 2 --bind-to core) extra=(--threads 1) ;;
+                    2x1-zero) launch=(mpirun -np 2 --bind-to core) extra=(--threads 1 --zero) ;;
+                esac
+                # shellcheck disable=SC2086
+                if "${launch[@]}" $FF train --data text --max-len $SEQ $flags --hidden 256 --layers 4 --intermediate 1024 \
+                    --heads 4 --batch $MPI_BATCH --steps $MPI_STEPS --eval-every $MPI_STEPS --eval-limit 64 --limit 4000 \
+                    --log-every $MPI_STEPS --seed 1 "${extra[@]}" --force --out "$dir" >"$dir.json" 2>"$dir.log"; then
+                    add section=mpi model="$name" config="$cfg" round="$round" batch="$MPI_BATCH" <"$dir.json"
+                else
+                    log "FAILED: mpi $name $cfg: $(tail -1 "$dir.log")"
+                fi
+            done
+        done
+    done
+}
+if [ "$SECTIONS" = mpi ]; then
+    section_mpi
+    report
+    exit 0
+fi
+
 
 log "1. sgemm peak"
 $BENCH --sgemm-peak --threads $TH --repeats 7 | add section=sgemm
@@ -100,13 +163,11 @@ for round in $(seq 1 "$ROUNDS"); do
         --batch 1 --threads $TH --repeats $BASE_REP --warmup 1 --mode infer --json | add section=base model=pytorch-fnet-base round="$round"
 done
 
-if [ "${BENCH_SECTIONS:-all}" = speed ]; then
+if [ "$SECTIONS" = speed ]; then
     log "accuracy skipped (BENCH_SECTIONS=speed)"
-    $PY bench/report.py "$RES" --out docs/RESULTS.md --svg-prefix docs/results --commands "BENCH_SECTIONS=speed make bench PROFILE=$PROFILE"
+    report
     exit 0
 fi
-BUDGET="hidden $AHID, $ALAY layers, FFN $AFFN, 4 heads, batch $ABATCH, $STEPS steps (MLM $MLMSTEPS), lr $LR (warmup 6%, linear decay), dropout 0.1; \
-ListOps $LLEN tokens, Text $TLEN bytes, Image 785 tokens, MLM and fine-tuning $MLEN BPE tokens; test sets: seeded random subsets of at most $ELIMIT examples"
 log "5. accuracy: $BUDGET; seeds $SEEDS"
 acc_run() { # task-name model-name seed flags...
     local task=$1 name=$2 seed=$3
@@ -145,6 +206,5 @@ for seed in $SEEDS; do
     done
 done
 
-log "report"
-$PY bench/report.py "$RES" --out docs/RESULTS.md --svg-prefix docs/results --runs "$OUT/runs" --budget "$BUDGET" --commands "make bench PROFILE=$PROFILE"
-log "wrote docs/RESULTS.md"
+section_mpi
+report

@@ -60,6 +60,12 @@ typedef struct {
     const int *mlm_labels;     /* (B,T) */
     const int *nsp_labels;     /* (B) */
     const int *cls_labels;     /* (B) */
+    /* For a batch that is one slice of a larger one (data parallelism; 0 = this batch is the whole):
+     * row0 is its first row in the whole, which keys the dropout masks, so every slicing draws the same
+     * masks; *_denom are the whole batch's counts of labelled targets, by which each head's loss is divided,
+     * so the slices' losses and gradients add up to the whole batch's. */
+    int row0;
+    int cls_denom, mlm_denom, nsp_denom;
 } ffn_batch;
 
 ffn_model *ffn_model_create(const ffn_config *cfg, uint64_t seed, char *err, size_t errlen);

@@ -220,7 +220,7 @@ static int cmd_embed(int argc, char **argv) {
     double t0 = ffn_now();
     for (int b0 = 0; b0 < B; b0 += chunk) {
         int nb = B - b0 < chunk ? B - b0 : chunk;
-        ffn_batch batch = {nb, T, ids + (size_t)b0 * T, NULL, NULL, NULL, NULL};
+        ffn_batch batch = {.B = nb, .T = T, .input_ids = ids + (size_t)b0 * T};
         if (ffn_model_check_batch(m, &batch, err, sizeof err)) ffn_die("%s: %s", idsf, err);
         ffn_model_forward(m, &batch, 0);
         memcpy(hid + (size_t)b0 * T * H, ffn_model_hidden(m), sizeof(float) * (size_t)nb * T * H);
@@ -467,7 +467,9 @@ static const char *TRAIN_USAGE =
     "Trains a model and writes DIR/model.safetensors (+ config.json, tokenizer.json), checkpoints with the\n"
     "full training state under DIR/checkpoints (the last --keep), and metrics as JSON lines. Ctrl-C saves\n"
     "and exits; --resume DIR continues a run exactly. A JSON file given with --config sets the same\n"
-    "options (keys are the option names); flags override it. Options:\n";
+    "options (keys are the option names); flags override it. Data-parallel on N processes (MPI build):\n"
+    "`mpirun -np N fastfnet train ...`: --batch stays the global batch, each process computes B/N of it\n"
+    "(docs/DISTRIBUTED.md). Options:\n";
 
 static int cmd_train(int argc, char **argv) {
     ffn_train_opts o;
@@ -498,6 +500,7 @@ static int cmd_train(int argc, char **argv) {
                    {"metrics", OPT_STR, &o.metrics, "append metrics here (default DIR/metrics.jsonl)"},
                    {"init-from", OPT_STR, &o.init_from, "start from this pre-trained (mlm) model directory"},
                    {"force", OPT_BOOL, &o.force, "overwrite a trained model in --out"},
+                   {"zero", OPT_BOOL, &o.zero, "under mpirun: shard the AdamW moments across the processes (ZeRO-1)"},
                    {NULL, 0, NULL, NULL}};
     opt_parse(t, argc, argv, TRAIN_USAGE, NULL, 0);
     if (o.resume && !o.out) o.out = o.resume;

@@ -325,6 +325,7 @@ int ffn_model_reserve(ffn_model *m, int B, int T, int train, char *err, size_t e
         m->grads = ffn_calloc(m->num_params * sizeof(float));
         m->m = ffn_calloc(m->num_params * sizeof(float));
         m->v = ffn_calloc(m->num_params * sizeof(float));
+        m->mom_lo = 0, m->mom_hi = m->num_params;
         point_into(&m->G, m, m->grads);
     }
     m->train_ready = train;
@@ -364,12 +365,22 @@ int ffn_model_check_batch(const ffn_model *m, const ffn_batch *b, char *err, siz
 
 static uint64_t next_seed(ffn_model *m) { return m->dropout_seed + 0x9E3779B97F4A7C15ull * ++m->dropout_calls; }
 
+/* A head's mean loss over this batch's `*count` targets, re-expressed as its share of the mean over `denom`
+ * targets of the whole batch (denom 0: this batch is the whole); backward then divides by denom. */
+static float head_loss(float mean, int *count, int denom) {
+    if (denom <= 0 || *count == 0) return mean;
+    float share = mean * ((float)*count / (float)denom);
+    *count = denom;
+    return share;
+}
+
 float ffn_model_forward(ffn_model *m, const ffn_batch *b, int train) {
     const ffn_config *c = &m->cfg;
     ffn_acts *A = &m->A;
     int B = b->B, T = b->T, E = c->hidden_size, NH = c->num_heads;
     size_t BT = (size_t)B * T;
     float pd = train ? c->hidden_dropout : 0.0f, pa = train ? c->attn_dropout : 0.0f;
+    size_t r0 = (size_t)b->row0;
     m->B = B;
     m->T = T;
     m->train = train;
@@ -382,7 +393,7 @@ float ffn_model_forward(ffn_model *m, const ffn_batch *b, int train) {
     ffn_embed_forward(A->emb_sum, m->ids, m->tt, m->P.wte, m->P.wpe, m->P.wtt, B, T, E);
     ffn_layernorm_forward(A->emb_ln, A->emb_mean, A->emb_rstd, A->emb_sum, m->P.eln_w, m->P.eln_b, (int)BT, E, c->layer_norm_eps);
     ffn_linear_forward(A->emb_out, A->emb_ln, m->P.proj_w, m->P.proj_b, (int)BT, E, E);
-    ffn_dropout_forward(A->emb_out, A->emb_drop, A->emb_out, BT * E, pd, next_seed(m));
+    ffn_dropout_forward(A->emb_out, A->emb_drop, A->emb_out, BT * E, pd, next_seed(m), r0 * T * E);
 
     for (size_t i = 0; i < BT; i++) A->keymask[i] = b->input_ids[i] != c->pad_token_id;
 
@@ -396,9 +407,9 @@ float ffn_model_forward(ffn_model *m, const ffn_batch *b, int train) {
             ffn_linear_forward(L->q, x, p->q_w, p->q_b, (int)BT, W, W);
             ffn_linear_forward(L->k, x, p->k_w, p->k_b, (int)BT, W, W);
             ffn_linear_forward(L->v, x, p->v_w, p->v_b, (int)BT, W, W);
-            ffn_attention_forward(L->ctx, L->att, L->att_drop, A->att_scratch, L->q, L->k, L->v, A->keymask, B, T, W, NH, pa, next_seed(m));
+            ffn_attention_forward(L->ctx, L->att, L->att_drop, A->att_scratch, L->q, L->k, L->v, A->keymask, B, T, W, NH, pa, next_seed(m), b->row0);
             ffn_linear_forward(L->sum1, L->ctx, p->o_w, p->o_b, (int)BT, W, W);
-            ffn_dropout_forward(L->sum1, L->mix_drop, L->sum1, nWo, pd, next_seed(m));
+            ffn_dropout_forward(L->sum1, L->mix_drop, L->sum1, nWo, pd, next_seed(m), r0 * T * Wo);
             for (size_t i = 0; i < nWo; i++) L->sum1[i] += x[i];
         } else {
             ffn_fourier_forward(get_plan(m, T, W, Wo), L->sum1, x, B);
@@ -429,7 +440,7 @@ float ffn_model_forward(ffn_model *m, const ffn_batch *b, int train) {
         ffn_linear_forward(L->a, L->h, p->w1, p->b1, (int)BT, Wo, Fw);
         ffn_gelu_forward(L->g, L->a, BT * Fw);
         ffn_linear_forward(L->sum2, L->g, p->w2, p->b2, (int)BT, Fw, Wo);
-        ffn_dropout_forward(L->sum2, L->o_drop, L->sum2, nWo, pd, next_seed(m));
+        ffn_dropout_forward(L->sum2, L->o_drop, L->sum2, nWo, pd, next_seed(m), r0 * T * Wo);
         for (size_t i = 0; i < nWo; i++) L->sum2[i] += L->h[i];
         ffn_layernorm_forward(L->y, L->ln2_mean, L->ln2_rstd, L->sum2, p->ln2_w, p->ln2_b, (int)BT, Wo, c->layer_norm_eps);
         x = L->y;
@@ -444,14 +455,17 @@ float ffn_model_forward(ffn_model *m, const ffn_batch *b, int train) {
         ffn_tanh_forward(A->pooled, A->pooled, (size_t)B * Df);
     }
     if (c->heads & FFN_HEAD_CLS) {
-        ffn_dropout_forward(A->cls_in, A->cls_drop, A->pooled, (size_t)B * Df, pd, next_seed(m));
+        ffn_dropout_forward(A->cls_in, A->cls_drop, A->pooled, (size_t)B * Df, pd, next_seed(m), r0 * Df);
         ffn_linear_forward(A->cls_logits, A->cls_in, m->P.cls_w, m->P.cls_b, B, Df, c->num_labels);
         if (b->cls_labels)
-            loss += ffn_crossentropy_forward(A->cls_probs, A->cls_logits, b->cls_labels, B, c->num_labels, &m->cls_count);
+            loss += head_loss(ffn_crossentropy_forward(A->cls_probs, A->cls_logits, b->cls_labels, B, c->num_labels, &m->cls_count),
+                              &m->cls_count, b->cls_denom);
     }
     if (c->heads & FFN_HEAD_NSP) {
         ffn_linear_forward(A->nsp_logits, A->pooled, m->P.nsp_w, m->P.nsp_b, B, Df, 2);
-        if (b->nsp_labels) loss += ffn_crossentropy_forward(A->nsp_probs, A->nsp_logits, b->nsp_labels, B, 2, &m->nsp_count);
+        if (b->nsp_labels)
+            loss += head_loss(ffn_crossentropy_forward(A->nsp_probs, A->nsp_logits, b->nsp_labels, B, 2, &m->nsp_count),
+                              &m->nsp_count, b->nsp_denom);
     }
     if ((c->heads & FFN_HEAD_MLM) && !(m->pooled_only && !train)) {
         ffn_linear_forward(A->t1, x, m->P.mlm_w, m->P.mlm_b, (int)BT, Df, E);
@@ -459,7 +473,8 @@ float ffn_model_forward(ffn_model *m, const ffn_batch *b, int train) {
         ffn_layernorm_forward(A->t3, A->t_mean, A->t_rstd, A->t2, m->P.mlm_ln_w, m->P.mlm_ln_b, (int)BT, E, c->layer_norm_eps);
         ffn_linear_forward(A->mlm_logits, A->t3, m->P.wte, m->P.mlm_bias, (int)BT, E, c->vocab_size);
         if (b->mlm_labels)
-            loss += ffn_crossentropy_forward(A->mlm_probs, A->mlm_logits, b->mlm_labels, (int)BT, c->vocab_size, &m->mlm_count);
+            loss += head_loss(ffn_crossentropy_forward(A->mlm_probs, A->mlm_logits, b->mlm_labels, (int)BT, c->vocab_size, &m->mlm_count),
+                              &m->mlm_count, b->mlm_denom);
     }
     return loss;
 }
@@ -620,18 +635,34 @@ float ffn_model_grad_norm(const ffn_model *m) {
 
 void ffn_model_adamw_step(ffn_model *m, const ffn_adamw *o, int step) {
     float bc1 = 1.0f - powf(o->beta1, (float)step), bc2 = 1.0f - powf(o->beta2, (float)step);
+    size_t lo = m->mom_lo, hi = m->mom_hi;
     for (int ti = 0; ti < m->num_tensors; ti++) {
         const ffn_tensor_info *t = &m->tensors[ti];
+        size_t a = t->offset > lo ? t->offset : lo, e = t->offset + t->numel < hi ? t->offset + t->numel : hi;
+        if (a >= e) continue; /* outside this process's shard of the moments */
         float wd = t->ndim >= 2 ? o->weight_decay : 0.0f;
-        float *p = m->params + t->offset, *g = m->grads + t->offset, *mm = m->m + t->offset, *vv = m->v + t->offset;
+        float *p = m->params + a, *g = m->grads + a, *mm = m->m + (a - lo), *vv = m->v + (a - lo);
+        size_t n = e - a;
 #pragma omp parallel for simd
-        for (size_t i = 0; i < t->numel; i++) {
+        for (size_t i = 0; i < n; i++) {
             p[i] -= o->lr * wd * p[i];
             mm[i] = o->beta1 * mm[i] + (1.0f - o->beta1) * g[i];
             vv[i] = o->beta2 * vv[i] + (1.0f - o->beta2) * g[i] * g[i];
             p[i] -= (o->lr / bc1) * mm[i] / (sqrtf(vv[i]) / sqrtf(bc2) + o->eps);
         }
     }
+}
+
+void ffn_model_shard_moments(ffn_model *m, size_t lo, size_t hi) {
+    if (lo > hi || hi > m->num_params) ffn_die("shard [%zu, %zu) outside %zu parameters", lo, hi, m->num_params);
+    size_t n = hi - lo ? hi - lo : 1;
+    float *mm = ffn_calloc(n * sizeof(float)), *vv = ffn_calloc(n * sizeof(float));
+    if (m->m) memcpy(mm, m->m + (lo - m->mom_lo), (hi - lo) * sizeof(float));
+    if (m->v) memcpy(vv, m->v + (lo - m->mom_lo), (hi - lo) * sizeof(float));
+    ffn_free(m->m);
+    ffn_free(m->v);
+    m->m = mm, m->v = vv;
+    m->mom_lo = lo, m->mom_hi = hi;
 }
 
 const float *ffn_model_hidden(const ffn_model *m) {

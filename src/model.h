@@ -71,7 +71,8 @@ struct ffn_model {
     int num_tensors;
     ffn_tensor_info *tensors;
     size_t num_params;
-    float *params, *grads, *m, *v; /* flat buffers, same layout */
+    float *params, *grads, *m, *v; /* flat buffers, same layout (m, v: of params [mom_lo, mom_hi) only) */
+    size_t mom_lo, mom_hi;         /* the AdamW moments this process keeps (all, unless ZeRO-1 sharded them) */
     ffn_params P, G;
     /* activation arena */
     int maxB, maxT, train_ready;
@@ -93,5 +94,8 @@ int ffn_width_ffn(const ffn_config *c, int w);
 /* Build the tensor table and allocate params for a validated config (no init). */
 ffn_model *ffn_model_alloc(const ffn_config *cfg, char *err, size_t errlen);
 #endif
+/* ZeRO-1: keep AdamW moments only for params [lo, hi) (copying that part of what is held); the AdamW step
+ * then updates only those parameters. */
+void ffn_model_shard_moments(ffn_model *m, size_t lo, size_t hi);
 /* Save with extra metadata (NULL-terminated key, value, ... list) beside the config. */
 int ffn_model_save_meta(const ffn_model *m, const char *path, const char *const *extra, char *err, size_t errlen);

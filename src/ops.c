@@ -185,7 +185,7 @@ static inline uint64_t mix64(uint64_t z) {
     return z ^ (z >> 31);
 }
 
-void ffn_dropout_forward(float *out, uint8_t *mask, const float *inp, size_t n, float p, uint64_t seed) {
+void ffn_dropout_forward(float *out, uint8_t *mask, const float *inp, size_t n, float p, uint64_t seed, size_t first) {
     if (p <= 0.0f) {
         if (out != inp) memcpy(out, inp, n * sizeof(float));
         return;
@@ -195,7 +195,7 @@ void ffn_dropout_forward(float *out, uint8_t *mask, const float *inp, size_t n, 
     uint64_t base = mix64(seed);
 #pragma omp parallel for
     for (size_t i = 0; i < n; i++) {
-        uint8_t keep = mix64(base ^ (i * 0xD1B54A32D192ED03ull)) >= thresh;
+        uint8_t keep = mix64(base ^ ((first + i) * 0xD1B54A32D192ED03ull)) >= thresh;
         mask[i] = keep;
         out[i] = keep ? inp[i] * scale : 0.0f;
     }
@@ -261,7 +261,7 @@ static void attention_drop(float *pd, uint8_t *dm, const float *A, size_t n, flo
 
 void ffn_attention_forward(float *ctx, float *att, uint8_t *drop, float *scratch, const float *q, const float *k,
                            const float *v, const uint8_t *keymask, int B, int T, int C, int NH, float p,
-                           uint64_t seed) {
+                           uint64_t seed, int b0) {
     int hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
     for (int b = 0; b < B; b++) {
@@ -293,7 +293,7 @@ void ffn_attention_forward(float *ctx, float *att, uint8_t *drop, float *scratch
             }
             if (p > 0.0f) {
                 /* the context uses the dropped-out probabilities; att keeps the clean ones for backward */
-                attention_drop(scratch, drop + off, A, (size_t)T * T, p, seed ^ (((uint64_t)b * NH + h) << 32), 1);
+                attention_drop(scratch, drop + off, A, (size_t)T * T, p, seed ^ (((uint64_t)(b0 + b) * NH + h) << 32), 1);
                 ffn_sgemm(0, 0, T, hs, T, 1.0f, scratch, T, vh, C, 0.0f, ch, C);
             } else {
                 ffn_sgemm(0, 0, T, hs, T, 1.0f, A, T, vh, C, 0.0f, ch, C);

@@ -31,9 +31,10 @@ void ffn_gelu_backward(float *dinp, const float *inp, const float *dout, size_t 
 void ffn_tanh_forward(float *out, const float *inp, size_t n);
 void ffn_tanh_backward(float *dinp, const float *out, const float *dout, size_t n);
 
-/* Inverted dropout with a counter-based RNG: the mask depends only on (seed, i), never on thread count.
+/* Inverted dropout with a counter-based RNG: the mask of element i depends only on (seed, first + i), never
+ * on thread count; `first` places this buffer in a larger one (a slice of a batch gets the whole batch's masks).
  * mask (n) records kept elements; p == 0 copies. out may alias inp. */
-void ffn_dropout_forward(float *out, uint8_t *mask, const float *inp, size_t n, float p, uint64_t seed);
+void ffn_dropout_forward(float *out, uint8_t *mask, const float *inp, size_t n, float p, uint64_t seed, size_t first);
 void ffn_dropout_backward(float *dinp, const float *dout, const uint8_t *mask, size_t n, float p);
 
 /* Fast-FNet residual reduction along the hidden axis, (N,C) -> (N,C/2), C even. mode: 1 maxpool,
@@ -43,10 +44,11 @@ void ffn_reduce_backward(float *dinp, const float *dout, const float *inp, int N
 
 /* Multi-head self-attention core. q, k, v, ctx (B,T,C) with NH heads of C/NH columns; keymask (B,T) is 1
  * for keys that may be attended (a row with none attends to all); att (B,NH,T,T) softmax probabilities;
- * drop (B,NH,T,T) dropout mask of the probabilities and scratch (T,T), both used only when p > 0. */
+ * drop (B,NH,T,T) dropout mask of the probabilities and scratch (T,T), both used only when p > 0; the masks
+ * are keyed by (seed, b0 + b, head), b0 being the first row's index in the whole batch. */
 void ffn_attention_forward(float *ctx, float *att, uint8_t *drop, float *scratch, const float *q, const float *k,
                            const float *v, const uint8_t *keymask, int B, int T, int C, int NH, float p,
-                           uint64_t seed);
+                           uint64_t seed, int b0);
 /* datt is scratch (B,NH,T,T), overwritten; scratch (T,T) as in forward. */
 void ffn_attention_backward(float *dq, float *dk, float *dv, float *datt, float *scratch, const float *dctx,
                             const float *att, const uint8_t *drop, const float *q, const float *k,

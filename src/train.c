@@ -2,6 +2,7 @@
  * crash-safe checkpoints with the full training state, resume, and prediction. */
 #include "train.h"
 #include "data.h"
+#include "dist.h"
 #include "json.h"
 #include "listops.h"
 #include "model.h"
@@ -52,6 +53,10 @@ void ffn_train_defaults(ffn_train_opts *o) {
 }
 
 /* ---------- small helpers ---------- */
+
+/* In a data-parallel run only rank 0 (the lead) prints, writes metrics and checkpoints. */
+static int g_lead = 1;
+#define say(...) do { if (g_lead) fprintf(stderr, __VA_ARGS__); } while (0)
 
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) {
@@ -205,7 +210,7 @@ static int load_records_ds(ffn_dataset *ds, const char *path, run_data *d, int n
     int rc = ffn_dataset_from_records(ds, &r, path, d->tok, need_label ? &d->labels : NULL, d->max_len, err, n);
     ffn_records_free(&r);
     if (!rc && ds->truncated)
-        fprintf(stderr, "fastfnet: %s: %lld of %d examples truncated to %d tokens\n", path, (long long)ds->truncated, ds->n, d->max_len);
+        say("fastfnet: %s: %lld of %d examples truncated to %d tokens\n", path, (long long)ds->truncated, ds->n, d->max_len);
     return rc;
 }
 
@@ -235,7 +240,7 @@ static int ensure_listops(const char *dir, char *err, size_t n) {
         if (file_exists(p)) continue;
         ffn_listops_config c;
         ffn_listops_default(&c);
-        fprintf(stderr, "fastfnet: generating ListOps %s (%d examples, LRA lengths %d..%d)\n", p, counts[i], c.min_len, c.max_len);
+        say("fastfnet: generating ListOps %s (%d examples, LRA lengths %d..%d)\n", p, counts[i], c.min_len, c.max_len);
         if (ffn_listops_write_tsv(p, &c, 1000 + (uint64_t)i, counts[i], err, n)) return -1;
     }
     return 0;
@@ -271,7 +276,9 @@ static int prepare_data(run_data *d, const ffn_train_opts *o, ffn_tokenizer *giv
     if (data && !strcmp(data, "listops")) {
         char dir[4200];
         snprintf(dir, sizeof dir, "%s/listops", o->data_dir);
-        if (ensure_listops(dir, err, n)) return -1;
+        if (g_lead && ensure_listops(dir, err, n)) return -1; /* one writer; the others wait, then read */
+        ffn_dist_barrier();
+        if (!g_lead && ensure_listops(dir, err, n)) return -1;
         snprintf(tr, sizeof tr, "%s/train.tsv", dir);
         snprintf(va, sizeof va, "%s/valid.tsv", dir);
         snprintf(te, sizeof te, "%s/test.tsv", dir);
@@ -391,7 +398,7 @@ static int prepare_data(run_data *d, const ffn_train_opts *o, ffn_tokenizer *giv
     }
     int rc = ffn_dataset_from_records(&d->train, &r, tr, d->tok, &d->labels, d->max_len, err, n);
     if (!rc && d->train.truncated)
-        fprintf(stderr, "fastfnet: %s: %lld of %d examples truncated to %d tokens\n", tr, (long long)d->train.truncated, d->train.n, d->max_len);
+        say("fastfnet: %s: %lld of %d examples truncated to %d tokens\n", tr, (long long)d->train.truncated, d->train.n, d->max_len);
     ffn_records_free(&r);
     if (rc) return -1;
     if (is_text) {
@@ -423,50 +430,55 @@ typedef struct {
     int n;
 } eval_result;
 
+/* Loss and accuracy on a data set, in chunks of B sequences; in a data-parallel run chunk j is evaluated by
+ * rank j % size and the sums are reduced, so every rank gets the same numbers. MLM masks are drawn per
+ * example from (mask_seed, example index): the same masks at every evaluation and for any process count. */
 static eval_result evaluate(ffn_model *m, const ffn_dataset *ds, int task, int B, int T, uint64_t mask_seed) {
     eval_result r = {0};
     const ffn_config *c = &m->cfg;
     int32_t *ids = malloc(sizeof(int32_t) * B * T), *tt = malloc(sizeof(int32_t) * B * T);
     int32_t *lab = malloc(sizeof(int32_t) * B), *mlm = malloc(sizeof(int32_t) * B * T);
     int *idx = malloc(sizeof(int) * B);
-    ffn_rng rng;
-    ffn_rng_seed(&rng, mask_seed); /* the same masks at every evaluation: comparable numbers */
     ffn_model_set_pooled_only(m, task != TASK_MLM);
-    double loss_sum = 0, mlm_nll = 0;
-    long correct = 0, total = 0, mlm_correct = 0, mlm_total = 0, nsp_correct = 0;
-    int V = c->vocab_size;
-    for (int b0 = 0; b0 < ds->n; b0 += B) {
-        int nb = ds->n - b0 < B ? ds->n - b0 : B;
-        for (int i = 0; i < nb; i++) idx[i] = b0 + i;
+    /* sums: loss, correct, total, mlm_nll, mlm_correct, mlm_total, nsp_correct */
+    double S[7] = {0};
+    int V = c->vocab_size, rank = ffn_dist_rank(), size = ffn_dist_size();
+    for (long b0 = (long)rank * B; b0 < ds->n; b0 += (long)size * B) {
+        int nb = ds->n - b0 < B ? (int)(ds->n - b0) : B;
+        for (int i = 0; i < nb; i++) idx[i] = (int)b0 + i;
         ffn_dataset_batch(ds, idx, nb, T, c->pad_token_id, ids, tt, lab);
-        ffn_batch bt = {nb, T, ids, tt, NULL, NULL, NULL};
+        ffn_batch bt = {.B = nb, .T = T, .input_ids = ids, .token_type_ids = tt};
         if (task == TASK_MLM) {
-            ffn_mlm_mask(ids, mlm, (size_t)nb * T, V, &rng);
+            for (int i = 0; i < nb; i++) {
+                ffn_rng rng;
+                ffn_rng_seed(&rng, mask_seed ^ ((uint64_t)(b0 + i) * 0x9E3779B97F4A7C15ull));
+                ffn_mlm_mask(ids + (size_t)i * T, mlm + (size_t)i * T, (size_t)T, V, &rng);
+            }
             bt.mlm_labels = mlm;
             if (c->heads & FFN_HEAD_NSP) bt.nsp_labels = lab;
         } else {
             bt.cls_labels = lab;
         }
         float loss = ffn_model_forward(m, &bt, 0);
-        loss_sum += (double)loss * nb;
+        S[0] += (double)loss * nb;
         if (task == TASK_MLM) {
             const float *lg = ffn_model_logits_mlm(m);
             for (int i = 0; i < nb * T; i++) {
                 if (mlm[i] == -100) continue;
                 const float *x = lg + (size_t)i * V;
                 int am = 0;
-                double mx = x[0], s = 0;
+                double mx, e = 0;
                 for (int j = 1; j < V; j++)
                     if (x[j] > x[am]) am = j;
                 mx = x[am];
-                for (int j = 0; j < V; j++) s += exp(x[j] - mx);
-                mlm_nll += -(x[mlm[i]] - mx - log(s));
-                mlm_correct += am == mlm[i];
-                mlm_total++;
+                for (int j = 0; j < V; j++) e += exp(x[j] - mx);
+                S[3] += -(x[mlm[i]] - mx - log(e));
+                S[4] += am == mlm[i];
+                S[5] += 1;
             }
             if (c->heads & FFN_HEAD_NSP) {
                 const float *ln = ffn_model_logits_nsp(m);
-                for (int i = 0; i < nb; i++) nsp_correct += (ln[2 * i + 1] > ln[2 * i]) == lab[i];
+                for (int i = 0; i < nb; i++) S[6] += (ln[2 * i + 1] > ln[2 * i]) == lab[i];
             }
         } else {
             const float *lg = ffn_model_logits_cls(m);
@@ -475,18 +487,20 @@ static eval_result evaluate(ffn_model *m, const ffn_dataset *ds, int task, int B
                 int am = 0;
                 for (int j = 1; j < L; j++)
                     if (lg[i * L + j] > lg[i * L + am]) am = j;
-                correct += am == lab[i];
+                S[1] += am == lab[i];
             }
         }
-        total += nb;
+        S[2] += nb;
     }
+    ffn_dist_sum_f64(S, 7);
+    double total = S[2];
     r.n = (int)total;
-    r.loss = total ? loss_sum / total : 0;
-    r.accuracy = total ? (double)correct / total : 0;
+    r.loss = total ? S[0] / total : 0;
+    r.accuracy = total ? S[1] / total : 0;
     if (task == TASK_MLM) {
-        r.mlm_accuracy = mlm_total ? (double)mlm_correct / mlm_total : 0;
-        r.perplexity = mlm_total ? exp(mlm_nll / mlm_total) : 0;
-        r.nsp_accuracy = total ? (double)nsp_correct / total : 0;
+        r.mlm_accuracy = S[5] ? S[4] / S[5] : 0;
+        r.perplexity = S[5] ? exp(S[3] / S[5]) : 0;
+        r.nsp_accuracy = total ? S[6] / total : 0;
         r.accuracy = r.mlm_accuracy;
     }
     ffn_model_set_pooled_only(m, 0);
@@ -545,7 +559,9 @@ static int save_model_dir(const char *dir, ffn_model *m, const run_data *d, cons
     return 0;
 }
 
-static int save_state(const char *path, const ffn_model *m, const train_state *s, char *err, size_t n) {
+/* mm, vv: the AdamW moments of every parameter (gathered from the ranks when ZeRO-1 shards them) */
+static int save_state(const char *path, const ffn_model *m, const float *mm, const float *vv, const train_state *s, char *err,
+                      size_t n) {
     char b[8][32];
     snprintf(b[0], 32, "%ld", s->step);
     snprintf(b[1], 32, "%ld", s->epoch);
@@ -559,8 +575,8 @@ static int save_state(const char *path, const ffn_model *m, const train_state *s
     snprintf(el, sizeof el, "%.3f", s->elapsed);
     const char *meta[] = {"step", b[0], "epoch", b[1], "pos", b[2], "data_rng", b[3], "dropout_seed", b[4],
                           "dropout_calls", b[5], "best", b[6], "bad_evals", b[7], "elapsed", el, NULL};
-    ffn_st_out t[2] = {{"adamw.m", FFN_DT_F32, 1, {(int64_t)m->num_params}, m->m},
-                       {"adamw.v", FFN_DT_F32, 1, {(int64_t)m->num_params}, m->v}};
+    ffn_st_out t[2] = {{"adamw.m", FFN_DT_F32, 1, {(int64_t)m->num_params}, (float *)mm},
+                       {"adamw.v", FFN_DT_F32, 1, {(int64_t)m->num_params}, (float *)vv}};
     return ffn_st_write(path, t, 2, meta, err, n);
 }
 
@@ -646,8 +662,8 @@ static void prune_checkpoints(const char *ckdir, int keep) {
 
 /* A checkpoint is a directory written under a temporary name, fsync'd, then renamed, and only then named
  * in LATEST: a crash at any moment leaves the previous checkpoint intact and LATEST pointing at it. */
-static int save_checkpoint(const char *out, ffn_model *m, const run_data *d, const train_state *s, const char *opts_json,
-                           int keep, char *err, size_t n) {
+static int save_checkpoint(const char *out, ffn_model *m, const float *mm, const float *vv, const run_data *d,
+                           const train_state *s, const char *opts_json, int keep, char *err, size_t n) {
     char ck[4200], tmp[4300], fin[4300], p[4400];
     snprintf(ck, sizeof ck, "%s/checkpoints", out);
     if (mkdir_p(ck)) return ffn_err(err, n, "%s: cannot create (%s)", ck, strerror(errno));
@@ -657,7 +673,7 @@ static int save_checkpoint(const char *out, ffn_model *m, const run_data *d, con
     if (mkdir(tmp, 0755)) return ffn_err(err, n, "%s: cannot create (%s)", tmp, strerror(errno));
     if (save_model_dir(tmp, m, d, opts_json, err, n)) return -1;
     snprintf(p, sizeof p, "%s/state.safetensors", tmp);
-    if (save_state(p, m, s, err, n)) return -1;
+    if (save_state(p, m, mm, vv, s, err, n)) return -1;
     fsync_dir(tmp);
     rm_rf_dir(fin); /* a previous run's checkpoint of the same step, when not resuming */
     if (rename(tmp, fin)) return ffn_err(err, n, "%s: rename failed (%s)", fin, strerror(errno));
@@ -755,8 +771,36 @@ static int copy_matching(ffn_model *dst, const ffn_model *src) {
     return copied;
 }
 
+/* Sum of squared gradients over [lo, hi). */
+static double grad_sq(const ffn_model *m, size_t lo, size_t hi) {
+    double s = 0.0;
+#pragma omp parallel for reduction(+ : s)
+    for (size_t i = lo; i < hi; i++) s += (double)m->grads[i] * m->grads[i];
+    return s;
+}
+
+/* Checkpoint: every rank calls it at the same step (ZeRO-1 gathers the moment shards on rank 0, which
+ * alone writes). */
+static void checkpoint_all(const ffn_train_opts *o, ffn_model *m, const run_data *d, const train_state *st,
+                           const char *opts_json, int zero) {
+    char err[1024];
+    float *mm = m->m, *vv = m->v;
+    if (zero) {
+        mm = g_lead ? ffn_malloc(sizeof(float) * m->num_params) : NULL;
+        vv = g_lead ? ffn_malloc(sizeof(float) * m->num_params) : NULL;
+        ffn_dist_gather_f32(m->m, mm, m->num_params);
+        ffn_dist_gather_f32(m->v, vv, m->num_params);
+    }
+    if (g_lead && save_checkpoint(o->out, m, mm, vv, d, st, opts_json, o->keep, err, sizeof err)) ffn_die("%s", err);
+    if (zero) ffn_free(mm), ffn_free(vv);
+}
+
 int ffn_train_run(const ffn_train_opts *o) {
     char err[1024];
+    if (ffn_dist_init(NULL, NULL, err, sizeof err)) ffn_die("%s", err);
+    int rank = ffn_dist_rank(), nproc = ffn_dist_size();
+    g_lead = rank == 0;
+    int zero = o->zero && nproc > 1;
     if (!o->out) ffn_die("train: --out DIR is required");
     if (o->batch < 1 || o->accum < 1) ffn_die("train: --batch and --accum must be >= 1");
     if (o->keep < 1) ffn_die("train: --keep must be >= 1");
@@ -767,7 +811,7 @@ int ffn_train_run(const ffn_train_opts *o) {
         ffn_die("%s already holds a trained model; pass --resume %s to continue it or --force to start over", o->out, o->out);
     if (o->resume && strcmp(o->resume, o->out)) ffn_die("--resume DIR must be the same directory as --out (or omit --out)");
     const char *opts_json = o->options_json ? o->options_json : "{}";
-    fprintf(stderr, "fastfnet train: options %s\n", opts_json);
+    say("fastfnet train: options %s\n", opts_json);
 
     /* model and data */
     run_data d;
@@ -799,6 +843,11 @@ int ffn_train_run(const ffn_train_opts *o) {
     ffn_labels_free(&given_labels);
     if (d.train.n < 1) ffn_die("no training examples");
     int T = d.max_len, B = o->batch;
+    /* data parallelism: this rank computes rows [r0, r1) of every global batch of B */
+    if (B < nproc) ffn_die("--batch %d is smaller than the %d processes; each needs at least one sequence", B, nproc);
+    size_t r0, r1;
+    ffn_dist_block((size_t)B, rank, nproc, &r0, &r1);
+    int Bl = (int)(r1 - r0), Bmax = (B + nproc - 1) / nproc;
     if (!m) {
         ffn_config c;
         if (pre) {
@@ -820,28 +869,43 @@ int ffn_train_run(const ffn_train_opts *o) {
         if (!m) ffn_die("%s", err);
         if (pre) {
             int k = copy_matching(m, pre);
-            fprintf(stderr, "fastfnet: initialised %d of %d tensors from %s\n", k, m->num_tensors, o->init_from);
+            say("fastfnet: initialised %d of %d tensors from %s\n", k, m->num_tensors, o->init_from);
             ffn_model_free(pre);
         }
     } else {
         const ffn_config *c = &m->cfg;
         if (d.task != TASK_MLM && c->num_labels != d.labels.n) ffn_die("%s: label map does not fit the model", ckpath);
     }
-    if (ffn_model_reserve(m, B, T, 1, err, sizeof err)) ffn_die("%s", err);
+    if (ffn_model_reserve(m, Bmax, T, 1, err, sizeof err)) ffn_die("%s", err);
+    /* the replicas start from rank 0's parameters (they already agree: same seed or the same files) */
+    ffn_dist_bcast(m->params, sizeof(float) * m->num_params, 0);
     if (o->resume) {
         char sp[4400];
         snprintf(sp, sizeof sp, "%s/state.safetensors", ckpath);
         if (load_state(sp, m, &st, err, sizeof err)) ffn_die("%s", err);
         m->dropout_seed = st.dropout_seed;
         m->dropout_calls = st.dropout_calls;
-        fprintf(stderr, "fastfnet: resuming %s at step %ld (epoch %ld, example %ld)\n", ckpath, st.step, st.epoch, st.pos);
+        ffn_dist_bcast(m->m, sizeof(float) * m->num_params, 0);
+        ffn_dist_bcast(m->v, sizeof(float) * m->num_params, 0);
+        say("fastfnet: resuming %s at step %ld (epoch %ld, example %ld)\n", ckpath, st.step, st.epoch, st.pos);
     } else {
         ffn_rng r0;
         ffn_rng_seed(&r0, (uint64_t)o->seed ^ 0xDA7A);
         st.data_rng = r0.s;
         st.dropout_seed = m->dropout_seed;
     }
-    if (mkdir_p(o->out)) ffn_die("%s: cannot create (%s)", o->out, strerror(errno));
+    size_t glo = 0, ghi = m->num_params; /* the gradients this rank reduces and applies */
+    float *rs_scratch = NULL;
+    if (nproc > 1) {
+        size_t blo, bhi;
+        ffn_dist_block(m->num_params, rank, nproc, &blo, &bhi);
+        rs_scratch = ffn_malloc(sizeof(float) * (bhi - blo + 1));
+        if (zero) {
+            ffn_model_shard_moments(m, blo, bhi); /* AdamW state: 1/nproc of it on each rank */
+            glo = blo, ghi = bhi;
+        }
+    }
+    if (g_lead && mkdir_p(o->out)) ffn_die("%s: cannot create (%s)", o->out, strerror(errno));
 
     long per_epoch = (d.train.n + (long)B * o->accum - 1) / ((long)B * o->accum);
     long total = o->steps > 0 ? o->steps : per_epoch * o->epochs;
@@ -851,11 +915,14 @@ int ffn_train_run(const ffn_train_opts *o) {
     char metrics_path[4200];
     if (o->metrics) snprintf(metrics_path, sizeof metrics_path, "%s", o->metrics);
     else snprintf(metrics_path, sizeof metrics_path, "%s/metrics.jsonl", o->out);
-    FILE *mf = fopen(metrics_path, "a");
+    FILE *mf = g_lead ? fopen(metrics_path, "a") : fopen("/dev/null", "w");
     if (!mf) ffn_die("%s: cannot append (%s)", metrics_path, strerror(errno));
     size_t nparams = ffn_model_num_params(m);
-    fprintf(stderr, "fastfnet: %d train / %d valid%s examples of %d tokens, %zu parameters, %ld steps of %d x %d%s\n",
+    say("fastfnet: %d train / %d valid%s examples of %d tokens, %zu parameters, %ld steps of %d x %d%s\n",
             d.train.n, d.valid.n, d.have_test ? " / test" : "", T, nparams, total, B, o->accum, o->accum > 1 ? " (accumulated)" : "");
+    if (nproc > 1)
+        say("fastfnet: %d processes, %d-%d sequences of each batch per process%s\n", nproc, B / nproc, Bmax,
+            zero ? ", AdamW moments sharded (ZeRO-1)" : "");
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -877,7 +944,11 @@ int ffn_train_run(const ffn_train_opts *o) {
     int loss_n = 0, rc = 0;
     eval_result last = {0};
     int stopped_early = 0;
-    while (st.step < total && !g_stop) {
+    double step_time = 0, comm_since = 0;
+    ffn_dist_comm_reset();
+    int stop = 0; /* a stop request, agreed by every process at the same step */
+    while (st.step < total && !stop) {
+        double t_step = ffn_now();
         ffn_model_zero_grad(m);
         double loss_step = 0;
         for (int a = 0; a < o->accum; a++) {
@@ -889,41 +960,67 @@ int ffn_train_run(const ffn_train_opts *o) {
                 }
                 idx[i] = perm[st.pos++];
             }
+            /* every rank builds (and masks) the whole global batch, the same on all, and computes its rows */
             ffn_dataset_batch(&d.train, idx, B, T, FFN_TOK_PAD, ids, tt, lab);
-            ffn_batch bt = {B, T, ids, tt, NULL, NULL, NULL};
+            size_t o0 = r0 * (size_t)T;
+            ffn_batch bt = {.B = Bl, .T = T, .input_ids = ids + o0, .token_type_ids = tt + o0};
             if (d.task == TASK_MLM) {
                 ffn_mlm_mask(ids, mlm, (size_t)B * T, m->cfg.vocab_size, &data_rng);
-                bt.mlm_labels = mlm;
-                if (m->cfg.heads & FFN_HEAD_NSP) bt.nsp_labels = lab;
+                bt.mlm_labels = mlm + o0;
+                if (m->cfg.heads & FFN_HEAD_NSP) bt.nsp_labels = lab + r0;
             } else {
-                bt.cls_labels = lab;
+                bt.cls_labels = lab + r0;
+            }
+            if (nproc > 1) { /* losses are means over the whole batch's targets */
+                bt.row0 = (int)r0;
+                for (int i = 0; i < B; i++) bt.cls_denom += lab[i] != -100;
+                bt.nsp_denom = bt.cls_denom;
+                for (int i = 0; i < B * T && d.task == TASK_MLM; i++) bt.mlm_denom += mlm[i] != -100;
+                if (d.task == TASK_MLM && bt.mlm_denom == 0) bt.mlm_denom = 1; /* no target anywhere: zero loss */
             }
             loss_step += ffn_model_forward(m, &bt, 1) / o->accum;
             ffn_model_backward(m);
         }
+        /* one small collective per step: the batch loss and whether any rank was asked to stop */
+        double agree[2] = {loss_step, g_stop ? 1.0 : 0.0};
+        ffn_dist_sum_f64(agree, 2);
+        loss_step = agree[0];
+        stop = agree[1] > 0;
         if (!isfinite(loss_step)) {
-            fprintf(stderr, "\nfastfnet: the loss became %g at step %ld; stopping without saving. The last good checkpoint is "
+            say("\nfastfnet: the loss became %g at step %ld; stopping without saving. The last good checkpoint is "
                             "kept in %s/checkpoints (try a lower --lr or --clip)\n", loss_step, st.step + 1, o->out);
             rc = 1;
             break;
         }
+        /* sum the gradients over ranks: all of them (plain data parallelism) or this rank's block (ZeRO-1) */
+        if (zero) ffn_dist_reduce_scatter_f32(m->grads, m->num_params, rs_scratch);
+        else ffn_dist_allreduce_f32(m->grads, m->num_params, rs_scratch);
         float scale = 1.0f / o->accum;
         if (o->accum > 1)
-            for (size_t i = 0; i < m->num_params; i++) m->grads[i] *= scale;
-        float gn = ffn_model_grad_norm(m);
+            for (size_t i = glo; i < ghi; i++) m->grads[i] *= scale;
+        float gn;
+        if (zero) {
+            double sq = grad_sq(m, glo, ghi);
+            ffn_dist_sum_f64(&sq, 1);
+            gn = (float)sqrt(sq);
+        } else {
+            gn = ffn_model_grad_norm(m);
+        }
         if (!isfinite(gn)) {
-            fprintf(stderr, "\nfastfnet: the gradient became non-finite at step %ld; stopping without saving (last good "
+            say("\nfastfnet: the gradient became non-finite at step %ld; stopping without saving (last good "
                             "checkpoint kept in %s/checkpoints)\n", st.step + 1, o->out);
             rc = 1;
             break;
         }
         if (o->clip > 0 && gn > o->clip) {
             float s = (float)(o->clip / gn);
-            for (size_t i = 0; i < m->num_params; i++) m->grads[i] *= s;
+            for (size_t i = glo; i < ghi; i++) m->grads[i] *= s;
         }
         st.step++;
         opt.lr = (float)lr_at(o, st.step, total, warmup);
-        ffn_model_adamw_step(m, &opt, (int)st.step);
+        ffn_model_adamw_step(m, &opt, (int)st.step); /* ZeRO-1: this rank's block of parameters only */
+        if (zero) ffn_dist_allgather_f32(m->params, m->num_params);
+        step_time += ffn_now() - t_step;
         st.data_rng = data_rng.s;
         st.dropout_calls = m->dropout_calls;
         tokens_since += (long)B * T * o->accum;
@@ -931,24 +1028,28 @@ int ffn_train_run(const ffn_train_opts *o) {
         loss_n++;
         double now = ffn_now();
         if (st.step % o->log_every == 0 || st.step == total) {
+            double comm = ffn_dist_comm_seconds();
             double tps = tokens_since / (now - t_log + 1e-9);
             double el = now - t_start;
             char eta[32];
             fmt_eta(eta, sizeof eta, (total - st.step) * (el / (st.step > 0 ? st.step : 1)));
-            fprintf(mf, "{\"step\": %ld, \"epoch\": %.4f, \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, \"tokens_per_s\": %.1f, \"elapsed_s\": %.3f}\n",
+            fprintf(mf, "{\"step\": %ld, \"epoch\": %.4f, \"loss\": %.9g, \"lr\": %.6g, \"grad_norm\": %.9g, \"tokens_per_s\": %.1f, \"elapsed_s\": %.3f",
                     st.step, st.epoch + (double)st.pos / d.train.n, loss_acc / loss_n, opt.lr, gn, tps, el);
+            if (nproc > 1) fprintf(mf, ", \"comm_s\": %.4f", comm - comm_since);
+            fputs("}\n", mf);
+            comm_since = comm;
             fflush(mf);
             if (tty)
-                fprintf(stderr, "\r\033[Kstep %ld/%ld | loss %.4f | lr %.2e | %.0f tok/s | ETA %s", st.step, total, loss_acc / loss_n, opt.lr, tps, eta);
+                say("\r\033[Kstep %ld/%ld | loss %.4f | lr %.2e | %.0f tok/s | ETA %s", st.step, total, loss_acc / loss_n, opt.lr, tps, eta);
             else
-                fprintf(stderr, "step %ld/%ld loss %.4f lr %.2e tok/s %.0f elapsed %.1fs eta %s\n", st.step, total, loss_acc / loss_n, opt.lr, tps, el, eta);
+                say("step %ld/%ld loss %.4f lr %.2e tok/s %.0f elapsed %.1fs eta %s\n", st.step, total, loss_acc / loss_n, opt.lr, tps, el, eta);
             loss_acc = 0, loss_n = 0, tokens_since = 0;
             t_log = ffn_now();
         }
         int do_eval = st.step % eval_every == 0 || st.step == total;
         if (do_eval) {
             uint64_t calls = m->dropout_calls;
-            last = evaluate(m, &d.valid, d.task, B, T, (uint64_t)o->seed ^ 0xE7A1);
+            last = evaluate(m, &d.valid, d.task, Bmax, T, (uint64_t)o->seed ^ 0xE7A1);
             m->dropout_calls = calls;
             double el = ffn_now() - t_start;
             if (d.task == TASK_MLM)
@@ -957,41 +1058,50 @@ int ffn_train_run(const ffn_train_opts *o) {
             else
                 fprintf(mf, "{\"step\": %ld, \"eval_loss\": %.6g, \"eval_accuracy\": %.6g, \"elapsed_s\": %.3f}\n", st.step, last.loss, last.accuracy, el);
             fflush(mf);
-            fprintf(stderr, "%seval step %ld: loss %.4f, %s %.4f%s\n", tty ? "\r\033[K" : "", st.step, last.loss,
+            say("%seval step %ld: loss %.4f, %s %.4f%s\n", tty ? "\r\033[K" : "", st.step, last.loss,
                     d.task == TASK_MLM ? "masked-token accuracy" : "accuracy", last.accuracy, "");
             if (last.accuracy > st.best) st.best = last.accuracy, st.bad_evals = 0;
             else if (++st.bad_evals >= o->patience && o->patience > 0) {
-                fprintf(stderr, "fastfnet: no improvement in %ld evaluations: stopping early\n", st.bad_evals);
+                say("fastfnet: no improvement in %ld evaluations: stopping early\n", st.bad_evals);
                 stopped_early = 1;
             }
         }
-        if (st.step % save_every == 0 || st.step == total || stopped_early || g_stop) {
+        if (st.step % save_every == 0 || st.step == total || stopped_early || stop) {
             st.elapsed = ffn_now() - t_start;
-            if (save_checkpoint(o->out, m, &d, &st, opts_json, o->keep, err, sizeof err)) ffn_die("%s", err);
+            checkpoint_all(o, m, &d, &st, opts_json, zero);
         }
         if (stopped_early) break;
     }
-    if (g_stop && rc == 0) {
-        fprintf(stderr, "%sfastfnet: interrupted at step %ld: checkpoint saved; continue with --resume %s\n", tty ? "\r\033[K" : "", st.step, o->out);
+    if (stop && rc == 0) {
+        say("%sfastfnet: interrupted at step %ld: checkpoint saved; continue with --resume %s\n", tty ? "\r\033[K" : "", st.step, o->out);
         rc = 130;
     }
     if (rc == 0) {
         double el = ffn_now() - t_start;
         eval_result te = {0};
-        if (d.have_test) te = evaluate(m, &d.test, d.task, B, T, (uint64_t)o->seed ^ 0x7E57);
+        if (d.have_test) te = evaluate(m, &d.test, d.task, Bmax, T, (uint64_t)o->seed ^ 0x7E57);
         fprintf(mf, "{\"step\": %ld, \"final\": true, \"valid_accuracy\": %.6g, \"valid_loss\": %.6g%s", st.step, last.accuracy, last.loss, "");
         if (d.have_test) fprintf(mf, ", \"test_accuracy\": %.6g, \"test_loss\": %.6g", te.accuracy, te.loss);
         fprintf(mf, ", \"parameters\": %zu, \"elapsed_s\": %.3f, \"peak_rss_mib\": %.1f}\n", nparams, el, peak_rss_mib());
-        printf("{\"model\": \"%s\", \"task\": \"%s\", \"steps\": %ld, \"parameters\": %zu, \"valid_accuracy\": %.4f, \"valid_loss\": %.4f", o->out,
-               o->task, st.step, nparams, last.accuracy, last.loss);
-        if (d.task == TASK_MLM) printf(", \"valid_perplexity\": %.3f", last.perplexity);
-        if (d.have_test) printf(", \"test_accuracy\": %.4f, \"test_loss\": %.4f", te.accuracy, te.loss);
-        printf(", \"train_seconds\": %.1f, \"peak_rss_mib\": %.1f}\n", el, peak_rss_mib());
+        double tps = step_time > 0 ? (double)st.step * B * T * o->accum / step_time : 0, comm = ffn_dist_comm_seconds();
+        double rss = peak_rss_mib();
+        ffn_dist_sum_f64(&rss, 1); /* the mean over ranks is reported below */
+        if (g_lead) {
+            printf("{\"model\": \"%s\", \"task\": \"%s\", \"steps\": %ld, \"parameters\": %zu, \"valid_accuracy\": %.4f, \"valid_loss\": %.4f",
+                   o->out, o->task, st.step, nparams, last.accuracy, last.loss);
+            if (d.task == TASK_MLM) printf(", \"valid_perplexity\": %.3f", last.perplexity);
+            if (d.have_test) printf(", \"test_accuracy\": %.4f, \"test_loss\": %.4f", te.accuracy, te.loss);
+            printf(", \"train_seconds\": %.1f, \"peak_rss_mib\": %.1f", el, peak_rss_mib());
+            printf(", \"processes\": %d, \"zero\": %d, \"step_seconds\": %.3f, \"tokens_per_s\": %.1f, \"comm_seconds\": %.3f, "
+                   "\"mean_peak_rss_mib\": %.1f}\n", nproc, zero, step_time, tps, comm, rss / nproc);
+        }
     }
     fclose(mf);
     free(perm), free(ids), free(tt), free(lab), free(mlm), free(idx);
+    ffn_free(rs_scratch);
     run_data_free(&d);
     ffn_model_free(m);
+    ffn_dist_finalize();
     return rc;
 }
 
@@ -1085,7 +1195,7 @@ int ffn_predict_run(const char *model_dir, const char *input, const char *out, i
         int nb = ds.n - b0 < batch ? ds.n - b0 : batch;
         for (int i = 0; i < nb; i++) idx[i] = b0 + i;
         ffn_dataset_batch(&ds, idx, nb, T, FFN_TOK_PAD, ids, tt, NULL);
-        ffn_batch bt = {nb, T, ids, tt, NULL, NULL, NULL};
+        ffn_batch bt = {.B = nb, .T = T, .input_ids = ids, .token_type_ids = tt};
         ffn_model_forward(m, &bt, 0);
         const float *lg = ffn_model_logits_cls(m);
         for (int i = 0; i < nb; i++) {

@@ -40,6 +40,7 @@ typedef struct {
     int threads;
     const char *out, *resume, *metrics, *init_from;
     int force;
+    int zero;                  /* ZeRO-1: shard the AdamW moments across processes (MPI runs) */
     const char *options_json;  /* the options as given (JSON object), stored with checkpoints; may be NULL */
 } ffn_train_opts;
 void ffn_train_defaults(ffn_train_opts *o);

@@ -11,12 +11,14 @@
 #include <unistd.h>
 
 void ffn_die(const char *fmt, ...) {
+    char msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    fputs("fastfnet: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int n = snprintf(msg, sizeof msg, "fastfnet: ");
+    vsnprintf(msg + n, sizeof msg - (size_t)n - 1, fmt, ap);
     va_end(ap);
+    strcat(msg, "\n");
+    fputs(msg, stderr); /* one write: processes of a parallel run do not interleave within a line */
     exit(1);
 }
 

@@ -212,7 +212,7 @@ static void make_batch(batch_data *d, const ffn_config *c, int B, int T) {
     d->mlm[0] = 5;
     for (int b = 0; b < B; b++) d->nsp[b] = b & 1, d->cls[b] = b % c->num_labels;
 }
-static ffn_batch as_batch(batch_data *d) { return (ffn_batch){d->B, d->T, d->ids, d->tt, d->mlm, d->nsp, d->cls}; }
+static ffn_batch as_batch(batch_data *d) { return (ffn_batch){.B = d->B, .T = d->T, .input_ids = d->ids, .token_type_ids = d->tt, .mlm_labels = d->mlm, .nsp_labels = d->nsp, .cls_labels = d->cls}; }
 
 static void test_reference(const kind *k) {
     ffn_config c = make_cfg(k);
@@ -365,6 +365,49 @@ static void test_pooled_only(const kind *k) {
     ffn_model_free(m);
 }
 
+/* Data parallelism splits a batch into slices (one per process): with row0 and the whole batch's label
+ * counts, the slices' losses add up to the whole batch's loss and their gradients to its gradient, dropout
+ * masks included. */
+static void test_slices(const kind *k) {
+    ffn_config c = make_cfg(k);
+    c.hidden_dropout = c.attn_dropout = 0.2f;
+    char err[256];
+    ffn_model *m = ffn_model_create(&c, 17, err, sizeof err);
+    batch_data d;
+    make_batch(&d, &c, 3, k->T);
+    int T = k->T;
+    ffn_model_reserve(m, 3, T, 1, err, sizeof err);
+    ffn_batch whole = as_batch(&d);
+    uint64_t calls = m->dropout_calls;
+    ffn_model_zero_grad(m);
+    float loss_whole = ffn_model_forward(m, &whole, 1);
+    ffn_model_backward(m);
+    size_t n = m->num_params;
+    float *g = malloc(sizeof(float) * n);
+    memcpy(g, m->grads, sizeof(float) * n);
+    int nmlm = 0;
+    for (int i = 0; i < 3 * T; i++) nmlm += d.mlm[i] != -100;
+    ffn_model_zero_grad(m);
+    float loss_parts = 0.0f;
+    int cut[3] = {0, 1, 3}; /* rows [0,1) and [1,3) */
+    for (int s = 0; s < 2; s++) {
+        int r0 = cut[s], nb = cut[s + 1] - cut[s];
+        ffn_batch part = {.B = nb, .T = T, .input_ids = d.ids + r0 * T, .token_type_ids = d.tt + r0 * T,
+                          .mlm_labels = d.mlm + r0 * T, .nsp_labels = d.nsp + r0, .cls_labels = d.cls + r0,
+                          .row0 = r0, .cls_denom = 3, .nsp_denom = 3, .mlm_denom = nmlm};
+        m->dropout_calls = calls; /* every process draws the same sequence of dropout seeds */
+        loss_parts += ffn_model_forward(m, &part, 1);
+        ffn_model_backward(m);
+    }
+    double gmax = 0, dmax = 0;
+    for (size_t i = 0; i < n; i++) gmax = fmax(gmax, fabs(g[i])), dmax = fmax(dmax, fabs(g[i] - m->grads[i]));
+    double el = fabs(loss_parts - loss_whole) / fabs(loss_whole);
+    check(el < 1e-6 && dmax <= 1e-5 * gmax, "%s: two slices of a batch (dropout 0.2) add up to it: loss %.1e, gradient %.1e "
+          "(max abs diff / max abs gradient)", k->name, el, dmax / gmax);
+    free(g);
+    ffn_model_free(m);
+}
+
 /* ---------- checkpoints ---------- */
 static char g_dir[256];
 
@@ -452,6 +495,7 @@ int main(void) {
     for (int i = 0; i < NKINDS; i++) test_gradients(&KINDS[i], 0.2f);
     for (int i = 0; i < NKINDS; i++) test_backends(&KINDS[i]);
     for (int i = 0; i < NKINDS; i++) test_pooled_only(&KINDS[i]);
+    for (int i = 0; i < NKINDS; i++) test_slices(&KINDS[i]);
     test_roundtrip();
     test_hf_dir();
     char cmd[300];

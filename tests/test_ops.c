@@ -203,7 +203,7 @@ static void test_dropout(void) {
     float *x = fa(n), *y = fa(n), *y2 = fa(n), *dx = fa(n), *g = fa(n);
     uint8_t *mask = ffn_calloc(n), *mask2 = ffn_calloc(n);
     for (size_t i = 0; i < n; i++) x[i] = 1.0f, g[i] = 1.0f;
-    ffn_dropout_forward(y, mask, x, n, 0.1f, 42);
+    ffn_dropout_forward(y, mask, x, n, 0.1f, 42, 0);
     size_t kept = 0;
     double sum = 0;
     int ok = 1;
@@ -215,9 +215,9 @@ static void test_dropout(void) {
     double frac = 1.0 - (double)kept / n;
     check(ok && fabs(frac - 0.1) < 0.005 && fabs(sum / n - 1.0) < 0.01,
           "dropout p=0.1: dropped fraction %.4f, mean %.4f, kept values scaled by 1/(1-p)", frac, sum / n);
-    ffn_dropout_forward(y2, mask2, x, n, 0.1f, 42);
+    ffn_dropout_forward(y2, mask2, x, n, 0.1f, 42, 0);
     check(!memcmp(mask, mask2, n), "dropout mask is reproducible from its seed");
-    ffn_dropout_forward(y2, mask2, x, n, 0.1f, 43);
+    ffn_dropout_forward(y2, mask2, x, n, 0.1f, 43, 0);
     check(memcmp(mask, mask2, n) != 0, "dropout masks differ between seeds");
     ffn_dropout_backward(dx, g, mask, n, 0.1f);
     ok = 1;
@@ -230,7 +230,7 @@ static void test_dropout(void) {
 typedef struct { float *ctx, *att, *q, *k, *v; uint8_t *drop, *km; int B, T, C, NH; float p; float *scr; } att_ctx;
 static void att_f(void *pp) {
     att_ctx *c = pp;
-    ffn_attention_forward(c->ctx, c->att, c->drop, c->scr, c->q, c->k, c->v, c->km, c->B, c->T, c->C, c->NH, c->p, 7);
+    ffn_attention_forward(c->ctx, c->att, c->drop, c->scr, c->q, c->k, c->v, c->km, c->B, c->T, c->C, c->NH, c->p, 7, 0);
 }
 static void test_attention(int B, int T, int C, int NH, float p) {
     size_t n = (size_t)B * T * C, na = (size_t)B * NH * T * T;

@@ -37,7 +37,7 @@ int main(int argc, char **argv) {
     int32_t *mlm = c->heads & FFN_HEAD_MLM ? read_i32(&in, "mlm_labels", BT, 0) : NULL;
     int32_t *nsp = c->heads & FFN_HEAD_NSP ? read_i32(&in, "nsp_labels", B, 0) : NULL;
     int32_t *cls = c->heads & FFN_HEAD_CLS ? read_i32(&in, "cls_labels", B, 0) : NULL;
-    ffn_batch batch = {B, T, ids, tt, mlm, nsp, cls};
+    ffn_batch batch = {.B = B, .T = T, .input_ids = ids, .token_type_ids = tt, .mlm_labels = mlm, .nsp_labels = nsp, .cls_labels = cls};
     if (ffn_model_reserve(m, B, T, 1, err, sizeof err)) ffn_die("%s", err);
     if (ffn_model_check_batch(m, &batch, err, sizeof err)) ffn_die("inputs: %s", err);
 
