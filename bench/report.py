@@ -227,10 +227,10 @@ if acc:
 dp = [r for r in rows if r.get("section") == "mpi"]
 if dp:
     L.append("## 6. Data parallelism over MPI (Open MPI, this machine)\n")
-    L.append(f"The same training run (Text data, 512 tokens, 4 layers x 256, FFN 1024; global batch {dp[0].get('batch', '?')}, "
-             f"{dp[0].get('steps', '?')} steps) as one process with 2 threads and as 2 processes with 1 thread "
+    L.append(f"The same training run (Text data, {dp[0].get('seq', '?')} tokens, 4 layers x 256, FFN 1024; global batch "
+             f"{dp[0].get('batch', '?')}, {dp[0].get('steps', '?')} steps, the first one not timed) as one process with 2 threads and as 2 processes with 1 thread "
              "each (`mpirun -np 2 --bind-to core`), plain data parallelism (gradient all-reduce) and ZeRO-1 (reduce-scatter, "
-             "sharded AdamW, all-gather of the parameters). tokens/s counts the training steps only (no evaluation); "
+             "sharded AdamW, all-gather of the parameters). tokens/s counts the training steps only (no evaluation, no checkpoint); "
              "`comm` is the time inside the gradient/parameter collectives, per step and as a share of the step. Median "
              "over rounds (min-max).\n")
     L.append("| model | processes x threads | tokens/s | vs 1 x 2 | comm s/step | comm share | peak RSS MiB (rank 0) | mean peak RSS MiB per rank | bytes moved per step per rank |")
@@ -242,7 +242,7 @@ if dp:
             if not rs:
                 continue
             tps = [float(r["tokens_per_s"]) for r in rs]
-            steps = float(rs[0]["steps"])
+            steps = float(rs[0].get("timed_steps", rs[0]["steps"]))
             comm = [float(r["comm_seconds"]) / steps for r in rs]
             share = [float(r["comm_seconds"]) / float(r["step_seconds"]) for r in rs]
             n = int(rs[0]["processes"])

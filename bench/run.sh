@@ -110,7 +110,7 @@ section_mpi() {
                 if "${launch[@]}" $FF train --data text --max-len $SEQ $flags --hidden 256 --layers 4 --intermediate 1024 \
                     --heads 4 --batch $MPI_BATCH --steps $MPI_STEPS --eval-every $MPI_STEPS --eval-limit 64 --limit 4000 \
                     --log-every $MPI_STEPS --seed 1 "${extra[@]}" --force --out "$dir" >"$dir.json" 2>"$dir.log"; then
-                    add section=mpi model="$name" config="$cfg" round="$round" batch="$MPI_BATCH" <"$dir.json"
+                    add section=mpi model="$name" config="$cfg" round="$round" batch="$MPI_BATCH" seq="$SEQ" <"$dir.json"
                 else
                     log "FAILED: mpi $name $cfg: $(tail -1 "$dir.log")"
                 fi

@@ -944,7 +944,8 @@ int ffn_train_run(const ffn_train_opts *o) {
     int loss_n = 0, rc = 0;
     eval_result last = {0};
     int stopped_early = 0;
-    double step_time = 0, comm_since = 0;
+    double step_time = 0, comm_since = 0; /* training steps after the first (warm-up: page faults, plans) */
+    long timed_steps = 0, first_step = st.step + 1;
     ffn_dist_comm_reset();
     int stop = 0; /* a stop request, agreed by every process at the same step */
     while (st.step < total && !stop) {
@@ -1020,7 +1021,8 @@ int ffn_train_run(const ffn_train_opts *o) {
         opt.lr = (float)lr_at(o, st.step, total, warmup);
         ffn_model_adamw_step(m, &opt, (int)st.step); /* ZeRO-1: this rank's block of parameters only */
         if (zero) ffn_dist_allgather_f32(m->params, m->num_params);
-        step_time += ffn_now() - t_step;
+        if (st.step == first_step) ffn_dist_comm_reset();
+        else step_time += ffn_now() - t_step, timed_steps++;
         st.data_rng = data_rng.s;
         st.dropout_calls = m->dropout_calls;
         tokens_since += (long)B * T * o->accum;
@@ -1083,7 +1085,7 @@ int ffn_train_run(const ffn_train_opts *o) {
         fprintf(mf, "{\"step\": %ld, \"final\": true, \"valid_accuracy\": %.6g, \"valid_loss\": %.6g%s", st.step, last.accuracy, last.loss, "");
         if (d.have_test) fprintf(mf, ", \"test_accuracy\": %.6g, \"test_loss\": %.6g", te.accuracy, te.loss);
         fprintf(mf, ", \"parameters\": %zu, \"elapsed_s\": %.3f, \"peak_rss_mib\": %.1f}\n", nparams, el, peak_rss_mib());
-        double tps = step_time > 0 ? (double)st.step * B * T * o->accum / step_time : 0, comm = ffn_dist_comm_seconds();
+        double tps = step_time > 0 ? (double)timed_steps * B * T * o->accum / step_time : 0, comm = ffn_dist_comm_seconds();
         double rss = peak_rss_mib();
         ffn_dist_sum_f64(&rss, 1); /* the mean over ranks is reported below */
         if (g_lead) {
@@ -1092,8 +1094,8 @@ int ffn_train_run(const ffn_train_opts *o) {
             if (d.task == TASK_MLM) printf(", \"valid_perplexity\": %.3f", last.perplexity);
             if (d.have_test) printf(", \"test_accuracy\": %.4f, \"test_loss\": %.4f", te.accuracy, te.loss);
             printf(", \"train_seconds\": %.1f, \"peak_rss_mib\": %.1f", el, peak_rss_mib());
-            printf(", \"processes\": %d, \"zero\": %d, \"step_seconds\": %.3f, \"tokens_per_s\": %.1f, \"comm_seconds\": %.3f, "
-                   "\"mean_peak_rss_mib\": %.1f}\n", nproc, zero, step_time, tps, comm, rss / nproc);
+            printf(", \"processes\": %d, \"zero\": %d, \"timed_steps\": %ld, \"step_seconds\": %.3f, \"tokens_per_s\": %.1f, "
+                   "\"comm_seconds\": %.3f, \"mean_peak_rss_mib\": %.1f}\n", nproc, zero, timed_steps, step_time, tps, comm, rss / nproc);
         }
     }
     fclose(mf);
