@@ -921,8 +921,9 @@ int ffn_train_run(const ffn_train_opts *o) {
     say("fastfnet: %d train / %d valid%s examples of %d tokens, %zu parameters, %ld steps of %d x %d%s\n",
             d.train.n, d.valid.n, d.have_test ? " / test" : "", T, nparams, total, B, o->accum, o->accum > 1 ? " (accumulated)" : "");
     if (nproc > 1)
-        say("fastfnet: %d processes, %d-%d sequences of each batch per process%s\n", nproc, B / nproc, Bmax,
-            zero ? ", AdamW moments sharded (ZeRO-1)" : "");
+        say("fastfnet: %d processes, %d-%d sequences of each batch per process; AdamW moments %.3f MiB per process%s\n",
+            nproc, B / nproc, Bmax, 2.0 * sizeof(float) * (double)(m->mom_hi - m->mom_lo) / 1048576.0,
+            zero ? " (ZeRO-1: sharded)" : "");
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
