@@ -231,10 +231,12 @@ if dp:
              f"{dp[0].get('batch', '?')}, {dp[0].get('steps', '?')} steps, the first one not timed) as one process with 2 threads and as 2 processes with 1 thread "
              "each (`mpirun -np 2 --bind-to core`), plain data parallelism (gradient all-reduce) and ZeRO-1 (reduce-scatter, "
              "sharded AdamW, all-gather of the parameters). tokens/s counts the training steps only (no evaluation, no checkpoint); "
-             "`comm` is the time inside the gradient/parameter collectives, per step and as a share of the step. Median "
-             "over rounds (min-max).\n")
-    L.append("| model | processes x threads | tokens/s | vs 1 x 2 | comm s/step | comm share | peak RSS MiB (rank 0) | mean peak RSS MiB per rank | bytes moved per step per rank |")
-    L.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+             "`comm` is the time inside the gradient/parameter collectives (the all-reduce, or ZeRO-1's reduce-scatter + "
+             "all-gather), per step and as a share of the step; `wait` is the time at a barrier just before them, spent "
+             "waiting for the slower process to finish its backward (load imbalance, not communication). Median over "
+             "rounds (min-max).\n")
+    L.append("| model | processes x threads | tokens/s | vs 1 x 2 | comm s/step | comm share | wait s/step | peak RSS MiB (rank 0) | mean peak RSS MiB per rank | bytes moved per step per rank |")
+    L.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for m in dict.fromkeys(r["model"] for r in dp):
         base = med(float(r["tokens_per_s"]) for r in dp if r["model"] == m and r["config"] == "1x2")
         for cfgname in ("1x2", "2x1", "2x1-zero"):
@@ -245,6 +247,7 @@ if dp:
             steps = float(rs[0].get("timed_steps", rs[0]["steps"]))
             comm = [float(r["comm_seconds"]) / steps for r in rs]
             share = [float(r["comm_seconds"]) / float(r["step_seconds"]) for r in rs]
+            wait = [float(r.get("wait_seconds", 0)) / steps for r in rs]
             n = int(rs[0]["processes"])
             P = int(rs[0]["parameters"])
             # ring-volume collectives: reduce-scatter + all-gather each move (n-1)/n of the buffer per rank
@@ -252,7 +255,7 @@ if dp:
             lo, hi = spread(tps)
             label = {"1x2": "1 x 2", "2x1": "2 x 1", "2x1-zero": "2 x 1, ZeRO-1"}[cfgname]
             L.append(f"| {m} | {label} | {med(tps):,.0f} ({lo:,.0f}-{hi:,.0f}) | {med(tps) / base:.2f} | {med(comm):.4f} | "
-                     f"{100 * med(share):.1f}% | {med(float(r['peak_rss_mib']) for r in rs):.0f} | "
+                     f"{100 * med(share):.1f}% | {med(wait):.4f} | {med(float(r['peak_rss_mib']) for r in rs):.0f} | "
                      f"{med(float(r['mean_peak_rss_mib']) for r in rs):.0f} | {moved / 2**20:.1f} MiB |")
     L.append("\nBoth processes share one machine's two cores and memory bus, so this measures the overhead of the "
              "data-parallel machinery (collectives through shared memory, duplicated batch assembly), not a cluster's "

@@ -37,7 +37,9 @@ void ffn_dist_allgather_f32(float *buf, size_t n);
  * each rank passes its own block. */
 void ffn_dist_gather_f32(const float *block, float *full, size_t n);
 
-/* Seconds spent inside the gradient/parameter collectives above since the last reset. */
+/* Seconds spent inside the gradient/parameter collectives above since the last reset, and (apart from it)
+ * waiting at the barrier before the gradient reduction for the slowest rank to finish its backward. */
 double ffn_dist_comm_seconds(void);
+double ffn_dist_wait_seconds(void);
 void ffn_dist_comm_reset(void);
 #endif

@@ -9,7 +9,7 @@
 #include "util.h"
 
 static int g_rank = 0, g_size = 1, g_inited = 0;
-static double g_comm = 0.0;
+static double g_comm = 0.0, g_wait = 0.0;
 static int *g_counts, *g_displs; /* per-rank block counts and offsets of the last buffer size */
 static size_t g_counts_n = (size_t)-1;
 
@@ -78,7 +78,11 @@ static void counts_for(size_t n) {
 
 void ffn_dist_reduce_scatter_f32(float *buf, size_t n, float *scratch) {
     if (g_size < 2) return;
+    /* a barrier first, timed apart: waiting for the slowest rank is load imbalance, not communication */
     double t = ffn_now();
+    MPI_Barrier(MPI_COMM_WORLD);
+    g_wait += ffn_now() - t;
+    t = ffn_now();
     counts_for(n);
     MPI_Reduce_scatter(buf, scratch, g_counts, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
     memcpy(buf + g_displs[g_rank], scratch, sizeof(float) * (size_t)g_counts[g_rank]);
@@ -108,4 +112,5 @@ void ffn_dist_gather_f32(const float *block, float *full, size_t n) {
 }
 
 double ffn_dist_comm_seconds(void) { return g_comm; }
-void ffn_dist_comm_reset(void) { g_comm = 0.0; }
+double ffn_dist_wait_seconds(void) { return g_wait; }
+void ffn_dist_comm_reset(void) { g_comm = g_wait = 0.0; }

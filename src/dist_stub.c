@@ -26,4 +26,5 @@ void ffn_dist_gather_f32(const float *block, float *full, size_t n) {
         for (size_t i = 0; i < n; i++) full[i] = block[i];
 }
 double ffn_dist_comm_seconds(void) { return 0.0; }
+double ffn_dist_wait_seconds(void) { return 0.0; }
 void ffn_dist_comm_reset(void) {}

@@ -1096,7 +1096,8 @@ int ffn_train_run(const ffn_train_opts *o) {
             if (d.have_test) printf(", \"test_accuracy\": %.4f, \"test_loss\": %.4f", te.accuracy, te.loss);
             printf(", \"train_seconds\": %.1f, \"peak_rss_mib\": %.1f", el, peak_rss_mib());
             printf(", \"processes\": %d, \"zero\": %d, \"timed_steps\": %ld, \"step_seconds\": %.3f, \"tokens_per_s\": %.1f, "
-                   "\"comm_seconds\": %.3f, \"mean_peak_rss_mib\": %.1f}\n", nproc, zero, timed_steps, step_time, tps, comm, rss / nproc);
+                   "\"comm_seconds\": %.4f, \"wait_seconds\": %.4f, \"mean_peak_rss_mib\": %.1f}\n", nproc, zero, timed_steps,
+                   step_time, tps, comm, ffn_dist_wait_seconds(), rss / nproc);
         }
     }
     fclose(mf);
