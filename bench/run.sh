@@ -10,8 +10,9 @@
 #   6. data parallelism over MPI: tokens/s of 1 process x 2 threads against 2 processes x 1 thread (plain and
 #      ZeRO-1), and the time in the gradient all-reduce.
 # Raw results: build/bench-PROFILE/results.jsonl; report: docs/RESULTS.md + docs/results-*.svg.
-# BENCH_SECTIONS=speed runs sections 1-4 only (no training runs); BENCH_SECTIONS=mpi runs section 6 only and
-# adds it to the profile's existing results (the report then shows every section measured so far).
+# BENCH_SECTIONS=LIST (comma-separated: speed = sections 1-4, accuracy = 5, mpi = 6; default all) runs only those;
+# when the profile already has results, the listed sections' rows are replaced and the others kept, and the
+# report names every command that contributed, with its commit and date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROFILE=${1:-quick}
@@ -20,11 +21,42 @@ scripts/deps.sh >/dev/null
 make -s all build/bench
 OUT=build/bench-$PROFILE
 SECTIONS=${BENCH_SECTIONS:-all}
-case "$SECTIONS" in all | speed | mpi) ;; *) echo "bench: BENCH_SECTIONS must be all, speed or mpi" >&2; exit 2 ;; esac
+for s in ${SECTIONS//,/ }; do
+    case "$s" in all | speed | accuracy | mpi) ;; *) echo "bench: BENCH_SECTIONS: '$s' is not one of all, speed, accuracy, mpi" >&2; exit 2 ;; esac
+done
+want() { [ "$SECTIONS" = all ] || [[ ",$SECTIONS," == *",$1,"* ]]; }
 CMD="${BENCH_SECTIONS:+BENCH_SECTIONS=$SECTIONS }make bench PROFILE=$PROFILE"
 RES=$OUT/results.jsonl
 FRESH=0
-if [ "$SECTIONS" != mpi ] || [ ! -f "$RES" ]; then rm -rf "$OUT"; FRESH=1; fi
+if [ "$SECTIONS" = all ] || [ ! -f "$RES" ]; then
+    rm -rf "$OUT"
+    FRESH=1
+else # keep the other sections' rows
+    want accuracy && rm -rf "$OUT/runs"
+    want mpi && rm -rf "$OUT/mpi"
+    # rows of the listed sections go, and so does a command whose sections are all being re-measured
+    /usr/bin/python3 -c '
+import json, sys
+groups = {"speed": {"sgemm", "efficiency", "sweep", "base"}, "accuracy": {"accuracy"}, "mpi": {"mpi"}}
+redo = set(sys.argv[2].split(","))
+drop = set().union(*(groups[g] for g in redo))
+keep = []
+lines = [l for l in open(sys.argv[1]) if l.strip()]
+if not any(json.loads(l).get("section") == "command" for l in lines):  # results of a run.sh before command rows
+    m = next((json.loads(l) for l in lines if json.loads(l).get("section") == "machine"), None)
+    if m:
+        lines.append(json.dumps({"section": "command", "command": "make bench PROFILE=%s" % m["profile"], "sections": "all",
+                                 "commit": m["commit"], "date": m["date"]}) + "\n")
+for line in lines:
+    if not line.strip(): continue
+    r = json.loads(line)
+    if r.get("section") in drop: continue
+    if r.get("section") == "command":
+        had = set(groups) if r.get("sections", "all") == "all" else set(r["sections"].split(","))
+        if had <= redo: continue
+    keep.append(line)
+open(sys.argv[1], "w").writelines(keep)' "$RES" "$SECTIONS"
+fi
 mkdir -p "$OUT"
 FF=build/fastfnet
 BENCH=build/bench
@@ -72,7 +104,7 @@ header() { # machine facts, once per results file
     } >>"$RES"
 }
 [ $FRESH = 1 ] && header
-echo "{\"section\": \"command\", \"command\": \"$CMD\", \"commit\": \"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo -dirty)\", \"date\": \"$(date -u +%Y-%m-%dT%H:%MZ)\"}" >>"$RES"
+echo "{\"section\": \"command\", \"command\": \"$CMD\", \"sections\": \"$SECTIONS\", \"commit\": \"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo -dirty)\", \"date\": \"$(date -u +%Y-%m-%dT%H:%MZ)\"}" >>"$RES"
 report() {
     log "report"
     local runs=()
@@ -118,93 +150,87 @@ section_mpi() {
         done
     done
 }
-if [ "$SECTIONS" = mpi ]; then
-    section_mpi
-    report
-    exit 0
-fi
+if want speed; then
+    log "1. sgemm peak"
+    $BENCH --sgemm-peak --threads $TH --repeats 7 | add section=sgemm
 
+    log "2. efficiency at seq $SEQ, batch $BATCH ($ROUNDS rounds x $REP repeats), with the PyTorch peer"
+    for round in $(seq 1 "$ROUNDS"); do
+        for spec in "${MODELS[@]}"; do
+            name=${spec%%|*}
+            flags=${spec#*|}
+            flags=${flags//MID/2}
+            # shellcheck disable=SC2086
+            $BENCH $flags --hidden 256 --layers 4 --intermediate 1024 --heads 4 --vocab 261 --seq $SEQ --batch $BATCH \
+                --repeats $REP --warmup 2 --threads $TH | add section=efficiency model="$name" round="$round"
+            if [ "$name" = bert ] || [ "$name" = fnet ]; then
+                $PY bench/torch_peer.py --arch "$name" --vocab 261 --hidden 256 --layers 4 --intermediate 1024 --heads 4 \
+                    --seq $SEQ --batch $BATCH --threads $TH --repeats $REP --warmup 2 --mode both --json |
+                    add section=efficiency model="pytorch-$name" round="$round"
+            fi
+        done
+    done
 
-log "1. sgemm peak"
-$BENCH --sgemm-peak --threads $TH --repeats 7 | add section=sgemm
+    log "3. sequence-length sweep: $SWEEP"
+    for T in $SWEEP; do
+        for spec in "bert|--arch bert" "fnet|--arch fnet" "fast-avgpool-0|--arch fast-fnet --reduce 0 --residual avgpool"; do
+            name=${spec%%|*}
+            # shellcheck disable=SC2086
+            $BENCH ${spec#*|} --hidden 256 --layers 4 --intermediate 1024 --heads 4 --vocab 261 --seq "$T" --batch 1 \
+                --mode train --repeats 3 --warmup 1 --threads $TH | add section=sweep model="$name"
+        done
+    done
 
-log "2. efficiency at seq $SEQ, batch $BATCH ($ROUNDS rounds x $REP repeats), with the PyTorch peer"
-for round in $(seq 1 "$ROUNDS"); do
-    for spec in "${MODELS[@]}"; do
-        name=${spec%%|*}
-        flags=${spec#*|}
-        flags=${flags//MID/2}
-        # shellcheck disable=SC2086
-        $BENCH $flags --hidden 256 --layers 4 --intermediate 1024 --heads 4 --vocab 261 --seq $SEQ --batch $BATCH \
-            --repeats $REP --warmup 2 --threads $TH | add section=efficiency model="$name" round="$round"
-        if [ "$name" = bert ] || [ "$name" = fnet ]; then
-            $PY bench/torch_peer.py --arch "$name" --vocab 261 --hidden 256 --layers 4 --intermediate 1024 --heads 4 \
-                --seq $SEQ --batch $BATCH --threads $TH --repeats $REP --warmup 2 --mode both --json |
-                add section=efficiency model="pytorch-$name" round="$round"
+    log "4. FNet-Base inference latency (12 x 768, seq 512, batch 1) against PyTorch"
+    for round in $(seq 1 "$ROUNDS"); do
+        $BENCH --arch fnet --hidden 768 --layers 12 --intermediate 3072 --vocab 32000 --seq 512 --batch 1 --mode infer \
+            --repeats $BASE_REP --warmup 1 --threads $TH | add section=base model=fnet-base round="$round"
+        $PY bench/torch_peer.py --arch fnet --vocab 32000 --hidden 768 --layers 12 --intermediate 3072 --heads 12 --seq 512 \
+            --batch 1 --threads $TH --repeats $BASE_REP --warmup 1 --mode infer --json | add section=base model=pytorch-fnet-base round="$round"
+    done
+
+fi # speed
+
+if want accuracy; then
+    log "5. accuracy: $BUDGET; seeds $SEEDS"
+    acc_run() { # task-name model-name seed flags...
+        local task=$1 name=$2 seed=$3
+        shift 3
+        local dir=$OUT/runs/$task-$name-s$seed
+        if $FF train "$@" --hidden $AHID --layers $ALAY --intermediate $AFFN --heads 4 --batch $ABATCH --lr $LR --seed "$seed" \
+            --limit $LIMIT --eval-limit $ELIMIT --eval-every $STEPS --threads $TH --log-every 50 --force --out "$dir" \
+            >"$dir.json" 2>"$dir.log"; then
+            add section=accuracy task="$task" model="$name" seed="$seed" <"$dir.json"
+        else
+            log "FAILED: $task $name seed $seed: $(tail -1 "$dir.log")"
+            echo "{\"error\": \"$(tail -1 "$dir.log" | tr -d '"')\"}" | add section=accuracy task="$task" model="$name" seed="$seed"
         fi
+    }
+    mkdir -p "$OUT/runs" "$OUT/listops"
+    # ListOps with the LRA rules (MAX/MIN/MED/SM, depth <= 10) but 100..$LLEN tokens instead of LRA's 500..2000, so
+    # that attention fits the budget on 2 cores (docs/RESULTS.md says so); train/valid/test from disjoint seeds.
+    $FF data listops --out "$OUT/listops/train.tsv" --n 20000 --seed 11 --min-len 100 --max-len $((LLEN - 1))
+    $FF data listops --out "$OUT/listops/valid.tsv" --n 1000 --seed 12 --min-len 100 --max-len $((LLEN - 1))
+    $FF data listops --out "$OUT/listops/test.tsv" --n 1000 --seed 13 --min-len 100 --max-len $((LLEN - 1))
+    for seed in $SEEDS; do
+        for spec in "${MODELS[@]}"; do
+            name=${spec%%|*}
+            flags=${spec#*|}
+            flags=${flags//MID/$MID}
+            # shellcheck disable=SC2086
+            {
+                acc_run listops "$name" "$seed" --train "$OUT/listops/train.tsv" --valid "$OUT/listops/valid.tsv" \
+                    --test "$OUT/listops/test.tsv" --tokenizer word --max-len $LLEN --steps $STEPS $flags
+                acc_run text "$name" "$seed" --data text --max-len $TLEN --steps $STEPS $flags
+                acc_run image "$name" "$seed" --data image --steps $STEPS $flags
+                # MLM pre-training on Moby Dick + SOTU (BPE), then fine-tuning on the Text task with that tokenizer
+                acc_run mlm "$name" "$seed" --task mlm --data pretrain --tokenizer bpe --vocab-size 4000 --max-len $MLEN --steps $MLMSTEPS $flags
+                acc_run mlm-finetune "$name" "$seed" --data text --max-len $MLEN --steps $STEPS --init-from "$OUT/runs/mlm-$name-s$seed"
+            }
+        done
     done
-done
 
-log "3. sequence-length sweep: $SWEEP"
-for T in $SWEEP; do
-    for spec in "bert|--arch bert" "fnet|--arch fnet" "fast-avgpool-0|--arch fast-fnet --reduce 0 --residual avgpool"; do
-        name=${spec%%|*}
-        # shellcheck disable=SC2086
-        $BENCH ${spec#*|} --hidden 256 --layers 4 --intermediate 1024 --heads 4 --vocab 261 --seq "$T" --batch 1 \
-            --mode train --repeats 3 --warmup 1 --threads $TH | add section=sweep model="$name"
-    done
-done
+fi # accuracy
 
-log "4. FNet-Base inference latency (12 x 768, seq 512, batch 1) against PyTorch"
-for round in $(seq 1 "$ROUNDS"); do
-    $BENCH --arch fnet --hidden 768 --layers 12 --intermediate 3072 --vocab 32000 --seq 512 --batch 1 --mode infer \
-        --repeats $BASE_REP --warmup 1 --threads $TH | add section=base model=fnet-base round="$round"
-    $PY bench/torch_peer.py --arch fnet --vocab 32000 --hidden 768 --layers 12 --intermediate 3072 --heads 12 --seq 512 \
-        --batch 1 --threads $TH --repeats $BASE_REP --warmup 1 --mode infer --json | add section=base model=pytorch-fnet-base round="$round"
-done
-
-if [ "$SECTIONS" = speed ]; then
-    log "accuracy skipped (BENCH_SECTIONS=speed)"
-    report
-    exit 0
-fi
-log "5. accuracy: $BUDGET; seeds $SEEDS"
-acc_run() { # task-name model-name seed flags...
-    local task=$1 name=$2 seed=$3
-    shift 3
-    local dir=$OUT/runs/$task-$name-s$seed
-    if $FF train "$@" --hidden $AHID --layers $ALAY --intermediate $AFFN --heads 4 --batch $ABATCH --lr $LR --seed "$seed" \
-        --limit $LIMIT --eval-limit $ELIMIT --eval-every $STEPS --threads $TH --log-every 50 --force --out "$dir" \
-        >"$dir.json" 2>"$dir.log"; then
-        add section=accuracy task="$task" model="$name" seed="$seed" <"$dir.json"
-    else
-        log "FAILED: $task $name seed $seed: $(tail -1 "$dir.log")"
-        echo "{\"error\": \"$(tail -1 "$dir.log" | tr -d '"')\"}" | add section=accuracy task="$task" model="$name" seed="$seed"
-    fi
-}
-mkdir -p "$OUT/runs" "$OUT/listops"
-# ListOps with the LRA rules (MAX/MIN/MED/SM, depth <= 10) but 100..$LLEN tokens instead of LRA's 500..2000, so
-# that attention fits the budget on 2 cores (docs/RESULTS.md says so); train/valid/test from disjoint seeds.
-$FF data listops --out "$OUT/listops/train.tsv" --n 20000 --seed 11 --min-len 100 --max-len $((LLEN - 1))
-$FF data listops --out "$OUT/listops/valid.tsv" --n 1000 --seed 12 --min-len 100 --max-len $((LLEN - 1))
-$FF data listops --out "$OUT/listops/test.tsv" --n 1000 --seed 13 --min-len 100 --max-len $((LLEN - 1))
-for seed in $SEEDS; do
-    for spec in "${MODELS[@]}"; do
-        name=${spec%%|*}
-        flags=${spec#*|}
-        flags=${flags//MID/$MID}
-        # shellcheck disable=SC2086
-        {
-            acc_run listops "$name" "$seed" --train "$OUT/listops/train.tsv" --valid "$OUT/listops/valid.tsv" \
-                --test "$OUT/listops/test.tsv" --tokenizer word --max-len $LLEN --steps $STEPS $flags
-            acc_run text "$name" "$seed" --data text --max-len $TLEN --steps $STEPS $flags
-            acc_run image "$name" "$seed" --data image --steps $STEPS $flags
-            # MLM pre-training on Moby Dick + SOTU (BPE), then fine-tuning on the Text task with that tokenizer
-            acc_run mlm "$name" "$seed" --task mlm --data pretrain --tokenizer bpe --vocab-size 4000 --max-len $MLEN --steps $MLMSTEPS $flags
-            acc_run mlm-finetune "$name" "$seed" --data text --max-len $MLEN --steps $STEPS --init-from "$OUT/runs/mlm-$name-s$seed"
-        }
-    done
-done
-
-section_mpi
+want mpi && section_mpi
 report
