@@ -62,6 +62,7 @@ L.append("- Timings: each program times its own steps (after warm-up) and report
          "(`getrusage`), not an estimate. Accuracy is on held-out test data never used for training or model selection.")
 L.append("- GFLOP/s counts the matrix products of every Linear and attention product, and 2.5 N log2 N per FFT (an "
          "estimate), x3 for a training step; MFU is that divided by the sgemm peak measured below in the same run.\n")
+SUMMARY_AT = len(L)  # the summary is inserted here once every section is known
 L.append(f"sgemm peak (OpenBLAS, 2048^3, {machine['threads']} threads): **{fmt(peak,1)} GFLOP/s** (median of {sgemm['repeats'] if sgemm else 0}).\n")
 
 eff = by_model("efficiency")
@@ -230,7 +231,7 @@ if acc:
     L.append("")
 dp = [r for r in rows if r.get("section") == "mpi"]
 if dp:
-    L.append("## 6. Data parallelism over MPI (Open MPI, this machine)\n")
+    L.append("## 5. Data parallelism over MPI (Open MPI, this machine)\n")
     L.append(f"The same training run (Text data, {dp[0].get('seq', '?')} tokens, 4 layers x 256, FFN 1024; global batch "
              f"{dp[0].get('batch', '?')}, {dp[0].get('steps', '?')} steps, the first one not timed) as one process with 2 threads and as 2 processes with 1 thread "
              "each (`mpirun -np 2 --bind-to core`), plain data parallelism (gradient all-reduce) and ZeRO-1 (reduce-scatter, "
@@ -264,5 +265,65 @@ if dp:
     L.append("\nBoth processes share one machine's two cores and memory bus, so this measures the overhead of the "
              "data-parallel machinery (collectives through shared memory, duplicated batch assembly), not a cluster's "
              "scaling; docs/DISTRIBUTED.md gives the communication volume per step for other model sizes.\n")
+# ---- summary: the paper's claims side by side (from the sections below) ----
+S = []
+effm = by_model("efficiency")
+def eff_med(model, key):
+    return med(r.get(key) for r in effm.get(model, [])) if model in effm else float("nan")
+acc_rows = [r for r in rows if r.get("section") == "accuracy" and "error" not in r]
+lra = ["listops", "text", "image"]
+def acc_mean(model):
+    v = [statistics.mean(float(r.get("test_accuracy", r.get("valid_accuracy", "nan"))) for r in acc_rows if r["model"] == model and r["task"] == t)
+         for t in lra if any(r["model"] == model and r["task"] == t for r in acc_rows)]
+    return statistics.mean(v) if len(v) == len(lra) else float("nan")
+if effm.get("fnet"):
+    S.append("## Summary\n")
+    S.append("Ratios to FNet at the same depth, width and budget (sections 1 and 4); accuracy is the mean test accuracy over "
+             "ListOps, Text and Image (section 4).\n")
+    S.append("| model | parameters | training step | peak memory (training) | inference tokens/s | mean LRA-form accuracy |")
+    S.append("| --- | ---: | ---: | ---: | ---: | ---: |")
+    f_p, f_t, f_m, f_i = (eff_med("fnet", k) for k in ("params", "train_step_s_median", "peak_rss_mib", "infer_tokens_per_s"))
+    for m in [k for k in effm if not k.startswith("pytorch")]:
+        S.append(f"| {m} | {eff_med(m, 'params') / f_p:.2f} | {eff_med(m, 'train_step_s_median') / f_t:.2f} | "
+                 f"{eff_med(m, 'peak_rss_mib') / f_m:.2f} | {eff_med(m, 'infer_tokens_per_s') / f_i:.2f} | {fmt(acc_mean(m), 4)} |")
+    pf = [(a_, eff_med(a_, "train_tokens_per_s") / eff_med("pytorch-" + a_, "train_tokens_per_s"),
+           eff_med(a_, "infer_tokens_per_s") / eff_med("pytorch-" + a_, "infer_tokens_per_s")) for a_ in ("fnet", "bert") if "pytorch-" + a_ in effm]
+    if pf:
+        S.append("\nfastfnet / PyTorch (same shapes, same run): " + "; ".join(f"{a_} training {t:.2f}x, inference {i:.2f}x" for a_, t, i in pf) + ".")
+    swm = by_model("sweep")
+    if "bert" in swm and "fnet" in swm:
+        tmax = max(int(r["seq"]) for r in swm["fnet"])
+        fb = med(r.get("train_step_s_median") for r in swm["fnet"] if int(r["seq"]) == tmax)
+        bb = med(r.get("train_step_s_median") for r in swm["bert"] if int(r["seq"]) == tmax)
+        S.append(f"At sequence {tmax}, an FNet training step takes {fb / bb:.3f}x the attention model's.")
+    S.append("")
+    # accuracy against training step time: the trade-off the paper is about
+    pts = [(m, eff_med(m, "train_step_s_median") / f_t, acc_mean(m)) for m in effm if not m.startswith("pytorch")]
+    pts = [p_ for p_ in pts if not math.isnan(p_[2])]
+    if len(pts) >= 2:
+        W, H, pad = 720, 440, 70
+        xs = [math.log10(p_[1]) for p_ in pts]; ys = [p_[2] for p_ in pts]
+        x0, x1 = min(xs) - 0.1, max(xs) + 0.1
+        y0, y1 = min(ys) - 0.02, max(ys) + 0.02
+        X = lambda x: pad + (math.log10(x) - x0) / (x1 - x0) * (W - 2 * pad)
+        Y = lambda y: H - pad - (y - y0) / (y1 - y0) * (H - 2 * pad)
+        g = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
+             f'<rect width="{W}" height="{H}" fill="white"/>',
+             f'<text x="{W/2}" y="22" text-anchor="middle" font-size="14">Mean test accuracy (ListOps, Text, Image) vs training step time</text>',
+             f'<line x1="{pad}" y1="{H-pad}" x2="{W-pad}" y2="{H-pad}" stroke="#888"/><line x1="{pad}" y1="{pad}" x2="{pad}" y2="{H-pad}" stroke="#888"/>']
+        for t in (0.1, 0.2, 0.5, 1, 2, 5, 10):
+            if x0 <= math.log10(t) <= x1:
+                g.append(f'<line x1="{X(t):.1f}" x2="{X(t):.1f}" y1="{pad}" y2="{H-pad}" stroke="#eee"/><text x="{X(t):.1f}" y="{H-pad+16}" text-anchor="middle">{t:g}</text>')
+        for k in range(6):
+            yv = y0 + (y1 - y0) * k / 5
+            g.append(f'<text x="{pad-6}" y="{Y(yv)+4:.1f}" text-anchor="end">{yv:.3f}</text>')
+        for m, t, acc_ in pts:
+            c = "#d62728" if m == "bert" else "#1f77b4" if m in ("fnet", "hybrid") else "#2ca02c"
+            g.append(f'<circle cx="{X(t):.1f}" cy="{Y(acc_):.1f}" r="5" fill="{c}"/><text x="{X(t)+8:.1f}" y="{Y(acc_)-6:.1f}">{m}</text>')
+        g.append(f'<text x="{W/2}" y="{H-20}" text-anchor="middle">training step time / FNet (log scale; section 1 shape)</text></svg>')
+        path = a.svg_prefix + "-tradeoff.svg"
+        open(path, "w").write("\n".join(g) + "\n")
+        S.append(f"![accuracy vs step time]({os.path.basename(path)})\n")
+L[SUMMARY_AT:SUMMARY_AT] = S
 open(a.out, "w").write("\n".join(L) + "\n")
 print(f"wrote {a.out}")
