@@ -98,13 +98,14 @@ for kv in sys.argv[1:]:
 print(json.dumps(d))' $extra >>"$RES"
 }
 
+COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo -dirty)"
 header() { # machine facts, once per results file
     {
-    echo "{\"section\": \"machine\", \"profile\": \"$PROFILE\", \"cpu\": \"$(lscpu | sed -n 's/^Model name: *//p' | head -1)\", \"cores\": $(nproc), \"mem_gib\": $(free -g | awk '/Mem:/{print $2}'), \"commit\": \"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo -dirty)\", \"date\": \"$(date -u +%Y-%m-%dT%H:%MZ)\", \"torch\": \"$($PY -c 'import torch; print(torch.__version__)')\", \"openblas\": \"$(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || dpkg-query -W -f='${Version}' libopenblas-dev)\", \"fftw\": \"$(dpkg-query -W -f='${Version}' libfftw3-dev)\", \"threads\": $TH}"
+    echo "{\"section\": \"machine\", \"profile\": \"$PROFILE\", \"cpu\": \"$(lscpu | sed -n 's/^Model name: *//p' | head -1)\", \"cores\": $(nproc), \"mem_gib\": $(free -g | awk '/Mem:/{print $2}'), \"commit\": \"$COMMIT\", \"date\": \"$(date -u +%Y-%m-%dT%H:%MZ)\", \"torch\": \"$($PY -c 'import torch; print(torch.__version__)')\", \"openblas\": \"$(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || dpkg-query -W -f='${Version}' libopenblas-dev)\", \"fftw\": \"$(dpkg-query -W -f='${Version}' libfftw3-dev)\", \"threads\": $TH}"
     } >>"$RES"
 }
 [ $FRESH = 1 ] && header
-echo "{\"section\": \"command\", \"command\": \"$CMD\", \"sections\": \"$SECTIONS\", \"commit\": \"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo -dirty)\", \"date\": \"$(date -u +%Y-%m-%dT%H:%MZ)\"}" >>"$RES"
+echo "{\"section\": \"command\", \"command\": \"$CMD\", \"sections\": \"$SECTIONS\", \"commit\": \"$COMMIT\", \"date\": \"$(date -u +%Y-%m-%dT%H:%MZ)\"}" >>"$RES"
 report() {
     log "report"
     local runs=()

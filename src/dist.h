@@ -14,8 +14,6 @@ int ffn_dist_init(int *argc, char ***argv, char *err, size_t errlen);
 void ffn_dist_finalize(void);
 int ffn_dist_rank(void);
 int ffn_dist_size(void);
-/* 1 when this binary has an MPI backend. */
-int ffn_dist_available(void);
 /* Nonzero when a launcher started several processes (OMPI_COMM_WORLD_SIZE, PMI_SIZE, PMIX_SIZE...). */
 int ffn_dist_launched_size(void);
 

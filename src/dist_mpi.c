@@ -5,7 +5,7 @@
 #include <mpi.h>
 #include <stdio.h>
 #include <string.h>
-#include "dist_common.h"
+#include "dist.h"
 #include "util.h"
 
 static int g_rank = 0, g_size = 1, g_inited = 0;
@@ -38,7 +38,6 @@ void ffn_dist_finalize(void) {
 
 int ffn_dist_rank(void) { return g_rank; }
 int ffn_dist_size(void) { return g_size; }
-int ffn_dist_available(void) { return 1; }
 
 void ffn_dist_barrier(void) {
     if (g_size > 1) MPI_Barrier(MPI_COMM_WORLD);

@@ -1,6 +1,6 @@
 /* dist_stub.c: the process group of a build without MPI: one process, every collective the identity. */
 #include <stdio.h>
-#include "dist_common.h"
+#include "dist.h"
 
 int ffn_dist_init(int *argc, char ***argv, char *err, size_t errlen) {
     int n = ffn_dist_launched_size();
@@ -14,7 +14,6 @@ int ffn_dist_init(int *argc, char ***argv, char *err, size_t errlen) {
 void ffn_dist_finalize(void) {}
 int ffn_dist_rank(void) { return 0; }
 int ffn_dist_size(void) { return 1; }
-int ffn_dist_available(void) { return 0; }
 void ffn_dist_barrier(void) {}
 void ffn_dist_bcast(void *buf, size_t bytes, int root) {}
 void ffn_dist_sum_f64(double *v, int n) {}

@@ -626,12 +626,14 @@ void ffn_model_backward(ffn_model *m) {
 
 /* ---------- optimizer ---------- */
 
-float ffn_model_grad_norm(const ffn_model *m) {
+double ffn_model_grad_sq(const ffn_model *m, size_t lo, size_t hi) {
     double s = 0.0;
 #pragma omp parallel for reduction(+ : s)
-    for (size_t i = 0; i < m->num_params; i++) s += (double)m->grads[i] * m->grads[i];
-    return (float)sqrt(s);
+    for (size_t i = lo; i < hi; i++) s += (double)m->grads[i] * m->grads[i];
+    return s;
 }
+
+float ffn_model_grad_norm(const ffn_model *m) { return (float)sqrt(ffn_model_grad_sq(m, 0, m->num_params)); }
 
 void ffn_model_adamw_step(ffn_model *m, const ffn_adamw *o, int step) {
     float bc1 = 1.0f - powf(o->beta1, (float)step), bc2 = 1.0f - powf(o->beta2, (float)step);

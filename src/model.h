@@ -94,6 +94,8 @@ int ffn_width_ffn(const ffn_config *c, int w);
 /* Build the tensor table and allocate params for a validated config (no init). */
 ffn_model *ffn_model_alloc(const ffn_config *cfg, char *err, size_t errlen);
 #endif
+/* Sum of squared gradients of params [lo, hi) (ffn_model_grad_norm is the root of the whole range's). */
+double ffn_model_grad_sq(const ffn_model *m, size_t lo, size_t hi);
 /* ZeRO-1: keep AdamW moments only for params [lo, hi) (copying that part of what is held); the AdamW step
  * then updates only those parameters. */
 void ffn_model_shard_moments(ffn_model *m, size_t lo, size_t hi);

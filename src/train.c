@@ -106,14 +106,21 @@ static void permutation(int *perm, int n, long seed, long epoch) {
     }
 }
 
-/* Keep a seeded random subset of k examples of d, in their original order (splits such as SpamAssassin's
- * come sorted by label, so the first k could all share one). */
+/* Which k of n items a seeded random subset keeps (keep[i] = 1), so that they can be kept in their original
+ * order: files and splits are often sorted by label (SpamAssassin's are), so the first k could share one. */
+static char *pick_subset(int n, int k, long seed, long salt) {
+    int *perm = malloc(sizeof(int) * n);
+    char *keep = calloc((size_t)n, 1);
+    permutation(perm, n, seed, salt);
+    for (int i = 0; i < k; i++) keep[perm[i]] = 1;
+    free(perm);
+    return keep;
+}
+
+/* Keep a seeded random subset of k examples of d, in their original order. */
 static void take_subset(ffn_dataset *d, int k, uint64_t seed) {
     if (k <= 0 || d->n <= k) return;
-    int *perm = malloc(sizeof(int) * d->n);
-    char *keep = calloc((size_t)d->n, 1);
-    permutation(perm, d->n, (long)(seed & 0x7fffffff), -2);
-    for (int i = 0; i < k; i++) keep[perm[i]] = 1;
+    char *keep = pick_subset(d->n, k, (long)(seed & 0x7fffffff), -2);
     ffn_dataset t = {0};
     t.n = k;
     t.off = malloc(sizeof(int64_t) * (k + 1));
@@ -136,7 +143,7 @@ static void take_subset(ffn_dataset *d, int k, uint64_t seed) {
     }
     t.off[k] = pos;
     t.truncated = d->truncated;
-    free(perm), free(keep);
+    free(keep);
     ffn_dataset_free(d);
     *d = t;
 }
@@ -352,12 +359,7 @@ static int prepare_data(run_data *d, const ffn_train_opts *o, ffn_tokenizer *giv
         return -1;
     }
     if (o->limit > 0 && o->limit < r.n) {
-        /* a seeded random subset, kept in file order: files are often sorted by label, so the first N
-         * records could all share one label */
-        int *perm = malloc(sizeof(int) * r.n);
-        char *keep = calloc((size_t)r.n, 1);
-        permutation(perm, r.n, o->seed, -1);
-        for (int i = 0; i < o->limit; i++) keep[perm[i]] = 1;
+        char *keep = pick_subset(r.n, o->limit, o->seed, -1); /* kept in file order */
         int k = 0;
         for (int i = 0; i < r.n; i++) {
             if (!keep[i]) {
@@ -369,7 +371,7 @@ static int prepare_data(run_data *d, const ffn_train_opts *o, ffn_tokenizer *giv
             k++;
         }
         r.n = k;
-        free(perm), free(keep);
+        free(keep);
     }
     if (given_labels) {
         d->labels.n = given_labels->n;
@@ -771,14 +773,6 @@ static int copy_matching(ffn_model *dst, const ffn_model *src) {
     return copied;
 }
 
-/* Sum of squared gradients over [lo, hi). */
-static double grad_sq(const ffn_model *m, size_t lo, size_t hi) {
-    double s = 0.0;
-#pragma omp parallel for reduction(+ : s)
-    for (size_t i = lo; i < hi; i++) s += (double)m->grads[i] * m->grads[i];
-    return s;
-}
-
 /* Checkpoint: every rank calls it at the same step (ZeRO-1 gathers the moment shards on rank 0, which
  * alone writes). */
 static void checkpoint_all(const ffn_train_opts *o, ffn_model *m, const run_data *d, const train_state *st,
@@ -977,8 +971,10 @@ int ffn_train_run(const ffn_train_opts *o) {
                 bt.row0 = (int)r0;
                 for (int i = 0; i < B; i++) bt.cls_denom += lab[i] != -100;
                 bt.nsp_denom = bt.cls_denom;
-                for (int i = 0; i < B * T && d.task == TASK_MLM; i++) bt.mlm_denom += mlm[i] != -100;
-                if (d.task == TASK_MLM && bt.mlm_denom == 0) bt.mlm_denom = 1; /* no target anywhere: zero loss */
+                if (d.task == TASK_MLM) {
+                    for (int i = 0; i < B * T; i++) bt.mlm_denom += mlm[i] != -100;
+                    if (bt.mlm_denom == 0) bt.mlm_denom = 1; /* no target anywhere: zero loss */
+                }
             }
             loss_step += ffn_model_forward(m, &bt, 1) / o->accum;
             ffn_model_backward(m);
@@ -1000,14 +996,9 @@ int ffn_train_run(const ffn_train_opts *o) {
         float scale = 1.0f / o->accum;
         if (o->accum > 1)
             for (size_t i = glo; i < ghi; i++) m->grads[i] *= scale;
-        float gn;
-        if (zero) {
-            double sq = grad_sq(m, glo, ghi);
-            ffn_dist_sum_f64(&sq, 1);
-            gn = (float)sqrt(sq);
-        } else {
-            gn = ffn_model_grad_norm(m);
-        }
+        double sq = ffn_model_grad_sq(m, glo, ghi);
+        if (zero) ffn_dist_sum_f64(&sq, 1); /* the blocks' sums; otherwise every rank holds all gradients */
+        float gn = (float)sqrt(sq);
         if (!isfinite(gn)) {
             say("\nfastfnet: the gradient became non-finite at step %ld; stopping without saving (last good "
                             "checkpoint kept in %s/checkpoints)\n", st.step + 1, o->out);
@@ -1085,19 +1076,19 @@ int ffn_train_run(const ffn_train_opts *o) {
         if (d.have_test) te = evaluate(m, &d.test, d.task, Bmax, T, (uint64_t)o->seed ^ 0x7E57);
         fprintf(mf, "{\"step\": %ld, \"final\": true, \"valid_accuracy\": %.6g, \"valid_loss\": %.6g%s", st.step, last.accuracy, last.loss, "");
         if (d.have_test) fprintf(mf, ", \"test_accuracy\": %.6g, \"test_loss\": %.6g", te.accuracy, te.loss);
-        fprintf(mf, ", \"parameters\": %zu, \"elapsed_s\": %.3f, \"peak_rss_mib\": %.1f}\n", nparams, el, peak_rss_mib());
+        double rss = peak_rss_mib(), rss_sum = rss;
+        fprintf(mf, ", \"parameters\": %zu, \"elapsed_s\": %.3f, \"peak_rss_mib\": %.1f}\n", nparams, el, rss);
         double tps = step_time > 0 ? (double)timed_steps * B * T * o->accum / step_time : 0, comm = ffn_dist_comm_seconds();
-        double rss = peak_rss_mib();
-        ffn_dist_sum_f64(&rss, 1); /* the mean over ranks is reported below */
+        ffn_dist_sum_f64(&rss_sum, 1); /* the mean over ranks is reported below */
         if (g_lead) {
             printf("{\"model\": \"%s\", \"task\": \"%s\", \"steps\": %ld, \"parameters\": %zu, \"valid_accuracy\": %.4f, \"valid_loss\": %.4f",
                    o->out, o->task, st.step, nparams, last.accuracy, last.loss);
             if (d.task == TASK_MLM) printf(", \"valid_perplexity\": %.3f", last.perplexity);
             if (d.have_test) printf(", \"test_accuracy\": %.4f, \"test_loss\": %.4f", te.accuracy, te.loss);
-            printf(", \"train_seconds\": %.1f, \"peak_rss_mib\": %.1f", el, peak_rss_mib());
+            printf(", \"train_seconds\": %.1f, \"peak_rss_mib\": %.1f", el, rss);
             printf(", \"processes\": %d, \"zero\": %d, \"timed_steps\": %ld, \"step_seconds\": %.3f, \"tokens_per_s\": %.1f, "
                    "\"comm_seconds\": %.4f, \"wait_seconds\": %.4f, \"mean_peak_rss_mib\": %.1f}\n", nproc, zero, timed_steps,
-                   step_time, tps, comm, ffn_dist_wait_seconds(), rss / nproc);
+                   step_time, tps, comm, ffn_dist_wait_seconds(), rss_sum / nproc);
         }
     }
     fclose(mf);

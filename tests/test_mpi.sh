@@ -36,6 +36,11 @@ if not a or a.keys() != b.keys(): print("steps differ"); sys.exit(0)
 print("%.1e" % max(abs(x - y) / abs(x) for s in a for x, y in zip(a[s], b[s]) if x))
 EOF
 }
+end_job() { # PID OUT: wait up to 30 s for a background mpirun, then kill it and its ranks; its exit status
+    for _ in $(seq 1 300); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$1" 2>/dev/null && { kill -9 "$1"; pkill -9 -f "fastfnet train.*$2"; }
+    wait "$1"
+}
 below() { /usr/bin/python3 -c "import sys; sys.exit(0 if float('$1') < float('$2') else 1)" 2>/dev/null; }
 
 "$FF" data listops --out lo-train.tsv --n 600 --seed 1 --min-len 20 --max-len 63 >/dev/null 2>&1
@@ -126,9 +131,7 @@ for p in $(pgrep -f "fastfnet train"); do
 done
 t0=$(date +%s.%N)
 [ -n "$victim" ] && kill -9 "$victim"
-for _ in $(seq 1 300); do kill -0 $job 2>/dev/null || break; sleep 0.1; done
-kill -0 $job 2>/dev/null && { kill -9 $job; pkill -9 -f "fastfnet train.*killed"; }
-wait $job
+end_job $job killed
 rc=$?
 dt=$(/usr/bin/python3 -c "import time; print('%.1f' % (time.time() - $t0))")
 ck=killed/checkpoints/$(cat killed/checkpoints/LATEST 2>/dev/null)
@@ -147,9 +150,7 @@ job=$!
 for _ in $(seq 1 600); do grep -q "^fastfnet: 2 processes" intr.err 2>/dev/null && break; sleep 0.1; done
 sleep 1
 kill -INT $job
-for _ in $(seq 1 300); do kill -0 $job 2>/dev/null || break; sleep 0.1; done
-kill -0 $job 2>/dev/null && { kill -9 $job; pkill -9 -f "fastfnet train.*intr"; }
-wait $job
+end_job $job intr
 rc=$?
 saved=$(cat intr/checkpoints/LATEST 2>/dev/null)
 [ "$rc" -ne 0 ] && [ -n "$saved" ] && grep -q "interrupted at step" intr.err &&

@@ -1,4 +1,4 @@
-/* dist_common.h: what both dist backends share (included by dist_mpi.c and dist_stub.c only). */
+/* dist.c: the parts of the process-group seam that do not depend on the backend. */
 #include <stdlib.h>
 #include "dist.h"
 
