@@ -86,7 +86,43 @@ install: all
 	install -m 644 include/fastfnet.h $(DESTDIR)$(PREFIX)/include/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@MPI_LIBS@|$(MPI_LIBS)|' scripts/fastfnet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fastfnet.pc
 
-clean:
+clean: fuzz-clean
 	rm -rf build build-san
 
 .PHONY: all tests test test-fast bench install clean
+
+# ---- fuzzing: libFuzzer harnesses for the parsers of user files (tests/fuzz/, docs/FUZZING.md) ----
+# make fuzz runs each harness for FUZZ_SECONDS (default 60) on its corpus in build-fuzz/corpus/ (seeded
+# from tests/fuzz/<name>/); make test runs each for a few seconds. Needs clang with libFuzzer
+# (Debian: clang, libclang-rt-14-dev; scripts/deps.sh installs them).
+FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS  := -std=c11 -Wall -Wextra -Wno-unused-parameter -Wno-unknown-pragmas -Iinclude -Isrc -D_GNU_SOURCE \
+                -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_SAN     := address,undefined
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_LIB_SRC := src/json.c src/safetensors.c src/config.c src/tokenizer.c src/data.c src/util.c
+FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:src/%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
+
+$(FUZZ_BUILD)/obj/%.o: src/%.c $(wildcard src/*.h include/*.h) | $(FUZZ_BUILD)/obj
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c $< -o $@
+
+$(FUZZ_BUILD)/obj:
+	mkdir -p $@
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) $< $(FUZZ_LIB_OBJ) -o $@ -lm
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+fuzz-clean:
+	rm -rf $(FUZZ_BUILD)
+
+# the objects are named only as prerequisites of a pattern rule: keep them between builds
+.SECONDARY: $(FUZZ_LIB_OBJ)
+.PHONY: fuzz fuzz-build fuzz-clean

@@ -1,0 +1,47 @@
+/* fuzz_idx.c: libFuzzer harness for the IDX image and label reader (ffn_dataset_from_idx in src/data.c).
+ * Input: one byte `limit` (its low 4 bits, 0 = all images), two bytes big-endian: the length of the image
+ * file, then the image file, then the label file (the rest). Each goes to its own scratch file. */
+#include "data.h"
+#include "fuzz.h"
+
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+/* Inputs that reach a defect the reader does not handle yet, kept out so the campaign can look past it:
+ * rows * cols is a 32-bit product that wraps past its 65536 bound (4 GiB per image), and the image count is
+ * not compared with the file's size before n * (rows * cols + 1) ids are allocated (0xFFFFFFFF becomes
+ * n = -1, a heap overflow; a large count, gigabytes). Smaller counts that overstate the file still get
+ * through. Remove this filter once ffn_dataset_from_idx checks both. */
+static int known_defect(const uint8_t *img, size_t len, int limit) {
+    if (len < 16) return 0;
+    uint64_t n = be32(img + 4), px = (uint64_t)be32(img + 8) * be32(img + 12);
+    if (px > 65536) return 1;
+    return limit == 0 && n * (px + 1) > (1u << 22);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 3) return 0;
+    int limit = data[0] & 15;
+    size_t ilen = (size_t)data[1] << 8 | data[2];
+    if (ilen > size - 3) ilen = size - 3;
+    const uint8_t *img = data + 3, *lab = img + ilen;
+    size_t llen = size - 3 - ilen;
+    if (known_defect(img, ilen, limit)) return 0;
+    const char *ip = fuzz_write("images-idx3-ubyte", img, ilen), *lp = fuzz_write("labels-idx1-ubyte", lab, llen);
+    ffn_dataset d;
+    char err[512] = "";
+    if (ffn_dataset_from_idx(&d, ip, lp, limit, err, sizeof err) != 0) {
+        FUZZ_REQUIRE_MESSAGE(err);
+        return 0;
+    }
+    uint64_t n = be32(img + 4), px = (uint64_t)be32(img + 8) * be32(img + 12);
+    FUZZ_REQUIRE(d.n >= 0 && (uint64_t)d.n <= n && (limit == 0 ? (uint64_t)d.n == n : d.n <= limit));
+    FUZZ_REQUIRE(ilen >= 16 + d.n * px && llen >= 8 + (size_t)d.n);
+    for (int i = 0; i < d.n; i++) {
+        FUZZ_REQUIRE(d.off[i] == (int64_t)((px + 1) * i) && d.seg[i] == (int32_t)(px + 1));
+        FUZZ_REQUIRE(d.labels[i] >= 0 && d.labels[i] <= 9 && d.ids[d.off[i]] == FFN_TOK_CLS);
+        for (uint64_t k = 1; k <= px; k++) FUZZ_REQUIRE(d.ids[d.off[i] + k] == FFN_TOK_NUM_SPECIAL + img[16 + i * px + k - 1]);
+    }
+    FUZZ_REQUIRE(d.off[d.n] == (int64_t)((px + 1) * d.n));
+    ffn_dataset_free(&d);
+    return 0;
+}
