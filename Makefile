@@ -68,7 +68,8 @@ $(BUILD)/bench: bench/bench.c $(BUILD)/libfastfnet.a
 test:
 	$(MAKE) SAN=0 all tests
 	$(MAKE) SAN=1 all tests
-	tests/run.sh build build-san
+	$(MAKE) fuzz-build
+	FUZZ_BUILD=$(FUZZ_BUILD) tests/run.sh build build-san
 
 # The optimised build only (quicker while developing).
 test-fast: all tests

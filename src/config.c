@@ -3,7 +3,10 @@
 #include "fastfnet.h"
 #include "json.h"
 #include "util.h"
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *MIX_NAMES[] = {"fourier", "fast_fourier", "attention"};
@@ -94,13 +97,26 @@ int ffn_config_validate(const ffn_config *c, char *err, size_t n) {
         pos += (size_t)k_;                                                                          \
     } while (0)
 
+/* The shortest of %.7g, %.8g, %.9g that reads back as the same float (9 significant digits always do), so
+ * a saved config gives back the trained one bit for bit. */
+static const char *float_str(float v, char out[32]) {
+    for (int p = 7; p <= 9; p++) {
+        snprintf(out, 32, "%.*g", p, v);
+        if (strtof(out, NULL) == v) break;
+    }
+    return out;
+}
+
 int ffn_config_to_json(const ffn_config *c, char *buf, size_t cap) {
     size_t pos = 0;
+    char f1[32], f2[32];
     APPEND("{\n  \"model_type\": \"fnet\",\n  \"vocab_size\": %d,\n  \"hidden_size\": %d,\n", c->vocab_size, c->hidden_size);
     APPEND("  \"num_hidden_layers\": %d,\n  \"intermediate_size\": %d,\n  \"hidden_act\": \"gelu_new\",\n", c->num_layers, c->intermediate_size);
-    APPEND("  \"hidden_dropout_prob\": %.7g,\n  \"attention_probs_dropout_prob\": %.7g,\n", c->hidden_dropout, c->attn_dropout);
+    APPEND("  \"hidden_dropout_prob\": %s,\n  \"attention_probs_dropout_prob\": %s,\n", float_str(c->hidden_dropout, f1),
+           float_str(c->attn_dropout, f2));
     APPEND("  \"max_position_embeddings\": %d,\n  \"type_vocab_size\": %d,\n", c->max_position, c->type_vocab_size);
-    APPEND("  \"initializer_range\": %.7g,\n  \"layer_norm_eps\": %.7g,\n", c->initializer_range, c->layer_norm_eps);
+    APPEND("  \"initializer_range\": %s,\n  \"layer_norm_eps\": %s,\n", float_str(c->initializer_range, f1),
+           float_str(c->layer_norm_eps, f2));
     APPEND("  \"pad_token_id\": %d,\n  \"num_attention_heads\": %d,\n  \"num_labels\": %d,\n", c->pad_token_id, c->num_heads, c->num_labels);
     APPEND("  \"fastfnet_mixing\": [");
     for (int i = 0; i < c->num_layers; i++) APPEND("%s\"%s\"", i ? ", " : "", ffn_mixing_name(c->mixing[i]));
@@ -130,12 +146,23 @@ static int get_float(const ffn_json *j, const char *key, float *out, char *err, 
     double v;
     int r = ffn_json_get_num(j, key, &v);
     if (r < 0) return ffn_err(err, n, "config field \"%s\" must be a number", key);
+    /* beyond FLT_MAX the float would be infinite, which a saved config.json cannot hold */
+    if (r == 0 && !(fabs(v) <= FLT_MAX)) return ffn_err(err, n, "config field \"%s\" is outside the float range", key);
     if (r == 0) *out = (float)v;
     return 0;
 }
 
+/* A string from the file, fit for a one-line message: at most 40 bytes, control bytes shown as '?'. */
+static const char *show_value(const char *s, char out[48]) {
+    size_t k = 0;
+    for (; s[k] && k < 40; k++) out[k] = (unsigned char)s[k] < 0x20 || s[k] == 0x7f ? '?' : s[k];
+    if (s[k]) memcpy(out + k, "...", 3), k += 3;
+    out[k] = 0;
+    return out;
+}
+
 int ffn_config_from_json(ffn_config *c, const char *text, size_t len, char *err, size_t n) {
-    char jerr[256];
+    char jerr[256], shown[48];
     ffn_json *j = ffn_json_parse(text, len, jerr, sizeof jerr);
     if (!j) return ffn_err(err, n, "config is not valid JSON: %s", jerr);
     int rc = -1;
@@ -161,7 +188,7 @@ int ffn_config_from_json(ffn_config *c, const char *text, size_t len, char *err,
     if (lab && lab->type == FFN_JSON_OBJECT && !ffn_json_get(j, "num_labels")) c->num_labels = lab->n;
     const char *act = ffn_json_get_str(j, "hidden_act");
     if (act && strcmp(act, "gelu_new") && strcmp(act, "gelu_pytorch_tanh")) {
-        ffn_err(err, n, "hidden_act \"%s\" is not supported (only gelu_new)", act);
+        ffn_err(err, n, "hidden_act \"%s\" is not supported (only gelu_new)", show_value(act, shown));
         goto done;
     }
     if (c->num_layers < 0 || c->num_layers > FFN_MAX_LAYERS) {
@@ -192,7 +219,7 @@ int ffn_config_from_json(ffn_config *c, const char *text, size_t len, char *err,
         for (int q = 0; q < 4; q++)
             if (!strcmp(res, RES_NAMES[q])) k = q;
         if (k < 0) {
-            ffn_err(err, n, "fastfnet_residual \"%s\" must be dense, maxpool, avgpool or slice", res);
+            ffn_err(err, n, "fastfnet_residual \"%s\" must be dense, maxpool, avgpool or slice", show_value(res, shown));
             goto done;
         }
         c->residual = (ffn_residual)k;
@@ -223,7 +250,7 @@ int ffn_config_from_json(ffn_config *c, const char *text, size_t len, char *err,
         for (int q = 0; q < 4; q++)
             if (!strcmp(fi, FI[q])) c->fourier_impl = q;
         if (c->fourier_impl < 0) {
-            ffn_err(err, n, "fastfnet_fourier_impl \"%s\" must be auto, fft or matrix", fi);
+            ffn_err(err, n, "fastfnet_fourier_impl \"%s\" must be auto, fft or matrix", show_value(fi, shown));
             goto done;
         }
     }

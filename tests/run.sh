@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/run.sh [BUILD...]: runs every test suite against each build directory (default: build; `make test`
 # passes build and build-san, the AddressSanitizer + UBSan build) and ends with "N passed, M failed"
-# summed over all suites and builds. Exit status 1 if anything failed or a suite crashed.
+# summed over all suites and builds. With FUZZ_BUILD set (`make test` sets it) the fuzz harnesses there run
+# once too, FUZZ_TEST_SECONDS (default 4) each. Exit status 1 if anything failed or a suite crashed.
 set -u
 cd "$(dirname "$0")/.."
 total_pass=0
@@ -35,6 +36,15 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 BUILD=""
 # the fetcher's own checks (checksums, corrupt downloads) do not depend on the build: run them once
 run_suite fetch tests/test_fetch.sh
+# the libFuzzer harnesses (`make test` builds them and names the directory): a few seconds each from the
+# seed corpora alone, so every harness keeps building and running; `make fuzz` runs them for longer
+if [ -n "${FUZZ_BUILD:-}" ]; then
+    FUZZ_CORPUS=$(mktemp -d)
+    export FUZZ_CORPUS
+    run_suite fuzz tests/fuzz/run.sh "$FUZZ_BUILD" "${FUZZ_TEST_SECONDS:-4}"
+    rm -rf "$FUZZ_CORPUS"
+    unset FUZZ_CORPUS
+fi
 builds=("$@")
 [ ${#builds[@]} -eq 0 ] && builds=(build)
 for BUILD in "${builds[@]}"; do

@@ -1,7 +1,7 @@
 /* test_model.c: the whole model: a naive double-precision reference forward for every model kind,
  * finite-difference checks of every parameter tensor's gradient (dropout on, masks held fixed), backend
  * equivalence (FFT / DFT matrix / naive, CBLAS / naive), checkpoints (round trip, HF directory layout,
- * refused mismatches). */
+ * refused mismatches), and config.json's reader and writer. */
 #include "blas.h"
 #include "check.h"
 #include "model.h"
@@ -486,6 +486,33 @@ static void test_hf_dir(void) {
     ffn_model_free(m);
 }
 
+/* ---------- config.json: found by tests/fuzz/fuzz_config.c ---------- */
+static void test_config_json(void) {
+    char err[512], json[4096];
+    ffn_config c, back;
+    /* a string from the file is echoed in the message: a newline in it must not break the one line */
+    static const char *bad[] = {"{\"hidden_act\": \"relu\\nx\"}", "{\"fastfnet_residual\": \"d\\nse\"}",
+                                "{\"fastfnet_fourier_impl\": \"fast\\r\\nest\"}"};
+    for (int i = 0; i < 3; i++) {
+        err[0] = 0;
+        int rc = ffn_config_from_json(&c, bad[i], strlen(bad[i]), err, sizeof err);
+        check(rc == -1 && err[0] && !strchr(err, '\n') && !strchr(err, '\r'), "%s is refused in one line: %s", bad[i], err);
+    }
+    /* a number beyond the float range would be saved as inf, which no JSON reader takes back */
+    const char *huge = "{\"layer_norm_eps\": 1e300}";
+    err[0] = 0;
+    check(ffn_config_from_json(&c, huge, strlen(huge), err, sizeof err) == -1 && strstr(err, "layer_norm_eps"),
+          "layer_norm_eps 1e300 is refused, naming the field: %s", err);
+    /* the saved form reads back bit for bit, floats that need 8 or 9 digits included */
+    const char *fine = "{\"hidden_dropout_prob\": 0.123456789, \"attention_probs_dropout_prob\": 0.1,"
+                       " \"initializer_range\": 0.0123456789, \"layer_norm_eps\": 1.2345678e-7}";
+    int rc = ffn_config_from_json(&c, fine, strlen(fine), err, sizeof err);
+    int n = rc == 0 ? ffn_config_to_json(&c, json, sizeof json) : -1;
+    rc = n > 0 ? ffn_config_from_json(&back, json, (size_t)n, err, sizeof err) : -1;
+    check(rc == 0 && !memcmp(&c, &back, sizeof c), "a saved config reads back bit for bit (dropout %.9g -> %.9g)",
+          c.hidden_dropout, rc == 0 ? back.hidden_dropout : 0.0f);
+}
+
 int main(void) {
     ffn_set_threads(2);
     snprintf(g_dir, sizeof g_dir, "/tmp/ffn_test_model_XXXXXX");
@@ -498,6 +525,7 @@ int main(void) {
     for (int i = 0; i < NKINDS; i++) test_slices(&KINDS[i]);
     test_roundtrip();
     test_hf_dir();
+    test_config_json();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
     if (system(cmd)) return 1;
