@@ -33,9 +33,11 @@ static char *json_label(const ffn_json *o) {
     const ffn_json *l = ffn_json_get(o, "label");
     if (!l) return NULL;
     char buf[64];
+    long long v;
     if (l->type == FFN_JSON_STRING) return dupn(l->str, strlen(l->str));
-    if (l->type == FFN_JSON_NUMBER && l->number == (long long)l->number) {
-        snprintf(buf, sizeof buf, "%lld", (long long)l->number);
+    /* get_int checks the range before converting: (long long)1e300 is undefined behaviour */
+    if (ffn_json_get_int(o, "label", &v) == 0) {
+        snprintf(buf, sizeof buf, "%lld", v);
         return dupn(buf, strlen(buf));
     }
     if (l->type == FFN_JSON_BOOL) return dupn(l->boolean ? "true" : "false", l->boolean ? 4 : 5);

@@ -142,6 +142,8 @@ printf 'Hello, w\xc3\xb6rld!\n\ttabs and \x01 bytes\n' >rt.txt
 expect_fail "missing data file" "nothere.jsonl" "$FF" train --train nothere.jsonl --out x1
 printf '{"text": "a", "label": "x"}\n{"text": "b", "label": \n' >broken.jsonl
 expect_fail "malformed JSON line names the line" "broken.jsonl:2" "$FF" train --train broken.jsonl --out x2
+printf '{"text": "a b", "label": 1}\n{"text": "b c", "label": 1e300}\n' >hugelabel.jsonl
+expect_fail "a label number beyond the integers is refused, naming the line" "hugelabel.jsonl:2: .*label" "$FF" train --train hugelabel.jsonl --out x2b
 printf 'small\tone two\nhuge\tnine\n' >unk.tsv
 expect_fail "unknown label at eval time" "unk.tsv:2.*huge" "$FF" eval --model full --train unk.tsv
 printf 'no tab here\n' >notab.tsv
