@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 static char *dupn(const char *s, size_t n) {
     char *d = malloc(n + 1);
@@ -93,6 +94,11 @@ int ffn_records_read(ffn_records *r, const char *path, int pair, int need_label,
                 rc = ffn_err(err, errlen, "%s:%d: empty label", path, lineno);
                 break;
             }
+            /* labels are stored as JSON with the model: refuse one that cannot be, before any training */
+            if (!ffn_json_utf8_valid(line, (size_t)(t1 - line))) {
+                rc = ffn_err(err, errlen, "%s:%d: the label is not valid UTF-8 (save the file as UTF-8)", path, lineno);
+                break;
+            }
             char *lab = dupn(line, (size_t)(t1 - line));
             char *a = pair ? dupn(t1 + 1, (size_t)(t2 - t1 - 1)) : dupn(t1 + 1, strlen(t1 + 1));
             char *b = pair ? dupn(t2 + 1, strlen(t2 + 1)) : NULL;
@@ -110,7 +116,8 @@ int ffn_records_read(ffn_records *r, const char *path, int pair, int need_label,
 }
 
 void ffn_records_free(ffn_records *r) {
-    for (int i = 0; i < r->n; i++) free(r->a[i]), free(r->b[i]), free(r->label[i]);
+    /* b is NULL for single-text records (and label entries may be NULL: unlabelled text) */
+    for (int i = 0; i < r->n; i++) free(r->a[i]), free(r->b ? r->b[i] : NULL), free(r->label[i]);
     free(r->a), free(r->b), free(r->label), free(r->line);
     memset(r, 0, sizeof *r);
 }
@@ -269,6 +276,14 @@ static int read_be32(FILE *f, uint32_t *v) {
     return 0;
 }
 
+/* Bytes left in f after its current position (-1 if it cannot be told). */
+static long long bytes_left(FILE *f) {
+    long here = ftell(f);
+    struct stat sb;
+    if (here < 0 || fstat(fileno(f), &sb) != 0) return -1;
+    return (long long)sb.st_size - here;
+}
+
 int ffn_dataset_from_idx(ffn_dataset *d, const char *images, const char *labels_path, int limit, char *err, size_t errlen) {
     memset(d, 0, sizeof *d);
     FILE *fi = fopen(images, "rb"), *fl = fopen(labels_path, "rb");
@@ -278,8 +293,9 @@ int ffn_dataset_from_idx(ffn_dataset *d, const char *images, const char *labels_
         ffn_err(err, errlen, "%s: cannot open (%s)", !fi ? images : labels_path, strerror(errno));
         goto done;
     }
+    /* the product in 64 bits: two 32-bit sizes can wrap past the bound */
     if (read_be32(fi, &mi) || mi != 0x00000803 || read_be32(fi, &ni) || read_be32(fi, &rows) || read_be32(fi, &cols) ||
-        rows == 0 || cols == 0 || rows * cols > 65536) {
+        rows == 0 || cols == 0 || (uint64_t)rows * cols > 65536) {
         ffn_err(err, errlen, "%s: not an IDX image file (magic 0x803, N x rows x cols ubyte)", images);
         goto done;
     }
@@ -289,6 +305,17 @@ int ffn_dataset_from_idx(ffn_dataset *d, const char *images, const char *labels_
     }
     if (ni != nl) {
         ffn_err(err, errlen, "%s has %u images but %s has %u labels", images, ni, labels_path, nl);
+        goto done;
+    }
+    /* the count is untrusted: it must fit an int and the files must hold that many, before anything is sized by it */
+    long long img_left = bytes_left(fi), lab_left = bytes_left(fl);
+    if (ni > INT32_MAX - 1 || img_left < 0 || (uint64_t)img_left < (uint64_t)ni * rows * cols) {
+        ffn_err(err, errlen, "%s: the header says %u images of %u x %u pixels, but the file holds %lld bytes of them", images,
+                ni, rows, cols, img_left);
+        goto done;
+    }
+    if (lab_left < 0 || (uint64_t)lab_left < ni) {
+        ffn_err(err, errlen, "%s: the header says %u labels, but the file holds %lld", labels_path, nl, lab_left);
         goto done;
     }
     int n = limit > 0 && (uint32_t)limit < ni ? limit : (int)ni;
