@@ -451,7 +451,7 @@ static uint64_t fnv1a(const char *s, size_t n) {
 int ffn_records_spam(ffn_records *train, ffn_records *valid, ffn_records *test, const char *dir, char *err, size_t errlen) {
     memset(train, 0, sizeof *train), memset(valid, 0, sizeof *valid), memset(test, 0, sizeof *test);
     char p[4200];
-    snprintf(p, sizeof p, "%s/data/file_list.json", dir);
+    if (ffn_path(p, sizeof p, err, errlen, "%s/data/file_list.json", dir)) return -1;
     size_t len;
     char msg[512];
     char *text = ffn_read_file(p, &len, (size_t)1 << 30, msg, sizeof msg);
@@ -468,11 +468,12 @@ int ffn_records_spam(ffn_records *train, ffn_records *valid, ffn_records *test, 
     for (int i = 0; i < j->n; i++) {
         if (j->items[i].type != FFN_JSON_STRING) continue;
         const char *rel = j->items[i].str;
-        snprintf(p, sizeof p, "%s/data/%s", dir, rel);
-        char *msg = ffn_read_file(p, &len, (size_t)1 << 30, NULL, 0);
+        int too_long = ffn_path(p, sizeof p, err, errlen, "%s/data/%s", dir, rel);
+        char *msg = too_long ? NULL : ffn_read_file(p, &len, (size_t)1 << 30, NULL, 0);
         if (!msg) {
             ffn_json_free(j);
             ffn_records_free(train), ffn_records_free(valid), ffn_records_free(test);
+            if (too_long) return -1;
             return ffn_err(err, errlen, "%s: missing (the corpus is incomplete: run scripts/fetch_data.sh)", p);
         }
         /* headers end at the first empty line; the Message-ID header, when there, names the message */
@@ -551,7 +552,10 @@ int ffn_text_corpus(const char *data_dir, char **train, size_t *train_len, char 
     int docs = 0;
     for (int s = 0; s < 2; s++) {
         char dir[4200];
-        snprintf(dir, sizeof dir, "%s/%s", data_dir, sub[s]);
+        if (ffn_path(dir, sizeof dir, err, errlen, "%s/%s", data_dir, sub[s])) {
+            free(buf[0]), free(buf[1]);
+            return -1;
+        }
         doc_entry *e;
         int n = list_txt(dir, &e, s == 0);
         if (n <= 0) {
@@ -560,9 +564,9 @@ int ffn_text_corpus(const char *data_dir, char **train, size_t *train_len, char 
         }
         for (int i = 0; i < n; i++, docs++) {
             char p[4500];
-            snprintf(p, sizeof p, "%s/%s", dir, e[i].name);
             size_t l;
-            char *t = ffn_read_file(p, &l, (size_t)1 << 30, NULL, 0);
+            /* dir < 4200 and a name < 256 bytes always fit */
+            char *t = ffn_path(p, sizeof p, NULL, 0, "%s/%s", dir, e[i].name) ? NULL : ffn_read_file(p, &l, (size_t)1 << 30, NULL, 0);
             if (!t) continue;
             int k = docs % 20 == 19; /* every 20th document is held out */
             while (len[k] + l + 3 > cap[k]) buf[k] = realloc(buf[k], cap[k] *= 2);
