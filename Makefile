@@ -4,14 +4,14 @@ PREFIX  ?= /usr/local
 SAN     ?= 0
 ifeq ($(SAN),1)
   BUILD   ?= build-san
-  OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-  LDSAN   := -fsanitize=address,undefined
+  OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow
+  LDSAN   := -fsanitize=address,undefined,float-cast-overflow
 else
   BUILD   ?= build
   OPT     := -O3 -march=native -g
   LDSAN   :=
 endif
-CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -fopenmp -Iinclude -Isrc $(OPT) -D_GNU_SOURCE
+CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -fopenmp -Iinclude -Isrc $(OPT) -D_GNU_SOURCE
 # OpenBLAS built on OpenMP shares our OpenMP thread pool; the default (pthreads) build keeps its own threads,
 # which spin against ours between calls. Use the OpenMP build when Debian's libopenblas0-openmp is there.
 OPENBLAS_OMP := /usr/lib/x86_64-linux-gnu/openblas-openmp

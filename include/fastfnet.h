@@ -63,7 +63,8 @@ typedef struct {
     /* For a batch that is one slice of a larger one (data parallelism; 0 = this batch is the whole):
      * row0 is its first row in the whole, which keys the dropout masks, so every slicing draws the same
      * masks; *_denom are the whole batch's counts of labelled targets, by which each head's loss is divided,
-     * so the slices' losses and gradients add up to the whole batch's. */
+     * so the slices' losses and gradients add up to the whole batch's (with accumulation, "the whole" is every
+     * micro-batch of the optimizer step). */
     int row0;
     int cls_denom, mlm_denom, nsp_denom;
 } ffn_batch;
@@ -82,9 +83,13 @@ const ffn_config *ffn_model_config(const ffn_model *m);
  * forward; forward/backward/step never allocate (a batch with another T plans once for that T). */
 int ffn_model_reserve(ffn_model *m, int B, int T, int train, char *err, size_t errlen);
 /* Forward; returns the total loss (sum over heads with labels of the mean cross-entropy), or 0 when no
- * labels were given. train != 0 enables dropout. The batch must pass ffn_model_check_batch. */
+ * labels were given. train != 0 enables dropout. A batch that fails ffn_model_check_batch (ids, labels, or
+ * B and T larger than reserved) is not run: forward returns NaN and ffn_model_error says why. */
 float ffn_model_forward(ffn_model *m, const ffn_batch *batch, int train);
-/* Backward of the last forward's loss; gradients accumulate into the gradient buffer. */
+/* Why the last forward refused its batch; "" when it ran. */
+const char *ffn_model_error(const ffn_model *m);
+/* Backward of the last forward's loss; gradients accumulate into the gradient buffer (nothing after a
+ * refused batch). */
 void ffn_model_backward(ffn_model *m);
 void ffn_model_zero_grad(ffn_model *m);
 /* Validate ids/labels of a batch against the config: 0 ok, -1 with a message (which row/column). */

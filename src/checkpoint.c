@@ -44,6 +44,42 @@ static const ffn_st_tensor *find(const ffn_st_file *f, const char *name) {
     return t;
 }
 
+/* The file's tensors against the config's table, before anything is allocated: a config that claims more
+ * than the file holds is refused by a tensor's name and shape, not by an allocation. */
+static int check_shapes(const ffn_st_file *f, const ffn_config *cfg, const char *stpath, char *err, size_t errlen) {
+    int nt, rc = 0;
+    ffn_tensor_info *tab = ffn_config_tensors(cfg, &nt);
+    for (int i = 0; i < nt && !rc; i++) {
+        const ffn_tensor_info *ti = &tab[i];
+        const ffn_st_tensor *t = find(f, ti->name);
+        if (!t) {
+            rc = ffn_err(err, errlen, "%s: tensor '%s' is missing (the config says this model has it)", stpath, ti->name);
+            break;
+        }
+        if (t->ndim == ti->ndim && t->shape[0] == ti->shape[0] && (ti->ndim == 1 || t->shape[1] == ti->shape[1])) continue;
+        char got[128] = "";
+        size_t p = 0;
+        for (int d = 0; d < t->ndim && p < sizeof got - 24; d++)
+            p += (size_t)snprintf(got + p, sizeof got - p, "%s%lld", d ? ", " : "", (long long)t->shape[d]);
+        rc = ffn_err(err, errlen, "%s: tensor '%s' has shape [%s] but the config needs [%d%s%.0d]", stpath, ti->name, got,
+                     ti->shape[0], ti->ndim == 2 ? ", " : "", ti->ndim == 2 ? ti->shape[1] : 0);
+    }
+    ffn_free(tab);
+    return rc;
+}
+
+/* A seed from the weights' bits (every 997th): a float times a scale cast to an integer would be undefined
+ * for negative or large weights. */
+static uint64_t weights_hash(const ffn_model *m) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < m->num_params; i += 997) {
+        uint32_t bits;
+        memcpy(&bits, &m->params[i], sizeof bits);
+        h = (h ^ bits) * 1099511628211ull;
+    }
+    return h;
+}
+
 ffn_model *ffn_model_load(const char *path, char *err, size_t errlen) {
     struct stat sb;
     if (stat(path, &sb) != 0) {
@@ -52,8 +88,7 @@ ffn_model *ffn_model_load(const char *path, char *err, size_t errlen) {
     }
     char stpath[4096], cpath[4096], msg[512];
     int is_dir = S_ISDIR(sb.st_mode);
-    if (is_dir) snprintf(stpath, sizeof stpath, "%s/model.safetensors", path);
-    else snprintf(stpath, sizeof stpath, "%s", path);
+    if (ffn_path(stpath, sizeof stpath, err, errlen, is_dir ? "%s/model.safetensors" : "%s", path)) return NULL;
     ffn_st_file f;
     if (ffn_st_open(&f, stpath, err, errlen)) return NULL;
     ffn_config cfg;
@@ -63,7 +98,7 @@ ffn_model *ffn_model_load(const char *path, char *err, size_t errlen) {
     const char *cfgname = stpath;
     int have_heads = 0;
     if (is_dir) {
-        snprintf(cpath, sizeof cpath, "%s/config.json", path);
+        if (ffn_path(cpath, sizeof cpath, err, errlen, "%s/config.json", path)) goto fail;
         cfgname = cpath;
         cfgtext = ffn_read_file(cpath, &cfglen, 1 << 24, err, errlen);
         if (!cfgtext) goto fail;
@@ -101,6 +136,7 @@ ffn_model *ffn_model_load(const char *path, char *err, size_t errlen) {
             goto fail;
         }
     }
+    if (check_shapes(&f, &cfg, stpath, err, errlen)) goto fail;
     m = ffn_model_alloc(&cfg, msg, sizeof msg);
     if (!m) {
         ffn_err(err, errlen, "%s: %s", cfgname, msg);
@@ -108,29 +144,13 @@ ffn_model *ffn_model_load(const char *path, char *err, size_t errlen) {
     }
     for (int i = 0; i < m->num_tensors; i++) {
         const ffn_tensor_info *ti = &m->tensors[i];
-        const ffn_st_tensor *t = find(&f, ti->name);
-        if (!t) {
-            ffn_err(err, errlen, "%s: tensor '%s' is missing (the config says this model has it)", stpath, ti->name);
-            goto fail;
-        }
-        int ok = t->ndim == ti->ndim && t->shape[0] == ti->shape[0] && (ti->ndim == 1 || t->shape[1] == ti->shape[1]);
-        if (!ok) {
-            char got[128] = "";
-            size_t p = 0;
-            for (int d = 0; d < t->ndim && p < sizeof got - 24; d++)
-                p += (size_t)snprintf(got + p, sizeof got - p, "%s%lld", d ? ", " : "", (long long)t->shape[d]);
-            ffn_err(err, errlen, "%s: tensor '%s' has shape [%s] but the config needs [%d%s%.0d]", stpath, ti->name, got,
-                    ti->shape[0], ti->ndim == 2 ? ", " : "", ti->ndim == 2 ? ti->shape[1] : 0);
-            goto fail;
-        }
+        const ffn_st_tensor *t = find(&f, ti->name); /* there, of the right shape: check_shapes said so */
         if (ffn_st_read_f32(&f, t, m->params + ti->offset, ti->numel, msg, sizeof msg)) {
             ffn_err(err, errlen, "%s: tensor '%s': %s", stpath, ti->name, msg);
             goto fail;
         }
     }
-    uint64_t h = 1469598103934665603ull; /* dropout stream from the weights: loads are reproducible */
-    for (size_t i = 0; i < m->num_params; i += 997) h = (h ^ (uint32_t)(m->params[i] * 1e6f)) * 1099511628211ull;
-    m->dropout_seed = h;
+    m->dropout_seed = weights_hash(m); /* dropout stream from the weights: loads are reproducible */
     free(cfgtext);
     ffn_st_close(&f);
     return m;

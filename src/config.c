@@ -56,6 +56,32 @@ int ffn_config_width(const ffn_config *c, int l) {
     return w;
 }
 
+/* Sizes come from files and flags: bounded field by field, then every weight matrix (an int-indexed BLAS
+ * operand) and the total, so that an absurd config is refused by name before anything is allocated. */
+#define FFN_MAX_PARAMS (1ull << 32)
+static int config_check_sizes(const ffn_config *c, char *err, size_t n) {
+    static const struct { const char *name; long long max; } lim[] = {
+        {"vocab_size", 1 << 24}, {"hidden_size", 1 << 16}, {"intermediate_size", 1 << 20},
+        {"max_position_embeddings", 1 << 20}, {"type_vocab_size", 1 << 16}, {"num_attention_heads", 1 << 16},
+        {"num_labels", 1 << 20}};
+    const int val[] = {c->vocab_size, c->hidden_size, c->intermediate_size, c->max_position, c->type_vocab_size,
+                       c->num_heads, c->num_labels};
+    for (int i = 0; i < 7; i++)
+        if (val[i] > lim[i].max) return ffn_err(err, n, "%s %d is larger than fastfnet takes (at most %lld)", lim[i].name, val[i], lim[i].max);
+    const int rows[] = {c->vocab_size, c->max_position, c->type_vocab_size, c->hidden_size, c->intermediate_size, c->num_labels};
+    static const char *rname[] = {"vocab_size", "max_position_embeddings", "type_vocab_size", "hidden_size",
+                                  "intermediate_size", "num_labels"};
+    for (int i = 0; i < 6; i++)
+        if ((long long)rows[i] * c->hidden_size > 2147483647LL)
+            return ffn_err(err, n, "%s %d x hidden_size %d is a weight matrix of more than 2^31 - 1 entries", rname[i], rows[i],
+                           c->hidden_size);
+    unsigned long long total = ffn_config_num_params(c, NULL);
+    if (total > FFN_MAX_PARAMS)
+        return ffn_err(err, n, "the config describes %llu parameters (%.1f GiB), more than fastfnet takes (2^32): check "
+                               "vocab_size, hidden_size, intermediate_size and num_hidden_layers", total, total * 4.0 / (1 << 30));
+    return 0;
+}
+
 int ffn_config_validate(const ffn_config *c, char *err, size_t n) {
     if (c->vocab_size < 1) return ffn_err(err, n, "vocab_size must be >= 1 (got %d)", c->vocab_size);
     if (c->hidden_size < 1) return ffn_err(err, n, "hidden_size must be >= 1 (got %d)", c->hidden_size);
@@ -87,7 +113,7 @@ int ffn_config_validate(const ffn_config *c, char *err, size_t n) {
         if ((long)c->intermediate_size * w / c->hidden_size < 1)
             return ffn_err(err, n, "layer %d: FFN width rounds to 0", i);
     }
-    return 0;
+    return config_check_sizes(c, err, n);
 }
 
 #define APPEND(...)                                                                                 \

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 static char *dupn(const char *s, size_t n) {
     char *d = malloc(n + 1);
@@ -95,6 +96,11 @@ int ffn_records_read(ffn_records *r, const char *path, int pair, int need_label,
                 rc = ffn_err(err, errlen, "%s:%d: empty label", path, lineno);
                 break;
             }
+            /* labels are stored as JSON with the model: refuse one that cannot be, before any training */
+            if (!ffn_json_utf8_valid(line, (size_t)(t1 - line))) {
+                rc = ffn_err(err, errlen, "%s:%d: the label is not valid UTF-8 (save the file as UTF-8)", path, lineno);
+                break;
+            }
             char *lab = dupn(line, (size_t)(t1 - line));
             char *a = pair ? dupn(t1 + 1, (size_t)(t2 - t1 - 1)) : dupn(t1 + 1, strlen(t1 + 1));
             char *b = pair ? dupn(t2 + 1, strlen(t2 + 1)) : NULL;
@@ -112,7 +118,8 @@ int ffn_records_read(ffn_records *r, const char *path, int pair, int need_label,
 }
 
 void ffn_records_free(ffn_records *r) {
-    for (int i = 0; i < r->n; i++) free(r->a[i]), free(r->b[i]), free(r->label[i]);
+    /* b is NULL for single-text records (and label entries may be NULL: unlabelled text) */
+    for (int i = 0; i < r->n; i++) free(r->a[i]), free(r->b ? r->b[i] : NULL), free(r->label[i]);
     free(r->a), free(r->b), free(r->label), free(r->line);
     memset(r, 0, sizeof *r);
 }
@@ -271,6 +278,14 @@ static int read_be32(FILE *f, uint32_t *v) {
     return 0;
 }
 
+/* Bytes left in f after its current position (-1 if it cannot be told). */
+static long long bytes_left(FILE *f) {
+    long here = ftell(f);
+    struct stat sb;
+    if (here < 0 || fstat(fileno(f), &sb) != 0) return -1;
+    return (long long)sb.st_size - here;
+}
+
 int ffn_dataset_from_idx(ffn_dataset *d, const char *images, const char *labels_path, int limit, char *err, size_t errlen) {
     memset(d, 0, sizeof *d);
     FILE *fi = fopen(images, "rb"), *fl = fopen(labels_path, "rb");
@@ -280,8 +295,9 @@ int ffn_dataset_from_idx(ffn_dataset *d, const char *images, const char *labels_
         ffn_err(err, errlen, "%s: cannot open (%s)", !fi ? images : labels_path, strerror(errno));
         goto done;
     }
+    /* the product in 64 bits: two 32-bit sizes can wrap past the bound */
     if (read_be32(fi, &mi) || mi != 0x00000803 || read_be32(fi, &ni) || read_be32(fi, &rows) || read_be32(fi, &cols) ||
-        rows == 0 || cols == 0 || rows * cols > 65536) {
+        rows == 0 || cols == 0 || (uint64_t)rows * cols > 65536) {
         ffn_err(err, errlen, "%s: not an IDX image file (magic 0x803, N x rows x cols ubyte)", images);
         goto done;
     }
@@ -291,6 +307,17 @@ int ffn_dataset_from_idx(ffn_dataset *d, const char *images, const char *labels_
     }
     if (ni != nl) {
         ffn_err(err, errlen, "%s has %u images but %s has %u labels", images, ni, labels_path, nl);
+        goto done;
+    }
+    /* the count is untrusted: it must fit an int and the files must hold that many, before anything is sized by it */
+    long long img_left = bytes_left(fi), lab_left = bytes_left(fl);
+    if (ni > INT32_MAX - 1 || img_left < 0 || (uint64_t)img_left < (uint64_t)ni * rows * cols) {
+        ffn_err(err, errlen, "%s: the header says %u images of %u x %u pixels, but the file holds %lld bytes of them", images,
+                ni, rows, cols, img_left);
+        goto done;
+    }
+    if (lab_left < 0 || (uint64_t)lab_left < ni) {
+        ffn_err(err, errlen, "%s: the header says %u labels, but the file holds %lld", labels_path, nl, lab_left);
         goto done;
     }
     int n = limit > 0 && (uint32_t)limit < ni ? limit : (int)ni;
@@ -426,7 +453,7 @@ static uint64_t fnv1a(const char *s, size_t n) {
 int ffn_records_spam(ffn_records *train, ffn_records *valid, ffn_records *test, const char *dir, char *err, size_t errlen) {
     memset(train, 0, sizeof *train), memset(valid, 0, sizeof *valid), memset(test, 0, sizeof *test);
     char p[4200];
-    snprintf(p, sizeof p, "%s/data/file_list.json", dir);
+    if (ffn_path(p, sizeof p, err, errlen, "%s/data/file_list.json", dir)) return -1;
     size_t len;
     char msg[512];
     char *text = ffn_read_file(p, &len, (size_t)1 << 30, msg, sizeof msg);
@@ -443,11 +470,12 @@ int ffn_records_spam(ffn_records *train, ffn_records *valid, ffn_records *test, 
     for (int i = 0; i < j->n; i++) {
         if (j->items[i].type != FFN_JSON_STRING) continue;
         const char *rel = j->items[i].str;
-        snprintf(p, sizeof p, "%s/data/%s", dir, rel);
-        char *msg = ffn_read_file(p, &len, (size_t)1 << 30, NULL, 0);
+        int too_long = ffn_path(p, sizeof p, err, errlen, "%s/data/%s", dir, rel);
+        char *msg = too_long ? NULL : ffn_read_file(p, &len, (size_t)1 << 30, NULL, 0);
         if (!msg) {
             ffn_json_free(j);
             ffn_records_free(train), ffn_records_free(valid), ffn_records_free(test);
+            if (too_long) return -1;
             return ffn_err(err, errlen, "%s: missing (the corpus is incomplete: run scripts/fetch_data.sh)", p);
         }
         /* headers end at the first empty line; the Message-ID header, when there, names the message */
@@ -526,7 +554,10 @@ int ffn_text_corpus(const char *data_dir, char **train, size_t *train_len, char 
     int docs = 0;
     for (int s = 0; s < 2; s++) {
         char dir[4200];
-        snprintf(dir, sizeof dir, "%s/%s", data_dir, sub[s]);
+        if (ffn_path(dir, sizeof dir, err, errlen, "%s/%s", data_dir, sub[s])) {
+            free(buf[0]), free(buf[1]);
+            return -1;
+        }
         doc_entry *e;
         int n = list_txt(dir, &e, s == 0);
         if (n <= 0) {
@@ -535,9 +566,9 @@ int ffn_text_corpus(const char *data_dir, char **train, size_t *train_len, char 
         }
         for (int i = 0; i < n; i++, docs++) {
             char p[4500];
-            snprintf(p, sizeof p, "%s/%s", dir, e[i].name);
             size_t l;
-            char *t = ffn_read_file(p, &l, (size_t)1 << 30, NULL, 0);
+            /* dir < 4200 and a name < 256 bytes always fit */
+            char *t = ffn_path(p, sizeof p, NULL, 0, "%s/%s", dir, e[i].name) ? NULL : ffn_read_file(p, &l, (size_t)1 << 30, NULL, 0);
             if (!t) continue;
             int k = docs % 20 == 19; /* every 20th document is held out */
             while (len[k] + l + 3 > cap[k]) buf[k] = realloc(buf[k], cap[k] *= 2);

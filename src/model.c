@@ -115,19 +115,25 @@ ffn_model *ffn_model_alloc(const ffn_config *cfg, char *err, size_t errlen) {
     return m;
 }
 
-size_t ffn_config_num_params(const ffn_config *cfg, size_t *encoder) {
+ffn_tensor_info *ffn_config_tensors(const ffn_config *cfg, int *n) {
     ffn_model tmp;
     memset(&tmp, 0, sizeof tmp);
     tmp.cfg = *cfg;
     tmp.tensors = ffn_calloc(sizeof(ffn_tensor_info) * (16 + 18 * (size_t)(cfg->num_layers + 1)));
     build_table(&tmp);
+    *n = tmp.num_tensors;
+    return tmp.tensors;
+}
+
+size_t ffn_config_num_params(const ffn_config *cfg, size_t *encoder) {
+    int nt;
+    ffn_tensor_info *t = ffn_config_tensors(cfg, &nt);
     size_t total = 0, enc = 0;
-    for (int i = 0; i < tmp.num_tensors; i++) {
-        total += tmp.tensors[i].numel;
-        if (!strncmp(tmp.tensors[i].name, "fnet.embeddings.", 16) || !strncmp(tmp.tensors[i].name, "fnet.encoder.", 13))
-            enc += tmp.tensors[i].numel;
+    for (int i = 0; i < nt; i++) {
+        total += t[i].numel;
+        if (!strncmp(t[i].name, "fnet.embeddings.", 16) || !strncmp(t[i].name, "fnet.encoder.", 13)) enc += t[i].numel;
     }
-    ffn_free(tmp.tensors);
+    ffn_free(t);
     if (encoder) *encoder = enc;
     return total;
 }
@@ -374,7 +380,15 @@ static float head_loss(float mean, int *count, int denom) {
     return share;
 }
 
+const char *ffn_model_error(const ffn_model *m) { return m->error; }
+
 float ffn_model_forward(ffn_model *m, const ffn_batch *b, int train) {
+    /* ids or labels outside the model would index past its tensors: such a batch is not run at all */
+    if (ffn_model_check_batch(m, b, m->error, sizeof m->error)) {
+        m->B = 0;
+        return NAN;
+    }
+    m->error[0] = 0;
     const ffn_config *c = &m->cfg;
     ffn_acts *A = &m->A;
     int B = b->B, T = b->T, E = c->hidden_size, NH = c->num_heads;
@@ -496,6 +510,7 @@ void ffn_model_backward(ffn_model *m) {
     int Df = ffn_config_width(c, L);
     float pd = m->train ? c->hidden_dropout : 0.0f, pa = m->train ? c->attn_dropout : 0.0f;
     if (!m->train_ready) ffn_die("backward needs ffn_model_reserve(..., train=1) first");
+    if (B == 0) return; /* the last forward refused its batch */
     const float *xf = L ? A->layer[L - 1].y : A->emb_out;
 
     /* gradient of the final hidden state, (B,T,Df) */

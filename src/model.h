@@ -87,10 +87,13 @@ struct ffn_model {
     int *tt_zero;         /* (B,T) zeros when token types are absent */
     uint64_t dropout_seed, dropout_calls;
     int pooled_only;      /* inference computes only what the pooler and its heads read */
+    char error[256];      /* why the last forward refused its batch ("" when it ran) */
 };
 
 /* FFN width of a layer whose output width is w: intermediate_size * w / hidden_size. */
 int ffn_width_ffn(const ffn_config *c, int w);
+/* The tensor table of a config (names, shapes, offsets) without allocating parameters; ffn_free it. */
+ffn_tensor_info *ffn_config_tensors(const ffn_config *cfg, int *n);
 /* Build the tensor table and allocate params for a validated config (no init). */
 ffn_model *ffn_model_alloc(const ffn_config *cfg, char *err, size_t errlen);
 #endif

@@ -77,7 +77,10 @@ static int file_exists(const char *p) {
 
 static int mkdir_p(const char *path) {
     char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) { /* never create a cut-off directory */
+        errno = ENAMETOOLONG;
+        return -1;
+    }
     for (char *p = buf + 1; *p; p++)
         if (*p == '/') {
             *p = 0;
@@ -87,13 +90,15 @@ static int mkdir_p(const char *path) {
     return mkdir(buf, 0755) && errno != EEXIST ? -1 : 0;
 }
 
-/* for the checkpoint directories, renamed as a whole; single files go through ffn_write_file_atomic */
-static void fsync_dir(const char *dir) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
+/* for the checkpoint directories, renamed as a whole; single files go through ffn_write_file_atomic.
+ * 0 ok; EINVAL (a filesystem that cannot sync directories) counts as done, as there. */
+static int fsync_dir(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = fsync(fd), e = errno;
+    close(fd);
+    errno = e;
+    return rc != 0 && e != EINVAL ? -1 : 0;
 }
 
 static void permutation(int *perm, int n, long seed, long epoch) {
@@ -243,7 +248,7 @@ static int ensure_listops(const char *dir, char *err, size_t n) {
     if (mkdir_p(dir)) return ffn_err(err, n, "%s: cannot create (%s)", dir, strerror(errno));
     for (int i = 0; i < 3; i++) {
         char p[4200];
-        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        if (ffn_path(p, sizeof p, err, n, "%s/%s", dir, names[i])) return -1;
         if (file_exists(p)) continue;
         ffn_listops_config c;
         ffn_listops_default(&c);
@@ -282,13 +287,13 @@ static int prepare_data(run_data *d, const ffn_train_opts *o, ffn_tokenizer *giv
     }
     if (data && !strcmp(data, "listops")) {
         char dir[4200];
-        snprintf(dir, sizeof dir, "%s/listops", o->data_dir);
+        if (ffn_path(dir, sizeof dir, err, n, "%s/listops", o->data_dir)) return -1;
         if (g_lead && ensure_listops(dir, err, n)) return -1; /* one writer; the others wait, then read */
         ffn_dist_barrier();
         if (!g_lead && ensure_listops(dir, err, n)) return -1;
-        snprintf(tr, sizeof tr, "%s/train.tsv", dir);
-        snprintf(va, sizeof va, "%s/valid.tsv", dir);
-        snprintf(te, sizeof te, "%s/test.tsv", dir);
+        if (ffn_path(tr, sizeof tr, err, n, "%s/train.tsv", dir) || ffn_path(va, sizeof va, err, n, "%s/valid.tsv", dir) ||
+            ffn_path(te, sizeof te, err, n, "%s/test.tsv", dir))
+            return -1;
     } else if (data && !strcmp(data, "text")) {
         if (d->task != TASK_CLASSIFY) return ffn_err(err, n, "--data text is a classify task");
         snprintf(tr, sizeof tr, "%s/spam-assassin", o->data_dir);
@@ -462,6 +467,7 @@ static eval_result evaluate(ffn_model *m, const ffn_dataset *ds, int task, int B
             bt.cls_labels = lab;
         }
         float loss = ffn_model_forward(m, &bt, 0);
+        if (*ffn_model_error(m)) ffn_die("evaluation: %s", ffn_model_error(m));
         S[0] += (double)loss * nb;
         if (task == TASK_MLM) {
             const float *lg = ffn_model_logits_mlm(m);
@@ -500,6 +506,8 @@ static eval_result evaluate(ffn_model *m, const ffn_dataset *ds, int task, int B
     r.loss = total ? S[0] / total : 0;
     r.accuracy = total ? S[1] / total : 0;
     if (task == TASK_MLM) {
+        /* the mean over masked targets (not over batches, nor with the NSP loss), so loss == log(perplexity) */
+        r.loss = S[5] ? S[3] / S[5] : 0;
         r.mlm_accuracy = S[5] ? S[4] / S[5] : 0;
         r.perplexity = S[5] ? exp(S[3] / S[5]) : 0;
         r.nsp_accuracy = total ? S[6] / total : 0;
@@ -517,6 +525,7 @@ typedef struct {
     uint64_t data_rng, dropout_seed, dropout_calls;
     double best, elapsed;
     long bad_evals;
+    long best_step; /* the step of the best evaluation (-1: none yet) */
 } train_state;
 
 static void u64s(char *buf, size_t n, uint64_t v) { snprintf(buf, n, "%llu", (unsigned long long)v); }
@@ -546,17 +555,14 @@ static int save_model_dir(const char *dir, ffn_model *m, const run_data *d, cons
     const char *meta[20];
     char bufs[4][64], *lj = NULL, p[4200];
     meta_list(meta, bufs, &lj, d, opts_json);
-    snprintf(p, sizeof p, "%s/model.safetensors", dir);
-    int rc = ffn_model_save_meta(m, p, meta, err, n);
+    int rc = ffn_path(p, sizeof p, err, n, "%s/model.safetensors", dir) ? -1 : ffn_model_save_meta(m, p, meta, err, n);
     free(lj);
     if (rc) return -1;
     char cfg[8192];
     ffn_config_to_json(&m->cfg, cfg, sizeof cfg);
-    snprintf(p, sizeof p, "%s/config.json", dir);
-    if (ffn_write_file_atomic(p, cfg, strlen(cfg), err, n)) return -1;
+    if (ffn_path(p, sizeof p, err, n, "%s/config.json", dir) || ffn_write_file_atomic(p, cfg, strlen(cfg), err, n)) return -1;
     if (ffn_tok_kind_of(d->tok) != FFN_TOK_BYTE) {
-        snprintf(p, sizeof p, "%s/tokenizer.json", dir);
-        if (ffn_tok_save(d->tok, p, err, n)) return -1;
+        if (ffn_path(p, sizeof p, err, n, "%s/tokenizer.json", dir) || ffn_tok_save(d->tok, p, err, n)) return -1;
     }
     return 0;
 }
@@ -564,7 +570,7 @@ static int save_model_dir(const char *dir, ffn_model *m, const run_data *d, cons
 /* mm, vv: the AdamW moments of every parameter (gathered from the ranks when ZeRO-1 shards them) */
 static int save_state(const char *path, const ffn_model *m, const float *mm, const float *vv, const train_state *s, char *err,
                       size_t n) {
-    char b[8][32];
+    char b[9][32];
     snprintf(b[0], 32, "%ld", s->step);
     snprintf(b[1], 32, "%ld", s->epoch);
     snprintf(b[2], 32, "%ld", s->pos);
@@ -573,10 +579,12 @@ static int save_state(const char *path, const ffn_model *m, const float *mm, con
     u64s(b[5], 32, s->dropout_calls);
     snprintf(b[6], 32, "%.17g", s->best);
     snprintf(b[7], 32, "%ld", s->bad_evals);
+    snprintf(b[8], 32, "%ld", s->best_step);
     char el[32];
     snprintf(el, sizeof el, "%.3f", s->elapsed);
     const char *meta[] = {"step", b[0], "epoch", b[1], "pos", b[2], "data_rng", b[3], "dropout_seed", b[4],
-                          "dropout_calls", b[5], "best", b[6], "bad_evals", b[7], "elapsed", el, NULL};
+                          "dropout_calls", b[5], "best", b[6], "bad_evals", b[7], "best_step", b[8],
+                          "elapsed", el, NULL};
     ffn_st_out t[2] = {{"adamw.m", FFN_DT_F32, 1, {(int64_t)m->num_params}, (float *)mm},
                        {"adamw.v", FFN_DT_F32, 1, {(int64_t)m->num_params}, (float *)vv}};
     return ffn_st_write(path, t, 2, meta, err, n);
@@ -592,25 +600,27 @@ static int meta_u64(const ffn_st_file *f, const char *key, uint64_t *v, const ch
     return 0;
 }
 
-static int load_state(const char *path, ffn_model *m, train_state *s, char *err, size_t n) {
+/* The training state in path: the AdamW moments of np parameters into mm and vv, and the counters into s. */
+static int load_state(const char *path, size_t np, float *mm, float *vv, train_state *s, char *err, size_t n) {
     ffn_st_file f;
     if (ffn_st_open(&f, path, err, n)) return -1;
     int rc = -1;
     const ffn_st_tensor *tm = ffn_st_find(&f, "adamw.m"), *tv = ffn_st_find(&f, "adamw.v");
     uint64_t step, epoch, pos, bad;
-    if (!tm || !tv || tm->numel != m->num_params || tv->numel != m->num_params) {
-        ffn_err(err, n, "%s: AdamW moments missing or not the model's size (%zu)", path, m->num_params);
+    if (!tm || !tv || tm->numel != np || tv->numel != np) {
+        ffn_err(err, n, "%s: AdamW moments missing or not the model's size (%zu)", path, np);
         goto done;
     }
-    if (ffn_st_read_f32(&f, tm, m->m, m->num_params, err, n) || ffn_st_read_f32(&f, tv, m->v, m->num_params, err, n)) goto done;
+    if (ffn_st_read_f32(&f, tm, mm, np, err, n) || ffn_st_read_f32(&f, tv, vv, np, err, n)) goto done;
     if (meta_u64(&f, "step", &step, path, err, n) || meta_u64(&f, "epoch", &epoch, path, err, n) ||
         meta_u64(&f, "pos", &pos, path, err, n) || meta_u64(&f, "data_rng", &s->data_rng, path, err, n) ||
         meta_u64(&f, "dropout_seed", &s->dropout_seed, path, err, n) ||
         meta_u64(&f, "dropout_calls", &s->dropout_calls, path, err, n) || meta_u64(&f, "bad_evals", &bad, path, err, n))
         goto done;
     s->step = (long)step, s->epoch = (long)epoch, s->pos = (long)pos, s->bad_evals = (long)bad;
-    const char *b = ffn_st_meta(&f, "best"), *el = ffn_st_meta(&f, "elapsed");
+    const char *b = ffn_st_meta(&f, "best"), *el = ffn_st_meta(&f, "elapsed"), *bs = ffn_st_meta(&f, "best_step");
     s->best = b ? strtod(b, NULL) : -1e30;
+    s->best_step = bs ? strtol(bs, NULL, 10) : -1;
     s->elapsed = el ? strtod(el, NULL) : 0;
     rc = 0;
 done:
@@ -618,7 +628,19 @@ done:
     return rc;
 }
 
-static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+/* The number of a checkpoint directory "step-<digits>", or -1 for any other name. */
+static long step_of(const char *name) {
+    if (strncmp(name, "step-", 5) || name[5] < '0' || name[5] > '9') return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(name + 5, &end, 10);
+    return errno || *end || v < 0 ? -1 : v;
+}
+
+static int cmp_desc(const void *a, const void *b) {
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x < y) - (x > y);
+}
 
 static void rm_rf_dir(const char *dir) {
     DIR *dd = opendir(dir);
@@ -627,79 +649,90 @@ static void rm_rf_dir(const char *dir) {
     char p[4400];
     while ((e = readdir(dd))) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        unlink(p);
+        if (!ffn_path(p, sizeof p, NULL, 0, "%s/%s", dir, e->d_name)) unlink(p);
     }
     closedir(dd);
     rmdir(dir);
 }
 
-/* Keep the newest `keep` step directories; also clear half-written ones (*.tmp) left by a crash. */
-static void prune_checkpoints(const char *ckdir, int keep) {
+/* The steps of the checkpoint directories in ckdir, newest first (by number: names of another width or run
+ * do not sort by name), at most cap; with clear_tmp, half-written ones (*.tmp) left by a crash are removed. */
+static int list_steps(const char *ckdir, long *steps, int cap, int clear_tmp) {
     DIR *dd = opendir(ckdir);
-    if (!dd) return;
-    char *names[4096];
+    if (!dd) return 0;
     int k = 0;
     struct dirent *e;
     char p[4400];
-    while ((e = readdir(dd)) && k < 4096) {
+    while ((e = readdir(dd))) {
         if (strncmp(e->d_name, "step-", 5)) continue;
         if (strstr(e->d_name, ".tmp")) {
-            snprintf(p, sizeof p, "%s/%s", ckdir, e->d_name);
-            rm_rf_dir(p);
+            if (clear_tmp && !ffn_path(p, sizeof p, NULL, 0, "%s/%s", ckdir, e->d_name)) rm_rf_dir(p);
             continue;
         }
-        names[k++] = strdup(e->d_name);
+        long st = step_of(e->d_name);
+        if (st >= 0 && k < cap) steps[k++] = st;
     }
     closedir(dd);
-    qsort(names, (size_t)k, sizeof(char *), cmp_names);
-    for (int i = 0; i < k; i++) {
-        if (i < k - keep) {
-            snprintf(p, sizeof p, "%s/%s", ckdir, names[i]);
-            rm_rf_dir(p);
-        }
-        free(names[i]);
-    }
+    qsort(steps, (size_t)k, sizeof(long), cmp_desc);
+    return k;
 }
 
-/* A checkpoint is a directory written under a temporary name, fsync'd, then renamed, and only then named
- * in LATEST: a crash at any moment leaves the previous checkpoint intact and LATEST pointing at it. */
-static int save_checkpoint(const char *out, ffn_model *m, const float *mm, const float *vv, const run_data *d,
-                           const train_state *s, const char *opts_json, int keep, char *err, size_t n) {
-    char ck[4200], tmp[4300], fin[4300], p[4400];
-    snprintf(ck, sizeof ck, "%s/checkpoints", out);
-    if (mkdir_p(ck)) return ffn_err(err, n, "%s: cannot create (%s)", ck, strerror(errno));
-    snprintf(fin, sizeof fin, "%s/step-%09ld", ck, s->step);
-    snprintf(tmp, sizeof tmp, "%s.tmp", fin);
-    rm_rf_dir(tmp);
+/* Keep the `keep` newest step directories, and always `newest` (the one LATEST names; -1: none). */
+static void prune_checkpoints(const char *ckdir, int keep, long newest) {
+    long steps[4096];
+    int k = list_steps(ckdir, steps, 4096, 1);
+    char p[4400];
+    for (int i = keep; i < k; i++)
+        if (steps[i] != newest && !ffn_path(p, sizeof p, NULL, 0, "%s/step-%09ld", ckdir, steps[i])) rm_rf_dir(p);
+}
+
+/* The files of one checkpoint into the new directory tmp, synced. */
+static int write_checkpoint_dir(const char *tmp, ffn_model *m, const float *mm, const float *vv, const run_data *d,
+                                const train_state *s, const char *opts_json, char *err, size_t n) {
+    char p[4400];
     if (mkdir(tmp, 0755)) return ffn_err(err, n, "%s: cannot create (%s)", tmp, strerror(errno));
     if (save_model_dir(tmp, m, d, opts_json, err, n)) return -1;
-    snprintf(p, sizeof p, "%s/state.safetensors", tmp);
-    if (save_state(p, m, mm, vv, s, err, n)) return -1;
-    fsync_dir(tmp);
-    rm_rf_dir(fin); /* a previous run's checkpoint of the same step, when not resuming */
-    if (rename(tmp, fin)) return ffn_err(err, n, "%s: rename failed (%s)", fin, strerror(errno));
-    fsync_dir(ck);
-    snprintf(p, sizeof p, "%s/LATEST", ck);
-    char name[64];
-    snprintf(name, sizeof name, "step-%09ld\n", s->step);
-    if (ffn_write_file_atomic(p, name, strlen(name), err, n)) return -1; /* syncs ck too */
-    /* the top-level copy is what eval/predict/--model use */
-    if (save_model_dir(out, m, d, opts_json, err, n)) return -1;
-    prune_checkpoints(ck, keep);
+    if (ffn_path(p, sizeof p, err, n, "%s/state.safetensors", tmp) || save_state(p, m, mm, vv, s, err, n)) return -1;
+    if (fsync_dir(tmp)) return ffn_err(err, n, "%s: cannot sync the directory (%s)", tmp, strerror(errno));
     return 0;
 }
 
-static int latest_checkpoint(const char *out, char *path, size_t cap, char *err, size_t n) {
-    char p[4200], name[128] = "";
-    snprintf(p, sizeof p, "%s/checkpoints/LATEST", out);
-    FILE *f = fopen(p, "r");
-    if (!f) return ffn_err(err, n, "%s: no checkpoint to resume from (%s missing)", out, p);
-    if (!fgets(name, sizeof name, f)) name[0] = 0;
-    fclose(f);
-    name[strcspn(name, "\r\n")] = 0;
-    if (strncmp(name, "step-", 5)) return ffn_err(err, n, "%s: malformed", p);
-    snprintf(path, cap, "%s/checkpoints/%s", out, name);
+/* A checkpoint is a directory written under a temporary name, fsync'd, then renamed, and only then named
+ * in LATEST: a crash at any moment leaves the previous checkpoint intact and LATEST pointing at it. The
+ * top-level copy (what eval/predict/--model use) is written when top_level: the newest model, or with
+ * --patience only the best one. */
+static int save_checkpoint(const char *out, ffn_model *m, const float *mm, const float *vv, const run_data *d,
+                           const train_state *s, const char *opts_json, int keep, int top_level, char *err, size_t n) {
+    char ck[4200], tmp[4300], fin[4300], p[4400];
+    if (ffn_path(ck, sizeof ck, err, n, "%s/checkpoints", out) || ffn_path(fin, sizeof fin, err, n, "%s/step-%09ld", ck, s->step) ||
+        ffn_path(tmp, sizeof tmp, err, n, "%s.tmp", fin) || ffn_path(p, sizeof p, err, n, "%s/LATEST", ck))
+        return -1;
+    if (mkdir_p(ck)) return ffn_err(err, n, "%s: cannot create (%s)", ck, strerror(errno));
+    rm_rf_dir(tmp);
+    if (write_checkpoint_dir(tmp, m, mm, vv, d, s, opts_json, err, n)) {
+        rm_rf_dir(tmp); /* a failed save (a full disk) leaves nothing half-written and gives its room back */
+        return -1;
+    }
+    rm_rf_dir(fin); /* a checkpoint of the same step from before a resume */
+    if (rename(tmp, fin)) return ffn_err(err, n, "%s: rename failed (%s)", fin, strerror(errno));
+    if (fsync_dir(ck)) return ffn_err(err, n, "%s: cannot sync the directory (%s)", ck, strerror(errno));
+    char name[64];
+    snprintf(name, sizeof name, "step-%09ld\n", s->step);
+    if (ffn_write_file_atomic(p, name, strlen(name), err, n)) return -1; /* syncs ck too */
+    if (top_level && save_model_dir(out, m, d, opts_json, err, n)) return -1;
+    prune_checkpoints(ck, keep, s->step);
+    return 0;
+}
+
+/* --force over an older run: its checkpoints go before this run trains, LATEST first, so that neither the
+ * pruning of this run's checkpoints nor a --resume after this run dies early can take them for this run's. */
+static int clear_old_run(const char *out, char *err, size_t n) {
+    char ck[4200], p[4300];
+    if (ffn_path(ck, sizeof ck, err, n, "%s/checkpoints", out) || ffn_path(p, sizeof p, err, n, "%s/LATEST", ck)) return -1;
+    if (!file_exists(ck)) return 0;
+    if (unlink(p) && errno != ENOENT) return ffn_err(err, n, "%s: cannot remove (%s)", p, strerror(errno));
+    if (fsync_dir(ck)) return ffn_err(err, n, "%s: cannot sync the directory (%s)", ck, strerror(errno));
+    prune_checkpoints(ck, 0, -1);
     return 0;
 }
 
@@ -740,6 +773,109 @@ static ffn_model *load_trained(const char *dir, run_data *d, char *task, size_t 
     return m;
 }
 
+/* A checkpoint that loaded: the model with its task metadata, and the training state. */
+typedef struct {
+    ffn_model *m;
+    run_data meta;
+    char task[64];
+    train_state st;
+    float *mm, *vv; /* AdamW moments of every parameter */
+} resume_point;
+
+static void resume_point_free(resume_point *r) {
+    run_data_free(&r->meta);
+    ffn_model_free(r->m);
+    ffn_free(r->mm), ffn_free(r->vv);
+    memset(r, 0, sizeof *r);
+}
+
+/* Load the checkpoint directory dir, step `step`, whole (model, metadata and state), or fail naming why. */
+static int load_checkpoint(const char *dir, long step, resume_point *r, char *err, size_t n) {
+    char sp[4400];
+    memset(r, 0, sizeof *r);
+    if (ffn_path(sp, sizeof sp, err, n, "%s/state.safetensors", dir)) return -1;
+    r->m = load_trained(dir, &r->meta, r->task, sizeof r->task, err, n);
+    if (!r->m) return -1;
+    r->mm = ffn_malloc(sizeof(float) * r->m->num_params);
+    r->vv = ffn_malloc(sizeof(float) * r->m->num_params);
+    int rc = load_state(sp, r->m->num_params, r->mm, r->vv, &r->st, err, n);
+    if (!rc && r->st.step != step) rc = ffn_err(err, n, "%s: the state is of step %ld", sp, r->st.step);
+    if (rc) resume_point_free(r);
+    return rc;
+}
+
+/* The checkpoint to resume from: the one LATEST names or, when that one does not load (a damaged disk, a
+ * truncated file), the newest older one that does, saying so. No LATEST means nothing to resume: a --force
+ * run removes the older run's LATEST before it trains. */
+static int find_resume(const char *out, resume_point *r, char *ckpath, size_t cap, char *err, size_t n) {
+    char ck[4200], p[4300], name[128] = "", why[700], first[800] = "";
+    if (ffn_path(ck, sizeof ck, err, n, "%s/checkpoints", out) || ffn_path(p, sizeof p, err, n, "%s/LATEST", ck)) return -1;
+    FILE *f = fopen(p, "r");
+    if (!f) return ffn_err(err, n, "%s: no checkpoint to resume from (%s missing)", out, p);
+    if (!fgets(name, sizeof name, f)) name[0] = 0;
+    fclose(f);
+    name[strcspn(name, "\r\n")] = 0;
+    long latest = step_of(name), steps[4096];
+    if (latest < 0) say("fastfnet: %s does not name a checkpoint; trying the newest that loads\n", p);
+    int k = list_steps(ck, steps, 4096, 0);
+    for (int i = -1; i < k; i++) {
+        long step = i < 0 ? latest : steps[i];
+        if (step < 0 || (i >= 0 && latest >= 0 && step >= latest)) continue;
+        if (ffn_path(ckpath, cap, err, n, "%s/step-%09ld", ck, step)) return -1;
+        if (!load_checkpoint(ckpath, step, r, why, sizeof why)) return 0;
+        say("fastfnet: checkpoint %s is unreadable (%s); trying the one before it\n", ckpath, why);
+        if (!first[0]) snprintf(first, sizeof first, "%s", why);
+    }
+    return ffn_err(err, n, "%s: no readable checkpoint to resume from (%s)", ck, first[0] ? first : "none left");
+}
+
+/* After a resume at `step`: drop the metrics lines of later steps (logged before the run stopped, and about
+ * to be logged again) and a line cut short by a crash, so every step appears once. */
+static int trim_metrics(const char *path, long step, char *err, size_t n) {
+    size_t len;
+    char *text = ffn_read_file(path, &len, (size_t)1 << 30, NULL, 0);
+    if (!text) return 0; /* no metrics yet */
+    char *kept = malloc(len + 1);
+    size_t k = 0;
+    int dropped = 0;
+    for (char *line = text; *line;) {
+        char *nl = strchr(line, '\n');
+        size_t ll = nl ? (size_t)(nl - line) + 1 : strlen(line);
+        ffn_json *j = nl ? ffn_json_parse(line, ll - 1, NULL, 0) : NULL;
+        long long s = 0;
+        int keep = j && (ffn_json_get_int(j, "step", &s) != 0 || s <= step);
+        ffn_json_free(j);
+        if (keep) memcpy(kept + k, line, ll), k += ll;
+        else dropped++;
+        line += ll;
+    }
+    int rc = dropped ? ffn_write_file_atomic(path, kept, k, err, n) : 0;
+    free(text), free(kept);
+    return rc;
+}
+
+/* Refuse data that does not fit the model before running any of it: a token id past the vocabulary would
+ * read (and in training write) other tensors' rows, a label past the classifier another class's weights. */
+static void require_fit(const ffn_model *m, const ffn_dataset *ds, int task, const char *what) {
+    const ffn_config *c = &m->cfg;
+    for (int i = 0; i < ds->n; i++) {
+        for (int64_t k = ds->off[i]; k < ds->off[i + 1]; k++)
+            if (ds->ids[k] < 0 || ds->ids[k] >= c->vocab_size)
+                ffn_die("%s: example %d has token id %d, outside the model's vocabulary (0..%d): this data does not fit the "
+                        "model (another tokenizer or data set?)", what, i + 1, ds->ids[k], c->vocab_size - 1);
+        if (task != TASK_MLM && ds->labels && (ds->labels[i] < 0 || ds->labels[i] >= c->num_labels))
+            ffn_die("%s: example %d has label %d, but the model has %d labels: this data does not fit the model", what,
+                    i + 1, ds->labels[i], c->num_labels);
+    }
+}
+
+/* Every path a run is given leaves room for the names made from it (DIR/checkpoints/step-N.tmp/...). */
+#define PATH_ROOM 3900
+static void require_short(const char *flag, const char *path) {
+    if (path && strlen(path) > PATH_ROOM)
+        ffn_die("--%s: path too long (%zu bytes; at most %d): use a shorter one", flag, strlen(path), PATH_ROOM);
+}
+
 /* ---------- the training loop ---------- */
 
 static double lr_at(const ffn_train_opts *o, long step, long total, long warmup) {
@@ -773,10 +909,22 @@ static int copy_matching(ffn_model *dst, const ffn_model *src) {
     return copied;
 }
 
+/* Put the parameters of the top-level model (the best one, with --patience) into m, which has its config. */
+static void use_best(ffn_model *m, const char *out) {
+    char p[4200], err[1024];
+    if (ffn_path(p, sizeof p, err, sizeof err, "%s/model.safetensors", out)) ffn_die("%s", err);
+    ffn_model *b = ffn_model_load(p, err, sizeof err);
+    if (!b) ffn_die("%s", err);
+    if (b->num_params != m->num_params) ffn_die("%s: not the model of this run", p);
+    memcpy(m->params, b->params, sizeof(float) * m->num_params);
+    ffn_model_free(b);
+}
+
 /* Checkpoint: every rank calls it at the same step (ZeRO-1 gathers the moment shards on rank 0, which
  * alone writes). */
 static void checkpoint_all(const ffn_train_opts *o, ffn_model *m, const run_data *d, const train_state *st,
                            const char *opts_json, int zero) {
+    int top_level = o->patience <= 0 || st->best_step == st->step;
     char err[1024];
     float *mm = m->m, *vv = m->v;
     if (zero) {
@@ -785,7 +933,7 @@ static void checkpoint_all(const ffn_train_opts *o, ffn_model *m, const run_data
         ffn_dist_gather_f32(m->m, mm, m->num_params);
         ffn_dist_gather_f32(m->v, vv, m->num_params);
     }
-    if (g_lead && save_checkpoint(o->out, m, mm, vv, d, st, opts_json, o->keep, err, sizeof err)) ffn_die("%s", err);
+    if (g_lead && save_checkpoint(o->out, m, mm, vv, d, st, opts_json, o->keep, top_level, err, sizeof err)) ffn_die("%s", err);
     if (zero) ffn_free(mm), ffn_free(vv);
 }
 
@@ -799,6 +947,9 @@ int ffn_train_run(const ffn_train_opts *o) {
     if (o->batch < 1 || o->accum < 1) ffn_die("train: --batch and --accum must be >= 1");
     if (o->keep < 1) ffn_die("train: --keep must be >= 1");
     if (strcmp(o->schedule, "linear") && strcmp(o->schedule, "cosine")) ffn_die("--schedule: '%s' must be linear or cosine", o->schedule);
+    require_short("out", o->out), require_short("data-dir", o->data_dir), require_short("train", o->train);
+    require_short("valid", o->valid), require_short("test", o->test), require_short("metrics", o->metrics);
+    require_short("init-from", o->init_from), require_short("tokenizer-file", o->tokenizer_file);
     char model_path[4200];
     snprintf(model_path, sizeof model_path, "%s/model.safetensors", o->out);
     if (!o->resume && !o->force && file_exists(model_path))
@@ -810,20 +961,18 @@ int ffn_train_run(const ffn_train_opts *o) {
     /* model and data */
     run_data d;
     ffn_model *m = NULL, *pre = NULL;
-    train_state st = {0, 0, 0, 0, 0, 0, -1e30, 0, 0};
+    train_state st = {0, 0, 0, 0, 0, 0, -1e30, 0, 0, -1};
+    resume_point rp;
+    memset(&rp, 0, sizeof rp);
     char ckpath[4300] = "";
     ffn_tokenizer *given_tok = NULL;
     ffn_labels given_labels = {0};
     if (o->resume) {
-        if (latest_checkpoint(o->out, ckpath, sizeof ckpath, err, sizeof err)) ffn_die("%s", err);
-        run_data tmp;
-        memset(&tmp, 0, sizeof tmp);
-        char task[64];
-        m = load_trained(ckpath, &tmp, task, sizeof task, err, sizeof err);
-        if (!m) ffn_die("%s", err);
-        if (strcmp(task, o->task)) ffn_die("%s: the checkpoint is a %s model but --task is %s", ckpath, task, o->task);
-        given_tok = tmp.tok;
-        given_labels = tmp.labels;
+        if (find_resume(o->out, &rp, ckpath, sizeof ckpath, err, sizeof err)) ffn_die("%s", err);
+        m = rp.m;
+        if (strcmp(rp.task, o->task)) ffn_die("%s: the checkpoint is a %s model but --task is %s", ckpath, rp.task, o->task);
+        given_tok = rp.meta.tok; /* owned from here by the run's data */
+        given_labels = rp.meta.labels;
     } else if (o->init_from) {
         run_data tmp;
         memset(&tmp, 0, sizeof tmp);
@@ -873,10 +1022,15 @@ int ffn_train_run(const ffn_train_opts *o) {
     if (ffn_model_reserve(m, Bmax, T, 1, err, sizeof err)) ffn_die("%s", err);
     /* the replicas start from rank 0's parameters (they already agree: same seed or the same files) */
     ffn_dist_bcast(m->params, sizeof(float) * m->num_params, 0);
+    for (int i = 0; i < 3; i++) {
+        const ffn_dataset *ds = i == 0 ? &d.train : i == 1 ? &d.valid : &d.test;
+        if (i < 2 || d.have_test) require_fit(m, ds, d.task, i == 0 ? "training data" : i == 1 ? "validation data" : "test data");
+    }
     if (o->resume) {
-        char sp[4400];
-        snprintf(sp, sizeof sp, "%s/state.safetensors", ckpath);
-        if (load_state(sp, m, &st, err, sizeof err)) ffn_die("%s", err);
+        st = rp.st;
+        memcpy(m->m, rp.mm, sizeof(float) * m->num_params);
+        memcpy(m->v, rp.vv, sizeof(float) * m->num_params);
+        ffn_free(rp.mm), ffn_free(rp.vv);
         m->dropout_seed = st.dropout_seed;
         m->dropout_calls = st.dropout_calls;
         ffn_dist_bcast(m->m, sizeof(float) * m->num_params, 0);
@@ -909,6 +1063,11 @@ int ffn_train_run(const ffn_train_opts *o) {
     char metrics_path[4200];
     if (o->metrics) snprintf(metrics_path, sizeof metrics_path, "%s", o->metrics);
     else snprintf(metrics_path, sizeof metrics_path, "%s/metrics.jsonl", o->out);
+    if (g_lead && o->resume && trim_metrics(metrics_path, st.step, err, sizeof err)) ffn_die("%s", err);
+    if (g_lead && !o->resume && o->force) {
+        if (clear_old_run(o->out, err, sizeof err)) ffn_die("%s", err);
+        if (!o->metrics) unlink(metrics_path); /* the older run's; a --metrics file is appended to, as asked */
+    }
     FILE *mf = g_lead ? fopen(metrics_path, "a") : fopen("/dev/null", "w");
     if (!mf) ffn_die("%s: cannot append (%s)", metrics_path, strerror(errno));
     size_t nparams = ffn_model_num_params(m);
@@ -928,8 +1087,9 @@ int ffn_train_run(const ffn_train_opts *o) {
 
     int *perm = malloc(sizeof(int) * d.train.n);
     permutation(perm, d.train.n, o->seed, st.epoch);
-    int32_t *ids = malloc(sizeof(int32_t) * B * T), *tt = malloc(sizeof(int32_t) * B * T);
-    int32_t *lab = malloc(sizeof(int32_t) * B), *mlm = malloc(sizeof(int32_t) * B * T);
+    size_t nstep = (size_t)o->accum * B; /* sequences of one optimizer step, all micro-batches */
+    int32_t *ids = malloc(sizeof(int32_t) * nstep * T), *tt = malloc(sizeof(int32_t) * nstep * T);
+    int32_t *lab = malloc(sizeof(int32_t) * nstep), *mlm = malloc(sizeof(int32_t) * nstep * T);
     int *idx = malloc(sizeof(int) * B);
     ffn_rng data_rng = {st.data_rng};
     ffn_adamw opt = {(float)o->lr, (float)o->beta1, (float)o->beta2, (float)o->eps, (float)o->weight_decay};
@@ -947,7 +1107,11 @@ int ffn_train_run(const ffn_train_opts *o) {
         double t_step = ffn_now();
         ffn_model_zero_grad(m);
         double loss_step = 0;
+        /* the step's micro-batches first: each head's loss is a mean over the targets of all of them (and of
+         * every rank's rows), so accum x batch B trains as one batch of accum * B */
+        int ndenom = 0, mdenom = 0;
         for (int a = 0; a < o->accum; a++) {
+            size_t ob = (size_t)a * B * T;
             for (int i = 0; i < B; i++) {
                 if (st.pos >= d.train.n) {
                     st.epoch++;
@@ -957,26 +1121,25 @@ int ffn_train_run(const ffn_train_opts *o) {
                 idx[i] = perm[st.pos++];
             }
             /* every rank builds (and masks) the whole global batch, the same on all, and computes its rows */
-            ffn_dataset_batch(&d.train, idx, B, T, FFN_TOK_PAD, ids, tt, lab);
-            size_t o0 = r0 * (size_t)T;
-            ffn_batch bt = {.B = Bl, .T = T, .input_ids = ids + o0, .token_type_ids = tt + o0};
+            ffn_dataset_batch(&d.train, idx, B, T, FFN_TOK_PAD, ids + ob, tt + ob, lab + (size_t)a * B);
+            for (int i = 0; i < B; i++) ndenom += lab[(size_t)a * B + i] != -100;
             if (d.task == TASK_MLM) {
-                ffn_mlm_mask(ids, mlm, (size_t)B * T, m->cfg.vocab_size, &data_rng);
+                ffn_mlm_mask(ids + ob, mlm + ob, (size_t)B * T, m->cfg.vocab_size, &data_rng);
+                for (size_t i = 0; i < (size_t)B * T; i++) mdenom += mlm[ob + i] != -100;
+            }
+        }
+        for (int a = 0; a < o->accum; a++) {
+            size_t o0 = ((size_t)a * B + r0) * T, l0 = (size_t)a * B + r0;
+            ffn_batch bt = {.B = Bl, .T = T, .input_ids = ids + o0, .token_type_ids = tt + o0, .row0 = (int)r0,
+                            .cls_denom = ndenom, .nsp_denom = ndenom, .mlm_denom = mdenom ? mdenom : 1};
+            if (d.task == TASK_MLM) {
                 bt.mlm_labels = mlm + o0;
-                if (m->cfg.heads & FFN_HEAD_NSP) bt.nsp_labels = lab + r0;
+                if (m->cfg.heads & FFN_HEAD_NSP) bt.nsp_labels = lab + l0;
             } else {
-                bt.cls_labels = lab + r0;
+                bt.cls_labels = lab + l0;
             }
-            if (nproc > 1) { /* losses are means over the whole batch's targets */
-                bt.row0 = (int)r0;
-                for (int i = 0; i < B; i++) bt.cls_denom += lab[i] != -100;
-                bt.nsp_denom = bt.cls_denom;
-                if (d.task == TASK_MLM) {
-                    for (int i = 0; i < B * T; i++) bt.mlm_denom += mlm[i] != -100;
-                    if (bt.mlm_denom == 0) bt.mlm_denom = 1; /* no target anywhere: zero loss */
-                }
-            }
-            loss_step += ffn_model_forward(m, &bt, 1) / o->accum;
+            loss_step += ffn_model_forward(m, &bt, 1);
+            if (*ffn_model_error(m)) ffn_die("training batch: %s", ffn_model_error(m));
             ffn_model_backward(m);
         }
         /* one small collective per step: the batch loss and whether any rank was asked to stop */
@@ -993,9 +1156,6 @@ int ffn_train_run(const ffn_train_opts *o) {
         /* sum the gradients over ranks: all of them (plain data parallelism) or this rank's block (ZeRO-1) */
         if (zero) ffn_dist_reduce_scatter_f32(m->grads, m->num_params, rs_scratch);
         else ffn_dist_allreduce_f32(m->grads, m->num_params, rs_scratch);
-        float scale = 1.0f / o->accum;
-        if (o->accum > 1)
-            for (size_t i = glo; i < ghi; i++) m->grads[i] *= scale;
         double sq = ffn_model_grad_sq(m, glo, ghi);
         if (zero) ffn_dist_sum_f64(&sq, 1); /* the blocks' sums; otherwise every rank holds all gradients */
         float gn = (float)sqrt(sq);
@@ -1054,7 +1214,7 @@ int ffn_train_run(const ffn_train_opts *o) {
             fflush(mf);
             say("%seval step %ld: loss %.4f, %s %.4f%s\n", tty ? "\r\033[K" : "", st.step, last.loss,
                     d.task == TASK_MLM ? "masked-token accuracy" : "accuracy", last.accuracy, "");
-            if (last.accuracy > st.best) st.best = last.accuracy, st.bad_evals = 0;
+            if (last.accuracy > st.best) st.best = last.accuracy, st.bad_evals = 0, st.best_step = st.step;
             else if (++st.bad_evals >= o->patience && o->patience > 0) {
                 say("fastfnet: no improvement in %ld evaluations: stopping early\n", st.bad_evals);
                 stopped_early = 1;
@@ -1069,6 +1229,12 @@ int ffn_train_run(const ffn_train_opts *o) {
     if (stop && rc == 0) {
         say("%sfastfnet: interrupted at step %ld: checkpoint saved; continue with --resume %s\n", tty ? "\r\033[K" : "", st.step, o->out);
         rc = 130;
+    }
+    if (rc == 0 && o->patience > 0 && st.best_step >= 0 && st.best_step != st.step) {
+        /* the final figures are those of the model kept at the top level: the best one */
+        use_best(m, o->out);
+        last = evaluate(m, &d.valid, d.task, Bmax, T, (uint64_t)o->seed ^ 0xE7A1);
+        say("fastfnet: the model kept is the best one (step %ld); the final figures are its\n", st.best_step);
     }
     if (rc == 0) {
         double el = ffn_now() - t_start;
@@ -1102,6 +1268,7 @@ int ffn_train_run(const ffn_train_opts *o) {
 
 int ffn_eval_run(const char *model_dir, const ffn_train_opts *o) {
     char err[1024], task[64];
+    require_short("model", model_dir), require_short("data-dir", o->data_dir), require_short("train", o->train);
     run_data meta;
     memset(&meta, 0, sizeof meta);
     ffn_model *m = load_trained(model_dir, &meta, task, sizeof task, err, sizeof err);
@@ -1116,6 +1283,7 @@ int ffn_eval_run(const char *model_dir, const ffn_train_opts *o) {
     if (prepare_data(&d, &oo, meta.tok, meta.labels.n ? &meta.labels : NULL, err, sizeof err)) ffn_die("%s", err);
     const ffn_dataset *ds = o->data && d.have_test ? &d.test : &d.train;
     if (o->data && !d.have_test) ds = &d.valid;
+    require_fit(m, ds, d.task, o->data ? o->data : o->train);
     if (ffn_model_reserve(m, o->batch, d.max_len, 0, err, sizeof err)) ffn_die("%s", err);
     double t0 = ffn_now();
     eval_result r = evaluate(m, ds, d.task, o->batch, d.max_len, (uint64_t)o->seed ^ 0x7E57);
@@ -1131,6 +1299,7 @@ int ffn_eval_run(const char *model_dir, const ffn_train_opts *o) {
 
 int ffn_predict_run(const char *model_dir, const char *input, const char *out, int batch) {
     char err[1024], task[64];
+    require_short("model", model_dir), require_short("input", input), require_short("out", out);
     run_data d;
     memset(&d, 0, sizeof d);
     ffn_model *m = load_trained(model_dir, &d, task, sizeof task, err, sizeof err);
@@ -1170,6 +1339,7 @@ int ffn_predict_run(const char *model_dir, const char *input, const char *out, i
     }
     ffn_dataset ds;
     if (ffn_dataset_from_records(&ds, &r, input, d.tok, NULL, d.max_len, err, sizeof err)) ffn_die("%s", err);
+    require_fit(m, &ds, d.task, input);
     /* --out is written atomically: a failed or interrupted predict leaves the old file (or none) */
     ffn_atomic_file af = {NULL, NULL, NULL};
     FILE *of = stdout;
@@ -1192,6 +1362,7 @@ int ffn_predict_run(const char *model_dir, const char *input, const char *out, i
         ffn_dataset_batch(&ds, idx, nb, T, FFN_TOK_PAD, ids, tt, NULL);
         ffn_batch bt = {.B = nb, .T = T, .input_ids = ids, .token_type_ids = tt};
         ffn_model_forward(m, &bt, 0);
+        if (*ffn_model_error(m)) ffn_die("%s: %s", input, ffn_model_error(m));
         const float *lg = ffn_model_logits_cls(m);
         for (int i = 0; i < nb; i++) {
             double mx = lg[i * L], s = 0;
@@ -1216,6 +1387,8 @@ int ffn_predict_run(const char *model_dir, const char *input, const char *out, i
         }
     }
     if (out && ffn_atomic_commit(&af, err, sizeof err)) ffn_die("%s", err);
+    /* a pipe or a full disk can refuse the buffered lines: that is a failure, not a silent loss */
+    if (!out && (fflush(stdout) != 0 || ferror(stdout))) ffn_die("writing the predictions to standard output failed (%s)", strerror(errno));
     free(ids), free(tt), free(idx), free(p);
     ffn_dataset_free(&ds);
     ffn_records_free(&r);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,9 +25,10 @@ void ffn_die(const char *fmt, ...) {
 
 void *ffn_malloc(size_t bytes) {
     void *p = NULL;
-    size_t n = (bytes + 63) & ~(size_t)63;
-    if (n == 0) n = 64;
-    if (posix_memalign(&p, 64, n) != 0 || !p)
+    /* rounding up to the alignment must not wrap a huge request around to a small block */
+    size_t n = bytes > SIZE_MAX - 63 ? 0 : (bytes + 63) & ~(size_t)63;
+    if (bytes == 0) n = 64;
+    if (n == 0 || posix_memalign(&p, 64, n) != 0 || !p)
         ffn_die("out of memory allocating %zu bytes (%.1f MiB); reduce batch size or model size",
                 bytes, bytes / 1048576.0);
     return p;
@@ -72,6 +74,15 @@ char *ffn_read_file(const char *path, size_t *len, size_t max_bytes, char *err, 
     buf[n] = 0;
     *len = n;
     return buf;
+}
+
+int ffn_path(char *buf, size_t cap, char *err, size_t errlen, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+    if (k >= 0 && (size_t)k < cap) return 0;
+    return ffn_err(err, errlen, "%.60s...: path too long (%d bytes; at most %zu): use a shorter one", buf, k, cap - 1);
 }
 
 double ffn_now(void) {

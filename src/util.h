@@ -14,6 +14,9 @@ void ffn_free(void *p);
 /* Read a whole file into a NUL-terminated buffer (free with free()); NULL with a message naming the file
  * when it cannot be read or is larger than max_bytes. */
 char *ffn_read_file(const char *path, size_t *len, size_t max_bytes, char *err, size_t errlen);
+/* Format a path into buf[cap]; a path that does not fit is an error naming its start, never silently cut.
+ * 0 ok, -1 with a message. */
+int ffn_path(char *buf, size_t cap, char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Wall clock in seconds (monotonic). */
 double ffn_now(void);
 /* Write an error message into err (may be NULL); always returns -1 so callers can `return ffn_err(...)`. */

@@ -55,6 +55,31 @@ printf '5 6 x7\n' >junk.txt
 expect_fail "malformed ids line" "junk.txt:1" "$FF" embed --model f.safetensors --ids junk.txt --out o.safetensors
 seq -s ' ' 1 65 >long.txt
 expect_fail "sequence longer than max_position" "max_position" "$FF" embed --model f.safetensors --ids long.txt --out o.safetensors
+# untrusted sizes: a config with absurd sizes is refused by the field's name, and a config that claims more
+# than the file holds is refused by a tensor's shape before anything is allocated (in the optimised build under
+# a 2 GiB address-space limit: a 4 GiB allocation first would fail as "out of memory")
+expect_fail "init with an absurd vocabulary" "vocab_size" "$FF" init --vocab 1000000000 --hidden 4096 --layers 1 --out x.safetensors
+set_config() { # IN OUT KEY=VALUE...: a copy of IN whose __metadata__ config has those fields changed
+    /usr/bin/python3 - "$@" <<'PY'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+head = json.loads(raw[8:8 + n])
+cfg = json.loads(head["__metadata__"]["config"])
+for kv in sys.argv[3:]:
+    k, v = kv.split("=")
+    cfg[k] = int(v)
+head["__metadata__"]["config"] = json.dumps(cfg)
+h = json.dumps(head).encode()
+h += b" " * (-len(h) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(h)) + h + raw[8 + n:])
+PY
+}
+set_config f.safetensors bigpos.safetensors max_position_embeddings=1000000000
+expect_fail "a config with an absurd max_position_embeddings" "max_position_embeddings" "$FF" info bigpos.safetensors
+set_config f.safetensors bigvocab.safetensors vocab_size=1000000 hidden_size=1024 intermediate_size=1024
+limit_as() { case "$BUILD" in *san*) "$@" ;; *) (ulimit -v 2000000; exec "$@") ;; esac; }
+expect_fail "a config claiming 1e9 parameters over a small file" "word_embeddings.weight' has shape \[300, 32\]" limit_as "$FF" info bigvocab.safetensors
 cp e.safetensors keep.safetensors
 expect_fail "failed embed keeps the old output" "oov.txt" "$FF" embed --model f.safetensors --ids oov.txt --out e.safetensors
 cmp -s e.safetensors keep.safetensors && ok "existing output untouched after a failed run" || bad "existing output was modified"

@@ -513,6 +513,37 @@ static void test_config_json(void) {
           c.hidden_dropout, rc == 0 ? back.hidden_dropout : 0.0f);
 }
 
+/* A batch that does not fit the model (an id past the vocabulary, a label past the classifier, more rows or
+ * positions than reserved) is refused by forward itself: NaN, a message, and backward changes nothing. */
+static void test_bad_batch(const kind *k) {
+    ffn_config c = make_cfg(k);
+    char err[256];
+    ffn_model *m = ffn_model_create(&c, 7, err, sizeof err);
+    ffn_model_reserve(m, 3, k->T, 1, err, sizeof err);
+    batch_data d;
+    make_batch(&d, &c, 3, k->T);
+    static const char *what[] = {"token id", "label", "larger than reserved", "larger than reserved"};
+    for (int bad = 0; bad < 4; bad++) {
+        batch_data e = d;
+        ffn_batch b = as_batch(&e);
+        if (bad == 0) e.ids[k->T + 1] = c.vocab_size;
+        if (bad == 1) e.cls[2] = c.num_labels;
+        if (bad == 2) b.B = 4;
+        if (bad == 3) b.T = k->T + 1;
+        ffn_model_zero_grad(m);
+        float loss = ffn_model_forward(m, &b, 1);
+        ffn_model_backward(m);
+        int untouched = ffn_model_grad_norm(m) == 0.0f;
+        check(isnan(loss) && strstr(ffn_model_error(m), what[bad]) && untouched,
+              "%s: forward refuses a batch with a %s (loss %g, \"%s\", gradients %s)", k->name, what[bad], loss,
+              ffn_model_error(m), untouched ? "untouched" : "changed");
+    }
+    ffn_batch b = as_batch(&d);
+    float loss = ffn_model_forward(m, &b, 1);
+    check(isfinite(loss) && !*ffn_model_error(m), "%s: a good batch after refused ones runs (loss %g)", k->name, loss);
+    ffn_model_free(m);
+}
+
 int main(void) {
     ffn_set_threads(2);
     snprintf(g_dir, sizeof g_dir, "/tmp/ffn_test_model_XXXXXX");
@@ -523,6 +554,7 @@ int main(void) {
     for (int i = 0; i < NKINDS; i++) test_backends(&KINDS[i]);
     for (int i = 0; i < NKINDS; i++) test_pooled_only(&KINDS[i]);
     for (int i = 0; i < NKINDS; i++) test_slices(&KINDS[i]);
+    test_bad_batch(&KINDS[0]);
     test_roundtrip();
     test_hf_dir();
     test_config_json();

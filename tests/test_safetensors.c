@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* A raw safetensors file whose length prefix matches the header text exactly. */
@@ -737,11 +738,28 @@ static void test_fuzz(void) {
     free(v);
 }
 
+/* ffn_malloc rounds sizes up to 64 bytes: a huge request must not wrap around to a small block. It exits
+ * (the documented failure), so it runs in a child process. */
+static void test_malloc_wrap(void) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen("/dev/null", "w", stderr)) _exit(3);
+        void *p = ffn_malloc(SIZE_MAX - 10);
+        _exit(p ? 0 : 2);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    check(WIFEXITED(st) && WEXITSTATUS(st) == 1, "ffn_malloc(SIZE_MAX - 10) fails with a message (exit 1), never returns a small block (status %d)",
+          WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
 int main(void) {
     if (!check_tmpdir("ffn_st_")) {
         perror("mkdtemp");
         return 1;
     }
+    test_malloc_wrap();
     test_json_tables();
     test_json_depth();
     test_json_values();

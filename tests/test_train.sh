@@ -65,7 +65,12 @@ for _ in $(seq 1 600); do
 done
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
+krc=$?
 at=$(cat killed/checkpoints/LATEST 2>/dev/null)
+# the kill must land before the run's end, or the resume below proves nothing
+[ "$krc" -eq 137 ] && [ -n "$at" ] && [ $((10#${at#step-})) -lt 60 ] && ! grep -q '"final"' killed/metrics.jsonl &&
+    ok "kill -9 landed before the end of the run (status $krc, newest checkpoint $at of 60 steps)" ||
+    bad "kill -9 did not interrupt the run: status $krc, newest checkpoint ${at:-none}"
 "$FF" train "${TR[@]}" --resume killed >/dev/null 2>resume.log || bad "resume failed: $(tail -2 resume.log)"
 r=$(tensors_equal full/model.safetensors killed/model.safetensors)
 [ "$r" = identical ] && ok "kill -9 after ${at:-?} then --resume: weights bit-identical to the uninterrupted run (1 thread)" ||
@@ -87,6 +92,12 @@ rc=$?
 "$FF" predict --model full --input t_test.tsv >pred.jsonl 2>pred.err && [ "$(wc -l <pred.jsonl)" -eq 100 ] &&
     head -1 pred.jsonl | /usr/bin/python3 -c "import json,sys; d=json.loads(sys.stdin.read()); assert d['label'] in ('small','large') and abs(sum(d['probs'].values())-1)<1e-4" &&
     ok "predict writes one JSON line per example with normalised probabilities" || bad "predict: $(cat pred.err)"
+# plain text, one example per line, written through a pipe: every line comes out, and the exit status is 0
+cut -f2 t_test.tsv >notes.txt
+"$FF" predict --model full --input notes.txt 2>pred_txt.err | cat >pred_txt.jsonl
+prc=${PIPESTATUS[0]}
+[ "$prc" -eq 0 ] && [ "$(wc -l <pred_txt.jsonl)" -eq 100 ] && tail -1 pred_txt.jsonl | grep -q '"line": 100,' &&
+    ok "predict on plain text through a pipe: 100 lines, status 0" || bad "predict on plain text: status $prc, $(wc -l <pred_txt.jsonl) lines, $(tail -c 300 pred_txt.err)"
 acc=$("$FF" eval --model full --train t_test.tsv 2>/dev/null | json_field accuracy)
 /usr/bin/python3 -c "import sys; sys.exit(0 if float('${acc:-0}') >= 0.9 else 1)" && ok "number-word task learned: eval accuracy $acc >= 0.9" || bad "number-word accuracy $acc"
 
@@ -95,6 +106,21 @@ cut -f2 t_test.tsv >corpus.txt
 for _ in 1 2 3 4 5 6; do cat corpus.txt corpus.txt >>corpus2.txt; done
 "$FF" train --task mlm --train corpus2.txt --tokenizer bpe --vocab-size 300 --max-len 32 "${COMMON[@]}" --batch 16 --steps 40 --nsp --out mlm >mlm.json 2>mlm.log &&
     grep -q valid_perplexity mlm.json && [ -s mlm/tokenizer.json ] && ok "mlm+nsp pre-training with a BPE tokenizer: $(cat mlm.json)" || bad "mlm: $(tail -3 mlm.log)"
+# MLM eval_loss is the mean over the masked targets, so it is log(perplexity), in the metrics and from eval
+/usr/bin/python3 - mlm/metrics.jsonl <<'PY' && ok "mlm metrics: eval_loss == log(eval_perplexity) at every evaluation" || bad "mlm eval_loss is not log(perplexity)"
+import json, math, sys
+ev = [d for d in map(json.loads, open(sys.argv[1])) if "eval_perplexity" in d]
+sys.exit(0 if ev and all(abs(d["eval_loss"] - math.log(d["eval_perplexity"])) <= 1e-5 * max(1, d["eval_loss"]) for d in ev) else 1)
+PY
+"$FF" eval --model mlm --train corpus2.txt >mev.json 2>mev.err
+/usr/bin/python3 -c "import json,math,sys; d=json.load(open('mev.json')); sys.exit(0 if abs(d['loss']-math.log(d['perplexity'])) <= 1e-5*max(1,d['loss']) else 1)" &&
+    ok "mlm eval: loss == log(perplexity) ($(cut -c1-100 mev.json))" || bad "mlm eval loss vs perplexity: $(cat mev.json mev.err)"
+# MLM with accumulation: the loss is normalised by the targets of the whole step, so batch 8 == 4 x accum 2
+MACC=(--task mlm --train corpus2.txt --max-len 32 --hidden 32 --layers 1 --intermediate 64 --threads 1 --steps 6 --seed 4 --dropout 0 --clip 0)
+"$FF" train "${MACC[@]}" --batch 8 --out macc1 >/dev/null 2>macc1.err
+"$FF" train "${MACC[@]}" --batch 4 --accum 2 --out macc2 >/dev/null 2>macc2.err
+macc=$(/usr/bin/python3 "$ROOT/tests/st_tool.py" close macc1/model.safetensors macc2/model.safetensors 1e-4)
+case "$macc" in ok*) ok "mlm: 6 steps of batch 8 == 6 steps of 2 accumulated batches of 4 (max rel diff ${macc#ok })" ;; *) bad "mlm accumulation: $macc $(tail -1 macc2.err)" ;; esac
 "$FF" train --init-from mlm --train t_train.jsonl --max-len 32 --threads 2 --batch 16 --steps 40 --out ft >ft.json 2>ft.log &&
     grep -q "initialised" ft.log && ok "fine-tuning from the MLM model: $(grep initialised ft.log)" || bad "fine-tune: $(tail -3 ft.log)"
 
@@ -127,8 +153,13 @@ ACC=(--train t_train.jsonl --max-len 48 --hidden 64 --layers 2 --intermediate 12
 "$FF" train "${ACC[@]}" --batch 4 --accum 2 --out acc2 >/dev/null 2>/dev/null
 acc_cmp=$(/usr/bin/python3 "$ROOT/tests/st_tool.py" close acc1/model.safetensors acc2/model.safetensors 1e-4)
 case "$acc_cmp" in ok*) ok "8 steps of batch 8 == 8 steps of 2 accumulated batches of 4 (max rel diff ${acc_cmp#ok })" ;; *) bad "accumulation: $acc_cmp" ;; esac
-"$FF" train --train t_train.jsonl --max-len 48 "${COMMON[@]}" --threads 1 --batch 8 --steps 200 --eval-every 1 --patience 2 --lr 1e-5 --out early >early.json 2>early.log
+"$FF" train --train t_train.jsonl --max-len 48 "${COMMON[@]}" --threads 1 --batch 8 --steps 200 --eval-every 1 --patience 2 --lr 1e-5 --keep 1000 --out early >early.json 2>early.log
 grep -q "stopping early" early.log && [ "$(json_field steps <early.json)" -lt 200 ] && ok "early stop: $(grep 'stopping early' early.log) at step $(json_field steps <early.json)" || bad "early stop did not trigger"
+best=$(/usr/bin/python3 -c "
+import json; ev = [d for d in map(json.loads, open('early/metrics.jsonl')) if 'eval_accuracy' in d]
+print(max(ev, key=lambda d: (d['eval_accuracy'], -d['step']))['step'])")
+r=$(tensors_equal early/model.safetensors "early/checkpoints/$(printf 'step-%09d' "$best")/model.safetensors")
+[ "$r" = identical ] && ok "with --patience the top-level model is the best one (step $best), not the last" || bad "--patience top-level model is not the best (step $best): $r"
 
 # 6. tokenizers: round trips through the CLI
 printf 'Hello, w\xc3\xb6rld!\n\ttabs and \x01 bytes\n' >rt.txt
@@ -159,6 +190,44 @@ tensors_equal full/model.safetensors keep.safetensors >/dev/null && ok "the trai
 before=$(cat nan/checkpoints/LATEST)
 expect_fail "a non-finite loss stops the run" "became" "$FF" train "${TR[@]}" --steps 60 --lr 1e30 --clip 0 --resume nan
 [ "$(cat nan/checkpoints/LATEST)" = "$before" ] && ok "the last good checkpoint is kept ($before)" || bad "checkpoint changed after NaN"
+printf 'sm\xffall\tone two\nlarge\tnine\n' >badutf.tsv
+expect_fail "a label that is not UTF-8 is refused when read" "badutf.tsv:1.*UTF-8" "$FF" train --train badutf.tsv --max-len 16 --hidden 16 --layers 1 --steps 2 --out x6
+# IDX headers: a count of 0xFFFFFFFF, and rows x cols that wraps 32 bits past the bound
+mkdir -p fake/fashion-mnist
+/usr/bin/python3 - <<'PY'
+import struct
+def write(name, n, rows, cols, images=2):
+    with open("fake/fashion-mnist/%s-images-idx3-ubyte" % name, "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, n, rows, cols) + bytes(images * 784))
+    with open("fake/fashion-mnist/%s-labels-idx1-ubyte" % name, "wb") as f:
+        f.write(struct.pack(">II", 0x801, n) + bytes(images))
+write("train", 0xFFFFFFFF, 28, 28)
+write("t10k", 2, 65536, 65537)
+PY
+expect_fail "IDX image count 0xFFFFFFFF" "train-images-idx3-ubyte" "$FF" train --data image --data-dir fake --steps 1 --out x7
+cp fake/fashion-mnist/t10k-images-idx3-ubyte fake/fashion-mnist/train-images-idx3-ubyte
+cp fake/fashion-mnist/t10k-labels-idx1-ubyte fake/fashion-mnist/train-labels-idx1-ubyte
+expect_fail "IDX rows x cols past 32 bits" "train-images-idx3-ubyte" "$FF" train --data image --data-dir fake --steps 1 --out x7
+# a model evaluated or trained on data whose token ids or labels do not fit it: one line, nothing run
+"$FF" train --train t_train.jsonl --tokenizer word --max-len 785 --hidden 16 --layers 1 --intermediate 32 --threads 1 --batch 4 --steps 2 --out wordm >/dev/null 2>wordm.err || bad "word model: $(tail -1 wordm.err)"
+expect_fail "eval of a word model on images" "token id .*vocabulary" "$FF" eval --model wordm --data image --data-dir "$DATA" --eval-limit 20
+expect_fail "training from a word model on images" "token id .*vocabulary" "$FF" train --init-from wordm --data image --data-dir "$DATA" --limit 50 --eval-limit 20 --steps 1 --out x8
+# --force into a directory with an older run's checkpoints: the new run's checkpoints are the ones kept and
+# resumed, and a forced run that dies before its first save leaves nothing of the old run to resume
+cp -r full forced
+"$FF" train "${TR[@]}" --steps 10 --force --out forced >/dev/null 2>forced.log
+[ "$(cat forced/checkpoints/LATEST)" = step-000000010 ] && [ "$(ls -d forced/checkpoints/step-* | xargs -n1 basename | tr '\n' ' ')" = "step-000000005 step-000000010 " ] &&
+    "$FF" train "${TR[@]}" --steps 10 --resume forced >/dev/null 2>forced2.log &&
+    ok "--force over an older run: only the new run's checkpoints are left, and --resume works" ||
+    bad "--force over an older run: LATEST $(cat forced/checkpoints/LATEST), $(ls forced/checkpoints | tr '\n' ' '), $(tail -1 forced2.log)"
+cp -r full forced2
+"$FF" train "${TR[@]}" --force --lr 1e30 --clip 0 --out forced2 >/dev/null 2>/dev/null
+expect_fail "--resume after a --force run died before its first save" "no checkpoint" "$FF" train "${TR[@]}" --resume forced2
+# paths that do not fit a buffer are errors naming them, never silently cut
+long=$(printf 'd%.0s' $(seq 1 200))
+longp=$(for _ in $(seq 1 21); do printf '%s/' "$long"; done)out
+expect_fail "an --out path too long" "too long" "$FF" train --train t_train.jsonl --max-len 16 --steps 1 --out "$longp"
+[ -e "${longp:0:4000}" ] && bad "a truncated directory was created" || ok "no truncated directory was created"
 echo '{"text": "x", "label": "small"}' >one.jsonl
 "$FF" train --train t_train.jsonl --max-len 8 --threads 1 --steps 2 --out trunc >/dev/null 2>trunc.log
 grep -q "truncated to 8 tokens" trunc.log && ok "over-long sequences are truncated and counted: $(grep truncated trunc.log | head -1)" || bad "truncation not reported"
