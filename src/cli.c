@@ -553,12 +553,69 @@ static int cmd_predict(int argc, char **argv) {
 }
 
 static const char *TOK_USAGE =
-    "usage: fastfnet tokenizer train --kind bpe|word --input TEXT --vocab-size N --out tokenizer.json\n"
+    "usage: fastfnet tokenizer train --kind bpe|word|unigram --input TEXT --vocab-size N --out FILE\n"
     "       fastfnet tokenizer encode --tokenizer FILE|byte [--input TEXT]   (ids, space-separated, to stdout)\n"
     "       fastfnet tokenizer decode --tokenizer FILE|byte [--input IDS]    (text to stdout)\n"
     "\n"
-    "Tokenizer files are HF tokenizer.json (BPE: byte-level; word: WordLevel). Special ids: 0 [CLS], 1 [SEP],\n"
-    "2 [MASK], 3 [PAD], 4 [UNK]. Input defaults to standard input.\n";
+    "encode writes one line of ids per input line, decode one line of text per line of ids. Tokenizer files\n"
+    "are HF tokenizer.json (BPE: byte-level; word: WordLevel; special ids 0 [CLS], 1 [SEP], 2 [MASK], 3 [PAD],\n"
+    "4 [UNK]) or SentencePiece .model files (ids as spm_encode --output_format=id; specials are the model's\n"
+    "pieces). --kind unigram trains a SentencePiece unigram model (write it as FILE.model) with FNet's\n"
+    "specials: <unk> 0, <s> 1, </s> 2, <pad> 3, [CLS] 4, [SEP] 5, [MASK] 6. Input defaults to standard input.\n";
+
+/* encode/decode: the same line rule for every kind: one output line per input line ('\n' ends a line; a
+ * last line without one counts). */
+static void tok_encode_lines(ffn_tokenizer *tk, const char *text, size_t len) {
+    size_t cap = 1024;
+    int32_t *ids = malloc(sizeof(int32_t) * cap);
+    for (size_t p = 0; p < len;) {
+        const char *nl = memchr(text + p, '\n', len - p);
+        size_t e = nl ? (size_t)(nl - text) : len;
+        size_t n = ffn_tok_encode(tk, text + p, e - p, ids, cap);
+        if (n > cap) {
+            ids = realloc(ids, sizeof(int32_t) * (cap = n));
+            if (!ids) ffn_die("out of memory encoding");
+            ffn_tok_encode(tk, text + p, e - p, ids, cap);
+        }
+        for (size_t i = 0; i < n; i++) printf(i ? " %d" : "%d", ids[i]);
+        putchar('\n');
+        p = e + 1;
+    }
+    free(ids);
+}
+
+static void tok_decode_lines(ffn_tokenizer *tk, char *text, size_t len, const char *name) {
+    size_t ic = 1024;
+    int32_t *ids = malloc(sizeof(int32_t) * ic);
+    int line = 0, V = ffn_tok_vocab_size(tk);
+    for (char *p = text; p < text + len;) {
+        char *nl = memchr(p, '\n', (size_t)(text + len - p)), *stop = nl ? nl : text + len;
+        *stop = 0;
+        line++;
+        size_t n = 0;
+        for (char *q = p, *end;;) {
+            while (*q == ' ' || *q == '\t' || *q == '\r') q++;
+            if (!*q) break;
+            errno = 0;
+            long v = strtol(q, &end, 10);
+            if (end == q || errno || v < 0 || v >= V || (*end && *end != ' ' && *end != '\t' && *end != '\r'))
+                ffn_die("%s:%d: '%.*s' is not a token id of this tokenizer (0..%d); decode reads space-separated ids, "
+                        "one sequence per line", name, line, (int)strcspn(q, " \t\r") > 20 ? 20 : (int)strcspn(q, " \t\r"), q, V - 1);
+            if (n == ic) ids = realloc(ids, sizeof(int32_t) * (ic *= 2));
+            if (!ids) ffn_die("out of memory decoding");
+            ids[n++] = (int32_t)v;
+            q = end;
+        }
+        size_t need = ffn_tok_decode(tk, ids, n, NULL, 0);
+        char *o = malloc(need + 1);
+        ffn_tok_decode(tk, ids, n, o, need + 1);
+        fwrite(o, 1, need, stdout);
+        putchar('\n');
+        free(o);
+        p = stop + 1;
+    }
+    free(ids);
+}
 
 static int cmd_tokenizer(int argc, char **argv) {
     if (argc < 2 || (strcmp(argv[1], "train") && strcmp(argv[1], "encode") && strcmp(argv[1], "decode"))) {
@@ -570,12 +627,12 @@ static int cmd_tokenizer(int argc, char **argv) {
     }
     const char *kind = "bpe", *input = NULL, *out = NULL, *tokf = "byte";
     int vocab = 4000, minf = 2;
-    opt_def t[] = {{"kind", OPT_STR, &kind, "train: bpe | word"},
+    opt_def t[] = {{"kind", OPT_STR, &kind, "train: bpe | word | unigram (SentencePiece)"},
                    {"input", OPT_STR, &input, "input file (default stdin)"},
                    {"vocab-size", OPT_INT, &vocab, "train: vocabulary size"},
                    {"min-freq", OPT_INT, &minf, "train: minimum pair/word frequency"},
-                   {"out", OPT_STR, &out, "train: tokenizer.json to write"},
-                   {"tokenizer", OPT_STR, &tokf, "encode/decode: tokenizer.json, or byte"},
+                   {"out", OPT_STR, &out, "train: tokenizer.json (unigram: a .model file) to write"},
+                   {"tokenizer", OPT_STR, &tokf, "encode/decode: tokenizer.json, a SentencePiece .model, or byte"},
                    {NULL, 0, NULL, NULL}};
     opt_parse(t, argc - 1, argv + 1, TOK_USAGE, NULL, 0);
     char err[1024];
@@ -590,8 +647,9 @@ static int cmd_tokenizer(int argc, char **argv) {
     if (input) fclose(f);
     if (!strcmp(argv[1], "train")) {
         if (!out) ffn_die("tokenizer train: --out FILE is required");
-        ffn_tok_kind k = !strcmp(kind, "bpe") ? FFN_TOK_BPE : !strcmp(kind, "word") ? FFN_TOK_WORD : (ffn_tok_kind)-1;
-        if ((int)k < 0) ffn_die("--kind: '%s' must be bpe or word", kind);
+        ffn_tok_kind k = !strcmp(kind, "bpe") ? FFN_TOK_BPE : !strcmp(kind, "word") ? FFN_TOK_WORD
+                       : !strcmp(kind, "unigram") ? FFN_TOK_SPM : (ffn_tok_kind)-1;
+        if ((int)k < 0) ffn_die("--kind: '%s' must be bpe, word or unigram", kind);
         double t0 = ffn_now();
         ffn_tokenizer *tk = ffn_tok_train(k, text, len, vocab, minf, err, sizeof err);
         if (!tk) ffn_die("%s", err);
@@ -602,33 +660,8 @@ static int cmd_tokenizer(int argc, char **argv) {
     } else {
         ffn_tokenizer *tk = !strcmp(tokf, "byte") ? ffn_tok_byte() : ffn_tok_load(tokf, err, sizeof err);
         if (!tk) ffn_die("%s", err);
-        if (!strcmp(argv[1], "encode")) {
-            size_t n = ffn_tok_encode(tk, text, len, NULL, 0);
-            int32_t *ids = malloc(sizeof(int32_t) * (n + 1));
-            ffn_tok_encode(tk, text, len, ids, n);
-            for (size_t i = 0; i < n; i++) printf(i ? " %d" : "%d", ids[i]);
-            printf("\n");
-            free(ids);
-        } else {
-            size_t n = 0, ic = 1024;
-            int32_t *ids = malloc(sizeof(int32_t) * ic);
-            char *p = text, *end;
-            for (;;) {
-                while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') p++;
-                if (!*p) break;
-                long v = strtol(p, &end, 10);
-                if (end == p || v < 0 || v >= ffn_tok_vocab_size(tk)) ffn_die("decode: '%.12s' is not a token id of this tokenizer", p);
-                if (n == ic) ids = realloc(ids, sizeof(int32_t) * (ic *= 2));
-                ids[n++] = (int32_t)v;
-                p = end;
-            }
-            size_t need = ffn_tok_decode(tk, ids, n, NULL, 0);
-            char *o = malloc(need + 1);
-            ffn_tok_decode(tk, ids, n, o, need + 1);
-            fwrite(o, 1, need, stdout);
-            free(o);
-            free(ids);
-        }
+        if (!strcmp(argv[1], "encode")) tok_encode_lines(tk, text, len);
+        else tok_decode_lines(tk, text, len, input ? input : "stdin");
         ffn_tok_free(tk);
     }
     free(text);
