@@ -74,7 +74,7 @@ $(BUILD)/fastfnet: $(BUILD)/obj/cli.o $(BUILD)/libfastfnet.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/obj/cli.o: src/cli.c $(wildcard src/*.h include/*.h) | $(BUILD)/obj
-	$(CC) $(CFLAGS) -DFFN_VERSION='"$(VERSION)$(if $(GIT_REV), (git $(GIT_REV)))"' -c $< -o $@
+	$(CC) $(CFLAGS) -DFFN_WITH_MPI=$(USE_MPI) -DFFN_VERSION='"$(VERSION)$(if $(GIT_REV), (git $(GIT_REV)))"' -c $< -o $@
 
 $(BUILD)/%: tests/%.c $(BUILD)/libfastfnet.a $(wildcard tests/*.h)
 	$(CC) $(CFLAGS) $< $(BUILD)/libfastfnet.a -o $@ $(LDLIBS)

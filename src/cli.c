@@ -7,6 +7,7 @@
 #include "train.h"
 #include "listops.h"
 #include "safetensors.h"
+#include "spm.h"
 #include "util.h"
 #include <errno.h>
 #include <math.h>
@@ -15,8 +16,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#ifndef FFN_VERSION /* set by the Makefile: version and git commit */
+#define FFN_VERSION "0.1.0"
+#endif
+#ifndef FFN_WITH_MPI
+#define FFN_WITH_MPI 0
+#endif
+
 static const char *USAGE =
-    "usage: fastfnet <command> [options]\n"
+    "usage: fastfnet <command> [options]   (fastfnet --version: version and optional parts built in)\n"
     "\n"
     "commands:\n"
     "  init    create a model with fresh weights (FNet, Fast-FNet, BERT or hybrid) and save it\n"
@@ -249,8 +257,10 @@ typedef struct {
     const char *help;
 } opt_def;
 
+/* An option without help text is accepted but not listed (a deprecated spelling). */
 static void opt_print_help(const opt_def *t, FILE *f) {
     for (; t->name; t++) {
+        if (!t->help) continue;
         char def[64];
         switch (t->type) {
         case OPT_INT: snprintf(def, sizeof def, "%d", *(int *)t->ptr); break;
@@ -513,42 +523,70 @@ static int cmd_train(int argc, char **argv) {
 }
 
 static const char *EVAL_USAGE =
-    "usage: fastfnet eval --model DIR (--data NAME | --train FILE) [options]\n"
+    "usage: fastfnet eval --model DIR (--input FILE | --data NAME) [options]\n"
     "\n"
-    "Loss and accuracy (masked-token accuracy and perplexity for mlm) of a trained model on a split: the\n"
-    "test split of a built-in data set, or the file given with --train. Labels must be ones the model knows.\n";
+    "Loss and accuracy (masked-token accuracy and perplexity for mlm) of a trained model on every example of\n"
+    "FILE (.jsonl or TSV with labels; raw text for mlm), or on the test split of a built-in data set. The\n"
+    "tokenizer, length and label map are the model's; labels must be ones the model knows. Options:\n";
+
+/* eval/predict: these name what the model already fixes; given, they must agree with it */
+#define MODEL_FIXED_OPTS(o)                                                                                 \
+    {"max-len", OPT_INT, &o.max_len, "must equal the model's length if given (the model's is used)"},        \
+    {"tokenizer", OPT_STR, &o.tokenizer, "must be the model's tokenizer kind if given"},                       \
+    {"tokenizer-file", OPT_STR, &o.tokenizer_file, "must be the model's tokenizer file if given"}
 
 static int cmd_eval(int argc, char **argv) {
     ffn_train_opts o;
     ffn_train_defaults(&o);
     o.task = NULL;
+    o.tokenizer = NULL;
     const char *model = NULL;
-    opt_def t[] = {TRAIN_OPTS(o), {"model", OPT_STR, &model, "trained model directory"}, {NULL, 0, NULL, NULL}};
+    opt_def t[] = {{"model", OPT_STR, &model, "trained model directory"},
+                   {"input", OPT_STR, &o.train, "file to evaluate: .jsonl ({\"text\",\"label\"}) or TSV (label<TAB>text); raw text for mlm"},
+                   {"train", OPT_STR, &o.train, NULL}, /* the old spelling of --input */
+                   {"data", OPT_STR, &o.data, "built-in data set (its test split): image | text | listops | pretrain"},
+                   {"data-dir", OPT_STR, &o.data_dir, "where scripts/fetch_data.sh put the data sets"},
+                   {"task", OPT_STR, &o.task, "must be the model's task if given"},
+                   {"eval-limit", OPT_INT, &o.eval_limit, "evaluate a seeded subset of this many examples (0: all)"},
+                   {"batch", OPT_INT, &o.batch, "sequences per batch"},
+                   {"seed", OPT_LONG, &o.seed, "mlm: seed of the evaluation masks"},
+                   {"threads", OPT_INT, &g_threads, "threads (0: all cores)"},
+                   MODEL_FIXED_OPTS(o),
+                   {NULL, 0, NULL, NULL}};
     opt_parse(t, argc, argv, EVAL_USAGE, NULL, 0);
-    if (!model) ffn_die("eval: --model DIR is required");
+    if (!model) ffn_die("eval: --model DIR is required (see fastfnet eval --help)");
+    if (!o.train && !o.data) ffn_die("eval: give --input FILE or --data NAME (see fastfnet eval --help)");
+    if (o.batch < 1) ffn_die("--batch must be >= 1");
     if (g_threads > 0) ffn_set_threads(g_threads);
+    ffn_check_model_opts(model, &o);
     return ffn_eval_run(model, &o);
 }
 
 static const char *PREDICT_USAGE =
-    "usage: fastfnet predict --model DIR --input FILE [--out FILE] [--batch N]\n"
+    "usage: fastfnet predict --model DIR [--input FILE|-] [--out FILE] [--batch N]\n"
     "\n"
     "One JSON line per example: {\"line\": N, \"label\": ..., \"probs\": {label: p, ...}}. FILE is .jsonl or .tsv\n"
-    "(labels optional) or plain text with one example per line.\n";
+    "(labels optional) or plain text with one example per line; without --input (or with -) plain text is read\n"
+    "from standard input. The tokenizer, length and label map are the model's. Options:\n";
 
 static int cmd_predict(int argc, char **argv) {
     const char *model = NULL, *input = NULL, *out = NULL;
     int batch = 32;
+    ffn_train_opts o;
+    ffn_train_defaults(&o);
+    o.tokenizer = NULL;
     opt_def t[] = {{"model", OPT_STR, &model, "trained model directory"},
-                   {"input", OPT_STR, &input, "examples to label"},
+                   {"input", OPT_STR, &input, "examples to label (- or none: standard input)"},
                    {"out", OPT_STR, &out, "write here instead of stdout"},
                    {"batch", OPT_INT, &batch, "sequences per batch"},
                    {"threads", OPT_INT, &g_threads, "threads (0: all cores)"},
+                   MODEL_FIXED_OPTS(o),
                    {NULL, 0, NULL, NULL}};
     opt_parse(t, argc, argv, PREDICT_USAGE, NULL, 0);
-    if (!model || !input) ffn_die("predict: --model and --input are required");
+    if (!model) ffn_die("predict: --model DIR is required (see fastfnet predict --help)");
     if (batch < 1) ffn_die("--batch must be >= 1");
     if (g_threads > 0) ffn_set_threads(g_threads);
+    ffn_check_model_opts(model, &o);
     return ffn_predict_run(model, input, out, batch);
 }
 
@@ -733,6 +771,11 @@ int main(int argc, char **argv) {
         ffn_fft_set_measure(1);
         ffn_fft_load_wisdom(g_wisdom); /* a missing file is fine: it is written at exit */
         atexit(save_wisdom);
+    }
+    if (argc >= 2 && is_flag(argv[1], "--version")) {
+        printf("fastfnet %s; sentencepiece %s; mpi %s\n", FFN_VERSION, ffn_spm_available() ? ffn_spm_version() : "no (apt-get install libsentencepiece-dev, then make)",
+               FFN_WITH_MPI ? "yes" : "no");
+        return 0;
     }
     if (argc < 2 || is_flag(argv[1], "--help") || is_flag(argv[1], "-h") || is_flag(argv[1], "help")) {
         fputs(USAGE, argc < 2 ? stderr : stdout);

@@ -110,7 +110,7 @@ int ffn_records_read(ffn_records *r, const char *path, int pair, int need_label,
 }
 
 void ffn_records_free(ffn_records *r) {
-    for (int i = 0; i < r->n; i++) free(r->a[i]), free(r->b[i]), free(r->label[i]);
+    for (int i = 0; i < r->n; i++) free(r->a[i]), free(r->b ? r->b[i] : NULL), free(r->label[i]);
     free(r->a), free(r->b), free(r->label), free(r->line);
     memset(r, 0, sizeof *r);
 }

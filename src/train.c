@@ -6,6 +6,7 @@
 #include "json.h"
 #include "listops.h"
 #include "model.h"
+#include "model_dir.h"
 #include "safetensors.h"
 #include "tokenizer.h"
 #include "util.h"
@@ -253,6 +254,21 @@ static int ensure_listops(const char *dir, char *err, size_t n) {
     return 0;
 }
 
+/* The tokenizer must have what the task's examples are built from: [CLS], [SEP] and a pad piece. MLM
+ * masking and pre-training examples still assume the fixed ids 0..4 of fastfnet's own kinds. */
+static int check_task_tokenizer(const ffn_tokenizer *t, int task, const ffn_train_opts *o, char *err, size_t n) {
+    const char *name = o->tokenizer_file ? o->tokenizer_file : o->init_from ? o->init_from : "the tokenizer";
+    if (task == TASK_MLM && ffn_tok_kind_of(t) == FFN_TOK_SPM)
+        return ffn_err(err, n, "%s: MLM pre-training with a SentencePiece tokenizer is not supported yet; use --tokenizer bpe "
+                       "for --task mlm, or fine-tune a classifier with this one", name);
+    static const char *const role[] = {"[CLS]", "[SEP]", "[MASK]", "<pad>", "<unk>"};
+    for (int r = FFN_TOK_CLS; r <= FFN_TOK_PAD; r++)
+        if (r != FFN_TOK_MASK && ffn_tok_special(t, r) < 0)
+            return ffn_err(err, n, "%s has no %s piece, which the examples need: train it with `fastfnet tokenizer train "
+                           "--kind unigram` (or spm_train --pad_id=3 --user_defined_symbols=[CLS],[SEP],[MASK])", name, role[r]);
+    return 0;
+}
+
 static int prepare_data(run_data *d, const ffn_train_opts *o, ffn_tokenizer *given_tok, const ffn_labels *given_labels,
                         char *err, size_t n) {
     memset(d, 0, sizeof *d);
@@ -324,6 +340,7 @@ static int prepare_data(run_data *d, const ffn_train_opts *o, ffn_tokenizer *giv
             d->tok = k == FFN_TOK_BYTE ? ffn_tok_byte() : ffn_tok_train(k, text, len, o->vocab_size, 2, err, n);
             if (!d->tok) return free(text), -1;
         }
+        if (check_task_tokenizer(d->tok, d->task, o, err, n)) return free(text), free(vtext), -1;
         for (int split = 0; split < 2; split++) {
             if (split == 1) {
                 free(text);
@@ -394,7 +411,7 @@ static int prepare_data(run_data *d, const ffn_train_opts *o, ffn_tokenizer *giv
             free(text);
         }
     }
-    if (!d->tok) {
+    if (!d->tok || check_task_tokenizer(d->tok, d->task, o, err, n)) {
         ffn_records_free(&r), ffn_records_free(&rv), ffn_records_free(&rt);
         return -1;
     }
@@ -427,6 +444,26 @@ static int prepare_data(run_data *d, const ffn_train_opts *o, ffn_tokenizer *giv
 
 /* ---------- evaluation ---------- */
 
+/* Attention masks pad tokens as keys, so padding cannot change an all-attention model's outputs: it pads each
+ * batch only to its longest example. Fourier mixing transforms the padding with the text (FNet's outputs
+ * depend on the length), so Fourier and hybrid models keep one fixed length for training and evaluation. */
+static int pads_per_batch(const ffn_config *c) {
+    for (int l = 0; l < c->num_layers; l++)
+        if (c->mixing[l] != FFN_MIX_ATTENTION) return 0;
+    return 1;
+}
+
+/* The length a batch of examples idx[0..n) is padded to: T, or (per_batch) its longest example up to T. */
+static int batch_len(const ffn_dataset *ds, const int *idx, int n, int T, int per_batch) {
+    if (!per_batch) return T;
+    int L = 1;
+    for (int i = 0; i < n; i++) {
+        int l = (int)(ds->off[idx[i] + 1] - ds->off[idx[i]]);
+        if (l > L) L = l;
+    }
+    return L < T ? L : T;
+}
+
 typedef struct {
     double loss, accuracy, mlm_accuracy, perplexity, nsp_accuracy;
     int n;
@@ -448,13 +485,14 @@ static eval_result evaluate(ffn_model *m, const ffn_dataset *ds, int task, int B
     for (long b0 = (long)rank * B; b0 < ds->n; b0 += (long)size * B) {
         int nb = ds->n - b0 < B ? (int)(ds->n - b0) : B;
         for (int i = 0; i < nb; i++) idx[i] = (int)b0 + i;
-        ffn_dataset_batch(ds, idx, nb, T, c->pad_token_id, ids, tt, lab);
-        ffn_batch bt = {.B = nb, .T = T, .input_ids = ids, .token_type_ids = tt};
+        const int Tb = batch_len(ds, idx, nb, T, pads_per_batch(c));
+        ffn_dataset_batch(ds, idx, nb, Tb, c->pad_token_id, ids, tt, lab);
+        ffn_batch bt = {.B = nb, .T = Tb, .input_ids = ids, .token_type_ids = tt};
         if (task == TASK_MLM) {
             for (int i = 0; i < nb; i++) {
                 ffn_rng rng;
                 ffn_rng_seed(&rng, mask_seed ^ ((uint64_t)(b0 + i) * 0x9E3779B97F4A7C15ull));
-                ffn_mlm_mask(ids + (size_t)i * T, mlm + (size_t)i * T, (size_t)T, V, &rng);
+                ffn_mlm_mask(ids + (size_t)i * Tb, mlm + (size_t)i * Tb, (size_t)Tb, V, &rng);
             }
             bt.mlm_labels = mlm;
             if (c->heads & FFN_HEAD_NSP) bt.nsp_labels = lab;
@@ -465,7 +503,7 @@ static eval_result evaluate(ffn_model *m, const ffn_dataset *ds, int task, int B
         S[0] += (double)loss * nb;
         if (task == TASK_MLM) {
             const float *lg = ffn_model_logits_mlm(m);
-            for (int i = 0; i < nb * T; i++) {
+            for (int i = 0; i < nb * Tb; i++) {
                 if (mlm[i] == -100) continue;
                 const float *x = lg + (size_t)i * V;
                 int am = 0;
@@ -550,12 +588,13 @@ static int save_model_dir(const char *dir, ffn_model *m, const run_data *d, cons
     int rc = ffn_model_save_meta(m, p, meta, err, n);
     free(lj);
     if (rc) return -1;
-    char cfg[8192];
-    ffn_config_to_json(&m->cfg, cfg, sizeof cfg);
+    char cfg[65536];
+    if (ffn_dir_config_json(&m->cfg, &d->labels, cfg, sizeof cfg) < 0) ffn_config_to_json(&m->cfg, cfg, sizeof cfg);
     snprintf(p, sizeof p, "%s/config.json", dir);
     if (ffn_write_file_atomic(p, cfg, strlen(cfg), err, n)) return -1;
-    if (ffn_tok_kind_of(d->tok) != FFN_TOK_BYTE) {
-        snprintf(p, sizeof p, "%s/tokenizer.json", dir);
+    const char *tokfile = ffn_dir_tokenizer_file(ffn_tok_kind_of(d->tok));
+    if (tokfile) {
+        snprintf(p, sizeof p, "%s/%s", dir, tokfile);
         if (ffn_tok_save(d->tok, p, err, n)) return -1;
     }
     return 0;
@@ -709,6 +748,7 @@ static ffn_model *load_trained(const char *dir, run_data *d, char *task, size_t 
     snprintf(p, sizeof p, "%s/model.safetensors", dir);
     if (!file_exists(p)) snprintf(p, sizeof p, "%s", dir); /* a single file */
     ffn_model *m = ffn_model_load(p, err, n);
+    if (!m && strcmp(p, dir)) m = ffn_model_load(dir, err, n); /* an HF directory: the config is config.json */
     if (!m) return NULL;
     ffn_st_file f;
     if (ffn_st_open(&f, p, err, n)) return ffn_model_free(m), NULL;
@@ -719,19 +759,9 @@ static ffn_model *load_trained(const char *dir, run_data *d, char *task, size_t 
     if (d->max_len < 1 || d->max_len > m->cfg.max_position) d->max_len = m->cfg.max_position;
     int rc = 0;
     if (lj && ffn_labels_from_json(&d->labels, lj, err, n)) rc = -1;
-    if (!rc) {
-        if (!tk || !strcmp(tk, "byte")) d->tok = ffn_tok_byte();
-        else {
-            char tp[4200];
-            snprintf(tp, sizeof tp, "%s/tokenizer.json", dir);
-            d->tok = ffn_tok_load(tp, err, n);
-            if (!d->tok) rc = -1;
-        }
-    }
-    if (!rc && d->tok && ffn_tok_vocab_size(d->tok) != m->cfg.vocab_size) {
-        ffn_err(err, n, "%s: tokenizer has %d tokens but the model's vocabulary is %d", dir, ffn_tok_vocab_size(d->tok), m->cfg.vocab_size);
-        rc = -1;
-    }
+    char tp[4300];
+    if (!rc && !(d->tok = ffn_dir_tokenizer(dir, tk, tp, sizeof tp, err, n))) rc = -1;
+    if (!rc && ffn_dir_check_tokenizer(d->tok, tp, &m->cfg, dir, err, n)) rc = -1;
     ffn_st_close(&f);
     if (rc) {
         ffn_model_free(m);
@@ -831,6 +861,12 @@ int ffn_train_run(const ffn_train_opts *o) {
         pre = load_trained(o->init_from, &tmp, task, sizeof task, err, sizeof err);
         if (!pre) ffn_die("--init-from: %s", err);
         given_tok = tmp.tok;
+        if (!o->max_len) { /* the pre-trained model's length, not 512, unless --max-len says otherwise */
+            static ffn_train_opts oo;
+            oo = *o;
+            oo.max_len = tmp.max_len;
+            o = &oo;
+        }
         ffn_labels_free(&tmp.labels);
     }
     if (prepare_data(&d, o, given_tok, given_labels.n ? &given_labels : NULL, err, sizeof err)) ffn_die("%s", err);
@@ -856,7 +892,7 @@ int ffn_train_run(const ffn_train_opts *o) {
         if (T > c.max_position) ffn_die("--max-len %d exceeds the pre-trained model's %d positions", T, c.max_position);
         if (c.vocab_size != ffn_tok_vocab_size(d.tok))
             ffn_die("the tokenizer has %d tokens but the model's vocabulary is %d", ffn_tok_vocab_size(d.tok), c.vocab_size);
-        c.pad_token_id = FFN_TOK_PAD;
+        if (!pre) c.pad_token_id = ffn_tok_special(d.tok, FFN_TOK_PAD); /* a pre-trained config's was checked on load */
         if (d.task == TASK_MLM) c.heads = FFN_HEAD_MLM | (o->nsp ? FFN_HEAD_NSP | FFN_HEAD_POOLER : 0);
         else c.heads = FFN_HEAD_CLS | FFN_HEAD_POOLER, c.num_labels = d.labels.n;
         m = ffn_model_create(&c, (uint64_t)o->seed, err, sizeof err);
@@ -912,6 +948,9 @@ int ffn_train_run(const ffn_train_opts *o) {
     FILE *mf = g_lead ? fopen(metrics_path, "a") : fopen("/dev/null", "w");
     if (!mf) ffn_die("%s: cannot append (%s)", metrics_path, strerror(errno));
     size_t nparams = ffn_model_num_params(m);
+    const int per_batch = pads_per_batch(&m->cfg);
+    say("fastfnet: %s\n", per_batch ? "attention model: each batch is padded to its longest example (at most --max-len); the key mask makes padding inert"
+                                     : "Fourier mixing sees padding: every example is padded to --max-len tokens, in training and evaluation alike");
     say("fastfnet: %d train / %d valid%s examples of %d tokens, %zu parameters, %ld steps of %d x %d%s\n",
             d.train.n, d.valid.n, d.have_test ? " / test" : "", T, nparams, total, B, o->accum, o->accum > 1 ? " (accumulated)" : "");
     if (nproc > 1)
@@ -957,11 +996,13 @@ int ffn_train_run(const ffn_train_opts *o) {
                 idx[i] = perm[st.pos++];
             }
             /* every rank builds (and masks) the whole global batch, the same on all, and computes its rows */
-            ffn_dataset_batch(&d.train, idx, B, T, FFN_TOK_PAD, ids, tt, lab);
-            size_t o0 = r0 * (size_t)T;
-            ffn_batch bt = {.B = Bl, .T = T, .input_ids = ids + o0, .token_type_ids = tt + o0};
+            const int Tb = batch_len(&d.train, idx, B, T, per_batch);
+            ffn_dataset_batch(&d.train, idx, B, Tb, m->cfg.pad_token_id, ids, tt, lab);
+            tokens_since += (long)B * Tb;
+            size_t o0 = r0 * (size_t)Tb;
+            ffn_batch bt = {.B = Bl, .T = Tb, .input_ids = ids + o0, .token_type_ids = tt + o0};
             if (d.task == TASK_MLM) {
-                ffn_mlm_mask(ids, mlm, (size_t)B * T, m->cfg.vocab_size, &data_rng);
+                ffn_mlm_mask(ids, mlm, (size_t)B * Tb, m->cfg.vocab_size, &data_rng);
                 bt.mlm_labels = mlm + o0;
                 if (m->cfg.heads & FFN_HEAD_NSP) bt.nsp_labels = lab + r0;
             } else {
@@ -972,7 +1013,7 @@ int ffn_train_run(const ffn_train_opts *o) {
                 for (int i = 0; i < B; i++) bt.cls_denom += lab[i] != -100;
                 bt.nsp_denom = bt.cls_denom;
                 if (d.task == TASK_MLM) {
-                    for (int i = 0; i < B * T; i++) bt.mlm_denom += mlm[i] != -100;
+                    for (int i = 0; i < B * Tb; i++) bt.mlm_denom += mlm[i] != -100;
                     if (bt.mlm_denom == 0) bt.mlm_denom = 1; /* no target anywhere: zero loss */
                 }
             }
@@ -1017,7 +1058,6 @@ int ffn_train_run(const ffn_train_opts *o) {
         else step_time += ffn_now() - t_step, timed_steps++;
         st.data_rng = data_rng.s;
         st.dropout_calls = m->dropout_calls;
-        tokens_since += (long)B * T * o->accum;
         loss_acc += loss_step;
         loss_n++;
         double now = ffn_now();
@@ -1100,6 +1140,38 @@ int ffn_train_run(const ffn_train_opts *o) {
     return rc;
 }
 
+int ffn_check_model_opts(const char *model_dir, const ffn_train_opts *o) {
+    char p[4200], err[1024];
+    snprintf(p, sizeof p, "%s/model.safetensors", model_dir);
+    if (!file_exists(p)) snprintf(p, sizeof p, "%s", model_dir);
+    ffn_st_file f;
+    if (ffn_st_open(&f, p, err, sizeof err)) ffn_die("%s", err);
+    const char *ml = ffn_st_meta(&f, "fastfnet_max_len"), *tk = ffn_st_meta(&f, "fastfnet_tokenizer");
+    char kind[64], tp[4300];
+    snprintf(kind, sizeof kind, "%s", tk ? tk : "");
+    if (o->max_len && ml && atoi(ml) != o->max_len)
+        ffn_die("--max-len %d contradicts the model's length %s (%s): the model's is used; omit --max-len", o->max_len, ml, p);
+    ffn_st_close(&f);
+    ffn_tokenizer *t = ffn_dir_tokenizer(model_dir, tk ? kind : NULL, tp, sizeof tp, err, sizeof err);
+    if (!t) ffn_die("%s", err);
+    const char *have = ffn_tok_kind_name(ffn_tok_kind_of(t));
+    ffn_tok_free(t);
+    if (o->tokenizer && strcmp(o->tokenizer, have) && !(!strcmp(o->tokenizer, "unigram") && !strcmp(have, "sentencepiece")))
+        ffn_die("--tokenizer %s contradicts the model's %s tokenizer%s%s: the model's is used; omit --tokenizer", o->tokenizer, have,
+                tp[0] ? " in " : "", tp);
+    if (o->tokenizer_file) {
+        size_t na = 0, nb = 0; /* the same bytes (a copy of the model's file is fine) */
+        char *a = ffn_read_file(o->tokenizer_file, &na, (size_t)1 << 30, err, sizeof err);
+        char *b = tp[0] ? ffn_read_file(tp, &nb, (size_t)1 << 30, err, sizeof err) : NULL;
+        int same = a && b && na == nb && !memcmp(a, b, na);
+        free(a), free(b);
+        if (!same)
+            ffn_die("--tokenizer-file %s contradicts the model's tokenizer (%s): the model's is used; omit --tokenizer-file",
+                    o->tokenizer_file, tp[0] ? tp : "byte ids");
+    }
+    return 0;
+}
+
 int ffn_eval_run(const char *model_dir, const ffn_train_opts *o) {
     char err[1024], task[64];
     run_data meta;
@@ -1110,11 +1182,12 @@ int ffn_eval_run(const char *model_dir, const ffn_train_opts *o) {
     oo.task = o->task ? o->task : task;
     if (strcmp(oo.task, task)) ffn_die("%s is a %s model but --task is %s", model_dir, task, oo.task);
     oo.max_len = meta.max_len;
+    if (!oo.data && oo.train && !oo.valid) oo.valid = oo.train; /* the whole file is evaluated: nothing held out of it */
     run_data d;
     /* evaluation reads the split given by --data/--train as the "train" file of prepare_data, with the model's
      * own tokenizer and labels: an unknown label is then an error naming its line */
     if (prepare_data(&d, &oo, meta.tok, meta.labels.n ? &meta.labels : NULL, err, sizeof err)) ffn_die("%s", err);
-    const ffn_dataset *ds = o->data && d.have_test ? &d.test : &d.train;
+    const ffn_dataset *ds = o->data && d.have_test ? &d.test : oo.valid == oo.train ? &d.valid : &d.train;
     if (o->data && !d.have_test) ds = &d.valid;
     if (ffn_model_reserve(m, o->batch, d.max_len, 0, err, sizeof err)) ffn_die("%s", err);
     double t0 = ffn_now();
@@ -1137,15 +1210,17 @@ int ffn_predict_run(const char *model_dir, const char *input, const char *out, i
     if (!m) ffn_die("%s", err);
     if (!strcmp(task, "mlm") || d.labels.n == 0) ffn_die("%s: predict needs a classifier (this is a %s model)", model_dir, task);
     d.task = task_of(task);
-    /* input: JSONL/TSV records (labels optional) or plain text, one example per line */
+    /* input: JSONL/TSV records (labels optional) or plain text, one example per line; no file or "-": stdin */
     ffn_records r;
+    int from_stdin = !input || !strcmp(input, "-");
+    if (from_stdin) input = "stdin";
     size_t il = strlen(input);
-    int structured = (il > 6 && !strcmp(input + il - 6, ".jsonl")) || (il > 4 && !strcmp(input + il - 4, ".tsv"));
+    int structured = !from_stdin && ((il > 6 && !strcmp(input + il - 6, ".jsonl")) || (il > 4 && !strcmp(input + il - 4, ".tsv")));
     if (structured) {
         if (ffn_records_read(&r, input, d.task == TASK_PAIR, 0, err, sizeof err)) ffn_die("%s", err);
     } else {
-        if (d.task == TASK_PAIR) ffn_die("%s: a pair model needs .jsonl or .tsv input with two texts", input);
-        FILE *f = fopen(input, "r");
+        if (d.task == TASK_PAIR) ffn_die("%s: a pair model needs --input FILE.jsonl or FILE.tsv with two texts per example", input);
+        FILE *f = from_stdin ? stdin : fopen(input, "r");
         if (!f) ffn_die("%s: cannot open (%s)", input, strerror(errno));
         memset(&r, 0, sizeof r);
         int cap = 0;
@@ -1165,8 +1240,8 @@ int ffn_predict_run(const char *model_dir, const char *input, const char *out, i
             r.n++;
         }
         free(line);
-        fclose(f);
-        if (r.n == 0) ffn_die("%s: no examples", input);
+        if (!from_stdin) fclose(f);
+        if (r.n == 0) ffn_die("%s: no examples (plain text: one example per line)", input);
     }
     ffn_dataset ds;
     if (ffn_dataset_from_records(&ds, &r, input, d.tok, NULL, d.max_len, err, sizeof err)) ffn_die("%s", err);
@@ -1189,8 +1264,9 @@ int ffn_predict_run(const char *model_dir, const char *input, const char *out, i
     for (int b0 = 0; b0 < ds.n; b0 += batch) {
         int nb = ds.n - b0 < batch ? ds.n - b0 : batch;
         for (int i = 0; i < nb; i++) idx[i] = b0 + i;
-        ffn_dataset_batch(&ds, idx, nb, T, FFN_TOK_PAD, ids, tt, NULL);
-        ffn_batch bt = {.B = nb, .T = T, .input_ids = ids, .token_type_ids = tt};
+        const int Tb = batch_len(&ds, idx, nb, T, pads_per_batch(&m->cfg));
+        ffn_dataset_batch(&ds, idx, nb, Tb, m->cfg.pad_token_id, ids, tt, NULL);
+        ffn_batch bt = {.B = nb, .T = Tb, .input_ids = ids, .token_type_ids = tt};
         ffn_model_forward(m, &bt, 0);
         const float *lg = ffn_model_logits_cls(m);
         for (int i = 0; i < nb; i++) {
