@@ -33,7 +33,7 @@ static const char *USAGE =
     "  train   train a model on a task (classify, classify-pair, mlm) and save checkpoints\n"
     "  eval    loss and accuracy of a trained model on a data split\n"
     "  predict labels and probabilities for new examples, one JSON line each\n"
-    "  tokenizer  train | encode | decode with byte, word or BPE tokenizers\n"
+    "  tokenizer  train | encode | decode with byte, word, BPE or SentencePiece tokenizers\n"
     "  plot    draw loss and accuracy curves from metrics files as SVG\n"
     "  data    generate the ListOps data set\n"
     "\n"
@@ -463,9 +463,9 @@ static int cmd_init(int argc, char **argv) {
     {"valid-frac", OPT_DOUBLE, &o.valid_frac, "held-out fraction when there is no validation file"},                    \
     {"limit", OPT_INT, &o.limit, "use at most this many training examples (0: all)"},                                    \
     {"eval-limit", OPT_INT, &o.eval_limit, "use at most this many validation/test examples (0: all)"},                   \
-    {"max-len", OPT_INT, &o.max_len, "sequence length: longer inputs are truncated (counted in the log), shorter padded; 0: 785 for images, else 512"}, \
+    {"max-len", OPT_INT, &o.max_len, "sequence length: longer inputs are truncated (counted in the log), shorter padded (attention models: to the batch's longest); 0: 785 for images, the --init-from model's, else 512"}, \
     {"tokenizer", OPT_STR, &o.tokenizer, "byte | word | bpe (word/bpe are trained on the training text)"},              \
-    {"tokenizer-file", OPT_STR, &o.tokenizer_file, "use this tokenizer.json instead of training one"},                  \
+    {"tokenizer-file", OPT_STR, &o.tokenizer_file, "use this tokenizer.json or SentencePiece .model instead of training one"},                  \
     {"vocab-size", OPT_INT, &o.vocab_size, "vocabulary size for word/bpe training"},                                    \
     {"batch", OPT_INT, &o.batch, "sequences per micro-batch"},                                                           \
     {"seed", OPT_LONG, &o.seed, "seed for initialisation, data order, masking and dropout"},                           \
@@ -508,7 +508,7 @@ static int cmd_train(int argc, char **argv) {
                    {"out", OPT_STR, &o.out, "output directory"},
                    {"resume", OPT_STR, &o.resume, "continue the run in DIR from its last checkpoint"},
                    {"metrics", OPT_STR, &o.metrics, "append metrics here (default DIR/metrics.jsonl)"},
-                   {"init-from", OPT_STR, &o.init_from, "start from this pre-trained (mlm) model directory"},
+                   {"init-from", OPT_STR, &o.init_from, "start from this pre-trained model directory (fastfnet's, or HF's layout: config.json, model.safetensors, spiece.model or tokenizer.json)"},
                    {"force", OPT_BOOL, &o.force, "overwrite a trained model in --out"},
                    {"zero", OPT_BOOL, &o.zero, "under mpirun: shard the AdamW moments across the processes (ZeRO-1)"},
                    {NULL, 0, NULL, NULL}};

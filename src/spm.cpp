@@ -39,7 +39,8 @@ ffn_spm *ffn_spm_load(const void *data, size_t len, char *err, size_t errlen) {
         ffn_spm *s = new ffn_spm;
         auto st = s->sp.LoadFromSerializedProto(std::string(static_cast<const char *>(data), len));
         if (!st.ok()) {
-            spm_err(err, errlen, "not a SentencePiece model (%s)", st.ToString().c_str());
+            spm_err(err, errlen, "not a SentencePiece model (the library says: %s); give a .model file written by spm_train "
+                                 "or `fastfnet tokenizer train --kind unigram`", st.message());
             delete s;
             return nullptr;
         }
