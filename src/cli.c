@@ -6,6 +6,7 @@
 #include "tokenizer.h"
 #include "train.h"
 #include "listops.h"
+#include "model_dir.h"
 #include "safetensors.h"
 #include "spm.h"
 #include "util.h"
@@ -558,7 +559,8 @@ static int cmd_eval(int argc, char **argv) {
     if (!o.train && !o.data) ffn_die("eval: give --input FILE or --data NAME (see fastfnet eval --help)");
     if (o.batch < 1) ffn_die("--batch must be >= 1");
     if (g_threads > 0) ffn_set_threads(g_threads);
-    ffn_check_model_opts(model, &o);
+    char err[1024];
+    if (ffn_check_model_opts(model, &o, err, sizeof err)) ffn_die("%s", err);
     return ffn_eval_run(model, &o);
 }
 
@@ -586,7 +588,8 @@ static int cmd_predict(int argc, char **argv) {
     if (!model) ffn_die("predict: --model DIR is required (see fastfnet predict --help)");
     if (batch < 1) ffn_die("--batch must be >= 1");
     if (g_threads > 0) ffn_set_threads(g_threads);
-    ffn_check_model_opts(model, &o);
+    char err[1024];
+    if (ffn_check_model_opts(model, &o, err, sizeof err)) ffn_die("%s", err);
     return ffn_predict_run(model, input, out, batch);
 }
 

@@ -2,7 +2,9 @@
  * tokenizer fits the model, and config.json with the fields HF needs to load a classifier. */
 #include "model_dir.h"
 #include "json.h"
+#include "safetensors.h"
 #include "util.h"
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -93,4 +95,38 @@ int ffn_dir_config_json(const ffn_config *c, const ffn_labels *labels, char *buf
     k = snprintf(buf + pos, cap - pos, "\n}\n");
     if (k < 0 || (size_t)k >= cap - pos) return -1;
     return (int)(pos + (size_t)k);
+}
+
+int ffn_check_model_opts(const char *model_dir, const ffn_train_opts *o, char *err, size_t errlen) {
+    char p[4200], msg[1024];
+    snprintf(p, sizeof p, "%s/model.safetensors", model_dir);
+    if (!exists(p)) snprintf(p, sizeof p, "%s", model_dir);
+    ffn_st_file f;
+    if (ffn_st_open(&f, p, err, errlen)) return -1;
+    const char *ml = ffn_st_meta(&f, "fastfnet_max_len"), *tk = ffn_st_meta(&f, "fastfnet_tokenizer");
+    char kind[64], tp[4300];
+    snprintf(kind, sizeof kind, "%s", tk ? tk : "");
+    int bad_len = o->max_len && ml && atoi(ml) != o->max_len;
+    if (bad_len)
+        ffn_err(err, errlen, "--max-len %d contradicts the model's length %s (%s): the model's is used; omit --max-len", o->max_len, ml, p);
+    ffn_st_close(&f);
+    if (bad_len) return -1;
+    ffn_tokenizer *t = ffn_dir_tokenizer(model_dir, kind[0] ? kind : NULL, tp, sizeof tp, err, errlen);
+    if (!t) return -1;
+    const char *have = ffn_tok_kind_name(ffn_tok_kind_of(t));
+    ffn_tok_free(t);
+    if (o->tokenizer && strcmp(o->tokenizer, have) && !(!strcmp(o->tokenizer, "unigram") && !strcmp(have, "sentencepiece")))
+        return ffn_err(err, errlen, "--tokenizer %s contradicts the model's %s tokenizer%s%s: the model's is used; omit --tokenizer", o->tokenizer, have,
+                tp[0] ? " in " : "", tp);
+    if (o->tokenizer_file) {
+        size_t na = 0, nb = 0; /* the same bytes (a copy of the model's file is fine) */
+        char *a = ffn_read_file(o->tokenizer_file, &na, (size_t)1 << 30, msg, sizeof msg);
+        char *b = tp[0] ? ffn_read_file(tp, &nb, (size_t)1 << 30, msg, sizeof msg) : NULL;
+        int same = a && b && na == nb && !memcmp(a, b, na);
+        free(a), free(b);
+        if (!same)
+            return ffn_err(err, errlen, "--tokenizer-file %s contradicts the model's tokenizer (%s): the model's is used; omit --tokenizer-file",
+                    o->tokenizer_file, tp[0] ? tp : "byte ids");
+    }
+    return 0;
 }

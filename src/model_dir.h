@@ -5,6 +5,7 @@
 #include "data.h"
 #include "fastfnet.h"
 #include "tokenizer.h"
+#include "train.h"
 #include <stddef.h>
 
 /* The file a tokenizer of this kind is saved as in a model directory (HF's names); NULL for byte (no file). */
@@ -21,4 +22,7 @@ int ffn_dir_check_tokenizer(const ffn_tokenizer *t, const char *tok_path, const 
  * and "label2id" from the label names (so HF builds the head with the right size and names). -1 if cap is
  * too small. */
 int ffn_dir_config_json(const ffn_config *c, const ffn_labels *labels, char *buf, size_t cap);
+/* eval and predict take tokenizer, length and labels from the model: -1 with a message naming the flag when
+ * o's max_len, tokenizer or tokenizer_file (those set) contradict the model in model_dir. */
+int ffn_check_model_opts(const char *model_dir, const ffn_train_opts *o, char *err, size_t errlen);
 #endif

@@ -1140,38 +1140,6 @@ int ffn_train_run(const ffn_train_opts *o) {
     return rc;
 }
 
-int ffn_check_model_opts(const char *model_dir, const ffn_train_opts *o) {
-    char p[4200], err[1024];
-    snprintf(p, sizeof p, "%s/model.safetensors", model_dir);
-    if (!file_exists(p)) snprintf(p, sizeof p, "%s", model_dir);
-    ffn_st_file f;
-    if (ffn_st_open(&f, p, err, sizeof err)) ffn_die("%s", err);
-    const char *ml = ffn_st_meta(&f, "fastfnet_max_len"), *tk = ffn_st_meta(&f, "fastfnet_tokenizer");
-    char kind[64], tp[4300];
-    snprintf(kind, sizeof kind, "%s", tk ? tk : "");
-    if (o->max_len && ml && atoi(ml) != o->max_len)
-        ffn_die("--max-len %d contradicts the model's length %s (%s): the model's is used; omit --max-len", o->max_len, ml, p);
-    ffn_st_close(&f);
-    ffn_tokenizer *t = ffn_dir_tokenizer(model_dir, tk ? kind : NULL, tp, sizeof tp, err, sizeof err);
-    if (!t) ffn_die("%s", err);
-    const char *have = ffn_tok_kind_name(ffn_tok_kind_of(t));
-    ffn_tok_free(t);
-    if (o->tokenizer && strcmp(o->tokenizer, have) && !(!strcmp(o->tokenizer, "unigram") && !strcmp(have, "sentencepiece")))
-        ffn_die("--tokenizer %s contradicts the model's %s tokenizer%s%s: the model's is used; omit --tokenizer", o->tokenizer, have,
-                tp[0] ? " in " : "", tp);
-    if (o->tokenizer_file) {
-        size_t na = 0, nb = 0; /* the same bytes (a copy of the model's file is fine) */
-        char *a = ffn_read_file(o->tokenizer_file, &na, (size_t)1 << 30, err, sizeof err);
-        char *b = tp[0] ? ffn_read_file(tp, &nb, (size_t)1 << 30, err, sizeof err) : NULL;
-        int same = a && b && na == nb && !memcmp(a, b, na);
-        free(a), free(b);
-        if (!same)
-            ffn_die("--tokenizer-file %s contradicts the model's tokenizer (%s): the model's is used; omit --tokenizer-file",
-                    o->tokenizer_file, tp[0] ? tp : "byte ids");
-    }
-    return 0;
-}
-
 int ffn_eval_run(const char *model_dir, const ffn_train_opts *o) {
     char err[1024], task[64];
     run_data meta;

@@ -50,7 +50,4 @@ int ffn_train_run(const ffn_train_opts *o);
 int ffn_eval_run(const char *model_dir, const ffn_train_opts *o);
 /* input NULL or "-": standard input (plain text, one example per line). */
 int ffn_predict_run(const char *model_dir, const char *input, const char *out, int batch);
-/* eval and predict take tokenizer, length and labels from the model: exit naming the flag when o's max_len,
- * tokenizer or tokenizer_file (when set) contradict the model in model_dir. */
-int ffn_check_model_opts(const char *model_dir, const ffn_train_opts *o);
 #endif
