@@ -979,13 +979,14 @@ int ffn_train_run(const ffn_train_opts *o) {
     eval_result last = {0};
     int stopped_early = 0;
     double step_time = 0, comm_since = 0; /* training steps after the first (warm-up: page faults, plans) */
-    long timed_steps = 0, first_step = st.step + 1;
+    long timed_steps = 0, first_step = st.step + 1, timed_tokens = 0; /* tokens: padded positions computed */
     ffn_dist_comm_reset();
     int stop = 0; /* a stop request, agreed by every process at the same step */
     while (st.step < total && !stop) {
         double t_step = ffn_now();
         ffn_model_zero_grad(m);
         double loss_step = 0;
+        long step_tokens = 0;
         for (int a = 0; a < o->accum; a++) {
             for (int i = 0; i < B; i++) {
                 if (st.pos >= d.train.n) {
@@ -998,7 +999,7 @@ int ffn_train_run(const ffn_train_opts *o) {
             /* every rank builds (and masks) the whole global batch, the same on all, and computes its rows */
             const int Tb = batch_len(&d.train, idx, B, T, per_batch);
             ffn_dataset_batch(&d.train, idx, B, Tb, m->cfg.pad_token_id, ids, tt, lab);
-            tokens_since += (long)B * Tb;
+            step_tokens += (long)B * Tb;
             size_t o0 = r0 * (size_t)Tb;
             ffn_batch bt = {.B = Bl, .T = Tb, .input_ids = ids + o0, .token_type_ids = tt + o0};
             if (d.task == TASK_MLM) {
@@ -1055,7 +1056,8 @@ int ffn_train_run(const ffn_train_opts *o) {
         ffn_model_adamw_step(m, &opt, (int)st.step); /* ZeRO-1: this rank's block of parameters only */
         if (zero) ffn_dist_allgather_f32(m->params, m->num_params);
         if (st.step == first_step) ffn_dist_comm_reset();
-        else step_time += ffn_now() - t_step, timed_steps++;
+        else step_time += ffn_now() - t_step, timed_steps++, timed_tokens += step_tokens;
+        tokens_since += step_tokens;
         st.data_rng = data_rng.s;
         st.dropout_calls = m->dropout_calls;
         loss_acc += loss_step;
@@ -1118,7 +1120,7 @@ int ffn_train_run(const ffn_train_opts *o) {
         if (d.have_test) fprintf(mf, ", \"test_accuracy\": %.6g, \"test_loss\": %.6g", te.accuracy, te.loss);
         double rss = peak_rss_mib(), rss_sum = rss;
         fprintf(mf, ", \"parameters\": %zu, \"elapsed_s\": %.3f, \"peak_rss_mib\": %.1f}\n", nparams, el, rss);
-        double tps = step_time > 0 ? (double)timed_steps * B * T * o->accum / step_time : 0, comm = ffn_dist_comm_seconds();
+        double tps = step_time > 0 ? (double)timed_tokens / step_time : 0, comm = ffn_dist_comm_seconds();
         ffn_dist_sum_f64(&rss_sum, 1); /* the mean over ranks is reported below */
         if (g_lead) {
             printf("{\"model\": \"%s\", \"task\": \"%s\", \"steps\": %ld, \"parameters\": %zu, \"valid_accuracy\": %.4f, \"valid_loss\": %.4f",
