@@ -35,14 +35,33 @@ endif
 CFLAGS  += $(MPI_CFLAGS)
 LDLIBS  += $(MPI_LIBS)
 
-LIB_SRC := $(filter-out src/cli.c src/dist_mpi.c src/dist_stub.c,$(wildcard src/*.c)) $(DIST_SRC)
-LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+# SentencePiece tokenizers (.model files): on when Debian's libsentencepiece-dev is installed, off with
+# USE_SPM=0; src/spm.cpp (the one C++ file) wraps the library, src/spm_stub.c stands in without it.
+CXX     ?= c++
+USE_SPM ?= $(if $(wildcard /usr/include/sentencepiece_processor.h),1,0)
+ifeq ($(USE_SPM),1)
+  SPM_OBJ  := $(BUILD)/obj/spm.o
+  SPM_LIBS := -lsentencepiece -lsentencepiece_train -lstdc++
+  SPM_VERSION := $(shell pkg-config --modversion sentencepiece 2>/dev/null || dpkg-query -W -f='$${Version}' libsentencepiece-dev 2>/dev/null)
+else
+  SPM_OBJ  := $(BUILD)/obj/spm_stub.o
+endif
+CXXFLAGS += -std=c++17 -Wall -Wextra -Iinclude -Isrc $(OPT) -DFFN_SPM_VERSION='"$(SPM_VERSION)"'
+LDLIBS  += $(SPM_LIBS)
+VERSION := 0.1.0
+GIT_REV := $(shell git rev-parse --short HEAD 2>/dev/null)
+
+LIB_SRC := $(filter-out src/cli.c src/dist_mpi.c src/dist_stub.c src/spm_stub.c,$(wildcard src/*.c)) $(DIST_SRC)
+LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o) $(SPM_OBJ)
 TESTS   := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/test_*.c)) $(BUILD)/twin_dump
 
 all: $(BUILD)/fastfnet $(BUILD)/libfastfnet.a
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h include/*.h) | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/spm.o: src/spm.cpp src/spm.h | $(BUILD)/obj
+	$(CXX) $(CXXFLAGS) -c $< -o $@
 
 $(BUILD)/obj:
 	mkdir -p $@
@@ -55,6 +74,7 @@ $(BUILD)/fastfnet: $(BUILD)/obj/cli.o $(BUILD)/libfastfnet.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/obj/cli.o: src/cli.c $(wildcard src/*.h include/*.h) | $(BUILD)/obj
+	$(CC) $(CFLAGS) -DFFN_WITH_MPI=$(USE_MPI) -DFFN_VERSION='"$(VERSION)$(if $(GIT_REV), (git $(GIT_REV)))"' -c $< -o $@
 
 $(BUILD)/%: tests/%.c $(BUILD)/libfastfnet.a $(wildcard tests/*.h)
 	$(CC) $(CFLAGS) $< $(BUILD)/libfastfnet.a -o $@ $(LDLIBS)
@@ -85,7 +105,7 @@ install: all
 	install -m 755 $(BUILD)/fastfnet $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(BUILD)/libfastfnet.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 include/fastfnet.h $(DESTDIR)$(PREFIX)/include/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@MPI_LIBS@|$(MPI_LIBS)|' scripts/fastfnet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fastfnet.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@MPI_LIBS@|$(MPI_LIBS) $(SPM_LIBS)|' scripts/fastfnet.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fastfnet.pc
 
 clean: fuzz-clean
 	rm -rf build build-san

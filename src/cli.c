@@ -6,7 +6,9 @@
 #include "tokenizer.h"
 #include "train.h"
 #include "listops.h"
+#include "model_dir.h"
 #include "safetensors.h"
+#include "spm.h"
 #include "util.h"
 #include <errno.h>
 #include <math.h>
@@ -15,8 +17,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#ifndef FFN_VERSION /* set by the Makefile: version and git commit */
+#define FFN_VERSION "0.1.0"
+#endif
+#ifndef FFN_WITH_MPI
+#define FFN_WITH_MPI 0
+#endif
+
 static const char *USAGE =
-    "usage: fastfnet <command> [options]\n"
+    "usage: fastfnet <command> [options]   (fastfnet --version: version and optional parts built in)\n"
     "\n"
     "commands:\n"
     "  init    create a model with fresh weights (FNet, Fast-FNet, BERT or hybrid) and save it\n"
@@ -25,7 +34,7 @@ static const char *USAGE =
     "  train   train a model on a task (classify, classify-pair, mlm) and save checkpoints\n"
     "  eval    loss and accuracy of a trained model on a data split\n"
     "  predict labels and probabilities for new examples, one JSON line each\n"
-    "  tokenizer  train | encode | decode with byte, word or BPE tokenizers\n"
+    "  tokenizer  train | encode | decode with byte, word, BPE or SentencePiece tokenizers\n"
     "  plot    draw loss and accuracy curves from metrics files as SVG\n"
     "  data    generate the ListOps data set\n"
     "\n"
@@ -249,8 +258,10 @@ typedef struct {
     const char *help;
 } opt_def;
 
+/* An option without help text is accepted but not listed (a deprecated spelling). */
 static void opt_print_help(const opt_def *t, FILE *f) {
     for (; t->name; t++) {
+        if (!t->help) continue;
         char def[64];
         switch (t->type) {
         case OPT_INT: snprintf(def, sizeof def, "%d", *(int *)t->ptr); break;
@@ -453,9 +464,9 @@ static int cmd_init(int argc, char **argv) {
     {"valid-frac", OPT_DOUBLE, &o.valid_frac, "held-out fraction when there is no validation file"},                    \
     {"limit", OPT_INT, &o.limit, "use at most this many training examples (0: all)"},                                    \
     {"eval-limit", OPT_INT, &o.eval_limit, "use at most this many validation/test examples (0: all)"},                   \
-    {"max-len", OPT_INT, &o.max_len, "sequence length: longer inputs are truncated (counted in the log), shorter padded; 0: 785 for images, else 512"}, \
+    {"max-len", OPT_INT, &o.max_len, "sequence length: longer inputs are truncated (counted in the log), shorter padded (attention models: to the batch's longest); 0: 785 for images, the --init-from model's, else 512"}, \
     {"tokenizer", OPT_STR, &o.tokenizer, "byte | word | bpe (word/bpe are trained on the training text)"},              \
-    {"tokenizer-file", OPT_STR, &o.tokenizer_file, "use this tokenizer.json instead of training one"},                  \
+    {"tokenizer-file", OPT_STR, &o.tokenizer_file, "use this tokenizer.json or SentencePiece .model instead of training one"},                  \
     {"vocab-size", OPT_INT, &o.vocab_size, "vocabulary size for word/bpe training"},                                    \
     {"batch", OPT_INT, &o.batch, "sequences per micro-batch"},                                                           \
     {"seed", OPT_LONG, &o.seed, "seed for initialisation, data order, masking and dropout"},                           \
@@ -498,7 +509,7 @@ static int cmd_train(int argc, char **argv) {
                    {"out", OPT_STR, &o.out, "output directory"},
                    {"resume", OPT_STR, &o.resume, "continue the run in DIR from its last checkpoint"},
                    {"metrics", OPT_STR, &o.metrics, "append metrics here (default DIR/metrics.jsonl)"},
-                   {"init-from", OPT_STR, &o.init_from, "start from this pre-trained (mlm) model directory"},
+                   {"init-from", OPT_STR, &o.init_from, "start from this pre-trained model directory (fastfnet's, or HF's layout: config.json, model.safetensors, spiece.model or tokenizer.json)"},
                    {"force", OPT_BOOL, &o.force, "overwrite a trained model in --out"},
                    {"zero", OPT_BOOL, &o.zero, "under mpirun: shard the AdamW moments across the processes (ZeRO-1)"},
                    {NULL, 0, NULL, NULL}};
@@ -513,52 +524,139 @@ static int cmd_train(int argc, char **argv) {
 }
 
 static const char *EVAL_USAGE =
-    "usage: fastfnet eval --model DIR (--data NAME | --train FILE) [options]\n"
+    "usage: fastfnet eval --model DIR (--input FILE | --data NAME) [options]\n"
     "\n"
-    "Loss and accuracy (masked-token accuracy and perplexity for mlm) of a trained model on a split: the\n"
-    "test split of a built-in data set, or the file given with --train. Labels must be ones the model knows.\n";
+    "Loss and accuracy (masked-token accuracy and perplexity for mlm) of a trained model on every example of\n"
+    "FILE (.jsonl or TSV with labels; raw text for mlm), or on the test split of a built-in data set. The\n"
+    "tokenizer, length and label map are the model's; labels must be ones the model knows. Options:\n";
+
+/* eval/predict: these name what the model already fixes; given, they must agree with it */
+#define MODEL_FIXED_OPTS(o)                                                                                 \
+    {"max-len", OPT_INT, &o.max_len, "must equal the model's length if given (the model's is used)"},        \
+    {"tokenizer", OPT_STR, &o.tokenizer, "must be the model's tokenizer kind if given"},                       \
+    {"tokenizer-file", OPT_STR, &o.tokenizer_file, "must be the model's tokenizer file if given"}
 
 static int cmd_eval(int argc, char **argv) {
     ffn_train_opts o;
     ffn_train_defaults(&o);
     o.task = NULL;
+    o.tokenizer = NULL;
     const char *model = NULL;
-    opt_def t[] = {TRAIN_OPTS(o), {"model", OPT_STR, &model, "trained model directory"}, {NULL, 0, NULL, NULL}};
+    opt_def t[] = {{"model", OPT_STR, &model, "trained model directory"},
+                   {"input", OPT_STR, &o.train, "file to evaluate: .jsonl ({\"text\",\"label\"}) or TSV (label<TAB>text); raw text for mlm"},
+                   {"train", OPT_STR, &o.train, NULL}, /* the old spelling of --input */
+                   {"data", OPT_STR, &o.data, "built-in data set (its test split): image | text | listops | pretrain"},
+                   {"data-dir", OPT_STR, &o.data_dir, "where scripts/fetch_data.sh put the data sets"},
+                   {"task", OPT_STR, &o.task, "must be the model's task if given"},
+                   {"eval-limit", OPT_INT, &o.eval_limit, "evaluate a seeded subset of this many examples (0: all)"},
+                   {"batch", OPT_INT, &o.batch, "sequences per batch"},
+                   {"seed", OPT_LONG, &o.seed, "mlm: seed of the evaluation masks"},
+                   {"threads", OPT_INT, &g_threads, "threads (0: all cores)"},
+                   MODEL_FIXED_OPTS(o),
+                   {NULL, 0, NULL, NULL}};
     opt_parse(t, argc, argv, EVAL_USAGE, NULL, 0);
-    if (!model) ffn_die("eval: --model DIR is required");
+    if (!model) ffn_die("eval: --model DIR is required (see fastfnet eval --help)");
+    if (!o.train && !o.data) ffn_die("eval: give --input FILE or --data NAME (see fastfnet eval --help)");
+    if (o.batch < 1) ffn_die("--batch must be >= 1");
     if (g_threads > 0) ffn_set_threads(g_threads);
+    char err[1024];
+    if (ffn_check_model_opts(model, &o, err, sizeof err)) ffn_die("%s", err);
     return ffn_eval_run(model, &o);
 }
 
 static const char *PREDICT_USAGE =
-    "usage: fastfnet predict --model DIR --input FILE [--out FILE] [--batch N]\n"
+    "usage: fastfnet predict --model DIR [--input FILE|-] [--out FILE] [--batch N]\n"
     "\n"
     "One JSON line per example: {\"line\": N, \"label\": ..., \"probs\": {label: p, ...}}. FILE is .jsonl or .tsv\n"
-    "(labels optional) or plain text with one example per line.\n";
+    "(labels optional) or plain text with one example per line; without --input (or with -) plain text is read\n"
+    "from standard input. The tokenizer, length and label map are the model's. Options:\n";
 
 static int cmd_predict(int argc, char **argv) {
     const char *model = NULL, *input = NULL, *out = NULL;
     int batch = 32;
+    ffn_train_opts o;
+    ffn_train_defaults(&o);
+    o.tokenizer = NULL;
     opt_def t[] = {{"model", OPT_STR, &model, "trained model directory"},
-                   {"input", OPT_STR, &input, "examples to label"},
+                   {"input", OPT_STR, &input, "examples to label (- or none: standard input)"},
                    {"out", OPT_STR, &out, "write here instead of stdout"},
                    {"batch", OPT_INT, &batch, "sequences per batch"},
                    {"threads", OPT_INT, &g_threads, "threads (0: all cores)"},
+                   MODEL_FIXED_OPTS(o),
                    {NULL, 0, NULL, NULL}};
     opt_parse(t, argc, argv, PREDICT_USAGE, NULL, 0);
-    if (!model || !input) ffn_die("predict: --model and --input are required");
+    if (!model) ffn_die("predict: --model DIR is required (see fastfnet predict --help)");
     if (batch < 1) ffn_die("--batch must be >= 1");
     if (g_threads > 0) ffn_set_threads(g_threads);
+    char err[1024];
+    if (ffn_check_model_opts(model, &o, err, sizeof err)) ffn_die("%s", err);
     return ffn_predict_run(model, input, out, batch);
 }
 
 static const char *TOK_USAGE =
-    "usage: fastfnet tokenizer train --kind bpe|word --input TEXT --vocab-size N --out tokenizer.json\n"
+    "usage: fastfnet tokenizer train --kind bpe|word|unigram --input TEXT --vocab-size N --out FILE\n"
     "       fastfnet tokenizer encode --tokenizer FILE|byte [--input TEXT]   (ids, space-separated, to stdout)\n"
     "       fastfnet tokenizer decode --tokenizer FILE|byte [--input IDS]    (text to stdout)\n"
     "\n"
-    "Tokenizer files are HF tokenizer.json (BPE: byte-level; word: WordLevel). Special ids: 0 [CLS], 1 [SEP],\n"
-    "2 [MASK], 3 [PAD], 4 [UNK]. Input defaults to standard input.\n";
+    "encode writes one line of ids per input line, decode one line of text per line of ids. Tokenizer files\n"
+    "are HF tokenizer.json (BPE: byte-level; word: WordLevel; special ids 0 [CLS], 1 [SEP], 2 [MASK], 3 [PAD],\n"
+    "4 [UNK]) or SentencePiece .model files (ids as spm_encode --output_format=id; specials are the model's\n"
+    "pieces). --kind unigram trains a SentencePiece unigram model (write it as FILE.model) with FNet's\n"
+    "specials: <unk> 0, <s> 1, </s> 2, <pad> 3, [CLS] 4, [SEP] 5, [MASK] 6. Input defaults to standard input.\n";
+
+/* encode/decode: the same line rule for every kind: one output line per input line ('\n' ends a line; a
+ * last line without one counts). */
+static void tok_encode_lines(ffn_tokenizer *tk, const char *text, size_t len) {
+    size_t cap = 1024;
+    int32_t *ids = malloc(sizeof(int32_t) * cap);
+    for (size_t p = 0; p < len;) {
+        const char *nl = memchr(text + p, '\n', len - p);
+        size_t e = nl ? (size_t)(nl - text) : len;
+        size_t n = ffn_tok_encode(tk, text + p, e - p, ids, cap);
+        if (n > cap) {
+            ids = realloc(ids, sizeof(int32_t) * (cap = n));
+            if (!ids) ffn_die("out of memory encoding");
+            ffn_tok_encode(tk, text + p, e - p, ids, cap);
+        }
+        for (size_t i = 0; i < n; i++) printf(i ? " %d" : "%d", ids[i]);
+        putchar('\n');
+        p = e + 1;
+    }
+    free(ids);
+}
+
+static void tok_decode_lines(ffn_tokenizer *tk, char *text, size_t len, const char *name) {
+    size_t ic = 1024;
+    int32_t *ids = malloc(sizeof(int32_t) * ic);
+    int line = 0, V = ffn_tok_vocab_size(tk);
+    for (char *p = text; p < text + len;) {
+        char *nl = memchr(p, '\n', (size_t)(text + len - p)), *stop = nl ? nl : text + len;
+        *stop = 0;
+        line++;
+        size_t n = 0;
+        for (char *q = p, *end;;) {
+            while (*q == ' ' || *q == '\t' || *q == '\r') q++;
+            if (!*q) break;
+            errno = 0;
+            long v = strtol(q, &end, 10);
+            if (end == q || errno || v < 0 || v >= V || (*end && *end != ' ' && *end != '\t' && *end != '\r'))
+                ffn_die("%s:%d: '%.*s' is not a token id of this tokenizer (0..%d); decode reads space-separated ids, "
+                        "one sequence per line", name, line, (int)strcspn(q, " \t\r") > 20 ? 20 : (int)strcspn(q, " \t\r"), q, V - 1);
+            if (n == ic) ids = realloc(ids, sizeof(int32_t) * (ic *= 2));
+            if (!ids) ffn_die("out of memory decoding");
+            ids[n++] = (int32_t)v;
+            q = end;
+        }
+        size_t need = ffn_tok_decode(tk, ids, n, NULL, 0);
+        char *o = malloc(need + 1);
+        ffn_tok_decode(tk, ids, n, o, need + 1);
+        fwrite(o, 1, need, stdout);
+        putchar('\n');
+        free(o);
+        p = stop + 1;
+    }
+    free(ids);
+}
 
 static int cmd_tokenizer(int argc, char **argv) {
     if (argc < 2 || (strcmp(argv[1], "train") && strcmp(argv[1], "encode") && strcmp(argv[1], "decode"))) {
@@ -570,12 +668,12 @@ static int cmd_tokenizer(int argc, char **argv) {
     }
     const char *kind = "bpe", *input = NULL, *out = NULL, *tokf = "byte";
     int vocab = 4000, minf = 2;
-    opt_def t[] = {{"kind", OPT_STR, &kind, "train: bpe | word"},
+    opt_def t[] = {{"kind", OPT_STR, &kind, "train: bpe | word | unigram (SentencePiece)"},
                    {"input", OPT_STR, &input, "input file (default stdin)"},
                    {"vocab-size", OPT_INT, &vocab, "train: vocabulary size"},
                    {"min-freq", OPT_INT, &minf, "train: minimum pair/word frequency"},
-                   {"out", OPT_STR, &out, "train: tokenizer.json to write"},
-                   {"tokenizer", OPT_STR, &tokf, "encode/decode: tokenizer.json, or byte"},
+                   {"out", OPT_STR, &out, "train: tokenizer.json (unigram: a .model file) to write"},
+                   {"tokenizer", OPT_STR, &tokf, "encode/decode: tokenizer.json, a SentencePiece .model, or byte"},
                    {NULL, 0, NULL, NULL}};
     opt_parse(t, argc - 1, argv + 1, TOK_USAGE, NULL, 0);
     char err[1024];
@@ -590,8 +688,9 @@ static int cmd_tokenizer(int argc, char **argv) {
     if (input) fclose(f);
     if (!strcmp(argv[1], "train")) {
         if (!out) ffn_die("tokenizer train: --out FILE is required");
-        ffn_tok_kind k = !strcmp(kind, "bpe") ? FFN_TOK_BPE : !strcmp(kind, "word") ? FFN_TOK_WORD : (ffn_tok_kind)-1;
-        if ((int)k < 0) ffn_die("--kind: '%s' must be bpe or word", kind);
+        ffn_tok_kind k = !strcmp(kind, "bpe") ? FFN_TOK_BPE : !strcmp(kind, "word") ? FFN_TOK_WORD
+                       : !strcmp(kind, "unigram") ? FFN_TOK_SPM : (ffn_tok_kind)-1;
+        if ((int)k < 0) ffn_die("--kind: '%s' must be bpe, word or unigram", kind);
         double t0 = ffn_now();
         ffn_tokenizer *tk = ffn_tok_train(k, text, len, vocab, minf, err, sizeof err);
         if (!tk) ffn_die("%s", err);
@@ -602,33 +701,8 @@ static int cmd_tokenizer(int argc, char **argv) {
     } else {
         ffn_tokenizer *tk = !strcmp(tokf, "byte") ? ffn_tok_byte() : ffn_tok_load(tokf, err, sizeof err);
         if (!tk) ffn_die("%s", err);
-        if (!strcmp(argv[1], "encode")) {
-            size_t n = ffn_tok_encode(tk, text, len, NULL, 0);
-            int32_t *ids = malloc(sizeof(int32_t) * (n + 1));
-            ffn_tok_encode(tk, text, len, ids, n);
-            for (size_t i = 0; i < n; i++) printf(i ? " %d" : "%d", ids[i]);
-            printf("\n");
-            free(ids);
-        } else {
-            size_t n = 0, ic = 1024;
-            int32_t *ids = malloc(sizeof(int32_t) * ic);
-            char *p = text, *end;
-            for (;;) {
-                while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') p++;
-                if (!*p) break;
-                long v = strtol(p, &end, 10);
-                if (end == p || v < 0 || v >= ffn_tok_vocab_size(tk)) ffn_die("decode: '%.12s' is not a token id of this tokenizer", p);
-                if (n == ic) ids = realloc(ids, sizeof(int32_t) * (ic *= 2));
-                ids[n++] = (int32_t)v;
-                p = end;
-            }
-            size_t need = ffn_tok_decode(tk, ids, n, NULL, 0);
-            char *o = malloc(need + 1);
-            ffn_tok_decode(tk, ids, n, o, need + 1);
-            fwrite(o, 1, need, stdout);
-            free(o);
-            free(ids);
-        }
+        if (!strcmp(argv[1], "encode")) tok_encode_lines(tk, text, len);
+        else tok_decode_lines(tk, text, len, input ? input : "stdin");
         ffn_tok_free(tk);
     }
     free(text);
@@ -700,6 +774,11 @@ int main(int argc, char **argv) {
         ffn_fft_set_measure(1);
         ffn_fft_load_wisdom(g_wisdom); /* a missing file is fine: it is written at exit */
         atexit(save_wisdom);
+    }
+    if (argc >= 2 && is_flag(argv[1], "--version")) {
+        printf("fastfnet %s; sentencepiece %s; mpi %s\n", FFN_VERSION, ffn_spm_available() ? ffn_spm_version() : "no (apt-get install libsentencepiece-dev, then make)",
+               FFN_WITH_MPI ? "yes" : "no");
+        return 0;
     }
     if (argc < 2 || is_flag(argv[1], "--help") || is_flag(argv[1], "-h") || is_flag(argv[1], "help")) {
         fputs(USAGE, argc < 2 ? stderr : stdout);

@@ -227,7 +227,9 @@ int ffn_dataset_from_records(ffn_dataset *d, const ffn_records *r, const char *p
     memset(d, 0, sizeof *d);
     int pair = r->b != NULL && r->n > 0 && r->b[0] != NULL;
     int specials = pair ? 3 : 2;
+    int32_t cls = ffn_tok_special(tok, FFN_TOK_CLS), sep = ffn_tok_special(tok, FFN_TOK_SEP);
     if (max_len < specials + 2) return ffn_err(err, errlen, "max_len %d is too short", max_len);
+    if (cls < 0 || sep < 0) return ffn_err(err, errlen, "the tokenizer has no %s piece to build [CLS] text [SEP] examples", cls < 0 ? "[CLS]" : "[SEP]");
     d->n = r->n;
     d->off = malloc(sizeof(int64_t) * (size_t)(r->n + 1));
     d->seg = malloc(sizeof(int32_t) * (size_t)r->n);
@@ -256,13 +258,13 @@ int ffn_dataset_from_records(ffn_dataset *d, const ffn_records *r, const char *p
             }
         }
         d->off[i] = (int64_t)v.n;
-        iv_push(&v, FFN_TOK_CLS);
+        iv_push(&v, cls);
         for (size_t k = 0; k < na; k++) iv_push(&v, ta[k]);
-        iv_push(&v, FFN_TOK_SEP);
+        iv_push(&v, sep);
         d->seg[i] = (int32_t)(v.n - (size_t)d->off[i]);
         if (pair) {
             for (size_t k = 0; k < nb; k++) iv_push(&v, tb[k]);
-            iv_push(&v, FFN_TOK_SEP);
+            iv_push(&v, sep);
         }
     }
     d->off[r->n] = (int64_t)v.n;

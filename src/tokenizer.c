@@ -2,6 +2,7 @@
  * and HF tokenizer.json save/load with full validation (the files may come from anywhere). */
 #include "tokenizer.h"
 #include "json.h"
+#include "spm.h"
 #include "util.h"
 #include <errno.h>
 #include <stdint.h>
@@ -231,7 +232,18 @@ struct ffn_tokenizer {
     size_t scratch_cap, heap_cap;
     /* WORD: word -> id (specials included, as in HF's WordLevel vocab) */
     str_map words;
+    /* SPM: the library's model, the file's bytes (saved as they are), special ids found among its pieces */
+    ffn_spm *spm;
+    char *spm_bytes;
+    size_t spm_len;
+    int32_t special[FFN_TOK_NUM_SPECIAL];
 };
+
+/* SentencePiece models (the end of this file): everything goes through the library (spm.h). */
+static ffn_tokenizer *tok_train_spm(const char *text, size_t len, int vocab_size, char *err, size_t errlen);
+static ffn_tokenizer *tok_load_spm(const char *path, char *bytes, size_t n, char *err, size_t errlen);
+static int tok_is_spm_file(const char *path, const char *bytes, size_t n);
+static size_t tok_decode_spm(const ffn_tokenizer *t, const int32_t *ids, size_t n, char *out, size_t cap);
 
 /* GPT-2's bytes_to_unicode: printable Latin-1 bytes stand for themselves, the other 68 bytes map to code
  * points 256.. in byte order, so every token is a printable string with no spaces. */
@@ -341,6 +353,8 @@ void ffn_tok_free(ffn_tokenizer *t) {
     ffn_free(t->prv);
     ffn_free(t->heap);
     if (t->words.slot) smap_free(&t->words);
+    ffn_spm_free(t->spm);
+    free(t->spm_bytes);
     ffn_free(t);
 }
 
@@ -351,11 +365,13 @@ const char *ffn_tok_kind_name(ffn_tok_kind k) {
     case FFN_TOK_BYTE: return "byte";
     case FFN_TOK_WORD: return "word";
     case FFN_TOK_BPE: return "bpe";
+    case FFN_TOK_SPM: return "sentencepiece";
     }
     return "?";
 }
 const char *ffn_tok_token_str(const ffn_tokenizer *t, int id) {
     if (!t || id < 0 || id >= t->n_vocab) return NULL;
+    if (t->kind == FFN_TOK_SPM) return ffn_spm_piece(t->spm, id);
     return t->strs + t->str_off[id];
 }
 
@@ -508,6 +524,10 @@ size_t ffn_tok_encode(ffn_tokenizer *t, const char *text, size_t len, int32_t *o
     const uint8_t *s = (const uint8_t *)text;
     size_t total = 0;
     if (!out) cap = 0;
+    if (t->kind == FFN_TOK_SPM) {
+        size_t n = ffn_spm_encode(t->spm, text, len, out, cap);
+        return n == (size_t)-1 ? 0 : n;
+    }
     if (t->kind == FFN_TOK_BYTE) {
         for (size_t i = 0; i < len && i < cap; i++) out[i] = TOK_BYTE0 + s[i];
         return len;
@@ -540,6 +560,7 @@ size_t ffn_tok_decode(const ffn_tokenizer *t, const int32_t *ids, size_t n, char
     size_t o = 0;
     int first = 1;
     if (!out) cap = 0;
+    if (t->kind == FFN_TOK_SPM) return tok_decode_spm(t, ids, n, out, cap);
     for (size_t k = 0; k < n; k++) {
         int32_t id = ids[k];
         if (id < FFN_TOK_NUM_SPECIAL || id >= t->n_vocab) continue;
@@ -911,6 +932,7 @@ ffn_tokenizer *ffn_tok_train(ffn_tok_kind kind, const char *text, size_t len, in
             return ffn_err(err, errlen, "bpe tokenizer: vocab size %d is below %d (5 specials + 256 bytes)",
                            vocab_size, TOK_NBASE), NULL;
         return train_bpe((const uint8_t *)text, len, vocab_size, min_freq);
+    case FFN_TOK_SPM: return tok_train_spm(text, len, vocab_size, err, errlen);
     }
     return ffn_err(err, errlen, "tokenizer training: unknown kind %d", (int)kind), NULL;
 }
@@ -967,6 +989,7 @@ static void tok_to_json(const ffn_tokenizer *t, tok_buf *b) {
 
 /* tmp + fsync + rename + directory fsync (ffn_write_file_atomic): a crash leaves the old file or the new one. */
 int ffn_tok_save(const ffn_tokenizer *t, const char *path, char *err, size_t errlen) {
+    if (t->kind == FFN_TOK_SPM) return ffn_write_file_atomic(path, t->spm_bytes, t->spm_len, err, errlen);
     tok_buf b = {0};
     tok_to_json(t, &b);
     int rc = ffn_write_file_atomic(path, b.p, b.len, err, errlen);
@@ -1032,6 +1055,7 @@ ffn_tokenizer *ffn_tok_load(const char *path, char *err, size_t errlen) {
     size_t flen = 0;
     char *text = tok_read_file(path, &flen, err, errlen);
     if (!text) return NULL;
+    if (tok_is_spm_file(path, text, flen)) return tok_load_spm(path, text, flen, err, errlen);
     char jerr[256];
     ffn_json *root = ffn_json_parse(text, flen, jerr, sizeof jerr);
     ffn_free(text);
@@ -1259,4 +1283,88 @@ done:
     if (keymap.slot) smap_free(&keymap);
     if (bytemap.slot) smap_free(&bytemap);
     return t;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* SentencePiece                                                                                          */
+
+int32_t ffn_tok_special(const ffn_tokenizer *t, int role) {
+    if (role < 0 || role >= FFN_TOK_NUM_SPECIAL) return -1;
+    return t->kind == FFN_TOK_SPM ? t->special[role] : role;
+}
+
+/* A serialized ModelProto starts with its first `pieces` entry (field 1, length-delimited: byte 0x0a); a
+ * tokenizer.json starts with '{'. The name decides for files that are neither, so a damaged .model file is
+ * reported as a bad SentencePiece model rather than as bad JSON. */
+static int tok_is_spm_file(const char *path, const char *bytes, size_t n) {
+    size_t pl = strlen(path);
+    if (pl > 6 && !strcmp(path + pl - 6, ".model")) return 1;
+    return n > 0 && (unsigned char)bytes[0] == 0x0a;
+}
+
+/* The first of the candidate pieces the model has (FNet's files use [CLS] [SEP] [MASK] <pad> <unk>). */
+static int32_t spm_find(const ffn_spm *s, const char *const *names) {
+    for (; *names; names++) {
+        int id = ffn_spm_piece_id(s, *names);
+        if (id >= 0) return id;
+    }
+    return -1;
+}
+
+static ffn_tokenizer *tok_from_spm(ffn_spm *s, char *bytes, size_t n) {
+    static const char *const cls[] = {"[CLS]", "<cls>", NULL}, *const sep[] = {"[SEP]", "<sep>", NULL};
+    static const char *const mask[] = {"[MASK]", "<mask>", NULL}, *const pad[] = {"<pad>", "[PAD]", NULL};
+    ffn_tokenizer *t = tok_alloc(FFN_TOK_SPM);
+    t->spm = s;
+    t->spm_bytes = bytes;
+    t->spm_len = n;
+    t->n_vocab = ffn_spm_size(s);
+    t->special[FFN_TOK_CLS] = spm_find(s, cls);
+    t->special[FFN_TOK_SEP] = spm_find(s, sep);
+    t->special[FFN_TOK_MASK] = spm_find(s, mask);
+    t->special[FFN_TOK_PAD] = ffn_spm_pad_id(s) >= 0 ? ffn_spm_pad_id(s) : spm_find(s, pad);
+    t->special[FFN_TOK_UNK] = ffn_spm_unk_id(s);
+    return t;
+}
+
+/* Takes bytes (read by tok_read_file); the tokenizer keeps them, to save the model exactly as it was. */
+static ffn_tokenizer *tok_load_spm(const char *path, char *bytes, size_t n, char *err, size_t errlen) {
+    char msg[512];
+    ffn_spm *s = ffn_spm_load(bytes, n, msg, sizeof msg);
+    if (!s) {
+        ffn_free(bytes);
+        return ffn_err(err, errlen, "%s: %s", path, msg), NULL;
+    }
+    char *copy = malloc(n ? n : 1);
+    if (!copy) ffn_die("out of memory loading %s", path);
+    memcpy(copy, bytes, n);
+    ffn_free(bytes);
+    return tok_from_spm(s, copy, n);
+}
+
+/* Unigram, with FNet's layout of specials: <unk> 0, <s> 1, </s> 2, <pad> 3, [CLS] 4, [SEP] 5, [MASK] 6. */
+static ffn_tokenizer *tok_train_spm(const char *text, size_t len, int vocab_size, char *err, size_t errlen) {
+    if (vocab_size < 8) return ffn_err(err, errlen, "unigram tokenizer: vocab size %d is below 8 (7 specials + 1)", vocab_size), NULL;
+    char args[512], msg[512], *model;
+    size_t mlen;
+    snprintf(args, sizeof args,
+             "--model_type=unigram --vocab_size=%d --hard_vocab_limit=false --unk_id=0 --bos_id=1 --eos_id=2 "
+             "--pad_id=3 --user_defined_symbols=[CLS],[SEP],[MASK]", vocab_size);
+    if (ffn_spm_train(args, text, len, &model, &mlen, msg, sizeof msg)) return ffn_err(err, errlen, "%s", msg), NULL;
+    ffn_spm *s = ffn_spm_load(model, mlen, msg, sizeof msg);
+    if (!s) {
+        free(model);
+        return ffn_err(err, errlen, "the trained model does not load: %s", msg), NULL;
+    }
+    return tok_from_spm(s, model, mlen);
+}
+
+static size_t tok_decode_spm(const ffn_tokenizer *t, const int32_t *ids, size_t n, char *out, size_t cap) {
+    int32_t *v = ffn_malloc((n ? n : 1) * sizeof *v);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] >= 0 && ids[i] < t->n_vocab) v[k++] = ids[i];
+    size_t r = ffn_spm_decode(t->spm, v, k, out, cap);
+    ffn_free(v);
+    return r;
 }

@@ -6,6 +6,7 @@
 #include "json.h"
 #include "listops.h"
 #include "model.h"
+#include "model_dir.h"
 #include "safetensors.h"
 #include "tokenizer.h"
 #include "util.h"
@@ -258,6 +259,21 @@ static int ensure_listops(const char *dir, char *err, size_t n) {
     return 0;
 }
 
+/* The tokenizer must have what the task's examples are built from: [CLS], [SEP] and a pad piece. MLM
+ * masking and pre-training examples still assume the fixed ids 0..4 of fastfnet's own kinds. */
+static int check_task_tokenizer(const ffn_tokenizer *t, int task, const ffn_train_opts *o, char *err, size_t n) {
+    const char *name = o->tokenizer_file ? o->tokenizer_file : o->init_from ? o->init_from : "the tokenizer";
+    if (task == TASK_MLM && ffn_tok_kind_of(t) == FFN_TOK_SPM)
+        return ffn_err(err, n, "%s: MLM pre-training with a SentencePiece tokenizer is not supported yet; use --tokenizer bpe "
+                       "for --task mlm, or fine-tune a classifier with this one", name);
+    static const char *const role[] = {"[CLS]", "[SEP]", "[MASK]", "<pad>", "<unk>"};
+    for (int r = FFN_TOK_CLS; r <= FFN_TOK_PAD; r++)
+        if (r != FFN_TOK_MASK && ffn_tok_special(t, r) < 0)
+            return ffn_err(err, n, "%s has no %s piece, which the examples need: train it with `fastfnet tokenizer train "
+                           "--kind unigram` (or spm_train --pad_id=3 --user_defined_symbols=[CLS],[SEP],[MASK])", name, role[r]);
+    return 0;
+}
+
 static int prepare_data(run_data *d, const ffn_train_opts *o, ffn_tokenizer *given_tok, const ffn_labels *given_labels,
                         char *err, size_t n) {
     memset(d, 0, sizeof *d);
@@ -329,6 +345,7 @@ static int prepare_data(run_data *d, const ffn_train_opts *o, ffn_tokenizer *giv
             d->tok = k == FFN_TOK_BYTE ? ffn_tok_byte() : ffn_tok_train(k, text, len, o->vocab_size, 2, err, n);
             if (!d->tok) return free(text), -1;
         }
+        if (check_task_tokenizer(d->tok, d->task, o, err, n)) return free(text), free(vtext), -1;
         for (int split = 0; split < 2; split++) {
             if (split == 1) {
                 free(text);
@@ -399,7 +416,7 @@ static int prepare_data(run_data *d, const ffn_train_opts *o, ffn_tokenizer *giv
             free(text);
         }
     }
-    if (!d->tok) {
+    if (!d->tok || check_task_tokenizer(d->tok, d->task, o, err, n)) {
         ffn_records_free(&r), ffn_records_free(&rv), ffn_records_free(&rt);
         return -1;
     }
@@ -432,6 +449,26 @@ static int prepare_data(run_data *d, const ffn_train_opts *o, ffn_tokenizer *giv
 
 /* ---------- evaluation ---------- */
 
+/* Attention masks pad tokens as keys, so padding cannot change an all-attention model's outputs: it pads each
+ * batch only to its longest example. Fourier mixing transforms the padding with the text (FNet's outputs
+ * depend on the length), so Fourier and hybrid models keep one fixed length for training and evaluation. */
+static int pads_per_batch(const ffn_config *c) {
+    for (int l = 0; l < c->num_layers; l++)
+        if (c->mixing[l] != FFN_MIX_ATTENTION) return 0;
+    return 1;
+}
+
+/* The length a batch of examples idx[0..n) is padded to: T, or (per_batch) its longest example up to T. */
+static int batch_len(const ffn_dataset *ds, const int *idx, int n, int T, int per_batch) {
+    if (!per_batch) return T;
+    int L = 1;
+    for (int i = 0; i < n; i++) {
+        int l = (int)(ds->off[idx[i] + 1] - ds->off[idx[i]]);
+        if (l > L) L = l;
+    }
+    return L < T ? L : T;
+}
+
 typedef struct {
     double loss, accuracy, mlm_accuracy, perplexity, nsp_accuracy;
     int n;
@@ -453,13 +490,14 @@ static eval_result evaluate(ffn_model *m, const ffn_dataset *ds, int task, int B
     for (long b0 = (long)rank * B; b0 < ds->n; b0 += (long)size * B) {
         int nb = ds->n - b0 < B ? (int)(ds->n - b0) : B;
         for (int i = 0; i < nb; i++) idx[i] = (int)b0 + i;
-        ffn_dataset_batch(ds, idx, nb, T, c->pad_token_id, ids, tt, lab);
-        ffn_batch bt = {.B = nb, .T = T, .input_ids = ids, .token_type_ids = tt};
+        const int Tb = batch_len(ds, idx, nb, T, pads_per_batch(c));
+        ffn_dataset_batch(ds, idx, nb, Tb, c->pad_token_id, ids, tt, lab);
+        ffn_batch bt = {.B = nb, .T = Tb, .input_ids = ids, .token_type_ids = tt};
         if (task == TASK_MLM) {
             for (int i = 0; i < nb; i++) {
                 ffn_rng rng;
                 ffn_rng_seed(&rng, mask_seed ^ ((uint64_t)(b0 + i) * 0x9E3779B97F4A7C15ull));
-                ffn_mlm_mask(ids + (size_t)i * T, mlm + (size_t)i * T, (size_t)T, V, &rng);
+                ffn_mlm_mask(ids + (size_t)i * Tb, mlm + (size_t)i * Tb, (size_t)Tb, V, &rng);
             }
             bt.mlm_labels = mlm;
             if (c->heads & FFN_HEAD_NSP) bt.nsp_labels = lab;
@@ -471,7 +509,7 @@ static eval_result evaluate(ffn_model *m, const ffn_dataset *ds, int task, int B
         S[0] += (double)loss * nb;
         if (task == TASK_MLM) {
             const float *lg = ffn_model_logits_mlm(m);
-            for (int i = 0; i < nb * T; i++) {
+            for (int i = 0; i < nb * Tb; i++) {
                 if (mlm[i] == -100) continue;
                 const float *x = lg + (size_t)i * V;
                 int am = 0;
@@ -558,11 +596,12 @@ static int save_model_dir(const char *dir, ffn_model *m, const run_data *d, cons
     int rc = ffn_path(p, sizeof p, err, n, "%s/model.safetensors", dir) ? -1 : ffn_model_save_meta(m, p, meta, err, n);
     free(lj);
     if (rc) return -1;
-    char cfg[8192];
-    ffn_config_to_json(&m->cfg, cfg, sizeof cfg);
+    char cfg[65536];
+    if (ffn_dir_config_json(&m->cfg, &d->labels, cfg, sizeof cfg) < 0) ffn_config_to_json(&m->cfg, cfg, sizeof cfg);
     if (ffn_path(p, sizeof p, err, n, "%s/config.json", dir) || ffn_write_file_atomic(p, cfg, strlen(cfg), err, n)) return -1;
-    if (ffn_tok_kind_of(d->tok) != FFN_TOK_BYTE) {
-        if (ffn_path(p, sizeof p, err, n, "%s/tokenizer.json", dir) || ffn_tok_save(d->tok, p, err, n)) return -1;
+    const char *tokfile = ffn_dir_tokenizer_file(ffn_tok_kind_of(d->tok));
+    if (tokfile) {
+        if (ffn_path(p, sizeof p, err, n, "%s/%s", dir, tokfile) || ffn_tok_save(d->tok, p, err, n)) return -1;
     }
     return 0;
 }
@@ -742,6 +781,7 @@ static ffn_model *load_trained(const char *dir, run_data *d, char *task, size_t 
     snprintf(p, sizeof p, "%s/model.safetensors", dir);
     if (!file_exists(p)) snprintf(p, sizeof p, "%s", dir); /* a single file */
     ffn_model *m = ffn_model_load(p, err, n);
+    if (!m && strcmp(p, dir)) m = ffn_model_load(dir, err, n); /* an HF directory: the config is config.json */
     if (!m) return NULL;
     ffn_st_file f;
     if (ffn_st_open(&f, p, err, n)) return ffn_model_free(m), NULL;
@@ -752,19 +792,9 @@ static ffn_model *load_trained(const char *dir, run_data *d, char *task, size_t 
     if (d->max_len < 1 || d->max_len > m->cfg.max_position) d->max_len = m->cfg.max_position;
     int rc = 0;
     if (lj && ffn_labels_from_json(&d->labels, lj, err, n)) rc = -1;
-    if (!rc) {
-        if (!tk || !strcmp(tk, "byte")) d->tok = ffn_tok_byte();
-        else {
-            char tp[4200];
-            snprintf(tp, sizeof tp, "%s/tokenizer.json", dir);
-            d->tok = ffn_tok_load(tp, err, n);
-            if (!d->tok) rc = -1;
-        }
-    }
-    if (!rc && d->tok && ffn_tok_vocab_size(d->tok) != m->cfg.vocab_size) {
-        ffn_err(err, n, "%s: tokenizer has %d tokens but the model's vocabulary is %d", dir, ffn_tok_vocab_size(d->tok), m->cfg.vocab_size);
-        rc = -1;
-    }
+    char tp[4300];
+    if (!rc && !(d->tok = ffn_dir_tokenizer(dir, tk, tp, sizeof tp, err, n))) rc = -1;
+    if (!rc && ffn_dir_check_tokenizer(d->tok, tp, &m->cfg, dir, err, n)) rc = -1;
     ffn_st_close(&f);
     if (rc) {
         ffn_model_free(m);
@@ -980,6 +1010,12 @@ int ffn_train_run(const ffn_train_opts *o) {
         pre = load_trained(o->init_from, &tmp, task, sizeof task, err, sizeof err);
         if (!pre) ffn_die("--init-from: %s", err);
         given_tok = tmp.tok;
+        if (!o->max_len) { /* the pre-trained model's length, not 512, unless --max-len says otherwise */
+            static ffn_train_opts oo;
+            oo = *o;
+            oo.max_len = tmp.max_len;
+            o = &oo;
+        }
         ffn_labels_free(&tmp.labels);
     }
     if (prepare_data(&d, o, given_tok, given_labels.n ? &given_labels : NULL, err, sizeof err)) ffn_die("%s", err);
@@ -1005,7 +1041,7 @@ int ffn_train_run(const ffn_train_opts *o) {
         if (T > c.max_position) ffn_die("--max-len %d exceeds the pre-trained model's %d positions", T, c.max_position);
         if (c.vocab_size != ffn_tok_vocab_size(d.tok))
             ffn_die("the tokenizer has %d tokens but the model's vocabulary is %d", ffn_tok_vocab_size(d.tok), c.vocab_size);
-        c.pad_token_id = FFN_TOK_PAD;
+        if (!pre) c.pad_token_id = ffn_tok_special(d.tok, FFN_TOK_PAD); /* a pre-trained config's was checked on load */
         if (d.task == TASK_MLM) c.heads = FFN_HEAD_MLM | (o->nsp ? FFN_HEAD_NSP | FFN_HEAD_POOLER : 0);
         else c.heads = FFN_HEAD_CLS | FFN_HEAD_POOLER, c.num_labels = d.labels.n;
         m = ffn_model_create(&c, (uint64_t)o->seed, err, sizeof err);
@@ -1071,6 +1107,9 @@ int ffn_train_run(const ffn_train_opts *o) {
     FILE *mf = g_lead ? fopen(metrics_path, "a") : fopen("/dev/null", "w");
     if (!mf) ffn_die("%s: cannot append (%s)", metrics_path, strerror(errno));
     size_t nparams = ffn_model_num_params(m);
+    const int per_batch = pads_per_batch(&m->cfg);
+    say("fastfnet: %s\n", per_batch ? "attention model: each batch is padded to its longest example (at most --max-len); the key mask makes padding inert"
+                                     : "Fourier mixing sees padding: every example is padded to --max-len tokens, in training and evaluation alike");
     say("fastfnet: %d train / %d valid%s examples of %d tokens, %zu parameters, %ld steps of %d x %d%s\n",
             d.train.n, d.valid.n, d.have_test ? " / test" : "", T, nparams, total, B, o->accum, o->accum > 1 ? " (accumulated)" : "");
     if (nproc > 1)
@@ -1090,7 +1129,7 @@ int ffn_train_run(const ffn_train_opts *o) {
     size_t nstep = (size_t)o->accum * B; /* sequences of one optimizer step, all micro-batches */
     int32_t *ids = malloc(sizeof(int32_t) * nstep * T), *tt = malloc(sizeof(int32_t) * nstep * T);
     int32_t *lab = malloc(sizeof(int32_t) * nstep), *mlm = malloc(sizeof(int32_t) * nstep * T);
-    int *idx = malloc(sizeof(int) * B);
+    int *idx = malloc(sizeof(int) * B), *tlen = malloc(sizeof(int) * o->accum);
     ffn_rng data_rng = {st.data_rng};
     ffn_adamw opt = {(float)o->lr, (float)o->beta1, (float)o->beta2, (float)o->eps, (float)o->weight_decay};
     double t_start = ffn_now() - st.elapsed, t_log = ffn_now();
@@ -1100,7 +1139,7 @@ int ffn_train_run(const ffn_train_opts *o) {
     eval_result last = {0};
     int stopped_early = 0;
     double step_time = 0, comm_since = 0; /* training steps after the first (warm-up: page faults, plans) */
-    long timed_steps = 0, first_step = st.step + 1;
+    long timed_steps = 0, first_step = st.step + 1, timed_tokens = 0; /* tokens: padded positions computed */
     ffn_dist_comm_reset();
     int stop = 0; /* a stop request, agreed by every process at the same step */
     while (st.step < total && !stop) {
@@ -1110,6 +1149,7 @@ int ffn_train_run(const ffn_train_opts *o) {
         /* the step's micro-batches first: each head's loss is a mean over the targets of all of them (and of
          * every rank's rows), so accum x batch B trains as one batch of accum * B */
         int ndenom = 0, mdenom = 0;
+        long step_tokens = 0;
         for (int a = 0; a < o->accum; a++) {
             size_t ob = (size_t)a * B * T;
             for (int i = 0; i < B; i++) {
@@ -1121,16 +1161,19 @@ int ffn_train_run(const ffn_train_opts *o) {
                 idx[i] = perm[st.pos++];
             }
             /* every rank builds (and masks) the whole global batch, the same on all, and computes its rows */
-            ffn_dataset_batch(&d.train, idx, B, T, FFN_TOK_PAD, ids + ob, tt + ob, lab + (size_t)a * B);
+            const int Tb = tlen[a] = batch_len(&d.train, idx, B, T, per_batch);
+            ffn_dataset_batch(&d.train, idx, B, Tb, m->cfg.pad_token_id, ids + ob, tt + ob, lab + (size_t)a * B);
+            step_tokens += (long)B * Tb;
             for (int i = 0; i < B; i++) ndenom += lab[(size_t)a * B + i] != -100;
             if (d.task == TASK_MLM) {
-                ffn_mlm_mask(ids + ob, mlm + ob, (size_t)B * T, m->cfg.vocab_size, &data_rng);
-                for (size_t i = 0; i < (size_t)B * T; i++) mdenom += mlm[ob + i] != -100;
+                ffn_mlm_mask(ids + ob, mlm + ob, (size_t)B * Tb, m->cfg.vocab_size, &data_rng);
+                for (size_t i = 0; i < (size_t)B * Tb; i++) mdenom += mlm[ob + i] != -100;
             }
         }
         for (int a = 0; a < o->accum; a++) {
-            size_t o0 = ((size_t)a * B + r0) * T, l0 = (size_t)a * B + r0;
-            ffn_batch bt = {.B = Bl, .T = T, .input_ids = ids + o0, .token_type_ids = tt + o0, .row0 = (int)r0,
+            const int Tb = tlen[a]; /* micro-batch a sits at a * B * T, its rows Tb apart */
+            size_t o0 = (size_t)a * B * T + r0 * (size_t)Tb, l0 = (size_t)a * B + r0;
+            ffn_batch bt = {.B = Bl, .T = Tb, .input_ids = ids + o0, .token_type_ids = tt + o0, .row0 = (int)r0,
                             .cls_denom = ndenom, .nsp_denom = ndenom, .mlm_denom = mdenom ? mdenom : 1};
             if (d.task == TASK_MLM) {
                 bt.mlm_labels = mlm + o0;
@@ -1174,10 +1217,10 @@ int ffn_train_run(const ffn_train_opts *o) {
         ffn_model_adamw_step(m, &opt, (int)st.step); /* ZeRO-1: this rank's block of parameters only */
         if (zero) ffn_dist_allgather_f32(m->params, m->num_params);
         if (st.step == first_step) ffn_dist_comm_reset();
-        else step_time += ffn_now() - t_step, timed_steps++;
+        else step_time += ffn_now() - t_step, timed_steps++, timed_tokens += step_tokens;
+        tokens_since += step_tokens;
         st.data_rng = data_rng.s;
         st.dropout_calls = m->dropout_calls;
-        tokens_since += (long)B * T * o->accum;
         loss_acc += loss_step;
         loss_n++;
         double now = ffn_now();
@@ -1244,7 +1287,7 @@ int ffn_train_run(const ffn_train_opts *o) {
         if (d.have_test) fprintf(mf, ", \"test_accuracy\": %.6g, \"test_loss\": %.6g", te.accuracy, te.loss);
         double rss = peak_rss_mib(), rss_sum = rss;
         fprintf(mf, ", \"parameters\": %zu, \"elapsed_s\": %.3f, \"peak_rss_mib\": %.1f}\n", nparams, el, rss);
-        double tps = step_time > 0 ? (double)timed_steps * B * T * o->accum / step_time : 0, comm = ffn_dist_comm_seconds();
+        double tps = step_time > 0 ? (double)timed_tokens / step_time : 0, comm = ffn_dist_comm_seconds();
         ffn_dist_sum_f64(&rss_sum, 1); /* the mean over ranks is reported below */
         if (g_lead) {
             printf("{\"model\": \"%s\", \"task\": \"%s\", \"steps\": %ld, \"parameters\": %zu, \"valid_accuracy\": %.4f, \"valid_loss\": %.4f",
@@ -1258,7 +1301,7 @@ int ffn_train_run(const ffn_train_opts *o) {
         }
     }
     fclose(mf);
-    free(perm), free(ids), free(tt), free(lab), free(mlm), free(idx);
+    free(perm), free(ids), free(tt), free(lab), free(mlm), free(idx), free(tlen);
     ffn_free(rs_scratch);
     run_data_free(&d);
     ffn_model_free(m);
@@ -1277,11 +1320,12 @@ int ffn_eval_run(const char *model_dir, const ffn_train_opts *o) {
     oo.task = o->task ? o->task : task;
     if (strcmp(oo.task, task)) ffn_die("%s is a %s model but --task is %s", model_dir, task, oo.task);
     oo.max_len = meta.max_len;
+    if (!oo.data && oo.train && !oo.valid) oo.valid = oo.train; /* the whole file is evaluated: nothing held out of it */
     run_data d;
     /* evaluation reads the split given by --data/--train as the "train" file of prepare_data, with the model's
      * own tokenizer and labels: an unknown label is then an error naming its line */
     if (prepare_data(&d, &oo, meta.tok, meta.labels.n ? &meta.labels : NULL, err, sizeof err)) ffn_die("%s", err);
-    const ffn_dataset *ds = o->data && d.have_test ? &d.test : &d.train;
+    const ffn_dataset *ds = o->data && d.have_test ? &d.test : oo.valid == oo.train ? &d.valid : &d.train;
     if (o->data && !d.have_test) ds = &d.valid;
     require_fit(m, ds, d.task, o->data ? o->data : o->train);
     if (ffn_model_reserve(m, o->batch, d.max_len, 0, err, sizeof err)) ffn_die("%s", err);
@@ -1306,15 +1350,17 @@ int ffn_predict_run(const char *model_dir, const char *input, const char *out, i
     if (!m) ffn_die("%s", err);
     if (!strcmp(task, "mlm") || d.labels.n == 0) ffn_die("%s: predict needs a classifier (this is a %s model)", model_dir, task);
     d.task = task_of(task);
-    /* input: JSONL/TSV records (labels optional) or plain text, one example per line */
+    /* input: JSONL/TSV records (labels optional) or plain text, one example per line; no file or "-": stdin */
     ffn_records r;
+    int from_stdin = !input || !strcmp(input, "-");
+    if (from_stdin) input = "stdin";
     size_t il = strlen(input);
-    int structured = (il > 6 && !strcmp(input + il - 6, ".jsonl")) || (il > 4 && !strcmp(input + il - 4, ".tsv"));
+    int structured = !from_stdin && ((il > 6 && !strcmp(input + il - 6, ".jsonl")) || (il > 4 && !strcmp(input + il - 4, ".tsv")));
     if (structured) {
         if (ffn_records_read(&r, input, d.task == TASK_PAIR, 0, err, sizeof err)) ffn_die("%s", err);
     } else {
-        if (d.task == TASK_PAIR) ffn_die("%s: a pair model needs .jsonl or .tsv input with two texts", input);
-        FILE *f = fopen(input, "r");
+        if (d.task == TASK_PAIR) ffn_die("%s: a pair model needs --input FILE.jsonl or FILE.tsv with two texts per example", input);
+        FILE *f = from_stdin ? stdin : fopen(input, "r");
         if (!f) ffn_die("%s: cannot open (%s)", input, strerror(errno));
         memset(&r, 0, sizeof r);
         int cap = 0;
@@ -1334,8 +1380,8 @@ int ffn_predict_run(const char *model_dir, const char *input, const char *out, i
             r.n++;
         }
         free(line);
-        fclose(f);
-        if (r.n == 0) ffn_die("%s: no examples", input);
+        if (!from_stdin) fclose(f);
+        if (r.n == 0) ffn_die("%s: no examples (plain text: one example per line)", input);
     }
     ffn_dataset ds;
     if (ffn_dataset_from_records(&ds, &r, input, d.tok, NULL, d.max_len, err, sizeof err)) ffn_die("%s", err);
@@ -1359,8 +1405,9 @@ int ffn_predict_run(const char *model_dir, const char *input, const char *out, i
     for (int b0 = 0; b0 < ds.n; b0 += batch) {
         int nb = ds.n - b0 < batch ? ds.n - b0 : batch;
         for (int i = 0; i < nb; i++) idx[i] = b0 + i;
-        ffn_dataset_batch(&ds, idx, nb, T, FFN_TOK_PAD, ids, tt, NULL);
-        ffn_batch bt = {.B = nb, .T = T, .input_ids = ids, .token_type_ids = tt};
+        const int Tb = batch_len(&ds, idx, nb, T, pads_per_batch(&m->cfg));
+        ffn_dataset_batch(&ds, idx, nb, Tb, m->cfg.pad_token_id, ids, tt, NULL);
+        ffn_batch bt = {.B = nb, .T = Tb, .input_ids = ids, .token_type_ids = tt};
         ffn_model_forward(m, &bt, 0);
         if (*ffn_model_error(m)) ffn_die("%s: %s", input, ffn_model_error(m));
         const float *lg = ffn_model_logits_cls(m);

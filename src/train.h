@@ -48,5 +48,6 @@ void ffn_train_defaults(ffn_train_opts *o);
 int ffn_train_run(const ffn_train_opts *o);
 /* eval: loss and metrics of the model in dir on a split; predict: JSON lines of labels and probabilities. */
 int ffn_eval_run(const char *model_dir, const ffn_train_opts *o);
+/* input NULL or "-": standard input (plain text, one example per line). */
 int ffn_predict_run(const char *model_dir, const char *input, const char *out, int batch);
 #endif

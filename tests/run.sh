@@ -56,9 +56,11 @@ for BUILD in "${builds[@]}"; do
     run_suite listops "$BUILD/test_listops"
     run_suite plot "$BUILD/test_plot"
     run_suite tokenizer "$BUILD/test_tokenizer"
+    run_suite spm "$BUILD/test_spm"
     run_suite cli tests/test_cli.sh "$BUILD"
     run_suite train tests/test_train.sh "$BUILD"
     run_suite faults tests/test_faults.sh "$BUILD"
+    run_suite finetune tests/test_finetune.sh "$BUILD"
     run_suite mpi tests/test_mpi.sh "$BUILD"
     run_suite torch-twin /usr/bin/python3 tests/torch_twin.py --fastfnet "$BUILD/fastfnet" --dump "$BUILD/twin_dump"
 done

@@ -1,0 +1,41 @@
+/* spm.h: the SentencePiece seam: a small C API over Debian's libsentencepiece (spm.cpp, C++), or, in a
+ * build without it, spm_stub.c, whose every call fails saying how to get the library. Never prints or exits. */
+#ifndef FFN_SPM_H
+#define FFN_SPM_H
+#include <stddef.h>
+#include <stdint.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ffn_spm ffn_spm;
+
+/* 1 when built with libsentencepiece; its version string (or NULL). */
+int ffn_spm_available(void);
+const char *ffn_spm_version(void);
+/* A model from a serialized ModelProto (the bytes of a .model file). NULL and a one-line message (which does
+ * not name a file: the caller adds it) when the bytes are not a valid model. */
+ffn_spm *ffn_spm_load(const void *data, size_t len, char *err, size_t errlen);
+void ffn_spm_free(ffn_spm *s);
+int ffn_spm_size(const ffn_spm *s);
+/* Id of a piece, or -1 when the model has no such piece (the library would answer unk). */
+int ffn_spm_piece_id(const ffn_spm *s, const char *piece);
+/* The piece of an id (0 <= id < size), valid while s lives. */
+const char *ffn_spm_piece(const ffn_spm *s, int id);
+/* The model's own special ids (-1 when disabled). */
+int ffn_spm_unk_id(const ffn_spm *s);
+int ffn_spm_pad_id(const ffn_spm *s);
+/* Ids of text[0..len), as spm_encode --output_format=id. Writes up to cap ids, returns the count (may exceed
+ * cap); (size_t)-1 when the library reports an error. */
+size_t ffn_spm_encode(const ffn_spm *s, const char *text, size_t len, int32_t *out, size_t cap);
+/* Text of ids (each in 0..size-1), as spm_decode; NUL-terminated if room; returns the byte count needed. */
+size_t ffn_spm_decode(const ffn_spm *s, const int32_t *ids, size_t n, char *out, size_t cap);
+/* Train on the lines of text[0..len) with spm_train's options given as "--name=value" words in args
+ * (e.g. "--model_type=unigram --vocab_size=8000"). On success *model is a malloc'd serialized ModelProto. */
+int ffn_spm_train(const char *args, const char *text, size_t len, char **model, size_t *model_len, char *err,
+                  size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
