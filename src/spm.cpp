@@ -35,25 +35,23 @@ int ffn_spm_available(void) { return 1; }
 const char *ffn_spm_version(void) { return FFN_SPM_VERSION[0] ? FFN_SPM_VERSION : "unknown"; }
 
 ffn_spm *ffn_spm_load(const void *data, size_t len, char *err, size_t errlen) {
+    ffn_spm *s = nullptr;
     try {
-        ffn_spm *s = new ffn_spm;
+        s = new ffn_spm;
         auto st = s->sp.LoadFromSerializedProto(std::string(static_cast<const char *>(data), len));
         if (!st.ok()) {
             spm_err(err, errlen, "not a SentencePiece model (the library says: %s); give a .model file written by spm_train "
                                  "or `fastfnet tokenizer train --kind unigram`", st.message());
-            delete s;
-            return nullptr;
-        }
-        if (s->sp.GetPieceSize() < 1) {
+        } else if (s->sp.GetPieceSize() < 1) {
             spm_err(err, errlen, "not a SentencePiece model (no pieces)");
-            delete s;
-            return nullptr;
+        } else {
+            return s;
         }
-        return s;
     } catch (const std::exception &e) {
         spm_err(err, errlen, "not a SentencePiece model (%s)", e.what());
-        return nullptr;
     }
+    delete s; // also when the library threw half-way through loading
+    return nullptr;
 }
 
 void ffn_spm_free(ffn_spm *s) { delete s; }
