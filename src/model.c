@@ -220,8 +220,7 @@ static size_t layout(ffn_acts *A, const ffn_config *c, int B, int T, int train, 
             L->k = TAKEF(BT * W);
             L->v = TAKEF(BT * W);
             L->ctx = TAKEF(BT * W);
-            L->att = TAKEF(BT * T * NH);
-            if (c->attn_dropout > 0) L->att_drop = TAKEB(BT * T * NH);
+            L->lse = TAKEF(BT * NH);
             if (pdrop > 0) L->mix_drop = TAKEB(BT * Wo);
         }
         L->a = TAKEF(BT * Fw);
@@ -233,7 +232,10 @@ static size_t layout(ffn_acts *A, const ffn_config *c, int B, int T, int train, 
         L->y = TAKEF(BT * Wo);
     }
     A->scratch = TAKEF(BT * maxW);
-    if (any_attn && c->attn_dropout > 0) A->att_scratch = TAKEF((size_t)T * T);
+    if (any_attn) {
+        A->att_slots = omp_get_max_threads();
+        A->att_scratch = TAKEF(ffn_attention_scratch_floats(T) * A->att_slots);
+    }
     A->keymask = TAKEB(BT);
     if (c->heads & FFN_HEAD_POOLER) {
         A->pool_in = TAKEF((size_t)B * Df);
@@ -270,7 +272,6 @@ static size_t layout(ffn_acts *A, const ffn_config *c, int B, int T, int train, 
             A->gq = TAKEF(BT * maxW);
             A->gk = TAKEF(BT * maxW);
             A->gv = TAKEF(BT * maxW);
-            A->gatt = TAKEF(BT * T * NH);
         }
         A->gE = TAKEF(BT * E);
         int mx = Df > E ? Df : E;
@@ -389,6 +390,7 @@ float ffn_model_forward(ffn_model *m, const ffn_batch *b, int train) {
     m->mlm_labels = b->mlm_labels;
     m->nsp_labels = b->nsp_labels;
     m->cls_labels = b->cls_labels;
+    m->row0 = b->row0;
 
     ffn_embed_forward(A->emb_sum, m->ids, m->tt, m->P.wte, m->P.wpe, m->P.wtt, B, T, E);
     ffn_layernorm_forward(A->emb_ln, A->emb_mean, A->emb_rstd, A->emb_sum, m->P.eln_w, m->P.eln_b, (int)BT, E, c->layer_norm_eps);
@@ -407,18 +409,18 @@ float ffn_model_forward(ffn_model *m, const ffn_batch *b, int train) {
             ffn_linear_forward(L->q, x, p->q_w, p->q_b, (int)BT, W, W);
             ffn_linear_forward(L->k, x, p->k_w, p->k_b, (int)BT, W, W);
             ffn_linear_forward(L->v, x, p->v_w, p->v_b, (int)BT, W, W);
-            ffn_attention_forward(L->ctx, L->att, L->att_drop, A->att_scratch, L->q, L->k, L->v, A->keymask, B, T, W, NH, pa, next_seed(m), b->row0);
+            L->att_seed = next_seed(m);
+            ffn_attention_forward(L->ctx, L->lse, A->att_scratch, A->att_slots, L->q, L->k, L->v, A->keymask, B, T, W, NH, pa, L->att_seed, b->row0);
             ffn_linear_forward(L->sum1, L->ctx, p->o_w, p->o_b, (int)BT, W, W);
-            ffn_dropout_forward(L->sum1, L->mix_drop, L->sum1, nWo, pd, next_seed(m), r0 * T * Wo);
-            for (size_t i = 0; i < nWo; i++) L->sum1[i] += x[i];
+            ffn_residual_forward(L->sum1, L->mix_drop, L->sum1, x, nWo, pd, next_seed(m), r0 * T * Wo);
         } else {
             ffn_fourier_forward(get_plan(m, T, W, Wo), L->sum1, x, B);
             if (W == Wo) {
-                for (size_t i = 0; i < nWo; i++) L->sum1[i] += x[i];
+                ffn_residual_forward(L->sum1, NULL, L->sum1, x, nWo, 0.0f, 0, 0);
             } else {
                 if (c->residual == FFN_RES_DENSE) ffn_linear_forward(A->scratch, x, p->r_w, p->r_b, (int)BT, W, Wo);
                 else ffn_reduce_forward(A->scratch, x, (int)BT, W, (int)c->residual);
-                for (size_t i = 0; i < nWo; i++) L->sum1[i] += A->scratch[i];
+                ffn_residual_forward(L->sum1, NULL, L->sum1, A->scratch, nWo, 0.0f, 0, 0);
             }
         }
         if (m->pooled_only && !train && l == c->num_layers - 1) {
@@ -437,12 +439,10 @@ float ffn_model_forward(ffn_model *m, const ffn_batch *b, int train) {
             continue;
         }
         ffn_layernorm_forward(L->h, L->ln1_mean, L->ln1_rstd, L->sum1, p->ln1_w, p->ln1_b, (int)BT, Wo, c->layer_norm_eps);
-        ffn_linear_forward(L->a, L->h, p->w1, p->b1, (int)BT, Wo, Fw);
-        ffn_gelu_forward(L->g, L->a, BT * Fw);
+        ffn_linear_gelu_forward(L->g, L->a, L->h, p->w1, p->b1, (int)BT, Wo, Fw);
         ffn_linear_forward(L->sum2, L->g, p->w2, p->b2, (int)BT, Fw, Wo);
-        ffn_dropout_forward(L->sum2, L->o_drop, L->sum2, nWo, pd, next_seed(m), r0 * T * Wo);
-        for (size_t i = 0; i < nWo; i++) L->sum2[i] += L->h[i];
-        ffn_layernorm_forward(L->y, L->ln2_mean, L->ln2_rstd, L->sum2, p->ln2_w, p->ln2_b, (int)BT, Wo, c->layer_norm_eps);
+        ffn_residual_layernorm_forward(L->y, L->sum2, L->ln2_mean, L->ln2_rstd, L->o_drop, L->sum2, L->h, p->ln2_w, p->ln2_b,
+                                       (int)BT, Wo, c->layer_norm_eps, pd, next_seed(m), r0 * T * Wo);
         x = L->y;
     }
 
@@ -592,7 +592,8 @@ void ffn_model_backward(ffn_model *m) {
             zero(A->gq, nWo);
             zero(A->gk, nWo);
             zero(A->gv, nWo);
-            ffn_attention_backward(A->gq, A->gk, A->gv, A->gatt, A->att_scratch, dctx, La->att, La->att_drop, La->q, La->k, La->v, B, T, W, NH, pa);
+            ffn_attention_backward(A->gq, A->gk, A->gv, A->att_scratch, A->att_slots, dctx, La->ctx, La->lse, La->q, La->k, La->v,
+                                   A->keymask, B, T, W, NH, pa, La->att_seed, m->row0);
             ffn_linear_backward(dx, g->q_w, g->q_b, A->gq, x, p->q_w, (int)BT, W, W);
             ffn_linear_backward(dx, g->k_w, g->k_b, A->gk, x, p->k_w, (int)BT, W, W);
             ffn_linear_backward(dx, g->v_w, g->v_b, A->gv, x, p->v_w, (int)BT, W, W);
@@ -645,13 +646,7 @@ void ffn_model_adamw_step(ffn_model *m, const ffn_adamw *o, int step) {
         float wd = t->ndim >= 2 ? o->weight_decay : 0.0f;
         float *p = m->params + a, *g = m->grads + a, *mm = m->m + (a - lo), *vv = m->v + (a - lo);
         size_t n = e - a;
-#pragma omp parallel for simd
-        for (size_t i = 0; i < n; i++) {
-            p[i] -= o->lr * wd * p[i];
-            mm[i] = o->beta1 * mm[i] + (1.0f - o->beta1) * g[i];
-            vv[i] = o->beta2 * vv[i] + (1.0f - o->beta2) * g[i] * g[i];
-            p[i] -= (o->lr / bc1) * mm[i] / (sqrtf(vv[i]) / sqrtf(bc2) + o->eps);
-        }
+        ffn_adamw_update(p, g, mm, vv, n, o->lr, wd, o->beta1, o->beta2, bc1, bc2, o->eps);
     }
 }
 

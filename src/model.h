@@ -33,8 +33,9 @@ typedef struct {
     float *ln1_mean, *ln1_rstd;  /* (B,T) */
     float *h;                    /* (B,T,Wo) LN_1 output */
     float *q, *k, *v, *ctx;      /* (B,T,W) attention */
-    float *att;                  /* (B,NH,T,T) attention probabilities */
-    uint8_t *att_drop, *mix_drop;
+    float *lse;                  /* (B,NH,T) log-sum-exp of each attention score row */
+    uint64_t att_seed;           /* the attention dropout's seed in the last forward */
+    uint8_t *mix_drop;
     float *a, *g;                /* (B,T,F) FFN pre-activation and gelu output */
     uint8_t *o_drop;             /* (B,T,Wo) */
     float *sum2;                 /* (B,T,Wo) FFN output + h: LN_2's input */
@@ -47,7 +48,8 @@ typedef struct {
     uint8_t *emb_drop;
     ffn_layer_acts layer[FFN_MAX_LAYERS];
     float *scratch;                         /* (B,T,maxW) */
-    float *att_scratch;                     /* (T,T) dropped-out attention of one head */
+    float *att_scratch;                     /* att_slots x ffn_attention_scratch_floats(T): per-thread tiles */
+    int att_slots;
     uint8_t *keymask;                       /* (B,T) */
     float *pool_in, *pooled, *cls_in;       /* (B,Df) */
     uint8_t *cls_drop;
@@ -58,7 +60,7 @@ typedef struct {
     /* backward scratch (train only) */
     float *gA, *gB, *gC, *gX0, *gX1;        /* (B,T,maxW) */
     float *gF, *gF2;                        /* (B,T,maxF) */
-    float *gq, *gk, *gv, *gatt;             /* attention */
+    float *gq, *gk, *gv;                    /* attention */
     float *gE;                              /* (B,T,E) */
     float *gpool, *gtmp;                    /* (B,max(Df,E)) */
 } ffn_acts;
@@ -85,6 +87,7 @@ struct ffn_model {
     int B, T, train, mlm_count, nsp_count, cls_count;
     const int *ids, *tt, *mlm_labels, *nsp_labels, *cls_labels;
     int *tt_zero;         /* (B,T) zeros when token types are absent */
+    int row0;             /* the last forward's first row in the whole batch (attention dropout's key) */
     uint64_t dropout_seed, dropout_calls;
     int pooled_only;      /* inference computes only what the pooler and its heads read */
 };
