@@ -192,6 +192,19 @@ static void *take(bump *b, size_t bytes) {
 #define TAKEF(n) ((float *)take(bp, sizeof(float) * (size_t)(n)))
 #define TAKEB(n) ((uint8_t *)take(bp, (size_t)(n)))
 
+int ffn_mlm_capacity_floor = 64;
+
+/* Rows of vocabulary-wide MLM buffers (logits, probabilities). Training computes the head at the masked
+ * positions only: BERT masks 15% of tokens, so a quarter of the batch is many standard deviations above what
+ * a batch holds at any size (with a floor for small batches); a batch with more is processed in chunks of
+ * this many rows, backward recomputing each chunk's logits, so nothing overflows. Inference (any row may
+ * be asked for) keeps every row. */
+static int mlm_capacity(size_t BT, int train) {
+    size_t cap = train ? (BT + 3) / 4 : BT, floor = (size_t)(ffn_mlm_capacity_floor > 1 ? ffn_mlm_capacity_floor : 1);
+    cap = cap > floor ? cap : floor;
+    return (int)(cap < BT ? cap : BT);
+}
+
 /* One layout function serves both sizing (base NULL) and carving the real arena. */
 static size_t layout(ffn_acts *A, const ffn_config *c, int B, int T, int train, char *base) {
     bump b = {base, 0}, *bp = &b;
@@ -252,13 +265,17 @@ static size_t layout(ffn_acts *A, const ffn_config *c, int B, int T, int train, 
         A->nsp_probs = TAKEF((size_t)B * 2);
     }
     if (c->heads & FFN_HEAD_MLM) {
+        A->mlm_cap = mlm_capacity(BT, train);
+        A->mlm_rows = (int *)take(bp, sizeof(int) * BT);
+        A->mlm_tg = (int *)take(bp, sizeof(int) * BT);
+        A->mlm_in = TAKEF(BT * Df);
         A->t1 = TAKEF(BT * E);
         A->t2 = TAKEF(BT * E);
         A->t_mean = TAKEF(BT);
         A->t_rstd = TAKEF(BT);
         A->t3 = TAKEF(BT * E);
-        A->mlm_logits = TAKEF(BT * c->vocab_size);
-        A->mlm_probs = TAKEF(BT * c->vocab_size);
+        A->mlm_logits = TAKEF((size_t)A->mlm_cap * c->vocab_size);
+        A->mlm_probs = TAKEF((size_t)A->mlm_cap * c->vocab_size);
     }
     if (train) {
         A->gA = TAKEF(BT * maxW);
@@ -375,6 +392,39 @@ static float head_loss(float mean, int *count, int denom) {
     return share;
 }
 
+/* Logits of rows [r0, r0 + n) of the MLM head's selected rows, and their probabilities when labelled. */
+static float mlm_chunk(ffn_model *m, int r0, int n, int *count) {
+    ffn_acts *A = &m->A;
+    int E = m->cfg.hidden_size, V = m->cfg.vocab_size;
+    ffn_linear_forward(A->mlm_logits, A->t3 + (size_t)r0 * E, m->P.wte, m->P.mlm_bias, n, E, V);
+    return m->mlm_labels ? ffn_crossentropy_forward(A->mlm_probs, A->mlm_logits, A->mlm_tg + r0, n, V, count) : 0.0f;
+}
+
+/* The MLM head on the rows that have a label (every row when the batch has none): gathered, transformed,
+ * decoded in chunks of the arena's capacity. Returns the mean loss over the counted targets. */
+static float mlm_forward(ffn_model *m, const ffn_batch *b, const float *x, int *count) {
+    const ffn_config *c = &m->cfg;
+    ffn_acts *A = &m->A;
+    int BT = b->B * b->T, E = c->hidden_size, Df = ffn_config_width(c, c->num_layers), M = 0;
+    for (int i = 0; i < BT; i++)
+        if (!b->mlm_labels || b->mlm_labels[i] != -100) A->mlm_rows[M] = i, A->mlm_tg[M++] = b->mlm_labels ? b->mlm_labels[i] : -100;
+    m->mlm_n = M;
+    *count = 0;
+    if (!M) return 0.0f;
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < M; r++) memcpy(A->mlm_in + (size_t)r * Df, x + (size_t)A->mlm_rows[r] * Df, sizeof(float) * Df);
+    ffn_linear_gelu_forward(A->t2, A->t1, A->mlm_in, m->P.mlm_w, m->P.mlm_b, M, Df, E);
+    ffn_layernorm_forward(A->t3, A->t_mean, A->t_rstd, A->t2, m->P.mlm_ln_w, m->P.mlm_ln_b, M, E, c->layer_norm_eps);
+    double sum = 0.0;
+    for (int r0 = 0; r0 < M; r0 += A->mlm_cap) {
+        int n = M - r0 < A->mlm_cap ? M - r0 : A->mlm_cap, cnt = 0;
+        float mean = mlm_chunk(m, r0, n, &cnt);
+        sum += (double)mean * cnt;
+        *count += cnt;
+    }
+    return *count ? (float)(sum / *count) : 0.0f;
+}
+
 float ffn_model_forward(ffn_model *m, const ffn_batch *b, int train) {
     const ffn_config *c = &m->cfg;
     ffn_acts *A = &m->A;
@@ -467,14 +517,10 @@ float ffn_model_forward(ffn_model *m, const ffn_batch *b, int train) {
             loss += head_loss(ffn_crossentropy_forward(A->nsp_probs, A->nsp_logits, b->nsp_labels, B, 2, &m->nsp_count),
                               &m->nsp_count, b->nsp_denom);
     }
+    m->mlm_n = 0;
     if ((c->heads & FFN_HEAD_MLM) && !(m->pooled_only && !train)) {
-        ffn_linear_forward(A->t1, x, m->P.mlm_w, m->P.mlm_b, (int)BT, Df, E);
-        ffn_gelu_forward(A->t2, A->t1, BT * E);
-        ffn_layernorm_forward(A->t3, A->t_mean, A->t_rstd, A->t2, m->P.mlm_ln_w, m->P.mlm_ln_b, (int)BT, E, c->layer_norm_eps);
-        ffn_linear_forward(A->mlm_logits, A->t3, m->P.wte, m->P.mlm_bias, (int)BT, E, c->vocab_size);
-        if (b->mlm_labels)
-            loss += head_loss(ffn_crossentropy_forward(A->mlm_probs, A->mlm_logits, b->mlm_labels, (int)BT, c->vocab_size, &m->mlm_count),
-                              &m->mlm_count, b->mlm_denom);
+        float mean = mlm_forward(m, b, x, &m->mlm_count);
+        if (b->mlm_labels) loss += head_loss(mean, &m->mlm_count, b->mlm_denom);
     }
     return loss;
 }
@@ -487,6 +533,44 @@ void ffn_model_zero_grad(ffn_model *m) {
 
 static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }
 
+/* Backward of mlm_forward: adds the gradient of the selected rows' hidden states into dy (B,T,Df). */
+static void mlm_backward(ffn_model *m, float *dy) {
+    const ffn_config *c = &m->cfg;
+    ffn_acts *A = &m->A;
+    ffn_params *G = &m->G, *P = &m->P;
+    int M = m->mlm_n, E = c->hidden_size, V = c->vocab_size, Df = ffn_config_width(c, c->num_layers);
+    float s = 1.0f / m->mlm_count;
+    float *dt3 = A->gE;
+    zero(dt3, (size_t)M * E);
+    for (int r0 = 0; r0 < M; r0 += A->mlm_cap) {
+        int n = M - r0 < A->mlm_cap ? M - r0 : A->mlm_cap, cnt;
+        if (M > A->mlm_cap) mlm_chunk(m, r0, n, &cnt); /* only the last chunk's probabilities are still there */
+        /* the probs buffer becomes dlogits in place: nothing else reads it after the loss */
+        float *dl = A->mlm_probs;
+#pragma omp parallel for schedule(static)
+        for (int i = 0; i < n; i++) {
+            float *d = dl + (size_t)i * V;
+            for (int j = 0; j < V; j++) d[j] *= s;
+            d[A->mlm_tg[r0 + i]] -= s;
+        }
+        ffn_linear_backward(dt3 + (size_t)r0 * E, G->wte, G->mlm_bias, dl, A->t3 + (size_t)r0 * E, P->wte, n, E, V);
+    }
+    float *dt2 = A->t3; /* t3 is dead now: reuse it */
+    zero(dt2, (size_t)M * E);
+    ffn_layernorm_backward(dt2, G->mlm_ln_w, G->mlm_ln_b, dt3, A->t2, P->mlm_ln_w, A->t_mean, A->t_rstd, M, E);
+    zero(dt3, (size_t)M * E);
+    ffn_gelu_backward(dt3, A->t1, dt2, (size_t)M * E);
+    float *din = A->gX1; /* free until the layer loop */
+    zero(din, (size_t)M * Df);
+    ffn_linear_backward(din, G->mlm_w, G->mlm_b, dt3, A->mlm_in, P->mlm_w, M, Df, E);
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < M; r++) {
+        float *d = dy + (size_t)A->mlm_rows[r] * Df;
+        const float *g = din + (size_t)r * Df;
+        for (int j = 0; j < Df; j++) d[j] += g[j];
+    }
+}
+
 void ffn_model_backward(ffn_model *m) {
     const ffn_config *c = &m->cfg;
     ffn_acts *A = &m->A;
@@ -496,37 +580,11 @@ void ffn_model_backward(ffn_model *m) {
     int Df = ffn_config_width(c, L);
     float pd = m->train ? c->hidden_dropout : 0.0f, pa = m->train ? c->attn_dropout : 0.0f;
     if (!m->train_ready) ffn_die("backward needs ffn_model_reserve(..., train=1) first");
-    const float *xf = L ? A->layer[L - 1].y : A->emb_out;
 
     /* gradient of the final hidden state, (B,T,Df) */
     float *dy = A->gX0, *dx = A->gX1;
     zero(dy, BT * Df);
-    if ((c->heads & FFN_HEAD_MLM) && m->mlm_count) {
-        /* the probs buffer becomes dlogits in place: nothing else reads it after the loss */
-        float *dl = A->mlm_probs;
-        int V = c->vocab_size;
-        float s = 1.0f / m->mlm_count;
-#pragma omp parallel for
-        for (size_t i = 0; i < BT; i++) {
-            float *d = dl + i * V;
-            int t = m->mlm_labels[i];
-            if (t == -100) {
-                memset(d, 0, sizeof(float) * V);
-                continue;
-            }
-            for (int j = 0; j < V; j++) d[j] *= s;
-            d[t] -= s;
-        }
-        float *dt3 = A->gE;
-        zero(dt3, BT * E);
-        ffn_linear_backward(dt3, G->wte, G->mlm_bias, dl, A->t3, P->wte, (int)BT, E, V);
-        float *dt2 = A->t3; /* t3 is dead now: reuse it */
-        zero(dt2, BT * E);
-        ffn_layernorm_backward(dt2, G->mlm_ln_w, G->mlm_ln_b, dt3, A->t2, P->mlm_ln_w, A->t_mean, A->t_rstd, (int)BT, E);
-        zero(dt3, BT * E);
-        ffn_gelu_backward(dt3, A->t1, dt2, BT * E);
-        ffn_linear_backward(dy, G->mlm_w, G->mlm_b, dt3, xf, P->mlm_w, (int)BT, Df, E);
-    }
+    if ((c->heads & FFN_HEAD_MLM) && m->mlm_count && m->mlm_n) mlm_backward(m, dy);
     if (c->heads & FFN_HEAD_POOLER) {
         float *dpooled = A->gpool;
         zero(dpooled, (size_t)B * Df);
@@ -667,7 +725,9 @@ const float *ffn_model_hidden(const ffn_model *m) {
 }
 const float *ffn_model_pooled(const ffn_model *m) { return m->A.pooled; }
 void ffn_model_set_pooled_only(ffn_model *m, int on) { m->pooled_only = on && (m->cfg.heads & FFN_HEAD_POOLER); }
-const float *ffn_model_logits_mlm(const ffn_model *m) { return m->A.mlm_logits; }
+const float *ffn_model_logits_mlm(const ffn_model *m) {
+    return m->A.mlm_logits && m->mlm_n <= m->A.mlm_cap ? m->A.mlm_logits : NULL;
+}
 const float *ffn_model_logits_nsp(const ffn_model *m) { return m->A.nsp_logits; }
 const float *ffn_model_logits_cls(const ffn_model *m) { return m->A.cls_logits; }
 

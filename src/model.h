@@ -55,8 +55,11 @@ typedef struct {
     uint8_t *cls_drop;
     float *cls_logits, *cls_probs;          /* (B,L) */
     float *nsp_logits, *nsp_probs;          /* (B,2) */
-    float *t1, *t2, *t_mean, *t_rstd, *t3;  /* (B,T,E) MLM transform */
-    float *mlm_logits, *mlm_probs;          /* (B,T,V) */
+    int *mlm_rows, *mlm_tg;                 /* (M) the MLM head's rows (b T + t) and their labels */
+    float *mlm_in;                          /* (M,Df) their hidden states, gathered */
+    float *t1, *t2, *t_mean, *t_rstd, *t3;  /* (M,E) MLM transform, M <= B T */
+    float *mlm_logits, *mlm_probs;          /* (mlm_cap,V) */
+    int mlm_cap;                            /* rows of the vocabulary-wide buffers (see mlm_capacity) */
     /* backward scratch (train only) */
     float *gA, *gB, *gC, *gX0, *gX1;        /* (B,T,maxW) */
     float *gF, *gF2;                        /* (B,T,maxF) */
@@ -88,12 +91,16 @@ struct ffn_model {
     const int *ids, *tt, *mlm_labels, *nsp_labels, *cls_labels;
     int *tt_zero;         /* (B,T) zeros when token types are absent */
     int row0;             /* the last forward's first row in the whole batch (attention dropout's key) */
+    int mlm_n;            /* rows the MLM head computed in the last forward */
     uint64_t dropout_seed, dropout_calls;
     int pooled_only;      /* inference computes only what the pooler and its heads read */
 };
 
 /* FFN width of a layer whose output width is w: intermediate_size * w / hidden_size. */
 int ffn_width_ffn(const ffn_config *c, int w);
+/* Least number of rows the MLM head's vocabulary-wide buffers get in a training arena (64; tests lower it
+ * to exercise the chunked path). Read when the arena is laid out. */
+extern int ffn_mlm_capacity_floor;
 /* Build the tensor table and allocate params for a validated config (no init). */
 ffn_model *ffn_model_alloc(const ffn_config *cfg, char *err, size_t errlen);
 #endif
