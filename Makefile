@@ -2,13 +2,18 @@
 CC      ?= cc
 PREFIX  ?= /usr/local
 SAN     ?= 0
+# The default build runs on any x86-64-v3 (AVX2) CPU and dispatches to AVX-512 kernels where the CPU has them
+# (src/simd.c); ARCH=native tunes everything to the building machine, which may then be the only one it runs on.
+# No trapping math and no errno from sqrtf: otherwise a compare or a sqrt may not run on every vector lane at
+# once, and the kernels' selects stay branches on AVX2 (AVX-512 masks them); no code here reads either.
+ARCH    ?= $(if $(filter x86_64,$(shell uname -m)),x86-64-v3,native)
 ifeq ($(SAN),1)
   BUILD   ?= build-san
   OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined,float-cast-overflow
   LDSAN   := -fsanitize=address,undefined,float-cast-overflow
 else
   BUILD   ?= build
-  OPT     := -O3 -march=native -g
+  OPT     := -O3 -march=$(ARCH) -fno-trapping-math -fno-math-errno -g
   LDSAN   :=
 endif
 CFLAGS  += -std=c11 -Wall -Wextra -Wno-unused-parameter -fopenmp -Iinclude -Isrc $(OPT) -D_GNU_SOURCE

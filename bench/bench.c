@@ -6,6 +6,7 @@
  *              [--warmup W] [--threads N] | --sgemm-peak [--threads N] */
 #include "blas.h"
 #include "model.h"
+#include "simd.h"
 #include "train.h"
 #include "util.h"
 #include <math.h>
@@ -123,9 +124,9 @@ int main(int argc, char **argv) {
     double fl = forward_flops(&c, B, T);
     double *t = malloc(sizeof(double) * (repeats + warmup));
     printf("{\"impl\": \"fastfnet\", \"arch\": \"%s\", \"reduce\": \"%s\", \"residual\": \"%s\", \"hidden\": %d, \"layers\": %d, "
-           "\"intermediate\": %d, \"seq\": %d, \"batch\": %d, \"threads\": %d, \"params\": %zu, \"repeats\": %d",
+           "\"intermediate\": %d, \"seq\": %d, \"batch\": %d, \"threads\": %d, \"params\": %zu, \"repeats\": %d, \"kernels\": \"%s\"",
            a.arch, a.reduce ? a.reduce : "", a.residual ? a.residual : "", c.hidden_size, c.num_layers, c.intermediate_size, T, B,
-           threads, ffn_model_num_params(m), repeats);
+           threads, ffn_model_num_params(m), repeats, ffn_kern()->name);
     ffn_adamw opt = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.01f};
     if (train) {
         for (int i = 0; i < warmup + repeats; i++) {

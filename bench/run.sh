@@ -99,9 +99,11 @@ print(json.dumps(d))' $extra >>"$RES"
 }
 
 COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo -dirty)"
+# the vector ISA the kernels can use here (the default build runs AVX2 kernels, AVX-512 ones where the CPU has them)
+isa() { if lscpu | grep -qw avx512f; then echo AVX-512; elif lscpu | grep -qw avx2; then echo AVX2; else echo "no AVX2"; fi; }
 header() { # machine facts, once per results file
     {
-    echo "{\"section\": \"machine\", \"profile\": \"$PROFILE\", \"cpu\": \"$(lscpu | sed -n 's/^Model name: *//p' | head -1)\", \"cores\": $(nproc), \"mem_gib\": $(free -g | awk '/Mem:/{print $2}'), \"commit\": \"$COMMIT\", \"date\": \"$(date -u +%Y-%m-%dT%H:%MZ)\", \"torch\": \"$($PY -c 'import torch; print(torch.__version__)')\", \"openblas\": \"$(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || dpkg-query -W -f='${Version}' libopenblas-dev)\", \"fftw\": \"$(dpkg-query -W -f='${Version}' libfftw3-dev)\", \"threads\": $TH}"
+    echo "{\"section\": \"machine\", \"profile\": \"$PROFILE\", \"cpu\": \"$(lscpu | sed -n 's/^Model name: *//p' | head -1)\", \"isa\": \"$(isa)\", \"cores\": $(nproc), \"mem_gib\": $(free -g | awk '/Mem:/{print $2}'), \"commit\": \"$COMMIT\", \"date\": \"$(date -u +%Y-%m-%dT%H:%MZ)\", \"torch\": \"$($PY -c 'import torch; print(torch.__version__)')\", \"openblas\": \"$(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || dpkg-query -W -f='${Version}' libopenblas-dev)\", \"fftw\": \"$(dpkg-query -W -f='${Version}' libfftw3-dev)\", \"threads\": $TH}"
     } >>"$RES"
 }
 [ $FRESH = 1 ] && header

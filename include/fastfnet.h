@@ -104,7 +104,9 @@ void ffn_model_adamw_step(ffn_model *m, const ffn_adamw *opt, int step);
 float ffn_model_grad_norm(const ffn_model *m);
 
 /* Outputs of the last forward (valid until the next forward). Shapes: hidden (B,T,D_f), pooled (B,D_f),
- * mlm (B,T,V), nsp (B,2), cls (B,num_labels). NULL when the head is absent. */
+ * nsp (B,2), cls (B,num_labels). NULL when the head is absent. mlm (M,V): the head runs only at the
+ * positions with an MLM label (every position when the batch has no MLM labels), M of them in batch order;
+ * NULL when a training arena held too many to keep (it then computed them in chunks; the loss is exact). */
 const float *ffn_model_hidden(const ffn_model *m);
 /* Inference for classification: when on (and the model has a pooler), forward with train == 0 computes the
  * last layer's per-token work (LayerNorms, FFN) for the [CLS] row only and skips the MLM head, since the

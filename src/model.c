@@ -198,6 +198,19 @@ static void *take(bump *b, size_t bytes) {
 #define TAKEF(n) ((float *)take(bp, sizeof(float) * (size_t)(n)))
 #define TAKEB(n) ((uint8_t *)take(bp, (size_t)(n)))
 
+int ffn_mlm_capacity_floor = 64;
+
+/* Rows of vocabulary-wide MLM buffers (logits, probabilities). Training computes the head at the masked
+ * positions only: BERT masks 15% of tokens, so a quarter of the batch is many standard deviations above what
+ * a batch holds at any size (with a floor for small batches); a batch with more is processed in chunks of
+ * this many rows, backward recomputing each chunk's logits, so nothing overflows. Inference (any row may
+ * be asked for) keeps every row. */
+static int mlm_capacity(size_t BT, int train) {
+    size_t cap = train ? (BT + 3) / 4 : BT, floor = (size_t)(ffn_mlm_capacity_floor > 1 ? ffn_mlm_capacity_floor : 1);
+    cap = cap > floor ? cap : floor;
+    return (int)(cap < BT ? cap : BT);
+}
+
 /* One layout function serves both sizing (base NULL) and carving the real arena. */
 static size_t layout(ffn_acts *A, const ffn_config *c, int B, int T, int train, char *base) {
     bump b = {base, 0}, *bp = &b;
@@ -226,8 +239,7 @@ static size_t layout(ffn_acts *A, const ffn_config *c, int B, int T, int train, 
             L->k = TAKEF(BT * W);
             L->v = TAKEF(BT * W);
             L->ctx = TAKEF(BT * W);
-            L->att = TAKEF(BT * T * NH);
-            if (c->attn_dropout > 0) L->att_drop = TAKEB(BT * T * NH);
+            L->lse = TAKEF(BT * NH);
             if (pdrop > 0) L->mix_drop = TAKEB(BT * Wo);
         }
         L->a = TAKEF(BT * Fw);
@@ -239,7 +251,10 @@ static size_t layout(ffn_acts *A, const ffn_config *c, int B, int T, int train, 
         L->y = TAKEF(BT * Wo);
     }
     A->scratch = TAKEF(BT * maxW);
-    if (any_attn && c->attn_dropout > 0) A->att_scratch = TAKEF((size_t)T * T);
+    if (any_attn) {
+        A->att_slots = omp_get_max_threads();
+        A->att_scratch = TAKEF(ffn_attention_scratch_floats(T) * A->att_slots);
+    }
     A->keymask = TAKEB(BT);
     if (c->heads & FFN_HEAD_POOLER) {
         A->pool_in = TAKEF((size_t)B * Df);
@@ -256,13 +271,17 @@ static size_t layout(ffn_acts *A, const ffn_config *c, int B, int T, int train, 
         A->nsp_probs = TAKEF((size_t)B * 2);
     }
     if (c->heads & FFN_HEAD_MLM) {
+        A->mlm_cap = mlm_capacity(BT, train);
+        A->mlm_rows = (int *)take(bp, sizeof(int) * BT);
+        A->mlm_tg = (int *)take(bp, sizeof(int) * BT);
+        A->mlm_in = TAKEF(BT * Df);
         A->t1 = TAKEF(BT * E);
         A->t2 = TAKEF(BT * E);
         A->t_mean = TAKEF(BT);
         A->t_rstd = TAKEF(BT);
         A->t3 = TAKEF(BT * E);
-        A->mlm_logits = TAKEF(BT * c->vocab_size);
-        A->mlm_probs = TAKEF(BT * c->vocab_size);
+        A->mlm_logits = TAKEF((size_t)A->mlm_cap * c->vocab_size);
+        A->mlm_probs = TAKEF((size_t)A->mlm_cap * c->vocab_size);
     }
     if (train) {
         A->gA = TAKEF(BT * maxW);
@@ -276,7 +295,6 @@ static size_t layout(ffn_acts *A, const ffn_config *c, int B, int T, int train, 
             A->gq = TAKEF(BT * maxW);
             A->gk = TAKEF(BT * maxW);
             A->gv = TAKEF(BT * maxW);
-            A->gatt = TAKEF(BT * T * NH);
         }
         A->gE = TAKEF(BT * E);
         int mx = Df > E ? Df : E;
@@ -381,6 +399,38 @@ static float head_loss(float mean, int *count, int denom) {
 }
 
 const char *ffn_model_error(const ffn_model *m) { return m->error; }
+/* Logits of rows [r0, r0 + n) of the MLM head's selected rows, and their probabilities when labelled. */
+static float mlm_chunk(ffn_model *m, int r0, int n, int *count) {
+    ffn_acts *A = &m->A;
+    int E = m->cfg.hidden_size, V = m->cfg.vocab_size;
+    ffn_linear_forward(A->mlm_logits, A->t3 + (size_t)r0 * E, m->P.wte, m->P.mlm_bias, n, E, V);
+    return m->mlm_labels ? ffn_crossentropy_forward(A->mlm_probs, A->mlm_logits, A->mlm_tg + r0, n, V, count) : 0.0f;
+}
+
+/* The MLM head on the rows that have a label (every row when the batch has none): gathered, transformed,
+ * decoded in chunks of the arena's capacity. Returns the mean loss over the counted targets. */
+static float mlm_forward(ffn_model *m, const ffn_batch *b, const float *x, int *count) {
+    const ffn_config *c = &m->cfg;
+    ffn_acts *A = &m->A;
+    int BT = b->B * b->T, E = c->hidden_size, Df = ffn_config_width(c, c->num_layers), M = 0;
+    for (int i = 0; i < BT; i++)
+        if (!b->mlm_labels || b->mlm_labels[i] != -100) A->mlm_rows[M] = i, A->mlm_tg[M++] = b->mlm_labels ? b->mlm_labels[i] : -100;
+    m->mlm_n = M;
+    *count = 0;
+    if (!M) return 0.0f;
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < M; r++) memcpy(A->mlm_in + (size_t)r * Df, x + (size_t)A->mlm_rows[r] * Df, sizeof(float) * Df);
+    ffn_linear_gelu_forward(A->t2, A->t1, A->mlm_in, m->P.mlm_w, m->P.mlm_b, M, Df, E);
+    ffn_layernorm_forward(A->t3, A->t_mean, A->t_rstd, A->t2, m->P.mlm_ln_w, m->P.mlm_ln_b, M, E, c->layer_norm_eps);
+    double sum = 0.0;
+    for (int r0 = 0; r0 < M; r0 += A->mlm_cap) {
+        int n = M - r0 < A->mlm_cap ? M - r0 : A->mlm_cap, cnt = 0;
+        float mean = mlm_chunk(m, r0, n, &cnt);
+        sum += (double)mean * cnt;
+        *count += cnt;
+    }
+    return *count ? (float)(sum / *count) : 0.0f;
+}
 
 float ffn_model_forward(ffn_model *m, const ffn_batch *b, int train) {
     /* ids or labels outside the model would index past its tensors: such a batch is not run at all */
@@ -403,6 +453,7 @@ float ffn_model_forward(ffn_model *m, const ffn_batch *b, int train) {
     m->mlm_labels = b->mlm_labels;
     m->nsp_labels = b->nsp_labels;
     m->cls_labels = b->cls_labels;
+    m->row0 = b->row0;
 
     ffn_embed_forward(A->emb_sum, m->ids, m->tt, m->P.wte, m->P.wpe, m->P.wtt, B, T, E);
     ffn_layernorm_forward(A->emb_ln, A->emb_mean, A->emb_rstd, A->emb_sum, m->P.eln_w, m->P.eln_b, (int)BT, E, c->layer_norm_eps);
@@ -421,18 +472,18 @@ float ffn_model_forward(ffn_model *m, const ffn_batch *b, int train) {
             ffn_linear_forward(L->q, x, p->q_w, p->q_b, (int)BT, W, W);
             ffn_linear_forward(L->k, x, p->k_w, p->k_b, (int)BT, W, W);
             ffn_linear_forward(L->v, x, p->v_w, p->v_b, (int)BT, W, W);
-            ffn_attention_forward(L->ctx, L->att, L->att_drop, A->att_scratch, L->q, L->k, L->v, A->keymask, B, T, W, NH, pa, next_seed(m), b->row0);
+            L->att_seed = next_seed(m);
+            ffn_attention_forward(L->ctx, L->lse, A->att_scratch, A->att_slots, L->q, L->k, L->v, A->keymask, B, T, W, NH, pa, L->att_seed, b->row0);
             ffn_linear_forward(L->sum1, L->ctx, p->o_w, p->o_b, (int)BT, W, W);
-            ffn_dropout_forward(L->sum1, L->mix_drop, L->sum1, nWo, pd, next_seed(m), r0 * T * Wo);
-            for (size_t i = 0; i < nWo; i++) L->sum1[i] += x[i];
+            ffn_residual_forward(L->sum1, L->mix_drop, L->sum1, x, nWo, pd, next_seed(m), r0 * T * Wo);
         } else {
             ffn_fourier_forward(get_plan(m, T, W, Wo), L->sum1, x, B);
             if (W == Wo) {
-                for (size_t i = 0; i < nWo; i++) L->sum1[i] += x[i];
+                ffn_residual_forward(L->sum1, NULL, L->sum1, x, nWo, 0.0f, 0, 0);
             } else {
                 if (c->residual == FFN_RES_DENSE) ffn_linear_forward(A->scratch, x, p->r_w, p->r_b, (int)BT, W, Wo);
                 else ffn_reduce_forward(A->scratch, x, (int)BT, W, (int)c->residual);
-                for (size_t i = 0; i < nWo; i++) L->sum1[i] += A->scratch[i];
+                ffn_residual_forward(L->sum1, NULL, L->sum1, A->scratch, nWo, 0.0f, 0, 0);
             }
         }
         if (m->pooled_only && !train && l == c->num_layers - 1) {
@@ -451,12 +502,10 @@ float ffn_model_forward(ffn_model *m, const ffn_batch *b, int train) {
             continue;
         }
         ffn_layernorm_forward(L->h, L->ln1_mean, L->ln1_rstd, L->sum1, p->ln1_w, p->ln1_b, (int)BT, Wo, c->layer_norm_eps);
-        ffn_linear_forward(L->a, L->h, p->w1, p->b1, (int)BT, Wo, Fw);
-        ffn_gelu_forward(L->g, L->a, BT * Fw);
+        ffn_linear_gelu_forward(L->g, L->a, L->h, p->w1, p->b1, (int)BT, Wo, Fw);
         ffn_linear_forward(L->sum2, L->g, p->w2, p->b2, (int)BT, Fw, Wo);
-        ffn_dropout_forward(L->sum2, L->o_drop, L->sum2, nWo, pd, next_seed(m), r0 * T * Wo);
-        for (size_t i = 0; i < nWo; i++) L->sum2[i] += L->h[i];
-        ffn_layernorm_forward(L->y, L->ln2_mean, L->ln2_rstd, L->sum2, p->ln2_w, p->ln2_b, (int)BT, Wo, c->layer_norm_eps);
+        ffn_residual_layernorm_forward(L->y, L->sum2, L->ln2_mean, L->ln2_rstd, L->o_drop, L->sum2, L->h, p->ln2_w, p->ln2_b,
+                                       (int)BT, Wo, c->layer_norm_eps, pd, next_seed(m), r0 * T * Wo);
         x = L->y;
     }
 
@@ -481,14 +530,10 @@ float ffn_model_forward(ffn_model *m, const ffn_batch *b, int train) {
             loss += head_loss(ffn_crossentropy_forward(A->nsp_probs, A->nsp_logits, b->nsp_labels, B, 2, &m->nsp_count),
                               &m->nsp_count, b->nsp_denom);
     }
+    m->mlm_n = 0;
     if ((c->heads & FFN_HEAD_MLM) && !(m->pooled_only && !train)) {
-        ffn_linear_forward(A->t1, x, m->P.mlm_w, m->P.mlm_b, (int)BT, Df, E);
-        ffn_gelu_forward(A->t2, A->t1, BT * E);
-        ffn_layernorm_forward(A->t3, A->t_mean, A->t_rstd, A->t2, m->P.mlm_ln_w, m->P.mlm_ln_b, (int)BT, E, c->layer_norm_eps);
-        ffn_linear_forward(A->mlm_logits, A->t3, m->P.wte, m->P.mlm_bias, (int)BT, E, c->vocab_size);
-        if (b->mlm_labels)
-            loss += head_loss(ffn_crossentropy_forward(A->mlm_probs, A->mlm_logits, b->mlm_labels, (int)BT, c->vocab_size, &m->mlm_count),
-                              &m->mlm_count, b->mlm_denom);
+        float mean = mlm_forward(m, b, x, &m->mlm_count);
+        if (b->mlm_labels) loss += head_loss(mean, &m->mlm_count, b->mlm_denom);
     }
     return loss;
 }
@@ -501,6 +546,44 @@ void ffn_model_zero_grad(ffn_model *m) {
 
 static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }
 
+/* Backward of mlm_forward: adds the gradient of the selected rows' hidden states into dy (B,T,Df). */
+static void mlm_backward(ffn_model *m, float *dy) {
+    const ffn_config *c = &m->cfg;
+    ffn_acts *A = &m->A;
+    ffn_params *G = &m->G, *P = &m->P;
+    int M = m->mlm_n, E = c->hidden_size, V = c->vocab_size, Df = ffn_config_width(c, c->num_layers);
+    float s = 1.0f / m->mlm_count;
+    float *dt3 = A->gE;
+    zero(dt3, (size_t)M * E);
+    for (int r0 = 0; r0 < M; r0 += A->mlm_cap) {
+        int n = M - r0 < A->mlm_cap ? M - r0 : A->mlm_cap, cnt;
+        if (M > A->mlm_cap) mlm_chunk(m, r0, n, &cnt); /* only the last chunk's probabilities are still there */
+        /* the probs buffer becomes dlogits in place: nothing else reads it after the loss */
+        float *dl = A->mlm_probs;
+#pragma omp parallel for schedule(static)
+        for (int i = 0; i < n; i++) {
+            float *d = dl + (size_t)i * V;
+            for (int j = 0; j < V; j++) d[j] *= s;
+            d[A->mlm_tg[r0 + i]] -= s;
+        }
+        ffn_linear_backward(dt3 + (size_t)r0 * E, G->wte, G->mlm_bias, dl, A->t3 + (size_t)r0 * E, P->wte, n, E, V);
+    }
+    float *dt2 = A->t3; /* t3 is dead now: reuse it */
+    zero(dt2, (size_t)M * E);
+    ffn_layernorm_backward(dt2, G->mlm_ln_w, G->mlm_ln_b, dt3, A->t2, P->mlm_ln_w, A->t_mean, A->t_rstd, M, E);
+    zero(dt3, (size_t)M * E);
+    ffn_gelu_backward(dt3, A->t1, dt2, (size_t)M * E);
+    float *din = A->gX1; /* free until the layer loop */
+    zero(din, (size_t)M * Df);
+    ffn_linear_backward(din, G->mlm_w, G->mlm_b, dt3, A->mlm_in, P->mlm_w, M, Df, E);
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < M; r++) {
+        float *d = dy + (size_t)A->mlm_rows[r] * Df;
+        const float *g = din + (size_t)r * Df;
+        for (int j = 0; j < Df; j++) d[j] += g[j];
+    }
+}
+
 void ffn_model_backward(ffn_model *m) {
     const ffn_config *c = &m->cfg;
     ffn_acts *A = &m->A;
@@ -511,37 +594,11 @@ void ffn_model_backward(ffn_model *m) {
     float pd = m->train ? c->hidden_dropout : 0.0f, pa = m->train ? c->attn_dropout : 0.0f;
     if (!m->train_ready) ffn_die("backward needs ffn_model_reserve(..., train=1) first");
     if (B == 0) return; /* the last forward refused its batch */
-    const float *xf = L ? A->layer[L - 1].y : A->emb_out;
 
     /* gradient of the final hidden state, (B,T,Df) */
     float *dy = A->gX0, *dx = A->gX1;
     zero(dy, BT * Df);
-    if ((c->heads & FFN_HEAD_MLM) && m->mlm_count) {
-        /* the probs buffer becomes dlogits in place: nothing else reads it after the loss */
-        float *dl = A->mlm_probs;
-        int V = c->vocab_size;
-        float s = 1.0f / m->mlm_count;
-#pragma omp parallel for
-        for (size_t i = 0; i < BT; i++) {
-            float *d = dl + i * V;
-            int t = m->mlm_labels[i];
-            if (t == -100) {
-                memset(d, 0, sizeof(float) * V);
-                continue;
-            }
-            for (int j = 0; j < V; j++) d[j] *= s;
-            d[t] -= s;
-        }
-        float *dt3 = A->gE;
-        zero(dt3, BT * E);
-        ffn_linear_backward(dt3, G->wte, G->mlm_bias, dl, A->t3, P->wte, (int)BT, E, V);
-        float *dt2 = A->t3; /* t3 is dead now: reuse it */
-        zero(dt2, BT * E);
-        ffn_layernorm_backward(dt2, G->mlm_ln_w, G->mlm_ln_b, dt3, A->t2, P->mlm_ln_w, A->t_mean, A->t_rstd, (int)BT, E);
-        zero(dt3, BT * E);
-        ffn_gelu_backward(dt3, A->t1, dt2, BT * E);
-        ffn_linear_backward(dy, G->mlm_w, G->mlm_b, dt3, xf, P->mlm_w, (int)BT, Df, E);
-    }
+    if ((c->heads & FFN_HEAD_MLM) && m->mlm_count && m->mlm_n) mlm_backward(m, dy);
     if (c->heads & FFN_HEAD_POOLER) {
         float *dpooled = A->gpool;
         zero(dpooled, (size_t)B * Df);
@@ -607,7 +664,8 @@ void ffn_model_backward(ffn_model *m) {
             zero(A->gq, nWo);
             zero(A->gk, nWo);
             zero(A->gv, nWo);
-            ffn_attention_backward(A->gq, A->gk, A->gv, A->gatt, A->att_scratch, dctx, La->att, La->att_drop, La->q, La->k, La->v, B, T, W, NH, pa);
+            ffn_attention_backward(A->gq, A->gk, A->gv, A->att_scratch, A->att_slots, dctx, La->ctx, La->lse, La->q, La->k, La->v,
+                                   A->keymask, B, T, W, NH, pa, La->att_seed, m->row0);
             ffn_linear_backward(dx, g->q_w, g->q_b, A->gq, x, p->q_w, (int)BT, W, W);
             ffn_linear_backward(dx, g->k_w, g->k_b, A->gk, x, p->k_w, (int)BT, W, W);
             ffn_linear_backward(dx, g->v_w, g->v_b, A->gv, x, p->v_w, (int)BT, W, W);
@@ -660,13 +718,7 @@ void ffn_model_adamw_step(ffn_model *m, const ffn_adamw *o, int step) {
         float wd = t->ndim >= 2 ? o->weight_decay : 0.0f;
         float *p = m->params + a, *g = m->grads + a, *mm = m->m + (a - lo), *vv = m->v + (a - lo);
         size_t n = e - a;
-#pragma omp parallel for simd
-        for (size_t i = 0; i < n; i++) {
-            p[i] -= o->lr * wd * p[i];
-            mm[i] = o->beta1 * mm[i] + (1.0f - o->beta1) * g[i];
-            vv[i] = o->beta2 * vv[i] + (1.0f - o->beta2) * g[i] * g[i];
-            p[i] -= (o->lr / bc1) * mm[i] / (sqrtf(vv[i]) / sqrtf(bc2) + o->eps);
-        }
+        ffn_adamw_update(p, g, mm, vv, n, o->lr, wd, o->beta1, o->beta2, bc1, bc2, o->eps);
     }
 }
 
@@ -687,7 +739,9 @@ const float *ffn_model_hidden(const ffn_model *m) {
 }
 const float *ffn_model_pooled(const ffn_model *m) { return m->A.pooled; }
 void ffn_model_set_pooled_only(ffn_model *m, int on) { m->pooled_only = on && (m->cfg.heads & FFN_HEAD_POOLER); }
-const float *ffn_model_logits_mlm(const ffn_model *m) { return m->A.mlm_logits; }
+const float *ffn_model_logits_mlm(const ffn_model *m) {
+    return m->A.mlm_logits && m->mlm_n <= m->A.mlm_cap ? m->A.mlm_logits : NULL;
+}
 const float *ffn_model_logits_nsp(const ffn_model *m) { return m->A.nsp_logits; }
 const float *ffn_model_logits_cls(const ffn_model *m) { return m->A.cls_logits; }
 

@@ -33,8 +33,9 @@ typedef struct {
     float *ln1_mean, *ln1_rstd;  /* (B,T) */
     float *h;                    /* (B,T,Wo) LN_1 output */
     float *q, *k, *v, *ctx;      /* (B,T,W) attention */
-    float *att;                  /* (B,NH,T,T) attention probabilities */
-    uint8_t *att_drop, *mix_drop;
+    float *lse;                  /* (B,NH,T) log-sum-exp of each attention score row */
+    uint64_t att_seed;           /* the attention dropout's seed in the last forward */
+    uint8_t *mix_drop;
     float *a, *g;                /* (B,T,F) FFN pre-activation and gelu output */
     uint8_t *o_drop;             /* (B,T,Wo) */
     float *sum2;                 /* (B,T,Wo) FFN output + h: LN_2's input */
@@ -47,18 +48,22 @@ typedef struct {
     uint8_t *emb_drop;
     ffn_layer_acts layer[FFN_MAX_LAYERS];
     float *scratch;                         /* (B,T,maxW) */
-    float *att_scratch;                     /* (T,T) dropped-out attention of one head */
+    float *att_scratch;                     /* att_slots x ffn_attention_scratch_floats(T): per-thread tiles */
+    int att_slots;
     uint8_t *keymask;                       /* (B,T) */
     float *pool_in, *pooled, *cls_in;       /* (B,Df) */
     uint8_t *cls_drop;
     float *cls_logits, *cls_probs;          /* (B,L) */
     float *nsp_logits, *nsp_probs;          /* (B,2) */
-    float *t1, *t2, *t_mean, *t_rstd, *t3;  /* (B,T,E) MLM transform */
-    float *mlm_logits, *mlm_probs;          /* (B,T,V) */
+    int *mlm_rows, *mlm_tg;                 /* (M) the MLM head's rows (b T + t) and their labels */
+    float *mlm_in;                          /* (M,Df) their hidden states, gathered */
+    float *t1, *t2, *t_mean, *t_rstd, *t3;  /* (M,E) MLM transform, M <= B T */
+    float *mlm_logits, *mlm_probs;          /* (mlm_cap,V) */
+    int mlm_cap;                            /* rows of the vocabulary-wide buffers (see mlm_capacity) */
     /* backward scratch (train only) */
     float *gA, *gB, *gC, *gX0, *gX1;        /* (B,T,maxW) */
     float *gF, *gF2;                        /* (B,T,maxF) */
-    float *gq, *gk, *gv, *gatt;             /* attention */
+    float *gq, *gk, *gv;                    /* attention */
     float *gE;                              /* (B,T,E) */
     float *gpool, *gtmp;                    /* (B,max(Df,E)) */
 } ffn_acts;
@@ -85,6 +90,8 @@ struct ffn_model {
     int B, T, train, mlm_count, nsp_count, cls_count;
     const int *ids, *tt, *mlm_labels, *nsp_labels, *cls_labels;
     int *tt_zero;         /* (B,T) zeros when token types are absent */
+    int row0;             /* the last forward's first row in the whole batch (attention dropout's key) */
+    int mlm_n;            /* rows the MLM head computed in the last forward */
     uint64_t dropout_seed, dropout_calls;
     int pooled_only;      /* inference computes only what the pooler and its heads read */
     char error[256];      /* why the last forward refused its batch ("" when it ran) */
@@ -94,6 +101,9 @@ struct ffn_model {
 int ffn_width_ffn(const ffn_config *c, int w);
 /* The tensor table of a config (names, shapes, offsets) without allocating parameters; ffn_free it. */
 ffn_tensor_info *ffn_config_tensors(const ffn_config *cfg, int *n);
+/* Least number of rows the MLM head's vocabulary-wide buffers get in a training arena (64; tests lower it
+ * to exercise the chunked path). Read when the arena is laid out. */
+extern int ffn_mlm_capacity_floor;
 /* Build the tensor table and allocate params for a validated config (no init). */
 ffn_model *ffn_model_alloc(const ffn_config *cfg, char *err, size_t errlen);
 #endif

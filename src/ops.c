@@ -2,6 +2,7 @@
  * The naive double-precision references these are tested against live in tests/ref.h. */
 #include "ops.h"
 #include "blas.h"
+#include "simd.h"
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -38,28 +39,9 @@ void ffn_embed_backward(float *dwte, float *dwpe, float *dwtt, const float *dout
 
 void ffn_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
                            const float *b, int N, int C, float eps) {
-#pragma omp parallel for
-    for (int i = 0; i < N; i++) {
-        const float *x = inp + (size_t)i * C;
-        float *o = out + (size_t)i * C;
-        /* omp simd lets the compiler reorder these sums into vector lanes (plain C forbids it) */
-        float m = 0.0f;
-#pragma omp simd reduction(+ : m)
-        for (int c = 0; c < C; c++) m += x[c];
-        m /= C;
-        float v = 0.0f;
-#pragma omp simd reduction(+ : v)
-        for (int c = 0; c < C; c++) {
-            float d = x[c] - m;
-            v += d * d;
-        }
-        v /= C;
-        float s = 1.0f / sqrtf(v + eps);
-#pragma omp simd
-        for (int c = 0; c < C; c++) o[c] = (x[c] - m) * s * w[c] + b[c];
-        mean[i] = m;
-        rstd[i] = s;
-    }
+    const ffn_kernels *k = ffn_kern();
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < N; i++) k->ln_row(out + (size_t)i * C, mean + i, rstd + i, inp + (size_t)i * C, w, b, C, eps);
 }
 
 void ffn_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
@@ -129,43 +111,46 @@ void ffn_linear_backward(float *dinp, float *dw, float *db, const float *dout, c
     }
 }
 
-#define GELU_C 0.7978845608028654f /* sqrt(2/pi) */
-
-/* exp for the gelu loops: libm's expf/tanhf are scalar calls that cost a fifth of a training step; this
- * inlines, vectorises under `omp simd`, and is accurate to about 2 ulp on [-87, 88]. 2^n * p(r) with
- * x = n ln2 + r, |r| <= ln2/2, p a degree-6 polynomial (Taylor coefficients; the truncation error is
- * below 1e-8 relative there). */
-static inline float exp_fast(float x) {
-    /* a NaN input must stay NaN (non-finite losses are detected downstream) without converting NaN to int */
-    float xc = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-    xc = xc == xc ? xc : 0.0f;
-    /* round to nearest by the 1.5 * 2^23 trick: a call to roundf would stop the loop from vectorising */
-    float n = (xc * 1.4426950408889634f + 12582912.0f) - 12582912.0f;
-    float r = xc - n * 0.693145751953125f - n * 1.428606765330187e-06f;
-    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.16666667f + r * (0.041666667f + r * (0.0083333333f + r * 0.0013888889f)))));
-    union { float f; int32_t i; } u = {p};
-    u.i += (int32_t)n * (1 << 23); /* n is in [-126, 127]: no overflow, and no shift of a negative */
-    return x == x ? u.f : x;
+/* This thread's share [lo, hi) of n elements, in multiples of 16 floats so no two threads share a cache line. */
+static void share(size_t n, size_t *lo, size_t *hi) {
+    size_t nt = (size_t)omp_get_num_threads(), t = (size_t)omp_get_thread_num();
+    size_t blocks = (n + 15) / 16;
+    *lo = blocks * t / nt * 16;
+    *hi = blocks * (t + 1) / nt * 16;
+    if (*lo > n) *lo = n;
+    if (*hi > n) *hi = n;
 }
 
-/* tanh(v) = 1 - 2 / (1 + e^(2v)): absolute error ~1e-7 near 0, which gelu_new's 0.5 x (1 + tanh) absorbs */
-static inline float tanh_fast(float v) { return 1.0f - 2.0f / (1.0f + exp_fast(2.0f * v)); }
-
 void ffn_gelu_forward(float *out, const float *inp, size_t n) {
-#pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + tanh_fast(GELU_C * (x + 0.044715f * x * x * x)));
+    const ffn_kernels *k = ffn_kern();
+#pragma omp parallel
+    {
+        size_t lo, hi;
+        share(n, &lo, &hi);
+        k->gelu_fwd(out + lo, inp + lo, hi - lo);
     }
 }
 
+void ffn_linear_gelu_forward(float *g, float *a, const float *inp, const float *w, const float *b, int N, int C, int OC) {
+    if (!b) {
+        ffn_linear_forward(a, inp, w, NULL, N, C, OC);
+        ffn_gelu_forward(g, a, (size_t)N * OC);
+        return;
+    }
+    /* the bias is added in the gelu's pass instead of being copied into a before the product */
+    ffn_sgemm(0, 1, N, OC, C, 1.0f, inp, C, w, C, 0.0f, a, OC);
+    const ffn_kernels *k = ffn_kern();
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < N; i++) k->bias_gelu(g + (size_t)i * OC, a + (size_t)i * OC, b, (size_t)OC);
+}
+
 void ffn_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
-#pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float x = inp[i];
-        float th = tanh_fast(GELU_C * (x + 0.044715f * x * x * x));
-        float d = 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * GELU_C * (1.0f + 3.0f * 0.044715f * x * x);
-        dinp[i] += d * dout[i];
+    const ffn_kernels *k = ffn_kern();
+#pragma omp parallel
+    {
+        size_t lo, hi;
+        share(n, &lo, &hi);
+        k->gelu_bwd(dinp + lo, inp + lo, dout + lo, hi - lo);
     }
 }
 
@@ -185,30 +170,76 @@ static inline uint64_t mix64(uint64_t z) {
     return z ^ (z >> 31);
 }
 
+static uint64_t drop_thresh(float p) { return (uint64_t)((double)p * 18446744073709551616.0); }
+
 void ffn_dropout_forward(float *out, uint8_t *mask, const float *inp, size_t n, float p, uint64_t seed, size_t first) {
     if (p <= 0.0f) {
         if (out != inp) memcpy(out, inp, n * sizeof(float));
         return;
     }
-    uint64_t thresh = (uint64_t)((double)p * 18446744073709551616.0);
+    const ffn_kernels *k = ffn_kern();
+    uint64_t thresh = drop_thresh(p), base = mix64(seed);
     float scale = 1.0f / (1.0f - p);
-    uint64_t base = mix64(seed);
-#pragma omp parallel for
-    for (size_t i = 0; i < n; i++) {
-        uint8_t keep = mix64(base ^ ((first + i) * 0xD1B54A32D192ED03ull)) >= thresh;
-        mask[i] = keep;
-        out[i] = keep ? inp[i] * scale : 0.0f;
+#pragma omp parallel
+    {
+        size_t lo, hi;
+        share(n, &lo, &hi);
+        k->drop_mask(mask + lo, hi - lo, base, first + lo, thresh);
+#pragma omp simd
+        for (size_t i = lo; i < hi; i++) out[i] = mask[i] ? inp[i] * scale : 0.0f;
+    }
+}
+
+void ffn_residual_forward(float *out, uint8_t *mask, const float *inp, const float *resid, size_t n, float p,
+                          uint64_t seed, size_t first) {
+    const ffn_kernels *k = ffn_kern();
+    uint64_t thresh = drop_thresh(p), base = mix64(seed);
+    float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
+#pragma omp parallel
+    {
+        size_t lo, hi;
+        share(n, &lo, &hi);
+        if (p > 0.0f) k->drop_mask(mask + lo, hi - lo, base, first + lo, thresh);
+        k->drop_add(out + lo, p > 0.0f ? mask + lo : NULL, inp + lo, resid + lo, scale, hi - lo);
+    }
+}
+
+void ffn_residual_layernorm_forward(float *out, float *sum, float *mean, float *rstd, uint8_t *mask, const float *inp,
+                                    const float *resid, const float *w, const float *b, int N, int C, float eps,
+                                    float p, uint64_t seed, size_t first) {
+    const ffn_kernels *k = ffn_kern();
+    uint64_t thresh = drop_thresh(p), base = mix64(seed);
+    float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
+    /* one pass per row while it is in cache: mask, dropout + residual into sum, then LayerNorm of sum */
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < N; i++) {
+        size_t o = (size_t)i * C;
+        if (p > 0.0f) k->drop_mask(mask + o, (size_t)C, base, first + o, thresh);
+        k->drop_add(sum + o, p > 0.0f ? mask + o : NULL, inp + o, resid + o, scale, (size_t)C);
+        k->ln_row(out + o, mean + i, rstd + i, sum + o, w, b, C, eps);
     }
 }
 
 void ffn_dropout_backward(float *dinp, const float *dout, const uint8_t *mask, size_t n, float p) {
     if (p <= 0.0f) {
+#pragma omp parallel for simd schedule(static)
         for (size_t i = 0; i < n; i++) dinp[i] += dout[i];
         return;
     }
     float scale = 1.0f / (1.0f - p);
-#pragma omp parallel for simd
+#pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) dinp[i] += mask[i] ? dout[i] * scale : 0.0f;
+}
+
+void ffn_adamw_update(float *p, const float *g, float *m, float *v, size_t n, float lr, float wd, float beta1,
+                      float beta2, float bc1, float bc2, float eps) {
+    const ffn_kernels *k = ffn_kern();
+#pragma omp parallel
+    {
+        size_t lo, hi;
+        share(n, &lo, &hi);
+        k->adamw(p + lo, g + lo, m + lo, v + lo, hi - lo, lr, wd, beta1, beta2, bc1, bc2, eps);
+    }
 }
 
 void ffn_reduce_forward(float *out, const float *inp, int N, int C, int mode) {
@@ -245,108 +276,181 @@ void ffn_reduce_backward(float *dinp, const float *dout, const float *inp, int N
     }
 }
 
-/* Dropped-out probabilities of one head into pd (T,T), recording the mask: the mask is a function of
- * (seed, head, position) only, so backward rebuilds the same pd from att and the mask. */
-static void attention_drop(float *pd, uint8_t *dm, const float *A, size_t n, float p, uint64_t seed, int record) {
-    uint64_t thresh = (uint64_t)((double)p * 18446744073709551616.0);
-    float pscale = 1.0f / (1.0f - p);
-    uint64_t base = mix64(seed);
-#pragma omp parallel for simd schedule(static)
-    for (size_t idx = 0; idx < n; idx++) {
-        uint8_t keep = record ? mix64(base ^ (idx * 0xD1B54A32D192ED03ull)) >= thresh : dm[idx];
-        if (record) dm[idx] = keep;
-        pd[idx] = keep ? A[idx] * pscale : 0.0f;
+/* ---------- attention: tiled, online softmax (flash attention) ----------
+ * A head's scores are computed FA_BR query rows x FA_BC keys at a time and never stored whole: forward keeps
+ * each row's log-sum-exp, backward recomputes the probabilities of a tile from it. Tiles of 128 keep the
+ * products big enough for the BLAS kernel and a thread's scratch in L2. */
+#define FA_BR 128
+#define FA_BC 128
+
+size_t ffn_attention_scratch_floats(int T) { return 3 * (size_t)FA_BR * FA_BC + (size_t)T + 2 * FA_BR + FA_BC / 4 + 16; }
+
+/* The dropout stream of head h of batch row brow (its index in the whole batch): element (i, j) of the head's
+ * (T,T) probabilities is kept when mix64(base ^ ((i T + j) K)) >= thresh. */
+static uint64_t att_base(uint64_t seed, int brow, int h, int NH) { return mix64(seed ^ (((uint64_t)brow * NH + h) << 32)); }
+
+int ffn_attention_kept(uint64_t seed, int brow, int h, int NH, int T, int i, int j, float p) {
+    if (p <= 0.0f) return 1;
+    uint64_t idx = (uint64_t)i * T + j;
+    return mix64(att_base(seed, brow, h, NH) ^ (idx * 0xD1B54A32D192ED03ull)) >= drop_thresh(p);
+}
+
+typedef struct {
+    const float *q, *k, *v;    /* (T, C) rows of one sequence, this head's columns first */
+    const uint8_t *km;         /* (T) keys that may be attended, or NULL for all */
+    int T, C, hs;
+    float scale, p, pscale;
+    uint64_t base, thresh;
+} att_head;
+
+static att_head head_of(const float *q, const float *k, const float *v, const uint8_t *keymask, int b, int h, int T,
+                        int C, int NH, float p, uint64_t seed, int b0) {
+    int hs = C / NH;
+    size_t o = (size_t)b * T * C + (size_t)h * hs;
+    const uint8_t *km = keymask + (size_t)b * T;
+    int any = 0;
+    for (int t = 0; t < T; t++) any |= km[t];
+    att_head a = {q + o, k + o, v + o, any ? km : NULL, T, C, hs, 1.0f / sqrtf((float)hs), p,
+                  p > 0.0f ? 1.0f / (1.0f - p) : 1.0f, att_base(seed, b0 + b, h, NH), drop_thresh(p)};
+    return a;
+}
+
+/* S (br,bc) = scale q_i k_j^T, masked keys at -inf */
+static void att_scores(float *S, const att_head *a, int i0, int br, int j0, int bc) {
+    ffn_sgemm(0, 1, br, bc, a->hs, a->scale, a->q + (size_t)i0 * a->C, a->C, a->k + (size_t)j0 * a->C, a->C, 0.0f, S, bc);
+    if (!a->km) return;
+    const uint8_t *km = a->km + j0;
+    for (int r = 0; r < br; r++) {
+        float *s = S + (size_t)r * bc;
+#pragma omp simd
+        for (int j = 0; j < bc; j++) s[j] = km[j] ? s[j] : -INFINITY;
     }
 }
 
-void ffn_attention_forward(float *ctx, float *att, uint8_t *drop, float *scratch, const float *q, const float *k,
+/* One query tile of one head: ctx rows i0..i0+br (strided by C) and their log-sum-exp. */
+static void att_forward_tile(float *ctx, float *lse, float *ws, const att_head *a, int i0, int br) {
+    const ffn_kernels *kn = ffn_kern();
+    int T = a->T, C = a->C, hs = a->hs;
+    float *S = ws, *mrow = ws + (size_t)FA_BR * FA_BC, *lrow = mrow + FA_BR;
+    uint8_t *keep = (uint8_t *)(lrow + FA_BR);
+    float *o = ctx + (size_t)i0 * C;
+    for (int r = 0; r < br; r++) {
+        mrow[r] = -INFINITY, lrow[r] = 0.0f;
+        memset(o + (size_t)r * C, 0, sizeof(float) * hs);
+    }
+    for (int j0 = 0; j0 < T; j0 += FA_BC) {
+        int bc = T - j0 < FA_BC ? T - j0 : FA_BC;
+        att_scores(S, a, i0, br, j0, bc);
+        for (int r = 0; r < br; r++) {
+            float *s = S + (size_t)r * bc, *orow = o + (size_t)r * C;
+            float mnew = kn->row_max(s, (size_t)bc);
+            mnew = mnew > mrow[r] ? mnew : mrow[r];
+            if (mnew == -INFINITY) { /* no key of this row attended yet: the tile adds nothing */
+                memset(s, 0, sizeof(float) * bc);
+                continue;
+            }
+            /* online softmax: rescale what the earlier tiles summed to the new running maximum */
+            float alpha = expf(mrow[r] - mnew);
+            lrow[r] = alpha * lrow[r] + kn->exp_shift_sum(s, mnew, (size_t)bc);
+            mrow[r] = mnew;
+            for (int e = 0; e < hs; e++) orow[e] *= alpha;
+            if (a->p > 0.0f) { /* the context uses the dropped-out probabilities; l sums the clean ones */
+                kn->drop_mask(keep, (size_t)bc, a->base, (uint64_t)(i0 + r) * T + j0, a->thresh);
+#pragma omp simd
+                for (int j = 0; j < bc; j++) s[j] = keep[j] ? s[j] * a->pscale : 0.0f;
+            }
+        }
+        ffn_sgemm(0, 0, br, hs, bc, 1.0f, S, bc, a->v + (size_t)j0 * C, C, 1.0f, o, C);
+    }
+    for (int r = 0; r < br; r++) {
+        float inv = 1.0f / lrow[r];
+        for (int e = 0; e < hs; e++) o[(size_t)r * C + e] *= inv;
+        lse[i0 + r] = mrow[r] + logf(lrow[r]);
+    }
+}
+
+static int att_slots(int nslots) {
+    int nt = omp_get_max_threads();
+    return nt < nslots ? nt : nslots;
+}
+
+void ffn_attention_forward(float *ctx, float *lse, float *scratch, int nslots, const float *q, const float *k,
                            const float *v, const uint8_t *keymask, int B, int T, int C, int NH, float p,
                            uint64_t seed, int b0) {
-    int hs = C / NH;
-    float scale = 1.0f / sqrtf((float)hs);
-    for (int b = 0; b < B; b++) {
-        const uint8_t *km = keymask + (size_t)b * T;
-        int any = 0;
-        for (int t = 0; t < T; t++) any |= km[t];
-        for (int h = 0; h < NH; h++) {
-            size_t off = ((size_t)b * NH + h) * T * T;
-            float *A = att + off;
-            const float *qh = q + (size_t)b * T * C + h * hs, *kh = k + (size_t)b * T * C + h * hs;
-            const float *vh = v + (size_t)b * T * C + h * hs;
-            float *ch = ctx + (size_t)b * T * C + h * hs;
-            ffn_sgemm(0, 1, T, T, hs, scale, qh, C, kh, C, 0.0f, A, T);
-#pragma omp parallel for schedule(static)
-            for (int i = 0; i < T; i++) {
-                float *row = A + (size_t)i * T;
-                float mx = -INFINITY;
-                for (int j = 0; j < T; j++)
-                    if (!any || km[j]) mx = row[j] > mx ? row[j] : mx;
-                float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-                for (int j = 0; j < T; j++) {
-                    float e = (!any || km[j]) ? exp_fast(row[j] - mx) : 0.0f;
-                    row[j] = e;
-                    sum += e;
-                }
-                float inv = 1.0f / sum;
-                for (int j = 0; j < T; j++) row[j] *= inv;
-            }
-            if (p > 0.0f) {
-                /* the context uses the dropped-out probabilities; att keeps the clean ones for backward */
-                attention_drop(scratch, drop + off, A, (size_t)T * T, p, seed ^ (((uint64_t)(b0 + b) * NH + h) << 32), 1);
-                ffn_sgemm(0, 0, T, hs, T, 1.0f, scratch, T, vh, C, 0.0f, ch, C);
-            } else {
-                ffn_sgemm(0, 0, T, hs, T, 1.0f, A, T, vh, C, 0.0f, ch, C);
-            }
-        }
+    int nq = (T + FA_BR - 1) / FA_BR, ntask = B * NH * nq;
+    size_t per = ffn_attention_scratch_floats(T);
+    /* tiles of different heads run side by side, each product single-threaded inside the parallel region */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(att_slots(nslots))
+    for (int task = 0; task < ntask; task++) {
+        int b = task / (NH * nq), h = task / nq % NH, i0 = task % nq * FA_BR;
+        att_head a = head_of(q, k, v, keymask, b, h, T, C, NH, p, seed, b0);
+        int br = T - i0 < FA_BR ? T - i0 : FA_BR;
+        float *hctx = ctx + (size_t)b * T * C + (size_t)h * a.hs;
+        att_forward_tile(hctx, lse + ((size_t)b * NH + h) * T, scratch + per * omp_get_thread_num(), &a, i0, br);
     }
 }
 
-void ffn_attention_backward(float *dq, float *dk, float *dv, float *datt, float *scratch, const float *dctx,
-                            const float *att, const uint8_t *drop, const float *q, const float *k,
-                            const float *v, int B, int T, int C, int NH, float p) {
-    int hs = C / NH;
-    float scale = 1.0f / sqrtf((float)hs);
-    float pscale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
-            size_t off = ((size_t)b * NH + h) * T * T;
-            const float *A = att + off;
-            float *dA = datt + off;
-            const float *dch = dctx + (size_t)b * T * C + h * hs;
-            const float *vh = v + (size_t)b * T * C + h * hs;
-            const float *qh = q + (size_t)b * T * C + h * hs, *kh = k + (size_t)b * T * C + h * hs;
-            float *dvh = dv + (size_t)b * T * C + h * hs;
-            float *dqh = dq + (size_t)b * T * C + h * hs, *dkh = dk + (size_t)b * T * C + h * hs;
-            /* d(dropped probs) = dctx v^T */
-            ffn_sgemm(0, 1, T, T, hs, 1.0f, dch, C, vh, C, 0.0f, dA, T);
-            if (p > 0.0f) {
-                const uint8_t *dm = drop + off;
-                attention_drop(scratch, (uint8_t *)dm, A, (size_t)T * T, p, 0, 0);
-                ffn_sgemm(1, 0, T, hs, T, 1.0f, scratch, T, dch, C, 1.0f, dvh, C);
-#pragma omp parallel for simd schedule(static)
-                for (size_t i = 0; i < (size_t)T * T; i++) dA[i] = dm[i] ? dA[i] * pscale : 0.0f;
-            } else {
-                ffn_sgemm(1, 0, T, hs, T, 1.0f, A, T, dch, C, 1.0f, dvh, C);
-            }
-            /* softmax backward, in place: ds = a * (da - sum(da * a)) */
-#pragma omp parallel for schedule(static)
-            for (int i = 0; i < T; i++) {
-                const float *a = A + (size_t)i * T;
-                float *g = dA + (size_t)i * T;
-                float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-                for (int j = 0; j < T; j++) s += g[j] * a[j];
+/* One (query tile, key tile) pair of one head's backward: adds into dq rows i0.., dk and dv rows j0... */
+static void att_backward_tile(float *dq, float *dk, float *dv, float *ws, const att_head *a, const float *dctx,
+                              const float *lse, const float *D, int i0, int br, int j0, int bc) {
+    const ffn_kernels *kn = ffn_kern();
+    int T = a->T, C = a->C, hs = a->hs;
+    float *P = ws, *dP = P + (size_t)FA_BR * FA_BC, *Pd = dP + (size_t)FA_BR * FA_BC;
+    uint8_t *keep = (uint8_t *)(Pd + (size_t)FA_BR * FA_BC + T + 2 * FA_BR);
+    const float *dO = dctx + (size_t)i0 * C;
+    att_scores(P, a, i0, br, j0, bc);
+    ffn_sgemm(0, 1, br, bc, hs, 1.0f, dO, C, a->v + (size_t)j0 * C, C, 0.0f, dP, bc);
+    for (int r = 0; r < br; r++) {
+        float *pr = P + (size_t)r * bc, *g = dP + (size_t)r * bc, *pd = Pd + (size_t)r * bc;
+        kn->exp_shift_sum(pr, lse[i0 + r], (size_t)bc); /* the probabilities, from the saved row statistics */
+        if (a->p > 0.0f) {
+            kn->drop_mask(keep, (size_t)bc, a->base, (uint64_t)(i0 + r) * T + j0, a->thresh);
 #pragma omp simd
-                for (int j = 0; j < T; j++) g[j] = a[j] * (g[j] - s);
+            for (int j = 0; j < bc; j++) {
+                pd[j] = keep[j] ? pr[j] * a->pscale : 0.0f;
+                g[j] = keep[j] ? g[j] * a->pscale : 0.0f;
             }
-            ffn_sgemm(0, 0, T, hs, T, scale, dA, T, kh, C, 1.0f, dqh, C);
-            ffn_sgemm(1, 0, T, hs, T, scale, dA, T, qh, C, 1.0f, dkh, C);
         }
+        /* softmax backward: ds = a * (da - sum(da * a)), the sum being rowsum(dctx * ctx) */
+        float d = D[i0 + r];
+#pragma omp simd
+        for (int j = 0; j < bc; j++) g[j] = pr[j] * (g[j] - d);
+    }
+    const float *Pv = a->p > 0.0f ? Pd : P;
+    ffn_sgemm(1, 0, bc, hs, br, 1.0f, Pv, bc, dO, C, 1.0f, dv + (size_t)j0 * C, C);
+    ffn_sgemm(0, 0, br, hs, bc, a->scale, dP, bc, a->k + (size_t)j0 * C, C, 1.0f, dq + (size_t)i0 * C, C);
+    ffn_sgemm(1, 0, bc, hs, br, a->scale, dP, bc, a->q + (size_t)i0 * C, C, 1.0f, dk + (size_t)j0 * C, C);
+}
+
+void ffn_attention_backward(float *dq, float *dk, float *dv, float *scratch, int nslots, const float *dctx,
+                            const float *ctx, const float *lse, const float *q, const float *k, const float *v,
+                            const uint8_t *keymask, int B, int T, int C, int NH, float p, uint64_t seed, int b0) {
+    size_t per = ffn_attention_scratch_floats(T);
+    /* one head per task: its dq, dk, dv columns belong to it alone */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(att_slots(nslots))
+    for (int task = 0; task < B * NH; task++) {
+        int b = task / NH, h = task % NH;
+        att_head a = head_of(q, k, v, keymask, b, h, T, C, NH, p, seed, b0);
+        float *ws = scratch + per * omp_get_thread_num(), *D = ws + 3 * (size_t)FA_BR * FA_BC;
+        size_t o = (size_t)b * T * C + (size_t)h * a.hs;
+        const float *hlse = lse + (size_t)task * T;
+        for (int i = 0; i < T; i++) {
+            const float *g = dctx + o + (size_t)i * C, *c = ctx + o + (size_t)i * C;
+            float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+            for (int e = 0; e < a.hs; e++) s += g[e] * c[e];
+            D[i] = s;
+        }
+        for (int j0 = 0; j0 < T; j0 += FA_BC)
+            for (int i0 = 0; i0 < T; i0 += FA_BR)
+                att_backward_tile(dq + o, dk + o, dv + o, ws, &a, dctx + o, hlse, D, i0, T - i0 < FA_BR ? T - i0 : FA_BR,
+                                  j0, T - j0 < FA_BC ? T - j0 : FA_BC);
+    }
 }
 
 float ffn_crossentropy_forward(float *probs, const float *logits, const int *targets, int N, int V,
                                int *count) {
+    const ffn_kernels *k = ffn_kern();
     double loss = 0.0;
     int cnt = 0;
 #pragma omp parallel for reduction(+ : loss, cnt)
@@ -354,15 +458,11 @@ float ffn_crossentropy_forward(float *probs, const float *logits, const int *tar
         if (targets[i] == -100) continue;
         const float *x = logits + (size_t)i * V;
         float *pr = probs + (size_t)i * V;
-        float mx = -INFINITY;
-        for (int j = 0; j < V; j++) mx = x[j] > mx ? x[j] : mx;
-        double sum = 0.0;
-        for (int j = 0; j < V; j++) {
-            float e = expf(x[j] - mx);
-            pr[j] = e;
-            sum += e;
-        }
+        float mx = k->row_max(x, (size_t)V);
+        memcpy(pr, x, sizeof(float) * V);
+        double sum = k->exp_shift_sum(pr, mx, (size_t)V);
         float inv = (float)(1.0 / sum);
+#pragma omp simd
         for (int j = 0; j < V; j++) pr[j] *= inv;
         loss += -(x[targets[i]] - mx - log(sum));
         cnt++;

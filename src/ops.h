@@ -27,6 +27,9 @@ void ffn_linear_backward(float *dinp, float *dw, float *db, const float *dout, c
 /* gelu_new: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), elementwise over n. out may alias inp. */
 void ffn_gelu_forward(float *out, const float *inp, size_t n);
 void ffn_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+/* Linear then gelu_new: a (N,OC) = inp @ w^T + b (kept for backward), g = gelu_new(a); the bias is added in
+ * the gelu's pass. */
+void ffn_linear_gelu_forward(float *g, float *a, const float *inp, const float *w, const float *b, int N, int C, int OC);
 /* tanh, elementwise; backward uses the output. */
 void ffn_tanh_forward(float *out, const float *inp, size_t n);
 void ffn_tanh_backward(float *dinp, const float *out, const float *dout, size_t n);
@@ -36,23 +39,41 @@ void ffn_tanh_backward(float *dinp, const float *out, const float *dout, size_t 
  * mask (n) records kept elements; p == 0 copies. out may alias inp. */
 void ffn_dropout_forward(float *out, uint8_t *mask, const float *inp, size_t n, float p, uint64_t seed, size_t first);
 void ffn_dropout_backward(float *dinp, const float *dout, const uint8_t *mask, size_t n, float p);
+/* Residual with dropout: out (n) = dropout(inp) + resid, the mask drawn as ffn_dropout_forward draws it
+ * (mask may be NULL when p == 0). out may alias inp or resid. */
+void ffn_residual_forward(float *out, uint8_t *mask, const float *inp, const float *resid, size_t n, float p,
+                          uint64_t seed, size_t first);
+/* The same fused with the LayerNorm that follows it, row by row: sum (N,C) = dropout(inp) + resid,
+ * out = LayerNorm(sum), keeping mean, rstd (N). sum may alias inp. */
+void ffn_residual_layernorm_forward(float *out, float *sum, float *mean, float *rstd, uint8_t *mask, const float *inp,
+                                    const float *resid, const float *w, const float *b, int N, int C, float eps,
+                                    float p, uint64_t seed, size_t first);
+
+/* AdamW on n parameters: p -= lr wd p, then the moment step with bias corrections bc1, bc2 (torch.optim.AdamW). */
+void ffn_adamw_update(float *p, const float *g, float *m, float *v, size_t n, float lr, float wd, float beta1,
+                      float beta2, float bc1, float bc2, float eps);
 
 /* Fast-FNet residual reduction along the hidden axis, (N,C) -> (N,C/2), C even. mode: 1 maxpool,
  * 2 avgpool, 3 slice (the dense mode is a linear layer). */
 void ffn_reduce_forward(float *out, const float *inp, int N, int C, int mode);
 void ffn_reduce_backward(float *dinp, const float *dout, const float *inp, int N, int C, int mode);
 
-/* Multi-head self-attention core. q, k, v, ctx (B,T,C) with NH heads of C/NH columns; keymask (B,T) is 1
- * for keys that may be attended (a row with none attends to all); att (B,NH,T,T) softmax probabilities;
- * drop (B,NH,T,T) dropout mask of the probabilities and scratch (T,T), both used only when p > 0; the masks
- * are keyed by (seed, b0 + b, head), b0 being the first row's index in the whole batch. */
-void ffn_attention_forward(float *ctx, float *att, uint8_t *drop, float *scratch, const float *q, const float *k,
+/* Multi-head self-attention core, tiled with an online softmax, so no (T,T) matrix is kept. q, k, v, ctx
+ * (B,T,C) with NH heads of C/NH columns; keymask (B,T) is 1 for keys that may be attended (a row with none
+ * attends to all); lse (B,NH,T) receives each score row's log-sum-exp, from which backward recomputes the
+ * probabilities. scratch holds nslots x ffn_attention_scratch_floats(T) floats (one slot per thread; at
+ * most nslots threads run). Dropout p on the probabilities draws from the counter-based stream keyed by
+ * (seed, b0 + b, head, i T + j), b0 being the first row's index in the whole batch; backward redraws it. */
+size_t ffn_attention_scratch_floats(int T);
+void ffn_attention_forward(float *ctx, float *lse, float *scratch, int nslots, const float *q, const float *k,
                            const float *v, const uint8_t *keymask, int B, int T, int C, int NH, float p,
                            uint64_t seed, int b0);
-/* datt is scratch (B,NH,T,T), overwritten; scratch (T,T) as in forward. */
-void ffn_attention_backward(float *dq, float *dk, float *dv, float *datt, float *scratch, const float *dctx,
-                            const float *att, const uint8_t *drop, const float *q, const float *k,
-                            const float *v, int B, int T, int C, int NH, float p);
+/* ctx and lse as the forward left them; seed and b0 as given to it. */
+void ffn_attention_backward(float *dq, float *dk, float *dv, float *scratch, int nslots, const float *dctx,
+                            const float *ctx, const float *lse, const float *q, const float *k, const float *v,
+                            const uint8_t *keymask, int B, int T, int C, int NH, float p, uint64_t seed, int b0);
+/* Whether attention dropout keeps probability (i, j) of head h of batch row brow (1 when p == 0). */
+int ffn_attention_kept(uint64_t seed, int brow, int h, int NH, int T, int i, int j, float p);
 
 /* Mean cross-entropy over targets != -100. probs (N,V) receives softmax(logits). Returns the mean loss
  * (0 when no target counts) and writes the number of counted targets to *count. */

@@ -508,10 +508,10 @@ static eval_result evaluate(ffn_model *m, const ffn_dataset *ds, int task, int B
         if (*ffn_model_error(m)) ffn_die("evaluation: %s", ffn_model_error(m));
         S[0] += (double)loss * nb;
         if (task == TASK_MLM) {
-            const float *lg = ffn_model_logits_mlm(m);
-            for (int i = 0; i < nb * Tb; i++) {
+            const float *lg = ffn_model_logits_mlm(m); /* the labelled rows, in order */
+            for (int i = 0, r = 0; i < nb * Tb && lg; i++) {
                 if (mlm[i] == -100) continue;
-                const float *x = lg + (size_t)i * V;
+                const float *x = lg + (size_t)r++ * V;
                 int am = 0;
                 double mx, e = 0;
                 for (int j = 1; j < V; j++)

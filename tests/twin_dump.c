@@ -51,8 +51,15 @@ int main(int argc, char **argv) {
     int Lb = c->num_labels, V = c->vocab_size;
     float *lm = NULL, *ln = NULL, *lc = NULL;
     if (c->heads & FFN_HEAD_MLM) {
+        /* the MLM head ran at the labelled positions only; the twin compares every position, so run once more
+         * without MLM labels (the gradients above are already taken) */
+        ffn_batch all = batch;
+        all.mlm_labels = NULL;
+        ffn_model_forward(m, &all, 0);
+        const float *full = ffn_model_logits_mlm(m);
+        if (!full) ffn_die("twin_dump: the MLM logits of all %zu positions do not fit the arena", BT);
         lm = ffn_malloc(sizeof(float) * BT * V);
-        memcpy(lm, ffn_model_logits_mlm(m), sizeof(float) * BT * V);
+        memcpy(lm, full, sizeof(float) * BT * V);
         out[no++] = (ffn_st_out){"logits.mlm", FFN_DT_F32, 3, {B, T, V}, lm};
     }
     if (c->heads & FFN_HEAD_NSP) {
