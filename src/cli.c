@@ -393,15 +393,17 @@ static char *opt_to_json(const opt_def *t) {
 }
 
 #define ARCH_OPTS(a)                                                                                               \
-    {"arch", OPT_STR, &a.arch, "fnet | fast-fnet | bert | hybrid"},                                                \
+    {"arch", OPT_STR, &a.arch, "fnet | fast-fnet (the authors' Fast-FNet) | fast-fnet-narrow | bert | hybrid"},      \
     {"hidden", OPT_INT, &a.hidden, "model width (embedding width, width of layer 0)"},                            \
     {"layers", OPT_INT, &a.layers, "encoder layers"},                                                              \
     {"intermediate", OPT_INT, &a.intermediate, "FFN width at full width (-1: 4 x hidden)"},                       \
     {"heads", OPT_INT, &a.heads, "attention heads (-1: hidden/64, at least 1)"},                                  \
-    {"reduce", OPT_STR, &a.reduce, "Fast-FNet: layers that halve the width, e.g. 0 or 0,6 (fast-fnet default 0)"}, \
-    {"residual", OPT_STR, &a.residual, "Fast-FNet residual: dense | maxpool | avgpool | slice (default dense)"},  \
+    {"reduce", OPT_STR, &a.reduce, "fast-fnet-narrow: layers that halve the width for good, e.g. 0 or 0,6 (default 0)"}, \
+    {"residual", OPT_STR, &a.residual, "Fast-FNet Dimension Reduction: dense | maxpool | avgpool | slice (default dense)"}, \
+    {"pad", OPT_STR, &a.pad, "fast-fnet: where a block's H/2 values sit when padded back to H: first | centred (default first)"}, \
+    {"block-ffn", OPT_STR, &a.block_ffn, "fast-fnet: FFN inner width at H/2: unchanged (--intermediate) | halved (default unchanged)"}, \
     {"attention-layers", OPT_INT, &a.attention_layers, "hybrid: attention in the top K layers"},                  \
-    {"mixing", OPT_STR, &a.mixing, "per-layer override: fourier,fast_fourier,attention,... (one per layer)"},     \
+    {"mixing", OPT_STR, &a.mixing, "per-layer override: fourier,fast_fourier,fast_fourier_pad,attention,... (one per layer)"}, \
     {"fourier-impl", OPT_STR, &a.fourier_impl, "auto | fft | matrix (default auto)"},                             \
     {"dropout", OPT_DOUBLE, &a.dropout, "hidden and attention dropout"}
 

@@ -26,6 +26,8 @@
 
 struct ffn_fourier {
     int max_b, T, D, keep;
+    int nin, off; /* input columns and the hidden position of the first: D and 0, or D/2 and off (padded) */
+    int padded;   /* the input is nin non-zero columns of a width-D signal (ffn_fourier_init_padded) */
     int nc;      /* hidden columns actually computed: min(keep, D/2+1); the rest are mirrored */
     int hb;      /* D/2+1 complex bins of the r2c transform */
     ffn_fourier_impl impl;
@@ -36,6 +38,11 @@ struct ffn_fourier {
     fftwf_plan cols_fwd; /* c2c along seq over the nc columns forward needs */
     fftwf_plan cols_all; /* c2c along seq over all hb columns, for the adjoint of keep < D */
     fftwf_complex **buf;
+    /* FFT, padded: the nin real columns go through an r2c along the sequence first (T/2+1 rows), then one
+     * c2c of length D per row gives the kept outputs of that row and of its mirror row T-t */
+    fftwf_plan pz_seq_fwd, pz_seq_bwd, pz_hid; /* r2c into columns off.. (forward) or 0.. (adjoint); c2c */
+    float **pz_r;                              /* per thread (T, nin) copy of one input sequence */
+    fftwf_complex **pz_z;                      /* per thread (T/2+1, D) */
     /* MATRIX */
     float *w_hid; /* (D, 2 nc)  = [C_D | S_D] restricted to the computed columns */
     float *w_seq; /* (T, 2 T)   = [C_T | -S_T] */
@@ -155,6 +162,29 @@ static void matrix_init(ffn_fourier *f) {
     f->bytes += sizeof(float) * ((size_t)D * 2 * nc + (size_t)T * 2 * T + 2 * scratch);
 }
 
+/* Padded input: plans for the sequence r2c of the nin real columns (written straight into their hidden
+ * positions of the row buffer) and the per-row c2c along hidden. */
+static void pz_init(ffn_fourier *f) {
+    int T = f->T, D = f->D, n = f->nin, Tn = T / 2 + 1;
+    fftw_setup();
+    f->pz_r = ffn_malloc(sizeof(float *) * f->nthreads);
+    f->pz_z = ffn_malloc(sizeof(fftwf_complex *) * f->nthreads);
+    for (int i = 0; i < f->nthreads; i++) {
+        f->pz_r[i] = fftwf_alloc_real((size_t)T * n);
+        f->pz_z[i] = fftwf_alloc_complex((size_t)Tn * D);
+        if (!f->pz_r[i] || !f->pz_z[i]) ffn_die("fftwf_alloc failed for T=%d D=%d", T, D);
+    }
+    f->bytes += (sizeof(float) * (size_t)T * n + sizeof(fftwf_complex) * (size_t)Tn * D) * f->nthreads;
+    unsigned flags = (g_measure ? FFTW_MEASURE : FFTW_ESTIMATE) | FFTW_DESTROY_INPUT;
+    int n_t[1] = {T}, n_d[1] = {D};
+    float *r = f->pz_r[0];
+    fftwf_complex *z = f->pz_z[0];
+    f->pz_seq_fwd = fftwf_plan_many_dft_r2c(1, n_t, n, r, NULL, n, 1, z + f->off, NULL, D, 1, flags);
+    f->pz_seq_bwd = f->off == 0 ? f->pz_seq_fwd : fftwf_plan_many_dft_r2c(1, n_t, n, r, NULL, n, 1, z, NULL, D, 1, flags);
+    f->pz_hid = fftwf_plan_many_dft(1, n_d, Tn, z, NULL, 1, D, z, NULL, 1, D, FFTW_FORWARD, flags);
+    if (!f->pz_seq_fwd || !f->pz_seq_bwd || !f->pz_hid) ffn_die("FFTW planning failed for padded T=%d D=%d", T, D);
+}
+
 static void naive_init(ffn_fourier *f) {
     int T = f->T, D = f->D;
     f->cos_t = ffn_malloc(sizeof(double) * T);
@@ -168,26 +198,40 @@ static void naive_init(ffn_fourier *f) {
     f->bytes += sizeof(double) * (2 * (size_t)T + 2 * (size_t)D + 2 * (size_t)T * f->keep);
 }
 
-ffn_fourier *ffn_fourier_init(int max_B, int T, int D, int keep, ffn_fourier_impl impl) {
-    if (max_B < 1 || T < 1 || D < 1) return NULL;
-    if (keep != D && !(D % 2 == 0 && keep == D / 2)) return NULL;
-    if (impl < FFN_FOURIER_AUTO || impl > FFN_FOURIER_NAIVE) return NULL;
+/* Sizes, then the chosen implementation's tables and scratch; nin/off say where the input columns sit. */
+static ffn_fourier *fourier_new(int max_B, int T, int D, int keep, int nin, int off, ffn_fourier_impl impl) {
     ffn_fourier *f = ffn_calloc(sizeof(*f));
     f->max_b = max_B;
     f->T = T;
     f->D = D;
     f->keep = keep;
+    f->nin = nin;
+    f->off = off;
+    f->padded = nin < D;
     f->hb = D / 2 + 1;
     f->nc = keep < f->hb ? keep : f->hb;
     f->nthreads = omp_get_max_threads();
     if (f->nthreads < 1) f->nthreads = 1;
     f->impl = impl == FFN_FOURIER_AUTO ? auto_choose(T, D, f->nc) : impl;
     switch (f->impl) {
-    case FFN_FOURIER_FFT: fft_init(f); break;
+    case FFN_FOURIER_FFT: f->padded ? pz_init(f) : fft_init(f); break;
     case FFN_FOURIER_MATRIX: matrix_init(f); break;
     default: naive_init(f); break;
     }
     return f;
+}
+
+ffn_fourier *ffn_fourier_init(int max_B, int T, int D, int keep, ffn_fourier_impl impl) {
+    if (max_B < 1 || T < 1 || D < 1) return NULL;
+    if (keep != D && !(D % 2 == 0 && keep == D / 2)) return NULL;
+    if (impl < FFN_FOURIER_AUTO || impl > FFN_FOURIER_NAIVE) return NULL;
+    return fourier_new(max_B, T, D, keep, D, 0, impl);
+}
+
+ffn_fourier *ffn_fourier_init_padded(int max_B, int T, int D, int off, ffn_fourier_impl impl) {
+    if (max_B < 1 || T < 1 || D < 2 || D % 2 || off < 0 || off > D - D / 2) return NULL;
+    if (impl < FFN_FOURIER_AUTO || impl > FFN_FOURIER_NAIVE) return NULL;
+    return fourier_new(max_B, T, D, D / 2, D / 2, off, impl);
 }
 
 void ffn_fourier_free(ffn_fourier *f) {
@@ -195,6 +239,12 @@ void ffn_fourier_free(ffn_fourier *f) {
     if (f->cols_all && f->cols_all != f->cols_fwd) fftwf_destroy_plan(f->cols_all);
     if (f->cols_fwd) fftwf_destroy_plan(f->cols_fwd);
     if (f->rows) fftwf_destroy_plan(f->rows);
+    if (f->pz_seq_bwd && f->pz_seq_bwd != f->pz_seq_fwd) fftwf_destroy_plan(f->pz_seq_bwd);
+    if (f->pz_seq_fwd) fftwf_destroy_plan(f->pz_seq_fwd);
+    if (f->pz_hid) fftwf_destroy_plan(f->pz_hid);
+    for (int i = 0; f->pz_r && i < f->nthreads; i++) fftwf_free(f->pz_r[i]), fftwf_free(f->pz_z[i]);
+    ffn_free(f->pz_r);
+    ffn_free(f->pz_z);
     if (f->buf) {
         for (int i = 0; i < f->nthreads; i++) fftwf_free(f->buf[i]);
         ffn_free(f->buf);
@@ -265,6 +315,56 @@ static void fft_backward(ffn_fourier *f, float *dinp, const float *dout, int B) 
     }
 }
 
+/* ---- FFT, padded input (the Fast-FNet block from its second block on) ---- */
+
+/* dst (T, nin) (+)= M[out cols, in cols] src for one sequence, where M is the real map Re(DFT_T (.) DFT_D) on
+ * a width-D signal, src sits at hidden positions in_off.. and dst reads positions out_off... Transforming
+ * the real columns along the sequence first needs only T/2+1 rows (a real input's spectrum is Hermitian);
+ * row t's length-D c2c then gives row t at position p and row T-t at position -p mod D:
+ * Re Q[-t, p] = Re conj(Q[t, -p]) for a real input. The padding columns are never transformed along T. */
+static void pz_apply(const ffn_fourier *f, fftwf_plan seq, int in_off, int out_off, float *dst, const float *src,
+                     int accumulate) {
+    int T = f->T, D = f->D, n = f->nin, Tn = T / 2 + 1, th = omp_get_thread_num();
+    float *r = f->pz_r[th];
+    fftwf_complex *z = f->pz_z[th];
+    memcpy(r, src, sizeof(float) * (size_t)T * n);
+    for (int t = 0; t < Tn; t++) {
+        fftwf_complex *row = z + (size_t)t * D;
+        memset(row, 0, sizeof(fftwf_complex) * in_off);
+        memset(row + in_off + n, 0, sizeof(fftwf_complex) * (D - in_off - n));
+    }
+    fftwf_execute_dft_r2c(seq, r, z + in_off);
+    fftwf_execute_dft(f->pz_hid, z, z);
+    for (int t = 0; t < Tn; t++) {
+        const fftwf_complex *row = z + (size_t)t * D;
+        float *o = dst + (size_t)t * n;
+        if (accumulate)
+            for (int j = 0; j < n; j++) o[j] += row[out_off + j][0];
+        else
+            for (int j = 0; j < n; j++) o[j] = row[out_off + j][0];
+        int tm = (T - t) % T;
+        if (tm == t) continue; /* rows 0 and T/2 are their own mirror */
+        o = dst + (size_t)tm * n;
+        if (accumulate)
+            for (int j = 0; j < n; j++) o[j] += row[(2 * D - out_off - j) % D][0];
+        else
+            for (int j = 0; j < n; j++) o[j] = row[(2 * D - out_off - j) % D][0];
+    }
+}
+
+static void pz_forward(ffn_fourier *f, float *out, const float *inp, int B) {
+    size_t per = (size_t)f->T * f->nin;
+#pragma omp parallel for num_threads(f->nthreads) schedule(static)
+    for (int b = 0; b < B; b++) pz_apply(f, f->pz_seq_fwd, f->off, 0, out + b * per, inp + b * per, 0);
+}
+
+/* The adjoint restricts the symmetric map the other way round: kept bins in, the input's positions out. */
+static void pz_backward(ffn_fourier *f, float *dinp, const float *dout, int B) {
+    size_t per = (size_t)f->T * f->nin;
+#pragma omp parallel for num_threads(f->nthreads) schedule(static)
+    for (int b = 0; b < B; b++) pz_apply(f, f->pz_seq_bwd, 0, f->off, dinp + b * per, dout + b * per, 1);
+}
+
 /* ---- MATRIX ---- */
 
 /* dst (B,T,D or keep) (+)= the forward map of src (B,T,D), computing nc columns and mirroring the rest.
@@ -272,8 +372,8 @@ static void fft_backward(ffn_fourier *f, float *dinp, const float *dout, int B) 
 static void matrix_apply(ffn_fourier *f, float *dst, int dcols, const float *src, int B, int accumulate) {
     int T = f->T, D = f->D, nc = f->nc, n2 = 2 * nc, bn = B * nc;
     float *p = f->mat_p, *q = f->mat_q;
-    /* p (B*T, 2nc) = X [C_D | S_D] */
-    ffn_sgemm(0, 0, B * T, n2, D, 1.0f, src, D, f->w_hid, n2, 0.0f, p, n2);
+    /* p (B*T, 2nc) = X [C_D | S_D], only the rows of the input's nin columns (padding contributes nothing) */
+    ffn_sgemm(0, 0, B * T, n2, f->nin, 1.0f, src, f->nin, f->w_hid + (size_t)f->off * n2, n2, 0.0f, p, n2);
     /* q (2, T, B, nc): stacking the C and S halves turns C_T Pc - S_T Ps into one GEMM with K = 2T */
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
@@ -300,7 +400,7 @@ static void matrix_apply(ffn_fourier *f, float *dst, int dcols, const float *src
 /* keep < D only: dX += C_T G C_Dk^T - S_T G S_Dk^T directly, so the final GEMM has K = keep rather than
  * running the full map on a half-zero padded gradient. */
 static void matrix_backward_half(ffn_fourier *f, float *dinp, const float *dout, int B) {
-    int T = f->T, D = f->D, nc = f->nc, n2 = 2 * nc, bn = B * nc;
+    int T = f->T, nc = f->nc, n2 = 2 * nc, bn = B * nc;
     float *p = f->mat_p, *q = f->mat_q;
     /* q (T, B*nc) */
     for (int b = 0; b < B; b++)
@@ -315,8 +415,8 @@ static void matrix_backward_half(ffn_fourier *f, float *dinp, const float *dout,
             memcpy(qr, p + ((size_t)t * B + b) * nc, sizeof(float) * nc);
             memcpy(qr + nc, p + ((size_t)(T + t) * B + b) * nc, sizeof(float) * nc);
         }
-    /* dX += q [C_Dk | S_Dk]^T */
-    ffn_sgemm(0, 1, B * T, D, n2, 1.0f, q, n2, f->w_hid, n2, 1.0f, dinp, D);
+    /* dX += q [C_Dk | S_Dk]^T, at the input's nin columns only */
+    ffn_sgemm(0, 1, B * T, f->nin, n2, 1.0f, q, n2, f->w_hid + (size_t)f->off * n2, n2, 1.0f, dinp, f->nin);
 }
 
 /* ---- NAIVE (double precision, separable direct sums; a reference, not a fast path) ---- */
@@ -324,15 +424,16 @@ static void matrix_backward_half(ffn_fourier *f, float *dinp, const float *dout,
 static void naive_forward(ffn_fourier *f, float *out, const float *inp, int B) {
     int T = f->T, D = f->D, keep = f->keep;
     double *ac = f->nv_c, *as = f->nv_s;
+    int nin = f->nin, off = f->off;
     for (int b = 0; b < B; b++) {
-        const float *x = inp + (size_t)b * T * D;
+        const float *x = inp + (size_t)b * T * nin;
         for (int s = 0; s < T; s++)
             for (int k = 0; k < keep; k++) {
                 double c = 0.0, sn = 0.0;
-                for (int d = 0; d < D; d++) {
-                    int j = (int)((long)d * k % D);
-                    c += x[(size_t)s * D + d] * f->cos_d[j];
-                    sn += x[(size_t)s * D + d] * f->sin_d[j];
+                for (int d = 0; d < nin; d++) {
+                    int j = (int)((long)(d + off) * k % D);
+                    c += x[(size_t)s * nin + d] * f->cos_d[j];
+                    sn += x[(size_t)s * nin + d] * f->sin_d[j];
                 }
                 ac[(size_t)s * keep + k] = c;
                 as[(size_t)s * keep + k] = sn;
@@ -366,13 +467,13 @@ static void naive_backward(ffn_fourier *f, float *dinp, const float *dout, int B
                 hs[(size_t)s * keep + k] = sn;
             }
         for (int s = 0; s < T; s++)
-            for (int d = 0; d < D; d++) {
+            for (int d = 0; d < f->nin; d++) {
                 double v = 0.0;
                 for (int k = 0; k < keep; k++) {
-                    int j = (int)((long)d * k % D);
+                    int j = (int)((long)(d + f->off) * k % D);
                     v += hc[(size_t)s * keep + k] * f->cos_d[j] - hs[(size_t)s * keep + k] * f->sin_d[j];
                 }
-                dinp[((size_t)b * T + s) * D + d] += (float)v;
+                dinp[((size_t)b * T + s) * f->nin + d] += (float)v;
             }
     }
 }
@@ -383,7 +484,7 @@ void ffn_fourier_forward(ffn_fourier *f, float *out, const float *inp, int B) {
     if (B < 0 || B > f->max_b) ffn_die("ffn_fourier_forward: B=%d outside [0, max_B=%d]", B, f->max_b);
     if (B == 0) return;
     switch (f->impl) {
-    case FFN_FOURIER_FFT: fft_forward(f, out, inp, B); break;
+    case FFN_FOURIER_FFT: f->padded ? pz_forward(f, out, inp, B) : fft_forward(f, out, inp, B); break;
     case FFN_FOURIER_MATRIX: matrix_apply(f, out, f->keep, inp, B, 0); break;
     default: naive_forward(f, out, inp, B); break;
     }
@@ -393,7 +494,7 @@ void ffn_fourier_backward(ffn_fourier *f, float *dinp, const float *dout, int B)
     if (B < 0 || B > f->max_b) ffn_die("ffn_fourier_backward: B=%d outside [0, max_B=%d]", B, f->max_b);
     if (B == 0) return;
     switch (f->impl) {
-    case FFN_FOURIER_FFT: fft_backward(f, dinp, dout, B); break;
+    case FFN_FOURIER_FFT: f->padded ? pz_backward(f, dinp, dout, B) : fft_backward(f, dinp, dout, B); break;
     case FFN_FOURIER_MATRIX:
         /* keep == D: the map is self-adjoint, so reuse the half-column forward */
         if (f->keep == f->D) matrix_apply(f, dinp, f->D, dout, B, 1);
