@@ -114,8 +114,13 @@ static int cmd_info(int argc, char **argv) {
     size_t total = ffn_model_num_params(m), enc = emb;
     printf("parameters:\n  embeddings            %12zu\n", emb);
     for (int l = 0; l < c->num_layers; l++) {
-        printf("  layer %-2d %-12s %12zu  (width %d -> %d)\n", l, ffn_mixing_name(c->mixing[l]), layer[l],
-               ffn_config_width(c, l), ffn_config_width(c, l + 1));
+        if (c->mixing[l] == FFN_MIX_FAST_FOURIER_PAD)
+            printf("  layer %-2d %-12s %12zu  (width %d -> %d inside, FFN %d, padded back to %d)\n", l, ffn_mixing_name(c->mixing[l]),
+                   layer[l], ffn_config_width(c, l), ffn_config_width(c, l) / 2, ffn_config_block_ffn_width(c, ffn_config_width(c, l)),
+                   ffn_config_width(c, l + 1));
+        else
+            printf("  layer %-2d %-12s %12zu  (width %d -> %d)\n", l, ffn_mixing_name(c->mixing[l]), layer[l],
+                   ffn_config_width(c, l), ffn_config_width(c, l + 1));
         enc += layer[l];
     }
     printf("  heads (pooler, mlm transform+bias, nsp, classifier) %zu\n", heads);
@@ -439,7 +444,7 @@ static int cmd_init(int argc, char **argv) {
     ffn_model *m = ffn_model_create(&c, (uint64_t)seed, err, sizeof err);
     if (!m) ffn_die("init: %s", err);
     if (ffn_model_save(m, out, err, sizeof err)) ffn_die("%s", err);
-    printf("wrote %s: %s, %d layers, width %d -> %d, %.3fM parameters\n", out, a.arch, c.num_layers, c.hidden_size,
+    printf("wrote %s: %s, %d layers, width %d -> %d, %.3fM parameters\n", out, a.arch ? a.arch : "fnet", c.num_layers, c.hidden_size,
            ffn_config_width(&c, c.num_layers), ffn_model_num_params(m) / 1e6);
     ffn_model_free(m);
     return 0;
