@@ -27,7 +27,6 @@
 struct ffn_fourier {
     int max_b, T, D, keep;
     int nin, off; /* input columns and the hidden position of the first: D and 0, or D/2 and off (padded) */
-    int padded;   /* the input is nin non-zero columns of a width-D signal (ffn_fourier_init_padded) */
     int nc;      /* hidden columns actually computed: min(keep, D/2+1); the rest are mirrored */
     int hb;      /* D/2+1 complex bins of the r2c transform */
     ffn_fourier_impl impl;
@@ -38,11 +37,6 @@ struct ffn_fourier {
     fftwf_plan cols_fwd; /* c2c along seq over the nc columns forward needs */
     fftwf_plan cols_all; /* c2c along seq over all hb columns, for the adjoint of keep < D */
     fftwf_complex **buf;
-    /* FFT, padded: the nin real columns go through an r2c along the sequence first (T/2+1 rows), then one
-     * c2c of length D per row gives the kept outputs of that row and of its mirror row T-t */
-    fftwf_plan pz_seq_fwd, pz_seq_bwd, pz_hid; /* r2c into columns off.. (forward) or 0.. (adjoint); c2c */
-    float **pz_r;                              /* per thread (T, nin) copy of one input sequence */
-    fftwf_complex **pz_z;                      /* per thread (T/2+1, D) */
     /* MATRIX */
     float *w_hid; /* (D, 2 nc)  = [C_D | S_D] restricted to the computed columns */
     float *w_seq; /* (T, 2 T)   = [C_T | -S_T] */
@@ -162,29 +156,6 @@ static void matrix_init(ffn_fourier *f) {
     f->bytes += sizeof(float) * ((size_t)D * 2 * nc + (size_t)T * 2 * T + 2 * scratch);
 }
 
-/* Padded input: plans for the sequence r2c of the nin real columns (written straight into their hidden
- * positions of the row buffer) and the per-row c2c along hidden. */
-static void pz_init(ffn_fourier *f) {
-    int T = f->T, D = f->D, n = f->nin, Tn = T / 2 + 1;
-    fftw_setup();
-    f->pz_r = ffn_malloc(sizeof(float *) * f->nthreads);
-    f->pz_z = ffn_malloc(sizeof(fftwf_complex *) * f->nthreads);
-    for (int i = 0; i < f->nthreads; i++) {
-        f->pz_r[i] = fftwf_alloc_real((size_t)T * n);
-        f->pz_z[i] = fftwf_alloc_complex((size_t)Tn * D);
-        if (!f->pz_r[i] || !f->pz_z[i]) ffn_die("fftwf_alloc failed for T=%d D=%d", T, D);
-    }
-    f->bytes += (sizeof(float) * (size_t)T * n + sizeof(fftwf_complex) * (size_t)Tn * D) * f->nthreads;
-    unsigned flags = (g_measure ? FFTW_MEASURE : FFTW_ESTIMATE) | FFTW_DESTROY_INPUT;
-    int n_t[1] = {T}, n_d[1] = {D};
-    float *r = f->pz_r[0];
-    fftwf_complex *z = f->pz_z[0];
-    f->pz_seq_fwd = fftwf_plan_many_dft_r2c(1, n_t, n, r, NULL, n, 1, z + f->off, NULL, D, 1, flags);
-    f->pz_seq_bwd = f->off == 0 ? f->pz_seq_fwd : fftwf_plan_many_dft_r2c(1, n_t, n, r, NULL, n, 1, z, NULL, D, 1, flags);
-    f->pz_hid = fftwf_plan_many_dft(1, n_d, Tn, z, NULL, 1, D, z, NULL, 1, D, FFTW_FORWARD, flags);
-    if (!f->pz_seq_fwd || !f->pz_seq_bwd || !f->pz_hid) ffn_die("FFTW planning failed for padded T=%d D=%d", T, D);
-}
-
 static void naive_init(ffn_fourier *f) {
     int T = f->T, D = f->D;
     f->cos_t = ffn_malloc(sizeof(double) * T);
@@ -207,14 +178,13 @@ static ffn_fourier *fourier_new(int max_B, int T, int D, int keep, int nin, int 
     f->keep = keep;
     f->nin = nin;
     f->off = off;
-    f->padded = nin < D;
     f->hb = D / 2 + 1;
     f->nc = keep < f->hb ? keep : f->hb;
     f->nthreads = omp_get_max_threads();
     if (f->nthreads < 1) f->nthreads = 1;
     f->impl = impl == FFN_FOURIER_AUTO ? auto_choose(T, D, f->nc) : impl;
     switch (f->impl) {
-    case FFN_FOURIER_FFT: f->padded ? pz_init(f) : fft_init(f); break;
+    case FFN_FOURIER_FFT: fft_init(f); break;
     case FFN_FOURIER_MATRIX: matrix_init(f); break;
     default: naive_init(f); break;
     }
@@ -239,12 +209,6 @@ void ffn_fourier_free(ffn_fourier *f) {
     if (f->cols_all && f->cols_all != f->cols_fwd) fftwf_destroy_plan(f->cols_all);
     if (f->cols_fwd) fftwf_destroy_plan(f->cols_fwd);
     if (f->rows) fftwf_destroy_plan(f->rows);
-    if (f->pz_seq_bwd && f->pz_seq_bwd != f->pz_seq_fwd) fftwf_destroy_plan(f->pz_seq_bwd);
-    if (f->pz_seq_fwd) fftwf_destroy_plan(f->pz_seq_fwd);
-    if (f->pz_hid) fftwf_destroy_plan(f->pz_hid);
-    for (int i = 0; f->pz_r && i < f->nthreads; i++) fftwf_free(f->pz_r[i]), fftwf_free(f->pz_z[i]);
-    ffn_free(f->pz_r);
-    ffn_free(f->pz_z);
     if (f->buf) {
         for (int i = 0; i < f->nthreads; i++) fftwf_free(f->buf[i]);
         ffn_free(f->buf);
@@ -267,14 +231,18 @@ size_t ffn_fourier_bytes(const ffn_fourier *f) { return f->bytes; }
 
 /* ---- FFT ---- */
 
-/* Loads x (T, xcols), zero-padded to D columns, into buf and transforms it in place: after this
- * buf[t*hb + k] = (DFT_T X DFT_D)[t, k] for the columns k that cols covers. */
-static void fft_seq(const ffn_fourier *f, fftwf_complex *buf, fftwf_plan cols, const float *x, int xcols) {
+/* Loads x (T, xcols) into columns xoff.. of a width-D signal, zeros elsewhere, into buf and transforms it in
+ * place: after this buf[t*hb + k] = (DFT_T X DFT_D)[t, k] for the columns k that cols covers. A narrow input is
+ * read as is, never stored padded; its zero columns cost the hidden r2c only, and the sequence transform runs
+ * over the columns that cols covers (the kept bins, for the forward of keep < D). */
+static void fft_seq(const ffn_fourier *f, fftwf_complex *buf, fftwf_plan cols, const float *x, int xcols, int xoff) {
     int T = f->T, D = f->D, hb = f->hb;
     float *r = (float *)buf;
     for (int t = 0; t < T; t++) {
-        memcpy(r + (size_t)t * 2 * hb, x + (size_t)t * xcols, sizeof(float) * xcols);
-        if (xcols < D) memset(r + (size_t)t * 2 * hb + xcols, 0, sizeof(float) * (D - xcols));
+        float *row = r + (size_t)t * 2 * hb;
+        memset(row, 0, sizeof(float) * xoff);
+        memcpy(row + xoff, x + (size_t)t * xcols, sizeof(float) * xcols);
+        memset(row + xoff + xcols, 0, sizeof(float) * (D - xoff - xcols));
     }
     fftwf_execute_dft_r2c(f->rows, r, buf);
     fftwf_execute_dft(cols, buf, buf);
@@ -285,7 +253,7 @@ static void fft_forward(ffn_fourier *f, float *out, const float *inp, int B) {
 #pragma omp parallel for num_threads(f->nthreads) schedule(static)
     for (int b = 0; b < B; b++) {
         fftwf_complex *buf = f->buf[omp_get_thread_num()];
-        fft_seq(f, buf, f->cols_fwd, inp + (size_t)b * T * D, D);
+        fft_seq(f, buf, f->cols_fwd, inp + (size_t)b * T * f->nin, f->nin, f->off);
         float *o = out + (size_t)b * T * keep;
         for (int t = 0; t < T; t++) {
             fftwf_complex *row = buf + (size_t)t * hb, *mir = buf + (size_t)((T - t) % T) * hb;
@@ -304,65 +272,17 @@ static void fft_backward(ffn_fourier *f, float *dinp, const float *dout, int B) 
 #pragma omp parallel for num_threads(f->nthreads) schedule(static)
     for (int b = 0; b < B; b++) {
         fftwf_complex *buf = f->buf[omp_get_thread_num()];
-        fft_seq(f, buf, f->cols_all, dout + (size_t)b * T * keep, keep);
-        float *o = dinp + (size_t)b * T * D;
+        fft_seq(f, buf, f->cols_all, dout + (size_t)b * T * keep, keep, 0);
+        /* only the input's nin positions off.. are needed (a padded input's other columns are constant zeros) */
+        int n = f->nin, off = f->off, lo = hb < off ? off : hb, mid = hb < off + n ? hb : off + n;
+        float *o = dinp + (size_t)b * T * n - off;
         for (int t = 0; t < T; t++) {
             fftwf_complex *row = buf + (size_t)t * hb, *mir = buf + (size_t)((T - t) % T) * hb;
-            float *ot = o + (size_t)t * D;
-            for (int k = 0; k < hb; k++) ot[k] += row[k][0];
-            for (int k = hb; k < D; k++) ot[k] += mir[D - k][0];
+            float *ot = o + (size_t)t * n;
+            for (int k = off; k < mid; k++) ot[k] += row[k][0];
+            for (int k = lo; k < off + n; k++) ot[k] += mir[D - k][0];
         }
     }
-}
-
-/* ---- FFT, padded input (the Fast-FNet block from its second block on) ---- */
-
-/* dst (T, nin) (+)= M[out cols, in cols] src for one sequence, where M is the real map Re(DFT_T (.) DFT_D) on
- * a width-D signal, src sits at hidden positions in_off.. and dst reads positions out_off... Transforming
- * the real columns along the sequence first needs only T/2+1 rows (a real input's spectrum is Hermitian);
- * row t's length-D c2c then gives row t at position p and row T-t at position -p mod D:
- * Re Q[-t, p] = Re conj(Q[t, -p]) for a real input. The padding columns are never transformed along T. */
-static void pz_apply(const ffn_fourier *f, fftwf_plan seq, int in_off, int out_off, float *dst, const float *src,
-                     int accumulate) {
-    int T = f->T, D = f->D, n = f->nin, Tn = T / 2 + 1, th = omp_get_thread_num();
-    float *r = f->pz_r[th];
-    fftwf_complex *z = f->pz_z[th];
-    memcpy(r, src, sizeof(float) * (size_t)T * n);
-    for (int t = 0; t < Tn; t++) {
-        fftwf_complex *row = z + (size_t)t * D;
-        memset(row, 0, sizeof(fftwf_complex) * in_off);
-        memset(row + in_off + n, 0, sizeof(fftwf_complex) * (D - in_off - n));
-    }
-    fftwf_execute_dft_r2c(seq, r, z + in_off);
-    fftwf_execute_dft(f->pz_hid, z, z);
-    for (int t = 0; t < Tn; t++) {
-        const fftwf_complex *row = z + (size_t)t * D;
-        float *o = dst + (size_t)t * n;
-        if (accumulate)
-            for (int j = 0; j < n; j++) o[j] += row[out_off + j][0];
-        else
-            for (int j = 0; j < n; j++) o[j] = row[out_off + j][0];
-        int tm = (T - t) % T;
-        if (tm == t) continue; /* rows 0 and T/2 are their own mirror */
-        o = dst + (size_t)tm * n;
-        if (accumulate)
-            for (int j = 0; j < n; j++) o[j] += row[(2 * D - out_off - j) % D][0];
-        else
-            for (int j = 0; j < n; j++) o[j] = row[(2 * D - out_off - j) % D][0];
-    }
-}
-
-static void pz_forward(ffn_fourier *f, float *out, const float *inp, int B) {
-    size_t per = (size_t)f->T * f->nin;
-#pragma omp parallel for num_threads(f->nthreads) schedule(static)
-    for (int b = 0; b < B; b++) pz_apply(f, f->pz_seq_fwd, f->off, 0, out + b * per, inp + b * per, 0);
-}
-
-/* The adjoint restricts the symmetric map the other way round: kept bins in, the input's positions out. */
-static void pz_backward(ffn_fourier *f, float *dinp, const float *dout, int B) {
-    size_t per = (size_t)f->T * f->nin;
-#pragma omp parallel for num_threads(f->nthreads) schedule(static)
-    for (int b = 0; b < B; b++) pz_apply(f, f->pz_seq_bwd, 0, f->off, dinp + b * per, dout + b * per, 1);
 }
 
 /* ---- MATRIX ---- */
@@ -484,7 +404,7 @@ void ffn_fourier_forward(ffn_fourier *f, float *out, const float *inp, int B) {
     if (B < 0 || B > f->max_b) ffn_die("ffn_fourier_forward: B=%d outside [0, max_B=%d]", B, f->max_b);
     if (B == 0) return;
     switch (f->impl) {
-    case FFN_FOURIER_FFT: f->padded ? pz_forward(f, out, inp, B) : fft_forward(f, out, inp, B); break;
+    case FFN_FOURIER_FFT: fft_forward(f, out, inp, B); break;
     case FFN_FOURIER_MATRIX: matrix_apply(f, out, f->keep, inp, B, 0); break;
     default: naive_forward(f, out, inp, B); break;
     }
@@ -494,7 +414,7 @@ void ffn_fourier_backward(ffn_fourier *f, float *dinp, const float *dout, int B)
     if (B < 0 || B > f->max_b) ffn_die("ffn_fourier_backward: B=%d outside [0, max_B=%d]", B, f->max_b);
     if (B == 0) return;
     switch (f->impl) {
-    case FFN_FOURIER_FFT: f->padded ? pz_backward(f, dinp, dout, B) : fft_backward(f, dinp, dout, B); break;
+    case FFN_FOURIER_FFT: fft_backward(f, dinp, dout, B); break;
     case FFN_FOURIER_MATRIX:
         /* keep == D: the map is self-adjoint, so reuse the half-column forward */
         if (f->keep == f->D) matrix_apply(f, dinp, f->D, dout, B, 1);
