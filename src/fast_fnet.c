@@ -91,6 +91,7 @@ static void ffn_part_backward(ffn_model *m, int l, float *dh, float *dsum2, cons
     memset(dO, 0, sizeof(float) * nH);
     ffn_dropout_backward(dO, dsum2, L->o_drop, nH, pd);
     memset(dG, 0, sizeof(float) * nF);
+    ffn_gelu_forward(L->g, L->a, nF); /* not kept per layer (model.c's layout) */
     ffn_linear_backward(dG, g->w2, g->b2, dO, L->g, p->w2, N, Fw, H);
     memset(dA, 0, sizeof(float) * nF);
     ffn_gelu_backward(dA, L->a, dG, nF);

@@ -224,7 +224,6 @@ static int layout_padblock(ffn_layer_acts *L, const ffn_config *c, int i, size_t
     L->ln1_rstd = TAKEF(BT);
     L->h = TAKEF(BT * H);
     L->a = TAKEF(BT * Fw);
-    L->g = TAKEF(BT * Fw);
     if (c->hidden_dropout > 0) L->o_drop = TAKEB(BT * H);
     L->sum2 = TAKEF(BT * H);
     L->ln2_mean = TAKEF(BT);
@@ -272,13 +271,16 @@ static size_t layout(ffn_acts *A, const ffn_config *c, int B, int T, int train, 
             if (pdrop > 0) L->mix_drop = TAKEB(BT * Wo);
         }
         L->a = TAKEF(BT * Fw);
-        L->g = TAKEF(BT * Fw);
         if (pdrop > 0) L->o_drop = TAKEB(BT * Wo);
         L->sum2 = TAKEF(BT * Wo);
         L->ln2_mean = TAKEF(BT);
         L->ln2_rstd = TAKEF(BT);
         L->y = TAKEF(BT * Wo);
     }
+    /* gelu(a) is not kept per layer: every layer's FFN writes one shared buffer, and backward recomputes it
+     * from a (one gelu per layer), which saves (N-1) x (B,T,F) floats, the largest activations */
+    float *g = TAKEF(BT * maxF);
+    for (int i = 0; i < c->num_layers; i++) A->layer[i].g = g;
     A->scratch = TAKEF(BT * maxW);
     if (any_attn && c->attn_dropout > 0) A->att_scratch = TAKEF((size_t)T * T);
     A->keymask = TAKEB(BT);
@@ -641,6 +643,7 @@ void ffn_model_backward(ffn_model *m) {
         zero(dO, nWo);
         ffn_dropout_backward(dO, dsum2, La->o_drop, nWo, pd);
         zero(dG, BT * Fw);
+        ffn_gelu_forward(La->g, La->a, BT * Fw); /* not kept per layer (see layout) */
         ffn_linear_backward(dG, g->w2, g->b2, dO, La->g, p->w2, (int)BT, Fw, Wo);
         zero(dA, BT * Fw);
         ffn_gelu_backward(dA, La->a, dG, BT * Fw);
