@@ -15,6 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
+
+/* CPU seconds of this process: with one thread, the work of a step whatever else the machine runs */
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
 
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -193,7 +201,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < B; i++) lab[i] = i % 2;
     ffn_batch bt = {.B = B, .T = T, .input_ids = ids, .cls_labels = lab};
     double fl = forward_flops(&c, B, T);
-    double *t = malloc(sizeof(double) * (repeats + warmup));
+    double *t = malloc(sizeof(double) * (repeats + warmup)), *tc = malloc(sizeof(double) * (repeats + warmup));
     printf("{\"impl\": \"fastfnet\", \"arch\": \"%s\", \"reduce\": \"%s\", \"residual\": \"%s\", \"pad\": \"%s\", \"block_ffn\": \"%s\", "
            "\"hidden\": %d, \"layers\": %d, \"intermediate\": %d, \"seq\": %d, \"batch\": %d, \"threads\": %d, \"params\": %zu, \"repeats\": %d",
            a.arch, a.reduce ? a.reduce : "", a.residual ? a.residual : "", ffn_pad_name(c.pad), ffn_block_ffn_name(c.block_ffn),
@@ -201,26 +209,28 @@ int main(int argc, char **argv) {
     ffn_adamw opt = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.01f};
     if (train) {
         for (int i = 0; i < warmup + repeats; i++) {
-            double t0 = ffn_now();
+            double t0 = ffn_now(), c0 = cpu_now();
             ffn_model_zero_grad(m);
             ffn_model_forward(m, &bt, 1);
             ffn_model_backward(m);
             ffn_model_adamw_step(m, &opt, i + 1);
             t[i] = ffn_now() - t0;
+            tc[i] = cpu_now() - c0;
         }
-        double mn, mx, med = median_of(t + warmup, repeats, &mn, &mx);
+        double mn, mx, med = median_of(t + warmup, repeats, &mn, &mx), cmn, cmx, cmed = median_of(tc + warmup, repeats, &cmn, &cmx);
         printf(", \"train_step_s_median\": %.5f, \"train_step_s_min\": %.5f, \"train_step_s_max\": %.5f, \"train_tokens_per_s\": %.1f, "
-               "\"train_gflops\": %.2f", med, mn, mx, B * T / med, 3 * fl / med / 1e9);
+               "\"train_gflops\": %.2f, \"train_step_cpu_s_median\": %.5f", med, mn, mx, B * T / med, 3 * fl / med / 1e9, cmed);
     }
     if (infer) {
         for (int i = 0; i < warmup + repeats; i++) {
-            double t0 = ffn_now();
+            double t0 = ffn_now(), c0 = cpu_now();
             ffn_model_forward(m, &bt, 0);
             t[i] = ffn_now() - t0;
+            tc[i] = cpu_now() - c0;
         }
-        double mn, mx, med = median_of(t + warmup, repeats, &mn, &mx);
+        double mn, mx, med = median_of(t + warmup, repeats, &mn, &mx), cmn, cmx, cmed = median_of(tc + warmup, repeats, &cmn, &cmx);
         printf(", \"infer_step_s_median\": %.5f, \"infer_step_s_min\": %.5f, \"infer_step_s_max\": %.5f, \"infer_tokens_per_s\": %.1f, "
-               "\"infer_gflops\": %.2f", med, mn, mx, B * T / med, fl / med / 1e9);
+               "\"infer_gflops\": %.2f, \"infer_cpu_tokens_per_s\": %.1f", med, mn, mx, B * T / med, fl / med / 1e9, B * T / cmed);
         /* classification inference: the last layer's per-token work for [CLS] only (same logits) */
         ffn_model_set_pooled_only(m, 1);
         for (int i = 0; i < warmup + repeats; i++) {
@@ -234,7 +244,7 @@ int main(int argc, char **argv) {
     }
     double est = (double)ffn_model_num_params(m) * 4 * (train ? 4 : 1) + (double)ffn_model_activation_bytes(&c, B, T, train);
     printf(", \"model_flops_forward\": %.4g, \"peak_rss_mib\": %.1f, \"estimate_mib\": %.1f}\n", fl, peak_rss_mib(), est / 1048576.0);
-    free(ids), free(lab), free(t);
+    free(ids), free(lab), free(t), free(tc);
     ffn_model_free(m);
     return 0;
 }

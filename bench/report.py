@@ -291,17 +291,24 @@ for shape, title in (("small", "4 x 256, FFN 1024, byte vocabulary"), ("base", "
     if not rs:
         continue
     T_, B_ = rs[0]["seq"], rs[0]["batch"]
-    L.append(f"{title}, sequence {T_}, batch {B_} (classifier head; median over rounds, min-max of the repeats):\n")
-    L.append("| model | params | train step s (min-max) | step / FNet | train peak RSS MiB | RSS / FNet | infer tok/s | infer / FNet |")
-    L.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    cpu = "train_step_cpu_s_median" in rs[0]
+    L.append(f"{title}, sequence {T_}, batch {B_}, {rs[0]['threads']} thread(s) (classifier head; median over rounds, min-max of "
+             "the repeats" + ("; `CPU` columns: the process's CPU seconds per step, which with one thread measure the work "
+             "whatever else shares the machine" if cpu else "") + "):\n")
+    L.append("| model | params | train step s (min-max) | step / FNet | " + ("train step CPU s | CPU step / FNet | " if cpu else "") +
+             "train peak RSS MiB | RSS / FNet | infer tok/s | infer / FNet |" + (" infer CPU tok/s / FNet |" if cpu else ""))
+    L.append("| --- | ---: | ---: | ---: | " + ("---: | ---: | " if cpu else "") + "---: | ---: | ---: | ---: |" + (" ---: |" if cpu else ""))
     ms = list(dict.fromkeys(r["model"] for r in rs))
     g = lambda m, k: med(r.get(k) for r in rs if r["model"] == m)
     for m in ms:
         lo, hi = spread(x for r in rs if r["model"] == m for x in (r.get("train_step_s_min"), r.get("train_step_s_max")))
+        c1 = (f"{g(m, 'train_step_cpu_s_median'):.4f} | {g(m, 'train_step_cpu_s_median') / g('fnet', 'train_step_cpu_s_median'):.3f} | "
+              if cpu else "")
+        c2 = f" {g(m, 'infer_cpu_tokens_per_s') / g('fnet', 'infer_cpu_tokens_per_s'):.2f} |" if cpu else ""
         L.append(f"| {NAMES7.get(m, m)} | {int(g(m, 'params')):,} | {g(m, 'train_step_s_median'):.4f} ({lo:.4f}-{hi:.4f}) | "
-                 f"{g(m, 'train_step_s_median') / g('fnet', 'train_step_s_median'):.3f} | {g(m, 'peak_rss_mib'):.1f} | "
+                 f"{g(m, 'train_step_s_median') / g('fnet', 'train_step_s_median'):.3f} | {c1}{g(m, 'peak_rss_mib'):.1f} | "
                  f"{g(m, 'peak_rss_mib') / g('fnet', 'peak_rss_mib'):.3f} | {g(m, 'infer_tokens_per_s'):,.0f} | "
-                 f"{g(m, 'infer_tokens_per_s') / g('fnet', 'infer_tokens_per_s'):.2f} |")
+                 f"{g(m, 'infer_tokens_per_s') / g('fnet', 'infer_tokens_per_s'):.2f} |{c2}")
     L.append("")
 if fo7:
     L.append("The Fourier layer alone, forward + backward, seconds (best of 3 interleaved rounds of medians); `narrow input` is a "

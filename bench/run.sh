@@ -65,7 +65,7 @@ mkdir -p "$OUT"
 FF=build/fastfnet
 BENCH=build/bench
 PY=/usr/bin/python3
-TH=2
+TH=${BENCH_THREADS:-2} # BENCH_THREADS=1: one thread per program, steadier on a machine shared with other work
 LR=2e-3
 export OMP_NUM_THREADS=$TH
 
@@ -78,7 +78,7 @@ else
     SEQ=256 BATCH=4 ROUNDS=1 REP=3 SWEEP="128 256 512 1024" SEEDS="1"
     AHID=64 ALAY=2 AFFN=256 STEPS=30 ABATCH=8 LLEN=512 TLEN=256 MLEN=128 MLMSTEPS=30 BASE_REP=1 LIMIT=2000 ELIMIT=300
 fi
-# BENCH_ROUNDS / BENCH_REPEATS / BENCH_BASE_REPEATS override the profile's rounds and repeats (a busy machine)
+# BENCH_ROUNDS / BENCH_REPEATS / BENCH_BASE_REPEATS (and BENCH_THREADS above) override the profile's rounds and repeats (a busy machine)
 ROUNDS=${BENCH_ROUNDS:-$ROUNDS} REP=${BENCH_REPEATS:-$REP} BASE_REP=${BENCH_BASE_REPEATS:-$BASE_REP}
 MID=$((ALAY / 2))
 # name | fastfnet architecture flags (all: 4 layers x 256, FFN 1024 in the efficiency section). fast-fnet is the

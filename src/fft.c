@@ -275,12 +275,12 @@ static void fft_backward(ffn_fourier *f, float *dinp, const float *dout, int B) 
         fft_seq(f, buf, f->cols_all, dout + (size_t)b * T * keep, keep, 0);
         /* only the input's nin positions off.. are needed (a padded input's other columns are constant zeros) */
         int n = f->nin, off = f->off, lo = hb < off ? off : hb, mid = hb < off + n ? hb : off + n;
-        float *o = dinp + (size_t)b * T * n - off;
+        float *o = dinp + (size_t)b * T * n;
         for (int t = 0; t < T; t++) {
             fftwf_complex *row = buf + (size_t)t * hb, *mir = buf + (size_t)((T - t) % T) * hb;
-            float *ot = o + (size_t)t * n;
-            for (int k = off; k < mid; k++) ot[k] += row[k][0];
-            for (int k = lo; k < off + n; k++) ot[k] += mir[D - k][0];
+            float *ot = o + (size_t)t * n; /* ot[j] is hidden position off + j */
+            for (int k = off; k < mid; k++) ot[k - off] += row[k][0];
+            for (int k = lo; k < off + n; k++) ot[k - off] += mir[D - k][0];
         }
     }
 }
