@@ -265,7 +265,7 @@ if dp:
     L.append("\nBoth processes share one machine's two cores and memory bus, so this measures the overhead of the "
              "data-parallel machinery (collectives through shared memory, duplicated batch assembly), not a cluster's "
              "scaling; docs/DISTRIBUTED.md gives the communication volume per step for other model sizes.\n")
-# ---- 7. the authors' Fast-FNet against FNet and the narrow design ----
+# ---- 6. the authors' Fast-FNet against FNet and the narrow design ----
 NAMES7 = {"fnet": "FNet", "fast-fnet": "authors' Fast-FNet (defaults: dense, first, FFN unchanged)",
           "fast-fnet-maxpool": "authors', maxpool", "fast-fnet-avgpool": "authors', avgpool", "fast-fnet-slice": "authors', slice",
           "fast-fnet-centred": "authors', centred pad", "fast-fnet-halved": "authors', FFN halved",
@@ -274,7 +274,7 @@ ap7 = [r for r in rows if r.get("section") == "authors-params"]
 sp7 = [r for r in rows if r.get("section") == "authors-speed"]
 fo7 = [r for r in rows if r.get("section") == "authors-fourier"]
 if ap7 or sp7:
-    L.append("## 7. Fast-FNet as its authors drew it, against FNet and the narrow design\n")
+    L.append("## 6. Fast-FNet as its authors drew it, against FNet and the narrow design\n")
     L.append("`--arch fast-fnet` is the authors' model (every block: Fourier layer H -> H/2, Add & Norm and FFN at H/2, zero "
              "pad back to H; heads at H); `narrow` is the earlier reading (`--arch fast-fnet-narrow --reduce 0`: reduce once, "
              "stay narrow). Options of the authors' model that are not named are the defaults.\n")
