@@ -97,10 +97,11 @@ for _ in 1 2 3 4 5 6; do cat corpus.txt corpus.txt >>corpus2.txt; done
     grep -q valid_perplexity mlm.json && [ -s mlm/tokenizer.json ] && ok "mlm+nsp pre-training with a BPE tokenizer: $(cat mlm.json)" || bad "mlm: $(tail -3 mlm.log)"
 "$FF" train --init-from mlm --train t_train.jsonl --max-len 32 --threads 2 --batch 16 --steps 40 --out ft >ft.json 2>ft.log &&
     grep -q "initialised" ft.log && ok "fine-tuning from the MLM model: $(grep initialised ft.log)" || bad "fine-tune: $(tail -3 ft.log)"
-# an FNet MLM model into the authors' Fast-FNet: embeddings and pooler fit by name and shape, the blocks (H/2 wide) do not
+# an FNet MLM model into the authors' Fast-FNet: embeddings, pooler and the FFN biases (F wide in both) fit by name
+# and shape; the rest of the blocks (H/2 wide) does not
 "$FF" train --init-from mlm --arch fast-fnet --hidden 64 --layers 2 --intermediate 128 --train t_train.jsonl --max-len 32 --threads 2 \
     --batch 16 --steps 10 --out ft-fast >ft-fast.json 2>ft-fast.log &&
-    grep -q "initialised 9 of 23 tensors" ft-fast.log && grep -q "freshly initialised: fnet.encoder.layer.0.fourier.residual.dense.weight" ft-fast.log &&
+    grep -q "initialised 11 of 29 tensors" ft-fast.log && grep -q "freshly initialised: fnet.encoder.layer.0.fourier.residual.dense.weight" ft-fast.log &&
     ! grep -q "freshly initialised: fnet.embeddings" ft-fast.log &&
     ok "FNet -> Fast-FNet fine-tuning copies what fits and names the rest: $(grep initialised ft-fast.log | tr '\n' ' ' | head -c 300)" ||
     bad "FNet -> Fast-FNet init: $(tail -5 ft-fast.log)"
