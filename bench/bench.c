@@ -1,10 +1,13 @@
 /* bench.c: times fastfnet's training step (forward + backward + AdamW) and inference for one model shape,
  * in this process, and reports median/min/max, tokens/s, model GFLOP/s, parameters and peak RSS as one JSON
- * line. `--sgemm-peak` instead measures OpenBLAS sgemm's GFLOP/s (the MFU denominator).
- * usage: bench [--arch A --hidden E --layers N --intermediate F --heads H --reduce L --residual R
- *               --attention-layers K --vocab V] --seq T --batch B [--mode train|infer|both] [--repeats R]
- *              [--warmup W] [--threads N] | --sgemm-peak [--threads N] */
+ * line. `--sgemm-peak` instead measures OpenBLAS sgemm's GFLOP/s (the MFU denominator); `--params` prints the
+ * parameter count of the model with every head (no allocation); `--fourier` times the Fourier layer alone
+ * (forward + backward) for FNet's map and the two transforms of the authors' Fast-FNet block, interleaved.
+ * usage: bench [--arch A --hidden E --layers N --intermediate F --heads H --reduce L --residual R --pad P
+ *               --block-ffn F --attention-layers K --vocab V] --seq T --batch B [--mode train|infer|both]
+ *              [--repeats R] [--warmup W] [--threads N] | --sgemm-peak [--threads N] | --params | --fourier */
 #include "blas.h"
+#include "fft.h"
 #include "model.h"
 #include "simd.h"
 #include "train.h"
@@ -13,6 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
+
+/* CPU seconds of this process: with one thread, the work of a step whatever else the machine runs */
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
 
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -29,6 +40,16 @@ static double forward_flops(const ffn_config *c, int B, int T) {
     for (int l = 0; l < c->num_layers; l++) {
         int W = ffn_config_width(c, l), Wo = ffn_config_width(c, l + 1);
         int F = ffn_width_ffn(c, Wo);
+        if (c->mixing[l] == FFN_MIX_FAST_FOURIER_PAD) {
+            /* the transform as computed (a padded input's sequence transform runs on its W/2 real columns) */
+            int H = W / 2;
+            F = ffn_config_block_ffn_width(c, W);
+            if (ffn_padblock_narrow_in(c, l)) f += B * 2.5 * H * T * log2(T > 1 ? T : 2) + (B * (T / 2 + 1.0)) * 5.0 * W * log2(W);
+            else f += BT * 2.5 * W * log2(W > 1 ? W : 2) + (double)B * H * 5.0 * T * log2(T > 1 ? T : 2);
+            if (!ffn_padblock_narrow_in(c, l) && c->residual == FFN_RES_DENSE) f += 2 * BT * W * H;
+            f += 2 * 2 * BT * H * F;
+            continue;
+        }
         if (c->mixing[l] == FFN_MIX_ATTENTION) f += 4 * 2 * BT * W * W + 2 * 2 * BT * T * W;
         else {
             f += BT * 2.5 * W * log2(W > 1 ? W : 2) + (double)B * (W / 2 + 1) * 5.0 * T * log2(T > 1 ? T : 2);
@@ -47,6 +68,47 @@ static double median_of(double *t, int n, double *mn, double *mx) {
     return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
+/* Median seconds of forward + backward of one Fourier plan on (B,T,in) -> (B,T,out). */
+static double time_fourier(ffn_fourier *f, float *out, float *in, float *din, int B, int reps) {
+    double t[32];
+    if (reps > 32) reps = 32;
+    ffn_fourier_forward(f, out, in, B);
+    for (int r = 0; r < reps; r++) {
+        double t0 = ffn_now();
+        ffn_fourier_forward(f, out, in, B);
+        ffn_fourier_backward(f, din, out, B);
+        t[r] = ffn_now() - t0;
+    }
+    double mn, mx;
+    return median_of(t, reps, &mn, &mx);
+}
+
+/* FNet's layer (W -> W), the authors' first block (W -> W/2 of a full input), a later block reading its W/2
+ * values directly (values first, and centred), and that later block run on an explicitly zero-padded copy
+ * of its input (the copy itself not timed). Rounds interleave the five. */
+static void bench_fourier(int B, int T, int W, int reps, ffn_fourier_impl impl) {
+    if (getenv("BENCH_MEASURE")) ffn_fft_set_measure(1); /* FFTW_MEASURE plans, as FASTFNET_WISDOM gives */
+    size_t n = (size_t)B * T * W;
+    float *in = ffn_calloc(sizeof(float) * n), *out = ffn_calloc(sizeof(float) * n), *din = ffn_calloc(sizeof(float) * n);
+    for (size_t i = 0; i < n; i++) in[i] = (float)((i * 2654435761u) % 1000) * 1e-3f - 0.5f;
+    ffn_fourier *f[5] = {ffn_fourier_init(B, T, W, W, impl), ffn_fourier_init(B, T, W, W / 2, impl),
+                         ffn_fourier_init_padded(B, T, W, 0, impl), ffn_fourier_init_padded(B, T, W, W / 4, impl),
+                         ffn_fourier_init(B, T, W, W / 2, impl)};
+    static const char *name[5] = {"fnet", "authors_block1", "authors_narrow_first", "authors_narrow_centred", "authors_on_padded_copy"};
+    double best[5] = {1e30, 1e30, 1e30, 1e30, 1e30};
+    for (int round = 0; round < 3; round++)
+        for (int k = 0; k < 5; k++) {
+            double t = time_fourier(f[k], out, in, din, B, reps);
+            best[k] = t < best[k] ? t : best[k];
+        }
+    printf("{\"impl\": \"fastfnet-fourier\", \"batch\": %d, \"seq\": %d, \"width\": %d, \"fourier_impl\": \"%s\"", B, T, W,
+           ffn_fourier_impl_name(ffn_fourier_impl_chosen(f[2])));
+    for (int k = 0; k < 5; k++) printf(", \"%s_fwd_bwd_s\": %.6f", name[k], best[k]);
+    printf("}\n");
+    for (int k = 0; k < 5; k++) ffn_fourier_free(f[k]);
+    ffn_free(in), ffn_free(out), ffn_free(din);
+}
+
 static double peak_rss_mib(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -60,7 +122,7 @@ int main(int argc, char **argv) {
     a.hidden = 256;
     a.layers = 4;
     a.dropout = 0.1;
-    int B = 8, T = 512, repeats = 5, warmup = 2, threads = 2, sgemm = 0;
+    int B = 8, T = 512, repeats = 5, warmup = 2, threads = 2, sgemm = 0, params = 0, fourier = 0;
     const char *mode = "both";
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i];
@@ -73,6 +135,8 @@ int main(int argc, char **argv) {
         else if (OPT("--heads")) a.heads = atoi(v);
         else if (OPT("--reduce")) a.reduce = v;
         else if (OPT("--residual")) a.residual = v;
+        else if (OPT("--pad")) a.pad = v;
+        else if (OPT("--block-ffn")) a.block_ffn = v;
         else if (OPT("--attention-layers")) a.attention_layers = atoi(v);
         else if (OPT("--mixing")) a.mixing = v;
         else if (OPT("--vocab")) a.vocab = atoi(v);
@@ -85,6 +149,8 @@ int main(int argc, char **argv) {
         else if (OPT("--warmup")) warmup = atoi(v);
         else if (OPT("--threads")) threads = atoi(v);
         else if (!strcmp(k, "--sgemm-peak")) sgemm = 1;
+        else if (!strcmp(k, "--params")) params = 1;
+        else if (!strcmp(k, "--fourier")) fourier = 1;
         else ffn_die("bench: unknown or incomplete option '%s'", k);
     }
     if (repeats < 1 || B < 1 || T < 1) ffn_die("bench: --repeats, --batch and --seq must be >= 1");
@@ -106,10 +172,24 @@ int main(int argc, char **argv) {
                threads, 2.0 * n * n * n / med / 1e9, 2.0 * n * n * n / mn / 1e9, reps);
         return 0;
     }
+    if (fourier) {
+        ffn_fourier_impl fi = FFN_FOURIER_AUTO;
+        if (a.fourier_impl && ffn_fourier_impl_parse(a.fourier_impl, &fi)) ffn_die("bench: --fourier-impl '%s'", a.fourier_impl);
+        bench_fourier(B, T, a.hidden, repeats, fi);
+        return 0;
+    }
     ffn_config c;
     char err[512];
     a.max_pos = T;
     if (ffn_arch_build(&c, &a, err, sizeof err)) ffn_die("%s", err);
+    if (params) {
+        size_t enc, total = ffn_config_num_params(&c, &enc); /* every head: mlm, nsp, classifier, pooler */
+        printf("{\"impl\": \"fastfnet-params\", \"arch\": \"%s\", \"residual\": \"%s\", \"pad\": \"%s\", \"block_ffn\": \"%s\", "
+               "\"hidden\": %d, \"layers\": %d, \"intermediate\": %d, \"vocab\": %d, \"positions\": %d, \"params\": %zu, \"encoder_params\": %zu}\n",
+               a.arch, ffn_residual_name(c.residual), ffn_pad_name(c.pad), ffn_block_ffn_name(c.block_ffn), c.hidden_size,
+               c.num_layers, c.intermediate_size, c.vocab_size, c.max_position, total, enc);
+        return 0;
+    }
     c.heads = FFN_HEAD_CLS | FFN_HEAD_POOLER;
     int train = strcmp(mode, "infer") != 0, infer = strcmp(mode, "train") != 0;
     ffn_model *m = ffn_model_create(&c, 1, err, sizeof err);
@@ -122,34 +202,37 @@ int main(int argc, char **argv) {
     for (int i = 0; i < B; i++) lab[i] = i % 2;
     ffn_batch bt = {.B = B, .T = T, .input_ids = ids, .cls_labels = lab};
     double fl = forward_flops(&c, B, T);
-    double *t = malloc(sizeof(double) * (repeats + warmup));
-    printf("{\"impl\": \"fastfnet\", \"arch\": \"%s\", \"reduce\": \"%s\", \"residual\": \"%s\", \"hidden\": %d, \"layers\": %d, "
-           "\"intermediate\": %d, \"seq\": %d, \"batch\": %d, \"threads\": %d, \"params\": %zu, \"repeats\": %d, \"kernels\": \"%s\"",
-           a.arch, a.reduce ? a.reduce : "", a.residual ? a.residual : "", c.hidden_size, c.num_layers, c.intermediate_size, T, B,
-           threads, ffn_model_num_params(m), repeats, ffn_kern()->name);
+    double *t = malloc(sizeof(double) * (repeats + warmup)), *tc = malloc(sizeof(double) * (repeats + warmup));
+    printf("{\"impl\": \"fastfnet\", \"arch\": \"%s\", \"reduce\": \"%s\", \"residual\": \"%s\", \"pad\": \"%s\", \"block_ffn\": \"%s\", "
+           "\"hidden\": %d, \"layers\": %d, \"intermediate\": %d, \"seq\": %d, \"batch\": %d, \"threads\": %d, \"params\": %zu, \"repeats\": %d, "
+           "\"kernels\": \"%s\"",
+           a.arch, a.reduce ? a.reduce : "", a.residual ? a.residual : "", ffn_pad_name(c.pad), ffn_block_ffn_name(c.block_ffn),
+           c.hidden_size, c.num_layers, c.intermediate_size, T, B, threads, ffn_model_num_params(m), repeats, ffn_kern()->name);
     ffn_adamw opt = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.01f};
     if (train) {
         for (int i = 0; i < warmup + repeats; i++) {
-            double t0 = ffn_now();
+            double t0 = ffn_now(), c0 = cpu_now();
             ffn_model_zero_grad(m);
             ffn_model_forward(m, &bt, 1);
             ffn_model_backward(m);
             ffn_model_adamw_step(m, &opt, i + 1);
             t[i] = ffn_now() - t0;
+            tc[i] = cpu_now() - c0;
         }
-        double mn, mx, med = median_of(t + warmup, repeats, &mn, &mx);
+        double mn, mx, med = median_of(t + warmup, repeats, &mn, &mx), cmn, cmx, cmed = median_of(tc + warmup, repeats, &cmn, &cmx);
         printf(", \"train_step_s_median\": %.5f, \"train_step_s_min\": %.5f, \"train_step_s_max\": %.5f, \"train_tokens_per_s\": %.1f, "
-               "\"train_gflops\": %.2f", med, mn, mx, B * T / med, 3 * fl / med / 1e9);
+               "\"train_gflops\": %.2f, \"train_step_cpu_s_median\": %.5f", med, mn, mx, B * T / med, 3 * fl / med / 1e9, cmed);
     }
     if (infer) {
         for (int i = 0; i < warmup + repeats; i++) {
-            double t0 = ffn_now();
+            double t0 = ffn_now(), c0 = cpu_now();
             ffn_model_forward(m, &bt, 0);
             t[i] = ffn_now() - t0;
+            tc[i] = cpu_now() - c0;
         }
-        double mn, mx, med = median_of(t + warmup, repeats, &mn, &mx);
+        double mn, mx, med = median_of(t + warmup, repeats, &mn, &mx), cmn, cmx, cmed = median_of(tc + warmup, repeats, &cmn, &cmx);
         printf(", \"infer_step_s_median\": %.5f, \"infer_step_s_min\": %.5f, \"infer_step_s_max\": %.5f, \"infer_tokens_per_s\": %.1f, "
-               "\"infer_gflops\": %.2f", med, mn, mx, B * T / med, fl / med / 1e9);
+               "\"infer_gflops\": %.2f, \"infer_cpu_tokens_per_s\": %.1f", med, mn, mx, B * T / med, fl / med / 1e9, B * T / cmed);
         /* classification inference: the last layer's per-token work for [CLS] only (same logits) */
         ffn_model_set_pooled_only(m, 1);
         for (int i = 0; i < warmup + repeats; i++) {
@@ -163,7 +246,7 @@ int main(int argc, char **argv) {
     }
     double est = (double)ffn_model_num_params(m) * 4 * (train ? 4 : 1) + (double)ffn_model_activation_bytes(&c, B, T, train);
     printf(", \"model_flops_forward\": %.4g, \"peak_rss_mib\": %.1f, \"estimate_mib\": %.1f}\n", fl, peak_rss_mib(), est / 1048576.0);
-    free(ids), free(lab), free(t);
+    free(ids), free(lab), free(t), free(tc);
     ffn_model_free(m);
     return 0;
 }

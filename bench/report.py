@@ -269,6 +269,62 @@ if dp:
     L.append("\nBoth processes share one machine's two cores and memory bus, so this measures the overhead of the "
              "data-parallel machinery (collectives through shared memory, duplicated batch assembly), not a cluster's "
              "scaling; docs/DISTRIBUTED.md gives the communication volume per step for other model sizes.\n")
+# ---- 6. the authors' Fast-FNet against FNet and the narrow design ----
+NAMES7 = {"fnet": "FNet", "fast-fnet": "authors' Fast-FNet (defaults: dense, first, FFN unchanged)",
+          "fast-fnet-maxpool": "authors', maxpool", "fast-fnet-avgpool": "authors', avgpool", "fast-fnet-slice": "authors', slice",
+          "fast-fnet-centred": "authors', centred pad", "fast-fnet-halved": "authors', FFN halved",
+          "narrow": "narrow design (reduce at layer 0, dense)"}
+ap7 = [r for r in rows if r.get("section") == "authors-params"]
+sp7 = [r for r in rows if r.get("section") == "authors-speed"]
+fo7 = [r for r in rows if r.get("section") == "authors-fourier"]
+if ap7 or sp7:
+    L.append("## 6. Fast-FNet as its authors drew it, against FNet and the narrow design\n")
+    L.append("`--arch fast-fnet` is the authors' model (every block: Fourier layer H -> H/2, Add & Norm and FFN at H/2, zero "
+             "pad back to H; heads at H); `narrow` is the earlier reading (`--arch fast-fnet-narrow --reduce 0`: reduce once, "
+             "stay narrow). Options of the authors' model that are not named are the defaults.\n")
+if ap7:
+    fp = next((int(r["params"]) for r in ap7 if r["model"] == "fnet"), float("nan"))
+    L.append("Parameters at Base size (12 x 768, FFN 3072, vocabulary 32000, 512 positions, every head: pooler, classifier, MLM, NSP):\n")
+    L.append("| model | parameters | encoder (embeddings + layers) | / FNet-Base |")
+    L.append("| --- | ---: | ---: | ---: |")
+    for r in ap7:
+        L.append(f"| {NAMES7.get(r['model'], r['model'])} | {int(r['params']):,} | {int(r['encoder_params']):,} | {int(r['params']) / fp:.3f} |")
+    L.append("")
+for shape, title in (("small", "4 x 256, FFN 1024, byte vocabulary"), ("base", "Base size 12 x 768, FFN 3072, vocabulary 32000")):
+    rs = [r for r in sp7 if r.get("shape") == shape]
+    if not rs:
+        continue
+    T_, B_ = rs[0]["seq"], rs[0]["batch"]
+    cpu = "train_step_cpu_s_median" in rs[0]
+    L.append(f"{title}, sequence {T_}, batch {B_}, {rs[0]['threads']} thread(s) (classifier head; median over rounds, min-max of "
+             "the repeats" + ("; `CPU` columns: the process's CPU seconds per step, which with one thread measure the work "
+             "whatever else shares the machine" if cpu else "") + "):\n")
+    L.append("| model | params | train step s (min-max) | step / FNet | " + ("train step CPU s | CPU step / FNet | " if cpu else "") +
+             "train peak RSS MiB | RSS / FNet | infer tok/s | infer / FNet |" + (" infer CPU tok/s / FNet |" if cpu else ""))
+    L.append("| --- | ---: | ---: | ---: | " + ("---: | ---: | " if cpu else "") + "---: | ---: | ---: | ---: |" + (" ---: |" if cpu else ""))
+    ms = list(dict.fromkeys(r["model"] for r in rs))
+    g = lambda m, k: med(r.get(k) for r in rs if r["model"] == m)
+    for m in ms:
+        lo, hi = spread(x for r in rs if r["model"] == m for x in (r.get("train_step_s_min"), r.get("train_step_s_max")))
+        c1 = (f"{g(m, 'train_step_cpu_s_median'):.4f} | {g(m, 'train_step_cpu_s_median') / g('fnet', 'train_step_cpu_s_median'):.3f} | "
+              if cpu else "")
+        c2 = f" {g(m, 'infer_cpu_tokens_per_s') / g('fnet', 'infer_cpu_tokens_per_s'):.2f} |" if cpu else ""
+        L.append(f"| {NAMES7.get(m, m)} | {int(g(m, 'params')):,} | {g(m, 'train_step_s_median'):.4f} ({lo:.4f}-{hi:.4f}) | "
+                 f"{g(m, 'train_step_s_median') / g('fnet', 'train_step_s_median'):.3f} | {c1}{g(m, 'peak_rss_mib'):.1f} | "
+                 f"{g(m, 'peak_rss_mib') / g('fnet', 'peak_rss_mib'):.3f} | {g(m, 'infer_tokens_per_s'):,.0f} | "
+                 f"{g(m, 'infer_tokens_per_s') / g('fnet', 'infer_tokens_per_s'):.2f} |{c2}")
+    L.append("")
+if fo7:
+    L.append("The Fourier layer alone, forward + backward, seconds (best of 3 interleaved rounds of medians); `narrow input` is a "
+             "block from the second on reading its H/2 values directly, `on a padded copy` the same block run on an explicitly "
+             "zero-padded input:\n")
+    L.append("| shape | FNet (H -> H) | authors' block 1 (H -> H/2) | narrow input, values first | narrow input, centred | on a padded copy |")
+    L.append("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for r in fo7:
+        L.append(f"| B {r['batch']}, T {r['seq']}, H {r['width']} | {float(r['fnet_fwd_bwd_s']):.5f} | {float(r['authors_block1_fwd_bwd_s']):.5f} | "
+                 f"{float(r['authors_narrow_first_fwd_bwd_s']):.5f} | {float(r['authors_narrow_centred_fwd_bwd_s']):.5f} | "
+                 f"{float(r['authors_on_padded_copy_fwd_bwd_s']):.5f} |")
+    L.append("")
 # ---- summary: the paper's claims side by side (from the sections below) ----
 S = []
 effm = by_model("efficiency")

@@ -9,8 +9,11 @@
 #      MLM pre-training + fine-tuning, per model and seed.
 #   6. data parallelism over MPI: tokens/s of 1 process x 2 threads against 2 processes x 1 thread (plain and
 #      ZeRO-1), and the time in the gradient all-reduce.
+#   7. the authors' Fast-FNet (--arch fast-fnet) with every option against FNet and the narrow design: parameters
+#      at Base size, training step / inference tokens/s / peak RSS at 4 x 256 (T 512, B 8) and at Base size
+#      (T 512, B 1), rounds interleaved, and the Fourier layer alone.
 # Raw results: build/bench-PROFILE/results.jsonl; report: docs/RESULTS.md + docs/results-*.svg.
-# BENCH_SECTIONS=LIST (comma-separated: speed = sections 1-4, accuracy = 5, mpi = 6; default all) runs only those;
+# BENCH_SECTIONS=LIST (comma-separated: speed = sections 1-4, accuracy = 5, mpi = 6, authors = 7; default all) runs only those;
 # when the profile already has results, the listed sections' rows are replaced and the others kept, and the
 # report names every command that contributed, with its commit and date.
 set -euo pipefail
@@ -22,7 +25,7 @@ make -s all build/bench
 OUT=build/bench-$PROFILE
 SECTIONS=${BENCH_SECTIONS:-all}
 for s in ${SECTIONS//,/ }; do
-    case "$s" in all | speed | accuracy | mpi) ;; *) echo "bench: BENCH_SECTIONS: '$s' is not one of all, speed, accuracy, mpi" >&2; exit 2 ;; esac
+    case "$s" in all | speed | accuracy | mpi | authors) ;; *) echo "bench: BENCH_SECTIONS: '$s' is not one of all, speed, accuracy, mpi, authors" >&2; exit 2 ;; esac
 done
 want() { [ "$SECTIONS" = all ] || [[ ",$SECTIONS," == *",$1,"* ]]; }
 CMD="${BENCH_SECTIONS:+BENCH_SECTIONS=$SECTIONS }make bench PROFILE=$PROFILE"
@@ -37,7 +40,8 @@ else # keep the other sections' rows
     # rows of the listed sections go, and so does a command whose sections are all being re-measured
     /usr/bin/python3 -c '
 import json, sys
-groups = {"speed": {"sgemm", "efficiency", "sweep", "base"}, "accuracy": {"accuracy"}, "mpi": {"mpi"}}
+groups = {"speed": {"sgemm", "efficiency", "sweep", "base"}, "accuracy": {"accuracy"}, "mpi": {"mpi"},
+          "authors": {"authors-params", "authors-speed", "authors-fourier"}}
 redo = set(sys.argv[2].split(","))
 drop = set().union(*(groups[g] for g in redo))
 keep = []
@@ -61,7 +65,7 @@ mkdir -p "$OUT"
 FF=build/fastfnet
 BENCH=build/bench
 PY=/usr/bin/python3
-TH=2
+TH=${BENCH_THREADS:-2} # BENCH_THREADS=1: one thread per program, steadier on a machine shared with other work
 LR=2e-3
 export OMP_NUM_THREADS=$TH
 
@@ -74,17 +78,32 @@ else
     SEQ=256 BATCH=4 ROUNDS=1 REP=3 SWEEP="128 256 512 1024" SEEDS="1"
     AHID=64 ALAY=2 AFFN=256 STEPS=30 ABATCH=8 LLEN=512 TLEN=256 MLEN=128 MLMSTEPS=30 BASE_REP=1 LIMIT=2000 ELIMIT=300
 fi
+# BENCH_ROUNDS / BENCH_REPEATS / BENCH_BASE_REPEATS (and BENCH_THREADS above) override the profile's rounds and repeats (a busy machine)
+ROUNDS=${BENCH_ROUNDS:-$ROUNDS} REP=${BENCH_REPEATS:-$REP} BASE_REP=${BENCH_BASE_REPEATS:-$BASE_REP}
 MID=$((ALAY / 2))
-# name | fastfnet architecture flags (all: 4 layers x 256, FFN 1024 in the efficiency section)
+# name | fastfnet architecture flags (all: 4 layers x 256, FFN 1024 in the efficiency section). fast-fnet is the
+# authors' model; the fast-*-0 rows are the narrow design (reduce at layer 0 and stay narrow), named as before.
 MODELS=(
     "bert|--arch bert"
     "fnet|--arch fnet"
     "hybrid|--arch hybrid --attention-layers 2"
-    "fast-dense-0|--arch fast-fnet --reduce 0 --residual dense"
-    "fast-maxpool-0|--arch fast-fnet --reduce 0 --residual maxpool"
-    "fast-avgpool-0|--arch fast-fnet --reduce 0 --residual avgpool"
-    "fast-slice-0|--arch fast-fnet --reduce 0 --residual slice"
-    "fast-avgpool-0,mid|--arch fast-fnet --reduce 0,MID --residual avgpool"
+    "fast-fnet|--arch fast-fnet"
+    "fast-dense-0|--arch fast-fnet-narrow --reduce 0 --residual dense"
+    "fast-maxpool-0|--arch fast-fnet-narrow --reduce 0 --residual maxpool"
+    "fast-avgpool-0|--arch fast-fnet-narrow --reduce 0 --residual avgpool"
+    "fast-slice-0|--arch fast-fnet-narrow --reduce 0 --residual slice"
+    "fast-avgpool-0,mid|--arch fast-fnet-narrow --reduce 0,MID --residual avgpool"
+)
+# section 7: the authors' model with every option (defaults: dense, first, FFN unchanged), FNet, the narrow design
+AUTHORS=(
+    "fnet|--arch fnet"
+    "fast-fnet|--arch fast-fnet"
+    "fast-fnet-maxpool|--arch fast-fnet --residual maxpool"
+    "fast-fnet-avgpool|--arch fast-fnet --residual avgpool"
+    "fast-fnet-slice|--arch fast-fnet --residual slice"
+    "fast-fnet-centred|--arch fast-fnet --pad centred"
+    "fast-fnet-halved|--arch fast-fnet --block-ffn halved"
+    "narrow|--arch fast-fnet-narrow --reduce 0 --residual dense"
 )
 log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
 add() { # KEY=VALUE... then a JSON line from stdin: merged into one results line
@@ -130,7 +149,7 @@ section_mpi() {
     mkdir -p "$OUT/mpi"
     local spec name flags cfg dir
     for round in $(seq 1 "$MPI_ROUNDS"); do
-        for spec in "fnet|--arch fnet" "fast-avgpool-0|--arch fast-fnet --reduce 0 --residual avgpool"; do
+        for spec in "fnet|--arch fnet" "fast-avgpool-0|--arch fast-fnet-narrow --reduce 0 --residual avgpool"; do
             name=${spec%%|*}
             flags=${spec#*|}
             for cfg in 1x2 2x1 2x1-zero; do
@@ -176,7 +195,7 @@ if want speed; then
 
     log "3. sequence-length sweep: $SWEEP"
     for T in $SWEEP; do
-        for spec in "bert|--arch bert" "fnet|--arch fnet" "fast-avgpool-0|--arch fast-fnet --reduce 0 --residual avgpool"; do
+        for spec in "bert|--arch bert" "fnet|--arch fnet" "fast-avgpool-0|--arch fast-fnet-narrow --reduce 0 --residual avgpool"; do
             name=${spec%%|*}
             # shellcheck disable=SC2086
             $BENCH ${spec#*|} --hidden 256 --layers 4 --intermediate 1024 --heads 4 --vocab 261 --seq "$T" --batch 1 \
@@ -236,4 +255,37 @@ if want accuracy; then
 fi # accuracy
 
 want mpi && section_mpi
+
+# 7. the authors' Fast-FNet against FNet and the narrow design. Parameters at Base size with every head; speed and
+# peak RSS at the efficiency shape and at Base size (each model in its own process, rounds interleaved); the Fourier
+# layer alone (forward + backward) in one process, its variants interleaved.
+section_authors() {
+    local spec name flags round
+    log "7. the authors' Fast-FNet: parameters at Base size"
+    for spec in "${AUTHORS[@]}"; do
+        # shellcheck disable=SC2086
+        $BENCH ${spec#*|} --hidden 768 --layers 12 --intermediate 3072 --vocab 32000 --seq 512 --params | add section=authors-params model="${spec%%|*}"
+    done
+    log "7. the Fourier layer alone"
+    $BENCH --fourier --hidden 256 --seq $SEQ --batch $BATCH --repeats 11 --threads $TH | add section=authors-fourier shape=small
+    $BENCH --fourier --hidden 768 --seq 512 --batch 1 --repeats 11 --threads $TH | add section=authors-fourier shape=base
+    log "7. speed and memory, $ROUNDS rounds: 4 x 256 (seq $SEQ, batch $BATCH) and 12 x 768 (seq 512, batch 1)"
+    for round in $(seq 1 "$ROUNDS"); do
+        for spec in "${AUTHORS[@]}"; do
+            name=${spec%%|*}
+            flags=${spec#*|}
+            # shellcheck disable=SC2086
+            $BENCH $flags --hidden 256 --layers 4 --intermediate 1024 --heads 4 --vocab 261 --seq $SEQ --batch $BATCH \
+                --repeats $REP --warmup 2 --threads $TH | add section=authors-speed shape=small model="$name" round="$round"
+        done
+        for spec in "${AUTHORS[@]}"; do
+            name=${spec%%|*}
+            flags=${spec#*|}
+            # shellcheck disable=SC2086
+            $BENCH $flags --hidden 768 --layers 12 --intermediate 3072 --heads 12 --vocab 32000 --seq 512 --batch 1 \
+                --repeats $BASE_REP --warmup 1 --threads $TH | add section=authors-speed shape=base model="$name" round="$round"
+        done
+    done
+}
+want authors && section_authors
 report

@@ -12,8 +12,12 @@ extern "C" {
 
 #define FFN_MAX_LAYERS 64
 
-typedef enum { FFN_MIX_FOURIER = 0, FFN_MIX_FAST_FOURIER = 1, FFN_MIX_ATTENTION = 2 } ffn_mixing;
+/* FAST_FOURIER: the narrow design (reduce once, stay narrow). FAST_FOURIER_PAD: the authors' Fast-FNet block
+ * (Fourier layer H -> H/2, Add & Norm and FFN at H/2, zero-padded back to H). docs/MODEL.md. */
+typedef enum { FFN_MIX_FOURIER = 0, FFN_MIX_FAST_FOURIER = 1, FFN_MIX_ATTENTION = 2, FFN_MIX_FAST_FOURIER_PAD = 3 } ffn_mixing;
 typedef enum { FFN_RES_DENSE = 0, FFN_RES_MAXPOOL = 1, FFN_RES_AVGPOOL = 2, FFN_RES_SLICE = 3 } ffn_residual;
+typedef enum { FFN_PAD_FIRST = 0, FFN_PAD_CENTRED = 1 } ffn_pad;                     /* where the H/2 values sit */
+typedef enum { FFN_BLOCK_FFN_UNCHANGED = 0, FFN_BLOCK_FFN_HALVED = 1 } ffn_block_ffn; /* FFN inner width */
 enum { FFN_HEAD_MLM = 1, FFN_HEAD_NSP = 2, FFN_HEAD_CLS = 4, FFN_HEAD_POOLER = 8 };
 
 typedef struct {
@@ -33,10 +37,13 @@ typedef struct {
     int heads;                 /* FFN_HEAD_* bits */
     ffn_residual residual;     /* Fast-FNet residual reduction */
     int fourier_impl;          /* 0 auto, 1 fft, 2 matrix, 3 naive (tests) */
+    ffn_pad pad;               /* fast_fourier_pad blocks: values first, zeros after; or centred */
+    ffn_block_ffn block_ffn;   /* fast_fourier_pad blocks: FFN inner width intermediate_size, or half of it */
     ffn_mixing mixing[FFN_MAX_LAYERS];
 } ffn_config;
 
-/* Defaults for an architecture name: "fnet", "fast-fnet" (reduce at layer 0), "bert", "hybrid"
+/* Defaults for an architecture name: "fnet", "fast-fnet" (the authors' model: every layer fast_fourier_pad),
+ * "fast-fnet-narrow" (reduce at layer 0, stay narrow), "bert", "hybrid"
  * (attention in the top 2 layers). Sizes are FNet-Base's; change fields afterwards. 0 ok, -1 unknown. */
 int ffn_config_default(ffn_config *cfg, const char *arch);
 /* Check a config for consistency; 0 ok, -1 with a message naming the field. */
@@ -48,6 +55,11 @@ int ffn_config_to_json(const ffn_config *cfg, char *buf, size_t cap);
 int ffn_config_from_json(ffn_config *cfg, const char *json, size_t len, char *err, size_t errlen);
 const char *ffn_mixing_name(ffn_mixing m);
 const char *ffn_residual_name(ffn_residual r);
+const char *ffn_pad_name(ffn_pad p);
+const char *ffn_block_ffn_name(ffn_block_ffn f);
+/* A fast_fourier_pad block of width w: the column where its w/2 values start, and its FFN inner width. */
+int ffn_config_pad_offset(const ffn_config *cfg, int w);
+int ffn_config_block_ffn_width(const ffn_config *cfg, int w);
 
 typedef struct ffn_model ffn_model;
 

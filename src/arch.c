@@ -30,8 +30,11 @@ static int parse_layer(const char *tok, int N, int *out, char *err, size_t n) {
 
 int ffn_arch_build(ffn_config *c, const ffn_arch_opts *o, char *err, size_t n) {
     const char *arch = o->arch ? o->arch : "fnet";
-    if (strcmp(arch, "fnet") && strcmp(arch, "fast-fnet") && strcmp(arch, "bert") && strcmp(arch, "hybrid"))
-        return ffn_err(err, n, "--arch: '%s' must be fnet, fast-fnet, bert or hybrid", arch);
+    int authors = !strcmp(arch, "fast-fnet"), narrow = !strcmp(arch, "fast-fnet-narrow");
+    if (strcmp(arch, "fnet") && !authors && !narrow && strcmp(arch, "bert") && strcmp(arch, "hybrid"))
+        return ffn_err(err, n, "--arch: '%s' must be fnet, fast-fnet, fast-fnet-narrow, bert or hybrid", arch);
+    if (authors && o->reduce)
+        return ffn_err(err, n, "--reduce is the schedule of the narrow design: use --arch fast-fnet-narrow (fast-fnet halves and pads back in every block)");
     ffn_config_default(c, "fnet");
     int N = o->layers, E = o->hidden;
     if (N < 0 || N > FFN_MAX_LAYERS) return ffn_err(err, n, "--layers must be in 0..%d", FFN_MAX_LAYERS);
@@ -44,12 +47,13 @@ int ffn_arch_build(ffn_config *c, const ffn_arch_opts *o, char *err, size_t n) {
     c->num_labels = o->labels;
     c->hidden_dropout = c->attn_dropout = (float)o->dropout;
     if (c->pad_token_id >= c->vocab_size) c->pad_token_id = 0;
-    for (int i = 0; i < N; i++) c->mixing[i] = !strcmp(arch, "bert") ? FFN_MIX_ATTENTION : FFN_MIX_FOURIER;
+    for (int i = 0; i < N; i++)
+        c->mixing[i] = !strcmp(arch, "bert") ? FFN_MIX_ATTENTION : authors ? FFN_MIX_FAST_FOURIER_PAD : FFN_MIX_FOURIER;
     if (!strcmp(arch, "hybrid")) {
         if (o->attention_layers > N) return ffn_err(err, n, "--attention-layers %d exceeds --layers %d", o->attention_layers, N);
         for (int i = N - o->attention_layers; i < N; i++) c->mixing[i] = FFN_MIX_ATTENTION;
     }
-    if (!strcmp(arch, "fast-fnet") || o->reduce) {
+    if (narrow || o->reduce) {
         if (!strcmp(arch, "bert")) return ffn_err(err, n, "--reduce applies to Fourier layers, not to --arch bert");
         char buf[512];
         snprintf(buf, sizeof buf, "%s", o->reduce ? o->reduce : "0");
@@ -71,7 +75,8 @@ int ffn_arch_build(ffn_config *c, const ffn_arch_opts *o, char *err, size_t n) {
             if (!strcmp(tok, "fourier")) c->mixing[k] = FFN_MIX_FOURIER;
             else if (!strcmp(tok, "fast_fourier") || !strcmp(tok, "fast")) c->mixing[k] = FFN_MIX_FAST_FOURIER;
             else if (!strcmp(tok, "attention")) c->mixing[k] = FFN_MIX_ATTENTION;
-            else return ffn_err(err, n, "--mixing: '%s' must be fourier, fast_fourier or attention", tok);
+            else if (!strcmp(tok, "fast_fourier_pad")) c->mixing[k] = FFN_MIX_FAST_FOURIER_PAD;
+            else return ffn_err(err, n, "--mixing: '%s' must be fourier, fast_fourier, attention or fast_fourier_pad", tok);
         }
         if (k != N) return ffn_err(err, n, "--mixing lists %d entries but --layers is %d", k, N);
     }
@@ -82,6 +87,16 @@ int ffn_arch_build(ffn_config *c, const ffn_arch_opts *o, char *err, size_t n) {
             if (!strcmp(o->residual, R[q])) k = q;
         if (k < 0) return ffn_err(err, n, "--residual: '%s' must be dense, maxpool, avgpool or slice", o->residual);
         c->residual = (ffn_residual)k;
+    }
+    if (o->pad) {
+        if (!strcmp(o->pad, "first")) c->pad = FFN_PAD_FIRST;
+        else if (!strcmp(o->pad, "centred")) c->pad = FFN_PAD_CENTRED;
+        else return ffn_err(err, n, "--pad: '%s' must be first or centred", o->pad);
+    }
+    if (o->block_ffn) {
+        if (!strcmp(o->block_ffn, "unchanged")) c->block_ffn = FFN_BLOCK_FFN_UNCHANGED;
+        else if (!strcmp(o->block_ffn, "halved")) c->block_ffn = FFN_BLOCK_FFN_HALVED;
+        else return ffn_err(err, n, "--block-ffn: '%s' must be unchanged or halved", o->block_ffn);
     }
     if (o->outputs) {
         static const char *HN[] = {"mlm", "nsp", "classifier", "pooler"};

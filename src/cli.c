@@ -123,8 +123,13 @@ static int cmd_info(int argc, char **argv) {
     size_t total = ffn_model_num_params(m), enc = emb;
     printf("parameters:\n  embeddings            %12zu\n", emb);
     for (int l = 0; l < c->num_layers; l++) {
-        printf("  layer %-2d %-12s %12zu  (width %d -> %d)\n", l, ffn_mixing_name(c->mixing[l]), layer[l],
-               ffn_config_width(c, l), ffn_config_width(c, l + 1));
+        if (c->mixing[l] == FFN_MIX_FAST_FOURIER_PAD)
+            printf("  layer %-2d %-12s %12zu  (width %d -> %d inside, FFN %d, padded back to %d)\n", l, ffn_mixing_name(c->mixing[l]),
+                   layer[l], ffn_config_width(c, l), ffn_config_width(c, l) / 2, ffn_config_block_ffn_width(c, ffn_config_width(c, l)),
+                   ffn_config_width(c, l + 1));
+        else
+            printf("  layer %-2d %-12s %12zu  (width %d -> %d)\n", l, ffn_mixing_name(c->mixing[l]), layer[l],
+                   ffn_config_width(c, l), ffn_config_width(c, l + 1));
         enc += layer[l];
     }
     printf("  heads (pooler, mlm transform+bias, nsp, classifier) %zu\n", heads);
@@ -404,15 +409,17 @@ static char *opt_to_json(const opt_def *t) {
 }
 
 #define ARCH_OPTS(a)                                                                                               \
-    {"arch", OPT_STR, &a.arch, "fnet | fast-fnet | bert | hybrid"},                                                \
+    {"arch", OPT_STR, &a.arch, "fnet | fast-fnet (the authors' Fast-FNet) | fast-fnet-narrow | bert | hybrid"},      \
     {"hidden", OPT_INT, &a.hidden, "model width (embedding width, width of layer 0)"},                            \
     {"layers", OPT_INT, &a.layers, "encoder layers"},                                                              \
     {"intermediate", OPT_INT, &a.intermediate, "FFN width at full width (-1: 4 x hidden)"},                       \
     {"heads", OPT_INT, &a.heads, "attention heads (-1: hidden/64, at least 1)"},                                  \
-    {"reduce", OPT_STR, &a.reduce, "Fast-FNet: layers that halve the width, e.g. 0 or 0,6 (fast-fnet default 0)"}, \
-    {"residual", OPT_STR, &a.residual, "Fast-FNet residual: dense | maxpool | avgpool | slice (default dense)"},  \
+    {"reduce", OPT_STR, &a.reduce, "fast-fnet-narrow: layers that halve the width for good, e.g. 0 or 0,6 (default 0)"}, \
+    {"residual", OPT_STR, &a.residual, "Fast-FNet Dimension Reduction: dense | maxpool | avgpool | slice (default dense)"}, \
+    {"pad", OPT_STR, &a.pad, "fast-fnet: where a block's H/2 values sit when padded back to H: first | centred (default first)"}, \
+    {"block-ffn", OPT_STR, &a.block_ffn, "fast-fnet: FFN inner width at H/2: unchanged (--intermediate) | halved (default unchanged)"}, \
     {"attention-layers", OPT_INT, &a.attention_layers, "hybrid: attention in the top K layers"},                  \
-    {"mixing", OPT_STR, &a.mixing, "per-layer override: fourier,fast_fourier,attention,... (one per layer)"},     \
+    {"mixing", OPT_STR, &a.mixing, "per-layer override: fourier,fast_fourier,fast_fourier_pad,attention,... (one per layer)"}, \
     {"fourier-impl", OPT_STR, &a.fourier_impl, "auto | fft | matrix (default auto)"},                             \
     {"dropout", OPT_DOUBLE, &a.dropout, "hidden and attention dropout"}
 
@@ -448,7 +455,7 @@ static int cmd_init(int argc, char **argv) {
     ffn_model *m = ffn_model_create(&c, (uint64_t)seed, err, sizeof err);
     if (!m) ffn_die("init: %s", err);
     if (ffn_model_save(m, out, err, sizeof err)) ffn_die("%s", err);
-    printf("wrote %s: %s, %d layers, width %d -> %d, %.3fM parameters\n", out, a.arch, c.num_layers, c.hidden_size,
+    printf("wrote %s: %s, %d layers, width %d -> %d, %.3fM parameters\n", out, a.arch ? a.arch : "fnet", c.num_layers, c.hidden_size,
            ffn_config_width(&c, c.num_layers), ffn_model_num_params(m) / 1e6);
     ffn_model_free(m);
     return 0;

@@ -9,9 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *MIX_NAMES[] = {"fourier", "fast_fourier", "attention"};
+static const char *MIX_NAMES[] = {"fourier", "fast_fourier", "attention", "fast_fourier_pad"};
 static const char *RES_NAMES[] = {"dense", "maxpool", "avgpool", "slice"};
-const char *ffn_mixing_name(ffn_mixing m) { return (unsigned)m < 3 ? MIX_NAMES[m] : "?"; }
+static const char *PAD_NAMES[] = {"first", "centred"};
+static const char *BFFN_NAMES[] = {"unchanged", "halved"};
+const char *ffn_mixing_name(ffn_mixing m) { return (unsigned)m < 4 ? MIX_NAMES[m] : "?"; }
+const char *ffn_pad_name(ffn_pad p) { return (unsigned)p < 2 ? PAD_NAMES[p] : "?"; }
+const char *ffn_block_ffn_name(ffn_block_ffn f) { return (unsigned)f < 2 ? BFFN_NAMES[f] : "?"; }
+/* centred: as many zeros before the values as after (one more after when w/2 is odd) */
+int ffn_config_pad_offset(const ffn_config *c, int w) { return c->pad == FFN_PAD_CENTRED ? w / 4 : 0; }
+int ffn_config_block_ffn_width(const ffn_config *c, int w) {
+    int f = (int)((long)c->intermediate_size * w / c->hidden_size);
+    return c->block_ffn == FFN_BLOCK_FFN_HALVED ? f / 2 : f;
+}
 const char *ffn_residual_name(ffn_residual r) { return (unsigned)r < 4 ? RES_NAMES[r] : "?"; }
 
 int ffn_config_default(ffn_config *c, const char *arch) {
@@ -34,6 +44,10 @@ int ffn_config_default(ffn_config *c, const char *arch) {
     for (int i = 0; i < FFN_MAX_LAYERS; i++) c->mixing[i] = FFN_MIX_FOURIER;
     if (!strcmp(arch, "fnet")) return 0;
     if (!strcmp(arch, "fast-fnet")) {
+        for (int i = 0; i < FFN_MAX_LAYERS; i++) c->mixing[i] = FFN_MIX_FAST_FOURIER_PAD;
+        return 0;
+    }
+    if (!strcmp(arch, "fast-fnet-narrow")) {
         c->mixing[0] = FFN_MIX_FAST_FOURIER;
         return 0;
     }
@@ -100,9 +114,16 @@ int ffn_config_validate(const ffn_config *c, char *err, size_t n) {
     if ((c->heads & FFN_HEAD_CLS) && c->num_labels < 1) return ffn_err(err, n, "num_labels must be >= 1");
     if ((unsigned)c->residual > FFN_RES_SLICE) return ffn_err(err, n, "unknown fastfnet_residual");
     if (c->fourier_impl < 0 || c->fourier_impl > 3) return ffn_err(err, n, "unknown fastfnet_fourier_impl");
+    if ((unsigned)c->pad > FFN_PAD_CENTRED) return ffn_err(err, n, "unknown fastfnet_pad");
+    if ((unsigned)c->block_ffn > FFN_BLOCK_FFN_HALVED) return ffn_err(err, n, "unknown fastfnet_block_ffn");
     int w = c->hidden_size;
     for (int i = 0; i < c->num_layers; i++) {
-        if ((unsigned)c->mixing[i] > FFN_MIX_ATTENTION) return ffn_err(err, n, "layer %d: unknown mixing", i);
+        if ((unsigned)c->mixing[i] > FFN_MIX_FAST_FOURIER_PAD) return ffn_err(err, n, "layer %d: unknown mixing", i);
+        if (c->mixing[i] == FFN_MIX_FAST_FOURIER_PAD) {
+            if (w % 2 || w < 2)
+                return ffn_err(err, n, "layer %d: fast_fourier_pad halves the width inside the block, but the width there is %d (must be even)", i, w);
+            if (ffn_config_block_ffn_width(c, w) < 1) return ffn_err(err, n, "layer %d: FFN width rounds to 0", i);
+        }
         if (c->mixing[i] == FFN_MIX_FAST_FOURIER) {
             if (w % 2 || w < 2)
                 return ffn_err(err, n, "layer %d: fast_fourier halves the width, but the width there is %d (must be even)", i, w);
@@ -155,7 +176,8 @@ int ffn_config_to_json(const ffn_config *c, char *buf, size_t cap) {
             first = 0;
         }
     static const char *FI[] = {"auto", "fft", "matrix", "naive"};
-    APPEND("],\n  \"fastfnet_fourier_impl\": \"%s\"\n}\n", FI[c->fourier_impl & 3]);
+    APPEND("],\n  \"fastfnet_fourier_impl\": \"%s\",\n", FI[c->fourier_impl & 3]);
+    APPEND("  \"fastfnet_pad\": \"%s\",\n  \"fastfnet_block_ffn\": \"%s\"\n}\n", ffn_pad_name(c->pad), ffn_block_ffn_name(c->block_ffn));
     return pos < cap ? (int)pos : -1;
 }
 
@@ -185,6 +207,19 @@ static const char *show_value(const char *s, char out[48]) {
     if (s[k]) memcpy(out + k, "...", 3), k += 3;
     out[k] = 0;
     return out;
+}
+
+/* An optional string field that must be one of names[0..count): its index into *out (kept when absent). */
+static int get_name(const ffn_json *j, const char *key, const char *const *names, int count, int *out, char *err, size_t n) {
+    const char *v = ffn_json_get_str(j, key);
+    if (!v) return ffn_json_get(j, key) ? ffn_err(err, n, "config field \"%s\" must be a string", key) : 0;
+    for (int q = 0; q < count; q++)
+        if (!strcmp(v, names[q])) {
+            *out = q;
+            return 0;
+        }
+    char shown[48];
+    return ffn_err(err, n, "config field \"%s\": \"%s\" must be %s or %s", key, show_value(v, shown), names[0], names[1]);
 }
 
 int ffn_config_from_json(ffn_config *c, const char *text, size_t len, char *err, size_t n) {
@@ -230,10 +265,10 @@ int ffn_config_from_json(ffn_config *c, const char *text, size_t len, char *err,
         for (int i = 0; i < mix->n; i++) {
             const ffn_json *e = &mix->items[i];
             int k = -1;
-            for (int q = 0; q < 3 && e->type == FFN_JSON_STRING; q++)
+            for (int q = 0; q < 4 && e->type == FFN_JSON_STRING; q++)
                 if (!strcmp(e->str, MIX_NAMES[q])) k = q;
             if (k < 0) {
-                ffn_err(err, n, "fastfnet_mixing[%d] must be one of fourier, fast_fourier, attention", i);
+                ffn_err(err, n, "fastfnet_mixing[%d] must be one of fourier, fast_fourier, attention, fast_fourier_pad", i);
                 goto done;
             }
             c->mixing[i] = (ffn_mixing)k;
@@ -250,6 +285,11 @@ int ffn_config_from_json(ffn_config *c, const char *text, size_t len, char *err,
         }
         c->residual = (ffn_residual)k;
     }
+    int pad = c->pad, bffn = c->block_ffn;
+    if (get_name(j, "fastfnet_pad", PAD_NAMES, 2, &pad, err, n) || get_name(j, "fastfnet_block_ffn", BFFN_NAMES, 2, &bffn, err, n))
+        goto done;
+    c->pad = (ffn_pad)pad;
+    c->block_ffn = (ffn_block_ffn)bffn;
     const ffn_json *hd = ffn_json_get(j, "fastfnet_heads");
     if (hd) {
         static const char *HN[] = {"mlm", "nsp", "classifier", "pooler"};

@@ -26,6 +26,7 @@
 
 struct ffn_fourier {
     int max_b, T, D, keep;
+    int nin, off; /* input columns and the hidden position of the first: D and 0, or D/2 and off (padded) */
     int nc;      /* hidden columns actually computed: min(keep, D/2+1); the rest are mirrored */
     int hb;      /* D/2+1 complex bins of the r2c transform */
     ffn_fourier_impl impl;
@@ -168,15 +169,15 @@ static void naive_init(ffn_fourier *f) {
     f->bytes += sizeof(double) * (2 * (size_t)T + 2 * (size_t)D + 2 * (size_t)T * f->keep);
 }
 
-ffn_fourier *ffn_fourier_init(int max_B, int T, int D, int keep, ffn_fourier_impl impl) {
-    if (max_B < 1 || T < 1 || D < 1) return NULL;
-    if (keep != D && !(D % 2 == 0 && keep == D / 2)) return NULL;
-    if (impl < FFN_FOURIER_AUTO || impl > FFN_FOURIER_NAIVE) return NULL;
+/* Sizes, then the chosen implementation's tables and scratch; nin/off say where the input columns sit. */
+static ffn_fourier *fourier_new(int max_B, int T, int D, int keep, int nin, int off, ffn_fourier_impl impl) {
     ffn_fourier *f = ffn_calloc(sizeof(*f));
     f->max_b = max_B;
     f->T = T;
     f->D = D;
     f->keep = keep;
+    f->nin = nin;
+    f->off = off;
     f->hb = D / 2 + 1;
     f->nc = keep < f->hb ? keep : f->hb;
     f->nthreads = omp_get_max_threads();
@@ -188,6 +189,19 @@ ffn_fourier *ffn_fourier_init(int max_B, int T, int D, int keep, ffn_fourier_imp
     default: naive_init(f); break;
     }
     return f;
+}
+
+ffn_fourier *ffn_fourier_init(int max_B, int T, int D, int keep, ffn_fourier_impl impl) {
+    if (max_B < 1 || T < 1 || D < 1) return NULL;
+    if (keep != D && !(D % 2 == 0 && keep == D / 2)) return NULL;
+    if (impl < FFN_FOURIER_AUTO || impl > FFN_FOURIER_NAIVE) return NULL;
+    return fourier_new(max_B, T, D, keep, D, 0, impl);
+}
+
+ffn_fourier *ffn_fourier_init_padded(int max_B, int T, int D, int off, ffn_fourier_impl impl) {
+    if (max_B < 1 || T < 1 || D < 2 || D % 2 || off < 0 || off > D - D / 2) return NULL;
+    if (impl < FFN_FOURIER_AUTO || impl > FFN_FOURIER_NAIVE) return NULL;
+    return fourier_new(max_B, T, D, D / 2, D / 2, off, impl);
 }
 
 void ffn_fourier_free(ffn_fourier *f) {
@@ -217,14 +231,18 @@ size_t ffn_fourier_bytes(const ffn_fourier *f) { return f->bytes; }
 
 /* ---- FFT ---- */
 
-/* Loads x (T, xcols), zero-padded to D columns, into buf and transforms it in place: after this
- * buf[t*hb + k] = (DFT_T X DFT_D)[t, k] for the columns k that cols covers. */
-static void fft_seq(const ffn_fourier *f, fftwf_complex *buf, fftwf_plan cols, const float *x, int xcols) {
+/* Loads x (T, xcols) into columns xoff.. of a width-D signal, zeros elsewhere, into buf and transforms it in
+ * place: after this buf[t*hb + k] = (DFT_T X DFT_D)[t, k] for the columns k that cols covers. A narrow input is
+ * read as is, never stored padded; its zero columns cost the hidden r2c only, and the sequence transform runs
+ * over the columns that cols covers (the kept bins, for the forward of keep < D). */
+static void fft_seq(const ffn_fourier *f, fftwf_complex *buf, fftwf_plan cols, const float *x, int xcols, int xoff) {
     int T = f->T, D = f->D, hb = f->hb;
     float *r = (float *)buf;
     for (int t = 0; t < T; t++) {
-        memcpy(r + (size_t)t * 2 * hb, x + (size_t)t * xcols, sizeof(float) * xcols);
-        if (xcols < D) memset(r + (size_t)t * 2 * hb + xcols, 0, sizeof(float) * (D - xcols));
+        float *row = r + (size_t)t * 2 * hb;
+        memset(row, 0, sizeof(float) * xoff);
+        memcpy(row + xoff, x + (size_t)t * xcols, sizeof(float) * xcols);
+        memset(row + xoff + xcols, 0, sizeof(float) * (D - xoff - xcols));
     }
     fftwf_execute_dft_r2c(f->rows, r, buf);
     fftwf_execute_dft(cols, buf, buf);
@@ -235,7 +253,7 @@ static void fft_forward(ffn_fourier *f, float *out, const float *inp, int B) {
 #pragma omp parallel for num_threads(f->nthreads) schedule(static)
     for (int b = 0; b < B; b++) {
         fftwf_complex *buf = f->buf[omp_get_thread_num()];
-        fft_seq(f, buf, f->cols_fwd, inp + (size_t)b * T * D, D);
+        fft_seq(f, buf, f->cols_fwd, inp + (size_t)b * T * f->nin, f->nin, f->off);
         float *o = out + (size_t)b * T * keep;
         for (int t = 0; t < T; t++) {
             fftwf_complex *row = buf + (size_t)t * hb, *mir = buf + (size_t)((T - t) % T) * hb;
@@ -254,13 +272,15 @@ static void fft_backward(ffn_fourier *f, float *dinp, const float *dout, int B) 
 #pragma omp parallel for num_threads(f->nthreads) schedule(static)
     for (int b = 0; b < B; b++) {
         fftwf_complex *buf = f->buf[omp_get_thread_num()];
-        fft_seq(f, buf, f->cols_all, dout + (size_t)b * T * keep, keep);
-        float *o = dinp + (size_t)b * T * D;
+        fft_seq(f, buf, f->cols_all, dout + (size_t)b * T * keep, keep, 0);
+        /* only the input's nin positions off.. are needed (a padded input's other columns are constant zeros) */
+        int n = f->nin, off = f->off, lo = hb < off ? off : hb, mid = hb < off + n ? hb : off + n;
+        float *o = dinp + (size_t)b * T * n;
         for (int t = 0; t < T; t++) {
             fftwf_complex *row = buf + (size_t)t * hb, *mir = buf + (size_t)((T - t) % T) * hb;
-            float *ot = o + (size_t)t * D;
-            for (int k = 0; k < hb; k++) ot[k] += row[k][0];
-            for (int k = hb; k < D; k++) ot[k] += mir[D - k][0];
+            float *ot = o + (size_t)t * n; /* ot[j] is hidden position off + j */
+            for (int k = off; k < mid; k++) ot[k - off] += row[k][0];
+            for (int k = lo; k < off + n; k++) ot[k - off] += mir[D - k][0];
         }
     }
 }
@@ -272,8 +292,8 @@ static void fft_backward(ffn_fourier *f, float *dinp, const float *dout, int B) 
 static void matrix_apply(ffn_fourier *f, float *dst, int dcols, const float *src, int B, int accumulate) {
     int T = f->T, D = f->D, nc = f->nc, n2 = 2 * nc, bn = B * nc;
     float *p = f->mat_p, *q = f->mat_q;
-    /* p (B*T, 2nc) = X [C_D | S_D] */
-    ffn_sgemm(0, 0, B * T, n2, D, 1.0f, src, D, f->w_hid, n2, 0.0f, p, n2);
+    /* p (B*T, 2nc) = X [C_D | S_D], only the rows of the input's nin columns (padding contributes nothing) */
+    ffn_sgemm(0, 0, B * T, n2, f->nin, 1.0f, src, f->nin, f->w_hid + (size_t)f->off * n2, n2, 0.0f, p, n2);
     /* q (2, T, B, nc): stacking the C and S halves turns C_T Pc - S_T Ps into one GEMM with K = 2T */
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
@@ -300,7 +320,7 @@ static void matrix_apply(ffn_fourier *f, float *dst, int dcols, const float *src
 /* keep < D only: dX += C_T G C_Dk^T - S_T G S_Dk^T directly, so the final GEMM has K = keep rather than
  * running the full map on a half-zero padded gradient. */
 static void matrix_backward_half(ffn_fourier *f, float *dinp, const float *dout, int B) {
-    int T = f->T, D = f->D, nc = f->nc, n2 = 2 * nc, bn = B * nc;
+    int T = f->T, nc = f->nc, n2 = 2 * nc, bn = B * nc;
     float *p = f->mat_p, *q = f->mat_q;
     /* q (T, B*nc) */
     for (int b = 0; b < B; b++)
@@ -315,8 +335,8 @@ static void matrix_backward_half(ffn_fourier *f, float *dinp, const float *dout,
             memcpy(qr, p + ((size_t)t * B + b) * nc, sizeof(float) * nc);
             memcpy(qr + nc, p + ((size_t)(T + t) * B + b) * nc, sizeof(float) * nc);
         }
-    /* dX += q [C_Dk | S_Dk]^T */
-    ffn_sgemm(0, 1, B * T, D, n2, 1.0f, q, n2, f->w_hid, n2, 1.0f, dinp, D);
+    /* dX += q [C_Dk | S_Dk]^T, at the input's nin columns only */
+    ffn_sgemm(0, 1, B * T, f->nin, n2, 1.0f, q, n2, f->w_hid + (size_t)f->off * n2, n2, 1.0f, dinp, f->nin);
 }
 
 /* ---- NAIVE (double precision, separable direct sums; a reference, not a fast path) ---- */
@@ -324,15 +344,16 @@ static void matrix_backward_half(ffn_fourier *f, float *dinp, const float *dout,
 static void naive_forward(ffn_fourier *f, float *out, const float *inp, int B) {
     int T = f->T, D = f->D, keep = f->keep;
     double *ac = f->nv_c, *as = f->nv_s;
+    int nin = f->nin, off = f->off;
     for (int b = 0; b < B; b++) {
-        const float *x = inp + (size_t)b * T * D;
+        const float *x = inp + (size_t)b * T * nin;
         for (int s = 0; s < T; s++)
             for (int k = 0; k < keep; k++) {
                 double c = 0.0, sn = 0.0;
-                for (int d = 0; d < D; d++) {
-                    int j = (int)((long)d * k % D);
-                    c += x[(size_t)s * D + d] * f->cos_d[j];
-                    sn += x[(size_t)s * D + d] * f->sin_d[j];
+                for (int d = 0; d < nin; d++) {
+                    int j = (int)((long)(d + off) * k % D);
+                    c += x[(size_t)s * nin + d] * f->cos_d[j];
+                    sn += x[(size_t)s * nin + d] * f->sin_d[j];
                 }
                 ac[(size_t)s * keep + k] = c;
                 as[(size_t)s * keep + k] = sn;
@@ -366,13 +387,13 @@ static void naive_backward(ffn_fourier *f, float *dinp, const float *dout, int B
                 hs[(size_t)s * keep + k] = sn;
             }
         for (int s = 0; s < T; s++)
-            for (int d = 0; d < D; d++) {
+            for (int d = 0; d < f->nin; d++) {
                 double v = 0.0;
                 for (int k = 0; k < keep; k++) {
-                    int j = (int)((long)d * k % D);
+                    int j = (int)((long)(d + f->off) * k % D);
                     v += hc[(size_t)s * keep + k] * f->cos_d[j] - hs[(size_t)s * keep + k] * f->sin_d[j];
                 }
-                dinp[((size_t)b * T + s) * D + d] += (float)v;
+                dinp[((size_t)b * T + s) * f->nin + d] += (float)v;
             }
     }
 }

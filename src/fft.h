@@ -14,6 +14,11 @@ typedef struct ffn_fourier ffn_fourier;
  * is allocated here, once, so forward/backward never allocate. Returns NULL if the shape is invalid.
  * Not thread-safe (FFTW planning); call from the main thread. */
 ffn_fourier *ffn_fourier_init(int max_B, int T, int D, int keep, ffn_fourier_impl impl);
+/* The same map on a zero-padded input, computed from its non-zero columns only (Fast-FNet's blocks from the
+ * second on): the input is (B,T,D/2), the values of hidden positions off .. off+D/2-1 of a width-D signal
+ * whose other columns are zero; forward gives out (B,T,D/2) (bins 0..D/2-1) and backward accumulates into
+ * dinp (B,T,D/2). D even, 0 <= off <= D/2. NULL if the shape is invalid. */
+ffn_fourier *ffn_fourier_init_padded(int max_B, int T, int D, int off, ffn_fourier_impl impl);
 void ffn_fourier_free(ffn_fourier *f);
 ffn_fourier_impl ffn_fourier_impl_chosen(const ffn_fourier *f); /* what AUTO resolved to */
 size_t ffn_fourier_bytes(const ffn_fourier *f);                  /* scratch + matrices held, for memory reports */

@@ -1,5 +1,6 @@
 /* model.c: the encoder: parameter table and init, activation arena, forward, backward and AdamW.
- * Mixing per layer (fourier / fast_fourier / attention) as defined in docs/MODEL.md. */
+ * Mixing per layer (fourier / fast_fourier / attention; fast_fourier_pad blocks in fast_fnet.c) as defined in
+ * docs/MODEL.md. */
 #include "model.h"
 #include "blas.h"
 #include "ops.h"
@@ -35,6 +36,24 @@ static void add(table_builder *tb, size_t field, int d0, int d1, const char *fmt
 
 int ffn_width_ffn(const ffn_config *c, int w) { return (int)((long)c->intermediate_size * w / c->hidden_size); }
 
+/* fast_fourier_pad block i: everything after the Fourier layer is H/2 = W/2 wide; the Dimension Reduction
+ * exists only where the residual is not the previous block's output. */
+static void table_padblock(table_builder *tb, const ffn_config *c, int i) {
+    int W = ffn_config_width(c, i), H = W / 2, Fw = ffn_config_block_ffn_width(c, W);
+    if (!ffn_padblock_narrow_in(c, i) && c->residual == FFN_RES_DENSE) {
+        add(tb, LF(i, r_w), H, W, "fnet.encoder.layer.%d.fourier.residual.dense.weight", i);
+        add(tb, LF(i, r_b), H, 0, "fnet.encoder.layer.%d.fourier.residual.dense.bias", i);
+    }
+    add(tb, LF(i, ln1_w), H, 0, "fnet.encoder.layer.%d.fourier.output.LayerNorm.weight", i);
+    add(tb, LF(i, ln1_b), H, 0, "fnet.encoder.layer.%d.fourier.output.LayerNorm.bias", i);
+    add(tb, LF(i, w1), Fw, H, "fnet.encoder.layer.%d.intermediate.dense.weight", i);
+    add(tb, LF(i, b1), Fw, 0, "fnet.encoder.layer.%d.intermediate.dense.bias", i);
+    add(tb, LF(i, w2), H, Fw, "fnet.encoder.layer.%d.output.dense.weight", i);
+    add(tb, LF(i, b2), H, 0, "fnet.encoder.layer.%d.output.dense.bias", i);
+    add(tb, LF(i, ln2_w), H, 0, "fnet.encoder.layer.%d.output.LayerNorm.weight", i);
+    add(tb, LF(i, ln2_b), H, 0, "fnet.encoder.layer.%d.output.LayerNorm.bias", i);
+}
+
 static size_t build_table(ffn_model *m) {
     const ffn_config *c = &m->cfg;
     table_builder tb = {m, 0};
@@ -49,6 +68,10 @@ static size_t build_table(ffn_model *m) {
     add(&tb, F(proj_b), E, 0, "fnet.embeddings.projection.bias", 0);
     for (int i = 0; i < c->num_layers; i++) {
         int W = ffn_config_width(c, i), Wo = ffn_config_width(c, i + 1), Fw = ffn_width_ffn(c, Wo);
+        if (c->mixing[i] == FFN_MIX_FAST_FOURIER_PAD) {
+            table_padblock(&tb, c, i);
+            continue;
+        }
         if (c->mixing[i] == FFN_MIX_ATTENTION) {
             add(&tb, LF(i, q_w), W, W, "fnet.encoder.layer.%d.attention.self.query.weight", i);
             add(&tb, LF(i, q_b), W, 0, "fnet.encoder.layer.%d.attention.self.query.bias", i);
@@ -211,6 +234,24 @@ static int mlm_capacity(size_t BT, int train) {
     return (int)(cap < BT ? cap : BT);
 }
 
+/* fast_fourier_pad block i: activations at H/2 = W/2; the padded output only where a full-width reader
+ * follows. Returns the block's FFN width. */
+static int layout_padblock(ffn_layer_acts *L, const ffn_config *c, int i, size_t BT, bump *bp) {
+    int W = ffn_config_width(c, i), H = W / 2, Fw = ffn_config_block_ffn_width(c, W);
+    L->sum1 = TAKEF(BT * H);
+    L->ln1_mean = TAKEF(BT);
+    L->ln1_rstd = TAKEF(BT);
+    L->h = TAKEF(BT * H);
+    L->a = TAKEF(BT * Fw);
+    if (c->hidden_dropout > 0) L->o_drop = TAKEB(BT * H);
+    L->sum2 = TAKEF(BT * H);
+    L->ln2_mean = TAKEF(BT);
+    L->ln2_rstd = TAKEF(BT);
+    L->y = TAKEF(BT * H);
+    if (!ffn_padblock_narrow_out(c, i)) L->xpad = TAKEF(BT * W);
+    return Fw;
+}
+
 /* One layout function serves both sizing (base NULL) and carving the real arena. */
 static size_t layout(ffn_acts *A, const ffn_config *c, int B, int T, int train, char *base) {
     bump b = {base, 0}, *bp = &b;
@@ -228,6 +269,11 @@ static size_t layout(ffn_acts *A, const ffn_config *c, int B, int T, int train, 
     for (int i = 0; i < c->num_layers; i++) {
         ffn_layer_acts *L = &A->layer[i];
         int W = ffn_config_width(c, i), Wo = ffn_config_width(c, i + 1), Fw = ffn_width_ffn(c, Wo);
+        if (c->mixing[i] == FFN_MIX_FAST_FOURIER_PAD) {
+            int Fp = layout_padblock(L, c, i, BT, bp);
+            maxF = Fp > maxF ? Fp : maxF;
+            continue;
+        }
         maxF = Fw > maxF ? Fw : maxF;
         L->sum1 = TAKEF(BT * Wo);
         L->ln1_mean = TAKEF(BT);
@@ -243,13 +289,16 @@ static size_t layout(ffn_acts *A, const ffn_config *c, int B, int T, int train, 
             if (pdrop > 0) L->mix_drop = TAKEB(BT * Wo);
         }
         L->a = TAKEF(BT * Fw);
-        L->g = TAKEF(BT * Fw);
         if (pdrop > 0) L->o_drop = TAKEB(BT * Wo);
         L->sum2 = TAKEF(BT * Wo);
         L->ln2_mean = TAKEF(BT);
         L->ln2_rstd = TAKEF(BT);
         L->y = TAKEF(BT * Wo);
     }
+    /* gelu(a) is not kept per layer: every layer's FFN writes one shared buffer, and backward recomputes it
+     * from a (one gelu per layer), which saves (N-1) x (B,T,F) floats, the largest activations */
+    float *g = TAKEF(BT * maxF);
+    for (int i = 0; i < c->num_layers; i++) A->layer[i].g = g;
     A->scratch = TAKEF(BT * maxW);
     if (any_attn) {
         A->att_slots = omp_get_max_threads();
@@ -309,25 +358,33 @@ size_t ffn_model_activation_bytes(const ffn_config *cfg, int B, int T, int train
     return layout(&A, cfg, B, T, train, NULL);
 }
 
-static ffn_fourier *get_plan(ffn_model *m, int T, int W, int keep) {
+static ffn_fourier *get_plan(ffn_model *m, int T, int W, int keep) { return ffn_model_plan(m, T, W, keep, -1); }
+
+ffn_fourier *ffn_model_plan(ffn_model *m, int T, int W, int keep, int off) {
     for (int i = 0; i < m->nplans; i++)
-        if (m->plans[i].T == T && m->plans[i].W == W && m->plans[i].keep == keep) return m->plans[i].f;
+        if (m->plans[i].T == T && m->plans[i].W == W && m->plans[i].keep == keep && m->plans[i].off == off)
+            return m->plans[i].f;
     if (m->nplans == FFN_MAX_PLANS) {
         /* many distinct lengths: drop the oldest plan rather than grow without bound */
         ffn_fourier_free(m->plans[0].f);
         memmove(m->plans, m->plans + 1, sizeof(m->plans[0]) * (FFN_MAX_PLANS - 1));
         m->nplans--;
     }
-    ffn_fourier *f = ffn_fourier_init(m->maxB, T, W, keep, (ffn_fourier_impl)m->cfg.fourier_impl);
+    ffn_fourier_impl impl = (ffn_fourier_impl)m->cfg.fourier_impl;
+    ffn_fourier *f = off >= 0 ? ffn_fourier_init_padded(m->maxB, T, W, off, impl) : ffn_fourier_init(m->maxB, T, W, keep, impl);
     if (!f) ffn_die("cannot plan the Fourier transform for T=%d, width %d -> %d", T, W, keep);
-    m->plans[m->nplans++] = (ffn_plan_entry){T, W, keep, f};
+    m->plans[m->nplans++] = (ffn_plan_entry){T, W, keep, off, f};
     return f;
 }
 
 static void make_plans(ffn_model *m, int T) {
-    for (int i = 0; i < m->cfg.num_layers; i++)
-        if (m->cfg.mixing[i] != FFN_MIX_ATTENTION)
-            get_plan(m, T, ffn_config_width(&m->cfg, i), ffn_config_width(&m->cfg, i + 1));
+    for (int i = 0; i < m->cfg.num_layers; i++) {
+        int W = ffn_config_width(&m->cfg, i);
+        if (m->cfg.mixing[i] == FFN_MIX_FAST_FOURIER_PAD)
+            ffn_model_plan(m, T, W, W / 2, ffn_padblock_narrow_in(&m->cfg, i) ? ffn_config_pad_offset(&m->cfg, W) : -1);
+        else if (m->cfg.mixing[i] != FFN_MIX_ATTENTION)
+            get_plan(m, T, W, ffn_config_width(&m->cfg, i + 1));
+    }
 }
 
 int ffn_model_reserve(ffn_model *m, int B, int T, int train, char *err, size_t errlen) {
@@ -388,6 +445,7 @@ int ffn_model_check_batch(const ffn_model *m, const ffn_batch *b, char *err, siz
 /* ---------- forward ---------- */
 
 static uint64_t next_seed(ffn_model *m) { return m->dropout_seed + 0x9E3779B97F4A7C15ull * ++m->dropout_calls; }
+uint64_t ffn_model_next_seed(ffn_model *m) { return next_seed(m); }
 
 /* A head's mean loss over this batch's `*count` targets, re-expressed as its share of the mean over `denom`
  * targets of the whole batch (denom 0: this batch is the whole); backward then divides by denom. */
@@ -464,6 +522,10 @@ float ffn_model_forward(ffn_model *m, const ffn_batch *b, int train) {
 
     const float *x = A->emb_out;
     for (int l = 0; l < c->num_layers; l++) {
+        if (c->mixing[l] == FFN_MIX_FAST_FOURIER_PAD) {
+            x = ffn_padblock_forward(m, l, x, b, train);
+            continue;
+        }
         ffn_layer_acts *L = &A->layer[l];
         ffn_layer_params *p = &m->P.layer[l];
         int W = ffn_config_width(c, l), Wo = ffn_config_width(c, l + 1), Fw = ffn_width_ffn(c, Wo);
@@ -634,11 +696,18 @@ void ffn_model_backward(ffn_model *m) {
     }
 
     for (int l = L - 1; l >= 0; l--) {
+        if (c->mixing[l] == FFN_MIX_FAST_FOURIER_PAD) {
+            ffn_padblock_backward(m, l, dx, dy);
+            float *t = dy;
+            dy = dx;
+            dx = t;
+            continue;
+        }
         ffn_layer_acts *La = &A->layer[l];
         ffn_layer_params *p = &P->layer[l], *g = &G->layer[l];
         int W = ffn_config_width(c, l), Wo = ffn_config_width(c, l + 1), Fw = ffn_width_ffn(c, Wo);
         size_t nWo = BT * Wo;
-        const float *x = l ? A->layer[l - 1].y : A->emb_out;
+        const float *x = ffn_layer_output(A, l - 1);
         float *dsum2 = A->gA, *dh = A->gB, *dO = A->gC, *dG = A->gF, *dA = A->gF2;
         zero(dsum2, nWo);
         ffn_layernorm_backward(dsum2, g->ln2_w, g->ln2_b, dy, La->sum2, p->ln2_w, La->ln2_mean, La->ln2_rstd, (int)BT, Wo);
@@ -646,6 +715,7 @@ void ffn_model_backward(ffn_model *m) {
         zero(dO, nWo);
         ffn_dropout_backward(dO, dsum2, La->o_drop, nWo, pd);
         zero(dG, BT * Fw);
+        ffn_gelu_forward(La->g, La->a, BT * Fw); /* not kept per layer (see layout) */
         ffn_linear_backward(dG, g->w2, g->b2, dO, La->g, p->w2, (int)BT, Fw, Wo);
         zero(dA, BT * Fw);
         ffn_gelu_backward(dA, La->a, dG, BT * Fw);
@@ -734,9 +804,7 @@ void ffn_model_shard_moments(ffn_model *m, size_t lo, size_t hi) {
     m->mom_lo = lo, m->mom_hi = hi;
 }
 
-const float *ffn_model_hidden(const ffn_model *m) {
-    return m->cfg.num_layers ? m->A.layer[m->cfg.num_layers - 1].y : m->A.emb_out;
-}
+const float *ffn_model_hidden(const ffn_model *m) { return ffn_layer_output(&m->A, m->cfg.num_layers - 1); }
 const float *ffn_model_pooled(const ffn_model *m) { return m->A.pooled; }
 void ffn_model_set_pooled_only(ffn_model *m, int on) { m->pooled_only = on && (m->cfg.heads & FFN_HEAD_POOLER); }
 const float *ffn_model_logits_mlm(const ffn_model *m) {

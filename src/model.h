@@ -40,7 +40,9 @@ typedef struct {
     uint8_t *o_drop;             /* (B,T,Wo) */
     float *sum2;                 /* (B,T,Wo) FFN output + h: LN_2's input */
     float *ln2_mean, *ln2_rstd;
-    float *y;                    /* (B,T,Wo) layer output */
+    float *y;                    /* (B,T,Wo) layer output (fast_fourier_pad: (B,T,W/2), before the padding) */
+    float *xpad;                 /* (B,T,W) fast_fourier_pad: y padded back to W, only where the next reader
+                                  * needs the full width (the heads, a layer of another kind) */
 } ffn_layer_acts;
 
 typedef struct {
@@ -69,7 +71,7 @@ typedef struct {
 } ffn_acts;
 
 #define FFN_MAX_PLANS 16
-typedef struct { int T, W, keep; ffn_fourier *f; } ffn_plan_entry;
+typedef struct { int T, W, keep, off; ffn_fourier *f; } ffn_plan_entry; /* off >= 0: padded input there */
 
 struct ffn_model {
     ffn_config cfg;
@@ -97,6 +99,11 @@ struct ffn_model {
     char error[256];      /* why the last forward refused its batch ("" when it ran) */
 };
 
+/* What layer l's successor reads: its padded output when it has one, else its y (l == -1: the embeddings). */
+static inline const float *ffn_layer_output(const ffn_acts *A, int l) {
+    return l < 0 ? A->emb_out : A->layer[l].xpad ? A->layer[l].xpad : A->layer[l].y;
+}
+
 /* FFN width of a layer whose output width is w: intermediate_size * w / hidden_size. */
 int ffn_width_ffn(const ffn_config *c, int w);
 /* The tensor table of a config (names, shapes, offsets) without allocating parameters; ffn_free it. */
@@ -106,6 +113,23 @@ ffn_tensor_info *ffn_config_tensors(const ffn_config *cfg, int *n);
 extern int ffn_mlm_capacity_floor;
 /* Build the tensor table and allocate params for a validated config (no init). */
 ffn_model *ffn_model_alloc(const ffn_config *cfg, char *err, size_t errlen);
+/* The next dropout seed of this forward (every dropout call draws one, in order). */
+uint64_t ffn_model_next_seed(ffn_model *m);
+/* The Fourier plan for (T, W -> keep), made once and cached; off >= 0: the padded transform of
+ * ffn_fourier_init_padded with its values at column off. */
+ffn_fourier *ffn_model_plan(ffn_model *m, int T, int W, int keep, int off);
+
+/* fast_fnet.c: the authors' Fast-FNet block (mixing fast_fourier_pad), docs/MODEL.md. Its input is narrow
+ * (B,T,W/2), the previous block's y, when that block is one too; its output is passed on narrow when the next
+ * layer is one too, and padded to (B,T,W) in xpad otherwise. */
+int ffn_padblock_narrow_in(const ffn_config *c, int l);
+int ffn_padblock_narrow_out(const ffn_config *c, int l);
+/* Forward of block l on x; returns what the next layer reads (y or xpad). */
+const float *ffn_padblock_forward(ffn_model *m, int l, const float *x, const ffn_batch *b, int train);
+/* dx (zeroed here, then accumulated) = gradient of block l's input from dy, the gradient of its output (narrow
+ * or padded, as the forward passed it on); dy is used as scratch. */
+void ffn_padblock_backward(ffn_model *m, int l, float *dx, float *dy);
+
 #endif
 /* Sum of squared gradients of params [lo, hi) (ffn_model_grad_norm is the root of the whole range's). */
 double ffn_model_grad_sq(const ffn_model *m, size_t lo, size_t hi);

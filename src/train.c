@@ -28,6 +28,7 @@ static const char *FASHION[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "
 void ffn_train_defaults(ffn_train_opts *o) {
     memset(o, 0, sizeof *o);
     ffn_arch_defaults(&o->arch);
+    o->arch.arch = NULL; /* fnet; with --init-from, the pre-trained model's own architecture */
     o->arch.hidden = 128;
     o->arch.layers = 4;
     o->task = "classify";
@@ -924,18 +925,23 @@ static void fmt_eta(char *buf, size_t n, double s) {
     else snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
 }
 
-/* Copy every tensor whose name and shape match from src (a pre-trained model) into dst. */
+/* Copy every tensor whose name and shape match from src (a pre-trained model) into dst; says which of dst's
+ * tensors kept their fresh initialisation (absent from src, or another shape: FNet <-> Fast-FNet layers). */
 static int copy_matching(ffn_model *dst, const ffn_model *src) {
-    int copied = 0;
+    int copied = 0, skipped = 0;
     for (int i = 0; i < dst->num_tensors; i++) {
         const ffn_tensor_info *t = &dst->tensors[i];
-        for (int j = 0; j < src->num_tensors; j++) {
+        int found = 0;
+        for (int j = 0; j < src->num_tensors && !found; j++) {
             const ffn_tensor_info *s = &src->tensors[j];
             if (strcmp(t->name, s->name) || t->numel != s->numel || t->shape[0] != s->shape[0]) continue;
             memcpy(dst->params + t->offset, src->params + s->offset, sizeof(float) * t->numel);
             copied++;
+            found = 1;
         }
+        if (!found && skipped++ < 12) say("fastfnet: not in the pre-trained model with this shape, freshly initialised: %s\n", t->name);
     }
+    if (skipped > 12) say("fastfnet: ... and %d more tensors freshly initialised\n", skipped - 12);
     return copied;
 }
 
@@ -1029,7 +1035,13 @@ int ffn_train_run(const ffn_train_opts *o) {
     int Bl = (int)(r1 - r0), Bmax = (B + nproc - 1) / nproc;
     if (!m) {
         ffn_config c;
-        if (pre) {
+        if (pre && o->arch.arch) {
+            /* another architecture from the flags (FNet <-> Fast-FNet): what fits is copied below */
+            ffn_arch_opts a = o->arch;
+            a.vocab = pre->cfg.vocab_size;
+            a.max_pos = pre->cfg.max_position;
+            if (ffn_arch_build(&c, &a, err, sizeof err)) ffn_die("%s", err);
+        } else if (pre) {
             c = pre->cfg;
             c.hidden_dropout = c.attn_dropout = (float)o->arch.dropout;
         } else {

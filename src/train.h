@@ -6,10 +6,12 @@
 
 /* Architecture flags (init and train). Strings may be NULL (default). */
 typedef struct {
-    const char *arch;          /* fnet | fast-fnet | bert | hybrid */
+    const char *arch;          /* fnet | fast-fnet | fast-fnet-narrow | bert | hybrid */
     int vocab, hidden, layers, intermediate, heads, max_pos, labels, attention_layers;
-    const char *reduce;        /* "0" or "0,6" */
+    const char *reduce;        /* fast-fnet-narrow: "0" or "0,6" */
     const char *residual;      /* dense | maxpool | avgpool | slice */
+    const char *pad;           /* fast-fnet: first | centred */
+    const char *block_ffn;     /* fast-fnet: unchanged | halved */
     const char *mixing;        /* per-layer override */
     const char *outputs;       /* mlm,nsp,classifier,pooler */
     const char *fourier_impl;  /* auto | fft | matrix */

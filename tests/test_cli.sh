@@ -19,11 +19,19 @@ expect_fail() {
 }
 
 "$FF" init --arch fnet --vocab 300 --hidden 32 --layers 2 --max-pos 64 --seed 1 --out f.safetensors >/dev/null && ok "init fnet" || bad "init fnet"
-"$FF" init --arch fast-fnet --vocab 300 --hidden 32 --layers 3 --reduce 0,2 --residual avgpool --max-pos 64 --out ff.safetensors >/dev/null && ok "init fast-fnet" || bad "init fast-fnet"
+"$FF" init --arch fast-fnet-narrow --vocab 300 --hidden 32 --layers 3 --reduce 0,2 --residual avgpool --max-pos 64 --out ff.safetensors >/dev/null && ok "init fast-fnet-narrow" || bad "init fast-fnet-narrow"
+"$FF" init --arch fast-fnet --vocab 300 --hidden 32 --layers 3 --pad centred --block-ffn halved --max-pos 64 --out fa.safetensors >/dev/null && ok "init fast-fnet (the authors' model)" || bad "init fast-fnet"
 "$FF" init --arch hybrid --vocab 300 --hidden 32 --layers 3 --heads 4 --max-pos 64 --out h.safetensors >/dev/null && ok "init hybrid" || bad "init hybrid"
 "$FF" init --arch bert --vocab 300 --hidden 32 --layers 2 --heads 4 --max-pos 64 --out b.safetensors >/dev/null && ok "init bert" || bad "init bert"
 "$FF" info ff.safetensors --batch 4 --seq 64 >info.txt && grep -q '"fastfnet_mixing": \["fast_fourier", "fourier", "fast_fourier"\]' info.txt &&
     grep -q 'width 32 -> 16' info.txt && grep -q 'width 16 -> 8' info.txt && ok "info shows the reduction schedule" || bad "info"
+"$FF" info fa.safetensors --batch 4 --seq 64 >info.txt && grep -q '"fastfnet_mixing": \["fast_fourier_pad", "fast_fourier_pad", "fast_fourier_pad"\]' info.txt &&
+    grep -q '"fastfnet_pad": "centred"' info.txt && grep -q '"fastfnet_block_ffn": "halved"' info.txt &&
+    grep -q 'width 32 -> 16 inside, FFN 64, padded back to 32' info.txt && ok "info shows the authors' blocks and their options" || bad "info fast-fnet: $(grep layer info.txt | head -3)"
+"$FF" init --help | grep -q -- "--block-ffn" && "$FF" init --help | grep -q -- "--pad" && ok "--pad and --block-ffn in --help" || bad "--help lacks --pad/--block-ffn"
+"$FF" embed --model fa.safetensors --ids <(printf '5 6 7\n') --out ea.safetensors >/dev/null &&
+    [ "$(/usr/bin/python3 "$ROOT/tests/st_tool.py" shape ea.safetensors last_hidden_state)" = "[1, 3, 32]" ] &&
+    ok "embed of the authors' model writes the padded width-32 state" || bad "embed fast-fnet"
 for cmd in init info embed; do
     "$FF" $cmd --help | grep -q usage && ok "$cmd --help" || bad "$cmd --help"
 done
@@ -40,7 +48,11 @@ case "$cmp_out" in ok*) ok "embed in batches of 1 matches batches of 2 (rel diff
 # bad input
 expect_fail "init refuses to overwrite" "already exists" "$FF" init --out f.safetensors
 expect_fail "init unknown arch" "arch: .gpt" "$FF" init --arch gpt --out x.safetensors
-expect_fail "init odd width for fast-fnet" "even" "$FF" init --arch fast-fnet --hidden 30 --layers 2 --reduce 0,1 --out x.safetensors
+expect_fail "init odd width for fast-fnet-narrow" "even" "$FF" init --arch fast-fnet-narrow --hidden 30 --layers 2 --reduce 0,1 --out x.safetensors
+expect_fail "init odd width for fast-fnet" "even" "$FF" init --arch fast-fnet --hidden 31 --layers 2 --out x.safetensors
+expect_fail "--reduce with the authors' model" "fast-fnet-narrow" "$FF" init --arch fast-fnet --reduce 0 --out x.safetensors
+expect_fail "bad --pad" "pad: .middle" "$FF" init --arch fast-fnet --pad middle --out x.safetensors
+expect_fail "bad --block-ffn" "block-ffn: .third" "$FF" init --arch fast-fnet --block-ffn third --out x.safetensors
 expect_fail "init heads not dividing" "divisible" "$FF" init --arch bert --hidden 30 --heads 4 --layers 1 --out x.safetensors
 expect_fail "init bad number" "not an integer" "$FF" init --hidden 12x --out x.safetensors
 expect_fail "unknown option" "unknown option" "$FF" info --bogus f.safetensors

@@ -25,7 +25,7 @@ static void note(int impl, int kind, double e) {
  * j = (ts mod T) D + (dk mod D) T mod T D, so this shares no code path with the separable library code. */
 static double *phase_table(int T, int D) {
     int n = T * D;
-    double *c = malloc(sizeof(double) * n);
+    double *c = calloc((size_t)n, sizeof(double)); /* calloc: gcc cannot see that n > 0 */
     for (int j = 0; j < n; j++) c[j] = cos(6.283185307179586476925 * j / n);
     return c;
 }
@@ -320,6 +320,46 @@ out:
     free(yref);
 }
 
+/* The padded transform (input: D/2 columns at hidden positions off.., zeros elsewhere) against the direct
+ * sums on the explicitly padded signal, forward and adjoint (which must accumulate), every implementation. */
+static void test_padded(int T, int D, int off, int B, ffn_rng *rng) {
+    int n = D / 2;
+    size_t nx = (size_t)B * T * D, nn = (size_t)B * T * n;
+    float *xn = malloc(sizeof(float) * nn), *xp = calloc(nx, sizeof(float)), *g = malloc(sizeof(float) * nn);
+    float *y = malloc(sizeof(float) * nn), *dx = malloc(sizeof(float) * nn), *r = malloc(sizeof(float) * nn);
+    double *yref = malloc(sizeof(double) * nn), *dfull = malloc(sizeof(double) * nx), *dref = malloc(sizeof(double) * nn);
+    fill_normal(xn, nn, rng);
+    fill_normal(g, nn, rng);
+    fill_normal(r, nn, rng);
+    for (size_t i = 0; i < (size_t)B * T; i++) memcpy(xp + i * D + off, xn + i * n, sizeof(float) * n);
+    double *c = phase_table(T, D);
+    ref_forward(yref, xp, B, T, D, n, c);
+    ref_adjoint(dfull, g, B, T, D, n, c);
+    free(c);
+    for (size_t i = 0; i < (size_t)B * T; i++)
+        for (int j = 0; j < n; j++) dref[i * n + j] = r[i * n + j] + dfull[i * D + off + j];
+    for (int ii = 0; ii < 4; ii++) {
+        ffn_fourier_impl impl = all_impls[ii];
+        char name[160];
+        ffn_fourier *f = ffn_fourier_init_padded(3, T, D, off, impl);
+        snprintf(name, sizeof(name), "padded %s T=%d D=%d off=%d B=%d", ffn_fourier_impl_name(impl), T, D, off, B);
+        check_detail(f != NULL, name, "init returned NULL");
+        if (!f) continue;
+        for (size_t i = 0; i < nn; i++) y[i] = NAN;
+        ffn_fourier_forward(f, y, xn, B);
+        memcpy(dx, r, sizeof(float) * nn);
+        ffn_fourier_backward(f, dx, g, B);
+        double ef = rel_err(y, yref, nn), eb = rel_err(dx, dref, nn);
+        note(ii, E_FWD, ef);
+        note(ii, E_ACC, eb);
+        check_detail(ef <= TOL_REL && eb <= TOL_REL, name, "forward %.3g, accumulated adjoint %.3g > %.1g", ef, eb, TOL_REL);
+        ffn_fourier_free(f);
+    }
+    check(ffn_fourier_init_padded(1, T, D, D - n + 1, FFN_FOURIER_FFT) == NULL && ffn_fourier_init_padded(1, T, D + 1, 0, FFN_FOURIER_FFT) == NULL,
+          "padded: an offset past D/2 or an odd width is refused (T=%d D=%d)", T, D);
+    free(xn), free(xp), free(g), free(y), free(dx), free(r), free(yref), free(dfull), free(dref);
+}
+
 int main(void) {
     ffn_rng rng;
     ffn_rng_seed(&rng, 1234);
@@ -331,6 +371,10 @@ int main(void) {
     test_api();
     for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
         for (int B = 1; B <= 3; B += 2) test_shape(shapes[i][0], shapes[i][1], shapes[i][2], B, &rng);
+    /* padded: values first (off 0) and centred (off D/4), odd and even T and D/2 */
+    static const int pshapes[][3] = {{7, 6, 0}, {7, 6, 1}, {8, 16, 0}, {8, 16, 4}, {13, 30, 7}, {12, 8, 2}, {1, 2, 0}, {2, 4, 1}, {32, 64, 16}};
+    for (size_t i = 0; i < sizeof(pshapes) / sizeof(pshapes[0]); i++)
+        for (int B = 1; B <= 3; B += 2) test_padded(pshapes[i][0], pshapes[i][1], pshapes[i][2], B, &rng);
     test_cross(128, 96, 96, 2, &rng);
     test_cross(128, 96, 48, 2, &rng);
     test_cross(97, 50, 25, 3, &rng);

@@ -41,6 +41,55 @@ static double r_ce(const double *logits, int V, int t) {
 
 typedef struct { double *hidden, *pooled, *mlm, *nsp, *cls, loss; } ref_out;
 
+/* s (N,Wo) = Re(DFT_T X DFT_W)[.., :Wo] by direct sums over every column of x, padding included */
+static void r_fourier(double *s, const double *x, int B, int T, int W, int Wo) {
+    for (int b = 0; b < B; b++)
+        for (int n = 0; n < T; n++)
+            for (int kk = 0; kk < Wo; kk++) {
+                double acc = 0;
+                for (int tt = 0; tt < T; tt++)
+                    for (int d = 0; d < W; d++) acc += x[(size_t)(b * T + tt) * W + d] * cos(2 * M_PI * ((double)n * tt / T + (double)kk * d / W));
+                s[(size_t)(b * T + n) * Wo + kk] = acc;
+            }
+}
+
+/* r (N,W/2) = the Dimension Reduction of x (N,W) */
+static void r_reduce(double *r, const double *x, const ffn_config *c, const ffn_layer_params *p, int N, int W) {
+    int Wo = W / 2;
+    if (c->residual == FFN_RES_DENSE) r_linear(r, x, p->r_w, p->r_b, N, W, Wo);
+    else
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < Wo; j++) {
+                double a = x[(size_t)i * W + 2 * j], bb = x[(size_t)i * W + 2 * j + 1];
+                r[(size_t)i * Wo + j] = c->residual == FFN_RES_MAXPOOL ? fmax(a, bb) : c->residual == FFN_RES_AVGPOOL ? (a + bb) / 2 : x[(size_t)i * W + j];
+            }
+}
+
+/* The authors' block on the full-width state x (N,W), straight from its definition: f = Re(DFT2(x))[.., :H];
+ * the residual is the previous block's y (the values of x) after a block of this kind, else Reduce(x);
+ * y = LN_2(h + FFN(h)), h = LN_1(f + res), at H = W/2; returns ZeroPad(y) (N,W). */
+static double *r_padblock(const double *x, const ffn_config *c, int l, const ffn_layer_params *p, int B, int T) {
+    int N = B * T, W = ffn_config_width(c, l), H = W / 2;
+    int off = c->pad == FFN_PAD_CENTRED ? W / 4 : 0;
+    int F = (int)((long)c->intermediate_size * W / c->hidden_size) / (c->block_ffn == FFN_BLOCK_FFN_HALVED ? 2 : 1);
+    double *s1 = dalloc((size_t)N * H), *r = dalloc((size_t)N * H), *a = dalloc((size_t)N * F), *o = dalloc((size_t)N * H);
+    r_fourier(s1, x, B, T, W, H);
+    if (l > 0 && c->mixing[l - 1] == FFN_MIX_FAST_FOURIER_PAD)
+        for (int i = 0; i < N; i++) memcpy(r + (size_t)i * H, x + (size_t)i * W + off, sizeof(double) * H);
+    else r_reduce(r, x, c, p, N, W);
+    for (size_t i = 0; i < (size_t)N * H; i++) s1[i] += r[i];
+    r_ln(s1, p->ln1_w, p->ln1_b, N, H, c->layer_norm_eps);
+    r_linear(a, s1, p->w1, p->b1, N, H, F);
+    for (size_t i = 0; i < (size_t)N * F; i++) a[i] = r_gelu(a[i]);
+    r_linear(o, a, p->w2, p->b2, N, F, H);
+    for (size_t i = 0; i < (size_t)N * H; i++) o[i] += s1[i];
+    r_ln(o, p->ln2_w, p->ln2_b, N, H, c->layer_norm_eps);
+    double *xp = dalloc((size_t)N * W);
+    for (int i = 0; i < N; i++) memcpy(xp + (size_t)i * W + off, o + (size_t)i * H, sizeof(double) * H);
+    free(s1), free(r), free(a), free(o);
+    return xp;
+}
+
 static ref_out ref_forward(const ffn_model *m, const ffn_batch *bt) {
     const ffn_config *c = &m->cfg;
     const ffn_params *P = &m->P;
@@ -56,6 +105,12 @@ static ref_out ref_forward(const ffn_model *m, const ffn_batch *bt) {
     for (int l = 0; l < c->num_layers; l++) {
         const ffn_layer_params *p = &P->layer[l];
         int W = ffn_config_width(c, l), Wo = ffn_config_width(c, l + 1), F = ffn_width_ffn(c, Wo);
+        if (c->mixing[l] == FFN_MIX_FAST_FOURIER_PAD) {
+            double *xp = r_padblock(x, c, l, p, B, T);
+            free(x);
+            x = xp;
+            continue;
+        }
         double *s1 = dalloc((size_t)N * Wo);
         if (c->mixing[l] == FFN_MIX_ATTENTION) {
             double *q = dalloc((size_t)N * W), *k = dalloc((size_t)N * W), *v = dalloc((size_t)N * W), *ctx = dalloc((size_t)N * W);
@@ -167,6 +222,8 @@ static ref_out ref_forward(const ffn_model *m, const ffn_batch *bt) {
 }
 
 /* ---------- fixtures ---------- */
+/* mixing letters: f fourier, F fast_fourier (narrow), P fast_fourier_pad (the authors' block), a attention;
+ * after a colon, the authors' block options that are not the default (centred, halved) */
 typedef struct { const char *name; const char *mixing; ffn_residual res; int E, T, NH, F; } kind;
 static const kind KINDS[] = {
     {"fnet", "fff", FFN_RES_DENSE, 8, 7, 2, 16},
@@ -179,6 +236,14 @@ static const kind KINDS[] = {
     {"bert", "aa", FFN_RES_DENSE, 8, 7, 2, 16},
     {"hybrid", "ffa", FFN_RES_DENSE, 8, 7, 2, 16},
     {"fast-hybrid", "Ffa", FFN_RES_DENSE, 8, 7, 2, 16},
+    {"authors-dense", "PPP", FFN_RES_DENSE, 8, 7, 2, 16},
+    {"authors-maxpool", "PPP", FFN_RES_MAXPOOL, 12, 5, 2, 24},
+    {"authors-avgpool", "PP", FFN_RES_AVGPOOL, 8, 6, 2, 16},
+    {"authors-slice", "PP", FFN_RES_SLICE, 8, 7, 2, 16},
+    {"authors-centred", "PPP:centred", FFN_RES_DENSE, 8, 7, 2, 16},
+    {"authors-centred-odd", "PP:centred", FFN_RES_AVGPOOL, 6, 7, 3, 12},
+    {"authors-halved", "PPP:halved", FFN_RES_DENSE, 8, 7, 2, 16},
+    {"authors-mixed", "PfPa:centred", FFN_RES_DENSE, 8, 7, 2, 16},
 };
 #define NKINDS (int)(sizeof KINDS / sizeof KINDS[0])
 
@@ -188,14 +253,19 @@ static ffn_config make_cfg(const kind *k) {
     c.vocab_size = 23;
     c.hidden_size = k->E;
     c.intermediate_size = k->F;
-    c.num_layers = (int)strlen(k->mixing);
+    c.num_layers = (int)strcspn(k->mixing, ":");
     c.max_position = 16;
     c.num_heads = k->NH;
     c.num_labels = 3;
     c.residual = k->res;
+    c.pad = strstr(k->mixing, ":centred") ? FFN_PAD_CENTRED : FFN_PAD_FIRST;
+    c.block_ffn = strstr(k->mixing, ":halved") ? FFN_BLOCK_FFN_HALVED : FFN_BLOCK_FFN_UNCHANGED;
     c.hidden_dropout = c.attn_dropout = 0.0f;
     for (int i = 0; i < c.num_layers; i++)
-        c.mixing[i] = k->mixing[i] == 'a' ? FFN_MIX_ATTENTION : k->mixing[i] == 'F' ? FFN_MIX_FAST_FOURIER : FFN_MIX_FOURIER;
+        c.mixing[i] = k->mixing[i] == 'a'   ? FFN_MIX_ATTENTION
+                      : k->mixing[i] == 'F' ? FFN_MIX_FAST_FOURIER
+                      : k->mixing[i] == 'P' ? FFN_MIX_FAST_FOURIER_PAD
+                                            : FFN_MIX_FOURIER;
     return c;
 }
 
@@ -468,6 +538,49 @@ static void test_roundtrip(void) {
     ffn_model_free(m);
 }
 
+/* The authors' model with its non-default options survives a round trip; a config written before the
+ * authors' block existed (no fastfnet_pad / fastfnet_block_ffn, "fast_fourier" layers) still means the narrow
+ * design; a bad option value is refused with its field's name. */
+static void test_config_compat(void) {
+    char err[512], path[300], json[4096];
+    for (int i = 0; i < NKINDS; i++) {
+        if (!strchr(KINDS[i].mixing, ':')) continue;
+        ffn_config c = make_cfg(&KINDS[i]);
+        ffn_model *m = ffn_model_create(&c, 9, err, sizeof err);
+        snprintf(path, sizeof path, "%s/opt.safetensors", g_dir);
+        ffn_model_save(m, path, err, sizeof err);
+        ffn_model *m2 = ffn_model_load(path, err, sizeof err);
+        check(m2 && !memcmp(&m2->cfg, &m->cfg, sizeof c) && m2->num_params == m->num_params &&
+                  !memcmp(m2->params, m->params, m->num_params * 4),
+              "%s: config (pad %s, block FFN %s) and parameters survive save + load", KINDS[i].name, ffn_pad_name(c.pad),
+              ffn_block_ffn_name(c.block_ffn));
+        ffn_model_free(m2);
+        ffn_model_free(m);
+    }
+    static const char *old = "{\"vocab_size\": 23, \"hidden_size\": 8, \"num_hidden_layers\": 2, \"intermediate_size\": 16,"
+                             " \"max_position_embeddings\": 16, \"fastfnet_mixing\": [\"fast_fourier\", \"fourier\"],"
+                             " \"fastfnet_residual\": \"avgpool\", \"fastfnet_heads\": [\"mlm\"]}";
+    ffn_config c;
+    int rc = ffn_config_from_json(&c, old, strlen(old), err, sizeof err);
+    check(rc == 0 && c.mixing[0] == FFN_MIX_FAST_FOURIER && c.pad == FFN_PAD_FIRST && c.block_ffn == FFN_BLOCK_FFN_UNCHANGED &&
+              ffn_config_width(&c, 2) == 4,
+          "an old narrow-design config loads as the narrow design (final width %d)", ffn_config_width(&c, 2));
+    snprintf(json, sizeof json, "%s", old);
+    char *at = strstr(json, "\"fastfnet_heads\"");
+    memmove(at + 26, at, strlen(at) + 1);
+    memcpy(at, "\"fastfnet_pad\": \"middle\", ", 26);
+    rc = ffn_config_from_json(&c, json, strlen(json), err, sizeof err);
+    check(rc != 0 && strstr(err, "fastfnet_pad") && strstr(err, "middle"), "fastfnet_pad \"middle\" is refused: %s", err);
+    ffn_config d;
+    ffn_config_default(&d, "fast-fnet");
+    int all = 1;
+    for (int i = 0; i < d.num_layers; i++) all &= d.mixing[i] == FFN_MIX_FAST_FOURIER_PAD;
+    ffn_config_default(&c, "fast-fnet-narrow");
+    check(all && d.residual == FFN_RES_DENSE && d.pad == FFN_PAD_FIRST && d.block_ffn == FFN_BLOCK_FFN_UNCHANGED &&
+              ffn_config_width(&d, d.num_layers) == 768 && c.mixing[0] == FFN_MIX_FAST_FOURIER && c.mixing[1] == FFN_MIX_FOURIER,
+          "fast-fnet is the authors' model (every block, dense, first, FFN unchanged, heads at 768); fast-fnet-narrow reduces at layer 0");
+}
+
 /* A directory in google/fnet-base's layout: HF config.json (no fastfnet fields), unprefixed-or-prefixed
  * HF names, the tied decoder tensors and the position_ids buffer. */
 static void test_hf_dir(void) {
@@ -601,6 +714,7 @@ int main(void) {
     test_mlm_chunks(&KINDS[0]);
     test_mlm_chunks(&KINDS[7]);
     test_roundtrip();
+    test_config_compat();
     test_hf_dir();
     test_config_json();
     char cmd[300];

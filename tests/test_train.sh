@@ -123,6 +123,14 @@ macc=$(/usr/bin/python3 "$ROOT/tests/st_tool.py" close macc1/model.safetensors m
 case "$macc" in ok*) ok "mlm: 6 steps of batch 8 == 6 steps of 2 accumulated batches of 4 (max rel diff ${macc#ok })" ;; *) bad "mlm accumulation: $macc $(tail -1 macc2.err)" ;; esac
 "$FF" train --init-from mlm --train t_train.jsonl --max-len 32 --threads 2 --batch 16 --steps 40 --out ft >ft.json 2>ft.log &&
     grep -q "initialised" ft.log && ok "fine-tuning from the MLM model: $(grep initialised ft.log)" || bad "fine-tune: $(tail -3 ft.log)"
+# an FNet MLM model into the authors' Fast-FNet: embeddings, pooler and the FFN biases (F wide in both) fit by name
+# and shape; the rest of the blocks (H/2 wide) does not
+"$FF" train --init-from mlm --arch fast-fnet --hidden 64 --layers 2 --intermediate 128 --train t_train.jsonl --max-len 32 --threads 2 \
+    --batch 16 --steps 10 --out ft-fast >ft-fast.json 2>ft-fast.log &&
+    grep -q "initialised 11 of 29 tensors" ft-fast.log && grep -q "freshly initialised: fnet.encoder.layer.0.fourier.residual.dense.weight" ft-fast.log &&
+    ! grep -q "freshly initialised: fnet.embeddings" ft-fast.log &&
+    ok "FNet -> Fast-FNet fine-tuning copies what fits and names the rest: $(grep initialised ft-fast.log | tr '\n' ' ' | head -c 300)" ||
+    bad "FNet -> Fast-FNet init: $(tail -5 ft-fast.log)"
 
 # 5b. options from a JSON config file equal the same flags; classify-pair; accumulation; early stop
 cat >cfg.json <<'JSON'

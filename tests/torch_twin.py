@@ -140,6 +140,7 @@ CONFIG_DEFAULTS = {
     "max_position_embeddings": 512, "type_vocab_size": 4, "initializer_range": 0.02,
     "layer_norm_eps": 1e-12, "pad_token_id": 3, "num_attention_heads": 12, "num_labels": 2,
     "fastfnet_residual": "dense", "fastfnet_fourier_impl": "auto",
+    "fastfnet_pad": "first", "fastfnet_block_ffn": "unchanged",
 }
 
 
@@ -159,14 +160,23 @@ def resolve_config(raw, tensor_names=()):
         raise ValueError(f"hidden_act {cfg['hidden_act']!r} unsupported")
     if len(cfg["fastfnet_mixing"]) != cfg["num_hidden_layers"]:
         raise ValueError("fastfnet_mixing must have num_hidden_layers entries")
+    if cfg["fastfnet_pad"] not in ("first", "centred") or cfg["fastfnet_block_ffn"] not in ("unchanged", "halved"):
+        raise ValueError("fastfnet_pad must be first|centred, fastfnet_block_ffn unchanged|halved")
     return cfg
 
 
 def layer_widths(cfg):
-    """[(kind, W_in, W_out, F_out)] per layer."""
+    """[(kind, W_in, W_out, F_out)] per layer. The authors' block (fast_fourier_pad) keeps W_out = W_in (it
+    pads back) and runs at W_in/2 inside, with FFN width F*W/E, halved when fastfnet_block_ffn says so."""
     E, F = cfg["hidden_size"], cfg["intermediate_size"]
     out, w = [], E
     for kind in cfg["fastfnet_mixing"]:
+        if kind == "fast_fourier_pad":
+            if w % 2:
+                raise ValueError(f"fast_fourier_pad on odd width {w}")
+            fo = F * w // E
+            out.append((kind, w, w, fo // 2 if cfg["fastfnet_block_ffn"] == "halved" else fo))
+            continue
         if kind == "fast_fourier":
             if w % 2:
                 raise ValueError(f"fast_fourier on odd width {w}")
@@ -194,8 +204,18 @@ def param_shapes(cfg):
          "fnet.embeddings.LayerNorm.weight": (E,), "fnet.embeddings.LayerNorm.bias": (E,),
          "fnet.embeddings.projection.weight": (E, E), "fnet.embeddings.projection.bias": (E,)}
     w = E
+    kinds = [lw[0] for lw in layer_widths(cfg)]
     for i, (kind, w, wo, fo) in enumerate(layer_widths(cfg)):
         p = f"fnet.encoder.layer.{i}."
+        if kind == "fast_fourier_pad":
+            h = w // 2
+            if (i == 0 or kinds[i - 1] != "fast_fourier_pad") and cfg["fastfnet_residual"] == "dense":
+                s[p + "fourier.residual.dense.weight"], s[p + "fourier.residual.dense.bias"] = (h, w), (h,)
+            s[p + "fourier.output.LayerNorm.weight"] = s[p + "fourier.output.LayerNorm.bias"] = (h,)
+            s[p + "intermediate.dense.weight"], s[p + "intermediate.dense.bias"] = (fo, h), (fo,)
+            s[p + "output.dense.weight"], s[p + "output.dense.bias"] = (h, fo), (h,)
+            s[p + "output.LayerNorm.weight"] = s[p + "output.LayerNorm.bias"] = (h,)
+            continue
         if kind == "attention":
             for m in ("query", "key", "value"):
                 s[p + f"attention.self.{m}.weight"], s[p + f"attention.self.{m}.bias"] = (w, w), (w,)
@@ -396,10 +416,57 @@ def build_modules():
             h = mixer(x, key_pad)
             return self.output(self.intermediate(h), h)
 
+    class AuthorsFourier(nn.Module):
+        """Altered Fourier layer + Add & Normalize of the authors' block: LN(Re(fftn(x))[..., :W/2] + res),
+        res = the previous block's output (the values inside x's padding) after a block of this kind, else the
+        Dimension Reduction of x."""
+
+        def __init__(self, cfg, w, after_block):
+            super().__init__()
+            self.h, self.after_block, self.reduce = w // 2, after_block, cfg["fastfnet_residual"]
+            self.pad = cfg["fastfnet_pad"]
+            self.output = FNetBasicOutput(w // 2, cfg["layer_norm_eps"])
+            if not after_block and self.reduce == "dense":
+                self.residual = ResidualDense(w)
+
+        def lead(self, w):  # zeros before the values
+            return 0 if self.pad == "first" else (w - self.h) // 2
+
+        def forward(self, x):
+            mix = torch.fft.fftn(x, dim=(1, 2)).real[..., :self.h]  # the padding is transformed too
+            if self.after_block:
+                a = self.lead(x.shape[-1])
+                r = x[..., a:a + self.h]
+            elif self.reduce == "dense":
+                r = self.residual(x)
+            elif self.reduce == "maxpool":
+                r = torch.maximum(x[..., 0::2], x[..., 1::2])
+            elif self.reduce == "avgpool":
+                r = 0.5 * (x[..., 0::2] + x[..., 1::2])
+            else:
+                r = x[..., :self.h]
+            return self.output(mix, r)
+
+    class AuthorsBlock(nn.Module):
+        def __init__(self, cfg, w, fo, after_block):
+            super().__init__()
+            self.fourier = AuthorsFourier(cfg, w, after_block)
+            self.intermediate = FNetIntermediate(w // 2, fo)
+            self.output = FNetOutput(fo, w // 2, cfg["layer_norm_eps"])
+
+        def forward(self, x, key_pad):
+            h = self.fourier(x)
+            y = self.output(self.intermediate(h), h)
+            w, a = x.shape[-1], self.fourier.lead(x.shape[-1])
+            return torch.nn.functional.pad(y, (a, w - a - y.shape[-1]))  # ZeroPad back to W
+
     class FNetEncoder(nn.Module):
         def __init__(self, cfg):
             super().__init__()
-            self.layer = nn.ModuleList(FNetLayer(cfg, *lw) for lw in layer_widths(cfg))
+            lws = layer_widths(cfg)
+            self.layer = nn.ModuleList(
+                AuthorsBlock(cfg, lw[1], lw[3], i > 0 and lws[i - 1][0] == "fast_fourier_pad")
+                if lw[0] == "fast_fourier_pad" else FNetLayer(cfg, *lw) for i, lw in enumerate(lws))
 
         def forward(self, x, key_pad):
             for lyr in self.layer:
@@ -572,26 +639,37 @@ def reference(tensors, cfg, inputs, dtype_name="float64"):
 BASE = dict(V=61, E=16, N=3, F=32, H=4, P=32, L=3, B=3, T=12)
 
 
-def _case(name, args, mixing, residual=None, **over):
+def _case(name, args, mixing, residual=None, pad="first", bffn="unchanged", **over):
     d = dict(BASE)
     d.update(over)
-    return dict(name=name, args=args, mixing=mixing, residual=residual, **d)
+    return dict(name=name, args=args, mixing=mixing, residual=residual, pad=pad, bffn=bffn, **d)
 
 
-FF, FO, AT = "fast_fourier", "fourier", "attention"
+FF, FO, AT, FP = "fast_fourier", "fourier", "attention", "fast_fourier_pad"
 CASES = [
     _case("fnet", ["--arch", "fnet"], [FO] * 3),
     _case("fnet-odd", ["--arch", "fnet"], [FO] * 3, E=30, T=13, H=3, F=60),
     _case("bert", ["--arch", "bert"], [AT] * 3),
     _case("hybrid", ["--arch", "hybrid", "--attention-layers", "1"], [FO, FO, AT]),
 ] + [
-    _case(f"fast-fnet-{r}", ["--arch", "fast-fnet", "--reduce", "0", "--residual", r], [FF, FO, FO], r)
+    _case(f"narrow-{r}", ["--arch", "fast-fnet-narrow", "--reduce", "0", "--residual", r], [FF, FO, FO], r)
     for r in ("dense", "maxpool", "avgpool", "slice")
 ] + [
-    _case("fast-fnet-2x", ["--arch", "fast-fnet", "--reduce", "0,2", "--residual", "dense"],
+    _case("narrow-2x", ["--arch", "fast-fnet-narrow", "--reduce", "0,2", "--residual", "dense"],
           [FF, FO, FF], "dense"),
-    _case("fast-hybrid", ["--arch", "fast-fnet", "--residual", "dense",
-                          "--mixing", "fast_fourier,fourier,attention"], [FF, FO, AT], "dense", H=2),
+    _case("narrow-hybrid", ["--arch", "fast-fnet-narrow", "--residual", "dense",
+                            "--mixing", "fast_fourier,fourier,attention"], [FF, FO, AT], "dense", H=2),
+] + [
+    # the authors' model: every reduction, both pad positions, both FFN widths, and mixed with other layers
+    _case(f"authors-{r}", ["--arch", "fast-fnet", "--residual", r], [FP] * 3, r) for r in ("dense", "maxpool", "avgpool", "slice")
+] + [
+    _case("authors-centred", ["--arch", "fast-fnet", "--pad", "centred"], [FP] * 3, "dense", pad="centred"),
+    _case("authors-halved", ["--arch", "fast-fnet", "--block-ffn", "halved"], [FP] * 3, "dense", bffn="halved"),
+    _case("authors-centred-halved-odd", ["--arch", "fast-fnet", "--pad", "centred", "--block-ffn", "halved",
+                                         "--residual", "avgpool"], [FP] * 3, "avgpool", pad="centred", bffn="halved",
+          E=12, F=24, H=3, T=13),
+    _case("authors-mixed", ["--arch", "fast-fnet", "--pad", "centred", "--mixing",
+                            "fast_fourier_pad,fourier,fast_fourier_pad"], [FP, FO, FP], "dense", pad="centred"),
 ]
 
 
@@ -657,6 +735,8 @@ def check_config(case, cfg):
             "attention_probs_dropout_prob": 0}
     if case["residual"]:
         want["fastfnet_residual"] = case["residual"]
+    if FP in case["mixing"]:
+        want["fastfnet_pad"], want["fastfnet_block_ffn"] = case["pad"], case["bffn"]
     bad = [f"{k}={cfg.get(k)!r} (want {v!r})" for k, v in want.items() if cfg.get(k) != v]
     missing_heads = [h for h in ("mlm", "nsp", "classifier") if h not in cfg["fastfnet_heads"]]
     if missing_heads:
@@ -821,7 +901,9 @@ def run_matrix(fastfnet, dump, workdir, only, dtype):
 # ----------------------------------------------------------------------------------------------------
 def fake_init(argv):
     ap = argparse.ArgumentParser(prog="fake-fastfnet init")
-    ap.add_argument("--arch", required=True, choices=["fnet", "fast-fnet", "bert", "hybrid"])
+    ap.add_argument("--arch", required=True, choices=["fnet", "fast-fnet", "fast-fnet-narrow", "bert", "hybrid"])
+    ap.add_argument("--pad", default="first")
+    ap.add_argument("--block-ffn", default="unchanged")
     for a, d in (("--vocab", 32000), ("--hidden", 768), ("--layers", 12), ("--intermediate", 3072),
                  ("--heads", 12), ("--max-pos", 512), ("--labels", 2), ("--attention-layers", 0),
                  ("--seed", 0)):
@@ -839,6 +921,8 @@ def fake_init(argv):
         mixing = [AT] * n
     elif a.arch == "hybrid":
         mixing = [FO] * (n - a.attention_layers) + [AT] * a.attention_layers
+    elif a.arch == "fast-fnet":
+        mixing = [FP] * n
     else:
         red = {int(x) for x in a.reduce.split(",") if x != ""}
         mixing = [FF if i in red else FO for i in range(n)]
@@ -849,7 +933,8 @@ def fake_init(argv):
                intermediate_size=a.intermediate, num_attention_heads=a.heads,
                max_position_embeddings=a.max_pos, num_labels=a.labels, hidden_dropout_prob=a.dropout,
                attention_probs_dropout_prob=a.dropout, fastfnet_mixing=mixing,
-               fastfnet_residual=a.residual, fastfnet_heads=["mlm", "nsp", "classifier"])
+               fastfnet_residual=a.residual, fastfnet_heads=["mlm", "nsp", "classifier"],
+               fastfnet_pad=a.pad, fastfnet_block_ffn=a.block_ffn)
     rng = np.random.RandomState(a.seed)
     tensors = {}
     for name, shape in param_shapes(resolve_config(cfg)).items():
@@ -959,7 +1044,8 @@ def selftest(workdir):
     kinds = [("fnet", [FO, FO], "dense"), ("bert", [AT, AT], "dense"), ("hybrid", [FO, AT], "dense"),
              ("fast-dense", [FF, FF], "dense"), ("fast-maxpool", [FF, FO], "maxpool"),
              ("fast-avgpool", [FF, FO], "avgpool"), ("fast-slice", [FF, FF], "slice"),
-             ("fast-hybrid", [FF, AT], "dense")]
+             ("fast-hybrid", [FF, AT], "dense"), ("authors-dense", [FP, FP], "dense"),
+             ("authors-maxpool", [FP, FP], "maxpool"), ("authors-slice", [FP, FO], "slice")]
     ids = torch.tensor([[1, 4, 0, 8, 2], [5, 3, 3, 3, 3], [3, 3, 3, 3, 3]])  # padding, and an all-pad row
     batch = {"input_ids": ids, "token_type_ids": torch.tensor([[0, 0, 1, 1, 1], [0, 1, 0, 0, 0], [0] * 5]),
              "mlm_labels": torch.tensor([[-100, 2, -100, 7, 0], [1, -100, -100, 3, -100], [-100] * 5]),
