@@ -27,7 +27,10 @@ PY
 # a tiny model: a step takes far less time than a save, so most kills land inside a save
 TR=(--train t_train.jsonl --max-len 24 --hidden 16 --layers 1 --intermediate 32 --dropout 0.1 --threads 1 --batch 8
     --seed 3 --log-every 1 --eval-every 10 --steps 60)
+t0=$(date +%s.%N)
 "$FF" train "${TR[@]}" --save-every 1 --keep 1000 --out ref >/dev/null 2>ref.log || bad "reference run: $(tail -2 ref.log)"
+# kill moments are drawn over the reference run's own duration, so they land inside the run on any machine
+REF_S=$(/usr/bin/python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$t0" "$(date +%s.%N)")
 
 # 1. SIGKILL at random moments: the newest checkpoint is always one the reference run completed (its weights
 # and AdamW moments bit-identical), --resume ends at the reference's final weights, metrics never repeat a step
@@ -38,7 +41,7 @@ for i in $(seq 1 $TRIALS); do
     rm -rf k
     "$FF" train "${TR[@]}" --save-every 1 --keep 2 --out k >/dev/null 2>k.log &
     pid=$!
-    sleep "$(/usr/bin/python3 -c "import random; print(round(random.uniform(0.1, 0.8), 3))")"
+    sleep "$(/usr/bin/python3 -c "import random, sys; d = float(sys.argv[1]); print(round(random.uniform(0.1, 0.8) * d, 3))" "$REF_S")"
     kill -9 $pid 2>/dev/null
     wait $pid 2>/dev/null
     rc=$?
