@@ -360,7 +360,7 @@ done:
     return rc;
 }
 
-int ffn_dataset_pretrain(ffn_dataset *d, const int32_t *stream, size_t n, int max_len, int nsp, uint64_t seed,
+int ffn_dataset_pretrain(ffn_dataset *d, const int32_t *stream, size_t n, int max_len, int nsp, uint64_t seed, const ffn_mlm_ids *s,
                          char *err, size_t errlen) {
     memset(d, 0, sizeof *d);
     int room = max_len - (nsp ? 3 : 2);
@@ -378,10 +378,10 @@ int ffn_dataset_pretrain(ffn_dataset *d, const int32_t *stream, size_t n, int ma
     ivec v = {0};
     for (size_t i = 0; i < nex; i++) {
         d->off[i] = (int64_t)v.n;
-        iv_push(&v, FFN_TOK_CLS);
+        iv_push(&v, s->cls);
         size_t a = nsp ? 2 * i : i;
         for (int k = 0; k < half; k++) iv_push(&v, stream[a * half + k]);
-        iv_push(&v, FFN_TOK_SEP);
+        iv_push(&v, s->sep);
         d->seg[i] = (int32_t)(v.n - (size_t)d->off[i]);
         if (nsp) {
             size_t b = a + 1;
@@ -393,7 +393,7 @@ int ffn_dataset_pretrain(ffn_dataset *d, const int32_t *stream, size_t n, int ma
             }
             d->labels[i] = random; /* HF NSP: 0 = B follows A, 1 = B is random */
             for (int k = 0; k < half; k++) iv_push(&v, stream[b * half + k]);
-            iv_push(&v, FFN_TOK_SEP);
+            iv_push(&v, s->sep);
         }
     }
     d->off[nex] = (int64_t)v.n;
@@ -433,16 +433,57 @@ void ffn_dataset_batch(const ffn_dataset *d, const int *idx, int B, int T, int p
     }
 }
 
-void ffn_mlm_mask(int32_t *ids, int32_t *mlm_labels, size_t n, int vocab, ffn_rng *rng) {
-    int regular = vocab - FFN_TOK_NUM_SPECIAL;
+int ffn_mlm_ids_of(ffn_mlm_ids *s, const ffn_tokenizer *tok, char *err, size_t errlen) {
+    static const int roles[] = {FFN_TOK_CLS, FFN_TOK_SEP, FFN_TOK_MASK, FFN_TOK_PAD, FFN_TOK_UNK};
+    static const char *const names[] = {"[CLS]", "[SEP]", "[MASK]"};
+    memset(s, 0, sizeof *s);
+    s->vocab = ffn_tok_vocab_size(tok);
+    s->cls = ffn_tok_special(tok, FFN_TOK_CLS), s->sep = ffn_tok_special(tok, FFN_TOK_SEP);
+    s->mask = ffn_tok_special(tok, FFN_TOK_MASK);
+    for (int r = 0; r < 3; r++)
+        if ((r == 0 ? s->cls : r == 1 ? s->sep : s->mask) < 0)
+            return ffn_err(err, errlen, "the tokenizer has no %s piece, which MLM examples need", names[r]);
+    int32_t sp[16];
+    int ns = 0;
+    for (int r = 0; r < 5; r++) sp[ns++] = ffn_tok_special(tok, roles[r]);
+    if (ffn_tok_kind_of(tok) == FFN_TOK_SPM) /* the model's control pieces, e.g. <s> and </s> */
+        for (int id = 0; id < s->vocab && ns < 16; id++)
+            if (ffn_tok_is_control(tok, id)) sp[ns++] = id;
+    /* the leading run of special ids (0..4 for fastfnet's kinds), then any others one by one */
+    for (int grew = 1; grew;) {
+        grew = 0;
+        for (int i = 0; i < ns; i++)
+            if (sp[i] == s->first_regular) s->first_regular++, grew = 1;
+    }
+    for (int i = 0; i < ns && s->nother < 8; i++)
+        if (sp[i] > s->first_regular) s->other[s->nother++] = sp[i];
+    if (s->first_regular + s->nother >= s->vocab) return ffn_err(err, errlen, "the tokenizer has no regular token to mask");
+    return 0;
+}
+
+static int mlm_special(const ffn_mlm_ids *s, int32_t id) {
+    if (id < s->first_regular) return 1;
+    for (int i = 0; i < s->nother; i++)
+        if (id == s->other[i]) return 1;
+    return 0;
+}
+
+void ffn_mlm_mask(int32_t *ids, int32_t *mlm_labels, size_t n, const ffn_mlm_ids *s, ffn_rng *rng) {
+    uint64_t regular = (uint64_t)(s->vocab - s->first_regular);
     for (size_t i = 0; i < n; i++) {
         mlm_labels[i] = -100;
-        if (ids[i] < FFN_TOK_NUM_SPECIAL) continue;
+        if (mlm_special(s, ids[i])) continue;
         if (ffn_rng_uniform(rng) >= 0.15f) continue;
         mlm_labels[i] = ids[i];
         float r = ffn_rng_uniform(rng);
-        if (r < 0.8f) ids[i] = FFN_TOK_MASK;
-        else if (r < 0.9f) ids[i] = FFN_TOK_NUM_SPECIAL + (int32_t)(ffn_rng_u64(rng) % (uint64_t)regular);
+        if (r < 0.8f) {
+            ids[i] = s->mask;
+        } else if (r < 0.9f) {
+            int32_t x;
+            do x = s->first_regular + (int32_t)(ffn_rng_u64(rng) % regular);
+            while (mlm_special(s, x));
+            ids[i] = x;
+        }
     }
 }
 

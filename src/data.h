@@ -51,9 +51,17 @@ int ffn_dataset_from_records(ffn_dataset *d, const ffn_records *r, const char *p
 /* IDX images (ubyte, N x rows x cols, optionally .gz not supported: pass the uncompressed file) and labels:
  * each image becomes [CLS] followed by one token per pixel (byte tokenizer ids: 5 + value). */
 int ffn_dataset_from_idx(ffn_dataset *d, const char *images, const char *labels_path, int limit, char *err, size_t errlen);
+/* The ids MLM examples are built from, taken from the tokenizer: [CLS], [SEP], [MASK], and which ids are
+ * special (never masked, never drawn as a random replacement): those below first_regular and other[]. For
+ * fastfnet's own kinds that is ids 0..4; a SentencePiece model names its own (unk, bos, eos, pad, ...). */
+typedef struct {
+    int32_t cls, sep, mask, first_regular, vocab;
+    int nother;
+    int32_t other[8];
+} ffn_mlm_ids;
 /* Pre-training: tokenized text cut into [CLS] chunk [SEP] examples of max_len tokens (nsp == 0), or into
  * [CLS] A [SEP] B [SEP] pairs where B follows A (label 0) or, half the time, is a random chunk (label 1). */
-int ffn_dataset_pretrain(ffn_dataset *d, const int32_t *stream, size_t n, int max_len, int nsp, uint64_t seed,
+int ffn_dataset_pretrain(ffn_dataset *d, const int32_t *stream, size_t n, int max_len, int nsp, uint64_t seed, const ffn_mlm_ids *s,
                          char *err, size_t errlen);
 /* Keep examples [from, to) of d (a split), in a new dataset. */
 void ffn_dataset_slice(ffn_dataset *out, const ffn_dataset *d, int from, int to);
@@ -61,10 +69,12 @@ void ffn_dataset_slice(ffn_dataset *out, const ffn_dataset *d, int from, int to)
 /* Fill a (B,T) batch from examples idx[0..B): ids padded with pad, token types, labels (class ids). */
 void ffn_dataset_batch(const ffn_dataset *d, const int *idx, int B, int T, int pad, int32_t *ids, int32_t *tt,
                        int32_t *labels);
-/* BERT masking in place over a (B,T) batch: 15% of regular tokens (id >= FFN_TOK_NUM_SPECIAL) become targets;
- * of those 80% -> [MASK], 10% -> a random regular token, 10% unchanged. mlm_labels gets the original ids at
- * targets and -100 elsewhere. */
-void ffn_mlm_mask(int32_t *ids, int32_t *mlm_labels, size_t n, int vocab, ffn_rng *rng);
+/* 0, or -1 with a message when the tokenizer has no [CLS], [SEP] or [MASK] piece or no regular token. */
+int ffn_mlm_ids_of(ffn_mlm_ids *s, const ffn_tokenizer *tok, char *err, size_t errlen);
+/* BERT masking in place over a (B,T) batch: 15% of regular tokens become targets; of those 80% -> [MASK],
+ * 10% -> a random regular token, 10% unchanged. mlm_labels gets the original ids at targets and -100
+ * elsewhere. */
+void ffn_mlm_mask(int32_t *ids, int32_t *mlm_labels, size_t n, const ffn_mlm_ids *s, ffn_rng *rng);
 #endif
 
 /* The SpamAssassin corpus as unpacked by scripts/fetch_data.sh (dir/data/file_list.json and the raw

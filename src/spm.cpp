@@ -58,6 +58,9 @@ void ffn_spm_free(ffn_spm *s) { delete s; }
 int ffn_spm_size(const ffn_spm *s) { return s->sp.GetPieceSize(); }
 int ffn_spm_unk_id(const ffn_spm *s) { return s->sp.unk_id(); }
 int ffn_spm_pad_id(const ffn_spm *s) { return s->sp.pad_id(); }
+int ffn_spm_is_control(const ffn_spm *s, int id) {
+    return id >= 0 && id < s->sp.GetPieceSize() && (s->sp.IsControl(id) || s->sp.IsUnknown(id));
+}
 
 int ffn_spm_piece_id(const ffn_spm *s, const char *piece) {
     int id = s->sp.PieceToId(piece);

@@ -25,6 +25,8 @@ const char *ffn_spm_piece(const ffn_spm *s, int id);
 /* The model's own special ids (-1 when disabled). */
 int ffn_spm_unk_id(const ffn_spm *s);
 int ffn_spm_pad_id(const ffn_spm *s);
+/* 1 for a control piece (<s>, </s>, ...) or the unknown piece: never produced from text as a normal token */
+int ffn_spm_is_control(const ffn_spm *s, int id);
 /* Ids of text[0..len), as spm_encode --output_format=id. Writes up to cap ids, returns the count (may exceed
  * cap); (size_t)-1 when the library reports an error. */
 size_t ffn_spm_encode(const ffn_spm *s, const char *text, size_t len, int32_t *out, size_t cap);

@@ -18,6 +18,7 @@ int ffn_spm_piece_id(const ffn_spm *s, const char *piece) { return (void)s, (voi
 const char *ffn_spm_piece(const ffn_spm *s, int id) { return (void)s, (void)id, NULL; }
 int ffn_spm_unk_id(const ffn_spm *s) { return (void)s, -1; }
 int ffn_spm_pad_id(const ffn_spm *s) { return (void)s, -1; }
+int ffn_spm_is_control(const ffn_spm *s, int id) { return (void)s, (void)id, 0; }
 size_t ffn_spm_encode(const ffn_spm *s, const char *text, size_t len, int32_t *out, size_t cap) {
     (void)s, (void)text, (void)len, (void)out, (void)cap;
     return (size_t)-1;

@@ -1293,6 +1293,10 @@ int32_t ffn_tok_special(const ffn_tokenizer *t, int role) {
     return t->kind == FFN_TOK_SPM ? t->special[role] : role;
 }
 
+int ffn_tok_is_control(const ffn_tokenizer *t, int32_t id) {
+    return t->kind == FFN_TOK_SPM ? ffn_spm_is_control(t->spm, id) : id >= 0 && id < FFN_TOK_NUM_SPECIAL;
+}
+
 /* A serialized ModelProto starts with its first `pieces` entry (field 1, length-delimited: byte 0x0a); a
  * tokenizer.json starts with '{'. The name decides for files that are neither, so a damaged .model file is
  * reported as a bad SentencePiece model rather than as bad JSON. */

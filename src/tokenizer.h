@@ -47,6 +47,8 @@ const char *ffn_tok_kind_name(ffn_tok_kind k); /* "byte", "word", "bpe", "senten
  * model's piece for SPM ([CLS] or <cls>, [SEP] or <sep>, [MASK] or <mask>, its pad_id or <pad>, its unk_id);
  * -1 when the model has none. */
 int32_t ffn_tok_special(const ffn_tokenizer *t, int role);
+/* 1 when id is a special of the tokenizer that text never encodes to (fixed kinds: 0..4; SPM: control and unknown pieces). */
+int ffn_tok_is_control(const ffn_tokenizer *t, int32_t id);
 int ffn_tok_vocab_size(const ffn_tokenizer *t);
 /* Encode len bytes (no specials added; SPM: the ids spm_encode --output_format=id gives). Writes up to cap ids; returns the total count (may exceed cap:
  * call again with a larger buffer). Not thread-safe (uses the tokenizer's cache). */

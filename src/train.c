@@ -163,6 +163,7 @@ typedef struct {
     int have_test;
     ffn_labels labels;
     ffn_tokenizer *tok;
+    ffn_mlm_ids mlm; /* MLM: the tokenizer's [CLS], [SEP], [MASK] and special ids */
     int max_len;
 } run_data;
 
@@ -260,13 +261,10 @@ static int ensure_listops(const char *dir, char *err, size_t n) {
     return 0;
 }
 
-/* The tokenizer must have what the task's examples are built from: [CLS], [SEP] and a pad piece. MLM
- * masking and pre-training examples still assume the fixed ids 0..4 of fastfnet's own kinds. */
+/* The tokenizer must have what the task's examples are built from: [CLS], [SEP] and a pad piece ([MASK] too
+ * for MLM, checked by ffn_mlm_ids_of). */
 static int check_task_tokenizer(const ffn_tokenizer *t, int task, const ffn_train_opts *o, char *err, size_t n) {
     const char *name = o->tokenizer_file ? o->tokenizer_file : o->init_from ? o->init_from : "the tokenizer";
-    if (task == TASK_MLM && ffn_tok_kind_of(t) == FFN_TOK_SPM)
-        return ffn_err(err, n, "%s: MLM pre-training with a SentencePiece tokenizer is not supported yet; use --tokenizer bpe "
-                       "for --task mlm, or fine-tune a classifier with this one", name);
     static const char *const role[] = {"[CLS]", "[SEP]", "[MASK]", "<pad>", "<unk>"};
     for (int r = FFN_TOK_CLS; r <= FFN_TOK_PAD; r++)
         if (r != FFN_TOK_MASK && ffn_tok_special(t, r) < 0)
@@ -346,7 +344,8 @@ static int prepare_data(run_data *d, const ffn_train_opts *o, ffn_tokenizer *giv
             d->tok = k == FFN_TOK_BYTE ? ffn_tok_byte() : ffn_tok_train(k, text, len, o->vocab_size, 2, err, n);
             if (!d->tok) return free(text), -1;
         }
-        if (check_task_tokenizer(d->tok, d->task, o, err, n)) return free(text), free(vtext), -1;
+        if (check_task_tokenizer(d->tok, d->task, o, err, n) || ffn_mlm_ids_of(&d->mlm, d->tok, err, n))
+            return free(text), free(vtext), -1;
         for (int split = 0; split < 2; split++) {
             if (split == 1) {
                 free(text);
@@ -360,7 +359,7 @@ static int prepare_data(run_data *d, const ffn_train_opts *o, ffn_tokenizer *giv
                 ids = realloc(ids, sizeof(int32_t) * m);
                 m = ffn_tok_encode(d->tok, text, len, ids, m);
             }
-            int rc = ffn_dataset_pretrain(split ? &d->valid : &d->train, ids, m, d->max_len, o->nsp, (uint64_t)o->seed + split, err, n);
+            int rc = ffn_dataset_pretrain(split ? &d->valid : &d->train, ids, m, d->max_len, o->nsp, (uint64_t)o->seed + split, &d->mlm, err, n);
             free(ids);
             if (rc) return free(text), -1;
         }
@@ -417,7 +416,8 @@ static int prepare_data(run_data *d, const ffn_train_opts *o, ffn_tokenizer *giv
             free(text);
         }
     }
-    if (!d->tok || check_task_tokenizer(d->tok, d->task, o, err, n)) {
+    if (!d->tok || check_task_tokenizer(d->tok, d->task, o, err, n) ||
+        (d->task == TASK_MLM && ffn_mlm_ids_of(&d->mlm, d->tok, err, n))) {
         ffn_records_free(&r), ffn_records_free(&rv), ffn_records_free(&rt);
         return -1;
     }
@@ -478,7 +478,7 @@ typedef struct {
 /* Loss and accuracy on a data set, in chunks of B sequences; in a data-parallel run chunk j is evaluated by
  * rank j % size and the sums are reduced, so every rank gets the same numbers. MLM masks are drawn per
  * example from (mask_seed, example index): the same masks at every evaluation and for any process count. */
-static eval_result evaluate(ffn_model *m, const ffn_dataset *ds, int task, int B, int T, uint64_t mask_seed) {
+static eval_result evaluate(ffn_model *m, const ffn_dataset *ds, int task, const ffn_mlm_ids *mi, int B, int T, uint64_t mask_seed) {
     eval_result r = {0};
     const ffn_config *c = &m->cfg;
     int32_t *ids = malloc(sizeof(int32_t) * B * T), *tt = malloc(sizeof(int32_t) * B * T);
@@ -498,7 +498,7 @@ static eval_result evaluate(ffn_model *m, const ffn_dataset *ds, int task, int B
             for (int i = 0; i < nb; i++) {
                 ffn_rng rng;
                 ffn_rng_seed(&rng, mask_seed ^ ((uint64_t)(b0 + i) * 0x9E3779B97F4A7C15ull));
-                ffn_mlm_mask(ids + (size_t)i * Tb, mlm + (size_t)i * Tb, (size_t)Tb, V, &rng);
+                ffn_mlm_mask(ids + (size_t)i * Tb, mlm + (size_t)i * Tb, (size_t)Tb, mi, &rng);
             }
             bt.mlm_labels = mlm;
             if (c->heads & FFN_HEAD_NSP) bt.nsp_labels = lab;
@@ -1178,7 +1178,7 @@ int ffn_train_run(const ffn_train_opts *o) {
             step_tokens += (long)B * Tb;
             for (int i = 0; i < B; i++) ndenom += lab[(size_t)a * B + i] != -100;
             if (d.task == TASK_MLM) {
-                ffn_mlm_mask(ids + ob, mlm + ob, (size_t)B * Tb, m->cfg.vocab_size, &data_rng);
+                ffn_mlm_mask(ids + ob, mlm + ob, (size_t)B * Tb, &d.mlm, &data_rng);
                 for (size_t i = 0; i < (size_t)B * Tb; i++) mdenom += mlm[ob + i] != -100;
             }
         }
@@ -1258,7 +1258,7 @@ int ffn_train_run(const ffn_train_opts *o) {
         int do_eval = st.step % eval_every == 0 || st.step == total;
         if (do_eval) {
             uint64_t calls = m->dropout_calls;
-            last = evaluate(m, &d.valid, d.task, Bmax, T, (uint64_t)o->seed ^ 0xE7A1);
+            last = evaluate(m, &d.valid, d.task, &d.mlm, Bmax, T, (uint64_t)o->seed ^ 0xE7A1);
             m->dropout_calls = calls;
             double el = ffn_now() - t_start;
             if (d.task == TASK_MLM)
@@ -1288,13 +1288,13 @@ int ffn_train_run(const ffn_train_opts *o) {
     if (rc == 0 && o->patience > 0 && st.best_step >= 0 && st.best_step != st.step) {
         /* the final figures are those of the model kept at the top level: the best one */
         use_best(m, o->out);
-        last = evaluate(m, &d.valid, d.task, Bmax, T, (uint64_t)o->seed ^ 0xE7A1);
+        last = evaluate(m, &d.valid, d.task, &d.mlm, Bmax, T, (uint64_t)o->seed ^ 0xE7A1);
         say("fastfnet: the model kept is the best one (step %ld); the final figures are its\n", st.best_step);
     }
     if (rc == 0) {
         double el = ffn_now() - t_start;
         eval_result te = {0};
-        if (d.have_test) te = evaluate(m, &d.test, d.task, Bmax, T, (uint64_t)o->seed ^ 0x7E57);
+        if (d.have_test) te = evaluate(m, &d.test, d.task, &d.mlm, Bmax, T, (uint64_t)o->seed ^ 0x7E57);
         fprintf(mf, "{\"step\": %ld, \"final\": true, \"valid_accuracy\": %.6g, \"valid_loss\": %.6g%s", st.step, last.accuracy, last.loss, "");
         if (d.have_test) fprintf(mf, ", \"test_accuracy\": %.6g, \"test_loss\": %.6g", te.accuracy, te.loss);
         double rss = peak_rss_mib(), rss_sum = rss;
@@ -1342,7 +1342,7 @@ int ffn_eval_run(const char *model_dir, const ffn_train_opts *o) {
     require_fit(m, ds, d.task, o->data ? o->data : o->train);
     if (ffn_model_reserve(m, o->batch, d.max_len, 0, err, sizeof err)) ffn_die("%s", err);
     double t0 = ffn_now();
-    eval_result r = evaluate(m, ds, d.task, o->batch, d.max_len, (uint64_t)o->seed ^ 0x7E57);
+    eval_result r = evaluate(m, ds, d.task, &d.mlm, o->batch, d.max_len, (uint64_t)o->seed ^ 0x7E57);
     double dt = ffn_now() - t0;
     printf("{\"model\": \"%s\", \"examples\": %d, \"loss\": %.6g, \"accuracy\": %.6g", model_dir, r.n, r.loss, r.accuracy);
     if (d.task == TASK_MLM) printf(", \"perplexity\": %.6g", r.perplexity);

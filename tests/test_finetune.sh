@@ -146,9 +146,23 @@ expect_fail "config.json's pad id is checked against spiece.model's" "badpad/con
     "$FF" train --init-from badpad "${FT[@]}" --out x1
 cp -r fnet-hf notok && rm notok/spiece.model
 expect_fail "an HF directory without a tokenizer file" "notok holds no spiece.model or tokenizer.json" "$FF" train --init-from notok "${FT[@]}" --out x2
-expect_fail "MLM with a SentencePiece tokenizer is refused, saying what works" "not supported yet" \
-    "$FF" train --task mlm --train corpus.txt --tokenizer-file sp.model --out x3
+# MLM pre-training with the SentencePiece model: its own [CLS]/[SEP]/[MASK] and pad ids build and mask the examples
+"$FF" train --task mlm --train corpus.txt --tokenizer-file sp.model --max-len 32 --hidden 32 --layers 1 --intermediate 64 \
+    --batch 16 --steps 40 --lr 3e-3 --threads 1 --seed 2 --log-every 1 --out mlmsp >mlmsp.json 2>mlmsp.log
+/usr/bin/python3 - mlmsp/metrics.jsonl mlmsp.json <<'PY' && ok "MLM pre-training with a SentencePiece tokenizer learns (its own [CLS], [SEP], [MASK] and pad ids)" || bad "MLM with sp.model: $(tail -2 mlmsp.log)"
+import json, math, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+loss = [r["loss"] for r in rows if "loss" in r and "eval_loss" not in r]
+final = json.loads(open(sys.argv[2]).read().strip().splitlines()[-1])
+ev = final.get("eval_loss", final.get("valid_loss"))
+print("first", loss[0], "last", loss[-1], "eval", ev)
+sys.exit(0 if len(loss) >= 30 and sum(loss[-5:]) / 5 < sum(loss[:5]) / 5 - 0.5 and ev is not None and math.isfinite(ev) else 1)
+PY
 spm_train --input=corpus.txt --model_prefix=plain --vocab_size=300 --minloglevel=2 >/dev/null 2>&1
+"$FF" train --task mlm --train corpus.txt --tokenizer-file plain.model --out x3 >/dev/null 2>x3.err
+rc=$?
+[ "$rc" -ge 1 ] && [ "$rc" -le 127 ] && [ "$(grep -c '^fastfnet: plain.model has no \[CLS\] piece' x3.err)" = 1 ] &&
+    ok "MLM with a model without the special pieces is refused in one line (rc $rc)" || bad "MLM with plain.model: rc $rc, $(tail -1 x3.err)"
 expect_fail "a model without [CLS] cannot build classification examples" "plain.model has no \[CLS\] piece" \
     "$FF" train --train train.tsv --tokenizer-file plain.model --out x4
 

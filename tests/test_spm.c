@@ -68,6 +68,30 @@ int main(void) {
     check(!strcmp(ffn_tok_token_str(t, 4), "[CLS]") && !strcmp(ffn_tok_token_str(t, 3), "<pad>") && !ffn_tok_token_str(t, V),
           "token strings are the pieces; out of range is NULL");
 
+    /* MLM masking takes the model's ids: specials (unk, <s>, </s>, pad, [CLS], [SEP], [MASK]) are never
+     * targets nor random replacements; targets become [MASK] (6) or a regular piece */
+    ffn_mlm_ids mi;
+    int mrc = ffn_mlm_ids_of(&mi, t, err, sizeof err);
+    check(mrc == 0 && mi.cls == 4 && mi.sep == 5 && mi.mask == 6 && mi.first_regular == 7 && mi.nother == 0,
+          "MLM ids from the model: [CLS] %d, [SEP] %d, [MASK] %d, regular from %d (%s)", mi.cls, mi.sep, mi.mask,
+          mi.first_regular, mrc ? err : "");
+    enum { NM = 20000 };
+    int32_t *mids = malloc(sizeof(int32_t) * NM), *mlab = malloc(sizeof(int32_t) * NM);
+    for (int i = 0; i < NM; i++) mids[i] = i % V;
+    ffn_rng rng;
+    ffn_rng_seed(&rng, 5);
+    ffn_mlm_mask(mids, mlab, NM, &mi, &rng);
+    int targets = 0, bad_target = 0, bad_id = 0, masked = 0;
+    for (int i = 0; i < NM; i++) {
+        int orig = i % V;
+        if (mlab[i] != -100) targets++, bad_target |= orig < 7 || mlab[i] != orig, masked += mids[i] == 6;
+        else bad_id |= mids[i] != orig;
+        if (mlab[i] != -100 && mids[i] != 6) bad_id |= mids[i] < 7 || mids[i] >= V;
+    }
+    check(!bad_target && !bad_id && targets > NM / 10 && targets < NM / 5 && masked > targets * 7 / 10,
+          "masking: %d targets of %d (none special), %d of them [MASK], replacements regular", targets, NM, masked);
+    free(mids), free(mlab);
+
     /* held-out text (another seed): decode(encode(x)) == x, and the ids survive save + load */
     size_t hl;
     char *held = corpus(50, 99, &hl);
