@@ -141,15 +141,7 @@ static ref_out ref_forward(const ffn_model *m, const ffn_batch *bt) {
             for (size_t i = 0; i < (size_t)N * W; i++) s1[i] += x[i];
             free(q), free(k), free(v), free(ctx), free(sc);
         } else {
-            /* Re(DFT_T X DFT_D)[.., :Wo] by direct sums */
-            for (int b = 0; b < B; b++)
-                for (int n = 0; n < T; n++)
-                    for (int kk = 0; kk < Wo; kk++) {
-                        double s = 0;
-                        for (int tt = 0; tt < T; tt++)
-                            for (int d = 0; d < W; d++) s += x[(size_t)(b * T + tt) * W + d] * cos(2 * M_PI * ((double)n * tt / T + (double)kk * d / W));
-                        s1[(size_t)(b * T + n) * Wo + kk] = s;
-                    }
+            r_fourier(s1, x, B, T, W, Wo);
             if (W == Wo) {
                 for (size_t i = 0; i < (size_t)N * W; i++) s1[i] += x[i];
             } else {

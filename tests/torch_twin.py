@@ -272,6 +272,17 @@ def gelu_new(x):
     return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)))
 
 
+def reduce_half(kind, x, dense=None):
+    """The Dimension Reduction H -> H/2 of the last axis: a dense layer, max/average pooling of pairs, or slicing."""
+    if kind == "dense":
+        return dense(x)
+    if kind == "maxpool":
+        return torch.maximum(x[..., 0::2], x[..., 1::2])
+    if kind == "avgpool":
+        return 0.5 * (x[..., 0::2] + x[..., 1::2])
+    return x[..., : x.shape[-1] // 2]  # slice
+
+
 def build_modules():
     """Defines the module classes once torch is imported."""
     _import_torch()
@@ -335,14 +346,8 @@ def build_modules():
             mix = self.self(x)
             if self.reduce is None:
                 r = x
-            elif self.reduce == "dense":
-                r = self.residual(x)
-            elif self.reduce == "maxpool":
-                r = torch.maximum(x[..., 0::2], x[..., 1::2])
-            elif self.reduce == "avgpool":
-                r = 0.5 * (x[..., 0::2] + x[..., 1::2])
-            else:  # slice
-                r = x[..., : x.shape[-1] // 2]
+            else:
+                r = reduce_half(self.reduce, x, getattr(self, "residual", None))
             return self.output(mix, r)
 
     class BertSelfAttention(nn.Module):
@@ -437,14 +442,8 @@ def build_modules():
             if self.after_block:
                 a = self.lead(x.shape[-1])
                 r = x[..., a:a + self.h]
-            elif self.reduce == "dense":
-                r = self.residual(x)
-            elif self.reduce == "maxpool":
-                r = torch.maximum(x[..., 0::2], x[..., 1::2])
-            elif self.reduce == "avgpool":
-                r = 0.5 * (x[..., 0::2] + x[..., 1::2])
             else:
-                r = x[..., :self.h]
+                r = reduce_half(self.reduce, x, getattr(self, "residual", None))
             return self.output(mix, r)
 
     class AuthorsBlock(nn.Module):
