@@ -33,31 +33,31 @@ static int cmp_d(const void *a, const void *b) {
 /* Matrix-product FLOPs of one forward pass (multiply-adds x 2): every Linear, attention's two T x T
  * products and, for Fourier layers, the FFT's 2.5 N log2 N per real transform (an estimate; FFTW's count
  * differs a little). Backward is twice the forward. */
-static double forward_flops(const ffn_config *c, int B, int T) {
+static double forward_flops(const fastfnet_config *c, int B, int T) {
     double BT = (double)B * T, f = 0;
     int E = c->hidden_size;
     f += 2 * BT * E * E; /* embedding projection */
     for (int l = 0; l < c->num_layers; l++) {
-        int W = ffn_config_width(c, l), Wo = ffn_config_width(c, l + 1);
-        int F = ffn_width_ffn(c, Wo);
-        if (c->mixing[l] == FFN_MIX_FAST_FOURIER_PAD) {
+        int W = fastfnet_config_width(c, l), Wo = fastfnet_config_width(c, l + 1);
+        int F = fastfnet_width_ffn(c, Wo);
+        if (c->mixing[l] == FASTFNET_MIX_FAST_FOURIER_PAD) {
             /* the transform as computed (a padded input's sequence transform runs on its W/2 real columns) */
             int H = W / 2;
-            F = ffn_config_block_ffn_width(c, W);
-            if (ffn_padblock_narrow_in(c, l)) f += B * 2.5 * H * T * log2(T > 1 ? T : 2) + (B * (T / 2 + 1.0)) * 5.0 * W * log2(W);
+            F = fastfnet_config_block_ffn_width(c, W);
+            if (fastfnet_padblock_narrow_in(c, l)) f += B * 2.5 * H * T * log2(T > 1 ? T : 2) + (B * (T / 2 + 1.0)) * 5.0 * W * log2(W);
             else f += BT * 2.5 * W * log2(W > 1 ? W : 2) + (double)B * H * 5.0 * T * log2(T > 1 ? T : 2);
-            if (!ffn_padblock_narrow_in(c, l) && c->residual == FFN_RES_DENSE) f += 2 * BT * W * H;
+            if (!fastfnet_padblock_narrow_in(c, l) && c->residual == FASTFNET_RES_DENSE) f += 2 * BT * W * H;
             f += 2 * 2 * BT * H * F;
             continue;
         }
-        if (c->mixing[l] == FFN_MIX_ATTENTION) f += 4 * 2 * BT * W * W + 2 * 2 * BT * T * W;
+        if (c->mixing[l] == FASTFNET_MIX_ATTENTION) f += 4 * 2 * BT * W * W + 2 * 2 * BT * T * W;
         else {
             f += BT * 2.5 * W * log2(W > 1 ? W : 2) + (double)B * (W / 2 + 1) * 5.0 * T * log2(T > 1 ? T : 2);
-            if (W != Wo && c->residual == FFN_RES_DENSE) f += 2 * BT * W * Wo;
+            if (W != Wo && c->residual == FASTFNET_RES_DENSE) f += 2 * BT * W * Wo;
         }
         f += 2 * 2 * BT * Wo * F;
     }
-    int Df = ffn_config_width(c, c->num_layers);
+    int Df = fastfnet_config_width(c, c->num_layers);
     f += 2.0 * B * Df * Df + 2.0 * B * Df * c->num_labels;
     return f;
 }
@@ -69,15 +69,15 @@ static double median_of(double *t, int n, double *mn, double *mx) {
 }
 
 /* Median seconds of forward + backward of one Fourier plan on (B,T,in) -> (B,T,out). */
-static double time_fourier(ffn_fourier *f, float *out, float *in, float *din, int B, int reps) {
+static double time_fourier(fastfnet_fourier *f, float *out, float *in, float *din, int B, int reps) {
     double t[32];
     if (reps > 32) reps = 32;
-    ffn_fourier_forward(f, out, in, B);
+    fastfnet_fourier_forward(f, out, in, B);
     for (int r = 0; r < reps; r++) {
-        double t0 = ffn_now();
-        ffn_fourier_forward(f, out, in, B);
-        ffn_fourier_backward(f, din, out, B);
-        t[r] = ffn_now() - t0;
+        double t0 = fastfnet_now();
+        fastfnet_fourier_forward(f, out, in, B);
+        fastfnet_fourier_backward(f, din, out, B);
+        t[r] = fastfnet_now() - t0;
     }
     double mn, mx;
     return median_of(t, reps, &mn, &mx);
@@ -86,14 +86,14 @@ static double time_fourier(ffn_fourier *f, float *out, float *in, float *din, in
 /* FNet's layer (W -> W), the authors' first block (W -> W/2 of a full input), a later block reading its W/2
  * values directly (values first, and centred), and that later block run on an explicitly zero-padded copy
  * of its input (the copy itself not timed). Rounds interleave the five. */
-static void bench_fourier(int B, int T, int W, int reps, ffn_fourier_impl impl) {
-    if (getenv("BENCH_MEASURE")) ffn_fft_set_measure(1); /* FFTW_MEASURE plans, as FASTFNET_WISDOM gives */
+static void bench_fourier(int B, int T, int W, int reps, fastfnet_fourier_impl impl) {
+    if (getenv("BENCH_MEASURE")) fastfnet_fft_set_measure(1); /* FFTW_MEASURE plans, as FASTFNET_WISDOM gives */
     size_t n = (size_t)B * T * W;
-    float *in = ffn_calloc(sizeof(float) * n), *out = ffn_calloc(sizeof(float) * n), *din = ffn_calloc(sizeof(float) * n);
+    float *in = fastfnet_calloc(sizeof(float) * n), *out = fastfnet_calloc(sizeof(float) * n), *din = fastfnet_calloc(sizeof(float) * n);
     for (size_t i = 0; i < n; i++) in[i] = (float)((i * 2654435761u) % 1000) * 1e-3f - 0.5f;
-    ffn_fourier *f[5] = {ffn_fourier_init(B, T, W, W, impl), ffn_fourier_init(B, T, W, W / 2, impl),
-                         ffn_fourier_init_padded(B, T, W, 0, impl), ffn_fourier_init_padded(B, T, W, W / 4, impl),
-                         ffn_fourier_init(B, T, W, W / 2, impl)};
+    fastfnet_fourier *f[5] = {fastfnet_fourier_init(B, T, W, W, impl), fastfnet_fourier_init(B, T, W, W / 2, impl),
+                         fastfnet_fourier_init_padded(B, T, W, 0, impl), fastfnet_fourier_init_padded(B, T, W, W / 4, impl),
+                         fastfnet_fourier_init(B, T, W, W / 2, impl)};
     static const char *name[5] = {"fnet", "authors_block1", "authors_narrow_first", "authors_narrow_centred", "authors_on_padded_copy"};
     double best[5] = {1e30, 1e30, 1e30, 1e30, 1e30};
     for (int round = 0; round < 3; round++)
@@ -102,11 +102,11 @@ static void bench_fourier(int B, int T, int W, int reps, ffn_fourier_impl impl) 
             best[k] = t < best[k] ? t : best[k];
         }
     printf("{\"impl\": \"fastfnet-fourier\", \"batch\": %d, \"seq\": %d, \"width\": %d, \"fourier_impl\": \"%s\"", B, T, W,
-           ffn_fourier_impl_name(ffn_fourier_impl_chosen(f[2])));
+           fastfnet_fourier_impl_name(fastfnet_fourier_impl_chosen(f[2])));
     for (int k = 0; k < 5; k++) printf(", \"%s_fwd_bwd_s\": %.6f", name[k], best[k]);
     printf("}\n");
-    for (int k = 0; k < 5; k++) ffn_fourier_free(f[k]);
-    ffn_free(in), ffn_free(out), ffn_free(din);
+    for (int k = 0; k < 5; k++) fastfnet_fourier_free(f[k]);
+    fastfnet_free(in), fastfnet_free(out), fastfnet_free(din);
 }
 
 static double peak_rss_mib(void) {
@@ -116,8 +116,8 @@ static double peak_rss_mib(void) {
 }
 
 int main(int argc, char **argv) {
-    ffn_arch_opts a;
-    ffn_arch_defaults(&a);
+    fastfnet_arch_opts a;
+    fastfnet_arch_defaults(&a);
     a.vocab = 261;
     a.hidden = 256;
     a.layers = 4;
@@ -151,21 +151,21 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "--sgemm-peak")) sgemm = 1;
         else if (!strcmp(k, "--params")) params = 1;
         else if (!strcmp(k, "--fourier")) fourier = 1;
-        else ffn_die("bench: unknown or incomplete option '%s'", k);
+        else fastfnet_die("bench: unknown or incomplete option '%s'", k);
     }
-    if (repeats < 1 || B < 1 || T < 1) ffn_die("bench: --repeats, --batch and --seq must be >= 1");
-    ffn_set_threads(threads);
+    if (repeats < 1 || B < 1 || T < 1) fastfnet_die("bench: --repeats, --batch and --seq must be >= 1");
+    fastfnet_set_threads(threads);
     if (sgemm) {
         int n = 2048;
-        float *A = ffn_malloc(sizeof(float) * n * n), *Bm = ffn_malloc(sizeof(float) * n * n), *C = ffn_malloc(sizeof(float) * n * n);
+        float *A = fastfnet_malloc(sizeof(float) * n * n), *Bm = fastfnet_malloc(sizeof(float) * n * n), *C = fastfnet_malloc(sizeof(float) * n * n);
         for (int i = 0; i < n * n; i++) A[i] = (float)(i % 7) * 0.1f, Bm[i] = (float)(i % 5) * 0.1f;
         double t[16];
         int reps = repeats > 16 ? 16 : repeats;
-        ffn_sgemm(0, 0, n, n, n, 1, A, n, Bm, n, 0, C, n);
+        fastfnet_sgemm(0, 0, n, n, n, 1, A, n, Bm, n, 0, C, n);
         for (int r = 0; r < reps; r++) {
-            double t0 = ffn_now();
-            ffn_sgemm(0, 0, n, n, n, 1, A, n, Bm, n, 0, C, n);
-            t[r] = ffn_now() - t0;
+            double t0 = fastfnet_now();
+            fastfnet_sgemm(0, 0, n, n, n, 1, A, n, Bm, n, 0, C, n);
+            t[r] = fastfnet_now() - t0;
         }
         double mn, mx, med = median_of(t, reps, &mn, &mx);
         printf("{\"impl\": \"openblas-sgemm\", \"n\": %d, \"threads\": %d, \"gflops_median\": %.2f, \"gflops_max\": %.2f, \"repeats\": %d}\n", n,
@@ -173,50 +173,50 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (fourier) {
-        ffn_fourier_impl fi = FFN_FOURIER_AUTO;
-        if (a.fourier_impl && ffn_fourier_impl_parse(a.fourier_impl, &fi)) ffn_die("bench: --fourier-impl '%s'", a.fourier_impl);
+        fastfnet_fourier_impl fi = FASTFNET_FOURIER_AUTO;
+        if (a.fourier_impl && fastfnet_fourier_impl_parse(a.fourier_impl, &fi)) fastfnet_die("bench: --fourier-impl '%s'", a.fourier_impl);
         bench_fourier(B, T, a.hidden, repeats, fi);
         return 0;
     }
-    ffn_config c;
+    fastfnet_config c;
     char err[512];
     a.max_pos = T;
-    if (ffn_arch_build(&c, &a, err, sizeof err)) ffn_die("%s", err);
+    if (fastfnet_arch_build(&c, &a, err, sizeof err)) fastfnet_die("%s", err);
     if (params) {
-        size_t enc, total = ffn_config_num_params(&c, &enc); /* every head: mlm, nsp, classifier, pooler */
+        size_t enc, total = fastfnet_config_num_params(&c, &enc); /* every head: mlm, nsp, classifier, pooler */
         printf("{\"impl\": \"fastfnet-params\", \"arch\": \"%s\", \"residual\": \"%s\", \"pad\": \"%s\", \"block_ffn\": \"%s\", "
                "\"hidden\": %d, \"layers\": %d, \"intermediate\": %d, \"vocab\": %d, \"positions\": %d, \"params\": %zu, \"encoder_params\": %zu}\n",
-               a.arch, ffn_residual_name(c.residual), ffn_pad_name(c.pad), ffn_block_ffn_name(c.block_ffn), c.hidden_size,
+               a.arch, fastfnet_residual_name(c.residual), fastfnet_pad_name(c.pad), fastfnet_block_ffn_name(c.block_ffn), c.hidden_size,
                c.num_layers, c.intermediate_size, c.vocab_size, c.max_position, total, enc);
         return 0;
     }
-    c.heads = FFN_HEAD_CLS | FFN_HEAD_POOLER;
+    c.heads = FASTFNET_HEAD_CLS | FASTFNET_HEAD_POOLER;
     int train = strcmp(mode, "infer") != 0, infer = strcmp(mode, "train") != 0;
-    ffn_model *m = ffn_model_create(&c, 1, err, sizeof err);
-    if (!m) ffn_die("%s", err);
-    if (ffn_model_reserve(m, B, T, train, err, sizeof err)) ffn_die("%s", err);
+    fastfnet_model *m = fastfnet_model_create(&c, 1, err, sizeof err);
+    if (!m) fastfnet_die("%s", err);
+    if (fastfnet_model_reserve(m, B, T, train, err, sizeof err)) fastfnet_die("%s", err);
     int *ids = malloc(sizeof(int) * B * T), *lab = malloc(sizeof(int) * B);
-    ffn_rng r;
-    ffn_rng_seed(&r, 7);
-    for (int i = 0; i < B * T; i++) ids[i] = 5 + (int)(ffn_rng_u64(&r) % (uint64_t)(c.vocab_size - 5));
+    fastfnet_rng r;
+    fastfnet_rng_seed(&r, 7);
+    for (int i = 0; i < B * T; i++) ids[i] = 5 + (int)(fastfnet_rng_u64(&r) % (uint64_t)(c.vocab_size - 5));
     for (int i = 0; i < B; i++) lab[i] = i % 2;
-    ffn_batch bt = {.B = B, .T = T, .input_ids = ids, .cls_labels = lab};
+    fastfnet_batch bt = {.B = B, .T = T, .input_ids = ids, .cls_labels = lab};
     double fl = forward_flops(&c, B, T);
     double *t = malloc(sizeof(double) * (repeats + warmup)), *tc = malloc(sizeof(double) * (repeats + warmup));
     printf("{\"impl\": \"fastfnet\", \"arch\": \"%s\", \"reduce\": \"%s\", \"residual\": \"%s\", \"pad\": \"%s\", \"block_ffn\": \"%s\", "
            "\"hidden\": %d, \"layers\": %d, \"intermediate\": %d, \"seq\": %d, \"batch\": %d, \"threads\": %d, \"params\": %zu, \"repeats\": %d, "
            "\"kernels\": \"%s\"",
-           a.arch, a.reduce ? a.reduce : "", a.residual ? a.residual : "", ffn_pad_name(c.pad), ffn_block_ffn_name(c.block_ffn),
-           c.hidden_size, c.num_layers, c.intermediate_size, T, B, threads, ffn_model_num_params(m), repeats, ffn_kern()->name);
-    ffn_adamw opt = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.01f};
+           a.arch, a.reduce ? a.reduce : "", a.residual ? a.residual : "", fastfnet_pad_name(c.pad), fastfnet_block_ffn_name(c.block_ffn),
+           c.hidden_size, c.num_layers, c.intermediate_size, T, B, threads, fastfnet_model_num_params(m), repeats, fastfnet_kern()->name);
+    fastfnet_adamw opt = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.01f};
     if (train) {
         for (int i = 0; i < warmup + repeats; i++) {
-            double t0 = ffn_now(), c0 = cpu_now();
-            ffn_model_zero_grad(m);
-            ffn_model_forward(m, &bt, 1);
-            ffn_model_backward(m);
-            ffn_model_adamw_step(m, &opt, i + 1);
-            t[i] = ffn_now() - t0;
+            double t0 = fastfnet_now(), c0 = cpu_now();
+            fastfnet_model_zero_grad(m);
+            fastfnet_model_forward(m, &bt, 1);
+            fastfnet_model_backward(m);
+            fastfnet_model_adamw_step(m, &opt, i + 1);
+            t[i] = fastfnet_now() - t0;
             tc[i] = cpu_now() - c0;
         }
         double mn, mx, med = median_of(t + warmup, repeats, &mn, &mx), cmn, cmx, cmed = median_of(tc + warmup, repeats, &cmn, &cmx);
@@ -225,28 +225,28 @@ int main(int argc, char **argv) {
     }
     if (infer) {
         for (int i = 0; i < warmup + repeats; i++) {
-            double t0 = ffn_now(), c0 = cpu_now();
-            ffn_model_forward(m, &bt, 0);
-            t[i] = ffn_now() - t0;
+            double t0 = fastfnet_now(), c0 = cpu_now();
+            fastfnet_model_forward(m, &bt, 0);
+            t[i] = fastfnet_now() - t0;
             tc[i] = cpu_now() - c0;
         }
         double mn, mx, med = median_of(t + warmup, repeats, &mn, &mx), cmn, cmx, cmed = median_of(tc + warmup, repeats, &cmn, &cmx);
         printf(", \"infer_step_s_median\": %.5f, \"infer_step_s_min\": %.5f, \"infer_step_s_max\": %.5f, \"infer_tokens_per_s\": %.1f, "
                "\"infer_gflops\": %.2f, \"infer_cpu_tokens_per_s\": %.1f", med, mn, mx, B * T / med, fl / med / 1e9, B * T / cmed);
         /* classification inference: the last layer's per-token work for [CLS] only (same logits) */
-        ffn_model_set_pooled_only(m, 1);
+        fastfnet_model_set_pooled_only(m, 1);
         for (int i = 0; i < warmup + repeats; i++) {
-            double t0 = ffn_now();
-            ffn_model_forward(m, &bt, 0);
-            t[i] = ffn_now() - t0;
+            double t0 = fastfnet_now();
+            fastfnet_model_forward(m, &bt, 0);
+            t[i] = fastfnet_now() - t0;
         }
-        ffn_model_set_pooled_only(m, 0);
+        fastfnet_model_set_pooled_only(m, 0);
         med = median_of(t + warmup, repeats, &mn, &mx);
         printf(", \"infer_cls_step_s_median\": %.5f, \"infer_cls_tokens_per_s\": %.1f", med, B * T / med);
     }
-    double est = (double)ffn_model_num_params(m) * 4 * (train ? 4 : 1) + (double)ffn_model_activation_bytes(&c, B, T, train);
+    double est = (double)fastfnet_model_num_params(m) * 4 * (train ? 4 : 1) + (double)fastfnet_model_activation_bytes(&c, B, T, train);
     printf(", \"model_flops_forward\": %.4g, \"peak_rss_mib\": %.1f, \"estimate_mib\": %.1f}\n", fl, peak_rss_mib(), est / 1048576.0);
     free(ids), free(lab), free(t), free(tc);
-    ffn_model_free(m);
+    fastfnet_model_free(m);
     return 0;
 }

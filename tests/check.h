@@ -1,8 +1,8 @@
 /* check.h: the tiny test harness: PASS/FAIL lines, a summary line "N passed, M failed", helpers for
  * comparing arrays and drawing random inputs, a scratch directory, and reading/writing whole files.
  * Needs _GNU_SOURCE (the Makefile defines it) for mkdtemp and nftw. */
-#ifndef FFN_CHECK_H
-#define FFN_CHECK_H
+#ifndef FASTFNET_CHECK_H
+#define FASTFNET_CHECK_H
 #include <errno.h>
 #include <ftw.h>
 #include <math.h>
@@ -74,7 +74,7 @@ static inline void fill(float *x, size_t n, float scale) {
     for (size_t i = 0; i < n; i++) x[i] = scale * nrand();
 }
 
-/* The scratch directory of a test program: check_tmpdir("ffn_plot_") makes a fresh /tmp/ffn_plot_XXXXXX and
+/* The scratch directory of a test program: check_tmpdir("fastfnet_plot_") makes a fresh /tmp/fastfnet_plot_XXXXXX and
  * returns its path (NULL, errno set, when it cannot); tpath(name) is name inside it, in four rotating buffers
  * so a few paths can be live in one expression; check_tmpdir_remove() deletes it and everything in it. */
 static char g_check_dir[64];

@@ -1,5 +1,5 @@
 /* fsync_shim.c: an LD_PRELOAD library for tests/test_faults.sh: the first fsync of a directory whose path
- * ends in $FFN_FAIL_FIRST_FSYNC_OF fails with EIO, as on a failing disk; every other fsync is the real one. */
+ * ends in $FASTFNET_FAIL_FIRST_FSYNC_OF fails with EIO, as on a failing disk; every other fsync is the real one. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -13,7 +13,7 @@ int fsync(int fd) {
     static int (*real)(int);
     static int failed;
     if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
-    const char *want = getenv("FFN_FAIL_FIRST_FSYNC_OF");
+    const char *want = getenv("FASTFNET_FAIL_FIRST_FSYNC_OF");
     struct stat sb;
     if (!failed && want && *want && fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
         char link[64], path[4096];

@@ -129,7 +129,7 @@ rc=$?
 # fails the first fsync of that directory) stops the run with a message; the checkpoint before it stays the newest
 cc -shared -fPIC -O1 -o fsync_shim.so "$ROOT/tests/fsync_shim.c" -ldl 2>shim.err || bad "building the fsync shim: $(cat shim.err)"
 "$FF" train "${DF[@]}" --steps 10 --out fs >/dev/null 2>/dev/null
-ASAN_OPTIONS=${ASAN_OPTIONS:-}:verify_asan_link_order=0 LD_PRELOAD=$PWD/fsync_shim.so FFN_FAIL_FIRST_FSYNC_OF=fs/checkpoints \
+ASAN_OPTIONS=${ASAN_OPTIONS:-}:verify_asan_link_order=0 LD_PRELOAD=$PWD/fsync_shim.so FASTFNET_FAIL_FIRST_FSYNC_OF=fs/checkpoints \
     "$FF" train "${DF[@]}" --steps 20 --resume fs >/dev/null 2>fs.err
 rc=$?
 last=$(tail -1 fs.err)

@@ -83,14 +83,14 @@ static double dot_f(const float *a, const float *b, size_t n) {
     return s;
 }
 
-static void fill_normal(float *a, size_t n, ffn_rng *r) {
-    for (size_t i = 0; i < n; i++) a[i] = ffn_rng_normal(r);
+static void fill_normal(float *a, size_t n, fastfnet_rng *r) {
+    for (size_t i = 0; i < n; i++) a[i] = fastfnet_rng_normal(r);
 }
 
-static const ffn_fourier_impl all_impls[4] = {FFN_FOURIER_FFT, FFN_FOURIER_MATRIX, FFN_FOURIER_NAIVE,
-                                              FFN_FOURIER_AUTO};
+static const fastfnet_fourier_impl all_impls[4] = {FASTFNET_FOURIER_FFT, FASTFNET_FOURIER_MATRIX, FASTFNET_FOURIER_NAIVE,
+                                              FASTFNET_FOURIER_AUTO};
 
-static void test_shape(int T, int D, int keep, int B, ffn_rng *rng) {
+static void test_shape(int T, int D, int keep, int B, fastfnet_rng *rng) {
     size_t nx = (size_t)B * T * D, ny = (size_t)B * T * keep;
     float *x = malloc(sizeof(float) * nx), *g = malloc(sizeof(float) * ny), *r = malloc(sizeof(float) * nx);
     float *y = malloc(sizeof(float) * ny), *y2 = malloc(sizeof(float) * ny);
@@ -107,22 +107,22 @@ static void test_shape(int T, int D, int keep, int B, ffn_rng *rng) {
     free(c);
 
     for (int ii = 0; ii < 4; ii++) {
-        ffn_fourier_impl impl = all_impls[ii];
+        fastfnet_fourier_impl impl = all_impls[ii];
         char name[160], tag[96];
-        snprintf(tag, sizeof(tag), "%s T=%d D=%d keep=%d B=%d", ffn_fourier_impl_name(impl), T, D, keep, B);
+        snprintf(tag, sizeof(tag), "%s T=%d D=%d keep=%d B=%d", fastfnet_fourier_impl_name(impl), T, D, keep, B);
         /* max_B larger than B: calls with fewer sequences than planned for must work */
-        ffn_fourier *f = ffn_fourier_init(3, T, D, keep, impl);
+        fastfnet_fourier *f = fastfnet_fourier_init(3, T, D, keep, impl);
         snprintf(name, sizeof(name), "init %s", tag);
         check_detail(f != NULL, name, "returned NULL");
         if (!f) continue;
-        ffn_fourier_impl got = ffn_fourier_impl_chosen(f);
+        fastfnet_fourier_impl got = fastfnet_fourier_impl_chosen(f);
         snprintf(name, sizeof(name), "impl_chosen %s", tag);
-        check_detail(impl == FFN_FOURIER_AUTO ? (got == FFN_FOURIER_FFT || got == FFN_FOURIER_MATRIX) : got == impl,
-                     name, "got %s", ffn_fourier_impl_name(got));
+        check_detail(impl == FASTFNET_FOURIER_AUTO ? (got == FASTFNET_FOURIER_FFT || got == FASTFNET_FOURIER_MATRIX) : got == impl,
+                     name, "got %s", fastfnet_fourier_impl_name(got));
 
         /* forward; out is pre-poisoned so a missed element shows up */
         for (size_t i = 0; i < ny; i++) y[i] = NAN;
-        ffn_fourier_forward(f, y, x, B);
+        fastfnet_fourier_forward(f, y, x, B);
         double e = rel_err(y, yref, ny);
         note(ii, E_FWD, e);
         snprintf(name, sizeof(name), "forward %s", tag);
@@ -130,7 +130,7 @@ static void test_shape(int T, int D, int keep, int B, ffn_rng *rng) {
 
         /* backward from zero vs the reference adjoint */
         memset(dx, 0, sizeof(float) * nx);
-        ffn_fourier_backward(f, dx, g, B);
+        fastfnet_fourier_backward(f, dx, g, B);
         e = rel_err(dx, dref, nx);
         note(ii, E_BWD, e);
         snprintf(name, sizeof(name), "backward %s", tag);
@@ -146,8 +146,8 @@ static void test_shape(int T, int D, int keep, int B, ffn_rng *rng) {
 
         /* backward accumulates: twice onto r gives r + 2 F^T g */
         memcpy(acc, r, sizeof(float) * nx);
-        ffn_fourier_backward(f, acc, g, B);
-        ffn_fourier_backward(f, acc, g, B);
+        fastfnet_fourier_backward(f, acc, g, B);
+        fastfnet_fourier_backward(f, acc, g, B);
         e = rel_err(acc, acc_ref, nx);
         note(ii, E_ACC, e);
         snprintf(name, sizeof(name), "accumulate %s", tag);
@@ -156,13 +156,13 @@ static void test_shape(int T, int D, int keep, int B, ffn_rng *rng) {
         /* central differences of L(x) = sum g * F(x) at a few coordinates; dL/dx = F^T g = dx */
         double dmax = max_abs_f(dx, nx), fd_err = 0.0;
         for (int trial = 0; trial < 4; trial++) {
-            size_t i = (size_t)(ffn_rng_u64(rng) % nx);
+            size_t i = (size_t)(fastfnet_rng_u64(rng) % nx);
             float x0 = x[i];
             x[i] = x0 + FD_EPS;
-            ffn_fourier_forward(f, y2, x, B);
+            fastfnet_fourier_forward(f, y2, x, B);
             double lp = dot_f(y2, g, ny);
             x[i] = x0 - FD_EPS;
-            ffn_fourier_forward(f, y2, x, B);
+            fastfnet_fourier_forward(f, y2, x, B);
             double lm = dot_f(y2, g, ny);
             x[i] = x0;
             /* divide by the step actually taken, which float rounding makes differ slightly from 2 eps */
@@ -188,7 +188,7 @@ static void test_shape(int T, int D, int keep, int B, ffn_rng *rng) {
             snprintf(name, sizeof(name), "symmetry %s", tag);
             check_detail(se <= TOL_REL, name, "max rel asymmetry %.3g", se);
         }
-        ffn_fourier_free(f);
+        fastfnet_fourier_free(f);
     }
     free(x);
     free(g);
@@ -203,20 +203,20 @@ static void test_shape(int T, int D, int keep, int B, ffn_rng *rng) {
 }
 
 /* Bigger shapes where the direct O(T^2 D^2) reference is slow: FFT and MATRIX against the naive path. */
-static void test_cross(int T, int D, int keep, int B, ffn_rng *rng) {
+static void test_cross(int T, int D, int keep, int B, fastfnet_rng *rng) {
     size_t nx = (size_t)B * T * D, ny = (size_t)B * T * keep;
     float *x = malloc(sizeof(float) * nx), *g = malloc(sizeof(float) * ny);
     float *y[3], *dx[3];
-    ffn_fourier_impl impls[3] = {FFN_FOURIER_NAIVE, FFN_FOURIER_FFT, FFN_FOURIER_MATRIX};
+    fastfnet_fourier_impl impls[3] = {FASTFNET_FOURIER_NAIVE, FASTFNET_FOURIER_FFT, FASTFNET_FOURIER_MATRIX};
     fill_normal(x, nx, rng);
     fill_normal(g, ny, rng);
     for (int i = 0; i < 3; i++) {
         y[i] = malloc(sizeof(float) * ny);
         dx[i] = calloc(nx, sizeof(float));
-        ffn_fourier *f = ffn_fourier_init(B, T, D, keep, impls[i]);
-        ffn_fourier_forward(f, y[i], x, B);
-        ffn_fourier_backward(f, dx[i], g, B);
-        ffn_fourier_free(f);
+        fastfnet_fourier *f = fastfnet_fourier_init(B, T, D, keep, impls[i]);
+        fastfnet_fourier_forward(f, y[i], x, B);
+        fastfnet_fourier_backward(f, dx[i], g, B);
+        fastfnet_fourier_free(f);
     }
     double *yr = malloc(sizeof(double) * ny), *dr = malloc(sizeof(double) * nx);
     for (size_t i = 0; i < ny; i++) yr[i] = y[0][i];
@@ -226,7 +226,7 @@ static void test_cross(int T, int D, int keep, int B, ffn_rng *rng) {
         double ef = rel_err(y[i], yr, ny), eb = rel_err(dx[i], dr, nx);
         note(i - 1, E_FWD, ef);
         note(i - 1, E_BWD, eb);
-        snprintf(name, sizeof(name), "cross_vs_naive %s T=%d D=%d keep=%d B=%d", ffn_fourier_impl_name(impls[i]),
+        snprintf(name, sizeof(name), "cross_vs_naive %s T=%d D=%d keep=%d B=%d", fastfnet_fourier_impl_name(impls[i]),
                  T, D, keep, B);
         check_detail(ef <= TOL_REL && eb <= TOL_REL, name, "forward %.3g backward %.3g", ef, eb);
     }
@@ -243,11 +243,11 @@ static void test_cross(int T, int D, int keep, int B, ffn_rng *rng) {
 static void test_api(void) {
     int ok = 1;
     for (int i = 0; i < 4; i++) {
-        ffn_fourier_impl p;
-        ok &= ffn_fourier_impl_parse(ffn_fourier_impl_name(i), &p) == 0 && p == (ffn_fourier_impl)i;
+        fastfnet_fourier_impl p;
+        ok &= fastfnet_fourier_impl_parse(fastfnet_fourier_impl_name(i), &p) == 0 && p == (fastfnet_fourier_impl)i;
     }
-    ffn_fourier_impl p = FFN_FOURIER_FFT;
-    ok &= ffn_fourier_impl_parse("bogus", &p) == -1 && p == FFN_FOURIER_FFT;
+    fastfnet_fourier_impl p = FASTFNET_FOURIER_FFT;
+    ok &= fastfnet_fourier_impl_parse("bogus", &p) == -1 && p == FASTFNET_FOURIER_FFT;
     check_detail(ok, "impl_name_parse_roundtrip", "mismatch");
 
     /* keep must be D, or D/2 with D even */
@@ -256,22 +256,22 @@ static void test_api(void) {
         char name[96];
         snprintf(name, sizeof(name), "init_rejects B=%d T=%d D=%d keep=%d", bad[i][0], bad[i][1], bad[i][2],
                  bad[i][3]);
-        ffn_fourier *f = ffn_fourier_init(bad[i][0], bad[i][1], bad[i][2], bad[i][3], FFN_FOURIER_FFT);
+        fastfnet_fourier *f = fastfnet_fourier_init(bad[i][0], bad[i][1], bad[i][2], bad[i][3], FASTFNET_FOURIER_FFT);
         check_detail(f == NULL, name, "accepted");
-        ffn_fourier_free(f);
+        fastfnet_fourier_free(f);
     }
 
-    ffn_fourier *f = ffn_fourier_init(4, 64, 64, 64, FFN_FOURIER_MATRIX);
+    fastfnet_fourier *f = fastfnet_fourier_init(4, 64, 64, 64, FASTFNET_FOURIER_MATRIX);
     size_t want = sizeof(float) * (64 * 2 * 33 + 64 * 2 * 64 + 2 * 4 * 64 * 2 * 33);
-    check_detail(ffn_fourier_bytes(f) == want, "bytes_matrix", "%zu != %zu", ffn_fourier_bytes(f), want);
-    ffn_fourier_free(f);
-    f = ffn_fourier_init(4, 64, 64, 64, FFN_FOURIER_FFT);
-    check_detail(ffn_fourier_bytes(f) > 0, "bytes_fft", "0");
-    ffn_fourier_free(f);
+    check_detail(fastfnet_fourier_bytes(f) == want, "bytes_matrix", "%zu != %zu", fastfnet_fourier_bytes(f), want);
+    fastfnet_fourier_free(f);
+    f = fastfnet_fourier_init(4, 64, 64, 64, FASTFNET_FOURIER_FFT);
+    check_detail(fastfnet_fourier_bytes(f) > 0, "bytes_fft", "0");
+    fastfnet_fourier_free(f);
 }
 
 /* FFTW_MEASURE plans, then wisdom save / load / reuse through a temp file. */
-static void test_measure_wisdom(ffn_rng *rng) {
+static void test_measure_wisdom(fastfnet_rng *rng) {
     int T = 12, D = 20, B = 2;
     size_t nx = (size_t)B * T * D;
     float *x = malloc(sizeof(float) * nx), *y = malloc(sizeof(float) * nx);
@@ -280,20 +280,20 @@ static void test_measure_wisdom(ffn_rng *rng) {
     ref_forward(yref, x, B, T, D, D, c);
     free(c);
 
-    ffn_fft_set_measure(1);
-    ffn_fourier *f = ffn_fourier_init(B, T, D, D, FFN_FOURIER_FFT);
-    ffn_fft_set_measure(0);
-    ffn_fourier_forward(f, y, x, B);
-    ffn_fourier_free(f);
+    fastfnet_fft_set_measure(1);
+    fastfnet_fourier *f = fastfnet_fourier_init(B, T, D, D, FASTFNET_FOURIER_FFT);
+    fastfnet_fft_set_measure(0);
+    fastfnet_fourier_forward(f, y, x, B);
+    fastfnet_fourier_free(f);
     double e = rel_err(y, yref, nx);
     check_detail(e <= TOL_REL, "fftw_measure_forward", "max rel err %.3g", e);
 
-    char path[] = "/tmp/ffn_wisdom_XXXXXX";
+    char path[] = "/tmp/fastfnet_wisdom_XXXXXX";
     int fd = mkstemp(path);
     check_detail(fd >= 0, "wisdom_tempfile", "mkstemp failed");
     if (fd < 0) goto out;
     close(fd);
-    check_detail(ffn_fft_save_wisdom(path) == 0, "wisdom_save", "save to %s failed", path);
+    check_detail(fastfnet_fft_save_wisdom(path) == 0, "wisdom_save", "save to %s failed", path);
     FILE *fp = fopen(path, "r");
     long size = 0;
     if (fp) {
@@ -302,18 +302,18 @@ static void test_measure_wisdom(ffn_rng *rng) {
         fclose(fp);
     }
     check_detail(size > 0, "wisdom_nonempty", "file size %ld", size);
-    check_detail(ffn_fft_load_wisdom(path) == 0, "wisdom_load", "load from %s failed", path);
+    check_detail(fastfnet_fft_load_wisdom(path) == 0, "wisdom_load", "load from %s failed", path);
     /* a measured plan made after loading must come from wisdom and still be right */
-    ffn_fft_set_measure(1);
-    f = ffn_fourier_init(B, T, D, D, FFN_FOURIER_FFT);
-    ffn_fft_set_measure(0);
-    ffn_fourier_forward(f, y, x, B);
-    ffn_fourier_free(f);
+    fastfnet_fft_set_measure(1);
+    f = fastfnet_fourier_init(B, T, D, D, FASTFNET_FOURIER_FFT);
+    fastfnet_fft_set_measure(0);
+    fastfnet_fourier_forward(f, y, x, B);
+    fastfnet_fourier_free(f);
     e = rel_err(y, yref, nx);
     check_detail(e <= TOL_REL, "wisdom_reuse_forward", "max rel err %.3g", e);
     unlink(path);
-    check_detail(ffn_fft_load_wisdom("/nonexistent/ffn_wisdom") == -1, "wisdom_load_missing", "returned 0");
-    check_detail(ffn_fft_save_wisdom("/nonexistent/dir/ffn_wisdom") == -1, "wisdom_save_unwritable", "returned 0");
+    check_detail(fastfnet_fft_load_wisdom("/nonexistent/fastfnet_wisdom") == -1, "wisdom_load_missing", "returned 0");
+    check_detail(fastfnet_fft_save_wisdom("/nonexistent/dir/fastfnet_wisdom") == -1, "wisdom_save_unwritable", "returned 0");
 out:
     free(x);
     free(y);
@@ -322,7 +322,7 @@ out:
 
 /* The padded transform (input: D/2 columns at hidden positions off.., zeros elsewhere) against the direct
  * sums on the explicitly padded signal, forward and adjoint (which must accumulate), every implementation. */
-static void test_padded(int T, int D, int off, int B, ffn_rng *rng) {
+static void test_padded(int T, int D, int off, int B, fastfnet_rng *rng) {
     int n = D / 2;
     size_t nx = (size_t)B * T * D, nn = (size_t)B * T * n;
     float *xn = malloc(sizeof(float) * nn), *xp = calloc(nx, sizeof(float)), *g = malloc(sizeof(float) * nn);
@@ -339,30 +339,30 @@ static void test_padded(int T, int D, int off, int B, ffn_rng *rng) {
     for (size_t i = 0; i < (size_t)B * T; i++)
         for (int j = 0; j < n; j++) dref[i * n + j] = r[i * n + j] + dfull[i * D + off + j];
     for (int ii = 0; ii < 4; ii++) {
-        ffn_fourier_impl impl = all_impls[ii];
+        fastfnet_fourier_impl impl = all_impls[ii];
         char name[160];
-        ffn_fourier *f = ffn_fourier_init_padded(3, T, D, off, impl);
-        snprintf(name, sizeof(name), "padded %s T=%d D=%d off=%d B=%d", ffn_fourier_impl_name(impl), T, D, off, B);
+        fastfnet_fourier *f = fastfnet_fourier_init_padded(3, T, D, off, impl);
+        snprintf(name, sizeof(name), "padded %s T=%d D=%d off=%d B=%d", fastfnet_fourier_impl_name(impl), T, D, off, B);
         check_detail(f != NULL, name, "init returned NULL");
         if (!f) continue;
         for (size_t i = 0; i < nn; i++) y[i] = NAN;
-        ffn_fourier_forward(f, y, xn, B);
+        fastfnet_fourier_forward(f, y, xn, B);
         memcpy(dx, r, sizeof(float) * nn);
-        ffn_fourier_backward(f, dx, g, B);
+        fastfnet_fourier_backward(f, dx, g, B);
         double ef = rel_err(y, yref, nn), eb = rel_err(dx, dref, nn);
         note(ii, E_FWD, ef);
         note(ii, E_ACC, eb);
         check_detail(ef <= TOL_REL && eb <= TOL_REL, name, "forward %.3g, accumulated adjoint %.3g > %.1g", ef, eb, TOL_REL);
-        ffn_fourier_free(f);
+        fastfnet_fourier_free(f);
     }
-    check(ffn_fourier_init_padded(1, T, D, D - n + 1, FFN_FOURIER_FFT) == NULL && ffn_fourier_init_padded(1, T, D + 1, 0, FFN_FOURIER_FFT) == NULL,
+    check(fastfnet_fourier_init_padded(1, T, D, D - n + 1, FASTFNET_FOURIER_FFT) == NULL && fastfnet_fourier_init_padded(1, T, D + 1, 0, FASTFNET_FOURIER_FFT) == NULL,
           "padded: an offset past D/2 or an odd width is refused (T=%d D=%d)", T, D);
     free(xn), free(xp), free(g), free(y), free(dx), free(r), free(yref), free(dfull), free(dref);
 }
 
 int main(void) {
-    ffn_rng rng;
-    ffn_rng_seed(&rng, 1234);
+    fastfnet_rng rng;
+    fastfnet_rng_seed(&rng, 1234);
     static const int shapes[][3] = {
         {1, 2, 2},   {1, 2, 1},   {7, 6, 6},   {7, 6, 3},  {13, 30, 30}, {13, 30, 15}, {8, 16, 8},
         {5, 7, 7},   {16, 10, 5}, {64, 64, 32}, {64, 64, 64}, {3, 1, 1},  {1, 1, 1},   {2, 4, 2},
@@ -381,7 +381,7 @@ int main(void) {
     test_measure_wisdom(&rng);
 
     for (int i = 0; i < 4; i++) {
-        printf("max rel err %-6s:", ffn_fourier_impl_name(all_impls[i]));
+        printf("max rel err %-6s:", fastfnet_fourier_impl_name(all_impls[i]));
         for (int k = 0; k < E_N; k++) printf(" %s %.2e", err_names[k], g_err[i][k]);
         printf("\n");
     }

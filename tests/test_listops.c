@@ -61,7 +61,7 @@ static void test_eval_cases(void) {
     int bad = 0;
     char err[256];
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
-        int v = ffn_listops_eval(cs[i].e, err, sizeof err);
+        int v = fastfnet_listops_eval(cs[i].e, err, sizeof err);
         if (v != cs[i].v) {
             if (!bad) printf("  eval(\"%s\") = %d, expected %d (%s)\n", cs[i].e, v, cs[i].v, v < 0 ? err : "");
             bad++;
@@ -74,7 +74,7 @@ static void test_eval_cases(void) {
     for (int i = 0; i < 10; i++) strcat(deep, "[SM 1 ");
     strcat(deep, "1");
     for (int i = 0; i < 10; i++) strcat(deep, " ]");
-    int v = ffn_listops_eval(deep, err, sizeof err);
+    int v = fastfnet_listops_eval(deep, err, sizeof err);
     check(v == 11 % 10, "eval_depth10_sm: %d (expected %d)", v, 11 % 10);
     /* depth 10 alternating MAX/MIN around a MED */
     char alt[512] = "";
@@ -82,7 +82,7 @@ static void test_eval_cases(void) {
     strcat(alt, "[MED 2 9 5 6 ]"); /* 5 */
     for (int i = 0; i < 9; i++) strcat(alt, " ]");
     /* from the inside: MAX(3,5)=5 at i=8, MIN(8,5)=5, ... stays 5 */
-    v = ffn_listops_eval(alt, err, sizeof err);
+    v = fastfnet_listops_eval(alt, err, sizeof err);
     check(v == 5, "eval_depth10_mixed: %d (expected 5)", v);
     /* very deep nesting (no recursion in eval) */
     int depth = 20000;
@@ -91,7 +91,7 @@ static void test_eval_cases(void) {
     for (int i = 0; i < depth; i++) q += sprintf(q, "[MAX 1 ");
     q += sprintf(q, "4");
     for (int i = 0; i < depth; i++) q += sprintf(q, " ]");
-    v = ffn_listops_eval(big, err, sizeof err);
+    v = fastfnet_listops_eval(big, err, sizeof err);
     check(v == 4, "eval_depth20000: %d (expected 4)", v);
     free(big);
 }
@@ -122,7 +122,7 @@ static void test_eval_malformed(void) {
     char err[256];
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
         err[0] = 0;
-        int v = ffn_listops_eval(cs[i].e, err, sizeof err);
+        int v = fastfnet_listops_eval(cs[i].e, err, sizeof err);
         if (v != -1 || !strstr(err, cs[i].want)) {
             printf("  eval(\"%s\") = %d, err \"%s\" (want -1 and \"%s\")\n", cs[i].e, v, err, cs[i].want);
             bad++;
@@ -131,30 +131,30 @@ static void test_eval_malformed(void) {
         }
     }
     check(bad == 0, "eval_malformed_refused (%zu cases, %d wrong)", sizeof cs / sizeof cs[0], bad);
-    check(ffn_listops_eval(NULL, NULL, 0) == -1 && ffn_listops_eval("[MAX", NULL, 0) == -1,
+    check(fastfnet_listops_eval(NULL, NULL, 0) == -1 && fastfnet_listops_eval("[MAX", NULL, 0) == -1,
           "eval_null_input_and_null_err");
     char tiny[8];
-    check(ffn_listops_eval("[MAX ]", tiny, sizeof tiny) == -1 && strlen(tiny) == 7, "eval_err_truncated");
+    check(fastfnet_listops_eval("[MAX ]", tiny, sizeof tiny) == -1 && strlen(tiny) == 7, "eval_err_truncated");
 }
 
 /* Generate `n` examples; check label == eval, the format, the length window and the depth bound. */
-static void generated_batch(const char *name, const ffn_listops_config *c, uint64_t seed, int n, int *hist,
+static void generated_batch(const char *name, const fastfnet_listops_config *c, uint64_t seed, int n, int *hist,
                             int need_full_depth) {
-    size_t cap = ffn_listops_buf_size(c);
+    size_t cap = fastfnet_listops_buf_size(c);
     char *buf = malloc(cap), err[256];
-    ffn_rng rng;
-    ffn_rng_seed(&rng, seed);
+    fastfnet_rng rng;
+    fastfnet_rng_seed(&rng, seed);
     int mism = 0, badfmt = 0, badlen = 0, baddepth = 0, fails = 0, deepest = 0, minlen = 1 << 30, maxlen = 0;
     int ops[4] = {0};
     long long tot = 0;
     for (int i = 0; i < n; i++) {
         int ntok = -7;
-        int label = ffn_listops_generate(c, &rng, buf, cap, &ntok);
+        int label = fastfnet_listops_generate(c, &rng, buf, cap, &ntok);
         if (label < 0 || label > 9) {
             fails++;
             continue;
         }
-        int v = ffn_listops_eval(buf, err, sizeof err);
+        int v = fastfnet_listops_eval(buf, err, sizeof err);
         if (v != label) {
             if (!mism) printf("  %s: example %d: label %d, eval %d %s\n", name, i, label, v, v < 0 ? err : "");
             mism++;
@@ -193,8 +193,8 @@ static void print_hist(const char *name, const int *hist, int n) {
 }
 
 static void test_generate(void) {
-    ffn_listops_config c;
-    ffn_listops_default(&c);
+    fastfnet_listops_config c;
+    fastfnet_listops_default(&c);
     check(c.max_depth == 10 && c.max_args == 10 && c.min_len == 500 && c.max_len == 2000 && c.leaf_prob == 0.75f,
           "defaults (10, 10, 500, 2000, 0.75)");
     int hist[10] = {0};
@@ -202,7 +202,7 @@ static void test_generate(void) {
     print_hist("lra_default", hist, 2000);
 
     /* small lengths, many examples: every class must appear */
-    ffn_listops_config s = c;
+    fastfnet_listops_config s = c;
     s.min_len = 10, s.max_len = 60;
     int sh[10] = {0};
     generated_batch("small", &s, 2, 5000, sh, 0);
@@ -212,22 +212,22 @@ static void test_generate(void) {
     check(missing == 0, "small_every_class_appears (%d missing)", missing);
 
     /* even arities are common with max_args 4 (MED of 2 and 4 arguments), shallow trees */
-    ffn_listops_config e = {.max_depth = 4, .max_args = 4, .min_len = 4, .max_len = 80, .leaf_prob = 0.5f};
+    fastfnet_listops_config e = {.max_depth = 4, .max_args = 4, .min_len = 4, .max_len = 80, .leaf_prob = 0.5f};
     generated_batch("shallow_even", &e, 3, 3000, NULL, 1);
     /* no leaves above the last level: every tree is full to the depth */
-    ffn_listops_config f = {.max_depth = 3, .max_args = 3, .min_len = 1, .max_len = 100, .leaf_prob = 0.0f};
+    fastfnet_listops_config f = {.max_depth = 3, .max_args = 3, .min_len = 1, .max_len = 100, .leaf_prob = 0.0f};
     generated_batch("full_trees", &f, 4, 500, NULL, 1);
     /* exact length: root operator with 2 digits */
-    ffn_listops_config x = {.max_depth = 10, .max_args = 10, .min_len = 4, .max_len = 4, .leaf_prob = 0.75f};
+    fastfnet_listops_config x = {.max_depth = 10, .max_args = 10, .min_len = 4, .max_len = 4, .leaf_prob = 0.75f};
     generated_batch("exact_len4", &x, 5, 500, NULL, 0);
     /* depth 1: single digits */
-    ffn_listops_config d1 = {.max_depth = 1, .max_args = 5, .min_len = 1, .max_len = 1, .leaf_prob = 0.5f};
-    ffn_rng r;
-    ffn_rng_seed(&r, 6);
+    fastfnet_listops_config d1 = {.max_depth = 1, .max_args = 5, .min_len = 1, .max_len = 1, .leaf_prob = 0.5f};
+    fastfnet_rng r;
+    fastfnet_rng_seed(&r, 6);
     char b[16];
     int nt = 0, ok = 1, dh[10] = {0};
     for (int i = 0; i < 200; i++) {
-        int v = ffn_listops_generate(&d1, &r, b, sizeof b, &nt);
+        int v = fastfnet_listops_generate(&d1, &r, b, sizeof b, &nt);
         ok &= v >= 0 && nt == 1 && strlen(b) == 1 && b[0] - '0' == v;
         if (v >= 0) dh[v]++;
     }
@@ -236,24 +236,24 @@ static void test_generate(void) {
 }
 
 static void test_config_and_cap(void) {
-    ffn_listops_config c;
-    ffn_listops_default(&c);
+    fastfnet_listops_config c;
+    fastfnet_listops_default(&c);
     char err[256];
-    size_t need = ffn_listops_buf_size(&c);
+    size_t need = fastfnet_listops_buf_size(&c);
     check(need == 5 * 2000 + 1, "buf_size_default %zu", need);
     char *buf = malloc(need);
-    ffn_rng r;
-    ffn_rng_seed(&r, 9);
+    fastfnet_rng r;
+    fastfnet_rng_seed(&r, 9);
     int nt = 123;
-    int v = ffn_listops_generate(&c, &r, buf, need - 1, &nt);
+    int v = fastfnet_listops_generate(&c, &r, buf, need - 1, &nt);
     check(v == -1 && nt == 0, "cap_too_small_refused (%d)", v);
-    ffn_rng r2;
-    ffn_rng_seed(&r2, 9);
+    fastfnet_rng r2;
+    fastfnet_rng_seed(&r2, 9);
     check(r.s == r2.s, "cap_too_small_draws_nothing");
-    v = ffn_listops_generate(&c, &r, buf, need, &nt);
+    v = fastfnet_listops_generate(&c, &r, buf, need, &nt);
     check(v >= 0 && nt >= 500 && strlen(buf) < need, "cap_exact_ok (%d tokens, %zu bytes)", nt, strlen(buf));
 
-    struct { ffn_listops_config c; const char *want; } bad[] = {
+    struct { fastfnet_listops_config c; const char *want; } bad[] = {
         {{0, 10, 500, 2000, 0.75f}, "max_depth"},
         {{65, 10, 500, 2000, 0.75f}, "max_depth"},
         {{10, 1, 500, 2000, 0.75f}, "max_args"},
@@ -270,9 +270,9 @@ static void test_config_and_cap(void) {
     int nbad = 0;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = 0;
-        int rc = ffn_listops_check_config(&bad[i].c, err, sizeof err);
-        int g = ffn_listops_generate(&bad[i].c, &r, buf, need, &nt);
-        if (rc != -1 || g != -1 || ffn_listops_buf_size(&bad[i].c) != 0 || !strstr(err, bad[i].want)) {
+        int rc = fastfnet_listops_check_config(&bad[i].c, err, sizeof err);
+        int g = fastfnet_listops_generate(&bad[i].c, &r, buf, need, &nt);
+        if (rc != -1 || g != -1 || fastfnet_listops_buf_size(&bad[i].c) != 0 || !strstr(err, bad[i].want)) {
             printf("  config %zu: rc %d gen %d err \"%s\" (want \"%s\")\n", i, rc, g, err, bad[i].want);
             nbad++;
         }
@@ -280,30 +280,30 @@ static void test_config_and_cap(void) {
     printf("  e.g. %s\n", err);
     check(nbad == 0, "invalid_configs_refused (%zu cases, %d wrong)", sizeof bad / sizeof bad[0], nbad);
     /* feasible bounds but unreachable lengths: with max_args 2 every tree has 3k+1 tokens */
-    ffn_listops_config un = {.max_depth = 4, .max_args = 2, .min_len = 5, .max_len = 6, .leaf_prob = 0.5f};
-    check(ffn_listops_check_config(&un, NULL, 0) == 0, "unreachable_window_passes_bounds_check");
-    double t0 = ffn_now();
-    v = ffn_listops_generate(&un, &r, buf, need, &nt);
-    check(v == -1 && nt == 0, "unreachable_window_gives_up (%d, %.2fs)", v, ffn_now() - t0);
+    fastfnet_listops_config un = {.max_depth = 4, .max_args = 2, .min_len = 5, .max_len = 6, .leaf_prob = 0.5f};
+    check(fastfnet_listops_check_config(&un, NULL, 0) == 0, "unreachable_window_passes_bounds_check");
+    double t0 = fastfnet_now();
+    v = fastfnet_listops_generate(&un, &r, buf, need, &nt);
+    check(v == -1 && nt == 0, "unreachable_window_gives_up (%d, %.2fs)", v, fastfnet_now() - t0);
     free(buf);
 }
 
 static void test_determinism(void) {
-    ffn_listops_config c;
-    ffn_listops_default(&c);
-    size_t cap = ffn_listops_buf_size(&c);
+    fastfnet_listops_config c;
+    fastfnet_listops_default(&c);
+    size_t cap = fastfnet_listops_buf_size(&c);
     char *a = malloc(cap), *b = malloc(cap);
-    ffn_rng ra, rb, rc;
-    ffn_rng_seed(&ra, 42);
-    ffn_rng_seed(&rb, 42);
-    ffn_rng_seed(&rc, 43);
+    fastfnet_rng ra, rb, rc;
+    fastfnet_rng_seed(&ra, 42);
+    fastfnet_rng_seed(&rb, 42);
+    fastfnet_rng_seed(&rc, 43);
     int same = 1, differ = 0;
     for (int i = 0; i < 50; i++) {
         int na, nb;
-        int la = ffn_listops_generate(&c, &ra, a, cap, &na);
-        int lb = ffn_listops_generate(&c, &rb, b, cap, &nb);
+        int la = fastfnet_listops_generate(&c, &ra, a, cap, &na);
+        int lb = fastfnet_listops_generate(&c, &rb, b, cap, &nb);
         same &= la == lb && na == nb && !strcmp(a, b);
-        int lc = ffn_listops_generate(&c, &rc, b, cap, &nb);
+        int lc = fastfnet_listops_generate(&c, &rc, b, cap, &nb);
         differ += lc != la || strcmp(a, b) != 0;
     }
     check(same && ra.s == rb.s, "same_seed_same_bytes (50 examples)");
@@ -322,11 +322,11 @@ static void test_tsv(void) {
     snprintf(path, sizeof path, "%s/listops.tsv", dir);
     snprintf(path2, sizeof path2, "%s/again.tsv", dir);
     snprintf(path3, sizeof path3, "%s/prefix.tsv", dir);
-    ffn_listops_config c;
-    ffn_listops_default(&c);
+    fastfnet_listops_config c;
+    fastfnet_listops_default(&c);
     char err[512];
     int n = 300;
-    int rc = ffn_listops_write_tsv(path, &c, 7, n, err, sizeof err);
+    int rc = fastfnet_listops_write_tsv(path, &c, 7, n, err, sizeof err);
     check(rc == 0, "tsv_write (%s)", rc ? err : "ok");
     size_t len = 0;
     char *s = read_file(path, &len);
@@ -343,7 +343,7 @@ static void test_tsv(void) {
             char *tab = strchr(line, '\t');
             int cnt, md;
             if (!tab || tab - line != 1 || line[0] < '0' || line[0] > '9' ||
-                ffn_listops_eval(tab + 1, err, sizeof err) != line[0] - '0' || scan(tab + 1, &cnt, &md, NULL) ||
+                fastfnet_listops_eval(tab + 1, err, sizeof err) != line[0] - '0' || scan(tab + 1, &cnt, &md, NULL) ||
                 cnt < c.min_len || cnt > c.max_len) {
                 if (!bad) printf("  line %d bad: %.60s\n", lines + 1, line);
                 bad++;
@@ -356,17 +356,17 @@ static void test_tsv(void) {
     free(s);
 
     /* same seed: same bytes; the first k lines of a longer file are the k-example file */
-    rc = ffn_listops_write_tsv(path2, &c, 7, n, err, sizeof err);
-    rc |= ffn_listops_write_tsv(path3, &c, 7, 100, err, sizeof err);
+    rc = fastfnet_listops_write_tsv(path2, &c, 7, n, err, sizeof err);
+    rc |= fastfnet_listops_write_tsv(path3, &c, 7, 100, err, sizeof err);
     size_t l1, l2, l3;
     char *s1 = read_file(path, &l1), *s2 = read_file(path2, &l2), *s3 = read_file(path3, &l3);
     check(rc == 0 && s1 && s2 && s3 && l1 == l2 && !memcmp(s1, s2, l1) && l3 < l1 && !memcmp(s1, s3, l3),
           "tsv_deterministic_and_prefix_stable");
     /* generate() from the same seed gives the same first line */
-    ffn_rng r;
-    ffn_rng_seed(&r, 7);
-    char *b = malloc(ffn_listops_buf_size(&c));
-    int lab = ffn_listops_generate(&c, &r, b, ffn_listops_buf_size(&c), NULL);
+    fastfnet_rng r;
+    fastfnet_rng_seed(&r, 7);
+    char *b = malloc(fastfnet_listops_buf_size(&c));
+    int lab = fastfnet_listops_generate(&c, &r, b, fastfnet_listops_buf_size(&c), NULL);
     check(s1 && s1[0] - '0' == lab && !strncmp(s1 + 2, b, strlen(b)) && s1[2 + strlen(b)] == '\n',
           "tsv_first_line_equals_generate");
     free(b);
@@ -375,7 +375,7 @@ static void test_tsv(void) {
     free(s3);
 
     /* overwrite in place; no temporary left behind */
-    rc = ffn_listops_write_tsv(path, &c, 8, 5, err, sizeof err);
+    rc = fastfnet_listops_write_tsv(path, &c, 8, 5, err, sizeof err);
     s = read_file(path, &len);
     int nl = 0;
     for (size_t i = 0; s && i < len; i++) nl += s[i] == '\n';
@@ -392,7 +392,7 @@ static void test_tsv(void) {
     check(rc == 0 && nl == 5 && entries == 3 && tmps == 0, "tsv_overwrite_no_temp_left (%d lines, %d files)", nl,
           entries);
     /* n = 0: an empty file */
-    rc = ffn_listops_write_tsv(path3, &c, 1, 0, err, sizeof err);
+    rc = fastfnet_listops_write_tsv(path3, &c, 1, 0, err, sizeof err);
     s = read_file(path3, &len);
     check(rc == 0 && s && len == 0, "tsv_zero_examples_empty_file");
     free(s);
@@ -401,38 +401,38 @@ static void test_tsv(void) {
     char missing[300];
     snprintf(missing, sizeof missing, "%s/no/such/dir.tsv", dir);
     err[0] = 0;
-    rc = ffn_listops_write_tsv(missing, &c, 1, 3, err, sizeof err);
+    rc = fastfnet_listops_write_tsv(missing, &c, 1, 3, err, sizeof err);
     check(rc == -1 && strstr(err, "no/such/dir.tsv"), "tsv_bad_dir_refused: %s", err);
-    ffn_listops_config bc = c;
+    fastfnet_listops_config bc = c;
     bc.max_args = 0;
     err[0] = 0;
-    rc = ffn_listops_write_tsv(path2, &bc, 1, 3, err, sizeof err);
+    rc = fastfnet_listops_write_tsv(path2, &bc, 1, 3, err, sizeof err);
     s = read_file(path2, &len);
     check(rc == -1 && strstr(err, "max_args") && s && len == l2, "tsv_bad_config_refused_target_kept: %s", err);
     free(s);
     err[0] = 0;
-    rc = ffn_listops_write_tsv(path2, &c, 1, -1, err, sizeof err);
+    rc = fastfnet_listops_write_tsv(path2, &c, 1, -1, err, sizeof err);
     check(rc == -1 && strstr(err, "negative"), "tsv_negative_n_refused: %s", err);
 
     check_tmpdir_remove();
 }
 
 static void test_timing(void) {
-    ffn_listops_config c;
-    ffn_listops_default(&c);
-    size_t cap = ffn_listops_buf_size(&c);
+    fastfnet_listops_config c;
+    fastfnet_listops_default(&c);
+    size_t cap = fastfnet_listops_buf_size(&c);
     char *buf = malloc(cap);
-    ffn_rng r;
-    ffn_rng_seed(&r, 12345);
+    fastfnet_rng r;
+    fastfnet_rng_seed(&r, 12345);
     long long tok = 0;
     int fails = 0, n = 10000;
-    double t0 = ffn_now();
+    double t0 = fastfnet_now();
     for (int i = 0; i < n; i++) {
         int nt;
-        fails += ffn_listops_generate(&c, &r, buf, cap, &nt) < 0;
+        fails += fastfnet_listops_generate(&c, &r, buf, cap, &nt) < 0;
         tok += nt;
     }
-    double t1 = ffn_now();
+    double t1 = fastfnet_now();
     printf("  timing: %d examples (LRA defaults), %lld tokens (mean %.0f) in %.3f s: %.0f examples/s, %.1f M "
            "tokens/s\n", n, tok, (double)tok / n, t1 - t0, n / (t1 - t0), tok / (t1 - t0) / 1e6);
     check(fails == 0, "timing_10000_generated (%.3f s, no assertion on speed)", t1 - t0);

@@ -54,27 +54,27 @@ static void r_fourier(double *s, const double *x, int B, int T, int W, int Wo) {
 }
 
 /* r (N,W/2) = the Dimension Reduction of x (N,W) */
-static void r_reduce(double *r, const double *x, const ffn_config *c, const ffn_layer_params *p, int N, int W) {
+static void r_reduce(double *r, const double *x, const fastfnet_config *c, const fastfnet_layer_params *p, int N, int W) {
     int Wo = W / 2;
-    if (c->residual == FFN_RES_DENSE) r_linear(r, x, p->r_w, p->r_b, N, W, Wo);
+    if (c->residual == FASTFNET_RES_DENSE) r_linear(r, x, p->r_w, p->r_b, N, W, Wo);
     else
         for (int i = 0; i < N; i++)
             for (int j = 0; j < Wo; j++) {
                 double a = x[(size_t)i * W + 2 * j], bb = x[(size_t)i * W + 2 * j + 1];
-                r[(size_t)i * Wo + j] = c->residual == FFN_RES_MAXPOOL ? fmax(a, bb) : c->residual == FFN_RES_AVGPOOL ? (a + bb) / 2 : x[(size_t)i * W + j];
+                r[(size_t)i * Wo + j] = c->residual == FASTFNET_RES_MAXPOOL ? fmax(a, bb) : c->residual == FASTFNET_RES_AVGPOOL ? (a + bb) / 2 : x[(size_t)i * W + j];
             }
 }
 
 /* The authors' block on the full-width state x (N,W), straight from its definition: f = Re(DFT2(x))[.., :H];
  * the residual is the previous block's y (the values of x) after a block of this kind, else Reduce(x);
  * y = LN_2(h + FFN(h)), h = LN_1(f + res), at H = W/2; returns ZeroPad(y) (N,W). */
-static double *r_padblock(const double *x, const ffn_config *c, int l, const ffn_layer_params *p, int B, int T) {
-    int N = B * T, W = ffn_config_width(c, l), H = W / 2;
-    int off = c->pad == FFN_PAD_CENTRED ? W / 4 : 0;
-    int F = (int)((long)c->intermediate_size * W / c->hidden_size) / (c->block_ffn == FFN_BLOCK_FFN_HALVED ? 2 : 1);
+static double *r_padblock(const double *x, const fastfnet_config *c, int l, const fastfnet_layer_params *p, int B, int T) {
+    int N = B * T, W = fastfnet_config_width(c, l), H = W / 2;
+    int off = c->pad == FASTFNET_PAD_CENTRED ? W / 4 : 0;
+    int F = (int)((long)c->intermediate_size * W / c->hidden_size) / (c->block_ffn == FASTFNET_BLOCK_FFN_HALVED ? 2 : 1);
     double *s1 = dalloc((size_t)N * H), *r = dalloc((size_t)N * H), *a = dalloc((size_t)N * F), *o = dalloc((size_t)N * H);
     r_fourier(s1, x, B, T, W, H);
-    if (l > 0 && c->mixing[l - 1] == FFN_MIX_FAST_FOURIER_PAD)
+    if (l > 0 && c->mixing[l - 1] == FASTFNET_MIX_FAST_FOURIER_PAD)
         for (int i = 0; i < N; i++) memcpy(r + (size_t)i * H, x + (size_t)i * W + off, sizeof(double) * H);
     else r_reduce(r, x, c, p, N, W);
     for (size_t i = 0; i < (size_t)N * H; i++) s1[i] += r[i];
@@ -90,9 +90,9 @@ static double *r_padblock(const double *x, const ffn_config *c, int l, const ffn
     return xp;
 }
 
-static ref_out ref_forward(const ffn_model *m, const ffn_batch *bt) {
-    const ffn_config *c = &m->cfg;
-    const ffn_params *P = &m->P;
+static ref_out ref_forward(const fastfnet_model *m, const fastfnet_batch *bt) {
+    const fastfnet_config *c = &m->cfg;
+    const fastfnet_params *P = &m->P;
     int B = bt->B, T = bt->T, E = c->hidden_size, N = B * T;
     double *x = dalloc((size_t)N * E), *t = dalloc((size_t)N * E);
     for (int i = 0; i < N; i++)
@@ -103,16 +103,16 @@ static ref_out ref_forward(const ffn_model *m, const ffn_batch *bt) {
     r_linear(x, t, P->proj_w, P->proj_b, N, E, E);
     free(t);
     for (int l = 0; l < c->num_layers; l++) {
-        const ffn_layer_params *p = &P->layer[l];
-        int W = ffn_config_width(c, l), Wo = ffn_config_width(c, l + 1), F = ffn_width_ffn(c, Wo);
-        if (c->mixing[l] == FFN_MIX_FAST_FOURIER_PAD) {
+        const fastfnet_layer_params *p = &P->layer[l];
+        int W = fastfnet_config_width(c, l), Wo = fastfnet_config_width(c, l + 1), F = fastfnet_width_ffn(c, Wo);
+        if (c->mixing[l] == FASTFNET_MIX_FAST_FOURIER_PAD) {
             double *xp = r_padblock(x, c, l, p, B, T);
             free(x);
             x = xp;
             continue;
         }
         double *s1 = dalloc((size_t)N * Wo);
-        if (c->mixing[l] == FFN_MIX_ATTENTION) {
+        if (c->mixing[l] == FASTFNET_MIX_ATTENTION) {
             double *q = dalloc((size_t)N * W), *k = dalloc((size_t)N * W), *v = dalloc((size_t)N * W), *ctx = dalloc((size_t)N * W);
             r_linear(q, x, p->q_w, p->q_b, N, W, W);
             r_linear(k, x, p->k_w, p->k_b, N, W, W);
@@ -146,12 +146,12 @@ static ref_out ref_forward(const ffn_model *m, const ffn_batch *bt) {
                 for (size_t i = 0; i < (size_t)N * W; i++) s1[i] += x[i];
             } else {
                 double *r = dalloc((size_t)N * Wo);
-                if (c->residual == FFN_RES_DENSE) r_linear(r, x, p->r_w, p->r_b, N, W, Wo);
+                if (c->residual == FASTFNET_RES_DENSE) r_linear(r, x, p->r_w, p->r_b, N, W, Wo);
                 else
                     for (int i = 0; i < N; i++)
                         for (int j = 0; j < Wo; j++) {
                             double a = x[(size_t)i * W + 2 * j], bb = x[(size_t)i * W + 2 * j + 1];
-                            r[(size_t)i * Wo + j] = c->residual == FFN_RES_MAXPOOL ? fmax(a, bb) : c->residual == FFN_RES_AVGPOOL ? (a + bb) / 2 : x[(size_t)i * W + j];
+                            r[(size_t)i * Wo + j] = c->residual == FASTFNET_RES_MAXPOOL ? fmax(a, bb) : c->residual == FASTFNET_RES_AVGPOOL ? (a + bb) / 2 : x[(size_t)i * W + j];
                         }
                 for (size_t i = 0; i < (size_t)N * Wo; i++) s1[i] += r[i];
                 free(r);
@@ -168,8 +168,8 @@ static ref_out ref_forward(const ffn_model *m, const ffn_batch *bt) {
         x = o;
     }
     ref_out R = {x, 0, 0, 0, 0, 0};
-    int Df = ffn_config_width(c, c->num_layers);
-    if (c->heads & FFN_HEAD_POOLER) {
+    int Df = fastfnet_config_width(c, c->num_layers);
+    if (c->heads & FASTFNET_HEAD_POOLER) {
         double *first = dalloc((size_t)B * Df);
         for (int b = 0; b < B; b++) memcpy(first + (size_t)b * Df, x + (size_t)b * T * Df, sizeof(double) * Df);
         R.pooled = dalloc((size_t)B * Df);
@@ -177,7 +177,7 @@ static ref_out ref_forward(const ffn_model *m, const ffn_batch *bt) {
         for (int i = 0; i < B * Df; i++) R.pooled[i] = tanh(R.pooled[i]);
         free(first);
     }
-    if (c->heads & FFN_HEAD_CLS) {
+    if (c->heads & FASTFNET_HEAD_CLS) {
         R.cls = dalloc((size_t)B * c->num_labels);
         r_linear(R.cls, R.pooled, P->cls_w, P->cls_b, B, Df, c->num_labels);
         double s = 0;
@@ -186,7 +186,7 @@ static ref_out ref_forward(const ffn_model *m, const ffn_batch *bt) {
             if (bt->cls_labels[b] != -100) s += r_ce(R.cls + b * c->num_labels, c->num_labels, bt->cls_labels[b]), n++;
         if (n) R.loss += s / n;
     }
-    if (c->heads & FFN_HEAD_NSP) {
+    if (c->heads & FASTFNET_HEAD_NSP) {
         R.nsp = dalloc((size_t)B * 2);
         r_linear(R.nsp, R.pooled, P->nsp_w, P->nsp_b, B, Df, 2);
         double s = 0;
@@ -195,7 +195,7 @@ static ref_out ref_forward(const ffn_model *m, const ffn_batch *bt) {
             if (bt->nsp_labels[b] != -100) s += r_ce(R.nsp + b * 2, 2, bt->nsp_labels[b]), n++;
         if (n) R.loss += s / n;
     }
-    if (c->heads & FFN_HEAD_MLM) {
+    if (c->heads & FASTFNET_HEAD_MLM) {
         int V = c->vocab_size;
         double *t1 = dalloc((size_t)N * E);
         r_linear(t1, x, P->mlm_w, P->mlm_b, N, Df, E);
@@ -216,32 +216,32 @@ static ref_out ref_forward(const ffn_model *m, const ffn_batch *bt) {
 /* ---------- fixtures ---------- */
 /* mixing letters: f fourier, F fast_fourier (narrow), P fast_fourier_pad (the authors' block), a attention;
  * after a colon, the authors' block options that are not the default (centred, halved) */
-typedef struct { const char *name; const char *mixing; ffn_residual res; int E, T, NH, F; } kind;
+typedef struct { const char *name; const char *mixing; fastfnet_residual res; int E, T, NH, F; } kind;
 static const kind KINDS[] = {
-    {"fnet", "fff", FFN_RES_DENSE, 8, 7, 2, 16},
-    {"fnet-odd", "ff", FFN_RES_DENSE, 30, 13, 3, 60},
-    {"fast-dense", "Fff", FFN_RES_DENSE, 8, 7, 2, 16},
-    {"fast-maxpool", "Fff", FFN_RES_MAXPOOL, 12, 5, 2, 24},
-    {"fast-avgpool", "Fff", FFN_RES_AVGPOOL, 6, 7, 3, 12},
-    {"fast-slice", "Fff", FFN_RES_SLICE, 8, 7, 2, 16},
-    {"fast-0,2", "FfF", FFN_RES_DENSE, 8, 7, 2, 16},
-    {"bert", "aa", FFN_RES_DENSE, 8, 7, 2, 16},
-    {"hybrid", "ffa", FFN_RES_DENSE, 8, 7, 2, 16},
-    {"fast-hybrid", "Ffa", FFN_RES_DENSE, 8, 7, 2, 16},
-    {"authors-dense", "PPP", FFN_RES_DENSE, 8, 7, 2, 16},
-    {"authors-maxpool", "PPP", FFN_RES_MAXPOOL, 12, 5, 2, 24},
-    {"authors-avgpool", "PP", FFN_RES_AVGPOOL, 8, 6, 2, 16},
-    {"authors-slice", "PP", FFN_RES_SLICE, 8, 7, 2, 16},
-    {"authors-centred", "PPP:centred", FFN_RES_DENSE, 8, 7, 2, 16},
-    {"authors-centred-odd", "PP:centred", FFN_RES_AVGPOOL, 6, 7, 3, 12},
-    {"authors-halved", "PPP:halved", FFN_RES_DENSE, 8, 7, 2, 16},
-    {"authors-mixed", "PfPa:centred", FFN_RES_DENSE, 8, 7, 2, 16},
+    {"fnet", "fff", FASTFNET_RES_DENSE, 8, 7, 2, 16},
+    {"fnet-odd", "ff", FASTFNET_RES_DENSE, 30, 13, 3, 60},
+    {"fast-dense", "Fff", FASTFNET_RES_DENSE, 8, 7, 2, 16},
+    {"fast-maxpool", "Fff", FASTFNET_RES_MAXPOOL, 12, 5, 2, 24},
+    {"fast-avgpool", "Fff", FASTFNET_RES_AVGPOOL, 6, 7, 3, 12},
+    {"fast-slice", "Fff", FASTFNET_RES_SLICE, 8, 7, 2, 16},
+    {"fast-0,2", "FfF", FASTFNET_RES_DENSE, 8, 7, 2, 16},
+    {"bert", "aa", FASTFNET_RES_DENSE, 8, 7, 2, 16},
+    {"hybrid", "ffa", FASTFNET_RES_DENSE, 8, 7, 2, 16},
+    {"fast-hybrid", "Ffa", FASTFNET_RES_DENSE, 8, 7, 2, 16},
+    {"authors-dense", "PPP", FASTFNET_RES_DENSE, 8, 7, 2, 16},
+    {"authors-maxpool", "PPP", FASTFNET_RES_MAXPOOL, 12, 5, 2, 24},
+    {"authors-avgpool", "PP", FASTFNET_RES_AVGPOOL, 8, 6, 2, 16},
+    {"authors-slice", "PP", FASTFNET_RES_SLICE, 8, 7, 2, 16},
+    {"authors-centred", "PPP:centred", FASTFNET_RES_DENSE, 8, 7, 2, 16},
+    {"authors-centred-odd", "PP:centred", FASTFNET_RES_AVGPOOL, 6, 7, 3, 12},
+    {"authors-halved", "PPP:halved", FASTFNET_RES_DENSE, 8, 7, 2, 16},
+    {"authors-mixed", "PfPa:centred", FASTFNET_RES_DENSE, 8, 7, 2, 16},
 };
 #define NKINDS (int)(sizeof KINDS / sizeof KINDS[0])
 
-static ffn_config make_cfg(const kind *k) {
-    ffn_config c;
-    ffn_config_default(&c, "fnet");
+static fastfnet_config make_cfg(const kind *k) {
+    fastfnet_config c;
+    fastfnet_config_default(&c, "fnet");
     c.vocab_size = 23;
     c.hidden_size = k->E;
     c.intermediate_size = k->F;
@@ -250,19 +250,19 @@ static ffn_config make_cfg(const kind *k) {
     c.num_heads = k->NH;
     c.num_labels = 3;
     c.residual = k->res;
-    c.pad = strstr(k->mixing, ":centred") ? FFN_PAD_CENTRED : FFN_PAD_FIRST;
-    c.block_ffn = strstr(k->mixing, ":halved") ? FFN_BLOCK_FFN_HALVED : FFN_BLOCK_FFN_UNCHANGED;
+    c.pad = strstr(k->mixing, ":centred") ? FASTFNET_PAD_CENTRED : FASTFNET_PAD_FIRST;
+    c.block_ffn = strstr(k->mixing, ":halved") ? FASTFNET_BLOCK_FFN_HALVED : FASTFNET_BLOCK_FFN_UNCHANGED;
     c.hidden_dropout = c.attn_dropout = 0.0f;
     for (int i = 0; i < c.num_layers; i++)
-        c.mixing[i] = k->mixing[i] == 'a'   ? FFN_MIX_ATTENTION
-                      : k->mixing[i] == 'F' ? FFN_MIX_FAST_FOURIER
-                      : k->mixing[i] == 'P' ? FFN_MIX_FAST_FOURIER_PAD
-                                            : FFN_MIX_FOURIER;
+        c.mixing[i] = k->mixing[i] == 'a'   ? FASTFNET_MIX_ATTENTION
+                      : k->mixing[i] == 'F' ? FASTFNET_MIX_FAST_FOURIER
+                      : k->mixing[i] == 'P' ? FASTFNET_MIX_FAST_FOURIER_PAD
+                                            : FASTFNET_MIX_FOURIER;
     return c;
 }
 
 typedef struct { int B, T; int ids[64], tt[64], mlm[64], nsp[4], cls[4]; } batch_data;
-static void make_batch(batch_data *d, const ffn_config *c, int B, int T) {
+static void make_batch(batch_data *d, const fastfnet_config *c, int B, int T) {
     d->B = B, d->T = T;
     for (int i = 0; i < B * T; i++) {
         int b = i / T, t = i % T;
@@ -274,12 +274,12 @@ static void make_batch(batch_data *d, const ffn_config *c, int B, int T) {
     d->mlm[0] = 5;
     for (int b = 0; b < B; b++) d->nsp[b] = b & 1, d->cls[b] = b % c->num_labels;
 }
-static ffn_batch as_batch(batch_data *d) { return (ffn_batch){.B = d->B, .T = d->T, .input_ids = d->ids, .token_type_ids = d->tt, .mlm_labels = d->mlm, .nsp_labels = d->nsp, .cls_labels = d->cls}; }
+static fastfnet_batch as_batch(batch_data *d) { return (fastfnet_batch){.B = d->B, .T = d->T, .input_ids = d->ids, .token_type_ids = d->tt, .mlm_labels = d->mlm, .nsp_labels = d->nsp, .cls_labels = d->cls}; }
 
 static void test_reference(const kind *k) {
-    ffn_config c = make_cfg(k);
+    fastfnet_config c = make_cfg(k);
     char err[256];
-    ffn_model *m = ffn_model_create(&c, 11, err, sizeof err);
+    fastfnet_model *m = fastfnet_model_create(&c, 11, err, sizeof err);
     if (!m) {
         check(0, "%s: create: %s", k->name, err);
         return;
@@ -288,36 +288,36 @@ static void test_reference(const kind *k) {
     for (size_t i = 0; i < m->num_params; i++) m->params[i] += 0.05f * nrand();
     batch_data d;
     make_batch(&d, &c, 3, k->T);
-    ffn_batch b = as_batch(&d);
-    ffn_model_reserve(m, 3, k->T, 0, err, sizeof err);
-    float loss = ffn_model_forward(m, &b, 0);
+    fastfnet_batch b = as_batch(&d);
+    fastfnet_model_reserve(m, 3, k->T, 0, err, sizeof err);
+    float loss = fastfnet_model_forward(m, &b, 0);
     ref_out R = ref_forward(m, &b);
-    int N = 3 * k->T, Df = ffn_config_width(&c, c.num_layers);
-    double eh = rel_err_fd(ffn_model_hidden(m), R.hidden, (size_t)N * Df);
-    double ep = rel_err_fd(ffn_model_pooled(m), R.pooled, (size_t)3 * Df);
+    int N = 3 * k->T, Df = fastfnet_config_width(&c, c.num_layers);
+    double eh = rel_err_fd(fastfnet_model_hidden(m), R.hidden, (size_t)N * Df);
+    double ep = rel_err_fd(fastfnet_model_pooled(m), R.pooled, (size_t)3 * Df);
     /* the MLM head ran at the labelled positions only: compare those rows */
     int V = c.vocab_size, M = 0;
     double *rm = malloc(sizeof(double) * (size_t)N * V);
     for (int i = 0; i < N; i++)
         if (d.mlm[i] != -100) memcpy(rm + (size_t)M++ * V, R.mlm + (size_t)i * V, sizeof(double) * V);
-    const float *lm = ffn_model_logits_mlm(m);
+    const float *lm = fastfnet_model_logits_mlm(m);
     double em = lm ? rel_err_fd(lm, rm, (size_t)M * V) : 1.0;
     free(rm);
-    double en = rel_err_fd(ffn_model_logits_nsp(m), R.nsp, 6);
-    double ec = rel_err_fd(ffn_model_logits_cls(m), R.cls, 9);
+    double en = rel_err_fd(fastfnet_model_logits_nsp(m), R.nsp, 6);
+    double ec = rel_err_fd(fastfnet_model_logits_cls(m), R.cls, 9);
     double el = fabs(loss - R.loss) / fabs(R.loss);
     double worst = fmax(fmax(fmax(eh, ep), fmax(em, en)), fmax(ec, el));
     check(worst < 1e-4, "%s forward vs double reference: hidden %.1e pooler %.1e mlm %.1e nsp %.1e cls %.1e loss %.1e", k->name, eh, ep, em, en, ec, el);
     free(R.hidden), free(R.pooled), free(R.mlm), free(R.nsp), free(R.cls);
-    ffn_model_free(m);
+    fastfnet_model_free(m);
 }
 
 /* Per tensor, the directional derivative along a random unit direction, central differences. */
 static void test_gradients(const kind *k, float dropout) {
-    ffn_config c = make_cfg(k);
+    fastfnet_config c = make_cfg(k);
     c.hidden_dropout = c.attn_dropout = dropout;
     char err[256];
-    ffn_model *m = ffn_model_create(&c, 5, err, sizeof err);
+    fastfnet_model *m = fastfnet_model_create(&c, 5, err, sizeof err);
     for (size_t i = 0; i < m->num_params; i++) m->params[i] += 0.05f * nrand();
     /* Embeddings at 0.02 scale make the first LayerNorm divide by a tiny spread, so the loss curves
      * sharply and finite differences lose accuracy; a larger scale keeps the check sharp. */
@@ -326,12 +326,12 @@ static void test_gradients(const kind *k, float dropout) {
     for (int i = 0; i < c.type_vocab_size * c.hidden_size; i++) m->P.wtt[i] *= 10;
     batch_data d;
     make_batch(&d, &c, 3, k->T);
-    ffn_batch b = as_batch(&d);
-    ffn_model_reserve(m, 3, k->T, 1, err, sizeof err);
+    fastfnet_batch b = as_batch(&d);
+    fastfnet_model_reserve(m, 3, k->T, 1, err, sizeof err);
     uint64_t calls = m->dropout_calls;
-    ffn_model_zero_grad(m);
-    ffn_model_forward(m, &b, 1);
-    ffn_model_backward(m);
+    fastfnet_model_zero_grad(m);
+    fastfnet_model_forward(m, &b, 1);
+    fastfnet_model_backward(m);
     double worst = 0;
     const char *wname = "";
     float *u = malloc(sizeof(float) * m->num_params), *save = malloc(sizeof(float) * m->num_params);
@@ -341,7 +341,7 @@ static void test_gradients(const kind *k, float dropout) {
     double gscale = 0;
     for (size_t i = 0; i < m->num_params; i++) gscale = fmax(gscale, fabs(m->grads[i]));
     for (int ti = 0; ti < m->num_tensors; ti++) {
-        ffn_tensor t = ffn_model_tensor(m, ti);
+        fastfnet_tensor t = fastfnet_model_tensor(m, ti);
         double nrm = 0, an = 0;
         for (size_t i = 0; i < t.numel; i++) u[i] = nrand(), nrm += (double)u[i] * u[i];
         nrm = sqrt(nrm);
@@ -358,7 +358,7 @@ static void test_gradients(const kind *k, float dropout) {
             for (int s = 0; s < 4; s++) {
                 for (size_t i = 0; i < t.numel; i++) t.data[i] += OFF[s] * h * u[i];
                 m->dropout_calls = calls; /* the same dropout masks for every evaluation */
-                L[s] = ffn_model_forward(m, &b, 1);
+                L[s] = fastfnet_model_forward(m, &b, 1);
                 memcpy(t.data, save + (t.data - m->params), sizeof(float) * t.numel);
             }
             double fd = (-L[0] + 8 * L[1] - 8 * L[2] + L[3]) / (12.0 * h);
@@ -368,35 +368,35 @@ static void test_gradients(const kind *k, float dropout) {
     }
     check(worst < 2e-2, "%s gradients (dropout %.1f), every tensor vs finite differences: worst %.1e (%s)", k->name, dropout, worst, wname);
     free(u), free(save);
-    ffn_model_free(m);
+    fastfnet_model_free(m);
 }
 
 static void test_backends(const kind *k) {
-    ffn_config c = make_cfg(k);
+    fastfnet_config c = make_cfg(k);
     char err[256];
     batch_data d;
     make_batch(&d, &c, 3, k->T);
-    ffn_batch b = as_batch(&d);
+    fastfnet_batch b = as_batch(&d);
     float *out[4], *grad[4];
     size_t nh = 0, np = 0;
     for (int impl = 0; impl < 4; impl++) {
         c.fourier_impl = impl == 3 ? 1 : impl;
-        ffn_blas_set_naive(impl == 3);
+        fastfnet_blas_set_naive(impl == 3);
         if (impl == 3) c.fourier_impl = 3; /* fully naive: naive DFT and naive BLAS */
-        ffn_model *m = ffn_model_create(&c, 3, err, sizeof err);
-        ffn_model_reserve(m, 3, k->T, 1, err, sizeof err);
-        ffn_model_zero_grad(m);
-        ffn_model_forward(m, &b, 0);
-        ffn_model_backward(m);
-        nh = (size_t)3 * k->T * ffn_config_width(&c, c.num_layers);
+        fastfnet_model *m = fastfnet_model_create(&c, 3, err, sizeof err);
+        fastfnet_model_reserve(m, 3, k->T, 1, err, sizeof err);
+        fastfnet_model_zero_grad(m);
+        fastfnet_model_forward(m, &b, 0);
+        fastfnet_model_backward(m);
+        nh = (size_t)3 * k->T * fastfnet_config_width(&c, c.num_layers);
         np = m->num_params;
         out[impl] = malloc(sizeof(float) * nh);
         grad[impl] = malloc(sizeof(float) * np);
-        memcpy(out[impl], ffn_model_hidden(m), sizeof(float) * nh);
+        memcpy(out[impl], fastfnet_model_hidden(m), sizeof(float) * nh);
         memcpy(grad[impl], m->grads, sizeof(float) * np);
-        ffn_model_free(m);
+        fastfnet_model_free(m);
     }
-    ffn_blas_set_naive(0);
+    fastfnet_blas_set_naive(0);
     static const char *nm[] = {"auto", "fft", "matrix"};
     for (int i = 0; i < 3; i++) {
         double eo = 0, eg = 0, mo = 0, mg = 0;
@@ -411,62 +411,62 @@ static void test_backends(const kind *k) {
 /* Classification inference computes the last layer for [CLS] only: the pooled output and logits must not
  * change. */
 static void test_pooled_only(const kind *k) {
-    ffn_config c = make_cfg(k);
+    fastfnet_config c = make_cfg(k);
     char err[256];
-    ffn_model *m = ffn_model_create(&c, 13, err, sizeof err);
+    fastfnet_model *m = fastfnet_model_create(&c, 13, err, sizeof err);
     batch_data d;
     make_batch(&d, &c, 3, k->T);
-    ffn_batch b = as_batch(&d);
-    ffn_model_reserve(m, 3, k->T, 0, err, sizeof err);
-    int Df = ffn_config_width(&c, c.num_layers), L = c.num_labels;
-    float loss_full = ffn_model_forward(m, &b, 0);
+    fastfnet_batch b = as_batch(&d);
+    fastfnet_model_reserve(m, 3, k->T, 0, err, sizeof err);
+    int Df = fastfnet_config_width(&c, c.num_layers), L = c.num_labels;
+    float loss_full = fastfnet_model_forward(m, &b, 0);
     float *pooled = malloc(sizeof(float) * 3 * Df), *cls = malloc(sizeof(float) * 3 * L);
-    memcpy(pooled, ffn_model_pooled(m), sizeof(float) * 3 * Df);
-    memcpy(cls, ffn_model_logits_cls(m), sizeof(float) * 3 * L);
-    ffn_model_set_pooled_only(m, 1);
+    memcpy(pooled, fastfnet_model_pooled(m), sizeof(float) * 3 * Df);
+    memcpy(cls, fastfnet_model_logits_cls(m), sizeof(float) * 3 * L);
+    fastfnet_model_set_pooled_only(m, 1);
     b.mlm_labels = NULL; /* no MLM head in this mode */
-    ffn_model_forward(m, &b, 0);
+    fastfnet_model_forward(m, &b, 0);
     double ep = 0, ec = 0;
-    for (int i = 0; i < 3 * Df; i++) ep = fmax(ep, fabs(pooled[i] - ffn_model_pooled(m)[i]));
-    for (int i = 0; i < 3 * L; i++) ec = fmax(ec, fabs(cls[i] - ffn_model_logits_cls(m)[i]));
+    for (int i = 0; i < 3 * Df; i++) ep = fmax(ep, fabs(pooled[i] - fastfnet_model_pooled(m)[i]));
+    for (int i = 0; i < 3 * L; i++) ec = fmax(ec, fabs(cls[i] - fastfnet_model_logits_cls(m)[i]));
     check(ep < 1e-6 && ec < 1e-6 && loss_full > 0, "%s: [CLS]-only last layer gives the same pooled output (%.1e) and logits (%.1e)", k->name, ep, ec);
     free(pooled), free(cls);
-    ffn_model_free(m);
+    fastfnet_model_free(m);
 }
 
 /* Data parallelism splits a batch into slices (one per process): with row0 and the whole batch's label
  * counts, the slices' losses add up to the whole batch's loss and their gradients to its gradient, dropout
  * masks included. */
 static void test_slices(const kind *k) {
-    ffn_config c = make_cfg(k);
+    fastfnet_config c = make_cfg(k);
     c.hidden_dropout = c.attn_dropout = 0.2f;
     char err[256];
-    ffn_model *m = ffn_model_create(&c, 17, err, sizeof err);
+    fastfnet_model *m = fastfnet_model_create(&c, 17, err, sizeof err);
     batch_data d;
     make_batch(&d, &c, 3, k->T);
     int T = k->T;
-    ffn_model_reserve(m, 3, T, 1, err, sizeof err);
-    ffn_batch whole = as_batch(&d);
+    fastfnet_model_reserve(m, 3, T, 1, err, sizeof err);
+    fastfnet_batch whole = as_batch(&d);
     uint64_t calls = m->dropout_calls;
-    ffn_model_zero_grad(m);
-    float loss_whole = ffn_model_forward(m, &whole, 1);
-    ffn_model_backward(m);
+    fastfnet_model_zero_grad(m);
+    float loss_whole = fastfnet_model_forward(m, &whole, 1);
+    fastfnet_model_backward(m);
     size_t n = m->num_params;
     float *g = malloc(sizeof(float) * n);
     memcpy(g, m->grads, sizeof(float) * n);
     int nmlm = 0;
     for (int i = 0; i < 3 * T; i++) nmlm += d.mlm[i] != -100;
-    ffn_model_zero_grad(m);
+    fastfnet_model_zero_grad(m);
     float loss_parts = 0.0f;
     int cut[3] = {0, 1, 3}; /* rows [0,1) and [1,3) */
     for (int s = 0; s < 2; s++) {
         int r0 = cut[s], nb = cut[s + 1] - cut[s];
-        ffn_batch part = {.B = nb, .T = T, .input_ids = d.ids + r0 * T, .token_type_ids = d.tt + r0 * T,
+        fastfnet_batch part = {.B = nb, .T = T, .input_ids = d.ids + r0 * T, .token_type_ids = d.tt + r0 * T,
                           .mlm_labels = d.mlm + r0 * T, .nsp_labels = d.nsp + r0, .cls_labels = d.cls + r0,
                           .row0 = r0, .cls_denom = 3, .nsp_denom = 3, .mlm_denom = nmlm};
         m->dropout_calls = calls; /* every process draws the same sequence of dropout seeds */
-        loss_parts += ffn_model_forward(m, &part, 1);
-        ffn_model_backward(m);
+        loss_parts += fastfnet_model_forward(m, &part, 1);
+        fastfnet_model_backward(m);
     }
     double gmax = 0, dmax = 0;
     for (size_t i = 0; i < n; i++) gmax = fmax(gmax, fabs(g[i])), dmax = fmax(dmax, fabs(g[i] - m->grads[i]));
@@ -474,34 +474,34 @@ static void test_slices(const kind *k) {
     check(el < 1e-6 && dmax <= 1e-5 * gmax, "%s: two slices of a batch (dropout 0.2) add up to it: loss %.1e, gradient %.1e "
           "(max abs diff / max abs gradient)", k->name, el, dmax / gmax);
     free(g);
-    ffn_model_free(m);
+    fastfnet_model_free(m);
 }
 
 /* ---------- checkpoints ---------- */
 /* More labelled rows than the MLM head's vocabulary-wide buffers hold: the head runs in chunks (backward
  * recomputing them) and must give the loss and gradients of one pass. */
 static void test_mlm_chunks(const kind *k) {
-    ffn_config c = make_cfg(k);
+    fastfnet_config c = make_cfg(k);
     char err[256];
     batch_data d;
     make_batch(&d, &c, 3, k->T);
-    ffn_batch b = as_batch(&d);
+    fastfnet_batch b = as_batch(&d);
     float loss[2];
     float *g[2];
     int M = 0, chunked = 0;
     for (int i = 0; i < 3 * k->T; i++) M += d.mlm[i] != -100;
     for (int pass = 0; pass < 2; pass++) {
-        ffn_mlm_capacity_floor = pass ? 2 : 64;
-        ffn_model *m = ffn_model_create(&c, 5, err, sizeof err);
-        ffn_model_reserve(m, 3, k->T, 1, err, sizeof err);
+        fastfnet_mlm_capacity_floor = pass ? 2 : 64;
+        fastfnet_model *m = fastfnet_model_create(&c, 5, err, sizeof err);
+        fastfnet_model_reserve(m, 3, k->T, 1, err, sizeof err);
         if (pass) chunked = m->A.mlm_cap < M;
-        ffn_model_zero_grad(m);
-        loss[pass] = ffn_model_forward(m, &b, 1);
-        ffn_model_backward(m);
+        fastfnet_model_zero_grad(m);
+        loss[pass] = fastfnet_model_forward(m, &b, 1);
+        fastfnet_model_backward(m);
         g[pass] = malloc(sizeof(float) * m->num_params);
         memcpy(g[pass], m->grads, sizeof(float) * m->num_params);
         size_t n = m->num_params;
-        ffn_model_free(m);
+        fastfnet_model_free(m);
         if (pass) {
             double worst = 0, gmax = 0;
             for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(g[0][i] - g[1][i])), gmax = fmax(gmax, fabs(g[0][i]));
@@ -510,24 +510,24 @@ static void test_mlm_chunks(const kind *k) {
                   loss[1], loss[0], worst / gmax);
         }
     }
-    ffn_mlm_capacity_floor = 64;
+    fastfnet_mlm_capacity_floor = 64;
     free(g[0]), free(g[1]);
 }
 
 static char g_dir[256];
 
 static void test_roundtrip(void) {
-    ffn_config c = make_cfg(&KINDS[9]);
+    fastfnet_config c = make_cfg(&KINDS[9]);
     char err[512], path[300];
-    ffn_model *m = ffn_model_create(&c, 9, err, sizeof err);
+    fastfnet_model *m = fastfnet_model_create(&c, 9, err, sizeof err);
     snprintf(path, sizeof path, "%s/m.safetensors", g_dir);
-    check(ffn_model_save(m, path, err, sizeof err) == 0, "save a fast-hybrid model");
-    ffn_model *m2 = ffn_model_load(path, err, sizeof err);
+    check(fastfnet_model_save(m, path, err, sizeof err) == 0, "save a fast-hybrid model");
+    fastfnet_model *m2 = fastfnet_model_load(path, err, sizeof err);
     check(m2 && m2->num_params == m->num_params && !memcmp(m2->params, m->params, m->num_params * 4) &&
               !memcmp(&m2->cfg, &m->cfg, sizeof c),
           "load gives back the identical config and parameters");
-    ffn_model_free(m2);
-    ffn_model_free(m);
+    fastfnet_model_free(m2);
+    fastfnet_model_free(m);
 }
 
 /* The authors' model with its non-default options survives a round trip; a config written before the
@@ -537,39 +537,39 @@ static void test_config_compat(void) {
     char err[512], path[300], json[4096];
     for (int i = 0; i < NKINDS; i++) {
         if (!strchr(KINDS[i].mixing, ':')) continue;
-        ffn_config c = make_cfg(&KINDS[i]);
-        ffn_model *m = ffn_model_create(&c, 9, err, sizeof err);
+        fastfnet_config c = make_cfg(&KINDS[i]);
+        fastfnet_model *m = fastfnet_model_create(&c, 9, err, sizeof err);
         snprintf(path, sizeof path, "%s/opt.safetensors", g_dir);
-        ffn_model_save(m, path, err, sizeof err);
-        ffn_model *m2 = ffn_model_load(path, err, sizeof err);
+        fastfnet_model_save(m, path, err, sizeof err);
+        fastfnet_model *m2 = fastfnet_model_load(path, err, sizeof err);
         check(m2 && !memcmp(&m2->cfg, &m->cfg, sizeof c) && m2->num_params == m->num_params &&
                   !memcmp(m2->params, m->params, m->num_params * 4),
-              "%s: config (pad %s, block FFN %s) and parameters survive save + load", KINDS[i].name, ffn_pad_name(c.pad),
-              ffn_block_ffn_name(c.block_ffn));
-        ffn_model_free(m2);
-        ffn_model_free(m);
+              "%s: config (pad %s, block FFN %s) and parameters survive save + load", KINDS[i].name, fastfnet_pad_name(c.pad),
+              fastfnet_block_ffn_name(c.block_ffn));
+        fastfnet_model_free(m2);
+        fastfnet_model_free(m);
     }
     static const char *old = "{\"vocab_size\": 23, \"hidden_size\": 8, \"num_hidden_layers\": 2, \"intermediate_size\": 16,"
                              " \"max_position_embeddings\": 16, \"fastfnet_mixing\": [\"fast_fourier\", \"fourier\"],"
                              " \"fastfnet_residual\": \"avgpool\", \"fastfnet_heads\": [\"mlm\"]}";
-    ffn_config c;
-    int rc = ffn_config_from_json(&c, old, strlen(old), err, sizeof err);
-    check(rc == 0 && c.mixing[0] == FFN_MIX_FAST_FOURIER && c.pad == FFN_PAD_FIRST && c.block_ffn == FFN_BLOCK_FFN_UNCHANGED &&
-              ffn_config_width(&c, 2) == 4,
-          "an old narrow-design config loads as the narrow design (final width %d)", ffn_config_width(&c, 2));
+    fastfnet_config c;
+    int rc = fastfnet_config_from_json(&c, old, strlen(old), err, sizeof err);
+    check(rc == 0 && c.mixing[0] == FASTFNET_MIX_FAST_FOURIER && c.pad == FASTFNET_PAD_FIRST && c.block_ffn == FASTFNET_BLOCK_FFN_UNCHANGED &&
+              fastfnet_config_width(&c, 2) == 4,
+          "an old narrow-design config loads as the narrow design (final width %d)", fastfnet_config_width(&c, 2));
     snprintf(json, sizeof json, "%s", old);
     char *at = strstr(json, "\"fastfnet_heads\"");
     memmove(at + 26, at, strlen(at) + 1);
     memcpy(at, "\"fastfnet_pad\": \"middle\", ", 26);
-    rc = ffn_config_from_json(&c, json, strlen(json), err, sizeof err);
+    rc = fastfnet_config_from_json(&c, json, strlen(json), err, sizeof err);
     check(rc != 0 && strstr(err, "fastfnet_pad") && strstr(err, "middle"), "fastfnet_pad \"middle\" is refused: %s", err);
-    ffn_config d;
-    ffn_config_default(&d, "fast-fnet");
+    fastfnet_config d;
+    fastfnet_config_default(&d, "fast-fnet");
     int all = 1;
-    for (int i = 0; i < d.num_layers; i++) all &= d.mixing[i] == FFN_MIX_FAST_FOURIER_PAD;
-    ffn_config_default(&c, "fast-fnet-narrow");
-    check(all && d.residual == FFN_RES_DENSE && d.pad == FFN_PAD_FIRST && d.block_ffn == FFN_BLOCK_FFN_UNCHANGED &&
-              ffn_config_width(&d, d.num_layers) == 768 && c.mixing[0] == FFN_MIX_FAST_FOURIER && c.mixing[1] == FFN_MIX_FOURIER,
+    for (int i = 0; i < d.num_layers; i++) all &= d.mixing[i] == FASTFNET_MIX_FAST_FOURIER_PAD;
+    fastfnet_config_default(&c, "fast-fnet-narrow");
+    check(all && d.residual == FASTFNET_RES_DENSE && d.pad == FASTFNET_PAD_FIRST && d.block_ffn == FASTFNET_BLOCK_FFN_UNCHANGED &&
+              fastfnet_config_width(&d, d.num_layers) == 768 && c.mixing[0] == FASTFNET_MIX_FAST_FOURIER && c.mixing[1] == FASTFNET_MIX_FOURIER,
           "fast-fnet is the authors' model (every block, dense, first, FFN unchanged, heads at 768); fast-fnet-narrow reduces at layer 0");
 }
 
@@ -587,76 +587,76 @@ static void test_hf_dir(void) {
           " \"use_tpu_fourier_optimizations\": false, \"tpu_short_seq_length\": 512, \"pad_token_id\": 3,"
           " \"bos_token_id\": 1, \"eos_token_id\": 2}", f);
     fclose(f);
-    ffn_config c = make_cfg(&KINDS[0]);
+    fastfnet_config c = make_cfg(&KINDS[0]);
     c.num_layers = 2;
-    c.heads = FFN_HEAD_MLM | FFN_HEAD_NSP | FFN_HEAD_POOLER;
-    ffn_model *m = ffn_model_create(&c, 4, err, sizeof err);
-    ffn_st_out *t = calloc(m->num_tensors + 3, sizeof *t);
+    c.heads = FASTFNET_HEAD_MLM | FASTFNET_HEAD_NSP | FASTFNET_HEAD_POOLER;
+    fastfnet_model *m = fastfnet_model_create(&c, 4, err, sizeof err);
+    fastfnet_st_out *t = calloc(m->num_tensors + 3, sizeof *t);
     int n = 0;
     int64_t pos[16];
     for (int i = 0; i < 16; i++) pos[i] = i;
     for (int i = 0; i < m->num_tensors; i++) {
-        ffn_tensor_info *ti = &m->tensors[i];
+        fastfnet_tensor_info *ti = &m->tensors[i];
         if (!strcmp(ti->name, "cls.predictions.bias")) continue; /* only the decoder's copy, as some HF files have */
-        t[n++] = (ffn_st_out){ti->name, FFN_DT_F32, ti->ndim, {ti->shape[0], ti->shape[1]}, m->params + ti->offset};
+        t[n++] = (fastfnet_st_out){ti->name, FASTFNET_DT_F32, ti->ndim, {ti->shape[0], ti->shape[1]}, m->params + ti->offset};
     }
-    t[n++] = (ffn_st_out){"cls.predictions.decoder.weight", FFN_DT_F32, 2, {23, 8}, m->P.wte};
-    t[n++] = (ffn_st_out){"cls.predictions.decoder.bias", FFN_DT_F32, 1, {23}, m->P.mlm_bias};
-    t[n++] = (ffn_st_out){"fnet.embeddings.position_ids", FFN_DT_I64, 2, {1, 16}, pos};
+    t[n++] = (fastfnet_st_out){"cls.predictions.decoder.weight", FASTFNET_DT_F32, 2, {23, 8}, m->P.wte};
+    t[n++] = (fastfnet_st_out){"cls.predictions.decoder.bias", FASTFNET_DT_F32, 1, {23}, m->P.mlm_bias};
+    t[n++] = (fastfnet_st_out){"fnet.embeddings.position_ids", FASTFNET_DT_I64, 2, {1, 16}, pos};
     snprintf(p, sizeof p, "%s/model.safetensors", dir);
-    ffn_st_write(p, t, n, (const char *[]){"format", "pt", NULL}, err, sizeof err);
-    ffn_model *m2 = ffn_model_load(dir, err, sizeof err);
+    fastfnet_st_write(p, t, n, (const char *[]){"format", "pt", NULL}, err, sizeof err);
+    fastfnet_model *m2 = fastfnet_model_load(dir, err, sizeof err);
     check(m2 && m2->cfg.heads == c.heads && m2->num_params == m->num_params && !memcmp(m2->params, m->params, m->num_params * 4),
           "HF directory (config.json + model.safetensors, tied decoder, position_ids buffer) loads as is%s%s", m2 ? "" : ": ", m2 ? "" : err);
-    ffn_model_free(m2);
+    fastfnet_model_free(m2);
     /* the same with a shape that contradicts config.json */
     t[0].shape[1] = 7;
     t[0].data = m->P.wte;
-    ffn_st_write(p, t, n, (const char *[]){"format", "pt", NULL}, err, sizeof err); /* (23,7) payload from wte */
-    m2 = ffn_model_load(dir, err, sizeof err);
+    fastfnet_st_write(p, t, n, (const char *[]){"format", "pt", NULL}, err, sizeof err); /* (23,7) payload from wte */
+    m2 = fastfnet_model_load(dir, err, sizeof err);
     check(!m2 && strstr(err, "word_embeddings") && strstr(err, "shape"), "a shape/config mismatch is refused: %s", err);
-    ffn_model_free(m2);
+    fastfnet_model_free(m2);
     /* a missing tensor */
     t[0].shape[1] = 8;
-    ffn_st_write(p, t + 1, n - 1, NULL, err, sizeof err);
-    m2 = ffn_model_load(dir, err, sizeof err);
+    fastfnet_st_write(p, t + 1, n - 1, NULL, err, sizeof err);
+    m2 = fastfnet_model_load(dir, err, sizeof err);
     check(!m2 && strstr(err, "missing"), "a missing tensor is refused: %s", err);
-    ffn_model_free(m2);
+    fastfnet_model_free(m2);
     /* broken config.json */
     snprintf(p, sizeof p, "%s/config.json", dir);
     f = fopen(p, "w");
     fputs("{\"hidden_size\": 8,", f);
     fclose(f);
-    m2 = ffn_model_load(dir, err, sizeof err);
+    m2 = fastfnet_model_load(dir, err, sizeof err);
     check(!m2 && strstr(err, "config.json"), "a malformed config.json is refused: %s", err);
-    ffn_model_free(m2);
+    fastfnet_model_free(m2);
     free(t);
-    ffn_model_free(m);
+    fastfnet_model_free(m);
 }
 
 /* ---------- config.json: found by tests/fuzz/fuzz_config.c ---------- */
 static void test_config_json(void) {
     char err[512], json[4096];
-    ffn_config c, back;
+    fastfnet_config c, back;
     /* a string from the file is echoed in the message: a newline in it must not break the one line */
     static const char *bad[] = {"{\"hidden_act\": \"relu\\nx\"}", "{\"fastfnet_residual\": \"d\\nse\"}",
                                 "{\"fastfnet_fourier_impl\": \"fast\\r\\nest\"}"};
     for (int i = 0; i < 3; i++) {
         err[0] = 0;
-        int rc = ffn_config_from_json(&c, bad[i], strlen(bad[i]), err, sizeof err);
+        int rc = fastfnet_config_from_json(&c, bad[i], strlen(bad[i]), err, sizeof err);
         check(rc == -1 && err[0] && !strchr(err, '\n') && !strchr(err, '\r'), "%s is refused in one line: %s", bad[i], err);
     }
     /* a number beyond the float range would be saved as inf, which no JSON reader takes back */
     const char *huge = "{\"layer_norm_eps\": 1e300}";
     err[0] = 0;
-    check(ffn_config_from_json(&c, huge, strlen(huge), err, sizeof err) == -1 && strstr(err, "layer_norm_eps"),
+    check(fastfnet_config_from_json(&c, huge, strlen(huge), err, sizeof err) == -1 && strstr(err, "layer_norm_eps"),
           "layer_norm_eps 1e300 is refused, naming the field: %s", err);
     /* the saved form reads back bit for bit, floats that need 8 or 9 digits included */
     const char *fine = "{\"hidden_dropout_prob\": 0.123456789, \"attention_probs_dropout_prob\": 0.1,"
                        " \"initializer_range\": 0.0123456789, \"layer_norm_eps\": 1.2345678e-7}";
-    int rc = ffn_config_from_json(&c, fine, strlen(fine), err, sizeof err);
-    int n = rc == 0 ? ffn_config_to_json(&c, json, sizeof json) : -1;
-    rc = n > 0 ? ffn_config_from_json(&back, json, (size_t)n, err, sizeof err) : -1;
+    int rc = fastfnet_config_from_json(&c, fine, strlen(fine), err, sizeof err);
+    int n = rc == 0 ? fastfnet_config_to_json(&c, json, sizeof json) : -1;
+    rc = n > 0 ? fastfnet_config_from_json(&back, json, (size_t)n, err, sizeof err) : -1;
     check(rc == 0 && !memcmp(&c, &back, sizeof c), "a saved config reads back bit for bit (dropout %.9g -> %.9g)",
           c.hidden_dropout, rc == 0 ? back.hidden_dropout : 0.0f);
 }
@@ -664,37 +664,37 @@ static void test_config_json(void) {
 /* A batch that does not fit the model (an id past the vocabulary, a label past the classifier, more rows or
  * positions than reserved) is refused by forward itself: NaN, a message, and backward changes nothing. */
 static void test_bad_batch(const kind *k) {
-    ffn_config c = make_cfg(k);
+    fastfnet_config c = make_cfg(k);
     char err[256];
-    ffn_model *m = ffn_model_create(&c, 7, err, sizeof err);
-    ffn_model_reserve(m, 3, k->T, 1, err, sizeof err);
+    fastfnet_model *m = fastfnet_model_create(&c, 7, err, sizeof err);
+    fastfnet_model_reserve(m, 3, k->T, 1, err, sizeof err);
     batch_data d;
     make_batch(&d, &c, 3, k->T);
     static const char *what[] = {"token id", "label", "larger than reserved", "larger than reserved"};
     for (int bad = 0; bad < 4; bad++) {
         batch_data e = d;
-        ffn_batch b = as_batch(&e);
+        fastfnet_batch b = as_batch(&e);
         if (bad == 0) e.ids[k->T + 1] = c.vocab_size;
         if (bad == 1) e.cls[2] = c.num_labels;
         if (bad == 2) b.B = 4;
         if (bad == 3) b.T = k->T + 1;
-        ffn_model_zero_grad(m);
-        float loss = ffn_model_forward(m, &b, 1);
-        ffn_model_backward(m);
-        int untouched = ffn_model_grad_norm(m) == 0.0f;
-        check(isnan(loss) && strstr(ffn_model_error(m), what[bad]) && untouched,
+        fastfnet_model_zero_grad(m);
+        float loss = fastfnet_model_forward(m, &b, 1);
+        fastfnet_model_backward(m);
+        int untouched = fastfnet_model_grad_norm(m) == 0.0f;
+        check(isnan(loss) && strstr(fastfnet_model_error(m), what[bad]) && untouched,
               "%s: forward refuses a batch with a %s (loss %g, \"%s\", gradients %s)", k->name, what[bad], loss,
-              ffn_model_error(m), untouched ? "untouched" : "changed");
+              fastfnet_model_error(m), untouched ? "untouched" : "changed");
     }
-    ffn_batch b = as_batch(&d);
-    float loss = ffn_model_forward(m, &b, 1);
-    check(isfinite(loss) && !*ffn_model_error(m), "%s: a good batch after refused ones runs (loss %g)", k->name, loss);
-    ffn_model_free(m);
+    fastfnet_batch b = as_batch(&d);
+    float loss = fastfnet_model_forward(m, &b, 1);
+    check(isfinite(loss) && !*fastfnet_model_error(m), "%s: a good batch after refused ones runs (loss %g)", k->name, loss);
+    fastfnet_model_free(m);
 }
 
 int main(void) {
-    ffn_set_threads(2);
-    snprintf(g_dir, sizeof g_dir, "/tmp/ffn_test_model_XXXXXX");
+    fastfnet_set_threads(2);
+    snprintf(g_dir, sizeof g_dir, "/tmp/fastfnet_test_model_XXXXXX");
     if (!mkdtemp(g_dir)) return 1;
     for (int i = 0; i < NKINDS; i++) test_reference(&KINDS[i]);
     for (int i = 0; i < NKINDS; i++) test_gradients(&KINDS[i], 0.0f);

@@ -35,13 +35,13 @@ static double gradcheck(fwd_fn f, void *ctx, float *x, size_t n, const float *ou
     return worst;
 }
 
-static float *fa(size_t n) { return ffn_calloc(n * sizeof(float)); }
+static float *fa(size_t n) { return fastfnet_calloc(n * sizeof(float)); }
 
 /* ---------- layernorm ---------- */
 typedef struct { float *out, *mean, *rstd, *inp, *w, *b; int N, C; } ln_ctx;
 static void ln_f(void *p) {
     ln_ctx *c = p;
-    ffn_layernorm_forward(c->out, c->mean, c->rstd, c->inp, c->w, c->b, c->N, c->C, 1e-5f);
+    fastfnet_layernorm_forward(c->out, c->mean, c->rstd, c->inp, c->w, c->b, c->N, c->C, 1e-5f);
 }
 static void test_layernorm(int N, int C) {
     ln_ctx c = {fa(N * C), fa(N), fa(N), fa(N * C), fa(C), fa(C), N, C};
@@ -61,7 +61,7 @@ static void test_layernorm(int N, int C) {
     check(e < 1e-5, "layernorm forward N=%d C=%d vs double: rel err %.2e", N, C, e);
     float *r = fa(N * C), *dx = fa(N * C), *dw = fa(C), *db = fa(C);
     fill(r, N * C, 1.0f);
-    ffn_layernorm_backward(dx, dw, db, r, c.inp, c.w, c.mean, c.rstd, N, C);
+    fastfnet_layernorm_backward(dx, dw, db, r, c.inp, c.w, c.mean, c.rstd, N, C);
     double e1 = gradcheck(ln_f, &c, c.inp, N * C, c.out, N * C, r, dx, 1e-2f, 1e-2);
     double e2 = gradcheck(ln_f, &c, c.w, C, c.out, N * C, r, dw, 1e-2f, 1e-2);
     double e3 = gradcheck(ln_f, &c, c.b, C, c.out, N * C, r, db, 1e-2f, 1e-2);
@@ -69,23 +69,23 @@ static void test_layernorm(int N, int C) {
     /* backward accumulates */
     float *dx2 = fa(N * C);
     memcpy(dx2, dx, sizeof(float) * N * C);
-    ffn_layernorm_backward(dx2, dw, db, r, c.inp, c.w, c.mean, c.rstd, N, C);
+    fastfnet_layernorm_backward(dx2, dw, db, r, c.inp, c.w, c.mean, c.rstd, N, C);
     int acc = 1;
     for (int i = 0; i < N * C; i++) acc &= fabsf(dx2[i] - 2 * dx[i]) <= 1e-5f * (1 + fabsf(dx[i]));
     check(acc, "layernorm backward accumulates into dinp");
     free(ref);
-    ffn_free(c.out), ffn_free(c.mean), ffn_free(c.rstd), ffn_free(c.inp), ffn_free(c.w), ffn_free(c.b);
-    ffn_free(r), ffn_free(dx), ffn_free(dw), ffn_free(db), ffn_free(dx2);
+    fastfnet_free(c.out), fastfnet_free(c.mean), fastfnet_free(c.rstd), fastfnet_free(c.inp), fastfnet_free(c.w), fastfnet_free(c.b);
+    fastfnet_free(r), fastfnet_free(dx), fastfnet_free(dw), fastfnet_free(db), fastfnet_free(dx2);
 }
 
 /* ---------- linear (both BLAS backends) ---------- */
 typedef struct { float *out, *inp, *w, *b; int N, C, OC; } lin_ctx;
 static void lin_f(void *p) {
     lin_ctx *c = p;
-    ffn_linear_forward(c->out, c->inp, c->w, c->b, c->N, c->C, c->OC);
+    fastfnet_linear_forward(c->out, c->inp, c->w, c->b, c->N, c->C, c->OC);
 }
 static void test_linear(int N, int C, int OC, int naive) {
-    ffn_blas_set_naive(naive);
+    fastfnet_blas_set_naive(naive);
     lin_ctx c = {fa(N * OC), fa(N * C), fa(OC * C), fa(OC), N, C, OC};
     fill(c.inp, N * C, 1), fill(c.w, OC * C, 0.5f), fill(c.b, OC, 0.5f);
     lin_f(&c);
@@ -100,23 +100,23 @@ static void test_linear(int N, int C, int OC, int naive) {
     check(e < 1e-5, "linear forward %s N=%d C=%d OC=%d vs double: rel err %.2e", naive ? "naive" : "cblas", N, C, OC, e);
     float *r = fa(N * OC), *dx = fa(N * C), *dw = fa(OC * C), *db = fa(OC);
     fill(r, N * OC, 1);
-    ffn_linear_backward(dx, dw, db, r, c.inp, c.w, N, C, OC);
+    fastfnet_linear_backward(dx, dw, db, r, c.inp, c.w, N, C, OC);
     double e1 = gradcheck(lin_f, &c, c.inp, N * C, c.out, N * OC, r, dx, 1e-2f, 1e-3);
     double e2 = gradcheck(lin_f, &c, c.w, OC * C, c.out, N * OC, r, dw, 1e-2f, 1e-3);
     double e3 = gradcheck(lin_f, &c, c.b, OC, c.out, N * OC, r, db, 1e-2f, 1e-3);
     check(e1 < 1e-2 && e2 < 1e-2 && e3 < 1e-2, "linear backward %s N=%d C=%d OC=%d finite differences: %.1e %.1e %.1e",
           naive ? "naive" : "cblas", N, C, OC, e1, e2, e3);
     free(ref);
-    ffn_free(c.out), ffn_free(c.inp), ffn_free(c.w), ffn_free(c.b), ffn_free(r), ffn_free(dx), ffn_free(dw), ffn_free(db);
-    ffn_blas_set_naive(0);
+    fastfnet_free(c.out), fastfnet_free(c.inp), fastfnet_free(c.w), fastfnet_free(c.b), fastfnet_free(r), fastfnet_free(dx), fastfnet_free(dw), fastfnet_free(db);
+    fastfnet_blas_set_naive(0);
 }
 
 /* ---------- gelu_new, tanh ---------- */
 typedef struct { float *out, *inp; size_t n; int which; } ew_ctx;
 static void ew_f(void *p) {
     ew_ctx *c = p;
-    if (c->which == 0) ffn_gelu_forward(c->out, c->inp, c->n);
-    else ffn_tanh_forward(c->out, c->inp, c->n);
+    if (c->which == 0) fastfnet_gelu_forward(c->out, c->inp, c->n);
+    else fastfnet_tanh_forward(c->out, c->inp, c->n);
 }
 static void test_elementwise(int which, size_t n) {
     ew_ctx c = {fa(n), fa(n), n, which};
@@ -132,19 +132,19 @@ static void test_elementwise(int which, size_t n) {
     check(e < 2e-6, "%s forward n=%zu vs double: rel err %.2e", nm, n, e);
     float *r = fa(n), *dx = fa(n);
     fill(r, n, 1);
-    if (which == 0) ffn_gelu_backward(dx, c.inp, r, n);
-    else ffn_tanh_backward(dx, c.out, r, n);
+    if (which == 0) fastfnet_gelu_backward(dx, c.inp, r, n);
+    else fastfnet_tanh_backward(dx, c.out, r, n);
     double g = gradcheck(ew_f, &c, c.inp, n, c.out, n, r, dx, 1e-2f, 1e-3);
     check(g < 1e-2, "%s backward finite differences: %.1e", nm, g);
     free(ref);
-    ffn_free(c.out), ffn_free(c.inp), ffn_free(r), ffn_free(dx);
+    fastfnet_free(c.out), fastfnet_free(c.inp), fastfnet_free(r), fastfnet_free(dx);
 }
 
 /* ---------- embeddings ---------- */
 typedef struct { float *out, *wte, *wpe, *wtt; int *ids, *tt; int B, T, C; } emb_ctx;
 static void emb_f(void *p) {
     emb_ctx *c = p;
-    ffn_embed_forward(c->out, c->ids, c->tt, c->wte, c->wpe, c->wtt, c->B, c->T, c->C);
+    fastfnet_embed_forward(c->out, c->ids, c->tt, c->wte, c->wpe, c->wtt, c->B, c->T, c->C);
 }
 static void test_embed(int B, int T, int C, int V) {
     emb_ctx c = {fa(B * T * C), fa(V * C), fa(T * C), fa(4 * C), malloc(sizeof(int) * B * T), malloc(sizeof(int) * B * T), B, T, C};
@@ -160,20 +160,20 @@ static void test_embed(int B, int T, int C, int V) {
     check(e < 1e-6, "embeddings forward B=%d T=%d C=%d vs double: rel err %.2e", B, T, C, e);
     float *r = fa(B * T * C), *dwte = fa(V * C), *dwpe = fa(T * C), *dwtt = fa(4 * C);
     fill(r, B * T * C, 1);
-    ffn_embed_backward(dwte, dwpe, dwtt, r, c.ids, c.tt, B, T, C);
+    fastfnet_embed_backward(dwte, dwpe, dwtt, r, c.ids, c.tt, B, T, C);
     double e1 = gradcheck(emb_f, &c, c.wte, V * C, c.out, B * T * C, r, dwte, 1e-2f, 1e-3);
     double e2 = gradcheck(emb_f, &c, c.wpe, T * C, c.out, B * T * C, r, dwpe, 1e-2f, 1e-3);
     double e3 = gradcheck(emb_f, &c, c.wtt, 4 * C, c.out, B * T * C, r, dwtt, 1e-2f, 1e-3);
     check(e1 < 1e-2 && e2 < 1e-2 && e3 < 1e-2, "embeddings backward (repeated ids) finite differences: %.1e %.1e %.1e", e1, e2, e3);
     free(ref), free(c.ids), free(c.tt);
-    ffn_free(c.out), ffn_free(c.wte), ffn_free(c.wpe), ffn_free(c.wtt), ffn_free(r), ffn_free(dwte), ffn_free(dwpe), ffn_free(dwtt);
+    fastfnet_free(c.out), fastfnet_free(c.wte), fastfnet_free(c.wpe), fastfnet_free(c.wtt), fastfnet_free(r), fastfnet_free(dwte), fastfnet_free(dwpe), fastfnet_free(dwtt);
 }
 
 /* ---------- Fast-FNet residual reductions ---------- */
 typedef struct { float *out, *inp; int N, C, mode; } red_ctx;
 static void red_f(void *p) {
     red_ctx *c = p;
-    ffn_reduce_forward(c->out, c->inp, c->N, c->C, c->mode);
+    fastfnet_reduce_forward(c->out, c->inp, c->N, c->C, c->mode);
 }
 static void test_reduce(int mode, int N, int C) {
     static const char *nm[] = {"", "maxpool", "avgpool", "slice"};
@@ -191,20 +191,20 @@ static void test_reduce(int mode, int N, int C) {
     check(e < 1e-7, "residual %s forward N=%d C=%d vs double: rel err %.2e", nm[mode], N, C, e);
     float *r = fa(N * H), *dx = fa(N * C);
     fill(r, N * H, 1);
-    ffn_reduce_backward(dx, r, c.inp, N, C, mode);
+    fastfnet_reduce_backward(dx, r, c.inp, N, C, mode);
     double g = gradcheck(red_f, &c, c.inp, N * C, c.out, N * H, r, dx, 1e-3f, 1e-3);
     check(g < 1e-2, "residual %s backward finite differences: %.1e", nm[mode], g);
     free(ref);
-    ffn_free(c.out), ffn_free(c.inp), ffn_free(r), ffn_free(dx);
+    fastfnet_free(c.out), fastfnet_free(c.inp), fastfnet_free(r), fastfnet_free(dx);
 }
 
 /* ---------- dropout ---------- */
 static void test_dropout(void) {
     size_t n = 100003;
     float *x = fa(n), *y = fa(n), *y2 = fa(n), *dx = fa(n), *g = fa(n);
-    uint8_t *mask = ffn_calloc(n), *mask2 = ffn_calloc(n);
+    uint8_t *mask = fastfnet_calloc(n), *mask2 = fastfnet_calloc(n);
     for (size_t i = 0; i < n; i++) x[i] = 1.0f, g[i] = 1.0f;
-    ffn_dropout_forward(y, mask, x, n, 0.1f, 42, 0);
+    fastfnet_dropout_forward(y, mask, x, n, 0.1f, 42, 0);
     size_t kept = 0;
     double sum = 0;
     int ok = 1;
@@ -216,15 +216,15 @@ static void test_dropout(void) {
     double frac = 1.0 - (double)kept / n;
     check(ok && fabs(frac - 0.1) < 0.005 && fabs(sum / n - 1.0) < 0.01,
           "dropout p=0.1: dropped fraction %.4f, mean %.4f, kept values scaled by 1/(1-p)", frac, sum / n);
-    ffn_dropout_forward(y2, mask2, x, n, 0.1f, 42, 0);
+    fastfnet_dropout_forward(y2, mask2, x, n, 0.1f, 42, 0);
     check(!memcmp(mask, mask2, n), "dropout mask is reproducible from its seed");
-    ffn_dropout_forward(y2, mask2, x, n, 0.1f, 43, 0);
+    fastfnet_dropout_forward(y2, mask2, x, n, 0.1f, 43, 0);
     check(memcmp(mask, mask2, n) != 0, "dropout masks differ between seeds");
-    ffn_dropout_backward(dx, g, mask, n, 0.1f);
+    fastfnet_dropout_backward(dx, g, mask, n, 0.1f);
     ok = 1;
     for (size_t i = 0; i < n; i++) ok &= fabsf(dx[i] - y[i]) < 1e-6f; /* linear map: d/dx equals y at x = 1 */
     check(ok, "dropout backward applies the same mask and scale");
-    ffn_free(x), ffn_free(y), ffn_free(y2), ffn_free(dx), ffn_free(g), ffn_free(mask), ffn_free(mask2);
+    fastfnet_free(x), fastfnet_free(y), fastfnet_free(y2), fastfnet_free(dx), fastfnet_free(g), fastfnet_free(mask), fastfnet_free(mask2);
 }
 
 /* ---------- attention ---------- */
@@ -232,7 +232,7 @@ typedef struct { float *ctx, *lse, *q, *k, *v; uint8_t *km; int B, T, C, NH; flo
 #define ATT_SLOTS 2
 static void att_f(void *pp) {
     att_ctx *c = pp;
-    ffn_attention_forward(c->ctx, c->lse, c->scr, ATT_SLOTS, c->q, c->k, c->v, c->km, c->B, c->T, c->C, c->NH, c->p, 7, 0);
+    fastfnet_attention_forward(c->ctx, c->lse, c->scr, ATT_SLOTS, c->q, c->k, c->v, c->km, c->B, c->T, c->C, c->NH, c->p, 7, 0);
 }
 /* Gradients of sum(r * ctx) in double: P softmax, Pd its dropout, ctx = Pd v; dv = Pd^T r, dPd = r v^T,
  * dP = dPd * mask / (1 - p), dS = P (dP - rowsum(dP P)), dq = dS k / sqrt(hs), dk = dS^T q / sqrt(hs). */
@@ -256,7 +256,7 @@ static void att_grad_ref(double *dq, double *dk, double *dv, const att_ctx *c, c
                 for (int j = 0; j < T; j++) sum += P[j] = (!any || c->km[b * T + j]) ? exp(P[j] - mx) : 0;
                 for (int j = 0; j < T; j++) {
                     P[j] /= sum;
-                    double keep = ffn_attention_kept(7, b, h, NH, T, i, j, c->p) ? 1 / (1 - c->p) : 0;
+                    double keep = fastfnet_attention_kept(7, b, h, NH, T, i, j, c->p) ? 1 / (1 - c->p) : 0;
                     const float *vj = c->v + (size_t)(b * T + j) * C + h * hs;
                     double *dvj = dv + (size_t)(b * T + j) * C + h * hs, g = 0;
                     for (int e = 0; e < hs; e++) dvj[e] += P[j] * keep * ri[e], g += (double)ri[e] * vj[e];
@@ -276,8 +276,8 @@ static void att_grad_ref(double *dq, double *dk, double *dv, const att_ctx *c, c
 
 static void test_attention(int B, int T, int C, int NH, float p) {
     size_t n = (size_t)B * T * C;
-    att_ctx c = {fa(n), fa((size_t)B * NH * T), fa(n), fa(n), fa(n), ffn_calloc(B * T), B, T, C, NH, p,
-                 fa(ffn_attention_scratch_floats(T) * ATT_SLOTS)};
+    att_ctx c = {fa(n), fa((size_t)B * NH * T), fa(n), fa(n), fa(n), fastfnet_calloc(B * T), B, T, C, NH, p,
+                 fa(fastfnet_attention_scratch_floats(T) * ATT_SLOTS)};
     fill(c.q, n, 1), fill(c.k, n, 1), fill(c.v, n, 1);
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) c.km[b * T + t] = b == 1 ? 0 : t < T - b * (T / 3); /* row 1 fully masked, others padded */
@@ -299,7 +299,7 @@ static void test_attention(int B, int T, int C, int NH, float p) {
                 for (int j = 0; j < T; j++) sum += s[j] = (!any || c.km[b * T + j]) ? exp(s[j] - mx) : 0;
                 for (int j = 0; j < T; j++) {
                     double a = s[j] / sum;
-                    if (p > 0) a = ffn_attention_kept(7, b, h, NH, T, i, j, p) ? a / (1 - p) : 0;
+                    if (p > 0) a = fastfnet_attention_kept(7, b, h, NH, T, i, j, p) ? a / (1 - p) : 0;
                     for (int e = 0; e < hs; e++) ref[(b * T + i) * C + h * hs + e] += a * c.v[(b * T + j) * C + h * hs + e];
                 }
             }
@@ -308,7 +308,7 @@ static void test_attention(int B, int T, int C, int NH, float p) {
     check(e < 1e-5, "attention forward B=%d T=%d C=%d NH=%d p=%.1f (padding, an all-pad row) vs double: rel err %.2e", B, T, C, NH, p, e);
     float *r = fa(n), *dq = fa(n), *dk = fa(n), *dv = fa(n);
     fill(r, n, 1);
-    ffn_attention_backward(dq, dk, dv, c.scr, ATT_SLOTS, r, c.ctx, c.lse, c.q, c.k, c.v, c.km, B, T, C, NH, p, 7, 0);
+    fastfnet_attention_backward(dq, dk, dv, c.scr, ATT_SLOTS, r, c.ctx, c.lse, c.q, c.k, c.v, c.km, B, T, C, NH, p, 7, 0);
     if (T <= 16) { /* finite differences in float are too noisy over long rows: below, a double reference */
         double e1 = gradcheck(att_f, &c, c.q, n, c.ctx, n, r, dq, 1e-2f, 1e-3);
         double e2 = gradcheck(att_f, &c, c.k, n, c.ctx, n, r, dk, 1e-2f, 1e-3);
@@ -322,8 +322,8 @@ static void test_attention(int B, int T, int C, int NH, float p) {
         free(rq), free(rk), free(rv);
     }
     free(ref), free(s);
-    ffn_free(c.ctx), ffn_free(c.lse), ffn_free(c.q), ffn_free(c.k), ffn_free(c.v), ffn_free(c.km), ffn_free(c.scr);
-    ffn_free(r), ffn_free(dq), ffn_free(dk), ffn_free(dv);
+    fastfnet_free(c.ctx), fastfnet_free(c.lse), fastfnet_free(c.q), fastfnet_free(c.k), fastfnet_free(c.v), fastfnet_free(c.km), fastfnet_free(c.scr);
+    fastfnet_free(r), fastfnet_free(dq), fastfnet_free(dk), fastfnet_free(dv);
 }
 
 /* ---------- fused residual + LayerNorm, AdamW ---------- */
@@ -331,21 +331,21 @@ static void test_residual_layernorm(int N, int C, float p) {
     size_t n = (size_t)N * C;
     float *x = fa(n), *res = fa(n), *w = fa(C), *b = fa(C), *sum = fa(n), *out = fa(n), *mean = fa(N), *rstd = fa(N);
     float *x2 = fa(n), *out2 = fa(n), *mean2 = fa(N), *rstd2 = fa(N);
-    uint8_t *mask = ffn_calloc(n), *mask2 = ffn_calloc(n);
+    uint8_t *mask = fastfnet_calloc(n), *mask2 = fastfnet_calloc(n);
     fill(x, n, 1), fill(res, n, 1);
     for (int i = 0; i < C; i++) w[i] = 1.0f + 0.3f * nrand(), b[i] = 0.2f * nrand();
-    ffn_residual_layernorm_forward(out, sum, mean, rstd, mask, x, res, w, b, N, C, 1e-5f, p, 99, 1234);
+    fastfnet_residual_layernorm_forward(out, sum, mean, rstd, mask, x, res, w, b, N, C, 1e-5f, p, 99, 1234);
     /* the unfused ops it replaces: dropout, add, LayerNorm */
-    ffn_dropout_forward(x2, mask2, x, n, p, 99, 1234);
+    fastfnet_dropout_forward(x2, mask2, x, n, p, 99, 1234);
     for (size_t i = 0; i < n; i++) x2[i] += res[i];
-    ffn_layernorm_forward(out2, mean2, rstd2, x2, w, b, N, C, 1e-5f);
+    fastfnet_layernorm_forward(out2, mean2, rstd2, x2, w, b, N, C, 1e-5f);
     double worst = 0;
     for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(sum[i] - x2[i]) + fabs(out[i] - out2[i]));
     int same_mask = p <= 0 || !memcmp(mask, mask2, n);
     check(same_mask && worst < 1e-5, "residual + LayerNorm fused N=%d C=%d p=%.1f vs dropout, add, LayerNorm: same mask %d, max diff %.1e",
           N, C, p, same_mask, worst);
-    ffn_free(x), ffn_free(res), ffn_free(w), ffn_free(b), ffn_free(sum), ffn_free(out), ffn_free(mean), ffn_free(rstd);
-    ffn_free(x2), ffn_free(out2), ffn_free(mean2), ffn_free(rstd2), ffn_free(mask), ffn_free(mask2);
+    fastfnet_free(x), fastfnet_free(res), fastfnet_free(w), fastfnet_free(b), fastfnet_free(sum), fastfnet_free(out), fastfnet_free(mean), fastfnet_free(rstd);
+    fastfnet_free(x2), fastfnet_free(out2), fastfnet_free(mean2), fastfnet_free(rstd2), fastfnet_free(mask), fastfnet_free(mask2);
 }
 
 static void test_adamw(size_t n) {
@@ -358,7 +358,7 @@ static void test_adamw(size_t n) {
     for (int step = 1; step <= 3; step++) {
         fill(g, n, 1);
         double bc1 = 1.0f - powf((float)b1, (float)step), bc2 = 1.0f - powf((float)b2, (float)step);
-        ffn_adamw_update(p, g, m, v, n, (float)lr, (float)wd, (float)b1, (float)b2, (float)bc1, (float)bc2, (float)eps);
+        fastfnet_adamw_update(p, g, m, v, n, (float)lr, (float)wd, (float)b1, (float)b2, (float)bc1, (float)bc2, (float)eps);
         for (size_t i = 0; i < n; i++) {
             rp[i] -= lr * wd * rp[i];
             rm[i] = b1 * rm[i] + (1 - b1) * g[i];
@@ -368,12 +368,12 @@ static void test_adamw(size_t n) {
     }
     for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(p[i] - rp[i]) / (fabs(rp[i]) + 1e-3));
     check(worst < 1e-5, "AdamW n=%zu, 3 steps vs double: rel err %.1e", n, worst);
-    ffn_free(p), ffn_free(g), ffn_free(m), ffn_free(v), free(rp), free(rm), free(rv);
+    fastfnet_free(p), fastfnet_free(g), fastfnet_free(m), fastfnet_free(v), free(rp), free(rm), free(rv);
 }
 
 /* ---------- the vector kernels: exp's edges, and every instruction set this CPU runs against the base ---------- */
 static void test_exp_edges(void) {
-    const ffn_kernels *k = ffn_kern();
+    const fastfnet_kernels *k = fastfnet_kern();
     float x[] = {0.0f, 1e-8f, -1e-8f, 0.5f, -0.5f, 1.0f, 10.0f, -10.0f, 80.0f, 88.0f, -87.0f, -87.5f, -100.0f, 100.0f,
                  -INFINITY, INFINITY, NAN, 0.34657359f, -0.34657359f};
     int n = (int)(sizeof x / sizeof x[0]), ok = 1;
@@ -391,26 +391,26 @@ static void test_exp_edges(void) {
 
 static void test_simd_paths(void) {
     const char *wide = "avx512";
-    if (ffn_simd_select(wide) != 0) {
+    if (fastfnet_simd_select(wide) != 0) {
         printf("SKIP the %s kernels: this CPU (or compiler) has no %s; only the base path (%s) was tested\n", wide, wide,
-               ffn_kern()->name);
-        ffn_simd_select("base");
+               fastfnet_kern()->name);
+        fastfnet_simd_select("base");
         return;
     }
     size_t n = 4099;
     float *x = fa(n), *d = fa(n), *y1 = fa(n), *y2 = fa(n), *g1 = fa(n), *g2 = fa(n);
-    uint8_t *m1 = ffn_calloc(n), *m2 = ffn_calloc(n);
+    uint8_t *m1 = fastfnet_calloc(n), *m2 = fastfnet_calloc(n);
     fill(x, n, 6), fill(d, n, 1);
     double worst = 0;
     for (int pass = 0; pass < 2; pass++) {
-        ffn_simd_select(pass ? "base" : wide);
-        ffn_gelu_forward(pass ? y2 : y1, x, n);
-        ffn_gelu_backward(pass ? g2 : g1, x, d, n);
-        ffn_dropout_forward(pass ? y2 : y1, pass ? m2 : m1, pass ? y2 : y1, n, 0.2f, 5, 17);
+        fastfnet_simd_select(pass ? "base" : wide);
+        fastfnet_gelu_forward(pass ? y2 : y1, x, n);
+        fastfnet_gelu_backward(pass ? g2 : g1, x, d, n);
+        fastfnet_dropout_forward(pass ? y2 : y1, pass ? m2 : m1, pass ? y2 : y1, n, 0.2f, 5, 17);
     }
     for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(y1[i] - y2[i]) + fabs(g1[i] - g2[i]));
     check(worst < 1e-6 && !memcmp(m1, m2, n), "%s kernels match the base kernels: gelu, gelu backward, dropout (max diff %.1e)", wide, worst);
-    ffn_free(x), ffn_free(d), ffn_free(y1), ffn_free(y2), ffn_free(g1), ffn_free(g2), ffn_free(m1), ffn_free(m2);
+    fastfnet_free(x), fastfnet_free(d), fastfnet_free(y1), fastfnet_free(y2), fastfnet_free(g1), fastfnet_free(g2), fastfnet_free(m1), fastfnet_free(m2);
 }
 
 /* ---------- cross-entropy ---------- */
@@ -418,7 +418,7 @@ typedef struct { float *probs, *logits; int *tg; int N, V; float loss; } ce_ctx;
 static void ce_f(void *p) {
     ce_ctx *c = p;
     int cnt;
-    c->loss = ffn_crossentropy_forward(c->probs, c->logits, c->tg, c->N, c->V, &cnt);
+    c->loss = fastfnet_crossentropy_forward(c->probs, c->logits, c->tg, c->N, c->V, &cnt);
 }
 static void test_crossentropy(int N, int V) {
     ce_ctx c = {fa(N * V), fa(N * V), malloc(sizeof(int) * N), N, V, 0};
@@ -439,16 +439,16 @@ static void test_crossentropy(int N, int V) {
     check(fabs(c.loss - ref) < 1e-5 * fabs(ref), "cross-entropy forward N=%d V=%d (ignore -100) vs double: %.7f vs %.7f", N, V, c.loss, ref);
     float *dl = fa(N * V), one = 1.0f;
     int count;
-    ffn_crossentropy_forward(c.probs, c.logits, c.tg, N, V, &count);
-    ffn_crossentropy_backward(dl, c.probs, c.tg, N, V, count, 1.0f);
+    fastfnet_crossentropy_forward(c.probs, c.logits, c.tg, N, V, &count);
+    fastfnet_crossentropy_backward(dl, c.probs, c.tg, N, V, count, 1.0f);
     double g = gradcheck(ce_f, &c, c.logits, N * V, &c.loss, 1, &one, dl, 5e-2f, 1e-3);
     check(g < 1e-2, "cross-entropy backward finite differences: %.1e", g);
     free(c.tg);
-    ffn_free(c.probs), ffn_free(c.logits), ffn_free(dl);
+    fastfnet_free(c.probs), fastfnet_free(c.logits), fastfnet_free(dl);
 }
 
 int main(void) {
-    ffn_set_threads(2);
+    fastfnet_set_threads(2);
     int sizes[][2] = {{7, 6}, {13, 30}, {5, 16}, {1, 2}, {3, 1}};
     for (int i = 0; i < 5; i++) test_layernorm(sizes[i][0], sizes[i][1]);
     for (int naive = 0; naive < 2; naive++) {

@@ -79,8 +79,8 @@ static void test_basic(void) {
     const char *in = tpath("basic.jsonl"), *out = tpath("basic.svg");
     write_text(in, basic_metrics);
     char err[512] = "";
-    ffn_plot_stats st;
-    int rc = ffn_plot_svg_stats(&in, 1, out, "basic run", &st, err, sizeof err);
+    fastfnet_plot_stats st;
+    int rc = fastfnet_plot_svg_stats(&in, 1, out, "basic run", &st, err, sizeof err);
     check_detail(rc == 0, "basic: renders", "rc %d: %s", rc, err);
     char *svg = read_file(out, NULL);
     if (!svg) {
@@ -133,7 +133,7 @@ static void test_two_runs(void) {
                       "{\"step\": 20, \"loss\": 3.0, \"run\": \"fast-fnet\"}\n"
                       "{\"step\": 20, \"eval_loss\": 3.1, \"eval_mlm_accuracy\": 0.2}\n");
     char err[512] = "";
-    int rc = ffn_plot_svg(in, 2, out, NULL, err, sizeof err);
+    int rc = fastfnet_plot_svg(in, 2, out, NULL, err, sizeof err);
     check_detail(rc == 0, "two runs: renders", "rc %d: %s", rc, err);
     char *svg = read_file(out, NULL);
     if (!svg) return;
@@ -162,7 +162,7 @@ static void expect_error(const char *name, const char *file, const char *content
     const char *in = tpath(file), *out = tpath("err.svg");
     write_text(in, content);
     char err[512] = "";
-    int rc = ffn_plot_svg(&in, 1, out, NULL, err, sizeof err);
+    int rc = fastfnet_plot_svg(&in, 1, out, NULL, err, sizeof err);
     check_detail(rc == -1 && strstr(err, want1) && (!want2 || strstr(err, want2)) && !strchr(err, '\n'), name,
                  "rc %d, err '%s' (want '%s'%s%s)", rc, err, want1, want2 ? " and " : "", want2 ? want2 : "");
 }
@@ -189,18 +189,18 @@ static void test_errors(void) {
 
     const char *missing = tpath("does_not_exist.jsonl"), *out = tpath("err.svg");
     char err[512] = "";
-    int rc = ffn_plot_svg(&missing, 1, out, NULL, err, sizeof err);
+    int rc = fastfnet_plot_svg(&missing, 1, out, NULL, err, sizeof err);
     check_detail(rc == -1 && strstr(err, "does_not_exist.jsonl") && strstr(err, "cannot open"), "missing file",
                  "rc %d err '%s'", rc, err);
 
     /* one good file and one missing: still an error */
     const char *two[2] = {tpath("basic.jsonl"), tpath("nope.jsonl")};
-    rc = ffn_plot_svg(two, 2, out, NULL, err, sizeof err);
+    rc = fastfnet_plot_svg(two, 2, out, NULL, err, sizeof err);
     check_detail(rc == -1 && strstr(err, "nope.jsonl"), "missing second file", "rc %d err '%s'", rc, err);
 
-    rc = ffn_plot_svg(two, 0, out, NULL, err, sizeof err);
+    rc = fastfnet_plot_svg(two, 0, out, NULL, err, sizeof err);
     check_detail(rc == -1, "no files given", "rc %d", rc);
-    rc = ffn_plot_svg(two, 1, tpath("no_such_dir/x.svg"), NULL, err, sizeof err);
+    rc = fastfnet_plot_svg(two, 1, tpath("no_such_dir/x.svg"), NULL, err, sizeof err);
     check_detail(rc == -1 && strstr(err, "no_such_dir"), "unwritable output", "rc %d err '%s'", rc, err);
     check_detail(access(out, F_OK) != 0, "errors: no output written", "%s exists", out);
 }
@@ -210,7 +210,7 @@ static void test_untouched(void) {
     write_text(out, "KEEP");
     write_text(in, "{\"step\": 1, \"loss\": 2}\n{oops}\n");
     char err[512] = "";
-    int rc = ffn_plot_svg(&in, 1, out, "t", err, sizeof err);
+    int rc = fastfnet_plot_svg(&in, 1, out, "t", err, sizeof err);
     char *s = read_file(out, NULL);
     check_detail(rc == -1 && s && strcmp(s, "KEEP") == 0, "failure leaves existing output untouched",
                  "rc %d content '%s'", rc, s ? s : "(missing)");
@@ -220,7 +220,7 @@ static void test_untouched(void) {
     check_detail(access(tmp, F_OK) != 0, "failure leaves no temp file", "%s exists", tmp);
     /* success replaces it, and leaves no temp file either */
     const char *good = tpath("basic.jsonl");
-    rc = ffn_plot_svg(&good, 1, out, "t", err, sizeof err);
+    rc = fastfnet_plot_svg(&good, 1, out, "t", err, sizeof err);
     s = read_file(out, NULL);
     check_detail(rc == 0 && s && strncmp(s, "<svg", 4) == 0 && access(tmp, F_OK) != 0, "success replaces output",
                  "rc %d", rc);
@@ -238,8 +238,8 @@ static void test_nonfinite(void) {
                    "{\"step\": NaN, \"loss\": 1.0}\n"
                    "{\"step\": 8, \"loss\": 1.5, \"eval_accuracy\": 0.5}\n");
     char err[512] = "";
-    ffn_plot_stats st;
-    int rc = ffn_plot_svg_stats(&in, 1, out, NULL, &st, err, sizeof err);
+    fastfnet_plot_stats st;
+    int rc = fastfnet_plot_svg_stats(&in, 1, out, NULL, &st, err, sizeof err);
     check_detail(rc == 0, "NaN: renders", "rc %d: %s", rc, err);
     check_detail(st.skipped == 7 && st.points == 3, "NaN: skipped with a count", "skipped %ld (7), points %ld (3)",
                  st.skipped, st.points);
@@ -257,7 +257,7 @@ static void test_escaping(void) {
     const char *in = tpath("esc.jsonl"), *out = tpath("esc.svg");
     write_text(in, "{\"step\": 1, \"loss\": 2, \"run\": \"a<b>&\\\"c\\u0001\"}\n");
     char err[512] = "";
-    int rc = ffn_plot_svg(&in, 1, out, "loss <&> \"quoted\" 'x' \xff", err, sizeof err);
+    int rc = fastfnet_plot_svg(&in, 1, out, "loss <&> \"quoted\" 'x' \xff", err, sizeof err);
     char *svg = read_file(out, NULL);
     check_detail(rc == 0 && svg, "escaping: renders", "rc %d: %s", rc, err);
     if (!svg) return;
@@ -275,7 +275,7 @@ static void test_degenerate(void) {
     const char *in = tpath("one.jsonl"), *out = tpath("one.svg");
     write_text(in, "{\"step\": 7, \"loss\": 2.5}\n");
     char err[512] = "";
-    int rc = ffn_plot_svg(&in, 1, out, NULL, err, sizeof err);
+    int rc = fastfnet_plot_svg(&in, 1, out, NULL, err, sizeof err);
     char *svg = read_file(out, NULL);
     check_detail(rc == 0 && svg && polyline_points(svg, 0, "loss") == 1 && count(svg, "<circle") == 1,
                  "single point: polyline and marker", "rc %d: %s", rc, err);
@@ -289,7 +289,7 @@ static void test_degenerate(void) {
     in = tpath("const.jsonl");
     write_text(in, "{\"step\": 0, \"eval_accuracy\": 0.5}\n{\"step\": 100, \"eval_accuracy\": 0.5}\n"
                    "{\"step\": 200, \"eval_accuracy\": 0.5}\n");
-    rc = ffn_plot_svg(&in, 1, out, NULL, err, sizeof err);
+    rc = fastfnet_plot_svg(&in, 1, out, NULL, err, sizeof err);
     svg = read_file(out, NULL);
     check_detail(rc == 0 && svg && polyline_points(svg, 0, "eval_accuracy") == 3 && strstr(svg, "no loss data") &&
                      !strstr(svg, "nan") && !strstr(svg, "inf"),
@@ -298,7 +298,7 @@ static void test_degenerate(void) {
 
     in = tpath("huge_vals.jsonl");
     write_text(in, "{\"step\": -1e300, \"loss\": -1.7e308}\n{\"step\": 1e300, \"loss\": 1.7e308}\n");
-    rc = ffn_plot_svg(&in, 1, out, NULL, err, sizeof err);
+    rc = fastfnet_plot_svg(&in, 1, out, NULL, err, sizeof err);
     svg = read_file(out, NULL);
     check_detail(rc == 0 && svg && polyline_points(svg, 0, "loss") == 2 && !strstr(svg, "nan") && !strstr(svg, "inf"),
                  "extreme values", "rc %d: %s", rc, err);
@@ -306,8 +306,8 @@ static void test_degenerate(void) {
 
     in = tpath("partial.jsonl");
     write_text(in, "{\"step\": 1, \"loss\": 2}\n{\"step\": 2, \"loss\": 1}\n{\"step\": 3, \"lo");
-    ffn_plot_stats st;
-    rc = ffn_plot_svg_stats(&in, 1, out, NULL, &st, err, sizeof err);
+    fastfnet_plot_stats st;
+    rc = fastfnet_plot_svg_stats(&in, 1, out, NULL, &st, err, sizeof err);
     check_detail(rc == 0 && st.partial == 1 && st.points == 2, "unfinished last line ignored", "rc %d partial %ld: %s",
                  rc, st.partial, err);
 }
@@ -326,8 +326,8 @@ static void test_huge(void) {
     char err[512] = "";
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    ffn_plot_stats st;
-    int rc = ffn_plot_svg_stats(&in, 1, out, NULL, &st, err, sizeof err);
+    fastfnet_plot_stats st;
+    int rc = fastfnet_plot_svg_stats(&in, 1, out, NULL, &st, err, sizeof err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double sec = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
     struct stat sb;
@@ -362,14 +362,14 @@ static void render_sample(void) {
         fclose(fp);
     }
     char err[512] = "";
-    int rc = ffn_plot_svg(in, 2, "/tmp/plot_sample.svg", "FNet vs Fast-FNet <base>", err, sizeof err);
+    int rc = fastfnet_plot_svg(in, 2, "/tmp/plot_sample.svg", "FNet vs Fast-FNet <base>", err, sizeof err);
     check_detail(rc == 0, "sample: /tmp/plot_sample.svg", "rc %d: %s", rc, err);
-    rc = ffn_plot_svg(in, 1, "/tmp/plot_sample_one.svg", NULL, err, sizeof err);
+    rc = fastfnet_plot_svg(in, 1, "/tmp/plot_sample_one.svg", NULL, err, sizeof err);
     check_detail(rc == 0, "sample: /tmp/plot_sample_one.svg", "rc %d: %s", rc, err);
 }
 
 int main(void) {
-    if (!check_tmpdir("ffn_plot_")) {
+    if (!check_tmpdir("fastfnet_plot_")) {
         perror("mkdtemp");
         return 1;
     }

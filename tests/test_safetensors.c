@@ -46,10 +46,10 @@ typedef struct {
 } json_case;
 
 /* Parses from an exact-size heap copy so ASan flags any read past len. */
-static ffn_json *parse_exact(const char *text, size_t len, char *err, size_t errlen) {
+static fastfnet_json *parse_exact(const char *text, size_t len, char *err, size_t errlen) {
     char *copy = malloc(len ? len : 1);
     memcpy(copy, text, len);
-    ffn_json *j = ffn_json_parse(copy, len, err, errlen);
+    fastfnet_json *j = fastfnet_json_parse(copy, len, err, errlen);
     free(copy);
     return j;
 }
@@ -79,21 +79,21 @@ static void test_json_tables(void) {
     for (size_t i = 0; i < sizeof accept / sizeof accept[0]; i++) {
         size_t len = accept[i].len ? accept[i].len : strlen(accept[i].text);
         err[0] = 0;
-        ffn_json *j = parse_exact(accept[i].text, len, err, sizeof err);
+        fastfnet_json *j = parse_exact(accept[i].text, len, err, sizeof err);
         char name[64];
         snprintf(name, sizeof name, "json accept #%zu", i);
         check_detail(j != NULL, name, "'%s' refused: %s", accept[i].text, err);
-        ffn_json_free(j);
+        fastfnet_json_free(j);
     }
     for (size_t i = 0; i < sizeof reject / sizeof reject[0]; i++) {
         size_t len = reject[i].len ? reject[i].len : strlen(reject[i].text);
         err[0] = 0;
-        ffn_json *j = parse_exact(reject[i].text, len, err, sizeof err);
+        fastfnet_json *j = parse_exact(reject[i].text, len, err, sizeof err);
         char name[64];
         snprintf(name, sizeof name, "json reject #%zu", i);
         check_detail(j == NULL && strstr(err, "line ") && strstr(err, "column "), name, "'%s' -> %s (msg '%s')",
                      reject[i].text, j ? "accepted" : "refused", err);
-        ffn_json_free(j);
+        fastfnet_json_free(j);
     }
 }
 
@@ -109,7 +109,7 @@ static char *repeat(const char *unit, int n, const char *tail_unit, int tail_n) 
 static void test_json_depth(void) {
     char err[256] = "";
     char *s = repeat("[", 100000, NULL, 0);
-    ffn_json *j = parse_exact(s, strlen(s), err, sizeof err);
+    fastfnet_json *j = parse_exact(s, strlen(s), err, sizeof err);
     check_detail(!j && strstr(err, "nesting"), "json 100000 '[' refused", "%s", j ? "accepted" : err);
     free(s);
     s = repeat("[", 100000, "]", 100000);
@@ -119,12 +119,12 @@ static void test_json_depth(void) {
     s = repeat("[", 64, "]", 64);
     j = parse_exact(s, strlen(s), err, sizeof err);
     check_detail(j != NULL, "json depth 64 accepted", "%s", err);
-    ffn_json_free(j);
+    fastfnet_json_free(j);
     free(s);
     s = repeat("[", 65, "]", 65);
     j = parse_exact(s, strlen(s), err, sizeof err);
     check_detail(!j, "json depth 65 refused", "accepted");
-    ffn_json_free(j);
+    fastfnet_json_free(j);
     free(s);
     s = repeat("{\"a\":", 64, "}", 64);
     size_t len = strlen(s);
@@ -134,7 +134,7 @@ static void test_json_depth(void) {
     memcpy(t + 64 * 5 + 1, s + 64 * 5, 64 + 1);
     j = parse_exact(t, strlen(t), err, sizeof err);
     check_detail(j != NULL, "json 64 nested objects accepted", "%s", err);
-    ffn_json_free(j);
+    fastfnet_json_free(j);
     free(t);
     free(s);
 }
@@ -144,64 +144,64 @@ static void test_json_values(void) {
     const char *doc = "{\"s\":\"q\\\"b\\\\s\\/n\\bf\\fn\\nr\\rt\\tA\\u0041e\\u00e9E\\u20acG\\ud83d\\ude00\","
                       "\"z\":\"a\\u0000b\",\"i\":-42,\"f\":-12.5e-1,\"half\":3.5,\"big\":1e300,\"t\":true,"
                       "\"n\":null,\"arr\":[1,\"x\",[]],\"o\":{\"k\":\"v\"}}";
-    ffn_json *j = parse_exact(doc, strlen(doc), err, sizeof err);
-    check_detail(j && j->type == FFN_JSON_OBJECT && j->n == 10, "json object parsed", "%s", j ? "wrong shape" : err);
+    fastfnet_json *j = parse_exact(doc, strlen(doc), err, sizeof err);
+    check_detail(j && j->type == FASTFNET_JSON_OBJECT && j->n == 10, "json object parsed", "%s", j ? "wrong shape" : err);
     if (!j) return;
     const char *want = "q\"b\\s/n\bf\fn\nr\rt\tAAe\xc3\xa9" "E\xe2\x82\xac" "G\xf0\x9f\x98\x80";
-    const char *s = ffn_json_get_str(j, "s");
+    const char *s = fastfnet_json_get_str(j, "s");
     check_detail(s && strcmp(s, want) == 0, "json escapes decoded", "got '%s'", s ? s : "(null)");
-    const ffn_json *z = ffn_json_get(j, "z");
-    check_detail(z && z->type == FFN_JSON_STRING && z->str_len == 3 && memcmp(z->str, "a\0b", 3) == 0,
+    const fastfnet_json *z = fastfnet_json_get(j, "z");
+    check_detail(z && z->type == FASTFNET_JSON_STRING && z->str_len == 3 && memcmp(z->str, "a\0b", 3) == 0,
                  "json \\u0000 kept with str_len", "len %zu", z ? z->str_len : 0);
     long long iv = 0;
     double dv = 0;
-    check_detail(ffn_json_get_int(j, "i", &iv) == 0 && iv == -42, "json get_int", "iv=%lld", iv);
-    check_detail(ffn_json_get_num(j, "f", &dv) == 0 && dv == -1.25, "json get_num", "dv=%g", dv);
-    check_detail(ffn_json_get_int(j, "half", &iv) == -1, "json get_int non-integral -> -1", "wrong");
-    check_detail(ffn_json_get_int(j, "big", &iv) == -1, "json get_int 1e300 -> -1", "wrong");
-    check_detail(ffn_json_get_int(j, "s", &iv) == -1 && ffn_json_get_num(j, "s", &dv) == -1,
+    check_detail(fastfnet_json_get_int(j, "i", &iv) == 0 && iv == -42, "json get_int", "iv=%lld", iv);
+    check_detail(fastfnet_json_get_num(j, "f", &dv) == 0 && dv == -1.25, "json get_num", "dv=%g", dv);
+    check_detail(fastfnet_json_get_int(j, "half", &iv) == -1, "json get_int non-integral -> -1", "wrong");
+    check_detail(fastfnet_json_get_int(j, "big", &iv) == -1, "json get_int 1e300 -> -1", "wrong");
+    check_detail(fastfnet_json_get_int(j, "s", &iv) == -1 && fastfnet_json_get_num(j, "s", &dv) == -1,
                  "json get_int/num on string -> -1", "wrong");
-    check_detail(ffn_json_get_int(j, "missing", &iv) == 1 && ffn_json_get_num(j, "missing", &dv) == 1,
+    check_detail(fastfnet_json_get_int(j, "missing", &iv) == 1 && fastfnet_json_get_num(j, "missing", &dv) == 1,
                  "json get absent -> 1", "wrong");
-    check_detail(ffn_json_get_str(j, "i") == NULL && ffn_json_get_str(j, "missing") == NULL, "json get_str wrong type",
+    check_detail(fastfnet_json_get_str(j, "i") == NULL && fastfnet_json_get_str(j, "missing") == NULL, "json get_str wrong type",
                  "not NULL");
-    const ffn_json *t = ffn_json_get(j, "t"), *n = ffn_json_get(j, "n"), *a = ffn_json_get(j, "arr");
-    check_detail(t && t->type == FFN_JSON_BOOL && t->boolean == 1 && n && n->type == FFN_JSON_NULL, "json literals",
+    const fastfnet_json *t = fastfnet_json_get(j, "t"), *n = fastfnet_json_get(j, "n"), *a = fastfnet_json_get(j, "arr");
+    check_detail(t && t->type == FASTFNET_JSON_BOOL && t->boolean == 1 && n && n->type == FASTFNET_JSON_NULL, "json literals",
                  "wrong");
-    check_detail(a && a->type == FFN_JSON_ARRAY && a->n == 3 && a->items[1].type == FFN_JSON_STRING &&
-                     a->items[2].type == FFN_JSON_ARRAY && a->items[2].n == 0,
+    check_detail(a && a->type == FASTFNET_JSON_ARRAY && a->n == 3 && a->items[1].type == FASTFNET_JSON_STRING &&
+                     a->items[2].type == FASTFNET_JSON_ARRAY && a->items[2].n == 0,
                  "json array items", "wrong");
-    check_detail(ffn_json_get(a, "x") == NULL && ffn_json_get(NULL, "x") == NULL, "json get on non-object", "not NULL");
-    check_detail(ffn_json_get_str(ffn_json_get(j, "o"), "k") &&
-                     strcmp(ffn_json_get_str(ffn_json_get(j, "o"), "k"), "v") == 0,
+    check_detail(fastfnet_json_get(a, "x") == NULL && fastfnet_json_get(NULL, "x") == NULL, "json get on non-object", "not NULL");
+    check_detail(fastfnet_json_get_str(fastfnet_json_get(j, "o"), "k") &&
+                     strcmp(fastfnet_json_get_str(fastfnet_json_get(j, "o"), "k"), "v") == 0,
                  "json nested get", "wrong");
-    ffn_json_free(j);
+    fastfnet_json_free(j);
 
     /* a position in the message must point at the offending byte */
     j = parse_exact("{\n  \"a\": 1,\n  \"b\": tru\n}", 24, err, sizeof err);
     check_detail(!j && strstr(err, "line 3, column 8"), "json error line:column", "msg '%s'", err);
-    ffn_json_free(j);
+    fastfnet_json_free(j);
 }
 
 static void test_json_escape(void) {
     char buf[128], err[256] = "";
     size_t pos = 0;
     const char *s = "a\"b\\c\nd\x01\x1f\t\xc3\xa9/";
-    int rc = ffn_json_escape(buf, sizeof buf, &pos, s);
+    int rc = fastfnet_json_escape(buf, sizeof buf, &pos, s);
     check_detail(rc == 0 && pos == strlen(buf) && buf[0] == '"', "json escape writes", "rc %d buf %s", rc, buf);
-    ffn_json *j = parse_exact(buf, pos, err, sizeof err);
-    check_detail(j && j->type == FFN_JSON_STRING && strcmp(j->str, s) == 0, "json escape round trip", "%s",
+    fastfnet_json *j = parse_exact(buf, pos, err, sizeof err);
+    check_detail(j && j->type == FASTFNET_JSON_STRING && strcmp(j->str, s) == 0, "json escape round trip", "%s",
                  j ? "differs" : err);
-    ffn_json_free(j);
+    fastfnet_json_free(j);
     pos = 3;
     memset(buf, 'x', sizeof buf);
-    rc = ffn_json_escape(buf, 10, &pos, "abcdefgh");
+    rc = fastfnet_json_escape(buf, 10, &pos, "abcdefgh");
     check_detail(rc == -1 && pos == 3, "json escape too small -> -1", "rc %d pos %zu", rc, pos);
     pos = 0;
-    rc = ffn_json_escape(buf, 10, &pos, "abcdefg"); /* 9 chars + NUL exactly fit */
+    rc = fastfnet_json_escape(buf, 10, &pos, "abcdefg"); /* 9 chars + NUL exactly fit */
     check_detail(rc == 0 && pos == 9 && strcmp(buf, "\"abcdefg\"") == 0, "json escape exact fit", "rc %d", rc);
     pos = 0;
-    check_detail(ffn_json_escape(buf, sizeof buf, &pos, "a\xff") == -1 && pos == 0, "json escape invalid UTF-8 -> -1",
+    check_detail(fastfnet_json_escape(buf, sizeof buf, &pos, "a\xff") == -1 && pos == 0, "json escape invalid UTF-8 -> -1",
                  "accepted");
 }
 
@@ -209,27 +209,27 @@ static void test_json_fuzz(void) {
     const char *base = "{\"a\":[1,-2.5e3,true,false,null,\"x\\u00e9\\ud83d\\ude00\"],\"b\":{\"c\":\"d\"},\"e\":[]}";
     size_t len = strlen(base);
     char buf[128], err[256];
-    ffn_rng r;
-    ffn_rng_seed(&r, 42);
+    fastfnet_rng r;
+    fastfnet_rng_seed(&r, 42);
     static const char alphabet[] = "{}[]\":,0123456789-+eE. \\utrfnl\x80\xff\x00";
     int accepted = 0, bad_msg = 0;
     for (int it = 0; it < 20000; it++) {
         memcpy(buf, base, len);
         size_t n = len;
-        int muts = 1 + (int)(ffn_rng_u64(&r) % 3);
+        int muts = 1 + (int)(fastfnet_rng_u64(&r) % 3);
         for (int m = 0; m < muts; m++) {
-            size_t at = ffn_rng_u64(&r) % n;
-            switch (ffn_rng_u64(&r) % 3) {
-            case 0: buf[at] = alphabet[ffn_rng_u64(&r) % (sizeof alphabet - 1)]; break;
-            case 1: buf[at] = (char)(ffn_rng_u64(&r) & 0xff); break;
+            size_t at = fastfnet_rng_u64(&r) % n;
+            switch (fastfnet_rng_u64(&r) % 3) {
+            case 0: buf[at] = alphabet[fastfnet_rng_u64(&r) % (sizeof alphabet - 1)]; break;
+            case 1: buf[at] = (char)(fastfnet_rng_u64(&r) & 0xff); break;
             default: n = at + 1; break;
             }
         }
         err[0] = 0;
-        ffn_json *j = parse_exact(buf, n, err, sizeof err);
+        fastfnet_json *j = parse_exact(buf, n, err, sizeof err);
         if (j) accepted++;
         else if (!err[0]) bad_msg++;
-        ffn_json_free(j);
+        fastfnet_json_free(j);
     }
     check_detail(bad_msg == 0, "json fuzz 20000 mutations", "%d refusals without a message (%d accepted)", bad_msg,
                  accepted);
@@ -248,15 +248,15 @@ static void test_round_trip(void) {
     float x[6] = {1.5f, -2.25f, 3e-8f, 1e30f, -0.0f, 42.f};
     int32_t ids[4] = {0, -1, 2147483647, -2147483647 - 1};
     float scalar = 7.f;
-    ffn_st_out out[4] = {
-        {.name = "fnet.w", .dtype = FFN_DT_F32, .ndim = 2, .shape = {2, 3}, .data = x},
-        {.name = "ids \"quoted\"\n", .dtype = FFN_DT_I32, .ndim = 1, .shape = {4}, .data = ids},
-        {.name = "empty", .dtype = FFN_DT_F32, .ndim = 2, .shape = {0, 5}, .data = NULL},
-        {.name = "scalar", .dtype = FFN_DT_F32, .ndim = 0, .data = &scalar},
+    fastfnet_st_out out[4] = {
+        {.name = "fnet.w", .dtype = FASTFNET_DT_F32, .ndim = 2, .shape = {2, 3}, .data = x},
+        {.name = "ids \"quoted\"\n", .dtype = FASTFNET_DT_I32, .ndim = 1, .shape = {4}, .data = ids},
+        {.name = "empty", .dtype = FASTFNET_DT_F32, .ndim = 2, .shape = {0, 5}, .data = NULL},
+        {.name = "scalar", .dtype = FASTFNET_DT_F32, .ndim = 0, .data = &scalar},
     };
     const char *meta[] = {"config", "{\"hidden_size\": 8, \"name\": \"caf\xc3\xa9\"}", "format", "pt", NULL};
     const char *path = tpath("rt.safetensors");
-    int rc = ffn_st_write(path, out, 4, meta, err, sizeof err);
+    int rc = fastfnet_st_write(path, out, 4, meta, err, sizeof err);
     check_detail(rc == 0, "st write", "%s", err);
     size_t n;
     uint8_t *bytes = (uint8_t *)read_file(path, &n);
@@ -267,60 +267,60 @@ static void test_round_trip(void) {
     free(bytes);
     check_detail(count_tmp_files() == 0, "st write leaves no temp file", "%d left", count_tmp_files());
 
-    ffn_st_file f;
-    rc = ffn_st_open(&f, path, err, sizeof err);
+    fastfnet_st_file f;
+    rc = fastfnet_st_open(&f, path, err, sizeof err);
     check_detail(rc == 0, "st open written file", "%s", err);
     if (rc) return;
     check_detail(f.n == 4 && strcmp(f.tensors[0].name, "fnet.w") == 0 &&
                      strcmp(f.tensors[1].name, "ids \"quoted\"\n") == 0 && strcmp(f.tensors[2].name, "empty") == 0 &&
                      strcmp(f.tensors[3].name, "scalar") == 0,
                  "st tensors in file order", "n=%d", f.n);
-    const ffn_st_tensor *tw = ffn_st_find(&f, "fnet.w");
-    check_detail(tw && tw->dtype == FFN_DT_F32 && tw->ndim == 2 && tw->shape[0] == 2 && tw->shape[1] == 3 &&
+    const fastfnet_st_tensor *tw = fastfnet_st_find(&f, "fnet.w");
+    check_detail(tw && tw->dtype == FASTFNET_DT_F32 && tw->ndim == 2 && tw->shape[0] == 2 && tw->shape[1] == 3 &&
                      tw->numel == 6,
                  "st shape/dtype", "wrong");
     float got[6] = {0};
-    rc = ffn_st_read_f32(&f, tw, got, 6, err, sizeof err);
+    rc = fastfnet_st_read_f32(&f, tw, got, 6, err, sizeof err);
     check_detail(rc == 0 && near_eq(got, x, 6), "st F32 values bit-exact", "%s", err);
-    const ffn_st_tensor *ti = ffn_st_find(&f, "ids \"quoted\"\n");
+    const fastfnet_st_tensor *ti = fastfnet_st_find(&f, "ids \"quoted\"\n");
     int32_t gi[4] = {0};
-    rc = ti ? ffn_st_read_i32(&f, ti, gi, 4, err, sizeof err) : -1;
+    rc = ti ? fastfnet_st_read_i32(&f, ti, gi, 4, err, sizeof err) : -1;
     check_detail(rc == 0 && memcmp(gi, ids, sizeof ids) == 0, "st I32 values", "%s", err);
-    const ffn_st_tensor *te = ffn_st_find(&f, "empty"), *ts = ffn_st_find(&f, "scalar");
+    const fastfnet_st_tensor *te = fastfnet_st_find(&f, "empty"), *ts = fastfnet_st_find(&f, "scalar");
     float gs = 0;
-    check_detail(te && te->numel == 0 && ffn_st_read_f32(&f, te, NULL, 0, err, sizeof err) == 0, "st empty tensor",
+    check_detail(te && te->numel == 0 && fastfnet_st_read_f32(&f, te, NULL, 0, err, sizeof err) == 0, "st empty tensor",
                  "%s", err);
-    check_detail(ts && ts->ndim == 0 && ts->numel == 1 && ffn_st_read_f32(&f, ts, &gs, 1, err, sizeof err) == 0 &&
+    check_detail(ts && ts->ndim == 0 && ts->numel == 1 && fastfnet_st_read_f32(&f, ts, &gs, 1, err, sizeof err) == 0 &&
                      gs == 7.f,
                  "st scalar tensor", "%s", err);
-    const char *cfg = ffn_st_meta(&f, "config");
-    check_detail(f.nmeta == 2 && cfg && strcmp(cfg, meta[1]) == 0 && ffn_st_meta(&f, "format") &&
-                     strcmp(ffn_st_meta(&f, "format"), "pt") == 0,
+    const char *cfg = fastfnet_st_meta(&f, "config");
+    check_detail(f.nmeta == 2 && cfg && strcmp(cfg, meta[1]) == 0 && fastfnet_st_meta(&f, "format") &&
+                     strcmp(fastfnet_st_meta(&f, "format"), "pt") == 0,
                  "st metadata round trip", "cfg %s", cfg ? cfg : "(null)");
-    check_detail(ffn_st_find(&f, "nope") == NULL && ffn_st_meta(&f, "nope") == NULL, "st find/meta absent", "not NULL");
+    check_detail(fastfnet_st_find(&f, "nope") == NULL && fastfnet_st_meta(&f, "nope") == NULL, "st find/meta absent", "not NULL");
 
     err[0] = 0;
-    check_detail(ffn_st_read_f32(&f, tw, got, 5, err, sizeof err) == -1 && err[0], "st read_f32 wrong n refused", "ok");
+    check_detail(fastfnet_st_read_f32(&f, tw, got, 5, err, sizeof err) == -1 && err[0], "st read_f32 wrong n refused", "ok");
     err[0] = 0;
-    check_detail(ffn_st_read_f32(&f, ti, got, 4, err, sizeof err) == -1 && strstr(err, "I32"),
+    check_detail(fastfnet_st_read_f32(&f, ti, got, 4, err, sizeof err) == -1 && strstr(err, "I32"),
                  "st read_f32 on I32 refused", "%s", err);
     err[0] = 0;
-    check_detail(ffn_st_read_i32(&f, tw, gi, 6, err, sizeof err) == -1 && strstr(err, "F32"),
+    check_detail(fastfnet_st_read_i32(&f, tw, gi, 6, err, sizeof err) == -1 && strstr(err, "F32"),
                  "st read_i32 on F32 refused", "%s", err);
-    ffn_st_close(&f);
-    ffn_st_close(&f); /* double close must be harmless */
+    fastfnet_st_close(&f);
+    fastfnet_st_close(&f); /* double close must be harmless */
     check_detail(f.map == NULL && f.tensors == NULL, "st close zeroes", "not zeroed");
 
     /* an empty data buffer: metadata only, and no tensors at all */
     const char *m2[] = {"k", "v", NULL};
-    rc = ffn_st_write(tpath("meta_only.safetensors"), NULL, 0, m2, err, sizeof err);
-    rc |= ffn_st_open(&f, tpath("meta_only.safetensors"), err, sizeof err);
+    rc = fastfnet_st_write(tpath("meta_only.safetensors"), NULL, 0, m2, err, sizeof err);
+    rc |= fastfnet_st_open(&f, tpath("meta_only.safetensors"), err, sizeof err);
     check_detail(rc == 0 && f.n == 0 && f.data_len == 0 && f.nmeta == 1, "st metadata-only file", "%s", err);
-    ffn_st_close(&f);
-    rc = ffn_st_write(tpath("nothing.safetensors"), NULL, 0, NULL, err, sizeof err);
-    rc |= ffn_st_open(&f, tpath("nothing.safetensors"), err, sizeof err);
+    fastfnet_st_close(&f);
+    rc = fastfnet_st_write(tpath("nothing.safetensors"), NULL, 0, NULL, err, sizeof err);
+    rc |= fastfnet_st_open(&f, tpath("nothing.safetensors"), err, sizeof err);
     check_detail(rc == 0 && f.n == 0 && f.nmeta == 0, "st empty file (no tensors, no metadata)", "%s", err);
-    ffn_st_close(&f);
+    fastfnet_st_close(&f);
 }
 
 static void test_conversions(void) {
@@ -339,66 +339,66 @@ static void test_conversions(void) {
     int8_t i8[3] = {-128, 127, -1};
     uint8_t u8[3] = {0, 255, 128};
     uint8_t bo[2] = {0, 1};
-    ffn_st_out out[] = {
-        {.name = "h", .dtype = FFN_DT_F16, .ndim = 1, .shape = {11}, .data = h},
-        {.name = "b", .dtype = FFN_DT_BF16, .ndim = 1, .shape = {7}, .data = b},
-        {.name = "d", .dtype = FFN_DT_F64, .ndim = 1, .shape = {4}, .data = d},
-        {.name = "i64", .dtype = FFN_DT_I64, .ndim = 1, .shape = {3}, .data = i64},
-        {.name = "i64bad", .dtype = FFN_DT_I64, .ndim = 1, .shape = {2}, .data = i64bad},
-        {.name = "i16", .dtype = FFN_DT_I16, .ndim = 1, .shape = {3}, .data = i16},
-        {.name = "i8", .dtype = FFN_DT_I8, .ndim = 1, .shape = {3}, .data = i8},
-        {.name = "u8", .dtype = FFN_DT_U8, .ndim = 1, .shape = {3}, .data = u8},
-        {.name = "bool", .dtype = FFN_DT_BOOL, .ndim = 1, .shape = {2}, .data = bo},
+    fastfnet_st_out out[] = {
+        {.name = "h", .dtype = FASTFNET_DT_F16, .ndim = 1, .shape = {11}, .data = h},
+        {.name = "b", .dtype = FASTFNET_DT_BF16, .ndim = 1, .shape = {7}, .data = b},
+        {.name = "d", .dtype = FASTFNET_DT_F64, .ndim = 1, .shape = {4}, .data = d},
+        {.name = "i64", .dtype = FASTFNET_DT_I64, .ndim = 1, .shape = {3}, .data = i64},
+        {.name = "i64bad", .dtype = FASTFNET_DT_I64, .ndim = 1, .shape = {2}, .data = i64bad},
+        {.name = "i16", .dtype = FASTFNET_DT_I16, .ndim = 1, .shape = {3}, .data = i16},
+        {.name = "i8", .dtype = FASTFNET_DT_I8, .ndim = 1, .shape = {3}, .data = i8},
+        {.name = "u8", .dtype = FASTFNET_DT_U8, .ndim = 1, .shape = {3}, .data = u8},
+        {.name = "bool", .dtype = FASTFNET_DT_BOOL, .ndim = 1, .shape = {2}, .data = bo},
     };
     const char *path = tpath("conv.safetensors");
-    ffn_st_file f;
-    int rc = ffn_st_write(path, out, (int)(sizeof out / sizeof out[0]), NULL, err, sizeof err);
-    if (rc == 0) rc = ffn_st_open(&f, path, err, sizeof err);
+    fastfnet_st_file f;
+    int rc = fastfnet_st_write(path, out, (int)(sizeof out / sizeof out[0]), NULL, err, sizeof err);
+    if (rc == 0) rc = fastfnet_st_open(&f, path, err, sizeof err);
     check_detail(rc == 0, "st conversions file", "%s", err);
     if (rc) return;
     float g[11];
-    rc = ffn_st_read_f32(&f, ffn_st_find(&f, "h"), g, 11, err, sizeof err);
+    rc = fastfnet_st_read_f32(&f, fastfnet_st_find(&f, "h"), g, 11, err, sizeof err);
     int ok = rc == 0;
     for (int i = 0; ok && i < 11; i++)
         ok = isnan(hw[i]) ? isnan(g[i]) : (memcmp(&g[i], &hw[i], 4) == 0);
     check_detail(ok, "st F16 -> F32 exact (normal, subnormal, inf, NaN, -0)", "rc %d %s", rc, err);
-    rc = ffn_st_read_f32(&f, ffn_st_find(&f, "b"), g, 7, err, sizeof err);
+    rc = fastfnet_st_read_f32(&f, fastfnet_st_find(&f, "b"), g, 7, err, sizeof err);
     ok = rc == 0;
     for (int i = 0; ok && i < 7; i++)
         ok = isnan(bw[i]) ? isnan(g[i]) : (memcmp(&g[i], &bw[i], 4) == 0);
     check_detail(ok, "st BF16 -> F32 exact", "rc %d %s", rc, err);
-    rc = ffn_st_read_f32(&f, ffn_st_find(&f, "d"), g, 4, err, sizeof err);
+    rc = fastfnet_st_read_f32(&f, fastfnet_st_find(&f, "d"), g, 4, err, sizeof err);
     check_detail(rc == 0 && near_eq(g, dw, 4), "st F64 -> F32", "rc %d %s", rc, err);
     int32_t gi[3];
-    rc = ffn_st_read_i32(&f, ffn_st_find(&f, "i64"), gi, 3, err, sizeof err);
+    rc = fastfnet_st_read_i32(&f, fastfnet_st_find(&f, "i64"), gi, 3, err, sizeof err);
     check_detail(rc == 0 && gi[0] == -5 && gi[1] == 2147483647 && gi[2] == INT32_MIN, "st I64 -> I32", "%s", err);
     err[0] = 0;
-    rc = ffn_st_read_i32(&f, ffn_st_find(&f, "i64bad"), gi, 2, err, sizeof err);
+    rc = fastfnet_st_read_i32(&f, fastfnet_st_find(&f, "i64bad"), gi, 2, err, sizeof err);
     check_detail(rc == -1 && strstr(err, "2147483648"), "st I64 out of int32 range refused", "%s", err);
-    rc = ffn_st_read_i32(&f, ffn_st_find(&f, "i16"), gi, 3, err, sizeof err);
+    rc = fastfnet_st_read_i32(&f, fastfnet_st_find(&f, "i16"), gi, 3, err, sizeof err);
     check_detail(rc == 0 && gi[0] == -32768 && gi[1] == 32767 && gi[2] == -1, "st I16 -> I32", "%s", err);
-    rc = ffn_st_read_i32(&f, ffn_st_find(&f, "i8"), gi, 3, err, sizeof err);
+    rc = fastfnet_st_read_i32(&f, fastfnet_st_find(&f, "i8"), gi, 3, err, sizeof err);
     check_detail(rc == 0 && gi[0] == -128 && gi[1] == 127 && gi[2] == -1, "st I8 -> I32", "%s", err);
-    rc = ffn_st_read_i32(&f, ffn_st_find(&f, "u8"), gi, 3, err, sizeof err);
+    rc = fastfnet_st_read_i32(&f, fastfnet_st_find(&f, "u8"), gi, 3, err, sizeof err);
     check_detail(rc == 0 && gi[0] == 0 && gi[1] == 255 && gi[2] == 128, "st U8 -> I32", "%s", err);
     err[0] = 0;
-    check_detail(ffn_st_read_i32(&f, ffn_st_find(&f, "bool"), gi, 2, err, sizeof err) == -1 && err[0] &&
-                     ffn_st_read_f32(&f, ffn_st_find(&f, "bool"), g, 2, err, sizeof err) == -1,
+    check_detail(fastfnet_st_read_i32(&f, fastfnet_st_find(&f, "bool"), gi, 2, err, sizeof err) == -1 && err[0] &&
+                     fastfnet_st_read_f32(&f, fastfnet_st_find(&f, "bool"), g, 2, err, sizeof err) == -1,
                  "st BOOL refused by both readers", "accepted");
-    check_detail(ffn_st_find(&f, "bool")->dtype == FFN_DT_BOOL && ffn_dtype_size(FFN_DT_BF16) == 2 &&
-                     strcmp(ffn_dtype_name(FFN_DT_BF16), "BF16") == 0 && ffn_dtype_size((ffn_dtype)99) == 0,
+    check_detail(fastfnet_st_find(&f, "bool")->dtype == FASTFNET_DT_BOOL && fastfnet_dtype_size(FASTFNET_DT_BF16) == 2 &&
+                     strcmp(fastfnet_dtype_name(FASTFNET_DT_BF16), "BF16") == 0 && fastfnet_dtype_size((fastfnet_dtype)99) == 0,
                  "st dtype size/name", "wrong");
-    ffn_st_close(&f);
+    fastfnet_st_close(&f);
 }
 
 static int file_has_x12(const char *path) {
-    ffn_st_file f;
+    fastfnet_st_file f;
     char err[512];
-    if (ffn_st_open(&f, path, err, sizeof err) != 0) return 0;
+    if (fastfnet_st_open(&f, path, err, sizeof err) != 0) return 0;
     float g[2] = {0};
-    const ffn_st_tensor *t = ffn_st_find(&f, "x");
-    int ok = f.n == 1 && t && ffn_st_read_f32(&f, t, g, 2, err, sizeof err) == 0 && g[0] == 1.f && g[1] == 2.f;
-    ffn_st_close(&f);
+    const fastfnet_st_tensor *t = fastfnet_st_find(&f, "x");
+    int ok = f.n == 1 && t && fastfnet_st_read_f32(&f, t, g, 2, err, sizeof err) == 0 && g[0] == 1.f && g[1] == 2.f;
+    fastfnet_st_close(&f);
     return ok;
 }
 
@@ -406,28 +406,28 @@ static void test_atomic(void) {
     char err[512] = "";
     float v1[2] = {1.f, 2.f};
     static float big[1 << 18];
-    ffn_st_out o1 = {.name = "x", .dtype = FFN_DT_F32, .ndim = 1, .shape = {2}, .data = v1};
+    fastfnet_st_out o1 = {.name = "x", .dtype = FASTFNET_DT_F32, .ndim = 1, .shape = {2}, .data = v1};
     const char *path = tpath("atomic.safetensors");
-    int rc = ffn_st_write(path, &o1, 1, NULL, err, sizeof err);
+    int rc = fastfnet_st_write(path, &o1, 1, NULL, err, sizeof err);
     check_detail(rc == 0 && file_has_x12(path), "atomic: initial write", "%s", err);
 
     /* path is a directory: rename fails after the temp file was written */
     const char *dpath = tpath("adir");
     mkdir(dpath, 0755);
     err[0] = 0;
-    rc = ffn_st_write(dpath, &o1, 1, NULL, err, sizeof err);
+    rc = fastfnet_st_write(dpath, &o1, 1, NULL, err, sizeof err);
     struct stat st;
     check_detail(rc == -1 && err[0] && stat(dpath, &st) == 0 && S_ISDIR(st.st_mode) && count_tmp_files() == 0,
                  "atomic: path is a directory refused, no temp left", "rc %d msg '%s' tmp %d", rc, err,
                  count_tmp_files());
 
     err[0] = 0;
-    rc = ffn_st_write(tpath("no/such/dir.safetensors"), &o1, 1, NULL, err, sizeof err);
+    rc = fastfnet_st_write(tpath("no/such/dir.safetensors"), &o1, 1, NULL, err, sizeof err);
     check_detail(rc == -1 && strstr(err, "cannot create"), "atomic: missing directory refused", "rc %d msg '%s'", rc,
                  err);
 
     /* a write that dies half way (file size limit) must not disturb the old file */
-    ffn_st_out ob = {.name = "x", .dtype = FFN_DT_F32, .ndim = 1, .shape = {1 << 18}, .data = big};
+    fastfnet_st_out ob = {.name = "x", .dtype = FASTFNET_DT_F32, .ndim = 1, .shape = {1 << 18}, .data = big};
     struct rlimit old, lim;
     getrlimit(RLIMIT_FSIZE, &old);
     lim = old;
@@ -435,35 +435,35 @@ static void test_atomic(void) {
     signal(SIGXFSZ, SIG_IGN);
     setrlimit(RLIMIT_FSIZE, &lim);
     err[0] = 0;
-    rc = ffn_st_write(path, &ob, 1, NULL, err, sizeof err);
+    rc = fastfnet_st_write(path, &ob, 1, NULL, err, sizeof err);
     setrlimit(RLIMIT_FSIZE, &old);
     signal(SIGXFSZ, SIG_DFL);
     check_detail(rc == -1 && err[0] && file_has_x12(path) && count_tmp_files() == 0,
                  "atomic: failed mid-write keeps old file, no temp left", "rc %d msg '%s'", rc, err);
 
     /* invalid input is refused before anything touches the disk */
-    ffn_st_out dup[2] = {o1, o1};
+    fastfnet_st_out dup[2] = {o1, o1};
     err[0] = 0;
-    rc = ffn_st_write(path, dup, 2, NULL, err, sizeof err);
+    rc = fastfnet_st_write(path, dup, 2, NULL, err, sizeof err);
     check_detail(rc == -1 && strstr(err, "duplicate") && file_has_x12(path),
                  "atomic: duplicate names refused, old intact", "rc %d msg '%s'", rc, err);
     const char *bad_meta[] = {"k", NULL};
-    rc = ffn_st_write(path, &o1, 1, bad_meta, err, sizeof err);
+    rc = fastfnet_st_write(path, &o1, 1, bad_meta, err, sizeof err);
     check_detail(rc == -1 && file_has_x12(path), "atomic: odd metadata list refused", "rc %d", rc);
     const char *dup_meta[] = {"k", "a", "k", "b", NULL};
-    rc = ffn_st_write(path, &o1, 1, dup_meta, err, sizeof err);
+    rc = fastfnet_st_write(path, &o1, 1, dup_meta, err, sizeof err);
     check_detail(rc == -1 && strstr(err, "duplicate metadata"), "atomic: duplicate metadata key refused", "%s", err);
-    ffn_st_out bad = o1;
+    fastfnet_st_out bad = o1;
     bad.shape[0] = -1;
-    rc = ffn_st_write(path, &bad, 1, NULL, err, sizeof err);
+    rc = fastfnet_st_write(path, &bad, 1, NULL, err, sizeof err);
     check_detail(rc == -1 && strstr(err, "negative"), "atomic: negative shape refused", "%s", err);
     bad = o1;
     bad.name = "__metadata__";
-    rc = ffn_st_write(path, &bad, 1, NULL, err, sizeof err);
+    rc = fastfnet_st_write(path, &bad, 1, NULL, err, sizeof err);
     check_detail(rc == -1 && file_has_x12(path), "atomic: tensor named __metadata__ refused", "%s", err);
     bad = o1;
     bad.name = "bad\xff";
-    rc = ffn_st_write(path, &bad, 1, NULL, err, sizeof err);
+    rc = fastfnet_st_write(path, &bad, 1, NULL, err, sizeof err);
     check_detail(rc == -1 && strstr(err, "UTF-8"), "atomic: non-UTF-8 name refused", "%s", err);
 
     if (geteuid() != 0) {
@@ -472,12 +472,12 @@ static void test_atomic(void) {
         char rofile[300];
         mkdir(rodir, 0755);
         snprintf(rofile, sizeof rofile, "%s/m.safetensors", rodir);
-        rc = ffn_st_write(rofile, &o1, 1, NULL, err, sizeof err);
+        rc = fastfnet_st_write(rofile, &o1, 1, NULL, err, sizeof err);
         chmod(rodir, 0555);
         float v2[2] = {9.f, 9.f};
-        ffn_st_out o2 = o1;
+        fastfnet_st_out o2 = o1;
         o2.data = v2;
-        int rc2 = ffn_st_write(rofile, &o2, 1, NULL, err, sizeof err);
+        int rc2 = fastfnet_st_write(rofile, &o2, 1, NULL, err, sizeof err);
         chmod(rodir, 0755);
         check_detail(rc == 0 && rc2 == -1 && file_has_x12(rofile), "atomic: read-only directory refused, old intact",
                      "rc %d rc2 %d %s", rc, rc2, err);
@@ -485,13 +485,13 @@ static void test_atomic(void) {
 
     /* and a successful overwrite replaces the content */
     float v3[3] = {5.f, 6.f, 7.f};
-    ffn_st_out o3 = {.name = "y", .dtype = FFN_DT_F32, .ndim = 1, .shape = {3}, .data = v3};
-    rc = ffn_st_write(path, &o3, 1, NULL, err, sizeof err);
-    ffn_st_file f;
-    int ok = rc == 0 && ffn_st_open(&f, path, err, sizeof err) == 0;
-    check_detail(ok && f.n == 1 && ffn_st_find(&f, "y") && count_tmp_files() == 0, "atomic: overwrite replaces file",
+    fastfnet_st_out o3 = {.name = "y", .dtype = FASTFNET_DT_F32, .ndim = 1, .shape = {3}, .data = v3};
+    rc = fastfnet_st_write(path, &o3, 1, NULL, err, sizeof err);
+    fastfnet_st_file f;
+    int ok = rc == 0 && fastfnet_st_open(&f, path, err, sizeof err) == 0;
+    check_detail(ok && f.n == 1 && fastfnet_st_find(&f, "y") && count_tmp_files() == 0, "atomic: overwrite replaces file",
                  "%s", err);
-    if (ok) ffn_st_close(&f);
+    if (ok) fastfnet_st_close(&f);
 }
 
 typedef struct {
@@ -503,12 +503,12 @@ typedef struct {
 
 static void expect_refused(const char *name, const char *path, const char *expect) {
     char err[512] = "";
-    ffn_st_file f;
-    int rc = ffn_st_open(&f, path, err, sizeof err);
+    fastfnet_st_file f;
+    int rc = fastfnet_st_open(&f, path, err, sizeof err);
     int one_line = strchr(err, '\n') == NULL;
     check_detail(rc == -1 && err[0] && one_line && (!expect || strstr(err, expect)) && f.map == NULL && f.n == 0, name,
                  "rc %d msg '%s'", rc, err);
-    if (rc == 0) ffn_st_close(&f);
+    if (rc == 0) fastfnet_st_close(&f);
 }
 
 static void test_malformed(void) {
@@ -588,14 +588,14 @@ static void test_malformed(void) {
 
     /* one lenient case for contrast: zero-size tensors may share an offset, whitespace-padded header */
     char err[512] = "";
-    ffn_st_file f;
+    fastfnet_st_file f;
     make_st(tpath("ok.safetensors"),
             " {\"e1\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}, \"a\":{\"dtype\":\"U8\",\"shape\":[4],"
             "\"data_offsets\":[0,4]},\"e2\":{\"shape\":[3,0],\"data_offsets\":[4,4],\"dtype\":\"BOOL\"}}   ",
             zeros, 4);
-    int rc = ffn_st_open(&f, tpath("ok.safetensors"), err, sizeof err);
+    int rc = fastfnet_st_open(&f, tpath("ok.safetensors"), err, sizeof err);
     check_detail(rc == 0 && f.n == 3 && f.data_len == 4, "valid: zero-size tensors and padding accepted", "%s", err);
-    if (rc == 0) ffn_st_close(&f);
+    if (rc == 0) fastfnet_st_close(&f);
 
     /* file too short to hold the length prefix */
     write_file(tpath("short"), "", 0);
@@ -634,15 +634,15 @@ static uint8_t *valid_file(size_t *n) {
     uint16_t h[2] = {0x3c00, 0x4000};
     int32_t i[2] = {7, -7};
     int64_t l[1] = {99};
-    ffn_st_out out[4] = {
-        {.name = "a", .dtype = FFN_DT_F32, .ndim = 1, .shape = {3}, .data = a},
-        {.name = "h", .dtype = FFN_DT_BF16, .ndim = 2, .shape = {1, 2}, .data = h},
-        {.name = "i", .dtype = FFN_DT_I32, .ndim = 1, .shape = {2}, .data = i},
-        {.name = "l", .dtype = FFN_DT_I64, .ndim = 0, .data = l},
+    fastfnet_st_out out[4] = {
+        {.name = "a", .dtype = FASTFNET_DT_F32, .ndim = 1, .shape = {3}, .data = a},
+        {.name = "h", .dtype = FASTFNET_DT_BF16, .ndim = 2, .shape = {1, 2}, .data = h},
+        {.name = "i", .dtype = FASTFNET_DT_I32, .ndim = 1, .shape = {2}, .data = i},
+        {.name = "l", .dtype = FASTFNET_DT_I64, .ndim = 0, .data = l},
     };
     const char *meta[] = {"config", "{\"vocab_size\": 4}", NULL};
     char err[512];
-    if (ffn_st_write(tpath("valid.safetensors"), out, 4, meta, err, sizeof err) != 0) return NULL;
+    if (fastfnet_st_write(tpath("valid.safetensors"), out, 4, meta, err, sizeof err) != 0) return NULL;
     return (uint8_t *)read_file(tpath("valid.safetensors"), n);
 }
 
@@ -652,17 +652,17 @@ static void test_truncation(void) {
     check_detail(v != NULL, "truncate: base file written", "no file");
     if (!v) return;
     char err[512];
-    ffn_st_file f;
-    int rc = ffn_st_open(&f, tpath("valid.safetensors"), err, sizeof err);
+    fastfnet_st_file f;
+    int rc = fastfnet_st_open(&f, tpath("valid.safetensors"), err, sizeof err);
     check_detail(rc == 0 && f.n == 4, "truncate: base file opens", "%s", err);
-    if (rc == 0) ffn_st_close(&f);
+    if (rc == 0) fastfnet_st_close(&f);
     int bad = 0;
     size_t first_bad = 0;
     for (size_t len = 0; len < n; len++) {
         write_file(tpath("trunc.safetensors"), v, len);
         err[0] = 0;
-        rc = ffn_st_open(&f, tpath("trunc.safetensors"), err, sizeof err);
-        if (rc == 0) ffn_st_close(&f);
+        rc = fastfnet_st_open(&f, tpath("trunc.safetensors"), err, sizeof err);
+        if (rc == 0) fastfnet_st_close(&f);
         if (rc == 0 || !err[0]) {
             if (!bad) first_bad = len;
             bad++;
@@ -684,26 +684,26 @@ static void test_fuzz(void) {
     uint64_t hlen = 0;
     for (int i = 0; i < 8; i++) hlen |= (uint64_t)v[i] << (8 * i);
     uint8_t *buf = malloc(n + 64);
-    ffn_rng r;
-    ffn_rng_seed(&r, 1234);
+    fastfnet_rng r;
+    fastfnet_rng_seed(&r, 1234);
     static const char alphabet[] = "{}[]\":,0123456789-eE. \\u";
     int opened = 0, refused = 0, silent = 0, read_ok = 0;
     char err[512];
     for (int it = 0; it < 2000; it++) {
         memcpy(buf, v, n);
         size_t len = n;
-        int muts = 1 + (int)(ffn_rng_u64(&r) % 4);
+        int muts = 1 + (int)(fastfnet_rng_u64(&r) % 4);
         for (int m = 0; m < muts; m++) {
-            uint64_t kind = ffn_rng_u64(&r) % 6;
-            size_t at = ffn_rng_u64(&r) % len;
-            if (kind == 0) buf[at] = (uint8_t)ffn_rng_u64(&r);
-            else if (kind == 1) buf[at] ^= (uint8_t)(1u << (ffn_rng_u64(&r) % 8));
-            else if (kind == 2) buf[8 + ffn_rng_u64(&r) % hlen] = (uint8_t)alphabet[ffn_rng_u64(&r) % (sizeof alphabet - 1)];
-            else if (kind == 3) buf[ffn_rng_u64(&r) % 8] = (uint8_t)ffn_rng_u64(&r); /* the length prefix */
-            else if (kind == 4) len = 1 + ffn_rng_u64(&r) % len;
+            uint64_t kind = fastfnet_rng_u64(&r) % 6;
+            size_t at = fastfnet_rng_u64(&r) % len;
+            if (kind == 0) buf[at] = (uint8_t)fastfnet_rng_u64(&r);
+            else if (kind == 1) buf[at] ^= (uint8_t)(1u << (fastfnet_rng_u64(&r) % 8));
+            else if (kind == 2) buf[8 + fastfnet_rng_u64(&r) % hlen] = (uint8_t)alphabet[fastfnet_rng_u64(&r) % (sizeof alphabet - 1)];
+            else if (kind == 3) buf[fastfnet_rng_u64(&r) % 8] = (uint8_t)fastfnet_rng_u64(&r); /* the length prefix */
+            else if (kind == 4) len = 1 + fastfnet_rng_u64(&r) % len;
             else {
-                size_t extra = ffn_rng_u64(&r) % 16;
-                for (size_t k = 0; k < extra; k++) buf[len + k] = (uint8_t)ffn_rng_u64(&r);
+                size_t extra = fastfnet_rng_u64(&r) % 16;
+                for (size_t k = 0; k < extra; k++) buf[len + k] = (uint8_t)fastfnet_rng_u64(&r);
                 len += extra;
                 if (len > n + 48) len = n + 48;
             }
@@ -711,23 +711,23 @@ static void test_fuzz(void) {
         }
         write_file(tpath("fuzz.safetensors"), buf, len);
         err[0] = 0;
-        ffn_st_file f;
-        if (ffn_st_open(&f, tpath("fuzz.safetensors"), err, sizeof err) != 0) {
+        fastfnet_st_file f;
+        if (fastfnet_st_open(&f, tpath("fuzz.safetensors"), err, sizeof err) != 0) {
             refused++;
             if (!err[0]) silent++;
             continue;
         }
         opened++;
         for (int t = 0; t < f.n; t++) {
-            const ffn_st_tensor *ts = &f.tensors[t];
+            const fastfnet_st_tensor *ts = &f.tensors[t];
             size_t cnt = ts->numel ? ts->numel : 1;
             void *dst = malloc(cnt * 4);
-            if (ffn_st_read_f32(&f, ts, dst, ts->numel, err, sizeof err) == 0) read_ok++;
-            else if (ffn_st_read_i32(&f, ts, dst, ts->numel, err, sizeof err) == 0) read_ok++;
+            if (fastfnet_st_read_f32(&f, ts, dst, ts->numel, err, sizeof err) == 0) read_ok++;
+            else if (fastfnet_st_read_i32(&f, ts, dst, ts->numel, err, sizeof err) == 0) read_ok++;
             free(dst);
         }
-        for (int k = 0; k < f.nmeta; k++) (void)ffn_st_meta(&f, f.meta_keys[k]);
-        ffn_st_close(&f);
+        for (int k = 0; k < f.nmeta; k++) (void)fastfnet_st_meta(&f, f.meta_keys[k]);
+        fastfnet_st_close(&f);
     }
     char name[160];
     snprintf(name, sizeof name,
@@ -738,24 +738,24 @@ static void test_fuzz(void) {
     free(v);
 }
 
-/* ffn_malloc rounds sizes up to 64 bytes: a huge request must not wrap around to a small block. It exits
+/* fastfnet_malloc rounds sizes up to 64 bytes: a huge request must not wrap around to a small block. It exits
  * (the documented failure), so it runs in a child process. */
 static void test_malloc_wrap(void) {
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
         if (!freopen("/dev/null", "w", stderr)) _exit(3);
-        void *p = ffn_malloc(SIZE_MAX - 10);
+        void *p = fastfnet_malloc(SIZE_MAX - 10);
         _exit(p ? 0 : 2);
     }
     int st = 0;
     waitpid(pid, &st, 0);
-    check(WIFEXITED(st) && WEXITSTATUS(st) == 1, "ffn_malloc(SIZE_MAX - 10) fails with a message (exit 1), never returns a small block (status %d)",
+    check(WIFEXITED(st) && WEXITSTATUS(st) == 1, "fastfnet_malloc(SIZE_MAX - 10) fails with a message (exit 1), never returns a small block (status %d)",
           WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
 
 int main(void) {
-    if (!check_tmpdir("ffn_st_")) {
+    if (!check_tmpdir("fastfnet_st_")) {
         perror("mkdtemp");
         return 1;
     }

@@ -38,49 +38,49 @@ static int one_line(const char *s) { return strchr(s, '\n') == NULL && s[0] != 0
 static void test_without_library(void) {
     char err[512];
     write_text(tpath("x.model"), "whatever");
-    ffn_tokenizer *t = ffn_tok_load(tpath("x.model"), err, sizeof err);
+    fastfnet_tokenizer *t = fastfnet_tok_load(tpath("x.model"), err, sizeof err);
     check(!t && strstr(err, "apt-get install libsentencepiece-dev") && strstr(err, "x.model"),
           "without the library a .model file is refused saying how to get it: %s", err);
-    t = ffn_tok_train(FFN_TOK_SPM, "a b c\n", 6, 100, 1, err, sizeof err);
+    t = fastfnet_tok_train(FASTFNET_TOK_SPM, "a b c\n", 6, 100, 1, err, sizeof err);
     check(!t && strstr(err, "libsentencepiece-dev"), "training a unigram model says how to get the library");
 }
 
 int main(void) {
     check_tmpdir("spm");
     char err[1024];
-    if (!ffn_spm_available()) {
+    if (!fastfnet_spm_available()) {
         test_without_library();
         check_tmpdir_remove();
         return check_summary();
     }
     size_t len;
     char *text = corpus(3000, 7, &len);
-    double t0 = ffn_now();
-    ffn_tokenizer *t = ffn_tok_train(FFN_TOK_SPM, text, len, 120, 1, err, sizeof err);
-    check(t != NULL, "a unigram model trains through the library (%.2f s): %s", ffn_now() - t0, t ? "" : err);
+    double t0 = fastfnet_now();
+    fastfnet_tokenizer *t = fastfnet_tok_train(FASTFNET_TOK_SPM, text, len, 120, 1, err, sizeof err);
+    check(t != NULL, "a unigram model trains through the library (%.2f s): %s", fastfnet_now() - t0, t ? "" : err);
     if (!t) return check_summary();
-    check(ffn_tok_kind_of(t) == FFN_TOK_SPM && !strcmp(ffn_tok_kind_name(FFN_TOK_SPM), "sentencepiece"), "kind sentencepiece");
-    int V = ffn_tok_vocab_size(t);
+    check(fastfnet_tok_kind_of(t) == FASTFNET_TOK_SPM && !strcmp(fastfnet_tok_kind_name(FASTFNET_TOK_SPM), "sentencepiece"), "kind sentencepiece");
+    int V = fastfnet_tok_vocab_size(t);
     check(V > 20 && V <= 120, "vocabulary of %d pieces (asked for at most 120)", V);
-    check(ffn_tok_special(t, FFN_TOK_UNK) == 0 && ffn_tok_special(t, FFN_TOK_PAD) == 3 && ffn_tok_special(t, FFN_TOK_CLS) == 4 &&
-              ffn_tok_special(t, FFN_TOK_SEP) == 5 && ffn_tok_special(t, FFN_TOK_MASK) == 6,
+    check(fastfnet_tok_special(t, FASTFNET_TOK_UNK) == 0 && fastfnet_tok_special(t, FASTFNET_TOK_PAD) == 3 && fastfnet_tok_special(t, FASTFNET_TOK_CLS) == 4 &&
+              fastfnet_tok_special(t, FASTFNET_TOK_SEP) == 5 && fastfnet_tok_special(t, FASTFNET_TOK_MASK) == 6,
           "FNet's layout of specials, read from the model's pieces: unk 0, pad 3, [CLS] 4, [SEP] 5, [MASK] 6");
-    check(!strcmp(ffn_tok_token_str(t, 4), "[CLS]") && !strcmp(ffn_tok_token_str(t, 3), "<pad>") && !ffn_tok_token_str(t, V),
+    check(!strcmp(fastfnet_tok_token_str(t, 4), "[CLS]") && !strcmp(fastfnet_tok_token_str(t, 3), "<pad>") && !fastfnet_tok_token_str(t, V),
           "token strings are the pieces; out of range is NULL");
 
     /* MLM masking takes the model's ids: specials (unk, <s>, </s>, pad, [CLS], [SEP], [MASK]) are never
      * targets nor random replacements; targets become [MASK] (6) or a regular piece */
-    ffn_mlm_ids mi;
-    int mrc = ffn_mlm_ids_of(&mi, t, err, sizeof err);
+    fastfnet_mlm_ids mi;
+    int mrc = fastfnet_mlm_ids_of(&mi, t, err, sizeof err);
     check(mrc == 0 && mi.cls == 4 && mi.sep == 5 && mi.mask == 6 && mi.first_regular == 7 && mi.nother == 0,
           "MLM ids from the model: [CLS] %d, [SEP] %d, [MASK] %d, regular from %d (%s)", mi.cls, mi.sep, mi.mask,
           mi.first_regular, mrc ? err : "");
     enum { NM = 20000 };
     int32_t *mids = malloc(sizeof(int32_t) * NM), *mlab = malloc(sizeof(int32_t) * NM);
     for (int i = 0; i < NM; i++) mids[i] = i % V;
-    ffn_rng rng;
-    ffn_rng_seed(&rng, 5);
-    ffn_mlm_mask(mids, mlab, NM, &mi, &rng);
+    fastfnet_rng rng;
+    fastfnet_rng_seed(&rng, 5);
+    fastfnet_mlm_mask(mids, mlab, NM, &mi, &rng);
     int targets = 0, bad_target = 0, bad_id = 0, masked = 0;
     for (int i = 0; i < NM; i++) {
         int orig = i % V;
@@ -98,91 +98,91 @@ int main(void) {
     char *line_end = strchr(held, '\n');
     size_t l0 = (size_t)(line_end - held);
     int32_t ids[4096];
-    size_t n = ffn_tok_encode(t, held, l0, ids, 4096);
+    size_t n = fastfnet_tok_encode(t, held, l0, ids, 4096);
     char back[8192];
-    size_t bn = ffn_tok_decode(t, ids, n, back, sizeof back);
+    size_t bn = fastfnet_tok_decode(t, ids, n, back, sizeof back);
     check(n > 0 && n < l0 && bn == l0 && !memcmp(back, held, l0), "decode(encode(x)) == x on a held-out line (%zu bytes -> %zu ids)", l0, n);
-    size_t need = ffn_tok_encode(t, held, l0, ids, 2);
+    size_t need = fastfnet_tok_encode(t, held, l0, ids, 2);
     check(need == n, "encode with a short buffer reports the full count (%zu)", need);
-    check(ffn_tok_save(t, tpath("u.model"), err, sizeof err) == 0, "save as .model");
-    ffn_tokenizer *t2 = ffn_tok_load(tpath("u.model"), err, sizeof err);
+    check(fastfnet_tok_save(t, tpath("u.model"), err, sizeof err) == 0, "save as .model");
+    fastfnet_tokenizer *t2 = fastfnet_tok_load(tpath("u.model"), err, sizeof err);
     int32_t ids2[4096];
-    size_t n2 = t2 ? ffn_tok_encode(t2, held, hl, ids2, 4096) : 0, n1 = ffn_tok_encode(t, held, hl, ids, 4096);
+    size_t n2 = t2 ? fastfnet_tok_encode(t2, held, hl, ids2, 4096) : 0, n1 = fastfnet_tok_encode(t, held, hl, ids, 4096);
     check(t2 && n1 == n2 && n1 < 4096 && !memcmp(ids, ids2, n1 * sizeof *ids), "the saved model gives the same %zu ids", n1);
     size_t fl = 0;
     char *a = read_file(tpath("u.model"), &fl);
     check(a && (unsigned char)a[0] == 0x0a, "the file is a serialized ModelProto (%zu bytes)", fl);
     /* the same bytes under another name are recognised by content */
     if (a) write_file(tpath("spiece"), a, fl);
-    ffn_tokenizer *t3 = ffn_tok_load(tpath("spiece"), err, sizeof err);
-    check(t3 && ffn_tok_kind_of(t3) == FFN_TOK_SPM, "a model file without the .model suffix is recognised by its bytes");
-    ffn_tok_free(t3);
+    fastfnet_tokenizer *t3 = fastfnet_tok_load(tpath("spiece"), err, sizeof err);
+    check(t3 && fastfnet_tok_kind_of(t3) == FASTFNET_TOK_SPM, "a model file without the .model suffix is recognised by its bytes");
+    fastfnet_tok_free(t3);
 
     /* damaged files: refused with one line that names the file, never a crash */
     int refused = 0, lines_ok = 1, tried = 0;
     for (size_t cut = 1; a && cut < fl; cut += fl / 23 + 1, tried++) {
         write_file(tpath("bad.model"), a, cut);
-        ffn_tokenizer *b = ffn_tok_load(tpath("bad.model"), err, sizeof err);
+        fastfnet_tokenizer *b = fastfnet_tok_load(tpath("bad.model"), err, sizeof err);
         if (!b) refused++, lines_ok &= one_line(err) && strstr(err, "bad.model") != NULL;
-        else ffn_tok_encode(b, held, hl, ids2, 4096), ffn_tok_free(b);
+        else fastfnet_tok_encode(b, held, hl, ids2, 4096), fastfnet_tok_free(b);
     }
     check(refused == tried && lines_ok, "%d of %d truncations refused with one line naming the file: %s", refused, tried, err);
     write_text(tpath("junk.model"), "{\"version\": \"1.0\"}");
-    ffn_tokenizer *b = ffn_tok_load(tpath("junk.model"), err, sizeof err);
+    fastfnet_tokenizer *b = fastfnet_tok_load(tpath("junk.model"), err, sizeof err);
     check(!b && one_line(err) && strstr(err, "junk.model") && strstr(err, "SentencePiece"), "a JSON file named .model: %s", err);
     write_file(tpath("empty.model"), "", 0);
-    b = ffn_tok_load(tpath("empty.model"), err, sizeof err);
+    b = fastfnet_tok_load(tpath("empty.model"), err, sizeof err);
     check(!b && one_line(err), "an empty .model file: %s", err);
     free(a);
 
     /* examples: [CLS] a [SEP] b [SEP] with the model's ids, token type 1 from b */
-    ffn_records r = {0};
+    fastfnet_records r = {0};
     r.n = 1;
     r.a = malloc(sizeof(char *)), r.b = malloc(sizeof(char *)), r.label = malloc(sizeof(char *)), r.line = malloc(sizeof(int));
     r.a[0] = strdup("the whale and the ship."), r.b[0] = strdup("the people of the union."), r.label[0] = strdup("x"), r.line[0] = 1;
-    ffn_dataset ds;
-    int rc = ffn_dataset_from_records(&ds, &r, "pairs", t, NULL, 64, err, sizeof err);
+    fastfnet_dataset ds;
+    int rc = fastfnet_dataset_from_records(&ds, &r, "pairs", t, NULL, 64, err, sizeof err);
     int32_t ea[64], eb[64];
-    size_t na = ffn_tok_encode(t, r.a[0], strlen(r.a[0]), ea, 64), nb = ffn_tok_encode(t, r.b[0], strlen(r.b[0]), eb, 64);
+    size_t na = fastfnet_tok_encode(t, r.a[0], strlen(r.a[0]), ea, 64), nb = fastfnet_tok_encode(t, r.b[0], strlen(r.b[0]), eb, 64);
     int ok = rc == 0 && ds.off[1] == (int64_t)(na + nb + 3) && ds.ids[0] == 4 && ds.ids[na + 1] == 5 && ds.ids[na + nb + 2] == 5 &&
              !memcmp(ds.ids + 1, ea, na * 4) && !memcmp(ds.ids + na + 2, eb, nb * 4) && ds.seg[0] == (int32_t)(na + 2);
     check(ok, "pair example: [CLS]=4 a [SEP]=5 b [SEP]=5 with token type 1 from b (%zu + %zu ids)", na, nb);
-    if (rc == 0) ffn_dataset_free(&ds);
-    ffn_records_free(&r);
+    if (rc == 0) fastfnet_dataset_free(&ds);
+    fastfnet_records_free(&r);
 
     /* the tokenizer against an FNet config: vocabulary and pad id */
-    ffn_config c;
-    ffn_config_default(&c, "fnet");
+    fastfnet_config c;
+    fastfnet_config_default(&c, "fnet");
     c.vocab_size = V;
     c.pad_token_id = 3;
-    check(ffn_dir_check_tokenizer(t, "dir/spiece.model", &c, "dir", err, sizeof err) == 0, "config pad 3 == the model's <pad>");
+    check(fastfnet_dir_check_tokenizer(t, "dir/spiece.model", &c, "dir", err, sizeof err) == 0, "config pad 3 == the model's <pad>");
     c.pad_token_id = 0;
-    rc = ffn_dir_check_tokenizer(t, "dir/spiece.model", &c, "dir", err, sizeof err);
+    rc = fastfnet_dir_check_tokenizer(t, "dir/spiece.model", &c, "dir", err, sizeof err);
     check(rc && strstr(err, "dir/config.json") && strstr(err, "pad_token_id is 0") && strstr(err, "id 3"), "pad mismatch: %s", err);
     c.pad_token_id = 3, c.vocab_size = V + 1;
-    rc = ffn_dir_check_tokenizer(t, "dir/spiece.model", &c, "dir", err, sizeof err);
+    rc = fastfnet_dir_check_tokenizer(t, "dir/spiece.model", &c, "dir", err, sizeof err);
     check(rc && strstr(err, "dir/spiece.model"), "vocabulary mismatch: %s", err);
 
     /* config.json with HF's classifier fields, still read back by fastfnet */
-    c.vocab_size = V, c.heads = FFN_HEAD_CLS | FFN_HEAD_POOLER, c.num_labels = 2;
+    c.vocab_size = V, c.heads = FASTFNET_HEAD_CLS | FASTFNET_HEAD_POOLER, c.num_labels = 2;
     char *names[2] = {"ham", "sp\"am"};
-    ffn_labels lab = {2, names};
+    fastfnet_labels lab = {2, names};
     char cfg[16384];
-    int cn = ffn_dir_config_json(&c, &lab, cfg, sizeof cfg);
-    ffn_json *j = cn > 0 ? ffn_json_parse(cfg, (size_t)cn, err, sizeof err) : NULL;
-    const ffn_json *arch = j ? ffn_json_get(j, "architectures") : NULL, *i2l = j ? ffn_json_get(j, "id2label") : NULL;
-    const ffn_json *l2i = j ? ffn_json_get(j, "label2id") : NULL;
+    int cn = fastfnet_dir_config_json(&c, &lab, cfg, sizeof cfg);
+    fastfnet_json *j = cn > 0 ? fastfnet_json_parse(cfg, (size_t)cn, err, sizeof err) : NULL;
+    const fastfnet_json *arch = j ? fastfnet_json_get(j, "architectures") : NULL, *i2l = j ? fastfnet_json_get(j, "id2label") : NULL;
+    const fastfnet_json *l2i = j ? fastfnet_json_get(j, "label2id") : NULL;
     long long id = -1;
     check(arch && arch->n == 1 && !strcmp(arch->items[0].str, "FNetForSequenceClassification") && i2l &&
-              !strcmp(ffn_json_get_str(i2l, "1"), "sp\"am") && l2i && ffn_json_get_int(l2i, "ham", &id) == 0 && id == 0,
+              !strcmp(fastfnet_json_get_str(i2l, "1"), "sp\"am") && l2i && fastfnet_json_get_int(l2i, "ham", &id) == 0 && id == 0,
           "config.json has architectures, id2label and label2id (valid JSON, escaped)");
-    ffn_config back_cfg;
-    check(j && ffn_config_from_json(&back_cfg, cfg, (size_t)cn, err, sizeof err) == 0 && back_cfg.num_labels == 2,
+    fastfnet_config back_cfg;
+    check(j && fastfnet_config_from_json(&back_cfg, cfg, (size_t)cn, err, sizeof err) == 0 && back_cfg.num_labels == 2,
           "fastfnet reads that config.json back");
-    check(ffn_dir_config_json(&c, &lab, cfg, 64) < 0, "a buffer too small is reported, not overrun");
-    ffn_json_free(j);
+    check(fastfnet_dir_config_json(&c, &lab, cfg, 64) < 0, "a buffer too small is reported, not overrun");
+    fastfnet_json_free(j);
 
-    ffn_tok_free(t), ffn_tok_free(t2);
+    fastfnet_tok_free(t), fastfnet_tok_free(t2);
     free(text), free(held);
     check_tmpdir_remove();
     return check_summary();

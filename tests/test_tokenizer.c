@@ -12,8 +12,8 @@
 /* ---------------------------------------------------------------------------------------------------- */
 /* inputs                                                                                                 */
 
-static ffn_rng g_rng;
-static uint32_t rnd(uint32_t n) { return (uint32_t)(ffn_rng_u64(&g_rng) % n); }
+static fastfnet_rng g_rng;
+static uint32_t rnd(uint32_t n) { return (uint32_t)(fastfnet_rng_u64(&g_rng) % n); }
 
 /* English-like text: common English words plus a lexicon of syllable-built words, drawn with Zipf
  * frequencies, in capitalised sentences with punctuation, contractions, numbers and paragraphs. This has
@@ -48,7 +48,7 @@ typedef struct {
 
 static lexicon *lex_new(void) {
     lexicon *L = calloc(1, sizeof *L);
-    ffn_rng_seed(&g_rng, 12345);
+    fastfnet_rng_seed(&g_rng, 12345);
     for (int i = 0; i < NCOMMON; i++) L->words[i] = strdup(g_common[i]);
     for (int i = 0; i < NLEX; i++) {
         char w[64] = "";
@@ -66,7 +66,7 @@ static void lex_free(lexicon *L) {
     free(L);
 }
 static const char *lex_draw(const lexicon *L) {
-    double u = (ffn_rng_u64(&g_rng) >> 11) * (1.0 / 9007199254740992.0);
+    double u = (fastfnet_rng_u64(&g_rng) >> 11) * (1.0 / 9007199254740992.0);
     int lo = 0, hi = NCOMMON + NLEX - 1;
     while (lo < hi) {
         int mid = (lo + hi) / 2;
@@ -78,7 +78,7 @@ static const char *lex_draw(const lexicon *L) {
 
 /* n bytes (exactly) of English-like text, NUL-terminated; seed picks the stream. */
 static char *english(const lexicon *L, size_t n, uint64_t seed) {
-    ffn_rng_seed(&g_rng, seed);
+    fastfnet_rng_seed(&g_rng, seed);
     char *s = malloc(n + 256);
     size_t o = 0;
     int start = 1;
@@ -143,13 +143,13 @@ static char *random_unicode(size_t nchars, size_t *len) {
 }
 
 /* Encodes and decodes; 1 when the bytes come back exactly. */
-static int round_trip(ffn_tokenizer *t, const char *s, size_t n, size_t *ntok) {
-    size_t m = ffn_tok_encode(t, s, n, NULL, 0);
+static int round_trip(fastfnet_tokenizer *t, const char *s, size_t n, size_t *ntok) {
+    size_t m = fastfnet_tok_encode(t, s, n, NULL, 0);
     int32_t *ids = malloc((m + 1) * sizeof *ids);
-    size_t m2 = ffn_tok_encode(t, s, n, ids, m);
-    size_t need = ffn_tok_decode(t, ids, m, NULL, 0);
+    size_t m2 = fastfnet_tok_encode(t, s, n, ids, m);
+    size_t need = fastfnet_tok_decode(t, ids, m, NULL, 0);
     char *back = malloc(need + 1);
-    size_t got = ffn_tok_decode(t, ids, m, back, need + 1);
+    size_t got = fastfnet_tok_decode(t, ids, m, back, need + 1);
     int ok = m2 == m && need == n && got == n && memcmp(back, s, n) == 0 && back[n] == 0;
     if (ntok) *ntok = m;
     free(ids);
@@ -157,10 +157,10 @@ static int round_trip(ffn_tokenizer *t, const char *s, size_t n, size_t *ntok) {
     return ok;
 }
 
-static int32_t *encode_all(ffn_tokenizer *t, const char *s, size_t n, size_t *m) {
-    *m = ffn_tok_encode(t, s, n, NULL, 0);
+static int32_t *encode_all(fastfnet_tokenizer *t, const char *s, size_t n, size_t *m) {
+    *m = fastfnet_tok_encode(t, s, n, NULL, 0);
     int32_t *ids = malloc((*m + 1) * sizeof *ids);
-    ffn_tok_encode(t, s, n, ids, *m);
+    fastfnet_tok_encode(t, s, n, ids, *m);
     return ids;
 }
 
@@ -168,82 +168,82 @@ static int32_t *encode_all(ffn_tokenizer *t, const char *s, size_t n, size_t *m)
 /* tests                                                                                                  */
 
 static void test_specials(void) {
-    int ok = FFN_TOK_CLS == 0 && FFN_TOK_SEP == 1 && FFN_TOK_MASK == 2 && FFN_TOK_PAD == 3 && FFN_TOK_UNK == 4 &&
-             FFN_TOK_NUM_SPECIAL == 5;
+    int ok = FASTFNET_TOK_CLS == 0 && FASTFNET_TOK_SEP == 1 && FASTFNET_TOK_MASK == 2 && FASTFNET_TOK_PAD == 3 && FASTFNET_TOK_UNK == 4 &&
+             FASTFNET_TOK_NUM_SPECIAL == 5;
     char err[256];
     static const char *names[] = {"[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]"};
     const char *text = "a b c a b a";
-    ffn_tokenizer *ts[3] = {ffn_tok_byte(), ffn_tok_train(FFN_TOK_WORD, text, strlen(text), 100, 1, err, sizeof err),
-                            ffn_tok_train(FFN_TOK_BPE, text, strlen(text), 300, 2, err, sizeof err)};
+    fastfnet_tokenizer *ts[3] = {fastfnet_tok_byte(), fastfnet_tok_train(FASTFNET_TOK_WORD, text, strlen(text), 100, 1, err, sizeof err),
+                            fastfnet_tok_train(FASTFNET_TOK_BPE, text, strlen(text), 300, 2, err, sizeof err)};
     for (int k = 0; k < 3; k++) {
-        ok &= ts[k] != NULL && (int)ffn_tok_kind_of(ts[k]) == k;
-        for (int i = 0; ts[k] && i < 5; i++) ok &= strcmp(ffn_tok_token_str(ts[k], i), names[i]) == 0;
+        ok &= ts[k] != NULL && (int)fastfnet_tok_kind_of(ts[k]) == k;
+        for (int i = 0; ts[k] && i < 5; i++) ok &= strcmp(fastfnet_tok_token_str(ts[k], i), names[i]) == 0;
         /* decode skips specials */
         int32_t ids[] = {0, 1, 2, 3, 4};
         char out[8] = "x";
-        ok &= ts[k] && ffn_tok_decode(ts[k], ids, 5, out, sizeof out) == 0 && out[0] == 0;
-        ok &= ts[k] && ffn_tok_token_str(ts[k], -1) == NULL && ffn_tok_token_str(ts[k], ffn_tok_vocab_size(ts[k])) == NULL;
-        ffn_tok_free(ts[k]);
+        ok &= ts[k] && fastfnet_tok_decode(ts[k], ids, 5, out, sizeof out) == 0 && out[0] == 0;
+        ok &= ts[k] && fastfnet_tok_token_str(ts[k], -1) == NULL && fastfnet_tok_token_str(ts[k], fastfnet_tok_vocab_size(ts[k])) == NULL;
+        fastfnet_tok_free(ts[k]);
     }
-    ok &= strcmp(ffn_tok_kind_name(FFN_TOK_BYTE), "byte") == 0 && strcmp(ffn_tok_kind_name(FFN_TOK_WORD), "word") == 0 &&
-          strcmp(ffn_tok_kind_name(FFN_TOK_BPE), "bpe") == 0;
+    ok &= strcmp(fastfnet_tok_kind_name(FASTFNET_TOK_BYTE), "byte") == 0 && strcmp(fastfnet_tok_kind_name(FASTFNET_TOK_WORD), "word") == 0 &&
+          strcmp(fastfnet_tok_kind_name(FASTFNET_TOK_BPE), "bpe") == 0;
     check_detail(ok, "specials_fixed", "special ids, names, kinds or decode-skipping differ");
 }
 
 static void test_byte(void) {
-    ffn_tokenizer *t = ffn_tok_byte();
-    ffn_rng_seed(&g_rng, 7);
+    fastfnet_tokenizer *t = fastfnet_tok_byte();
+    fastfnet_rng_seed(&g_rng, 7);
     size_t n = 100000;
     char *s = malloc(n);
     for (size_t i = 0; i < n; i++) s[i] = (char)rnd(256);
     s[0] = 0, s[1] = (char)0xff, s[n - 1] = 0;
     size_t m;
     int32_t *ids = encode_all(t, s, n, &m);
-    int ok = m == n && ffn_tok_vocab_size(t) == 261;
+    int ok = m == n && fastfnet_tok_vocab_size(t) == 261;
     for (size_t i = 0; ok && i < n; i++) ok = ids[i] == 5 + (uint8_t)s[i];
-    check_detail(ok, "byte_ids", "byte b must be id 5 + b (vocab %d)", ffn_tok_vocab_size(t));
+    check_detail(ok, "byte_ids", "byte b must be id 5 + b (vocab %d)", fastfnet_tok_vocab_size(t));
     check_detail(round_trip(t, s, n, NULL), "byte_round_trip", "random bytes incl. NUL and 0xFF did not come back");
     /* short buffers: counts are still the totals, nothing written past cap */
     int32_t few[4] = {-7, -7, -7, -7};
     char small[4] = {'z', 'z', 'z', 'z'};
-    size_t c = ffn_tok_encode(t, "hello", 5, few, 3);
-    size_t d = ffn_tok_decode(t, ids, 10, small, 3);
+    size_t c = fastfnet_tok_encode(t, "hello", 5, few, 3);
+    size_t d = fastfnet_tok_decode(t, ids, 10, small, 3);
     check_detail(c == 5 && few[2] == 5 + 'l' && few[3] == -7 && d == 10 && small[2] == s[2] && small[3] == 'z',
                  "short_buffers", "encode returned %zu, decode %zu", c, d);
     char err[256];
-    int sv = ffn_tok_save(t, tpath("byte.json"), err, sizeof err);
-    ffn_tokenizer *u = sv == 0 ? ffn_tok_load(tpath("byte.json"), err, sizeof err) : NULL;
+    int sv = fastfnet_tok_save(t, tpath("byte.json"), err, sizeof err);
+    fastfnet_tokenizer *u = sv == 0 ? fastfnet_tok_load(tpath("byte.json"), err, sizeof err) : NULL;
     size_t m2 = 0;
     int32_t *ids2 = u ? encode_all(u, s, n, &m2) : NULL;
     size_t flen = 0;
     char *file = read_file(tpath("byte.json"), &flen);
-    check_detail(u && ffn_tok_kind_of(u) == FFN_TOK_BYTE && m2 == m && memcmp(ids, ids2, m * sizeof *ids) == 0 &&
+    check_detail(u && fastfnet_tok_kind_of(u) == FASTFNET_TOK_BYTE && m2 == m && memcmp(ids, ids2, m * sizeof *ids) == 0 &&
                      file && strstr(file, "\"type\": \"BPE\"") && strstr(file, "\"merges\": []") &&
                      strstr(file, "\"kind\": \"byte\""),
                  "byte_save_load", "%s", u ? "reloaded byte tokenizer differs" : err);
     free(file);
     free(ids2);
-    ffn_tok_free(u);
+    fastfnet_tok_free(u);
     free(ids);
     free(s);
-    ffn_tok_free(t);
+    fastfnet_tok_free(t);
 }
 
 /* Every regular token must respect the pre-tokenizer's chunking: a space can only open a token (" word")
  * or be part of a whitespace-only token; no token mixes a letter with a following space. */
-static int chunking_respected(const ffn_tokenizer *t, char *bad, size_t badlen) {
-    int V = ffn_tok_vocab_size(t);
+static int chunking_respected(const fastfnet_tokenizer *t, char *bad, size_t badlen) {
+    int V = fastfnet_tok_vocab_size(t);
     char buf[256];
     for (int id = 5; id < V; id++) {
         int32_t one = id;
-        size_t n = ffn_tok_decode(t, &one, 1, buf, sizeof buf);
+        size_t n = fastfnet_tok_decode(t, &one, 1, buf, sizeof buf);
         if (n >= sizeof buf) continue;
         int all_space = 1;
         for (size_t i = 0; i < n; i++) all_space &= buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\t' || buf[i] == '\r';
         if (all_space) continue;
         for (size_t i = 1; i < n; i++)
             if (buf[i] == ' ' || buf[i] == '\n') {
-                snprintf(bad, badlen, "token %d \"%s\" crosses a chunk boundary", id, ffn_tok_token_str(t, id));
+                snprintf(bad, badlen, "token %d \"%s\" crosses a chunk boundary", id, fastfnet_tok_token_str(t, id));
                 return 0;
             }
     }
@@ -255,16 +255,16 @@ static void test_bpe(const lexicon *L) {
     size_t n = 2 << 20;
     char *corpus = english(L, n, 1);
     /* the 4000-token vocabulary on ~2 MB: the training speed target */
-    double t0 = ffn_now();
-    ffn_tokenizer *big = ffn_tok_train(FFN_TOK_BPE, corpus, n, 4000, 2, err, sizeof err);
-    double dt = ffn_now() - t0;
-    printf("bpe: trained a %d-token vocabulary on %.1f MB in %.2f s\n", big ? ffn_tok_vocab_size(big) : -1, n / 1e6, dt);
-    check_detail(big && ffn_tok_vocab_size(big) == 4000, "bpe_train_4000", "%s", big ? "vocab size differs" : err);
+    double t0 = fastfnet_now();
+    fastfnet_tokenizer *big = fastfnet_tok_train(FASTFNET_TOK_BPE, corpus, n, 4000, 2, err, sizeof err);
+    double dt = fastfnet_now() - t0;
+    printf("bpe: trained a %d-token vocabulary on %.1f MB in %.2f s\n", big ? fastfnet_tok_vocab_size(big) : -1, n / 1e6, dt);
+    check_detail(big && fastfnet_tok_vocab_size(big) == 4000, "bpe_train_4000", "%s", big ? "vocab size differs" : err);
     char bad[256] = "";
     check_detail(big && chunking_respected(big, bad, sizeof bad), "bpe_chunking", "%s", bad);
 
     /* 1000 merges, compression on held-out text of the same kind */
-    ffn_tokenizer *t = ffn_tok_train(FFN_TOK_BPE, corpus, n, 261 + 1000, 2, err, sizeof err);
+    fastfnet_tokenizer *t = fastfnet_tok_train(FASTFNET_TOK_BPE, corpus, n, 261 + 1000, 2, err, sizeof err);
     size_t hn = 1 << 20;
     char *held = english(L, hn, 2);
     size_t ntok = 0;
@@ -272,10 +272,10 @@ static void test_bpe(const lexicon *L) {
     double ratio = ntok ? (double)hn / ntok : 0;
     printf("bpe: 1000 merges: %.2f bytes/token on held-out English-like text (byte tokenizer: 1.00)\n", ratio);
     check_detail(t && rt && ratio > 2, "bpe_compression", "round trip %d, ratio %.2f", rt, ratio);
-    ffn_tok_free(big);
+    fastfnet_tok_free(big);
 
     /* round trips on text unlike the corpus */
-    ffn_rng_seed(&g_rng, 99);
+    fastfnet_rng_seed(&g_rng, 99);
     size_t ulen;
     char *uni = random_unicode(200000, &ulen);
     check_detail(t && round_trip(t, uni, ulen, NULL), "bpe_round_trip_unicode",
@@ -297,24 +297,24 @@ static void test_bpe(const lexicon *L) {
     size_t ln = 1 << 20;
     char *lng = malloc(ln);
     for (size_t i = 0; i < ln; i++) lng[i] = "theandwhale"[rnd(11)];
-    t0 = ffn_now();
+    t0 = fastfnet_now();
     size_t lt = 0;
     int lok = t && round_trip(t, lng, ln, &lt);
-    double ldt = ffn_now() - t0;
+    double ldt = fastfnet_now() - t0;
     check_detail(lok && ldt < 20, "bpe_long_chunk", "1 MB without spaces: round trip %d, %.2f s", lok, ldt);
 
     /* determinism: the same input gives the same file bytes */
-    ffn_tokenizer *t2 = ffn_tok_train(FFN_TOK_BPE, corpus, n, 261 + 1000, 2, err, sizeof err);
-    int s1 = t ? ffn_tok_save(t, tpath("bpe1.json"), err, sizeof err) : -1;
-    int s2 = t2 ? ffn_tok_save(t2, tpath("bpe2.json"), err, sizeof err) : -1;
+    fastfnet_tokenizer *t2 = fastfnet_tok_train(FASTFNET_TOK_BPE, corpus, n, 261 + 1000, 2, err, sizeof err);
+    int s1 = t ? fastfnet_tok_save(t, tpath("bpe1.json"), err, sizeof err) : -1;
+    int s2 = t2 ? fastfnet_tok_save(t2, tpath("bpe2.json"), err, sizeof err) : -1;
     size_t f1n = 0, f2n = 0;
     char *f1 = s1 == 0 ? read_file(tpath("bpe1.json"), &f1n) : NULL;
     char *f2 = s2 == 0 ? read_file(tpath("bpe2.json"), &f2n) : NULL;
     check_detail(f1 && f2 && f1n == f2n && memcmp(f1, f2, f1n) == 0, "bpe_deterministic",
                  "two trainings gave different files");
     /* save -> load -> identical encodings, and an identical file when saved again */
-    ffn_tokenizer *u = s1 == 0 ? ffn_tok_load(tpath("bpe1.json"), err, sizeof err) : NULL;
-    int same = u && ffn_tok_kind_of(u) == FFN_TOK_BPE && ffn_tok_vocab_size(u) == ffn_tok_vocab_size(t);
+    fastfnet_tokenizer *u = s1 == 0 ? fastfnet_tok_load(tpath("bpe1.json"), err, sizeof err) : NULL;
+    int same = u && fastfnet_tok_kind_of(u) == FASTFNET_TOK_BPE && fastfnet_tok_vocab_size(u) == fastfnet_tok_vocab_size(t);
     const char *inputs[3] = {held, uni, rb};
     size_t lens[3] = {hn, ulen, 200000};
     for (int k = 0; same && k < 3; k++) {
@@ -324,7 +324,7 @@ static void test_bpe(const lexicon *L) {
         free(a);
         free(b);
     }
-    int s3 = u ? ffn_tok_save(u, tpath("bpe3.json"), err, sizeof err) : -1;
+    int s3 = u ? fastfnet_tok_save(u, tpath("bpe3.json"), err, sizeof err) : -1;
     size_t f3n = 0;
     char *f3 = s3 == 0 ? read_file(tpath("bpe3.json"), &f3n) : NULL;
     check_detail(same && f3 && f1 && f3n == f1n && memcmp(f1, f3, f1n) == 0, "bpe_save_load", "%s",
@@ -337,20 +337,20 @@ static void test_bpe(const lexicon *L) {
                  "bpe_hf_layout", "the saved file lacks an expected HF field");
     /* merged tokens decode to what they were built from */
     int mok = u != NULL;
-    for (int id = 261; mok && id < ffn_tok_vocab_size(u); id++) {
+    for (int id = 261; mok && id < fastfnet_tok_vocab_size(u); id++) {
         int32_t one = id;
-        mok = ffn_tok_decode(u, &one, 1, NULL, 0) >= 2;
+        mok = fastfnet_tok_decode(u, &one, 1, NULL, 0) >= 2;
     }
     check_detail(mok, "bpe_merged_tokens", "a merged token decodes to fewer than 2 bytes");
 
     free(f1), free(f2), free(f3);
-    ffn_tok_free(u);
-    ffn_tok_free(t2);
+    fastfnet_tok_free(u);
+    fastfnet_tok_free(t2);
     free(lng);
     free(rb);
     free(uni);
     free(held);
-    ffn_tok_free(t);
+    fastfnet_tok_free(t);
     free(corpus);
 }
 
@@ -359,7 +359,7 @@ static void test_bpe(const lexicon *L) {
  * lowercase words separated by single spaces the chunks are simply "word" and " word". The fast trainer
  * must build the same tokens in the same order. */
 static void test_bpe_reference(const lexicon *L) {
-    ffn_rng_seed(&g_rng, 21);
+    fastfnet_rng_seed(&g_rng, 21);
     size_t cap = 40000, n = 0;
     char *text = malloc(cap + 64);
     while (n < cap) {
@@ -415,19 +415,19 @@ static void test_bpe_reference(const lexicon *L) {
         }
     }
     char err[256];
-    ffn_tokenizer *t = ffn_tok_train(FFN_TOK_BPE, text, n, V, 2, err, sizeof err);
-    int ok = t && ffn_tok_vocab_size(t) == nv, first_bad = -1;
+    fastfnet_tokenizer *t = fastfnet_tok_train(FASTFNET_TOK_BPE, text, n, V, 2, err, sizeof err);
+    int ok = t && fastfnet_tok_vocab_size(t) == nv, first_bad = -1;
     for (int id = 261; ok && id < nv; id++) {
         char buf[512];
         int32_t one = id;
-        size_t m = ffn_tok_decode(t, &one, 1, buf, sizeof buf);
+        size_t m = fastfnet_tok_decode(t, &one, 1, buf, sizeof buf);
         ok = m == strlen(tok[id]) && memcmp(buf, tok[id], m) == 0;
         if (!ok) first_bad = id;
     }
     printf("bpe: naive reference trainer made %d tokens from %zu bytes\n", nv - 261, n);
     check_detail(ok, "bpe_matches_naive_trainer", "vocab %d vs %d, first differing token id %d",
-                 t ? ffn_tok_vocab_size(t) : -1, nv, first_bad);
-    ffn_tok_free(t);
+                 t ? fastfnet_tok_vocab_size(t) : -1, nv, first_bad);
+    fastfnet_tok_free(t);
     for (int id = 0; id < V; id++) free(tok[id]);
     free(tok), free(done), free(cnt), free(seq), free(cstart), free(clen), free(text);
 }
@@ -435,7 +435,7 @@ static void test_bpe_reference(const lexicon *L) {
 static void test_word(void) {
     char err[256];
     /* a ListOps-like stream */
-    ffn_rng_seed(&g_rng, 5);
+    fastfnet_rng_seed(&g_rng, 5);
     size_t cap = 1 << 20, o = 0;
     char *s = malloc(cap + 64);
     static const char *ops[] = {"[MAX", "[MIN", "[MED", "[SM", "]", "(", ")"};
@@ -445,8 +445,8 @@ static void test_word(void) {
                              rnd(20) == 0 ? "\n" : rnd(10) == 0 ? "  " : " ");
     }
     s[o] = 0;
-    ffn_tokenizer *t = ffn_tok_train(FFN_TOK_WORD, s, o, 100, 1, err, sizeof err);
-    check_detail(t && ffn_tok_vocab_size(t) == 5 + 17, "word_vocab", "%s", t ? "expected 5 specials + 17 words" : err);
+    fastfnet_tokenizer *t = fastfnet_tok_train(FASTFNET_TOK_WORD, s, o, 100, 1, err, sizeof err);
+    check_detail(t && fastfnet_tok_vocab_size(t) == 5 + 17, "word_vocab", "%s", t ? "expected 5 specials + 17 words" : err);
     /* whitespace-normalised text round-trips */
     char *norm = malloc(o + 1);
     size_t k = 0;
@@ -460,46 +460,46 @@ static void test_word(void) {
     size_t m;
     int32_t *ids = t ? encode_all(t, s, o, &m) : NULL;
     char *back = t ? malloc(k + 1) : NULL;
-    size_t need = t ? ffn_tok_decode(t, ids, m, back, k + 1) : 0;
+    size_t need = t ? fastfnet_tok_decode(t, ids, m, back, k + 1) : 0;
     check_detail(t && need == k && memcmp(back, norm, k) == 0, "word_round_trip", "decode(encode(x)) != normalised x");
     /* unseen words -> [UNK]; a word equal to a special maps to it (as HF's WordLevel vocab does) */
     int32_t u[8];
-    size_t un = t ? ffn_tok_encode(t, "  7 banana\t[MAX  [UNK] zz ", strlen("  7 banana\t[MAX  [UNK] zz "), u, 8) : 0;
-    check_detail(t && un == 5 && u[0] >= 5 && u[1] == FFN_TOK_UNK && u[2] >= 5 && u[3] == FFN_TOK_UNK &&
-                     u[4] == FFN_TOK_UNK && strcmp(ffn_tok_token_str(t, u[0]), "7") == 0,
+    size_t un = t ? fastfnet_tok_encode(t, "  7 banana\t[MAX  [UNK] zz ", strlen("  7 banana\t[MAX  [UNK] zz "), u, 8) : 0;
+    check_detail(t && un == 5 && u[0] >= 5 && u[1] == FASTFNET_TOK_UNK && u[2] >= 5 && u[3] == FASTFNET_TOK_UNK &&
+                     u[4] == FASTFNET_TOK_UNK && strcmp(fastfnet_tok_token_str(t, u[0]), "7") == 0,
                  "word_unk", "unknown words must map to [UNK] (%zu ids)", un);
     /* frequency order, vocab cap, min_freq */
     const char *z = "c c c b b a a d e e e e";
-    ffn_tokenizer *w = ffn_tok_train(FFN_TOK_WORD, z, strlen(z), 5 + 3, 2, err, sizeof err);
-    check_detail(w && ffn_tok_vocab_size(w) == 8 && strcmp(ffn_tok_token_str(w, 5), "e") == 0 &&
-                     strcmp(ffn_tok_token_str(w, 6), "c") == 0 && strcmp(ffn_tok_token_str(w, 7), "a") == 0,
+    fastfnet_tokenizer *w = fastfnet_tok_train(FASTFNET_TOK_WORD, z, strlen(z), 5 + 3, 2, err, sizeof err);
+    check_detail(w && fastfnet_tok_vocab_size(w) == 8 && strcmp(fastfnet_tok_token_str(w, 5), "e") == 0 &&
+                     strcmp(fastfnet_tok_token_str(w, 6), "c") == 0 && strcmp(fastfnet_tok_token_str(w, 7), "a") == 0,
                  "word_order", "expected e, c, a (ties in byte order, cap respected)");
-    ffn_tokenizer *w2 = ffn_tok_train(FFN_TOK_WORD, z, strlen(z), 100, 3, err, sizeof err);
-    check_detail(w2 && ffn_tok_vocab_size(w2) == 7, "word_min_freq", "min_freq 3 must keep only c and e");
-    ffn_tok_free(w2);
+    fastfnet_tokenizer *w2 = fastfnet_tok_train(FASTFNET_TOK_WORD, z, strlen(z), 100, 3, err, sizeof err);
+    check_detail(w2 && fastfnet_tok_vocab_size(w2) == 7, "word_min_freq", "min_freq 3 must keep only c and e");
+    fastfnet_tok_free(w2);
     /* save -> load */
-    int sv = t ? ffn_tok_save(t, tpath("word.json"), err, sizeof err) : -1;
-    ffn_tokenizer *l = sv == 0 ? ffn_tok_load(tpath("word.json"), err, sizeof err) : NULL;
+    int sv = t ? fastfnet_tok_save(t, tpath("word.json"), err, sizeof err) : -1;
+    fastfnet_tokenizer *l = sv == 0 ? fastfnet_tok_load(tpath("word.json"), err, sizeof err) : NULL;
     size_t m2 = 0;
     int32_t *ids2 = l ? encode_all(l, s, o, &m2) : NULL;
     size_t flen = 0;
     char *file = read_file(tpath("word.json"), &flen);
-    check_detail(l && ffn_tok_kind_of(l) == FFN_TOK_WORD && m2 == m && memcmp(ids, ids2, m * sizeof *ids) == 0 &&
+    check_detail(l && fastfnet_tok_kind_of(l) == FASTFNET_TOK_WORD && m2 == m && memcmp(ids, ids2, m * sizeof *ids) == 0 &&
                      file && strstr(file, "\"type\": \"WordLevel\"") && strstr(file, "\"WhitespaceSplit\""),
                  "word_save_load", "%s", l ? "reloaded word tokenizer differs" : err);
     /* bad arguments */
-    check_detail(!ffn_tok_train(FFN_TOK_WORD, z, strlen(z), 5, 1, err, sizeof err) && strstr(err, "vocab size") &&
-                     !ffn_tok_train(FFN_TOK_BPE, z, strlen(z), 260, 1, err, sizeof err) && strstr(err, "261"),
+    check_detail(!fastfnet_tok_train(FASTFNET_TOK_WORD, z, strlen(z), 5, 1, err, sizeof err) && strstr(err, "vocab size") &&
+                     !fastfnet_tok_train(FASTFNET_TOK_BPE, z, strlen(z), 260, 1, err, sizeof err) && strstr(err, "261"),
                  "train_bad_args", "too small vocab sizes must be refused");
     free(file);
     free(ids2);
-    ffn_tok_free(l);
-    ffn_tok_free(w);
+    fastfnet_tok_free(l);
+    fastfnet_tok_free(w);
     free(back);
     free(ids);
     free(norm);
     free(s);
-    ffn_tok_free(t);
+    fastfnet_tok_free(t);
 }
 
 /* Replaces the first `from` in src by `to`; NULL when absent. */
@@ -523,10 +523,10 @@ static int refused(const char *text, size_t n, const char *want, char *msg, size
     }
     write_file(path, text, n);
     char err[512] = "";
-    ffn_tokenizer *t = ffn_tok_load(path, err, sizeof err);
+    fastfnet_tokenizer *t = fastfnet_tok_load(path, err, sizeof err);
     snprintf(msg, msglen, "%s", t ? "accepted" : err);
     int ok = !t && strncmp(err, path, strlen(path)) == 0 && !strchr(err, '\n') && (!want || strstr(err, want));
-    ffn_tok_free(t);
+    fastfnet_tok_free(t);
     return ok;
 }
 
@@ -534,18 +534,18 @@ static void test_malformed(const lexicon *L) {
     char err[256], msg[600];
     size_t n = 300000;
     char *corpus = english(L, n, 3);
-    ffn_tokenizer *t = ffn_tok_train(FFN_TOK_BPE, corpus, n, 400, 2, err, sizeof err);
+    fastfnet_tokenizer *t = fastfnet_tok_train(FASTFNET_TOK_BPE, corpus, n, 400, 2, err, sizeof err);
     size_t flen = 0;
-    char *good = t && ffn_tok_save(t, tpath("good.json"), err, sizeof err) == 0 ? read_file(tpath("good.json"), &flen) : NULL;
-    ffn_tok_free(t);
+    char *good = t && fastfnet_tok_save(t, tpath("good.json"), err, sizeof err) == 0 ? read_file(tpath("good.json"), &flen) : NULL;
+    fastfnet_tok_free(t);
     free(corpus);
     if (!good) {
         check_detail(0, "malformed_setup", "%s", err);
         return;
     }
-    ffn_tokenizer *ok = ffn_tok_load(tpath("good.json"), err, sizeof err);
+    fastfnet_tokenizer *ok = fastfnet_tok_load(tpath("good.json"), err, sizeof err);
     check_detail(ok != NULL, "malformed_baseline", "%s", err);
-    ffn_tok_free(ok);
+    fastfnet_tok_free(ok);
     struct {
         const char *name, *from, *to, *want;
     } cases[] = {
@@ -604,16 +604,16 @@ static void test_malformed(const lexicon *L) {
     check_detail(all, "malformed_truncated", "%s", msg);
     /* not a file, and empty */
     char err2[512];
-    ffn_tokenizer *x = ffn_tok_load(tpath("does-not-exist.json"), err2, sizeof err2);
+    fastfnet_tokenizer *x = fastfnet_tok_load(tpath("does-not-exist.json"), err2, sizeof err2);
     check_detail(!x && strstr(err2, "does-not-exist.json"), "malformed_missing_file", "%s", err2);
     check_detail(refused("", 0, NULL, msg, sizeof msg) && refused("[]", 2, NULL, msg, sizeof msg), "malformed_empty",
                  "%s", msg);
     /* a word file with whitespace inside a word, and a duplicate word via the JSON parser */
     const char *wtext = "x y z x y x";
-    ffn_tokenizer *w = ffn_tok_train(FFN_TOK_WORD, wtext, strlen(wtext), 50, 1, err, sizeof err);
+    fastfnet_tokenizer *w = fastfnet_tok_train(FASTFNET_TOK_WORD, wtext, strlen(wtext), 50, 1, err, sizeof err);
     size_t wlen = 0;
-    char *wgood = w && ffn_tok_save(w, tpath("w.json"), err, sizeof err) == 0 ? read_file(tpath("w.json"), &wlen) : NULL;
-    ffn_tok_free(w);
+    char *wgood = w && fastfnet_tok_save(w, tpath("w.json"), err, sizeof err) == 0 ? read_file(tpath("w.json"), &wlen) : NULL;
+    fastfnet_tok_free(w);
     char *wb = wgood ? replace1(wgood, "\"y\": 6", "\"y q\": 6") : NULL;
     check_detail(refused(wb, wb ? strlen(wb) : 0, "whitespace", msg, sizeof msg), "malformed_word_space", "%s", msg);
     free(wb);
@@ -629,52 +629,52 @@ static void test_malformed(const lexicon *L) {
 
 static void test_atomic_save(void) {
     char err[256];
-    ffn_tokenizer *t = ffn_tok_byte();
+    fastfnet_tokenizer *t = fastfnet_tok_byte();
     const char *p = tpath("atomic.json");
     write_text(p, "old");
-    int rc = ffn_tok_save(t, p, err, sizeof err);
+    int rc = fastfnet_tok_save(t, p, err, sizeof err);
     char tmp[300];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", p, (long)getpid());
     struct stat sb;
     int no_tmp = stat(tmp, &sb) != 0;
-    ffn_tokenizer *u = ffn_tok_load(p, err, sizeof err);
+    fastfnet_tokenizer *u = fastfnet_tok_load(p, err, sizeof err);
     check_detail(rc == 0 && no_tmp && u, "save_atomic_replace", "%s", err);
-    ffn_tok_free(u);
-    rc = ffn_tok_save(t, tpath("no/such/dir/t.json"), err, sizeof err);
+    fastfnet_tok_free(u);
+    rc = fastfnet_tok_save(t, tpath("no/such/dir/t.json"), err, sizeof err);
     check_detail(rc != 0 && strstr(err, "no/such/dir/t.json") && !strchr(err, '\n'), "save_bad_dir", "%s", err);
-    ffn_tok_free(t);
+    fastfnet_tok_free(t);
 }
 
 static void test_speed(const lexicon *L) {
     char err[256];
     size_t n = 2 << 20;
     char *corpus = english(L, n, 11);
-    ffn_tokenizer *t = ffn_tok_train(FFN_TOK_BPE, corpus, n, 4000, 2, err, sizeof err);
+    fastfnet_tokenizer *t = fastfnet_tok_train(FASTFNET_TOK_BPE, corpus, n, 4000, 2, err, sizeof err);
     free(corpus);
     size_t big = 20 << 20;
     char *text = english(L, big, 12);
     int32_t *ids = malloc(big * sizeof *ids);
-    double t0 = ffn_now();
-    size_t m = t ? ffn_tok_encode(t, text, big, ids, big) : 0;
-    double dt = ffn_now() - t0;
+    double t0 = fastfnet_now();
+    size_t m = t ? fastfnet_tok_encode(t, text, big, ids, big) : 0;
+    double dt = fastfnet_now() - t0;
     printf("bpe: encoded %.1f MB into %zu tokens in %.2f s: %.1f MB/s (%.2f bytes/token, 4000-token vocab)\n",
            big / 1e6, m, dt, big / 1e6 / dt, m ? (double)big / m : 0.0);
-    size_t d = t ? ffn_tok_decode(t, ids, m, NULL, 0) : 0;
+    size_t d = t ? fastfnet_tok_decode(t, ids, m, NULL, 0) : 0;
     char *back = malloc(big + 1);
-    t0 = ffn_now();
-    if (t) ffn_tok_decode(t, ids, m, back, big + 1);
-    double ddt = ffn_now() - t0;
+    t0 = fastfnet_now();
+    if (t) fastfnet_tok_decode(t, ids, m, back, big + 1);
+    double ddt = fastfnet_now() - t0;
     printf("bpe: decoded at %.1f MB/s\n", big / 1e6 / ddt);
     check_detail(t && m > 0 && d == big && memcmp(back, text, big) == 0, "bpe_speed_round_trip",
                  "20 MB did not round-trip");
     free(back);
     free(ids);
     free(text);
-    ffn_tok_free(t);
+    fastfnet_tok_free(t);
 }
 
 int main(void) {
-    if (!check_tmpdir("ffn_tok_test.")) {
+    if (!check_tmpdir("fastfnet_tok_test.")) {
         perror("mkdtemp");
         return 1;
     }

@@ -1,7 +1,7 @@
 /* fuzz.h: shared by the libFuzzer harnesses (tests/fuzz/fuzz_*.c): a scratch directory for the parsers that
  * read a path, and FUZZ_REQUIRE for the properties a harness checks beyond "no crash". */
-#ifndef FFN_FUZZ_H
-#define FFN_FUZZ_H
+#ifndef FASTFNET_FUZZ_H
+#define FASTFNET_FUZZ_H
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +34,7 @@ static inline void fuzz_cleanup(void) {
 static inline const char *fuzz_path(const char *name) {
     if (!g_fuzz_dir[0]) {
         const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-        snprintf(g_fuzz_dir, sizeof g_fuzz_dir, "%s/ffn_fuzz_XXXXXX", base);
+        snprintf(g_fuzz_dir, sizeof g_fuzz_dir, "%s/fastfnet_fuzz_XXXXXX", base);
         if (!mkdtemp(g_fuzz_dir)) {
             perror("fuzz: mkdtemp");
             abort();

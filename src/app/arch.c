@@ -1,0 +1,123 @@
+/* arch.c: turns the architecture flags shared by `init` and `train` into a validated config. */
+#include "fft.h"
+#include "train.h"
+#include "util.h"
+#include <stdlib.h>
+#include <string.h>
+
+void fastfnet_arch_defaults(fastfnet_arch_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->arch = "fnet";
+    o->vocab = 32000;
+    o->hidden = 768;
+    o->layers = 12;
+    o->intermediate = -1;
+    o->heads = -1;
+    o->max_pos = 512;
+    o->labels = 2;
+    o->attention_layers = 2;
+    o->dropout = 0.1;
+}
+
+static int parse_layer(const char *tok, int N, int *out, char *err, size_t n) {
+    char *end;
+    long l = strtol(tok, &end, 10);
+    if (end == tok || *end || l < 0) return fastfnet_err(err, n, "--reduce: '%s' is not a layer index", tok);
+    if (l >= N) return fastfnet_err(err, n, "--reduce: layer %ld does not exist (--layers %d)", l, N);
+    *out = (int)l;
+    return 0;
+}
+
+int fastfnet_arch_build(fastfnet_config *c, const fastfnet_arch_opts *o, char *err, size_t n) {
+    const char *arch = o->arch ? o->arch : "fnet";
+    int authors = !strcmp(arch, "fast-fnet"), narrow = !strcmp(arch, "fast-fnet-narrow");
+    if (strcmp(arch, "fnet") && !authors && !narrow && strcmp(arch, "bert") && strcmp(arch, "hybrid"))
+        return fastfnet_err(err, n, "--arch: '%s' must be fnet, fast-fnet, fast-fnet-narrow, bert or hybrid", arch);
+    if (authors && o->reduce)
+        return fastfnet_err(err, n, "--reduce is the schedule of the narrow design: use --arch fast-fnet-narrow (fast-fnet halves and pads back in every block)");
+    fastfnet_config_default(c, "fnet");
+    int N = o->layers, E = o->hidden;
+    if (N < 0 || N > FASTFNET_MAX_LAYERS) return fastfnet_err(err, n, "--layers must be in 0..%d", FASTFNET_MAX_LAYERS);
+    c->vocab_size = o->vocab;
+    c->hidden_size = E;
+    c->num_layers = N;
+    c->intermediate_size = o->intermediate > 0 ? o->intermediate : 4 * E;
+    c->num_heads = o->heads > 0 ? o->heads : (E % 64 == 0 ? E / 64 : 1);
+    c->max_position = o->max_pos;
+    c->num_labels = o->labels;
+    c->hidden_dropout = c->attn_dropout = (float)o->dropout;
+    if (c->pad_token_id >= c->vocab_size) c->pad_token_id = 0;
+    for (int i = 0; i < N; i++)
+        c->mixing[i] = !strcmp(arch, "bert") ? FASTFNET_MIX_ATTENTION : authors ? FASTFNET_MIX_FAST_FOURIER_PAD : FASTFNET_MIX_FOURIER;
+    if (!strcmp(arch, "hybrid")) {
+        if (o->attention_layers > N) return fastfnet_err(err, n, "--attention-layers %d exceeds --layers %d", o->attention_layers, N);
+        for (int i = N - o->attention_layers; i < N; i++) c->mixing[i] = FASTFNET_MIX_ATTENTION;
+    }
+    if (narrow || o->reduce) {
+        if (!strcmp(arch, "bert")) return fastfnet_err(err, n, "--reduce applies to Fourier layers, not to --arch bert");
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s", o->reduce ? o->reduce : "0");
+        char *save = NULL;
+        for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            int l = 0;
+            if (parse_layer(tok, N, &l, err, n)) return -1;
+            if (c->mixing[l] == FASTFNET_MIX_ATTENTION) return fastfnet_err(err, n, "--reduce: layer %d is an attention layer", l);
+            c->mixing[l] = FASTFNET_MIX_FAST_FOURIER;
+        }
+    }
+    if (o->mixing) {
+        char buf[2048];
+        snprintf(buf, sizeof buf, "%s", o->mixing);
+        int k = 0;
+        char *save = NULL;
+        for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save), k++) {
+            if (k >= N) return fastfnet_err(err, n, "--mixing lists more than --layers %d entries", N);
+            if (!strcmp(tok, "fourier")) c->mixing[k] = FASTFNET_MIX_FOURIER;
+            else if (!strcmp(tok, "fast_fourier") || !strcmp(tok, "fast")) c->mixing[k] = FASTFNET_MIX_FAST_FOURIER;
+            else if (!strcmp(tok, "attention")) c->mixing[k] = FASTFNET_MIX_ATTENTION;
+            else if (!strcmp(tok, "fast_fourier_pad")) c->mixing[k] = FASTFNET_MIX_FAST_FOURIER_PAD;
+            else return fastfnet_err(err, n, "--mixing: '%s' must be fourier, fast_fourier, attention or fast_fourier_pad", tok);
+        }
+        if (k != N) return fastfnet_err(err, n, "--mixing lists %d entries but --layers is %d", k, N);
+    }
+    if (o->residual) {
+        static const char *R[] = {"dense", "maxpool", "avgpool", "slice"};
+        int k = -1;
+        for (int q = 0; q < 4; q++)
+            if (!strcmp(o->residual, R[q])) k = q;
+        if (k < 0) return fastfnet_err(err, n, "--residual: '%s' must be dense, maxpool, avgpool or slice", o->residual);
+        c->residual = (fastfnet_residual)k;
+    }
+    if (o->pad) {
+        if (!strcmp(o->pad, "first")) c->pad = FASTFNET_PAD_FIRST;
+        else if (!strcmp(o->pad, "centred")) c->pad = FASTFNET_PAD_CENTRED;
+        else return fastfnet_err(err, n, "--pad: '%s' must be first or centred", o->pad);
+    }
+    if (o->block_ffn) {
+        if (!strcmp(o->block_ffn, "unchanged")) c->block_ffn = FASTFNET_BLOCK_FFN_UNCHANGED;
+        else if (!strcmp(o->block_ffn, "halved")) c->block_ffn = FASTFNET_BLOCK_FFN_HALVED;
+        else return fastfnet_err(err, n, "--block-ffn: '%s' must be unchanged or halved", o->block_ffn);
+    }
+    if (o->outputs) {
+        static const char *HN[] = {"mlm", "nsp", "classifier", "pooler"};
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", o->outputs);
+        c->heads = 0;
+        char *save = NULL;
+        for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            int k = -1;
+            for (int q = 0; q < 4; q++)
+                if (!strcmp(tok, HN[q])) k = q;
+            if (k < 0) return fastfnet_err(err, n, "--outputs: '%s' must be mlm, nsp, classifier or pooler", tok);
+            c->heads |= 1 << k;
+        }
+        if (c->heads & (FASTFNET_HEAD_NSP | FASTFNET_HEAD_CLS)) c->heads |= FASTFNET_HEAD_POOLER;
+    }
+    if (o->fourier_impl) {
+        fastfnet_fourier_impl fi;
+        if (fastfnet_fourier_impl_parse(o->fourier_impl, &fi) || fi == FASTFNET_FOURIER_NAIVE)
+            return fastfnet_err(err, n, "--fourier-impl: '%s' must be auto, fft or matrix", o->fourier_impl);
+        c->fourier_impl = (int)fi;
+    }
+    return fastfnet_config_validate(c, err, n);
+}

@@ -1,0 +1,629 @@
+/* data.c: records (JSONL/TSV), label maps, tokenized datasets, IDX images, pre-training chunks, batches and
+ * BERT masking. */
+#include "data.h"
+#include "json.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+static char *dupn(const char *s, size_t n) {
+    char *d = malloc(n + 1);
+    if (!d) fastfnet_die("out of memory");
+    memcpy(d, s, n);
+    d[n] = 0;
+    return d;
+}
+
+static void rec_push(fastfnet_records *r, int *cap, char *a, char *b, char *label, int line) {
+    if (r->n == *cap) {
+        *cap = *cap ? *cap * 2 : 1024;
+        r->a = realloc(r->a, sizeof(char *) * *cap);
+        r->b = realloc(r->b, sizeof(char *) * *cap);
+        r->label = realloc(r->label, sizeof(char *) * *cap);
+        r->line = realloc(r->line, sizeof(int) * *cap);
+        if (!r->a || !r->b || !r->label || !r->line) fastfnet_die("out of memory reading records");
+    }
+    r->a[r->n] = a, r->b[r->n] = b, r->label[r->n] = label, r->line[r->n] = line;
+    r->n++;
+}
+
+/* A JSON label may be a string or an integer; both become strings so one map serves both. */
+static char *json_label(const fastfnet_json *o) {
+    const fastfnet_json *l = fastfnet_json_get(o, "label");
+    if (!l) return NULL;
+    char buf[64];
+    long long v;
+    if (l->type == FASTFNET_JSON_STRING) return dupn(l->str, strlen(l->str));
+    /* get_int checks the range before converting: (long long)1e300 is undefined behaviour */
+    if (fastfnet_json_get_int(o, "label", &v) == 0) {
+        snprintf(buf, sizeof buf, "%lld", v);
+        return dupn(buf, strlen(buf));
+    }
+    if (l->type == FASTFNET_JSON_BOOL) return dupn(l->boolean ? "true" : "false", l->boolean ? 4 : 5);
+    return dupn("", 0); /* present but unusable: reported by the caller */
+}
+
+int fastfnet_records_read(fastfnet_records *r, const char *path, int pair, int need_label, char *err, size_t errlen) {
+    memset(r, 0, sizeof *r);
+    FILE *f = fopen(path, "r");
+    if (!f) return fastfnet_err(err, errlen, "%s: cannot open (%s)", path, strerror(errno));
+    size_t pl = strlen(path);
+    int jsonl = (pl > 6 && !strcmp(path + pl - 6, ".jsonl")) || (pl > 5 && !strcmp(path + pl - 5, ".json"));
+    char *line = NULL;
+    size_t lsz = 0;
+    ssize_t got;
+    int lineno = 0, cap = 0, rc = 0;
+    char jerr[200];
+    while ((got = getline(&line, &lsz, f)) != -1) {
+        lineno++;
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = 0;
+        if (got == 0) continue; /* blank lines are allowed, e.g. a trailing one */
+        if (jsonl) {
+            fastfnet_json *j = fastfnet_json_parse(line, (size_t)got, jerr, sizeof jerr);
+            if (!j) {
+                rc = fastfnet_err(err, errlen, "%s:%d: not valid JSON (%s)", path, lineno, jerr);
+                break;
+            }
+            const char *a = fastfnet_json_get_str(j, pair ? "text_a" : "text");
+            const char *b = pair ? fastfnet_json_get_str(j, "text_b") : NULL;
+            char *label = json_label(j);
+            if (!a || (pair && !b)) {
+                rc = fastfnet_err(err, errlen, "%s:%d: missing string field \"%s\"", path, lineno,
+                             !a ? (pair ? "text_a" : "text") : "text_b");
+            } else if (need_label && (!label || !*label)) {
+                rc = fastfnet_err(err, errlen, "%s:%d: missing or unusable \"label\" (a string or an integer)", path, lineno);
+            } else {
+                rec_push(r, &cap, dupn(a, strlen(a)), b ? dupn(b, strlen(b)) : NULL, label, lineno);
+                label = NULL;
+            }
+            free(label);
+            fastfnet_json_free(j);
+            if (rc) break;
+        } else {
+            char *t1 = strchr(line, '\t');
+            if (!t1) {
+                rc = fastfnet_err(err, errlen, "%s:%d: expected label<TAB>text%s (no tab found)", path, lineno, pair ? "_a<TAB>text_b" : "");
+                break;
+            }
+            char *t2 = pair ? strchr(t1 + 1, '\t') : NULL;
+            if (pair && !t2) {
+                rc = fastfnet_err(err, errlen, "%s:%d: expected label<TAB>text_a<TAB>text_b (one tab found)", path, lineno);
+                break;
+            }
+            if (need_label && t1 == line) {
+                rc = fastfnet_err(err, errlen, "%s:%d: empty label", path, lineno);
+                break;
+            }
+            /* labels are stored as JSON with the model: refuse one that cannot be, before any training */
+            if (!fastfnet_json_utf8_valid(line, (size_t)(t1 - line))) {
+                rc = fastfnet_err(err, errlen, "%s:%d: the label is not valid UTF-8 (save the file as UTF-8)", path, lineno);
+                break;
+            }
+            char *lab = dupn(line, (size_t)(t1 - line));
+            char *a = pair ? dupn(t1 + 1, (size_t)(t2 - t1 - 1)) : dupn(t1 + 1, strlen(t1 + 1));
+            char *b = pair ? dupn(t2 + 1, strlen(t2 + 1)) : NULL;
+            rec_push(r, &cap, a, b, lab, lineno);
+        }
+    }
+    free(line);
+    fclose(f);
+    if (rc) {
+        fastfnet_records_free(r);
+        return -1;
+    }
+    if (r->n == 0) return fastfnet_err(err, errlen, "%s: no records", path);
+    return 0;
+}
+
+void fastfnet_records_free(fastfnet_records *r) {
+    /* b is NULL for single-text records (and label entries may be NULL: unlabelled text) */
+    for (int i = 0; i < r->n; i++) free(r->a[i]), free(r->b ? r->b[i] : NULL), free(r->label[i]);
+    free(r->a), free(r->b), free(r->label), free(r->line);
+    memset(r, 0, sizeof *r);
+}
+
+static int cmp_str(const void *x, const void *y) { return strcmp(*(char *const *)x, *(char *const *)y); }
+
+int fastfnet_labels_build(fastfnet_labels *l, const fastfnet_records *r, char *err, size_t errlen) {
+    memset(l, 0, sizeof *l);
+    char **all = malloc(sizeof(char *) * (size_t)r->n);
+    if (!all) fastfnet_die("out of memory");
+    for (int i = 0; i < r->n; i++) all[i] = r->label[i];
+    qsort(all, (size_t)r->n, sizeof(char *), cmp_str);
+    l->names = malloc(sizeof(char *) * (size_t)r->n);
+    for (int i = 0; i < r->n; i++)
+        if (i == 0 || strcmp(all[i], all[i - 1])) l->names[l->n++] = dupn(all[i], strlen(all[i]));
+    free(all);
+    if (l->n < 2) {
+        fastfnet_labels_free(l);
+        return fastfnet_err(err, errlen, "the training data has fewer than 2 distinct labels");
+    }
+    return 0;
+}
+
+int fastfnet_labels_find(const fastfnet_labels *l, const char *name) {
+    /* label sets are small (classes), and a map keeps its stored order (Fashion-MNIST's is by class id) */
+    for (int i = 0; i < l->n; i++)
+        if (!strcmp(l->names[i], name)) return i;
+    return -1;
+}
+
+void fastfnet_labels_free(fastfnet_labels *l) {
+    for (int i = 0; i < l->n; i++) free(l->names[i]);
+    free(l->names);
+    memset(l, 0, sizeof *l);
+}
+
+char *fastfnet_labels_to_json(const fastfnet_labels *l) {
+    size_t cap = 16;
+    for (int i = 0; i < l->n; i++) cap += strlen(l->names[i]) * 6 + 8;
+    char *s = malloc(cap);
+    size_t pos = 0;
+    s[pos++] = '[';
+    for (int i = 0; i < l->n; i++) {
+        if (i) s[pos++] = ',';
+        if (fastfnet_json_escape(s, cap, &pos, l->names[i])) fastfnet_die("label %d cannot be written as JSON", i);
+    }
+    s[pos++] = ']';
+    s[pos] = 0;
+    return s;
+}
+
+int fastfnet_labels_from_json(fastfnet_labels *l, const char *json, char *err, size_t errlen) {
+    memset(l, 0, sizeof *l);
+    char jerr[200];
+    fastfnet_json *j = fastfnet_json_parse(json, strlen(json), jerr, sizeof jerr);
+    if (!j || j->type != FASTFNET_JSON_ARRAY) {
+        fastfnet_json_free(j);
+        return fastfnet_err(err, errlen, "label map is not a JSON list");
+    }
+    l->names = malloc(sizeof(char *) * (size_t)(j->n + 1));
+    for (int i = 0; i < j->n; i++) {
+        if (j->items[i].type != FASTFNET_JSON_STRING || fastfnet_labels_find(l, j->items[i].str) >= 0) {
+            fastfnet_json_free(j);
+            fastfnet_labels_free(l);
+            return fastfnet_err(err, errlen, "label map must be a list of distinct strings");
+        }
+        l->names[l->n++] = dupn(j->items[i].str, strlen(j->items[i].str));
+    }
+    fastfnet_json_free(j);
+    return 0;
+}
+
+void fastfnet_dataset_free(fastfnet_dataset *d) {
+    free(d->off), free(d->ids), free(d->seg), free(d->labels);
+    memset(d, 0, sizeof *d);
+}
+
+typedef struct {
+    int32_t *ids;
+    size_t n, cap;
+} ivec;
+static void iv_push(ivec *v, int32_t x) {
+    if (v->n == v->cap) {
+        v->cap = v->cap ? v->cap * 2 : 4096;
+        v->ids = realloc(v->ids, sizeof(int32_t) * v->cap);
+        if (!v->ids) fastfnet_die("out of memory building a dataset");
+    }
+    v->ids[v->n++] = x;
+}
+
+static size_t encode_all(fastfnet_tokenizer *tok, const char *s, int32_t **buf, size_t *cap) {
+    size_t len = strlen(s);
+    size_t n = fastfnet_tok_encode(tok, s, len, *buf, *cap);
+    if (n > *cap) {
+        *cap = n + 1024;
+        *buf = realloc(*buf, sizeof(int32_t) * *cap);
+        if (!*buf) fastfnet_die("out of memory tokenizing");
+        n = fastfnet_tok_encode(tok, s, len, *buf, *cap);
+    }
+    return n;
+}
+
+int fastfnet_dataset_from_records(fastfnet_dataset *d, const fastfnet_records *r, const char *path, fastfnet_tokenizer *tok,
+                             const fastfnet_labels *labels, int max_len, char *err, size_t errlen) {
+    memset(d, 0, sizeof *d);
+    int pair = r->b != NULL && r->n > 0 && r->b[0] != NULL;
+    int specials = pair ? 3 : 2;
+    int32_t cls = fastfnet_tok_special(tok, FASTFNET_TOK_CLS), sep = fastfnet_tok_special(tok, FASTFNET_TOK_SEP);
+    if (max_len < specials + 2) return fastfnet_err(err, errlen, "max_len %d is too short", max_len);
+    if (cls < 0 || sep < 0) return fastfnet_err(err, errlen, "the tokenizer has no %s piece to build [CLS] text [SEP] examples", cls < 0 ? "[CLS]" : "[SEP]");
+    d->n = r->n;
+    d->off = malloc(sizeof(int64_t) * (size_t)(r->n + 1));
+    d->seg = malloc(sizeof(int32_t) * (size_t)r->n);
+    if (labels) d->labels = malloc(sizeof(int32_t) * (size_t)r->n);
+    ivec v = {0};
+    size_t capa = 4096, capb = 4096;
+    int32_t *ta = malloc(sizeof(int32_t) * capa), *tb = malloc(sizeof(int32_t) * capb);
+    for (int i = 0; i < r->n; i++) {
+        if (labels) {
+            int y = fastfnet_labels_find(labels, r->label[i]);
+            if (y < 0) {
+                free(ta), free(tb), free(v.ids);
+                fastfnet_dataset_free(d);
+                return fastfnet_err(err, errlen, "%s:%d: label \"%s\" is not one the model was trained with", path, r->line[i], r->label[i]);
+            }
+            d->labels[i] = y;
+        }
+        size_t na = encode_all(tok, r->a[i], &ta, &capa), nb = pair ? encode_all(tok, r->b[i], &tb, &capb) : 0;
+        size_t room = (size_t)(max_len - specials);
+        if (na + nb > room) {
+            d->truncated++;
+            /* trim the longer text first, as BERT's pair truncation */
+            while (na + nb > room) {
+                if (na >= nb) na--;
+                else nb--;
+            }
+        }
+        d->off[i] = (int64_t)v.n;
+        iv_push(&v, cls);
+        for (size_t k = 0; k < na; k++) iv_push(&v, ta[k]);
+        iv_push(&v, sep);
+        d->seg[i] = (int32_t)(v.n - (size_t)d->off[i]);
+        if (pair) {
+            for (size_t k = 0; k < nb; k++) iv_push(&v, tb[k]);
+            iv_push(&v, sep);
+        }
+    }
+    d->off[r->n] = (int64_t)v.n;
+    d->ids = v.ids;
+    free(ta), free(tb);
+    return 0;
+}
+
+static int read_be32(FILE *f, uint32_t *v) {
+    unsigned char b[4];
+    if (fread(b, 1, 4, f) != 4) return -1;
+    *v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    return 0;
+}
+
+/* Bytes left in f after its current position (-1 if it cannot be told). */
+static long long bytes_left(FILE *f) {
+    long here = ftell(f);
+    struct stat sb;
+    if (here < 0 || fstat(fileno(f), &sb) != 0) return -1;
+    return (long long)sb.st_size - here;
+}
+
+int fastfnet_dataset_from_idx(fastfnet_dataset *d, const char *images, const char *labels_path, int limit, char *err, size_t errlen) {
+    memset(d, 0, sizeof *d);
+    FILE *fi = fopen(images, "rb"), *fl = fopen(labels_path, "rb");
+    uint32_t mi, ni, rows, cols, ml, nl;
+    int rc = -1;
+    if (!fi || !fl) {
+        fastfnet_err(err, errlen, "%s: cannot open (%s)", !fi ? images : labels_path, strerror(errno));
+        goto done;
+    }
+    /* the product in 64 bits: two 32-bit sizes can wrap past the bound */
+    if (read_be32(fi, &mi) || mi != 0x00000803 || read_be32(fi, &ni) || read_be32(fi, &rows) || read_be32(fi, &cols) ||
+        rows == 0 || cols == 0 || (uint64_t)rows * cols > 65536) {
+        fastfnet_err(err, errlen, "%s: not an IDX image file (magic 0x803, N x rows x cols ubyte)", images);
+        goto done;
+    }
+    if (read_be32(fl, &ml) || ml != 0x00000801 || read_be32(fl, &nl)) {
+        fastfnet_err(err, errlen, "%s: not an IDX label file (magic 0x801)", labels_path);
+        goto done;
+    }
+    if (ni != nl) {
+        fastfnet_err(err, errlen, "%s has %u images but %s has %u labels", images, ni, labels_path, nl);
+        goto done;
+    }
+    /* the count is untrusted: it must fit an int and the files must hold that many, before anything is sized by it */
+    long long img_left = bytes_left(fi), lab_left = bytes_left(fl);
+    if (ni > INT32_MAX - 1 || img_left < 0 || (uint64_t)img_left < (uint64_t)ni * rows * cols) {
+        fastfnet_err(err, errlen, "%s: the header says %u images of %u x %u pixels, but the file holds %lld bytes of them", images,
+                ni, rows, cols, img_left);
+        goto done;
+    }
+    if (lab_left < 0 || (uint64_t)lab_left < ni) {
+        fastfnet_err(err, errlen, "%s: the header says %u labels, but the file holds %lld", labels_path, nl, lab_left);
+        goto done;
+    }
+    int n = limit > 0 && (uint32_t)limit < ni ? limit : (int)ni;
+    size_t px = (size_t)rows * cols, L = px + 1;
+    d->n = n;
+    d->off = malloc(sizeof(int64_t) * (size_t)(n + 1));
+    d->seg = malloc(sizeof(int32_t) * (size_t)n);
+    d->labels = malloc(sizeof(int32_t) * (size_t)n);
+    d->ids = malloc(sizeof(int32_t) * L * (size_t)n);
+    unsigned char *img = malloc(px);
+    for (int i = 0; i < n; i++) {
+        unsigned char y;
+        if (fread(img, 1, px, fi) != px || fread(&y, 1, 1, fl) != 1) {
+            free(img);
+            fastfnet_dataset_free(d);
+            fastfnet_err(err, errlen, "%s: truncated at image %d of %u", images, i, ni);
+            goto done;
+        }
+        if (y > 9) {
+            free(img);
+            fastfnet_dataset_free(d);
+            fastfnet_err(err, errlen, "%s: label %u of image %d is outside 0..9", labels_path, y, i);
+            goto done;
+        }
+        d->off[i] = (int64_t)(L * i);
+        d->seg[i] = (int32_t)L;
+        d->labels[i] = y;
+        int32_t *o = d->ids + L * i;
+        o[0] = FASTFNET_TOK_CLS;
+        for (size_t k = 0; k < px; k++) o[k + 1] = FASTFNET_TOK_NUM_SPECIAL + img[k];
+    }
+    d->off[n] = (int64_t)(L * n);
+    free(img);
+    rc = 0;
+done:
+    if (fi) fclose(fi);
+    if (fl) fclose(fl);
+    return rc;
+}
+
+int fastfnet_dataset_pretrain(fastfnet_dataset *d, const int32_t *stream, size_t n, int max_len, int nsp, uint64_t seed, const fastfnet_mlm_ids *s,
+                         char *err, size_t errlen) {
+    memset(d, 0, sizeof *d);
+    int room = max_len - (nsp ? 3 : 2);
+    int half = nsp ? room / 2 : room;
+    if (half < 2) return fastfnet_err(err, errlen, "max_len %d is too short for pre-training examples", max_len);
+    size_t nchunks = n / (size_t)half;
+    size_t nex = nsp ? nchunks / 2 : nchunks;
+    if (nex < 2) return fastfnet_err(err, errlen, "the corpus (%zu tokens) is too small for examples of %d tokens", n, max_len);
+    fastfnet_rng rng;
+    fastfnet_rng_seed(&rng, seed);
+    d->n = (int)nex;
+    d->off = malloc(sizeof(int64_t) * (nex + 1));
+    d->seg = malloc(sizeof(int32_t) * nex);
+    if (nsp) d->labels = malloc(sizeof(int32_t) * nex);
+    ivec v = {0};
+    for (size_t i = 0; i < nex; i++) {
+        d->off[i] = (int64_t)v.n;
+        iv_push(&v, s->cls);
+        size_t a = nsp ? 2 * i : i;
+        for (int k = 0; k < half; k++) iv_push(&v, stream[a * half + k]);
+        iv_push(&v, s->sep);
+        d->seg[i] = (int32_t)(v.n - (size_t)d->off[i]);
+        if (nsp) {
+            size_t b = a + 1;
+            int random = fastfnet_rng_uniform(&rng) < 0.5f;
+            if (random) {
+                /* a chunk from elsewhere in the corpus: never the true successor */
+                do b = fastfnet_rng_u64(&rng) % nchunks;
+                while (b == a + 1 || b == a);
+            }
+            d->labels[i] = random; /* HF NSP: 0 = B follows A, 1 = B is random */
+            for (int k = 0; k < half; k++) iv_push(&v, stream[b * half + k]);
+            iv_push(&v, s->sep);
+        }
+    }
+    d->off[nex] = (int64_t)v.n;
+    d->ids = v.ids;
+    return 0;
+}
+
+void fastfnet_dataset_slice(fastfnet_dataset *out, const fastfnet_dataset *d, int from, int to) {
+    memset(out, 0, sizeof *out);
+    int n = to - from;
+    out->n = n;
+    size_t base = (size_t)d->off[from], len = (size_t)(d->off[to] - d->off[from]);
+    out->off = malloc(sizeof(int64_t) * (size_t)(n + 1));
+    out->seg = malloc(sizeof(int32_t) * (size_t)n);
+    out->ids = malloc(sizeof(int32_t) * (len ? len : 1));
+    memcpy(out->ids, d->ids + base, sizeof(int32_t) * len);
+    memcpy(out->seg, d->seg + from, sizeof(int32_t) * (size_t)n);
+    for (int i = 0; i <= n; i++) out->off[i] = d->off[from + i] - (int64_t)base;
+    if (d->labels) {
+        out->labels = malloc(sizeof(int32_t) * (size_t)n);
+        memcpy(out->labels, d->labels + from, sizeof(int32_t) * (size_t)n);
+    }
+}
+
+void fastfnet_dataset_batch(const fastfnet_dataset *d, const int *idx, int B, int T, int pad, int32_t *ids, int32_t *tt,
+                       int32_t *labels) {
+    for (int b = 0; b < B; b++) {
+        int e = idx[b];
+        int len = (int)(d->off[e + 1] - d->off[e]);
+        if (len > T) len = T;
+        const int32_t *src = d->ids + d->off[e];
+        for (int t = 0; t < T; t++) {
+            ids[b * T + t] = t < len ? src[t] : pad;
+            tt[b * T + t] = t < len && t >= d->seg[e] ? 1 : 0;
+        }
+        if (labels) labels[b] = d->labels ? d->labels[e] : -100;
+    }
+}
+
+int fastfnet_mlm_ids_of(fastfnet_mlm_ids *s, const fastfnet_tokenizer *tok, char *err, size_t errlen) {
+    static const int roles[] = {FASTFNET_TOK_CLS, FASTFNET_TOK_SEP, FASTFNET_TOK_MASK, FASTFNET_TOK_PAD, FASTFNET_TOK_UNK};
+    static const char *const names[] = {"[CLS]", "[SEP]", "[MASK]"};
+    memset(s, 0, sizeof *s);
+    s->vocab = fastfnet_tok_vocab_size(tok);
+    s->cls = fastfnet_tok_special(tok, FASTFNET_TOK_CLS), s->sep = fastfnet_tok_special(tok, FASTFNET_TOK_SEP);
+    s->mask = fastfnet_tok_special(tok, FASTFNET_TOK_MASK);
+    for (int r = 0; r < 3; r++)
+        if ((r == 0 ? s->cls : r == 1 ? s->sep : s->mask) < 0)
+            return fastfnet_err(err, errlen, "the tokenizer has no %s piece, which MLM examples need", names[r]);
+    int32_t sp[16];
+    int ns = 0;
+    for (int r = 0; r < 5; r++) sp[ns++] = fastfnet_tok_special(tok, roles[r]);
+    if (fastfnet_tok_kind_of(tok) == FASTFNET_TOK_SPM) /* the model's control pieces, e.g. <s> and </s> */
+        for (int id = 0; id < s->vocab && ns < 16; id++)
+            if (fastfnet_tok_is_control(tok, id)) sp[ns++] = id;
+    /* the leading run of special ids (0..4 for fastfnet's kinds), then any others one by one */
+    for (int grew = 1; grew;) {
+        grew = 0;
+        for (int i = 0; i < ns; i++)
+            if (sp[i] == s->first_regular) s->first_regular++, grew = 1;
+    }
+    for (int i = 0; i < ns && s->nother < 8; i++)
+        if (sp[i] > s->first_regular) s->other[s->nother++] = sp[i];
+    if (s->first_regular + s->nother >= s->vocab) return fastfnet_err(err, errlen, "the tokenizer has no regular token to mask");
+    return 0;
+}
+
+static int mlm_special(const fastfnet_mlm_ids *s, int32_t id) {
+    if (id < s->first_regular) return 1;
+    for (int i = 0; i < s->nother; i++)
+        if (id == s->other[i]) return 1;
+    return 0;
+}
+
+void fastfnet_mlm_mask(int32_t *ids, int32_t *mlm_labels, size_t n, const fastfnet_mlm_ids *s, fastfnet_rng *rng) {
+    uint64_t regular = (uint64_t)(s->vocab - s->first_regular);
+    for (size_t i = 0; i < n; i++) {
+        mlm_labels[i] = -100;
+        if (mlm_special(s, ids[i])) continue;
+        if (fastfnet_rng_uniform(rng) >= 0.15f) continue;
+        mlm_labels[i] = ids[i];
+        float r = fastfnet_rng_uniform(rng);
+        if (r < 0.8f) {
+            ids[i] = s->mask;
+        } else if (r < 0.9f) {
+            int32_t x;
+            do x = s->first_regular + (int32_t)(fastfnet_rng_u64(rng) % regular);
+            while (mlm_special(s, x));
+            ids[i] = x;
+        }
+    }
+}
+
+static uint64_t fnv1a(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+int fastfnet_records_spam(fastfnet_records *train, fastfnet_records *valid, fastfnet_records *test, const char *dir, char *err, size_t errlen) {
+    memset(train, 0, sizeof *train), memset(valid, 0, sizeof *valid), memset(test, 0, sizeof *test);
+    char p[4200];
+    if (fastfnet_path(p, sizeof p, err, errlen, "%s/data/file_list.json", dir)) return -1;
+    size_t len;
+    char msg[512];
+    char *text = fastfnet_read_file(p, &len, (size_t)1 << 30, msg, sizeof msg);
+    if (!text) return fastfnet_err(err, errlen, "%s (run scripts/fetch_data.sh)", msg);
+    char jerr[200];
+    fastfnet_json *j = fastfnet_json_parse(text, len, jerr, sizeof jerr);
+    free(text);
+    if (!j || j->type != FASTFNET_JSON_ARRAY) {
+        fastfnet_json_free(j);
+        return fastfnet_err(err, errlen, "%s: not a JSON list of message files", p);
+    }
+    int cap[3] = {0, 0, 0};
+    fastfnet_records *out[3] = {test, valid, train};
+    for (int i = 0; i < j->n; i++) {
+        if (j->items[i].type != FASTFNET_JSON_STRING) continue;
+        const char *rel = j->items[i].str;
+        int too_long = fastfnet_path(p, sizeof p, err, errlen, "%s/data/%s", dir, rel);
+        char *msg = too_long ? NULL : fastfnet_read_file(p, &len, (size_t)1 << 30, NULL, 0);
+        if (!msg) {
+            fastfnet_json_free(j);
+            fastfnet_records_free(train), fastfnet_records_free(valid), fastfnet_records_free(test);
+            if (too_long) return -1;
+            return fastfnet_err(err, errlen, "%s: missing (the corpus is incomplete: run scripts/fetch_data.sh)", p);
+        }
+        /* headers end at the first empty line; the Message-ID header, when there, names the message */
+        char *body = NULL;
+        const char *mid = NULL;
+        size_t midlen = 0;
+        for (char *line = msg; line && *line;) {
+            char *nl = strchr(line, '\n');
+            size_t ll = nl ? (size_t)(nl - line) : strlen(line);
+            if (ll == 0 || (ll == 1 && line[0] == '\r')) {
+                body = nl ? nl + 1 : line + ll;
+                break;
+            }
+            if (ll > 11 && !strncasecmp(line, "Message-ID:", 11)) {
+                mid = line + 11;
+                midlen = ll - 11;
+                while (midlen && (*mid == ' ' || *mid == '\t')) mid++, midlen--;
+                while (midlen && (mid[midlen - 1] == '\r' || mid[midlen - 1] == ' ')) midlen--;
+            }
+            line = nl ? nl + 1 : NULL;
+        }
+        if (!body) body = msg + len; /* no empty line: headers only, empty body */
+        uint64_t h = mid ? fnv1a(mid, midlen) : fnv1a(rel, strlen(rel));
+        int bucket = (int)(h % 10);
+        int k = bucket == 0 ? 0 : bucket == 1 ? 1 : 2;
+        const char *label = !strncmp(rel, "spam", 4) ? "spam" : "ham";
+        /* the body may hold NUL bytes in broken messages: they end the text, as for any C string */
+        rec_push(out[k], &cap[k], dupn(body, strlen(body)), NULL, dupn(label, strlen(label)), i + 1);
+        free(msg);
+    }
+    fastfnet_json_free(j);
+    if (train->n == 0 || valid->n == 0 || test->n == 0) return fastfnet_err(err, errlen, "%s: the corpus is empty", dir);
+    return 0;
+}
+
+typedef struct {
+    char name[256];
+    long key;
+} doc_entry;
+
+static int cmp_doc(const void *a, const void *b) {
+    const doc_entry *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+#include <dirent.h>
+static int list_txt(const char *dir, doc_entry **out, int numeric_chapter) {
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int n = 0, cap = 256;
+    doc_entry *e = malloc(sizeof(doc_entry) * cap);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < 5 || strcmp(de->d_name + l - 4, ".txt") || l >= 256) continue;
+        /* Moby Dick: the chapters only (data.txt repeats them; contents and extracts are not prose) */
+        if (numeric_chapter && strncmp(de->d_name, "chapter_", 8)) continue;
+        if (n == cap) e = realloc(e, sizeof(doc_entry) * (cap *= 2));
+        snprintf(e[n].name, sizeof e[n].name, "%s", de->d_name);
+        /* chapters sort by number (chapter_2 before chapter_10); addresses by their year prefix */
+        const char *digits = numeric_chapter ? strpbrk(de->d_name, "0123456789") : de->d_name;
+        e[n].key = digits ? strtol(digits, NULL, 10) : 0;
+        n++;
+    }
+    closedir(d);
+    qsort(e, (size_t)n, sizeof(doc_entry), cmp_doc);
+    *out = e;
+    return n;
+}
+
+int fastfnet_text_corpus(const char *data_dir, char **train, size_t *train_len, char **valid, size_t *valid_len, char *err, size_t errlen) {
+    static const char *sub[] = {"moby-dick/data", "sotu/data"};
+    size_t cap[2] = {1 << 22, 1 << 20}, len[2] = {0, 0};
+    char *buf[2] = {malloc(cap[0]), malloc(cap[1])};
+    int docs = 0;
+    for (int s = 0; s < 2; s++) {
+        char dir[4200];
+        if (fastfnet_path(dir, sizeof dir, err, errlen, "%s/%s", data_dir, sub[s])) {
+            free(buf[0]), free(buf[1]);
+            return -1;
+        }
+        doc_entry *e;
+        int n = list_txt(dir, &e, s == 0);
+        if (n <= 0) {
+            free(buf[0]), free(buf[1]);
+            return fastfnet_err(err, errlen, "%s: no .txt documents (run scripts/fetch_data.sh)", dir);
+        }
+        for (int i = 0; i < n; i++, docs++) {
+            char p[4500];
+            size_t l;
+            /* dir < 4200 and a name < 256 bytes always fit */
+            char *t = fastfnet_path(p, sizeof p, NULL, 0, "%s/%s", dir, e[i].name) ? NULL : fastfnet_read_file(p, &l, (size_t)1 << 30, NULL, 0);
+            if (!t) continue;
+            int k = docs % 20 == 19; /* every 20th document is held out */
+            while (len[k] + l + 3 > cap[k]) buf[k] = realloc(buf[k], cap[k] *= 2);
+            memcpy(buf[k] + len[k], t, l);
+            len[k] += l;
+            buf[k][len[k]++] = '\n';
+            buf[k][len[k]++] = '\n';
+            free(t);
+        }
+        free(e);
+    }
+    buf[0][len[0]] = 0, buf[1][len[1]] = 0;
+    *train = buf[0], *train_len = len[0], *valid = buf[1], *valid_len = len[1];
+    return 0;
+}

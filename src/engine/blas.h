@@ -1,0 +1,12 @@
+/* blas.h: the one seam through which fastfnet multiplies matrices (CBLAS/OpenBLAS, or a naive loop). */
+#ifndef FASTFNET_BLAS_H
+#define FASTFNET_BLAS_H
+/* Row-major C(M,N) = alpha * op(A) * op(B) + beta * C, where op(X) = X or X^T (trans != 0).
+ * A is (M,K) or, transposed, stored (K,M); B is (K,N) or stored (N,K). */
+void fastfnet_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+               const float *B, int ldb, float beta, float *C, int ldc);
+/* Select the backend: 0 = CBLAS (default), 1 = naive triple loop (reference for tests). */
+void fastfnet_blas_set_naive(int naive);
+/* Threads used inside BLAS calls. */
+void fastfnet_blas_set_threads(int n);
+#endif

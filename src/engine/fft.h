@@ -1,0 +1,39 @@
+/* fft.h: Fourier token mixing of FNet / Fast-FNet, out = Re(DFT_seq(DFT_hidden(x)))[..., 0:keep], and its adjoint. */
+#ifndef FASTFNET_FFT_H
+#define FASTFNET_FFT_H
+#include <stddef.h>
+
+/* Every implementation computes the same map; they differ only in speed and float rounding. */
+typedef enum { FASTFNET_FOURIER_AUTO = 0, FASTFNET_FOURIER_FFT = 1, FASTFNET_FOURIER_MATRIX = 2, FASTFNET_FOURIER_NAIVE = 3 } fastfnet_fourier_impl;
+
+/* Opaque: plans, DFT matrices and scratch for one (max_B, T, D, keep) shape. */
+typedef struct fastfnet_fourier fastfnet_fourier;
+
+/* keep == D (FNet) or keep == D/2 with D even (Fast-FNet: keep hidden-frequency bins 0..D/2-1).
+ * max_B bounds the B of forward/backward: all scratch (per OpenMP thread, omp_get_max_threads() at init)
+ * is allocated here, once, so forward/backward never allocate. Returns NULL if the shape is invalid.
+ * Not thread-safe (FFTW planning); call from the main thread. */
+fastfnet_fourier *fastfnet_fourier_init(int max_B, int T, int D, int keep, fastfnet_fourier_impl impl);
+/* The same map on a zero-padded input, computed from its non-zero columns only (Fast-FNet's blocks from the
+ * second on): the input is (B,T,D/2), the values of hidden positions off .. off+D/2-1 of a width-D signal
+ * whose other columns are zero; forward gives out (B,T,D/2) (bins 0..D/2-1) and backward accumulates into
+ * dinp (B,T,D/2). D even, 0 <= off <= D/2. NULL if the shape is invalid. */
+fastfnet_fourier *fastfnet_fourier_init_padded(int max_B, int T, int D, int off, fastfnet_fourier_impl impl);
+void fastfnet_fourier_free(fastfnet_fourier *f);
+fastfnet_fourier_impl fastfnet_fourier_impl_chosen(const fastfnet_fourier *f); /* what AUTO resolved to */
+size_t fastfnet_fourier_bytes(const fastfnet_fourier *f);                  /* scratch + matrices held, for memory reports */
+
+/* out (B,T,keep) = Re(DFT_T X DFT_D)[:, :, 0:keep] for each of B sequences X = inp[b] (T,D) row-major,
+ * DFT_N[n,m] = exp(-2 pi i n m / N) (numpy/torch forward). Overwrites out, which must not alias inp.
+ * B <= max_B (dies otherwise). */
+void fastfnet_fourier_forward(fastfnet_fourier *f, float *out, const float *inp, int B);
+/* dinp (B,T,D) += adjoint of the forward map applied to dout (B,T,keep). ACCUMULATES (llm.c convention). */
+void fastfnet_fourier_backward(fastfnet_fourier *f, float *dinp, const float *dout, int B);
+
+const char *fastfnet_fourier_impl_name(fastfnet_fourier_impl i);           /* "auto","fft","matrix","naive" */
+int fastfnet_fourier_impl_parse(const char *s, fastfnet_fourier_impl *out); /* 0 ok, -1 unknown */
+
+void fastfnet_fft_set_measure(int on);          /* FFTW_MEASURE for plans made afterwards (default FFTW_ESTIMATE) */
+int fastfnet_fft_load_wisdom(const char *path); /* 0 ok, -1 if unreadable */
+int fastfnet_fft_save_wisdom(const char *path); /* 0 ok, -1 if unwritable */
+#endif

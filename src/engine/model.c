@@ -1,0 +1,820 @@
+/* model.c: the encoder: parameter table and init, activation arena, forward, backward and AdamW.
+ * Mixing per layer (fourier / fast_fourier / attention; fast_fourier_pad blocks in fast_fnet.c) as defined in
+ * docs/MODEL.md. */
+#include "model.h"
+#include "blas.h"
+#include "ops.h"
+#include "util.h"
+#include <math.h>
+#include <omp.h>
+#include <stddef.h>
+#include <string.h>
+
+/* ---------- parameter table ---------- */
+
+typedef struct {
+    fastfnet_model *m;
+    size_t total;
+} table_builder;
+
+static void add(table_builder *tb, size_t field, int d0, int d1, const char *fmt, int idx) {
+    fastfnet_model *m = tb->m;
+    fastfnet_tensor_info *t = &m->tensors[m->num_tensors++];
+    snprintf(t->name, sizeof t->name, fmt, idx);
+    t->ndim = d1 ? 2 : 1;
+    t->shape[0] = d0;
+    t->shape[1] = d1;
+    t->numel = (size_t)d0 * (d1 ? d1 : 1);
+    t->offset = tb->total;
+    t->field = field;
+    /* 16-float alignment keeps every tensor on its own cache line start */
+    tb->total += (t->numel + 15) & ~(size_t)15;
+}
+
+#define F(x) offsetof(fastfnet_params, x)
+#define LF(i, x) (offsetof(fastfnet_params, layer) + (size_t)(i) * sizeof(fastfnet_layer_params) + offsetof(fastfnet_layer_params, x))
+
+int fastfnet_width_ffn(const fastfnet_config *c, int w) { return (int)((long)c->intermediate_size * w / c->hidden_size); }
+
+/* fast_fourier_pad block i: everything after the Fourier layer is H/2 = W/2 wide; the Dimension Reduction
+ * exists only where the residual is not the previous block's output. */
+static void table_padblock(table_builder *tb, const fastfnet_config *c, int i) {
+    int W = fastfnet_config_width(c, i), H = W / 2, Fw = fastfnet_config_block_ffn_width(c, W);
+    if (!fastfnet_padblock_narrow_in(c, i) && c->residual == FASTFNET_RES_DENSE) {
+        add(tb, LF(i, r_w), H, W, "fnet.encoder.layer.%d.fourier.residual.dense.weight", i);
+        add(tb, LF(i, r_b), H, 0, "fnet.encoder.layer.%d.fourier.residual.dense.bias", i);
+    }
+    add(tb, LF(i, ln1_w), H, 0, "fnet.encoder.layer.%d.fourier.output.LayerNorm.weight", i);
+    add(tb, LF(i, ln1_b), H, 0, "fnet.encoder.layer.%d.fourier.output.LayerNorm.bias", i);
+    add(tb, LF(i, w1), Fw, H, "fnet.encoder.layer.%d.intermediate.dense.weight", i);
+    add(tb, LF(i, b1), Fw, 0, "fnet.encoder.layer.%d.intermediate.dense.bias", i);
+    add(tb, LF(i, w2), H, Fw, "fnet.encoder.layer.%d.output.dense.weight", i);
+    add(tb, LF(i, b2), H, 0, "fnet.encoder.layer.%d.output.dense.bias", i);
+    add(tb, LF(i, ln2_w), H, 0, "fnet.encoder.layer.%d.output.LayerNorm.weight", i);
+    add(tb, LF(i, ln2_b), H, 0, "fnet.encoder.layer.%d.output.LayerNorm.bias", i);
+}
+
+static size_t build_table(fastfnet_model *m) {
+    const fastfnet_config *c = &m->cfg;
+    table_builder tb = {m, 0};
+    int E = c->hidden_size;
+    m->num_tensors = 0;
+    add(&tb, F(wte), c->vocab_size, E, "fnet.embeddings.word_embeddings.weight", 0);
+    add(&tb, F(wpe), c->max_position, E, "fnet.embeddings.position_embeddings.weight", 0);
+    add(&tb, F(wtt), c->type_vocab_size, E, "fnet.embeddings.token_type_embeddings.weight", 0);
+    add(&tb, F(eln_w), E, 0, "fnet.embeddings.LayerNorm.weight", 0);
+    add(&tb, F(eln_b), E, 0, "fnet.embeddings.LayerNorm.bias", 0);
+    add(&tb, F(proj_w), E, E, "fnet.embeddings.projection.weight", 0);
+    add(&tb, F(proj_b), E, 0, "fnet.embeddings.projection.bias", 0);
+    for (int i = 0; i < c->num_layers; i++) {
+        int W = fastfnet_config_width(c, i), Wo = fastfnet_config_width(c, i + 1), Fw = fastfnet_width_ffn(c, Wo);
+        if (c->mixing[i] == FASTFNET_MIX_FAST_FOURIER_PAD) {
+            table_padblock(&tb, c, i);
+            continue;
+        }
+        if (c->mixing[i] == FASTFNET_MIX_ATTENTION) {
+            add(&tb, LF(i, q_w), W, W, "fnet.encoder.layer.%d.attention.self.query.weight", i);
+            add(&tb, LF(i, q_b), W, 0, "fnet.encoder.layer.%d.attention.self.query.bias", i);
+            add(&tb, LF(i, k_w), W, W, "fnet.encoder.layer.%d.attention.self.key.weight", i);
+            add(&tb, LF(i, k_b), W, 0, "fnet.encoder.layer.%d.attention.self.key.bias", i);
+            add(&tb, LF(i, v_w), W, W, "fnet.encoder.layer.%d.attention.self.value.weight", i);
+            add(&tb, LF(i, v_b), W, 0, "fnet.encoder.layer.%d.attention.self.value.bias", i);
+            add(&tb, LF(i, o_w), W, W, "fnet.encoder.layer.%d.attention.output.dense.weight", i);
+            add(&tb, LF(i, o_b), W, 0, "fnet.encoder.layer.%d.attention.output.dense.bias", i);
+            add(&tb, LF(i, ln1_w), Wo, 0, "fnet.encoder.layer.%d.attention.output.LayerNorm.weight", i);
+            add(&tb, LF(i, ln1_b), Wo, 0, "fnet.encoder.layer.%d.attention.output.LayerNorm.bias", i);
+        } else {
+            if (c->mixing[i] == FASTFNET_MIX_FAST_FOURIER && c->residual == FASTFNET_RES_DENSE) {
+                add(&tb, LF(i, r_w), Wo, W, "fnet.encoder.layer.%d.fourier.residual.dense.weight", i);
+                add(&tb, LF(i, r_b), Wo, 0, "fnet.encoder.layer.%d.fourier.residual.dense.bias", i);
+            }
+            add(&tb, LF(i, ln1_w), Wo, 0, "fnet.encoder.layer.%d.fourier.output.LayerNorm.weight", i);
+            add(&tb, LF(i, ln1_b), Wo, 0, "fnet.encoder.layer.%d.fourier.output.LayerNorm.bias", i);
+        }
+        add(&tb, LF(i, w1), Fw, Wo, "fnet.encoder.layer.%d.intermediate.dense.weight", i);
+        add(&tb, LF(i, b1), Fw, 0, "fnet.encoder.layer.%d.intermediate.dense.bias", i);
+        add(&tb, LF(i, w2), Wo, Fw, "fnet.encoder.layer.%d.output.dense.weight", i);
+        add(&tb, LF(i, b2), Wo, 0, "fnet.encoder.layer.%d.output.dense.bias", i);
+        add(&tb, LF(i, ln2_w), Wo, 0, "fnet.encoder.layer.%d.output.LayerNorm.weight", i);
+        add(&tb, LF(i, ln2_b), Wo, 0, "fnet.encoder.layer.%d.output.LayerNorm.bias", i);
+    }
+    int Df = fastfnet_config_width(c, c->num_layers);
+    if (c->heads & FASTFNET_HEAD_POOLER) {
+        add(&tb, F(pool_w), Df, Df, "fnet.pooler.dense.weight", 0);
+        add(&tb, F(pool_b), Df, 0, "fnet.pooler.dense.bias", 0);
+    }
+    if (c->heads & FASTFNET_HEAD_MLM) {
+        add(&tb, F(mlm_w), E, Df, "cls.predictions.transform.dense.weight", 0);
+        add(&tb, F(mlm_b), E, 0, "cls.predictions.transform.dense.bias", 0);
+        add(&tb, F(mlm_ln_w), E, 0, "cls.predictions.transform.LayerNorm.weight", 0);
+        add(&tb, F(mlm_ln_b), E, 0, "cls.predictions.transform.LayerNorm.bias", 0);
+        add(&tb, F(mlm_bias), c->vocab_size, 0, "cls.predictions.bias", 0);
+    }
+    if (c->heads & FASTFNET_HEAD_NSP) {
+        add(&tb, F(nsp_w), 2, Df, "cls.seq_relationship.weight", 0);
+        add(&tb, F(nsp_b), 2, 0, "cls.seq_relationship.bias", 0);
+    }
+    if (c->heads & FASTFNET_HEAD_CLS) {
+        add(&tb, F(cls_w), c->num_labels, Df, "classifier.weight", 0);
+        add(&tb, F(cls_b), c->num_labels, 0, "classifier.bias", 0);
+    }
+    return tb.total;
+}
+
+static void point_into(fastfnet_params *p, const fastfnet_model *m, float *base) {
+    memset(p, 0, sizeof *p);
+    for (int i = 0; i < m->num_tensors; i++)
+        *(float **)((char *)p + m->tensors[i].field) = base + m->tensors[i].offset;
+}
+
+fastfnet_model *fastfnet_model_alloc(const fastfnet_config *cfg, char *err, size_t errlen) {
+    if (fastfnet_config_validate(cfg, err, errlen)) return NULL;
+    fastfnet_model *m = fastfnet_calloc(sizeof *m);
+    m->cfg = *cfg;
+    m->tensors = fastfnet_calloc(sizeof(fastfnet_tensor_info) * (16 + 18 * (size_t)(cfg->num_layers + 1)));
+    m->num_params = build_table(m);
+    m->params = fastfnet_calloc(m->num_params * sizeof(float));
+    point_into(&m->P, m, m->params);
+    return m;
+}
+
+fastfnet_tensor_info *fastfnet_config_tensors(const fastfnet_config *cfg, int *n) {
+    fastfnet_model tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.cfg = *cfg;
+    tmp.tensors = fastfnet_calloc(sizeof(fastfnet_tensor_info) * (16 + 18 * (size_t)(cfg->num_layers + 1)));
+    build_table(&tmp);
+    *n = tmp.num_tensors;
+    return tmp.tensors;
+}
+
+size_t fastfnet_config_num_params(const fastfnet_config *cfg, size_t *encoder) {
+    int nt;
+    fastfnet_tensor_info *t = fastfnet_config_tensors(cfg, &nt);
+    size_t total = 0, enc = 0;
+    for (int i = 0; i < nt; i++) {
+        total += t[i].numel;
+        if (!strncmp(t[i].name, "fnet.embeddings.", 16) || !strncmp(t[i].name, "fnet.encoder.", 13)) enc += t[i].numel;
+    }
+    fastfnet_free(t);
+    if (encoder) *encoder = enc;
+    return total;
+}
+
+fastfnet_model *fastfnet_model_create(const fastfnet_config *cfg, uint64_t seed, char *err, size_t errlen) {
+    fastfnet_model *m = fastfnet_model_alloc(cfg, err, errlen);
+    if (!m) return NULL;
+    fastfnet_rng rng;
+    fastfnet_rng_seed(&rng, seed);
+    /* HF init: normal(0, initializer_range) for 2-D weights, LayerNorm weights 1, every bias 0 */
+    for (int i = 0; i < m->num_tensors; i++) {
+        fastfnet_tensor_info *t = &m->tensors[i];
+        float *p = m->params + t->offset;
+        int is_ln_w = strstr(t->name, "LayerNorm.weight") != NULL;
+        for (size_t j = 0; j < t->numel; j++)
+            p[j] = t->ndim == 2 ? cfg->initializer_range * fastfnet_rng_normal(&rng) : (is_ln_w ? 1.0f : 0.0f);
+    }
+    m->dropout_seed = seed ^ 0xD50F5EEDull;
+    return m;
+}
+
+void fastfnet_model_free(fastfnet_model *m) {
+    if (!m) return;
+    for (int i = 0; i < m->nplans; i++) fastfnet_fourier_free(m->plans[i].f);
+    fastfnet_free(m->tensors);
+    fastfnet_free(m->params);
+    fastfnet_free(m->grads);
+    fastfnet_free(m->m);
+    fastfnet_free(m->v);
+    fastfnet_free(m->arena);
+    fastfnet_free(m->tt_zero);
+    fastfnet_free(m);
+}
+
+const fastfnet_config *fastfnet_model_config(const fastfnet_model *m) { return &m->cfg; }
+int fastfnet_model_num_tensors(const fastfnet_model *m) { return m->num_tensors; }
+size_t fastfnet_model_num_params(const fastfnet_model *m) {
+    size_t n = 0;
+    for (int i = 0; i < m->num_tensors; i++) n += m->tensors[i].numel;
+    return n;
+}
+
+fastfnet_tensor fastfnet_model_tensor(const fastfnet_model *m, int i) {
+    const fastfnet_tensor_info *t = &m->tensors[i];
+    fastfnet_tensor r = {t->name, t->ndim, {t->shape[0], t->shape[1]}, t->numel, m->params + t->offset,
+                    m->grads ? m->grads + t->offset : NULL};
+    return r;
+}
+
+/* ---------- activation arena ---------- */
+
+typedef struct {
+    char *base;
+    size_t off;
+} bump;
+
+static void *take(bump *b, size_t bytes) {
+    void *p = b->base ? b->base + b->off : NULL;
+    b->off += (bytes + 63) & ~(size_t)63;
+    return p;
+}
+#define TAKEF(n) ((float *)take(bp, sizeof(float) * (size_t)(n)))
+#define TAKEB(n) ((uint8_t *)take(bp, (size_t)(n)))
+
+int fastfnet_mlm_capacity_floor = 64;
+
+/* Rows of vocabulary-wide MLM buffers (logits, probabilities). Training computes the head at the masked
+ * positions only: BERT masks 15% of tokens, so a quarter of the batch is many standard deviations above what
+ * a batch holds at any size (with a floor for small batches); a batch with more is processed in chunks of
+ * this many rows, backward recomputing each chunk's logits, so nothing overflows. Inference (any row may
+ * be asked for) keeps every row. */
+static int mlm_capacity(size_t BT, int train) {
+    size_t cap = train ? (BT + 3) / 4 : BT, floor = (size_t)(fastfnet_mlm_capacity_floor > 1 ? fastfnet_mlm_capacity_floor : 1);
+    cap = cap > floor ? cap : floor;
+    return (int)(cap < BT ? cap : BT);
+}
+
+/* fast_fourier_pad block i: activations at H/2 = W/2; the padded output only where a full-width reader
+ * follows. Returns the block's FFN width. */
+static int layout_padblock(fastfnet_layer_acts *L, const fastfnet_config *c, int i, size_t BT, bump *bp) {
+    int W = fastfnet_config_width(c, i), H = W / 2, Fw = fastfnet_config_block_ffn_width(c, W);
+    L->sum1 = TAKEF(BT * H);
+    L->ln1_mean = TAKEF(BT);
+    L->ln1_rstd = TAKEF(BT);
+    L->h = TAKEF(BT * H);
+    L->a = TAKEF(BT * Fw);
+    if (c->hidden_dropout > 0) L->o_drop = TAKEB(BT * H);
+    L->sum2 = TAKEF(BT * H);
+    L->ln2_mean = TAKEF(BT);
+    L->ln2_rstd = TAKEF(BT);
+    L->y = TAKEF(BT * H);
+    if (!fastfnet_padblock_narrow_out(c, i)) L->xpad = TAKEF(BT * W);
+    return Fw;
+}
+
+/* One layout function serves both sizing (base NULL) and carving the real arena. */
+static size_t layout(fastfnet_acts *A, const fastfnet_config *c, int B, int T, int train, char *base) {
+    bump b = {base, 0}, *bp = &b;
+    memset(A, 0, sizeof *A);
+    size_t BT = (size_t)B * T;
+    int E = c->hidden_size, maxW = E, maxF = 1, NH = c->num_heads, Df = fastfnet_config_width(c, c->num_layers);
+    int any_attn = 0;
+    float pdrop = c->hidden_dropout;
+    A->emb_sum = TAKEF(BT * E);
+    A->emb_mean = TAKEF(BT);
+    A->emb_rstd = TAKEF(BT);
+    A->emb_ln = TAKEF(BT * E);
+    A->emb_out = TAKEF(BT * E);
+    if (pdrop > 0) A->emb_drop = TAKEB(BT * E);
+    for (int i = 0; i < c->num_layers; i++) {
+        fastfnet_layer_acts *L = &A->layer[i];
+        int W = fastfnet_config_width(c, i), Wo = fastfnet_config_width(c, i + 1), Fw = fastfnet_width_ffn(c, Wo);
+        if (c->mixing[i] == FASTFNET_MIX_FAST_FOURIER_PAD) {
+            int Fp = layout_padblock(L, c, i, BT, bp);
+            maxF = Fp > maxF ? Fp : maxF;
+            continue;
+        }
+        maxF = Fw > maxF ? Fw : maxF;
+        L->sum1 = TAKEF(BT * Wo);
+        L->ln1_mean = TAKEF(BT);
+        L->ln1_rstd = TAKEF(BT);
+        L->h = TAKEF(BT * Wo);
+        if (c->mixing[i] == FASTFNET_MIX_ATTENTION) {
+            any_attn = 1;
+            L->q = TAKEF(BT * W);
+            L->k = TAKEF(BT * W);
+            L->v = TAKEF(BT * W);
+            L->ctx = TAKEF(BT * W);
+            L->lse = TAKEF(BT * NH);
+            if (pdrop > 0) L->mix_drop = TAKEB(BT * Wo);
+        }
+        L->a = TAKEF(BT * Fw);
+        if (pdrop > 0) L->o_drop = TAKEB(BT * Wo);
+        L->sum2 = TAKEF(BT * Wo);
+        L->ln2_mean = TAKEF(BT);
+        L->ln2_rstd = TAKEF(BT);
+        L->y = TAKEF(BT * Wo);
+    }
+    /* gelu(a) is not kept per layer: every layer's FFN writes one shared buffer, and backward recomputes it
+     * from a (one gelu per layer), which saves (N-1) x (B,T,F) floats, the largest activations */
+    float *g = TAKEF(BT * maxF);
+    for (int i = 0; i < c->num_layers; i++) A->layer[i].g = g;
+    A->scratch = TAKEF(BT * maxW);
+    if (any_attn) {
+        A->att_slots = omp_get_max_threads();
+        A->att_scratch = TAKEF(fastfnet_attention_scratch_floats(T) * A->att_slots);
+    }
+    A->keymask = TAKEB(BT);
+    if (c->heads & FASTFNET_HEAD_POOLER) {
+        A->pool_in = TAKEF((size_t)B * Df);
+        A->pooled = TAKEF((size_t)B * Df);
+    }
+    if (c->heads & FASTFNET_HEAD_CLS) {
+        A->cls_in = TAKEF((size_t)B * Df);
+        if (pdrop > 0) A->cls_drop = TAKEB((size_t)B * Df);
+        A->cls_logits = TAKEF((size_t)B * c->num_labels);
+        A->cls_probs = TAKEF((size_t)B * c->num_labels);
+    }
+    if (c->heads & FASTFNET_HEAD_NSP) {
+        A->nsp_logits = TAKEF((size_t)B * 2);
+        A->nsp_probs = TAKEF((size_t)B * 2);
+    }
+    if (c->heads & FASTFNET_HEAD_MLM) {
+        A->mlm_cap = mlm_capacity(BT, train);
+        A->mlm_rows = (int *)take(bp, sizeof(int) * BT);
+        A->mlm_tg = (int *)take(bp, sizeof(int) * BT);
+        A->mlm_in = TAKEF(BT * Df);
+        A->t1 = TAKEF(BT * E);
+        A->t2 = TAKEF(BT * E);
+        A->t_mean = TAKEF(BT);
+        A->t_rstd = TAKEF(BT);
+        A->t3 = TAKEF(BT * E);
+        A->mlm_logits = TAKEF((size_t)A->mlm_cap * c->vocab_size);
+        A->mlm_probs = TAKEF((size_t)A->mlm_cap * c->vocab_size);
+    }
+    if (train) {
+        A->gA = TAKEF(BT * maxW);
+        A->gB = TAKEF(BT * maxW);
+        A->gC = TAKEF(BT * maxW);
+        A->gX0 = TAKEF(BT * maxW);
+        A->gX1 = TAKEF(BT * maxW);
+        A->gF = TAKEF(BT * maxF);
+        A->gF2 = TAKEF(BT * maxF);
+        if (any_attn) {
+            A->gq = TAKEF(BT * maxW);
+            A->gk = TAKEF(BT * maxW);
+            A->gv = TAKEF(BT * maxW);
+        }
+        A->gE = TAKEF(BT * E);
+        int mx = Df > E ? Df : E;
+        A->gpool = TAKEF((size_t)B * mx);
+        A->gtmp = TAKEF((size_t)B * mx);
+    }
+    return b.off;
+}
+
+size_t fastfnet_model_activation_bytes(const fastfnet_config *cfg, int B, int T, int train) {
+    fastfnet_acts A;
+    return layout(&A, cfg, B, T, train, NULL);
+}
+
+static fastfnet_fourier *get_plan(fastfnet_model *m, int T, int W, int keep) { return fastfnet_model_plan(m, T, W, keep, -1); }
+
+fastfnet_fourier *fastfnet_model_plan(fastfnet_model *m, int T, int W, int keep, int off) {
+    for (int i = 0; i < m->nplans; i++)
+        if (m->plans[i].T == T && m->plans[i].W == W && m->plans[i].keep == keep && m->plans[i].off == off)
+            return m->plans[i].f;
+    if (m->nplans == FASTFNET_MAX_PLANS) {
+        /* many distinct lengths: drop the oldest plan rather than grow without bound */
+        fastfnet_fourier_free(m->plans[0].f);
+        memmove(m->plans, m->plans + 1, sizeof(m->plans[0]) * (FASTFNET_MAX_PLANS - 1));
+        m->nplans--;
+    }
+    fastfnet_fourier_impl impl = (fastfnet_fourier_impl)m->cfg.fourier_impl;
+    fastfnet_fourier *f = off >= 0 ? fastfnet_fourier_init_padded(m->maxB, T, W, off, impl) : fastfnet_fourier_init(m->maxB, T, W, keep, impl);
+    if (!f) fastfnet_die("cannot plan the Fourier transform for T=%d, width %d -> %d", T, W, keep);
+    m->plans[m->nplans++] = (fastfnet_plan_entry){T, W, keep, off, f};
+    return f;
+}
+
+static void make_plans(fastfnet_model *m, int T) {
+    for (int i = 0; i < m->cfg.num_layers; i++) {
+        int W = fastfnet_config_width(&m->cfg, i);
+        if (m->cfg.mixing[i] == FASTFNET_MIX_FAST_FOURIER_PAD)
+            fastfnet_model_plan(m, T, W, W / 2, fastfnet_padblock_narrow_in(&m->cfg, i) ? fastfnet_config_pad_offset(&m->cfg, W) : -1);
+        else if (m->cfg.mixing[i] != FASTFNET_MIX_ATTENTION)
+            get_plan(m, T, W, fastfnet_config_width(&m->cfg, i + 1));
+    }
+}
+
+int fastfnet_model_reserve(fastfnet_model *m, int B, int T, int train, char *err, size_t errlen) {
+    if (B < 1 || T < 1) return fastfnet_err(err, errlen, "batch shape must be positive (got B=%d, T=%d)", B, T);
+    if (T > m->cfg.max_position)
+        return fastfnet_err(err, errlen, "sequence length %d exceeds max_position_embeddings %d", T, m->cfg.max_position);
+    if (B <= m->maxB && T <= m->maxT && (!train || m->train_ready)) return 0;
+    for (int i = 0; i < m->nplans; i++) fastfnet_fourier_free(m->plans[i].f);
+    m->nplans = 0;
+    fastfnet_free(m->arena);
+    fastfnet_free(m->tt_zero);
+    m->maxB = B;
+    m->maxT = T;
+    m->arena_bytes = layout(&m->A, &m->cfg, B, T, train, NULL);
+    m->arena = fastfnet_calloc(m->arena_bytes);
+    layout(&m->A, &m->cfg, B, T, train, m->arena);
+    m->tt_zero = fastfnet_calloc(sizeof(int) * (size_t)B * T);
+    if (train && !m->grads) {
+        m->grads = fastfnet_calloc(m->num_params * sizeof(float));
+        m->m = fastfnet_calloc(m->num_params * sizeof(float));
+        m->v = fastfnet_calloc(m->num_params * sizeof(float));
+        m->mom_lo = 0, m->mom_hi = m->num_params;
+        point_into(&m->G, m, m->grads);
+    }
+    m->train_ready = train;
+    make_plans(m, T);
+    return 0;
+}
+
+int fastfnet_model_check_batch(const fastfnet_model *m, const fastfnet_batch *b, char *err, size_t errlen) {
+    const fastfnet_config *c = &m->cfg;
+    if (b->B < 1 || b->T < 1) return fastfnet_err(err, errlen, "empty batch");
+    if (b->B > m->maxB || b->T > m->maxT)
+        return fastfnet_err(err, errlen, "batch (%d x %d) is larger than reserved (%d x %d)", b->B, b->T, m->maxB, m->maxT);
+    for (int i = 0; i < b->B * b->T; i++) {
+        if (b->input_ids[i] < 0 || b->input_ids[i] >= c->vocab_size)
+            return fastfnet_err(err, errlen, "sequence %d position %d: token id %d is outside the vocabulary (0..%d)",
+                           i / b->T, i % b->T, b->input_ids[i], c->vocab_size - 1);
+        if (b->token_type_ids && (b->token_type_ids[i] < 0 || b->token_type_ids[i] >= c->type_vocab_size))
+            return fastfnet_err(err, errlen, "sequence %d position %d: token type %d is outside 0..%d", i / b->T,
+                           i % b->T, b->token_type_ids[i], c->type_vocab_size - 1);
+        if (b->mlm_labels && b->mlm_labels[i] != -100 && (b->mlm_labels[i] < 0 || b->mlm_labels[i] >= c->vocab_size))
+            return fastfnet_err(err, errlen, "sequence %d position %d: MLM label %d is outside the vocabulary", i / b->T,
+                           i % b->T, b->mlm_labels[i]);
+    }
+    for (int i = 0; i < b->B; i++) {
+        if (b->nsp_labels && b->nsp_labels[i] != -100 && (b->nsp_labels[i] < 0 || b->nsp_labels[i] > 1))
+            return fastfnet_err(err, errlen, "sequence %d: NSP label %d must be 0 or 1", i, b->nsp_labels[i]);
+        if (b->cls_labels && b->cls_labels[i] != -100 && (b->cls_labels[i] < 0 || b->cls_labels[i] >= c->num_labels))
+            return fastfnet_err(err, errlen, "sequence %d: label %d is outside 0..%d", i, b->cls_labels[i], c->num_labels - 1);
+    }
+    if ((b->mlm_labels && !(c->heads & FASTFNET_HEAD_MLM)) || (b->nsp_labels && !(c->heads & FASTFNET_HEAD_NSP)) ||
+        (b->cls_labels && !(c->heads & FASTFNET_HEAD_CLS)))
+        return fastfnet_err(err, errlen, "the batch has labels for a head this model does not have");
+    return 0;
+}
+
+/* ---------- forward ---------- */
+
+static uint64_t next_seed(fastfnet_model *m) { return m->dropout_seed + 0x9E3779B97F4A7C15ull * ++m->dropout_calls; }
+uint64_t fastfnet_model_next_seed(fastfnet_model *m) { return next_seed(m); }
+
+/* A head's mean loss over this batch's `*count` targets, re-expressed as its share of the mean over `denom`
+ * targets of the whole batch (denom 0: this batch is the whole); backward then divides by denom. */
+static float head_loss(float mean, int *count, int denom) {
+    if (denom <= 0 || *count == 0) return mean;
+    float share = mean * ((float)*count / (float)denom);
+    *count = denom;
+    return share;
+}
+
+const char *fastfnet_model_error(const fastfnet_model *m) { return m->error; }
+/* Logits of rows [r0, r0 + n) of the MLM head's selected rows, and their probabilities when labelled. */
+static float mlm_chunk(fastfnet_model *m, int r0, int n, int *count) {
+    fastfnet_acts *A = &m->A;
+    int E = m->cfg.hidden_size, V = m->cfg.vocab_size;
+    fastfnet_linear_forward(A->mlm_logits, A->t3 + (size_t)r0 * E, m->P.wte, m->P.mlm_bias, n, E, V);
+    return m->mlm_labels ? fastfnet_crossentropy_forward(A->mlm_probs, A->mlm_logits, A->mlm_tg + r0, n, V, count) : 0.0f;
+}
+
+/* The MLM head on the rows that have a label (every row when the batch has none): gathered, transformed,
+ * decoded in chunks of the arena's capacity. Returns the mean loss over the counted targets. */
+static float mlm_forward(fastfnet_model *m, const fastfnet_batch *b, const float *x, int *count) {
+    const fastfnet_config *c = &m->cfg;
+    fastfnet_acts *A = &m->A;
+    int BT = b->B * b->T, E = c->hidden_size, Df = fastfnet_config_width(c, c->num_layers), M = 0;
+    for (int i = 0; i < BT; i++)
+        if (!b->mlm_labels || b->mlm_labels[i] != -100) A->mlm_rows[M] = i, A->mlm_tg[M++] = b->mlm_labels ? b->mlm_labels[i] : -100;
+    m->mlm_n = M;
+    *count = 0;
+    if (!M) return 0.0f;
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < M; r++) memcpy(A->mlm_in + (size_t)r * Df, x + (size_t)A->mlm_rows[r] * Df, sizeof(float) * Df);
+    fastfnet_linear_gelu_forward(A->t2, A->t1, A->mlm_in, m->P.mlm_w, m->P.mlm_b, M, Df, E);
+    fastfnet_layernorm_forward(A->t3, A->t_mean, A->t_rstd, A->t2, m->P.mlm_ln_w, m->P.mlm_ln_b, M, E, c->layer_norm_eps);
+    double sum = 0.0;
+    for (int r0 = 0; r0 < M; r0 += A->mlm_cap) {
+        int n = M - r0 < A->mlm_cap ? M - r0 : A->mlm_cap, cnt = 0;
+        float mean = mlm_chunk(m, r0, n, &cnt);
+        sum += (double)mean * cnt;
+        *count += cnt;
+    }
+    return *count ? (float)(sum / *count) : 0.0f;
+}
+
+float fastfnet_model_forward(fastfnet_model *m, const fastfnet_batch *b, int train) {
+    /* ids or labels outside the model would index past its tensors: such a batch is not run at all */
+    if (fastfnet_model_check_batch(m, b, m->error, sizeof m->error)) {
+        m->B = 0;
+        return NAN;
+    }
+    m->error[0] = 0;
+    const fastfnet_config *c = &m->cfg;
+    fastfnet_acts *A = &m->A;
+    int B = b->B, T = b->T, E = c->hidden_size, NH = c->num_heads;
+    size_t BT = (size_t)B * T;
+    float pd = train ? c->hidden_dropout : 0.0f, pa = train ? c->attn_dropout : 0.0f;
+    size_t r0 = (size_t)b->row0;
+    m->B = B;
+    m->T = T;
+    m->train = train;
+    m->ids = b->input_ids;
+    m->tt = b->token_type_ids ? b->token_type_ids : m->tt_zero;
+    m->mlm_labels = b->mlm_labels;
+    m->nsp_labels = b->nsp_labels;
+    m->cls_labels = b->cls_labels;
+    m->row0 = b->row0;
+
+    fastfnet_embed_forward(A->emb_sum, m->ids, m->tt, m->P.wte, m->P.wpe, m->P.wtt, B, T, E);
+    fastfnet_layernorm_forward(A->emb_ln, A->emb_mean, A->emb_rstd, A->emb_sum, m->P.eln_w, m->P.eln_b, (int)BT, E, c->layer_norm_eps);
+    fastfnet_linear_forward(A->emb_out, A->emb_ln, m->P.proj_w, m->P.proj_b, (int)BT, E, E);
+    fastfnet_dropout_forward(A->emb_out, A->emb_drop, A->emb_out, BT * E, pd, next_seed(m), r0 * T * E);
+
+    for (size_t i = 0; i < BT; i++) A->keymask[i] = b->input_ids[i] != c->pad_token_id;
+
+    const float *x = A->emb_out;
+    for (int l = 0; l < c->num_layers; l++) {
+        if (c->mixing[l] == FASTFNET_MIX_FAST_FOURIER_PAD) {
+            x = fastfnet_padblock_forward(m, l, x, b, train);
+            continue;
+        }
+        fastfnet_layer_acts *L = &A->layer[l];
+        fastfnet_layer_params *p = &m->P.layer[l];
+        int W = fastfnet_config_width(c, l), Wo = fastfnet_config_width(c, l + 1), Fw = fastfnet_width_ffn(c, Wo);
+        size_t nWo = BT * Wo;
+        if (c->mixing[l] == FASTFNET_MIX_ATTENTION) {
+            fastfnet_linear_forward(L->q, x, p->q_w, p->q_b, (int)BT, W, W);
+            fastfnet_linear_forward(L->k, x, p->k_w, p->k_b, (int)BT, W, W);
+            fastfnet_linear_forward(L->v, x, p->v_w, p->v_b, (int)BT, W, W);
+            L->att_seed = next_seed(m);
+            fastfnet_attention_forward(L->ctx, L->lse, A->att_scratch, A->att_slots, L->q, L->k, L->v, A->keymask, B, T, W, NH, pa, L->att_seed, b->row0);
+            fastfnet_linear_forward(L->sum1, L->ctx, p->o_w, p->o_b, (int)BT, W, W);
+            fastfnet_residual_forward(L->sum1, L->mix_drop, L->sum1, x, nWo, pd, next_seed(m), r0 * T * Wo);
+        } else {
+            fastfnet_fourier_forward(get_plan(m, T, W, Wo), L->sum1, x, B);
+            if (W == Wo) {
+                fastfnet_residual_forward(L->sum1, NULL, L->sum1, x, nWo, 0.0f, 0, 0);
+            } else {
+                if (c->residual == FASTFNET_RES_DENSE) fastfnet_linear_forward(A->scratch, x, p->r_w, p->r_b, (int)BT, W, Wo);
+                else fastfnet_reduce_forward(A->scratch, x, (int)BT, W, (int)c->residual);
+                fastfnet_residual_forward(L->sum1, NULL, L->sum1, A->scratch, nWo, 0.0f, 0, 0);
+            }
+        }
+        if (m->pooled_only && !train && l == c->num_layers - 1) {
+            /* only [CLS] feeds the pooler: after the mixing (which needs every token), the last layer's
+             * per-token work is done for row 0 of each sequence alone */
+            float *cls = A->scratch;
+            for (int b = 0; b < B; b++) memcpy(cls + (size_t)b * Wo, L->sum1 + (size_t)b * T * Wo, sizeof(float) * Wo);
+            fastfnet_layernorm_forward(L->h, L->ln1_mean, L->ln1_rstd, cls, p->ln1_w, p->ln1_b, B, Wo, c->layer_norm_eps);
+            fastfnet_linear_forward(L->a, L->h, p->w1, p->b1, B, Wo, Fw);
+            fastfnet_gelu_forward(L->g, L->a, (size_t)B * Fw);
+            fastfnet_linear_forward(L->sum2, L->g, p->w2, p->b2, B, Fw, Wo);
+            for (size_t i = 0; i < (size_t)B * Wo; i++) L->sum2[i] += L->h[i];
+            fastfnet_layernorm_forward(cls, L->ln2_mean, L->ln2_rstd, L->sum2, p->ln2_w, p->ln2_b, B, Wo, c->layer_norm_eps);
+            for (int b = 0; b < B; b++) memcpy(L->y + (size_t)b * T * Wo, cls + (size_t)b * Wo, sizeof(float) * Wo);
+            x = L->y;
+            continue;
+        }
+        fastfnet_layernorm_forward(L->h, L->ln1_mean, L->ln1_rstd, L->sum1, p->ln1_w, p->ln1_b, (int)BT, Wo, c->layer_norm_eps);
+        fastfnet_linear_gelu_forward(L->g, L->a, L->h, p->w1, p->b1, (int)BT, Wo, Fw);
+        fastfnet_linear_forward(L->sum2, L->g, p->w2, p->b2, (int)BT, Fw, Wo);
+        fastfnet_residual_layernorm_forward(L->y, L->sum2, L->ln2_mean, L->ln2_rstd, L->o_drop, L->sum2, L->h, p->ln2_w, p->ln2_b,
+                                       (int)BT, Wo, c->layer_norm_eps, pd, next_seed(m), r0 * T * Wo);
+        x = L->y;
+    }
+
+    int Df = fastfnet_config_width(c, c->num_layers);
+    float loss = 0.0f;
+    m->mlm_count = m->nsp_count = m->cls_count = 0;
+    if (c->heads & FASTFNET_HEAD_POOLER) {
+        for (int i = 0; i < B; i++) memcpy(A->pool_in + (size_t)i * Df, x + (size_t)i * T * Df, sizeof(float) * Df);
+        fastfnet_linear_forward(A->pooled, A->pool_in, m->P.pool_w, m->P.pool_b, B, Df, Df);
+        fastfnet_tanh_forward(A->pooled, A->pooled, (size_t)B * Df);
+    }
+    if (c->heads & FASTFNET_HEAD_CLS) {
+        fastfnet_dropout_forward(A->cls_in, A->cls_drop, A->pooled, (size_t)B * Df, pd, next_seed(m), r0 * Df);
+        fastfnet_linear_forward(A->cls_logits, A->cls_in, m->P.cls_w, m->P.cls_b, B, Df, c->num_labels);
+        if (b->cls_labels)
+            loss += head_loss(fastfnet_crossentropy_forward(A->cls_probs, A->cls_logits, b->cls_labels, B, c->num_labels, &m->cls_count),
+                              &m->cls_count, b->cls_denom);
+    }
+    if (c->heads & FASTFNET_HEAD_NSP) {
+        fastfnet_linear_forward(A->nsp_logits, A->pooled, m->P.nsp_w, m->P.nsp_b, B, Df, 2);
+        if (b->nsp_labels)
+            loss += head_loss(fastfnet_crossentropy_forward(A->nsp_probs, A->nsp_logits, b->nsp_labels, B, 2, &m->nsp_count),
+                              &m->nsp_count, b->nsp_denom);
+    }
+    m->mlm_n = 0;
+    if ((c->heads & FASTFNET_HEAD_MLM) && !(m->pooled_only && !train)) {
+        float mean = mlm_forward(m, b, x, &m->mlm_count);
+        if (b->mlm_labels) loss += head_loss(mean, &m->mlm_count, b->mlm_denom);
+    }
+    return loss;
+}
+
+/* ---------- backward ---------- */
+
+void fastfnet_model_zero_grad(fastfnet_model *m) {
+    if (m->grads) memset(m->grads, 0, m->num_params * sizeof(float));
+}
+
+static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }
+
+/* Backward of mlm_forward: adds the gradient of the selected rows' hidden states into dy (B,T,Df). */
+static void mlm_backward(fastfnet_model *m, float *dy) {
+    const fastfnet_config *c = &m->cfg;
+    fastfnet_acts *A = &m->A;
+    fastfnet_params *G = &m->G, *P = &m->P;
+    int M = m->mlm_n, E = c->hidden_size, V = c->vocab_size, Df = fastfnet_config_width(c, c->num_layers);
+    float s = 1.0f / m->mlm_count;
+    float *dt3 = A->gE;
+    zero(dt3, (size_t)M * E);
+    for (int r0 = 0; r0 < M; r0 += A->mlm_cap) {
+        int n = M - r0 < A->mlm_cap ? M - r0 : A->mlm_cap, cnt;
+        if (M > A->mlm_cap) mlm_chunk(m, r0, n, &cnt); /* only the last chunk's probabilities are still there */
+        /* the probs buffer becomes dlogits in place: nothing else reads it after the loss */
+        float *dl = A->mlm_probs;
+#pragma omp parallel for schedule(static)
+        for (int i = 0; i < n; i++) {
+            float *d = dl + (size_t)i * V;
+            for (int j = 0; j < V; j++) d[j] *= s;
+            d[A->mlm_tg[r0 + i]] -= s;
+        }
+        fastfnet_linear_backward(dt3 + (size_t)r0 * E, G->wte, G->mlm_bias, dl, A->t3 + (size_t)r0 * E, P->wte, n, E, V);
+    }
+    float *dt2 = A->t3; /* t3 is dead now: reuse it */
+    zero(dt2, (size_t)M * E);
+    fastfnet_layernorm_backward(dt2, G->mlm_ln_w, G->mlm_ln_b, dt3, A->t2, P->mlm_ln_w, A->t_mean, A->t_rstd, M, E);
+    zero(dt3, (size_t)M * E);
+    fastfnet_gelu_backward(dt3, A->t1, dt2, (size_t)M * E);
+    float *din = A->gX1; /* free until the layer loop */
+    zero(din, (size_t)M * Df);
+    fastfnet_linear_backward(din, G->mlm_w, G->mlm_b, dt3, A->mlm_in, P->mlm_w, M, Df, E);
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < M; r++) {
+        float *d = dy + (size_t)A->mlm_rows[r] * Df;
+        const float *g = din + (size_t)r * Df;
+        for (int j = 0; j < Df; j++) d[j] += g[j];
+    }
+}
+
+void fastfnet_model_backward(fastfnet_model *m) {
+    const fastfnet_config *c = &m->cfg;
+    fastfnet_acts *A = &m->A;
+    fastfnet_params *G = &m->G, *P = &m->P;
+    int B = m->B, T = m->T, E = c->hidden_size, NH = c->num_heads, L = c->num_layers;
+    size_t BT = (size_t)B * T;
+    int Df = fastfnet_config_width(c, L);
+    float pd = m->train ? c->hidden_dropout : 0.0f, pa = m->train ? c->attn_dropout : 0.0f;
+    if (!m->train_ready) fastfnet_die("backward needs fastfnet_model_reserve(..., train=1) first");
+    if (B == 0) return; /* the last forward refused its batch */
+
+    /* gradient of the final hidden state, (B,T,Df) */
+    float *dy = A->gX0, *dx = A->gX1;
+    zero(dy, BT * Df);
+    if ((c->heads & FASTFNET_HEAD_MLM) && m->mlm_count && m->mlm_n) mlm_backward(m, dy);
+    if (c->heads & FASTFNET_HEAD_POOLER) {
+        float *dpooled = A->gpool;
+        zero(dpooled, (size_t)B * Df);
+        if ((c->heads & FASTFNET_HEAD_CLS) && m->cls_count) {
+            float *dl = A->cls_probs; /* in place, as above */
+            int Lb = c->num_labels;
+            for (int i = 0; i < B; i++) {
+                float *d = dl + (size_t)i * Lb;
+                int t = m->cls_labels[i];
+                for (int j = 0; j < Lb; j++) d[j] = t == -100 ? 0.0f : (d[j] - (j == t)) / m->cls_count;
+            }
+            float *dcin = A->gtmp;
+            zero(dcin, (size_t)B * Df);
+            fastfnet_linear_backward(dcin, G->cls_w, G->cls_b, dl, A->cls_in, P->cls_w, B, Df, Lb);
+            fastfnet_dropout_backward(dpooled, dcin, A->cls_drop, (size_t)B * Df, pd);
+        }
+        if ((c->heads & FASTFNET_HEAD_NSP) && m->nsp_count) {
+            float *dl = A->nsp_probs;
+            for (int i = 0; i < B; i++) {
+                int t = m->nsp_labels[i];
+                for (int j = 0; j < 2; j++) dl[i * 2 + j] = t == -100 ? 0.0f : (dl[i * 2 + j] - (j == t)) / m->nsp_count;
+            }
+            fastfnet_linear_backward(dpooled, G->nsp_w, G->nsp_b, dl, A->pooled, P->nsp_w, B, Df, 2);
+        }
+        float *dpre = A->gtmp;
+        zero(dpre, (size_t)B * Df);
+        fastfnet_tanh_backward(dpre, A->pooled, dpooled, (size_t)B * Df);
+        float *dpin = A->gpool;
+        zero(dpin, (size_t)B * Df);
+        fastfnet_linear_backward(dpin, G->pool_w, G->pool_b, dpre, A->pool_in, P->pool_w, B, Df, Df);
+        for (int i = 0; i < B; i++)
+            for (int j = 0; j < Df; j++) dy[(size_t)i * T * Df + j] += dpin[(size_t)i * Df + j];
+    }
+
+    for (int l = L - 1; l >= 0; l--) {
+        if (c->mixing[l] == FASTFNET_MIX_FAST_FOURIER_PAD) {
+            fastfnet_padblock_backward(m, l, dx, dy);
+            float *t = dy;
+            dy = dx;
+            dx = t;
+            continue;
+        }
+        fastfnet_layer_acts *La = &A->layer[l];
+        fastfnet_layer_params *p = &P->layer[l], *g = &G->layer[l];
+        int W = fastfnet_config_width(c, l), Wo = fastfnet_config_width(c, l + 1), Fw = fastfnet_width_ffn(c, Wo);
+        size_t nWo = BT * Wo;
+        const float *x = fastfnet_layer_output(A, l - 1);
+        float *dsum2 = A->gA, *dh = A->gB, *dO = A->gC, *dG = A->gF, *dA = A->gF2;
+        zero(dsum2, nWo);
+        fastfnet_layernorm_backward(dsum2, g->ln2_w, g->ln2_b, dy, La->sum2, p->ln2_w, La->ln2_mean, La->ln2_rstd, (int)BT, Wo);
+        memcpy(dh, dsum2, nWo * sizeof(float));
+        zero(dO, nWo);
+        fastfnet_dropout_backward(dO, dsum2, La->o_drop, nWo, pd);
+        zero(dG, BT * Fw);
+        fastfnet_gelu_forward(La->g, La->a, BT * Fw); /* not kept per layer (see layout) */
+        fastfnet_linear_backward(dG, g->w2, g->b2, dO, La->g, p->w2, (int)BT, Fw, Wo);
+        zero(dA, BT * Fw);
+        fastfnet_gelu_backward(dA, La->a, dG, BT * Fw);
+        fastfnet_linear_backward(dh, g->w1, g->b1, dA, La->h, p->w1, (int)BT, Wo, Fw);
+        float *dsum1 = A->gA;
+        zero(dsum1, nWo);
+        fastfnet_layernorm_backward(dsum1, g->ln1_w, g->ln1_b, dh, La->sum1, p->ln1_w, La->ln1_mean, La->ln1_rstd, (int)BT, Wo);
+        zero(dx, BT * W);
+        if (c->mixing[l] == FASTFNET_MIX_ATTENTION) {
+            for (size_t i = 0; i < nWo; i++) dx[i] += dsum1[i];
+            float *dproj = A->gC, *dctx = A->gB;
+            zero(dproj, nWo);
+            fastfnet_dropout_backward(dproj, dsum1, La->mix_drop, nWo, pd);
+            zero(dctx, nWo);
+            fastfnet_linear_backward(dctx, g->o_w, g->o_b, dproj, La->ctx, p->o_w, (int)BT, W, W);
+            zero(A->gq, nWo);
+            zero(A->gk, nWo);
+            zero(A->gv, nWo);
+            fastfnet_attention_backward(A->gq, A->gk, A->gv, A->att_scratch, A->att_slots, dctx, La->ctx, La->lse, La->q, La->k, La->v,
+                                   A->keymask, B, T, W, NH, pa, La->att_seed, m->row0);
+            fastfnet_linear_backward(dx, g->q_w, g->q_b, A->gq, x, p->q_w, (int)BT, W, W);
+            fastfnet_linear_backward(dx, g->k_w, g->k_b, A->gk, x, p->k_w, (int)BT, W, W);
+            fastfnet_linear_backward(dx, g->v_w, g->v_b, A->gv, x, p->v_w, (int)BT, W, W);
+        } else {
+            fastfnet_fourier_backward(get_plan(m, T, W, Wo), dx, dsum1, B);
+            if (W == Wo) {
+                for (size_t i = 0; i < nWo; i++) dx[i] += dsum1[i];
+            } else if (c->residual == FASTFNET_RES_DENSE) {
+                fastfnet_linear_backward(dx, g->r_w, g->r_b, dsum1, x, p->r_w, (int)BT, W, Wo);
+            } else {
+                fastfnet_reduce_backward(dx, dsum1, x, (int)BT, W, (int)c->residual);
+            }
+        }
+        float *t = dy;
+        dy = dx;
+        dx = t;
+    }
+
+    /* embeddings: dy is the gradient of emb_out */
+    float *dln = A->gE;
+    zero(dln, BT * E);
+    float *dproj = dx;
+    zero(dproj, BT * E);
+    fastfnet_dropout_backward(dproj, dy, A->emb_drop, BT * E, pd);
+    fastfnet_linear_backward(dln, G->proj_w, G->proj_b, dproj, A->emb_ln, P->proj_w, (int)BT, E, E);
+    float *dsum = dy;
+    zero(dsum, BT * E);
+    fastfnet_layernorm_backward(dsum, G->eln_w, G->eln_b, dln, A->emb_sum, P->eln_w, A->emb_mean, A->emb_rstd, (int)BT, E);
+    fastfnet_embed_backward(G->wte, G->wpe, G->wtt, dsum, m->ids, m->tt, B, T, E);
+}
+
+/* ---------- optimizer ---------- */
+
+double fastfnet_model_grad_sq(const fastfnet_model *m, size_t lo, size_t hi) {
+    double s = 0.0;
+#pragma omp parallel for reduction(+ : s)
+    for (size_t i = lo; i < hi; i++) s += (double)m->grads[i] * m->grads[i];
+    return s;
+}
+
+float fastfnet_model_grad_norm(const fastfnet_model *m) { return (float)sqrt(fastfnet_model_grad_sq(m, 0, m->num_params)); }
+
+void fastfnet_model_adamw_step(fastfnet_model *m, const fastfnet_adamw *o, int step) {
+    float bc1 = 1.0f - powf(o->beta1, (float)step), bc2 = 1.0f - powf(o->beta2, (float)step);
+    size_t lo = m->mom_lo, hi = m->mom_hi;
+    for (int ti = 0; ti < m->num_tensors; ti++) {
+        const fastfnet_tensor_info *t = &m->tensors[ti];
+        size_t a = t->offset > lo ? t->offset : lo, e = t->offset + t->numel < hi ? t->offset + t->numel : hi;
+        if (a >= e) continue; /* outside this process's shard of the moments */
+        float wd = t->ndim >= 2 ? o->weight_decay : 0.0f;
+        float *p = m->params + a, *g = m->grads + a, *mm = m->m + (a - lo), *vv = m->v + (a - lo);
+        size_t n = e - a;
+        fastfnet_adamw_update(p, g, mm, vv, n, o->lr, wd, o->beta1, o->beta2, bc1, bc2, o->eps);
+    }
+}
+
+void fastfnet_model_shard_moments(fastfnet_model *m, size_t lo, size_t hi) {
+    if (lo > hi || hi > m->num_params) fastfnet_die("shard [%zu, %zu) outside %zu parameters", lo, hi, m->num_params);
+    size_t n = hi - lo ? hi - lo : 1;
+    float *mm = fastfnet_calloc(n * sizeof(float)), *vv = fastfnet_calloc(n * sizeof(float));
+    if (m->m) memcpy(mm, m->m + (lo - m->mom_lo), (hi - lo) * sizeof(float));
+    if (m->v) memcpy(vv, m->v + (lo - m->mom_lo), (hi - lo) * sizeof(float));
+    fastfnet_free(m->m);
+    fastfnet_free(m->v);
+    m->m = mm, m->v = vv;
+    m->mom_lo = lo, m->mom_hi = hi;
+}
+
+const float *fastfnet_model_hidden(const fastfnet_model *m) { return fastfnet_layer_output(&m->A, m->cfg.num_layers - 1); }
+const float *fastfnet_model_pooled(const fastfnet_model *m) { return m->A.pooled; }
+void fastfnet_model_set_pooled_only(fastfnet_model *m, int on) { m->pooled_only = on && (m->cfg.heads & FASTFNET_HEAD_POOLER); }
+const float *fastfnet_model_logits_mlm(const fastfnet_model *m) {
+    return m->A.mlm_logits && m->mlm_n <= m->A.mlm_cap ? m->A.mlm_logits : NULL;
+}
+const float *fastfnet_model_logits_nsp(const fastfnet_model *m) { return m->A.nsp_logits; }
+const float *fastfnet_model_logits_cls(const fastfnet_model *m) { return m->A.cls_logits; }
+
+void fastfnet_set_threads(int n) {
+    if (n < 1) n = 1;
+    omp_set_num_threads(n);
+    fastfnet_blas_set_threads(n);
+}
