@@ -18,6 +18,13 @@ extern "C" {
 #define FASTFNET_API
 #endif
 
+/* The library's version; fastfnet_version() gives the one the running library was built as
+ * ("MAJOR.MINOR.PATCH"). The shared library's SONAME carries the major. */
+#define FASTFNET_VERSION_MAJOR 0
+#define FASTFNET_VERSION_MINOR 1
+#define FASTFNET_VERSION_PATCH 0
+FASTFNET_API const char *fastfnet_version(void);
+
 #define FASTFNET_MAX_LAYERS 64
 
 /* FAST_FOURIER: the narrow design (reduce once, stay narrow). FAST_FOURIER_PAD: the authors' Fast-FNet block

@@ -325,3 +325,9 @@ done:
     fastfnet_json_free(j);
     return rc;
 }
+
+#define FASTFNET_STR_(x) #x
+#define FASTFNET_STR(x) FASTFNET_STR_(x)
+const char *fastfnet_version(void) {
+    return FASTFNET_STR(FASTFNET_VERSION_MAJOR) "." FASTFNET_STR(FASTFNET_VERSION_MINOR) "." FASTFNET_STR(FASTFNET_VERSION_PATCH);
+}
