@@ -1507,6 +1507,7 @@ static fastfnet_tokenizer *tok_load_spm(const char *path, char *bytes, size_t n,
         return fastfnet_err(err, errlen, "%s: %s", path, msg), NULL;
     }
     char *copy = malloc(n ? n : 1);
+    if (copy) memcpy(copy, bytes, n);
     fastfnet_tokenizer *t = copy ? tok_from_spm(s, copy, n) : NULL;
     fastfnet_free(bytes);
     if (!t) {
