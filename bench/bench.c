@@ -12,6 +12,7 @@
 #include "simd.h"
 #include "train.h"
 #include "util.h"
+#include "die.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,7 +158,7 @@ int main(int argc, char **argv) {
     fastfnet_set_threads(threads);
     if (sgemm) {
         int n = 2048;
-        float *A = fastfnet_malloc(sizeof(float) * n * n), *Bm = fastfnet_malloc(sizeof(float) * n * n), *C = fastfnet_malloc(sizeof(float) * n * n);
+        float *A = fastfnet_xmalloc(sizeof(float) * n * n), *Bm = fastfnet_xmalloc(sizeof(float) * n * n), *C = fastfnet_xmalloc(sizeof(float) * n * n);
         for (int i = 0; i < n * n; i++) A[i] = (float)(i % 7) * 0.1f, Bm[i] = (float)(i % 5) * 0.1f;
         double t[16];
         int reps = repeats > 16 ? 16 : repeats;
@@ -234,13 +235,13 @@ int main(int argc, char **argv) {
         printf(", \"infer_step_s_median\": %.5f, \"infer_step_s_min\": %.5f, \"infer_step_s_max\": %.5f, \"infer_tokens_per_s\": %.1f, "
                "\"infer_gflops\": %.2f, \"infer_cpu_tokens_per_s\": %.1f", med, mn, mx, B * T / med, fl / med / 1e9, B * T / cmed);
         /* classification inference: the last layer's per-token work for [CLS] only (same logits) */
-        fastfnet_model_set_pooled_only(m, 1);
+        fastfnet_batch bcls = bt;
+        bcls.pooled_only = 1;
         for (int i = 0; i < warmup + repeats; i++) {
             double t0 = fastfnet_now();
-            fastfnet_model_forward(m, &bt, 0);
+            fastfnet_model_forward(m, &bcls, 0);
             t[i] = fastfnet_now() - t0;
         }
-        fastfnet_model_set_pooled_only(m, 0);
         med = median_of(t + warmup, repeats, &mn, &mx);
         printf(", \"infer_cls_step_s_median\": %.5f, \"infer_cls_tokens_per_s\": %.1f", med, B * T / med);
     }

@@ -18,6 +18,13 @@ extern "C" {
 #define FASTFNET_API
 #endif
 
+/* The library's version; fastfnet_version() gives the one the running library was built as
+ * ("MAJOR.MINOR.PATCH"). The shared library's SONAME carries the major. */
+#define FASTFNET_VERSION_MAJOR 0
+#define FASTFNET_VERSION_MINOR 1
+#define FASTFNET_VERSION_PATCH 0
+FASTFNET_API const char *fastfnet_version(void);
+
 #define FASTFNET_MAX_LAYERS 64
 
 /* FAST_FOURIER: the narrow design (reduce once, stay narrow). FAST_FOURIER_PAD: the authors' Fast-FNet block
@@ -87,6 +94,11 @@ typedef struct {
      * micro-batch of the optimizer step). */
     int row0;
     int cls_denom, mlm_denom, nsp_denom;
+    /* Inference for classification, this call only: nonzero (with train == 0 and a model with a pooler) runs
+     * the last layer's per-token work (LayerNorms, FFN) for the [CLS] row only and skips the MLM head, since
+     * the pooler reads nothing else. Pooled output and nsp/classifier logits are unchanged;
+     * fastfnet_model_hidden then holds only row 0 of each sequence. Training forwards ignore it. */
+    int pooled_only;
 } fastfnet_batch;
 
 FASTFNET_API fastfnet_model *fastfnet_model_create(const fastfnet_config *cfg, uint64_t seed, char *err, size_t errlen);
@@ -95,6 +107,9 @@ FASTFNET_API fastfnet_model *fastfnet_model_create(const fastfnet_config *cfg, u
 FASTFNET_API fastfnet_model *fastfnet_model_load(const char *path, char *err, size_t errlen);
 /* Save atomically (temp file, fsync, rename): a failed save never damages an existing file. */
 FASTFNET_API int fastfnet_model_save(const fastfnet_model *m, const char *path, char *err, size_t errlen);
+/* The same, with extra string metadata (a NULL-terminated key, value, ... list) saved beside the config
+ * (a trainer's step and data position, say). */
+FASTFNET_API int fastfnet_model_save_meta(const fastfnet_model *m, const char *path, const char *const *extra, char *err, size_t errlen);
 FASTFNET_API void fastfnet_model_free(fastfnet_model *m);
 FASTFNET_API const fastfnet_config *fastfnet_model_config(const fastfnet_model *m);
 
@@ -103,14 +118,17 @@ FASTFNET_API const fastfnet_config *fastfnet_model_config(const fastfnet_model *
  * forward; forward/backward/step never allocate (a batch with another T plans once for that T). */
 FASTFNET_API int fastfnet_model_reserve(fastfnet_model *m, int B, int T, int train, char *err, size_t errlen);
 /* Forward; returns the total loss (sum over heads with labels of the mean cross-entropy), or 0 when no
- * labels were given. train != 0 enables dropout. A batch that fails fastfnet_model_check_batch (ids, labels, or
+ * labels were given. train != 0 enables dropout; train == 0 (inference) draws no dropout masks and leaves
+ * the model's training state (its dropout stream) untouched, so inference between training steps changes
+ * nothing the training run does. A batch that fails fastfnet_model_check_batch (ids, labels, or
  * B and T larger than reserved) is not run: forward returns NaN and fastfnet_model_error says why. */
 FASTFNET_API float fastfnet_model_forward(fastfnet_model *m, const fastfnet_batch *batch, int train);
 /* Why the last forward refused its batch; "" when it ran. */
 FASTFNET_API const char *fastfnet_model_error(const fastfnet_model *m);
-/* Backward of the last forward's loss; gradients accumulate into the gradient buffer (nothing after a
- * refused batch). */
-FASTFNET_API void fastfnet_model_backward(fastfnet_model *m);
+/* Backward of the last forward's loss; gradients accumulate into the gradient buffer. 0, or -1 with nothing
+ * done: after a refused batch (fastfnet_model_error still says why it was refused), or without a training
+ * reserve (fastfnet_model_error says so). */
+FASTFNET_API int fastfnet_model_backward(fastfnet_model *m);
 FASTFNET_API void fastfnet_model_zero_grad(fastfnet_model *m);
 /* Validate ids/labels of a batch against the config: 0 ok, -1 with a message (which row/column). */
 FASTFNET_API int fastfnet_model_check_batch(const fastfnet_model *m, const fastfnet_batch *batch, char *err, size_t errlen);
@@ -128,11 +146,6 @@ FASTFNET_API float fastfnet_model_grad_norm(const fastfnet_model *m);
  * positions with an MLM label (every position when the batch has no MLM labels), M of them in batch order;
  * NULL when a training arena held too many to keep (it then computed them in chunks; the loss is exact). */
 FASTFNET_API const float *fastfnet_model_hidden(const fastfnet_model *m);
-/* Inference for classification: when on (and the model has a pooler), forward with train == 0 computes the
- * last layer's per-token work (LayerNorms, FFN) for the [CLS] row only and skips the MLM head, since the
- * pooler reads nothing else. Pooled output and nsp/classifier logits are unchanged; fastfnet_model_hidden then
- * holds only row 0 of each sequence. Off by default; training is never affected. */
-FASTFNET_API void fastfnet_model_set_pooled_only(fastfnet_model *m, int on);
 FASTFNET_API const float *fastfnet_model_pooled(const fastfnet_model *m);
 FASTFNET_API const float *fastfnet_model_logits_mlm(const fastfnet_model *m);
 FASTFNET_API const float *fastfnet_model_logits_nsp(const fastfnet_model *m);
@@ -156,6 +169,68 @@ FASTFNET_API size_t fastfnet_model_activation_bytes(const fastfnet_config *cfg, 
 FASTFNET_API size_t fastfnet_config_num_params(const fastfnet_config *cfg, size_t *encoder);
 
 FASTFNET_API void fastfnet_set_threads(int n);
+
+/* ---- tokenizers: byte, word and byte-level BPE (HF `tokenizers` tokenizer.json files; ids 0..4 are always the
+ * specials below, regular tokens follow) and SentencePiece models (.model files, whose specials are their own).
+ * A tokenizer is not thread-safe (encode uses its cache): one per thread. ---- */
+
+/* Fixed special ids of the byte, word and BPE kinds (3 is FNet's pad id); they also name the roles asked of
+ * fastfnet_tok_special, which gives a SentencePiece model's own ids. */
+#define FASTFNET_TOK_CLS 0
+#define FASTFNET_TOK_SEP 1
+#define FASTFNET_TOK_MASK 2
+#define FASTFNET_TOK_PAD 3
+#define FASTFNET_TOK_UNK 4
+#define FASTFNET_TOK_NUM_SPECIAL 5
+/* What encode and decode return when memory runs out (or the SentencePiece library fails). */
+#define FASTFNET_TOK_ERROR ((size_t)-1)
+
+/* Where this differs from HF `tokenizers` loading the same file:
+ * - BPE pre-tokenization is a hand-written scanner for GPT-2's pattern that treats every byte >= 0x80 as a
+ *   letter (HF classifies Unicode characters). ASCII text gives HF's ids exactly; elsewhere chunks may be
+ *   longer, so ids can differ (both decode to the same text).
+ * - Byte/BPE encoding never produces special ids: the text "[MASK]" is encoded as bytes, so that
+ *   decode(encode(x)) == x for every x (HF would extract it as the added token). WORD maps a word equal to a
+ *   special's content to that id, as HF's WordLevel vocab does.
+ * - WORD splits on ASCII whitespace only (HF's WhitespaceSplit also splits on Unicode spaces). */
+typedef enum { FASTFNET_TOK_BYTE = 0, FASTFNET_TOK_WORD = 1, FASTFNET_TOK_BPE = 2, FASTFNET_TOK_SPM = 3 } fastfnet_tok_kind;
+typedef struct fastfnet_tokenizer fastfnet_tokenizer;
+
+/* byte b -> id 5 + b; vocab 261. Stored as a BPE model with the 256 byte tokens and no merges. NULL when
+ * memory runs out. */
+FASTFNET_API fastfnet_tokenizer *fastfnet_tok_byte(void);
+/* Train on text[0..len). SPM: a unigram model through the library, on the lines of text, with FNet's layout
+ * (<unk> 0, <s> 1, </s> 2, <pad> 3, [CLS] 4, [SEP] 5, [MASK] 6). vocab_size counts everything (the 5 specials included); the result may be
+ * smaller when the corpus runs out of words or pairs. min_freq: WORD keeps words seen >= min_freq times
+ * (at least 1); BPE stops when the best pair occurs < max(min_freq, 2) times. BYTE ignores the corpus.
+ * Returns NULL and a one-line message on bad arguments. */
+FASTFNET_API fastfnet_tokenizer *fastfnet_tok_train(fastfnet_tok_kind kind, const char *text, size_t len, int vocab_size, int min_freq,
+                             char *err, size_t errlen);
+/* HF tokenizer.json layout (SPM: the .model bytes as loaded or trained). Atomic: written to PATH.tmp.PID, fsynced, renamed over PATH. */
+FASTFNET_API int fastfnet_tok_save(const fastfnet_tokenizer *t, const char *path, char *err, size_t errlen);
+/* Validates everything and refuses a bad file with a one-line message that starts with the path. A file whose
+ * name ends in .model or whose bytes start like a serialized ModelProto is read as a SentencePiece model. */
+FASTFNET_API fastfnet_tokenizer *fastfnet_tok_load(const char *path, char *err, size_t errlen);
+FASTFNET_API void fastfnet_tok_free(fastfnet_tokenizer *t);
+FASTFNET_API fastfnet_tok_kind fastfnet_tok_kind_of(const fastfnet_tokenizer *t);
+FASTFNET_API const char *fastfnet_tok_kind_name(fastfnet_tok_kind k); /* "byte", "word", "bpe", "sentencepiece" */
+/* The id of a special role (FASTFNET_TOK_CLS, _SEP, _MASK, _PAD, _UNK): the fixed id for byte/word/BPE, the
+ * model's piece for SPM ([CLS] or <cls>, [SEP] or <sep>, [MASK] or <mask>, its pad_id or <pad>, its unk_id);
+ * -1 when the model has none. */
+FASTFNET_API int32_t fastfnet_tok_special(const fastfnet_tokenizer *t, int role);
+/* 1 when id is a special of the tokenizer that text never encodes to (fixed kinds: 0..4; SPM: control and unknown pieces). */
+FASTFNET_API int fastfnet_tok_is_control(const fastfnet_tokenizer *t, int32_t id);
+FASTFNET_API int fastfnet_tok_vocab_size(const fastfnet_tokenizer *t);
+/* Encode len bytes (no specials added; SPM: the ids spm_encode --output_format=id gives). Writes up to cap ids; returns the total count (may exceed cap:
+ * call again with a larger buffer); FASTFNET_TOK_ERROR when memory runs out (or the SentencePiece library fails).
+ * Not thread-safe (uses the tokenizer's cache). */
+FASTFNET_API size_t fastfnet_tok_encode(fastfnet_tokenizer *t, const char *text, size_t len, int32_t *out, size_t cap);
+/* Decode ids (specials and out-of-range ids skipped; SPM: as spm_decode, out-of-range ids skipped) into out (cap bytes, NUL-terminated if room);
+ * returns the byte count needed, not counting the NUL; FASTFNET_TOK_ERROR when memory runs out. */
+FASTFNET_API size_t fastfnet_tok_decode(const fastfnet_tokenizer *t, const int32_t *ids, size_t n, char *out, size_t cap);
+/* Readable form, for debugging: the vocab-file string (GPT-2 byte-to-unicode form for BPE/byte tokens,
+ * the word itself for WORD, "[CLS]" etc. for specials). NULL for an id out of range. */
+FASTFNET_API const char *fastfnet_tok_token_str(const fastfnet_tokenizer *t, int id);
 
 #ifdef __cplusplus
 }

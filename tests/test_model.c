@@ -423,8 +423,8 @@ static void test_pooled_only(const kind *k) {
     float *pooled = malloc(sizeof(float) * 3 * Df), *cls = malloc(sizeof(float) * 3 * L);
     memcpy(pooled, fastfnet_model_pooled(m), sizeof(float) * 3 * Df);
     memcpy(cls, fastfnet_model_logits_cls(m), sizeof(float) * 3 * L);
-    fastfnet_model_set_pooled_only(m, 1);
     b.mlm_labels = NULL; /* no MLM head in this mode */
+    b.pooled_only = 1;
     fastfnet_model_forward(m, &b, 0);
     double ep = 0, ec = 0;
     for (int i = 0; i < 3 * Df; i++) ep = fmax(ep, fabs(pooled[i] - fastfnet_model_pooled(m)[i]));
@@ -432,6 +432,54 @@ static void test_pooled_only(const kind *k) {
     check(ep < 1e-6 && ec < 1e-6 && loss_full > 0, "%s: [CLS]-only last layer gives the same pooled output (%.1e) and logits (%.1e)", k->name, ep, ec);
     free(pooled), free(cls);
     fastfnet_model_free(m);
+}
+
+/* Inference leaves training alone: two eval forwards, then a train forward, give the loss and gradients
+ * of a lone train forward of a fresh model (the dropout stream does not advance in inference); the
+ * classification-only option is per call (the next forward without it computes every row again); and a
+ * backward without a training reserve is refused with a message, not a crash. */
+static void test_inference_state(const kind *k) {
+    fastfnet_config c = make_cfg(k);
+    c.hidden_dropout = c.attn_dropout = 0.2f;
+    char err[256];
+    fastfnet_model *a = fastfnet_model_create(&c, 21, err, sizeof err), *b = fastfnet_model_create(&c, 21, err, sizeof err);
+    batch_data d;
+    make_batch(&d, &c, 3, k->T);
+    fastfnet_batch bt = as_batch(&d);
+    fastfnet_model_reserve(a, 3, k->T, 1, err, sizeof err);
+    fastfnet_model_reserve(b, 3, k->T, 1, err, sizeof err);
+    fastfnet_batch eval = bt;
+    eval.pooled_only = 1;
+    eval.mlm_labels = NULL;
+    fastfnet_model_forward(a, &bt, 0);
+    fastfnet_model_forward(a, &eval, 0);
+    fastfnet_model_zero_grad(a), fastfnet_model_zero_grad(b);
+    float la = fastfnet_model_forward(a, &bt, 1), lb = fastfnet_model_forward(b, &bt, 1);
+    int ra = fastfnet_model_backward(a), rb = fastfnet_model_backward(b);
+    int same = la == lb && ra == 0 && rb == 0;
+    for (size_t i = 0; same && i < a->num_params; i++) same = a->grads[i] == b->grads[i];
+    check(same && a->dropout_calls == b->dropout_calls, "%s: eval forwards before a train forward change nothing (loss %g vs %g, %llu vs %llu dropout draws)",
+          k->name, la, lb, (unsigned long long)a->dropout_calls, (unsigned long long)b->dropout_calls);
+    /* per call: a full forward after a pooled-only one has every row of the last hidden state again */
+    int W = fastfnet_config_width(&c, c.num_layers);
+    fastfnet_model_forward(b, &bt, 0);
+    float *full = malloc(sizeof(float) * 3 * k->T * W);
+    memcpy(full, fastfnet_model_hidden(b), sizeof(float) * 3 * k->T * W);
+    fastfnet_model_forward(a, &eval, 0);
+    fastfnet_model_forward(a, &bt, 0);
+    double e = 0;
+    for (int i = 0; i < 3 * k->T * W; i++) e = fmax(e, fabs(full[i] - fastfnet_model_hidden(a)[i]));
+    check(e == 0, "%s: pooled_only is per call: the next full forward gives every row (max diff %.1e)", k->name, e);
+    free(full);
+    fastfnet_model *inf = fastfnet_model_create(&c, 21, err, sizeof err);
+    fastfnet_model_reserve(inf, 3, k->T, 0, err, sizeof err);
+    fastfnet_model_forward(inf, &bt, 0);
+    int rc = fastfnet_model_backward(inf);
+    check(rc == -1 && strstr(fastfnet_model_error(inf), "reserve"), "%s: backward without a training reserve: %d, \"%s\"", k->name, rc,
+          fastfnet_model_error(inf));
+    fastfnet_model_free(inf);
+    fastfnet_model_free(a);
+    fastfnet_model_free(b);
 }
 
 /* Data parallelism splits a batch into slices (one per process): with row0 and the whole batch's label
@@ -709,6 +757,8 @@ int main(void) {
     test_config_compat();
     test_hf_dir();
     test_config_json();
+    /* last: its batches draw from the shared generator, which the tests above must see unchanged */
+    for (int i = 0; i < NKINDS; i++) test_inference_state(&KINDS[i]);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
     if (system(cmd)) return 1;

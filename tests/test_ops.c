@@ -6,6 +6,7 @@
 #include "ops.h"
 #include "simd.h"
 #include "util.h"
+#include "die.h"
 #include <string.h>
 
 typedef void (*fwd_fn)(void *ctx);
@@ -35,7 +36,7 @@ static double gradcheck(fwd_fn f, void *ctx, float *x, size_t n, const float *ou
     return worst;
 }
 
-static float *fa(size_t n) { return fastfnet_calloc(n * sizeof(float)); }
+static float *fa(size_t n) { return fastfnet_xcalloc(n * sizeof(float)); }
 
 /* ---------- layernorm ---------- */
 typedef struct { float *out, *mean, *rstd, *inp, *w, *b; int N, C; } ln_ctx;
@@ -202,7 +203,7 @@ static void test_reduce(int mode, int N, int C) {
 static void test_dropout(void) {
     size_t n = 100003;
     float *x = fa(n), *y = fa(n), *y2 = fa(n), *dx = fa(n), *g = fa(n);
-    uint8_t *mask = fastfnet_calloc(n), *mask2 = fastfnet_calloc(n);
+    uint8_t *mask = fastfnet_xcalloc(n), *mask2 = fastfnet_xcalloc(n);
     for (size_t i = 0; i < n; i++) x[i] = 1.0f, g[i] = 1.0f;
     fastfnet_dropout_forward(y, mask, x, n, 0.1f, 42, 0);
     size_t kept = 0;
@@ -276,7 +277,7 @@ static void att_grad_ref(double *dq, double *dk, double *dv, const att_ctx *c, c
 
 static void test_attention(int B, int T, int C, int NH, float p) {
     size_t n = (size_t)B * T * C;
-    att_ctx c = {fa(n), fa((size_t)B * NH * T), fa(n), fa(n), fa(n), fastfnet_calloc(B * T), B, T, C, NH, p,
+    att_ctx c = {fa(n), fa((size_t)B * NH * T), fa(n), fa(n), fa(n), fastfnet_xcalloc(B * T), B, T, C, NH, p,
                  fa(fastfnet_attention_scratch_floats(T) * ATT_SLOTS)};
     fill(c.q, n, 1), fill(c.k, n, 1), fill(c.v, n, 1);
     for (int b = 0; b < B; b++)
@@ -331,7 +332,7 @@ static void test_residual_layernorm(int N, int C, float p) {
     size_t n = (size_t)N * C;
     float *x = fa(n), *res = fa(n), *w = fa(C), *b = fa(C), *sum = fa(n), *out = fa(n), *mean = fa(N), *rstd = fa(N);
     float *x2 = fa(n), *out2 = fa(n), *mean2 = fa(N), *rstd2 = fa(N);
-    uint8_t *mask = fastfnet_calloc(n), *mask2 = fastfnet_calloc(n);
+    uint8_t *mask = fastfnet_xcalloc(n), *mask2 = fastfnet_xcalloc(n);
     fill(x, n, 1), fill(res, n, 1);
     for (int i = 0; i < C; i++) w[i] = 1.0f + 0.3f * nrand(), b[i] = 0.2f * nrand();
     fastfnet_residual_layernorm_forward(out, sum, mean, rstd, mask, x, res, w, b, N, C, 1e-5f, p, 99, 1234);
@@ -399,7 +400,7 @@ static void test_simd_paths(void) {
     }
     size_t n = 4099;
     float *x = fa(n), *d = fa(n), *y1 = fa(n), *y2 = fa(n), *g1 = fa(n), *g2 = fa(n);
-    uint8_t *m1 = fastfnet_calloc(n), *m2 = fastfnet_calloc(n);
+    uint8_t *m1 = fastfnet_xcalloc(n), *m2 = fastfnet_xcalloc(n);
     fill(x, n, 6), fill(d, n, 1);
     double worst = 0;
     for (int pass = 0; pass < 2; pass++) {

@@ -2,6 +2,7 @@
  * accept/reject tables, round trips, dtype conversion, atomic writes, malformed files and a seeded fuzz loop. */
 #include "check.h"
 #include "json.h"
+#include "die.h"
 #include "safetensors.h"
 #include "util.h"
 #include <dirent.h>
@@ -745,12 +746,12 @@ static void test_malloc_wrap(void) {
     pid_t pid = fork();
     if (pid == 0) {
         if (!freopen("/dev/null", "w", stderr)) _exit(3);
-        void *p = fastfnet_malloc(SIZE_MAX - 10);
+        void *p = fastfnet_xmalloc(SIZE_MAX - 10);
         _exit(p ? 0 : 2);
     }
     int st = 0;
     waitpid(pid, &st, 0);
-    check(WIFEXITED(st) && WEXITSTATUS(st) == 1, "fastfnet_malloc(SIZE_MAX - 10) fails with a message (exit 1), never returns a small block (status %d)",
+    check(WIFEXITED(st) && WEXITSTATUS(st) == 1, "fastfnet_xmalloc(SIZE_MAX - 10) fails with a message (exit 1), never returns a small block (status %d)",
           WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
 

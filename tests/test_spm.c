@@ -117,6 +117,12 @@ int main(void) {
     fastfnet_tokenizer *t3 = fastfnet_tok_load(tpath("spiece"), err, sizeof err);
     check(t3 && fastfnet_tok_kind_of(t3) == FASTFNET_TOK_SPM, "a model file without the .model suffix is recognised by its bytes");
     fastfnet_tok_free(t3);
+    /* a loaded model saves the bytes it was loaded from (as beside a fine-tuned model) */
+    check(t2 && fastfnet_tok_save(t2, tpath("again.model"), err, sizeof err) == 0, "a loaded model saves: %s", t2 ? "" : err);
+    size_t gl = 0;
+    char *g = read_file(tpath("again.model"), &gl);
+    check(a && g && gl == fl && !memcmp(a, g, fl), "a loaded model saves exactly the bytes it was loaded from (%zu of %zu)", gl, fl);
+    free(g);
 
     /* damaged files: refused with one line that names the file, never a crash */
     int refused = 0, lines_ok = 1, tried = 0;

@@ -4,6 +4,7 @@
 #include "fastfnet.h"
 #include "safetensors.h"
 #include "util.h"
+#include "die.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +15,7 @@ static int32_t *read_i32(fastfnet_st_file *f, const char *name, size_t want, int
         return NULL;
     }
     if (t->numel != want) fastfnet_die("inputs: tensor '%s' has %zu elements, expected %zu", name, t->numel, want);
-    int32_t *d = fastfnet_malloc(sizeof(int32_t) * want);
+    int32_t *d = fastfnet_xmalloc(sizeof(int32_t) * want);
     char err[256];
     if (fastfnet_st_read_i32(f, t, d, want, err, sizeof err)) fastfnet_die("inputs: %s", err);
     return d;
@@ -42,8 +43,8 @@ int main(int argc, char **argv) {
     if (fastfnet_model_check_batch(m, &batch, err, sizeof err)) fastfnet_die("inputs: %s", err);
 
     int nt = fastfnet_model_num_tensors(m);
-    fastfnet_st_out *out = fastfnet_calloc(sizeof(fastfnet_st_out) * (size_t)(2 * nt + 8));
-    char **names = fastfnet_calloc(sizeof(char *) * (size_t)(2 * nt));
+    fastfnet_st_out *out = fastfnet_xcalloc(sizeof(fastfnet_st_out) * (size_t)(2 * nt + 8));
+    char **names = fastfnet_xcalloc(sizeof(char *) * (size_t)(2 * nt));
     int no = 0;
     fastfnet_model_zero_grad(m);
     float loss = fastfnet_model_forward(m, &batch, 0);
@@ -58,29 +59,29 @@ int main(int argc, char **argv) {
         fastfnet_model_forward(m, &all, 0);
         const float *full = fastfnet_model_logits_mlm(m);
         if (!full) fastfnet_die("twin_dump: the MLM logits of all %zu positions do not fit the arena", BT);
-        lm = fastfnet_malloc(sizeof(float) * BT * V);
+        lm = fastfnet_xmalloc(sizeof(float) * BT * V);
         memcpy(lm, full, sizeof(float) * BT * V);
         out[no++] = (fastfnet_st_out){"logits.mlm", FASTFNET_DT_F32, 3, {B, T, V}, lm};
     }
     if (c->heads & FASTFNET_HEAD_NSP) {
-        ln = fastfnet_malloc(sizeof(float) * B * 2);
+        ln = fastfnet_xmalloc(sizeof(float) * B * 2);
         memcpy(ln, fastfnet_model_logits_nsp(m), sizeof(float) * B * 2);
         out[no++] = (fastfnet_st_out){"logits.nsp", FASTFNET_DT_F32, 2, {B, 2}, ln};
     }
     if (c->heads & FASTFNET_HEAD_CLS) {
-        lc = fastfnet_malloc(sizeof(float) * B * Lb);
+        lc = fastfnet_xmalloc(sizeof(float) * B * Lb);
         memcpy(lc, fastfnet_model_logits_cls(m), sizeof(float) * B * Lb);
         out[no++] = (fastfnet_st_out){"logits.cls", FASTFNET_DT_F32, 2, {B, Lb}, lc};
     }
     out[no++] = (fastfnet_st_out){"loss", FASTFNET_DT_F32, 1, {1}, &loss};
     size_t np = 0;
     for (int i = 0; i < nt; i++) np += fastfnet_model_tensor(m, i).numel;
-    float *grads = fastfnet_malloc(sizeof(float) * np), *finals = fastfnet_malloc(sizeof(float) * np);
+    float *grads = fastfnet_xmalloc(sizeof(float) * np), *finals = fastfnet_xmalloc(sizeof(float) * np);
     size_t off = 0;
     for (int i = 0; i < nt; i++) {
         fastfnet_tensor t = fastfnet_model_tensor(m, i);
         memcpy(grads + off, t.grad, sizeof(float) * t.numel);
-        names[i] = fastfnet_malloc(strlen(t.name) + 8);
+        names[i] = fastfnet_xmalloc(strlen(t.name) + 8);
         sprintf(names[i], "grad.%s", t.name);
         out[no++] = (fastfnet_st_out){names[i], FASTFNET_DT_F32, t.ndim, {t.shape[0], t.shape[1]}, grads + off};
         off += t.numel;
@@ -99,7 +100,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nt; i++) {
         fastfnet_tensor t = fastfnet_model_tensor(m, i);
         memcpy(finals + off, t.data, sizeof(float) * t.numel);
-        names[nt + i] = fastfnet_malloc(strlen(t.name) + 8);
+        names[nt + i] = fastfnet_xmalloc(strlen(t.name) + 8);
         sprintf(names[nt + i], "final.%s", t.name);
         out[no++] = (fastfnet_st_out){names[nt + i], FASTFNET_DT_F32, t.ndim, {t.shape[0], t.shape[1]}, finals + off};
         off += t.numel;

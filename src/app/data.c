@@ -2,6 +2,7 @@
  * BERT masking. */
 #include "data.h"
 #include "json.h"
+#include "die.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

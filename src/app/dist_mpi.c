@@ -7,6 +7,7 @@
 #include <string.h>
 #include "dist.h"
 #include "util.h"
+#include "die.h"
 
 static int g_rank = 0, g_size = 1, g_inited = 0;
 static double g_comm = 0.0, g_wait = 0.0;
@@ -23,8 +24,8 @@ int fastfnet_dist_init(int *argc, char ***argv, char *err, size_t errlen) {
     g_inited = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
-    g_counts = fastfnet_malloc(sizeof(int) * (size_t)g_size);
-    g_displs = fastfnet_malloc(sizeof(int) * (size_t)g_size);
+    g_counts = fastfnet_xmalloc(sizeof(int) * (size_t)g_size);
+    g_displs = fastfnet_xmalloc(sizeof(int) * (size_t)g_size);
     return 0;
 }
 
@@ -53,7 +54,7 @@ void fastfnet_dist_bcast(void *buf, size_t bytes, int root) {
 
 void fastfnet_dist_sum_f64(double *v, int n) {
     if (g_size < 2) return;
-    double all[64 * 64], *a = n * g_size <= 64 * 64 ? all : fastfnet_malloc(sizeof(double) * (size_t)n * g_size);
+    double all[64 * 64], *a = n * g_size <= 64 * 64 ? all : fastfnet_xmalloc(sizeof(double) * (size_t)n * g_size);
     MPI_Allgather(v, n, MPI_DOUBLE, a, n, MPI_DOUBLE, MPI_COMM_WORLD);
     for (int i = 0; i < n; i++) {
         double s = 0.0;

@@ -1,6 +1,7 @@
 /* listops.c: LRA ListOps expressions: a generator that labels as it draws, an independent evaluator, and an
  * atomic TSV writer. The rules (tokens, MED of an even count, the drawing process) are in listops.h. */
 #include "listops.h"
+#include "die.h"
 #include "util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,8 +190,8 @@ int fastfnet_listops_eval(const char *expr, char *err, size_t errlen) {
     if (!expr) return fastfnet_err(err, errlen, "listops: no expression");
     size_t len = strlen(expr);
     size_t maxtok = len / 2 + 1; /* tokens are separated, so at most ceil(len/2) of them */
-    int *vals = fastfnet_malloc(maxtok * sizeof *vals);
-    lo_frame *fr = fastfnet_malloc(maxtok * sizeof *fr);
+    int *vals = fastfnet_xmalloc(maxtok * sizeof *vals);
+    lo_frame *fr = fastfnet_xmalloc(maxtok * sizeof *fr);
     size_t nv = 0, nf = 0, tokpos = 0, done_at = 0;
     int rc = -1, result = -1;
     const char *p = expr;
@@ -288,7 +289,7 @@ int fastfnet_listops_write_tsv(const char *path, const fastfnet_listops_config *
     fastfnet_atomic_file a;
     if (fastfnet_atomic_open(&a, path, err, errlen) != 0) return -1;
     size_t cap = fastfnet_listops_buf_size(c);
-    char *buf = fastfnet_malloc(cap);
+    char *buf = fastfnet_xmalloc(cap);
     fastfnet_rng rng;
     fastfnet_rng_seed(&rng, seed);
     int bad = 0, gen_fail = -1;

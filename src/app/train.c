@@ -4,6 +4,7 @@
 #include "data.h"
 #include "dist.h"
 #include "json.h"
+#include "die.h"
 #include "listops.h"
 #include "model.h"
 #include "model_dir.h"
@@ -484,7 +485,6 @@ static eval_result evaluate(fastfnet_model *m, const fastfnet_dataset *ds, int t
     int32_t *ids = malloc(sizeof(int32_t) * B * T), *tt = malloc(sizeof(int32_t) * B * T);
     int32_t *lab = malloc(sizeof(int32_t) * B), *mlm = malloc(sizeof(int32_t) * B * T);
     int *idx = malloc(sizeof(int) * B);
-    fastfnet_model_set_pooled_only(m, task != TASK_MLM);
     /* sums: loss, correct, total, mlm_nll, mlm_correct, mlm_total, nsp_correct */
     double S[7] = {0};
     int V = c->vocab_size, rank = fastfnet_dist_rank(), size = fastfnet_dist_size();
@@ -493,7 +493,7 @@ static eval_result evaluate(fastfnet_model *m, const fastfnet_dataset *ds, int t
         for (int i = 0; i < nb; i++) idx[i] = (int)b0 + i;
         const int Tb = batch_len(ds, idx, nb, T, pads_per_batch(c));
         fastfnet_dataset_batch(ds, idx, nb, Tb, c->pad_token_id, ids, tt, lab);
-        fastfnet_batch bt = {.B = nb, .T = Tb, .input_ids = ids, .token_type_ids = tt};
+        fastfnet_batch bt = {.B = nb, .T = Tb, .input_ids = ids, .token_type_ids = tt, .pooled_only = task != TASK_MLM};
         if (task == TASK_MLM) {
             for (int i = 0; i < nb; i++) {
                 fastfnet_rng rng;
@@ -552,7 +552,6 @@ static eval_result evaluate(fastfnet_model *m, const fastfnet_dataset *ds, int t
         r.nsp_accuracy = total ? S[6] / total : 0;
         r.accuracy = r.mlm_accuracy;
     }
-    fastfnet_model_set_pooled_only(m, 0);
     free(ids), free(tt), free(lab), free(mlm), free(idx);
     return r;
 }
@@ -827,8 +826,8 @@ static int load_checkpoint(const char *dir, long step, resume_point *r, char *er
     if (fastfnet_path(sp, sizeof sp, err, n, "%s/state.safetensors", dir)) return -1;
     r->m = load_trained(dir, &r->meta, r->task, sizeof r->task, err, n);
     if (!r->m) return -1;
-    r->mm = fastfnet_malloc(sizeof(float) * r->m->num_params);
-    r->vv = fastfnet_malloc(sizeof(float) * r->m->num_params);
+    r->mm = fastfnet_xmalloc(sizeof(float) * r->m->num_params);
+    r->vv = fastfnet_xmalloc(sizeof(float) * r->m->num_params);
     int rc = load_state(sp, r->m->num_params, r->mm, r->vv, &r->st, err, n);
     if (!rc && r->st.step != step) rc = fastfnet_err(err, n, "%s: the state is of step %ld", sp, r->st.step);
     if (rc) resume_point_free(r);
@@ -964,8 +963,8 @@ static void checkpoint_all(const fastfnet_train_opts *o, fastfnet_model *m, cons
     char err[1024];
     float *mm = m->m, *vv = m->v;
     if (zero) {
-        mm = g_lead ? fastfnet_malloc(sizeof(float) * m->num_params) : NULL;
-        vv = g_lead ? fastfnet_malloc(sizeof(float) * m->num_params) : NULL;
+        mm = g_lead ? fastfnet_xmalloc(sizeof(float) * m->num_params) : NULL;
+        vv = g_lead ? fastfnet_xmalloc(sizeof(float) * m->num_params) : NULL;
         fastfnet_dist_gather_f32(m->m, mm, m->num_params);
         fastfnet_dist_gather_f32(m->v, vv, m->num_params);
     }
@@ -1095,7 +1094,7 @@ int fastfnet_train_run(const fastfnet_train_opts *o) {
     if (nproc > 1) {
         size_t blo, bhi;
         fastfnet_dist_block(m->num_params, rank, nproc, &blo, &bhi);
-        rs_scratch = fastfnet_malloc(sizeof(float) * (bhi - blo + 1));
+        rs_scratch = fastfnet_xmalloc(sizeof(float) * (bhi - blo + 1));
         if (zero) {
             fastfnet_model_shard_moments(m, blo, bhi); /* AdamW state: 1/nproc of it on each rank */
             glo = blo, ghi = bhi;
@@ -1406,7 +1405,6 @@ int fastfnet_predict_run(const char *model_dir, const char *input, const char *o
         of = af.f;
     }
     int T = d.max_len, L = m->cfg.num_labels;
-    fastfnet_model_set_pooled_only(m, 1);
     if (fastfnet_model_reserve(m, batch, T, 0, err, sizeof err)) {
         fastfnet_atomic_abort(&af);
         fastfnet_die("%s", err);
@@ -1419,7 +1417,7 @@ int fastfnet_predict_run(const char *model_dir, const char *input, const char *o
         for (int i = 0; i < nb; i++) idx[i] = b0 + i;
         const int Tb = batch_len(&ds, idx, nb, T, pads_per_batch(&m->cfg));
         fastfnet_dataset_batch(&ds, idx, nb, Tb, m->cfg.pad_token_id, ids, tt, NULL);
-        fastfnet_batch bt = {.B = nb, .T = Tb, .input_ids = ids, .token_type_ids = tt};
+        fastfnet_batch bt = {.B = nb, .T = Tb, .input_ids = ids, .token_type_ids = tt, .pooled_only = 1};
         fastfnet_model_forward(m, &bt, 0);
         if (*fastfnet_model_error(m)) fastfnet_die("%s: %s", input, fastfnet_model_error(m));
         const float *lg = fastfnet_model_logits_cls(m);

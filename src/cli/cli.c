@@ -2,6 +2,7 @@
 #include "fastfnet.h"
 #include "fft.h"
 #include "json.h"
+#include "die.h"
 #include "plot.h"
 #include "tokenizer.h"
 #include "train.h"
@@ -156,9 +157,9 @@ static int *read_ids(const char *path, const fastfnet_config *c, int *outB, int 
     FILE *f = fopen(path, "r");
     if (!f) fastfnet_die("%s: cannot open (%s)", path, strerror(errno));
     size_t cap = 1024, n = 0;
-    int *vals = fastfnet_malloc(cap * sizeof(int));
+    int *vals = fastfnet_xmalloc(cap * sizeof(int));
     int lines = 0, maxT = 0;
-    int *lens = fastfnet_malloc(sizeof(int) * 1024);
+    int *lens = fastfnet_xmalloc(sizeof(int) * 1024);
     size_t lcap = 1024;
     char *line = NULL;
     size_t lsz = 0;
@@ -194,7 +195,7 @@ static int *read_ids(const char *path, const fastfnet_config *c, int *outB, int 
     free(line);
     fclose(f);
     if (lines == 0) fastfnet_die("%s: no sequences", path);
-    int *ids = fastfnet_malloc(sizeof(int) * (size_t)lines * maxT);
+    int *ids = fastfnet_xmalloc(sizeof(int) * (size_t)lines * maxT);
     size_t k = 0;
     for (int b = 0; b < lines; b++)
         for (int t = 0; t < maxT; t++) ids[(size_t)b * maxT + t] = t < lens[b] ? vals[k++] : c->pad_token_id;
@@ -230,7 +231,7 @@ static int cmd_embed(int argc, char **argv) {
     int H = fastfnet_config_width(c, c->num_layers), pool = (c->heads & FASTFNET_HEAD_POOLER) != 0;
     if (chunk > B) chunk = B;
     if (fastfnet_model_reserve(m, chunk, T, 0, err, sizeof err)) fastfnet_die("%s", err);
-    float *hid = fastfnet_malloc(sizeof(float) * (size_t)B * T * H), *pooled = fastfnet_malloc(sizeof(float) * (size_t)B * H);
+    float *hid = fastfnet_xmalloc(sizeof(float) * (size_t)B * T * H), *pooled = fastfnet_xmalloc(sizeof(float) * (size_t)B * H);
     double t0 = fastfnet_now();
     for (int b0 = 0; b0 < B; b0 += chunk) {
         int nb = B - b0 < chunk ? B - b0 : chunk;

@@ -18,6 +18,7 @@ int fastfnet_model_save_meta(const fastfnet_model *m, const char *path, const ch
     char cfg[CONFIG_CAP];
     if (fastfnet_config_to_json(&m->cfg, cfg, sizeof cfg) < 0) return fastfnet_err(err, errlen, "config too large to save");
     fastfnet_st_out *t = fastfnet_calloc(sizeof(fastfnet_st_out) * (size_t)m->num_tensors);
+    if (!t) return fastfnet_err(err, errlen, "%s: out of memory for the tensor list", path);
     for (int i = 0; i < m->num_tensors; i++) {
         const fastfnet_tensor_info *ti = &m->tensors[i];
         t[i].name = ti->name;
@@ -49,6 +50,7 @@ static const fastfnet_st_tensor *find(const fastfnet_st_file *f, const char *nam
 static int check_shapes(const fastfnet_st_file *f, const fastfnet_config *cfg, const char *stpath, char *err, size_t errlen) {
     int nt, rc = 0;
     fastfnet_tensor_info *tab = fastfnet_config_tensors(cfg, &nt);
+    if (!tab) return fastfnet_err(err, errlen, "%s: out of memory for the tensor table", stpath);
     for (int i = 0; i < nt && !rc; i++) {
         const fastfnet_tensor_info *ti = &tab[i];
         const fastfnet_st_tensor *t = find(f, ti->name);

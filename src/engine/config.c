@@ -90,6 +90,7 @@ static int config_check_sizes(const fastfnet_config *c, char *err, size_t n) {
             return fastfnet_err(err, n, "%s %d x hidden_size %d is a weight matrix of more than 2^31 - 1 entries", rname[i], rows[i],
                            c->hidden_size);
     unsigned long long total = fastfnet_config_num_params(c, NULL);
+    if (total == 0) return fastfnet_err(err, n, "out of memory counting the parameters of the config");
     if (total > FASTFNET_MAX_PARAMS)
         return fastfnet_err(err, n, "the config describes %llu parameters (%.1f GiB), more than fastfnet takes (2^32): check "
                                "vocab_size, hidden_size, intermediate_size and num_hidden_layers", total, total * 4.0 / (1 << 30));
@@ -324,4 +325,10 @@ int fastfnet_config_from_json(fastfnet_config *c, const char *text, size_t len, 
 done:
     fastfnet_json_free(j);
     return rc;
+}
+
+#define FASTFNET_STR_(x) #x
+#define FASTFNET_STR(x) FASTFNET_STR_(x)
+const char *fastfnet_version(void) {
+    return FASTFNET_STR(FASTFNET_VERSION_MAJOR) "." FASTFNET_STR(FASTFNET_VERSION_MINOR) "." FASTFNET_STR(FASTFNET_VERSION_PATCH);
 }

@@ -15,6 +15,7 @@
  * So in practice MATRIX only wins when T*D is at most a few hundred; everything model-sized goes to FFT.
  */
 #include "fft.h"
+#include <pthread.h>
 #include "blas.h"
 #include "util.h"
 #include <fftw3.h>
@@ -46,27 +47,33 @@ struct fastfnet_fourier {
 };
 
 static int g_measure = 0;
-static int g_fftw_threads = 0;
+static pthread_once_t g_fftw_once = PTHREAD_ONCE_INIT;
+static int g_fftw_ok = 0;
 
 void fastfnet_fft_set_measure(int on) { g_measure = on != 0; }
 
-/* FFTW asks for fftwf_init_threads before any other call; we plan single-threaded transforms because we
- * parallelize over sequences ourselves, which scales better than splitting one small transform. */
-static void fftw_setup(void) {
-    if (!g_fftw_threads) {
-        if (!fftwf_init_threads()) fastfnet_die("fftwf_init_threads failed");
-        g_fftw_threads = 1;
-    }
+/* FFTW asks for fftwf_init_threads before any other call, once; planning is made thread-safe (FFTW serialises
+ * it), so models may be created and reserved from several threads. We plan single-threaded transforms because
+ * we parallelize over sequences ourselves, which scales better than splitting one small transform. */
+static void fftw_init_once(void) {
+    if (!fftwf_init_threads()) return;
+    fftwf_make_planner_thread_safe();
+    g_fftw_ok = 1;
+}
+static int fftw_setup(void) {
+    pthread_once(&g_fftw_once, fftw_init_once);
+    if (!g_fftw_ok) return -1;
     fftwf_plan_with_nthreads(1);
+    return 0;
 }
 
 int fastfnet_fft_load_wisdom(const char *path) {
-    fftw_setup();
+    if (fftw_setup() != 0) return -1;
     return fftwf_import_wisdom_from_filename(path) ? 0 : -1;
 }
 
 int fastfnet_fft_save_wisdom(const char *path) {
-    fftw_setup();
+    if (fftw_setup() != 0) return -1;
     return fftwf_export_wisdom_to_filename(path) ? 0 : -1;
 }
 
@@ -107,15 +114,16 @@ static void trig_table(double *c, double *s, int n) {
     }
 }
 
-static void fft_init(fastfnet_fourier *f) {
+static int fft_init(fastfnet_fourier *f) {
     int T = f->T, D = f->D, hb = f->hb;
-    fftw_setup();
-    f->buf = fastfnet_malloc(sizeof(fftwf_complex *) * f->nthreads);
+    if (fftw_setup() != 0) return -1;
+    f->buf = fastfnet_calloc(sizeof(fftwf_complex *) * f->nthreads);
+    if (!f->buf) return -1;
     for (int i = 0; i < f->nthreads; i++) {
         /* all from fftwf_malloc so every thread's buffer has the alignment the plans were made with,
          * which is what makes new-array execute legal */
         f->buf[i] = fftwf_alloc_complex((size_t)T * hb);
-        if (!f->buf[i]) fastfnet_die("fftwf_alloc_complex(%zu) failed", (size_t)T * hb);
+        if (!f->buf[i]) return -1;
     }
     f->bytes += sizeof(fftwf_complex) * (size_t)T * hb * f->nthreads;
     /* our inputs are always private copies, so FFTW may clobber them */
@@ -126,14 +134,22 @@ static void fft_init(fastfnet_fourier *f) {
     f->cols_fwd = fftwf_plan_many_dft(1, n_t, f->nc, b, NULL, hb, 1, b, NULL, hb, 1, FFTW_FORWARD, flags);
     f->cols_all = f->nc == hb ? f->cols_fwd
                               : fftwf_plan_many_dft(1, n_t, hb, b, NULL, hb, 1, b, NULL, hb, 1, FFTW_FORWARD, flags);
-    if (!f->rows || !f->cols_fwd || !f->cols_all) fastfnet_die("FFTW planning failed for T=%d D=%d", T, D);
+    return f->rows && f->cols_fwd && f->cols_all ? 0 : -1;
 }
 
-static void matrix_init(fastfnet_fourier *f) {
+static int matrix_init(fastfnet_fourier *f) {
     int T = f->T, D = f->D, nc = f->nc;
+    size_t scratch = (size_t)f->max_b * T * 2 * nc;
     double *c = fastfnet_malloc(sizeof(double) * (T > D ? T : D)), *s = fastfnet_malloc(sizeof(double) * (T > D ? T : D));
     f->w_hid = fastfnet_malloc(sizeof(float) * (size_t)D * 2 * nc);
     f->w_seq = fastfnet_malloc(sizeof(float) * (size_t)T * 2 * T);
+    f->mat_p = fastfnet_malloc(sizeof(float) * scratch);
+    f->mat_q = fastfnet_malloc(sizeof(float) * scratch);
+    if (!c || !s || !f->w_hid || !f->w_seq || !f->mat_p || !f->mat_q) {
+        fastfnet_free(c);
+        fastfnet_free(s);
+        return -1;
+    }
     trig_table(c, s, D);
     for (int d = 0; d < D; d++)
         for (int k = 0; k < nc; k++) {
@@ -150,13 +166,11 @@ static void matrix_init(fastfnet_fourier *f) {
         }
     fastfnet_free(c);
     fastfnet_free(s);
-    size_t scratch = (size_t)f->max_b * T * 2 * nc;
-    f->mat_p = fastfnet_malloc(sizeof(float) * scratch);
-    f->mat_q = fastfnet_malloc(sizeof(float) * scratch);
     f->bytes += sizeof(float) * ((size_t)D * 2 * nc + (size_t)T * 2 * T + 2 * scratch);
+    return 0;
 }
 
-static void naive_init(fastfnet_fourier *f) {
+static int naive_init(fastfnet_fourier *f) {
     int T = f->T, D = f->D;
     f->cos_t = fastfnet_malloc(sizeof(double) * T);
     f->sin_t = fastfnet_malloc(sizeof(double) * T);
@@ -164,14 +178,18 @@ static void naive_init(fastfnet_fourier *f) {
     f->sin_d = fastfnet_malloc(sizeof(double) * D);
     f->nv_c = fastfnet_malloc(sizeof(double) * (size_t)T * f->keep);
     f->nv_s = fastfnet_malloc(sizeof(double) * (size_t)T * f->keep);
+    if (!f->cos_t || !f->sin_t || !f->cos_d || !f->sin_d || !f->nv_c || !f->nv_s) return -1;
     trig_table(f->cos_t, f->sin_t, T);
     trig_table(f->cos_d, f->sin_d, D);
     f->bytes += sizeof(double) * (2 * (size_t)T + 2 * (size_t)D + 2 * (size_t)T * f->keep);
+    return 0;
 }
 
-/* Sizes, then the chosen implementation's tables and scratch; nin/off say where the input columns sit. */
+/* Sizes, then the chosen implementation's tables and scratch; nin/off say where the input columns sit.
+ * NULL when memory or FFTW planning fails. */
 static fastfnet_fourier *fourier_new(int max_B, int T, int D, int keep, int nin, int off, fastfnet_fourier_impl impl) {
     fastfnet_fourier *f = fastfnet_calloc(sizeof(*f));
+    if (!f) return NULL;
     f->max_b = max_B;
     f->T = T;
     f->D = D;
@@ -183,12 +201,15 @@ static fastfnet_fourier *fourier_new(int max_B, int T, int D, int keep, int nin,
     f->nthreads = omp_get_max_threads();
     if (f->nthreads < 1) f->nthreads = 1;
     f->impl = impl == FASTFNET_FOURIER_AUTO ? auto_choose(T, D, f->nc) : impl;
+    int rc;
     switch (f->impl) {
-    case FASTFNET_FOURIER_FFT: fft_init(f); break;
-    case FASTFNET_FOURIER_MATRIX: matrix_init(f); break;
-    default: naive_init(f); break;
+    case FASTFNET_FOURIER_FFT: rc = fft_init(f); break;
+    case FASTFNET_FOURIER_MATRIX: rc = matrix_init(f); break;
+    default: rc = naive_init(f); break;
     }
-    return f;
+    if (rc == 0) return f;
+    fastfnet_fourier_free(f);
+    return NULL;
 }
 
 fastfnet_fourier *fastfnet_fourier_init(int max_B, int T, int D, int keep, fastfnet_fourier_impl impl) {
@@ -400,19 +421,20 @@ static void naive_backward(fastfnet_fourier *f, float *dinp, const float *dout, 
 
 /* ---- dispatch ---- */
 
-void fastfnet_fourier_forward(fastfnet_fourier *f, float *out, const float *inp, int B) {
-    if (B < 0 || B > f->max_b) fastfnet_die("fastfnet_fourier_forward: B=%d outside [0, max_B=%d]", B, f->max_b);
-    if (B == 0) return;
+int fastfnet_fourier_forward(fastfnet_fourier *f, float *out, const float *inp, int B) {
+    if (B < 0 || B > f->max_b) return -1;
+    if (B == 0) return 0;
     switch (f->impl) {
     case FASTFNET_FOURIER_FFT: fft_forward(f, out, inp, B); break;
     case FASTFNET_FOURIER_MATRIX: matrix_apply(f, out, f->keep, inp, B, 0); break;
     default: naive_forward(f, out, inp, B); break;
     }
+    return 0;
 }
 
-void fastfnet_fourier_backward(fastfnet_fourier *f, float *dinp, const float *dout, int B) {
-    if (B < 0 || B > f->max_b) fastfnet_die("fastfnet_fourier_backward: B=%d outside [0, max_B=%d]", B, f->max_b);
-    if (B == 0) return;
+int fastfnet_fourier_backward(fastfnet_fourier *f, float *dinp, const float *dout, int B) {
+    if (B < 0 || B > f->max_b) return -1;
+    if (B == 0) return 0;
     switch (f->impl) {
     case FASTFNET_FOURIER_FFT: fft_backward(f, dinp, dout, B); break;
     case FASTFNET_FOURIER_MATRIX:
@@ -422,4 +444,5 @@ void fastfnet_fourier_backward(fastfnet_fourier *f, float *dinp, const float *do
         break;
     default: naive_backward(f, dinp, dout, B); break;
     }
+    return 0;
 }

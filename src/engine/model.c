@@ -5,6 +5,7 @@
 #include "blas.h"
 #include "ops.h"
 #include "util.h"
+#include <stdarg.h>
 #include <math.h>
 #include <omp.h>
 #include <stddef.h>
@@ -130,12 +131,19 @@ static void point_into(fastfnet_params *p, const fastfnet_model *m, float *base)
 fastfnet_model *fastfnet_model_alloc(const fastfnet_config *cfg, char *err, size_t errlen) {
     if (fastfnet_config_validate(cfg, err, errlen)) return NULL;
     fastfnet_model *m = fastfnet_calloc(sizeof *m);
+    if (!m) goto oom;
     m->cfg = *cfg;
     m->tensors = fastfnet_calloc(sizeof(fastfnet_tensor_info) * (16 + 18 * (size_t)(cfg->num_layers + 1)));
+    if (!m->tensors) goto oom;
     m->num_params = build_table(m);
     m->params = fastfnet_calloc(m->num_params * sizeof(float));
+    if (!m->params) goto oom;
     point_into(&m->P, m, m->params);
     return m;
+oom:
+    fastfnet_model_free(m);
+    fastfnet_err(err, errlen, "out of memory for the parameters of the model");
+    return NULL;
 }
 
 fastfnet_tensor_info *fastfnet_config_tensors(const fastfnet_config *cfg, int *n) {
@@ -143,6 +151,8 @@ fastfnet_tensor_info *fastfnet_config_tensors(const fastfnet_config *cfg, int *n
     memset(&tmp, 0, sizeof tmp);
     tmp.cfg = *cfg;
     tmp.tensors = fastfnet_calloc(sizeof(fastfnet_tensor_info) * (16 + 18 * (size_t)(cfg->num_layers + 1)));
+    *n = 0;
+    if (!tmp.tensors) return NULL;
     build_table(&tmp);
     *n = tmp.num_tensors;
     return tmp.tensors;
@@ -152,6 +162,7 @@ size_t fastfnet_config_num_params(const fastfnet_config *cfg, size_t *encoder) {
     int nt;
     fastfnet_tensor_info *t = fastfnet_config_tensors(cfg, &nt);
     size_t total = 0, enc = 0;
+    if (!t) return 0; /* out of memory for the table: no count (validation then refuses the config) */
     for (int i = 0; i < nt; i++) {
         total += t[i].numel;
         if (!strncmp(t[i].name, "fnet.embeddings.", 16) || !strncmp(t[i].name, "fnet.encoder.", 13)) enc += t[i].numel;
@@ -372,19 +383,41 @@ fastfnet_fourier *fastfnet_model_plan(fastfnet_model *m, int T, int W, int keep,
     }
     fastfnet_fourier_impl impl = (fastfnet_fourier_impl)m->cfg.fourier_impl;
     fastfnet_fourier *f = off >= 0 ? fastfnet_fourier_init_padded(m->maxB, T, W, off, impl) : fastfnet_fourier_init(m->maxB, T, W, keep, impl);
-    if (!f) fastfnet_die("cannot plan the Fourier transform for T=%d, width %d -> %d", T, W, keep);
+    if (!f) return NULL;
     m->plans[m->nplans++] = (fastfnet_plan_entry){T, W, keep, off, f};
     return f;
 }
 
-static void make_plans(fastfnet_model *m, int T) {
+/* Every Fourier plan a batch of length T needs, so that forward and backward only look them up.
+ * 0, or -1 with a message when one cannot be made (memory, FFTW). */
+static int make_plans(fastfnet_model *m, int T, char *err, size_t errlen) {
     for (int i = 0; i < m->cfg.num_layers; i++) {
-        int W = fastfnet_config_width(&m->cfg, i);
+        int W = fastfnet_config_width(&m->cfg, i), keep = fastfnet_config_width(&m->cfg, i + 1);
+        fastfnet_fourier *f = (fastfnet_fourier *)1;
         if (m->cfg.mixing[i] == FASTFNET_MIX_FAST_FOURIER_PAD)
-            fastfnet_model_plan(m, T, W, W / 2, fastfnet_padblock_narrow_in(&m->cfg, i) ? fastfnet_config_pad_offset(&m->cfg, W) : -1);
+            keep = W / 2, f = fastfnet_model_plan(m, T, W, keep, fastfnet_padblock_narrow_in(&m->cfg, i) ? fastfnet_config_pad_offset(&m->cfg, W) : -1);
         else if (m->cfg.mixing[i] != FASTFNET_MIX_ATTENTION)
-            get_plan(m, T, W, fastfnet_config_width(&m->cfg, i + 1));
+            f = get_plan(m, T, W, keep);
+        if (!f) return fastfnet_err(err, errlen, "cannot plan the Fourier transform for T=%d, width %d -> %d (out of memory?)", T, W, keep);
     }
+    return 0;
+}
+
+/* A reserve that failed leaves no arena (the next one starts over); gradients and moments made before stay. */
+static int reserve_failed(fastfnet_model *m, char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int reserve_failed(fastfnet_model *m, char *err, size_t errlen, const char *fmt, ...) {
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    for (int i = 0; i < m->nplans; i++) fastfnet_fourier_free(m->plans[i].f);
+    m->nplans = 0;
+    fastfnet_free(m->arena);
+    fastfnet_free(m->tt_zero);
+    m->arena = NULL, m->tt_zero = NULL;
+    m->maxB = m->maxT = m->train_ready = 0;
+    return fastfnet_err(err, errlen, "%s", msg);
 }
 
 int fastfnet_model_reserve(fastfnet_model *m, int B, int T, int train, char *err, size_t errlen) {
@@ -400,17 +433,24 @@ int fastfnet_model_reserve(fastfnet_model *m, int B, int T, int train, char *err
     m->maxT = T;
     m->arena_bytes = layout(&m->A, &m->cfg, B, T, train, NULL);
     m->arena = fastfnet_calloc(m->arena_bytes);
-    layout(&m->A, &m->cfg, B, T, train, m->arena);
     m->tt_zero = fastfnet_calloc(sizeof(int) * (size_t)B * T);
+    if (!m->arena || !m->tt_zero) return reserve_failed(m, err, errlen, "out of memory for the activations of a (%d, %d) batch (%.1f MiB)", B, T, m->arena_bytes / 1048576.0);
+    layout(&m->A, &m->cfg, B, T, train, m->arena);
     if (train && !m->grads) {
         m->grads = fastfnet_calloc(m->num_params * sizeof(float));
         m->m = fastfnet_calloc(m->num_params * sizeof(float));
         m->v = fastfnet_calloc(m->num_params * sizeof(float));
         m->mom_lo = 0, m->mom_hi = m->num_params;
+        if (!m->grads || !m->m || !m->v) {
+            fastfnet_free(m->grads), fastfnet_free(m->m), fastfnet_free(m->v);
+            m->grads = m->m = m->v = NULL;
+            return reserve_failed(m, err, errlen, "out of memory for the gradients of %zu parameters", m->num_params);
+        }
         point_into(&m->G, m, m->grads);
     }
     m->train_ready = train;
-    make_plans(m, T);
+    char msg[200];
+    if (make_plans(m, T, msg, sizeof msg)) return reserve_failed(m, err, errlen, "%s", msg);
     return 0;
 }
 
@@ -444,7 +484,9 @@ int fastfnet_model_check_batch(const fastfnet_model *m, const fastfnet_batch *b,
 
 /* ---------- forward ---------- */
 
-static uint64_t next_seed(fastfnet_model *m) { return m->dropout_seed + 0x9E3779B97F4A7C15ull * ++m->dropout_calls; }
+/* Inference (train == 0) draws no masks and advances nothing: evaluating between training steps leaves the
+ * training run's dropout stream as it was. */
+static uint64_t next_seed(fastfnet_model *m) { return m->train ? m->dropout_seed + 0x9E3779B97F4A7C15ull * ++m->dropout_calls : 0; }
 uint64_t fastfnet_model_next_seed(fastfnet_model *m) { return next_seed(m); }
 
 /* A head's mean loss over this batch's `*count` targets, re-expressed as its share of the mean over `denom`
@@ -492,7 +534,7 @@ static float mlm_forward(fastfnet_model *m, const fastfnet_batch *b, const float
 
 float fastfnet_model_forward(fastfnet_model *m, const fastfnet_batch *b, int train) {
     /* ids or labels outside the model would index past its tensors: such a batch is not run at all */
-    if (fastfnet_model_check_batch(m, b, m->error, sizeof m->error)) {
+    if (fastfnet_model_check_batch(m, b, m->error, sizeof m->error) || make_plans(m, b->T, m->error, sizeof m->error)) {
         m->B = 0;
         return NAN;
     }
@@ -512,6 +554,7 @@ float fastfnet_model_forward(fastfnet_model *m, const fastfnet_batch *b, int tra
     m->nsp_labels = b->nsp_labels;
     m->cls_labels = b->cls_labels;
     m->row0 = b->row0;
+    m->pooled_only = b->pooled_only && !train && (c->heads & FASTFNET_HEAD_POOLER);
 
     fastfnet_embed_forward(A->emb_sum, m->ids, m->tt, m->P.wte, m->P.wpe, m->P.wtt, B, T, E);
     fastfnet_layernorm_forward(A->emb_ln, A->emb_mean, A->emb_rstd, A->emb_sum, m->P.eln_w, m->P.eln_b, (int)BT, E, c->layer_norm_eps);
@@ -646,118 +689,142 @@ static void mlm_backward(fastfnet_model *m, float *dy) {
     }
 }
 
-void fastfnet_model_backward(fastfnet_model *m) {
+/* The softmax cross-entropy's gradient, in place: probs (N,C) becomes (probs - onehot) / count, zero in rows
+ * whose label is -100 (the classifier's and the NSP head's; the MLM head scales in its own loop). */
+static void xent_grad_inplace(float *probs, const int *labels, int N, int C, int count) {
+    for (int i = 0; i < N; i++) {
+        float *d = probs + (size_t)i * C;
+        int t = labels[i];
+        for (int j = 0; j < C; j++) d[j] = t == -100 ? 0.0f : (d[j] - (j == t)) / count;
+    }
+}
+
+/* The pooler and the heads on it: dy (B,T,Df) row 0 of each sequence += gradient through the pooler from
+ * the classifier's and the NSP head's losses. */
+static void pooler_backward(fastfnet_model *m, float *dy) {
     const fastfnet_config *c = &m->cfg;
     fastfnet_acts *A = &m->A;
     fastfnet_params *G = &m->G, *P = &m->P;
-    int B = m->B, T = m->T, E = c->hidden_size, NH = c->num_heads, L = c->num_layers;
-    size_t BT = (size_t)B * T;
-    int Df = fastfnet_config_width(c, L);
+    int B = m->B, T = m->T, Df = fastfnet_config_width(c, c->num_layers);
+    float pd = m->train ? c->hidden_dropout : 0.0f;
+    float *dpooled = A->gpool;
+    zero(dpooled, (size_t)B * Df);
+    if ((c->heads & FASTFNET_HEAD_CLS) && m->cls_count) {
+        xent_grad_inplace(A->cls_probs, m->cls_labels, B, c->num_labels, m->cls_count);
+        float *dcin = A->gtmp;
+        zero(dcin, (size_t)B * Df);
+        fastfnet_linear_backward(dcin, G->cls_w, G->cls_b, A->cls_probs, A->cls_in, P->cls_w, B, Df, c->num_labels);
+        fastfnet_dropout_backward(dpooled, dcin, A->cls_drop, (size_t)B * Df, pd);
+    }
+    if ((c->heads & FASTFNET_HEAD_NSP) && m->nsp_count) {
+        xent_grad_inplace(A->nsp_probs, m->nsp_labels, B, 2, m->nsp_count);
+        fastfnet_linear_backward(dpooled, G->nsp_w, G->nsp_b, A->nsp_probs, A->pooled, P->nsp_w, B, Df, 2);
+    }
+    float *dpre = A->gtmp;
+    zero(dpre, (size_t)B * Df);
+    fastfnet_tanh_backward(dpre, A->pooled, dpooled, (size_t)B * Df);
+    float *dpin = A->gpool;
+    zero(dpin, (size_t)B * Df);
+    fastfnet_linear_backward(dpin, G->pool_w, G->pool_b, dpre, A->pool_in, P->pool_w, B, Df, Df);
+    for (int i = 0; i < B; i++)
+        for (int j = 0; j < Df; j++) dy[(size_t)i * T * Df + j] += dpin[(size_t)i * Df + j];
+}
+
+/* Layer l's LN_2, FFN and LN_1 backward: returns dsum1 (B,T,Wo), the gradient of LN_1's input (mix +
+ * residual), from dy, the gradient of the layer's output. */
+static float *layer_ffn_backward(fastfnet_model *m, int l, const float *dy) {
+    const fastfnet_config *c = &m->cfg;
+    fastfnet_acts *A = &m->A;
+    fastfnet_layer_acts *La = &A->layer[l];
+    fastfnet_layer_params *p = &m->P.layer[l], *g = &m->G.layer[l];
+    size_t BT = (size_t)m->B * m->T;
+    int Wo = fastfnet_config_width(c, l + 1), Fw = fastfnet_width_ffn(c, Wo);
+    size_t nWo = BT * Wo;
+    float pd = m->train ? c->hidden_dropout : 0.0f;
+    float *dsum2 = A->gA, *dh = A->gB, *dO = A->gC, *dG = A->gF, *dA = A->gF2;
+    zero(dsum2, nWo);
+    fastfnet_layernorm_backward(dsum2, g->ln2_w, g->ln2_b, dy, La->sum2, p->ln2_w, La->ln2_mean, La->ln2_rstd, (int)BT, Wo);
+    memcpy(dh, dsum2, nWo * sizeof(float));
+    zero(dO, nWo);
+    fastfnet_dropout_backward(dO, dsum2, La->o_drop, nWo, pd);
+    zero(dG, BT * Fw);
+    fastfnet_gelu_forward(La->g, La->a, BT * Fw); /* not kept per layer (see layout) */
+    fastfnet_linear_backward(dG, g->w2, g->b2, dO, La->g, p->w2, (int)BT, Fw, Wo);
+    zero(dA, BT * Fw);
+    fastfnet_gelu_backward(dA, La->a, dG, BT * Fw);
+    fastfnet_linear_backward(dh, g->w1, g->b1, dA, La->h, p->w1, (int)BT, Wo, Fw);
+    float *dsum1 = A->gA;
+    zero(dsum1, nWo);
+    fastfnet_layernorm_backward(dsum1, g->ln1_w, g->ln1_b, dh, La->sum1, p->ln1_w, La->ln1_mean, La->ln1_rstd, (int)BT, Wo);
+    return dsum1;
+}
+
+/* Attention mixing of layer l: dx (B,T,W) += the gradient of its input x from dsum1, residual included. */
+static void attention_mix_backward(fastfnet_model *m, int l, float *dx, const float *dsum1, const float *x) {
+    const fastfnet_config *c = &m->cfg;
+    fastfnet_acts *A = &m->A;
+    fastfnet_layer_acts *La = &A->layer[l];
+    fastfnet_layer_params *p = &m->P.layer[l], *g = &m->G.layer[l];
+    int B = m->B, T = m->T, W = fastfnet_config_width(c, l);
+    size_t BT = (size_t)B * T, nW = BT * W;
     float pd = m->train ? c->hidden_dropout : 0.0f, pa = m->train ? c->attn_dropout : 0.0f;
-    if (!m->train_ready) fastfnet_die("backward needs fastfnet_model_reserve(..., train=1) first");
-    if (B == 0) return; /* the last forward refused its batch */
+    for (size_t i = 0; i < nW; i++) dx[i] += dsum1[i];
+    float *dproj = A->gC, *dctx = A->gB;
+    zero(dproj, nW);
+    fastfnet_dropout_backward(dproj, dsum1, La->mix_drop, nW, pd);
+    zero(dctx, nW);
+    fastfnet_linear_backward(dctx, g->o_w, g->o_b, dproj, La->ctx, p->o_w, (int)BT, W, W);
+    zero(A->gq, nW);
+    zero(A->gk, nW);
+    zero(A->gv, nW);
+    fastfnet_attention_backward(A->gq, A->gk, A->gv, A->att_scratch, A->att_slots, dctx, La->ctx, La->lse, La->q, La->k, La->v,
+                           A->keymask, B, T, W, c->num_heads, pa, La->att_seed, m->row0);
+    fastfnet_linear_backward(dx, g->q_w, g->q_b, A->gq, x, p->q_w, (int)BT, W, W);
+    fastfnet_linear_backward(dx, g->k_w, g->k_b, A->gk, x, p->k_w, (int)BT, W, W);
+    fastfnet_linear_backward(dx, g->v_w, g->v_b, A->gv, x, p->v_w, (int)BT, W, W);
+}
 
-    /* gradient of the final hidden state, (B,T,Df) */
-    float *dy = A->gX0, *dx = A->gX1;
-    zero(dy, BT * Df);
-    if ((c->heads & FASTFNET_HEAD_MLM) && m->mlm_count && m->mlm_n) mlm_backward(m, dy);
-    if (c->heads & FASTFNET_HEAD_POOLER) {
-        float *dpooled = A->gpool;
-        zero(dpooled, (size_t)B * Df);
-        if ((c->heads & FASTFNET_HEAD_CLS) && m->cls_count) {
-            float *dl = A->cls_probs; /* in place, as above */
-            int Lb = c->num_labels;
-            for (int i = 0; i < B; i++) {
-                float *d = dl + (size_t)i * Lb;
-                int t = m->cls_labels[i];
-                for (int j = 0; j < Lb; j++) d[j] = t == -100 ? 0.0f : (d[j] - (j == t)) / m->cls_count;
-            }
-            float *dcin = A->gtmp;
-            zero(dcin, (size_t)B * Df);
-            fastfnet_linear_backward(dcin, G->cls_w, G->cls_b, dl, A->cls_in, P->cls_w, B, Df, Lb);
-            fastfnet_dropout_backward(dpooled, dcin, A->cls_drop, (size_t)B * Df, pd);
-        }
-        if ((c->heads & FASTFNET_HEAD_NSP) && m->nsp_count) {
-            float *dl = A->nsp_probs;
-            for (int i = 0; i < B; i++) {
-                int t = m->nsp_labels[i];
-                for (int j = 0; j < 2; j++) dl[i * 2 + j] = t == -100 ? 0.0f : (dl[i * 2 + j] - (j == t)) / m->nsp_count;
-            }
-            fastfnet_linear_backward(dpooled, G->nsp_w, G->nsp_b, dl, A->pooled, P->nsp_w, B, Df, 2);
-        }
-        float *dpre = A->gtmp;
-        zero(dpre, (size_t)B * Df);
-        fastfnet_tanh_backward(dpre, A->pooled, dpooled, (size_t)B * Df);
-        float *dpin = A->gpool;
-        zero(dpin, (size_t)B * Df);
-        fastfnet_linear_backward(dpin, G->pool_w, G->pool_b, dpre, A->pool_in, P->pool_w, B, Df, Df);
-        for (int i = 0; i < B; i++)
-            for (int j = 0; j < Df; j++) dy[(size_t)i * T * Df + j] += dpin[(size_t)i * Df + j];
+/* Fourier mixing of layer l (W -> Wo): dx (B,T,W) += the gradient of its input x from dsum1, through the
+ * transform's adjoint and the residual (identity, dense projection, or the Fast-FNet reduction). */
+static void fourier_mix_backward(fastfnet_model *m, int l, float *dx, const float *dsum1, const float *x) {
+    const fastfnet_config *c = &m->cfg;
+    fastfnet_layer_params *p = &m->P.layer[l], *g = &m->G.layer[l];
+    int B = m->B, T = m->T, W = fastfnet_config_width(c, l), Wo = fastfnet_config_width(c, l + 1);
+    size_t BT = (size_t)B * T, nWo = BT * Wo;
+    fastfnet_fourier_backward(get_plan(m, T, W, Wo), dx, dsum1, B);
+    if (W == Wo) {
+        for (size_t i = 0; i < nWo; i++) dx[i] += dsum1[i];
+    } else if (c->residual == FASTFNET_RES_DENSE) {
+        fastfnet_linear_backward(dx, g->r_w, g->r_b, dsum1, x, p->r_w, (int)BT, W, Wo);
+    } else {
+        fastfnet_reduce_backward(dx, dsum1, x, (int)BT, W, (int)c->residual);
     }
+}
 
-    for (int l = L - 1; l >= 0; l--) {
-        if (c->mixing[l] == FASTFNET_MIX_FAST_FOURIER_PAD) {
-            fastfnet_padblock_backward(m, l, dx, dy);
-            float *t = dy;
-            dy = dx;
-            dx = t;
-            continue;
-        }
-        fastfnet_layer_acts *La = &A->layer[l];
-        fastfnet_layer_params *p = &P->layer[l], *g = &G->layer[l];
-        int W = fastfnet_config_width(c, l), Wo = fastfnet_config_width(c, l + 1), Fw = fastfnet_width_ffn(c, Wo);
-        size_t nWo = BT * Wo;
-        const float *x = fastfnet_layer_output(A, l - 1);
-        float *dsum2 = A->gA, *dh = A->gB, *dO = A->gC, *dG = A->gF, *dA = A->gF2;
-        zero(dsum2, nWo);
-        fastfnet_layernorm_backward(dsum2, g->ln2_w, g->ln2_b, dy, La->sum2, p->ln2_w, La->ln2_mean, La->ln2_rstd, (int)BT, Wo);
-        memcpy(dh, dsum2, nWo * sizeof(float));
-        zero(dO, nWo);
-        fastfnet_dropout_backward(dO, dsum2, La->o_drop, nWo, pd);
-        zero(dG, BT * Fw);
-        fastfnet_gelu_forward(La->g, La->a, BT * Fw); /* not kept per layer (see layout) */
-        fastfnet_linear_backward(dG, g->w2, g->b2, dO, La->g, p->w2, (int)BT, Fw, Wo);
-        zero(dA, BT * Fw);
-        fastfnet_gelu_backward(dA, La->a, dG, BT * Fw);
-        fastfnet_linear_backward(dh, g->w1, g->b1, dA, La->h, p->w1, (int)BT, Wo, Fw);
-        float *dsum1 = A->gA;
-        zero(dsum1, nWo);
-        fastfnet_layernorm_backward(dsum1, g->ln1_w, g->ln1_b, dh, La->sum1, p->ln1_w, La->ln1_mean, La->ln1_rstd, (int)BT, Wo);
-        zero(dx, BT * W);
-        if (c->mixing[l] == FASTFNET_MIX_ATTENTION) {
-            for (size_t i = 0; i < nWo; i++) dx[i] += dsum1[i];
-            float *dproj = A->gC, *dctx = A->gB;
-            zero(dproj, nWo);
-            fastfnet_dropout_backward(dproj, dsum1, La->mix_drop, nWo, pd);
-            zero(dctx, nWo);
-            fastfnet_linear_backward(dctx, g->o_w, g->o_b, dproj, La->ctx, p->o_w, (int)BT, W, W);
-            zero(A->gq, nWo);
-            zero(A->gk, nWo);
-            zero(A->gv, nWo);
-            fastfnet_attention_backward(A->gq, A->gk, A->gv, A->att_scratch, A->att_slots, dctx, La->ctx, La->lse, La->q, La->k, La->v,
-                                   A->keymask, B, T, W, NH, pa, La->att_seed, m->row0);
-            fastfnet_linear_backward(dx, g->q_w, g->q_b, A->gq, x, p->q_w, (int)BT, W, W);
-            fastfnet_linear_backward(dx, g->k_w, g->k_b, A->gk, x, p->k_w, (int)BT, W, W);
-            fastfnet_linear_backward(dx, g->v_w, g->v_b, A->gv, x, p->v_w, (int)BT, W, W);
-        } else {
-            fastfnet_fourier_backward(get_plan(m, T, W, Wo), dx, dsum1, B);
-            if (W == Wo) {
-                for (size_t i = 0; i < nWo; i++) dx[i] += dsum1[i];
-            } else if (c->residual == FASTFNET_RES_DENSE) {
-                fastfnet_linear_backward(dx, g->r_w, g->r_b, dsum1, x, p->r_w, (int)BT, W, Wo);
-            } else {
-                fastfnet_reduce_backward(dx, dsum1, x, (int)BT, W, (int)c->residual);
-            }
-        }
-        float *t = dy;
-        dy = dx;
-        dx = t;
+/* One encoder layer: dx (zeroed here) = the gradient of layer l's input from dy, that of its output. */
+static void layer_backward(fastfnet_model *m, int l, float *dx, float *dy) {
+    const fastfnet_config *c = &m->cfg;
+    if (c->mixing[l] == FASTFNET_MIX_FAST_FOURIER_PAD) {
+        fastfnet_padblock_backward(m, l, dx, dy);
+        return;
     }
+    const float *dsum1 = layer_ffn_backward(m, l, dy);
+    zero(dx, (size_t)m->B * m->T * fastfnet_config_width(c, l));
+    const float *x = fastfnet_layer_output(&m->A, l - 1);
+    if (c->mixing[l] == FASTFNET_MIX_ATTENTION) attention_mix_backward(m, l, dx, dsum1, x);
+    else fourier_mix_backward(m, l, dx, dsum1, x);
+}
 
-    /* embeddings: dy is the gradient of emb_out */
-    float *dln = A->gE;
+/* Embeddings: dy is the gradient of emb_out (B,T,E); scratch is a second (B,T,E) buffer. */
+static void embeddings_backward(fastfnet_model *m, float *dy, float *scratch) {
+    const fastfnet_config *c = &m->cfg;
+    fastfnet_acts *A = &m->A;
+    fastfnet_params *G = &m->G, *P = &m->P;
+    int B = m->B, T = m->T, E = c->hidden_size;
+    size_t BT = (size_t)B * T;
+    float pd = m->train ? c->hidden_dropout : 0.0f;
+    float *dln = A->gE, *dproj = scratch;
     zero(dln, BT * E);
-    float *dproj = dx;
     zero(dproj, BT * E);
     fastfnet_dropout_backward(dproj, dy, A->emb_drop, BT * E, pd);
     fastfnet_linear_backward(dln, G->proj_w, G->proj_b, dproj, A->emb_ln, P->proj_w, (int)BT, E, E);
@@ -765,6 +832,27 @@ void fastfnet_model_backward(fastfnet_model *m) {
     zero(dsum, BT * E);
     fastfnet_layernorm_backward(dsum, G->eln_w, G->eln_b, dln, A->emb_sum, P->eln_w, A->emb_mean, A->emb_rstd, (int)BT, E);
     fastfnet_embed_backward(G->wte, G->wpe, G->wtt, dsum, m->ids, m->tt, B, T, E);
+}
+
+/* The heads, the layers from the top down, the embeddings: each adds into the gradient buffer. */
+int fastfnet_model_backward(fastfnet_model *m) {
+    const fastfnet_config *c = &m->cfg;
+    fastfnet_acts *A = &m->A;
+    if (!m->train_ready) return fastfnet_err(m->error, sizeof m->error, "backward needs fastfnet_model_reserve(..., train=1) first");
+    if (m->B == 0) return -1; /* the last forward refused its batch: its message stays */
+    /* gradient of the final hidden state, (B,T,Df) */
+    float *dy = A->gX0, *dx = A->gX1;
+    zero(dy, (size_t)m->B * m->T * fastfnet_config_width(c, c->num_layers));
+    if ((c->heads & FASTFNET_HEAD_MLM) && m->mlm_count && m->mlm_n) mlm_backward(m, dy);
+    if (c->heads & FASTFNET_HEAD_POOLER) pooler_backward(m, dy);
+    for (int l = c->num_layers - 1; l >= 0; l--) {
+        layer_backward(m, l, dx, dy);
+        float *t = dy;
+        dy = dx;
+        dx = t;
+    }
+    embeddings_backward(m, dy, dx);
+    return 0;
 }
 
 /* ---------- optimizer ---------- */
@@ -792,21 +880,26 @@ void fastfnet_model_adamw_step(fastfnet_model *m, const fastfnet_adamw *o, int s
     }
 }
 
-void fastfnet_model_shard_moments(fastfnet_model *m, size_t lo, size_t hi) {
-    if (lo > hi || hi > m->num_params) fastfnet_die("shard [%zu, %zu) outside %zu parameters", lo, hi, m->num_params);
+int fastfnet_model_shard_moments(fastfnet_model *m, size_t lo, size_t hi) {
+    if (lo > hi || hi > m->num_params) return -1;
     size_t n = hi - lo ? hi - lo : 1;
     float *mm = fastfnet_calloc(n * sizeof(float)), *vv = fastfnet_calloc(n * sizeof(float));
+    if (!mm || !vv) {
+        fastfnet_free(mm);
+        fastfnet_free(vv);
+        return -1;
+    }
     if (m->m) memcpy(mm, m->m + (lo - m->mom_lo), (hi - lo) * sizeof(float));
     if (m->v) memcpy(vv, m->v + (lo - m->mom_lo), (hi - lo) * sizeof(float));
     fastfnet_free(m->m);
     fastfnet_free(m->v);
     m->m = mm, m->v = vv;
     m->mom_lo = lo, m->mom_hi = hi;
+    return 0;
 }
 
 const float *fastfnet_model_hidden(const fastfnet_model *m) { return fastfnet_layer_output(&m->A, m->cfg.num_layers - 1); }
 const float *fastfnet_model_pooled(const fastfnet_model *m) { return m->A.pooled; }
-void fastfnet_model_set_pooled_only(fastfnet_model *m, int on) { m->pooled_only = on && (m->cfg.heads & FASTFNET_HEAD_POOLER); }
 const float *fastfnet_model_logits_mlm(const fastfnet_model *m) {
     return m->A.mlm_logits && m->mlm_n <= m->A.mlm_cap ? m->A.mlm_logits : NULL;
 }

@@ -95,7 +95,7 @@ struct fastfnet_model {
     int row0;             /* the last forward's first row in the whole batch (attention dropout's key) */
     int mlm_n;            /* rows the MLM head computed in the last forward */
     uint64_t dropout_seed, dropout_calls;
-    int pooled_only;      /* inference computes only what the pooler and its heads read */
+    int pooled_only;      /* this forward computes only what the pooler and its heads read (fastfnet_batch) */
     char error[256];      /* why the last forward refused its batch ("" when it ran) */
 };
 
@@ -130,11 +130,10 @@ const float *fastfnet_padblock_forward(fastfnet_model *m, int l, const float *x,
  * or padded, as the forward passed it on); dy is used as scratch. */
 void fastfnet_padblock_backward(fastfnet_model *m, int l, float *dx, float *dy);
 
-#endif
 /* Sum of squared gradients of params [lo, hi) (fastfnet_model_grad_norm is the root of the whole range's). */
 double fastfnet_model_grad_sq(const fastfnet_model *m, size_t lo, size_t hi);
 /* ZeRO-1: keep AdamW moments only for params [lo, hi) (copying that part of what is held); the AdamW step
  * then updates only those parameters. */
-void fastfnet_model_shard_moments(fastfnet_model *m, size_t lo, size_t hi);
-/* Save with extra metadata (NULL-terminated key, value, ... list) beside the config. */
-int fastfnet_model_save_meta(const fastfnet_model *m, const char *path, const char *const *extra, char *err, size_t errlen);
+int fastfnet_model_shard_moments(fastfnet_model *m, size_t lo, size_t hi); /* 0, or -1: range outside, or out of memory */
+
+#endif

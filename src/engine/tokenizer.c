@@ -29,16 +29,32 @@ static const char *const g_special[FASTFNET_TOK_NUM_SPECIAL] = {"[CLS]", "[SEP]"
 /* ---------------------------------------------------------------------------------------------------- */
 /* growable buffers and hash tables                                                                      */
 
-/* Grows *p (of *cap elements of size elem) to hold at least need elements, doubling so appends are O(1). */
-static void tok_grow(void **p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return;
+/* A failed allocation (TOK_OOM), or a table past int32 ids (TOK_TOO_MANY), inside one call of the public
+ * functions: the helper that met it records it here and leaves its structure valid and unchanged, the
+ * loops stop, and the public function frees what it built and returns an error. Per thread, as the calls are. */
+enum { TOK_OK = 0, TOK_OOM = 1, TOK_TOO_MANY = 2 };
+static _Thread_local int tok_failed;
+static int tok_fail(int why) {
+    if (!tok_failed) tok_failed = why;
+    return -1;
+}
+static const char *tok_fail_msg(void) {
+    return tok_failed == TOK_TOO_MANY ? "more than 2^31 distinct strings or pairs" : "out of memory";
+}
+
+/* Grows *p (of *cap elements of size elem) to hold at least need elements, doubling so appends are O(1).
+ * 0, or -1 (*p and *cap unchanged) when memory runs out. */
+static int tok_grow(void **p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return 0;
     size_t nc = *cap ? *cap : 16;
     while (nc < need) nc *= 2;
-    void *np = fastfnet_malloc(nc * elem);
+    void *np = nc > SIZE_MAX / elem ? NULL : fastfnet_malloc(nc * elem);
+    if (!np) return tok_fail(TOK_OOM);
     if (*cap) memcpy(np, *p, *cap * elem);
     fastfnet_free(*p);
     *p = np;
     *cap = nc;
+    return 0;
 }
 #define TOK_GROW(ptr, cap, need) tok_grow((void **)&(ptr), &(cap), (need), sizeof *(ptr))
 
@@ -48,7 +64,7 @@ typedef struct {
 } tok_buf;
 
 static void buf_add(tok_buf *b, const void *s, size_t n) {
-    TOK_GROW(b->p, b->cap, b->len + n + 1);
+    if (TOK_GROW(b->p, b->cap, b->len + n + 1)) return;
     if (n) memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len] = 0;
@@ -65,7 +81,7 @@ static void buf_printf(tok_buf *b, const char *fmt, ...) {
 }
 /* Appends s as a JSON string; -1 if s is not valid UTF-8 (callers only pass strings they built as UTF-8). */
 static int buf_json_str(tok_buf *b, const char *s) {
-    TOK_GROW(b->p, b->cap, b->len + 6 * strlen(s) + 3);
+    if (TOK_GROW(b->p, b->cap, b->len + 6 * strlen(s) + 3)) return -1;
     return fastfnet_json_escape(b->p, b->cap, &b->len, s);
 }
 
@@ -107,9 +123,11 @@ typedef struct {
     size_t alen, acap;
 } str_map;
 
-static void smap_rehash(str_map *m, size_t cap) {
+static int smap_rehash(str_map *m, size_t cap) {
+    int32_t *slot = fastfnet_malloc(cap * sizeof *m->slot);
+    if (!slot) return tok_fail(TOK_OOM);
     fastfnet_free(m->slot);
-    m->slot = fastfnet_malloc(cap * sizeof *m->slot);
+    m->slot = slot;
     memset(m->slot, 0xff, cap * sizeof *m->slot);
     m->cap = cap;
     for (size_t i = 0; i < m->n; i++) {
@@ -117,7 +135,9 @@ static void smap_rehash(str_map *m, size_t cap) {
         while (m->slot[s] >= 0) s = (s + 1) & (cap - 1);
         m->slot[s] = (int32_t)i;
     }
+    return 0;
 }
+/* An empty map (cap 0 when memory ran out: it then finds nothing and takes nothing). */
 static void smap_init(str_map *m) {
     memset(m, 0, sizeof *m);
     smap_rehash(m, 1024);
@@ -129,12 +149,13 @@ static void smap_free(str_map *m) {
     memset(m, 0, sizeof *m);
 }
 static void smap_clear(str_map *m) {
-    memset(m->slot, 0xff, m->cap * sizeof *m->slot);
+    if (m->slot) memset(m->slot, 0xff, m->cap * sizeof *m->slot);
     m->n = 0;
     m->alen = 0;
 }
 /* Entry index of key p[0..n) with hash h, or -1. */
 static int64_t smap_find(const str_map *m, const uint8_t *p, size_t n, uint64_t h) {
+    if (!m->cap) return -1;
     for (size_t s = h & (m->cap - 1);; s = (s + 1) & (m->cap - 1)) {
         int32_t i = m->slot[s];
         if (i < 0) return -1;
@@ -142,19 +163,18 @@ static int64_t smap_find(const str_map *m, const uint8_t *p, size_t n, uint64_t 
         if (e->hash == h && e->len == n && memcmp(m->arena + e->off, p, n) == 0) return i;
     }
 }
-/* Inserts a key known to be absent; returns its entry index. */
-static size_t smap_insert(str_map *m, const uint8_t *p, size_t n, uint64_t h, int64_t val) {
-    if (2 * (m->n + 1) > m->cap) smap_rehash(m, 2 * m->cap);
-    if (m->n >= INT32_MAX) fastfnet_die("tokenizer: more than 2^31 distinct strings");
-    TOK_GROW(m->e, m->ecap, m->n + 1);
-    TOK_GROW(m->arena, m->acap, m->alen + n + 1);
+/* Inserts a key known to be absent; 0, or -1 (nothing inserted) when memory or int32 indices run out. */
+static int smap_insert(str_map *m, const uint8_t *p, size_t n, uint64_t h, int64_t val) {
+    if (m->n >= INT32_MAX) return tok_fail(TOK_TOO_MANY);
+    if (2 * (m->n + 1) > m->cap && smap_rehash(m, m->cap ? 2 * m->cap : 1024)) return -1;
+    if (TOK_GROW(m->e, m->ecap, m->n + 1) || TOK_GROW(m->arena, m->acap, m->alen + n + 1)) return -1;
     if (n) memcpy(m->arena + m->alen, p, n);
     m->e[m->n] = (smap_entry){h, m->alen, val, (uint32_t)n};
     m->alen += n;
     size_t s = h & (m->cap - 1);
     while (m->slot[s] >= 0) s = (s + 1) & (m->cap - 1);
-    m->slot[s] = (int32_t)m->n;
-    return m->n++;
+    m->slot[s] = (int32_t)m->n++;
+    return 0;
 }
 
 /* Nonzero uint64 key -> int32 map (token pairs packed as a << 32 | b; ids >= 5 so a key is never 0). */
@@ -164,12 +184,16 @@ typedef struct {
     size_t cap, n;
 } u64_map;
 
-static void u64_rehash(u64_map *m, size_t cap) {
-    uint64_t *ok = m->key;
-    int32_t *ov = m->val;
+static int u64_rehash(u64_map *m, size_t cap) {
+    uint64_t *ok = m->key, *nk = fastfnet_calloc(cap * sizeof *m->key);
+    int32_t *ov = m->val, *nv = fastfnet_malloc(cap * sizeof *m->val);
     size_t oc = m->cap;
-    m->key = fastfnet_calloc(cap * sizeof *m->key);
-    m->val = fastfnet_malloc(cap * sizeof *m->val);
+    if (!nk || !nv) {
+        fastfnet_free(nk);
+        fastfnet_free(nv);
+        return tok_fail(TOK_OOM);
+    }
+    m->key = nk, m->val = nv;
     m->cap = cap;
     for (size_t i = 0; i < oc; i++) {
         if (!ok[i]) continue;
@@ -180,6 +204,7 @@ static void u64_rehash(u64_map *m, size_t cap) {
     }
     fastfnet_free(ok);
     fastfnet_free(ov);
+    return 0;
 }
 static void u64_init(u64_map *m) {
     memset(m, 0, sizeof *m);
@@ -191,13 +216,14 @@ static void u64_free(u64_map *m) {
     memset(m, 0, sizeof *m);
 }
 static inline int32_t u64_get(const u64_map *m, uint64_t k) {
+    if (!m->cap) return -1;
     for (size_t s = tok_mix(k) & (m->cap - 1);; s = (s + 1) & (m->cap - 1)) {
         if (m->key[s] == k) return m->val[s];
         if (!m->key[s]) return -1;
     }
 }
 static void u64_put(u64_map *m, uint64_t k, int32_t v) {
-    if (2 * (m->n + 1) > m->cap) u64_rehash(m, 2 * m->cap);
+    if (2 * (m->n + 1) > m->cap && u64_rehash(m, m->cap ? 2 * m->cap : 1024)) return;
     size_t s = tok_mix(k) & (m->cap - 1);
     while (m->key[s] && m->key[s] != k) s = (s + 1) & (m->cap - 1);
     if (!m->key[s]) m->n++;
@@ -260,17 +286,21 @@ static size_t utf8_encode(char *out, uint32_t cp) {
 }
 
 /* Fills tok_off/tok_bytes from toks (n_vocab byte strings concatenated, offsets in off) and derives the
- * display strings and lookup maps. */
+ * display strings and lookup maps. Stops early when an allocation fails (tok_failed says so). */
 static void tok_finish(fastfnet_tokenizer *t, const tok_buf *bytes, const uint64_t *off) {
     int V = t->n_vocab;
     t->tok_off = fastfnet_malloc((size_t)(V + 1) * sizeof *t->tok_off);
-    memcpy(t->tok_off, off, (size_t)(V + 1) * sizeof *off);
     t->tok_bytes = fastfnet_malloc(bytes->len + 1);
+    t->str_off = fastfnet_malloc((size_t)(V + 1) * sizeof *t->str_off);
+    if (!t->tok_off || !t->tok_bytes || !t->str_off || tok_failed) {
+        tok_fail(TOK_OOM);
+        return;
+    }
+    memcpy(t->tok_off, off, (size_t)(V + 1) * sizeof *off);
     if (bytes->len) memcpy(t->tok_bytes, bytes->p, bytes->len);
     uint32_t cp[256];
     byte_to_cp_table(cp);
     tok_buf s = {0};
-    t->str_off = fastfnet_malloc((size_t)(V + 1) * sizeof *t->str_off);
     for (int id = 0; id < V; id++) {
         t->str_off[id] = s.len;
         const uint8_t *p = t->tok_bytes + off[id];
@@ -287,6 +317,7 @@ static void tok_finish(fastfnet_tokenizer *t, const tok_buf *bytes, const uint64
     }
     t->str_off[V] = s.len;
     t->strs = s.p;
+    if (tok_failed) return;
     if (t->kind == FASTFNET_TOK_WORD) {
         smap_init(&t->words);
         for (int id = 0; id < V; id++) {
@@ -304,13 +335,12 @@ static void tok_finish(fastfnet_tokenizer *t, const tok_buf *bytes, const uint64
 /* Starts a token table with the 5 specials (and the 256 bytes unless WORD). */
 static void tok_base(fastfnet_tok_kind kind, tok_buf *bytes, uint64_t **off, size_t *off_cap, int *n) {
     *n = 0;
+    if (TOK_GROW(*off, *off_cap, (size_t)TOK_NBASE + 1)) return;
     for (int i = 0; i < FASTFNET_TOK_NUM_SPECIAL; i++) {
-        TOK_GROW(*off, *off_cap, (size_t)*n + 2);
         (*off)[(*n)++] = bytes->len;
         buf_puts(bytes, g_special[i]);
     }
     for (int b = 0; kind != FASTFNET_TOK_WORD && b < 256; b++) {
-        TOK_GROW(*off, *off_cap, (size_t)*n + 2);
         (*off)[(*n)++] = bytes->len;
         uint8_t c = (uint8_t)b;
         buf_add(bytes, &c, 1);
@@ -320,12 +350,24 @@ static void tok_base(fastfnet_tok_kind kind, tok_buf *bytes, uint64_t **off, siz
 
 static fastfnet_tokenizer *tok_alloc(fastfnet_tok_kind kind) {
     fastfnet_tokenizer *t = fastfnet_calloc(sizeof *t);
+    if (!t) return tok_fail(TOK_OOM), NULL;
     t->kind = kind;
     return t;
 }
 
-fastfnet_tokenizer *fastfnet_tok_byte(void) {
+/* The end of a public function that builds t: t, or NULL (t freed) with the message of what failed. */
+static fastfnet_tokenizer *tok_built(fastfnet_tokenizer *t, char *err, size_t errlen) {
+    if (!tok_failed && t) return t;
+    fastfnet_err(err, errlen, "tokenizer: %s", tok_failed ? tok_fail_msg() : "out of memory");
+    fastfnet_tok_free(t);
+    tok_failed = TOK_OK;
+    return NULL;
+}
+
+/* The byte tokenizer's table, or NULL when memory runs out. */
+static fastfnet_tokenizer *tok_byte_build(void) {
     fastfnet_tokenizer *t = tok_alloc(FASTFNET_TOK_BYTE);
+    if (!t) return NULL;
     tok_buf bytes = {0};
     uint64_t *off = NULL;
     size_t off_cap = 0;
@@ -334,6 +376,11 @@ fastfnet_tokenizer *fastfnet_tok_byte(void) {
     fastfnet_free(bytes.p);
     fastfnet_free(off);
     return t;
+}
+
+fastfnet_tokenizer *fastfnet_tok_byte(void) {
+    tok_failed = TOK_OK;
+    return tok_built(tok_byte_build(), NULL, 0);
 }
 
 void fastfnet_tok_free(fastfnet_tokenizer *t) {
@@ -447,12 +494,11 @@ static uint64_t heap_pop_u64(uint64_t *h, size_t *n) {
 static size_t bpe_chunk(fastfnet_tokenizer *t, const uint8_t *s, size_t n) {
     if (n > t->scratch_cap) {
         size_t c0 = t->scratch_cap, c1 = t->scratch_cap, c2 = t->scratch_cap;
-        TOK_GROW(t->sym, c0, n);
-        TOK_GROW(t->nxt, c1, n);
-        TOK_GROW(t->prv, c2, n);
-        t->scratch_cap = c0;
+        if (TOK_GROW(t->sym, c0, n) || TOK_GROW(t->nxt, c1, n) || TOK_GROW(t->prv, c2, n)) return SIZE_MAX;
+        t->scratch_cap = c0; /* all three grew to the same capacity */
     }
-    TOK_GROW(t->heap, t->heap_cap, 2 * n + 2); /* n - 1 initial candidates, at most 2 more per merge */
+    /* n - 1 initial candidates, at most 2 more per merge */
+    if (TOK_GROW(t->heap, t->heap_cap, 2 * n + 2)) return SIZE_MAX;
     int32_t *sym = t->sym, *nxt = t->nxt, *prv = t->prv;
     uint64_t *heap = t->heap;
     size_t hn = 0;
@@ -490,8 +536,25 @@ static size_t bpe_chunk(fastfnet_tokenizer *t, const uint8_t *s, size_t n) {
     return count;
 }
 
-/* Emits the ids of one chunk at out[*total..], through the cache for short chunks. */
-static void bpe_encode_chunk(fastfnet_tokenizer *t, const uint8_t *s, size_t n, int32_t *out, size_t cap, size_t *total) {
+/* Remembers the ids of a short chunk just encoded (left in t->sym); without memory for it, it is not cached. */
+static void bpe_cache_put(fastfnet_tokenizer *t, const uint8_t *s, size_t n, uint64_t h, size_t m) {
+    if (t->cache_len + m + 1 > TOK_CACHE_MAX_IDS) {
+        smap_clear(&t->cache);
+        t->cache_len = 0;
+    }
+    int failed = tok_failed;
+    if (TOK_GROW(t->cache_ids, t->cache_cap, t->cache_len + m + 1) == 0) {
+        int32_t *c = t->cache_ids + t->cache_len;
+        c[0] = (int32_t)m;
+        size_t k = 0;
+        for (int32_t i = 0; i < (int32_t)n; i = t->nxt[i]) c[1 + k++] = t->sym[i];
+        if (smap_insert(&t->cache, s, n, h, (int64_t)t->cache_len) == 0) t->cache_len += m + 1;
+    }
+    tok_failed = failed; /* a chunk left out of the cache is no error */
+}
+
+/* Emits the ids of one chunk at out[*total..], through the cache for short chunks. -1 without memory. */
+static int bpe_encode_chunk(fastfnet_tokenizer *t, const uint8_t *s, size_t n, int32_t *out, size_t cap, size_t *total) {
     uint64_t h = 0;
     if (n <= TOK_CACHE_MAX_CHUNK) {
         h = tok_hash(s, n);
@@ -500,24 +563,15 @@ static void bpe_encode_chunk(fastfnet_tokenizer *t, const uint8_t *s, size_t n, 
             const int32_t *c = t->cache_ids + t->cache.e[e].val;
             for (int32_t k = 0; k < c[0]; k++, (*total)++)
                 if (*total < cap) out[*total] = c[1 + k];
-            return;
+            return 0;
         }
     }
     size_t m = bpe_chunk(t, s, n);
+    if (m == SIZE_MAX) return -1;
     for (int32_t i = 0; i < (int32_t)n; i = t->nxt[i], (*total)++)
         if (*total < cap) out[*total] = t->sym[i];
-    if (n > TOK_CACHE_MAX_CHUNK) return;
-    if (t->cache_len + m + 1 > TOK_CACHE_MAX_IDS) {
-        smap_clear(&t->cache);
-        t->cache_len = 0;
-    }
-    TOK_GROW(t->cache_ids, t->cache_cap, t->cache_len + m + 1);
-    int32_t *c = t->cache_ids + t->cache_len;
-    c[0] = (int32_t)m;
-    size_t k = 0;
-    for (int32_t i = 0; i < (int32_t)n; i = t->nxt[i]) c[1 + k++] = t->sym[i];
-    smap_insert(&t->cache, s, n, h, (int64_t)t->cache_len);
-    t->cache_len += m + 1;
+    if (n <= TOK_CACHE_MAX_CHUNK) bpe_cache_put(t, s, n, h, m);
+    return 0;
 }
 
 size_t fastfnet_tok_encode(fastfnet_tokenizer *t, const char *text, size_t len, int32_t *out, size_t cap) {
@@ -525,8 +579,7 @@ size_t fastfnet_tok_encode(fastfnet_tokenizer *t, const char *text, size_t len, 
     size_t total = 0;
     if (!out) cap = 0;
     if (t->kind == FASTFNET_TOK_SPM) {
-        size_t n = fastfnet_spm_encode(t->spm, text, len, out, cap);
-        return n == (size_t)-1 ? 0 : n;
+        return fastfnet_spm_encode(t->spm, text, len, out, cap); /* FASTFNET_TOK_ERROR when the library fails */
     }
     if (t->kind == FASTFNET_TOK_BYTE) {
         for (size_t i = 0; i < len && i < cap; i++) out[i] = TOK_BYTE0 + s[i];
@@ -550,7 +603,10 @@ size_t fastfnet_tok_encode(fastfnet_tokenizer *t, const char *text, size_t len, 
     for (size_t i = 0; i < len;) {
         size_t j = tok_chunk_end(s, len, i);
         if (j - i > TOK_MAX_CHUNK) j = i + TOK_MAX_CHUNK;
-        bpe_encode_chunk(t, s + i, j - i, out, cap, &total);
+        if (bpe_encode_chunk(t, s + i, j - i, out, cap, &total)) {
+            tok_failed = TOK_OK;
+            return FASTFNET_TOK_ERROR;
+        }
         i = j;
     }
     return total;
@@ -606,11 +662,18 @@ static fastfnet_tokenizer *train_word(const uint8_t *s, size_t len, int vocab_si
         uint64_t h = tok_hash(s + i, j - i);
         int64_t e = smap_find(&counts, s + i, j - i, h);
         if (e >= 0) counts.e[e].val++;
-        else smap_insert(&counts, s + i, j - i, h, 1);
+        else if (smap_insert(&counts, s + i, j - i, h, 1)) break;
         i = j;
     }
     /* A word must be storable as a JSON key (valid UTF-8, no NUL) and must not shadow a special. */
     int32_t *keep = fastfnet_malloc((counts.n + 1) * sizeof *keep);
+    fastfnet_tokenizer *t = keep && !tok_failed ? tok_alloc(FASTFNET_TOK_WORD) : NULL;
+    if (!t) {
+        tok_fail(TOK_OOM);
+        fastfnet_free(keep);
+        smap_free(&counts);
+        return NULL;
+    }
     size_t nk = 0;
     for (size_t e = 0; e < counts.n; e++) {
         const uint8_t *p = counts.arena + counts.e[e].off;
@@ -624,14 +687,13 @@ static fastfnet_tokenizer *train_word(const uint8_t *s, size_t len, int vocab_si
     }
     qsort_r(keep, nk, sizeof *keep, word_cmp, &counts);
     if (nk > (size_t)(vocab_size - FASTFNET_TOK_NUM_SPECIAL)) nk = (size_t)(vocab_size - FASTFNET_TOK_NUM_SPECIAL);
-    fastfnet_tokenizer *t = tok_alloc(FASTFNET_TOK_WORD);
     tok_buf bytes = {0};
     uint64_t *off = NULL;
     size_t off_cap = 0;
     tok_base(FASTFNET_TOK_WORD, &bytes, &off, &off_cap, &t->n_vocab);
-    for (size_t k = 0; k < nk; k++) {
+    for (size_t k = 0; k < nk && !tok_failed; k++) {
         const smap_entry *e = &counts.e[keep[k]];
-        TOK_GROW(off, off_cap, (size_t)t->n_vocab + 2);
+        if (TOK_GROW(off, off_cap, (size_t)t->n_vocab + 2)) break;
         buf_add(&bytes, counts.arena + e->off, e->len);
         off[++t->n_vocab] = bytes.len;
     }
@@ -684,7 +746,7 @@ static inline int pair_better(const pair_entry *x, const pair_entry *y) {
     return x->b < y->b;
 }
 static void pheap_push(bpe_state *st, int32_t p) {
-    TOK_GROW(st->heap, st->hcap, st->hn + 1);
+    if (TOK_GROW(st->heap, st->hcap, st->hn + 1)) return;
     pair_entry k = {st->pcnt[p], st->pa[p], st->pb[p], p};
     size_t i = st->hn++;
     while (i) {
@@ -714,38 +776,42 @@ static void ivec_push(ivec *v, int32_t x) {
     if (v->n > 0 && v->v[v->n - 1] == x) return; /* the common duplicate: same word, consecutive appends */
     if (v->n == v->cap) {
         size_t cap = (size_t)v->cap;
-        TOK_GROW(v->v, cap, (size_t)v->n + 1);
-        v->cap = (int32_t)cap;
+        if (v->cap == INT32_MAX) return (void)tok_fail(TOK_TOO_MANY);
+        if (TOK_GROW(v->v, cap, (size_t)v->n + 1)) return;
+        v->cap = cap > INT32_MAX ? INT32_MAX : (int32_t)cap;
     }
     v->v[v->n++] = x;
 }
 
-/* Adds delta to the pair's count (creating the pair if new) and remembers its count before this step. */
+/* Grows the per-pair arrays to hold pair np; -1 (nothing changed that matters) when memory runs out. */
+static int pairs_grow(bpe_state *st) {
+    if (st->np >= INT32_MAX) return tok_fail(TOK_TOO_MANY);
+    if (st->np < st->pcap) return 0;
+    size_t c = st->pcap, c1 = c, c2 = c, c3 = c, c4 = c, c5 = c, c6 = c, need = st->np + 1;
+    /* each array keeps its old contents until it grows, so a failure part way leaves all of them usable */
+    if (TOK_GROW(st->pa, c, need) || TOK_GROW(st->pb, c1, need) || TOK_GROW(st->pcnt, c2, need) || TOK_GROW(st->porig, c3, need) ||
+        TOK_GROW(st->pstamp, c4, need) || TOK_GROW(st->pbanned, c5, need) || TOK_GROW(st->plist, c6, need))
+        return -1;
+    st->pcap = c;
+    return 0;
+}
+
+/* Adds delta to the pair's count (creating the pair if new) and remembers its count before this step.
+ * The pair's index, or -1 when memory runs out. */
 static int32_t pair_delta(bpe_state *st, int32_t a, int32_t b, int64_t delta) {
     uint64_t key = pair_key(a, b);
     int32_t p = u64_get(&st->pmap, key);
     if (p < 0) {
-        if (st->np >= INT32_MAX) fastfnet_die("tokenizer: more than 2^31 distinct pairs");
-        if (st->np == st->pcap) {
-            size_t c = st->pcap, c1 = c, c2 = c, c3 = c, c4 = c, c5 = c, c6 = c;
-            TOK_GROW(st->pa, c, st->np + 1);
-            TOK_GROW(st->pb, c1, st->np + 1);
-            TOK_GROW(st->pcnt, c2, st->np + 1);
-            TOK_GROW(st->porig, c3, st->np + 1);
-            TOK_GROW(st->pstamp, c4, st->np + 1);
-            TOK_GROW(st->pbanned, c5, st->np + 1);
-            TOK_GROW(st->plist, c6, st->np + 1);
-            st->pcap = c;
-        }
+        if (pairs_grow(st)) return -1;
         p = (int32_t)st->np++;
         st->pa[p] = a, st->pb[p] = b, st->pcnt[p] = 0, st->porig[p] = 0, st->pstamp[p] = -1, st->pbanned[p] = 0;
         st->plist[p] = (ivec){0};
         u64_put(&st->pmap, key, p);
     }
     if (st->pstamp[p] != st->step) {
+        if (TOK_GROW(st->touched, st->touched_cap, st->ntouched + 1)) return -1;
         st->pstamp[p] = st->step;
         st->porig[p] = st->pcnt[p];
-        TOK_GROW(st->touched, st->touched_cap, st->ntouched + 1);
         st->touched[st->ntouched++] = p;
     }
     st->pcnt[p] += delta;
@@ -769,12 +835,12 @@ static void merge_word(bpe_state *st, int32_t w, int32_t a, int32_t b, int32_t r
     st->wlen[w] = m;
     for (int32_t i = 0; i + 1 < m; i++) {
         int32_t p = pair_delta(st, s[i], s[i + 1], f);
-        if (s[i] == r || s[i + 1] == r) ivec_push(&st->plist[p], w);
+        if (p >= 0 && (s[i] == r || s[i + 1] == r)) ivec_push(&st->plist[p], w);
     }
 }
 
 static void bpe_state_free(bpe_state *st) {
-    for (size_t p = 0; p < st->np; p++) fastfnet_free(st->plist[p].v);
+    for (size_t p = 0; st->plist && p < st->np; p++) fastfnet_free(st->plist[p].v);
     fastfnet_free(st->sym);
     fastfnet_free(st->woff);
     fastfnet_free(st->wlen);
@@ -792,6 +858,15 @@ static void bpe_state_free(bpe_state *st) {
     fastfnet_free(st->heap);
 }
 
+/* Room for merge rank t->n_merges in the three merge arrays (*mcap of them held); -1 when memory runs out. */
+static int merges_grow(fastfnet_tokenizer *t, size_t *mcap) {
+    if ((size_t)t->n_merges < *mcap) return 0;
+    size_t c0 = *mcap, c1 = *mcap, c2 = *mcap;
+    if (TOK_GROW(t->merge_a, c0, *mcap + 1) || TOK_GROW(t->merge_b, c1, *mcap + 1) || TOK_GROW(t->merge_r, c2, *mcap + 1)) return -1;
+    *mcap = c0;
+    return 0;
+}
+
 static fastfnet_tokenizer *train_bpe(const uint8_t *s, size_t len, int vocab_size, int min_freq) {
     int64_t min_pair = min_freq < 2 ? 2 : min_freq;
     /* 1. distinct chunks and their counts */
@@ -804,7 +879,7 @@ static fastfnet_tokenizer *train_bpe(const uint8_t *s, size_t len, int vocab_siz
         uint64_t h = tok_hash(s + i, j - i);
         int64_t e = smap_find(&chunks, s + i, j - i, h);
         if (e >= 0) chunks.e[e].val++;
-        else smap_insert(&chunks, s + i, j - i, h, 1);
+        else if (smap_insert(&chunks, s + i, j - i, h, 1)) break;
         if (j - i > maxlen) maxlen = j - i;
         i = j;
     }
@@ -817,7 +892,14 @@ static fastfnet_tokenizer *train_bpe(const uint8_t *s, size_t len, int vocab_siz
     st.wfreq = fastfnet_malloc((st.nw + 1) * sizeof *st.wfreq);
     st.wstamp = fastfnet_malloc((st.nw + 1) * sizeof *st.wstamp);
     int32_t *tmp = fastfnet_malloc(maxlen * sizeof *tmp);
-    for (size_t w = 0; w < st.nw; w++) {
+    fastfnet_tokenizer *t = NULL;
+    tok_buf bytes = {0}, cat = {0};
+    uint64_t *off = NULL;
+    size_t off_cap = 0, mcap = 0;
+    str_map tokmap = {0};
+    u64_map merged = {0};
+    if (!st.sym || !st.woff || !st.wlen || !st.wfreq || !st.wstamp || !tmp) tok_fail(TOK_OOM);
+    for (size_t w = 0; w < st.nw && !tok_failed; w++) {
         const smap_entry *e = &chunks.e[w];
         st.woff[w] = e->off; /* chunks are stored back to back, so symbol offsets equal byte offsets */
         st.wlen[w] = (int32_t)e->len;
@@ -827,30 +909,26 @@ static fastfnet_tokenizer *train_bpe(const uint8_t *s, size_t len, int vocab_siz
     }
     smap_free(&chunks);
     /* 2. initial pair counts */
+    if (tok_failed) goto done;
     u64_init(&st.pmap);
-    for (size_t w = 0; w < st.nw; w++) {
+    for (size_t w = 0; w < st.nw && !tok_failed; w++) {
         const int32_t *q = st.sym + st.woff[w];
         for (int32_t i = 0; i + 1 < st.wlen[w]; i++) {
             int32_t p = pair_delta(&st, q[i], q[i + 1], st.wfreq[w]);
-            ivec_push(&st.plist[p], (int32_t)w);
+            if (p >= 0) ivec_push(&st.plist[p], (int32_t)w);
         }
     }
     for (size_t p = 0; p < st.np; p++) pheap_push(&st, (int32_t)p);
     /* 3. the token table, and a bytes -> id map to notice a merge that rebuilds an existing token */
-    fastfnet_tokenizer *t = tok_alloc(FASTFNET_TOK_BPE);
-    tok_buf bytes = {0};
-    uint64_t *off = NULL;
-    size_t off_cap = 0, mcap = 0;
+    t = tok_alloc(FASTFNET_TOK_BPE);
+    if (!t || tok_failed) goto done;
     tok_base(FASTFNET_TOK_BPE, &bytes, &off, &off_cap, &t->n_vocab);
-    str_map tokmap;
     smap_init(&tokmap);
-    for (int id = TOK_BYTE0; id < t->n_vocab; id++)
+    for (int id = TOK_BYTE0; id < t->n_vocab && !tok_failed; id++)
         smap_insert(&tokmap, (const uint8_t *)bytes.p + off[id], 1, tok_hash((const uint8_t *)bytes.p + off[id], 1), id);
-    u64_map merged;
     u64_init(&merged);
-    tok_buf cat = {0};
     /* 4. merge the best pair until the vocabulary is full or no pair is frequent enough */
-    while (t->n_vocab < vocab_size && st.hn) {
+    while (!tok_failed && t->n_vocab < vocab_size && st.hn) {
         pair_entry top = pheap_pop(&st);
         int32_t p = top.p;
         if (st.pbanned[p] || st.pcnt[p] <= 0) continue;
@@ -875,18 +953,13 @@ static fastfnet_tokenizer *train_bpe(const uint8_t *s, size_t len, int vocab_siz
         if (e >= 0) {
             r = (int32_t)tokmap.e[e].val; /* e.g. ("ab","c") after ("a","bc"): HF's trainer reuses the id too */
         } else {
+            if (tok_failed || TOK_GROW(off, off_cap, (size_t)t->n_vocab + 2)) break;
             r = t->n_vocab++;
-            TOK_GROW(off, off_cap, (size_t)t->n_vocab + 1);
             buf_add(&bytes, cat.p, cat.len);
             off[t->n_vocab] = bytes.len;
             smap_insert(&tokmap, (const uint8_t *)cat.p, cat.len, h, r);
         }
-        if ((size_t)t->n_merges == mcap) {
-            size_t c0 = mcap, c1 = mcap;
-            TOK_GROW(t->merge_a, c0, mcap + 1);
-            TOK_GROW(t->merge_b, c1, mcap + 1);
-            TOK_GROW(t->merge_r, mcap, mcap + 1);
-        }
+        if (merges_grow(t, &mcap)) break;
         t->merge_a[t->n_merges] = a, t->merge_b[t->n_merges] = b, t->merge_r[t->n_merges] = r;
         u64_put(&merged, pair_key(a, b), t->n_merges++);
         st.step++;
@@ -906,7 +979,8 @@ static fastfnet_tokenizer *train_bpe(const uint8_t *s, size_t len, int vocab_siz
             if (st.pcnt[q] > st.porig[q]) pheap_push(&st, q);
         }
     }
-    tok_finish(t, &bytes, off);
+    if (!tok_failed) tok_finish(t, &bytes, off);
+done:
     fastfnet_free(cat.p);
     u64_free(&merged);
     smap_free(&tokmap);
@@ -920,18 +994,19 @@ static fastfnet_tokenizer *train_bpe(const uint8_t *s, size_t len, int vocab_siz
 fastfnet_tokenizer *fastfnet_tok_train(fastfnet_tok_kind kind, const char *text, size_t len, int vocab_size, int min_freq,
                              char *err, size_t errlen) {
     if (!text && len) return fastfnet_err(err, errlen, "tokenizer training: no text"), NULL;
+    tok_failed = TOK_OK;
     switch (kind) {
-    case FASTFNET_TOK_BYTE: return fastfnet_tok_byte();
+    case FASTFNET_TOK_BYTE: return tok_built(tok_byte_build(), err, errlen);
     case FASTFNET_TOK_WORD:
         if (vocab_size <= FASTFNET_TOK_NUM_SPECIAL)
             return fastfnet_err(err, errlen, "word tokenizer: vocab size %d leaves no room after the %d specials",
                            vocab_size, FASTFNET_TOK_NUM_SPECIAL), NULL;
-        return train_word((const uint8_t *)text, len, vocab_size, min_freq);
+        return tok_built(train_word((const uint8_t *)text, len, vocab_size, min_freq), err, errlen);
     case FASTFNET_TOK_BPE:
         if (vocab_size < TOK_NBASE)
             return fastfnet_err(err, errlen, "bpe tokenizer: vocab size %d is below %d (5 specials + 256 bytes)",
                            vocab_size, TOK_NBASE), NULL;
-        return train_bpe((const uint8_t *)text, len, vocab_size, min_freq);
+        return tok_built(train_bpe((const uint8_t *)text, len, vocab_size, min_freq), err, errlen);
     case FASTFNET_TOK_SPM: return tok_train_spm(text, len, vocab_size, err, errlen);
     }
     return fastfnet_err(err, errlen, "tokenizer training: unknown kind %d", (int)kind), NULL;
@@ -944,7 +1019,7 @@ fastfnet_tokenizer *fastfnet_tok_train(fastfnet_tok_kind kind, const char *text,
  * ids). The byte kind is a BPE model with no merges; "fastfnet": {"kind": ...} records which kind wrote the
  * file (HF's loader skips top-level keys it does not know). Merges use the classic "a b" string form, which
  * is unambiguous because no byte-level token contains a space (space is written as U+0120). */
-static void tok_to_json(const fastfnet_tokenizer *t, tok_buf *b) {
+static int tok_to_json(const fastfnet_tokenizer *t, tok_buf *b) {
     int bpe = t->kind != FASTFNET_TOK_WORD;
     buf_puts(b, "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n  \"added_tokens\": [\n");
     for (int i = 0; i < FASTFNET_TOK_NUM_SPECIAL; i++)
@@ -965,7 +1040,7 @@ static void tok_to_json(const fastfnet_tokenizer *t, tok_buf *b) {
     for (int id = 0; id < t->n_vocab; id++) {
         buf_puts(b, "      ");
         /* every string here is UTF-8 by construction (training and loading both guarantee it) */
-        if (buf_json_str(b, fastfnet_tok_token_str(t, id)) != 0) fastfnet_die("tokenizer: token %d is not UTF-8", id);
+        if (buf_json_str(b, fastfnet_tok_token_str(t, id)) != 0) return -1; /* a token not UTF-8: none is built so */
         buf_printf(b, ": %d%s\n", id, id + 1 < t->n_vocab ? "," : "");
     }
     if (bpe) {
@@ -977,7 +1052,10 @@ static void tok_to_json(const fastfnet_tokenizer *t, tok_buf *b) {
             buf_puts(&m, " ");
             buf_puts(&m, y);
             buf_puts(b, r ? ",\n      " : "\n      ");
-            if (buf_json_str(b, m.p) != 0) fastfnet_die("tokenizer: merge %d is not UTF-8", r);
+            if (buf_json_str(b, m.p ? m.p : "") != 0) {
+                fastfnet_free(m.p);
+                return -1;
+            }
             fastfnet_free(m.p);
         }
         buf_puts(b, t->n_merges ? "\n    ]\n  },\n" : "]\n  },\n");
@@ -985,14 +1063,17 @@ static void tok_to_json(const fastfnet_tokenizer *t, tok_buf *b) {
         buf_puts(b, "    },\n    \"unk_token\": \"[UNK]\"\n  },\n");
     }
     buf_printf(b, "  \"fastfnet\": {\"kind\": \"%s\"}\n}\n", fastfnet_tok_kind_name(t->kind));
+    return tok_failed ? -1 : 0;
 }
 
 /* tmp + fsync + rename + directory fsync (fastfnet_write_file_atomic): a crash leaves the old file or the new one. */
 int fastfnet_tok_save(const fastfnet_tokenizer *t, const char *path, char *err, size_t errlen) {
     if (t->kind == FASTFNET_TOK_SPM) return fastfnet_write_file_atomic(path, t->spm_bytes, t->spm_len, err, errlen);
     tok_buf b = {0};
-    tok_to_json(t, &b);
-    int rc = fastfnet_write_file_atomic(path, b.p, b.len, err, errlen);
+    tok_failed = TOK_OK;
+    int rc = tok_to_json(t, &b) == 0 ? fastfnet_write_file_atomic(path, b.p, b.len, err, errlen)
+                                     : fastfnet_err(err, errlen, "%s: %s", path, tok_failed ? tok_fail_msg() : "a token is not valid UTF-8");
+    tok_failed = TOK_OK;
     fastfnet_free(b.p);
     return rc;
 }
@@ -1012,6 +1093,10 @@ static char *tok_read_file(const char *path, size_t *n, char *err, size_t errlen
     }
     size_t sz = (size_t)sb.st_size, o = 0;
     char *buf = fastfnet_malloc(sz + 1);
+    if (!buf) {
+        close(fd);
+        return fastfnet_err(err, errlen, "%s: out of memory for %zu bytes", path, sz), NULL;
+    }
     while (o < sz) {
         ssize_t r = read(fd, buf + o, sz - o);
         if (r < 0 && errno == EINTR) continue;
@@ -1034,14 +1119,6 @@ static int json_off(const fastfnet_json *v) {
 }
 static int json_is_str(const fastfnet_json *v, const char *s) { return v && v->type == FASTFNET_JSON_STRING && strcmp(v->str, s) == 0; }
 
-#define LOAD_FAIL(...)                                   \
-    do {                                                 \
-        char msg_[256];                                  \
-        snprintf(msg_, sizeof msg_, __VA_ARGS__);        \
-        fastfnet_err(err, errlen, "%s: %s", path, msg_);      \
-        goto fail;                                       \
-    } while (0)
-
 /* The vocab entries hold arbitrary file text, so messages show at most 40 bytes of a token. */
 static const char *show_tok(const char *s, char out[48]) {
     size_t n = strlen(s);
@@ -1051,237 +1128,326 @@ static const char *show_tok(const char *s, char out[48]) {
     return out;
 }
 
-fastfnet_tokenizer *fastfnet_tok_load(const char *path, char *err, size_t errlen) {
-    size_t flen = 0;
-    char *text = tok_read_file(path, &flen, err, errlen);
-    if (!text) return NULL;
-    if (tok_is_spm_file(path, text, flen)) return tok_load_spm(path, text, flen, err, errlen);
-    char jerr[256];
-    fastfnet_json *root = fastfnet_json_parse(text, flen, jerr, sizeof jerr);
-    fastfnet_free(text);
-    if (!root) return fastfnet_err(err, errlen, "%s: not valid JSON: %s", path, jerr), NULL;
-    fastfnet_tokenizer *t = NULL;
-    int32_t *owner = NULL;
-    uint8_t *produced = NULL;
-    tok_buf bytes = {0}, cat = {0};
-    uint64_t *off = NULL;
-    size_t off_cap = 0, mcap = 0;
-    str_map keymap = {0}, bytemap = {0};
-    char sh[48], sh2[48];
-    uint32_t cp2byte[0x800];
-    {
-        uint32_t cp[256];
-        byte_to_cp_table(cp);
-        memset(cp2byte, 0xff, sizeof cp2byte);
-        for (int b = 0; b < 256; b++) cp2byte[cp[b]] = (uint32_t)b;
-    }
-    if (root->type != FASTFNET_JSON_OBJECT) LOAD_FAIL("the top level is not a JSON object");
-    if (!json_is_str(fastfnet_json_get(root, "version"), "1.0")) LOAD_FAIL("\"version\" is not \"1.0\"");
-    const fastfnet_json *model = fastfnet_json_get(root, "model");
-    if (!model || model->type != FASTFNET_JSON_OBJECT) LOAD_FAIL("no \"model\" object");
-    const fastfnet_json *mtype = fastfnet_json_get(model, "type");
-    int is_bpe = json_is_str(mtype, "BPE"), is_word = json_is_str(mtype, "WordLevel");
-    if (!is_bpe && !is_word) LOAD_FAIL("model.type must be \"BPE\" or \"WordLevel\"");
-    /* a normalizer would change the text before the model sees it, which this tokenizer does not do;
-     * truncation, padding and post_processor concern batching and are left to the caller */
-    if (!json_off(fastfnet_json_get(root, "normalizer"))) LOAD_FAIL("a normalizer is not supported (must be null)");
+/* What the steps of fastfnet_tok_load share: the parsed file, what each step found, what they build. */
+typedef struct {
+    const char *path;
+    char *err;
+    size_t errlen;
+    fastfnet_json *root;
+    const fastfnet_json *model, *merges, *vocab;
+    int is_bpe, is_word, V;
+    fastfnet_tok_kind kind;
+    int32_t *owner;     /* (V) id -> index of its entry in model.vocab */
+    uint8_t *produced;  /* (V) 1 when some merge yields the id */
+    tok_buf bytes, cat; /* every token's bytes, back to back; a merge's concatenation */
+    uint64_t *off;      /* (V + 1) token id -> offset in bytes */
+    size_t off_cap, mcap;
+    str_map keymap, bytemap; /* vocab-file string -> id; token bytes -> id */
+    fastfnet_tokenizer *t;
+} tok_loader;
+
+/* -1, with "<path>: <message>" as the error (the caller frees what was built). */
+static int load_fail(tok_loader *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int load_fail(tok_loader *L, const char *fmt, ...) {
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return fastfnet_err(L->err, L->errlen, "%s: %s", L->path, msg);
+}
+/* An allocation that failed inside a step (tok_failed) becomes the load's error. */
+static int load_oom(tok_loader *L) { return tok_failed ? load_fail(L, "%s", tok_fail_msg()) : 0; }
+
+/* The BPE model's pre-tokenizer, decoder and options: only byte-level BPE as GPT-2 does it. */
+static int load_check_bpe(tok_loader *L) {
+    const fastfnet_json *root = L->root, *model = L->model, *pre = fastfnet_json_get(root, "pre_tokenizer");
+    if (!pre || !json_is_str(fastfnet_json_get(pre, "type"), "ByteLevel")) return load_fail(L, "a BPE model needs a ByteLevel pre_tokenizer");
+    if (!json_off(fastfnet_json_get(pre, "add_prefix_space"))) return load_fail(L, "pre_tokenizer.add_prefix_space must be false");
+    const fastfnet_json *ur = fastfnet_json_get(pre, "use_regex");
+    if (ur && !(ur->type == FASTFNET_JSON_BOOL && ur->boolean)) return load_fail(L, "pre_tokenizer.use_regex must be true");
+    const fastfnet_json *dec = fastfnet_json_get(root, "decoder");
+    if (!dec || !json_is_str(fastfnet_json_get(dec, "type"), "ByteLevel")) return load_fail(L, "a BPE model needs a ByteLevel decoder");
+    if (!json_off(fastfnet_json_get(model, "dropout"))) return load_fail(L, "model.dropout is not supported");
+    if (!json_off(fastfnet_json_get(model, "unk_token"))) return load_fail(L, "model.unk_token must be null for byte-level BPE");
+    if (!json_off(fastfnet_json_get(model, "continuing_subword_prefix")) || !json_off(fastfnet_json_get(model, "end_of_word_suffix")))
+        return load_fail(L, "subword prefixes/suffixes are not supported");
+    if (!json_off(fastfnet_json_get(model, "byte_fallback"))) return load_fail(L, "model.byte_fallback is not supported");
+    if (!json_off(fastfnet_json_get(model, "ignore_merges"))) return load_fail(L, "model.ignore_merges is not supported");
+    return 0;
+}
+
+/* The top level: version, the model's type, and nothing that would change the text before the model sees it
+ * (truncation, padding and post_processor concern batching and are left to the caller). */
+static int load_header(tok_loader *L) {
+    const fastfnet_json *root = L->root;
+    if (root->type != FASTFNET_JSON_OBJECT) return load_fail(L, "the top level is not a JSON object");
+    if (!json_is_str(fastfnet_json_get(root, "version"), "1.0")) return load_fail(L, "\"version\" is not \"1.0\"");
+    L->model = fastfnet_json_get(root, "model");
+    if (!L->model || L->model->type != FASTFNET_JSON_OBJECT) return load_fail(L, "no \"model\" object");
+    const fastfnet_json *mtype = fastfnet_json_get(L->model, "type");
+    L->is_bpe = json_is_str(mtype, "BPE"), L->is_word = json_is_str(mtype, "WordLevel");
+    if (!L->is_bpe && !L->is_word) return load_fail(L, "model.type must be \"BPE\" or \"WordLevel\"");
+    if (!json_off(fastfnet_json_get(root, "normalizer"))) return load_fail(L, "a normalizer is not supported (must be null)");
+    if (L->is_bpe) return load_check_bpe(L);
     const fastfnet_json *pre = fastfnet_json_get(root, "pre_tokenizer");
-    if (is_bpe) {
-        if (!pre || !json_is_str(fastfnet_json_get(pre, "type"), "ByteLevel"))
-            LOAD_FAIL("a BPE model needs a ByteLevel pre_tokenizer");
-        if (!json_off(fastfnet_json_get(pre, "add_prefix_space"))) LOAD_FAIL("pre_tokenizer.add_prefix_space must be false");
-        const fastfnet_json *ur = fastfnet_json_get(pre, "use_regex");
-        if (ur && !(ur->type == FASTFNET_JSON_BOOL && ur->boolean)) LOAD_FAIL("pre_tokenizer.use_regex must be true");
-        const fastfnet_json *dec = fastfnet_json_get(root, "decoder");
-        if (!dec || !json_is_str(fastfnet_json_get(dec, "type"), "ByteLevel")) LOAD_FAIL("a BPE model needs a ByteLevel decoder");
-        if (!json_off(fastfnet_json_get(model, "dropout"))) LOAD_FAIL("model.dropout is not supported");
-        if (!json_off(fastfnet_json_get(model, "unk_token"))) LOAD_FAIL("model.unk_token must be null for byte-level BPE");
-        if (!json_off(fastfnet_json_get(model, "continuing_subword_prefix")) || !json_off(fastfnet_json_get(model, "end_of_word_suffix")))
-            LOAD_FAIL("subword prefixes/suffixes are not supported");
-        if (!json_off(fastfnet_json_get(model, "byte_fallback"))) LOAD_FAIL("model.byte_fallback is not supported");
-        if (!json_off(fastfnet_json_get(model, "ignore_merges"))) LOAD_FAIL("model.ignore_merges is not supported");
+    if (!pre || !json_is_str(fastfnet_json_get(pre, "type"), "WhitespaceSplit"))
+        return load_fail(L, "a WordLevel model needs a WhitespaceSplit pre_tokenizer");
+    if (!json_is_str(fastfnet_json_get(L->model, "unk_token"), "[UNK]")) return load_fail(L, "model.unk_token must be \"[UNK]\"");
+    return 0;
+}
+
+/* The kind: recorded by fastfnet ("fastfnet": {"kind": ...}), or inferred from the model for files written elsewhere. */
+static int load_kind(tok_loader *L) {
+    char sh[48];
+    L->kind = L->is_word ? FASTFNET_TOK_WORD : FASTFNET_TOK_BPE;
+    const fastfnet_json *merges = L->merges = fastfnet_json_get(L->model, "merges");
+    if (L->is_bpe && (!merges || merges->type != FASTFNET_JSON_ARRAY)) return load_fail(L, "model.merges is not an array");
+    if (L->is_bpe && merges->n == 0) L->kind = FASTFNET_TOK_BYTE;
+    const fastfnet_json *ff = fastfnet_json_get(L->root, "fastfnet");
+    if (!ff) return 0;
+    const char *k = fastfnet_json_get_str(ff, "kind");
+    if (!k) return load_fail(L, "fastfnet.kind is missing");
+    if (strcmp(k, "byte") == 0) {
+        if (!L->is_bpe || merges->n != 0) return load_fail(L, "fastfnet.kind \"byte\" needs a BPE model with no merges");
+        L->kind = FASTFNET_TOK_BYTE;
+    } else if (strcmp(k, "bpe") == 0) {
+        if (!L->is_bpe) return load_fail(L, "fastfnet.kind \"bpe\" needs a BPE model");
+        L->kind = FASTFNET_TOK_BPE;
+    } else if (strcmp(k, "word") == 0) {
+        if (!L->is_word) return load_fail(L, "fastfnet.kind \"word\" needs a WordLevel model");
     } else {
-        if (!pre || !json_is_str(fastfnet_json_get(pre, "type"), "WhitespaceSplit"))
-            LOAD_FAIL("a WordLevel model needs a WhitespaceSplit pre_tokenizer");
-        if (!json_is_str(fastfnet_json_get(model, "unk_token"), "[UNK]")) LOAD_FAIL("model.unk_token must be \"[UNK]\"");
+        return load_fail(L, "fastfnet.kind \"%s\" is not byte, word or bpe", show_tok(k, sh));
     }
-    /* the kind: recorded by fastfnet, or inferred from the model for files written elsewhere */
-    fastfnet_tok_kind kind = is_word ? FASTFNET_TOK_WORD : FASTFNET_TOK_BPE;
-    const fastfnet_json *merges = fastfnet_json_get(model, "merges");
-    if (is_bpe && (!merges || merges->type != FASTFNET_JSON_ARRAY)) LOAD_FAIL("model.merges is not an array");
-    if (is_bpe && merges->n == 0) kind = FASTFNET_TOK_BYTE;
-    const fastfnet_json *ff = fastfnet_json_get(root, "fastfnet");
-    if (ff) {
-        const char *k = fastfnet_json_get_str(ff, "kind");
-        if (!k) LOAD_FAIL("fastfnet.kind is missing");
-        if (strcmp(k, "byte") == 0) {
-            if (!is_bpe || merges->n != 0) LOAD_FAIL("fastfnet.kind \"byte\" needs a BPE model with no merges");
-            kind = FASTFNET_TOK_BYTE;
-        } else if (strcmp(k, "bpe") == 0) {
-            if (!is_bpe) LOAD_FAIL("fastfnet.kind \"bpe\" needs a BPE model");
-            kind = FASTFNET_TOK_BPE;
-        } else if (strcmp(k, "word") == 0) {
-            if (!is_word) LOAD_FAIL("fastfnet.kind \"word\" needs a WordLevel model");
-        } else {
-            LOAD_FAIL("fastfnet.kind \"%s\" is not byte, word or bpe", show_tok(k, sh));
-        }
-    }
-    /* added_tokens: exactly the 5 fixed specials */
-    const fastfnet_json *added = fastfnet_json_get(root, "added_tokens");
-    if (!added || added->type != FASTFNET_JSON_ARRAY) LOAD_FAIL("\"added_tokens\" is not an array");
-    if (added->n != FASTFNET_TOK_NUM_SPECIAL) LOAD_FAIL("added_tokens has %d entries; expected the %d specials", added->n, FASTFNET_TOK_NUM_SPECIAL);
+    return 0;
+}
+
+/* added_tokens: exactly the 5 fixed specials. */
+static int load_added(tok_loader *L) {
+    char sh[48];
+    const fastfnet_json *added = fastfnet_json_get(L->root, "added_tokens");
+    if (!added || added->type != FASTFNET_JSON_ARRAY) return load_fail(L, "\"added_tokens\" is not an array");
+    if (added->n != FASTFNET_TOK_NUM_SPECIAL)
+        return load_fail(L, "added_tokens has %d entries; expected the %d specials", added->n, FASTFNET_TOK_NUM_SPECIAL);
     int seen_special = 0;
     for (int i = 0; i < added->n; i++) {
         const fastfnet_json *a = &added->items[i];
         long long id;
         if (a->type != FASTFNET_JSON_OBJECT || fastfnet_json_get_int(a, "id", &id) != 0 || id < 0 || id >= FASTFNET_TOK_NUM_SPECIAL)
-            LOAD_FAIL("added_tokens[%d] has no id in 0..%d", i, FASTFNET_TOK_NUM_SPECIAL - 1);
-        if (seen_special >> id & 1) LOAD_FAIL("added_tokens: id %lld appears twice", id);
+            return load_fail(L, "added_tokens[%d] has no id in 0..%d", i, FASTFNET_TOK_NUM_SPECIAL - 1);
+        if (seen_special >> id & 1) return load_fail(L, "added_tokens: id %lld appears twice", id);
         seen_special |= 1 << id;
         const char *c = fastfnet_json_get_str(a, "content");
         if (!c || strcmp(c, g_special[id]) != 0)
-            LOAD_FAIL("added_tokens: id %lld must be \"%s\", not \"%s\"", id, g_special[id], c ? show_tok(c, sh) : "(none)");
+            return load_fail(L, "added_tokens: id %lld must be \"%s\", not \"%s\"", id, g_special[id], c ? show_tok(c, sh) : "(none)");
         const fastfnet_json *sp = fastfnet_json_get(a, "special");
-        if (!sp || sp->type != FASTFNET_JSON_BOOL || !sp->boolean) LOAD_FAIL("added_tokens: %s must have \"special\": true", g_special[id]);
+        if (!sp || sp->type != FASTFNET_JSON_BOOL || !sp->boolean)
+            return load_fail(L, "added_tokens: %s must have \"special\": true", g_special[id]);
     }
-    /* model.vocab: ids dense 0..V-1, each once, specials at 0..4 */
-    const fastfnet_json *vocab = fastfnet_json_get(model, "vocab");
-    if (!vocab || vocab->type != FASTFNET_JSON_OBJECT) LOAD_FAIL("model.vocab is not an object");
-    int V = vocab->n;
-    if (V < FASTFNET_TOK_NUM_SPECIAL) LOAD_FAIL("model.vocab has %d entries; the specials alone need %d", V, FASTFNET_TOK_NUM_SPECIAL);
-    if (kind == FASTFNET_TOK_BYTE && V != TOK_NBASE) LOAD_FAIL("model.vocab has %d entries; a byte tokenizer has %d", V, TOK_NBASE);
-    if (kind != FASTFNET_TOK_WORD && V < TOK_NBASE) LOAD_FAIL("model.vocab has %d entries; byte-level BPE needs at least %d", V, TOK_NBASE);
-    owner = fastfnet_malloc((size_t)V * sizeof *owner);
+    return 0;
+}
+
+/* model.vocab: ids dense 0..V-1, each once, specials at 0..4; fills owner. */
+static int load_vocab_ids(tok_loader *L) {
+    char sh[48], sh2[48];
+    const fastfnet_json *vocab = L->vocab = fastfnet_json_get(L->model, "vocab");
+    if (!vocab || vocab->type != FASTFNET_JSON_OBJECT) return load_fail(L, "model.vocab is not an object");
+    int V = L->V = vocab->n;
+    if (V < FASTFNET_TOK_NUM_SPECIAL) return load_fail(L, "model.vocab has %d entries; the specials alone need %d", V, FASTFNET_TOK_NUM_SPECIAL);
+    if (L->kind == FASTFNET_TOK_BYTE && V != TOK_NBASE) return load_fail(L, "model.vocab has %d entries; a byte tokenizer has %d", V, TOK_NBASE);
+    if (L->kind != FASTFNET_TOK_WORD && V < TOK_NBASE)
+        return load_fail(L, "model.vocab has %d entries; byte-level BPE needs at least %d", V, TOK_NBASE);
+    int32_t *owner = L->owner = fastfnet_malloc((size_t)V * sizeof *owner);
+    if (!owner) return load_fail(L, "out of memory for %d vocab entries", V);
     for (int i = 0; i < V; i++) owner[i] = -1;
     for (int i = 0; i < V; i++) {
         const fastfnet_json *v = &vocab->items[i];
         double d = v->type == FASTFNET_JSON_NUMBER ? v->number : -1;
         if (!(d >= 0 && d < V) || d != (double)(int)d)
-            LOAD_FAIL("model.vocab[\"%s\"]: id is not an integer in 0..%d", show_tok(vocab->keys[i], sh), V - 1);
+            return load_fail(L, "model.vocab[\"%s\"]: id is not an integer in 0..%d", show_tok(vocab->keys[i], sh), V - 1);
         int id = (int)d;
         if (owner[id] >= 0)
-            LOAD_FAIL("model.vocab: id %d is used by both \"%s\" and \"%s\"", id, show_tok(vocab->keys[owner[id]], sh),
-                      show_tok(vocab->keys[i], sh2));
+            return load_fail(L, "model.vocab: id %d is used by both \"%s\" and \"%s\"", id, show_tok(vocab->keys[owner[id]], sh),
+                             show_tok(vocab->keys[i], sh2));
         owner[id] = i;
     }
     /* every id in 0..V-1 is now owned: V distinct ids in [0, V) */
     for (int id = 0; id < FASTFNET_TOK_NUM_SPECIAL; id++)
         if (strcmp(vocab->keys[owner[id]], g_special[id]) != 0)
-            LOAD_FAIL("model.vocab: id %d must be \"%s\", not \"%s\"", id, g_special[id], show_tok(vocab->keys[owner[id]], sh));
-    /* each token's bytes, checked for what the kind allows */
-    smap_init(&bytemap);
-    TOK_GROW(off, off_cap, (size_t)V + 1);
-    for (int id = 0; id < V; id++) {
-        const char *key = vocab->keys[owner[id]];
-        off[id] = bytes.len;
+            return load_fail(L, "model.vocab: id %d must be \"%s\", not \"%s\"", id, g_special[id], show_tok(vocab->keys[owner[id]], sh));
+    return 0;
+}
+
+/* The bytes of a byte-level token: its vocab string in GPT-2's byte-to-unicode alphabet, decoded; the fixed
+ * layout (byte b at id 5 + b, merged tokens of 2+ bytes after) checked. */
+static int load_bpe_token(tok_loader *L, int id, const char *key, const uint32_t *cp2byte) {
+    char sh[48];
+    size_t start = L->bytes.len;
+    for (const uint8_t *p = (const uint8_t *)key; *p;) { /* the parser guarantees well-formed UTF-8 */
+        uint32_t c;
+        if (p[0] < 0x80) c = p[0], p += 1;
+        else if (p[0] < 0xe0) c = (uint32_t)(p[0] & 0x1f) << 6 | (p[1] & 0x3f), p += 2;
+        else c = 0x800, p += (p[0] < 0xf0 ? 3 : 4);
+        if (c >= 0x800 || cp2byte[c] > 255)
+            return load_fail(L, "model.vocab: token %d \"%s\" is not in GPT-2's byte-to-unicode alphabet", id, show_tok(key, sh));
+        uint8_t byte = (uint8_t)cp2byte[c];
+        buf_add(&L->bytes, &byte, 1);
+    }
+    if (tok_failed) return load_oom(L);
+    size_t n = L->bytes.len - start;
+    if (id < TOK_NBASE && (n != 1 || (uint8_t)L->bytes.p[start] != id - TOK_BYTE0))
+        return load_fail(L, "model.vocab: id %d must be the single byte 0x%02x", id, id - TOK_BYTE0);
+    if (id >= TOK_NBASE && n < 2) return load_fail(L, "model.vocab: token %d \"%s\" repeats a byte token", id, show_tok(key, sh));
+    return 0;
+}
+
+/* The bytes of a word: no whitespace, not empty. */
+static int load_word_token(tok_loader *L, int id, const char *key) {
+    size_t n = strlen(key);
+    if (!n) return load_fail(L, "model.vocab: id %d is the empty string", id);
+    for (size_t k = 0; k < n; k++)
+        if (tok_class((uint8_t)key[k]) == TC_SPACE) return load_fail(L, "model.vocab: word %d contains whitespace", id);
+    buf_add(&L->bytes, key, n);
+    return load_oom(L);
+}
+
+/* Each token's bytes (bytes, off), checked for what the kind allows, each distinct (bytemap). */
+static int load_token_bytes(tok_loader *L) {
+    char sh[48];
+    uint32_t cp2byte[0x800], cp[256];
+    byte_to_cp_table(cp);
+    memset(cp2byte, 0xff, sizeof cp2byte);
+    for (int b = 0; b < 256; b++) cp2byte[cp[b]] = (uint32_t)b;
+    smap_init(&L->bytemap);
+    if (TOK_GROW(L->off, L->off_cap, (size_t)L->V + 1)) return load_oom(L);
+    for (int id = 0; id < L->V; id++) {
+        const char *key = L->vocab->keys[L->owner[id]];
+        L->off[id] = L->bytes.len;
         if (id < FASTFNET_TOK_NUM_SPECIAL) {
-            buf_puts(&bytes, key);
+            buf_puts(&L->bytes, key);
             continue;
         }
-        if (kind == FASTFNET_TOK_WORD) {
-            size_t n = strlen(key);
-            if (!n) LOAD_FAIL("model.vocab: id %d is the empty string", id);
-            for (size_t k = 0; k < n; k++)
-                if (tok_class((uint8_t)key[k]) == TC_SPACE) LOAD_FAIL("model.vocab: word %d contains whitespace", id);
-            buf_add(&bytes, key, n);
-        } else {
-            /* code points of the byte-to-unicode alphabet (the parser guarantees well-formed UTF-8) */
-            size_t start = bytes.len;
-            for (const uint8_t *p = (const uint8_t *)key; *p;) {
-                uint32_t c;
-                if (p[0] < 0x80) c = p[0], p += 1;
-                else if (p[0] < 0xe0) c = (uint32_t)(p[0] & 0x1f) << 6 | (p[1] & 0x3f), p += 2;
-                else c = 0x800, p += (p[0] < 0xf0 ? 3 : 4);
-                if (c >= 0x800 || cp2byte[c] > 255)
-                    LOAD_FAIL("model.vocab: token %d \"%s\" is not in GPT-2's byte-to-unicode alphabet", id, show_tok(key, sh));
-                uint8_t byte = (uint8_t)cp2byte[c];
-                buf_add(&bytes, &byte, 1);
-            }
-            size_t n = bytes.len - start;
-            /* the fixed layout: byte b at id 5 + b, merged tokens (2+ bytes) after */
-            if (id < TOK_NBASE && (n != 1 || (uint8_t)bytes.p[start] != id - TOK_BYTE0))
-                LOAD_FAIL("model.vocab: id %d must be the single byte 0x%02x", id, id - TOK_BYTE0);
-            if (id >= TOK_NBASE && n < 2) LOAD_FAIL("model.vocab: token %d \"%s\" repeats a byte token", id, show_tok(key, sh));
-        }
-        const uint8_t *p = (const uint8_t *)bytes.p + off[id];
-        size_t n = bytes.len - off[id];
+        int rc = L->kind == FASTFNET_TOK_WORD ? load_word_token(L, id, key) : load_bpe_token(L, id, key, cp2byte);
+        if (rc) return rc;
+        const uint8_t *p = (const uint8_t *)L->bytes.p + L->off[id];
+        size_t n = L->bytes.len - L->off[id];
         uint64_t h = tok_hash(p, n);
-        if (smap_find(&bytemap, p, n, h) >= 0) LOAD_FAIL("model.vocab: token %d \"%s\" appears twice", id, show_tok(key, sh));
-        smap_insert(&bytemap, p, n, h, id);
+        if (smap_find(&L->bytemap, p, n, h) >= 0) return load_fail(L, "model.vocab: token %d \"%s\" appears twice", id, show_tok(key, sh));
+        if (smap_insert(&L->bytemap, p, n, h, id)) return load_oom(L);
     }
-    off[V] = bytes.len;
-    t = tok_alloc(kind);
-    t->n_vocab = V;
-    if (kind != FASTFNET_TOK_WORD) {
-        /* merges: both parts are regular tokens, the result (their concatenation) is in the vocab, no pair
-         * twice, and every token past the bytes is some merge's result (else it could never be produced) */
-        smap_init(&keymap);
-        for (int id = 0; id < V; id++) {
-            const char *k = vocab->keys[owner[id]];
-            smap_insert(&keymap, (const uint8_t *)k, strlen(k), tok_hash((const uint8_t *)k, strlen(k)), id);
-        }
-        produced = fastfnet_calloc((size_t)V);
-        u64_init(&t->merge_rank);
-        for (int r = 0; r < merges->n; r++) {
-            const fastfnet_json *m = &merges->items[r];
-            const char *x, *y;
-            size_t xn, yn;
-            if (m->type == FASTFNET_JSON_STRING) {
-                const char *sp = strchr(m->str, ' ');
-                if (!sp || strchr(sp + 1, ' ') || m->str_len != strlen(m->str))
-                    LOAD_FAIL("model.merges[%d] is not \"left right\"", r);
-                x = m->str, xn = (size_t)(sp - m->str), y = sp + 1, yn = strlen(y);
-            } else if (m->type == FASTFNET_JSON_ARRAY && m->n == 2 && m->items[0].type == FASTFNET_JSON_STRING &&
-                       m->items[1].type == FASTFNET_JSON_STRING) {
-                x = m->items[0].str, xn = m->items[0].str_len, y = m->items[1].str, yn = m->items[1].str_len;
-            } else {
-                LOAD_FAIL("model.merges[%d] is neither \"left right\" nor [left, right]", r);
-            }
-            int64_t ea = smap_find(&keymap, (const uint8_t *)x, xn, tok_hash((const uint8_t *)x, xn));
-            int64_t eb = smap_find(&keymap, (const uint8_t *)y, yn, tok_hash((const uint8_t *)y, yn));
-            if (ea < 0 || eb < 0) {
-                char part[48];
-                snprintf(part, sizeof part, "%.*s", (int)(ea < 0 ? (xn < 40 ? xn : 40) : (yn < 40 ? yn : 40)), ea < 0 ? x : y);
-                LOAD_FAIL("model.merges[%d] references \"%s\", which is not in the vocab", r, show_tok(part, sh));
-            }
-            int32_t a = (int32_t)keymap.e[ea].val, b = (int32_t)keymap.e[eb].val;
-            if (a < FASTFNET_TOK_NUM_SPECIAL || b < FASTFNET_TOK_NUM_SPECIAL) LOAD_FAIL("model.merges[%d] merges a special token", r);
-            cat.len = 0;
-            buf_add(&cat, bytes.p + off[a], off[a + 1] - off[a]);
-            buf_add(&cat, bytes.p + off[b], off[b + 1] - off[b]);
-            int64_t er = smap_find(&bytemap, (const uint8_t *)cat.p, cat.len, tok_hash((const uint8_t *)cat.p, cat.len));
-            if (er < 0 || bytemap.e[er].val < TOK_NBASE)
-                LOAD_FAIL("model.merges[%d]: the merged token is not in the vocab", r);
-            if (u64_get(&t->merge_rank, pair_key(a, b)) >= 0) LOAD_FAIL("model.merges[%d] repeats an earlier merge", r);
-            u64_put(&t->merge_rank, pair_key(a, b), r);
-            if ((size_t)t->n_merges == mcap) {
-                size_t c0 = mcap, c1 = mcap;
-                TOK_GROW(t->merge_a, c0, mcap + 1);
-                TOK_GROW(t->merge_b, c1, mcap + 1);
-                TOK_GROW(t->merge_r, mcap, mcap + 1);
-            }
-            int32_t res = (int32_t)bytemap.e[er].val;
-            t->merge_a[t->n_merges] = a, t->merge_b[t->n_merges] = b, t->merge_r[t->n_merges++] = res;
-            produced[res] = 1;
-        }
-        for (int id = TOK_NBASE; id < V; id++)
-            if (!produced[id]) LOAD_FAIL("model.vocab: token %d \"%s\" is not produced by any merge", id, show_tok(vocab->keys[owner[id]], sh));
-        u64_free(&t->merge_rank); /* tok_finish rebuilds it */
+    L->off[L->V] = L->bytes.len;
+    return load_oom(L);
+}
+
+/* The two parts of merge r (the "left right" string form or [left, right]) as token ids. */
+static int load_merge_parts(tok_loader *L, int r, int32_t *a, int32_t *b) {
+    char sh[48];
+    const fastfnet_json *m = &L->merges->items[r];
+    const char *x, *y;
+    size_t xn, yn;
+    if (m->type == FASTFNET_JSON_STRING) {
+        const char *sp = strchr(m->str, ' ');
+        if (!sp || strchr(sp + 1, ' ') || m->str_len != strlen(m->str)) return load_fail(L, "model.merges[%d] is not \"left right\"", r);
+        x = m->str, xn = (size_t)(sp - m->str), y = sp + 1, yn = strlen(y);
+    } else if (m->type == FASTFNET_JSON_ARRAY && m->n == 2 && m->items[0].type == FASTFNET_JSON_STRING &&
+               m->items[1].type == FASTFNET_JSON_STRING) {
+        x = m->items[0].str, xn = m->items[0].str_len, y = m->items[1].str, yn = m->items[1].str_len;
+    } else {
+        return load_fail(L, "model.merges[%d] is neither \"left right\" nor [left, right]", r);
     }
-    tok_finish(t, &bytes, off);
-    goto done;
-fail:
-    fastfnet_tok_free(t);
-    t = NULL;
-done:
-    fastfnet_json_free(root);
-    fastfnet_free(owner);
-    fastfnet_free(produced);
-    fastfnet_free(bytes.p);
-    fastfnet_free(cat.p);
-    fastfnet_free(off);
-    if (keymap.slot) smap_free(&keymap);
-    if (bytemap.slot) smap_free(&bytemap);
+    int64_t ea = smap_find(&L->keymap, (const uint8_t *)x, xn, tok_hash((const uint8_t *)x, xn));
+    int64_t eb = smap_find(&L->keymap, (const uint8_t *)y, yn, tok_hash((const uint8_t *)y, yn));
+    if (ea < 0 || eb < 0) {
+        char part[48];
+        snprintf(part, sizeof part, "%.*s", (int)(ea < 0 ? (xn < 40 ? xn : 40) : (yn < 40 ? yn : 40)), ea < 0 ? x : y);
+        return load_fail(L, "model.merges[%d] references \"%s\", which is not in the vocab", r, show_tok(part, sh));
+    }
+    *a = (int32_t)L->keymap.e[ea].val, *b = (int32_t)L->keymap.e[eb].val;
+    if (*a < FASTFNET_TOK_NUM_SPECIAL || *b < FASTFNET_TOK_NUM_SPECIAL) return load_fail(L, "model.merges[%d] merges a special token", r);
+    return 0;
+}
+
+/* Merge r: both parts regular tokens, their concatenation in the vocab, no pair twice. */
+static int load_merge(tok_loader *L, int r) {
+    fastfnet_tokenizer *t = L->t;
+    int32_t a = 0, b = 0;
+    if (load_merge_parts(L, r, &a, &b)) return -1;
+    L->cat.len = 0;
+    buf_add(&L->cat, L->bytes.p + L->off[a], L->off[a + 1] - L->off[a]);
+    buf_add(&L->cat, L->bytes.p + L->off[b], L->off[b + 1] - L->off[b]);
+    if (tok_failed) return load_oom(L);
+    int64_t er = smap_find(&L->bytemap, (const uint8_t *)L->cat.p, L->cat.len, tok_hash((const uint8_t *)L->cat.p, L->cat.len));
+    if (er < 0 || L->bytemap.e[er].val < TOK_NBASE) return load_fail(L, "model.merges[%d]: the merged token is not in the vocab", r);
+    if (u64_get(&t->merge_rank, pair_key(a, b)) >= 0) return load_fail(L, "model.merges[%d] repeats an earlier merge", r);
+    u64_put(&t->merge_rank, pair_key(a, b), r);
+    if (tok_failed || merges_grow(t, &L->mcap)) return load_oom(L);
+    int32_t res = (int32_t)L->bytemap.e[er].val;
+    t->merge_a[t->n_merges] = a, t->merge_b[t->n_merges] = b, t->merge_r[t->n_merges++] = res;
+    L->produced[res] = 1;
+    return 0;
+}
+
+/* The merges, in rank order; every token past the bytes must be some merge's result (else it could never be
+ * produced). */
+static int load_merges(tok_loader *L) {
+    char sh[48];
+    fastfnet_tokenizer *t = L->t;
+    smap_init(&L->keymap);
+    for (int id = 0; id < L->V && !tok_failed; id++) {
+        const char *k = L->vocab->keys[L->owner[id]];
+        smap_insert(&L->keymap, (const uint8_t *)k, strlen(k), tok_hash((const uint8_t *)k, strlen(k)), id);
+    }
+    L->produced = fastfnet_calloc((size_t)L->V);
+    if (!L->produced) tok_fail(TOK_OOM);
+    u64_init(&t->merge_rank);
+    if (tok_failed) return load_oom(L);
+    for (int r = 0; r < L->merges->n; r++)
+        if (load_merge(L, r)) return -1;
+    for (int id = TOK_NBASE; id < L->V; id++)
+        if (!L->produced[id])
+            return load_fail(L, "model.vocab: token %d \"%s\" is not produced by any merge", id, show_tok(L->vocab->keys[L->owner[id]], sh));
+    u64_free(&t->merge_rank); /* tok_finish rebuilds it */
+    return 0;
+}
+
+static void tok_loader_free(tok_loader *L) {
+    fastfnet_json_free(L->root);
+    fastfnet_free(L->owner);
+    fastfnet_free(L->produced);
+    fastfnet_free(L->bytes.p);
+    fastfnet_free(L->cat.p);
+    fastfnet_free(L->off);
+    smap_free(&L->keymap);
+    smap_free(&L->bytemap);
+}
+
+/* The steps of loading a tokenizer.json; 0, or -1 with the message. */
+static int tok_load_json(tok_loader *L) {
+    if (load_header(L) || load_kind(L) || load_added(L) || load_vocab_ids(L) || load_token_bytes(L)) return -1;
+    L->t = tok_alloc(L->kind);
+    if (!L->t) return load_oom(L);
+    L->t->n_vocab = L->V;
+    if (L->kind != FASTFNET_TOK_WORD && load_merges(L)) return -1;
+    tok_finish(L->t, &L->bytes, L->off);
+    return load_oom(L);
+}
+
+fastfnet_tokenizer *fastfnet_tok_load(const char *path, char *err, size_t errlen) {
+    size_t flen = 0;
+    tok_failed = TOK_OK;
+    char *text = tok_read_file(path, &flen, err, errlen);
+    if (!text) return NULL;
+    if (tok_is_spm_file(path, text, flen)) return tok_load_spm(path, text, flen, err, errlen);
+    char jerr[256];
+    tok_loader L = {.path = path, .err = err, .errlen = errlen};
+    L.root = fastfnet_json_parse(text, flen, jerr, sizeof jerr);
+    fastfnet_free(text);
+    if (!L.root) return fastfnet_err(err, errlen, "%s: not valid JSON: %s", path, jerr), NULL;
+    fastfnet_tokenizer *t = NULL;
+    if (tok_load_json(&L) == 0) t = L.t;
+    else fastfnet_tok_free(L.t);
+    tok_loader_free(&L);
+    tok_failed = TOK_OK;
     return t;
 }
 
@@ -1319,6 +1485,7 @@ static fastfnet_tokenizer *tok_from_spm(fastfnet_spm *s, char *bytes, size_t n) 
     static const char *const cls[] = {"[CLS]", "<cls>", NULL}, *const sep[] = {"[SEP]", "<sep>", NULL};
     static const char *const mask[] = {"[MASK]", "<mask>", NULL}, *const pad[] = {"<pad>", "[PAD]", NULL};
     fastfnet_tokenizer *t = tok_alloc(FASTFNET_TOK_SPM);
+    if (!t) return NULL;
     t->spm = s;
     t->spm_bytes = bytes;
     t->spm_len = n;
@@ -1340,10 +1507,15 @@ static fastfnet_tokenizer *tok_load_spm(const char *path, char *bytes, size_t n,
         return fastfnet_err(err, errlen, "%s: %s", path, msg), NULL;
     }
     char *copy = malloc(n ? n : 1);
-    if (!copy) fastfnet_die("out of memory loading %s", path);
-    memcpy(copy, bytes, n);
+    if (copy) memcpy(copy, bytes, n);
+    fastfnet_tokenizer *t = copy ? tok_from_spm(s, copy, n) : NULL;
     fastfnet_free(bytes);
-    return tok_from_spm(s, copy, n);
+    if (!t) {
+        free(copy);
+        fastfnet_spm_free(s);
+        return fastfnet_err(err, errlen, "%s: out of memory", path), NULL;
+    }
+    return t;
 }
 
 /* Unigram, with FNet's layout of specials: <unk> 0, <s> 1, </s> 2, <pad> 3, [CLS] 4, [SEP] 5, [MASK] 6. */
@@ -1360,11 +1532,19 @@ static fastfnet_tokenizer *tok_train_spm(const char *text, size_t len, int vocab
         free(model);
         return fastfnet_err(err, errlen, "the trained model does not load: %s", msg), NULL;
     }
-    return tok_from_spm(s, model, mlen);
+    fastfnet_tokenizer *t = tok_from_spm(s, model, mlen);
+    if (!t) {
+        free(model);
+        fastfnet_spm_free(s);
+        tok_failed = TOK_OK;
+        return fastfnet_err(err, errlen, "unigram tokenizer: out of memory"), NULL;
+    }
+    return t;
 }
 
 static size_t tok_decode_spm(const fastfnet_tokenizer *t, const int32_t *ids, size_t n, char *out, size_t cap) {
     int32_t *v = fastfnet_malloc((n ? n : 1) * sizeof *v);
+    if (!v) return FASTFNET_TOK_ERROR;
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (ids[i] >= 0 && ids[i] < t->n_vocab) v[k++] = ids[i];

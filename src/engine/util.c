@@ -1,4 +1,4 @@
-/* util.c: checked allocation, errors, clock, the seeded RNG and atomic file replacement. */
+/* util.c: aligned allocation, errors, clock, the seeded RNG and atomic file replacement. */
 #define _POSIX_C_SOURCE 200809L
 #include "util.h"
 #include <errno.h>
@@ -11,32 +11,21 @@
 #include <time.h>
 #include <unistd.h>
 
-void fastfnet_die(const char *fmt, ...) {
-    char msg[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = snprintf(msg, sizeof msg, "fastfnet: ");
-    vsnprintf(msg + n, sizeof msg - (size_t)n - 1, fmt, ap);
-    va_end(ap);
-    strcat(msg, "\n");
-    fputs(msg, stderr); /* one write: processes of a parallel run do not interleave within a line */
-    exit(1);
-}
+long fastfnet_alloc_fail_countdown = -1;
 
 void *fastfnet_malloc(size_t bytes) {
+    if (fastfnet_alloc_fail_countdown >= 0 && fastfnet_alloc_fail_countdown-- == 0) return NULL;
     void *p = NULL;
     /* rounding up to the alignment must not wrap a huge request around to a small block */
     size_t n = bytes > SIZE_MAX - 63 ? 0 : (bytes + 63) & ~(size_t)63;
     if (bytes == 0) n = 64;
-    if (n == 0 || posix_memalign(&p, 64, n) != 0 || !p)
-        fastfnet_die("out of memory allocating %zu bytes (%.1f MiB); reduce batch size or model size",
-                bytes, bytes / 1048576.0);
+    if (n == 0 || posix_memalign(&p, 64, n) != 0) return NULL;
     return p;
 }
 
 void *fastfnet_calloc(size_t bytes) {
     void *p = fastfnet_malloc(bytes);
-    memset(p, 0, bytes);
+    if (p) memset(p, 0, bytes);
     return p;
 }
 

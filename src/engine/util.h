@@ -1,14 +1,16 @@
-/* util.h: checked allocation, error reporting and small helpers shared by all of fastfnet. */
+/* util.h: aligned allocation, error messages and small helpers shared by all of fastfnet. */
 #ifndef FASTFNET_UTIL_H
 #define FASTFNET_UTIL_H
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
-/* Print "fastfnet: <message>" to stderr and exit(1). Used by the CLI and for impossible states. */
-void fastfnet_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-/* Allocation that never returns NULL: on failure it names the size and exits. 64-byte aligned. */
+/* 64-byte aligned allocation; NULL when memory runs out (or the size overflows): callers return an error.
+ * (The application's fastfnet_xmalloc, src/app/die.h, exits instead.) */
 void *fastfnet_malloc(size_t bytes);
+/* For tests: when >= 0, fastfnet_malloc lets this many more allocations succeed and fails the next one
+ * (then it is -1 again), so a test can reach every out-of-memory path. -1 (never) by default. */
+extern long fastfnet_alloc_fail_countdown;
 void *fastfnet_calloc(size_t bytes);
 void fastfnet_free(void *p);
 /* Read a whole file into a NUL-terminated buffer (free with free()); NULL with a message naming the file
