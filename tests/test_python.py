@@ -180,11 +180,10 @@ def test_bad_input(tok):
 
 
 def test_train():
-    common = ["train=t_train.jsonl", "max_len=24", "hidden=32", "layers=2", "intermediate=64", "threads=1", "batch=8",
-              "steps=6", "seed=4", "dropout=0.1", "log_every=1"]
-    opts = {k: (int(v) if v.lstrip("-").isdigit() else float(v) if v.replace(".", "", 1).isdigit() else v)
-            for k, v in (o.split("=") for o in common)}
-    ff("train", *[a for o in common for a in ("--" + o.split("=")[0].replace("_", "-"), o.split("=")[1])], "--out", "cli_run")
+    opts = dict(train="t_train.jsonl", max_len=24, hidden=32, layers=2, intermediate=64, threads=1, batch=8, steps=6,
+                seed=4, dropout=0.1, log_every=1)
+    ff("train", "--train", "t_train.jsonl", "--max-len", "24", "--hidden", "32", "--layers", "2", "--intermediate", "64",
+       "--threads", "1", "--batch", "8", "--steps", "6", "--seed", "4", "--dropout", "0.1", "--log-every", "1", "--out", "cli_run")
     ref = read_st("cli_run/model.safetensors")
     seen = []
     m = fastfnet.train(callback=lambda p: seen.append(p) and False, out="py_run", **opts)
