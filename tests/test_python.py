@@ -29,7 +29,7 @@ def check(name, cond, detail=""):
 
 
 def ff(*args, stdin=None):
-    r = subprocess.run([FF, *args], capture_output=True, text=True, input=stdin)
+    r = subprocess.run([FF, *args], capture_output=True, text=True, errors="replace", input=stdin)
     if r.returncode:
         raise RuntimeError("fastfnet %s: %s" % (" ".join(args), r.stderr.strip()))
     return r.stdout
