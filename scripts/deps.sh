@@ -9,6 +9,7 @@
 set -euo pipefail
 pkgs=(gcc make libc6-dev libfftw3-dev libopenblas-dev libopenblas0-openmp python3 python3-torch python3-numpy
     libopenmpi-dev openmpi-bin libsentencepiece-dev sentencepiece g++ clang libclang-rt-14-dev libomp-14-dev)
+pkgs+=(python3-pip python3-setuptools python3-wheel) # the Python package: pip install ./python (docs/PYTHON.md)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,128 @@
+"""trainer.py: training through libfastfnet_train's trainer object, with exactly the options of
+`fastfnet train` (steps=100 is --steps 100, init_from="dir" is --init-from dir, nsp=True is --nsp)."""
+import ctypes
+
+from ._lib import TRAIN_CALLBACK, Error, Progress, errbuf, fail, trainer_lib
+from .model import Model, tensors_of
+
+_FIELDS = [f for f, _ in Progress._fields_]
+
+
+def options_to_argv(options):
+    """Keyword options as the argv of `fastfnet train`: True gives a bare flag, False and None leave it out."""
+    argv = []
+    for key, v in options.items():
+        flag = "--" + key.replace("_", "-")
+        if v is True:
+            argv.append(flag)
+        elif v is not False and v is not None:
+            if not isinstance(v, (str, int, float)):
+                raise Error("%s: expected a string, number or bool, got %s" % (flag, type(v).__name__))
+            argv += [flag, str(v)]
+    return argv
+
+
+def _progress(p):
+    d = {f: getattr(p, f) for f in _FIELDS}
+    d["evaluated"] = bool(d["evaluated"])
+    return d
+
+
+class Trainer:
+    """A training run: Trainer(**options), then run(callback) for the whole run as `fastfnet train` runs it, or
+    setup() (or resume()) and step() / evaluate() / checkpoint() one at a time. Free it with close() or `with`."""
+
+    def __init__(self, **options):
+        self.out = options.get("out") or options.get("resume")
+        self.argv = options_to_argv(options)
+        self._tl = trainer_lib()
+        # the trainer may keep pointers into argv (as the CLI's options do): they live as long as it does
+        self._argv_bytes = [a.encode() for a in self.argv]
+        self._argv_c = (ctypes.c_char_p * (len(self.argv) + 1))(*self._argv_bytes, None)
+        err = errbuf()
+        self._t = self._tl.fastfnet_trainer_create(len(self.argv), self._argv_c, err, len(err))
+        if not self._t:
+            fail(err, "fastfnet train %s: refused" % " ".join(self.argv))
+
+    def _call(self, fn, *args):
+        if not self._t:
+            raise Error("the trainer is closed")
+        err = errbuf()
+        rc = fn(self._t, *args, err, len(err))
+        if rc < 0:
+            fail(err)
+        return rc
+
+    def setup(self):
+        """Read the data, build the tokenizer, the model and the optimizer (resumes when resume= was given)."""
+        self._call(self._tl.fastfnet_trainer_setup)
+
+    def resume(self):
+        """Continue from the run directory's latest checkpoint."""
+        self._call(self._tl.fastfnet_trainer_resume)
+
+    def step(self):
+        """One optimizer step (with its scheduled evaluation and checkpoint). Returns the progress fields as a
+        dict, with "done": True once the run is complete."""
+        p = Progress()
+        done = self._call(self._tl.fastfnet_trainer_step, ctypes.byref(p))
+        d = _progress(p)
+        d["done"] = done == 1
+        return d
+
+    def evaluate(self, split="valid"):
+        """Loss and accuracy on "valid" or "test"."""
+        loss, acc = ctypes.c_float(), ctypes.c_float()
+        self._call(self._tl.fastfnet_trainer_evaluate, split.encode(), ctypes.byref(loss), ctypes.byref(acc))
+        return {"loss": loss.value, "accuracy": acc.value}
+
+    def checkpoint(self):
+        self._call(self._tl.fastfnet_trainer_checkpoint)
+
+    def run(self, callback=None):
+        """The whole run, final save included. callback(progress: dict) is called after every optimizer step;
+        a true return value stops the run (a checkpoint is saved first). An exception in the callback stops the
+        run the same way and is raised again here."""
+        raised = []
+
+        def hook(p, user):
+            try:
+                return 1 if callback(_progress(p.contents)) else 0
+            except BaseException as e:  # KeyboardInterrupt too: stop cleanly, then raise it
+                raised.append(e)
+                return 1
+
+        cb = TRAIN_CALLBACK(hook) if callback else TRAIN_CALLBACK()
+        self._call(self._tl.fastfnet_trainer_run, cb, None)
+        if raised:
+            raise raised[0]
+
+    def weights(self):
+        """The model's parameters now, by HF name, as float32 numpy copies."""
+        if not self._t:
+            raise Error("the trainer is closed")
+        return tensors_of(self._tl.fastfnet_trainer_model(self._t))
+
+    def close(self):
+        if getattr(self, "_t", None):
+            self._tl.fastfnet_trainer_free(self._t)
+            self._t = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
+def train(callback=None, **options):
+    """Train as `fastfnet train` with these options would (out= names the run directory); returns the trained
+    model loaded from it. callback(progress) as in Trainer.run."""
+    if not (options.get("out") or options.get("resume")):
+        raise Error("train: out= (or resume=) names the run directory the model is saved in")
+    with Trainer(**options) as t:
+        t.run(callback)
+        return Model(t.out)
