@@ -38,27 +38,8 @@ def make_value(name, *args):
     return r.stdout.split()
 
 
-def dev_build():
-    """Before the Makefile has a `shared` target: the engine and the application as one position-independent
-    libfastfnet.so.0 (default visibility, one process: no MPI). Returns the folder that holds it."""
-    rel = os.path.join("python", "build", "dev")
-    print("fastfnet setup.py: the Makefile has no `shared` target; building %s/libfastfnet.so.0 from the sources" % rel)
-    env = make_env(CFLAGS=os.environ.get("CFLAGS", "") + " -fPIC", CXXFLAGS=os.environ.get("CXXFLAGS", "") + " -fPIC")
-    args = ("BUILD=" + rel, "USE_MPI=0")
-    make(*args, rel + "/libfastfnet.a", env=env)
-    out = os.path.join(ROOT, rel)
-    subprocess.run(["cc", "-shared", "-Wl,-soname,libfastfnet.so.0", "-o", os.path.join(out, "libfastfnet.so.0"),
-                    "-Wl,--whole-archive", os.path.join(out, "libfastfnet.a"), "-Wl,--no-whole-archive",
-                    *make_value("LDLIBS", *args)], check=True)
-    return out
-
-
 def build_libraries():
     """Build the shared libraries with the repository's Makefile; returns the folder that holds them."""
-    q = subprocess.run(["make", "-C", ROOT, "-q", "shared"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       env=make_env())
-    if q.returncode == 2:  # no such target
-        return dev_build()
     make("shared")
     return os.path.join(ROOT, make_value("BUILD")[0])
 
@@ -82,8 +63,10 @@ class BinaryDistribution(Distribution):
 
 
 def version():
-    with open(os.path.join(ROOT, "Makefile")) as f:
-        return re.search(r"^VERSION\s*:?=\s*(\S+)", f.read(), re.M).group(1)
+    """The library's version: FASTFNET_VERSION_MAJOR.MINOR.PATCH of include/fastfnet.h."""
+    with open(os.path.join(ROOT, "include", "fastfnet.h")) as f:
+        h = f.read()
+    return ".".join(re.search(r"^#define FASTFNET_VERSION_%s (\d+)" % p, h, re.M).group(1) for p in ("MAJOR", "MINOR", "PATCH"))
 
 
 setup(

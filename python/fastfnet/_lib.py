@@ -16,7 +16,8 @@ class Error(Exception):
 class Batch(ctypes.Structure):  # fastfnet_batch
     _fields_ = [("B", c_int), ("T", c_int), ("input_ids", POINTER(c_int)), ("token_type_ids", POINTER(c_int)),
                 ("mlm_labels", POINTER(c_int)), ("nsp_labels", POINTER(c_int)), ("cls_labels", POINTER(c_int)),
-                ("row0", c_int), ("cls_denom", c_int), ("mlm_denom", c_int), ("nsp_denom", c_int)]
+                ("row0", c_int), ("cls_denom", c_int), ("mlm_denom", c_int), ("nsp_denom", c_int),
+                ("pooled_only", c_int)]
 
 
 class Tensor(ctypes.Structure):  # fastfnet_tensor
@@ -46,7 +47,6 @@ ENGINE = {
     "fastfnet_model_hidden": (c_void_p, (c_void_p,)),
     "fastfnet_model_pooled": (c_void_p, (c_void_p,)),
     "fastfnet_model_logits_cls": (c_void_p, (c_void_p,)),
-    "fastfnet_model_set_pooled_only": (None, (c_void_p, c_int)),
     "fastfnet_model_num_tensors": (c_int, (c_void_p,)),
     "fastfnet_model_tensor": (Tensor, (c_void_p, c_int)),
     "fastfnet_model_num_params": (c_size_t, (c_void_p,)),

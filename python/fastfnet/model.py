@@ -95,10 +95,12 @@ class Model:
     def num_params(self):
         return lib.fastfnet_model_num_params(self._handle())
 
-    def _run(self, ids, tt, b0, nb, T):
-        """Forward (inference) over rows b0..b0+nb of ids/tt; Error with the library's message on a bad batch."""
+    def _run(self, ids, tt, b0, nb, T, pooled_only=0):
+        """Forward (inference) over rows b0..b0+nb of ids/tt (pooled_only: the pooler and heads only, as
+        fastfnet predict runs); Error with the library's message on a bad batch."""
         m = self._handle()
-        batch = Batch(B=nb, T=T, input_ids=_ptr(ids[b0:b0 + nb]), token_type_ids=_ptr(None if tt is None else tt[b0:b0 + nb]))
+        batch = Batch(B=nb, T=T, input_ids=_ptr(ids[b0:b0 + nb]), token_type_ids=_ptr(None if tt is None else tt[b0:b0 + nb]),
+                      pooled_only=pooled_only)
         err = errbuf()
         if lib.fastfnet_model_check_batch(m, ctypes.byref(batch), err, len(err)):
             fail(err)
@@ -123,7 +125,6 @@ class Model:
         out = {"last_hidden_state": np.empty((B, T, H), np.float32)}
         if pool:
             out["pooler_output"] = np.empty((B, H), np.float32)
-        lib.fastfnet_model_set_pooled_only(self._m, 0)
         for b0 in range(0, B, chunk):
             nb = min(chunk, B - b0)
             self._run(ids, tt, b0, nb, T)
@@ -143,14 +144,10 @@ class Model:
         self._reserve(batch, T)
         L = self.config["num_labels"]
         logits = np.empty((B, L), np.float32)
-        lib.fastfnet_model_set_pooled_only(self._m, 1)
-        try:
-            for b0 in range(0, B, batch):
-                nb = min(batch, B - b0)
-                self._run(ids, tt, b0, nb, T)
-                ctypes.memmove(logits[b0:].ctypes.data, lib.fastfnet_model_logits_cls(self._m), 4 * nb * L)
-        finally:
-            lib.fastfnet_model_set_pooled_only(self._m, 0)
+        for b0 in range(0, B, batch):
+            nb = min(batch, B - b0)
+            self._run(ids, tt, b0, nb, T, pooled_only=1)
+            ctypes.memmove(logits[b0:].ctypes.data, lib.fastfnet_model_logits_cls(self._m), 4 * nb * L)
         return logits
 
     def state_dict(self):
