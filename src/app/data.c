@@ -214,6 +214,7 @@ static void iv_push(ivec *v, int32_t x) {
 static size_t encode_all(fastfnet_tokenizer *tok, const char *s, int32_t **buf, size_t *cap) {
     size_t len = strlen(s);
     size_t n = fastfnet_tok_encode(tok, s, len, *buf, *cap);
+    if (n == FASTFNET_TOK_ERROR) fastfnet_die("the tokenizer could not encode a text (out of memory, or the SentencePiece library failed)");
     if (n > *cap) {
         *cap = n + 1024;
         *buf = realloc(*buf, sizeof(int32_t) * *cap);

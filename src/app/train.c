@@ -356,6 +356,7 @@ static int prepare_data(run_data *d, const fastfnet_train_opts *o, fastfnet_toke
             size_t cap = len + 16;
             int32_t *ids = malloc(sizeof(int32_t) * cap);
             size_t m = fastfnet_tok_encode(d->tok, text, len, ids, cap);
+            if (m == FASTFNET_TOK_ERROR) fastfnet_die("the tokenizer could not encode the corpus (out of memory, or the SentencePiece library failed)");
             if (m > cap) {
                 ids = realloc(ids, sizeof(int32_t) * m);
                 m = fastfnet_tok_encode(d->tok, text, len, ids, m);

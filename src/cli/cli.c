@@ -621,6 +621,7 @@ static void tok_encode_lines(fastfnet_tokenizer *tk, const char *text, size_t le
         const char *nl = memchr(text + p, '\n', len - p);
         size_t e = nl ? (size_t)(nl - text) : len;
         size_t n = fastfnet_tok_encode(tk, text + p, e - p, ids, cap);
+        if (n == FASTFNET_TOK_ERROR) fastfnet_die("tokenizer encode: the tokenizer could not encode the text (out of memory, or the SentencePiece library failed)");
         if (n > cap) {
             ids = realloc(ids, sizeof(int32_t) * (cap = n));
             if (!ids) fastfnet_die("out of memory encoding");
