@@ -1,6 +1,6 @@
 /* fastfnet.h: the public API of libfastfnet: FNet, Fast-FNet and attention encoders in C.
- * One config struct describes a model; a model owns its parameters, gradients, AdamW moments (one flat
- * buffer each) and an activation arena sized for a maximum batch shape. See docs/MODEL.md. */
+ * One config struct describes a model; a model owns its parameters and gradients (one flat buffer each) and
+ * an activation arena sized for a maximum batch shape; an optimizer owns the AdamW moments. docs/MODEL.md. */
 #ifndef FASTFNET_H
 #define FASTFNET_H
 #include <stddef.h>
@@ -99,7 +99,7 @@ FASTFNET_API void fastfnet_model_free(fastfnet_model *m);
 FASTFNET_API const fastfnet_config *fastfnet_model_config(const fastfnet_model *m);
 
 /* Allocate the activation arena for batches up to (B, T), T <= max_position, and plan the FFTs for T.
- * train != 0 also allocates gradients, AdamW moments and the activation-gradient arena. Call before
+ * train != 0 also allocates gradients and the activation-gradient arena (AdamW moments: fastfnet_optimizer). Call before
  * forward; forward/backward/step never allocate (a batch with another T plans once for that T). */
 FASTFNET_API int fastfnet_model_reserve(fastfnet_model *m, int B, int T, int train, char *err, size_t errlen);
 /* Forward; returns the total loss (sum over heads with labels of the mean cross-entropy), or 0 when no
@@ -115,11 +115,30 @@ FASTFNET_API void fastfnet_model_zero_grad(fastfnet_model *m);
 /* Validate ids/labels of a batch against the config: 0 ok, -1 with a message (which row/column). */
 FASTFNET_API int fastfnet_model_check_batch(const fastfnet_model *m, const fastfnet_batch *batch, char *err, size_t errlen);
 
+/* ---------- optimizer: AdamW, its moments kept apart from the model ---------- */
 typedef struct {
     float lr, beta1, beta2, eps, weight_decay;
 } fastfnet_adamw;
-/* One AdamW step (torch.optim.AdamW semantics; no decay on 1-D tensors: biases, LayerNorm). step >= 1. */
-FASTFNET_API void fastfnet_model_adamw_step(fastfnet_model *m, const fastfnet_adamw *opt, int step);
+typedef struct fastfnet_optimizer fastfnet_optimizer;
+/* AdamW over the parameters of m (reserved with train != 0 before the first step), keeping moments (zeroed)
+ * for the flat parameter range [lo, hi) only: lo == hi == 0 means every parameter; a part is ZeRO-1's
+ * shard, and the step then updates only those parameters. hp->lr is unused (each step names its own).
+ * NULL with a message when the range is outside the model or memory runs out. m must outlive it. */
+FASTFNET_API fastfnet_optimizer *fastfnet_optimizer_create(fastfnet_model *m, const fastfnet_adamw *hp, size_t lo, size_t hi,
+                                                           char *err, size_t errlen);
+/* One AdamW step (torch.optim.AdamW semantics; no decay on 1-D tensors: biases, LayerNorm) at learning rate
+ * lr; step >= 1 counts the steps taken, bias corrections included. -1 (nothing done) when step < 1 or the
+ * model has no gradients. */
+FASTFNET_API int fastfnet_optimizer_step(fastfnet_optimizer *o, float lr, long step);
+/* The state for checkpoints: first and second moments m, v of the parameters [lo, hi), hi - lo floats
+ * each; writable, so that a resume loads them in place. */
+typedef struct {
+    float *m, *v;
+    size_t lo, hi;
+} fastfnet_optimizer_state;
+FASTFNET_API fastfnet_optimizer_state fastfnet_optimizer_get_state(fastfnet_optimizer *o);
+FASTFNET_API void fastfnet_optimizer_free(fastfnet_optimizer *o);
+
 /* Global gradient L2 norm. */
 FASTFNET_API float fastfnet_model_grad_norm(const fastfnet_model *m);
 

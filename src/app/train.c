@@ -958,16 +958,17 @@ static void use_best(fastfnet_model *m, const char *out) {
 
 /* Checkpoint: every rank calls it at the same step (ZeRO-1 gathers the moment shards on rank 0, which
  * alone writes). */
-static void checkpoint_all(const fastfnet_train_opts *o, fastfnet_model *m, const run_data *d, const train_state *st,
-                           const char *opts_json, int zero) {
+static void checkpoint_all(const fastfnet_train_opts *o, fastfnet_model *m, fastfnet_optimizer *opt, const run_data *d,
+                           const train_state *st, const char *opts_json, int zero) {
     int top_level = o->patience <= 0 || st->best_step == st->step;
     char err[1024];
-    float *mm = m->m, *vv = m->v;
+    fastfnet_optimizer_state os = fastfnet_optimizer_get_state(opt);
+    float *mm = os.m, *vv = os.v;
     if (zero) {
         mm = g_lead ? fastfnet_malloc(sizeof(float) * m->num_params) : NULL;
         vv = g_lead ? fastfnet_malloc(sizeof(float) * m->num_params) : NULL;
-        fastfnet_dist_gather_f32(m->m, mm, m->num_params);
-        fastfnet_dist_gather_f32(m->v, vv, m->num_params);
+        fastfnet_dist_gather_f32(os.m, mm, m->num_params);
+        fastfnet_dist_gather_f32(os.v, vv, m->num_params);
     }
     if (g_lead && save_checkpoint(o->out, m, mm, vv, d, st, opts_json, o->keep, top_level, err, sizeof err)) fastfnet_die("%s", err);
     if (zero) fastfnet_free(mm), fastfnet_free(vv);
@@ -1074,32 +1075,33 @@ int fastfnet_train_run(const fastfnet_train_opts *o) {
         const fastfnet_dataset *ds = i == 0 ? &d.train : i == 1 ? &d.valid : &d.test;
         if (i < 2 || d.have_test) require_fit(m, ds, d.task, i == 0 ? "training data" : i == 1 ? "validation data" : "test data");
     }
-    if (o->resume) {
-        st = rp.st;
-        memcpy(m->m, rp.mm, sizeof(float) * m->num_params);
-        memcpy(m->v, rp.vv, sizeof(float) * m->num_params);
-        fastfnet_free(rp.mm), fastfnet_free(rp.vv);
-        m->dropout_seed = st.dropout_seed;
-        m->dropout_calls = st.dropout_calls;
-        fastfnet_dist_bcast(m->m, sizeof(float) * m->num_params, 0);
-        fastfnet_dist_bcast(m->v, sizeof(float) * m->num_params, 0);
-        say("fastfnet: resuming %s at step %ld (epoch %ld, example %ld)\n", ckpath, st.step, st.epoch, st.pos);
-    } else {
-        fastfnet_rng r0;
-        fastfnet_rng_seed(&r0, (uint64_t)o->seed ^ 0xDA7A);
-        st.data_rng = r0.s;
-        st.dropout_seed = m->dropout_seed;
-    }
     size_t glo = 0, ghi = m->num_params; /* the gradients this rank reduces and applies */
     float *rs_scratch = NULL;
     if (nproc > 1) {
         size_t blo, bhi;
         fastfnet_dist_block(m->num_params, rank, nproc, &blo, &bhi);
         rs_scratch = fastfnet_malloc(sizeof(float) * (bhi - blo + 1));
-        if (zero) {
-            fastfnet_model_shard_moments(m, blo, bhi); /* AdamW state: 1/nproc of it on each rank */
-            glo = blo, ghi = bhi;
-        }
+        if (zero) glo = blo, ghi = bhi; /* AdamW state: 1/nproc of it on each rank (ZeRO-1) */
+    }
+    fastfnet_adamw opt = {(float)o->lr, (float)o->beta1, (float)o->beta2, (float)o->eps, (float)o->weight_decay};
+    fastfnet_optimizer *optim = fastfnet_optimizer_create(m, &opt, glo, ghi, err, sizeof err);
+    if (!optim) fastfnet_die("%s", err);
+    if (o->resume) {
+        st = rp.st;
+        fastfnet_dist_bcast(rp.mm, sizeof(float) * m->num_params, 0);
+        fastfnet_dist_bcast(rp.vv, sizeof(float) * m->num_params, 0);
+        fastfnet_optimizer_state os = fastfnet_optimizer_get_state(optim);
+        memcpy(os.m, rp.mm + os.lo, sizeof(float) * (os.hi - os.lo));
+        memcpy(os.v, rp.vv + os.lo, sizeof(float) * (os.hi - os.lo));
+        fastfnet_free(rp.mm), fastfnet_free(rp.vv);
+        m->dropout_seed = st.dropout_seed;
+        m->dropout_calls = st.dropout_calls;
+        say("fastfnet: resuming %s at step %ld (epoch %ld, example %ld)\n", ckpath, st.step, st.epoch, st.pos);
+    } else {
+        fastfnet_rng r0;
+        fastfnet_rng_seed(&r0, (uint64_t)o->seed ^ 0xDA7A);
+        st.data_rng = r0.s;
+        st.dropout_seed = m->dropout_seed;
     }
     if (g_lead && mkdir_p(o->out)) fastfnet_die("%s: cannot create (%s)", o->out, strerror(errno));
 
@@ -1126,7 +1128,7 @@ int fastfnet_train_run(const fastfnet_train_opts *o) {
             d.train.n, d.valid.n, d.have_test ? " / test" : "", T, nparams, total, B, o->accum, o->accum > 1 ? " (accumulated)" : "");
     if (nproc > 1)
         say("fastfnet: %d processes, %d-%d sequences of each batch per process; AdamW moments %.3f MiB per process%s\n",
-            nproc, B / nproc, Bmax, 2.0 * sizeof(float) * (double)(m->mom_hi - m->mom_lo) / 1048576.0,
+            nproc, B / nproc, Bmax, 2.0 * sizeof(float) * (double)(ghi - glo) / 1048576.0,
             zero ? " (ZeRO-1: sharded)" : "");
 
     struct sigaction sa;
@@ -1143,7 +1145,6 @@ int fastfnet_train_run(const fastfnet_train_opts *o) {
     int32_t *lab = malloc(sizeof(int32_t) * nstep), *mlm = malloc(sizeof(int32_t) * nstep * T);
     int *idx = malloc(sizeof(int) * B), *tlen = malloc(sizeof(int) * o->accum);
     fastfnet_rng data_rng = {st.data_rng};
-    fastfnet_adamw opt = {(float)o->lr, (float)o->beta1, (float)o->beta2, (float)o->eps, (float)o->weight_decay};
     double t_start = fastfnet_now() - st.elapsed, t_log = fastfnet_now();
     long tokens_since = 0;
     double loss_acc = 0;
@@ -1226,7 +1227,7 @@ int fastfnet_train_run(const fastfnet_train_opts *o) {
         }
         st.step++;
         opt.lr = (float)lr_at(o, st.step, total, warmup);
-        fastfnet_model_adamw_step(m, &opt, (int)st.step); /* ZeRO-1: this rank's block of parameters only */
+        fastfnet_optimizer_step(optim, opt.lr, st.step); /* ZeRO-1: this rank's block of parameters only */
         if (zero) fastfnet_dist_allgather_f32(m->params, m->num_params);
         if (st.step == first_step) fastfnet_dist_comm_reset();
         else step_time += fastfnet_now() - t_step, timed_steps++, timed_tokens += step_tokens;
@@ -1277,7 +1278,7 @@ int fastfnet_train_run(const fastfnet_train_opts *o) {
         }
         if (st.step % save_every == 0 || st.step == total || stopped_early || stop) {
             st.elapsed = fastfnet_now() - t_start;
-            checkpoint_all(o, m, &d, &st, opts_json, zero);
+            checkpoint_all(o, m, optim, &d, &st, opts_json, zero);
         }
         if (stopped_early) break;
     }
@@ -1315,6 +1316,7 @@ int fastfnet_train_run(const fastfnet_train_opts *o) {
     fclose(mf);
     free(perm), free(ids), free(tt), free(lab), free(mlm), free(idx), free(tlen);
     fastfnet_free(rs_scratch);
+    fastfnet_optimizer_free(optim);
     run_data_free(&d);
     fastfnet_model_free(m);
     fastfnet_dist_finalize();
