@@ -57,6 +57,7 @@ for BUILD in "${builds[@]}"; do
     run_suite plot "$BUILD/test_plot"
     run_suite tokenizer "$BUILD/test_tokenizer"
     run_suite spm "$BUILD/test_spm"
+    run_suite trainer "$BUILD/test_trainer" "$BUILD/fastfnet"
     run_suite cli tests/test_cli.sh "$BUILD"
     run_suite train tests/test_train.sh "$BUILD"
     run_suite faults tests/test_faults.sh "$BUILD"
