@@ -65,6 +65,8 @@ FASTFNET_API const char *fastfnet_mixing_name(fastfnet_mixing m);
 FASTFNET_API const char *fastfnet_residual_name(fastfnet_residual r);
 FASTFNET_API const char *fastfnet_pad_name(fastfnet_pad p);
 FASTFNET_API const char *fastfnet_block_ffn_name(fastfnet_block_ffn f);
+/* The name of head bit k (FASTFNET_HEAD_* == 1 << k): "mlm", "nsp", "classifier", "pooler"; "?" past them. */
+FASTFNET_API const char *fastfnet_head_name(int k);
 /* A fast_fourier_pad block of width w: the column where its w/2 values start, and its FFN inner width. */
 FASTFNET_API int fastfnet_config_pad_offset(const fastfnet_config *cfg, int w);
 FASTFNET_API int fastfnet_config_block_ffn_width(const fastfnet_config *cfg, int w);
@@ -175,6 +177,34 @@ FASTFNET_API size_t fastfnet_model_activation_bytes(const fastfnet_config *cfg, 
 FASTFNET_API size_t fastfnet_config_num_params(const fastfnet_config *cfg, size_t *encoder);
 
 FASTFNET_API void fastfnet_set_threads(int n);
+
+/* ---------- what trainers and tools built on the engine use ---------- */
+/* The flat parameter and gradient buffers: fastfnet_model_buffer_floats floats each (the tensors in table
+ * order with alignment gaps, so more than fastfnet_model_num_params); gradients NULL until a training
+ * reserve. Optimizer shards and gradient reductions index this buffer. */
+FASTFNET_API size_t fastfnet_model_buffer_floats(const fastfnet_model *m);
+FASTFNET_API float *fastfnet_model_params(fastfnet_model *m);
+FASTFNET_API float *fastfnet_model_grads(fastfnet_model *m);
+/* Sum of squared gradients of params [lo, hi) (fastfnet_model_grad_norm is the root of the whole range's). */
+FASTFNET_API double fastfnet_model_grad_sq(const fastfnet_model *m, size_t lo, size_t hi);
+/* The dropout stream: its seed and the number of draws so far; setting both resumes it exactly. */
+FASTFNET_API void fastfnet_model_get_dropout(const fastfnet_model *m, uint64_t *seed, uint64_t *calls);
+FASTFNET_API void fastfnet_model_set_dropout(fastfnet_model *m, uint64_t seed, uint64_t calls);
+/* Save with extra metadata (NULL-terminated key, value, ... list) beside the config. */
+FASTFNET_API int fastfnet_model_save_meta(const fastfnet_model *m, const char *path, const char *const *extra, char *err, size_t errlen);
+
+/* fastfnet_config.fourier_impl. Every implementation computes the same map; they differ only in speed and
+ * float rounding (naive: for tests). */
+typedef enum { FASTFNET_FOURIER_AUTO = 0, FASTFNET_FOURIER_FFT = 1, FASTFNET_FOURIER_MATRIX = 2, FASTFNET_FOURIER_NAIVE = 3 } fastfnet_fourier_impl;
+FASTFNET_API const char *fastfnet_fourier_impl_name(fastfnet_fourier_impl i);           /* "auto","fft","matrix","naive" */
+FASTFNET_API int fastfnet_fourier_impl_parse(const char *s, fastfnet_fourier_impl *out); /* 0 ok, -1 unknown */
+/* FFTW planning: FFTW_MEASURE for plans made afterwards (default FFTW_ESTIMATE), and wisdom files. */
+FASTFNET_API void fastfnet_fft_set_measure(int on);
+FASTFNET_API int fastfnet_fft_load_wisdom(const char *path); /* 0 ok, -1 if unreadable */
+FASTFNET_API int fastfnet_fft_save_wisdom(const char *path); /* 0 ok, -1 if unwritable */
+/* 1 when built with libsentencepiece (SentencePiece .model tokenizers); its version string (or NULL). */
+FASTFNET_API int fastfnet_spm_available(void);
+FASTFNET_API const char *fastfnet_spm_version(void);
 
 #ifdef __cplusplus
 }

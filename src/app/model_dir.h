@@ -4,7 +4,7 @@
 #define FASTFNET_MODEL_DIR_H
 #include "data.h"
 #include "fastfnet.h"
-#include "tokenizer.h"
+#include "tokenizer.h" /* until the tokenizer API is public in fastfnet.h */
 #include "train.h"
 #include <stddef.h>
 

@@ -1,8 +1,7 @@
 /* options.c: option tables parsed from argv strings and JSON config files, their help text and their JSON
  * form; the table of `fastfnet train` (and the architecture flags it shares with `init`). */
 #include "options.h"
-#include "json.h"
-#include "util.h"
+#include "fastfnet_util.h"
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>

@@ -5,13 +5,10 @@
 #include "options.h"
 #include "data.h"
 #include "dist.h"
-#include "json.h"
+#include "fastfnet_util.h"
 #include "listops.h"
-#include "model.h"
 #include "model_dir.h"
-#include "safetensors.h"
-#include "tokenizer.h"
-#include "util.h"
+#include "tokenizer.h" /* until the tokenizer API is public in fastfnet.h */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -68,13 +65,18 @@ typedef struct {
 
 __attribute__((format(printf, 2, 3))) static void say(const logger *lg, const char *fmt, ...) {
     if (!lg || !lg->fn || !lg->lead) return;
-    char line[4600];
-    va_list ap;
+    char buf[1024], *line = buf;
+    va_list ap, aq;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    va_copy(aq, ap);
+    int k = vsnprintf(buf, sizeof buf, fmt, ap);
+    if (k >= (int)sizeof buf && (line = malloc((size_t)k + 1))) vsnprintf(line, (size_t)k + 1, fmt, aq); /* the options of long paths */
+    va_end(aq);
     va_end(ap);
+    if (!line) line = buf; /* out of memory: the line cut short */
     line[strcspn(line, "\n")] = 0;
     lg->fn(line, lg->user);
+    if (line != buf) free(line);
 }
 
 static double peak_rss_mib(void) {
@@ -114,56 +116,78 @@ static int fsync_dir(const char *dir) {
     return rc != 0 && e != EINVAL ? -1 : 0;
 }
 
-static void permutation(int *perm, int n, long seed, long epoch) {
+/* perm = a Fisher-Yates shuffle of 0..n-1 drawn from a generator seeded with seed: the one shuffle of the
+ * data order, the held-out split and the subsets. */
+static void shuffled(int *perm, int n, uint64_t seed) {
     for (int i = 0; i < n; i++) perm[i] = i;
     fastfnet_rng r;
-    fastfnet_rng_seed(&r, (uint64_t)seed * 1000003ull + (uint64_t)epoch);
+    fastfnet_rng_seed(&r, seed);
     for (int i = n - 1; i > 0; i--) {
         int j = (int)(fastfnet_rng_u64(&r) % (uint64_t)(i + 1)), t = perm[i];
         perm[i] = perm[j], perm[j] = t;
     }
 }
 
+/* The data order of an epoch. */
+static void permutation(int *perm, int n, long seed, long epoch) { shuffled(perm, n, (uint64_t)seed * 1000003ull + (uint64_t)epoch); }
+
 /* Which k of n items a seeded random subset keeps (keep[i] = 1), so that they can be kept in their original
  * order: files and splits are often sorted by label (SpamAssassin's are), so the first k could share one. */
 static char *pick_subset(int n, int k, long seed, long salt) {
     int *perm = malloc(sizeof(int) * n);
     char *keep = calloc((size_t)n, 1);
+    if (!perm || !keep) return free(perm), free(keep), NULL;
     permutation(perm, n, seed, salt);
     for (int i = 0; i < k; i++) keep[perm[i]] = 1;
     free(perm);
     return keep;
 }
 
-/* Keep a seeded random subset of k examples of d, in their original order. */
-static void take_subset(fastfnet_dataset *d, int k, uint64_t seed) {
-    if (k <= 0 || d->n <= k) return;
-    char *keep = pick_subset(d->n, k, (long)(seed & 0x7fffffff), -2);
+/* out = the examples idx[0..k) of d, in that order; -1 when out of memory. */
+static int dataset_gather(fastfnet_dataset *out, const fastfnet_dataset *d, const int *idx, int k) {
     fastfnet_dataset t = {0};
-    t.n = k;
-    t.off = malloc(sizeof(int64_t) * (k + 1));
-    t.seg = malloc(sizeof(int32_t) * k);
-    if (d->labels) t.labels = malloc(sizeof(int32_t) * k);
     size_t len = 0;
-    for (int i = 0; i < d->n; i++)
-        if (keep[i]) len += (size_t)(d->off[i + 1] - d->off[i]);
+    for (int i = 0; i < k; i++) len += (size_t)(d->off[idx[i] + 1] - d->off[idx[i]]);
+    t.n = k;
+    t.off = malloc(sizeof(int64_t) * (size_t)(k > 0 ? k + 1 : 1));
+    t.seg = malloc(sizeof(int32_t) * (size_t)(k > 0 ? k : 1));
     t.ids = malloc(sizeof(int32_t) * (len ? len : 1));
-    int j = 0;
+    if (d->labels) t.labels = malloc(sizeof(int32_t) * (size_t)(k > 0 ? k : 1));
+    if (!t.off || !t.seg || !t.ids || (d->labels && !t.labels)) {
+        fastfnet_dataset_free(&t);
+        return -1;
+    }
     int64_t pos = 0;
-    for (int i = 0; i < d->n; i++) {
-        if (!keep[i]) continue;
-        int64_t l = d->off[i + 1] - d->off[i];
-        t.off[j] = pos;
-        memcpy(t.ids + pos, d->ids + d->off[i], sizeof(int32_t) * (size_t)l);
-        t.seg[j] = d->seg[i];
-        if (d->labels) t.labels[j] = d->labels[i];
-        pos += l, j++;
+    for (int i = 0; i < k; i++) {
+        int e = idx[i];
+        int64_t l = d->off[e + 1] - d->off[e];
+        t.off[i] = pos;
+        memcpy(t.ids + pos, d->ids + d->off[e], sizeof(int32_t) * (size_t)l);
+        t.seg[i] = d->seg[e];
+        if (d->labels) t.labels[i] = d->labels[e];
+        pos += l;
     }
     t.off[k] = pos;
+    *out = t;
+    return 0;
+}
+
+/* Keep a seeded random subset of k examples of d, in their original order. */
+static int take_subset(fastfnet_dataset *d, int k, uint64_t seed) {
+    if (k <= 0 || d->n <= k) return 0;
+    char *keep = pick_subset(d->n, k, (long)(seed & 0x7fffffff), -2);
+    int *idx = malloc(sizeof(int) * (size_t)k), j = 0;
+    fastfnet_dataset t;
+    int rc = keep && idx ? 0 : -1;
+    for (int i = 0; !rc && i < d->n; i++)
+        if (keep[i]) idx[j++] = i;
+    if (!rc) rc = dataset_gather(&t, d, idx, k);
+    free(keep), free(idx);
+    if (rc) return -1;
     t.truncated = d->truncated;
-    free(keep);
     fastfnet_dataset_free(d);
     *d = t;
+    return 0;
 }
 
 /* ---------- the data of a run ---------- */
@@ -194,41 +218,21 @@ static int task_of(const char *t) {
     return -1;
 }
 
-/* Hold out the last valid_frac of a shuffled copy: deterministic from the seed. */
-static void split_valid(fastfnet_dataset *train, fastfnet_dataset *valid, double frac, uint64_t seed) {
+/* Hold out the last valid_frac of a shuffled copy: deterministic from the seed. -1 when out of memory. */
+static int split_valid(fastfnet_dataset *train, fastfnet_dataset *valid, double frac, uint64_t seed) {
     int n = train->n, nv = (int)(n * frac);
     if (nv < 1) nv = 1;
-    int *perm = malloc(sizeof(int) * n);
-    for (int i = 0; i < n; i++) perm[i] = i;
-    fastfnet_rng r;
-    fastfnet_rng_seed(&r, seed ^ 0x5EED5);
-    for (int i = n - 1; i > 0; i--) {
-        int j = (int)(fastfnet_rng_u64(&r) % (uint64_t)(i + 1)), t = perm[i];
-        perm[i] = perm[j], perm[j] = t;
-    }
-    /* rebuild in permuted order, then slice */
-    fastfnet_dataset shuf = {0};
-    shuf.n = n;
-    shuf.off = malloc(sizeof(int64_t) * (n + 1));
-    shuf.seg = malloc(sizeof(int32_t) * n);
-    shuf.ids = malloc(sizeof(int32_t) * (size_t)(train->off[n] ? train->off[n] : 1));
-    if (train->labels) shuf.labels = malloc(sizeof(int32_t) * n);
-    int64_t pos = 0;
-    for (int i = 0; i < n; i++) {
-        int e = perm[i];
-        int64_t len = train->off[e + 1] - train->off[e];
-        shuf.off[i] = pos;
-        memcpy(shuf.ids + pos, train->ids + train->off[e], sizeof(int32_t) * (size_t)len);
-        shuf.seg[i] = train->seg[e];
-        if (train->labels) shuf.labels[i] = train->labels[e];
-        pos += len;
-    }
-    shuf.off[n] = pos;
+    int *perm = malloc(sizeof(int) * (size_t)n);
+    fastfnet_dataset shuf;
+    if (!perm) return -1;
+    shuffled(perm, n, seed ^ 0x5EED5);
+    int rc = dataset_gather(&shuf, train, perm, n); /* in permuted order, then sliced */
     free(perm);
+    if (rc) return -1;
     fastfnet_dataset_free(train);
-    fastfnet_dataset_slice(valid, &shuf, n - nv, n);
-    fastfnet_dataset_slice(train, &shuf, 0, n - nv);
+    rc = fastfnet_dataset_slice(valid, &shuf, n - nv, n) || fastfnet_dataset_slice(train, &shuf, 0, n - nv) ? -1 : 0;
     fastfnet_dataset_free(&shuf);
+    return rc;
 }
 
 static int load_records_ds(fastfnet_dataset *ds, const char *path, run_data *d, int need_label, char *err, size_t n) {
@@ -246,6 +250,7 @@ static char *records_text(const fastfnet_records *r, size_t *len) {
     size_t n = 0;
     for (int i = 0; i < r->n; i++) n += strlen(r->a[i]) + 1 + (r->b && r->b[i] ? strlen(r->b[i]) + 1 : 0);
     char *s = malloc(n + 1), *p = s;
+    if (!s) return NULL;
     for (int i = 0; i < r->n; i++) {
         size_t k = strlen(r->a[i]);
         memcpy(p, r->a[i], k), p += k, *p++ = '\n';
@@ -254,6 +259,15 @@ static char *records_text(const fastfnet_records *r, size_t *len) {
     *p = 0;
     *len = n;
     return s;
+}
+
+/* dst = a copy of src; -1 when out of memory (dst then empty). */
+static int copy_labels(fastfnet_labels *dst, const fastfnet_labels *src) {
+    dst->n = 0;
+    if (!(dst->names = malloc(sizeof(char *) * (size_t)(src->n ? src->n : 1)))) return -1;
+    for (; dst->n < src->n; dst->n++)
+        if (!(dst->names[dst->n] = strdup(src->names[dst->n]))) return fastfnet_labels_free(dst), -1;
+    return 0;
 }
 
 /* Built-in ListOps: generated once into data_dir/listops (train/valid/test TSV), seeded. */
@@ -285,181 +299,217 @@ static int check_task_tokenizer(const fastfnet_tokenizer *t, int task, const fas
     return 0;
 }
 
-static int prepare_data(run_data *d, const fastfnet_train_opts *o, fastfnet_tokenizer *given_tok, const fastfnet_labels *given_labels,
-                        const logger *lg, char *err, size_t n) {
-    memset(d, 0, sizeof *d);
-    d->lg = lg;
-    d->task = task_of(o->task);
-    if (d->task < 0) return fastfnet_err(err, n, "--task: '%s' must be classify, classify-pair or mlm", o->task);
-    char tr[4200] = "", va[4200] = "", te[4200] = "";
+/* The files of a run's splits (empty: none) and what kind of data set they are. */
+typedef struct {
+    char tr[4200], va[4200], te[4200];
+    int is_text, is_listops;
+} data_files;
+
+/* Fashion-MNIST: 784 pixel tokens + [CLS], ten named classes, the byte tokenizer. */
+static int prepare_image(run_data *d, const fastfnet_train_opts *o, fastfnet_tokenizer *given_tok, char *err, size_t n) {
+    if (d->task != TASK_CLASSIFY) return fastfnet_err(err, n, "--data image is a classify task");
+    d->max_len = o->max_len ? o->max_len : 785;
+    if (d->max_len < 785) return fastfnet_err(err, n, "--data image needs --max-len >= 785 (784 pixels + [CLS])");
+    char a[4200], b[4200];
+    snprintf(a, sizeof a, "%s/fashion-mnist/train-images-idx3-ubyte", o->data_dir);
+    snprintf(b, sizeof b, "%s/fashion-mnist/train-labels-idx1-ubyte", o->data_dir);
+    if (!file_exists(a)) return fastfnet_err(err, n, "%s is missing: run scripts/fetch_data.sh first", a);
+    if (fastfnet_dataset_from_idx(&d->train, a, b, o->limit, err, n)) return -1;
+    snprintf(a, sizeof a, "%s/fashion-mnist/t10k-images-idx3-ubyte", o->data_dir);
+    snprintf(b, sizeof b, "%s/fashion-mnist/t10k-labels-idx1-ubyte", o->data_dir);
+    if (fastfnet_dataset_from_idx(&d->test, a, b, o->eval_limit, err, n)) return -1;
+    d->have_test = 1;
+    if (split_valid(&d->train, &d->valid, o->valid_frac, (uint64_t)o->seed)) return fastfnet_err(err, n, "%s: out of memory", a);
+    d->tok = given_tok ? given_tok : fastfnet_tok_byte();
+    fastfnet_labels named = {10, (char **)FASHION};
+    return copy_labels(&d->labels, &named) ? fastfnet_err(err, n, "out of memory") : 0;
+}
+
+/* The split files of --data NAME (ListOps generated on first use: one writer, the others wait, then read)
+ * or of --train/--valid/--test, and the default length of each kind. */
+static int resolve_files(data_files *f, run_data *d, const fastfnet_train_opts *o, char *err, size_t n) {
     const char *data = o->data;
-    if (data && !strcmp(data, "image")) {
-        if (d->task != TASK_CLASSIFY) return fastfnet_err(err, n, "--data image is a classify task");
-        d->max_len = o->max_len ? o->max_len : 785;
-        if (d->max_len < 785) return fastfnet_err(err, n, "--data image needs --max-len >= 785 (784 pixels + [CLS])");
-        char a[4200], b[4200];
-        snprintf(a, sizeof a, "%s/fashion-mnist/train-images-idx3-ubyte", o->data_dir);
-        snprintf(b, sizeof b, "%s/fashion-mnist/train-labels-idx1-ubyte", o->data_dir);
-        if (!file_exists(a)) return fastfnet_err(err, n, "%s is missing: run scripts/fetch_data.sh first", a);
-        if (fastfnet_dataset_from_idx(&d->train, a, b, o->limit, err, n)) return -1;
-        snprintf(a, sizeof a, "%s/fashion-mnist/t10k-images-idx3-ubyte", o->data_dir);
-        snprintf(b, sizeof b, "%s/fashion-mnist/t10k-labels-idx1-ubyte", o->data_dir);
-        if (fastfnet_dataset_from_idx(&d->test, a, b, o->eval_limit, err, n)) return -1;
-        d->have_test = 1;
-        split_valid(&d->train, &d->valid, o->valid_frac, (uint64_t)o->seed);
-        d->tok = given_tok ? given_tok : fastfnet_tok_byte();
-        d->labels.n = 10;
-        d->labels.names = malloc(sizeof(char *) * 10);
-        for (int i = 0; i < 10; i++) d->labels.names[i] = strdup(FASHION[i]);
-        return 0;
-    }
+    memset(f, 0, sizeof *f);
     if (data && !strcmp(data, "listops")) {
         char dir[4200];
-        if (fastfnet_path(dir, sizeof dir, err, n, "%s/listops", o->data_dir)) return -1;
         int lead = fastfnet_dist_rank() == 0;
-        if (lead && ensure_listops(dir, lg, err, n)) return -1; /* one writer; the others wait, then read */
+        if (fastfnet_path(dir, sizeof dir, err, n, "%s/listops", o->data_dir) || (lead && ensure_listops(dir, d->lg, err, n))) return -1;
         fastfnet_dist_barrier();
-        if (!lead && ensure_listops(dir, lg, err, n)) return -1;
-        if (fastfnet_path(tr, sizeof tr, err, n, "%s/train.tsv", dir) || fastfnet_path(va, sizeof va, err, n, "%s/valid.tsv", dir) ||
-            fastfnet_path(te, sizeof te, err, n, "%s/test.tsv", dir))
+        if (!lead && ensure_listops(dir, d->lg, err, n)) return -1;
+        if (fastfnet_path(f->tr, sizeof f->tr, err, n, "%s/train.tsv", dir) || fastfnet_path(f->va, sizeof f->va, err, n, "%s/valid.tsv", dir) ||
+            fastfnet_path(f->te, sizeof f->te, err, n, "%s/test.tsv", dir))
             return -1;
+        f->is_listops = 1;
     } else if (data && !strcmp(data, "text")) {
         if (d->task != TASK_CLASSIFY) return fastfnet_err(err, n, "--data text is a classify task");
-        snprintf(tr, sizeof tr, "%s/spam-assassin", o->data_dir);
+        snprintf(f->tr, sizeof f->tr, "%s/spam-assassin", o->data_dir);
+        f->is_text = 1;
     } else if (data && !strcmp(data, "pretrain")) {
         if (d->task != TASK_MLM) return fastfnet_err(err, n, "--data pretrain is for --task mlm");
     } else if (data) {
         return fastfnet_err(err, n, "--data: '%s' must be image, text, listops or pretrain (or give --train FILE)", data);
     } else {
         if (!o->train) return fastfnet_err(err, n, "give --data NAME or --train FILE (see fastfnet train --help)");
-        snprintf(tr, sizeof tr, "%s", o->train);
-        if (o->valid) snprintf(va, sizeof va, "%s", o->valid);
-        if (o->test) snprintf(te, sizeof te, "%s", o->test);
+        snprintf(f->tr, sizeof f->tr, "%s", o->train);
+        if (o->valid) snprintf(f->va, sizeof f->va, "%s", o->valid);
+        if (o->test) snprintf(f->te, sizeof f->te, "%s", o->test);
     }
-    int is_text = data && !strcmp(data, "text"), is_listops = data && !strcmp(data, "listops");
-    d->max_len = o->max_len ? o->max_len : is_text ? 4096 : is_listops ? 2000 : 512;
-    if (d->task == TASK_MLM) {
-        /* raw text: the whole file is one token stream */
-        size_t len, vlen = 0;
-        char *text, *vtext = NULL;
-        if (data) {
-            if (fastfnet_text_corpus(o->data_dir, &text, &len, &vtext, &vlen, err, n)) return -1;
-        } else if (!(text = fastfnet_read_file(tr, &len, (size_t)1 << 34, err, n))) {
-            return -1;
-        } else if (va[0] && !(vtext = fastfnet_read_file(va, &vlen, (size_t)1 << 34, err, n))) {
-            free(text);
-            return -1;
-        }
-        if (given_tok) d->tok = given_tok;
-        else if (o->tokenizer_file) {
-            if (!(d->tok = fastfnet_tok_load(o->tokenizer_file, err, n))) return free(text), -1;
-        } else {
-            fastfnet_tok_kind k = !strcmp(o->tokenizer, "bpe") ? FASTFNET_TOK_BPE : !strcmp(o->tokenizer, "word") ? FASTFNET_TOK_WORD : FASTFNET_TOK_BYTE;
-            d->tok = k == FASTFNET_TOK_BYTE ? fastfnet_tok_byte() : fastfnet_tok_train(k, text, len, o->vocab_size, 2, err, n);
-            if (!d->tok) return free(text), -1;
-        }
-        if (check_task_tokenizer(d->tok, d->task, o, err, n) || fastfnet_mlm_ids_of(&d->mlm, d->tok, err, n))
-            return free(text), free(vtext), -1;
-        for (int split = 0; split < 2; split++) {
-            if (split == 1) {
-                free(text);
-                text = vtext, len = vlen;
-                if (!text) break;
-            }
-            size_t cap = len + 16;
-            int32_t *ids = malloc(sizeof(int32_t) * cap);
-            size_t m = fastfnet_tok_encode(d->tok, text, len, ids, cap);
-            if (m > cap) {
-                ids = realloc(ids, sizeof(int32_t) * m);
-                m = fastfnet_tok_encode(d->tok, text, len, ids, m);
-            }
-            int rc = fastfnet_dataset_pretrain(split ? &d->valid : &d->train, ids, m, d->max_len, o->nsp, (uint64_t)o->seed + split, &d->mlm, err, n);
-            free(ids);
-            if (rc) return free(text), -1;
-        }
-        free(text);
-        if (d->valid.n == 0) split_valid(&d->train, &d->valid, o->valid_frac, (uint64_t)o->seed);
-        if (o->limit > 0 && o->limit < d->train.n) {
-            fastfnet_dataset t;
-            fastfnet_dataset_slice(&t, &d->train, 0, o->limit);
-            fastfnet_dataset_free(&d->train);
-            d->train = t;
-        }
-        return 0;
-    }
-    /* classification from records */
-    fastfnet_records r, rv = {0}, rt = {0};
-    if (is_text) {
-        if (fastfnet_records_spam(&r, &rv, &rt, tr, err, n)) return -1;
-    } else if (fastfnet_records_read(&r, tr, d->task == TASK_PAIR, 1, err, n)) {
-        return -1;
-    }
-    if (o->limit > 0 && o->limit < r.n) {
-        char *keep = pick_subset(r.n, o->limit, o->seed, -1); /* kept in file order */
-        int k = 0;
-        for (int i = 0; i < r.n; i++) {
-            if (!keep[i]) {
-                free(r.a[i]), free(r.b ? r.b[i] : NULL), free(r.label[i]);
-                continue;
-            }
-            r.a[k] = r.a[i], r.label[k] = r.label[i], r.line[k] = r.line[i];
-            if (r.b) r.b[k] = r.b[i];
-            k++;
-        }
-        r.n = k;
-        free(keep);
-    }
-    if (given_labels) {
-        d->labels.n = given_labels->n;
-        d->labels.names = malloc(sizeof(char *) * given_labels->n);
-        for (int i = 0; i < given_labels->n; i++) d->labels.names[i] = strdup(given_labels->names[i]);
-    } else if (fastfnet_labels_build(&d->labels, &r, err, n)) {
-        fastfnet_records_free(&r);
-        return -1;
-    }
-    if (given_tok) d->tok = given_tok;
+    d->max_len = o->max_len ? o->max_len : f->is_text ? 4096 : f->is_listops ? 2000 : 512;
+    return 0;
+}
+
+/* The tokenizer kind to train (--tokenizer; "auto" is word for ListOps' symbols, bytes otherwise; eval
+ * and predict give none: the model's own is used). */
+static fastfnet_tok_kind tokenizer_kind(const fastfnet_train_opts *o, int listops) {
+    if (!o->tokenizer) return FASTFNET_TOK_BYTE;
+    if (!strcmp(o->tokenizer, "bpe")) return FASTFNET_TOK_BPE;
+    if (!strcmp(o->tokenizer, "word") || (!strcmp(o->tokenizer, "auto") && listops)) return FASTFNET_TOK_WORD;
+    return FASTFNET_TOK_BYTE;
+}
+
+/* Whether make_tokenizer will train one (and so needs the corpus text). */
+static int trains_tokenizer(const fastfnet_train_opts *o, const fastfnet_tokenizer *given, fastfnet_tok_kind k) {
+    return !given && !o->tokenizer_file && k != FASTFNET_TOK_BYTE;
+}
+
+/* The run's tokenizer: the given one (a checkpoint's or a pre-trained model's), --tokenizer-file, or one of
+ * kind k trained on text[0..len); then what the task's examples need of it. */
+static int make_tokenizer(run_data *d, const fastfnet_train_opts *o, fastfnet_tokenizer *given, fastfnet_tok_kind k, const char *text,
+                          size_t len, int min_freq, char *err, size_t n) {
+    if (given) d->tok = given;
     else if (o->tokenizer_file) d->tok = fastfnet_tok_load(o->tokenizer_file, err, n);
-    else {
-        int word = !strcmp(o->tokenizer, "word") || (!strcmp(o->tokenizer, "auto") && data && !strcmp(data, "listops"));
-        fastfnet_tok_kind k = !strcmp(o->tokenizer, "bpe") ? FASTFNET_TOK_BPE : word ? FASTFNET_TOK_WORD : FASTFNET_TOK_BYTE;
-        if (k == FASTFNET_TOK_BYTE) d->tok = fastfnet_tok_byte();
-        else {
-            size_t len;
-            char *text = records_text(&r, &len);
-            d->tok = fastfnet_tok_train(k, text, len, o->vocab_size, 1, err, n);
-            free(text);
-        }
+    else d->tok = k == FASTFNET_TOK_BYTE ? fastfnet_tok_byte() : fastfnet_tok_train(k, text, len, o->vocab_size, min_freq, err, n);
+    if (!d->tok || check_task_tokenizer(d->tok, d->task, o, err, n)) return -1;
+    return d->task == TASK_MLM ? fastfnet_mlm_ids_of(&d->mlm, d->tok, err, n) : 0;
+}
+
+/* MLM's raw text: the built-in corpus, or the --train (and --valid) file, each one token stream. */
+static int read_mlm_text(const data_files *f, const fastfnet_train_opts *o, char **text, size_t *len, char **vtext, size_t *vlen,
+                         char *err, size_t n) {
+    *text = *vtext = NULL, *vlen = 0;
+    if (o->data) return fastfnet_text_corpus(o->data_dir, text, len, vtext, vlen, err, n);
+    if (!(*text = fastfnet_read_file(f->tr, len, (size_t)1 << 34, err, n))) return -1;
+    if (f->va[0] && !(*vtext = fastfnet_read_file(f->va, vlen, (size_t)1 << 34, err, n))) return free(*text), *text = NULL, -1;
+    return 0;
+}
+
+/* Pre-training examples of split (0 train, 1 valid) from text. */
+static int encode_pretrain(run_data *d, const fastfnet_train_opts *o, const char *text, size_t len, int split, char *err, size_t n) {
+    size_t cap = len + 16;
+    int32_t *ids = malloc(sizeof(int32_t) * cap);
+    size_t m = ids ? fastfnet_tok_encode(d->tok, text, len, ids, cap) : 0;
+    if (ids && m > cap) {
+        int32_t *p = realloc(ids, sizeof(int32_t) * m);
+        if (!p) free(ids);
+        ids = p;
+        if (ids) m = fastfnet_tok_encode(d->tok, text, len, ids, m);
     }
-    if (!d->tok || check_task_tokenizer(d->tok, d->task, o, err, n) ||
-        (d->task == TASK_MLM && fastfnet_mlm_ids_of(&d->mlm, d->tok, err, n))) {
-        fastfnet_records_free(&r), fastfnet_records_free(&rv), fastfnet_records_free(&rt);
-        return -1;
-    }
-    int rc = fastfnet_dataset_from_records(&d->train, &r, tr, d->tok, &d->labels, d->max_len, err, n);
-    if (!rc && d->train.truncated)
-        say(lg, "fastfnet: %s: %lld of %d examples truncated to %d tokens\n", tr, (long long)d->train.truncated, d->train.n, d->max_len);
-    fastfnet_records_free(&r);
+    if (!ids) return fastfnet_err(err, n, "out of memory encoding %zu bytes of text", len);
+    int rc = fastfnet_dataset_pretrain(split ? &d->valid : &d->train, ids, m, d->max_len, o->nsp, (uint64_t)o->seed + split, &d->mlm, err, n);
+    free(ids);
+    return rc;
+}
+
+/* MLM (and NSP): the text as token streams cut into examples; validation held out when no file gives it. */
+static int prepare_mlm(run_data *d, const fastfnet_train_opts *o, const data_files *f, fastfnet_tokenizer *given_tok, char *err, size_t n) {
+    size_t len, vlen;
+    char *text, *vtext;
+    if (read_mlm_text(f, o, &text, &len, &vtext, &vlen, err, n)) return -1;
+    int rc = make_tokenizer(d, o, given_tok, tokenizer_kind(o, 0), text, len, 2, err, n);
+    if (!rc) rc = encode_pretrain(d, o, text, len, 0, err, n);
+    if (!rc && vtext) rc = encode_pretrain(d, o, vtext, vlen, 1, err, n);
+    free(text), free(vtext);
     if (rc) return -1;
-    if (is_text) {
-        rc = fastfnet_dataset_from_records(&d->valid, &rv, "valid", d->tok, &d->labels, d->max_len, err, n);
-        if (!rc) rc = fastfnet_dataset_from_records(&d->test, &rt, "test", d->tok, &d->labels, d->max_len, err, n);
-        fastfnet_records_free(&rv), fastfnet_records_free(&rt);
-        if (rc) return -1;
-        d->have_test = 1;
-    } else if (va[0]) {
-        if (load_records_ds(&d->valid, va, d, 1, err, n)) return -1;
-    } else {
-        split_valid(&d->train, &d->valid, o->valid_frac, (uint64_t)o->seed);
-    }
-    if (te[0] && file_exists(te)) {
-        if (load_records_ds(&d->test, te, d, 1, err, n)) return -1;
-        d->have_test = 1;
-    }
-    if (o->eval_limit > 0) {
-        take_subset(&d->valid, o->eval_limit, (uint64_t)o->seed);
-        take_subset(&d->test, o->eval_limit, (uint64_t)o->seed + 1);
+    if (d->valid.n == 0 && split_valid(&d->train, &d->valid, o->valid_frac, (uint64_t)o->seed)) return fastfnet_err(err, n, "out of memory");
+    if (o->limit > 0 && o->limit < d->train.n) {
+        fastfnet_dataset t;
+        if (fastfnet_dataset_slice(&t, &d->train, 0, o->limit)) return fastfnet_err(err, n, "out of memory");
+        fastfnet_dataset_free(&d->train);
+        d->train = t;
     }
     return 0;
+}
+
+/* --limit: a seeded subset of the records, kept in file order. */
+static int limit_records(fastfnet_records *r, int limit, long seed, char *err, size_t n) {
+    if (limit <= 0 || limit >= r->n) return 0;
+    char *keep = pick_subset(r->n, limit, seed, -1);
+    if (!keep) return fastfnet_err(err, n, "out of memory");
+    int k = 0;
+    for (int i = 0; i < r->n; i++) {
+        if (!keep[i]) {
+            free(r->a[i]), free(r->b ? r->b[i] : NULL), free(r->label[i]);
+            continue;
+        }
+        r->a[k] = r->a[i], r->label[k] = r->label[i], r->line[k] = r->line[i];
+        if (r->b) r->b[k] = r->b[i];
+        k++;
+    }
+    r->n = k;
+    free(keep);
+    return 0;
+}
+
+/* The validation and test splits of a classification run: SpamAssassin's own, the files given, or
+ * (validation) held out of the training set; --eval-limit subsets of them. */
+static int classify_splits(run_data *d, const fastfnet_train_opts *o, const data_files *f, fastfnet_records *rv, fastfnet_records *rt,
+                           char *err, size_t n) {
+    if (f->is_text) {
+        int rc = fastfnet_dataset_from_records(&d->valid, rv, "valid", d->tok, &d->labels, d->max_len, err, n);
+        if (!rc) rc = fastfnet_dataset_from_records(&d->test, rt, "test", d->tok, &d->labels, d->max_len, err, n);
+        if (rc) return -1;
+        d->have_test = 1;
+    } else if (f->va[0]) {
+        if (load_records_ds(&d->valid, f->va, d, 1, err, n)) return -1;
+    } else if (split_valid(&d->train, &d->valid, o->valid_frac, (uint64_t)o->seed)) {
+        return fastfnet_err(err, n, "%s: out of memory", f->tr);
+    }
+    if (f->te[0] && file_exists(f->te)) {
+        if (load_records_ds(&d->test, f->te, d, 1, err, n)) return -1;
+        d->have_test = 1;
+    }
+    if (o->eval_limit > 0 && (take_subset(&d->valid, o->eval_limit, (uint64_t)o->seed) || take_subset(&d->test, o->eval_limit, (uint64_t)o->seed + 1)))
+        return fastfnet_err(err, n, "out of memory");
+    return 0;
+}
+
+/* Classification from records: labels (the given map, or built from the training set), tokenizer,
+ * examples, and the other splits. */
+static int prepare_classify(run_data *d, const fastfnet_train_opts *o, const data_files *f, fastfnet_tokenizer *given_tok,
+                            const fastfnet_labels *given_labels, char *err, size_t n) {
+    fastfnet_records r = {0}, rv = {0}, rt = {0};
+    int rc = f->is_text ? fastfnet_records_spam(&r, &rv, &rt, f->tr, err, n) : fastfnet_records_read(&r, f->tr, d->task == TASK_PAIR, 1, err, n);
+    if (!rc) rc = limit_records(&r, o->limit, o->seed, err, n);
+    if (!rc && given_labels && copy_labels(&d->labels, given_labels)) rc = fastfnet_err(err, n, "out of memory");
+    else if (!rc && !given_labels) rc = fastfnet_labels_build(&d->labels, &r, err, n);
+    fastfnet_tok_kind k = tokenizer_kind(o, f->is_listops);
+    size_t len = 0;
+    char *text = !rc && trains_tokenizer(o, given_tok, k) ? records_text(&r, &len) : NULL;
+    if (!rc && trains_tokenizer(o, given_tok, k) && !text) rc = fastfnet_err(err, n, "%s: out of memory", f->tr);
+    if (!rc) rc = make_tokenizer(d, o, given_tok, k, text, len, 1, err, n);
+    free(text);
+    if (!rc) rc = fastfnet_dataset_from_records(&d->train, &r, f->tr, d->tok, &d->labels, d->max_len, err, n);
+    if (!rc && d->train.truncated)
+        say(d->lg, "fastfnet: %s: %lld of %d examples truncated to %d tokens", f->tr, (long long)d->train.truncated, d->train.n, d->max_len);
+    if (!rc) rc = classify_splits(d, o, f, &rv, &rt, err, n);
+    fastfnet_records_free(&r), fastfnet_records_free(&rv), fastfnet_records_free(&rt);
+    return rc;
+}
+
+/* The data of a run (or of an evaluation): the splits, tokenizer, labels and length. given_tok (may be NULL)
+ * is the checkpoint's or pre-trained model's tokenizer, which d->tok then holds; given_labels the label map
+ * the model was trained with. */
+static int prepare_data(run_data *d, const fastfnet_train_opts *o, fastfnet_tokenizer *given_tok, const fastfnet_labels *given_labels,
+                        const logger *lg, char *err, size_t n) {
+    memset(d, 0, sizeof *d);
+    d->lg = lg;
+    d->task = task_of(o->task);
+    if (d->task < 0) return fastfnet_err(err, n, "--task: '%s' must be classify, classify-pair or mlm", o->task);
+    if (o->data && !strcmp(o->data, "image")) return prepare_image(d, o, given_tok, err, n);
+    data_files f;
+    if (resolve_files(&f, d, o, err, n)) return -1;
+    if (d->task == TASK_MLM) return prepare_mlm(d, o, &f, given_tok, err, n);
+    return prepare_classify(d, o, &f, given_tok, given_labels, err, n);
 }
 
 /* ---------- evaluation ---------- */
@@ -491,7 +541,7 @@ typedef struct {
 
 /* Sums of one evaluated batch into S (loss, correct, total, mlm_nll, mlm_correct, mlm_total, nsp_correct). */
 static void eval_sums(double *S, const fastfnet_model *m, int task, int nb, int Tb, const int32_t *mlm, const int32_t *lab) {
-    const fastfnet_config *c = &m->cfg;
+    const fastfnet_config *c = fastfnet_model_config(m);
     int V = c->vocab_size, L = c->num_labels;
     if (task != TASK_MLM) {
         const float *lg = fastfnet_model_logits_cls(m);
@@ -546,11 +596,13 @@ static eval_result eval_figures(const double *S, int task) {
  * example from (mask_seed, example index): the same masks at every evaluation and for any process count. */
 static int evaluate(eval_result *out, fastfnet_model *m, const fastfnet_dataset *ds, int task, const fastfnet_mlm_ids *mi, int B, int T,
                     uint64_t mask_seed, char *err, size_t n) {
-    const fastfnet_config *c = &m->cfg;
+    const fastfnet_config *c = fastfnet_model_config(m);
     int32_t *ids = malloc(sizeof(int32_t) * B * T), *tt = malloc(sizeof(int32_t) * B * T);
     int32_t *lab = malloc(sizeof(int32_t) * B), *mlm = malloc(sizeof(int32_t) * B * T);
     int *idx = malloc(sizeof(int) * B), rc = 0;
     if (!ids || !tt || !lab || !mlm || !idx) rc = fastfnet_err(err, n, "evaluation: out of memory for batches of %d x %d", B, T);
+    uint64_t seed, calls; /* the training dropout stream goes on as if no evaluation had run */
+    fastfnet_model_get_dropout(m, &seed, &calls);
     fastfnet_model_set_pooled_only(m, task != TASK_MLM);
     double S[7] = {0};
     int rank = fastfnet_dist_rank(), size = fastfnet_dist_size();
@@ -580,6 +632,7 @@ static int evaluate(eval_result *out, fastfnet_model *m, const fastfnet_dataset 
     fastfnet_dist_sum_f64(S, 7);
     *out = eval_figures(S, task);
     fastfnet_model_set_pooled_only(m, 0);
+    fastfnet_model_set_dropout(m, seed, calls);
     free(ids), free(tt), free(lab), free(mlm), free(idx);
     return rc;
 }
@@ -621,11 +674,12 @@ static int save_model_dir(const char *dir, fastfnet_model *m, const run_data *d,
     const char *meta[20];
     char bufs[4][64], *lj = NULL, p[4200];
     meta_list(meta, bufs, &lj, d, opts_json);
+    if (d->labels.n && !lj) return fastfnet_err(err, n, "%s: out of memory writing the label map", dir);
     int rc = fastfnet_path(p, sizeof p, err, n, "%s/model.safetensors", dir) ? -1 : fastfnet_model_save_meta(m, p, meta, err, n);
     free(lj);
     if (rc) return -1;
     char cfg[65536];
-    if (fastfnet_dir_config_json(&m->cfg, &d->labels, cfg, sizeof cfg) < 0) fastfnet_config_to_json(&m->cfg, cfg, sizeof cfg);
+    if (fastfnet_dir_config_json(fastfnet_model_config(m), &d->labels, cfg, sizeof cfg) < 0) fastfnet_config_to_json(fastfnet_model_config(m), cfg, sizeof cfg);
     if (fastfnet_path(p, sizeof p, err, n, "%s/config.json", dir) || fastfnet_write_file_atomic(p, cfg, strlen(cfg), err, n)) return -1;
     const char *tokfile = fastfnet_dir_tokenizer_file(fastfnet_tok_kind_of(d->tok));
     if (tokfile) {
@@ -652,8 +706,8 @@ static int save_state(const char *path, const fastfnet_model *m, const float *mm
     const char *meta[] = {"step", b[0], "epoch", b[1], "pos", b[2], "data_rng", b[3], "dropout_seed", b[4],
                           "dropout_calls", b[5], "best", b[6], "bad_evals", b[7], "best_step", b[8],
                           "elapsed", el, NULL};
-    fastfnet_st_out t[2] = {{"adamw.m", FASTFNET_DT_F32, 1, {(int64_t)m->num_params}, (float *)mm},
-                       {"adamw.v", FASTFNET_DT_F32, 1, {(int64_t)m->num_params}, (float *)vv}};
+    fastfnet_st_out t[2] = {{"adamw.m", FASTFNET_DT_F32, 1, {(int64_t)fastfnet_model_buffer_floats(m)}, (float *)mm},
+                       {"adamw.v", FASTFNET_DT_F32, 1, {(int64_t)fastfnet_model_buffer_floats(m)}, (float *)vv}};
     return fastfnet_st_write(path, t, 2, meta, err, n);
 }
 
@@ -816,15 +870,18 @@ static fastfnet_model *load_trained(const char *dir, run_data *d, char *task, si
     const char *t = fastfnet_st_meta(&f, "fastfnet_task"), *ml = fastfnet_st_meta(&f, "fastfnet_max_len");
     const char *tk = fastfnet_st_meta(&f, "fastfnet_tokenizer"), *lj = fastfnet_st_meta(&f, "fastfnet_labels");
     snprintf(task, tcap, "%s", t ? t : "");
-    d->max_len = ml ? atoi(ml) : m->cfg.max_position;
-    if (d->max_len < 1 || d->max_len > m->cfg.max_position) d->max_len = m->cfg.max_position;
+    d->max_len = ml ? atoi(ml) : fastfnet_model_config(m)->max_position;
+    if (d->max_len < 1 || d->max_len > fastfnet_model_config(m)->max_position) d->max_len = fastfnet_model_config(m)->max_position;
     int rc = 0;
     if (lj && fastfnet_labels_from_json(&d->labels, lj, err, n)) rc = -1;
     char tp[4300];
     if (!rc && !(d->tok = fastfnet_dir_tokenizer(dir, tk, tp, sizeof tp, err, n))) rc = -1;
-    if (!rc && fastfnet_dir_check_tokenizer(d->tok, tp, &m->cfg, dir, err, n)) rc = -1;
+    if (!rc && fastfnet_dir_check_tokenizer(d->tok, tp, fastfnet_model_config(m), dir, err, n)) rc = -1;
     fastfnet_st_close(&f);
-    if (rc) {
+    if (rc) { /* nothing half-loaded is left to the caller */
+        fastfnet_labels_free(&d->labels);
+        if (d->tok) fastfnet_tok_free(d->tok);
+        d->tok = NULL;
         fastfnet_model_free(m);
         return NULL;
     }
@@ -843,7 +900,7 @@ typedef struct {
 static void resume_point_free(resume_point *r) {
     run_data_free(&r->meta);
     fastfnet_model_free(r->m);
-    fastfnet_free(r->mm), fastfnet_free(r->vv);
+    free(r->mm), free(r->vv);
     memset(r, 0, sizeof *r);
 }
 
@@ -854,9 +911,9 @@ static int load_checkpoint(const char *dir, long step, resume_point *r, char *er
     if (fastfnet_path(sp, sizeof sp, err, n, "%s/state.safetensors", dir)) return -1;
     r->m = load_trained(dir, &r->meta, r->task, sizeof r->task, err, n);
     if (!r->m) return -1;
-    r->mm = fastfnet_malloc(sizeof(float) * r->m->num_params);
-    r->vv = fastfnet_malloc(sizeof(float) * r->m->num_params);
-    int rc = load_state(sp, r->m->num_params, r->mm, r->vv, &r->st, err, n);
+    r->mm = malloc(sizeof(float) * fastfnet_model_buffer_floats(r->m));
+    r->vv = malloc(sizeof(float) * fastfnet_model_buffer_floats(r->m));
+    int rc = !r->mm || !r->vv ? fastfnet_err(err, n, "%s: out of memory for the AdamW moments", sp) : load_state(sp, fastfnet_model_buffer_floats(r->m), r->mm, r->vv, &r->st, err, n);
     if (!rc && r->st.step != step) rc = fastfnet_err(err, n, "%s: the state is of step %ld", sp, r->st.step);
     if (rc) resume_point_free(r);
     return rc;
@@ -915,7 +972,7 @@ static int trim_metrics(const char *path, long step, char *err, size_t n) {
 /* Refuse data that does not fit the model before running any of it: a token id past the vocabulary would
  * read (and in training write) other tensors' rows, a label past the classifier another class's weights. */
 static int require_fit(const fastfnet_model *m, const fastfnet_dataset *ds, int task, const char *what, char *err, size_t n) {
-    const fastfnet_config *c = &m->cfg;
+    const fastfnet_config *c = fastfnet_model_config(m);
     for (int i = 0; i < ds->n; i++) {
         for (int64_t k = ds->off[i]; k < ds->off[i + 1]; k++)
             if (ds->ids[k] < 0 || ds->ids[k] >= c->vocab_size)
@@ -952,17 +1009,17 @@ static double lr_at(const fastfnet_train_opts *o, long step, long total, long wa
  * tensors kept their fresh initialisation (absent from src, or another shape: FNet <-> Fast-FNet layers). */
 static int copy_matching(fastfnet_model *dst, const fastfnet_model *src, const logger *lg) {
     int copied = 0, skipped = 0;
-    for (int i = 0; i < dst->num_tensors; i++) {
-        const fastfnet_tensor_info *t = &dst->tensors[i];
+    for (int i = 0; i < fastfnet_model_num_tensors(dst); i++) {
+        fastfnet_tensor t = fastfnet_model_tensor(dst, i);
         int found = 0;
-        for (int j = 0; j < src->num_tensors && !found; j++) {
-            const fastfnet_tensor_info *s = &src->tensors[j];
-            if (strcmp(t->name, s->name) || t->numel != s->numel || t->shape[0] != s->shape[0]) continue;
-            memcpy(dst->params + t->offset, src->params + s->offset, sizeof(float) * t->numel);
+        for (int j = 0; j < fastfnet_model_num_tensors(src) && !found; j++) {
+            fastfnet_tensor s = fastfnet_model_tensor(src, j);
+            if (strcmp(t.name, s.name) || t.numel != s.numel || t.shape[0] != s.shape[0]) continue;
+            memcpy(t.data, s.data, sizeof(float) * t.numel);
             copied++;
             found = 1;
         }
-        if (!found && skipped++ < 12) say(lg, "fastfnet: not in the pre-trained model with this shape, freshly initialised: %s\n", t->name);
+        if (!found && skipped++ < 12) say(lg, "fastfnet: not in the pre-trained model with this shape, freshly initialised: %s\n", t.name);
     }
     if (skipped > 12) say(lg, "fastfnet: ... and %d more tensors freshly initialised\n", skipped - 12);
     return copied;
@@ -974,8 +1031,8 @@ static int use_best(fastfnet_model *m, const char *out, char *err, size_t n) {
     if (fastfnet_path(p, sizeof p, err, n, "%s/model.safetensors", out)) return -1;
     fastfnet_model *b = fastfnet_model_load(p, err, n);
     if (!b) return -1;
-    int rc = b->num_params != m->num_params ? fastfnet_err(err, n, "%s: not the model of this run", p) : 0;
-    if (!rc) memcpy(m->params, b->params, sizeof(float) * m->num_params);
+    int rc = fastfnet_model_buffer_floats(b) != fastfnet_model_buffer_floats(m) ? fastfnet_err(err, n, "%s: not the model of this run", p) : 0;
+    if (!rc) memcpy(fastfnet_model_params(m), fastfnet_model_params(b), sizeof(float) * fastfnet_model_buffer_floats(m));
     fastfnet_model_free(b);
     return rc;
 }
@@ -988,14 +1045,14 @@ static int checkpoint_all(const fastfnet_train_opts *o, fastfnet_model *m, fastf
     fastfnet_optimizer_state os = fastfnet_optimizer_get_state(opt);
     float *mm = os.m, *vv = os.v;
     if (zero) {
-        mm = lead ? malloc(sizeof(float) * m->num_params) : NULL;
-        vv = lead ? malloc(sizeof(float) * m->num_params) : NULL;
+        mm = lead ? malloc(sizeof(float) * fastfnet_model_buffer_floats(m)) : NULL;
+        vv = lead ? malloc(sizeof(float) * fastfnet_model_buffer_floats(m)) : NULL;
         if (lead && (!mm || !vv)) { /* the other ranks wait in the gather until the caller ends the job */
             free(mm), free(vv);
             return fastfnet_err(err, n, "checkpoint: out of memory gathering the AdamW moments");
         }
-        fastfnet_dist_gather_f32(os.m, mm, m->num_params);
-        fastfnet_dist_gather_f32(os.v, vv, m->num_params);
+        fastfnet_dist_gather_f32(os.m, mm, fastfnet_model_buffer_floats(m));
+        fastfnet_dist_gather_f32(os.v, vv, fastfnet_model_buffer_floats(m));
     }
     int rc = lead ? save_checkpoint(o->out, m, mm, vv, d, st, opts_json, o->keep, top_level, err, n) : 0;
     if (zero) free(mm), free(vv);
@@ -1010,7 +1067,8 @@ struct fastfnet_trainer {
     char *opts_json;
     int threads;
     logger lg;
-    int ready;                 /* setup done */
+    int ready;                 /* setup begun (the process group joined) */
+    int ok;                    /* setup completed: the run can step */
     int rank, nproc, zero;
     run_data d;
     fastfnet_model *m;
@@ -1131,11 +1189,11 @@ static int new_config(fastfnet_config *c, const fastfnet_trainer *t, const fastf
     const run_data *d = &t->d;
     fastfnet_arch_opts a = o->arch;
     if (pre && !o->arch.arch) {
-        *c = pre->cfg;
+        *c = *fastfnet_model_config(pre);
         c->hidden_dropout = c->attn_dropout = (float)o->arch.dropout;
     } else {
-        a.vocab = pre ? pre->cfg.vocab_size : fastfnet_tok_vocab_size(d->tok);
-        a.max_pos = pre ? pre->cfg.max_position : t->T;
+        a.vocab = pre ? fastfnet_model_config(pre)->vocab_size : fastfnet_tok_vocab_size(d->tok);
+        a.max_pos = pre ? fastfnet_model_config(pre)->max_position : t->T;
         if (fastfnet_arch_build(c, &a, err, n)) return -1;
     }
     if (t->T > c->max_position) return fastfnet_err(err, n, "--max-len %d exceeds the pre-trained model's %d positions", t->T, c->max_position);
@@ -1150,13 +1208,13 @@ static int new_config(fastfnet_config *c, const fastfnet_trainer *t, const fastf
 /* The model of the run: the checkpoint's (already in t->m) or a new one, initialised from pre if given. */
 static int build_model(fastfnet_trainer *t, fastfnet_model *pre, const char *ck, char *err, size_t n) {
     if (t->m) {
-        if (t->d.task != TASK_MLM && t->m->cfg.num_labels != t->d.labels.n) return fastfnet_err(err, n, "%s: label map does not fit the model", ck);
+        if (t->d.task != TASK_MLM && fastfnet_model_config(t->m)->num_labels != t->d.labels.n) return fastfnet_err(err, n, "%s: label map does not fit the model", ck);
         return 0;
     }
     fastfnet_config c;
     if (new_config(&c, t, pre, err, n)) return -1;
     if (!(t->m = fastfnet_model_create(&c, (uint64_t)t->o.seed, err, n))) return -1;
-    if (pre) say(&t->lg, "fastfnet: initialised %d of %d tensors from %s", copy_matching(t->m, pre, &t->lg), t->m->num_tensors, t->o.init_from);
+    if (pre) say(&t->lg, "fastfnet: initialised %d of %d tensors from %s", copy_matching(t->m, pre, &t->lg), fastfnet_model_num_tensors(t->m), t->o.init_from);
     return 0;
 }
 
@@ -1166,14 +1224,15 @@ static int reserve_and_shard(fastfnet_trainer *t, char *err, size_t n) {
     const run_data *d = &t->d;
     if (fastfnet_model_reserve(m, t->Bmax, t->T, 1, err, n)) return -1;
     /* the replicas start from rank 0's parameters (they already agree: same seed or the same files) */
-    fastfnet_dist_bcast(m->params, sizeof(float) * m->num_params, 0);
+    fastfnet_dist_bcast(fastfnet_model_params(m), sizeof(float) * fastfnet_model_buffer_floats(m), 0);
     if (require_fit(m, &d->train, d->task, "training data", err, n) || require_fit(m, &d->valid, d->task, "validation data", err, n) ||
         (d->have_test && require_fit(m, &d->test, d->task, "test data", err, n)))
         return -1;
-    t->glo = 0, t->ghi = m->num_params;
+    t->glo = 0, t->ghi = fastfnet_model_buffer_floats(m);
+    if (fastfnet_dist_check_size(fastfnet_model_buffer_floats(m), err, n)) return -1;
     if (t->nproc > 1) {
         size_t blo, bhi;
-        fastfnet_dist_block(m->num_params, t->rank, t->nproc, &blo, &bhi);
+        fastfnet_dist_block(fastfnet_model_buffer_floats(m), t->rank, t->nproc, &blo, &bhi);
         if (!(t->rs_scratch = malloc(sizeof(float) * (bhi - blo + 1)))) return fastfnet_err(err, n, "train: out of memory");
         if (t->zero) t->glo = blo, t->ghi = bhi; /* AdamW state: 1/nproc of it on each rank (ZeRO-1) */
     }
@@ -1187,13 +1246,12 @@ static int reserve_and_shard(fastfnet_trainer *t, char *err, size_t n) {
 static void apply_resume(fastfnet_trainer *t, resume_point *rp, const char *ck) {
     fastfnet_model *m = t->m;
     t->st = rp->st;
-    fastfnet_dist_bcast(rp->mm, sizeof(float) * m->num_params, 0);
-    fastfnet_dist_bcast(rp->vv, sizeof(float) * m->num_params, 0);
+    fastfnet_dist_bcast(rp->mm, sizeof(float) * fastfnet_model_buffer_floats(m), 0);
+    fastfnet_dist_bcast(rp->vv, sizeof(float) * fastfnet_model_buffer_floats(m), 0);
     fastfnet_optimizer_state os = fastfnet_optimizer_get_state(t->optim);
     memcpy(os.m, rp->mm + os.lo, sizeof(float) * (os.hi - os.lo));
     memcpy(os.v, rp->vv + os.lo, sizeof(float) * (os.hi - os.lo));
-    m->dropout_seed = t->st.dropout_seed;
-    m->dropout_calls = t->st.dropout_calls;
+    fastfnet_model_set_dropout(m, t->st.dropout_seed, t->st.dropout_calls);
     t->saved_step = t->st.step;
     say(&t->lg, "fastfnet: resuming %s at step %ld (epoch %ld, example %ld)", ck, t->st.step, t->st.epoch, t->st.pos);
 }
@@ -1203,7 +1261,8 @@ static void fresh_state(fastfnet_trainer *t) {
     fastfnet_rng_seed(&r0, (uint64_t)t->o.seed ^ 0xDA7A);
     t->st = (train_state){0, 0, 0, 0, 0, 0, -1e30, 0, 0, -1};
     t->st.data_rng = r0.s;
-    t->st.dropout_seed = t->m->dropout_seed;
+    uint64_t calls;
+    fastfnet_model_get_dropout(t->m, &t->st.dropout_seed, &calls);
 }
 
 /* Steps, warmup, evaluation and checkpoint periods; the metrics file (trimmed after a resume; an older
@@ -1311,23 +1370,24 @@ int fastfnet_trainer_setup(fastfnet_trainer *t, char *err, size_t n) {
     else if (!rc) fresh_state(t);
     resume_point_free(&rp);
     if (rc || schedule_and_metrics(t, err, n) || alloc_batches(t, err, n)) return -1;
-    t->per_batch = pads_per_batch(&t->m->cfg);
+    t->per_batch = pads_per_batch(fastfnet_model_config(t->m));
     describe_run(t);
     restart_counters(t);
+    t->ok = 1;
     return 0;
 }
 
 int fastfnet_trainer_resume(fastfnet_trainer *t, char *err, size_t n) {
-    if (!t->ready) return fastfnet_err(err, n, "resume: set the trainer up first");
+    if (!t->ok) return fastfnet_err(err, n, "resume: set the trainer up first");
     resume_point rp;
     char ck[4300];
     if (find_resume(t->o.out, &rp, ck, sizeof ck, &t->lg, err, n)) return -1;
     int rc = 0;
     if (strcmp(rp.task, t->o.task)) rc = fastfnet_err(err, n, "%s: the checkpoint is a %s model but --task is %s", ck, rp.task, t->o.task);
-    else if (rp.m->num_params != t->m->num_params) rc = fastfnet_err(err, n, "%s: not the model of this run", ck);
+    else if (fastfnet_model_buffer_floats(rp.m) != fastfnet_model_buffer_floats(t->m)) rc = fastfnet_err(err, n, "%s: not the model of this run", ck);
     if (!rc) {
-        memcpy(t->m->params, rp.m->params, sizeof(float) * t->m->num_params);
-        fastfnet_dist_bcast(t->m->params, sizeof(float) * t->m->num_params, 0);
+        memcpy(fastfnet_model_params(t->m), fastfnet_model_params(rp.m), sizeof(float) * fastfnet_model_buffer_floats(t->m));
+        fastfnet_dist_bcast(fastfnet_model_params(t->m), sizeof(float) * fastfnet_model_buffer_floats(t->m), 0);
         apply_resume(t, &rp, ck);
         restart_counters(t);
     }
@@ -1363,7 +1423,7 @@ static long build_step_batches(fastfnet_trainer *t, int *ndenom, int *mdenom) {
             t->idx[i] = t->perm[t->st.pos++];
         }
         const int Tb = t->tlen[a] = batch_len(tr, t->idx, B, T, t->per_batch);
-        fastfnet_dataset_batch(tr, t->idx, B, Tb, t->m->cfg.pad_token_id, t->ids + ob, t->tt + ob, t->lab + (size_t)a * B);
+        fastfnet_dataset_batch(tr, t->idx, B, Tb, fastfnet_model_config(t->m)->pad_token_id, t->ids + ob, t->tt + ob, t->lab + (size_t)a * B);
         tokens += (long)B * Tb;
         for (int i = 0; i < B; i++) *ndenom += t->lab[(size_t)a * B + i] != -100;
         if (t->d.task == TASK_MLM) {
@@ -1385,7 +1445,7 @@ static int run_micro_batches(fastfnet_trainer *t, int ndenom, int mdenom, double
                              .cls_denom = ndenom, .nsp_denom = ndenom, .mlm_denom = mdenom ? mdenom : 1};
         if (t->d.task == TASK_MLM) {
             bt.mlm_labels = t->mlm + o0;
-            if (m->cfg.heads & FASTFNET_HEAD_NSP) bt.nsp_labels = t->lab + l0;
+            if (fastfnet_model_config(m)->heads & FASTFNET_HEAD_NSP) bt.nsp_labels = t->lab + l0;
         } else {
             bt.cls_labels = t->lab + l0;
         }
@@ -1400,8 +1460,8 @@ static int run_micro_batches(fastfnet_trainer *t, int ndenom, int mdenom, double
  * returned in *gn. */
 static int reduce_and_clip(fastfnet_trainer *t, float *gn, char *err, size_t n) {
     fastfnet_model *m = t->m;
-    if (t->zero) fastfnet_dist_reduce_scatter_f32(m->grads, m->num_params, t->rs_scratch);
-    else fastfnet_dist_allreduce_f32(m->grads, m->num_params, t->rs_scratch);
+    if (t->zero) fastfnet_dist_reduce_scatter_f32(fastfnet_model_grads(m), fastfnet_model_buffer_floats(m), t->rs_scratch);
+    else fastfnet_dist_allreduce_f32(fastfnet_model_grads(m), fastfnet_model_buffer_floats(m), t->rs_scratch);
     double sq = fastfnet_model_grad_sq(m, t->glo, t->ghi);
     if (t->zero) fastfnet_dist_sum_f64(&sq, 1); /* the blocks' sums; otherwise every rank holds all gradients */
     *gn = (float)sqrt(sq);
@@ -1410,7 +1470,7 @@ static int reduce_and_clip(fastfnet_trainer *t, float *gn, char *err, size_t n) 
                             "%s/checkpoints)", t->st.step + 1, t->o.out);
     if (t->o.clip > 0 && *gn > t->o.clip) {
         float s = (float)(t->o.clip / *gn);
-        for (size_t i = t->glo; i < t->ghi; i++) m->grads[i] *= s;
+        for (size_t i = t->glo; i < t->ghi; i++) fastfnet_model_grads(m)[i] *= s;
     }
     return 0;
 }
@@ -1433,9 +1493,7 @@ static void log_step(fastfnet_trainer *t, fastfnet_train_progress *p) {
 /* The scheduled evaluation on the validation split, its metrics line, and early stopping (--patience). */
 static int eval_step(fastfnet_trainer *t, fastfnet_train_progress *p, char *err, size_t n) {
     fastfnet_model *m = t->m;
-    uint64_t calls = m->dropout_calls;
     if (evaluate(&t->last, m, &t->d.valid, t->d.task, &t->d.mlm, t->Bmax, t->T, (uint64_t)t->o.seed ^ 0xE7A1, err, n)) return -1;
-    m->dropout_calls = calls;
     double el = fastfnet_now() - t->t_start;
     const eval_result *l = &t->last;
     if (t->d.task == TASK_MLM)
@@ -1466,7 +1524,7 @@ static void apply_update(fastfnet_trainer *t, fastfnet_train_progress *p) {
     t->st.step++;
     float lr = (float)lr_at(&t->o, t->st.step, t->total, t->warmup);
     fastfnet_optimizer_step(t->optim, lr, t->st.step); /* ZeRO-1: this rank's block of parameters only */
-    if (t->zero) fastfnet_dist_allgather_f32(t->m->params, t->m->num_params);
+    if (t->zero) fastfnet_dist_allgather_f32(fastfnet_model_params(t->m), fastfnet_model_buffer_floats(t->m));
     p->lr = lr;
 }
 
@@ -1478,7 +1536,7 @@ static void progress_init(const fastfnet_trainer *t, fastfnet_train_progress *p)
 
 int fastfnet_trainer_step(fastfnet_trainer *t, fastfnet_train_progress *out, char *err, size_t n) {
     fastfnet_train_progress p;
-    if (!t->ready || !t->mf) return fastfnet_err(err, n, "step: set the trainer up first");
+    if (!t->ok) return fastfnet_err(err, n, "step: set the trainer up first");
     progress_init(t, &p);
     if (run_done(t)) return out ? *out = p, 1 : 1;
     double t_step = fastfnet_now(), loss;
@@ -1496,7 +1554,8 @@ int fastfnet_trainer_step(fastfnet_trainer *t, fastfnet_train_progress *out, cha
     else t->step_time += fastfnet_now() - t_step, t->timed_steps++, t->timed_tokens += step_tokens;
     t->tokens_since += step_tokens;
     t->st.data_rng = t->data_rng.s;
-    t->st.dropout_calls = t->m->dropout_calls;
+    uint64_t seed;
+    fastfnet_model_get_dropout(t->m, &seed, &t->st.dropout_calls);
     t->loss_acc += loss, t->loss_n++;
     p.step = t->st.step, p.loss = (float)loss, p.elapsed = fastfnet_now() - t->t_start;
     if (t->st.step % t->o.log_every == 0 || t->st.step == t->total) log_step(t, &p);
@@ -1509,15 +1568,13 @@ int fastfnet_trainer_step(fastfnet_trainer *t, fastfnet_train_progress *out, cha
 /* ---------- evaluation, checkpoint and the whole run ---------- */
 
 int fastfnet_trainer_evaluate(fastfnet_trainer *t, const char *split, float *loss, float *accuracy, char *err, size_t n) {
-    if (!t->ready || !t->mf) return fastfnet_err(err, n, "evaluate: set the trainer up first");
+    if (!t->ok) return fastfnet_err(err, n, "evaluate: set the trainer up first");
     int test = !strcmp(split, "test");
     if (!test && strcmp(split, "valid")) return fastfnet_err(err, n, "evaluate: split '%s' must be valid or test", split);
     if (test && !t->d.have_test) return fastfnet_err(err, n, "evaluate: this run has no test split (give --test FILE)");
     eval_result r;
-    uint64_t calls = t->m->dropout_calls;
     int rc = evaluate(&r, t->m, test ? &t->d.test : &t->d.valid, t->d.task, &t->d.mlm, t->Bmax, t->T,
                       (uint64_t)t->o.seed ^ (test ? 0x7E57 : 0xE7A1), err, n);
-    t->m->dropout_calls = calls;
     if (rc) return -1;
     if (loss) *loss = (float)r.loss;
     if (accuracy) *accuracy = (float)r.accuracy;
@@ -1525,7 +1582,7 @@ int fastfnet_trainer_evaluate(fastfnet_trainer *t, const char *split, float *los
 }
 
 int fastfnet_trainer_checkpoint(fastfnet_trainer *t, char *err, size_t n) {
-    if (!t->ready || !t->mf) return fastfnet_err(err, n, "checkpoint: set the trainer up first");
+    if (!t->ok) return fastfnet_err(err, n, "checkpoint: set the trainer up first");
     return save_now(t, err, n);
 }
 
@@ -1572,6 +1629,7 @@ static int agree_stop(const fastfnet_trainer *t, int stop) {
 
 int fastfnet_trainer_run(fastfnet_trainer *t, fastfnet_train_callback cb, void *user, char *err, size_t n) {
     if (!t->ready && fastfnet_trainer_setup(t, err, n)) return -1;
+    if (!t->ok) return fastfnet_err(err, n, "run: the trainer's setup failed");
     fastfnet_train_progress p;
     int rc = run_done(t);
     while (rc == 0) {
@@ -1593,8 +1651,10 @@ static const fastfnet_dataset *eval_split(run_data *d, const fastfnet_train_opts
     return oo->valid == oo->train ? &d->valid : &d->train;
 }
 
-int fastfnet_eval_run(const char *model_dir, const fastfnet_train_opts *o, char *result, size_t cap, char *err, size_t n) {
+int fastfnet_eval_run(const char *model_dir, const fastfnet_train_opts *o, fastfnet_train_log log, void *user, char *result, size_t cap,
+                      char *err, size_t n) {
     char task[64];
+    logger lg = {log, user, 1};
     if (require_short("model", model_dir, err, n) || require_short("data-dir", o->data_dir, err, n) || require_short("train", o->train, err, n))
         return -1;
     run_data meta, d;
@@ -1607,7 +1667,7 @@ int fastfnet_eval_run(const char *model_dir, const fastfnet_train_opts *o, char 
     oo.max_len = meta.max_len;
     if (!oo.data && oo.train && !oo.valid) oo.valid = oo.train; /* the whole file is evaluated: nothing held out of it */
     int rc = strcmp(oo.task, task) ? fastfnet_err(err, n, "%s is a %s model but --task is %s", model_dir, task, oo.task)
-                                   : prepare_data(&d, &oo, meta.tok, meta.labels.n ? &meta.labels : NULL, NULL, err, n);
+                                   : prepare_data(&d, &oo, meta.tok, meta.labels.n ? &meta.labels : NULL, &lg, err, n);
     if (d.tok != meta.tok) fastfnet_tok_free(meta.tok);
     const fastfnet_dataset *ds = eval_split(&d, o, &oo);
     if (!rc) rc = require_fit(m, ds, d.task, o->data ? o->data : o->train, err, n);
@@ -1633,10 +1693,8 @@ static int read_lines(fastfnet_records *r, FILE *f, const char *name, char *err,
     int cap = 0, ln = 0, rc = 0;
     char *line = NULL;
     size_t lsz = 0;
-    ssize_t got;
-    while (!rc && (got = getline(&line, &lsz, f)) != -1) {
+    while (!rc && fastfnet_read_line(f, &line, &lsz, NULL) != -1) {
         ln++;
-        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = 0;
         if (r->n == cap) {
             cap = cap ? cap * 2 : 256;
             char **a = realloc(r->a, sizeof(char *) * cap), **l = a ? realloc(r->label, sizeof(char *) * cap) : NULL;
@@ -1699,13 +1757,13 @@ static int write_prediction(FILE *of, int line_no, const float *lg, const fastfn
 static int predict_all(FILE *of, fastfnet_model *m, const fastfnet_dataset *ds, const fastfnet_records *r, const fastfnet_labels *labels,
                        int batch, int T, const char *input, char *err, size_t n) {
     int32_t *ids = malloc(sizeof(int32_t) * batch * T), *tt = malloc(sizeof(int32_t) * batch * T);
-    int *idx = malloc(sizeof(int) * batch), L = m->cfg.num_labels, rc = 0;
+    int *idx = malloc(sizeof(int) * batch), L = fastfnet_model_config(m)->num_labels, rc = 0;
     if (!ids || !tt || !idx) rc = fastfnet_err(err, n, "predict: out of memory for batches of %d x %d", batch, T);
     for (int b0 = 0; !rc && b0 < ds->n; b0 += batch) {
         int nb = ds->n - b0 < batch ? ds->n - b0 : batch;
         for (int i = 0; i < nb; i++) idx[i] = b0 + i;
-        const int Tb = batch_len(ds, idx, nb, T, pads_per_batch(&m->cfg));
-        fastfnet_dataset_batch(ds, idx, nb, Tb, m->cfg.pad_token_id, ids, tt, NULL);
+        const int Tb = batch_len(ds, idx, nb, T, pads_per_batch(fastfnet_model_config(m)));
+        fastfnet_dataset_batch(ds, idx, nb, Tb, fastfnet_model_config(m)->pad_token_id, ids, tt, NULL);
         fastfnet_batch bt = {.B = nb, .T = Tb, .input_ids = ids, .token_type_ids = tt};
         fastfnet_model_forward(m, &bt, 0);
         if (*fastfnet_model_error(m)) rc = fastfnet_err(err, n, "%s: %s", input, fastfnet_model_error(m));

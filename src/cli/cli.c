@@ -1,21 +1,18 @@
 /* cli.c: the fastfnet command-line tool: init, info, embed (training and evaluation: see issue 3). */
 #include "fastfnet.h"
-#include "fft.h"
-#include "json.h"
 #include "plot.h"
-#include "tokenizer.h"
+#include "tokenizer.h" /* until the tokenizer API is public in fastfnet.h */
 #include "train.h"
 #include "fastfnet_train.h"
 #include "listops.h"
 #include "model_dir.h"
 #include "options.h"
-#include "safetensors.h"
-#include "spm.h"
-#include "util.h"
+#include "fastfnet_util.h"
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,6 +24,26 @@
 #ifndef FASTFNET_WITH_MPI
 #define FASTFNET_WITH_MPI 0
 #endif
+
+/* The tool reports a failure and exits here (the libraries return errors; the tool decides). */
+__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...) {
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = snprintf(msg, sizeof msg, "fastfnet: ");
+    vsnprintf(msg + n, sizeof msg - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    strcat(msg, "\n");
+    fputs(msg, stderr); /* one write: processes of a parallel run do not interleave within a line */
+    exit(1);
+}
+
+static void *xmalloc(size_t bytes) {
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) die("out of memory allocating %zu bytes (%.1f MiB); reduce the batch or the model", bytes, bytes / 1048576.0);
+    return p;
+}
+
 
 static const char *USAGE =
     "usage: fastfnet <command> [options]   (fastfnet --version: version and optional parts built in)\n"
@@ -69,14 +86,14 @@ static int is_flag(const char *a, const char *name) { return !strcmp(a, name); }
 
 /* Fetch the value after a flag, or exit naming the flag. */
 static const char *need(int argc, char **argv, int *i) {
-    if (*i + 1 >= argc) fastfnet_die("%s needs a value (see --help)", argv[*i]);
+    if (*i + 1 >= argc) die("%s needs a value (see --help)", argv[*i]);
     return argv[++*i];
 }
 
 static long parse_long(const char *flag, const char *s, long lo, long hi) {
     char err[512];
     long v;
-    if (opt_long(flag, s, lo, hi, &v, err, sizeof err)) fastfnet_die("%s", err);
+    if (opt_long(flag, s, lo, hi, &v, err, sizeof err)) die("%s", err);
     return v;
 }
 
@@ -100,16 +117,16 @@ static int cmd_info(int argc, char **argv) {
         else if (is_flag(a, "--seq")) T = (int)parse_long(a, need(argc, argv, &i), 1, 1 << 20);
         else if (is_flag(a, "--model")) path = need(argc, argv, &i);
         else if (is_flag(a, "--threads")) fastfnet_set_threads((int)parse_long(a, need(argc, argv, &i), 1, 1024));
-        else if (a[0] == '-') fastfnet_die("info: unknown option '%s' (see fastfnet info --help)", a);
+        else if (a[0] == '-') die("info: unknown option '%s' (see fastfnet info --help)", a);
         else path = a;
     }
-    if (!path) fastfnet_die("info: which model? usage: fastfnet info MODEL");
+    if (!path) die("info: which model? usage: fastfnet info MODEL");
     char err[1024];
     fastfnet_model *m = fastfnet_model_load(path, err, sizeof err);
-    if (!m) fastfnet_die("%s", err);
+    if (!m) die("%s", err);
     const fastfnet_config *c = fastfnet_model_config(m);
     if (T < 0) T = c->max_position;
-    if (T > c->max_position) fastfnet_die("--seq %d exceeds max_position_embeddings %d", T, c->max_position);
+    if (T > c->max_position) die("--seq %d exceeds max_position_embeddings %d", T, c->max_position);
     char json[8192];
     fastfnet_config_to_json(c, json, sizeof json);
     printf("model: %s\nconfig:\n%s", path, json);
@@ -156,16 +173,15 @@ static int cmd_info(int argc, char **argv) {
 /* Parse an ids file: one sequence per line, space-separated ids; pads to the longest line. */
 static int *read_ids(const char *path, const fastfnet_config *c, int *outB, int *outT) {
     FILE *f = fopen(path, "r");
-    if (!f) fastfnet_die("%s: cannot open (%s)", path, strerror(errno));
+    if (!f) die("%s: cannot open (%s)", path, strerror(errno));
     size_t cap = 1024, n = 0;
-    int *vals = fastfnet_malloc(cap * sizeof(int));
+    int *vals = xmalloc(cap * sizeof(int));
     int lines = 0, maxT = 0;
-    int *lens = fastfnet_malloc(sizeof(int) * 1024);
+    int *lens = xmalloc(sizeof(int) * 1024);
     size_t lcap = 1024;
     char *line = NULL;
     size_t lsz = 0;
-    ssize_t got;
-    while ((got = getline(&line, &lsz, f)) != -1) {
+    while (fastfnet_read_line(f, &line, &lsz, NULL) != -1) {
         int len = 0;
         char *p = line;
         for (;;) {
@@ -175,28 +191,28 @@ static int *read_ids(const char *path, const fastfnet_config *c, int *outB, int 
             errno = 0;
             long v = strtol(p, &end, 10);
             if (end == p || errno || (*end && *end != ' ' && *end != '\t' && *end != '\r' && *end != '\n'))
-                fastfnet_die("%s:%d: '%.*s' is not a token id", path, lines + 1, (int)strcspn(p, " \t\r\n") > 20 ? 20 : (int)strcspn(p, " \t\r\n"), p);
+                die("%s:%d: '%.*s' is not a token id", path, lines + 1, (int)strcspn(p, " \t\r\n") > 20 ? 20 : (int)strcspn(p, " \t\r\n"), p);
             if (v < 0 || v >= c->vocab_size)
-                fastfnet_die("%s:%d: token id %ld at position %d is outside the vocabulary (0..%d)", path, lines + 1, v, len,
+                die("%s:%d: token id %ld at position %d is outside the vocabulary (0..%d)", path, lines + 1, v, len,
                         c->vocab_size - 1);
             if (n == cap) vals = realloc(vals, (cap *= 2) * sizeof(int));
-            if (!vals) fastfnet_die("out of memory reading %s", path);
+            if (!vals) die("out of memory reading %s", path);
             vals[n++] = (int)v;
             len++;
             p = end;
         }
-        if (len == 0) fastfnet_die("%s:%d: empty line (every line must hold a sequence)", path, lines + 1);
+        if (len == 0) die("%s:%d: empty line (every line must hold a sequence)", path, lines + 1);
         if (len > c->max_position)
-            fastfnet_die("%s:%d: %d tokens exceed the model's max_position_embeddings %d", path, lines + 1, len, c->max_position);
+            die("%s:%d: %d tokens exceed the model's max_position_embeddings %d", path, lines + 1, len, c->max_position);
         if ((size_t)lines == lcap) lens = realloc(lens, (lcap *= 2) * sizeof(int));
-        if (!lens) fastfnet_die("out of memory reading %s", path);
+        if (!lens) die("out of memory reading %s", path);
         lens[lines++] = len;
         if (len > maxT) maxT = len;
     }
     free(line);
     fclose(f);
-    if (lines == 0) fastfnet_die("%s: no sequences", path);
-    int *ids = fastfnet_malloc(sizeof(int) * (size_t)lines * maxT);
+    if (lines == 0) die("%s: no sequences", path);
+    int *ids = xmalloc(sizeof(int) * (size_t)lines * maxT);
     size_t k = 0;
     for (int b = 0; b < lines; b++)
         for (int t = 0; t < maxT; t++) ids[(size_t)b * maxT + t] = t < lens[b] ? vals[k++] : c->pad_token_id;
@@ -220,24 +236,24 @@ static int cmd_embed(int argc, char **argv) {
         else if (is_flag(a, "--out")) out = need(argc, argv, &i);
         else if (is_flag(a, "--batch")) chunk = (int)parse_long(a, need(argc, argv, &i), 1, 1 << 16);
         else if (is_flag(a, "--threads")) fastfnet_set_threads((int)parse_long(a, need(argc, argv, &i), 1, 1024));
-        else fastfnet_die("embed: unknown option '%s' (see fastfnet embed --help)", a);
+        else die("embed: unknown option '%s' (see fastfnet embed --help)", a);
     }
-    if (!model || !idsf || !out) fastfnet_die("embed: --model, --ids and --out are required (see fastfnet embed --help)");
+    if (!model || !idsf || !out) die("embed: --model, --ids and --out are required (see fastfnet embed --help)");
     char err[1024];
     fastfnet_model *m = fastfnet_model_load(model, err, sizeof err);
-    if (!m) fastfnet_die("%s", err);
+    if (!m) die("%s", err);
     const fastfnet_config *c = fastfnet_model_config(m);
     int B, T;
     int *ids = read_ids(idsf, c, &B, &T);
     int H = fastfnet_config_width(c, c->num_layers), pool = (c->heads & FASTFNET_HEAD_POOLER) != 0;
     if (chunk > B) chunk = B;
-    if (fastfnet_model_reserve(m, chunk, T, 0, err, sizeof err)) fastfnet_die("%s", err);
-    float *hid = fastfnet_malloc(sizeof(float) * (size_t)B * T * H), *pooled = fastfnet_malloc(sizeof(float) * (size_t)B * H);
+    if (fastfnet_model_reserve(m, chunk, T, 0, err, sizeof err)) die("%s", err);
+    float *hid = xmalloc(sizeof(float) * (size_t)B * T * H), *pooled = xmalloc(sizeof(float) * (size_t)B * H);
     double t0 = fastfnet_now();
     for (int b0 = 0; b0 < B; b0 += chunk) {
         int nb = B - b0 < chunk ? B - b0 : chunk;
         fastfnet_batch batch = {.B = nb, .T = T, .input_ids = ids + (size_t)b0 * T};
-        if (fastfnet_model_check_batch(m, &batch, err, sizeof err)) fastfnet_die("%s: %s", idsf, err);
+        if (fastfnet_model_check_batch(m, &batch, err, sizeof err)) die("%s: %s", idsf, err);
         fastfnet_model_forward(m, &batch, 0);
         memcpy(hid + (size_t)b0 * T * H, fastfnet_model_hidden(m), sizeof(float) * (size_t)nb * T * H);
         if (pool) memcpy(pooled + (size_t)b0 * H, fastfnet_model_pooled(m), sizeof(float) * (size_t)nb * H);
@@ -245,12 +261,12 @@ static int cmd_embed(int argc, char **argv) {
     double dt = fastfnet_now() - t0;
     fastfnet_st_out o[2] = {{"last_hidden_state", FASTFNET_DT_F32, 3, {B, T, H}, hid}, {"pooler_output", FASTFNET_DT_F32, 2, {B, H}, pooled}};
     const char *meta[] = {"format", "pt", "producer", "fastfnet embed", NULL};
-    if (fastfnet_st_write(out, o, pool ? 2 : 1, meta, err, sizeof err)) fastfnet_die("%s", err);
+    if (fastfnet_st_write(out, o, pool ? 2 : 1, meta, err, sizeof err)) die("%s", err);
     printf("embedded %d sequences of %d tokens in %.3f s (%.0f tokens/s); wrote %s: last_hidden_state [%d,%d,%d]%s\n", B, T,
            dt, B * T / (dt > 0 ? dt : 1e-9), out, B, T, H, pool ? ", pooler_output" : "");
-    fastfnet_free(hid);
-    fastfnet_free(pooled);
-    fastfnet_free(ids);
+    free(hid);
+    free(pooled);
+    free(ids);
     fastfnet_model_free(m);
     return 0;
 }
@@ -264,7 +280,7 @@ static int cli_parse(const opt_def *t, int argc, char **argv, const char *usage,
     static opt_strings keep; /* the options point into it for the whole command */
     char err[1024];
     int np = 0, rc = opt_parse(t, argc - 1, (const char *const *)argv + 1, argv[0], pos, npos, &np, &keep, err, sizeof err);
-    if (rc < 0) fastfnet_die("%s", err);
+    if (rc < 0) die("%s", err);
     if (rc == 1) {
         char *h = opt_help(t);
         fputs(usage, stdout);
@@ -300,15 +316,15 @@ static int cmd_init(int argc, char **argv) {
                    {NULL, 0, NULL, NULL}};
     memcpy(t + OPT_ARCH_COUNT, more, sizeof more);
     cli_parse(t, argc, argv, INIT_USAGE, NULL, 0);
-    if (!out) fastfnet_die("init: --out FILE.safetensors is required");
+    if (!out) die("init: --out FILE.safetensors is required");
     fastfnet_config c;
     char err[512];
-    if (fastfnet_arch_build(&c, &a, err, sizeof err)) fastfnet_die("init: %s", err);
+    if (fastfnet_arch_build(&c, &a, err, sizeof err)) die("init: %s", err);
     struct stat sb;
-    if (!force && stat(out, &sb) == 0) fastfnet_die("%s already exists; pass --force to overwrite it", out);
+    if (!force && stat(out, &sb) == 0) die("%s already exists; pass --force to overwrite it", out);
     fastfnet_model *m = fastfnet_model_create(&c, (uint64_t)seed, err, sizeof err);
-    if (!m) fastfnet_die("init: %s", err);
-    if (fastfnet_model_save(m, out, err, sizeof err)) fastfnet_die("%s", err);
+    if (!m) die("init: %s", err);
+    if (fastfnet_model_save(m, out, err, sizeof err)) die("%s", err);
     printf("wrote %s: %s, %d layers, width %d -> %d, %.3fM parameters\n", out, a.arch ? a.arch : "fnet", c.num_layers, c.hidden_size,
            fastfnet_config_width(&c, c.num_layers), fastfnet_model_num_params(m) / 1e6);
     fastfnet_model_free(m);
@@ -374,7 +390,7 @@ static int cmd_train(int argc, char **argv) {
         }
     char err[2048];
     fastfnet_trainer *t = fastfnet_trainer_create(argc - 1, (const char *const *)argv + 1, err, sizeof err);
-    if (!t) fastfnet_die("%s", err);
+    if (!t) die("%s", err);
     fastfnet_trainer_set_log(t, train_log, NULL);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -384,7 +400,7 @@ static int cmd_train(int argc, char **argv) {
     int rc = fastfnet_trainer_run(t, train_progress, NULL, err, sizeof err);
     if (rc < 0) {
         fastfnet_trainer_free(t);
-        fastfnet_die("%s", err);
+        die("%s", err);
     }
     if (rc == 0 && *fastfnet_trainer_summary(t)) printf("%s\n", fastfnet_trainer_summary(t));
     fastfnet_trainer_free(t);
@@ -423,14 +439,14 @@ static int cmd_eval(int argc, char **argv) {
                    MODEL_FIXED_OPTS(o),
                    {NULL, 0, NULL, NULL}};
     cli_parse(t, argc, argv, EVAL_USAGE, NULL, 0);
-    if (!model) fastfnet_die("eval: --model DIR is required (see fastfnet eval --help)");
-    if (!o.train && !o.data) fastfnet_die("eval: give --input FILE or --data NAME (see fastfnet eval --help)");
-    if (o.batch < 1) fastfnet_die("--batch must be >= 1");
+    if (!model) die("eval: --model DIR is required (see fastfnet eval --help)");
+    if (!o.train && !o.data) die("eval: give --input FILE or --data NAME (see fastfnet eval --help)");
+    if (o.batch < 1) die("--batch must be >= 1");
     if (g_threads > 0) fastfnet_set_threads(g_threads);
     char err[1024];
     char result[8192];
-    if (fastfnet_check_model_opts(model, &o, err, sizeof err) || fastfnet_eval_run(model, &o, result, sizeof result, err, sizeof err))
-        fastfnet_die("%s", err);
+    if (fastfnet_check_model_opts(model, &o, err, sizeof err) || fastfnet_eval_run(model, &o, train_log, NULL, result, sizeof result, err, sizeof err))
+        die("%s", err);
     printf("%s\n", result);
     return 0;
 }
@@ -456,12 +472,12 @@ static int cmd_predict(int argc, char **argv) {
                    MODEL_FIXED_OPTS(o),
                    {NULL, 0, NULL, NULL}};
     cli_parse(t, argc, argv, PREDICT_USAGE, NULL, 0);
-    if (!model) fastfnet_die("predict: --model DIR is required (see fastfnet predict --help)");
-    if (batch < 1) fastfnet_die("--batch must be >= 1");
+    if (!model) die("predict: --model DIR is required (see fastfnet predict --help)");
+    if (batch < 1) die("--batch must be >= 1");
     if (g_threads > 0) fastfnet_set_threads(g_threads);
     char err[1024];
     if (fastfnet_check_model_opts(model, &o, err, sizeof err) || fastfnet_predict_run(model, input, out, batch, err, sizeof err))
-        fastfnet_die("%s", err);
+        die("%s", err);
     return 0;
 }
 
@@ -487,7 +503,7 @@ static void tok_encode_lines(fastfnet_tokenizer *tk, const char *text, size_t le
         size_t n = fastfnet_tok_encode(tk, text + p, e - p, ids, cap);
         if (n > cap) {
             ids = realloc(ids, sizeof(int32_t) * (cap = n));
-            if (!ids) fastfnet_die("out of memory encoding");
+            if (!ids) die("out of memory encoding");
             fastfnet_tok_encode(tk, text + p, e - p, ids, cap);
         }
         for (size_t i = 0; i < n; i++) printf(i ? " %d" : "%d", ids[i]);
@@ -512,10 +528,10 @@ static void tok_decode_lines(fastfnet_tokenizer *tk, char *text, size_t len, con
             errno = 0;
             long v = strtol(q, &end, 10);
             if (end == q || errno || v < 0 || v >= V || (*end && *end != ' ' && *end != '\t' && *end != '\r'))
-                fastfnet_die("%s:%d: '%.*s' is not a token id of this tokenizer (0..%d); decode reads space-separated ids, "
+                die("%s:%d: '%.*s' is not a token id of this tokenizer (0..%d); decode reads space-separated ids, "
                         "one sequence per line", name, line, (int)strcspn(q, " \t\r") > 20 ? 20 : (int)strcspn(q, " \t\r"), q, V - 1);
             if (n == ic) ids = realloc(ids, sizeof(int32_t) * (ic *= 2));
-            if (!ids) fastfnet_die("out of memory decoding");
+            if (!ids) die("out of memory decoding");
             ids[n++] = (int32_t)v;
             q = end;
         }
@@ -536,7 +552,7 @@ static int cmd_tokenizer(int argc, char **argv) {
             fputs(TOK_USAGE, stdout);
             return 0;
         }
-        fastfnet_die("tokenizer: say train, encode or decode (see fastfnet tokenizer --help)");
+        die("tokenizer: say train, encode or decode (see fastfnet tokenizer --help)");
     }
     const char *kind = "bpe", *input = NULL, *out = NULL, *tokf = "byte";
     int vocab = 4000, minf = 2;
@@ -549,30 +565,25 @@ static int cmd_tokenizer(int argc, char **argv) {
                    {NULL, 0, NULL, NULL}};
     cli_parse(t, argc - 1, argv + 1, TOK_USAGE, NULL, 0);
     char err[1024];
-    size_t len = 0, cap = 1 << 20;
-    FILE *f = input ? fopen(input, "rb") : stdin;
-    if (!f) fastfnet_die("%s: cannot open (%s)", input, strerror(errno));
-    char *text = malloc(cap);
-    size_t r;
-    while ((r = fread(text + len, 1, cap - len - 1, f)) > 0)
-        if ((len += r) + 1 == cap) text = realloc(text, cap *= 2);
-    text[len] = 0;
-    if (input) fclose(f);
+    size_t len = 0;
+    char *text = input ? fastfnet_read_file(input, &len, (size_t)1 << 34, err, sizeof err)
+                       : fastfnet_read_stream(stdin, "stdin", &len, (size_t)1 << 34, err, sizeof err);
+    if (!text) die("%s", err);
     if (!strcmp(argv[1], "train")) {
-        if (!out) fastfnet_die("tokenizer train: --out FILE is required");
+        if (!out) die("tokenizer train: --out FILE is required");
         fastfnet_tok_kind k = !strcmp(kind, "bpe") ? FASTFNET_TOK_BPE : !strcmp(kind, "word") ? FASTFNET_TOK_WORD
                        : !strcmp(kind, "unigram") ? FASTFNET_TOK_SPM : (fastfnet_tok_kind)-1;
-        if ((int)k < 0) fastfnet_die("--kind: '%s' must be bpe, word or unigram", kind);
+        if ((int)k < 0) die("--kind: '%s' must be bpe, word or unigram", kind);
         double t0 = fastfnet_now();
         fastfnet_tokenizer *tk = fastfnet_tok_train(k, text, len, vocab, minf, err, sizeof err);
-        if (!tk) fastfnet_die("%s", err);
-        if (fastfnet_tok_save(tk, out, err, sizeof err)) fastfnet_die("%s", err);
+        if (!tk) die("%s", err);
+        if (fastfnet_tok_save(tk, out, err, sizeof err)) die("%s", err);
         fprintf(stderr, "trained a %s tokenizer of %d tokens on %zu bytes in %.2f s; wrote %s\n", kind, fastfnet_tok_vocab_size(tk), len,
                 fastfnet_now() - t0, out);
         fastfnet_tok_free(tk);
     } else {
         fastfnet_tokenizer *tk = !strcmp(tokf, "byte") ? fastfnet_tok_byte() : fastfnet_tok_load(tokf, err, sizeof err);
-        if (!tk) fastfnet_die("%s", err);
+        if (!tk) die("%s", err);
         if (!strcmp(argv[1], "encode")) tok_encode_lines(tk, text, len);
         else tok_decode_lines(tk, text, len, input ? input : "stdin");
         fastfnet_tok_free(tk);
@@ -591,9 +602,9 @@ static int cmd_plot(int argc, char **argv) {
     const char *files[32];
     opt_def t[] = {{"out", OPT_STR, &out, "SVG file to write"}, {"title", OPT_STR, &title, "title"}, {NULL, 0, NULL, NULL}};
     int n = cli_parse(t, argc, argv, PLOT_USAGE, files, 32);
-    if (!out || n == 0) fastfnet_die("plot: give metrics files and --out FILE.svg (see fastfnet plot --help)");
+    if (!out || n == 0) die("plot: give metrics files and --out FILE.svg (see fastfnet plot --help)");
     char err[1024];
-    if (fastfnet_plot_svg(files, n, out, title, err, sizeof err)) fastfnet_die("%s", err);
+    if (fastfnet_plot_svg(files, n, out, title, err, sizeof err)) die("%s", err);
     printf("wrote %s\n", out);
     return 0;
 }
@@ -609,7 +620,7 @@ static int cmd_data(int argc, char **argv) {
             fputs(DATA_USAGE, stdout);
             return 0;
         }
-        fastfnet_die("data: only 'listops' is generated here (see fastfnet data --help)");
+        die("data: only 'listops' is generated here (see fastfnet data --help)");
     }
     fastfnet_listops_config c;
     fastfnet_listops_default(&c);
@@ -625,9 +636,9 @@ static int cmd_data(int argc, char **argv) {
                    {"max-args", OPT_INT, &c.max_args, "arguments per operator at most"},
                    {NULL, 0, NULL, NULL}};
     cli_parse(t, argc - 1, argv + 1, DATA_USAGE, NULL, 0);
-    if (!out) fastfnet_die("data listops: --out FILE is required");
+    if (!out) die("data listops: --out FILE is required");
     char err[1024];
-    if (fastfnet_listops_write_tsv(out, &c, (uint64_t)seed, n, err, sizeof err)) fastfnet_die("%s", err);
+    if (fastfnet_listops_write_tsv(out, &c, (uint64_t)seed, n, err, sizeof err)) die("%s", err);
     printf("wrote %d ListOps examples to %s\n", n, out);
     return 0;
 }

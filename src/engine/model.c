@@ -773,6 +773,12 @@ double fastfnet_model_grad_sq(const fastfnet_model *m, size_t lo, size_t hi) {
 
 float fastfnet_model_grad_norm(const fastfnet_model *m) { return (float)sqrt(fastfnet_model_grad_sq(m, 0, m->num_params)); }
 
+size_t fastfnet_model_buffer_floats(const fastfnet_model *m) { return m->num_params; }
+float *fastfnet_model_params(fastfnet_model *m) { return m->params; }
+float *fastfnet_model_grads(fastfnet_model *m) { return m->grads; }
+void fastfnet_model_get_dropout(const fastfnet_model *m, uint64_t *seed, uint64_t *calls) { *seed = m->dropout_seed, *calls = m->dropout_calls; }
+void fastfnet_model_set_dropout(fastfnet_model *m, uint64_t seed, uint64_t calls) { m->dropout_seed = seed, m->dropout_calls = calls; }
+
 const float *fastfnet_model_hidden(const fastfnet_model *m) { return fastfnet_layer_output(&m->A, m->cfg.num_layers - 1); }
 const float *fastfnet_model_pooled(const fastfnet_model *m) { return m->A.pooled; }
 void fastfnet_model_set_pooled_only(fastfnet_model *m, int on) { m->pooled_only = on && (m->cfg.heads & FASTFNET_HEAD_POOLER); }

@@ -130,7 +130,3 @@ const float *fastfnet_padblock_forward(fastfnet_model *m, int l, const float *x,
 void fastfnet_padblock_backward(fastfnet_model *m, int l, float *dx, float *dy);
 
 #endif
-/* Sum of squared gradients of params [lo, hi) (fastfnet_model_grad_norm is the root of the whole range's). */
-double fastfnet_model_grad_sq(const fastfnet_model *m, size_t lo, size_t hi);
-/* Save with extra metadata (NULL-terminated key, value, ... list) beside the config. */
-int fastfnet_model_save_meta(const fastfnet_model *m, const char *path, const char *const *extra, char *err, size_t errlen);
