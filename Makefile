@@ -30,8 +30,10 @@ REQ_CXXFLAGS := -std=c++17 -Wall -Wextra -MMD -MP $(REQ_SAN)
 # library code: position-independent (one object serves the .a and the .so) and hidden unless FASTFNET_API
 REQ_LIBFLAGS := -fPIC -fvisibility=hidden
 ENGINE_INC := -Iinclude -Isrc/engine
-# TODO(L2): src/app and src/cli include only include/ headers; then drop -Isrc/engine here.
-APP_INC    := -Iinclude -Isrc/app -Isrc/engine
+# the application and the tool include only include/ headers (and their own); the tests reach into internals
+APP_INC    := -Iinclude -Isrc/app
+TOOL_INC   := $(APP_INC) -Isrc/cli
+TEST_INC   := $(TOOL_INC) -Isrc/engine
 # the version is the header's (FASTFNET_VERSION_MAJOR/MINOR/PATCH); the SONAME carries the major
 version_part = $(shell sed -n 's/^\#define FASTFNET_VERSION_$(1) \([0-9]*\).*/\1/p' include/fastfnet.h)
 VERSION := $(call version_part,MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
@@ -79,6 +81,7 @@ ENGINE_OBJ := $(ENGINE_SRC:src/%.c=$(BUILD)/obj/%.o) $(SPM_OBJ)
 APP_SRC    := $(filter-out src/app/dist_mpi.c src/app/dist_stub.c,$(wildcard src/app/*.c)) $(DIST_SRC)
 APP_OBJ    := $(APP_SRC:src/%.c=$(BUILD)/obj/%.o)
 CLI_OBJ    := $(BUILD)/obj/cli/cli.o
+DIE_OBJ    := $(BUILD)/obj/cli/die.o
 TESTS      := $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/test_*.c)) $(BUILD)/twin_dump
 ENGINE_A   := $(BUILD)/libfastfnet.a
 TRAIN_A    := $(BUILD)/libfastfnet_train.a
@@ -110,7 +113,7 @@ endif
 
 ENGINE_CFLAGS = $(REQ_CFLAGS) $(REQ_LIBFLAGS) $(ENGINE_INC) $(CFLAGS)
 APP_CFLAGS    = $(REQ_CFLAGS) $(REQ_LIBFLAGS) $(APP_INC) $(MPI_CFLAGS) $(CFLAGS)
-TOOL_CFLAGS   = $(REQ_CFLAGS) $(APP_INC) $(MPI_CFLAGS) $(CFLAGS)
+TOOL_CFLAGS   = $(REQ_CFLAGS) $(TOOL_INC) $(MPI_CFLAGS) $(CFLAGS)
 
 $(BUILD)/obj/engine/%.o: src/engine/%.c $(BUILD)/flags
 	@mkdir -p $(dir $@)
@@ -123,6 +126,10 @@ $(BUILD)/obj/engine/spm.o: src/engine/spm.cpp $(BUILD)/flags
 $(BUILD)/obj/app/%.o: src/app/%.c $(BUILD)/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(APP_CFLAGS) -c $< -o $@
+
+$(DIE_OBJ): src/cli/die.c $(BUILD)/flags
+	@mkdir -p $(dir $@)
+	$(CC) $(TOOL_CFLAGS) -c $< -o $@
 
 $(CLI_OBJ): src/cli/cli.c $(BUILD)/flags $(BUILD)/cli_version
 	@mkdir -p $(dir $@)
@@ -150,16 +157,16 @@ $(BUILD)/%.so: $(BUILD)/%.so.$(VERSION)
 	ln -sf $*.so.$(SOMAJOR) $@
 
 # The tool and the tests link the static archives (the tests reach into internals).
-$(BUILD)/fastfnet: $(CLI_OBJ) $(STATIC_LIBS)
+$(BUILD)/fastfnet: $(CLI_OBJ) $(DIE_OBJ) $(STATIC_LIBS)
 	$(CC) $(LDFLAGS) $^ -o $@ $(ALL_LIBS)
 
-$(BUILD)/%: tests/%.c $(STATIC_LIBS) $(wildcard tests/*.h) $(BUILD)/flags
-	$(CC) $(REQ_CFLAGS) $(APP_INC) $(CFLAGS) $(LDFLAGS) $< $(STATIC_LIBS) -o $@ $(ALL_LIBS)
+$(BUILD)/%: tests/%.c $(DIE_OBJ) $(STATIC_LIBS) $(wildcard tests/*.h) $(BUILD)/flags
+	$(CC) $(REQ_CFLAGS) $(TEST_INC) $(CFLAGS) $(LDFLAGS) $< $(DIE_OBJ) $(STATIC_LIBS) -o $@ $(ALL_LIBS)
 
 tests: $(TESTS)
 
-$(BUILD)/bench: bench/bench.c $(STATIC_LIBS)
-	$(CC) $(REQ_CFLAGS) $(APP_INC) $(CFLAGS) $(LDFLAGS) $< $(STATIC_LIBS) -o $@ $(ALL_LIBS)
+$(BUILD)/bench: bench/bench.c $(DIE_OBJ) $(STATIC_LIBS)
+	$(CC) $(REQ_CFLAGS) $(TEST_INC) $(CFLAGS) $(LDFLAGS) $< $(DIE_OBJ) $(STATIC_LIBS) -o $@ $(ALL_LIBS)
 
 -include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/*.d)
 
@@ -240,7 +247,7 @@ $(FUZZ_BUILD)/obj/engine/spm.o: src/engine/spm.cpp
 	$(FUZZ_CC)++ -std=c++17 -MMD -MP $(ENGINE_INC) -O1 -g -DFASTFNET_SPM_VERSION='"$(SPM_VERSION)"' -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -fno-sanitize=vptr -c $< -o $@
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB_OBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(APP_INC) -fsanitize=fuzzer,$(FUZZ_SAN) $< $(FUZZ_LIB_OBJ) -o $@ -lfftw3f_omp -lfftw3f $(BLASLIB) $(SPM_LIBS) -lm -fopenmp
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(TEST_INC) -fsanitize=fuzzer,$(FUZZ_SAN) $< $(FUZZ_LIB_OBJ) -o $@ -lfftw3f_omp -lfftw3f $(BLASLIB) $(SPM_LIBS) -lm -fopenmp
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -209,14 +209,16 @@ int main(int argc, char **argv) {
            "\"kernels\": \"%s\"",
            a.arch, a.reduce ? a.reduce : "", a.residual ? a.residual : "", fastfnet_pad_name(c.pad), fastfnet_block_ffn_name(c.block_ffn),
            c.hidden_size, c.num_layers, c.intermediate_size, T, B, threads, fastfnet_model_num_params(m), repeats, fastfnet_kern()->name);
-    fastfnet_adamw opt = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.01f};
+    fastfnet_adamw hp = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.01f};
+    fastfnet_optimizer *opt = train ? fastfnet_optimizer_create(m, &hp, 0, 0, err, sizeof err) : NULL;
+    if (train && !opt) fastfnet_die("%s", err);
     if (train) {
         for (int i = 0; i < warmup + repeats; i++) {
             double t0 = fastfnet_now(), c0 = cpu_now();
             fastfnet_model_zero_grad(m);
             fastfnet_model_forward(m, &bt, 1);
             fastfnet_model_backward(m);
-            fastfnet_model_adamw_step(m, &opt, i + 1);
+            fastfnet_optimizer_step(opt, hp.lr, i + 1);
             t[i] = fastfnet_now() - t0;
             tc[i] = cpu_now() - c0;
         }
@@ -248,6 +250,7 @@ int main(int argc, char **argv) {
     double est = (double)fastfnet_model_num_params(m) * 4 * (train ? 4 : 1) + (double)fastfnet_model_activation_bytes(&c, B, T, train);
     printf(", \"model_flops_forward\": %.4g, \"peak_rss_mib\": %.1f, \"estimate_mib\": %.1f}\n", fl, peak_rss_mib(), est / 1048576.0);
     free(ids), free(lab), free(t), free(tc);
+    fastfnet_optimizer_free(opt);
     fastfnet_model_free(m);
     return 0;
 }

@@ -1,6 +1,6 @@
 /* fastfnet.h: the public API of libfastfnet: FNet, Fast-FNet and attention encoders in C.
- * One config struct describes a model; a model owns its parameters, gradients, AdamW moments (one flat
- * buffer each) and an activation arena sized for a maximum batch shape. See docs/MODEL.md. */
+ * One config struct describes a model; a model owns its parameters and gradients (one flat buffer each) and
+ * an activation arena sized for a maximum batch shape; an optimizer owns the AdamW moments. docs/MODEL.md. */
 #ifndef FASTFNET_H
 #define FASTFNET_H
 #include <stddef.h>
@@ -72,6 +72,8 @@ FASTFNET_API const char *fastfnet_mixing_name(fastfnet_mixing m);
 FASTFNET_API const char *fastfnet_residual_name(fastfnet_residual r);
 FASTFNET_API const char *fastfnet_pad_name(fastfnet_pad p);
 FASTFNET_API const char *fastfnet_block_ffn_name(fastfnet_block_ffn f);
+/* The name of head bit k (FASTFNET_HEAD_* == 1 << k): "mlm", "nsp", "classifier", "pooler"; "?" past them. */
+FASTFNET_API const char *fastfnet_head_name(int k);
 /* A fast_fourier_pad block of width w: the column where its w/2 values start, and its FFN inner width. */
 FASTFNET_API int fastfnet_config_pad_offset(const fastfnet_config *cfg, int w);
 FASTFNET_API int fastfnet_config_block_ffn_width(const fastfnet_config *cfg, int w);
@@ -114,7 +116,7 @@ FASTFNET_API void fastfnet_model_free(fastfnet_model *m);
 FASTFNET_API const fastfnet_config *fastfnet_model_config(const fastfnet_model *m);
 
 /* Allocate the activation arena for batches up to (B, T), T <= max_position, and plan the FFTs for T.
- * train != 0 also allocates gradients, AdamW moments and the activation-gradient arena. Call before
+ * train != 0 also allocates gradients and the activation-gradient arena (AdamW moments: fastfnet_optimizer). Call before
  * forward; forward/backward/step never allocate (a batch with another T plans once for that T). */
 FASTFNET_API int fastfnet_model_reserve(fastfnet_model *m, int B, int T, int train, char *err, size_t errlen);
 /* Forward; returns the total loss (sum over heads with labels of the mean cross-entropy), or 0 when no
@@ -133,11 +135,30 @@ FASTFNET_API void fastfnet_model_zero_grad(fastfnet_model *m);
 /* Validate ids/labels of a batch against the config: 0 ok, -1 with a message (which row/column). */
 FASTFNET_API int fastfnet_model_check_batch(const fastfnet_model *m, const fastfnet_batch *batch, char *err, size_t errlen);
 
+/* ---------- optimizer: AdamW, its moments kept apart from the model ---------- */
 typedef struct {
     float lr, beta1, beta2, eps, weight_decay;
 } fastfnet_adamw;
-/* One AdamW step (torch.optim.AdamW semantics; no decay on 1-D tensors: biases, LayerNorm). step >= 1. */
-FASTFNET_API void fastfnet_model_adamw_step(fastfnet_model *m, const fastfnet_adamw *opt, int step);
+typedef struct fastfnet_optimizer fastfnet_optimizer;
+/* AdamW over the parameters of m (reserved with train != 0 before the first step), keeping moments (zeroed)
+ * for the flat parameter range [lo, hi) only: lo == hi == 0 means every parameter; a part is ZeRO-1's
+ * shard, and the step then updates only those parameters. hp->lr is unused (each step names its own).
+ * NULL with a message when the range is outside the model or memory runs out. m must outlive it. */
+FASTFNET_API fastfnet_optimizer *fastfnet_optimizer_create(fastfnet_model *m, const fastfnet_adamw *hp, size_t lo, size_t hi,
+                                                           char *err, size_t errlen);
+/* One AdamW step (torch.optim.AdamW semantics; no decay on 1-D tensors: biases, LayerNorm) at learning rate
+ * lr; step >= 1 counts the steps taken, bias corrections included. -1 (nothing done) when step < 1 or the
+ * model has no gradients. */
+FASTFNET_API int fastfnet_optimizer_step(fastfnet_optimizer *o, float lr, long step);
+/* The state for checkpoints: first and second moments m, v of the parameters [lo, hi), hi - lo floats
+ * each; writable, so that a resume loads them in place. */
+typedef struct {
+    float *m, *v;
+    size_t lo, hi;
+} fastfnet_optimizer_state;
+FASTFNET_API fastfnet_optimizer_state fastfnet_optimizer_get_state(fastfnet_optimizer *o);
+FASTFNET_API void fastfnet_optimizer_free(fastfnet_optimizer *o);
+
 /* Global gradient L2 norm. */
 FASTFNET_API float fastfnet_model_grad_norm(const fastfnet_model *m);
 
@@ -231,6 +252,31 @@ FASTFNET_API size_t fastfnet_tok_decode(const fastfnet_tokenizer *t, const int32
 /* Readable form, for debugging: the vocab-file string (GPT-2 byte-to-unicode form for BPE/byte tokens,
  * the word itself for WORD, "[CLS]" etc. for specials). NULL for an id out of range. */
 FASTFNET_API const char *fastfnet_tok_token_str(const fastfnet_tokenizer *t, int id);
+/* ---------- what trainers and tools built on the engine use ---------- */
+/* The flat parameter and gradient buffers: fastfnet_model_buffer_floats floats each (the tensors in table
+ * order with alignment gaps, so more than fastfnet_model_num_params); gradients NULL until a training
+ * reserve. Optimizer shards and gradient reductions index this buffer. */
+FASTFNET_API size_t fastfnet_model_buffer_floats(const fastfnet_model *m);
+FASTFNET_API float *fastfnet_model_params(fastfnet_model *m);
+FASTFNET_API float *fastfnet_model_grads(fastfnet_model *m);
+/* Sum of squared gradients of params [lo, hi) (fastfnet_model_grad_norm is the root of the whole range's). */
+FASTFNET_API double fastfnet_model_grad_sq(const fastfnet_model *m, size_t lo, size_t hi);
+/* The dropout stream: its seed and the number of draws so far; setting both resumes it exactly. */
+FASTFNET_API void fastfnet_model_get_dropout(const fastfnet_model *m, uint64_t *seed, uint64_t *calls);
+FASTFNET_API void fastfnet_model_set_dropout(fastfnet_model *m, uint64_t seed, uint64_t calls);
+
+/* fastfnet_config.fourier_impl. Every implementation computes the same map; they differ only in speed and
+ * float rounding (naive: for tests). */
+typedef enum { FASTFNET_FOURIER_AUTO = 0, FASTFNET_FOURIER_FFT = 1, FASTFNET_FOURIER_MATRIX = 2, FASTFNET_FOURIER_NAIVE = 3 } fastfnet_fourier_impl;
+FASTFNET_API const char *fastfnet_fourier_impl_name(fastfnet_fourier_impl i);           /* "auto","fft","matrix","naive" */
+FASTFNET_API int fastfnet_fourier_impl_parse(const char *s, fastfnet_fourier_impl *out); /* 0 ok, -1 unknown */
+/* FFTW planning: FFTW_MEASURE for plans made afterwards (default FFTW_ESTIMATE), and wisdom files. */
+FASTFNET_API void fastfnet_fft_set_measure(int on);
+FASTFNET_API int fastfnet_fft_load_wisdom(const char *path); /* 0 ok, -1 if unreadable */
+FASTFNET_API int fastfnet_fft_save_wisdom(const char *path); /* 0 ok, -1 if unwritable */
+/* 1 when built with libsentencepiece (SentencePiece .model tokenizers); its version string (or NULL). */
+FASTFNET_API int fastfnet_spm_available(void);
+FASTFNET_API const char *fastfnet_spm_version(void);
 
 #ifdef __cplusplus
 }

@@ -88,13 +88,17 @@ int main(int argc, char **argv) {
     }
     float losses[6];
     losses[0] = loss;
-    fastfnet_adamw opt = {1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f};
+    fastfnet_adamw hp = {1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f};
+    char oerr[256];
+    fastfnet_optimizer *opt = fastfnet_optimizer_create(m, &hp, 0, 0, oerr, sizeof oerr);
+    if (!opt) fastfnet_die("%s", oerr);
     for (int s = 1; s <= 5; s++) {
-        fastfnet_model_adamw_step(m, &opt, s);
+        fastfnet_optimizer_step(opt, hp.lr, s);
         fastfnet_model_zero_grad(m);
         losses[s] = fastfnet_model_forward(m, &batch, 0);
         fastfnet_model_backward(m);
     }
+    fastfnet_optimizer_free(opt);
     out[no++] = (fastfnet_st_out){"adamw.loss", FASTFNET_DT_F32, 1, {6}, losses};
     off = 0;
     for (int i = 0; i < nt; i++) {

@@ -1,7 +1,6 @@
 /* arch.c: turns the architecture flags shared by `init` and `train` into a validated config. */
-#include "fft.h"
 #include "train.h"
-#include "util.h"
+#include "fastfnet_util.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +17,18 @@ void fastfnet_arch_defaults(fastfnet_arch_opts *o) {
     o->attention_layers = 2;
     o->dropout = 0.1;
 }
+
+/* The index of name among the n names that fn gives (the engine's one table per enum), or -1. */
+typedef const char *(*name_fn)(int);
+static int name_index(const char *name, name_fn fn, int n) {
+    for (int k = 0; k < n; k++)
+        if (!strcmp(name, fn(k))) return k;
+    return -1;
+}
+static const char *mix_name(int k) { return fastfnet_mixing_name((fastfnet_mixing)k); }
+static const char *res_name(int k) { return fastfnet_residual_name((fastfnet_residual)k); }
+static const char *pad_name(int k) { return fastfnet_pad_name((fastfnet_pad)k); }
+static const char *bffn_name(int k) { return fastfnet_block_ffn_name((fastfnet_block_ffn)k); }
 
 static int parse_layer(const char *tok, int N, int *out, char *err, size_t n) {
     char *end;
@@ -72,42 +83,34 @@ int fastfnet_arch_build(fastfnet_config *c, const fastfnet_arch_opts *o, char *e
         char *save = NULL;
         for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save), k++) {
             if (k >= N) return fastfnet_err(err, n, "--mixing lists more than --layers %d entries", N);
-            if (!strcmp(tok, "fourier")) c->mixing[k] = FASTFNET_MIX_FOURIER;
-            else if (!strcmp(tok, "fast_fourier") || !strcmp(tok, "fast")) c->mixing[k] = FASTFNET_MIX_FAST_FOURIER;
-            else if (!strcmp(tok, "attention")) c->mixing[k] = FASTFNET_MIX_ATTENTION;
-            else if (!strcmp(tok, "fast_fourier_pad")) c->mixing[k] = FASTFNET_MIX_FAST_FOURIER_PAD;
+            int q = name_index(!strcmp(tok, "fast") ? "fast_fourier" : tok, mix_name, 4);
+            if (q >= 0) c->mixing[k] = (fastfnet_mixing)q;
             else return fastfnet_err(err, n, "--mixing: '%s' must be fourier, fast_fourier, attention or fast_fourier_pad", tok);
         }
         if (k != N) return fastfnet_err(err, n, "--mixing lists %d entries but --layers is %d", k, N);
     }
     if (o->residual) {
-        static const char *R[] = {"dense", "maxpool", "avgpool", "slice"};
-        int k = -1;
-        for (int q = 0; q < 4; q++)
-            if (!strcmp(o->residual, R[q])) k = q;
+        int k = name_index(o->residual, res_name, 4);
         if (k < 0) return fastfnet_err(err, n, "--residual: '%s' must be dense, maxpool, avgpool or slice", o->residual);
         c->residual = (fastfnet_residual)k;
     }
     if (o->pad) {
-        if (!strcmp(o->pad, "first")) c->pad = FASTFNET_PAD_FIRST;
-        else if (!strcmp(o->pad, "centred")) c->pad = FASTFNET_PAD_CENTRED;
+        int k = name_index(o->pad, pad_name, 2);
+        if (k >= 0) c->pad = (fastfnet_pad)k;
         else return fastfnet_err(err, n, "--pad: '%s' must be first or centred", o->pad);
     }
     if (o->block_ffn) {
-        if (!strcmp(o->block_ffn, "unchanged")) c->block_ffn = FASTFNET_BLOCK_FFN_UNCHANGED;
-        else if (!strcmp(o->block_ffn, "halved")) c->block_ffn = FASTFNET_BLOCK_FFN_HALVED;
+        int k = name_index(o->block_ffn, bffn_name, 2);
+        if (k >= 0) c->block_ffn = (fastfnet_block_ffn)k;
         else return fastfnet_err(err, n, "--block-ffn: '%s' must be unchanged or halved", o->block_ffn);
     }
     if (o->outputs) {
-        static const char *HN[] = {"mlm", "nsp", "classifier", "pooler"};
         char buf[256];
         snprintf(buf, sizeof buf, "%s", o->outputs);
         c->heads = 0;
         char *save = NULL;
         for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-            int k = -1;
-            for (int q = 0; q < 4; q++)
-                if (!strcmp(tok, HN[q])) k = q;
+            int k = name_index(tok, fastfnet_head_name, 4);
             if (k < 0) return fastfnet_err(err, n, "--outputs: '%s' must be mlm, nsp, classifier or pooler", tok);
             c->heads |= 1 << k;
         }

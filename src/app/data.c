@@ -1,33 +1,46 @@
 /* data.c: records (JSONL/TSV), label maps, tokenized datasets, IDX images, pre-training chunks, batches and
  * BERT masking. */
 #include "data.h"
-#include "json.h"
-#include "die.h"
+#include "fastfnet_util.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 
+/* A copy of s[0..n); NULL when out of memory. */
 static char *dupn(const char *s, size_t n) {
     char *d = malloc(n + 1);
-    if (!d) fastfnet_die("out of memory");
+    if (!d) return NULL;
     memcpy(d, s, n);
     d[n] = 0;
     return d;
 }
 
-static void rec_push(fastfnet_records *r, int *cap, char *a, char *b, char *label, int line) {
-    if (r->n == *cap) {
-        *cap = *cap ? *cap * 2 : 1024;
-        r->a = realloc(r->a, sizeof(char *) * *cap);
-        r->b = realloc(r->b, sizeof(char *) * *cap);
-        r->label = realloc(r->label, sizeof(char *) * *cap);
-        r->line = realloc(r->line, sizeof(int) * *cap);
-        if (!r->a || !r->b || !r->label || !r->line) fastfnet_die("out of memory reading records");
+/* Grow every column of r to cap entries; -1 when out of memory (r keeps what it had). */
+static int rec_grow(fastfnet_records *r, int cap) {
+    char **a = realloc(r->a, sizeof(char *) * cap);
+    if (a) r->a = a;
+    char **b = a ? realloc(r->b, sizeof(char *) * cap) : NULL;
+    if (b) r->b = b;
+    char **l = b ? realloc(r->label, sizeof(char *) * cap) : NULL;
+    if (l) r->label = l;
+    int *li = l ? realloc(r->line, sizeof(int) * cap) : NULL;
+    if (li) r->line = li;
+    return li ? 0 : -1;
+}
+
+/* Append a record that owns a, b (NULL: a single text, unless need_b) and label; a NULL a, or b when need_b
+ * (a copy that ran out of memory), or no room fails with all three freed. */
+static int rec_push(fastfnet_records *r, int *cap, char *a, char *b, int need_b, char *label, int line) {
+    if (!a || (need_b && !b) || (r->n == *cap && rec_grow(r, *cap ? *cap * 2 : 1024))) {
+        free(a), free(b), free(label);
+        return -1;
     }
+    if (r->n == *cap) *cap = *cap ? *cap * 2 : 1024;
     r->a[r->n] = a, r->b[r->n] = b, r->label[r->n] = label, r->line[r->n] = line;
     r->n++;
+    return 0;
 }
 
 /* A JSON label may be a string or an integer; both become strings so one map serves both. */
@@ -54,12 +67,11 @@ int fastfnet_records_read(fastfnet_records *r, const char *path, int pair, int n
     int jsonl = (pl > 6 && !strcmp(path + pl - 6, ".jsonl")) || (pl > 5 && !strcmp(path + pl - 5, ".json"));
     char *line = NULL;
     size_t lsz = 0;
-    ssize_t got;
+    long got;
     int lineno = 0, cap = 0, rc = 0;
     char jerr[200];
-    while ((got = getline(&line, &lsz, f)) != -1) {
+    while ((got = fastfnet_read_line(f, &line, &lsz, NULL)) != -1) {
         lineno++;
-        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = 0;
         if (got == 0) continue; /* blank lines are allowed, e.g. a trailing one */
         if (jsonl) {
             fastfnet_json *j = fastfnet_json_parse(line, (size_t)got, jerr, sizeof jerr);
@@ -76,7 +88,8 @@ int fastfnet_records_read(fastfnet_records *r, const char *path, int pair, int n
             } else if (need_label && (!label || !*label)) {
                 rc = fastfnet_err(err, errlen, "%s:%d: missing or unusable \"label\" (a string or an integer)", path, lineno);
             } else {
-                rec_push(r, &cap, dupn(a, strlen(a)), b ? dupn(b, strlen(b)) : NULL, label, lineno);
+                if (rec_push(r, &cap, dupn(a, strlen(a)), b ? dupn(b, strlen(b)) : NULL, pair, label, lineno))
+                    rc = fastfnet_err(err, errlen, "%s:%d: out of memory", path, lineno);
                 label = NULL;
             }
             free(label);
@@ -105,7 +118,11 @@ int fastfnet_records_read(fastfnet_records *r, const char *path, int pair, int n
             char *lab = dupn(line, (size_t)(t1 - line));
             char *a = pair ? dupn(t1 + 1, (size_t)(t2 - t1 - 1)) : dupn(t1 + 1, strlen(t1 + 1));
             char *b = pair ? dupn(t2 + 1, strlen(t2 + 1)) : NULL;
-            rec_push(r, &cap, a, b, lab, lineno);
+            if (!lab || rec_push(r, &cap, a, b, pair, lab, lineno)) {
+                if (!lab) free(a), free(b);
+                rc = fastfnet_err(err, errlen, "%s:%d: out of memory", path, lineno);
+                break;
+            }
         }
     }
     free(line);
@@ -130,13 +147,17 @@ static int cmp_str(const void *x, const void *y) { return strcmp(*(char *const *
 int fastfnet_labels_build(fastfnet_labels *l, const fastfnet_records *r, char *err, size_t errlen) {
     memset(l, 0, sizeof *l);
     char **all = malloc(sizeof(char *) * (size_t)r->n);
-    if (!all) fastfnet_die("out of memory");
-    for (int i = 0; i < r->n; i++) all[i] = r->label[i];
-    qsort(all, (size_t)r->n, sizeof(char *), cmp_str);
     l->names = malloc(sizeof(char *) * (size_t)r->n);
-    for (int i = 0; i < r->n; i++)
-        if (i == 0 || strcmp(all[i], all[i - 1])) l->names[l->n++] = dupn(all[i], strlen(all[i]));
+    int oom = !all || !l->names;
+    for (int i = 0; !oom && i < r->n; i++) all[i] = r->label[i];
+    if (!oom) qsort(all, (size_t)r->n, sizeof(char *), cmp_str);
+    for (int i = 0; !oom && i < r->n; i++)
+        if (i == 0 || strcmp(all[i], all[i - 1])) oom = !(l->names[l->n++] = dupn(all[i], strlen(all[i])));
     free(all);
+    if (oom) {
+        fastfnet_labels_free(l);
+        return fastfnet_err(err, errlen, "out of memory building the label map");
+    }
     if (l->n < 2) {
         fastfnet_labels_free(l);
         return fastfnet_err(err, errlen, "the training data has fewer than 2 distinct labels");
@@ -162,10 +183,11 @@ char *fastfnet_labels_to_json(const fastfnet_labels *l) {
     for (int i = 0; i < l->n; i++) cap += strlen(l->names[i]) * 6 + 8;
     char *s = malloc(cap);
     size_t pos = 0;
+    if (!s) return NULL;
     s[pos++] = '[';
     for (int i = 0; i < l->n; i++) {
         if (i) s[pos++] = ',';
-        if (fastfnet_json_escape(s, cap, &pos, l->names[i])) fastfnet_die("label %d cannot be written as JSON", i);
+        if (fastfnet_json_escape(s, cap, &pos, l->names[i])) return free(s), NULL; /* not UTF-8: refused when read */
     }
     s[pos++] = ']';
     s[pos] = 0;
@@ -180,14 +202,22 @@ int fastfnet_labels_from_json(fastfnet_labels *l, const char *json, char *err, s
         fastfnet_json_free(j);
         return fastfnet_err(err, errlen, "label map is not a JSON list");
     }
-    l->names = malloc(sizeof(char *) * (size_t)(j->n + 1));
+    if (!(l->names = malloc(sizeof(char *) * (size_t)(j->n + 1)))) {
+        fastfnet_json_free(j);
+        return fastfnet_err(err, errlen, "out of memory reading the label map");
+    }
     for (int i = 0; i < j->n; i++) {
         if (j->items[i].type != FASTFNET_JSON_STRING || fastfnet_labels_find(l, j->items[i].str) >= 0) {
             fastfnet_json_free(j);
             fastfnet_labels_free(l);
             return fastfnet_err(err, errlen, "label map must be a list of distinct strings");
         }
-        l->names[l->n++] = dupn(j->items[i].str, strlen(j->items[i].str));
+        if (!(l->names[l->n] = dupn(j->items[i].str, strlen(j->items[i].str)))) {
+            fastfnet_json_free(j);
+            fastfnet_labels_free(l);
+            return fastfnet_err(err, errlen, "out of memory reading the label map");
+        }
+        l->n++;
     }
     fastfnet_json_free(j);
     return 0;
@@ -198,27 +228,31 @@ void fastfnet_dataset_free(fastfnet_dataset *d) {
     memset(d, 0, sizeof *d);
 }
 
+/* A growing id array; oom sticks once a growth fails (later pushes are dropped), checked at the end. */
 typedef struct {
     int32_t *ids;
     size_t n, cap;
+    int oom;
 } ivec;
 static void iv_push(ivec *v, int32_t x) {
-    if (v->n == v->cap) {
-        v->cap = v->cap ? v->cap * 2 : 4096;
-        v->ids = realloc(v->ids, sizeof(int32_t) * v->cap);
-        if (!v->ids) fastfnet_die("out of memory building a dataset");
+    if (v->n == v->cap && !v->oom) {
+        size_t cap = v->cap ? v->cap * 2 : 4096;
+        int32_t *p = realloc(v->ids, sizeof(int32_t) * cap);
+        if (p) v->ids = p, v->cap = cap;
+        else v->oom = 1;
     }
-    v->ids[v->n++] = x;
+    if (v->n < v->cap) v->ids[v->n++] = x;
 }
 
+/* The ids of s into *buf (grown as needed); (size_t)-1 when out of memory. */
 static size_t encode_all(fastfnet_tokenizer *tok, const char *s, int32_t **buf, size_t *cap) {
     size_t len = strlen(s);
     size_t n = fastfnet_tok_encode(tok, s, len, *buf, *cap);
-    if (n == FASTFNET_TOK_ERROR) fastfnet_die("the tokenizer could not encode a text (out of memory, or the SentencePiece library failed)");
+    if (n == FASTFNET_TOK_ERROR) return n; /* out of memory, or the SentencePiece library failed */
     if (n > *cap) {
-        *cap = n + 1024;
-        *buf = realloc(*buf, sizeof(int32_t) * *cap);
-        if (!*buf) fastfnet_die("out of memory tokenizing");
+        int32_t *p = realloc(*buf, sizeof(int32_t) * (n + 1024));
+        if (!p) return (size_t)-1;
+        *buf = p, *cap = n + 1024;
         n = fastfnet_tok_encode(tok, s, len, *buf, *cap);
     }
     return n;
@@ -239,7 +273,8 @@ int fastfnet_dataset_from_records(fastfnet_dataset *d, const fastfnet_records *r
     ivec v = {0};
     size_t capa = 4096, capb = 4096;
     int32_t *ta = malloc(sizeof(int32_t) * capa), *tb = malloc(sizeof(int32_t) * capb);
-    for (int i = 0; i < r->n; i++) {
+    v.oom = !d->off || !d->seg || (labels && !d->labels) || !ta || !tb;
+    for (int i = 0; i < r->n && !v.oom; i++) {
         if (labels) {
             int y = fastfnet_labels_find(labels, r->label[i]);
             if (y < 0) {
@@ -250,6 +285,10 @@ int fastfnet_dataset_from_records(fastfnet_dataset *d, const fastfnet_records *r
             d->labels[i] = y;
         }
         size_t na = encode_all(tok, r->a[i], &ta, &capa), nb = pair ? encode_all(tok, r->b[i], &tb, &capb) : 0;
+        if (na == (size_t)-1 || nb == (size_t)-1) {
+            v.oom = 1;
+            break;
+        }
         size_t room = (size_t)(max_len - specials);
         if (na + nb > room) {
             d->truncated++;
@@ -269,9 +308,13 @@ int fastfnet_dataset_from_records(fastfnet_dataset *d, const fastfnet_records *r
             iv_push(&v, sep);
         }
     }
-    d->off[r->n] = (int64_t)v.n;
-    d->ids = v.ids;
     free(ta), free(tb);
+    d->ids = v.ids;
+    if (v.oom) {
+        fastfnet_dataset_free(d);
+        return fastfnet_err(err, errlen, "%s: out of memory building the data set (%d examples)", path, r->n);
+    }
+    d->off[r->n] = (int64_t)v.n;
     return 0;
 }
 
@@ -378,7 +421,8 @@ int fastfnet_dataset_pretrain(fastfnet_dataset *d, const int32_t *stream, size_t
     d->seg = malloc(sizeof(int32_t) * nex);
     if (nsp) d->labels = malloc(sizeof(int32_t) * nex);
     ivec v = {0};
-    for (size_t i = 0; i < nex; i++) {
+    v.oom = !d->off || !d->seg || (nsp && !d->labels);
+    for (size_t i = 0; i < nex && !v.oom; i++) {
         d->off[i] = (int64_t)v.n;
         iv_push(&v, s->cls);
         size_t a = nsp ? 2 * i : i;
@@ -398,26 +442,33 @@ int fastfnet_dataset_pretrain(fastfnet_dataset *d, const int32_t *stream, size_t
             iv_push(&v, s->sep);
         }
     }
-    d->off[nex] = (int64_t)v.n;
     d->ids = v.ids;
+    if (v.oom) {
+        fastfnet_dataset_free(d);
+        return fastfnet_err(err, errlen, "out of memory building %zu pre-training examples", nex);
+    }
+    d->off[nex] = (int64_t)v.n;
     return 0;
 }
 
-void fastfnet_dataset_slice(fastfnet_dataset *out, const fastfnet_dataset *d, int from, int to) {
+int fastfnet_dataset_slice(fastfnet_dataset *out, const fastfnet_dataset *d, int from, int to) {
     memset(out, 0, sizeof *out);
     int n = to - from;
     out->n = n;
     size_t base = (size_t)d->off[from], len = (size_t)(d->off[to] - d->off[from]);
     out->off = malloc(sizeof(int64_t) * (size_t)(n + 1));
-    out->seg = malloc(sizeof(int32_t) * (size_t)n);
+    out->seg = malloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1));
     out->ids = malloc(sizeof(int32_t) * (len ? len : 1));
+    if (d->labels) out->labels = malloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1));
+    if (!out->off || !out->seg || !out->ids || (d->labels && !out->labels)) {
+        fastfnet_dataset_free(out);
+        return -1;
+    }
     memcpy(out->ids, d->ids + base, sizeof(int32_t) * len);
     memcpy(out->seg, d->seg + from, sizeof(int32_t) * (size_t)n);
     for (int i = 0; i <= n; i++) out->off[i] = d->off[from + i] - (int64_t)base;
-    if (d->labels) {
-        out->labels = malloc(sizeof(int32_t) * (size_t)n);
-        memcpy(out->labels, d->labels + from, sizeof(int32_t) * (size_t)n);
-    }
+    if (d->labels) memcpy(out->labels, d->labels + from, sizeof(int32_t) * (size_t)n);
+    return 0;
 }
 
 void fastfnet_dataset_batch(const fastfnet_dataset *d, const int *idx, int B, int T, int pad, int32_t *ids, int32_t *tt,
@@ -548,8 +599,13 @@ int fastfnet_records_spam(fastfnet_records *train, fastfnet_records *valid, fast
         int k = bucket == 0 ? 0 : bucket == 1 ? 1 : 2;
         const char *label = !strncmp(rel, "spam", 4) ? "spam" : "ham";
         /* the body may hold NUL bytes in broken messages: they end the text, as for any C string */
-        rec_push(out[k], &cap[k], dupn(body, strlen(body)), NULL, dupn(label, strlen(label)), i + 1);
+        char *lab = dupn(label, strlen(label));
+        int bad = !lab || rec_push(out[k], &cap[k], dupn(body, strlen(body)), NULL, 0, lab, i + 1);
         free(msg);
+        if (bad) {
+            fastfnet_json_free(j);
+            return fastfnet_err(err, errlen, "%s: out of memory reading message %d", dir, i + 1);
+        }
     }
     fastfnet_json_free(j);
     if (train->n == 0 || valid->n == 0 || test->n == 0) return fastfnet_err(err, errlen, "%s: the corpus is empty", dir);

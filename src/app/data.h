@@ -2,8 +2,7 @@
  * tokenized datasets ([CLS] a [SEP] (b [SEP])), padded batches, MLM masking and NSP pairs. */
 #ifndef FASTFNET_DATA_H
 #define FASTFNET_DATA_H
-#include "tokenizer.h"
-#include "util.h"
+#include "fastfnet_util.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,7 +63,7 @@ typedef struct {
 int fastfnet_dataset_pretrain(fastfnet_dataset *d, const int32_t *stream, size_t n, int max_len, int nsp, uint64_t seed, const fastfnet_mlm_ids *s,
                          char *err, size_t errlen);
 /* Keep examples [from, to) of d (a split), in a new dataset. */
-void fastfnet_dataset_slice(fastfnet_dataset *out, const fastfnet_dataset *d, int from, int to);
+int fastfnet_dataset_slice(fastfnet_dataset *out, const fastfnet_dataset *d, int from, int to); /* -1: out of memory */
 
 /* Fill a (B,T) batch from examples idx[0..B): ids padded with pad, token types, labels (class ids). */
 void fastfnet_dataset_batch(const fastfnet_dataset *d, const int *idx, int B, int T, int pad, int32_t *ids, int32_t *tt,

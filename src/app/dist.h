@@ -17,6 +17,9 @@ int fastfnet_dist_size(void);
 /* Nonzero when a launcher started several processes (OMPI_COMM_WORLD_SIZE, PMI_SIZE, PMIX_SIZE...). */
 int fastfnet_dist_launched_size(void);
 
+/* 0 when buffers of n floats can go through the collectives below (MPI counts are ints), else -1 with a
+ * message; the trainer asks before its first step. */
+int fastfnet_dist_check_size(size_t n, char *err, size_t errlen);
 /* [lo, hi) of n items owned by `rank` of `size`: balanced contiguous blocks. */
 void fastfnet_dist_block(size_t n, int rank, int size, size_t *lo, size_t *hi);
 

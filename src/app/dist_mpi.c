@@ -6,17 +6,19 @@
 #include <stdio.h>
 #include <string.h>
 #include "dist.h"
-#include "util.h"
-#include "die.h"
+#include "fastfnet_util.h"
+#include <stdlib.h>
 
 static int g_rank = 0, g_size = 1, g_inited = 0;
 static double g_comm = 0.0, g_wait = 0.0;
 static int *g_counts, *g_displs; /* per-rank block counts and offsets of the last buffer size */
+static double *g_sums;            /* 64 doubles per rank: fastfnet_dist_sum_f64's gather */
 static size_t g_counts_n = (size_t)-1;
 
 int fastfnet_dist_init(int *argc, char ***argv, char *err, size_t errlen) {
     if (!fastfnet_dist_launched_size()) return 0; /* not under a launcher: one process, no MPI */
     int provided;
+    if (g_inited) return 0;
     if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
         snprintf(err, errlen, "MPI_Init failed");
         return -1;
@@ -24,16 +26,20 @@ int fastfnet_dist_init(int *argc, char ***argv, char *err, size_t errlen) {
     g_inited = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
-    g_counts = fastfnet_xmalloc(sizeof(int) * (size_t)g_size);
-    g_displs = fastfnet_xmalloc(sizeof(int) * (size_t)g_size);
+    g_counts = malloc(sizeof(int) * (size_t)g_size);
+    g_displs = malloc(sizeof(int) * (size_t)g_size);
+    g_sums = malloc(sizeof(double) * 64 * (size_t)g_size);
+    if (!g_counts || !g_displs || !g_sums) return fastfnet_err(err, errlen, "MPI: out of memory for %d processes", g_size);
     return 0;
 }
 
 void fastfnet_dist_finalize(void) {
     if (!g_inited) return;
     MPI_Finalize();
-    fastfnet_free(g_counts);
-    fastfnet_free(g_displs);
+    free(g_counts);
+    free(g_displs);
+    free(g_sums);
+    g_counts = g_displs = NULL, g_sums = NULL;
     g_inited = 0;
 }
 
@@ -54,14 +60,20 @@ void fastfnet_dist_bcast(void *buf, size_t bytes, int root) {
 
 void fastfnet_dist_sum_f64(double *v, int n) {
     if (g_size < 2) return;
-    double all[64 * 64], *a = n * g_size <= 64 * 64 ? all : fastfnet_xmalloc(sizeof(double) * (size_t)n * g_size);
+    double *a = g_sums; /* n <= 64 */
     MPI_Allgather(v, n, MPI_DOUBLE, a, n, MPI_DOUBLE, MPI_COMM_WORLD);
     for (int i = 0; i < n; i++) {
         double s = 0.0;
         for (int r = 0; r < g_size; r++) s += a[(size_t)r * n + i];
         v[i] = s;
     }
-    if (a != all) fastfnet_free(a);
+}
+
+int fastfnet_dist_check_size(size_t n, char *err, size_t errlen) {
+    size_t lo, hi;
+    fastfnet_dist_block(n, g_size - 1, g_size, &lo, &hi);
+    if (g_size > 1 && hi > (size_t)INT_MAX) return fastfnet_err(err, errlen, "MPI: blocks of %zu floats are too large for MPI's counts; use more processes", n / (size_t)g_size);
+    return 0;
 }
 
 static void counts_for(size_t n) {
@@ -69,7 +81,7 @@ static void counts_for(size_t n) {
     for (int r = 0; r < g_size; r++) {
         size_t lo, hi;
         fastfnet_dist_block(n, r, g_size, &lo, &hi);
-        if (hi - lo > (size_t)INT_MAX || lo > (size_t)INT_MAX) fastfnet_die("MPI: a block of %zu floats is too large; use more processes", hi - lo);
+        if (hi - lo > (size_t)INT_MAX || lo > (size_t)INT_MAX) MPI_Abort(MPI_COMM_WORLD, 1); /* refused by fastfnet_dist_check_size */
         g_counts[r] = (int)(hi - lo);
         g_displs[r] = (int)lo;
     }

@@ -12,6 +12,7 @@ int fastfnet_dist_init(int *argc, char ***argv, char *err, size_t errlen) {
     return 0;
 }
 void fastfnet_dist_finalize(void) {}
+int fastfnet_dist_check_size(size_t n, char *err, size_t errlen) { return 0; }
 int fastfnet_dist_rank(void) { return 0; }
 int fastfnet_dist_size(void) { return 1; }
 void fastfnet_dist_barrier(void) {}

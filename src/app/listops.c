@@ -1,8 +1,7 @@
 /* listops.c: LRA ListOps expressions: a generator that labels as it draws, an independent evaluator, and an
  * atomic TSV writer. The rules (tokens, MED of an even count, the drawing process) are in listops.h. */
 #include "listops.h"
-#include "die.h"
-#include "util.h"
+#include "fastfnet_util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,8 +189,12 @@ int fastfnet_listops_eval(const char *expr, char *err, size_t errlen) {
     if (!expr) return fastfnet_err(err, errlen, "listops: no expression");
     size_t len = strlen(expr);
     size_t maxtok = len / 2 + 1; /* tokens are separated, so at most ceil(len/2) of them */
-    int *vals = fastfnet_xmalloc(maxtok * sizeof *vals);
-    lo_frame *fr = fastfnet_xmalloc(maxtok * sizeof *fr);
+    int *vals = malloc(maxtok * sizeof *vals);
+    lo_frame *fr = malloc(maxtok * sizeof *fr);
+    if (!vals || !fr) {
+        free(vals), free(fr);
+        return fastfnet_err(err, errlen, "listops: out of memory for an expression of %zu bytes", len);
+    }
     size_t nv = 0, nf = 0, tokpos = 0, done_at = 0;
     int rc = -1, result = -1;
     const char *p = expr;
@@ -273,8 +276,8 @@ int fastfnet_listops_eval(const char *expr, char *err, size_t errlen) {
     }
     rc = result;
 out:
-    fastfnet_free(vals);
-    fastfnet_free(fr);
+    free(vals);
+    free(fr);
     return rc;
 }
 
@@ -289,7 +292,11 @@ int fastfnet_listops_write_tsv(const char *path, const fastfnet_listops_config *
     fastfnet_atomic_file a;
     if (fastfnet_atomic_open(&a, path, err, errlen) != 0) return -1;
     size_t cap = fastfnet_listops_buf_size(c);
-    char *buf = fastfnet_xmalloc(cap);
+    char *buf = malloc(cap);
+    if (!buf) {
+        fastfnet_atomic_abort(&a);
+        return fastfnet_err(err, errlen, "%s: out of memory for an example of %zu bytes", path, cap);
+    }
     fastfnet_rng rng;
     fastfnet_rng_seed(&rng, seed);
     int bad = 0, gen_fail = -1;
@@ -302,7 +309,7 @@ int fastfnet_listops_write_tsv(const char *path, const fastfnet_listops_config *
         }
         bad = fprintf(a.f, "%d\t", label) < 0 || fputs(buf, a.f) == EOF || fputc('\n', a.f) == EOF;
     }
-    fastfnet_free(buf);
+    free(buf);
     if (gen_fail >= 0) {
         fastfnet_atomic_abort(&a);
         return fastfnet_err(err, errlen, "%s: example %d: %d trees in a row missed the length window %d..%d", path,

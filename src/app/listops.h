@@ -27,7 +27,7 @@
  * Label distribution: skewed as in LRA (MAX pushes values up, MIN down; SM and MED spread them). */
 #ifndef FASTFNET_LISTOPS_H
 #define FASTFNET_LISTOPS_H
-#include "util.h"
+#include "fastfnet_util.h"
 #include <stddef.h>
 #include <stdint.h>
 

@@ -1,9 +1,7 @@
 /* model_dir.c: the files of a model directory beside the weights: which tokenizer file it holds, whether that
  * tokenizer fits the model, and config.json with the fields HF needs to load a classifier. */
 #include "model_dir.h"
-#include "json.h"
-#include "safetensors.h"
-#include "util.h"
+#include "fastfnet_util.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>

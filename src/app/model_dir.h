@@ -4,7 +4,6 @@
 #define FASTFNET_MODEL_DIR_H
 #include "data.h"
 #include "fastfnet.h"
-#include "tokenizer.h"
 #include "train.h"
 #include <stddef.h>
 

@@ -1,8 +1,7 @@
 /* plot.c: `fastfnet plot`'s engine: reads metrics JSON lines, draws loss and accuracy panels as one SVG. */
 #define _POSIX_C_SOURCE 200809L
 #include "plot.h"
-#include "json.h"
-#include "util.h"
+#include "fastfnet_util.h"
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -161,15 +160,11 @@ static int read_run(const char *path, run *r, fastfnet_plot_stats *st, char *err
     if (!fp) return fastfnet_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     char *line = NULL;
     size_t cap = 0;
-    ssize_t len;
-    long lineno = 0;
-    int rc = 0;
-    while ((len = getline(&line, &cap, fp)) != -1) {
+    long len, lineno = 0;
+    int rc = 0, terminated;
+    while ((len = fastfnet_read_line(fp, &line, &cap, &terminated)) != -1) {
         lineno++;
-        int terminated = len > 0 && line[len - 1] == '\n';
-        size_t n = (size_t)len;
-        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
-        size_t b = 0;
+        size_t n = (size_t)len, b = 0;
         while (b < n && (line[b] == ' ' || line[b] == '\t' || line[b] == '\r')) b++;
         if (b == n) continue;
         st->lines++;

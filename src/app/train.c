@@ -1,21 +1,18 @@
 /* train.c: the training loop (AdamW, warmup + linear/cosine decay, clipping, accumulation), evaluation,
  * crash-safe checkpoints with the full training state, resume, and prediction. */
 #include "train.h"
+#include "fastfnet_train.h"
+#include "options.h"
 #include "data.h"
 #include "dist.h"
-#include "json.h"
-#include "die.h"
+#include "fastfnet_util.h"
 #include "listops.h"
-#include "model.h"
 #include "model_dir.h"
-#include "safetensors.h"
-#include "tokenizer.h"
-#include "util.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -57,14 +54,28 @@ void fastfnet_train_defaults(fastfnet_train_opts *o) {
 
 /* ---------- small helpers ---------- */
 
-/* In a data-parallel run only rank 0 (the lead) prints, writes metrics and checkpoints. */
-static int g_lead = 1;
-#define say(...) do { if (g_lead) fprintf(stderr, __VA_ARGS__); } while (0)
+/* Informational lines go to the caller's log hook, from rank 0 only (in a data-parallel run only the lead
+ * reports, writes metrics and checkpoints). */
+typedef struct {
+    fastfnet_train_log fn;
+    void *user;
+    int lead;
+} logger;
 
-static volatile sig_atomic_t g_stop;
-static void on_signal(int sig) {
-    (void)sig;
-    g_stop = 1;
+__attribute__((format(printf, 2, 3))) static void say(const logger *lg, const char *fmt, ...) {
+    if (!lg || !lg->fn || !lg->lead) return;
+    char buf[1024], *line = buf;
+    va_list ap, aq;
+    va_start(ap, fmt);
+    va_copy(aq, ap);
+    int k = vsnprintf(buf, sizeof buf, fmt, ap);
+    if (k >= (int)sizeof buf && (line = malloc((size_t)k + 1))) vsnprintf(line, (size_t)k + 1, fmt, aq); /* the options of long paths */
+    va_end(aq);
+    va_end(ap);
+    if (!line) line = buf; /* out of memory: the line cut short */
+    line[strcspn(line, "\n")] = 0;
+    lg->fn(line, lg->user);
+    if (line != buf) free(line);
 }
 
 static double peak_rss_mib(void) {
@@ -104,56 +115,78 @@ static int fsync_dir(const char *dir) {
     return rc != 0 && e != EINVAL ? -1 : 0;
 }
 
-static void permutation(int *perm, int n, long seed, long epoch) {
+/* perm = a Fisher-Yates shuffle of 0..n-1 drawn from a generator seeded with seed: the one shuffle of the
+ * data order, the held-out split and the subsets. */
+static void shuffled(int *perm, int n, uint64_t seed) {
     for (int i = 0; i < n; i++) perm[i] = i;
     fastfnet_rng r;
-    fastfnet_rng_seed(&r, (uint64_t)seed * 1000003ull + (uint64_t)epoch);
+    fastfnet_rng_seed(&r, seed);
     for (int i = n - 1; i > 0; i--) {
         int j = (int)(fastfnet_rng_u64(&r) % (uint64_t)(i + 1)), t = perm[i];
         perm[i] = perm[j], perm[j] = t;
     }
 }
 
+/* The data order of an epoch. */
+static void permutation(int *perm, int n, long seed, long epoch) { shuffled(perm, n, (uint64_t)seed * 1000003ull + (uint64_t)epoch); }
+
 /* Which k of n items a seeded random subset keeps (keep[i] = 1), so that they can be kept in their original
  * order: files and splits are often sorted by label (SpamAssassin's are), so the first k could share one. */
 static char *pick_subset(int n, int k, long seed, long salt) {
     int *perm = malloc(sizeof(int) * n);
     char *keep = calloc((size_t)n, 1);
+    if (!perm || !keep) return free(perm), free(keep), NULL;
     permutation(perm, n, seed, salt);
     for (int i = 0; i < k; i++) keep[perm[i]] = 1;
     free(perm);
     return keep;
 }
 
-/* Keep a seeded random subset of k examples of d, in their original order. */
-static void take_subset(fastfnet_dataset *d, int k, uint64_t seed) {
-    if (k <= 0 || d->n <= k) return;
-    char *keep = pick_subset(d->n, k, (long)(seed & 0x7fffffff), -2);
+/* out = the examples idx[0..k) of d, in that order; -1 when out of memory. */
+static int dataset_gather(fastfnet_dataset *out, const fastfnet_dataset *d, const int *idx, int k) {
     fastfnet_dataset t = {0};
-    t.n = k;
-    t.off = malloc(sizeof(int64_t) * (k + 1));
-    t.seg = malloc(sizeof(int32_t) * k);
-    if (d->labels) t.labels = malloc(sizeof(int32_t) * k);
     size_t len = 0;
-    for (int i = 0; i < d->n; i++)
-        if (keep[i]) len += (size_t)(d->off[i + 1] - d->off[i]);
+    for (int i = 0; i < k; i++) len += (size_t)(d->off[idx[i] + 1] - d->off[idx[i]]);
+    t.n = k;
+    t.off = malloc(sizeof(int64_t) * (size_t)(k > 0 ? k + 1 : 1));
+    t.seg = malloc(sizeof(int32_t) * (size_t)(k > 0 ? k : 1));
     t.ids = malloc(sizeof(int32_t) * (len ? len : 1));
-    int j = 0;
+    if (d->labels) t.labels = malloc(sizeof(int32_t) * (size_t)(k > 0 ? k : 1));
+    if (!t.off || !t.seg || !t.ids || (d->labels && !t.labels)) {
+        fastfnet_dataset_free(&t);
+        return -1;
+    }
     int64_t pos = 0;
-    for (int i = 0; i < d->n; i++) {
-        if (!keep[i]) continue;
-        int64_t l = d->off[i + 1] - d->off[i];
-        t.off[j] = pos;
-        memcpy(t.ids + pos, d->ids + d->off[i], sizeof(int32_t) * (size_t)l);
-        t.seg[j] = d->seg[i];
-        if (d->labels) t.labels[j] = d->labels[i];
-        pos += l, j++;
+    for (int i = 0; i < k; i++) {
+        int e = idx[i];
+        int64_t l = d->off[e + 1] - d->off[e];
+        t.off[i] = pos;
+        memcpy(t.ids + pos, d->ids + d->off[e], sizeof(int32_t) * (size_t)l);
+        t.seg[i] = d->seg[e];
+        if (d->labels) t.labels[i] = d->labels[e];
+        pos += l;
     }
     t.off[k] = pos;
+    *out = t;
+    return 0;
+}
+
+/* Keep a seeded random subset of k examples of d, in their original order. */
+static int take_subset(fastfnet_dataset *d, int k, uint64_t seed) {
+    if (k <= 0 || d->n <= k) return 0;
+    char *keep = pick_subset(d->n, k, (long)(seed & 0x7fffffff), -2);
+    int *idx = malloc(sizeof(int) * (size_t)k), j = 0;
+    fastfnet_dataset t;
+    int rc = keep && idx ? 0 : -1;
+    for (int i = 0; !rc && i < d->n; i++)
+        if (keep[i]) idx[j++] = i;
+    if (!rc) rc = dataset_gather(&t, d, idx, k);
+    free(keep), free(idx);
+    if (rc) return -1;
     t.truncated = d->truncated;
-    free(keep);
     fastfnet_dataset_free(d);
     *d = t;
+    return 0;
 }
 
 /* ---------- the data of a run ---------- */
@@ -166,6 +199,7 @@ typedef struct {
     fastfnet_tokenizer *tok;
     fastfnet_mlm_ids mlm; /* MLM: the tokenizer's [CLS], [SEP], [MASK] and special ids */
     int max_len;
+    const logger *lg;
 } run_data;
 
 static void run_data_free(run_data *d) {
@@ -183,41 +217,21 @@ static int task_of(const char *t) {
     return -1;
 }
 
-/* Hold out the last valid_frac of a shuffled copy: deterministic from the seed. */
-static void split_valid(fastfnet_dataset *train, fastfnet_dataset *valid, double frac, uint64_t seed) {
+/* Hold out the last valid_frac of a shuffled copy: deterministic from the seed. -1 when out of memory. */
+static int split_valid(fastfnet_dataset *train, fastfnet_dataset *valid, double frac, uint64_t seed) {
     int n = train->n, nv = (int)(n * frac);
     if (nv < 1) nv = 1;
-    int *perm = malloc(sizeof(int) * n);
-    for (int i = 0; i < n; i++) perm[i] = i;
-    fastfnet_rng r;
-    fastfnet_rng_seed(&r, seed ^ 0x5EED5);
-    for (int i = n - 1; i > 0; i--) {
-        int j = (int)(fastfnet_rng_u64(&r) % (uint64_t)(i + 1)), t = perm[i];
-        perm[i] = perm[j], perm[j] = t;
-    }
-    /* rebuild in permuted order, then slice */
-    fastfnet_dataset shuf = {0};
-    shuf.n = n;
-    shuf.off = malloc(sizeof(int64_t) * (n + 1));
-    shuf.seg = malloc(sizeof(int32_t) * n);
-    shuf.ids = malloc(sizeof(int32_t) * (size_t)(train->off[n] ? train->off[n] : 1));
-    if (train->labels) shuf.labels = malloc(sizeof(int32_t) * n);
-    int64_t pos = 0;
-    for (int i = 0; i < n; i++) {
-        int e = perm[i];
-        int64_t len = train->off[e + 1] - train->off[e];
-        shuf.off[i] = pos;
-        memcpy(shuf.ids + pos, train->ids + train->off[e], sizeof(int32_t) * (size_t)len);
-        shuf.seg[i] = train->seg[e];
-        if (train->labels) shuf.labels[i] = train->labels[e];
-        pos += len;
-    }
-    shuf.off[n] = pos;
+    int *perm = malloc(sizeof(int) * (size_t)n);
+    fastfnet_dataset shuf;
+    if (!perm) return -1;
+    shuffled(perm, n, seed ^ 0x5EED5);
+    int rc = dataset_gather(&shuf, train, perm, n); /* in permuted order, then sliced */
     free(perm);
+    if (rc) return -1;
     fastfnet_dataset_free(train);
-    fastfnet_dataset_slice(valid, &shuf, n - nv, n);
-    fastfnet_dataset_slice(train, &shuf, 0, n - nv);
+    rc = fastfnet_dataset_slice(valid, &shuf, n - nv, n) || fastfnet_dataset_slice(train, &shuf, 0, n - nv) ? -1 : 0;
     fastfnet_dataset_free(&shuf);
+    return rc;
 }
 
 static int load_records_ds(fastfnet_dataset *ds, const char *path, run_data *d, int need_label, char *err, size_t n) {
@@ -226,7 +240,7 @@ static int load_records_ds(fastfnet_dataset *ds, const char *path, run_data *d, 
     int rc = fastfnet_dataset_from_records(ds, &r, path, d->tok, need_label ? &d->labels : NULL, d->max_len, err, n);
     fastfnet_records_free(&r);
     if (!rc && ds->truncated)
-        say("fastfnet: %s: %lld of %d examples truncated to %d tokens\n", path, (long long)ds->truncated, ds->n, d->max_len);
+        say(d->lg, "fastfnet: %s: %lld of %d examples truncated to %d tokens\n", path, (long long)ds->truncated, ds->n, d->max_len);
     return rc;
 }
 
@@ -235,6 +249,7 @@ static char *records_text(const fastfnet_records *r, size_t *len) {
     size_t n = 0;
     for (int i = 0; i < r->n; i++) n += strlen(r->a[i]) + 1 + (r->b && r->b[i] ? strlen(r->b[i]) + 1 : 0);
     char *s = malloc(n + 1), *p = s;
+    if (!s) return NULL;
     for (int i = 0; i < r->n; i++) {
         size_t k = strlen(r->a[i]);
         memcpy(p, r->a[i], k), p += k, *p++ = '\n';
@@ -245,8 +260,17 @@ static char *records_text(const fastfnet_records *r, size_t *len) {
     return s;
 }
 
+/* dst = a copy of src; -1 when out of memory (dst then empty). */
+static int copy_labels(fastfnet_labels *dst, const fastfnet_labels *src) {
+    dst->n = 0;
+    if (!(dst->names = malloc(sizeof(char *) * (size_t)(src->n ? src->n : 1)))) return -1;
+    for (; dst->n < src->n; dst->n++)
+        if (!(dst->names[dst->n] = strdup(src->names[dst->n]))) return fastfnet_labels_free(dst), -1;
+    return 0;
+}
+
 /* Built-in ListOps: generated once into data_dir/listops (train/valid/test TSV), seeded. */
-static int ensure_listops(const char *dir, char *err, size_t n) {
+static int ensure_listops(const char *dir, const logger *lg, char *err, size_t n) {
     static const char *names[] = {"train.tsv", "valid.tsv", "test.tsv"};
     static const int counts[] = {20000, 1000, 1000};
     if (mkdir_p(dir)) return fastfnet_err(err, n, "%s: cannot create (%s)", dir, strerror(errno));
@@ -256,7 +280,7 @@ static int ensure_listops(const char *dir, char *err, size_t n) {
         if (file_exists(p)) continue;
         fastfnet_listops_config c;
         fastfnet_listops_default(&c);
-        say("fastfnet: generating ListOps %s (%d examples, LRA lengths %d..%d)\n", p, counts[i], c.min_len, c.max_len);
+        say(lg, "fastfnet: generating ListOps %s (%d examples, LRA lengths %d..%d)\n", p, counts[i], c.min_len, c.max_len);
         if (fastfnet_listops_write_tsv(p, &c, 1000 + (uint64_t)i, counts[i], err, n)) return -1;
     }
     return 0;
@@ -274,180 +298,222 @@ static int check_task_tokenizer(const fastfnet_tokenizer *t, int task, const fas
     return 0;
 }
 
-static int prepare_data(run_data *d, const fastfnet_train_opts *o, fastfnet_tokenizer *given_tok, const fastfnet_labels *given_labels,
-                        char *err, size_t n) {
-    memset(d, 0, sizeof *d);
-    d->task = task_of(o->task);
-    if (d->task < 0) return fastfnet_err(err, n, "--task: '%s' must be classify, classify-pair or mlm", o->task);
-    char tr[4200] = "", va[4200] = "", te[4200] = "";
+/* The files of a run's splits (empty: none) and what kind of data set they are. */
+typedef struct {
+    char tr[4200], va[4200], te[4200];
+    int is_text, is_listops;
+} data_files;
+
+/* Fashion-MNIST: 784 pixel tokens + [CLS], ten named classes, the byte tokenizer. */
+static int prepare_image(run_data *d, const fastfnet_train_opts *o, fastfnet_tokenizer *given_tok, char *err, size_t n) {
+    if (d->task != TASK_CLASSIFY) return fastfnet_err(err, n, "--data image is a classify task");
+    d->max_len = o->max_len ? o->max_len : 785;
+    if (d->max_len < 785) return fastfnet_err(err, n, "--data image needs --max-len >= 785 (784 pixels + [CLS])");
+    char a[4200], b[4200];
+    snprintf(a, sizeof a, "%s/fashion-mnist/train-images-idx3-ubyte", o->data_dir);
+    snprintf(b, sizeof b, "%s/fashion-mnist/train-labels-idx1-ubyte", o->data_dir);
+    if (!file_exists(a)) return fastfnet_err(err, n, "%s is missing: run scripts/fetch_data.sh first", a);
+    if (fastfnet_dataset_from_idx(&d->train, a, b, o->limit, err, n)) return -1;
+    snprintf(a, sizeof a, "%s/fashion-mnist/t10k-images-idx3-ubyte", o->data_dir);
+    snprintf(b, sizeof b, "%s/fashion-mnist/t10k-labels-idx1-ubyte", o->data_dir);
+    if (fastfnet_dataset_from_idx(&d->test, a, b, o->eval_limit, err, n)) return -1;
+    d->have_test = 1;
+    if (split_valid(&d->train, &d->valid, o->valid_frac, (uint64_t)o->seed)) return fastfnet_err(err, n, "%s: out of memory", a);
+    d->tok = given_tok ? given_tok : fastfnet_tok_byte();
+    fastfnet_labels named = {10, (char **)FASHION};
+    return copy_labels(&d->labels, &named) ? fastfnet_err(err, n, "out of memory") : 0;
+}
+
+/* The split files of --data NAME (ListOps generated on first use: one writer, the others wait, then read)
+ * or of --train/--valid/--test, and the default length of each kind. */
+static int resolve_files(data_files *f, run_data *d, const fastfnet_train_opts *o, char *err, size_t n) {
     const char *data = o->data;
-    if (data && !strcmp(data, "image")) {
-        if (d->task != TASK_CLASSIFY) return fastfnet_err(err, n, "--data image is a classify task");
-        d->max_len = o->max_len ? o->max_len : 785;
-        if (d->max_len < 785) return fastfnet_err(err, n, "--data image needs --max-len >= 785 (784 pixels + [CLS])");
-        char a[4200], b[4200];
-        snprintf(a, sizeof a, "%s/fashion-mnist/train-images-idx3-ubyte", o->data_dir);
-        snprintf(b, sizeof b, "%s/fashion-mnist/train-labels-idx1-ubyte", o->data_dir);
-        if (!file_exists(a)) return fastfnet_err(err, n, "%s is missing: run scripts/fetch_data.sh first", a);
-        if (fastfnet_dataset_from_idx(&d->train, a, b, o->limit, err, n)) return -1;
-        snprintf(a, sizeof a, "%s/fashion-mnist/t10k-images-idx3-ubyte", o->data_dir);
-        snprintf(b, sizeof b, "%s/fashion-mnist/t10k-labels-idx1-ubyte", o->data_dir);
-        if (fastfnet_dataset_from_idx(&d->test, a, b, o->eval_limit, err, n)) return -1;
-        d->have_test = 1;
-        split_valid(&d->train, &d->valid, o->valid_frac, (uint64_t)o->seed);
-        d->tok = given_tok ? given_tok : fastfnet_tok_byte();
-        d->labels.n = 10;
-        d->labels.names = malloc(sizeof(char *) * 10);
-        for (int i = 0; i < 10; i++) d->labels.names[i] = strdup(FASHION[i]);
-        return 0;
-    }
+    memset(f, 0, sizeof *f);
     if (data && !strcmp(data, "listops")) {
         char dir[4200];
-        if (fastfnet_path(dir, sizeof dir, err, n, "%s/listops", o->data_dir)) return -1;
-        if (g_lead && ensure_listops(dir, err, n)) return -1; /* one writer; the others wait, then read */
+        int lead = fastfnet_dist_rank() == 0;
+        if (fastfnet_path(dir, sizeof dir, err, n, "%s/listops", o->data_dir) || (lead && ensure_listops(dir, d->lg, err, n))) return -1;
         fastfnet_dist_barrier();
-        if (!g_lead && ensure_listops(dir, err, n)) return -1;
-        if (fastfnet_path(tr, sizeof tr, err, n, "%s/train.tsv", dir) || fastfnet_path(va, sizeof va, err, n, "%s/valid.tsv", dir) ||
-            fastfnet_path(te, sizeof te, err, n, "%s/test.tsv", dir))
+        if (!lead && ensure_listops(dir, d->lg, err, n)) return -1;
+        if (fastfnet_path(f->tr, sizeof f->tr, err, n, "%s/train.tsv", dir) || fastfnet_path(f->va, sizeof f->va, err, n, "%s/valid.tsv", dir) ||
+            fastfnet_path(f->te, sizeof f->te, err, n, "%s/test.tsv", dir))
             return -1;
+        f->is_listops = 1;
     } else if (data && !strcmp(data, "text")) {
         if (d->task != TASK_CLASSIFY) return fastfnet_err(err, n, "--data text is a classify task");
-        snprintf(tr, sizeof tr, "%s/spam-assassin", o->data_dir);
+        snprintf(f->tr, sizeof f->tr, "%s/spam-assassin", o->data_dir);
+        f->is_text = 1;
     } else if (data && !strcmp(data, "pretrain")) {
         if (d->task != TASK_MLM) return fastfnet_err(err, n, "--data pretrain is for --task mlm");
     } else if (data) {
         return fastfnet_err(err, n, "--data: '%s' must be image, text, listops or pretrain (or give --train FILE)", data);
     } else {
         if (!o->train) return fastfnet_err(err, n, "give --data NAME or --train FILE (see fastfnet train --help)");
-        snprintf(tr, sizeof tr, "%s", o->train);
-        if (o->valid) snprintf(va, sizeof va, "%s", o->valid);
-        if (o->test) snprintf(te, sizeof te, "%s", o->test);
+        snprintf(f->tr, sizeof f->tr, "%s", o->train);
+        if (o->valid) snprintf(f->va, sizeof f->va, "%s", o->valid);
+        if (o->test) snprintf(f->te, sizeof f->te, "%s", o->test);
     }
-    int is_text = data && !strcmp(data, "text"), is_listops = data && !strcmp(data, "listops");
-    d->max_len = o->max_len ? o->max_len : is_text ? 4096 : is_listops ? 2000 : 512;
-    if (d->task == TASK_MLM) {
-        /* raw text: the whole file is one token stream */
-        size_t len, vlen = 0;
-        char *text, *vtext = NULL;
-        if (data) {
-            if (fastfnet_text_corpus(o->data_dir, &text, &len, &vtext, &vlen, err, n)) return -1;
-        } else if (!(text = fastfnet_read_file(tr, &len, (size_t)1 << 34, err, n))) {
-            return -1;
-        } else if (va[0] && !(vtext = fastfnet_read_file(va, &vlen, (size_t)1 << 34, err, n))) {
-            free(text);
-            return -1;
-        }
-        if (given_tok) d->tok = given_tok;
-        else if (o->tokenizer_file) {
-            if (!(d->tok = fastfnet_tok_load(o->tokenizer_file, err, n))) return free(text), -1;
-        } else {
-            fastfnet_tok_kind k = !strcmp(o->tokenizer, "bpe") ? FASTFNET_TOK_BPE : !strcmp(o->tokenizer, "word") ? FASTFNET_TOK_WORD : FASTFNET_TOK_BYTE;
-            d->tok = k == FASTFNET_TOK_BYTE ? fastfnet_tok_byte() : fastfnet_tok_train(k, text, len, o->vocab_size, 2, err, n);
-            if (!d->tok) return free(text), -1;
-        }
-        if (check_task_tokenizer(d->tok, d->task, o, err, n) || fastfnet_mlm_ids_of(&d->mlm, d->tok, err, n))
-            return free(text), free(vtext), -1;
-        for (int split = 0; split < 2; split++) {
-            if (split == 1) {
-                free(text);
-                text = vtext, len = vlen;
-                if (!text) break;
-            }
-            size_t cap = len + 16;
-            int32_t *ids = malloc(sizeof(int32_t) * cap);
-            size_t m = fastfnet_tok_encode(d->tok, text, len, ids, cap);
-            if (m == FASTFNET_TOK_ERROR) fastfnet_die("the tokenizer could not encode the corpus (out of memory, or the SentencePiece library failed)");
-            if (m > cap) {
-                ids = realloc(ids, sizeof(int32_t) * m);
-                m = fastfnet_tok_encode(d->tok, text, len, ids, m);
-            }
-            int rc = fastfnet_dataset_pretrain(split ? &d->valid : &d->train, ids, m, d->max_len, o->nsp, (uint64_t)o->seed + split, &d->mlm, err, n);
-            free(ids);
-            if (rc) return free(text), -1;
-        }
-        free(text);
-        if (d->valid.n == 0) split_valid(&d->train, &d->valid, o->valid_frac, (uint64_t)o->seed);
-        if (o->limit > 0 && o->limit < d->train.n) {
-            fastfnet_dataset t;
-            fastfnet_dataset_slice(&t, &d->train, 0, o->limit);
-            fastfnet_dataset_free(&d->train);
-            d->train = t;
-        }
-        return 0;
-    }
-    /* classification from records */
-    fastfnet_records r, rv = {0}, rt = {0};
-    if (is_text) {
-        if (fastfnet_records_spam(&r, &rv, &rt, tr, err, n)) return -1;
-    } else if (fastfnet_records_read(&r, tr, d->task == TASK_PAIR, 1, err, n)) {
-        return -1;
-    }
-    if (o->limit > 0 && o->limit < r.n) {
-        char *keep = pick_subset(r.n, o->limit, o->seed, -1); /* kept in file order */
-        int k = 0;
-        for (int i = 0; i < r.n; i++) {
-            if (!keep[i]) {
-                free(r.a[i]), free(r.b ? r.b[i] : NULL), free(r.label[i]);
-                continue;
-            }
-            r.a[k] = r.a[i], r.label[k] = r.label[i], r.line[k] = r.line[i];
-            if (r.b) r.b[k] = r.b[i];
-            k++;
-        }
-        r.n = k;
-        free(keep);
-    }
-    if (given_labels) {
-        d->labels.n = given_labels->n;
-        d->labels.names = malloc(sizeof(char *) * given_labels->n);
-        for (int i = 0; i < given_labels->n; i++) d->labels.names[i] = strdup(given_labels->names[i]);
-    } else if (fastfnet_labels_build(&d->labels, &r, err, n)) {
-        fastfnet_records_free(&r);
-        return -1;
-    }
-    if (given_tok) d->tok = given_tok;
+    d->max_len = o->max_len ? o->max_len : f->is_text ? 4096 : f->is_listops ? 2000 : 512;
+    return 0;
+}
+
+/* The tokenizer kind to train (--tokenizer; "auto" is word for ListOps' symbols, bytes otherwise; eval
+ * and predict give none: the model's own is used). */
+static fastfnet_tok_kind tokenizer_kind(const fastfnet_train_opts *o, int listops) {
+    if (!o->tokenizer) return FASTFNET_TOK_BYTE;
+    if (!strcmp(o->tokenizer, "bpe")) return FASTFNET_TOK_BPE;
+    if (!strcmp(o->tokenizer, "word") || (!strcmp(o->tokenizer, "auto") && listops)) return FASTFNET_TOK_WORD;
+    return FASTFNET_TOK_BYTE;
+}
+
+/* Whether make_tokenizer will train one (and so needs the corpus text). */
+static int trains_tokenizer(const fastfnet_train_opts *o, const fastfnet_tokenizer *given, fastfnet_tok_kind k) {
+    return !given && !o->tokenizer_file && k != FASTFNET_TOK_BYTE;
+}
+
+/* The run's tokenizer: the given one (a checkpoint's or a pre-trained model's), --tokenizer-file, or one of
+ * kind k trained on text[0..len); then what the task's examples need of it. */
+static int make_tokenizer(run_data *d, const fastfnet_train_opts *o, fastfnet_tokenizer *given, fastfnet_tok_kind k, const char *text,
+                          size_t len, int min_freq, char *err, size_t n) {
+    if (given) d->tok = given;
     else if (o->tokenizer_file) d->tok = fastfnet_tok_load(o->tokenizer_file, err, n);
-    else {
-        int word = !strcmp(o->tokenizer, "word") || (!strcmp(o->tokenizer, "auto") && data && !strcmp(data, "listops"));
-        fastfnet_tok_kind k = !strcmp(o->tokenizer, "bpe") ? FASTFNET_TOK_BPE : word ? FASTFNET_TOK_WORD : FASTFNET_TOK_BYTE;
-        if (k == FASTFNET_TOK_BYTE) d->tok = fastfnet_tok_byte();
-        else {
-            size_t len;
-            char *text = records_text(&r, &len);
-            d->tok = fastfnet_tok_train(k, text, len, o->vocab_size, 1, err, n);
-            free(text);
-        }
+    else d->tok = k == FASTFNET_TOK_BYTE ? fastfnet_tok_byte() : fastfnet_tok_train(k, text, len, o->vocab_size, min_freq, err, n);
+    if (!d->tok || check_task_tokenizer(d->tok, d->task, o, err, n)) return -1;
+    return d->task == TASK_MLM ? fastfnet_mlm_ids_of(&d->mlm, d->tok, err, n) : 0;
+}
+
+/* MLM's raw text: the built-in corpus, or the --train (and --valid) file, each one token stream. */
+static int read_mlm_text(const data_files *f, const fastfnet_train_opts *o, char **text, size_t *len, char **vtext, size_t *vlen,
+                         char *err, size_t n) {
+    *text = *vtext = NULL, *vlen = 0;
+    if (o->data) return fastfnet_text_corpus(o->data_dir, text, len, vtext, vlen, err, n);
+    if (!(*text = fastfnet_read_file(f->tr, len, (size_t)1 << 34, err, n))) return -1;
+    if (f->va[0] && !(*vtext = fastfnet_read_file(f->va, vlen, (size_t)1 << 34, err, n))) return free(*text), *text = NULL, -1;
+    return 0;
+}
+
+/* Pre-training examples of split (0 train, 1 valid) from text. */
+static int encode_pretrain(run_data *d, const fastfnet_train_opts *o, const char *text, size_t len, int split, char *err, size_t n) {
+    size_t cap = len + 16;
+    int32_t *ids = malloc(sizeof(int32_t) * cap);
+    size_t m = ids ? fastfnet_tok_encode(d->tok, text, len, ids, cap) : 0;
+    if (m == FASTFNET_TOK_ERROR) {
+        free(ids);
+        return fastfnet_err(err, n, "the tokenizer could not encode the corpus (out of memory, or the SentencePiece library failed)");
     }
-    if (!d->tok || check_task_tokenizer(d->tok, d->task, o, err, n) ||
-        (d->task == TASK_MLM && fastfnet_mlm_ids_of(&d->mlm, d->tok, err, n))) {
-        fastfnet_records_free(&r), fastfnet_records_free(&rv), fastfnet_records_free(&rt);
-        return -1;
+    if (ids && m > cap) {
+        int32_t *p = realloc(ids, sizeof(int32_t) * m);
+        if (!p) free(ids);
+        ids = p;
+        if (ids) m = fastfnet_tok_encode(d->tok, text, len, ids, m);
     }
-    int rc = fastfnet_dataset_from_records(&d->train, &r, tr, d->tok, &d->labels, d->max_len, err, n);
-    if (!rc && d->train.truncated)
-        say("fastfnet: %s: %lld of %d examples truncated to %d tokens\n", tr, (long long)d->train.truncated, d->train.n, d->max_len);
-    fastfnet_records_free(&r);
+    if (ids && m == FASTFNET_TOK_ERROR) free(ids), ids = NULL;
+    if (!ids) return fastfnet_err(err, n, "out of memory encoding %zu bytes of text", len);
+    int rc = fastfnet_dataset_pretrain(split ? &d->valid : &d->train, ids, m, d->max_len, o->nsp, (uint64_t)o->seed + split, &d->mlm, err, n);
+    free(ids);
+    return rc;
+}
+
+/* MLM (and NSP): the text as token streams cut into examples; validation held out when no file gives it. */
+static int prepare_mlm(run_data *d, const fastfnet_train_opts *o, const data_files *f, fastfnet_tokenizer *given_tok, char *err, size_t n) {
+    size_t len, vlen;
+    char *text, *vtext;
+    if (read_mlm_text(f, o, &text, &len, &vtext, &vlen, err, n)) return -1;
+    int rc = make_tokenizer(d, o, given_tok, tokenizer_kind(o, 0), text, len, 2, err, n);
+    if (!rc) rc = encode_pretrain(d, o, text, len, 0, err, n);
+    if (!rc && vtext) rc = encode_pretrain(d, o, vtext, vlen, 1, err, n);
+    free(text), free(vtext);
     if (rc) return -1;
-    if (is_text) {
-        rc = fastfnet_dataset_from_records(&d->valid, &rv, "valid", d->tok, &d->labels, d->max_len, err, n);
-        if (!rc) rc = fastfnet_dataset_from_records(&d->test, &rt, "test", d->tok, &d->labels, d->max_len, err, n);
-        fastfnet_records_free(&rv), fastfnet_records_free(&rt);
-        if (rc) return -1;
-        d->have_test = 1;
-    } else if (va[0]) {
-        if (load_records_ds(&d->valid, va, d, 1, err, n)) return -1;
-    } else {
-        split_valid(&d->train, &d->valid, o->valid_frac, (uint64_t)o->seed);
-    }
-    if (te[0] && file_exists(te)) {
-        if (load_records_ds(&d->test, te, d, 1, err, n)) return -1;
-        d->have_test = 1;
-    }
-    if (o->eval_limit > 0) {
-        take_subset(&d->valid, o->eval_limit, (uint64_t)o->seed);
-        take_subset(&d->test, o->eval_limit, (uint64_t)o->seed + 1);
+    if (d->valid.n == 0 && split_valid(&d->train, &d->valid, o->valid_frac, (uint64_t)o->seed)) return fastfnet_err(err, n, "out of memory");
+    if (o->limit > 0 && o->limit < d->train.n) {
+        fastfnet_dataset t;
+        if (fastfnet_dataset_slice(&t, &d->train, 0, o->limit)) return fastfnet_err(err, n, "out of memory");
+        fastfnet_dataset_free(&d->train);
+        d->train = t;
     }
     return 0;
+}
+
+/* --limit: a seeded subset of the records, kept in file order. */
+static int limit_records(fastfnet_records *r, int limit, long seed, char *err, size_t n) {
+    if (limit <= 0 || limit >= r->n) return 0;
+    char *keep = pick_subset(r->n, limit, seed, -1);
+    if (!keep) return fastfnet_err(err, n, "out of memory");
+    int k = 0;
+    for (int i = 0; i < r->n; i++) {
+        if (!keep[i]) {
+            free(r->a[i]), free(r->b ? r->b[i] : NULL), free(r->label[i]);
+            continue;
+        }
+        r->a[k] = r->a[i], r->label[k] = r->label[i], r->line[k] = r->line[i];
+        if (r->b) r->b[k] = r->b[i];
+        k++;
+    }
+    r->n = k;
+    free(keep);
+    return 0;
+}
+
+/* The validation and test splits of a classification run: SpamAssassin's own, the files given, or
+ * (validation) held out of the training set; --eval-limit subsets of them. */
+static int classify_splits(run_data *d, const fastfnet_train_opts *o, const data_files *f, fastfnet_records *rv, fastfnet_records *rt,
+                           char *err, size_t n) {
+    if (f->is_text) {
+        int rc = fastfnet_dataset_from_records(&d->valid, rv, "valid", d->tok, &d->labels, d->max_len, err, n);
+        if (!rc) rc = fastfnet_dataset_from_records(&d->test, rt, "test", d->tok, &d->labels, d->max_len, err, n);
+        if (rc) return -1;
+        d->have_test = 1;
+    } else if (f->va[0]) {
+        if (load_records_ds(&d->valid, f->va, d, 1, err, n)) return -1;
+    } else if (split_valid(&d->train, &d->valid, o->valid_frac, (uint64_t)o->seed)) {
+        return fastfnet_err(err, n, "%s: out of memory", f->tr);
+    }
+    if (f->te[0] && file_exists(f->te)) {
+        if (load_records_ds(&d->test, f->te, d, 1, err, n)) return -1;
+        d->have_test = 1;
+    }
+    if (o->eval_limit > 0 && (take_subset(&d->valid, o->eval_limit, (uint64_t)o->seed) || take_subset(&d->test, o->eval_limit, (uint64_t)o->seed + 1)))
+        return fastfnet_err(err, n, "out of memory");
+    return 0;
+}
+
+/* Classification from records: labels (the given map, or built from the training set), tokenizer,
+ * examples, and the other splits. */
+static int prepare_classify(run_data *d, const fastfnet_train_opts *o, const data_files *f, fastfnet_tokenizer *given_tok,
+                            const fastfnet_labels *given_labels, char *err, size_t n) {
+    fastfnet_records r = {0}, rv = {0}, rt = {0};
+    int rc = f->is_text ? fastfnet_records_spam(&r, &rv, &rt, f->tr, err, n) : fastfnet_records_read(&r, f->tr, d->task == TASK_PAIR, 1, err, n);
+    if (!rc) rc = limit_records(&r, o->limit, o->seed, err, n);
+    if (!rc && given_labels && copy_labels(&d->labels, given_labels)) rc = fastfnet_err(err, n, "out of memory");
+    else if (!rc && !given_labels) rc = fastfnet_labels_build(&d->labels, &r, err, n);
+    fastfnet_tok_kind k = tokenizer_kind(o, f->is_listops);
+    size_t len = 0;
+    char *text = !rc && trains_tokenizer(o, given_tok, k) ? records_text(&r, &len) : NULL;
+    if (!rc && trains_tokenizer(o, given_tok, k) && !text) rc = fastfnet_err(err, n, "%s: out of memory", f->tr);
+    if (!rc) rc = make_tokenizer(d, o, given_tok, k, text, len, 1, err, n);
+    free(text);
+    if (!rc) rc = fastfnet_dataset_from_records(&d->train, &r, f->tr, d->tok, &d->labels, d->max_len, err, n);
+    if (!rc && d->train.truncated)
+        say(d->lg, "fastfnet: %s: %lld of %d examples truncated to %d tokens", f->tr, (long long)d->train.truncated, d->train.n, d->max_len);
+    if (!rc) rc = classify_splits(d, o, f, &rv, &rt, err, n);
+    fastfnet_records_free(&r), fastfnet_records_free(&rv), fastfnet_records_free(&rt);
+    return rc;
+}
+
+/* The data of a run (or of an evaluation): the splits, tokenizer, labels and length. given_tok (may be NULL)
+ * is the checkpoint's or pre-trained model's tokenizer, which d->tok then holds; given_labels the label map
+ * the model was trained with. */
+static int prepare_data(run_data *d, const fastfnet_train_opts *o, fastfnet_tokenizer *given_tok, const fastfnet_labels *given_labels,
+                        const logger *lg, char *err, size_t n) {
+    memset(d, 0, sizeof *d);
+    d->lg = lg;
+    d->task = task_of(o->task);
+    if (d->task < 0) return fastfnet_err(err, n, "--task: '%s' must be classify, classify-pair or mlm", o->task);
+    if (o->data && !strcmp(o->data, "image")) return prepare_image(d, o, given_tok, err, n);
+    data_files f;
+    if (resolve_files(&f, d, o, err, n)) return -1;
+    if (d->task == TASK_MLM) return prepare_mlm(d, o, &f, given_tok, err, n);
+    return prepare_classify(d, o, &f, given_tok, given_labels, err, n);
 }
 
 /* ---------- evaluation ---------- */
@@ -477,19 +543,73 @@ typedef struct {
     int n;
 } eval_result;
 
+/* Sums of one evaluated batch into S (loss, correct, total, mlm_nll, mlm_correct, mlm_total, nsp_correct). */
+static void eval_sums(double *S, const fastfnet_model *m, int task, int nb, int Tb, const int32_t *mlm, const int32_t *lab) {
+    const fastfnet_config *c = fastfnet_model_config(m);
+    int V = c->vocab_size, L = c->num_labels;
+    if (task != TASK_MLM) {
+        const float *lg = fastfnet_model_logits_cls(m);
+        for (int i = 0; i < nb; i++) {
+            int am = 0;
+            for (int j = 1; j < L; j++)
+                if (lg[i * L + j] > lg[i * L + am]) am = j;
+            S[1] += am == lab[i];
+        }
+        return;
+    }
+    const float *lg = fastfnet_model_logits_mlm(m); /* the labelled rows, in order */
+    for (int i = 0, r = 0; i < nb * Tb && lg; i++) {
+        if (mlm[i] == -100) continue;
+        const float *x = lg + (size_t)r++ * V;
+        int am = 0;
+        double mx, e = 0;
+        for (int j = 1; j < V; j++)
+            if (x[j] > x[am]) am = j;
+        mx = x[am];
+        for (int j = 0; j < V; j++) e += exp(x[j] - mx);
+        S[3] += -(x[mlm[i]] - mx - log(e));
+        S[4] += am == mlm[i];
+        S[5] += 1;
+    }
+    if (c->heads & FASTFNET_HEAD_NSP) {
+        const float *ln = fastfnet_model_logits_nsp(m);
+        for (int i = 0; i < nb; i++) S[6] += (ln[2 * i + 1] > ln[2 * i]) == lab[i];
+    }
+}
+
+/* The figures from the summed S. MLM: the mean over masked targets (not over batches, nor with the NSP
+ * loss), so loss == log(perplexity). */
+static eval_result eval_figures(const double *S, int task) {
+    eval_result r = {0};
+    double total = S[2];
+    r.n = (int)total;
+    r.loss = total ? S[0] / total : 0;
+    r.accuracy = total ? S[1] / total : 0;
+    if (task == TASK_MLM) {
+        r.loss = S[5] ? S[3] / S[5] : 0;
+        r.mlm_accuracy = S[5] ? S[4] / S[5] : 0;
+        r.perplexity = S[5] ? exp(S[3] / S[5]) : 0;
+        r.nsp_accuracy = total ? S[6] / total : 0;
+        r.accuracy = r.mlm_accuracy;
+    }
+    return r;
+}
+
 /* Loss and accuracy on a data set, in chunks of B sequences; in a data-parallel run chunk j is evaluated by
  * rank j % size and the sums are reduced, so every rank gets the same numbers. MLM masks are drawn per
  * example from (mask_seed, example index): the same masks at every evaluation and for any process count. */
-static eval_result evaluate(fastfnet_model *m, const fastfnet_dataset *ds, int task, const fastfnet_mlm_ids *mi, int B, int T, uint64_t mask_seed) {
-    eval_result r = {0};
-    const fastfnet_config *c = &m->cfg;
+static int evaluate(eval_result *out, fastfnet_model *m, const fastfnet_dataset *ds, int task, const fastfnet_mlm_ids *mi, int B, int T,
+                    uint64_t mask_seed, char *err, size_t n) {
+    const fastfnet_config *c = fastfnet_model_config(m);
     int32_t *ids = malloc(sizeof(int32_t) * B * T), *tt = malloc(sizeof(int32_t) * B * T);
     int32_t *lab = malloc(sizeof(int32_t) * B), *mlm = malloc(sizeof(int32_t) * B * T);
-    int *idx = malloc(sizeof(int) * B);
-    /* sums: loss, correct, total, mlm_nll, mlm_correct, mlm_total, nsp_correct */
+    int *idx = malloc(sizeof(int) * B), rc = 0;
+    if (!ids || !tt || !lab || !mlm || !idx) rc = fastfnet_err(err, n, "evaluation: out of memory for batches of %d x %d", B, T);
+    uint64_t seed, calls; /* the training dropout stream goes on as if no evaluation had run */
+    fastfnet_model_get_dropout(m, &seed, &calls);
     double S[7] = {0};
-    int V = c->vocab_size, rank = fastfnet_dist_rank(), size = fastfnet_dist_size();
-    for (long b0 = (long)rank * B; b0 < ds->n; b0 += (long)size * B) {
+    int rank = fastfnet_dist_rank(), size = fastfnet_dist_size();
+    for (long b0 = (long)rank * B; !rc && b0 < ds->n; b0 += (long)size * B) {
         int nb = ds->n - b0 < B ? (int)(ds->n - b0) : B;
         for (int i = 0; i < nb; i++) idx[i] = (int)b0 + i;
         const int Tb = batch_len(ds, idx, nb, T, pads_per_batch(c));
@@ -507,54 +627,16 @@ static eval_result evaluate(fastfnet_model *m, const fastfnet_dataset *ds, int t
             bt.cls_labels = lab;
         }
         float loss = fastfnet_model_forward(m, &bt, 0);
-        if (*fastfnet_model_error(m)) fastfnet_die("evaluation: %s", fastfnet_model_error(m));
+        if (*fastfnet_model_error(m)) rc = fastfnet_err(err, n, "evaluation: %s", fastfnet_model_error(m));
         S[0] += (double)loss * nb;
-        if (task == TASK_MLM) {
-            const float *lg = fastfnet_model_logits_mlm(m); /* the labelled rows, in order */
-            for (int i = 0, r = 0; i < nb * Tb && lg; i++) {
-                if (mlm[i] == -100) continue;
-                const float *x = lg + (size_t)r++ * V;
-                int am = 0;
-                double mx, e = 0;
-                for (int j = 1; j < V; j++)
-                    if (x[j] > x[am]) am = j;
-                mx = x[am];
-                for (int j = 0; j < V; j++) e += exp(x[j] - mx);
-                S[3] += -(x[mlm[i]] - mx - log(e));
-                S[4] += am == mlm[i];
-                S[5] += 1;
-            }
-            if (c->heads & FASTFNET_HEAD_NSP) {
-                const float *ln = fastfnet_model_logits_nsp(m);
-                for (int i = 0; i < nb; i++) S[6] += (ln[2 * i + 1] > ln[2 * i]) == lab[i];
-            }
-        } else {
-            const float *lg = fastfnet_model_logits_cls(m);
-            int L = c->num_labels;
-            for (int i = 0; i < nb; i++) {
-                int am = 0;
-                for (int j = 1; j < L; j++)
-                    if (lg[i * L + j] > lg[i * L + am]) am = j;
-                S[1] += am == lab[i];
-            }
-        }
+        eval_sums(S, m, task, nb, Tb, mlm, lab);
         S[2] += nb;
     }
     fastfnet_dist_sum_f64(S, 7);
-    double total = S[2];
-    r.n = (int)total;
-    r.loss = total ? S[0] / total : 0;
-    r.accuracy = total ? S[1] / total : 0;
-    if (task == TASK_MLM) {
-        /* the mean over masked targets (not over batches, nor with the NSP loss), so loss == log(perplexity) */
-        r.loss = S[5] ? S[3] / S[5] : 0;
-        r.mlm_accuracy = S[5] ? S[4] / S[5] : 0;
-        r.perplexity = S[5] ? exp(S[3] / S[5]) : 0;
-        r.nsp_accuracy = total ? S[6] / total : 0;
-        r.accuracy = r.mlm_accuracy;
-    }
+    *out = eval_figures(S, task);
+    fastfnet_model_set_dropout(m, seed, calls);
     free(ids), free(tt), free(lab), free(mlm), free(idx);
-    return r;
+    return rc;
 }
 
 /* ---------- checkpoints ---------- */
@@ -594,11 +676,12 @@ static int save_model_dir(const char *dir, fastfnet_model *m, const run_data *d,
     const char *meta[20];
     char bufs[4][64], *lj = NULL, p[4200];
     meta_list(meta, bufs, &lj, d, opts_json);
+    if (d->labels.n && !lj) return fastfnet_err(err, n, "%s: out of memory writing the label map", dir);
     int rc = fastfnet_path(p, sizeof p, err, n, "%s/model.safetensors", dir) ? -1 : fastfnet_model_save_meta(m, p, meta, err, n);
     free(lj);
     if (rc) return -1;
     char cfg[65536];
-    if (fastfnet_dir_config_json(&m->cfg, &d->labels, cfg, sizeof cfg) < 0) fastfnet_config_to_json(&m->cfg, cfg, sizeof cfg);
+    if (fastfnet_dir_config_json(fastfnet_model_config(m), &d->labels, cfg, sizeof cfg) < 0) fastfnet_config_to_json(fastfnet_model_config(m), cfg, sizeof cfg);
     if (fastfnet_path(p, sizeof p, err, n, "%s/config.json", dir) || fastfnet_write_file_atomic(p, cfg, strlen(cfg), err, n)) return -1;
     const char *tokfile = fastfnet_dir_tokenizer_file(fastfnet_tok_kind_of(d->tok));
     if (tokfile) {
@@ -625,8 +708,8 @@ static int save_state(const char *path, const fastfnet_model *m, const float *mm
     const char *meta[] = {"step", b[0], "epoch", b[1], "pos", b[2], "data_rng", b[3], "dropout_seed", b[4],
                           "dropout_calls", b[5], "best", b[6], "bad_evals", b[7], "best_step", b[8],
                           "elapsed", el, NULL};
-    fastfnet_st_out t[2] = {{"adamw.m", FASTFNET_DT_F32, 1, {(int64_t)m->num_params}, (float *)mm},
-                       {"adamw.v", FASTFNET_DT_F32, 1, {(int64_t)m->num_params}, (float *)vv}};
+    fastfnet_st_out t[2] = {{"adamw.m", FASTFNET_DT_F32, 1, {(int64_t)fastfnet_model_buffer_floats(m)}, (float *)mm},
+                       {"adamw.v", FASTFNET_DT_F32, 1, {(int64_t)fastfnet_model_buffer_floats(m)}, (float *)vv}};
     return fastfnet_st_write(path, t, 2, meta, err, n);
 }
 
@@ -789,15 +872,18 @@ static fastfnet_model *load_trained(const char *dir, run_data *d, char *task, si
     const char *t = fastfnet_st_meta(&f, "fastfnet_task"), *ml = fastfnet_st_meta(&f, "fastfnet_max_len");
     const char *tk = fastfnet_st_meta(&f, "fastfnet_tokenizer"), *lj = fastfnet_st_meta(&f, "fastfnet_labels");
     snprintf(task, tcap, "%s", t ? t : "");
-    d->max_len = ml ? atoi(ml) : m->cfg.max_position;
-    if (d->max_len < 1 || d->max_len > m->cfg.max_position) d->max_len = m->cfg.max_position;
+    d->max_len = ml ? atoi(ml) : fastfnet_model_config(m)->max_position;
+    if (d->max_len < 1 || d->max_len > fastfnet_model_config(m)->max_position) d->max_len = fastfnet_model_config(m)->max_position;
     int rc = 0;
     if (lj && fastfnet_labels_from_json(&d->labels, lj, err, n)) rc = -1;
     char tp[4300];
     if (!rc && !(d->tok = fastfnet_dir_tokenizer(dir, tk, tp, sizeof tp, err, n))) rc = -1;
-    if (!rc && fastfnet_dir_check_tokenizer(d->tok, tp, &m->cfg, dir, err, n)) rc = -1;
+    if (!rc && fastfnet_dir_check_tokenizer(d->tok, tp, fastfnet_model_config(m), dir, err, n)) rc = -1;
     fastfnet_st_close(&f);
-    if (rc) {
+    if (rc) { /* nothing half-loaded is left to the caller */
+        fastfnet_labels_free(&d->labels);
+        if (d->tok) fastfnet_tok_free(d->tok);
+        d->tok = NULL;
         fastfnet_model_free(m);
         return NULL;
     }
@@ -816,7 +902,7 @@ typedef struct {
 static void resume_point_free(resume_point *r) {
     run_data_free(&r->meta);
     fastfnet_model_free(r->m);
-    fastfnet_free(r->mm), fastfnet_free(r->vv);
+    free(r->mm), free(r->vv);
     memset(r, 0, sizeof *r);
 }
 
@@ -827,9 +913,9 @@ static int load_checkpoint(const char *dir, long step, resume_point *r, char *er
     if (fastfnet_path(sp, sizeof sp, err, n, "%s/state.safetensors", dir)) return -1;
     r->m = load_trained(dir, &r->meta, r->task, sizeof r->task, err, n);
     if (!r->m) return -1;
-    r->mm = fastfnet_xmalloc(sizeof(float) * r->m->num_params);
-    r->vv = fastfnet_xmalloc(sizeof(float) * r->m->num_params);
-    int rc = load_state(sp, r->m->num_params, r->mm, r->vv, &r->st, err, n);
+    r->mm = malloc(sizeof(float) * fastfnet_model_buffer_floats(r->m));
+    r->vv = malloc(sizeof(float) * fastfnet_model_buffer_floats(r->m));
+    int rc = !r->mm || !r->vv ? fastfnet_err(err, n, "%s: out of memory for the AdamW moments", sp) : load_state(sp, fastfnet_model_buffer_floats(r->m), r->mm, r->vv, &r->st, err, n);
     if (!rc && r->st.step != step) rc = fastfnet_err(err, n, "%s: the state is of step %ld", sp, r->st.step);
     if (rc) resume_point_free(r);
     return rc;
@@ -838,7 +924,7 @@ static int load_checkpoint(const char *dir, long step, resume_point *r, char *er
 /* The checkpoint to resume from: the one LATEST names or, when that one does not load (a damaged disk, a
  * truncated file), the newest older one that does, saying so. No LATEST means nothing to resume: a --force
  * run removes the older run's LATEST before it trains. */
-static int find_resume(const char *out, resume_point *r, char *ckpath, size_t cap, char *err, size_t n) {
+static int find_resume(const char *out, resume_point *r, char *ckpath, size_t cap, const logger *lg, char *err, size_t n) {
     char ck[4200], p[4300], name[128] = "", why[700], first[800] = "";
     if (fastfnet_path(ck, sizeof ck, err, n, "%s/checkpoints", out) || fastfnet_path(p, sizeof p, err, n, "%s/LATEST", ck)) return -1;
     FILE *f = fopen(p, "r");
@@ -847,14 +933,14 @@ static int find_resume(const char *out, resume_point *r, char *ckpath, size_t ca
     fclose(f);
     name[strcspn(name, "\r\n")] = 0;
     long latest = step_of(name), steps[4096];
-    if (latest < 0) say("fastfnet: %s does not name a checkpoint; trying the newest that loads\n", p);
+    if (latest < 0) say(lg, "fastfnet: %s does not name a checkpoint; trying the newest that loads\n", p);
     int k = list_steps(ck, steps, 4096, 0);
     for (int i = -1; i < k; i++) {
         long step = i < 0 ? latest : steps[i];
         if (step < 0 || (i >= 0 && latest >= 0 && step >= latest)) continue;
         if (fastfnet_path(ckpath, cap, err, n, "%s/step-%09ld", ck, step)) return -1;
         if (!load_checkpoint(ckpath, step, r, why, sizeof why)) return 0;
-        say("fastfnet: checkpoint %s is unreadable (%s); trying the one before it\n", ckpath, why);
+        say(lg, "fastfnet: checkpoint %s is unreadable (%s); trying the one before it\n", ckpath, why);
         if (!first[0]) snprintf(first, sizeof first, "%s", why);
     }
     return fastfnet_err(err, n, "%s: no readable checkpoint to resume from (%s)", ck, first[0] ? first : "none left");
@@ -887,24 +973,26 @@ static int trim_metrics(const char *path, long step, char *err, size_t n) {
 
 /* Refuse data that does not fit the model before running any of it: a token id past the vocabulary would
  * read (and in training write) other tensors' rows, a label past the classifier another class's weights. */
-static void require_fit(const fastfnet_model *m, const fastfnet_dataset *ds, int task, const char *what) {
-    const fastfnet_config *c = &m->cfg;
+static int require_fit(const fastfnet_model *m, const fastfnet_dataset *ds, int task, const char *what, char *err, size_t n) {
+    const fastfnet_config *c = fastfnet_model_config(m);
     for (int i = 0; i < ds->n; i++) {
         for (int64_t k = ds->off[i]; k < ds->off[i + 1]; k++)
             if (ds->ids[k] < 0 || ds->ids[k] >= c->vocab_size)
-                fastfnet_die("%s: example %d has token id %d, outside the model's vocabulary (0..%d): this data does not fit the "
-                        "model (another tokenizer or data set?)", what, i + 1, ds->ids[k], c->vocab_size - 1);
+                return fastfnet_err(err, n, "%s: example %d has token id %d, outside the model's vocabulary (0..%d): this data does "
+                                    "not fit the model (another tokenizer or data set?)", what, i + 1, ds->ids[k], c->vocab_size - 1);
         if (task != TASK_MLM && ds->labels && (ds->labels[i] < 0 || ds->labels[i] >= c->num_labels))
-            fastfnet_die("%s: example %d has label %d, but the model has %d labels: this data does not fit the model", what,
-                    i + 1, ds->labels[i], c->num_labels);
+            return fastfnet_err(err, n, "%s: example %d has label %d, but the model has %d labels: this data does not fit the model",
+                                what, i + 1, ds->labels[i], c->num_labels);
     }
+    return 0;
 }
 
 /* Every path a run is given leaves room for the names made from it (DIR/checkpoints/step-N.tmp/...). */
 #define PATH_ROOM 3900
-static void require_short(const char *flag, const char *path) {
+static int require_short(const char *flag, const char *path, char *err, size_t n) {
     if (path && strlen(path) > PATH_ROOM)
-        fastfnet_die("--%s: path too long (%zu bytes; at most %d): use a shorter one", flag, strlen(path), PATH_ROOM);
+        return fastfnet_err(err, n, "--%s: path too long (%zu bytes; at most %d): use a shorter one", flag, strlen(path), PATH_ROOM);
+    return 0;
 }
 
 /* ---------- the training loop ---------- */
@@ -919,538 +1007,810 @@ static double lr_at(const fastfnet_train_opts *o, long step, long total, long wa
 }
 
 
-static void fmt_eta(char *buf, size_t n, double s) {
-    if (s < 0 || s > 1e7) snprintf(buf, n, "?");
-    else if (s >= 3600) snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
-    else snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
-}
-
 /* Copy every tensor whose name and shape match from src (a pre-trained model) into dst; says which of dst's
  * tensors kept their fresh initialisation (absent from src, or another shape: FNet <-> Fast-FNet layers). */
-static int copy_matching(fastfnet_model *dst, const fastfnet_model *src) {
+static int copy_matching(fastfnet_model *dst, const fastfnet_model *src, const logger *lg) {
     int copied = 0, skipped = 0;
-    for (int i = 0; i < dst->num_tensors; i++) {
-        const fastfnet_tensor_info *t = &dst->tensors[i];
+    for (int i = 0; i < fastfnet_model_num_tensors(dst); i++) {
+        fastfnet_tensor t = fastfnet_model_tensor(dst, i);
         int found = 0;
-        for (int j = 0; j < src->num_tensors && !found; j++) {
-            const fastfnet_tensor_info *s = &src->tensors[j];
-            if (strcmp(t->name, s->name) || t->numel != s->numel || t->shape[0] != s->shape[0]) continue;
-            memcpy(dst->params + t->offset, src->params + s->offset, sizeof(float) * t->numel);
+        for (int j = 0; j < fastfnet_model_num_tensors(src) && !found; j++) {
+            fastfnet_tensor s = fastfnet_model_tensor(src, j);
+            if (strcmp(t.name, s.name) || t.numel != s.numel || t.shape[0] != s.shape[0]) continue;
+            memcpy(t.data, s.data, sizeof(float) * t.numel);
             copied++;
             found = 1;
         }
-        if (!found && skipped++ < 12) say("fastfnet: not in the pre-trained model with this shape, freshly initialised: %s\n", t->name);
+        if (!found && skipped++ < 12) say(lg, "fastfnet: not in the pre-trained model with this shape, freshly initialised: %s\n", t.name);
     }
-    if (skipped > 12) say("fastfnet: ... and %d more tensors freshly initialised\n", skipped - 12);
+    if (skipped > 12) say(lg, "fastfnet: ... and %d more tensors freshly initialised\n", skipped - 12);
     return copied;
 }
 
 /* Put the parameters of the top-level model (the best one, with --patience) into m, which has its config. */
-static void use_best(fastfnet_model *m, const char *out) {
-    char p[4200], err[1024];
-    if (fastfnet_path(p, sizeof p, err, sizeof err, "%s/model.safetensors", out)) fastfnet_die("%s", err);
-    fastfnet_model *b = fastfnet_model_load(p, err, sizeof err);
-    if (!b) fastfnet_die("%s", err);
-    if (b->num_params != m->num_params) fastfnet_die("%s: not the model of this run", p);
-    memcpy(m->params, b->params, sizeof(float) * m->num_params);
+static int use_best(fastfnet_model *m, const char *out, char *err, size_t n) {
+    char p[4200];
+    if (fastfnet_path(p, sizeof p, err, n, "%s/model.safetensors", out)) return -1;
+    fastfnet_model *b = fastfnet_model_load(p, err, n);
+    if (!b) return -1;
+    int rc = fastfnet_model_buffer_floats(b) != fastfnet_model_buffer_floats(m) ? fastfnet_err(err, n, "%s: not the model of this run", p) : 0;
+    if (!rc) memcpy(fastfnet_model_params(m), fastfnet_model_params(b), sizeof(float) * fastfnet_model_buffer_floats(m));
     fastfnet_model_free(b);
+    return rc;
 }
 
 /* Checkpoint: every rank calls it at the same step (ZeRO-1 gathers the moment shards on rank 0, which
  * alone writes). */
-static void checkpoint_all(const fastfnet_train_opts *o, fastfnet_model *m, const run_data *d, const train_state *st,
-                           const char *opts_json, int zero) {
-    int top_level = o->patience <= 0 || st->best_step == st->step;
-    char err[1024];
-    float *mm = m->m, *vv = m->v;
+static int checkpoint_all(const fastfnet_train_opts *o, fastfnet_model *m, fastfnet_optimizer *opt, const run_data *d,
+                          const train_state *st, const char *opts_json, int zero, char *err, size_t n) {
+    int top_level = o->patience <= 0 || st->best_step == st->step, lead = fastfnet_dist_rank() == 0;
+    fastfnet_optimizer_state os = fastfnet_optimizer_get_state(opt);
+    float *mm = os.m, *vv = os.v;
     if (zero) {
-        mm = g_lead ? fastfnet_xmalloc(sizeof(float) * m->num_params) : NULL;
-        vv = g_lead ? fastfnet_xmalloc(sizeof(float) * m->num_params) : NULL;
-        fastfnet_dist_gather_f32(m->m, mm, m->num_params);
-        fastfnet_dist_gather_f32(m->v, vv, m->num_params);
+        mm = lead ? malloc(sizeof(float) * fastfnet_model_buffer_floats(m)) : NULL;
+        vv = lead ? malloc(sizeof(float) * fastfnet_model_buffer_floats(m)) : NULL;
+        if (lead && (!mm || !vv)) { /* the other ranks wait in the gather until the caller ends the job */
+            free(mm), free(vv);
+            return fastfnet_err(err, n, "checkpoint: out of memory gathering the AdamW moments");
+        }
+        fastfnet_dist_gather_f32(os.m, mm, fastfnet_model_buffer_floats(m));
+        fastfnet_dist_gather_f32(os.v, vv, fastfnet_model_buffer_floats(m));
     }
-    if (g_lead && save_checkpoint(o->out, m, mm, vv, d, st, opts_json, o->keep, top_level, err, sizeof err)) fastfnet_die("%s", err);
-    if (zero) fastfnet_free(mm), fastfnet_free(vv);
-}
-
-int fastfnet_train_run(const fastfnet_train_opts *o) {
-    char err[1024];
-    if (fastfnet_dist_init(NULL, NULL, err, sizeof err)) fastfnet_die("%s", err);
-    int rank = fastfnet_dist_rank(), nproc = fastfnet_dist_size();
-    g_lead = rank == 0;
-    int zero = o->zero && nproc > 1;
-    if (!o->out) fastfnet_die("train: --out DIR is required");
-    if (o->batch < 1 || o->accum < 1) fastfnet_die("train: --batch and --accum must be >= 1");
-    if (o->keep < 1) fastfnet_die("train: --keep must be >= 1");
-    if (strcmp(o->schedule, "linear") && strcmp(o->schedule, "cosine")) fastfnet_die("--schedule: '%s' must be linear or cosine", o->schedule);
-    require_short("out", o->out), require_short("data-dir", o->data_dir), require_short("train", o->train);
-    require_short("valid", o->valid), require_short("test", o->test), require_short("metrics", o->metrics);
-    require_short("init-from", o->init_from), require_short("tokenizer-file", o->tokenizer_file);
-    char model_path[4200];
-    snprintf(model_path, sizeof model_path, "%s/model.safetensors", o->out);
-    if (!o->resume && !o->force && file_exists(model_path))
-        fastfnet_die("%s already holds a trained model; pass --resume %s to continue it or --force to start over", o->out, o->out);
-    if (o->resume && strcmp(o->resume, o->out)) fastfnet_die("--resume DIR must be the same directory as --out (or omit --out)");
-    const char *opts_json = o->options_json ? o->options_json : "{}";
-    say("fastfnet train: options %s\n", opts_json);
-
-    /* model and data */
-    run_data d;
-    fastfnet_model *m = NULL, *pre = NULL;
-    train_state st = {0, 0, 0, 0, 0, 0, -1e30, 0, 0, -1};
-    resume_point rp;
-    memset(&rp, 0, sizeof rp);
-    char ckpath[4300] = "";
-    fastfnet_tokenizer *given_tok = NULL;
-    fastfnet_labels given_labels = {0};
-    if (o->resume) {
-        if (find_resume(o->out, &rp, ckpath, sizeof ckpath, err, sizeof err)) fastfnet_die("%s", err);
-        m = rp.m;
-        if (strcmp(rp.task, o->task)) fastfnet_die("%s: the checkpoint is a %s model but --task is %s", ckpath, rp.task, o->task);
-        given_tok = rp.meta.tok; /* owned from here by the run's data */
-        given_labels = rp.meta.labels;
-    } else if (o->init_from) {
-        run_data tmp;
-        memset(&tmp, 0, sizeof tmp);
-        char task[64];
-        pre = load_trained(o->init_from, &tmp, task, sizeof task, err, sizeof err);
-        if (!pre) fastfnet_die("--init-from: %s", err);
-        given_tok = tmp.tok;
-        if (!o->max_len) { /* the pre-trained model's length, not 512, unless --max-len says otherwise */
-            static fastfnet_train_opts oo;
-            oo = *o;
-            oo.max_len = tmp.max_len;
-            o = &oo;
-        }
-        fastfnet_labels_free(&tmp.labels);
-    }
-    if (prepare_data(&d, o, given_tok, given_labels.n ? &given_labels : NULL, err, sizeof err)) fastfnet_die("%s", err);
-    fastfnet_labels_free(&given_labels);
-    if (d.train.n < 1) fastfnet_die("no training examples");
-    int T = d.max_len, B = o->batch;
-    /* data parallelism: this rank computes rows [r0, r1) of every global batch of B */
-    if (B < nproc) fastfnet_die("--batch %d is smaller than the %d processes; each needs at least one sequence", B, nproc);
-    size_t r0, r1;
-    fastfnet_dist_block((size_t)B, rank, nproc, &r0, &r1);
-    int Bl = (int)(r1 - r0), Bmax = (B + nproc - 1) / nproc;
-    if (!m) {
-        fastfnet_config c;
-        if (pre && o->arch.arch) {
-            /* another architecture from the flags (FNet <-> Fast-FNet): what fits is copied below */
-            fastfnet_arch_opts a = o->arch;
-            a.vocab = pre->cfg.vocab_size;
-            a.max_pos = pre->cfg.max_position;
-            if (fastfnet_arch_build(&c, &a, err, sizeof err)) fastfnet_die("%s", err);
-        } else if (pre) {
-            c = pre->cfg;
-            c.hidden_dropout = c.attn_dropout = (float)o->arch.dropout;
-        } else {
-            fastfnet_arch_opts a = o->arch;
-            a.vocab = fastfnet_tok_vocab_size(d.tok);
-            a.max_pos = T;
-            if (fastfnet_arch_build(&c, &a, err, sizeof err)) fastfnet_die("%s", err);
-        }
-        if (T > c.max_position) fastfnet_die("--max-len %d exceeds the pre-trained model's %d positions", T, c.max_position);
-        if (c.vocab_size != fastfnet_tok_vocab_size(d.tok))
-            fastfnet_die("the tokenizer has %d tokens but the model's vocabulary is %d", fastfnet_tok_vocab_size(d.tok), c.vocab_size);
-        if (!pre) c.pad_token_id = fastfnet_tok_special(d.tok, FASTFNET_TOK_PAD); /* a pre-trained config's was checked on load */
-        if (d.task == TASK_MLM) c.heads = FASTFNET_HEAD_MLM | (o->nsp ? FASTFNET_HEAD_NSP | FASTFNET_HEAD_POOLER : 0);
-        else c.heads = FASTFNET_HEAD_CLS | FASTFNET_HEAD_POOLER, c.num_labels = d.labels.n;
-        m = fastfnet_model_create(&c, (uint64_t)o->seed, err, sizeof err);
-        if (!m) fastfnet_die("%s", err);
-        if (pre) {
-            int k = copy_matching(m, pre);
-            say("fastfnet: initialised %d of %d tensors from %s\n", k, m->num_tensors, o->init_from);
-            fastfnet_model_free(pre);
-        }
-    } else {
-        const fastfnet_config *c = &m->cfg;
-        if (d.task != TASK_MLM && c->num_labels != d.labels.n) fastfnet_die("%s: label map does not fit the model", ckpath);
-    }
-    if (fastfnet_model_reserve(m, Bmax, T, 1, err, sizeof err)) fastfnet_die("%s", err);
-    /* the replicas start from rank 0's parameters (they already agree: same seed or the same files) */
-    fastfnet_dist_bcast(m->params, sizeof(float) * m->num_params, 0);
-    for (int i = 0; i < 3; i++) {
-        const fastfnet_dataset *ds = i == 0 ? &d.train : i == 1 ? &d.valid : &d.test;
-        if (i < 2 || d.have_test) require_fit(m, ds, d.task, i == 0 ? "training data" : i == 1 ? "validation data" : "test data");
-    }
-    if (o->resume) {
-        st = rp.st;
-        memcpy(m->m, rp.mm, sizeof(float) * m->num_params);
-        memcpy(m->v, rp.vv, sizeof(float) * m->num_params);
-        fastfnet_free(rp.mm), fastfnet_free(rp.vv);
-        m->dropout_seed = st.dropout_seed;
-        m->dropout_calls = st.dropout_calls;
-        fastfnet_dist_bcast(m->m, sizeof(float) * m->num_params, 0);
-        fastfnet_dist_bcast(m->v, sizeof(float) * m->num_params, 0);
-        say("fastfnet: resuming %s at step %ld (epoch %ld, example %ld)\n", ckpath, st.step, st.epoch, st.pos);
-    } else {
-        fastfnet_rng r0;
-        fastfnet_rng_seed(&r0, (uint64_t)o->seed ^ 0xDA7A);
-        st.data_rng = r0.s;
-        st.dropout_seed = m->dropout_seed;
-    }
-    size_t glo = 0, ghi = m->num_params; /* the gradients this rank reduces and applies */
-    float *rs_scratch = NULL;
-    if (nproc > 1) {
-        size_t blo, bhi;
-        fastfnet_dist_block(m->num_params, rank, nproc, &blo, &bhi);
-        rs_scratch = fastfnet_xmalloc(sizeof(float) * (bhi - blo + 1));
-        if (zero) {
-            fastfnet_model_shard_moments(m, blo, bhi); /* AdamW state: 1/nproc of it on each rank */
-            glo = blo, ghi = bhi;
-        }
-    }
-    if (g_lead && mkdir_p(o->out)) fastfnet_die("%s: cannot create (%s)", o->out, strerror(errno));
-
-    long per_epoch = (d.train.n + (long)B * o->accum - 1) / ((long)B * o->accum);
-    long total = o->steps > 0 ? o->steps : per_epoch * o->epochs;
-    long warmup = o->warmup >= 0 ? o->warmup : (long)(o->warmup_frac * total);
-    int eval_every = o->eval_every > 0 ? o->eval_every : (int)(total / 5 > 0 ? total / 5 : 1);
-    int save_every = o->save_every > 0 ? o->save_every : eval_every;
-    char metrics_path[4200];
-    if (o->metrics) snprintf(metrics_path, sizeof metrics_path, "%s", o->metrics);
-    else snprintf(metrics_path, sizeof metrics_path, "%s/metrics.jsonl", o->out);
-    if (g_lead && o->resume && trim_metrics(metrics_path, st.step, err, sizeof err)) fastfnet_die("%s", err);
-    if (g_lead && !o->resume && o->force) {
-        if (clear_old_run(o->out, err, sizeof err)) fastfnet_die("%s", err);
-        if (!o->metrics) unlink(metrics_path); /* the older run's; a --metrics file is appended to, as asked */
-    }
-    FILE *mf = g_lead ? fopen(metrics_path, "a") : fopen("/dev/null", "w");
-    if (!mf) fastfnet_die("%s: cannot append (%s)", metrics_path, strerror(errno));
-    size_t nparams = fastfnet_model_num_params(m);
-    const int per_batch = pads_per_batch(&m->cfg);
-    say("fastfnet: %s\n", per_batch ? "attention model: each batch is padded to its longest example (at most --max-len); the key mask makes padding inert"
-                                     : "Fourier mixing sees padding: every example is padded to --max-len tokens, in training and evaluation alike");
-    say("fastfnet: %d train / %d valid%s examples of %d tokens, %zu parameters, %ld steps of %d x %d%s\n",
-            d.train.n, d.valid.n, d.have_test ? " / test" : "", T, nparams, total, B, o->accum, o->accum > 1 ? " (accumulated)" : "");
-    if (nproc > 1)
-        say("fastfnet: %d processes, %d-%d sequences of each batch per process; AdamW moments %.3f MiB per process%s\n",
-            nproc, B / nproc, Bmax, 2.0 * sizeof(float) * (double)(m->mom_hi - m->mom_lo) / 1048576.0,
-            zero ? " (ZeRO-1: sharded)" : "");
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    int tty = isatty(2);
-
-    int *perm = malloc(sizeof(int) * d.train.n);
-    permutation(perm, d.train.n, o->seed, st.epoch);
-    size_t nstep = (size_t)o->accum * B; /* sequences of one optimizer step, all micro-batches */
-    int32_t *ids = malloc(sizeof(int32_t) * nstep * T), *tt = malloc(sizeof(int32_t) * nstep * T);
-    int32_t *lab = malloc(sizeof(int32_t) * nstep), *mlm = malloc(sizeof(int32_t) * nstep * T);
-    int *idx = malloc(sizeof(int) * B), *tlen = malloc(sizeof(int) * o->accum);
-    fastfnet_rng data_rng = {st.data_rng};
-    fastfnet_adamw opt = {(float)o->lr, (float)o->beta1, (float)o->beta2, (float)o->eps, (float)o->weight_decay};
-    double t_start = fastfnet_now() - st.elapsed, t_log = fastfnet_now();
-    long tokens_since = 0;
-    double loss_acc = 0;
-    int loss_n = 0, rc = 0;
-    eval_result last = {0};
-    int stopped_early = 0;
-    double step_time = 0, comm_since = 0; /* training steps after the first (warm-up: page faults, plans) */
-    long timed_steps = 0, first_step = st.step + 1, timed_tokens = 0; /* tokens: padded positions computed */
-    fastfnet_dist_comm_reset();
-    int stop = 0; /* a stop request, agreed by every process at the same step */
-    while (st.step < total && !stop) {
-        double t_step = fastfnet_now();
-        fastfnet_model_zero_grad(m);
-        double loss_step = 0;
-        /* the step's micro-batches first: each head's loss is a mean over the targets of all of them (and of
-         * every rank's rows), so accum x batch B trains as one batch of accum * B */
-        int ndenom = 0, mdenom = 0;
-        long step_tokens = 0;
-        for (int a = 0; a < o->accum; a++) {
-            size_t ob = (size_t)a * B * T;
-            for (int i = 0; i < B; i++) {
-                if (st.pos >= d.train.n) {
-                    st.epoch++;
-                    st.pos = 0;
-                    permutation(perm, d.train.n, o->seed, st.epoch);
-                }
-                idx[i] = perm[st.pos++];
-            }
-            /* every rank builds (and masks) the whole global batch, the same on all, and computes its rows */
-            const int Tb = tlen[a] = batch_len(&d.train, idx, B, T, per_batch);
-            fastfnet_dataset_batch(&d.train, idx, B, Tb, m->cfg.pad_token_id, ids + ob, tt + ob, lab + (size_t)a * B);
-            step_tokens += (long)B * Tb;
-            for (int i = 0; i < B; i++) ndenom += lab[(size_t)a * B + i] != -100;
-            if (d.task == TASK_MLM) {
-                fastfnet_mlm_mask(ids + ob, mlm + ob, (size_t)B * Tb, &d.mlm, &data_rng);
-                for (size_t i = 0; i < (size_t)B * Tb; i++) mdenom += mlm[ob + i] != -100;
-            }
-        }
-        for (int a = 0; a < o->accum; a++) {
-            const int Tb = tlen[a]; /* micro-batch a sits at a * B * T, its rows Tb apart */
-            size_t o0 = (size_t)a * B * T + r0 * (size_t)Tb, l0 = (size_t)a * B + r0;
-            fastfnet_batch bt = {.B = Bl, .T = Tb, .input_ids = ids + o0, .token_type_ids = tt + o0, .row0 = (int)r0,
-                            .cls_denom = ndenom, .nsp_denom = ndenom, .mlm_denom = mdenom ? mdenom : 1};
-            if (d.task == TASK_MLM) {
-                bt.mlm_labels = mlm + o0;
-                if (m->cfg.heads & FASTFNET_HEAD_NSP) bt.nsp_labels = lab + l0;
-            } else {
-                bt.cls_labels = lab + l0;
-            }
-            loss_step += fastfnet_model_forward(m, &bt, 1);
-            if (*fastfnet_model_error(m)) fastfnet_die("training batch: %s", fastfnet_model_error(m));
-            fastfnet_model_backward(m);
-        }
-        /* one small collective per step: the batch loss and whether any rank was asked to stop */
-        double agree[2] = {loss_step, g_stop ? 1.0 : 0.0};
-        fastfnet_dist_sum_f64(agree, 2);
-        loss_step = agree[0];
-        stop = agree[1] > 0;
-        if (!isfinite(loss_step)) {
-            say("\nfastfnet: the loss became %g at step %ld; stopping without saving. The last good checkpoint is "
-                            "kept in %s/checkpoints (try a lower --lr or --clip)\n", loss_step, st.step + 1, o->out);
-            rc = 1;
-            break;
-        }
-        /* sum the gradients over ranks: all of them (plain data parallelism) or this rank's block (ZeRO-1) */
-        if (zero) fastfnet_dist_reduce_scatter_f32(m->grads, m->num_params, rs_scratch);
-        else fastfnet_dist_allreduce_f32(m->grads, m->num_params, rs_scratch);
-        double sq = fastfnet_model_grad_sq(m, glo, ghi);
-        if (zero) fastfnet_dist_sum_f64(&sq, 1); /* the blocks' sums; otherwise every rank holds all gradients */
-        float gn = (float)sqrt(sq);
-        if (!isfinite(gn)) {
-            say("\nfastfnet: the gradient became non-finite at step %ld; stopping without saving (last good "
-                            "checkpoint kept in %s/checkpoints)\n", st.step + 1, o->out);
-            rc = 1;
-            break;
-        }
-        if (o->clip > 0 && gn > o->clip) {
-            float s = (float)(o->clip / gn);
-            for (size_t i = glo; i < ghi; i++) m->grads[i] *= s;
-        }
-        st.step++;
-        opt.lr = (float)lr_at(o, st.step, total, warmup);
-        fastfnet_model_adamw_step(m, &opt, (int)st.step); /* ZeRO-1: this rank's block of parameters only */
-        if (zero) fastfnet_dist_allgather_f32(m->params, m->num_params);
-        if (st.step == first_step) fastfnet_dist_comm_reset();
-        else step_time += fastfnet_now() - t_step, timed_steps++, timed_tokens += step_tokens;
-        tokens_since += step_tokens;
-        st.data_rng = data_rng.s;
-        st.dropout_calls = m->dropout_calls;
-        loss_acc += loss_step;
-        loss_n++;
-        double now = fastfnet_now();
-        if (st.step % o->log_every == 0 || st.step == total) {
-            double comm = fastfnet_dist_comm_seconds();
-            double tps = tokens_since / (now - t_log + 1e-9);
-            double el = now - t_start;
-            char eta[32];
-            fmt_eta(eta, sizeof eta, (total - st.step) * (el / (st.step > 0 ? st.step : 1)));
-            fprintf(mf, "{\"step\": %ld, \"epoch\": %.4f, \"loss\": %.9g, \"lr\": %.6g, \"grad_norm\": %.9g, \"tokens_per_s\": %.1f, \"elapsed_s\": %.3f",
-                    st.step, st.epoch + (double)st.pos / d.train.n, loss_acc / loss_n, opt.lr, gn, tps, el);
-            if (nproc > 1) fprintf(mf, ", \"comm_s\": %.4f", comm - comm_since);
-            fputs("}\n", mf);
-            comm_since = comm;
-            fflush(mf);
-            if (tty)
-                say("\r\033[Kstep %ld/%ld | loss %.4f | lr %.2e | %.0f tok/s | ETA %s", st.step, total, loss_acc / loss_n, opt.lr, tps, eta);
-            else
-                say("step %ld/%ld loss %.4f lr %.2e tok/s %.0f elapsed %.1fs eta %s\n", st.step, total, loss_acc / loss_n, opt.lr, tps, el, eta);
-            loss_acc = 0, loss_n = 0, tokens_since = 0;
-            t_log = fastfnet_now();
-        }
-        int do_eval = st.step % eval_every == 0 || st.step == total;
-        if (do_eval) {
-            uint64_t calls = m->dropout_calls;
-            last = evaluate(m, &d.valid, d.task, &d.mlm, Bmax, T, (uint64_t)o->seed ^ 0xE7A1);
-            m->dropout_calls = calls;
-            double el = fastfnet_now() - t_start;
-            if (d.task == TASK_MLM)
-                fprintf(mf, "{\"step\": %ld, \"eval_loss\": %.6g, \"eval_mlm_accuracy\": %.6g, \"eval_perplexity\": %.6g%s, \"elapsed_s\": %.3f}\n",
-                        st.step, last.loss, last.mlm_accuracy, last.perplexity, "", el);
-            else
-                fprintf(mf, "{\"step\": %ld, \"eval_loss\": %.6g, \"eval_accuracy\": %.6g, \"elapsed_s\": %.3f}\n", st.step, last.loss, last.accuracy, el);
-            fflush(mf);
-            say("%seval step %ld: loss %.4f, %s %.4f%s\n", tty ? "\r\033[K" : "", st.step, last.loss,
-                    d.task == TASK_MLM ? "masked-token accuracy" : "accuracy", last.accuracy, "");
-            if (last.accuracy > st.best) st.best = last.accuracy, st.bad_evals = 0, st.best_step = st.step;
-            else if (++st.bad_evals >= o->patience && o->patience > 0) {
-                say("fastfnet: no improvement in %ld evaluations: stopping early\n", st.bad_evals);
-                stopped_early = 1;
-            }
-        }
-        if (st.step % save_every == 0 || st.step == total || stopped_early || stop) {
-            st.elapsed = fastfnet_now() - t_start;
-            checkpoint_all(o, m, &d, &st, opts_json, zero);
-        }
-        if (stopped_early) break;
-    }
-    if (stop && rc == 0) {
-        say("%sfastfnet: interrupted at step %ld: checkpoint saved; continue with --resume %s\n", tty ? "\r\033[K" : "", st.step, o->out);
-        rc = 130;
-    }
-    if (rc == 0 && o->patience > 0 && st.best_step >= 0 && st.best_step != st.step) {
-        /* the final figures are those of the model kept at the top level: the best one */
-        use_best(m, o->out);
-        last = evaluate(m, &d.valid, d.task, &d.mlm, Bmax, T, (uint64_t)o->seed ^ 0xE7A1);
-        say("fastfnet: the model kept is the best one (step %ld); the final figures are its\n", st.best_step);
-    }
-    if (rc == 0) {
-        double el = fastfnet_now() - t_start;
-        eval_result te = {0};
-        if (d.have_test) te = evaluate(m, &d.test, d.task, &d.mlm, Bmax, T, (uint64_t)o->seed ^ 0x7E57);
-        fprintf(mf, "{\"step\": %ld, \"final\": true, \"valid_accuracy\": %.6g, \"valid_loss\": %.6g%s", st.step, last.accuracy, last.loss, "");
-        if (d.have_test) fprintf(mf, ", \"test_accuracy\": %.6g, \"test_loss\": %.6g", te.accuracy, te.loss);
-        double rss = peak_rss_mib(), rss_sum = rss;
-        fprintf(mf, ", \"parameters\": %zu, \"elapsed_s\": %.3f, \"peak_rss_mib\": %.1f}\n", nparams, el, rss);
-        double tps = step_time > 0 ? (double)timed_tokens / step_time : 0, comm = fastfnet_dist_comm_seconds();
-        fastfnet_dist_sum_f64(&rss_sum, 1); /* the mean over ranks is reported below */
-        if (g_lead) {
-            printf("{\"model\": \"%s\", \"task\": \"%s\", \"steps\": %ld, \"parameters\": %zu, \"valid_accuracy\": %.4f, \"valid_loss\": %.4f",
-                   o->out, o->task, st.step, nparams, last.accuracy, last.loss);
-            if (d.task == TASK_MLM) printf(", \"valid_perplexity\": %.3f", last.perplexity);
-            if (d.have_test) printf(", \"test_accuracy\": %.4f, \"test_loss\": %.4f", te.accuracy, te.loss);
-            printf(", \"train_seconds\": %.1f, \"peak_rss_mib\": %.1f", el, rss);
-            printf(", \"processes\": %d, \"zero\": %d, \"timed_steps\": %ld, \"step_seconds\": %.3f, \"tokens_per_s\": %.1f, "
-                   "\"comm_seconds\": %.4f, \"wait_seconds\": %.4f, \"mean_peak_rss_mib\": %.1f}\n", nproc, zero, timed_steps,
-                   step_time, tps, comm, fastfnet_dist_wait_seconds(), rss_sum / nproc);
-        }
-    }
-    fclose(mf);
-    free(perm), free(ids), free(tt), free(lab), free(mlm), free(idx), free(tlen);
-    fastfnet_free(rs_scratch);
-    run_data_free(&d);
-    fastfnet_model_free(m);
-    fastfnet_dist_finalize();
+    int rc = lead ? save_checkpoint(o->out, m, mm, vv, d, st, opts_json, o->keep, top_level, err, n) : 0;
+    if (zero) free(mm), free(vv);
     return rc;
 }
 
-int fastfnet_eval_run(const char *model_dir, const fastfnet_train_opts *o) {
-    char err[1024], task[64];
-    require_short("model", model_dir), require_short("data-dir", o->data_dir), require_short("train", o->train);
-    run_data meta;
-    memset(&meta, 0, sizeof meta);
-    fastfnet_model *m = load_trained(model_dir, &meta, task, sizeof task, err, sizeof err);
-    if (!m) fastfnet_die("%s", err);
-    fastfnet_train_opts oo = *o;
-    oo.task = o->task ? o->task : task;
-    if (strcmp(oo.task, task)) fastfnet_die("%s is a %s model but --task is %s", model_dir, task, oo.task);
-    oo.max_len = meta.max_len;
-    if (!oo.data && oo.train && !oo.valid) oo.valid = oo.train; /* the whole file is evaluated: nothing held out of it */
+/* ---------- the trainer object ---------- */
+
+struct fastfnet_trainer {
+    fastfnet_train_opts o;
+    opt_strings strs;          /* the strings the options point into */
+    char *opts_json;
+    int threads;
+    logger lg;
+    int ready;                 /* setup begun (the process group joined) */
+    int ok;                    /* setup completed: the run can step */
+    int rank, nproc, zero;
     run_data d;
-    /* evaluation reads the split given by --data/--train as the "train" file of prepare_data, with the model's
-     * own tokenizer and labels: an unknown label is then an error naming its line */
-    if (prepare_data(&d, &oo, meta.tok, meta.labels.n ? &meta.labels : NULL, err, sizeof err)) fastfnet_die("%s", err);
-    const fastfnet_dataset *ds = o->data && d.have_test ? &d.test : oo.valid == oo.train ? &d.valid : &d.train;
-    if (o->data && !d.have_test) ds = &d.valid;
-    require_fit(m, ds, d.task, o->data ? o->data : o->train);
-    if (fastfnet_model_reserve(m, o->batch, d.max_len, 0, err, sizeof err)) fastfnet_die("%s", err);
-    double t0 = fastfnet_now();
-    eval_result r = evaluate(m, ds, d.task, &d.mlm, o->batch, d.max_len, (uint64_t)o->seed ^ 0x7E57);
-    double dt = fastfnet_now() - t0;
-    printf("{\"model\": \"%s\", \"examples\": %d, \"loss\": %.6g, \"accuracy\": %.6g", model_dir, r.n, r.loss, r.accuracy);
-    if (d.task == TASK_MLM) printf(", \"perplexity\": %.6g", r.perplexity);
-    printf(", \"seconds\": %.2f, \"tokens_per_s\": %.0f}\n", dt, (double)r.n * d.max_len / (dt > 0 ? dt : 1e-9));
-    fastfnet_labels_free(&meta.labels);
-    run_data_free(&d);
-    fastfnet_model_free(m);
+    fastfnet_model *m;
+    fastfnet_optimizer *optim;
+    fastfnet_adamw hp;
+    train_state st;
+    int T, B, Bl, Bmax, per_batch;
+    size_t r0, glo, ghi;       /* this rank's rows of a batch; the parameters whose gradients it applies */
+    float *rs_scratch;
+    long total, warmup;
+    int eval_every, save_every;
+    char metrics_path[4200];
+    FILE *mf;
+    int *perm, *idx, *tlen;
+    int32_t *ids, *tt, *lab, *mlm; /* one optimizer step's sequences, every micro-batch */
+    fastfnet_rng data_rng;
+    double t_start, t_log, step_time, comm_since, loss_acc;
+    long tokens_since, timed_steps, first_step, timed_tokens, saved_step;
+    int loss_n, stopped_early;
+    eval_result last;
+    char summary[8192];
+};
+
+fastfnet_trainer *fastfnet_trainer_create(int argc, const char *const *argv, char *err, size_t n) {
+    fastfnet_trainer *t = calloc(1, sizeof *t);
+    if (!t) return fastfnet_err(err, n, "train: out of memory"), NULL;
+    fastfnet_train_defaults(&t->o);
+    opt_def tab[OPT_TRAIN_MAX];
+    opt_train_table(tab, &t->o, &t->threads);
+    int rc = opt_parse(tab, argc, argv, "train", NULL, 0, NULL, &t->strs, err, n);
+    if (rc == 1) rc = fastfnet_err(err, n, "--help is not an option of a run (fastfnet_train_options_help lists them)");
+    if (!rc && t->o.resume && !t->o.out) t->o.out = t->o.resume;
+    if (!rc && !(t->opts_json = opt_to_json(tab))) rc = fastfnet_err(err, n, "train: out of memory");
+    if (rc) {
+        fastfnet_trainer_free(t);
+        return NULL;
+    }
+    t->o.options_json = t->opts_json;
+    t->lg.lead = 1;
+    t->saved_step = -1;
+    return t;
+}
+
+char *fastfnet_train_options_help(void) {
+    fastfnet_train_opts o;
+    int threads = 0;
+    opt_def tab[OPT_TRAIN_MAX];
+    fastfnet_train_defaults(&o);
+    opt_train_table(tab, &o, &threads);
+    return opt_help(tab);
+}
+
+void fastfnet_trainer_set_log(fastfnet_trainer *t, fastfnet_train_log fn, void *user) { t->lg.fn = fn, t->lg.user = user; }
+fastfnet_model *fastfnet_trainer_model(fastfnet_trainer *t) { return t->m; }
+const char *fastfnet_trainer_summary(const fastfnet_trainer *t) { return t->summary; }
+const char *fastfnet_trainer_options_json(const fastfnet_trainer *t) { return t->opts_json; }
+
+void fastfnet_trainer_free(fastfnet_trainer *t) {
+    if (!t) return;
+    if (t->mf) fclose(t->mf);
+    free(t->perm), free(t->ids), free(t->tt), free(t->lab), free(t->mlm), free(t->idx), free(t->tlen);
+    free(t->rs_scratch);
+    fastfnet_optimizer_free(t->optim);
+    run_data_free(&t->d);
+    fastfnet_model_free(t->m);
+    free(t->opts_json);
+    opt_strings_free(&t->strs);
+    if (t->ready) fastfnet_dist_finalize();
+    free(t);
+}
+
+/* The options a run cannot start without, and room in every path for the names made from it. */
+static int check_run_opts(const fastfnet_train_opts *o, char *err, size_t n) {
+    if (!o->out) return fastfnet_err(err, n, "train: --out DIR is required");
+    if (o->batch < 1 || o->accum < 1) return fastfnet_err(err, n, "train: --batch and --accum must be >= 1");
+    if (o->keep < 1) return fastfnet_err(err, n, "train: --keep must be >= 1");
+    if (strcmp(o->schedule, "linear") && strcmp(o->schedule, "cosine"))
+        return fastfnet_err(err, n, "--schedule: '%s' must be linear or cosine", o->schedule);
+    const char *flags[] = {"out", "data-dir", "train", "valid", "test", "metrics", "init-from", "tokenizer-file"};
+    const char *paths[] = {o->out, o->data_dir, o->train, o->valid, o->test, o->metrics, o->init_from, o->tokenizer_file};
+    for (int i = 0; i < 8; i++)
+        if (require_short(flags[i], paths[i], err, n)) return -1;
+    char model_path[4200];
+    snprintf(model_path, sizeof model_path, "%s/model.safetensors", o->out);
+    if (!o->resume && !o->force && file_exists(model_path))
+        return fastfnet_err(err, n, "%s already holds a trained model; pass --resume %s to continue it or --force to start over", o->out, o->out);
+    if (o->resume && strcmp(o->resume, o->out)) return fastfnet_err(err, n, "--resume DIR must be the same directory as --out (or omit --out)");
     return 0;
 }
 
-int fastfnet_predict_run(const char *model_dir, const char *input, const char *out, int batch) {
-    char err[1024], task[64];
-    require_short("model", model_dir), require_short("input", input), require_short("out", out);
-    run_data d;
-    memset(&d, 0, sizeof d);
-    fastfnet_model *m = load_trained(model_dir, &d, task, sizeof task, err, sizeof err);
-    if (!m) fastfnet_die("%s", err);
-    if (!strcmp(task, "mlm") || d.labels.n == 0) fastfnet_die("%s: predict needs a classifier (this is a %s model)", model_dir, task);
-    d.task = task_of(task);
-    /* input: JSONL/TSV records (labels optional) or plain text, one example per line; no file or "-": stdin */
-    fastfnet_records r;
-    int from_stdin = !input || !strcmp(input, "-");
-    if (from_stdin) input = "stdin";
-    size_t il = strlen(input);
-    int structured = !from_stdin && ((il > 6 && !strcmp(input + il - 6, ".jsonl")) || (il > 4 && !strcmp(input + il - 4, ".tsv")));
-    if (structured) {
-        if (fastfnet_records_read(&r, input, d.task == TASK_PAIR, 0, err, sizeof err)) fastfnet_die("%s", err);
+/* Where the run starts from: its checkpoint (--resume; rp) or a pre-trained model (--init-from; *pre, whose
+ * tokenizer and length the data takes). */
+static int load_start(fastfnet_trainer *t, resume_point *rp, fastfnet_model **pre, fastfnet_tokenizer **tok, char *ck, size_t ckcap,
+                      char *err, size_t n) {
+    const fastfnet_train_opts *o = &t->o;
+    if (o->resume) {
+        if (find_resume(o->out, rp, ck, ckcap, &t->lg, err, n)) return -1;
+        if (strcmp(rp->task, o->task)) return fastfnet_err(err, n, "%s: the checkpoint is a %s model but --task is %s", ck, rp->task, o->task);
+        *tok = rp->meta.tok, rp->meta.tok = NULL;
+        return 0;
+    }
+    if (!o->init_from) return 0;
+    run_data tmp;
+    memset(&tmp, 0, sizeof tmp);
+    char task[64], why[1024];
+    if (!(*pre = load_trained(o->init_from, &tmp, task, sizeof task, why, sizeof why)))
+        return fastfnet_err(err, n, "--init-from: %s", why);
+    *tok = tmp.tok;
+    if (!o->max_len) t->o.max_len = tmp.max_len; /* the pre-trained model's length, not 512, unless --max-len says otherwise */
+    fastfnet_labels_free(&tmp.labels);
+    return 0;
+}
+
+/* The config of a new model: from the flags, or the pre-trained model's (another architecture from the
+ * flags: what fits is copied from it afterwards). */
+static int new_config(fastfnet_config *c, const fastfnet_trainer *t, const fastfnet_model *pre, char *err, size_t n) {
+    const fastfnet_train_opts *o = &t->o;
+    const run_data *d = &t->d;
+    fastfnet_arch_opts a = o->arch;
+    if (pre && !o->arch.arch) {
+        *c = *fastfnet_model_config(pre);
+        c->hidden_dropout = c->attn_dropout = (float)o->arch.dropout;
     } else {
-        if (d.task == TASK_PAIR) fastfnet_die("%s: a pair model needs --input FILE.jsonl or FILE.tsv with two texts per example", input);
-        FILE *f = from_stdin ? stdin : fopen(input, "r");
-        if (!f) fastfnet_die("%s: cannot open (%s)", input, strerror(errno));
-        memset(&r, 0, sizeof r);
-        int cap = 0;
-        char *line = NULL;
-        size_t lsz = 0;
-        ssize_t got;
-        int ln = 0;
-        while ((got = getline(&line, &lsz, f)) != -1) {
-            ln++;
-            while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = 0;
-            if (r.n == cap) {
-                cap = cap ? cap * 2 : 256;
-                r.a = realloc(r.a, sizeof(char *) * cap), r.label = realloc(r.label, sizeof(char *) * cap);
-                r.line = realloc(r.line, sizeof(int) * cap);
+        a.vocab = pre ? fastfnet_model_config(pre)->vocab_size : fastfnet_tok_vocab_size(d->tok);
+        a.max_pos = pre ? fastfnet_model_config(pre)->max_position : t->T;
+        if (fastfnet_arch_build(c, &a, err, n)) return -1;
+    }
+    if (t->T > c->max_position) return fastfnet_err(err, n, "--max-len %d exceeds the pre-trained model's %d positions", t->T, c->max_position);
+    if (c->vocab_size != fastfnet_tok_vocab_size(d->tok))
+        return fastfnet_err(err, n, "the tokenizer has %d tokens but the model's vocabulary is %d", fastfnet_tok_vocab_size(d->tok), c->vocab_size);
+    if (!pre) c->pad_token_id = fastfnet_tok_special(d->tok, FASTFNET_TOK_PAD); /* a pre-trained config's was checked on load */
+    if (d->task == TASK_MLM) c->heads = FASTFNET_HEAD_MLM | (o->nsp ? FASTFNET_HEAD_NSP | FASTFNET_HEAD_POOLER : 0);
+    else c->heads = FASTFNET_HEAD_CLS | FASTFNET_HEAD_POOLER, c->num_labels = t->d.labels.n;
+    return 0;
+}
+
+/* The model of the run: the checkpoint's (already in t->m) or a new one, initialised from pre if given. */
+static int build_model(fastfnet_trainer *t, fastfnet_model *pre, const char *ck, char *err, size_t n) {
+    if (t->m) {
+        if (t->d.task != TASK_MLM && fastfnet_model_config(t->m)->num_labels != t->d.labels.n) return fastfnet_err(err, n, "%s: label map does not fit the model", ck);
+        return 0;
+    }
+    fastfnet_config c;
+    if (new_config(&c, t, pre, err, n)) return -1;
+    if (!(t->m = fastfnet_model_create(&c, (uint64_t)t->o.seed, err, n))) return -1;
+    if (pre) say(&t->lg, "fastfnet: initialised %d of %d tensors from %s", copy_matching(t->m, pre, &t->lg), fastfnet_model_num_tensors(t->m), t->o.init_from);
+    return 0;
+}
+
+/* Arena, replicas in agreement, data that fits, and the optimizer over this rank's shard. */
+static int reserve_and_shard(fastfnet_trainer *t, char *err, size_t n) {
+    fastfnet_model *m = t->m;
+    const run_data *d = &t->d;
+    if (fastfnet_model_reserve(m, t->Bmax, t->T, 1, err, n)) return -1;
+    /* the replicas start from rank 0's parameters (they already agree: same seed or the same files) */
+    fastfnet_dist_bcast(fastfnet_model_params(m), sizeof(float) * fastfnet_model_buffer_floats(m), 0);
+    if (require_fit(m, &d->train, d->task, "training data", err, n) || require_fit(m, &d->valid, d->task, "validation data", err, n) ||
+        (d->have_test && require_fit(m, &d->test, d->task, "test data", err, n)))
+        return -1;
+    t->glo = 0, t->ghi = fastfnet_model_buffer_floats(m);
+    if (fastfnet_dist_check_size(fastfnet_model_buffer_floats(m), err, n)) return -1;
+    if (t->nproc > 1) {
+        size_t blo, bhi;
+        fastfnet_dist_block(fastfnet_model_buffer_floats(m), t->rank, t->nproc, &blo, &bhi);
+        if (!(t->rs_scratch = malloc(sizeof(float) * (bhi - blo + 1)))) return fastfnet_err(err, n, "train: out of memory");
+        if (t->zero) t->glo = blo, t->ghi = bhi; /* AdamW state: 1/nproc of it on each rank (ZeRO-1) */
+    }
+    const fastfnet_train_opts *o = &t->o;
+    t->hp = (fastfnet_adamw){(float)o->lr, (float)o->beta1, (float)o->beta2, (float)o->eps, (float)o->weight_decay};
+    return (t->optim = fastfnet_optimizer_create(m, &t->hp, t->glo, t->ghi, err, n)) ? 0 : -1;
+}
+
+/* Training state, moments and dropout stream from a loaded checkpoint (every rank loaded it; rank 0's
+ * moments are broadcast so the replicas agree bit for bit). */
+static void apply_resume(fastfnet_trainer *t, resume_point *rp, const char *ck) {
+    fastfnet_model *m = t->m;
+    t->st = rp->st;
+    fastfnet_dist_bcast(rp->mm, sizeof(float) * fastfnet_model_buffer_floats(m), 0);
+    fastfnet_dist_bcast(rp->vv, sizeof(float) * fastfnet_model_buffer_floats(m), 0);
+    fastfnet_optimizer_state os = fastfnet_optimizer_get_state(t->optim);
+    memcpy(os.m, rp->mm + os.lo, sizeof(float) * (os.hi - os.lo));
+    memcpy(os.v, rp->vv + os.lo, sizeof(float) * (os.hi - os.lo));
+    fastfnet_model_set_dropout(m, t->st.dropout_seed, t->st.dropout_calls);
+    t->saved_step = t->st.step;
+    say(&t->lg, "fastfnet: resuming %s at step %ld (epoch %ld, example %ld)", ck, t->st.step, t->st.epoch, t->st.pos);
+}
+
+static void fresh_state(fastfnet_trainer *t) {
+    fastfnet_rng r0;
+    fastfnet_rng_seed(&r0, (uint64_t)t->o.seed ^ 0xDA7A);
+    t->st = (train_state){0, 0, 0, 0, 0, 0, -1e30, 0, 0, -1};
+    t->st.data_rng = r0.s;
+    uint64_t calls;
+    fastfnet_model_get_dropout(t->m, &t->st.dropout_seed, &calls);
+}
+
+/* Steps, warmup, evaluation and checkpoint periods; the metrics file (trimmed after a resume; an older
+ * run's removed with --force). */
+static int schedule_and_metrics(fastfnet_trainer *t, char *err, size_t n) {
+    const fastfnet_train_opts *o = &t->o;
+    long per_epoch = (t->d.train.n + (long)t->B * o->accum - 1) / ((long)t->B * o->accum);
+    t->total = o->steps > 0 ? o->steps : per_epoch * o->epochs;
+    t->warmup = o->warmup >= 0 ? o->warmup : (long)(o->warmup_frac * t->total);
+    t->eval_every = o->eval_every > 0 ? o->eval_every : (int)(t->total / 5 > 0 ? t->total / 5 : 1);
+    t->save_every = o->save_every > 0 ? o->save_every : t->eval_every;
+    snprintf(t->metrics_path, sizeof t->metrics_path, "%s%s", o->metrics ? o->metrics : o->out, o->metrics ? "" : "/metrics.jsonl");
+    if (!t->lg.lead) return (t->mf = fopen("/dev/null", "w")) ? 0 : fastfnet_err(err, n, "/dev/null: cannot open (%s)", strerror(errno));
+    if (mkdir_p(o->out)) return fastfnet_err(err, n, "%s: cannot create (%s)", o->out, strerror(errno));
+    if (o->resume && trim_metrics(t->metrics_path, t->st.step, err, n)) return -1;
+    if (!o->resume && o->force) {
+        if (clear_old_run(o->out, err, n)) return -1;
+        if (!o->metrics) unlink(t->metrics_path); /* the older run's; a --metrics file is appended to, as asked */
+    }
+    if (!(t->mf = fopen(t->metrics_path, "a"))) return fastfnet_err(err, n, "%s: cannot append (%s)", t->metrics_path, strerror(errno));
+    return 0;
+}
+
+/* What the run trains on, logged once. */
+static void describe_run(fastfnet_trainer *t) {
+    const run_data *d = &t->d;
+    const fastfnet_train_opts *o = &t->o;
+    say(&t->lg, "fastfnet: %s", t->per_batch ? "attention model: each batch is padded to its longest example (at most --max-len); the key mask makes padding inert"
+                                            : "Fourier mixing sees padding: every example is padded to --max-len tokens, in training and evaluation alike");
+    say(&t->lg, "fastfnet: %d train / %d valid%s examples of %d tokens, %zu parameters, %ld steps of %d x %d%s", d->train.n, d->valid.n,
+        d->have_test ? " / test" : "", t->T, fastfnet_model_num_params(t->m), t->total, t->B, o->accum, o->accum > 1 ? " (accumulated)" : "");
+    if (t->nproc > 1)
+        say(&t->lg, "fastfnet: %d processes, %d-%d sequences of each batch per process; AdamW moments %.3f MiB per process%s", t->nproc,
+            t->B / t->nproc, t->Bmax, 2.0 * sizeof(float) * (double)(t->ghi - t->glo) / 1048576.0, t->zero ? " (ZeRO-1: sharded)" : "");
+}
+
+/* The batch buffers of one optimizer step (every micro-batch) and the data order. */
+static int alloc_batches(fastfnet_trainer *t, char *err, size_t n) {
+    size_t nstep = (size_t)t->o.accum * t->B, T = (size_t)t->T;
+    t->perm = malloc(sizeof(int) * (size_t)t->d.train.n);
+    t->ids = malloc(sizeof(int32_t) * nstep * T), t->tt = malloc(sizeof(int32_t) * nstep * T);
+    t->lab = malloc(sizeof(int32_t) * nstep), t->mlm = malloc(sizeof(int32_t) * nstep * T);
+    t->idx = malloc(sizeof(int) * (size_t)t->B), t->tlen = malloc(sizeof(int) * (size_t)t->o.accum);
+    if (!t->perm || !t->ids || !t->tt || !t->lab || !t->mlm || !t->idx || !t->tlen)
+        return fastfnet_err(err, n, "train: out of memory for %zu sequences of %zu tokens per step", nstep, T);
+    return 0;
+}
+
+/* The counters of a run that (re)starts at t->st: data order and stream, clocks, the logging window. */
+static void restart_counters(fastfnet_trainer *t) {
+    permutation(t->perm, t->d.train.n, t->o.seed, t->st.epoch);
+    t->data_rng.s = t->st.data_rng;
+    t->t_start = fastfnet_now() - t->st.elapsed, t->t_log = fastfnet_now();
+    t->tokens_since = 0, t->loss_acc = 0, t->loss_n = 0;
+    t->step_time = 0, t->comm_since = 0; /* training steps after the first (warm-up: page faults, plans) */
+    t->timed_steps = 0, t->first_step = t->st.step + 1, t->timed_tokens = 0; /* tokens: padded positions computed */
+    t->stopped_early = 0;
+    fastfnet_dist_comm_reset();
+}
+
+/* The data of the run: with the checkpoint's or pre-trained model's tokenizer (tok, owned from here) and
+ * the checkpoint's labels. */
+static int setup_data(fastfnet_trainer *t, fastfnet_tokenizer *tok, const fastfnet_labels *labels, char *err, size_t n) {
+    int rc = prepare_data(&t->d, &t->o, tok, labels && labels->n ? labels : NULL, &t->lg, err, n);
+    if (tok && t->d.tok != tok) fastfnet_tok_free(tok); /* a failure before the data took it */
+    if (rc) return -1;
+    if (t->d.train.n < 1) return fastfnet_err(err, n, "no training examples");
+    t->T = t->d.max_len;
+    return 0;
+}
+
+/* Data parallelism: this rank computes rows [r0, r1) of every global batch of B. */
+static int split_batch(fastfnet_trainer *t, char *err, size_t n) {
+    t->B = t->o.batch;
+    if (t->B < t->nproc) return fastfnet_err(err, n, "--batch %d is smaller than the %d processes; each needs at least one sequence", t->B, t->nproc);
+    size_t r1;
+    fastfnet_dist_block((size_t)t->B, t->rank, t->nproc, &t->r0, &r1);
+    t->Bl = (int)(r1 - t->r0), t->Bmax = (t->B + t->nproc - 1) / t->nproc;
+    return 0;
+}
+
+int fastfnet_trainer_setup(fastfnet_trainer *t, char *err, size_t n) {
+    if (t->ready) return fastfnet_err(err, n, "train: the trainer is set up already");
+    if (check_run_opts(&t->o, err, n) || fastfnet_dist_init(NULL, NULL, err, n)) return -1;
+    t->ready = 1; /* from here fastfnet_trainer_free finalizes the process group */
+    t->rank = fastfnet_dist_rank(), t->nproc = fastfnet_dist_size();
+    t->lg.lead = t->rank == 0;
+    t->zero = t->o.zero && t->nproc > 1;
+    if (t->threads > 0) fastfnet_set_threads(t->threads);
+    say(&t->lg, "fastfnet train: options %s", t->opts_json);
+    resume_point rp;
+    memset(&rp, 0, sizeof rp);
+    fastfnet_model *pre = NULL;
+    fastfnet_tokenizer *tok = NULL;
+    char ck[4300] = "";
+    int rc = load_start(t, &rp, &pre, &tok, ck, sizeof ck, err, n);
+    if (!rc) rc = setup_data(t, tok, &rp.meta.labels, err, n);
+    else if (tok) fastfnet_tok_free(tok);
+    t->m = rp.m, rp.m = NULL;
+    if (!rc) rc = split_batch(t, err, n);
+    if (!rc) rc = build_model(t, pre, ck, err, n);
+    fastfnet_model_free(pre);
+    if (!rc) rc = reserve_and_shard(t, err, n);
+    if (!rc && t->o.resume) apply_resume(t, &rp, ck);
+    else if (!rc) fresh_state(t);
+    resume_point_free(&rp);
+    if (rc || schedule_and_metrics(t, err, n) || alloc_batches(t, err, n)) return -1;
+    t->per_batch = pads_per_batch(fastfnet_model_config(t->m));
+    describe_run(t);
+    restart_counters(t);
+    t->ok = 1;
+    return 0;
+}
+
+int fastfnet_trainer_resume(fastfnet_trainer *t, char *err, size_t n) {
+    if (!t->ok) return fastfnet_err(err, n, "resume: set the trainer up first");
+    resume_point rp;
+    char ck[4300];
+    if (find_resume(t->o.out, &rp, ck, sizeof ck, &t->lg, err, n)) return -1;
+    int rc = 0;
+    if (strcmp(rp.task, t->o.task)) rc = fastfnet_err(err, n, "%s: the checkpoint is a %s model but --task is %s", ck, rp.task, t->o.task);
+    else if (fastfnet_model_buffer_floats(rp.m) != fastfnet_model_buffer_floats(t->m)) rc = fastfnet_err(err, n, "%s: not the model of this run", ck);
+    if (!rc) {
+        memcpy(fastfnet_model_params(t->m), fastfnet_model_params(rp.m), sizeof(float) * fastfnet_model_buffer_floats(t->m));
+        fastfnet_dist_bcast(fastfnet_model_params(t->m), sizeof(float) * fastfnet_model_buffer_floats(t->m), 0);
+        apply_resume(t, &rp, ck);
+        restart_counters(t);
+    }
+    if (!rc && t->lg.lead) { /* the metrics of the steps to be taken again go; the file is replaced, so reopen it */
+        fclose(t->mf);
+        rc = trim_metrics(t->metrics_path, t->st.step, err, n);
+        if (!(t->mf = fopen(t->metrics_path, "a")) && !rc) rc = fastfnet_err(err, n, "%s: cannot append (%s)", t->metrics_path, strerror(errno));
+    }
+    resume_point_free(&rp);
+    return rc;
+}
+
+/* ---------- one optimizer step ---------- */
+
+static int run_done(const fastfnet_trainer *t) { return t->st.step >= t->total || t->stopped_early; }
+
+/* The step's micro-batches first: each head's loss is a mean over the targets of all of them (and of every
+ * rank's rows), so accum x batch B trains as one batch of accum * B. Every rank builds (and masks) the whole
+ * global batch, the same on all, and computes its rows. */
+static long build_step_batches(fastfnet_trainer *t, int *ndenom, int *mdenom) {
+    const fastfnet_dataset *tr = &t->d.train;
+    int B = t->B, T = t->T;
+    long tokens = 0;
+    *ndenom = *mdenom = 0;
+    for (int a = 0; a < t->o.accum; a++) {
+        size_t ob = (size_t)a * B * T;
+        for (int i = 0; i < B; i++) {
+            if (t->st.pos >= tr->n) {
+                t->st.epoch++;
+                t->st.pos = 0;
+                permutation(t->perm, tr->n, t->o.seed, t->st.epoch);
             }
-            r.a[r.n] = strdup(line), r.label[r.n] = NULL, r.line[r.n] = ln;
-            r.n++;
+            t->idx[i] = t->perm[t->st.pos++];
         }
-        free(line);
-        if (!from_stdin) fclose(f);
-        if (r.n == 0) fastfnet_die("%s: no examples (plain text: one example per line)", input);
+        const int Tb = t->tlen[a] = batch_len(tr, t->idx, B, T, t->per_batch);
+        fastfnet_dataset_batch(tr, t->idx, B, Tb, fastfnet_model_config(t->m)->pad_token_id, t->ids + ob, t->tt + ob, t->lab + (size_t)a * B);
+        tokens += (long)B * Tb;
+        for (int i = 0; i < B; i++) *ndenom += t->lab[(size_t)a * B + i] != -100;
+        if (t->d.task == TASK_MLM) {
+            fastfnet_mlm_mask(t->ids + ob, t->mlm + ob, (size_t)B * Tb, &t->d.mlm, &t->data_rng);
+            for (size_t i = 0; i < (size_t)B * Tb; i++) *mdenom += t->mlm[ob + i] != -100;
+        }
     }
-    fastfnet_dataset ds;
-    if (fastfnet_dataset_from_records(&ds, &r, input, d.tok, NULL, d.max_len, err, sizeof err)) fastfnet_die("%s", err);
-    require_fit(m, &ds, d.task, input);
-    /* --out is written atomically: a failed or interrupted predict leaves the old file (or none) */
-    fastfnet_atomic_file af = {NULL, NULL, NULL};
-    FILE *of = stdout;
-    if (out) {
-        if (fastfnet_atomic_open(&af, out, err, sizeof err)) fastfnet_die("%s", err);
-        of = af.f;
+    return tokens;
+}
+
+/* Forward and backward of this rank's rows of every micro-batch; the summed loss into *loss. */
+static int run_micro_batches(fastfnet_trainer *t, int ndenom, int mdenom, double *loss, char *err, size_t n) {
+    fastfnet_model *m = t->m;
+    *loss = 0;
+    for (int a = 0; a < t->o.accum; a++) {
+        const int Tb = t->tlen[a]; /* micro-batch a sits at a * B * T, its rows Tb apart */
+        size_t o0 = (size_t)a * t->B * t->T + t->r0 * (size_t)Tb, l0 = (size_t)a * t->B + t->r0;
+        fastfnet_batch bt = {.B = t->Bl, .T = Tb, .input_ids = t->ids + o0, .token_type_ids = t->tt + o0, .row0 = (int)t->r0,
+                             .cls_denom = ndenom, .nsp_denom = ndenom, .mlm_denom = mdenom ? mdenom : 1};
+        if (t->d.task == TASK_MLM) {
+            bt.mlm_labels = t->mlm + o0;
+            if (fastfnet_model_config(m)->heads & FASTFNET_HEAD_NSP) bt.nsp_labels = t->lab + l0;
+        } else {
+            bt.cls_labels = t->lab + l0;
+        }
+        *loss += fastfnet_model_forward(m, &bt, 1);
+        if (*fastfnet_model_error(m)) return fastfnet_err(err, n, "training batch: %s", fastfnet_model_error(m));
+        fastfnet_model_backward(m);
     }
-    int T = d.max_len, L = m->cfg.num_labels;
-    if (fastfnet_model_reserve(m, batch, T, 0, err, sizeof err)) {
-        fastfnet_atomic_abort(&af);
-        fastfnet_die("%s", err);
+    return 0;
+}
+
+/* Sum the gradients over ranks (all of them, or this rank's block with ZeRO-1) and clip by the global norm,
+ * returned in *gn. */
+static int reduce_and_clip(fastfnet_trainer *t, float *gn, char *err, size_t n) {
+    fastfnet_model *m = t->m;
+    if (t->zero) fastfnet_dist_reduce_scatter_f32(fastfnet_model_grads(m), fastfnet_model_buffer_floats(m), t->rs_scratch);
+    else fastfnet_dist_allreduce_f32(fastfnet_model_grads(m), fastfnet_model_buffer_floats(m), t->rs_scratch);
+    double sq = fastfnet_model_grad_sq(m, t->glo, t->ghi);
+    if (t->zero) fastfnet_dist_sum_f64(&sq, 1); /* the blocks' sums; otherwise every rank holds all gradients */
+    *gn = (float)sqrt(sq);
+    if (!isfinite(*gn))
+        return fastfnet_err(err, n, "the gradient became non-finite at step %ld; stopping without saving (last good checkpoint kept in "
+                            "%s/checkpoints)", t->st.step + 1, t->o.out);
+    if (t->o.clip > 0 && *gn > t->o.clip) {
+        float s = (float)(t->o.clip / *gn);
+        for (size_t i = t->glo; i < t->ghi; i++) fastfnet_model_grads(m)[i] *= s;
     }
+    return 0;
+}
+
+/* A --log-every step: the metrics line of the window since the last one, and its figures into p. */
+static void log_step(fastfnet_trainer *t, fastfnet_train_progress *p) {
+    double now = fastfnet_now(), comm = fastfnet_dist_comm_seconds();
+    double tps = t->tokens_since / (now - t->t_log + 1e-9), el = now - t->t_start;
+    fprintf(t->mf, "{\"step\": %ld, \"epoch\": %.4f, \"loss\": %.9g, \"lr\": %.6g, \"grad_norm\": %.9g, \"tokens_per_s\": %.1f, \"elapsed_s\": %.3f",
+            t->st.step, t->st.epoch + (double)t->st.pos / t->d.train.n, t->loss_acc / t->loss_n, p->lr, p->grad_norm, tps, el);
+    if (t->nproc > 1) fprintf(t->mf, ", \"comm_s\": %.4f", comm - t->comm_since);
+    fputs("}\n", t->mf);
+    t->comm_since = comm;
+    fflush(t->mf);
+    p->logged = 1, p->mean_loss = (float)(t->loss_acc / t->loss_n), p->tokens_per_s = tps, p->elapsed = el;
+    t->loss_acc = 0, t->loss_n = 0, t->tokens_since = 0;
+    t->t_log = fastfnet_now();
+}
+
+/* The scheduled evaluation on the validation split, its metrics line, and early stopping (--patience). */
+static int eval_step(fastfnet_trainer *t, fastfnet_train_progress *p, char *err, size_t n) {
+    fastfnet_model *m = t->m;
+    if (evaluate(&t->last, m, &t->d.valid, t->d.task, &t->d.mlm, t->Bmax, t->T, (uint64_t)t->o.seed ^ 0xE7A1, err, n)) return -1;
+    double el = fastfnet_now() - t->t_start;
+    const eval_result *l = &t->last;
+    if (t->d.task == TASK_MLM)
+        fprintf(t->mf, "{\"step\": %ld, \"eval_loss\": %.6g, \"eval_mlm_accuracy\": %.6g, \"eval_perplexity\": %.6g, \"elapsed_s\": %.3f}\n",
+                t->st.step, l->loss, l->mlm_accuracy, l->perplexity, el);
+    else
+        fprintf(t->mf, "{\"step\": %ld, \"eval_loss\": %.6g, \"eval_accuracy\": %.6g, \"elapsed_s\": %.3f}\n", t->st.step, l->loss, l->accuracy, el);
+    fflush(t->mf);
+    p->evaluated = 1, p->eval_loss = (float)l->loss, p->eval_accuracy = (float)l->accuracy;
+    train_state *st = &t->st;
+    if (l->accuracy > st->best) st->best = l->accuracy, st->bad_evals = 0, st->best_step = st->step;
+    else if (++st->bad_evals >= t->o.patience && t->o.patience > 0) {
+        say(&t->lg, "fastfnet: no improvement in %ld evaluations: stopping early", st->bad_evals);
+        t->stopped_early = 1;
+    }
+    return 0;
+}
+
+static int save_now(fastfnet_trainer *t, char *err, size_t n) {
+    t->st.elapsed = fastfnet_now() - t->t_start;
+    if (checkpoint_all(&t->o, t->m, t->optim, &t->d, &t->st, t->opts_json, t->zero, err, n)) return -1;
+    t->saved_step = t->st.step;
+    return 0;
+}
+
+/* The update itself: learning rate of the schedule, AdamW on this rank's block, parameters gathered. */
+static void apply_update(fastfnet_trainer *t, fastfnet_train_progress *p) {
+    t->st.step++;
+    float lr = (float)lr_at(&t->o, t->st.step, t->total, t->warmup);
+    fastfnet_optimizer_step(t->optim, lr, t->st.step); /* ZeRO-1: this rank's block of parameters only */
+    if (t->zero) fastfnet_dist_allgather_f32(fastfnet_model_params(t->m), fastfnet_model_buffer_floats(t->m));
+    p->lr = lr;
+}
+
+static void progress_init(const fastfnet_trainer *t, fastfnet_train_progress *p) {
+    memset(p, 0, sizeof *p);
+    p->step = t->st.step, p->steps = t->total, p->mlm = t->d.task == TASK_MLM, p->lead = t->lg.lead;
+    p->elapsed = fastfnet_now() - t->t_start;
+}
+
+int fastfnet_trainer_step(fastfnet_trainer *t, fastfnet_train_progress *out, char *err, size_t n) {
+    fastfnet_train_progress p;
+    if (!t->ok) return fastfnet_err(err, n, "step: set the trainer up first");
+    progress_init(t, &p);
+    if (run_done(t)) return out ? *out = p, 1 : 1;
+    double t_step = fastfnet_now(), loss;
+    fastfnet_model_zero_grad(t->m);
+    int ndenom, mdenom;
+    long step_tokens = build_step_batches(t, &ndenom, &mdenom);
+    if (run_micro_batches(t, ndenom, mdenom, &loss, err, n)) return -1;
+    fastfnet_dist_sum_f64(&loss, 1); /* the batch loss over every rank's rows */
+    if (!isfinite(loss))
+        return fastfnet_err(err, n, "the loss became %g at step %ld; stopping without saving. The last good checkpoint is kept in "
+                            "%s/checkpoints (try a lower --lr or --clip)", loss, t->st.step + 1, t->o.out);
+    if (reduce_and_clip(t, &p.grad_norm, err, n)) return -1;
+    apply_update(t, &p);
+    if (t->st.step == t->first_step) fastfnet_dist_comm_reset();
+    else t->step_time += fastfnet_now() - t_step, t->timed_steps++, t->timed_tokens += step_tokens;
+    t->tokens_since += step_tokens;
+    t->st.data_rng = t->data_rng.s;
+    uint64_t seed;
+    fastfnet_model_get_dropout(t->m, &seed, &t->st.dropout_calls);
+    t->loss_acc += loss, t->loss_n++;
+    p.step = t->st.step, p.loss = (float)loss, p.elapsed = fastfnet_now() - t->t_start;
+    if (t->st.step % t->o.log_every == 0 || t->st.step == t->total) log_step(t, &p);
+    if ((t->st.step % t->eval_every == 0 || t->st.step == t->total) && eval_step(t, &p, err, n)) return -1;
+    if ((t->st.step % t->save_every == 0 || t->st.step == t->total || t->stopped_early) && save_now(t, err, n)) return -1;
+    if (out) *out = p;
+    return run_done(t);
+}
+
+/* ---------- evaluation, checkpoint and the whole run ---------- */
+
+int fastfnet_trainer_evaluate(fastfnet_trainer *t, const char *split, float *loss, float *accuracy, char *err, size_t n) {
+    if (!t->ok) return fastfnet_err(err, n, "evaluate: set the trainer up first");
+    int test = !strcmp(split, "test");
+    if (!test && strcmp(split, "valid")) return fastfnet_err(err, n, "evaluate: split '%s' must be valid or test", split);
+    if (test && !t->d.have_test) return fastfnet_err(err, n, "evaluate: this run has no test split (give --test FILE)");
+    eval_result r;
+    int rc = evaluate(&r, t->m, test ? &t->d.test : &t->d.valid, t->d.task, &t->d.mlm, t->Bmax, t->T,
+                      (uint64_t)t->o.seed ^ (test ? 0x7E57 : 0xE7A1), err, n);
+    if (rc) return -1;
+    if (loss) *loss = (float)r.loss;
+    if (accuracy) *accuracy = (float)r.accuracy;
+    return 0;
+}
+
+int fastfnet_trainer_checkpoint(fastfnet_trainer *t, char *err, size_t n) {
+    if (!t->ok) return fastfnet_err(err, n, "checkpoint: set the trainer up first");
+    return save_now(t, err, n);
+}
+
+/* The figures of a finished run: with --patience the kept (best) model's; the test split's; the final
+ * metrics line and the summary (rank 0). */
+static int finish_run(fastfnet_trainer *t, char *err, size_t n) {
+    const fastfnet_train_opts *o = &t->o;
+    train_state *st = &t->st;
+    uint64_t ms = (uint64_t)o->seed;
+    if (o->patience > 0 && st->best_step >= 0 && st->best_step != st->step) {
+        if (use_best(t->m, o->out, err, n) || evaluate(&t->last, t->m, &t->d.valid, t->d.task, &t->d.mlm, t->Bmax, t->T, ms ^ 0xE7A1, err, n)) return -1;
+        say(&t->lg, "fastfnet: the model kept is the best one (step %ld); the final figures are its", st->best_step);
+    }
+    double el = fastfnet_now() - t->t_start;
+    eval_result te = {0}, *l = &t->last;
+    if (t->d.have_test && evaluate(&te, t->m, &t->d.test, t->d.task, &t->d.mlm, t->Bmax, t->T, ms ^ 0x7E57, err, n)) return -1;
+    fprintf(t->mf, "{\"step\": %ld, \"final\": true, \"valid_accuracy\": %.6g, \"valid_loss\": %.6g", st->step, l->accuracy, l->loss);
+    if (t->d.have_test) fprintf(t->mf, ", \"test_accuracy\": %.6g, \"test_loss\": %.6g", te.accuracy, te.loss);
+    double rss = peak_rss_mib(), rss_sum = rss;
+    size_t np = fastfnet_model_num_params(t->m);
+    fprintf(t->mf, ", \"parameters\": %zu, \"elapsed_s\": %.3f, \"peak_rss_mib\": %.1f}\n", np, el, rss);
+    fflush(t->mf);
+    fastfnet_dist_sum_f64(&rss_sum, 1); /* the mean over ranks is reported below */
+    if (!t->lg.lead) return 0;
+    char *s = t->summary;
+    size_t cap = sizeof t->summary, k = 0;
+    double tps = t->step_time > 0 ? (double)t->timed_tokens / t->step_time : 0;
+    k += (size_t)snprintf(s + k, cap - k, "{\"model\": \"%s\", \"task\": \"%s\", \"steps\": %ld, \"parameters\": %zu, \"valid_accuracy\": %.4f, "
+                          "\"valid_loss\": %.4f", o->out, o->task, st->step, np, l->accuracy, l->loss);
+    if (t->d.task == TASK_MLM) k += (size_t)snprintf(s + k, cap - k, ", \"valid_perplexity\": %.3f", l->perplexity);
+    if (t->d.have_test) k += (size_t)snprintf(s + k, cap - k, ", \"test_accuracy\": %.4f, \"test_loss\": %.4f", te.accuracy, te.loss);
+    snprintf(s + k, cap - k, ", \"train_seconds\": %.1f, \"peak_rss_mib\": %.1f, \"processes\": %d, \"zero\": %d, \"timed_steps\": %ld, "
+             "\"step_seconds\": %.3f, \"tokens_per_s\": %.1f, \"comm_seconds\": %.4f, \"wait_seconds\": %.4f, \"mean_peak_rss_mib\": %.1f}",
+             el, rss, t->nproc, t->zero, t->timed_steps, t->step_time, tps, fastfnet_dist_comm_seconds(), fastfnet_dist_wait_seconds(), rss_sum / t->nproc);
+    return 0;
+}
+
+/* Whether any rank's callback asked to stop (one small collective, so every rank stops at the same step). */
+static int agree_stop(const fastfnet_trainer *t, int stop) {
+    double s = stop ? 1.0 : 0.0;
+    if (t->nproc > 1) fastfnet_dist_sum_f64(&s, 1);
+    return s > 0;
+}
+
+int fastfnet_trainer_run(fastfnet_trainer *t, fastfnet_train_callback cb, void *user, char *err, size_t n) {
+    if (!t->ready && fastfnet_trainer_setup(t, err, n)) return -1;
+    if (!t->ok) return fastfnet_err(err, n, "run: the trainer's setup failed");
+    fastfnet_train_progress p;
+    int rc = run_done(t);
+    while (rc == 0) {
+        if ((rc = fastfnet_trainer_step(t, &p, err, n)) < 0) return -1;
+        if (!agree_stop(t, cb && cb(&p, user)) || rc) continue;
+        if (t->saved_step != t->st.step && save_now(t, err, n)) return -1;
+        say(&t->lg, "fastfnet: interrupted at step %ld: checkpoint saved; continue with --resume %s", t->st.step, t->o.out);
+        return 1;
+    }
+    return finish_run(t, err, n);
+}
+
+/* ---------- eval and predict ---------- */
+
+/* The data set eval reads: the split given by --data/--train, read as the "train" file of prepare_data with
+ * the model's own tokenizer and labels (an unknown label is then an error naming its line). */
+static const fastfnet_dataset *eval_split(run_data *d, const fastfnet_train_opts *o, const fastfnet_train_opts *oo) {
+    if (o->data) return d->have_test ? &d->test : &d->valid;
+    return oo->valid == oo->train ? &d->valid : &d->train;
+}
+
+int fastfnet_eval_run(const char *model_dir, const fastfnet_train_opts *o, fastfnet_train_log log, void *user, char *result, size_t cap,
+                      char *err, size_t n) {
+    char task[64];
+    logger lg = {log, user, 1};
+    if (require_short("model", model_dir, err, n) || require_short("data-dir", o->data_dir, err, n) || require_short("train", o->train, err, n))
+        return -1;
+    run_data meta, d;
+    memset(&meta, 0, sizeof meta);
+    memset(&d, 0, sizeof d);
+    fastfnet_model *m = load_trained(model_dir, &meta, task, sizeof task, err, n);
+    if (!m) return -1;
+    fastfnet_train_opts oo = *o;
+    oo.task = o->task ? o->task : task;
+    oo.max_len = meta.max_len;
+    if (!oo.data && oo.train && !oo.valid) oo.valid = oo.train; /* the whole file is evaluated: nothing held out of it */
+    int rc = strcmp(oo.task, task) ? fastfnet_err(err, n, "%s is a %s model but --task is %s", model_dir, task, oo.task)
+                                   : prepare_data(&d, &oo, meta.tok, meta.labels.n ? &meta.labels : NULL, &lg, err, n);
+    if (d.tok != meta.tok) fastfnet_tok_free(meta.tok);
+    const fastfnet_dataset *ds = eval_split(&d, o, &oo);
+    if (!rc) rc = require_fit(m, ds, d.task, o->data ? o->data : o->train, err, n);
+    if (!rc) rc = fastfnet_model_reserve(m, o->batch, d.max_len, 0, err, n);
+    double t0 = fastfnet_now();
+    eval_result r;
+    if (!rc) rc = evaluate(&r, m, ds, d.task, &d.mlm, o->batch, d.max_len, (uint64_t)o->seed ^ 0x7E57, err, n);
+    double dt = fastfnet_now() - t0;
+    if (!rc) {
+        size_t k = (size_t)snprintf(result, cap, "{\"model\": \"%s\", \"examples\": %d, \"loss\": %.6g, \"accuracy\": %.6g", model_dir, r.n, r.loss, r.accuracy);
+        if (d.task == TASK_MLM && k < cap) k += (size_t)snprintf(result + k, cap - k, ", \"perplexity\": %.6g", r.perplexity);
+        if (k < cap) snprintf(result + k, cap - k, ", \"seconds\": %.2f, \"tokens_per_s\": %.0f}", dt, (double)r.n * d.max_len / (dt > 0 ? dt : 1e-9));
+    }
+    fastfnet_labels_free(&meta.labels);
+    run_data_free(&d);
+    fastfnet_model_free(m);
+    return rc;
+}
+
+/* Plain text, one example per line (labels none), from f; name is for messages. */
+static int read_lines(fastfnet_records *r, FILE *f, const char *name, char *err, size_t n) {
+    memset(r, 0, sizeof *r);
+    int cap = 0, ln = 0, rc = 0;
+    char *line = NULL;
+    size_t lsz = 0;
+    while (!rc && fastfnet_read_line(f, &line, &lsz, NULL) != -1) {
+        ln++;
+        if (r->n == cap) {
+            cap = cap ? cap * 2 : 256;
+            char **a = realloc(r->a, sizeof(char *) * cap), **l = a ? realloc(r->label, sizeof(char *) * cap) : NULL;
+            int *li = l ? realloc(r->line, sizeof(int) * cap) : NULL;
+            if (a) r->a = a;
+            if (l) r->label = l;
+            if (li) r->line = li;
+            if (!li) rc = fastfnet_err(err, n, "%s: out of memory at line %d", name, ln);
+        }
+        if (!rc && !(r->a[r->n] = strdup(line))) rc = fastfnet_err(err, n, "%s: out of memory at line %d", name, ln);
+        if (!rc) r->label[r->n] = NULL, r->line[r->n] = ln, r->n++;
+    }
+    free(line);
+    if (!rc && r->n == 0) rc = fastfnet_err(err, n, "%s: no examples (plain text: one example per line)", name);
+    if (rc) fastfnet_records_free(r);
+    return rc;
+}
+
+/* predict's input: JSONL/TSV records (labels optional) or plain text, one example per line; no file or "-":
+ * standard input. */
+static int read_predict_input(fastfnet_records *r, const char **input, int pair, char *err, size_t n) {
+    int from_stdin = !*input || !strcmp(*input, "-");
+    if (from_stdin) *input = "stdin";
+    size_t il = strlen(*input);
+    if (!from_stdin && ((il > 6 && !strcmp(*input + il - 6, ".jsonl")) || (il > 4 && !strcmp(*input + il - 4, ".tsv"))))
+        return fastfnet_records_read(r, *input, pair, 0, err, n);
+    if (pair) return fastfnet_err(err, n, "%s: a pair model needs --input FILE.jsonl or FILE.tsv with two texts per example", *input);
+    FILE *f = from_stdin ? stdin : fopen(*input, "r");
+    if (!f) return fastfnet_err(err, n, "%s: cannot open (%s)", *input, strerror(errno));
+    int rc = read_lines(r, f, *input, err, n);
+    if (!from_stdin) fclose(f);
+    return rc;
+}
+
+/* One prediction as a JSON line: the arg-max label and every label's probability from the logits lg. */
+static int write_prediction(FILE *of, int line_no, const float *lg, const fastfnet_labels *labels) {
+    int L = labels->n, am = 0;
+    double mx = lg[0], s = 0;
+    for (int j = 1; j < L; j++)
+        if (lg[j] > mx) mx = lg[j], am = j;
+    for (int j = 0; j < L; j++) s += exp(lg[j] - mx);
+    size_t cap = 256 + (size_t)L * 64, pos = 0;
+    for (int j = 0; j < L; j++) cap += strlen(labels->names[j]) * 6;
+    char *line = malloc(cap);
+    if (!line) return -1;
+    pos += (size_t)snprintf(line, cap, "{\"line\": %d, \"label\": ", line_no);
+    fastfnet_json_escape(line, cap, &pos, labels->names[am]);
+    pos += (size_t)snprintf(line + pos, cap - pos, ", \"probs\": {");
+    for (int j = 0; j < L; j++) {
+        if (j) line[pos++] = ',', line[pos++] = ' ';
+        fastfnet_json_escape(line, cap, &pos, labels->names[j]);
+        pos += (size_t)snprintf(line + pos, cap - pos, ": %.6f", exp(lg[j] - mx) / s);
+    }
+    fprintf(of, "%s}}\n", line);
+    free(line);
+    return 0;
+}
+
+/* Classify every example of ds in batches, one JSON line each into of. */
+static int predict_all(FILE *of, fastfnet_model *m, const fastfnet_dataset *ds, const fastfnet_records *r, const fastfnet_labels *labels,
+                       int batch, int T, const char *input, char *err, size_t n) {
     int32_t *ids = malloc(sizeof(int32_t) * batch * T), *tt = malloc(sizeof(int32_t) * batch * T);
-    int *idx = malloc(sizeof(int) * batch);
-    double *p = malloc(sizeof(double) * L);
-    for (int b0 = 0; b0 < ds.n; b0 += batch) {
-        int nb = ds.n - b0 < batch ? ds.n - b0 : batch;
+    int *idx = malloc(sizeof(int) * batch), L = fastfnet_model_config(m)->num_labels, rc = 0;
+    if (!ids || !tt || !idx) rc = fastfnet_err(err, n, "predict: out of memory for batches of %d x %d", batch, T);
+    for (int b0 = 0; !rc && b0 < ds->n; b0 += batch) {
+        int nb = ds->n - b0 < batch ? ds->n - b0 : batch;
         for (int i = 0; i < nb; i++) idx[i] = b0 + i;
-        const int Tb = batch_len(&ds, idx, nb, T, pads_per_batch(&m->cfg));
-        fastfnet_dataset_batch(&ds, idx, nb, Tb, m->cfg.pad_token_id, ids, tt, NULL);
+        const int Tb = batch_len(ds, idx, nb, T, pads_per_batch(fastfnet_model_config(m)));
+        fastfnet_dataset_batch(ds, idx, nb, Tb, fastfnet_model_config(m)->pad_token_id, ids, tt, NULL);
         fastfnet_batch bt = {.B = nb, .T = Tb, .input_ids = ids, .token_type_ids = tt, .pooled_only = 1};
         fastfnet_model_forward(m, &bt, 0);
-        if (*fastfnet_model_error(m)) fastfnet_die("%s: %s", input, fastfnet_model_error(m));
+        if (*fastfnet_model_error(m)) rc = fastfnet_err(err, n, "%s: %s", input, fastfnet_model_error(m));
         const float *lg = fastfnet_model_logits_cls(m);
-        for (int i = 0; i < nb; i++) {
-            double mx = lg[i * L], s = 0;
-            int am = 0;
-            for (int j = 1; j < L; j++)
-                if (lg[i * L + j] > mx) mx = lg[i * L + j], am = j;
-            for (int j = 0; j < L; j++) s += p[j] = exp(lg[i * L + j] - mx);
-            size_t cap = 256 + (size_t)L * 64, pos = 0;
-            char *line = malloc(cap + strlen(d.labels.names[am]) * 6);
-            for (int j = 0; j < L; j++) cap += strlen(d.labels.names[j]) * 6;
-            line = realloc(line, cap);
-            pos += (size_t)snprintf(line, cap, "{\"line\": %d, \"label\": ", r.line[b0 + i]);
-            fastfnet_json_escape(line, cap, &pos, d.labels.names[am]);
-            pos += (size_t)snprintf(line + pos, cap - pos, ", \"probs\": {");
-            for (int j = 0; j < L; j++) {
-                if (j) line[pos++] = ',', line[pos++] = ' ';
-                fastfnet_json_escape(line, cap, &pos, d.labels.names[j]);
-                pos += (size_t)snprintf(line + pos, cap - pos, ": %.6f", p[j] / s);
-            }
-            fprintf(of, "%s}}\n", line);
-            free(line);
-        }
+        for (int i = 0; !rc && i < nb; i++)
+            if (write_prediction(of, r->line[b0 + i], lg + (size_t)i * L, labels)) rc = fastfnet_err(err, n, "predict: out of memory");
     }
-    if (out && fastfnet_atomic_commit(&af, err, sizeof err)) fastfnet_die("%s", err);
-    /* a pipe or a full disk can refuse the buffered lines: that is a failure, not a silent loss */
-    if (!out && (fflush(stdout) != 0 || ferror(stdout))) fastfnet_die("writing the predictions to standard output failed (%s)", strerror(errno));
-    free(ids), free(tt), free(idx), free(p);
+    free(ids), free(tt), free(idx);
+    return rc;
+}
+
+/* The predictions into out (atomically: a failed or interrupted predict leaves the old file, or none) or
+ * standard output, where a pipe or a full disk refusing the buffered lines is a failure, not a silent loss. */
+static int predict_to(const char *out, fastfnet_model *m, const fastfnet_dataset *ds, const fastfnet_records *r, const run_data *d,
+                      int batch, const char *input, char *err, size_t n) {
+    fastfnet_atomic_file af = {NULL, NULL, NULL};
+    if (out && fastfnet_atomic_open(&af, out, err, n)) return -1;
+    if (predict_all(out ? af.f : stdout, m, ds, r, &d->labels, batch, d->max_len, input, err, n)) {
+        fastfnet_atomic_abort(&af);
+        return -1;
+    }
+    if (out) return fastfnet_atomic_commit(&af, err, n);
+    if (fflush(stdout) != 0 || ferror(stdout)) return fastfnet_err(err, n, "writing the predictions to standard output failed (%s)", strerror(errno));
+    return 0;
+}
+
+int fastfnet_predict_run(const char *model_dir, const char *input, const char *out, int batch, char *err, size_t n) {
+    char task[64];
+    if (require_short("model", model_dir, err, n) || require_short("input", input, err, n) || require_short("out", out, err, n)) return -1;
+    run_data d;
+    memset(&d, 0, sizeof d);
+    fastfnet_model *m = load_trained(model_dir, &d, task, sizeof task, err, n);
+    if (!m) return -1;
+    fastfnet_records r = {0};
+    fastfnet_dataset ds = {0};
+    d.task = task_of(task);
+    int rc = !strcmp(task, "mlm") || d.labels.n == 0 ? fastfnet_err(err, n, "%s: predict needs a classifier (this is a %s model)", model_dir, task)
+                                                     : read_predict_input(&r, &input, d.task == TASK_PAIR, err, n);
+    if (!rc) rc = fastfnet_dataset_from_records(&ds, &r, input, d.tok, NULL, d.max_len, err, n);
+    if (!rc) rc = require_fit(m, &ds, d.task, input, err, n);
+    if (!rc) rc = fastfnet_model_reserve(m, batch, d.max_len, 0, err, n);
+    if (!rc) rc = predict_to(out, m, &ds, &r, &d, batch, input, err, n);
     fastfnet_dataset_free(&ds);
     fastfnet_records_free(&r);
     run_data_free(&d);
     fastfnet_model_free(m);
-    return 0;
+    return rc;
 }

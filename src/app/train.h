@@ -3,6 +3,7 @@
 #ifndef FASTFNET_TRAIN_H
 #define FASTFNET_TRAIN_H
 #include "fastfnet.h"
+#include "fastfnet_train.h"
 
 /* Architecture flags (init and train). Strings may be NULL (default). */
 typedef struct {
@@ -47,9 +48,11 @@ typedef struct {
 } fastfnet_train_opts;
 void fastfnet_train_defaults(fastfnet_train_opts *o);
 
-int fastfnet_train_run(const fastfnet_train_opts *o);
-/* eval: loss and metrics of the model in dir on a split; predict: JSON lines of labels and probabilities. */
-int fastfnet_eval_run(const char *model_dir, const fastfnet_train_opts *o);
-/* input NULL or "-": standard input (plain text, one example per line). */
-int fastfnet_predict_run(const char *model_dir, const char *input, const char *out, int batch);
+/* eval: loss and metrics of the model in dir on a split, as a JSON object into result[cap]; 0, or -1 with a
+ * message. (Training: the trainer of fastfnet_train.h.) */
+int fastfnet_eval_run(const char *model_dir, const fastfnet_train_opts *o, fastfnet_train_log log, void *user, char *result, size_t cap,
+                      char *err, size_t errlen);
+/* predict: JSON lines of labels and probabilities into out (atomically) or standard output; input NULL or
+ * "-": standard input (plain text, one example per line). 0, or -1 with a message. */
+int fastfnet_predict_run(const char *model_dir, const char *input, const char *out, int batch, char *err, size_t errlen);
 #endif

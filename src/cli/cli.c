@@ -1,22 +1,22 @@
 /* cli.c: the fastfnet command-line tool: init, info, embed (training and evaluation: see issue 3). */
 #include "fastfnet.h"
-#include "fft.h"
-#include "json.h"
 #include "die.h"
 #include "plot.h"
-#include "tokenizer.h"
 #include "train.h"
+#include "fastfnet_train.h"
 #include "listops.h"
 #include "model_dir.h"
-#include "safetensors.h"
-#include "spm.h"
-#include "util.h"
+#include "options.h"
+#include "fastfnet_util.h"
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #ifndef FASTFNET_VERSION /* set by the Makefile: version and git commit */
 #define FASTFNET_VERSION "0.1.0"
@@ -25,6 +25,7 @@
 #define FASTFNET_WITH_MPI 0
 #endif
 
+/* The tool reports a failure and exits here (the libraries return errors; the tool decides). */
 static const char *USAGE =
     "usage: fastfnet <command> [options]   (fastfnet --version: version and optional parts built in)\n"
     "\n"
@@ -71,11 +72,9 @@ static const char *need(int argc, char **argv, int *i) {
 }
 
 static long parse_long(const char *flag, const char *s, long lo, long hi) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        fastfnet_die("%s: '%s' is not an integer in %ld..%ld", flag, s, lo, hi);
+    char err[512];
+    long v;
+    if (opt_long(flag, s, lo, hi, &v, err, sizeof err)) fastfnet_die("%s", err);
     return v;
 }
 
@@ -163,8 +162,7 @@ static int *read_ids(const char *path, const fastfnet_config *c, int *outB, int 
     size_t lcap = 1024;
     char *line = NULL;
     size_t lsz = 0;
-    ssize_t got;
-    while ((got = getline(&line, &lsz, f)) != -1) {
+    while (fastfnet_read_line(f, &line, &lsz, NULL) != -1) {
         int len = 0;
         char *p = line;
         for (;;) {
@@ -247,182 +245,32 @@ static int cmd_embed(int argc, char **argv) {
     if (fastfnet_st_write(out, o, pool ? 2 : 1, meta, err, sizeof err)) fastfnet_die("%s", err);
     printf("embedded %d sequences of %d tokens in %.3f s (%.0f tokens/s); wrote %s: last_hidden_state [%d,%d,%d]%s\n", B, T,
            dt, B * T / (dt > 0 ? dt : 1e-9), out, B, T, H, pool ? ", pooler_output" : "");
-    fastfnet_free(hid);
-    fastfnet_free(pooled);
-    fastfnet_free(ids);
+    free(hid);
+    free(pooled);
+    free(ids);
     fastfnet_model_free(m);
     return 0;
 }
 
-/* ---------- option tables (train / eval / predict share them, and a JSON config gives the same) ---------- */
-
-typedef enum { OPT_INT, OPT_LONG, OPT_DOUBLE, OPT_STR, OPT_BOOL } opt_type;
-typedef struct {
-    const char *name;
-    opt_type type;
-    void *ptr;
-    const char *help;
-} opt_def;
-
-/* An option without help text is accepted but not listed (a deprecated spelling). */
-static void opt_print_help(const opt_def *t, FILE *f) {
-    for (; t->name; t++) {
-        if (!t->help) continue;
-        char def[64];
-        switch (t->type) {
-        case OPT_INT: snprintf(def, sizeof def, "%d", *(int *)t->ptr); break;
-        case OPT_LONG: snprintf(def, sizeof def, "%ld", *(long *)t->ptr); break;
-        case OPT_DOUBLE: snprintf(def, sizeof def, "%g", *(double *)t->ptr); break;
-        case OPT_STR: snprintf(def, sizeof def, "%s", *(const char **)t->ptr ? *(const char **)t->ptr : "-"); break;
-        case OPT_BOOL: snprintf(def, sizeof def, "%s", *(int *)t->ptr ? "on" : "off"); break;
-        }
-        char flag[64];
-        snprintf(flag, sizeof flag, "--%s%s", t->name, t->type == OPT_BOOL ? "" : " X");
-        fprintf(f, "  %-22s %s (default %s)\n", flag, t->help, def);
-    }
-}
-
-static const opt_def *opt_find(const opt_def *t, const char *name) {
-    for (; t->name; t++) {
-        size_t n = strlen(t->name);
-        int eq = strlen(name) == n;
-        for (size_t i = 0; eq && i < n; i++) eq = name[i] == t->name[i] || (name[i] == '_' && t->name[i] == '-');
-        if (eq) return t;
-    }
-    return NULL;
-}
-
-static void opt_set(const opt_def *o, const char *v, const char *src) {
-    char flag[80];
-    snprintf(flag, sizeof flag, "%s%s", src, o->name);
-    switch (o->type) {
-    case OPT_INT: *(int *)o->ptr = (int)parse_long(flag, v, -1, 1L << 30); break;
-    case OPT_LONG: *(long *)o->ptr = parse_long(flag, v, 0, 0x7fffffffL); break;
-    case OPT_DOUBLE: {
-        char *end;
-        double d = strtod(v, &end);
-        if (end == v || *end || !isfinite(d)) fastfnet_die("%s: '%s' is not a number", flag, v);
-        *(double *)o->ptr = d;
-        break;
-    }
-    case OPT_STR: *(const char **)o->ptr = v; break;
-    case OPT_BOOL:
-        if (!strcmp(v, "1") || !strcmp(v, "true")) *(int *)o->ptr = 1;
-        else if (!strcmp(v, "0") || !strcmp(v, "false")) *(int *)o->ptr = 0;
-        else fastfnet_die("%s: '%s' must be true or false", flag, v);
-        break;
-    }
-}
-
-/* Apply a JSON config file: keys are option names (dashes or underscores). Strings stay alive (leaked on
- * purpose: the options point into them for the whole run). */
-static void opt_apply_json(const opt_def *t, const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) fastfnet_die("--config %s: cannot open (%s)", path, strerror(errno));
-    char *buf = malloc(1 << 20);
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    fclose(f);
-    char err[256];
-    fastfnet_json *j = fastfnet_json_parse(buf, n, err, sizeof err);
-    if (!j || j->type != FASTFNET_JSON_OBJECT) fastfnet_die("--config %s: not a JSON object (%s)", path, j ? "wrong type" : err);
-    for (int i = 0; i < j->n; i++) {
-        const opt_def *o = opt_find(t, j->keys[i]);
-        if (!o) fastfnet_die("--config %s: unknown option \"%s\" (see --help)", path, j->keys[i]);
-        const fastfnet_json *v = &j->items[i];
-        char num[64], src[300];
-        snprintf(src, sizeof src, "%s: ", path);
-        if (v->type == FASTFNET_JSON_NULL) continue;
-        if (v->type == FASTFNET_JSON_STRING) opt_set(o, strdup(v->str), src);
-        else if (v->type == FASTFNET_JSON_BOOL) opt_set(o, v->boolean ? "true" : "false", src);
-        else if (v->type == FASTFNET_JSON_NUMBER) {
-            snprintf(num, sizeof num, "%.17g", v->number);
-            opt_set(o, strdup(num), src);
-        } else fastfnet_die("--config %s: option \"%s\" must be a string, number or boolean", path, j->keys[i]);
-    }
-    fastfnet_json_free(j);
-    free(buf);
-}
-
-/* Parse argv against the table; --config FILE is applied first so flags override it. Positional arguments
- * are returned in pos (at most npos). */
-static int opt_parse(const opt_def *t, int argc, char **argv, const char *usage, const char **pos, int npos) {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--config")) {
-            if (i + 1 >= argc) fastfnet_die("--config needs a file");
-            opt_apply_json(t, argv[i + 1]);
-        }
-    int np = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage, stdout);
-            opt_print_help(t, stdout);
-            exit(0);
-        }
-        if (!strcmp(a, "--config")) {
-            i++;
-            continue;
-        }
-        if (!strncmp(a, "--", 2)) {
-            char name[128];
-            const char *eq = strchr(a, '=');
-            snprintf(name, sizeof name, "%.*s", (int)(eq ? eq - a - 2 : (long)strlen(a) - 2), a + 2);
-            const opt_def *o = opt_find(t, name);
-            if (!o) fastfnet_die("unknown option '%s' (see %s --help)", a, argv[0]);
-            if (o->type == OPT_BOOL && !eq) opt_set(o, "true", "--");
-            else opt_set(o, eq ? eq + 1 : need(argc, argv, &i), "--");
-            continue;
-        }
-        if (np >= npos) fastfnet_die("unexpected argument '%s' (see %s --help)", a, argv[0]);
-        pos[np++] = a;
-    }
-    return np;
-}
+/* ---------- options (the tables and their parser: src/app/options.c) ---------- */
 
 static int g_threads;
 
-/* The resolved options as a JSON object with the table's names (dashes as underscores): printed at the start
- * of a run and saved with its checkpoints, and valid input for --config. */
-static char *opt_to_json(const opt_def *t) {
-    size_t cap = 256, pos = 0;
-    for (const opt_def *o = t; o->name; o++) cap += 64 + (o->type == OPT_STR && *(const char **)o->ptr ? strlen(*(const char **)o->ptr) * 6 : 32);
-    char *buf = malloc(cap);
-    buf[pos++] = '{';
-    for (const opt_def *o = t; o->name; o++) {
-        char key[64];
-        snprintf(key, sizeof key, "%s", o->name);
-        for (char *c = key; *c; c++) *c = *c == '-' ? '_' : *c;
-        pos += (size_t)snprintf(buf + pos, cap - pos, "%s\"%s\": ", o == t ? "" : ", ", key);
-        switch (o->type) {
-        case OPT_INT: pos += (size_t)snprintf(buf + pos, cap - pos, "%d", *(int *)o->ptr); break;
-        case OPT_LONG: pos += (size_t)snprintf(buf + pos, cap - pos, "%ld", *(long *)o->ptr); break;
-        case OPT_DOUBLE: pos += (size_t)snprintf(buf + pos, cap - pos, "%.9g", *(double *)o->ptr); break;
-        case OPT_BOOL: pos += (size_t)snprintf(buf + pos, cap - pos, "%s", *(int *)o->ptr ? "true" : "false"); break;
-        case OPT_STR: {
-            const char *v = *(const char **)o->ptr;
-            if (!v || fastfnet_json_escape(buf, cap, &pos, v)) pos += (size_t)snprintf(buf + pos, cap - pos, "null");
-            break;
-        }
-        }
+/* Parse argv (argv[0]: the command) against t, or exit with the message; --help prints usage and options. */
+static int cli_parse(const opt_def *t, int argc, char **argv, const char *usage, const char **pos, int npos) {
+    static opt_strings keep; /* the options point into it for the whole command */
+    char err[1024];
+    int np = 0, rc = opt_parse(t, argc - 1, (const char *const *)argv + 1, argv[0], pos, npos, &np, &keep, err, sizeof err);
+    if (rc < 0) fastfnet_die("%s", err);
+    if (rc == 1) {
+        char *h = opt_help(t);
+        fputs(usage, stdout);
+        fputs(h ? h : "", stdout);
+        free(h);
+        exit(0);
     }
-    snprintf(buf + pos, cap - pos, "}");
-    return buf;
+    return np;
 }
-
-#define ARCH_OPTS(a)                                                                                               \
-    {"arch", OPT_STR, &a.arch, "fnet | fast-fnet (the authors' Fast-FNet) | fast-fnet-narrow | bert | hybrid"},      \
-    {"hidden", OPT_INT, &a.hidden, "model width (embedding width, width of layer 0)"},                            \
-    {"layers", OPT_INT, &a.layers, "encoder layers"},                                                              \
-    {"intermediate", OPT_INT, &a.intermediate, "FFN width at full width (-1: 4 x hidden)"},                       \
-    {"heads", OPT_INT, &a.heads, "attention heads (-1: hidden/64, at least 1)"},                                  \
-    {"reduce", OPT_STR, &a.reduce, "fast-fnet-narrow: layers that halve the width for good, e.g. 0 or 0,6 (default 0)"}, \
-    {"residual", OPT_STR, &a.residual, "Fast-FNet Dimension Reduction: dense | maxpool | avgpool | slice (default dense)"}, \
-    {"pad", OPT_STR, &a.pad, "fast-fnet: where a block's H/2 values sit when padded back to H: first | centred (default first)"}, \
-    {"block-ffn", OPT_STR, &a.block_ffn, "fast-fnet: FFN inner width at H/2: unchanged (--intermediate) | halved (default unchanged)"}, \
-    {"attention-layers", OPT_INT, &a.attention_layers, "hybrid: attention in the top K layers"},                  \
-    {"mixing", OPT_STR, &a.mixing, "per-layer override: fourier,fast_fourier,fast_fourier_pad,attention,... (one per layer)"}, \
-    {"fourier-impl", OPT_STR, &a.fourier_impl, "auto | fft | matrix (default auto)"},                             \
-    {"dropout", OPT_DOUBLE, &a.dropout, "hidden and attention dropout"}
 
 static const char *INIT_USAGE =
     "usage: fastfnet init --out FILE.safetensors [options]\n"
@@ -436,8 +284,9 @@ static int cmd_init(int argc, char **argv) {
     const char *out = NULL;
     long seed = 0;
     int force = 0;
-    opt_def t[] = {ARCH_OPTS(a),
-                   {"vocab", OPT_INT, &a.vocab, "vocabulary size"},
+    opt_def t[OPT_ARCH_COUNT + 9];
+    opt_arch_entries(t, &a);
+    const opt_def more[] = {{"vocab", OPT_INT, &a.vocab, "vocabulary size"},
                    {"max-pos", OPT_INT, &a.max_pos, "maximum sequence length (position embeddings)"},
                    {"labels", OPT_INT, &a.labels, "classifier outputs"},
                    {"outputs", OPT_STR, &a.outputs, "heads among mlm,nsp,classifier,pooler (default all)"},
@@ -446,7 +295,8 @@ static int cmd_init(int argc, char **argv) {
                    {"force", OPT_BOOL, &force, "overwrite an existing --out file"},
                    {"threads", OPT_INT, &g_threads, "threads (0: all cores)"},
                    {NULL, 0, NULL, NULL}};
-    opt_parse(t, argc, argv, INIT_USAGE, NULL, 0);
+    memcpy(t + OPT_ARCH_COUNT, more, sizeof more);
+    cli_parse(t, argc, argv, INIT_USAGE, NULL, 0);
     if (!out) fastfnet_die("init: --out FILE.safetensors is required");
     fastfnet_config c;
     char err[512];
@@ -462,24 +312,6 @@ static int cmd_init(int argc, char **argv) {
     return 0;
 }
 
-#define TRAIN_OPTS(o)                                                                                                   \
-    {"task", OPT_STR, &o.task, "classify | classify-pair | mlm"},                                                       \
-    {"data", OPT_STR, &o.data, "built-in data set: image | text | listops | pretrain"},                                 \
-    {"data-dir", OPT_STR, &o.data_dir, "where scripts/fetch_data.sh put the data sets"},                                \
-    {"train", OPT_STR, &o.train, "training file: .jsonl ({\"text\",\"label\"}) or TSV (label<TAB>text); raw text for mlm"}, \
-    {"valid", OPT_STR, &o.valid, "validation file (default: hold out --valid-frac of train)"},                          \
-    {"test", OPT_STR, &o.test, "test file, evaluated once at the end"},                                                 \
-    {"valid-frac", OPT_DOUBLE, &o.valid_frac, "held-out fraction when there is no validation file"},                    \
-    {"limit", OPT_INT, &o.limit, "use at most this many training examples (0: all)"},                                    \
-    {"eval-limit", OPT_INT, &o.eval_limit, "use at most this many validation/test examples (0: all)"},                   \
-    {"max-len", OPT_INT, &o.max_len, "sequence length: longer inputs are truncated (counted in the log), shorter padded (attention models: to the batch's longest); 0: 785 for images, the --init-from model's, else 512"}, \
-    {"tokenizer", OPT_STR, &o.tokenizer, "byte | word | bpe (word/bpe are trained on the training text)"},              \
-    {"tokenizer-file", OPT_STR, &o.tokenizer_file, "use this tokenizer.json or SentencePiece .model instead of training one"},                  \
-    {"vocab-size", OPT_INT, &o.vocab_size, "vocabulary size for word/bpe training"},                                    \
-    {"batch", OPT_INT, &o.batch, "sequences per micro-batch"},                                                           \
-    {"seed", OPT_LONG, &o.seed, "seed for initialisation, data order, masking and dropout"},                           \
-    {"threads", OPT_INT, &g_threads, "threads (0: all cores)"}
-
 static const char *TRAIN_USAGE =
     "usage: fastfnet train (--data NAME | --train FILE) --out DIR [options]\n"
     "\n"
@@ -490,45 +322,70 @@ static const char *TRAIN_USAGE =
     "`mpirun -np N fastfnet train ...`: --batch stays the global batch, each process computes B/N of it\n"
     "(docs/DISTRIBUTED.md). Options:\n";
 
+static void fmt_eta(char *buf, size_t n, double s) {
+    if (s < 0 || s > 1e7) snprintf(buf, n, "?");
+    else if (s >= 3600) snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+    else snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
+}
+
+/* Ctrl-C / SIGTERM: the next step's callback stops the run, which saves a checkpoint first. */
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
+
+static void train_log(const char *line, void *user) {
+    (void)user;
+    fprintf(stderr, "%s%s\n", isatty(2) ? "\r\033[K" : "", line);
+}
+
+/* Progress as it has always been printed: one line per --log-every step (redrawn in place on a terminal) and
+ * one per evaluation. */
+static int train_progress(const fastfnet_train_progress *p, void *user) {
+    (void)user;
+    int tty = isatty(2);
+    if (p->lead && p->logged) {
+        char eta[32];
+        fmt_eta(eta, sizeof eta, (p->steps - p->step) * (p->elapsed / (p->step > 0 ? p->step : 1)));
+        if (tty)
+            fprintf(stderr, "\r\033[Kstep %ld/%ld | loss %.4f | lr %.2e | %.0f tok/s | ETA %s", p->step, p->steps, p->mean_loss, p->lr, p->tokens_per_s, eta);
+        else
+            fprintf(stderr, "step %ld/%ld loss %.4f lr %.2e tok/s %.0f elapsed %.1fs eta %s\n", p->step, p->steps, p->mean_loss, p->lr, p->tokens_per_s,
+                    p->elapsed, eta);
+    }
+    if (p->lead && p->evaluated)
+        fprintf(stderr, "%seval step %ld: loss %.4f, %s %.4f\n", tty ? "\r\033[K" : "", p->step, p->eval_loss,
+                p->mlm ? "masked-token accuracy" : "accuracy", p->eval_accuracy);
+    return g_stop != 0;
+}
+
 static int cmd_train(int argc, char **argv) {
-    fastfnet_train_opts o;
-    fastfnet_train_defaults(&o);
-    opt_def t[] = {TRAIN_OPTS(o),
-                   ARCH_OPTS(o.arch),
-                   {"epochs", OPT_INT, &o.epochs, "passes over the training data (when --steps is 0)"},
-                   {"steps", OPT_INT, &o.steps, "optimizer steps (0: from --epochs)"},
-                   {"accum", OPT_INT, &o.accum, "micro-batches accumulated per step"},
-                   {"lr", OPT_DOUBLE, &o.lr, "peak learning rate"},
-                   {"schedule", OPT_STR, &o.schedule, "decay after warmup: linear | cosine"},
-                   {"warmup", OPT_INT, &o.warmup, "warmup steps (-1: --warmup-frac of the steps)"},
-                   {"warmup-frac", OPT_DOUBLE, &o.warmup_frac, "warmup as a fraction of the steps"},
-                   {"min-lr-ratio", OPT_DOUBLE, &o.min_lr_ratio, "final learning rate / peak"},
-                   {"weight-decay", OPT_DOUBLE, &o.weight_decay, "AdamW decoupled weight decay (not on biases, LayerNorm)"},
-                   {"beta1", OPT_DOUBLE, &o.beta1, "AdamW beta1"},
-                   {"beta2", OPT_DOUBLE, &o.beta2, "AdamW beta2"},
-                   {"eps", OPT_DOUBLE, &o.eps, "AdamW epsilon"},
-                   {"clip", OPT_DOUBLE, &o.clip, "clip the global gradient norm to this (0: off)"},
-                   {"eval-every", OPT_INT, &o.eval_every, "evaluate every N steps (0: 5 times per run)"},
-                   {"save-every", OPT_INT, &o.save_every, "checkpoint every N steps (0: at each evaluation)"},
-                   {"keep", OPT_INT, &o.keep, "checkpoints kept"},
-                   {"patience", OPT_INT, &o.patience, "stop after N evaluations without improvement (0: off)"},
-                   {"log-every", OPT_INT, &o.log_every, "progress and metrics every N steps"},
-                   {"nsp", OPT_BOOL, &o.nsp, "mlm: also next-sentence prediction"},
-                   {"out", OPT_STR, &o.out, "output directory"},
-                   {"resume", OPT_STR, &o.resume, "continue the run in DIR from its last checkpoint"},
-                   {"metrics", OPT_STR, &o.metrics, "append metrics here (default DIR/metrics.jsonl)"},
-                   {"init-from", OPT_STR, &o.init_from, "start from this pre-trained model directory (fastfnet's, or HF's layout: config.json, model.safetensors, spiece.model or tokenizer.json)"},
-                   {"force", OPT_BOOL, &o.force, "overwrite a trained model in --out"},
-                   {"zero", OPT_BOOL, &o.zero, "under mpirun: shard the AdamW moments across the processes (ZeRO-1)"},
-                   {NULL, 0, NULL, NULL}};
-    opt_parse(t, argc, argv, TRAIN_USAGE, NULL, 0);
-    if (o.resume && !o.out) o.out = o.resume;
-    if (g_threads > 0) fastfnet_set_threads(g_threads);
-    char *json = opt_to_json(t);
-    o.options_json = json;
-    int rc = fastfnet_train_run(&o);
-    free(json);
-    return rc;
+    for (int i = 1; i < argc; i++)
+        if (is_flag(argv[i], "--help") || is_flag(argv[i], "-h")) {
+            char *h = fastfnet_train_options_help();
+            fputs(TRAIN_USAGE, stdout);
+            fputs(h ? h : "", stdout);
+            free(h);
+            return 0;
+        }
+    char err[2048];
+    fastfnet_trainer *t = fastfnet_trainer_create(argc - 1, (const char *const *)argv + 1, err, sizeof err);
+    if (!t) fastfnet_die("%s", err);
+    fastfnet_trainer_set_log(t, train_log, NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    int rc = fastfnet_trainer_run(t, train_progress, NULL, err, sizeof err);
+    if (rc < 0) {
+        fastfnet_trainer_free(t);
+        fastfnet_die("%s", err);
+    }
+    if (rc == 0 && *fastfnet_trainer_summary(t)) printf("%s\n", fastfnet_trainer_summary(t));
+    fastfnet_trainer_free(t);
+    return rc == 1 ? 130 : 0;
 }
 
 static const char *EVAL_USAGE =
@@ -562,14 +419,17 @@ static int cmd_eval(int argc, char **argv) {
                    {"threads", OPT_INT, &g_threads, "threads (0: all cores)"},
                    MODEL_FIXED_OPTS(o),
                    {NULL, 0, NULL, NULL}};
-    opt_parse(t, argc, argv, EVAL_USAGE, NULL, 0);
+    cli_parse(t, argc, argv, EVAL_USAGE, NULL, 0);
     if (!model) fastfnet_die("eval: --model DIR is required (see fastfnet eval --help)");
     if (!o.train && !o.data) fastfnet_die("eval: give --input FILE or --data NAME (see fastfnet eval --help)");
     if (o.batch < 1) fastfnet_die("--batch must be >= 1");
     if (g_threads > 0) fastfnet_set_threads(g_threads);
     char err[1024];
-    if (fastfnet_check_model_opts(model, &o, err, sizeof err)) fastfnet_die("%s", err);
-    return fastfnet_eval_run(model, &o);
+    char result[8192];
+    if (fastfnet_check_model_opts(model, &o, err, sizeof err) || fastfnet_eval_run(model, &o, train_log, NULL, result, sizeof result, err, sizeof err))
+        fastfnet_die("%s", err);
+    printf("%s\n", result);
+    return 0;
 }
 
 static const char *PREDICT_USAGE =
@@ -592,13 +452,14 @@ static int cmd_predict(int argc, char **argv) {
                    {"threads", OPT_INT, &g_threads, "threads (0: all cores)"},
                    MODEL_FIXED_OPTS(o),
                    {NULL, 0, NULL, NULL}};
-    opt_parse(t, argc, argv, PREDICT_USAGE, NULL, 0);
+    cli_parse(t, argc, argv, PREDICT_USAGE, NULL, 0);
     if (!model) fastfnet_die("predict: --model DIR is required (see fastfnet predict --help)");
     if (batch < 1) fastfnet_die("--batch must be >= 1");
     if (g_threads > 0) fastfnet_set_threads(g_threads);
     char err[1024];
-    if (fastfnet_check_model_opts(model, &o, err, sizeof err)) fastfnet_die("%s", err);
-    return fastfnet_predict_run(model, input, out, batch);
+    if (fastfnet_check_model_opts(model, &o, err, sizeof err) || fastfnet_predict_run(model, input, out, batch, err, sizeof err))
+        fastfnet_die("%s", err);
+    return 0;
 }
 
 static const char *TOK_USAGE =
@@ -684,17 +545,12 @@ static int cmd_tokenizer(int argc, char **argv) {
                    {"out", OPT_STR, &out, "train: tokenizer.json (unigram: a .model file) to write"},
                    {"tokenizer", OPT_STR, &tokf, "encode/decode: tokenizer.json, a SentencePiece .model, or byte"},
                    {NULL, 0, NULL, NULL}};
-    opt_parse(t, argc - 1, argv + 1, TOK_USAGE, NULL, 0);
+    cli_parse(t, argc - 1, argv + 1, TOK_USAGE, NULL, 0);
     char err[1024];
-    size_t len = 0, cap = 1 << 20;
-    FILE *f = input ? fopen(input, "rb") : stdin;
-    if (!f) fastfnet_die("%s: cannot open (%s)", input, strerror(errno));
-    char *text = malloc(cap);
-    size_t r;
-    while ((r = fread(text + len, 1, cap - len - 1, f)) > 0)
-        if ((len += r) + 1 == cap) text = realloc(text, cap *= 2);
-    text[len] = 0;
-    if (input) fclose(f);
+    size_t len = 0;
+    char *text = input ? fastfnet_read_file(input, &len, (size_t)1 << 34, err, sizeof err)
+                       : fastfnet_read_stream(stdin, "stdin", &len, (size_t)1 << 34, err, sizeof err);
+    if (!text) fastfnet_die("%s", err);
     if (!strcmp(argv[1], "train")) {
         if (!out) fastfnet_die("tokenizer train: --out FILE is required");
         fastfnet_tok_kind k = !strcmp(kind, "bpe") ? FASTFNET_TOK_BPE : !strcmp(kind, "word") ? FASTFNET_TOK_WORD
@@ -727,7 +583,7 @@ static int cmd_plot(int argc, char **argv) {
     const char *out = NULL, *title = "fastfnet training";
     const char *files[32];
     opt_def t[] = {{"out", OPT_STR, &out, "SVG file to write"}, {"title", OPT_STR, &title, "title"}, {NULL, 0, NULL, NULL}};
-    int n = opt_parse(t, argc, argv, PLOT_USAGE, files, 32);
+    int n = cli_parse(t, argc, argv, PLOT_USAGE, files, 32);
     if (!out || n == 0) fastfnet_die("plot: give metrics files and --out FILE.svg (see fastfnet plot --help)");
     char err[1024];
     if (fastfnet_plot_svg(files, n, out, title, err, sizeof err)) fastfnet_die("%s", err);
@@ -761,7 +617,7 @@ static int cmd_data(int argc, char **argv) {
                    {"max-depth", OPT_INT, &c.max_depth, "tree levels"},
                    {"max-args", OPT_INT, &c.max_args, "arguments per operator at most"},
                    {NULL, 0, NULL, NULL}};
-    opt_parse(t, argc - 1, argv + 1, DATA_USAGE, NULL, 0);
+    cli_parse(t, argc - 1, argv + 1, DATA_USAGE, NULL, 0);
     if (!out) fastfnet_die("data listops: --out FILE is required");
     char err[1024];
     if (fastfnet_listops_write_tsv(out, &c, (uint64_t)seed, n, err, sizeof err)) fastfnet_die("%s", err);

@@ -13,6 +13,8 @@ static const char *MIX_NAMES[] = {"fourier", "fast_fourier", "attention", "fast_
 static const char *RES_NAMES[] = {"dense", "maxpool", "avgpool", "slice"};
 static const char *PAD_NAMES[] = {"first", "centred"};
 static const char *BFFN_NAMES[] = {"unchanged", "halved"};
+static const char *HEAD_NAMES[] = {"mlm", "nsp", "classifier", "pooler"}; /* bit k of heads: 1 << k */
+const char *fastfnet_head_name(int k) { return (unsigned)k < 4 ? HEAD_NAMES[k] : "?"; }
 const char *fastfnet_mixing_name(fastfnet_mixing m) { return (unsigned)m < 4 ? MIX_NAMES[m] : "?"; }
 const char *fastfnet_pad_name(fastfnet_pad p) { return (unsigned)p < 2 ? PAD_NAMES[p] : "?"; }
 const char *fastfnet_block_ffn_name(fastfnet_block_ffn f) { return (unsigned)f < 2 ? BFFN_NAMES[f] : "?"; }
@@ -169,15 +171,13 @@ int fastfnet_config_to_json(const fastfnet_config *c, char *buf, size_t cap) {
     APPEND("  \"fastfnet_mixing\": [");
     for (int i = 0; i < c->num_layers; i++) APPEND("%s\"%s\"", i ? ", " : "", fastfnet_mixing_name(c->mixing[i]));
     APPEND("],\n  \"fastfnet_residual\": \"%s\",\n  \"fastfnet_heads\": [", fastfnet_residual_name(c->residual));
-    static const char *HN[] = {"mlm", "nsp", "classifier", "pooler"};
     int first = 1;
     for (int h = 0; h < 4; h++)
         if (c->heads & (1 << h)) {
-            APPEND("%s\"%s\"", first ? "" : ", ", HN[h]);
+            APPEND("%s\"%s\"", first ? "" : ", ", HEAD_NAMES[h]);
             first = 0;
         }
-    static const char *FI[] = {"auto", "fft", "matrix", "naive"};
-    APPEND("],\n  \"fastfnet_fourier_impl\": \"%s\",\n", FI[c->fourier_impl & 3]);
+    APPEND("],\n  \"fastfnet_fourier_impl\": \"%s\",\n", fastfnet_fourier_impl_name((fastfnet_fourier_impl)(c->fourier_impl & 3)));
     APPEND("  \"fastfnet_pad\": \"%s\",\n  \"fastfnet_block_ffn\": \"%s\"\n}\n", fastfnet_pad_name(c->pad), fastfnet_block_ffn_name(c->block_ffn));
     return pos < cap ? (int)pos : -1;
 }
@@ -293,7 +293,6 @@ int fastfnet_config_from_json(fastfnet_config *c, const char *text, size_t len, 
     c->block_ffn = (fastfnet_block_ffn)bffn;
     const fastfnet_json *hd = fastfnet_json_get(j, "fastfnet_heads");
     if (hd) {
-        static const char *HN[] = {"mlm", "nsp", "classifier", "pooler"};
         if (hd->type != FASTFNET_JSON_ARRAY) {
             fastfnet_err(err, n, "fastfnet_heads must be a list");
             goto done;
@@ -302,7 +301,7 @@ int fastfnet_config_from_json(fastfnet_config *c, const char *text, size_t len, 
         for (int i = 0; i < hd->n; i++) {
             int k = -1;
             for (int q = 0; q < 4 && hd->items[i].type == FASTFNET_JSON_STRING; q++)
-                if (!strcmp(hd->items[i].str, HN[q])) k = q;
+                if (!strcmp(hd->items[i].str, HEAD_NAMES[q])) k = q;
             if (k < 0) {
                 fastfnet_err(err, n, "fastfnet_heads[%d] must be one of mlm, nsp, classifier, pooler", i);
                 goto done;

@@ -1,10 +1,8 @@
 /* fft.h: Fourier token mixing of FNet / Fast-FNet, out = Re(DFT_seq(DFT_hidden(x)))[..., 0:keep], and its adjoint. */
 #ifndef FASTFNET_FFT_H
 #define FASTFNET_FFT_H
+#include "fastfnet.h" /* fastfnet_fourier_impl, its names and the FFTW wisdom calls are public */
 #include <stddef.h>
-
-/* Every implementation computes the same map; they differ only in speed and float rounding. */
-typedef enum { FASTFNET_FOURIER_AUTO = 0, FASTFNET_FOURIER_FFT = 1, FASTFNET_FOURIER_MATRIX = 2, FASTFNET_FOURIER_NAIVE = 3 } fastfnet_fourier_impl;
 
 /* Opaque: plans, DFT matrices and scratch for one (max_B, T, D, keep) shape. */
 typedef struct fastfnet_fourier fastfnet_fourier;
@@ -31,10 +29,4 @@ int fastfnet_fourier_forward(fastfnet_fourier *f, float *out, const float *inp, 
  * 0, or -1 (nothing done) when B > max_B. */
 int fastfnet_fourier_backward(fastfnet_fourier *f, float *dinp, const float *dout, int B);
 
-const char *fastfnet_fourier_impl_name(fastfnet_fourier_impl i);           /* "auto","fft","matrix","naive" */
-int fastfnet_fourier_impl_parse(const char *s, fastfnet_fourier_impl *out); /* 0 ok, -1 unknown */
-
-void fastfnet_fft_set_measure(int on);          /* FFTW_MEASURE for plans made afterwards (default FFTW_ESTIMATE) */
-int fastfnet_fft_load_wisdom(const char *path); /* 0 ok, -1 if unreadable */
-int fastfnet_fft_save_wisdom(const char *path); /* 0 ok, -1 if unwritable */
 #endif

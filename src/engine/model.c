@@ -1,4 +1,4 @@
-/* model.c: the encoder: parameter table and init, activation arena, forward, backward and AdamW.
+/* model.c: the encoder: parameter table and init, activation arena, forward and backward (AdamW: optim.c).
  * Mixing per layer (fourier / fast_fourier / attention; fast_fourier_pad blocks in fast_fnet.c) as defined in
  * docs/MODEL.md. */
 #include "model.h"
@@ -195,8 +195,6 @@ void fastfnet_model_free(fastfnet_model *m) {
     fastfnet_free(m->tensors);
     fastfnet_free(m->params);
     fastfnet_free(m->grads);
-    fastfnet_free(m->m);
-    fastfnet_free(m->v);
     fastfnet_free(m->arena);
     fastfnet_free(m->tt_zero);
     fastfnet_free(m);
@@ -438,14 +436,7 @@ int fastfnet_model_reserve(fastfnet_model *m, int B, int T, int train, char *err
     layout(&m->A, &m->cfg, B, T, train, m->arena);
     if (train && !m->grads) {
         m->grads = fastfnet_calloc(m->num_params * sizeof(float));
-        m->m = fastfnet_calloc(m->num_params * sizeof(float));
-        m->v = fastfnet_calloc(m->num_params * sizeof(float));
-        m->mom_lo = 0, m->mom_hi = m->num_params;
-        if (!m->grads || !m->m || !m->v) {
-            fastfnet_free(m->grads), fastfnet_free(m->m), fastfnet_free(m->v);
-            m->grads = m->m = m->v = NULL;
-            return reserve_failed(m, err, errlen, "out of memory for the gradients of %zu parameters", m->num_params);
-        }
+        if (!m->grads) return reserve_failed(m, err, errlen, "out of memory for the gradients of %zu parameters", m->num_params);
         point_into(&m->G, m, m->grads);
     }
     m->train_ready = train;
@@ -855,7 +846,7 @@ int fastfnet_model_backward(fastfnet_model *m) {
     return 0;
 }
 
-/* ---------- optimizer ---------- */
+/* ---------- gradient norm (AdamW itself: optim.c) ---------- */
 
 double fastfnet_model_grad_sq(const fastfnet_model *m, size_t lo, size_t hi) {
     double s = 0.0;
@@ -866,37 +857,11 @@ double fastfnet_model_grad_sq(const fastfnet_model *m, size_t lo, size_t hi) {
 
 float fastfnet_model_grad_norm(const fastfnet_model *m) { return (float)sqrt(fastfnet_model_grad_sq(m, 0, m->num_params)); }
 
-void fastfnet_model_adamw_step(fastfnet_model *m, const fastfnet_adamw *o, int step) {
-    float bc1 = 1.0f - powf(o->beta1, (float)step), bc2 = 1.0f - powf(o->beta2, (float)step);
-    size_t lo = m->mom_lo, hi = m->mom_hi;
-    for (int ti = 0; ti < m->num_tensors; ti++) {
-        const fastfnet_tensor_info *t = &m->tensors[ti];
-        size_t a = t->offset > lo ? t->offset : lo, e = t->offset + t->numel < hi ? t->offset + t->numel : hi;
-        if (a >= e) continue; /* outside this process's shard of the moments */
-        float wd = t->ndim >= 2 ? o->weight_decay : 0.0f;
-        float *p = m->params + a, *g = m->grads + a, *mm = m->m + (a - lo), *vv = m->v + (a - lo);
-        size_t n = e - a;
-        fastfnet_adamw_update(p, g, mm, vv, n, o->lr, wd, o->beta1, o->beta2, bc1, bc2, o->eps);
-    }
-}
-
-int fastfnet_model_shard_moments(fastfnet_model *m, size_t lo, size_t hi) {
-    if (lo > hi || hi > m->num_params) return -1;
-    size_t n = hi - lo ? hi - lo : 1;
-    float *mm = fastfnet_calloc(n * sizeof(float)), *vv = fastfnet_calloc(n * sizeof(float));
-    if (!mm || !vv) {
-        fastfnet_free(mm);
-        fastfnet_free(vv);
-        return -1;
-    }
-    if (m->m) memcpy(mm, m->m + (lo - m->mom_lo), (hi - lo) * sizeof(float));
-    if (m->v) memcpy(vv, m->v + (lo - m->mom_lo), (hi - lo) * sizeof(float));
-    fastfnet_free(m->m);
-    fastfnet_free(m->v);
-    m->m = mm, m->v = vv;
-    m->mom_lo = lo, m->mom_hi = hi;
-    return 0;
-}
+size_t fastfnet_model_buffer_floats(const fastfnet_model *m) { return m->num_params; }
+float *fastfnet_model_params(fastfnet_model *m) { return m->params; }
+float *fastfnet_model_grads(fastfnet_model *m) { return m->grads; }
+void fastfnet_model_get_dropout(const fastfnet_model *m, uint64_t *seed, uint64_t *calls) { *seed = m->dropout_seed, *calls = m->dropout_calls; }
+void fastfnet_model_set_dropout(fastfnet_model *m, uint64_t seed, uint64_t calls) { m->dropout_seed = seed, m->dropout_calls = calls; }
 
 const float *fastfnet_model_hidden(const fastfnet_model *m) { return fastfnet_layer_output(&m->A, m->cfg.num_layers - 1); }
 const float *fastfnet_model_pooled(const fastfnet_model *m) { return m->A.pooled; }

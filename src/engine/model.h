@@ -78,8 +78,7 @@ struct fastfnet_model {
     int num_tensors;
     fastfnet_tensor_info *tensors;
     size_t num_params;
-    float *params, *grads, *m, *v; /* flat buffers, same layout (m, v: of params [mom_lo, mom_hi) only) */
-    size_t mom_lo, mom_hi;         /* the AdamW moments this process keeps (all, unless ZeRO-1 sharded them) */
+    float *params, *grads; /* flat buffers, same layout */
     fastfnet_params P, G;
     /* activation arena */
     int maxB, maxT, train_ready;
@@ -129,11 +128,5 @@ const float *fastfnet_padblock_forward(fastfnet_model *m, int l, const float *x,
 /* dx (zeroed here, then accumulated) = gradient of block l's input from dy, the gradient of its output (narrow
  * or padded, as the forward passed it on); dy is used as scratch. */
 void fastfnet_padblock_backward(fastfnet_model *m, int l, float *dx, float *dy);
-
-/* Sum of squared gradients of params [lo, hi) (fastfnet_model_grad_norm is the root of the whole range's). */
-double fastfnet_model_grad_sq(const fastfnet_model *m, size_t lo, size_t hi);
-/* ZeRO-1: keep AdamW moments only for params [lo, hi) (copying that part of what is held); the AdamW step
- * then updates only those parameters. */
-int fastfnet_model_shard_moments(fastfnet_model *m, size_t lo, size_t hi); /* 0, or -1: range outside, or out of memory */
 
 #endif

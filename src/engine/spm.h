@@ -2,6 +2,7 @@
  * build without it, spm_stub.c, whose every call fails saying how to get the library. Never prints or exits. */
 #ifndef FASTFNET_SPM_H
 #define FASTFNET_SPM_H
+#include "fastfnet.h" /* fastfnet_spm_available and fastfnet_spm_version are public */
 #include <stddef.h>
 #include <stdint.h>
 #ifdef __cplusplus
@@ -10,9 +11,6 @@ extern "C" {
 
 typedef struct fastfnet_spm fastfnet_spm;
 
-/* 1 when built with libsentencepiece; its version string (or NULL). */
-int fastfnet_spm_available(void);
-const char *fastfnet_spm_version(void);
 /* A model from a serialized ModelProto (the bytes of a .model file). NULL and a one-line message (which does
  * not name a file: the caller adds it) when the bytes are not a valid model. */
 fastfnet_spm *fastfnet_spm_load(const void *data, size_t len, char *err, size_t errlen);

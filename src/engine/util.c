@@ -37,13 +37,26 @@ char *fastfnet_read_file(const char *path, size_t *len, size_t max_bytes, char *
         fastfnet_err(err, errlen, "%s: cannot open (%s)", path, strerror(errno));
         return NULL;
     }
+    char *buf = fastfnet_read_stream(f, path, len, max_bytes, err, errlen);
+    fclose(f);
+    return buf;
+}
+
+long fastfnet_read_line(FILE *f, char **line, size_t *cap, int *newline) {
+    ssize_t got = getline(line, cap, f);
+    if (got < 0) return -1;
+    if (newline) *newline = got > 0 && (*line)[got - 1] == '\n';
+    while (got > 0 && ((*line)[got - 1] == '\n' || (*line)[got - 1] == '\r')) (*line)[--got] = 0;
+    return (long)got;
+}
+
+char *fastfnet_read_stream(FILE *f, const char *path, size_t *len, size_t max_bytes, char *err, size_t errlen) {
     size_t cap = 1 << 16, n = 0, got;
     char *buf = malloc(cap);
     while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
         n += got;
         if (n > max_bytes) {
             free(buf);
-            fclose(f);
             fastfnet_err(err, errlen, "%s: larger than %zu bytes", path, max_bytes);
             return NULL;
         }
@@ -54,7 +67,6 @@ char *fastfnet_read_file(const char *path, size_t *len, size_t max_bytes, char *
         }
     }
     int bad = ferror(f);
-    fclose(f);
     if (!buf || bad) {
         free(buf);
         fastfnet_err(err, errlen, "%s: %s", path, buf ? "read error" : "out of memory");

@@ -1,6 +1,5 @@
 /* die.c: the application's print-and-exit error reporting and the allocation that relies on it. */
 #include "die.h"
-#include "util.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,11 +23,11 @@ static void *out_of_memory(size_t bytes) {
 }
 
 void *fastfnet_xmalloc(size_t bytes) {
-    void *p = fastfnet_malloc(bytes);
+    void *p = malloc(bytes ? bytes : 1);
     return p ? p : out_of_memory(bytes);
 }
 
 void *fastfnet_xcalloc(size_t bytes) {
-    void *p = fastfnet_calloc(bytes);
+    void *p = calloc(1, bytes ? bytes : 1);
     return p ? p : out_of_memory(bytes);
 }
