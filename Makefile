@@ -148,7 +148,7 @@ $(ENGINE_SO): $(ENGINE_OBJ)
 	$(CC) -shared -Wl,-soname,libfastfnet.so.$(SOMAJOR) -Wl,-z,defs $(LDFLAGS) $^ -o $@ $(ENGINE_LIBS) $(LDSAN)
 
 $(TRAIN_SO): $(APP_OBJ) $(BUILD)/libfastfnet.so
-	$(CC) -shared -Wl,-soname,libfastfnet_train.so.$(SOMAJOR) $(LDFLAGS) $(APP_OBJ) -o $@ \
+	$(CC) -shared -Wl,-soname,libfastfnet_train.so.$(SOMAJOR) -Wl,-z,defs $(LDFLAGS) $(APP_OBJ) -o $@ \
 		-L$(BUILD) -l:libfastfnet.so.$(SOMAJOR) $(ENGINE_LIBS) $(APP_LIBS) $(LDSAN)
 
 # the links a loader (SONAME) and a linker (-lX) look for

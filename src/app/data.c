@@ -375,6 +375,12 @@ int fastfnet_dataset_from_idx(fastfnet_dataset *d, const char *images, const cha
     d->labels = malloc(sizeof(int32_t) * (size_t)n);
     d->ids = malloc(sizeof(int32_t) * L * (size_t)n);
     unsigned char *img = malloc(px);
+    if (!d->off || !d->seg || !d->labels || !d->ids || !img) {
+        free(img);
+        fastfnet_dataset_free(d);
+        fastfnet_err(err, errlen, "%s: out of memory for %d images of %zu pixels", images, n, px);
+        goto done;
+    }
     for (int i = 0; i < n; i++) {
         unsigned char y;
         if (fread(img, 1, px, fi) != px || fread(&y, 1, 1, fl) != 1) {
@@ -629,13 +635,16 @@ static int list_txt(const char *dir, doc_entry **out, int numeric_chapter) {
     if (!d) return -1;
     int n = 0, cap = 256;
     doc_entry *e = malloc(sizeof(doc_entry) * cap);
+    if (!e) return closedir(d), -1;
     struct dirent *de;
     while ((de = readdir(d))) {
         size_t l = strlen(de->d_name);
         if (l < 5 || strcmp(de->d_name + l - 4, ".txt") || l >= 256) continue;
         /* Moby Dick: the chapters only (data.txt repeats them; contents and extracts are not prose) */
         if (numeric_chapter && strncmp(de->d_name, "chapter_", 8)) continue;
-        if (n == cap) e = realloc(e, sizeof(doc_entry) * (cap *= 2));
+        doc_entry *grown = n == cap ? realloc(e, sizeof(doc_entry) * (cap *= 2)) : e;
+        if (!grown) return free(e), closedir(d), -1;
+        e = grown;
         snprintf(e[n].name, sizeof e[n].name, "%s", de->d_name);
         /* chapters sort by number (chapter_2 before chapter_10); addresses by their year prefix */
         const char *digits = numeric_chapter ? strpbrk(de->d_name, "0123456789") : de->d_name;

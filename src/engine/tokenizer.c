@@ -1078,40 +1078,6 @@ int fastfnet_tok_save(const fastfnet_tokenizer *t, const char *path, char *err, 
     return rc;
 }
 
-/* Reads the whole file; NULL with a message naming it on any failure. */
-static char *tok_read_file(const char *path, size_t *n, char *err, size_t errlen) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fastfnet_err(err, errlen, "%s: cannot open: %s", path, strerror(errno)), NULL;
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return fastfnet_err(err, errlen, "%s: not a regular file", path), NULL;
-    }
-    if ((unsigned long long)sb.st_size > TOK_MAX_FILE) {
-        close(fd);
-        return fastfnet_err(err, errlen, "%s: %lld bytes is too large for a tokenizer file", path, (long long)sb.st_size), NULL;
-    }
-    size_t sz = (size_t)sb.st_size, o = 0;
-    char *buf = fastfnet_malloc(sz + 1);
-    if (!buf) {
-        close(fd);
-        return fastfnet_err(err, errlen, "%s: out of memory for %zu bytes", path, sz), NULL;
-    }
-    while (o < sz) {
-        ssize_t r = read(fd, buf + o, sz - o);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        o += (size_t)r;
-    }
-    close(fd);
-    if (o != sz) {
-        fastfnet_free(buf);
-        return fastfnet_err(err, errlen, "%s: short read", path), NULL;
-    }
-    *n = sz;
-    return buf;
-}
-
 /* 1 when v is absent, null, or (for strings) empty: HF's spellings of "off". */
 static int json_off(const fastfnet_json *v) {
     return !v || v->type == FASTFNET_JSON_NULL || (v->type == FASTFNET_JSON_STRING && v->str_len == 0) ||
@@ -1435,7 +1401,7 @@ static int tok_load_json(tok_loader *L) {
 fastfnet_tokenizer *fastfnet_tok_load(const char *path, char *err, size_t errlen) {
     size_t flen = 0;
     tok_failed = TOK_OK;
-    char *text = tok_read_file(path, &flen, err, errlen);
+    char *text = fastfnet_read_file(path, &flen, TOK_MAX_FILE, err, errlen);
     if (!text) return NULL;
     if (tok_is_spm_file(path, text, flen)) return tok_load_spm(path, text, flen, err, errlen);
     char jerr[256];
