@@ -186,6 +186,12 @@ PROFILE ?= quick
 bench: all $(BUILD)/bench
 	bench/run.sh $(PROFILE)
 
+# The accuracy campaign (bench/full.sh; resumable, filters BENCH_TASKS / BENCH_MODELS / BENCH_SEEDS), then its report.
+campaign: all
+	bench/full.sh $(PROFILE)
+	bench/full_report.py build/campaign-$(PROFILE)/results-full.jsonl --out build/campaign-$(PROFILE)/RESULTS-full.md \
+	    --svg-prefix build/campaign-$(PROFILE)/results --runs build/campaign-$(PROFILE)/runs --ff $(BUILD)/fastfnet
+
 # make install PREFIX=DIR [DESTDIR=STAGE]: the tool, both libraries (.so.VERSION, the SONAME and .so links,
 # .a), the public headers (include/*.h) and the pkg-config files; make uninstall removes exactly those.
 LIBDIR      := $(PREFIX)/lib
@@ -215,7 +221,7 @@ uninstall:
 clean: fuzz-clean
 	rm -rf build build-san
 
-.PHONY: all shared tests test test-fast bench install uninstall clean
+.PHONY: all shared tests test test-fast bench campaign install uninstall clean
 
 # ---- fuzzing: libFuzzer harnesses for the parsers of user files (tests/fuzz/, docs/FUZZING.md) ----
 # make fuzz runs each harness for FUZZ_SECONDS (default 60) on its corpus in build-fuzz/corpus/ (seeded

@@ -7,6 +7,7 @@
 #include "dist.h"
 #include "fastfnet_util.h"
 #include "listops.h"
+#include "pathfinder.h"
 #include "model_dir.h"
 #include <dirent.h>
 #include <errno.h>
@@ -31,6 +32,7 @@ void fastfnet_train_defaults(fastfnet_train_opts *o) {
     o->arch.layers = 4;
     o->task = "classify";
     o->data_dir = "data";
+    o->difficulty = "easy";
     o->valid_frac = 0.1;
     o->max_len = 0; /* 0: the data set's natural length (images 785, otherwise 512) */
     o->tokenizer = "byte";
@@ -324,6 +326,53 @@ static int prepare_image(run_data *d, const fastfnet_train_opts *o, fastfnet_tok
     return copy_labels(&d->labels, &named) ? fastfnet_err(err, n, "out of memory") : 0;
 }
 
+/* Built-in Pathfinder: generated once into data_dir/pathfinder-LEVEL as IDX files, seeded per level and split. */
+static const int PF_COUNTS[3] = {40000, 2000, 2000};
+static const char *const PF_SPLITS[3] = {"train", "valid", "test"};
+static int ensure_pathfinder(const char *dir, int level, const logger *lg, char *err, size_t n) {
+    if (mkdir_p(dir)) return fastfnet_err(err, n, "%s: cannot create (%s)", dir, strerror(errno));
+    for (int i = 0; i < 3; i++) {
+        char im[4200], lab[4200];
+        if (fastfnet_path(im, sizeof im, err, n, "%s/%s-images-idx3-ubyte", dir, PF_SPLITS[i]) ||
+            fastfnet_path(lab, sizeof lab, err, n, "%s/%s-labels-idx1-ubyte", dir, PF_SPLITS[i]))
+            return -1;
+        if (file_exists(im) && file_exists(lab)) continue;
+        fastfnet_pathfinder_config c;
+        fastfnet_pathfinder_default(&c, level);
+        say(lg, "fastfnet: generating Pathfinder %s (%d images, %s, contour length %d)\n", im, PF_COUNTS[i],
+            fastfnet_pathfinder_levels[level], c.contour_length);
+        if (fastfnet_pathfinder_write_idx(im, lab, &c, 2000 + 10 * (uint64_t)level + (uint64_t)i, PF_COUNTS[i], err, n)) return -1;
+    }
+    return 0;
+}
+
+/* --data pathfinder: [CLS] + 32 x 32 pixel tokens (byte ids), labels "disconnected" / "connected". */
+static int prepare_pathfinder(run_data *d, const fastfnet_train_opts *o, fastfnet_tokenizer *given_tok, char *err, size_t n) {
+    int level = fastfnet_pathfinder_level(o->difficulty);
+    if (level < 0) return fastfnet_err(err, n, "--difficulty: '%s' must be easy, medium or hard", o->difficulty ? o->difficulty : "");
+    if (d->task != TASK_CLASSIFY) return fastfnet_err(err, n, "--data pathfinder is a classify task");
+    d->max_len = o->max_len ? o->max_len : 1025;
+    if (d->max_len < 1025) return fastfnet_err(err, n, "--data pathfinder needs --max-len >= 1025 (32 x 32 pixels + [CLS])");
+    char dir[4100], a[4200], b[4200];
+    if (fastfnet_path(dir, sizeof dir, err, n, "%s/pathfinder-%s", o->data_dir, fastfnet_pathfinder_levels[level])) return -1;
+    int lead = fastfnet_dist_rank() == 0;
+    if (lead && ensure_pathfinder(dir, level, d->lg, err, n)) return -1; /* one writer; the others wait, then read */
+    fastfnet_dist_barrier();
+    fastfnet_dataset *ds[3] = {&d->train, &d->valid, &d->test};
+    for (int i = 0; i < 3; i++)
+        if (fastfnet_path(a, sizeof a, err, n, "%s/%s-images-idx3-ubyte", dir, PF_SPLITS[i]) ||
+            fastfnet_path(b, sizeof b, err, n, "%s/%s-labels-idx1-ubyte", dir, PF_SPLITS[i]) ||
+            fastfnet_dataset_from_idx(ds[i], a, b, i == 0 ? o->limit : 0, err, n))
+            return -1;
+    d->have_test = 1;
+    if (o->eval_limit > 0 && (take_subset(&d->valid, o->eval_limit, (uint64_t)o->seed) || take_subset(&d->test, o->eval_limit, (uint64_t)o->seed + 1)))
+        return fastfnet_err(err, n, "out of memory taking --eval-limit examples");
+    d->tok = given_tok ? given_tok : fastfnet_tok_byte();
+    static const char *const names[] = {"disconnected", "connected"};
+    fastfnet_labels named = {2, (char **)names};
+    return copy_labels(&d->labels, &named) ? fastfnet_err(err, n, "out of memory") : 0;
+}
+
 /* The split files of --data NAME (ListOps generated on first use: one writer, the others wait, then read)
  * or of --train/--valid/--test, and the default length of each kind. */
 static int resolve_files(data_files *f, run_data *d, const fastfnet_train_opts *o, char *err, size_t n) {
@@ -346,7 +395,7 @@ static int resolve_files(data_files *f, run_data *d, const fastfnet_train_opts *
     } else if (data && !strcmp(data, "pretrain")) {
         if (d->task != TASK_MLM) return fastfnet_err(err, n, "--data pretrain is for --task mlm");
     } else if (data) {
-        return fastfnet_err(err, n, "--data: '%s' must be image, text, listops or pretrain (or give --train FILE)", data);
+        return fastfnet_err(err, n, "--data: '%s' must be image, text, listops, pathfinder or pretrain (or give --train FILE)", data);
     } else {
         if (!o->train) return fastfnet_err(err, n, "give --data NAME or --train FILE (see fastfnet train --help)");
         snprintf(f->tr, sizeof f->tr, "%s", o->train);
@@ -510,6 +559,7 @@ static int prepare_data(run_data *d, const fastfnet_train_opts *o, fastfnet_toke
     d->task = task_of(o->task);
     if (d->task < 0) return fastfnet_err(err, n, "--task: '%s' must be classify, classify-pair or mlm", o->task);
     if (o->data && !strcmp(o->data, "image")) return prepare_image(d, o, given_tok, err, n);
+    if (o->data && !strcmp(o->data, "pathfinder")) return prepare_pathfinder(d, o, given_tok, err, n);
     data_files f;
     if (resolve_files(&f, d, o, err, n)) return -1;
     if (d->task == TASK_MLM) return prepare_mlm(d, o, &f, given_tok, err, n);
