@@ -6,6 +6,7 @@
 #include "tokenizer.h"
 #include "train.h"
 #include "listops.h"
+#include "pathfinder.h"
 #include "model_dir.h"
 #include "safetensors.h"
 #include "spm.h"
@@ -463,8 +464,9 @@ static int cmd_init(int argc, char **argv) {
 
 #define TRAIN_OPTS(o)                                                                                                   \
     {"task", OPT_STR, &o.task, "classify | classify-pair | mlm"},                                                       \
-    {"data", OPT_STR, &o.data, "built-in data set: image | text | listops | pretrain"},                                 \
+    {"data", OPT_STR, &o.data, "built-in data set: image | text | listops | pathfinder | pretrain"},                    \
     {"data-dir", OPT_STR, &o.data_dir, "where scripts/fetch_data.sh put the data sets"},                                \
+    {"difficulty", OPT_STR, &o.difficulty, "--data pathfinder: easy | medium | hard (contour length 6, 9, 14)"},         \
     {"train", OPT_STR, &o.train, "training file: .jsonl ({\"text\",\"label\"}) or TSV (label<TAB>text); raw text for mlm"}, \
     {"valid", OPT_STR, &o.valid, "validation file (default: hold out --valid-frac of train)"},                          \
     {"test", OPT_STR, &o.test, "test file, evaluated once at the end"},                                                 \
@@ -552,8 +554,9 @@ static int cmd_eval(int argc, char **argv) {
     opt_def t[] = {{"model", OPT_STR, &model, "trained model directory"},
                    {"input", OPT_STR, &o.train, "file to evaluate: .jsonl ({\"text\",\"label\"}) or TSV (label<TAB>text); raw text for mlm"},
                    {"train", OPT_STR, &o.train, NULL}, /* the old spelling of --input */
-                   {"data", OPT_STR, &o.data, "built-in data set (its test split): image | text | listops | pretrain"},
+                   {"data", OPT_STR, &o.data, "built-in data set (its test split): image | text | listops | pathfinder | pretrain"},
                    {"data-dir", OPT_STR, &o.data_dir, "where scripts/fetch_data.sh put the data sets"},
+                   {"difficulty", OPT_STR, &o.difficulty, "--data pathfinder: easy | medium | hard"},
                    {"task", OPT_STR, &o.task, "must be the model's task if given"},
                    {"eval-limit", OPT_INT, &o.eval_limit, "evaluate a seeded subset of this many examples (0: all)"},
                    {"batch", OPT_INT, &o.batch, "sequences per batch"},
@@ -735,16 +738,45 @@ static int cmd_plot(int argc, char **argv) {
 
 static const char *DATA_USAGE =
     "usage: fastfnet data listops --out FILE.tsv [--n N] [--seed S] [--min-len A] [--max-len B] [--max-depth D]\n"
+    "       fastfnet data pathfinder --out PREFIX [--n N] [--seed S] [--difficulty easy|medium|hard]\n"
     "\n"
-    "Writes LRA-style ListOps examples as label<TAB>expression lines (see src/listops.h for the rules).\n";
+    "listops: LRA-style ListOps examples as label<TAB>expression lines (see src/listops.h for the rules).\n"
+    "pathfinder: LRA-style Pathfinder images, 32 x 32, as PREFIX-images-idx3-ubyte and PREFIX-labels-idx1-ubyte\n"
+    "(label 1: the two markers are on one path; see src/pathfinder.h for the rules and parameters).\n";
+
+static int cmd_data_pathfinder(int argc, char **argv) {
+    const char *out = NULL, *level = "easy";
+    int n = 1000;
+    long seed = 0;
+    opt_def t[] = {{"out", OPT_STR, &out, "prefix of the two IDX files"},
+                   {"n", OPT_INT, &n, "images"},
+                   {"seed", OPT_LONG, &seed, "seed"},
+                   {"difficulty", OPT_STR, &level, "easy | medium | hard (contour length 6, 9, 14)"},
+                   {NULL, 0, NULL, NULL}};
+    opt_parse(t, argc, argv, DATA_USAGE, NULL, 0);
+    if (!out) ffn_die("data pathfinder: --out PREFIX is required");
+    int lv = ffn_pathfinder_level(level);
+    if (lv < 0) ffn_die("data pathfinder: --difficulty '%s' must be easy, medium or hard", level);
+    if (n < 0) ffn_die("data pathfinder: --n %d must be >= 0", n);
+    ffn_pathfinder_config c;
+    ffn_pathfinder_default(&c, lv);
+    char im[4200], lab[4200], err[1024];
+    if (snprintf(im, sizeof im, "%s-images-idx3-ubyte", out) >= (int)sizeof im ||
+        snprintf(lab, sizeof lab, "%s-labels-idx1-ubyte", out) >= (int)sizeof lab)
+        ffn_die("data pathfinder: --out '%s' is too long", out);
+    if (ffn_pathfinder_write_idx(im, lab, &c, (uint64_t)seed, n, err, sizeof err)) ffn_die("%s", err);
+    printf("wrote %d Pathfinder images (%s) to %s and %s\n", n, level, im, lab);
+    return 0;
+}
 
 static int cmd_data(int argc, char **argv) {
+    if (argc >= 2 && !strcmp(argv[1], "pathfinder")) return cmd_data_pathfinder(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "listops")) {
         if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
             fputs(DATA_USAGE, stdout);
             return 0;
         }
-        ffn_die("data: only 'listops' is generated here (see fastfnet data --help)");
+        ffn_die("data: give listops or pathfinder (see fastfnet data --help)");
     }
     ffn_listops_config c;
     ffn_listops_default(&c);

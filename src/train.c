@@ -7,6 +7,7 @@
 #include "listops.h"
 #include "model.h"
 #include "model_dir.h"
+#include "pathfinder.h"
 #include "safetensors.h"
 #include "tokenizer.h"
 #include "util.h"
@@ -33,6 +34,7 @@ void ffn_train_defaults(ffn_train_opts *o) {
     o->arch.layers = 4;
     o->task = "classify";
     o->data_dir = "data";
+    o->difficulty = "easy";
     o->valid_frac = 0.1;
     o->max_len = 0; /* 0: the data set's natural length (images 785, otherwise 512) */
     o->tokenizer = "byte";
@@ -261,6 +263,57 @@ static int ensure_listops(const char *dir, char *err, size_t n) {
     return 0;
 }
 
+/* Built-in Pathfinder: generated once into data_dir/pathfinder-LEVEL as IDX files, seeded per level and split. */
+static const int PF_COUNTS[3] = {40000, 2000, 2000};
+static int ensure_pathfinder(const char *dir, int level, char *err, size_t n) {
+    static const char *names[] = {"train", "valid", "test"};
+    if (mkdir_p(dir)) return ffn_err(err, n, "%s: cannot create (%s)", dir, strerror(errno));
+    for (int i = 0; i < 3; i++) {
+        char im[4200], lab[4200];
+        if (ffn_path(im, sizeof im, err, n, "%s/%s-images-idx3-ubyte", dir, names[i]) ||
+            ffn_path(lab, sizeof lab, err, n, "%s/%s-labels-idx1-ubyte", dir, names[i]))
+            return -1;
+        if (file_exists(im) && file_exists(lab)) continue;
+        ffn_pathfinder_config c;
+        ffn_pathfinder_default(&c, level);
+        say("fastfnet: generating Pathfinder %s (%d images, %s, contour length %d)\n", im, PF_COUNTS[i],
+            ffn_pathfinder_levels[level], c.contour_length);
+        if (ffn_pathfinder_write_idx(im, lab, &c, 2000 + 10 * (uint64_t)level + (uint64_t)i, PF_COUNTS[i], err, n)) return -1;
+    }
+    return 0;
+}
+
+/* --data pathfinder: [CLS] + size*size pixel tokens (byte ids), labels "disconnected" / "connected". */
+static int prepare_pathfinder(run_data *d, const ffn_train_opts *o, ffn_tokenizer *given_tok, char *err, size_t n) {
+    int level = ffn_pathfinder_level(o->difficulty);
+    if (level < 0) return ffn_err(err, n, "--difficulty: '%s' must be easy, medium or hard", o->difficulty ? o->difficulty : "");
+    if (d->task != TASK_CLASSIFY) return ffn_err(err, n, "--data pathfinder is a classify task");
+    d->max_len = o->max_len ? o->max_len : 1025;
+    if (d->max_len < 1025) return ffn_err(err, n, "--data pathfinder needs --max-len >= 1025 (32 x 32 pixels + [CLS])");
+    char dir[4100], a[4200], b[4200];
+    if (ffn_path(dir, sizeof dir, err, n, "%s/pathfinder-%s", o->data_dir, ffn_pathfinder_levels[level])) return -1;
+    if (g_lead && ensure_pathfinder(dir, level, err, n)) return -1; /* one writer; the others wait, then read */
+    ffn_dist_barrier();
+    static const char *split[3] = {"train", "valid", "test"};
+    ffn_dataset *ds[3] = {&d->train, &d->valid, &d->test};
+    for (int i = 0; i < 3; i++) {
+        if (ffn_path(a, sizeof a, err, n, "%s/%s-images-idx3-ubyte", dir, split[i]) ||
+            ffn_path(b, sizeof b, err, n, "%s/%s-labels-idx1-ubyte", dir, split[i]) ||
+            ffn_dataset_from_idx(ds[i], a, b, i == 0 ? o->limit : 0, err, n))
+            return -1;
+    }
+    d->have_test = 1;
+    if (o->eval_limit > 0) {
+        take_subset(&d->valid, o->eval_limit, (uint64_t)o->seed);
+        take_subset(&d->test, o->eval_limit, (uint64_t)o->seed + 1);
+    }
+    d->tok = given_tok ? given_tok : ffn_tok_byte();
+    d->labels.n = 2;
+    d->labels.names = malloc(sizeof(char *) * 2);
+    d->labels.names[0] = strdup("disconnected"), d->labels.names[1] = strdup("connected");
+    return 0;
+}
+
 /* The tokenizer must have what the task's examples are built from: [CLS], [SEP] and a pad piece ([MASK] too
  * for MLM, checked by ffn_mlm_ids_of). */
 static int check_task_tokenizer(const ffn_tokenizer *t, int task, const ffn_train_opts *o, char *err, size_t n) {
@@ -300,6 +353,7 @@ static int prepare_data(run_data *d, const ffn_train_opts *o, ffn_tokenizer *giv
         for (int i = 0; i < 10; i++) d->labels.names[i] = strdup(FASHION[i]);
         return 0;
     }
+    if (data && !strcmp(data, "pathfinder")) return prepare_pathfinder(d, o, given_tok, err, n);
     if (data && !strcmp(data, "listops")) {
         char dir[4200];
         if (ffn_path(dir, sizeof dir, err, n, "%s/listops", o->data_dir)) return -1;
@@ -315,7 +369,7 @@ static int prepare_data(run_data *d, const ffn_train_opts *o, ffn_tokenizer *giv
     } else if (data && !strcmp(data, "pretrain")) {
         if (d->task != TASK_MLM) return ffn_err(err, n, "--data pretrain is for --task mlm");
     } else if (data) {
-        return ffn_err(err, n, "--data: '%s' must be image, text, listops or pretrain (or give --train FILE)", data);
+        return ffn_err(err, n, "--data: '%s' must be image, text, listops, pathfinder or pretrain (or give --train FILE)", data);
     } else {
         if (!o->train) return ffn_err(err, n, "give --data NAME or --train FILE (see fastfnet train --help)");
         snprintf(tr, sizeof tr, "%s", o->train);

@@ -24,8 +24,9 @@ int ffn_arch_build(ffn_config *c, const ffn_arch_opts *o, char *err, size_t errl
 typedef struct {
     ffn_arch_opts arch;
     const char *task;          /* classify | classify-pair | mlm */
-    const char *data;          /* built-in: image | text | listops | pretrain; or NULL with --train */
+    const char *data;          /* built-in: image | text | listops | pathfinder | pretrain; or NULL with --train */
     const char *data_dir;
+    const char *difficulty;    /* pathfinder: easy | medium | hard */
     const char *train, *valid, *test;
     int limit, eval_limit;     /* examples (0 = all) */
     double valid_frac;

@@ -240,4 +240,24 @@ echo '{"text": "x", "label": "small"}' >one.jsonl
 "$FF" train --train t_train.jsonl --max-len 8 --threads 1 --steps 2 --out trunc >/dev/null 2>trunc.log
 grep -q "truncated to 8 tokens" trunc.log && ok "over-long sequences are truncated and counted: $(grep truncated trunc.log | head -1)" || bad "truncation not reported"
 
+# Pathfinder (--data pathfinder): small splits written by `fastfnet data pathfinder` are used as they are (not
+# regenerated), a short run trains on [CLS] + 1024 pixel tokens with two labels; bad levels are one line
+mkdir -p pf/pathfinder-hard
+for sp in train:200:1 valid:40:2 test:40:3; do
+    IFS=: read -r name count seed <<<"$sp"
+    "$FF" data pathfinder --out pf/pathfinder-hard/$name --n "$count" --seed "$seed" --difficulty hard >/dev/null
+done
+"$FF" train --data pathfinder --data-dir pf --difficulty hard --hidden 16 --layers 1 --intermediate 32 --batch 8 --steps 3 \
+    --threads 1 --out pfrun >pf.json 2>pf.log &&
+    grep -q '"test_accuracy"' pf.json && grep -q '"connected"' pfrun/config.json && grep -q '200 train / 40 valid' pf.log &&
+    [ "$(stat -c %s pf/pathfinder-hard/train-images-idx3-ubyte)" = $((16 + 200 * 1024)) ] &&
+    ok "pathfinder: trains on the generated 32 x 32 images, labels connected / disconnected" ||
+    bad "pathfinder run: $(tail -2 pf.log) $(head -c 300 pfrun/config.json 2>/dev/null)"
+expect_fail "pathfinder: an unknown difficulty" "difficulty: 'extreme' must be easy, medium or hard" \
+    "$FF" train --data pathfinder --data-dir pf --difficulty extreme --steps 1 --out x9
+expect_fail "pathfinder: --max-len below the image" "needs --max-len >= 1025" \
+    "$FF" train --data pathfinder --data-dir pf --difficulty hard --max-len 512 --steps 1 --out x9
+expect_fail "data pathfinder: an unknown difficulty" "must be easy, medium or hard" "$FF" data pathfinder --out pfx --difficulty 7
+expect_fail "data pathfinder: no --out" "out PREFIX is required" "$FF" data pathfinder --n 3
+
 finish
