@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# bench/full.sh [quick|full]: the accuracy campaign (every model x task x seed at a frozen budget), resumable.
+# One JSON line per finished run is appended to $BENCH_RESULTS (default build/campaign-PROFILE/results-full.jsonl):
+# section "accuracy", task, model, seed, test/valid accuracy, the run's own figures, its flags (config), budget,
+# commit and date. A (task, model, seed) whose row is already there is skipped; a run killed midway resumes from
+# its last checkpoint (fastfnet train --resume), so the campaign can be stopped and restarted at will.
+# Filters (comma-separated): BENCH_TASKS (listops,text,image,pathfinder,mlm,mlm-finetune),
+# BENCH_MODELS (see MODELS below), BENCH_SEEDS (default 0,1,2; quick: 0). BENCH_THREADS (default 2).
+# FF=path/to/fastfnet (default build/fastfnet) lets a campaign run from its own build folder.
+# The report: bench/full_report.py RESULTS --out docs/RESULTS-full.md (table, t-tests, SVGs).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PROFILE=${1:-quick}
+case "$PROFILE" in quick | full) ;; *) echo "bench/full.sh: PROFILE must be quick or full" >&2; exit 2 ;; esac
+FF=${FF:-build/fastfnet}
+[ -x "$FF" ] || { echo "bench/full.sh: $FF is not an executable (make, or set FF=)" >&2; exit 2; }
+OUT=${BENCH_OUT:-build/campaign-$PROFILE}
+RES=${BENCH_RESULTS:-$OUT/results-full.jsonl}
+DATA_DIR=${BENCH_DATA_DIR:-data}
+TH=${BENCH_THREADS:-2}
+PY=/usr/bin/python3
+mkdir -p "$OUT/runs" "$OUT/listops"
+touch "$RES"
+COMMIT=${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
+
+# The frozen budget (docs/RESULTS-full.md says how it was chosen). Everything but steps and batch is shared.
+if [ "$PROFILE" = full ]; then
+    HID=64 LAY=4 FFN=256 LR=1e-3 ELIMIT=1000 SEEDS_DEF=0,1,2 LLEN=1000 LMIN=500 NLO=20000
+    declare -A STEPS=([listops]=800 [text]=500 [image]=500 [pathfinder]=1000 [mlm]=1000 [mlm-finetune]=500)
+    BATCH=32 LIMIT=0
+else
+    HID=32 LAY=2 FFN=64 LR=2e-3 ELIMIT=100 SEEDS_DEF=0 LLEN=200 LMIN=50 NLO=400
+    declare -A STEPS=([listops]=6 [text]=6 [image]=6 [pathfinder]=6 [mlm]=6 [mlm-finetune]=6)
+    BATCH=8 LIMIT=400
+fi
+TASKS=${BENCH_TASKS:-listops,text,image,pathfinder,mlm,mlm-finetune}
+SEEDS=${BENCH_SEEDS:-$SEEDS_DEF}
+# name | architecture flags. The authors' Fast-FNet (defaults) first after FNet; then the baselines; then its ablations.
+MODELS=(
+    "fnet|--arch fnet"
+    "fast-fnet|--arch fast-fnet"
+    "bert|--arch bert"
+    "hybrid|--arch hybrid --attention-layers 1"
+    "narrow|--arch fast-fnet-narrow --reduce 0 --residual dense"
+    "fast-fnet-avgpool|--arch fast-fnet --residual avgpool"
+    "fast-fnet-maxpool|--arch fast-fnet --residual maxpool"
+    "fast-fnet-slice|--arch fast-fnet --residual slice"
+    "fast-fnet-centred|--arch fast-fnet --pad centred"
+    "fast-fnet-halved|--arch fast-fnet --block-ffn halved"
+)
+ABLATION_TASKS=",text,image,"
+log() { echo "[full $(date +%H:%M:%S)] $*" >&2; }
+wanted() { [[ ",$2," == *",$1,"* ]]; }
+
+have_row() { # task model seed: is there a finished row?
+    $PY -c '
+import json, sys
+t, m, s = sys.argv[2:5]
+for line in open(sys.argv[1]):
+    try: r = json.loads(line)
+    except ValueError: continue
+    if r.get("section") == "accuracy" and r.get("task") == t and r.get("model") == m and str(r.get("seed")) == s and "error" not in r:
+        sys.exit(0)
+sys.exit(1)' "$RES" "$1" "$2" "$3"
+}
+
+task_flags() { # task model-name: the data flags of a task
+    case $1 in
+        listops) echo "--train $OUT/listops/train.tsv --valid $OUT/listops/valid.tsv --test $OUT/listops/test.tsv --tokenizer word --max-len $LLEN" ;;
+        text) echo "--data text --max-len 512" ;;
+        image) echo "--data image" ;;
+        pathfinder) echo "--data pathfinder --difficulty hard" ;;
+        mlm) echo "--task mlm --data pretrain --tokenizer bpe --vocab-size 4000 --max-len 128" ;;
+        mlm-finetune) echo "--data text --max-len 128 --init-from $OUT/runs/mlm-$2-s$3" ;;
+    esac
+}
+
+one_run() { # task name seed arch-flags
+    local task=$1 name=$2 seed=$3 arch=$4 dir=$OUT/runs/$1-$2-s$3
+    have_row "$task" "$name" "$seed" && return 0
+    if [ "$task" = mlm-finetune ] && [ ! -f "$OUT/runs/mlm-$name-s$seed/model.safetensors" ]; then
+        log "skip $task $name s$seed: its pre-trained model (mlm-$name-s$seed) is not there yet"
+        return 0
+    fi
+    [ "$task" = mlm-finetune ] && arch="" # the architecture comes from the pre-trained model
+    local flags
+    flags="$(task_flags "$task" "$name" "$seed") $arch --hidden $HID --layers $LAY --intermediate $FFN --heads 4 --batch $BATCH \
+--lr $LR --seed $seed --steps ${STEPS[$task]} --limit $LIMIT --eval-limit $ELIMIT --data-dir $DATA_DIR --log-every 50"
+    [ "$task" = mlm-finetune ] && flags=${flags/--hidden $HID --layers $LAY --intermediate $FFN --heads 4 /}
+    local how=(--force --out "$dir")
+    [ -f "$dir/checkpoints/LATEST" ] && [ ! -f "$dir.done" ] && how=(--resume "$dir") && log "resume $task $name s$seed"
+    log "run $task $name s$seed: $flags"
+    local t0=$SECONDS
+    # shellcheck disable=SC2086
+    if nice -n 19 "$FF" train $flags --threads "$TH" "${how[@]}" >"$dir.json" 2>>"$dir.log"; then
+        touch "$dir.done"
+        $PY -c '
+import json, sys
+d = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+d.update(section="accuracy", task=sys.argv[2], model=sys.argv[3], seed=int(sys.argv[4]), config=sys.argv[5], profile=sys.argv[6],
+         commit=sys.argv[7], wall_seconds=int(sys.argv[8]), date=sys.argv[9])
+print(json.dumps(d))' "$dir.json" "$task" "$name" "$seed" "$flags" "$PROFILE" "$COMMIT" $((SECONDS - t0)) "$(date -u +%Y-%m-%dT%H:%MZ)" >>"$RES"
+        log "done $task $name s$seed: $(grep -o '"test_accuracy": [0-9.]*' "$dir.json") in $((SECONDS - t0)) s"
+    else
+        log "FAILED $task $name s$seed (kept for --resume): $(tail -1 "$dir.log")"
+        return 1
+    fi
+}
+
+make_listops() { # LRA rules, lengths LMIN..LLEN-2 ([CLS] and [SEP] make LLEN); train/valid/test from disjoint seeds
+    local s
+    for s in train:$NLO:11 valid:1000:12 test:1000:13; do
+        IFS=: read -r n c sd <<<"$s"
+        [ -s "$OUT/listops/$n.tsv" ] || "$FF" data listops --out "$OUT/listops/$n.tsv" --n "$c" --seed "$sd" --min-len $LMIN --max-len $((LLEN - 2)) >&2
+    done
+}
+
+wanted listops "$TASKS" && make_listops
+fails=0
+# FNet and the authors' model first on every task and seed, then the others; ablations on text and image only
+for spec in "${MODELS[@]}"; do
+    name=${spec%%|*}
+    [ -n "${BENCH_MODELS:-}" ] && ! wanted "$name" "$BENCH_MODELS" && continue
+    for seed in ${SEEDS//,/ }; do
+        for task in ${TASKS//,/ }; do
+            [[ $name == fast-fnet-* ]] && [[ $ABLATION_TASKS != *",$task,"* ]] && continue
+            one_run "$task" "$name" "$seed" "${spec#*|}" || fails=$((fails + 1))
+        done
+    done
+done
+log "finished: $(grep -c '"section": "accuracy"' "$RES") rows in $RES, $fails failed runs"
+[ "$fails" -eq 0 ]
