@@ -105,6 +105,12 @@ PROFILE ?= quick
 bench: all $(BUILD)/bench
 	bench/run.sh $(PROFILE)
 
+# The accuracy campaign (bench/full.sh; resumable, filters BENCH_TASKS / BENCH_MODELS / BENCH_SEEDS), then its report.
+campaign: all
+	bench/full.sh $(PROFILE)
+	bench/full_report.py build/campaign-$(PROFILE)/results-full.jsonl --out build/campaign-$(PROFILE)/RESULTS-full.md \
+	    --svg-prefix build/campaign-$(PROFILE)/results --runs build/campaign-$(PROFILE)/runs --ff $(BUILD)/fastfnet
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(BUILD)/fastfnet $(DESTDIR)$(PREFIX)/bin/
@@ -115,7 +121,7 @@ install: all
 clean: fuzz-clean
 	rm -rf build build-san
 
-.PHONY: all tests test test-fast bench install clean
+.PHONY: all tests test test-fast bench campaign install clean
 
 # ---- fuzzing: libFuzzer harnesses for the parsers of user files (tests/fuzz/, docs/FUZZING.md) ----
 # make fuzz runs each harness for FUZZ_SECONDS (default 60) on its corpus in build-fuzz/corpus/ (seeded
