@@ -76,12 +76,14 @@ for line in open(a.results):
         r = json.loads(line)
         if r.get("section") == "accuracy" and "error" not in r and metric(r) is not None:
             rows.append(r)
-acc, params, secs, ppl = {}, {}, {}, {}
+acc, params, secs, ppl, tps, rss = {}, {}, {}, {}, {}, {}
 for r in rows:
     k = (r["task"], r["model"])
     acc.setdefault(k, []).append(float(metric(r)))
     params[k] = r.get("parameters")
     secs.setdefault(k, []).append(float(r.get("train_seconds", 0)))
+    tps.setdefault(k, []).append(float(r.get("tokens_per_s", "nan")))
+    rss.setdefault(k, []).append(float(r.get("peak_rss_mib", "nan")))
     if "valid_perplexity" in r:
         ppl.setdefault(k, []).append(float(r["valid_perplexity"]))
 models = []
@@ -107,17 +109,40 @@ out = ["# The accuracy campaign (bench/full.sh)", "",
        f"{', '.join(sorted(set(str(r.get('commit')) for r in rows)))}).", "",
        "Each cell: mean ± sample standard deviation of the test accuracy over the seeds (n); MLM: masked-token accuracy "
        "on the validation text. Below it, the difference to FNet and Welch's two-sided t-test across seeds (t distribution, "
-       "Welch-Satterthwaite degrees of freedom): **same** unless p < 0.05.", ""]
+       "Welch-Satterthwaite degrees of freedom): **same** unless p < 0.05. Cost columns are ratios of means to FNet's on the "
+       "same task: training tokens/s and peak RSS as the runs measured them, one after another on a machine shared with other "
+       "work (orientation only; docs/RESULTS.md sections 1 and 6 have the controlled timings).", ""]
+def claims(model="fast-fnet"):
+    """The paper's four claims for one model against FNet, from the rows (tasks where both have runs)."""
+    both = [t for t in tasks if (t, model) in acc and (t, "fnet") in acc]
+    if not both:
+        return []
+    gm = lambda d: math.exp(sum(math.log(mean_sd(d[(t, model)])[0] / mean_sd(d[(t, "fnet")])[0]) for t in both) / len(both))
+    v = [f"{t} {verdict(t, model).replace('**', '')}" for t in both]
+    return [f"## The paper's claims here: {model} against FNet", "",
+            f"Over {', '.join(both)} (geometric means of the per-task ratios of means; seeds per task as in the tables):", "",
+            f"- fewer parameters: {gm({k: [params[k]] for k in params}):.2f}x FNet's",
+            f"- shorter training: training tokens/s {gm(tps):.2f}x FNet's (shared machine: orientation only)",
+            f"- less memory: peak RSS {gm(rss):.2f}x FNet's",
+            f"- comparable accuracy: " + "; ".join(v), ""]
+
+
+out += claims()
 for task in tasks:
-    out += [f"## {task}", "", "| model | accuracy (n) | vs FNet | parameters | train s (mean) |" + (" perplexity |" if task == "mlm" else ""),
-            "| --- | ---: | --- | ---: | ---: |" + (" ---: |" if task == "mlm" else "")]
+    out += [f"## {task}", "", "| model | accuracy (n) | vs FNet | parameters | params / FNet | train tok/s / FNet | peak RSS / FNet | "
+            "train s (mean) |" + (" perplexity |" if task == "mlm" else ""),
+            "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if task == "mlm" else "")]
+    f = (task, "fnet")
     for m in models:
         k = (task, m)
         if k not in acc:
             continue
         mu, sd = mean_sd(acc[k])
         sds = "" if math.isnan(sd) else f" ± {sd:.4f}"
-        line = f"| {m} | {mu:.4f}{sds} ({len(acc[k])}) | {verdict(task, m)} | {params[k]} | {sum(secs[k]) / len(secs[k]):.0f} |"
+        ratio = lambda d, x=None: f"{mean_sd(d[k])[0] / mean_sd(d[f])[0]:.2f}" if f in d else "n/a"
+        pr = f"{params[k] / params[f]:.2f}" if f in params and params[k] and params[f] else "n/a"
+        line = (f"| {m} | {mu:.4f}{sds} ({len(acc[k])}) | {verdict(task, m)} | {params[k]} | {pr} | {ratio(tps)} | {ratio(rss)} | "
+                f"{sum(secs[k]) / len(secs[k]):.0f} |")
         if task == "mlm":
             line += f" {mean_sd(ppl.get(k, [float('nan')]))[0]:.1f} |"
         out.append(line)
