@@ -1,4 +1,4 @@
-/* test_listops.c: the ListOps generator (src/listops.c) against its independent evaluator and against
+/* test_listops.c: the ListOps generator (src/app/listops.c) against its independent evaluator and against
  * hand-written expressions; lengths, depth, format, determinism, label distribution, the TSV writer. */
 #include "check.h"
 #include "listops.h"

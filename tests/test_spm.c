@@ -1,4 +1,4 @@
-/* test_spm.c: SentencePiece tokenizers through the library (src/spm.cpp) as fastfnet uses them: a unigram
+/* test_spm.c: SentencePiece tokenizers through the library (src/engine/spm.cpp) as fastfnet uses them: a unigram
  * model trained in process with FNet's specials, ids stable across save/load, decode(encode(x)) == x,
  * damaged .model files refused with one line naming the file, [CLS] a [SEP] b [SEP] examples with the
  * model's own ids, the pad check against config.json, and config.json with HF's classifier fields. Without

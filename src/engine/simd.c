@@ -1,4 +1,4 @@
-/* simd.c: builds src/kernels.h once for the build's baseline (-march, x86-64-v3 by default) and, on x86-64
+/* simd.c: builds src/engine/kernels.h once for the build's baseline (-march, x86-64-v3 by default) and, on x86-64
  * with GCC or Clang, once more for AVX-512; picks one at run time, so one binary runs on either machine. */
 #include "simd.h"
 #include <stdatomic.h>

@@ -1,5 +1,5 @@
 /* simd.h: the seam between the ops and their vector kernels. One table of kernels per instruction set
- * (src/kernels.h, compiled once per set by src/simd.c), chosen once at start-up from what the CPU has. */
+ * (src/engine/kernels.h, compiled once per set by src/engine/simd.c), chosen once at start-up from what the CPU has. */
 #ifndef FASTFNET_SIMD_H
 #define FASTFNET_SIMD_H
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* fuzz_config.c: libFuzzer harness for the model config reader (fastfnet_config_from_json in src/config.c).
+/* fuzz_config.c: libFuzzer harness for the model config reader (fastfnet_config_from_json in src/engine/config.c).
  * An accepted config is valid, and the JSON it is saved as (in every checkpoint) reads back as the same
  * config, every float bit for bit. */
 #include "fastfnet.h"

@@ -1,4 +1,4 @@
-/* fuzz_idx.c: libFuzzer harness for the IDX image and label reader (fastfnet_dataset_from_idx in src/data.c).
+/* fuzz_idx.c: libFuzzer harness for the IDX image and label reader (fastfnet_dataset_from_idx in src/app/data.c).
  * Input: one byte `limit` (its low 4 bits, 0 = all images), two bytes big-endian: the length of the image
  * file, then the image file, then the label file (the rest). Each goes to its own scratch file. */
 #include "data.h"

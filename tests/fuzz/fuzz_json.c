@@ -1,4 +1,4 @@
-/* fuzz_json.c: libFuzzer harness for the JSON parser (src/json.c) and the label-map reader built on it.
+/* fuzz_json.c: libFuzzer harness for the JSON parser (src/engine/json.c) and the label-map reader built on it.
  * Beyond "no crash": every string the parser returns is well-formed UTF-8 of the stated length, and a
  * string without NUL survives fastfnet_json_escape and a second parse byte for byte. */
 #include "data.h"

@@ -1,4 +1,4 @@
-/* fuzz_records.c: libFuzzer harness for the JSONL/TSV record reader (fastfnet_records_read in src/data.c) and
+/* fuzz_records.c: libFuzzer harness for the JSONL/TSV record reader (fastfnet_records_read in src/app/data.c) and
  * what training does next with the records: the label map, its JSON form, and tokenized examples.
  * Input: one mode byte, then the file. Mode bit 0: JSON lines (else TSV); bit 1: text pairs; bit 2: labels
  * required. The format follows the extension, so the scratch file is named r.jsonl or r.tsv. */

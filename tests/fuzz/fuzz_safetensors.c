@@ -1,4 +1,4 @@
-/* fuzz_safetensors.c: libFuzzer harness for the safetensors reader (src/safetensors.c). The reader maps a
+/* fuzz_safetensors.c: libFuzzer harness for the safetensors reader (src/engine/safetensors.c). The reader maps a
  * path, so each input goes through a scratch file on tmpfs. An accepted file must describe tensors that
  * lie inside the data buffer, are found by name, and read back (F32 byte for byte) without error. */
 #include "fuzz.h"

@@ -1,5 +1,5 @@
-/* fuzz_spm.c: libFuzzer harness for SentencePiece .model files read through fastfnet_tok_load (src/tokenizer.c,
- * which hands the bytes to libsentencepiece via src/spm.cpp), through a scratch file named *.model. A loaded
+/* fuzz_spm.c: libFuzzer harness for SentencePiece .model files read through fastfnet_tok_load (src/engine/tokenizer.c,
+ * which hands the bytes to libsentencepiece via src/engine/spm.cpp), through a scratch file named *.model. A loaded
  * tokenizer is then used: every id has a string, encoding stays inside the vocabulary, decoding fits. */
 #include "fuzz.h"
 #include "tokenizer.h"

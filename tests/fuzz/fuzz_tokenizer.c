@@ -1,4 +1,4 @@
-/* fuzz_tokenizer.c: libFuzzer harness for the tokenizer.json reader (fastfnet_tok_load in src/tokenizer.c),
+/* fuzz_tokenizer.c: libFuzzer harness for the tokenizer.json reader (fastfnet_tok_load in src/engine/tokenizer.c),
  * through a scratch file. A loaded tokenizer is then used: every id has a string, encoding stays inside
  * the vocabulary, and byte/BPE decoding gives back the text exactly (the promise in tokenizer.h). */
 #include "fuzz.h"
