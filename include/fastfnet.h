@@ -24,6 +24,10 @@ extern "C" {
 #define FASTFNET_VERSION_MINOR 1
 #define FASTFNET_VERSION_PATCH 0
 FASTFNET_API const char *fastfnet_version(void);
+/* sizeof(fastfnet_batch) and sizeof(fastfnet_tensor) as this library was built: bindings that mirror the
+ * structs (python/fastfnet/_lib.py) check theirs against these before any call. */
+FASTFNET_API size_t fastfnet_sizeof_batch(void);
+FASTFNET_API size_t fastfnet_sizeof_tensor(void);
 
 #define FASTFNET_MAX_LAYERS 64
 

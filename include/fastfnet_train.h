@@ -65,6 +65,8 @@ FASTFNET_API const char *fastfnet_trainer_options_json(const fastfnet_trainer *t
 /* `fastfnet train --help`'s option list (malloc'd; free() it). */
 FASTFNET_API char *fastfnet_train_options_help(void);
 FASTFNET_API void fastfnet_trainer_free(fastfnet_trainer *t);
+/* sizeof(fastfnet_train_progress) as this library was built (for bindings that mirror it). */
+FASTFNET_API size_t fastfnet_sizeof_train_progress(void);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,30 @@ class Error(Exception):
     """A failure: the library's one-line message, or bad input refused before it reached the library."""
 
 
+class Owned:
+    """A library object owned by this Python object: close(), the end of a `with` block or garbage collection
+    frees it, once. Subclasses name the attribute that holds the pointer (_field) and free it (_free)."""
+    _field = None
+
+    def _free(self, ptr):
+        raise NotImplementedError
+
+    def close(self):
+        ptr = getattr(self, self._field, None)
+        if ptr:
+            setattr(self, self._field, None)
+            self._free(ptr)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
 class Batch(ctypes.Structure):  # fastfnet_batch
     _fields_ = [("B", c_int), ("T", c_int), ("input_ids", POINTER(c_int)), ("token_type_ids", POINTER(c_int)),
                 ("mlm_labels", POINTER(c_int)), ("nsp_labels", POINTER(c_int)), ("cls_labels", POINTER(c_int)),
@@ -27,7 +51,8 @@ class Tensor(ctypes.Structure):  # fastfnet_tensor
 
 class Progress(ctypes.Structure):  # fastfnet_train_progress
     _fields_ = [("step", c_long), ("steps", c_long), ("loss", c_float), ("lr", c_float), ("grad_norm", c_float),
-                ("elapsed", c_double), ("evaluated", c_int), ("eval_loss", c_float), ("eval_accuracy", c_float)]
+                ("elapsed", c_double), ("evaluated", c_int), ("eval_loss", c_float), ("eval_accuracy", c_float),
+                ("logged", c_int), ("mean_loss", c_float), ("tokens_per_s", c_double), ("mlm", c_int), ("lead", c_int)]
 
 
 TRAIN_CALLBACK = ctypes.CFUNCTYPE(c_int, POINTER(Progress), c_void_p)
@@ -60,6 +85,8 @@ ENGINE = {
     "fastfnet_tok_special": (c_int32, (c_void_p, c_int)),
     "fastfnet_tok_encode": (c_size_t, (c_void_p, c_char_p, c_size_t, POINTER(c_int32), c_size_t)),
     "fastfnet_tok_decode": (c_size_t, (c_void_p, POINTER(c_int32), c_size_t, c_char_p, c_size_t)),
+    "fastfnet_sizeof_batch": (c_size_t, ()),
+    "fastfnet_sizeof_tensor": (c_size_t, ()),
     "omp_get_max_threads": (c_int, ()),  # libgomp, a dependency of the engine: the CLI's default thread count
 }
 ENGINE_OPTIONAL = {"fastfnet_version": (c_char_p, ())}
@@ -73,6 +100,7 @@ TRAINER = {
     "fastfnet_trainer_run": (c_int, (c_void_p, TRAIN_CALLBACK, c_void_p, *_E)),
     "fastfnet_trainer_model": (c_void_p, (c_void_p,)),
     "fastfnet_trainer_free": (None, (c_void_p,)),
+    "fastfnet_sizeof_train_progress": (c_size_t, ()),
 }
 
 
@@ -94,9 +122,18 @@ def _open(name):
     return ctypes.CDLL(path), path
 
 
+def _check_size(struct, size, path):
+    """A mirrored struct must have the library's size, or calls would read and write past it."""
+    if ctypes.sizeof(struct) != size:
+        raise ImportError("%s: %s is %d bytes in the library, %d in this package: the package and the library differ"
+                          % (path, struct.__name__, size, ctypes.sizeof(struct)))
+
+
 def _load_engine():
     lib, path = _open("libfastfnet.so.0")
     _declare(lib, ENGINE, path)
+    _check_size(Batch, lib.fastfnet_sizeof_batch(), path)
+    _check_size(Tensor, lib.fastfnet_sizeof_tensor(), path)
     _declare(lib, ENGINE_OPTIONAL, path, required=False)
     threads = os.environ.get("FASTFNET_THREADS", "")
     lib.fastfnet_set_threads(int(threads) if threads.isdigit() and int(threads) > 0 else lib.omp_get_max_threads())
@@ -116,6 +153,7 @@ def trainer_lib():
         tl, path = _open("libfastfnet_train.so.0")
         try:
             _declare(tl, TRAINER, path)
+            _check_size(Progress, tl.fastfnet_sizeof_train_progress(), path)
         except ImportError as e:
             raise Error(str(e)) from None
         _trainer_lib = tl

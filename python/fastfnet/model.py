@@ -7,7 +7,7 @@ import struct
 
 import numpy as np
 
-from ._lib import Batch, Error, errbuf, fail, fspath, lib
+from ._lib import Batch, Error, Owned, errbuf, fail, fspath, lib
 
 _INT32 = np.iinfo(np.int32)
 
@@ -47,7 +47,7 @@ def _read_metadata(path):
         return json.loads(fh.read(n)).get("__metadata__", {})
 
 
-class Model:
+class Model(Owned):
     """A model loaded from a .safetensors file (fastfnet's) or a directory (fastfnet train's output, or HF's
     layout: config.json + model.safetensors). Free it with close() or a `with` block."""
 
@@ -72,19 +72,10 @@ class Model:
             raise Error("%s: the model is closed" % self.path)
         return self._m
 
-    def close(self):
-        if getattr(self, "_m", None):
-            lib.fastfnet_model_free(self._m)
-            self._m = None
+    _field = "_m"
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
+    def _free(self, ptr):
+        lib.fastfnet_model_free(ptr)
 
     def __repr__(self):
         c = self.config

@@ -2,12 +2,12 @@
 ids and decode ids to text, as `fastfnet tokenizer encode|decode` do."""
 import ctypes
 
-from ._lib import Error, errbuf, fail, fspath, lib
+from ._lib import Error, Owned, errbuf, fail, fspath, lib
 
 _ROLES = {"cls": 0, "sep": 1, "mask": 2, "pad": 3, "unk": 4}  # FASTFNET_TOK_CLS .. FASTFNET_TOK_UNK
 
 
-class Tokenizer:
+class Tokenizer(Owned):
     """Load with Tokenizer.load(path) (tokenizer.json or a SentencePiece .model) or Tokenizer.byte().
     Not thread-safe: encode uses the tokenizer's cache."""
 
@@ -76,19 +76,10 @@ class Tokenizer:
         """The text ids decode to; bytes that are not UTF-8 (a partial BPE piece) become U+FFFD."""
         return self.decode_bytes(ids).decode("utf-8", "replace")
 
-    def close(self):
-        if getattr(self, "_t", None):
-            lib.fastfnet_tok_free(self._t)
-            self._t = None
+    _field = "_t"
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
+    def _free(self, ptr):
+        lib.fastfnet_tok_free(ptr)
 
     def __repr__(self):
         return "<fastfnet.Tokenizer %s: %s, %d tokens>" % (self.name, self.kind, self.vocab_size) if self._t else "<closed>"

@@ -2,7 +2,7 @@
 `fastfnet train` (steps=100 is --steps 100, init_from="dir" is --init-from dir, nsp=True is --nsp)."""
 import ctypes
 
-from ._lib import TRAIN_CALLBACK, Error, Progress, errbuf, fail, trainer_lib
+from ._lib import TRAIN_CALLBACK, Error, Owned, Progress, errbuf, fail, trainer_lib
 from .model import Model, tensors_of
 
 _FIELDS = [f for f, _ in Progress._fields_]
@@ -28,7 +28,7 @@ def _progress(p):
     return d
 
 
-class Trainer:
+class Trainer(Owned):
     """A training run: Trainer(**options), then run(callback) for the whole run as `fastfnet train` runs it, or
     setup() (or resume()) and step() / evaluate() / checkpoint() one at a time. Free it with close() or `with`."""
 
@@ -103,19 +103,10 @@ class Trainer:
             raise Error("the trainer is closed")
         return tensors_of(self._tl.fastfnet_trainer_model(self._t))
 
-    def close(self):
-        if getattr(self, "_t", None):
-            self._tl.fastfnet_trainer_free(self._t)
-            self._t = None
+    _field = "_t"
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
+    def _free(self, ptr):
+        self._tl.fastfnet_trainer_free(ptr)
 
 
 def train(callback=None, **options):

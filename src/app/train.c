@@ -1178,6 +1178,8 @@ fastfnet_model *fastfnet_trainer_model(fastfnet_trainer *t) { return t->m; }
 const char *fastfnet_trainer_summary(const fastfnet_trainer *t) { return t->summary; }
 const char *fastfnet_trainer_options_json(const fastfnet_trainer *t) { return t->opts_json; }
 
+size_t fastfnet_sizeof_train_progress(void) { return sizeof(fastfnet_train_progress); }
+
 void fastfnet_trainer_free(fastfnet_trainer *t) {
     if (!t) return;
     if (t->mf) fclose(t->mf);

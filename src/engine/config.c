@@ -328,6 +328,9 @@ done:
 
 #define FASTFNET_STR_(x) #x
 #define FASTFNET_STR(x) FASTFNET_STR_(x)
+size_t fastfnet_sizeof_batch(void) { return sizeof(fastfnet_batch); }
+size_t fastfnet_sizeof_tensor(void) { return sizeof(fastfnet_tensor); }
+
 const char *fastfnet_version(void) {
     return FASTFNET_STR(FASTFNET_VERSION_MAJOR) "." FASTFNET_STR(FASTFNET_VERSION_MINOR) "." FASTFNET_STR(FASTFNET_VERSION_PATCH);
 }
