@@ -219,7 +219,7 @@ uninstall:
 	rm -f $(INSTALLED)
 
 clean: fuzz-clean
-	rm -rf build build-san
+	rm -rf build build-san python/build python/fastfnet.egg-info
 
 .PHONY: all shared tests test test-fast bench campaign install uninstall clean
 
