@@ -655,8 +655,6 @@ static int evaluate(eval_result *out, fastfnet_model *m, const fastfnet_dataset 
     int32_t *lab = malloc(sizeof(int32_t) * B), *mlm = malloc(sizeof(int32_t) * B * T);
     int *idx = malloc(sizeof(int) * B), rc = 0;
     if (!ids || !tt || !lab || !mlm || !idx) rc = fastfnet_err(err, n, "evaluation: out of memory for batches of %d x %d", B, T);
-    uint64_t seed, calls; /* the training dropout stream goes on as if no evaluation had run */
-    fastfnet_model_get_dropout(m, &seed, &calls);
     double S[7] = {0};
     int rank = fastfnet_dist_rank(), size = fastfnet_dist_size();
     for (long b0 = (long)rank * B; !rc && b0 < ds->n; b0 += (long)size * B) {
@@ -684,7 +682,6 @@ static int evaluate(eval_result *out, fastfnet_model *m, const fastfnet_dataset 
     }
     fastfnet_dist_sum_f64(S, 7);
     *out = eval_figures(S, task);
-    fastfnet_model_set_dropout(m, seed, calls);
     free(ids), free(tt), free(lab), free(mlm), free(idx);
     return rc;
 }
