@@ -98,8 +98,8 @@ one_run() { # task name seed arch-flags
 import json, sys
 d = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
 d.update(section="accuracy", task=sys.argv[2], model=sys.argv[3], seed=int(sys.argv[4]), config=sys.argv[5], profile=sys.argv[6],
-         commit=sys.argv[7], wall_seconds=int(sys.argv[8]), date=sys.argv[9])
-print(json.dumps(d))' "$dir.json" "$task" "$name" "$seed" "$flags" "$PROFILE" "$COMMIT" $((SECONDS - t0)) "$(date -u +%Y-%m-%dT%H:%MZ)" >>"$RES"
+         commit=sys.argv[7], wall_seconds=int(sys.argv[8]), date=sys.argv[9], threads=int(sys.argv[10]))
+print(json.dumps(d))' "$dir.json" "$task" "$name" "$seed" "$flags" "$PROFILE" "$COMMIT" $((SECONDS - t0)) "$(date -u +%Y-%m-%dT%H:%MZ)" "$TH" >>"$RES"
         log "done $task $name s$seed: $(grep -o '"test_accuracy": [0-9.]*' "$dir.json") in $((SECONDS - t0)) s"
     else
         log "FAILED $task $name s$seed (kept for --resume): $(tail -1 "$dir.log")"

@@ -70,10 +70,17 @@ def metric(r):  # MLM rows report the masked-token accuracy on the validation te
 
 
 rows = []
-for line in open(a.results):
+try:
+    lines = open(a.results).read().splitlines()
+except OSError as e:
+    sys.exit(f"full_report.py: cannot read {a.results}: {e.strerror}")
+for no, line in enumerate(lines, 1):
     line = line.strip()
     if line:
-        r = json.loads(line)
+        try:
+            r = json.loads(line)
+        except ValueError as e:
+            sys.exit(f"full_report.py: {a.results} line {no} is not a JSON object ({e.msg}): one JSON object per line, as bench/full.sh appends")
         if r.get("section") == "accuracy" and "error" not in r and metric(r) is not None:
             rows.append(r)
 acc, params, secs, ppl, tps, rss = {}, {}, {}, {}, {}, {}
@@ -81,7 +88,10 @@ for r in rows:
     k = (r["task"], r["model"])
     acc.setdefault(k, []).append(float(metric(r)))
     params[k] = r.get("parameters")
-    secs.setdefault(k, []).append(float(r.get("train_seconds", 0)))
+    # the whole run's training time as steps x its mean timed step: a resumed run times only the steps after its
+    # resume (first_step), so its train_seconds would count only that part
+    ts, st = r.get("timed_steps"), r.get("step_seconds")
+    secs.setdefault(k, []).append(float(st) / ts * r.get("steps", ts) if ts and st else float(r.get("train_seconds", 0)))
     tps.setdefault(k, []).append(float(r.get("tokens_per_s", "nan")))
     rss.setdefault(k, []).append(float(r.get("peak_rss_mib", "nan")))
     if "valid_perplexity" in r:
@@ -130,7 +140,7 @@ def claims(model="fast-fnet"):
 out += claims()
 for task in tasks:
     out += [f"## {task}", "", "| model | accuracy (n) | vs FNet | parameters | params / FNet | train tok/s / FNet | peak RSS / FNet | "
-            "train s (mean) |" + (" perplexity |" if task == "mlm" else ""),
+            "train s (steps x mean step) |" + (" perplexity |" if task == "mlm" else ""),
             "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if task == "mlm" else "")]
     f = (task, "fnet")
     for m in models:

@@ -70,6 +70,8 @@ for BUILD in "${builds[@]}"; do
     # the Python package always carries optimised libraries (a sanitized one cannot be loaded into python3
     # without preloading the ASan runtime), so it is compared bit for bit with the optimised build's CLI
     case "$BUILD" in *san*) ;; *) run_suite python tests/test_python.sh "$BUILD" ;; esac
+    # the accuracy campaign's harness at its toy budget: it runs the tool as a user would, so once is enough
+    case "$BUILD" in *san*) ;; *) run_suite campaign tests/test_campaign.sh "$BUILD" ;; esac
     run_suite torch-twin /usr/bin/python3 tests/torch_twin.py --fastfnet "$BUILD/fastfnet" --dump "$BUILD/twin_dump"
 done
 echo "$total_pass passed, $total_fail failed"

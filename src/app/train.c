@@ -1666,8 +1666,9 @@ static int finish_run(fastfnet_trainer *t, char *err, size_t n) {
     if (t->d.task == TASK_MLM) k += (size_t)snprintf(s + k, cap - k, ", \"valid_perplexity\": %.3f", l->perplexity);
     if (t->d.have_test) k += (size_t)snprintf(s + k, cap - k, ", \"test_accuracy\": %.4f, \"test_loss\": %.4f", te.accuracy, te.loss);
     snprintf(s + k, cap - k, ", \"train_seconds\": %.1f, \"peak_rss_mib\": %.1f, \"processes\": %d, \"zero\": %d, \"timed_steps\": %ld, "
-             "\"step_seconds\": %.3f, \"tokens_per_s\": %.1f, \"comm_seconds\": %.4f, \"wait_seconds\": %.4f, \"mean_peak_rss_mib\": %.1f}",
-             el, rss, t->nproc, t->zero, t->timed_steps, t->step_time, tps, fastfnet_dist_comm_seconds(), fastfnet_dist_wait_seconds(), rss_sum / t->nproc);
+             "\"first_step\": %ld, \"step_seconds\": %.3f, \"tokens_per_s\": %.1f, \"comm_seconds\": %.4f, \"wait_seconds\": %.4f, "
+             "\"mean_peak_rss_mib\": %.1f}",
+             el, rss, t->nproc, t->zero, t->timed_steps, t->first_step, t->step_time, tps, fastfnet_dist_comm_seconds(), fastfnet_dist_wait_seconds(), rss_sum / t->nproc);
     return 0;
 }
 

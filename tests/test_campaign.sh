@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# test_campaign.sh: the accuracy campaign's harness (bench/full.sh quick, bench/full_report.py) on a few tasks
+# and models: one row per (task, model, seed) with the fields the report needs; a rerun skips what is done; the
+# task/model/seed filters select exactly their runs; a missing row is run again; the report gives each model's
+# verdict against FNet and refuses a results file that is not JSON lines.
+source "$(dirname "$0")/lib.sh"
+export FASTFNET_THREADS=1
+RES=$SCRATCH/r.jsonl
+campaign() { # ENV... : bench/full.sh quick into $SCRATCH/c, results in $RES
+    env FF="$FF" BENCH_OUT="$SCRATCH/c" BENCH_RESULTS="$RES" BENCH_DATA_DIR="$DATA" BENCH_THREADS=1 "$@" \
+        "$ROOT/bench/full.sh" quick >>campaign.log 2>&1
+}
+rows() { grep -c '"section": "accuracy"' "$RES"; }
+
+campaign BENCH_TASKS=text,listops BENCH_MODELS=fnet,fast-fnet BENCH_SEEDS=0,1 && ok "2 tasks x 2 models x 2 seeds ran" ||
+    bad "the campaign failed: $(tail -3 campaign.log)"
+[ "$(rows)" -eq 8 ] && ok "8 rows" || bad "$(rows) rows, expected 8"
+/usr/bin/python3 - "$RES" <<'EOF' && ok "every row has task, model, seed, test_accuracy, config, commit, threads" || bad "a row lacks a field"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+need = ("section", "task", "model", "seed", "test_accuracy", "config", "commit", "threads", "parameters", "steps")
+got = {(r["task"], r["model"], r["seed"]) for r in rows}
+assert got == {(t, m, s) for t in ("text", "listops") for m in ("fnet", "fast-fnet") for s in (0, 1)}, got
+assert all(all(k in r for k in need) and 0 <= r["test_accuracy"] <= 1 and r["threads"] == 1 for r in rows)
+EOF
+
+t0=$SECONDS
+before=$(grep -c '] run ' campaign.log)
+campaign BENCH_TASKS=text,listops BENCH_MODELS=fnet,fast-fnet BENCH_SEEDS=0,1 && [ "$(rows)" -eq 8 ] &&
+    [ "$(grep -c '] run ' campaign.log)" -eq "$before" ] && ok "a rerun adds nothing and runs nothing ($((SECONDS - t0)) s)" ||
+    bad "a rerun changed the results ($(rows) rows)"
+
+campaign BENCH_TASKS=text BENCH_MODELS=bert BENCH_SEEDS=1 && [ "$(rows)" -eq 9 ] &&
+    grep -q '"model": "bert", "task": "text"' "$RES" && ok "a filter runs exactly its run" || bad "filter: $(rows) rows"
+
+grep -v '"model": "fast-fnet", "task": "text".*"seed": 1' "$RES" >r2 && mv r2 "$RES"
+campaign BENCH_TASKS=text BENCH_MODELS=fast-fnet BENCH_SEEDS=0,1 && [ "$(rows)" -eq 9 ] &&
+    [ "$(grep -c '"model": "fast-fnet", "task": "text"' "$RES")" -eq 2 ] && ok "a removed row is run again" ||
+    bad "rerun of a removed row: $(rows) rows"
+
+/usr/bin/python3 "$ROOT/bench/full_report.py" "$RES" --out report.md --svg-prefix rep >rep.log 2>&1 &&
+    grep -q '^## text' report.md && grep -q '^## listops' report.md && grep -qE '\| fast-fnet \| [0-9.]+ ± [0-9.]+ \(2\) \| [-+][0-9.]+, p [0-9.]+: \*\*(same|better|worse)\*\*' report.md &&
+    ok "the report gives fast-fnet's verdict against FNet over 2 seeds" || bad "report: $(head -c 300 rep.log) $(grep fast-fnet report.md | head -2)"
+echo 'not json' >bad.jsonl
+/usr/bin/python3 "$ROOT/bench/full_report.py" bad.jsonl --out bad.md --svg-prefix bad >bad.log 2>&1
+[ $? -ne 0 ] && [ ! -s bad.md ] && ok "a results file that is not JSON lines is refused: $(tail -1 bad.log)" ||
+    bad "bad results file: $(tail -2 bad.log)"
+finish
