@@ -41,6 +41,11 @@ campaign BENCH_TASKS=text BENCH_MODELS=fast-fnet BENCH_SEEDS=0,1 && [ "$(rows)" 
 /usr/bin/python3 "$ROOT/bench/full_report.py" "$RES" --out report.md --svg-prefix rep >rep.log 2>&1 &&
     grep -q '^## text' report.md && grep -q '^## listops' report.md && grep -qE '\| fast-fnet \| [0-9.]+ ± [0-9.]+ \(2\) \| [-+][0-9.]+, p [0-9.]+: \*\*(same|better|worse)\*\*' report.md &&
     ok "the report gives fast-fnet's verdict against FNet over 2 seeds" || bad "report: $(head -c 300 rep.log) $(grep fast-fnet report.md | head -2)"
+printf '# results\n\nbefore\n' >R.md
+for i in 1 2; do /usr/bin/python3 "$ROOT/bench/full_report.py" "$RES" --out r2.md --into R.md >>rep.log 2>&1; done
+[ "$(grep -c '^<!-- campaign: generated' R.md)" -eq 1 ] && [ "$(grep -c '^<!-- campaign: end' R.md)" -eq 1 ] && grep -q '^before$' R.md &&
+    grep -qE '^\| fast-fnet \| [0-9.]+ ± [0-9.]+ \(2\) (same|better|worse) \|' R.md && ok "--into writes one summary block into RESULTS.md, replaced on a rerun" ||
+    bad "--into: $(cat R.md | head -c 600)"
 echo 'not json' >bad.jsonl
 /usr/bin/python3 "$ROOT/bench/full_report.py" bad.jsonl --out bad.md --svg-prefix bad >bad.log 2>&1
 [ $? -ne 0 ] && [ ! -s bad.md ] && ok "a results file that is not JSON lines is refused: $(tail -1 bad.log)" ||
