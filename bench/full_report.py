@@ -14,7 +14,7 @@ ap.add_argument("--runs")
 ap.add_argument("--ff", default="build/fastfnet")
 a = ap.parse_args()
 
-TASKS = ["listops", "text", "image", "pathfinder", "mlm", "mlm-finetune"]
+TASKS = ["listops", "text", "image", "pathfinder", "mlm", "mlm-finetune", "mlm-finetune-sotu"]
 
 
 def betacf(x, p, q):  # continued fraction of the regularised incomplete beta (Numerical Recipes' form)

@@ -677,26 +677,45 @@ static int text_append(text_buf *b, const char *s, size_t n) {
     return 0;
 }
 
-/* Document `doc` of a source goes to the validation text when it is the 20th, 40th, ... of that source;
- * each document ends with an empty line. */
-static int corpus_add(text_buf out[2], int doc, const char *s, size_t n) {
-    text_buf *b = &out[doc % 20 == 19];
-    return text_append(b, s, n) || text_append(b, "\n\n", n && s[n - 1] == '\n' ? 1 : 2);
-}
+typedef struct {
+    const char *p;
+    size_t n;
+} text_span;
 
-/* The documents of a text from scripts/extract_corpus.py: paragraph lines, documents between empty lines. */
-static int corpus_add_text(text_buf out[2], const char *t, size_t len) {
-    int doc = 0;
-    for (size_t at = 0; at < len;) {
-        const char *end = memmem(t + at, len - at, "\n\n", 2);
-        size_t n = end ? (size_t)(end - (t + at)) + 1 : len - at;
-        if (corpus_add(out, doc++, t + at, n)) return -1;
-        at += n + (end ? 1 : 0);
+/* One source's documents in order. Its last documents, whole, until they hold at least 1/20 of its bytes,
+ * are validation text (at least one document stays for training); each document ends with an empty line. */
+static int corpus_add_source(text_buf out[2], const text_span *doc, int n) {
+    size_t total = 0, held = 0;
+    for (int i = 0; i < n; i++) total += doc[i].n;
+    int first_valid = n;
+    while (first_valid > 1 && held * 20 < total) held += doc[--first_valid].n;
+    for (int i = 0; i < n; i++) {
+        text_buf *b = &out[i >= first_valid];
+        if (text_append(b, doc[i].p, doc[i].n) || text_append(b, "\n\n", doc[i].n && doc[i].p[doc[i].n - 1] == '\n' ? 1 : 2)) return -1;
     }
     return 0;
 }
 
-/* Each .txt of data_dir/sub (Moby Dick: its chapters, each a document) in order. */
+/* A text from scripts/extract_corpus.py as one source: paragraph lines, documents between empty lines. */
+static int corpus_add_text(text_buf out[2], const char *t, size_t len) {
+    int n = 0, cap = 64;
+    text_span *doc = malloc(sizeof *doc * (size_t)cap);
+    for (size_t at = 0; doc && at < len;) {
+        const char *end = memmem(t + at, len - at, "\n\n", 2);
+        size_t m = end ? (size_t)(end - (t + at)) + 1 : len - at;
+        text_span *g = n == cap ? realloc(doc, sizeof *doc * (size_t)(cap *= 2)) : doc;
+        if (!g) free(doc);
+        doc = g;
+        if (doc) doc[n++] = (text_span){t + at, m};
+        at += m + (end ? 1 : 0);
+    }
+    int rc = doc ? corpus_add_source(out, doc, n) : -1;
+    free(doc);
+    return rc;
+}
+
+/* The .txt files of data_dir/sub in order: Moby Dick's chapters, one source whose documents are the
+ * chapters; or the corpus texts, each a source. */
 static int corpus_add_dir(text_buf out[2], const char *data_dir, const char *sub, int moby, char *err, size_t errlen) {
     char dir[4200];
     if (fastfnet_path(dir, sizeof dir, err, errlen, "%s/%s", data_dir, sub)) return -1;
@@ -705,17 +724,23 @@ static int corpus_add_dir(text_buf out[2], const char *data_dir, const char *sub
     if (n <= 0)
         return fastfnet_err(err, errlen, "%s: no .txt %s (run scripts/fetch_data.sh --only %s)", dir, moby ? "chapters" : "texts",
                             moby ? "moby" : "corpus");
-    int rc = 0;
+    text_span *doc = calloc((size_t)n, sizeof *doc);
+    int rc = doc ? 0 : fastfnet_err(err, errlen, "out of memory");
     for (int i = 0; i < n && !rc; i++) {
         char p[4500], msg[512];
         size_t l;
         /* dir < 4200 and a name < 256 bytes always fit */
         char *t = fastfnet_path(p, sizeof p, NULL, 0, "%s/%s", dir, e[i].name) ? NULL : fastfnet_read_file(p, &l, (size_t)1 << 30, msg, sizeof msg);
         if (!t) rc = fastfnet_err(err, errlen, "%s", msg);
-        else if (moby ? corpus_add(out, i, t, l) : corpus_add_text(out, t, l)) rc = fastfnet_err(err, errlen, "out of memory reading %s", p);
-        free(t);
+        else if (moby) doc[i] = (text_span){t, l};
+        else {
+            if (corpus_add_text(out, t, l)) rc = fastfnet_err(err, errlen, "out of memory reading %s", p);
+            free(t);
+        }
     }
-    free(e);
+    if (moby && !rc && corpus_add_source(out, doc, n)) rc = fastfnet_err(err, errlen, "out of memory reading %s", dir);
+    for (int i = 0; moby && doc && i < n; i++) free((char *)doc[i].p);
+    free(doc), free(e);
     return rc;
 }
 

@@ -81,9 +81,9 @@ void fastfnet_mlm_mask(int32_t *ids, int32_t *mlm_labels, size_t n, const fastfn
  * line, RFC 5322), split by a hash of the Message-ID: bucket 0 of 10 is test, 1 valid, the rest train. */
 int fastfnet_records_spam(fastfnet_records *train, fastfnet_records *valid, fastfnet_records *test, const char *dir, char *err, size_t errlen);
 /* Pre-training text (docs/DATA.md, "corpus"): Moby Dick's chapters in order, then the texts of data_dir/corpus/
- * by name (each a list of documents between empty lines), documents ending in an empty line; the 20th, 40th,
- * ... document of each source goes to the validation text. The State of the Union addresses are not in it
- * (they are the sotu fine-tune task). Caller frees both. */
+ * by name (each a list of documents between empty lines), documents ending in an empty line. Each source's
+ * last documents, whole, holding at least 1/20 of its bytes are the validation text. The State of the Union
+ * addresses are not in it (they are the sotu fine-tune task). Caller frees both. */
 /* The sotu task: the State of the Union addresses as unpacked by scripts/fetch_data.sh (dir/data/YEAR_*.txt),
  * cut into passages of at most FASTFNET_SOTU_PASSAGE_BYTES bytes (consecutive paragraphs), labelled with the
  * era of the address (fastfnet_sotu_eras), split by a hash of the file name (year and president): bucket 0
