@@ -484,6 +484,8 @@ static int prepare_mlm(run_data *d, const fastfnet_train_opts *o, const data_fil
         fastfnet_dataset_free(&d->train);
         d->train = t;
     }
+    /* --eval-limit: a seeded subset of the validation chunks, as for classification */
+    if (o->eval_limit > 0 && take_subset(&d->valid, o->eval_limit, (uint64_t)o->seed)) return fastfnet_err(err, n, "out of memory");
     return 0;
 }
 
