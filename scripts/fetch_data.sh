@@ -389,7 +389,7 @@ fetch_corpus() {
     while read -r _ _ pkg ver _ kind file want _ integ; do
         [ "$kind" = text ] && continue
         say "$name: $pkg $ver ($file)"
-        corpus_download "$name" "$kind" "$pkg" "$ver" "$file" "$want" "${integ:-}" "$dl" || return 1
+        corpus_download "$name" "$kind" "$pkg" "$ver" "$file" "$want" "${integ:-}" "$dl" || { rmdir "$dl" 2>/dev/null; return 1; }
         mkdir -p "$tmp/src/$pkg"
         if [ "$kind" = npm ]; then
             tar -xzf "$dl/$file" -C "$tmp/src/$pkg" --no-same-owner --no-same-permissions 2>/dev/null
