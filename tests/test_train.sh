@@ -226,7 +226,7 @@ expect_fail "eval of a word model on images" "token id .*vocabulary" "$FF" eval 
 expect_fail "training from a word model on images" "token id .*vocabulary" "$FF" train --init-from wordm --data image --data-dir "$DATA" --limit 50 --eval-limit 20 --steps 1 --out x8
 # the sotu task (its loader is tests/test_data.c's): no data is one line naming the fetcher; it is a classify task
 expect_fail "--data sotu without the addresses" "sotu/data: no .txt addresses .*fetch_data.sh --only sotu" "$FF" train --data sotu --data-dir fake --steps 1 --out x8
-expect_fail "--task mlm --data sotu" "--data sotu is a classify task" "$FF" train --task mlm --data sotu --data-dir fake --steps 1 --out x8
+expect_fail "--task mlm --data sotu" "data sotu is a classify task" "$FF" train --task mlm --data sotu --data-dir fake --steps 1 --out x8
 # --force into a directory with an older run's checkpoints: the new run's checkpoints are the ones kept and
 # resumed, and a forced run that dies before its first save leaves nothing of the old run to resume
 cp -r full forced
