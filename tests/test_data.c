@@ -43,7 +43,7 @@ static void free3(fastfnet_records r[3]) {
 static void test_eras(void) {
     check(fastfnet_sotu_era(1789) == -1 && fastfnet_sotu_era(1790) == 0 && fastfnet_sotu_era(1856) == 0 && fastfnet_sotu_era(1857) == 1 &&
               fastfnet_sotu_era(1899) == 1 && fastfnet_sotu_era(1900) == 2 && fastfnet_sotu_era(1946) == 2 && fastfnet_sotu_era(1947) == 3 &&
-              fastfnet_sotu_era(2021) == 3,
+              fastfnet_sotu_era(2021) == 3 && fastfnet_sotu_era(1 << 30) == 3,
           "sotu eras: 1790-1856, 1857-1899, 1900-1946, 1947-2021 (boundaries inclusive)");
     int sorted = 1;
     for (int k = 1; k < FASTFNET_SOTU_ERAS; k++) sorted &= strcmp(fastfnet_sotu_eras[k - 1], fastfnet_sotu_eras[k]) < 0;
@@ -95,10 +95,15 @@ static void test_sotu_fake(void) {
     free3(r);
     if (!rc) free3(again);
     /* an address whose name does not start with a year is refused, naming the file */
-    write_text(tpath("sotu/data/notes_x.txt"), "not an address, but long enough to be a passage of its own");
-    rc = fastfnet_records_sotu(&r[0], &r[1], &r[2], dir, err, sizeof err);
-    check(rc == -1 && strstr(err, "notes_x.txt") && one_line(err), "a file not named YEAR_... is one line: %s", err);
-    remove(tpath("sotu/data/notes_x.txt"));
+    static const char *const bad[] = {"notes_x.txt", "99999999999_x.txt", "1700_too_early.txt"};
+    for (int b = 0; b < 3; b++) {
+        char name[64];
+        snprintf(name, sizeof name, "sotu/data/%s", bad[b]);
+        write_text(tpath(name), "not an address, but long enough to be a passage of its own");
+        rc = fastfnet_records_sotu(&r[0], &r[1], &r[2], dir, err, sizeof err);
+        check(rc == -1 && strstr(err, bad[b]) && one_line(err), "a file not named YEAR_... (1790 or later) is one line: %s", err);
+        remove(tpath(name));
+    }
 }
 
 static void test_sotu_errors(void) {

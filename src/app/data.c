@@ -756,13 +756,13 @@ int fastfnet_text_corpus(const char *data_dir, char **train, size_t *train_len, 
 
 /* The eras of the sotu task: an address of year y has the first era whose last year is >= y. The
  * boundaries put about a quarter of the passages in each era (docs/DATA.md). */
-static const int SOTU_ERA_LAST[FASTFNET_SOTU_ERAS] = {1856, 1899, 1946, 9999};
+static const int SOTU_ERA_LAST[FASTFNET_SOTU_ERAS - 1] = {1856, 1899, 1946}; /* the last era has no end */
 const char *const fastfnet_sotu_eras[FASTFNET_SOTU_ERAS] = {"1790-1856", "1857-1899", "1900-1946", "1947-2021"};
 
 int fastfnet_sotu_era(int year) {
     if (year < 1790) return -1;
     int k = 0;
-    while (year > SOTU_ERA_LAST[k]) k++;
+    while (k < FASTFNET_SOTU_ERAS - 1 && year > SOTU_ERA_LAST[k]) k++;
     return k;
 }
 
@@ -811,7 +811,7 @@ int fastfnet_records_sotu(fastfnet_records *train, fastfnet_records *valid, fast
     fastfnet_records *out[3] = {test, valid, train};
     for (int i = 0; i < n && !rc; i++) {
         /* YEAR_PRESIDENT_PARTY.txt: the year gives the era; the name (year and president) picks the split */
-        int era = fastfnet_sotu_era((int)e[i].key);
+        int era = e[i].key > 9999 ? -1 : fastfnet_sotu_era((int)e[i].key);
         size_t stem = strlen(e[i].name) - 4;
         if (era < 0 || e[i].name[4] != '_') {
             rc = fastfnet_err(err, errlen, "%s/%s: not an address (names are YEAR_PRESIDENT_PARTY.txt)", dd, e[i].name);
