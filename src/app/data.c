@@ -630,6 +630,7 @@ static int cmp_doc(const void *a, const void *b) {
 }
 
 #include <dirent.h>
+/* The .txt files of dir in key order: -1 when it cannot be read, 0 (nothing to free) when it has none. */
 static int list_txt(const char *dir, doc_entry **out, int numeric_chapter) {
     DIR *d = opendir(dir);
     if (!d) return -1;
@@ -652,6 +653,7 @@ static int list_txt(const char *dir, doc_entry **out, int numeric_chapter) {
         n++;
     }
     closedir(d);
+    if (n == 0) return free(e), 0;
     qsort(e, (size_t)n, sizeof(doc_entry), cmp_doc);
     *out = e;
     return n;
