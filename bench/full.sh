@@ -4,7 +4,7 @@
 # section "accuracy", task, model, seed, test/valid accuracy, the run's own figures, its flags (config), budget,
 # commit and date. A (task, model, seed) whose row is already there is skipped; a run killed midway resumes from
 # its last checkpoint (fastfnet train --resume), so the campaign can be stopped and restarted at will.
-# Filters (comma-separated): BENCH_TASKS (listops,text,image,pathfinder,mlm,mlm-finetune),
+# Filters (comma-separated): BENCH_TASKS (listops,text,image,pathfinder,mlm,mlm-finetune,mlm-finetune-sotu),
 # BENCH_MODELS (see MODELS below), BENCH_SEEDS (default 0,1,2; quick: 0). BENCH_THREADS (default 2).
 # FF=path/to/fastfnet (default build/fastfnet) lets a campaign run from its own build folder.
 # The report: bench/full_report.py RESULTS --out docs/RESULTS-full.md (table, t-tests, SVGs).
@@ -26,14 +26,14 @@ COMMIT=${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 # The frozen budget (docs/RESULTS-full.md says how it was chosen). Everything but steps and batch is shared.
 if [ "$PROFILE" = full ]; then
     HID=64 LAY=4 FFN=256 LR=1e-3 ELIMIT=1000 SEEDS_DEF=0,1,2 LLEN=1000 LMIN=500 NLO=20000
-    declare -A STEPS=([listops]=800 [text]=500 [image]=500 [pathfinder]=1000 [mlm]=1000 [mlm-finetune]=500)
+    declare -A STEPS=([listops]=800 [text]=500 [image]=500 [pathfinder]=1000 [mlm]=1000 [mlm-finetune]=500 [mlm-finetune-sotu]=500)
     BATCH=32 LIMIT=0
 else
     HID=32 LAY=2 FFN=64 LR=2e-3 ELIMIT=100 SEEDS_DEF=0 LLEN=200 LMIN=50 NLO=400
-    declare -A STEPS=([listops]=6 [text]=6 [image]=6 [pathfinder]=6 [mlm]=6 [mlm-finetune]=6)
+    declare -A STEPS=([listops]=6 [text]=6 [image]=6 [pathfinder]=6 [mlm]=6 [mlm-finetune]=6 [mlm-finetune-sotu]=6)
     BATCH=8 LIMIT=400
 fi
-TASKS=${BENCH_TASKS:-listops,text,image,pathfinder,mlm,mlm-finetune}
+TASKS=${BENCH_TASKS:-listops,text,image,pathfinder,mlm,mlm-finetune,mlm-finetune-sotu}
 SEEDS=${BENCH_SEEDS:-$SEEDS_DEF}
 # name | architecture flags. The authors' Fast-FNet (defaults) first after FNet; then the baselines; then its ablations.
 MODELS=(
@@ -72,21 +72,24 @@ task_flags() { # task model-name: the data flags of a task
         pathfinder) echo "--data pathfinder --difficulty hard" ;;
         mlm) echo "--task mlm --data pretrain --tokenizer bpe --vocab-size 4000 --max-len 128" ;;
         mlm-finetune) echo "--data text --max-len 128 --init-from $OUT/runs/mlm-$2-s$3" ;;
+        mlm-finetune-sotu) echo "--data sotu --max-len 128 --init-from $OUT/runs/mlm-$2-s$3" ;;
     esac
 }
 
 one_run() { # task name seed arch-flags
     local task=$1 name=$2 seed=$3 arch=$4 dir=$OUT/runs/$1-$2-s$3
     have_row "$task" "$name" "$seed" && return 0
-    if [ "$task" = mlm-finetune ] && [ ! -f "$OUT/runs/mlm-$name-s$seed/model.safetensors" ]; then
+    local finetune=0
+    [[ $task == mlm-finetune* ]] && finetune=1 # fine-tuned from the same pre-trained model (mlm-NAME-sSEED)
+    if [ "$finetune" = 1 ] && [ ! -f "$OUT/runs/mlm-$name-s$seed/model.safetensors" ]; then
         log "skip $task $name s$seed: its pre-trained model (mlm-$name-s$seed) is not there yet"
         return 0
     fi
-    [ "$task" = mlm-finetune ] && arch="" # the architecture comes from the pre-trained model
+    [ "$finetune" = 1 ] && arch="" # the architecture comes from the pre-trained model
     local flags
     flags="$(task_flags "$task" "$name" "$seed") $arch --hidden $HID --layers $LAY --intermediate $FFN --heads 4 --batch $BATCH \
 --lr $LR --seed $seed --steps ${STEPS[$task]} --limit $LIMIT --eval-limit $ELIMIT --data-dir $DATA_DIR --log-every 50"
-    [ "$task" = mlm-finetune ] && flags=${flags/--hidden $HID --layers $LAY --intermediate $FFN --heads 4 /}
+    [ "$finetune" = 1 ] && flags=${flags/--hidden $HID --layers $LAY --intermediate $FFN --heads 4 /}
     local how=(--force --out "$dir")
     [ -f "$dir/checkpoints/LATEST" ] && [ ! -f "$dir.done" ] && how=(--resume "$dir") && log "resume $task $name s$seed"
     log "run $task $name s$seed: $flags"

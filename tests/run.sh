@@ -55,6 +55,7 @@ for BUILD in "${builds[@]}"; do
     run_suite safetensors "$BUILD/test_safetensors"
     run_suite listops "$BUILD/test_listops"
     run_suite pathfinder "$BUILD/test_pathfinder"
+    run_suite data "$BUILD/test_data"
     run_suite plot "$BUILD/test_plot"
     run_suite tokenizer "$BUILD/test_tokenizer"
     run_suite spm "$BUILD/test_spm"

@@ -171,15 +171,39 @@ check "deb file: missing package is installed with apt-get at the pinned version
 run --data-dir "$D" --only nosuch
 check "--only with an unknown name is refused" "rc=$rc $(cat "$T/err")" '[ "$rc" -eq 2 ] && grep -q "unknown data set .nosuch." "$T/err"'
 
-# 11. the real pin table parses, and --verify-only on an empty directory fails for all four without fetching
+# 11. the real pin table parses, and --verify-only on an empty directory fails for all five without fetching
 unset FETCH_PINS FETCH_NPM_CACHE
 : >"$T/called"
 run --data-dir "$T/empty" --verify-only
-check "real pins: --verify-only on an empty dir fails, names all four, fetches nothing" "rc=$rc $(cat "$T/out")" \
-    '[ "$rc" -eq 1 ] && [ "$(grep -c "is missing" "$T/out")" -eq 4 ] && [ ! -s "$T/called" ] && [ ! -e "$T/empty" ]'
+check "real pins: --verify-only on an empty dir fails, names all five, fetches nothing" "rc=$rc $(cat "$T/out")" \
+    '[ "$rc" -eq 1 ] && [ "$(grep -c "is missing" "$T/out")" -eq 5 ] && [ ! -s "$T/called" ] && [ ! -e "$T/empty" ]'
+
+# 11b. the pre-training corpus with the real pins, its .deb files from FETCH_DEB_CACHE: a corrupt or missing
+# download is one stderr line with package, version and both hashes, and leaves nothing behind
+# shellcheck disable=SC2034 # KJV_SHA and BAD_SHA are read by the checks' conditions
+KJV_SHA=9f463f28ce665f6f528fc723179722bced880a4c5485f7a41bf742838315de57
+mkdir -p "$T/debcache" "$T/nodebs"
+head -c 5000 /dev/urandom >"$T/debcache/sword-text-kjv_14.3-1_all.deb"
+# shellcheck disable=SC2034
+BAD_SHA=$(sha "$T/debcache/sword-text-kjv_14.3-1_all.deb")
+: >"$T/called"
+FETCH_DEB_CACHE=$T/debcache run --data-dir "$T/c1" --only corpus
+check "corpus: corrupt .deb is one stderr line with package, version, both hashes" "rc=$rc $(cat "$T/err")" \
+    '[ "$rc" -eq 1 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q "sword-text-kjv 14.3-1: checksum mismatch .*expected sha256 $KJV_SHA, actual $BAD_SHA" "$T/err"'
+check "corpus: corrupt .deb leaves nothing behind, calls nothing" "$(find "$T/c1" -mindepth 1 | head -3) $(cat "$T/called")" \
+    '[ ! -e "$T/c1/corpus" ] && [ -z "$(find "$T/c1" -mindepth 1 ! -name MANIFEST.txt)" ] && [ ! -s "$T/called" ]'
+FETCH_DEB_CACHE=$T/nodebs run --data-dir "$T/c1" --only corpus
+check "corpus: missing .deb is one line, 'actual none'" "rc=$rc $(cat "$T/err")" \
+    '[ "$rc" -eq 1 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q "sword-text-kjv 14.3-1: download .*expected sha256 $KJV_SHA, actual none" "$T/err"'
+mkdir -p "$T/c2/corpus"
+echo stray >"$T/c2/corpus/extra.txt"
+run --data-dir "$T/c2" --only corpus --verify-only
+check "corpus: --verify-only names a missing text and an unpinned one" "rc=$rc $(cat "$T/out")" \
+    '[ "$rc" -eq 1 ] && grep -q "corpus/kjv.txt is missing" "$T/out" && grep -q "not pinned: extra.txt" "$T/out"'
 
 # 12. the real data/, when it has been fetched
-if [ -d "$ROOT/data/spam-assassin" ] || [ -d "$ROOT/data/moby-dick" ] || [ -d "$ROOT/data/sotu" ] || [ -d "$ROOT/data/fashion-mnist" ]; then
+if [ -d "$ROOT/data/spam-assassin" ] || [ -d "$ROOT/data/moby-dick" ] || [ -d "$ROOT/data/sotu" ] || [ -d "$ROOT/data/fashion-mnist" ] ||
+    [ -d "$ROOT/data/corpus" ]; then
     t0=$SECONDS
     run --verify-only
     check "real data/: --verify-only passes ($((SECONDS - t0))s)" "rc=$rc $(cat "$T/out" "$T/err")" '[ "$rc" -eq 0 ]'

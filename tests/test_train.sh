@@ -121,6 +121,10 @@ MACC=(--task mlm --train corpus2.txt --max-len 32 --hidden 32 --layers 1 --inter
 "$FF" train "${MACC[@]}" --batch 4 --accum 2 --out macc2 >/dev/null 2>macc2.err
 macc=$(/usr/bin/python3 "$ROOT/tests/st_tool.py" close macc1/model.safetensors macc2/model.safetensors 1e-4)
 case "$macc" in ok*) ok "mlm: 6 steps of batch 8 == 6 steps of 2 accumulated batches of 4 (max rel diff ${macc#ok })" ;; *) bad "mlm accumulation: $macc $(tail -1 macc2.err)" ;; esac
+# --eval-limit caps MLM's validation chunks too (it was ignored: every evaluation ran on the whole held-out text)
+"$FF" train "${MACC[@]}" --batch 8 --eval-limit 5 --out macc3 >/dev/null 2>macc3.err &&
+    grep -qE "^fastfnet: [0-9]+ train / 5 valid examples" macc3.err && ok "mlm --eval-limit 5: $(grep ' valid examples' macc3.err)" ||
+    bad "mlm --eval-limit: $(grep -E 'valid examples|fastfnet:' macc3.err | tail -2)"
 "$FF" train --init-from mlm --train t_train.jsonl --max-len 32 --threads 2 --batch 16 --steps 40 --out ft >ft.json 2>ft.log &&
     grep -q "initialised" ft.log && ok "fine-tuning from the MLM model: $(grep initialised ft.log)" || bad "fine-tune: $(tail -3 ft.log)"
 # an FNet MLM model into the authors' Fast-FNet: embeddings, pooler and the FFN biases (F wide in both) fit by name
@@ -220,6 +224,9 @@ expect_fail "IDX rows x cols past 32 bits" "train-images-idx3-ubyte" "$FF" train
 "$FF" train --train t_train.jsonl --tokenizer word --max-len 785 --hidden 16 --layers 1 --intermediate 32 --threads 1 --batch 4 --steps 2 --out wordm >/dev/null 2>wordm.err || bad "word model: $(tail -1 wordm.err)"
 expect_fail "eval of a word model on images" "token id .*vocabulary" "$FF" eval --model wordm --data image --data-dir "$DATA" --eval-limit 20
 expect_fail "training from a word model on images" "token id .*vocabulary" "$FF" train --init-from wordm --data image --data-dir "$DATA" --limit 50 --eval-limit 20 --steps 1 --out x8
+# the sotu task (its loader is tests/test_data.c's): no data is one line naming the fetcher; it is a classify task
+expect_fail "--data sotu without the addresses" "sotu/data: no .txt addresses .*fetch_data.sh --only sotu" "$FF" train --data sotu --data-dir fake --steps 1 --out x8
+expect_fail "--task mlm --data sotu" "data sotu is a classify task" "$FF" train --task mlm --data sotu --data-dir fake --steps 1 --out x8
 # --force into a directory with an older run's checkpoints: the new run's checkpoints are the ones kept and
 # resumed, and a forced run that dies before its first save leaves nothing of the old run to resume
 cp -r full forced

@@ -630,6 +630,7 @@ static int cmp_doc(const void *a, const void *b) {
 }
 
 #include <dirent.h>
+/* The .txt files of dir in key order: -1 when it cannot be read, 0 (nothing to free) when it has none. */
 static int list_txt(const char *dir, doc_entry **out, int numeric_chapter) {
     DIR *d = opendir(dir);
     if (!d) return -1;
@@ -652,45 +653,184 @@ static int list_txt(const char *dir, doc_entry **out, int numeric_chapter) {
         n++;
     }
     closedir(d);
+    if (n == 0) return free(e), 0;
     qsort(e, (size_t)n, sizeof(doc_entry), cmp_doc);
     *out = e;
     return n;
 }
 
-int fastfnet_text_corpus(const char *data_dir, char **train, size_t *train_len, char **valid, size_t *valid_len, char *err, size_t errlen) {
-    static const char *sub[] = {"moby-dick/data", "sotu/data"};
-    size_t cap[2] = {1 << 22, 1 << 20}, len[2] = {0, 0};
-    char *buf[2] = {malloc(cap[0]), malloc(cap[1])};
-    int docs = 0;
-    for (int s = 0; s < 2; s++) {
-        char dir[4200];
-        if (fastfnet_path(dir, sizeof dir, err, errlen, "%s/%s", data_dir, sub[s])) {
-            free(buf[0]), free(buf[1]);
-            return -1;
-        }
-        doc_entry *e;
-        int n = list_txt(dir, &e, s == 0);
-        if (n <= 0) {
-            free(buf[0]), free(buf[1]);
-            return fastfnet_err(err, errlen, "%s: no .txt documents (run scripts/fetch_data.sh)", dir);
-        }
-        for (int i = 0; i < n; i++, docs++) {
-            char p[4500];
-            size_t l;
-            /* dir < 4200 and a name < 256 bytes always fit */
-            char *t = fastfnet_path(p, sizeof p, NULL, 0, "%s/%s", dir, e[i].name) ? NULL : fastfnet_read_file(p, &l, (size_t)1 << 30, NULL, 0);
-            if (!t) continue;
-            int k = docs % 20 == 19; /* every 20th document is held out */
-            while (len[k] + l + 3 > cap[k]) buf[k] = realloc(buf[k], cap[k] *= 2);
-            memcpy(buf[k] + len[k], t, l);
-            len[k] += l;
-            buf[k][len[k]++] = '\n';
-            buf[k][len[k]++] = '\n';
+/* A growing text buffer; NUL-terminated after every append. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+} text_buf;
+
+static int text_append(text_buf *b, const char *s, size_t n) {
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1 << 20;
+        while (b->len + n + 1 > cap) cap *= 2;
+        char *g = realloc(b->p, cap);
+        if (!g) return -1;
+        b->p = g, b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+    return 0;
+}
+
+typedef struct {
+    const char *p;
+    size_t n;
+} text_span;
+
+/* One source's documents in order. Its last documents, whole, until they hold at least 1/20 of its bytes,
+ * are validation text (at least one document stays for training); each document ends with an empty line. */
+static int corpus_add_source(text_buf out[2], const text_span *doc, int n) {
+    size_t total = 0, held = 0;
+    for (int i = 0; i < n; i++) total += doc[i].n;
+    int first_valid = n;
+    while (first_valid > 1 && held * 20 < total) held += doc[--first_valid].n;
+    for (int i = 0; i < n; i++) {
+        text_buf *b = &out[i >= first_valid];
+        if (text_append(b, doc[i].p, doc[i].n) || text_append(b, "\n\n", doc[i].n && doc[i].p[doc[i].n - 1] == '\n' ? 1 : 2)) return -1;
+    }
+    return 0;
+}
+
+/* A text from scripts/extract_corpus.py as one source: paragraph lines, documents between empty lines. */
+static int corpus_add_text(text_buf out[2], const char *t, size_t len) {
+    int n = 0, cap = 64;
+    text_span *doc = malloc(sizeof *doc * (size_t)cap);
+    for (size_t at = 0; doc && at < len;) {
+        const char *end = memmem(t + at, len - at, "\n\n", 2);
+        size_t m = end ? (size_t)(end - (t + at)) + 1 : len - at;
+        text_span *g = n == cap ? realloc(doc, sizeof *doc * (size_t)(cap *= 2)) : doc;
+        if (!g) free(doc);
+        doc = g;
+        if (doc) doc[n++] = (text_span){t + at, m};
+        at += m + (end ? 1 : 0);
+    }
+    int rc = doc ? corpus_add_source(out, doc, n) : -1;
+    free(doc);
+    return rc;
+}
+
+/* The .txt files of data_dir/sub in order: Moby Dick's chapters, one source whose documents are the
+ * chapters; or the corpus texts, each a source. */
+static int corpus_add_dir(text_buf out[2], const char *data_dir, const char *sub, int moby, char *err, size_t errlen) {
+    char dir[4200];
+    if (fastfnet_path(dir, sizeof dir, err, errlen, "%s/%s", data_dir, sub)) return -1;
+    doc_entry *e;
+    int n = list_txt(dir, &e, moby);
+    if (n <= 0)
+        return fastfnet_err(err, errlen, "%s: no .txt %s (run scripts/fetch_data.sh --only %s)", dir, moby ? "chapters" : "texts",
+                            moby ? "moby" : "corpus");
+    text_span *doc = calloc((size_t)n, sizeof *doc);
+    int rc = doc ? 0 : fastfnet_err(err, errlen, "out of memory");
+    for (int i = 0; i < n && !rc; i++) {
+        char p[4500], msg[512];
+        size_t l;
+        /* dir < 4200 and a name < 256 bytes always fit */
+        char *t = fastfnet_path(p, sizeof p, NULL, 0, "%s/%s", dir, e[i].name) ? NULL : fastfnet_read_file(p, &l, (size_t)1 << 30, msg, sizeof msg);
+        if (!t) rc = fastfnet_err(err, errlen, "%s", msg);
+        else if (moby) doc[i] = (text_span){t, l};
+        else {
+            if (corpus_add_text(out, t, l)) rc = fastfnet_err(err, errlen, "out of memory reading %s", p);
             free(t);
         }
-        free(e);
     }
-    buf[0][len[0]] = 0, buf[1][len[1]] = 0;
-    *train = buf[0], *train_len = len[0], *valid = buf[1], *valid_len = len[1];
+    if (moby && !rc && corpus_add_source(out, doc, n)) rc = fastfnet_err(err, errlen, "out of memory reading %s", dir);
+    for (int i = 0; moby && doc && i < n; i++) free((char *)doc[i].p);
+    free(doc), free(e);
+    return rc;
+}
+
+int fastfnet_text_corpus(const char *data_dir, char **train, size_t *train_len, char **valid, size_t *valid_len, char *err, size_t errlen) {
+    text_buf out[2] = {{0}, {0}};
+    if (corpus_add_dir(out, data_dir, "moby-dick/data", 1, err, errlen) || corpus_add_dir(out, data_dir, "corpus", 0, err, errlen)) {
+        free(out[0].p), free(out[1].p);
+        return -1;
+    }
+    *train = out[0].p, *train_len = out[0].len, *valid = out[1].p, *valid_len = out[1].len;
     return 0;
+}
+
+/* The eras of the sotu task: an address of year y has the first era whose last year is >= y. The
+ * boundaries put about a quarter of the passages in each era (docs/DATA.md). */
+static const int SOTU_ERA_LAST[FASTFNET_SOTU_ERAS - 1] = {1856, 1899, 1946}; /* the last era has no end */
+const char *const fastfnet_sotu_eras[FASTFNET_SOTU_ERAS] = {"1790-1856", "1857-1899", "1900-1946", "1947-2021"};
+
+int fastfnet_sotu_era(int year) {
+    if (year < 1790) return -1;
+    int k = 0;
+    while (k < FASTFNET_SOTU_ERAS - 1 && year > SOTU_ERA_LAST[k]) k++;
+    return k;
+}
+
+/* Where the passage starting at t[0] ends (at most max bytes): after the last paragraph break in its
+ * second half, else after the last sentence end in its last three quarters, else at the last space, else
+ * at max (backed off to a UTF-8 character boundary). */
+static size_t sotu_cut(const char *t, size_t len, size_t max) {
+    if (len <= max) return len;
+    for (size_t i = max; i > max / 2; i--)
+        if (t[i - 1] == '\n') return i;
+    for (size_t i = max; i > max / 4; i--)
+        if (t[i] == ' ' && (t[i - 1] == '.' || t[i - 1] == '?' || t[i - 1] == '!' || ((t[i - 1] == '"' || t[i - 1] == ')') && i > 1 && t[i - 2] == '.')))
+            return i;
+    for (size_t i = max; i > 1; i--)
+        if (t[i] == ' ') return i;
+    size_t i = max;
+    while (i > 1 && ((unsigned char)t[i] & 0xC0) == 0x80) i--;
+    return i;
+}
+
+/* One address cut into passages of consecutive paragraphs (the sentences of one, when it is longer than a
+ * passage), each of at most FASTFNET_SOTU_PASSAGE_BYTES bytes; pieces under 32 bytes (a salutation) are dropped. */
+static int sotu_passages(fastfnet_records *r, int *cap, const char *t, size_t len, int era, int doc) {
+    for (size_t at = 0; at < len;) {
+        while (at < len && (t[at] == ' ' || t[at] == '\n' || t[at] == '\r' || t[at] == '\t')) at++;
+        if (at == len) break;
+        size_t n = sotu_cut(t + at, len - at, FASTFNET_SOTU_PASSAGE_BYTES), m = n;
+        while (m && (t[at + m - 1] == ' ' || t[at + m - 1] == '\n' || t[at + m - 1] == '\r')) m--;
+        if (m >= 32) {
+            const char *lab = fastfnet_sotu_eras[era];
+            if (rec_push(r, cap, dupn(t + at, m), NULL, 0, dupn(lab, strlen(lab)), doc)) return -1;
+        }
+        at += n;
+    }
+    return 0;
+}
+
+int fastfnet_records_sotu(fastfnet_records *train, fastfnet_records *valid, fastfnet_records *test, const char *dir, char *err, size_t errlen) {
+    memset(train, 0, sizeof *train), memset(valid, 0, sizeof *valid), memset(test, 0, sizeof *test);
+    char dd[4200];
+    if (fastfnet_path(dd, sizeof dd, err, errlen, "%s/data", dir)) return -1;
+    doc_entry *e;
+    int n = list_txt(dd, &e, 0);
+    if (n <= 0) return fastfnet_err(err, errlen, "%s: no .txt addresses (run scripts/fetch_data.sh --only sotu)", dd);
+    int cap[3] = {0, 0, 0}, rc = 0;
+    fastfnet_records *out[3] = {test, valid, train};
+    for (int i = 0; i < n && !rc; i++) {
+        /* YEAR_PRESIDENT_PARTY.txt: the year gives the era; the name (year and president) picks the split */
+        int era = e[i].key > 9999 ? -1 : fastfnet_sotu_era((int)e[i].key);
+        size_t stem = strlen(e[i].name) - 4;
+        if (era < 0 || e[i].name[4] != '_') {
+            rc = fastfnet_err(err, errlen, "%s/%s: not an address (names are YEAR_PRESIDENT_PARTY.txt)", dd, e[i].name);
+            break;
+        }
+        int bucket = (int)(fnv1a(e[i].name, stem) % 10);
+        int k = bucket == 0 ? 0 : bucket == 1 ? 1 : 2;
+        char p[4500], msg[512];
+        size_t len;
+        char *t = fastfnet_path(p, sizeof p, NULL, 0, "%s/%s", dd, e[i].name) ? NULL : fastfnet_read_file(p, &len, (size_t)1 << 30, msg, sizeof msg);
+        if (!t) rc = fastfnet_err(err, errlen, "%s", msg);
+        else if (sotu_passages(out[k], &cap[k], t, len, era, i + 1)) rc = fastfnet_err(err, errlen, "%s: out of memory", p);
+        free(t);
+    }
+    free(e);
+    if (!rc && (train->n == 0 || valid->n == 0 || test->n == 0))
+        rc = fastfnet_err(err, errlen, "%s: too few addresses for a train, valid and test split (run scripts/fetch_data.sh --only sotu)", dd);
+    if (rc) fastfnet_records_free(train), fastfnet_records_free(valid), fastfnet_records_free(test);
+    return rc;
 }

@@ -80,6 +80,18 @@ void fastfnet_mlm_mask(int32_t *ids, int32_t *mlm_labels, size_t n, const fastfn
  * messages): label "spam" or "ham" by folder, text = the message body (everything after the first empty
  * line, RFC 5322), split by a hash of the Message-ID: bucket 0 of 10 is test, 1 valid, the rest train. */
 int fastfnet_records_spam(fastfnet_records *train, fastfnet_records *valid, fastfnet_records *test, const char *dir, char *err, size_t errlen);
-/* Pre-training text: Moby Dick's chapters in order and the State of the Union addresses by year,
- * concatenated with blank lines; every 20th document goes to the validation text. Caller frees both. */
+/* The sotu task: the State of the Union addresses as unpacked by scripts/fetch_data.sh (dir/data/YEAR_*.txt),
+ * cut into passages of at most FASTFNET_SOTU_PASSAGE_BYTES bytes (consecutive paragraphs), labelled with the
+ * era of the address (fastfnet_sotu_eras), split by a hash of the file name (year and president): bucket 0
+ * of 10 is test, 1 valid, the rest train, so no address is in two splits. Record line = the address's
+ * number in year order. */
+#define FASTFNET_SOTU_ERAS 4
+#define FASTFNET_SOTU_PASSAGE_BYTES 400
+extern const char *const fastfnet_sotu_eras[FASTFNET_SOTU_ERAS];
+int fastfnet_sotu_era(int year); /* 0..3, or -1 before 1790 */
+int fastfnet_records_sotu(fastfnet_records *train, fastfnet_records *valid, fastfnet_records *test, const char *dir, char *err, size_t errlen);
+/* Pre-training text (docs/DATA.md, "corpus"): Moby Dick's chapters in order, then the texts of data_dir/corpus/
+ * by name (each a list of documents between empty lines), documents ending in an empty line. Each source's
+ * last documents, whole, holding at least 1/20 of its bytes are the validation text. The State of the Union
+ * addresses are not in it (they are the sotu fine-tune task). Caller frees both. */
 int fastfnet_text_corpus(const char *data_dir, char **train, size_t *train_len, char **valid, size_t *valid_len, char *err, size_t errlen);

@@ -230,7 +230,7 @@ void opt_arch_entries(opt_def *t, fastfnet_arch_opts *a) {
 void opt_train_table(opt_def *t, fastfnet_train_opts *o, int *threads) {
     const opt_def head[] = {
         {"task", OPT_STR, &o->task, "classify | classify-pair | mlm"},
-        {"data", OPT_STR, &o->data, "built-in data set: image | text | listops | pathfinder | pretrain"},
+        {"data", OPT_STR, &o->data, "built-in data set: image | text | sotu | listops | pathfinder | pretrain"},
         {"data-dir", OPT_STR, &o->data_dir, "where scripts/fetch_data.sh put the data sets"},
         {"difficulty", OPT_STR, &o->difficulty, "--data pathfinder: easy | medium | hard (contour length 6, 9, 14)"},
         {"train", OPT_STR, &o->train, "training file: .jsonl ({\"text\",\"label\"}) or TSV (label<TAB>text); raw text for mlm"},

@@ -303,7 +303,7 @@ static int check_task_tokenizer(const fastfnet_tokenizer *t, int task, const fas
 /* The files of a run's splits (empty: none) and what kind of data set they are. */
 typedef struct {
     char tr[4200], va[4200], te[4200];
-    int is_text, is_listops;
+    int is_text, is_sotu, is_listops; /* is_text, is_sotu: a built-in set with its own valid and test splits */
 } data_files;
 
 /* Fashion-MNIST: 784 pixel tokens + [CLS], ten named classes, the byte tokenizer. */
@@ -392,10 +392,14 @@ static int resolve_files(data_files *f, run_data *d, const fastfnet_train_opts *
         if (d->task != TASK_CLASSIFY) return fastfnet_err(err, n, "--data text is a classify task");
         snprintf(f->tr, sizeof f->tr, "%s/spam-assassin", o->data_dir);
         f->is_text = 1;
+    } else if (data && !strcmp(data, "sotu")) {
+        if (d->task != TASK_CLASSIFY) return fastfnet_err(err, n, "--data sotu is a classify task");
+        snprintf(f->tr, sizeof f->tr, "%s/sotu", o->data_dir);
+        f->is_sotu = 1;
     } else if (data && !strcmp(data, "pretrain")) {
         if (d->task != TASK_MLM) return fastfnet_err(err, n, "--data pretrain is for --task mlm");
     } else if (data) {
-        return fastfnet_err(err, n, "--data: '%s' must be image, text, listops, pathfinder or pretrain (or give --train FILE)", data);
+        return fastfnet_err(err, n, "--data: '%s' must be image, text, sotu, listops, pathfinder or pretrain (or give --train FILE)", data);
     } else {
         if (!o->train) return fastfnet_err(err, n, "give --data NAME or --train FILE (see fastfnet train --help)");
         snprintf(f->tr, sizeof f->tr, "%s", o->train);
@@ -480,6 +484,8 @@ static int prepare_mlm(run_data *d, const fastfnet_train_opts *o, const data_fil
         fastfnet_dataset_free(&d->train);
         d->train = t;
     }
+    /* --eval-limit: a seeded subset of the validation chunks, as for classification */
+    if (o->eval_limit > 0 && take_subset(&d->valid, o->eval_limit, (uint64_t)o->seed)) return fastfnet_err(err, n, "out of memory");
     return 0;
 }
 
@@ -503,11 +509,11 @@ static int limit_records(fastfnet_records *r, int limit, long seed, char *err, s
     return 0;
 }
 
-/* The validation and test splits of a classification run: SpamAssassin's own, the files given, or
+/* The validation and test splits of a classification run: SpamAssassin's or sotu's own, the files given, or
  * (validation) held out of the training set; --eval-limit subsets of them. */
 static int classify_splits(run_data *d, const fastfnet_train_opts *o, const data_files *f, fastfnet_records *rv, fastfnet_records *rt,
                            char *err, size_t n) {
-    if (f->is_text) {
+    if (f->is_text || f->is_sotu) {
         int rc = fastfnet_dataset_from_records(&d->valid, rv, "valid", d->tok, &d->labels, d->max_len, err, n);
         if (!rc) rc = fastfnet_dataset_from_records(&d->test, rt, "test", d->tok, &d->labels, d->max_len, err, n);
         if (rc) return -1;
@@ -531,7 +537,9 @@ static int classify_splits(run_data *d, const fastfnet_train_opts *o, const data
 static int prepare_classify(run_data *d, const fastfnet_train_opts *o, const data_files *f, fastfnet_tokenizer *given_tok,
                             const fastfnet_labels *given_labels, char *err, size_t n) {
     fastfnet_records r = {0}, rv = {0}, rt = {0};
-    int rc = f->is_text ? fastfnet_records_spam(&r, &rv, &rt, f->tr, err, n) : fastfnet_records_read(&r, f->tr, d->task == TASK_PAIR, 1, err, n);
+    int rc = f->is_text   ? fastfnet_records_spam(&r, &rv, &rt, f->tr, err, n)
+             : f->is_sotu ? fastfnet_records_sotu(&r, &rv, &rt, f->tr, err, n)
+                          : fastfnet_records_read(&r, f->tr, d->task == TASK_PAIR, 1, err, n);
     if (!rc) rc = limit_records(&r, o->limit, o->seed, err, n);
     if (!rc && given_labels && copy_labels(&d->labels, given_labels)) rc = fastfnet_err(err, n, "out of memory");
     else if (!rc && !given_labels) rc = fastfnet_labels_build(&d->labels, &r, err, n);

@@ -25,7 +25,7 @@ int fastfnet_arch_build(fastfnet_config *c, const fastfnet_arch_opts *o, char *e
 typedef struct {
     fastfnet_arch_opts arch;
     const char *task;          /* classify | classify-pair | mlm */
-    const char *data;          /* built-in: image | text | listops | pathfinder | pretrain; or NULL with --train */
+    const char *data;          /* built-in: image | text | sotu | listops | pathfinder | pretrain; or NULL with --train */
     const char *data_dir;
     const char *difficulty;    /* pathfinder: easy | medium | hard */
     const char *train, *valid, *test;

@@ -411,7 +411,7 @@ static int cmd_eval(int argc, char **argv) {
     opt_def t[] = {{"model", OPT_STR, &model, "trained model directory"},
                    {"input", OPT_STR, &o.train, "file to evaluate: .jsonl ({\"text\",\"label\"}) or TSV (label<TAB>text); raw text for mlm"},
                    {"train", OPT_STR, &o.train, NULL}, /* the old spelling of --input */
-                   {"data", OPT_STR, &o.data, "built-in data set (its test split): image | text | listops | pathfinder | pretrain"},
+                   {"data", OPT_STR, &o.data, "built-in data set (its test split): image | text | sotu | listops | pathfinder | pretrain"},
                    {"data-dir", OPT_STR, &o.data_dir, "where scripts/fetch_data.sh put the data sets"},
                    {"difficulty", OPT_STR, &o.difficulty, "--data pathfinder: easy | medium | hard"},
                    {"task", OPT_STR, &o.task, "must be the model's task if given"},
