@@ -34,14 +34,11 @@ static void fastfnet_part_forward(fastfnet_model *m, int l, fastfnet_layer_acts 
     const fastfnet_config *c = &m->cfg;
     const fastfnet_layer_params *p = &m->P.layer[l];
     int H = fastfnet_config_width(c, l) / 2, Fw = fastfnet_config_block_ffn_width(c, 2 * H);
-    size_t nH = (size_t)N * H;
     fastfnet_layernorm_forward(L->h, L->ln1_mean, L->ln1_rstd, s1, p->ln1_w, p->ln1_b, N, H, c->layer_norm_eps);
-    fastfnet_linear_forward(L->a, L->h, p->w1, p->b1, N, H, Fw);
-    fastfnet_gelu_forward(L->g, L->a, (size_t)N * Fw);
+    fastfnet_linear_gelu_forward(L->g, L->a, L->h, p->w1, p->b1, N, H, Fw);
     fastfnet_linear_forward(L->sum2, L->g, p->w2, p->b2, N, Fw, H);
-    fastfnet_dropout_forward(L->sum2, L->o_drop, L->sum2, nH, pd, fastfnet_model_next_seed(m), first);
-    for (size_t i = 0; i < nH; i++) L->sum2[i] += L->h[i];
-    fastfnet_layernorm_forward(y, L->ln2_mean, L->ln2_rstd, L->sum2, p->ln2_w, p->ln2_b, N, H, c->layer_norm_eps);
+    fastfnet_residual_layernorm_forward(y, L->sum2, L->ln2_mean, L->ln2_rstd, L->o_drop, L->sum2, L->h, p->ln2_w, p->ln2_b, N, H,
+                                        c->layer_norm_eps, pd, fastfnet_model_next_seed(m), first);
 }
 
 /* xpad (rows of W) = y (rows of H) at columns off.., zeros elsewhere; every `step`-th row of n. */
@@ -90,11 +87,11 @@ static void fastfnet_part_backward(fastfnet_model *m, int l, float *dh, float *d
     for (size_t i = 0; i < nH; i++) dh[i] += dsum2[i];
     memset(dO, 0, sizeof(float) * nH);
     fastfnet_dropout_backward(dO, dsum2, L->o_drop, nH, pd);
+    /* g is not kept per layer (model.c's layout): recomputed from a, with gelu's derivative into dA */
+    fastfnet_gelu_forward_deriv(L->g, dA, L->a, nF);
     memset(dG, 0, sizeof(float) * nF);
-    fastfnet_gelu_forward(L->g, L->a, nF); /* not kept per layer (model.c's layout) */
     fastfnet_linear_backward(dG, g->w2, g->b2, dO, L->g, p->w2, N, Fw, H);
-    memset(dA, 0, sizeof(float) * nF);
-    fastfnet_gelu_backward(dA, L->a, dG, nF);
+    fastfnet_gelu_backward_deriv(dA, dG, nF);
     fastfnet_linear_backward(dh, g->w1, g->b1, dA, L->h, p->w1, N, H, Fw);
 }
 

@@ -144,6 +144,26 @@ void fastfnet_linear_gelu_forward(float *g, float *a, const float *inp, const fl
     for (int i = 0; i < N; i++) k->bias_gelu(g + (size_t)i * OC, a + (size_t)i * OC, b, (size_t)OC);
 }
 
+void fastfnet_gelu_forward_deriv(float *g, float *d, const float *inp, size_t n) {
+    const fastfnet_kernels *k = fastfnet_kern();
+#pragma omp parallel
+    {
+        size_t lo, hi;
+        share(n, &lo, &hi);
+        k->gelu_fwd_deriv(g + lo, d + lo, inp + lo, hi - lo);
+    }
+}
+
+void fastfnet_gelu_backward_deriv(float *dinp, const float *dout, size_t n) {
+    const fastfnet_kernels *k = fastfnet_kern();
+#pragma omp parallel
+    {
+        size_t lo, hi;
+        share(n, &lo, &hi);
+        k->mul_inplace(dinp + lo, dout + lo, hi - lo);
+    }
+}
+
 void fastfnet_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
     const fastfnet_kernels *k = fastfnet_kern();
 #pragma omp parallel
