@@ -158,13 +158,26 @@ static void test_gelu_kernels(size_t n) {
     check(e < 2e-6, "gelu_new backward n=%zu vs double: rel err %.2e", n, e);
     fastfnet_gelu_forward(g, x, n);
     fastfnet_gelu_forward_deriv(gd, dd, x, n);
-    fastfnet_gelu_backward_deriv(dd, d, n);
+    fastfnet_gelu_backward_deriv(dd, NULL, d, 1, (int)n);
     double eg = 0, ed = 0;
     for (size_t i = 0; i < n; i++) {
         eg = fmax(eg, fabs(gd[i] - g[i]));
         ed = fmax(ed, fabs(dd[i] - dx[i]));
     }
     check(eg == 0 && ed < 1e-6, "gelu_new one-pass g and g' = forward and backward ops (diff %.1e, %.1e)", eg, ed);
+    /* with the bias gradient of (N,OC) = (7,143): the same dinp, db = its column sums (added into) */
+    float *dd2 = fa(n), db[143];
+    for (int j = 0; j < 143; j++) db[j] = 1.0f;
+    fastfnet_gelu_forward_deriv(gd, dd2, x, n);
+    fastfnet_gelu_backward_deriv(dd2, db, d, 7, 143);
+    double eb = 0;
+    for (int j = 0; j < 143; j++) {
+        double sum = 1.0;
+        for (int i = 0; i < 7; i++) sum += dd[i * 143 + j];
+        eb = fmax(eb, fabs(db[j] - sum));
+    }
+    check(n == 1001 && !memcmp(dd, dd2, sizeof(float) * n) && eb < 1e-5, "gelu_new backward with the bias gradient: same dinp, db += column sums (err %.1e)", eb);
+    fastfnet_free(dd2);
     /* bias + gelu, into another buffer (a keeps x + b) and in place, by rows of 37 */
     size_t rows = n / 37;
     memcpy(a, x, sizeof(float) * rows * 37);
@@ -458,7 +471,7 @@ static void test_simd_paths(void) {
         fastfnet_gelu_forward(pass ? y2 : y1, x, n);
         fastfnet_gelu_backward(pass ? g2 : g1, x, d, n);
         fastfnet_gelu_forward_deriv(pass ? r2 : r1, pass ? q2 : q1, x, n);
-        fastfnet_gelu_backward_deriv(pass ? q2 : q1, d, n);
+        fastfnet_gelu_backward_deriv(pass ? q2 : q1, NULL, d, 1, (int)n);
         fastfnet_dropout_forward(pass ? y2 : y1, pass ? m2 : m1, pass ? y2 : y1, n, 0.2f, 5, 17);
     }
     for (size_t i = 0; i < n; i++)

@@ -122,10 +122,20 @@ static void K(gelu_bwd)(float *dinp, const float *inp, const float *dout, size_t
     }
 }
 
-/* x (n) *= y (n): the gelu backward once its derivative is stored */
-static void K(mul_inplace)(float *x, const float *y, size_t n) {
+/* x (n) *= y (n), then s (n) += x: the gelu backward once its derivative is stored, with the bias gradient
+ * of the linear before it (s NULL: none) */
+static void K(mul_acc)(float *x, const float *y, float *s, size_t n) {
+    if (!s) {
 #pragma omp simd
-    for (size_t i = 0; i < n; i++) x[i] *= y[i];
+        for (size_t i = 0; i < n; i++) x[i] *= y[i];
+        return;
+    }
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i] * y[i];
+        x[i] = v;
+        s[i] += v;
+    }
 }
 
 static float K(row_max)(const float *x, size_t n) {
@@ -208,7 +218,7 @@ static void K(adamw)(float *p, const float *g, float *m, float *v, size_t n, flo
 }
 
 const fastfnet_kernels K(fastfnet_kernels_) = {
-    KNAME, K(gelu_fwd), K(bias_gelu), K(gelu_bwd), K(gelu_fwd_deriv), K(mul_inplace), K(row_max), K(exp_shift_sum), K(drop_mask), K(drop_add), K(ln_row), K(adamw),
+    KNAME, K(gelu_fwd), K(bias_gelu), K(gelu_bwd), K(gelu_fwd_deriv), K(mul_acc), K(row_max), K(exp_shift_sum), K(drop_mask), K(drop_add), K(ln_row), K(adamw),
 };
 
 #undef K

@@ -746,8 +746,8 @@ static float *layer_ffn_backward(fastfnet_model *m, int l, const float *dy) {
     fastfnet_gelu_forward_deriv(La->g, dA, La->a, BT * Fw);
     zero(dG, BT * Fw);
     fastfnet_linear_backward(dG, g->w2, g->b2, dO, La->g, p->w2, (int)BT, Fw, Wo);
-    fastfnet_gelu_backward_deriv(dA, dG, BT * Fw);
-    fastfnet_linear_backward(dh, g->w1, g->b1, dA, La->h, p->w1, (int)BT, Wo, Fw);
+    fastfnet_gelu_backward_deriv(dA, g->b1, dG, (int)BT, Fw);
+    fastfnet_linear_backward(dh, g->w1, NULL, dA, La->h, p->w1, (int)BT, Wo, Fw);
     float *dsum1 = A->gB;
     zero(dsum1, nWo);
     fastfnet_layernorm_backward(dsum1, g->ln1_w, g->ln1_b, dh, La->sum1, p->ln1_w, La->ln1_mean, La->ln1_rstd, (int)BT, Wo);
