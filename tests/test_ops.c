@@ -141,6 +141,69 @@ static void test_elementwise(int which, size_t n) {
     fastfnet_free(c.out), fastfnet_free(c.inp), fastfnet_free(r), fastfnet_free(dx);
 }
 
+/* gelu_new's derivative against the double one, the backward's one-pass recompute (g and g') against the
+ * forward and backward ops, bias + gelu in place, and the edges (NaN, infinities, |x| beyond 1e13) */
+static double gelu_ref(double x) { return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x))); }
+static double gelu_dref(double x) {
+    double c = sqrt(2 / M_PI), t = tanh(c * (x + 0.044715 * x * x * x));
+    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x);
+}
+static void test_gelu_kernels(size_t n) {
+    float *x = fa(n), *d = fa(n), *g = fa(n), *gd = fa(n), *dd = fa(n), *dx = fa(n), *a = fa(n), *b = fa(n), *ga = fa(n);
+    double *ref = malloc(sizeof(double) * n);
+    fill(x, n, 4.0f), fill(d, n, 1.0f), fill(b, 37 < n ? 37 : n, 1.0f);
+    fastfnet_gelu_backward(dx, x, d, n);
+    for (size_t i = 0; i < n; i++) ref[i] = gelu_dref(x[i]) * d[i];
+    double e = rel_err_fd(dx, ref, n);
+    check(e < 2e-6, "gelu_new backward n=%zu vs double: rel err %.2e", n, e);
+    fastfnet_gelu_forward(g, x, n);
+    fastfnet_gelu_forward_deriv(gd, dd, x, n);
+    fastfnet_gelu_backward_deriv(dd, NULL, d, 1, (int)n);
+    double eg = 0, ed = 0;
+    for (size_t i = 0; i < n; i++) {
+        eg = fmax(eg, fabs(gd[i] - g[i]));
+        ed = fmax(ed, fabs(dd[i] - dx[i]));
+    }
+    check(eg == 0 && ed < 1e-6, "gelu_new one-pass g and g' = forward and backward ops (diff %.1e, %.1e)", eg, ed);
+    /* with the bias gradient of (N,OC) = (7,143): the same dinp, db = its column sums (added into) */
+    float *dd2 = fa(n), db[143];
+    for (int j = 0; j < 143; j++) db[j] = 1.0f;
+    fastfnet_gelu_forward_deriv(gd, dd2, x, n);
+    fastfnet_gelu_backward_deriv(dd2, db, d, 7, 143);
+    double eb = 0;
+    for (int j = 0; j < 143; j++) {
+        double sum = 1.0;
+        for (int i = 0; i < 7; i++) sum += dd[i * 143 + j];
+        eb = fmax(eb, fabs(db[j] - sum));
+    }
+    check(n == 1001 && !memcmp(dd, dd2, sizeof(float) * n) && eb < 1e-5, "gelu_new backward with the bias gradient: same dinp, db += column sums (err %.1e)", eb);
+    fastfnet_free(dd2);
+    /* bias + gelu, into another buffer (a keeps x + b) and in place, by rows of 37 */
+    size_t rows = n / 37;
+    memcpy(a, x, sizeof(float) * rows * 37);
+    const fastfnet_kernels *k = fastfnet_kern();
+    int same = 1;
+    for (size_t r = 0; r < rows; r++) {
+        float *ar = a + r * 37, *gr = ga + r * 37, t[37];
+        memcpy(t, x + r * 37, sizeof t);
+        k->bias_gelu(gr, ar, b, 37);
+        k->bias_gelu(t, t, b, 37);
+        for (int j = 0; j < 37; j++) same &= ar[j] == x[r * 37 + j] + b[j] && t[j] == gr[j] && fabs(gr[j] - gelu_ref(ar[j])) < 4e-6 * (1 + fabs(ar[j]));
+    }
+    check(same, "bias + gelu_new: a = x + b, g matches the double reference, in place gives the same g");
+    float ex[] = {NAN, INFINITY, -INFINITY, 1e13f, -1e13f, 3e38f, -3e38f, 30.0f, -30.0f, 0.0f};
+    float eo[10], eg2[10], ed2[10];
+    fastfnet_gelu_forward(eo, ex, 10);
+    fastfnet_gelu_forward_deriv(eg2, ed2, ex, 10);
+    int edges = isnan(eo[0]) && isnan(ed2[0]) && eo[1] == INFINITY && eo[3] == 1e13f && eo[4] == 0.0f && eo[5] == 3e38f &&
+                eo[6] == 0.0f && eo[7] == 30.0f && eo[8] == 0.0f && eo[9] == 0.0f && ed2[3] == 1.0f && ed2[4] == 0.0f &&
+                ed2[7] == 1.0f && ed2[8] == 0.0f && ed2[9] == 0.5f && !memcmp(eo, eg2, sizeof eo);
+    check(edges, "gelu_new edges: NaN stays NaN, inf -> inf, x >= 30 -> x (g' 1), x <= -30 and -1e13 -> 0 (g' 0)");
+    free(ref);
+    fastfnet_free(x), fastfnet_free(d), fastfnet_free(g), fastfnet_free(gd), fastfnet_free(dd), fastfnet_free(dx);
+    fastfnet_free(a), fastfnet_free(b), fastfnet_free(ga);
+}
+
 /* ---------- embeddings ---------- */
 typedef struct { float *out, *wte, *wpe, *wtt; int *ids, *tt; int B, T, C; } emb_ctx;
 static void emb_f(void *p) {
@@ -399,7 +462,7 @@ static void test_simd_paths(void) {
         return;
     }
     size_t n = 4099;
-    float *x = fa(n), *d = fa(n), *y1 = fa(n), *y2 = fa(n), *g1 = fa(n), *g2 = fa(n);
+    float *x = fa(n), *d = fa(n), *y1 = fa(n), *y2 = fa(n), *g1 = fa(n), *g2 = fa(n), *r1 = fa(n), *r2 = fa(n), *q1 = fa(n), *q2 = fa(n);
     uint8_t *m1 = fastfnet_xcalloc(n), *m2 = fastfnet_xcalloc(n);
     fill(x, n, 6), fill(d, n, 1);
     double worst = 0;
@@ -407,11 +470,16 @@ static void test_simd_paths(void) {
         fastfnet_simd_select(pass ? "base" : wide);
         fastfnet_gelu_forward(pass ? y2 : y1, x, n);
         fastfnet_gelu_backward(pass ? g2 : g1, x, d, n);
+        fastfnet_gelu_forward_deriv(pass ? r2 : r1, pass ? q2 : q1, x, n);
+        fastfnet_gelu_backward_deriv(pass ? q2 : q1, NULL, d, 1, (int)n);
         fastfnet_dropout_forward(pass ? y2 : y1, pass ? m2 : m1, pass ? y2 : y1, n, 0.2f, 5, 17);
     }
-    for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(y1[i] - y2[i]) + fabs(g1[i] - g2[i]));
-    check(worst < 1e-6 && !memcmp(m1, m2, n), "%s kernels match the base kernels: gelu, gelu backward, dropout (max diff %.1e)", wide, worst);
+    for (size_t i = 0; i < n; i++)
+        worst = fmax(worst, fabs(y1[i] - y2[i]) + fabs(g1[i] - g2[i]) + fabs(r1[i] - r2[i]) + fabs(q1[i] - q2[i]));
+    check(worst < 1e-6 && !memcmp(m1, m2, n), "%s kernels match the base kernels: gelu, gelu backward, the one-pass g and g', dropout (max diff %.1e)",
+          wide, worst);
     fastfnet_free(x), fastfnet_free(d), fastfnet_free(y1), fastfnet_free(y2), fastfnet_free(g1), fastfnet_free(g2), fastfnet_free(m1), fastfnet_free(m2);
+    fastfnet_free(r1), fastfnet_free(r2), fastfnet_free(q1), fastfnet_free(q2);
 }
 
 /* ---------- cross-entropy ---------- */
@@ -459,6 +527,7 @@ int main(void) {
     }
     test_elementwise(0, 1001);
     test_elementwise(1, 257);
+    test_gelu_kernels(1001);
     test_embed(2, 7, 6, 5);
     test_embed(3, 13, 30, 4);
     for (int mode = 1; mode <= 3; mode++) {

@@ -34,14 +34,11 @@ static void fastfnet_part_forward(fastfnet_model *m, int l, fastfnet_layer_acts 
     const fastfnet_config *c = &m->cfg;
     const fastfnet_layer_params *p = &m->P.layer[l];
     int H = fastfnet_config_width(c, l) / 2, Fw = fastfnet_config_block_ffn_width(c, 2 * H);
-    size_t nH = (size_t)N * H;
     fastfnet_layernorm_forward(L->h, L->ln1_mean, L->ln1_rstd, s1, p->ln1_w, p->ln1_b, N, H, c->layer_norm_eps);
-    fastfnet_linear_forward(L->a, L->h, p->w1, p->b1, N, H, Fw);
-    fastfnet_gelu_forward(L->g, L->a, (size_t)N * Fw);
+    fastfnet_linear_gelu_forward(L->g, L->a, L->h, p->w1, p->b1, N, H, Fw);
     fastfnet_linear_forward(L->sum2, L->g, p->w2, p->b2, N, Fw, H);
-    fastfnet_dropout_forward(L->sum2, L->o_drop, L->sum2, nH, pd, fastfnet_model_next_seed(m), first);
-    for (size_t i = 0; i < nH; i++) L->sum2[i] += L->h[i];
-    fastfnet_layernorm_forward(y, L->ln2_mean, L->ln2_rstd, L->sum2, p->ln2_w, p->ln2_b, N, H, c->layer_norm_eps);
+    fastfnet_residual_layernorm_forward(y, L->sum2, L->ln2_mean, L->ln2_rstd, L->o_drop, L->sum2, L->h, p->ln2_w, p->ln2_b, N, H,
+                                        c->layer_norm_eps, pd, fastfnet_model_next_seed(m), first);
 }
 
 /* xpad (rows of W) = y (rows of H) at columns off.., zeros elsewhere; every `step`-th row of n. */
@@ -75,8 +72,9 @@ const float *fastfnet_padblock_forward(fastfnet_model *m, int l, const float *x,
     return L->xpad;
 }
 
-/* dh (N,H) += gradient through LN_2(h + FFN(h)) from dy; dsum2 is scratch of (N,H). */
-static void fastfnet_part_backward(fastfnet_model *m, int l, float *dh, float *dsum2, const float *dy, int N, float pd) {
+/* dh (N,H) = the gradient of h through LN_2(h + FFN(h)) from dy: LN_2's input gradient (the residual's share)
+ * is written into dh, the FFN's share added to it. */
+static void fastfnet_part_backward(fastfnet_model *m, int l, float *dh, const float *dy, int N, float pd) {
     const fastfnet_config *c = &m->cfg;
     fastfnet_acts *A = &m->A;
     fastfnet_layer_acts *L = &A->layer[l];
@@ -84,18 +82,19 @@ static void fastfnet_part_backward(fastfnet_model *m, int l, float *dh, float *d
     fastfnet_layer_params *g = &m->G.layer[l];
     int H = fastfnet_config_width(c, l) / 2, Fw = fastfnet_config_block_ffn_width(c, 2 * H);
     size_t nH = (size_t)N * H, nF = (size_t)N * Fw;
-    float *dO = A->gC, *dG = A->gF, *dA = A->gF2;
+    float *dsum2 = dh, *dO = pd > 0.0f ? A->gC : dsum2, *dG = A->gF, *dA = A->gF2; /* without dropout dO is dsum2 */
     memset(dsum2, 0, sizeof(float) * nH);
     fastfnet_layernorm_backward(dsum2, g->ln2_w, g->ln2_b, dy, L->sum2, p->ln2_w, L->ln2_mean, L->ln2_rstd, N, H);
-    for (size_t i = 0; i < nH; i++) dh[i] += dsum2[i];
-    memset(dO, 0, sizeof(float) * nH);
-    fastfnet_dropout_backward(dO, dsum2, L->o_drop, nH, pd);
+    if (pd > 0.0f) {
+        memset(dO, 0, sizeof(float) * nH);
+        fastfnet_dropout_backward(dO, dsum2, L->o_drop, nH, pd);
+    }
+    /* g is not kept per layer (model.c's layout): recomputed from a, with gelu's derivative into dA */
+    fastfnet_gelu_forward_deriv(L->g, dA, L->a, nF);
     memset(dG, 0, sizeof(float) * nF);
-    fastfnet_gelu_forward(L->g, L->a, nF); /* not kept per layer (model.c's layout) */
     fastfnet_linear_backward(dG, g->w2, g->b2, dO, L->g, p->w2, N, Fw, H);
-    memset(dA, 0, sizeof(float) * nF);
-    fastfnet_gelu_backward(dA, L->a, dG, nF);
-    fastfnet_linear_backward(dh, g->w1, g->b1, dA, L->h, p->w1, N, H, Fw);
+    fastfnet_gelu_backward_deriv(dA, g->b1, dG, N, Fw);
+    fastfnet_linear_backward(dh, g->w1, NULL, dA, L->h, p->w1, N, H, Fw);
 }
 
 void fastfnet_padblock_backward(fastfnet_model *m, int l, float *dx, float *dy) {
@@ -109,9 +108,8 @@ void fastfnet_padblock_backward(fastfnet_model *m, int l, float *dx, float *dy) 
     if (!fastfnet_padblock_narrow_out(c, l))
         /* the padding's gradient goes nowhere: keep y's columns, compacted in place (each row moves down) */
         for (size_t i = 0; i < BT; i++) memmove(dy + i * H, dy + i * W + off, sizeof(float) * H);
-    float *dh = A->gB, *dsum1 = A->gA;
-    memset(dh, 0, sizeof(float) * nH);
-    fastfnet_part_backward(m, l, dh, dsum1, dy, (int)BT, m->train ? c->hidden_dropout : 0.0f);
+    float *dh = A->gA, *dsum1 = A->gB;
+    fastfnet_part_backward(m, l, dh, dy, (int)BT, m->train ? c->hidden_dropout : 0.0f);
     memset(dsum1, 0, sizeof(float) * nH);
     fastfnet_layernorm_backward(dsum1, g->ln1_w, g->ln1_b, dh, L->sum1, p->ln1_w, L->ln1_mean, L->ln1_rstd, (int)BT, H);
     if (fastfnet_padblock_narrow_in(c, l)) {

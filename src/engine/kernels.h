@@ -10,32 +10,76 @@
 #define K(name) KCAT(name, KSUF)
 
 #define KGELU_C 0.7978845608028654f /* sqrt(2/pi) */
+#define KGELU_K 0.044715f
 
-/* exp accurate to about 2 ulp on [-87, 88]: 2^n * p(r), x = n ln2 + r, |r| <= ln2/2, p of degree 6 (Taylor;
- * truncation below 1e-8 relative). Every clamp is an unconditional select, so no lane needs a branch:
- * NaN stays NaN (non-finite losses are detected downstream), below -87 gives exactly 0 (so a -inf score of a
- * masked key weighs nothing), above 88 saturates at e^88. */
+/* 2^n p(r) for x already in [-87, 88]: x = n ln2 + r, |r| <= ln2/2, p of degree 6 (Taylor; truncation below
+ * 1e-8 relative), about 2 ulp. n is rounded by adding 1.5 * 2^23, which leaves n + 2^22 in the low mantissa
+ * bits of the sum: shifted up by 23 they are n's exponent increment (the 2^22 shifts out), so there is no
+ * float -> int conversion (and no NaN can meet one). The fmaf calls are single instructions on any target
+ * with FMA (x86-64-v3 up): -std=c11 lets the compiler contract nothing by itself. */
+static inline float K(exp_core)(float x) {
+    float t = fmaf(x, 1.4426950408889634f, 12582912.0f);
+    float n = t - 12582912.0f;
+    float r = fmaf(n, -0.693145751953125f, x);
+    r = fmaf(n, -1.428606765330187e-06f, r);
+    float p = fmaf(r, 0.0013888889f, 0.0083333333f);
+    p = fmaf(p, r, 0.041666667f);
+    p = fmaf(p, r, 0.16666667f);
+    p = fmaf(p, r, 0.5f);
+    p = fmaf(p, r, 1.0f);
+    p = fmaf(p, r, 1.0f);
+    uint32_t tb, pb;
+    memcpy(&tb, &t, sizeof tb);
+    memcpy(&pb, &p, sizeof pb);
+    pb += tb << 23; /* unsigned, wrapping; n in [-126, 127] keeps the exponent in range */
+    float e;
+    memcpy(&e, &pb, sizeof e);
+    return e;
+}
+
+/* exp accurate to about 2 ulp on [-87, 88]: NaN stays NaN (non-finite losses are detected downstream),
+ * below -87 gives exactly 0 (so a -inf score of a masked key weighs nothing), above 88 saturates at e^88.
+ * Every clamp is an unconditional select, so no lane needs a branch. */
 static inline float K(exp_fast)(float x) {
     float xc = x < -87.0f ? -87.0f : x;
     xc = xc > 88.0f ? 88.0f : xc;
-    xc = xc == xc ? xc : 0.0f; /* no NaN reaches the float -> int conversion */
-    /* round to nearest by the 1.5 * 2^23 trick: a roundf call would stop the loop from vectorising */
-    float n = (xc * 1.4426950408889634f + 12582912.0f) - 12582912.0f;
-    float r = xc - n * 0.693145751953125f - n * 1.428606765330187e-06f;
-    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.16666667f + r * (0.041666667f + r * (0.0083333333f + r * 0.0013888889f)))));
-    int32_t bits;
-    memcpy(&bits, &p, sizeof bits);
-    bits += (int32_t)n * (1 << 23); /* n is in [-126, 127]: no overflow, and no shift of a negative */
-    float e;
-    memcpy(&e, &bits, sizeof e);
+    float e = K(exp_core)(xc);
     e = x < -87.0f ? 0.0f : e;
     return x == x ? e : x;
 }
 
-/* tanh(v) = 1 - 2 / (1 + e^(2v)): absolute error ~1e-7 near 0, which gelu_new's 0.5 x (1 + tanh) absorbs */
-static inline float K(tanh_fast)(float v) { return 1.0f - 2.0f / (1.0f + K(exp_fast)(2.0f * v)); }
+/* e^(-|w|), the exponent capped at -87: the sign bit is set, then an unsigned min of the bits (for negative
+ * floats a larger pattern is a larger magnitude; a NaN becomes -87) is the clamp, one vpminud, where float
+ * compares would leave the vectoriser blends (it keeps NaN semantics for them) */
+static inline float K(exp_negabs)(float w) {
+    uint32_t b;
+    memcpy(&b, &w, sizeof b);
+    b |= 0x80000000u;
+    b = b < 0xC2AE0000u ? b : 0xC2AE0000u; /* the bits of -87.0f */
+    float u;
+    memcpy(&u, &b, sizeof u);
+    return K(exp_core)(u);
+}
 
-static inline float K(gelu1)(float x) { return 0.5f * x * (1.0f + K(tanh_fast)(KGELU_C * (x + 0.044715f * x * x * x))); }
+/* gelu_new(x) = 0.5 x (1 + tanh(v)), v = sqrt(2/pi) (x + 0.044715 x^3), with tanh(v) = sign(v) (1 - e) / (1 + e),
+ * e = e^(-2|v|) <= 1: one exp with one clamp and no selects (the sign by copysign, a bit operation). A NaN x
+ * gives NaN through the 0.5 x factors; inf gives inf, -inf NaN (inf - inf), a huge negative x -0. */
+static inline float K(gelu_tanh)(float x, float x2, float *th) {
+    float w = (2.0f * KGELU_C) * x * fmaf(KGELU_K, x2, 1.0f); /* 2v */
+    float e = K(exp_negabs)(w);
+    *th = (1.0f - e) / (1.0f + e);
+    return copysignf(*th, w);
+}
+static inline float K(gelu1)(float x) {
+    float th, T = K(gelu_tanh)(x, x * x, &th), hx = 0.5f * x;
+    return fmaf(hx, T, hx);
+}
+/* gelu_new'(x) = 0.5 (1 + T) + 0.5 x (1 - T^2) v', v' = sqrt(2/pi) (1 + 3 0.044715 x^2), T = tanh(v) (th its
+ * magnitude); 0.5 x (1 - T^2) is formed first so that it is exactly 0 where T is +-1 and x^2 is large */
+static inline float K(gelu_d)(float x, float x2, float th, float T) {
+    float vp = fmaf(3.0f * KGELU_K * KGELU_C, x2, KGELU_C);
+    return fmaf(0.5f * x * fmaf(-th, th, 1.0f), vp, fmaf(0.5f, T, 0.5f));
+}
 
 /* out (n) = gelu_new(inp); out may alias inp */
 static void K(gelu_fwd)(float *out, const float *inp, size_t n) {
@@ -43,8 +87,14 @@ static void K(gelu_fwd)(float *out, const float *inp, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = K(gelu1)(inp[i]);
 }
 
-/* a (n) += bias (n), then g = gelu_new(a): the bias of the linear before the gelu, added in the same pass */
+/* a (n) += bias (n), then g = gelu_new(a): the bias of the linear before the gelu, added in the same pass.
+ * g may be a itself (a then is not kept). */
 static void K(bias_gelu)(float *g, float *a, const float *bias, size_t n) {
+    if (g == a) {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) a[i] = K(gelu1)(a[i] + bias[i]);
+        return;
+    }
 #pragma omp simd
     for (size_t i = 0; i < n; i++) {
         float x = a[i] + bias[i];
@@ -53,14 +103,38 @@ static void K(bias_gelu)(float *g, float *a, const float *bias, size_t n) {
     }
 }
 
+/* g (n) = gelu_new(a) and d (n) = gelu_new'(a) in one pass: the backward's recompute */
+static void K(gelu_fwd_deriv)(float *g, float *d, const float *a, size_t n) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        float x = a[i], x2 = x * x, th, T = K(gelu_tanh)(x, x2, &th), hx = 0.5f * x;
+        g[i] = fmaf(hx, T, hx);
+        d[i] = K(gelu_d)(x, x2, th, T);
+    }
+}
+
 /* dinp (n) += gelu_new'(inp) * dout */
 static void K(gelu_bwd)(float *dinp, const float *inp, const float *dout, size_t n) {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) {
-        float x = inp[i];
-        float th = K(tanh_fast)(KGELU_C * (x + 0.044715f * x * x * x));
-        float d = 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * KGELU_C * (1.0f + 3.0f * 0.044715f * x * x);
-        dinp[i] += d * dout[i];
+        float x = inp[i], x2 = x * x, th, T = K(gelu_tanh)(x, x2, &th);
+        dinp[i] = fmaf(K(gelu_d)(x, x2, th, T), dout[i], dinp[i]);
+    }
+}
+
+/* x (n) *= y (n), then s (n) += x: the gelu backward once its derivative is stored, with the bias gradient
+ * of the linear before it (s NULL: none) */
+static void K(mul_acc)(float *x, const float *y, float *s, size_t n) {
+    if (!s) {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) x[i] *= y[i];
+        return;
+    }
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i] * y[i];
+        x[i] = v;
+        s[i] += v;
     }
 }
 
@@ -144,7 +218,7 @@ static void K(adamw)(float *p, const float *g, float *m, float *v, size_t n, flo
 }
 
 const fastfnet_kernels K(fastfnet_kernels_) = {
-    KNAME, K(gelu_fwd), K(bias_gelu), K(gelu_bwd), K(row_max), K(exp_shift_sum), K(drop_mask), K(drop_add), K(ln_row), K(adamw),
+    KNAME, K(gelu_fwd), K(bias_gelu), K(gelu_bwd), K(gelu_fwd_deriv), K(mul_acc), K(row_max), K(exp_shift_sum), K(drop_mask), K(drop_add), K(ln_row), K(adamw),
 };
 
 #undef K

@@ -305,9 +305,10 @@ static size_t layout(fastfnet_acts *A, const fastfnet_config *c, int B, int T, i
         L->y = TAKEF(BT * Wo);
     }
     /* gelu(a) is not kept per layer: every layer's FFN writes one shared buffer, and backward recomputes it
-     * from a (one gelu per layer), which saves (N-1) x (B,T,F) floats, the largest activations */
-    float *g = TAKEF(BT * maxF);
-    for (int i = 0; i < c->num_layers; i++) A->layer[i].g = g;
+     * from a (with gelu's derivative, in one pass), which saves (N-1) x (B,T,F) floats, the largest
+     * activations. An inference arena, which no backward can use, keeps neither: gelu runs in place on a. */
+    float *g = train ? TAKEF(BT * maxF) : NULL;
+    for (int i = 0; i < c->num_layers; i++) A->layer[i].g = train ? g : A->layer[i].a;
     A->scratch = TAKEF(BT * maxW);
     if (any_attn) {
         A->att_slots = omp_get_max_threads();
@@ -732,19 +733,22 @@ static float *layer_ffn_backward(fastfnet_model *m, int l, const float *dy) {
     int Wo = fastfnet_config_width(c, l + 1), Fw = fastfnet_width_ffn(c, Wo);
     size_t nWo = BT * Wo;
     float pd = m->train ? c->hidden_dropout : 0.0f;
-    float *dsum2 = A->gA, *dh = A->gB, *dO = A->gC, *dG = A->gF, *dA = A->gF2;
+    /* dsum2 is also dh, the gradient of the FFN's input: the residual's share is already in it, the FFN's is
+     * added below. Without dropout it is dO too. */
+    float *dsum2 = A->gA, *dh = dsum2, *dO = pd > 0.0f ? A->gC : dsum2, *dG = A->gF, *dA = A->gF2;
     zero(dsum2, nWo);
     fastfnet_layernorm_backward(dsum2, g->ln2_w, g->ln2_b, dy, La->sum2, p->ln2_w, La->ln2_mean, La->ln2_rstd, (int)BT, Wo);
-    memcpy(dh, dsum2, nWo * sizeof(float));
-    zero(dO, nWo);
-    fastfnet_dropout_backward(dO, dsum2, La->o_drop, nWo, pd);
+    if (pd > 0.0f) {
+        zero(dO, nWo);
+        fastfnet_dropout_backward(dO, dsum2, La->o_drop, nWo, pd);
+    }
+    /* g is not kept per layer (see layout): recomputed from a, with gelu's derivative into dA */
+    fastfnet_gelu_forward_deriv(La->g, dA, La->a, BT * Fw);
     zero(dG, BT * Fw);
-    fastfnet_gelu_forward(La->g, La->a, BT * Fw); /* not kept per layer (see layout) */
     fastfnet_linear_backward(dG, g->w2, g->b2, dO, La->g, p->w2, (int)BT, Fw, Wo);
-    zero(dA, BT * Fw);
-    fastfnet_gelu_backward(dA, La->a, dG, BT * Fw);
-    fastfnet_linear_backward(dh, g->w1, g->b1, dA, La->h, p->w1, (int)BT, Wo, Fw);
-    float *dsum1 = A->gA;
+    fastfnet_gelu_backward_deriv(dA, g->b1, dG, (int)BT, Fw);
+    fastfnet_linear_backward(dh, g->w1, NULL, dA, La->h, p->w1, (int)BT, Wo, Fw);
+    float *dsum1 = A->gB;
     zero(dsum1, nWo);
     fastfnet_layernorm_backward(dsum1, g->ln1_w, g->ln1_b, dh, La->sum1, p->ln1_w, La->ln1_mean, La->ln1_rstd, (int)BT, Wo);
     return dsum1;
@@ -760,7 +764,7 @@ static void attention_mix_backward(fastfnet_model *m, int l, float *dx, const fl
     size_t BT = (size_t)B * T, nW = BT * W;
     float pd = m->train ? c->hidden_dropout : 0.0f, pa = m->train ? c->attn_dropout : 0.0f;
     for (size_t i = 0; i < nW; i++) dx[i] += dsum1[i];
-    float *dproj = A->gC, *dctx = A->gB;
+    float *dproj = A->gC, *dctx = A->gA; /* gB holds dsum1 (layer_ffn_backward); gA is free again */
     zero(dproj, nW);
     fastfnet_dropout_backward(dproj, dsum1, La->mix_drop, nW, pd);
     zero(dctx, nW);

@@ -144,6 +144,40 @@ void fastfnet_linear_gelu_forward(float *g, float *a, const float *inp, const fl
     for (int i = 0; i < N; i++) k->bias_gelu(g + (size_t)i * OC, a + (size_t)i * OC, b, (size_t)OC);
 }
 
+void fastfnet_gelu_forward_deriv(float *g, float *d, const float *inp, size_t n) {
+    const fastfnet_kernels *k = fastfnet_kern();
+#pragma omp parallel
+    {
+        size_t lo, hi;
+        share(n, &lo, &hi);
+        k->gelu_fwd_deriv(g + lo, d + lo, inp + lo, hi - lo);
+    }
+}
+
+void fastfnet_gelu_backward_deriv(float *dinp, float *db, const float *dout, int N, int OC) {
+    const fastfnet_kernels *k = fastfnet_kern();
+    if (!db) {
+#pragma omp parallel
+        {
+            size_t lo, hi;
+            share((size_t)N * OC, &lo, &hi);
+            k->mul_acc(dinp + lo, dout + lo, NULL, hi - lo);
+        }
+        return;
+    }
+    /* as linear_backward's bias gradient: threads own column ranges (whole cache lines of every row) and walk
+     * the rows in order, so db sums in the same order for any thread count */
+#pragma omp parallel
+    {
+        size_t lo, hi;
+        share((size_t)OC, &lo, &hi);
+        for (int i = 0; i < N; i++) {
+            size_t o = (size_t)i * OC;
+            if (hi > lo) k->mul_acc(dinp + o + lo, dout + o + lo, db + lo, hi - lo);
+        }
+    }
+}
+
 void fastfnet_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
     const fastfnet_kernels *k = fastfnet_kern();
 #pragma omp parallel

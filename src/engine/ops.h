@@ -27,8 +27,14 @@ void fastfnet_linear_backward(float *dinp, float *dw, float *db, const float *do
 /* gelu_new: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), elementwise over n. out may alias inp. */
 void fastfnet_gelu_forward(float *out, const float *inp, size_t n);
 void fastfnet_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+/* The backward's recompute: g (n) = gelu_new(inp) and d (n) = gelu_new'(inp), one pass. */
+void fastfnet_gelu_forward_deriv(float *g, float *d, const float *inp, size_t n);
+/* With d from fastfnet_gelu_forward_deriv in dinp (N,OC): dinp = d * dout, the gradient of gelu's input, and
+ * db (OC) += its column sums, the bias gradient of the linear before the gelu (db may be NULL). dinp is
+ * overwritten (d is not a gradient until then), db added into. */
+void fastfnet_gelu_backward_deriv(float *dinp, float *db, const float *dout, int N, int OC);
 /* Linear then gelu_new: a (N,OC) = inp @ w^T + b (kept for backward), g = gelu_new(a); the bias is added in
- * the gelu's pass. */
+ * the gelu's pass. g == a computes in place (a is not kept: no backward follows). */
 void fastfnet_linear_gelu_forward(float *g, float *a, const float *inp, const float *w, const float *b, int N, int C, int OC);
 /* tanh, elementwise; backward uses the output. */
 void fastfnet_tanh_forward(float *out, const float *inp, size_t n);

@@ -10,6 +10,8 @@ typedef struct {
     void (*gelu_fwd)(float *out, const float *inp, size_t n);
     void (*bias_gelu)(float *g, float *a, const float *bias, size_t n);
     void (*gelu_bwd)(float *dinp, const float *inp, const float *dout, size_t n);
+    void (*gelu_fwd_deriv)(float *g, float *d, const float *a, size_t n);
+    void (*mul_acc)(float *x, const float *y, float *s, size_t n);
     float (*row_max)(const float *x, size_t n);
     float (*exp_shift_sum)(float *x, float shift, size_t n);
     void (*drop_mask)(uint8_t *keep, size_t n, uint64_t base, uint64_t first, uint64_t thresh);
