@@ -136,20 +136,24 @@ ensure_npm() {
     fi
 }
 
+# check_file DIR FILE SHA256 NAME QUIET: FILE is in DIR with that sha256 (else say why, unless QUIET, and fail)
+check_file() {
+    local got
+    if [ ! -f "$1/$2" ]; then
+        [ -n "$5" ] || say "$4: $1/$2 is missing"
+        return 1
+    fi
+    got=$(sha256 "$1/$2")
+    [ "$got" = "$3" ] && return 0
+    [ -n "$5" ] || say "$4: $1/$2 does not verify (expected sha256 $3, actual $got)"
+    return 1
+}
+
 # verify_corpus DIR PIN_LINES NAME [quiet]: every pinned text is in DIR with its sha256, and nothing else is
 verify_corpus() {
-    local dir=$1 lines=$2 name=$3 quiet=${4:-} ok=0 f want got
+    local dir=$1 lines=$2 name=$3 quiet=${4:-} ok=0 f want
     while read -r f want; do
-        if [ ! -f "$dir/$f" ]; then
-            [ -n "$quiet" ] || say "$name: $dir/$f is missing"
-            ok=1
-            continue
-        fi
-        got=$(sha256 "$dir/$f")
-        if [ "$got" != "$want" ]; then
-            [ -n "$quiet" ] || say "$name: $dir/$f does not verify (expected sha256 $want, actual $got)"
-            ok=1
-        fi
+        check_file "$dir" "$f" "$want" "$name" "$quiet" || ok=1
     done < <(echo "$lines" | awk '$6 == "text" { print $7, $8 }')
     local extra
     extra=$(LC_ALL=C comm -13 <(echo "$lines" | awk '$6 == "text" { print $7 }' | LC_ALL=C sort) \
@@ -203,17 +207,7 @@ verify() {
     while read -r _ _ _ _ _ src ssha raw rsha; do
         base=$(basename "$src")
         for pair in "$base:$ssha" "$raw:$rsha"; do
-            local f=${pair%%:*} want=${pair##*:} got
-            if [ ! -f "$dir/$f" ]; then
-                [ -n "$quiet" ] || say "$name: $dir/$f is missing"
-                ok=1
-                continue
-            fi
-            got=$(sha256 "$dir/$f")
-            if [ "$got" != "$want" ]; then
-                [ -n "$quiet" ] || say "$name: $dir/$f does not verify (expected sha256 $want, actual $got)"
-                ok=1
-            fi
+            check_file "$dir" "${pair%%:*}" "${pair##*:}" "$name" "$quiet" || ok=1
         done
     done <<<"$lines"
     return $ok
