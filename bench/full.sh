@@ -5,7 +5,7 @@
 # commit and date. A (task, model, seed) whose row is already there is skipped; a run killed midway resumes from
 # its last checkpoint (fastfnet train --resume), so the campaign can be stopped and restarted at will.
 # Filters (comma-separated): BENCH_TASKS (listops,text,image,pathfinder,mlm,mlm-finetune,mlm-finetune-sotu),
-# BENCH_MODELS (see MODELS below), BENCH_SEEDS (default 0,1,2; quick: 0). BENCH_THREADS (default 2).
+# BENCH_MODELS (see MODELS below), BENCH_SEEDS (default 0,1,2; quick: 0). BENCH_THREADS (default 1).
 # FF=path/to/fastfnet (default build/fastfnet) lets a campaign run from its own build folder.
 # The report: bench/full_report.py RESULTS --out docs/RESULTS-full.md (table, t-tests, SVGs).
 set -uo pipefail
@@ -17,7 +17,7 @@ FF=${FF:-build/fastfnet}
 OUT=${BENCH_OUT:-build/campaign-$PROFILE}
 RES=${BENCH_RESULTS:-$OUT/results-full.jsonl}
 DATA_DIR=${BENCH_DATA_DIR:-data}
-TH=${BENCH_THREADS:-2}
+TH=${BENCH_THREADS:-1} # one thread per run: two runs at once do more work than one with two threads (TRAINING.md)
 PY=/usr/bin/python3
 mkdir -p "$OUT/runs" "$OUT/listops"
 touch "$RES"
