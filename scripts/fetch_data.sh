@@ -136,6 +136,20 @@ ensure_npm() {
     fi
 }
 
+# check_download DIR FILE SHA256 WHAT: the downloaded FILE is there with that sha256; a bad one is deleted
+check_download() {
+    local got
+    if [ ! -f "$1/$2" ]; then
+        err "$4: download $2 is missing: expected sha256 $3, actual none"
+        return 1
+    fi
+    got=$(sha256 "$1/$2")
+    [ "$got" = "$3" ] && return 0
+    rm -f "$1/$2"
+    err "$4: checksum mismatch for $2: expected sha256 $3, actual $got (bad download deleted)"
+    return 1
+}
+
 # check_file DIR FILE SHA256 NAME QUIET: FILE is in DIR with that sha256 (else say why, unless QUIET, and fail)
 check_file() {
     local got
@@ -235,15 +249,7 @@ fetch_npm() {
         fi
         rm -f "$log"
     fi
-    if [ ! -f "$dl/$tgz" ]; then
-        err "$name: $pkg@$ver: download $tgz is missing: expected sha256 $tsha, actual none"
-        return 1
-    fi
-    local actual
-    actual=$(sha256 "$dl/$tgz")
-    if [ "$actual" != "$tsha" ]; then
-        rm -f "$dl/$tgz"
-        err "$name: $pkg@$ver: checksum mismatch for $tgz: expected sha256 $tsha, actual $actual (bad download deleted)"
+    if ! check_download "$dl" "$tgz" "$tsha" "$name: $pkg@$ver"; then
         rmdir "$dl" 2>/dev/null || true
         return 1
     fi
@@ -351,17 +357,7 @@ corpus_download() {
             (cd "$dl" && apt-get download -qq "$pkg=$ver" >/dev/null 2>&1) || rm -f "$dl/$file"
         fi
     fi
-    if [ ! -f "$dl/$file" ]; then
-        err "$name: $pkg $ver: download $file is missing: expected sha256 $want, actual none"
-        return 1
-    fi
-    local got
-    got=$(sha256 "$dl/$file")
-    if [ "$got" != "$want" ]; then
-        rm -f "$dl/$file"
-        err "$name: $pkg $ver: checksum mismatch for $file: expected sha256 $want, actual $got (bad download deleted)"
-        return 1
-    fi
+    check_download "$dl" "$file" "$want" "$name: $pkg $ver" || return 1
     if [ "$kind" = npm ] && [ "$(sha512sum "$dl/$file" | cut -d' ' -f1)" != "$(integrity_hex "$integ")" ]; then
         rm -f "$dl/$file"
         err "$name: $pkg $ver: npm integrity mismatch for $file (sha256 $got is as pinned, sha512 is not: the pin table is inconsistent): expected $integ; bad download deleted"
