@@ -26,7 +26,7 @@ COMMIT=${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 # The frozen budget (docs/RESULTS-full.md says how it was chosen). Everything but steps and batch is shared.
 if [ "$PROFILE" = full ]; then
     HID=64 LAY=4 FFN=256 LR=1e-3 ELIMIT=1000 SEEDS_DEF=0,1,2 LLEN=1000 LMIN=500 NLO=20000
-    declare -A STEPS=([listops]=800 [text]=500 [image]=500 [pathfinder]=1000 [mlm]=4000 [mlm-finetune]=500 [mlm-finetune-sotu]=500)
+    declare -A STEPS=([listops]=800 [text]=500 [image]=500 [pathfinder]=1000 [mlm]=4000 [mlm-finetune]=500 [mlm-finetune-sotu]=2000)
     BATCH=32 LIMIT=0
 else
     HID=32 LAY=2 FFN=64 LR=2e-3 ELIMIT=100 SEEDS_DEF=0 LLEN=200 LMIN=50 NLO=400
