@@ -81,8 +81,9 @@ one_run() { # task name seed arch-flags
     have_row "$task" "$name" "$seed" && return 0
     local finetune=0
     [[ $task == mlm-finetune* ]] && finetune=1 # fine-tuned from the same pre-trained model (mlm-NAME-sSEED)
-    if [ "$finetune" = 1 ] && [ ! -f "$OUT/runs/mlm-$name-s$seed/model.safetensors" ]; then
-        log "skip $task $name s$seed: its pre-trained model (mlm-$name-s$seed) is not there yet"
+    # the pre-training must have finished (its row): a killed one leaves a model.safetensors of its last evaluation
+    if [ "$finetune" = 1 ] && ! have_row mlm "$name" "$seed"; then
+        log "skip $task $name s$seed: its pre-training (mlm $name s$seed) has not finished yet"
         return 0
     fi
     [ "$finetune" = 1 ] && arch="" # the architecture comes from the pre-trained model
@@ -92,6 +93,7 @@ one_run() { # task name seed arch-flags
     [ "$finetune" = 1 ] && flags=${flags/--hidden $HID --layers $LAY --intermediate $FFN --heads 4 /}
     local how=(--force --out "$dir")
     [ -f "$dir/checkpoints/LATEST" ] && [ ! -f "$dir.done" ] && how=(--resume "$dir") && log "resume $task $name s$seed"
+    [ "${how[0]}" = --force ] && rm -f "$dir.done" # a rerun of a finished run (its row removed) is not finished until it ends
     log "run $task $name s$seed: $flags"
     local t0=$SECONDS
     # shellcheck disable=SC2086

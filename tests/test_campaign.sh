@@ -38,6 +38,10 @@ campaign BENCH_TASKS=text BENCH_MODELS=fast-fnet BENCH_SEEDS=0,1 && [ "$(rows)" 
     [ "$(grep -c '"model": "fast-fnet", "task": "text"' "$RES")" -eq 2 ] && ok "a removed row is run again" ||
     bad "rerun of a removed row: $(rows) rows"
 
+campaign BENCH_TASKS=mlm-finetune,mlm-finetune-sotu BENCH_MODELS=fnet BENCH_SEEDS=0 && [ "$(rows)" -eq 9 ] &&
+    grep -q 'skip mlm-finetune fnet s0: its pre-training (mlm fnet s0) has not finished yet' campaign.log &&
+    ok "a fine-tune waits for its pre-training's row" || bad "fine-tune without pre-training: $(rows) rows, $(tail -2 campaign.log)"
+
 /usr/bin/python3 "$ROOT/bench/full_report.py" "$RES" --out report.md --svg-prefix rep >rep.log 2>&1 &&
     grep -q '^## text' report.md && grep -q '^## listops' report.md && grep -qE '\| fast-fnet \| [0-9.]+ ± [0-9.]+ \(2\) \| [-+][0-9.]+, p [0-9.]+: \*\*(same|better|worse)\*\*' report.md &&
     ok "the report gives fast-fnet's verdict against FNet over 2 seeds" || bad "report: $(head -c 300 rep.log) $(grep fast-fnet report.md | head -2)"
