@@ -67,13 +67,15 @@ static void test_layernorm(int N, int C) {
     double e2 = gradcheck(ln_f, &c, c.w, C, c.out, N * C, r, dw, 1e-2f, 1e-2);
     double e3 = gradcheck(ln_f, &c, c.b, C, c.out, N * C, r, db, 1e-2f, 1e-2);
     check(e1 < 1e-2 && e2 < 1e-2 && e3 < 1e-2, "layernorm backward N=%d C=%d finite differences: dx %.1e dw %.1e db %.1e", N, C, e1, e2, e3);
-    /* backward accumulates */
-    float *dx2 = fa(N * C);
-    memcpy(dx2, dx, sizeof(float) * N * C);
-    fastfnet_layernorm_backward(dx2, dw, db, r, c.inp, c.w, c.mean, c.rstd, N, C);
-    int acc = 1;
-    for (int i = 0; i < N * C; i++) acc &= fabsf(dx2[i] - 2 * dx[i]) <= 1e-5f * (1 + fabsf(dx[i]));
-    check(acc, "layernorm backward accumulates into dinp");
+    /* backward writes dinp (whatever was in it) and adds into dw, db */
+    float *dx2 = fa(N * C), *dw2 = fa(C), *db2 = fa(C);
+    for (int i = 0; i < N * C; i++) dx2[i] = 1e3f * (i % 7 - 3);
+    memcpy(dw2, dw, sizeof(float) * C), memcpy(db2, db, sizeof(float) * C);
+    fastfnet_layernorm_backward(dx2, dw2, db2, r, c.inp, c.w, c.mean, c.rstd, N, C);
+    int wr = !memcmp(dx2, dx, sizeof(float) * N * C), acc = 1;
+    for (int i = 0; i < C; i++) acc &= fabsf(dw2[i] - 2 * dw[i]) <= 1e-5f * (1 + fabsf(dw[i])) && fabsf(db2[i] - 2 * db[i]) <= 1e-5f * (1 + fabsf(db[i]));
+    check(wr && acc, "layernorm backward writes dinp (bit for bit, over a non-zero buffer) and accumulates dw, db");
+    fastfnet_free(dw2), fastfnet_free(db2);
     free(ref);
     fastfnet_free(c.out), fastfnet_free(c.mean), fastfnet_free(c.rstd), fastfnet_free(c.inp), fastfnet_free(c.w), fastfnet_free(c.b);
     fastfnet_free(r), fastfnet_free(dx), fastfnet_free(dw), fastfnet_free(db), fastfnet_free(dx2);
@@ -284,6 +286,7 @@ static void test_dropout(void) {
     check(!memcmp(mask, mask2, n), "dropout mask is reproducible from its seed");
     fastfnet_dropout_forward(y2, mask2, x, n, 0.1f, 43, 0);
     check(memcmp(mask, mask2, n) != 0, "dropout masks differ between seeds");
+    for (size_t i = 0; i < n; i++) dx[i] = 7.0f; /* backward writes dx, whatever was in it */
     fastfnet_dropout_backward(dx, g, mask, n, 0.1f);
     ok = 1;
     for (size_t i = 0; i < n; i++) ok &= fabsf(dx[i] - y[i]) < 1e-6f; /* linear map: d/dx equals y at x = 1 */
@@ -516,6 +519,22 @@ static void test_crossentropy(int N, int V) {
     fastfnet_free(c.probs), fastfnet_free(c.logits), fastfnet_free(dl);
 }
 
+/* ---------- the threaded passes: zero, copy, add ---------- */
+static void test_passes(size_t n) {
+    float *a = fa(n + 1), *b = fa(n + 1), *c = fa(n + 1);
+    for (size_t i = 0; i <= n; i++) a[i] = 0.5f * (float)i - 3.0f, b[i] = 9.0f, c[i] = 1.0f + (float)(i % 5);
+    fastfnet_copy(b, a, n);
+    int ok_copy = !memcmp(a, b, sizeof(float) * n) && b[n] == 9.0f;
+    fastfnet_add(b, c, n);
+    int ok_add = b[n] == 9.0f;
+    for (size_t i = 0; i < n; i++) ok_add &= b[i] == a[i] + c[i];
+    fastfnet_zero(b, n);
+    int ok_zero = b[n] == 9.0f;
+    for (size_t i = 0; i < n; i++) ok_zero &= b[i] == 0.0f;
+    check(ok_copy && ok_add && ok_zero, "copy, add, zero over n=%zu: exact, every element, nothing past the end", n);
+    fastfnet_free(a), fastfnet_free(b), fastfnet_free(c);
+}
+
 int main(void) {
     fastfnet_set_threads(2);
     int sizes[][2] = {{7, 6}, {13, 30}, {5, 16}, {1, 2}, {3, 1}};
@@ -535,6 +554,8 @@ int main(void) {
         test_reduce(mode, 13, 30);
     }
     test_dropout();
+    size_t pass_sizes[] = {0, 1, 15, 17, 1001, 4096 + 3};
+    for (int i = 0; i < 6; i++) test_passes(pass_sizes[i]);
     test_attention(3, 7, 6, 2, 0.0f);
     test_attention(3, 13, 30, 3, 0.0f);
     test_attention(3, 7, 6, 1, 0.3f);

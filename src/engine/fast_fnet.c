@@ -19,14 +19,14 @@ static void mix_forward(fastfnet_model *m, int l, const float *x, int B, int T) 
     size_t BT = (size_t)B * T, nH = BT * H;
     if (fastfnet_padblock_narrow_in(c, l)) {
         fastfnet_fourier_forward(fastfnet_model_plan(m, T, W, H, fastfnet_config_pad_offset(c, W)), L->sum1, x, B);
-        for (size_t i = 0; i < nH; i++) L->sum1[i] += x[i];
+        fastfnet_add(L->sum1, x, nH);
         return;
     }
     float *r = m->A.scratch;
     fastfnet_fourier_forward(fastfnet_model_plan(m, T, W, H, -1), L->sum1, x, B);
     if (c->residual == FASTFNET_RES_DENSE) fastfnet_linear_forward(r, x, p->r_w, p->r_b, (int)BT, W, H);
     else fastfnet_reduce_forward(r, x, (int)BT, W, (int)c->residual);
-    for (size_t i = 0; i < nH; i++) L->sum1[i] += r[i];
+    fastfnet_add(L->sum1, r, nH);
 }
 
 /* y (N,H) = LN_2(h + FFN(h)) with h = LN_1(s1), for N rows of width H (dropout only when training). */
@@ -83,15 +83,11 @@ static void fastfnet_part_backward(fastfnet_model *m, int l, float *dh, const fl
     int H = fastfnet_config_width(c, l) / 2, Fw = fastfnet_config_block_ffn_width(c, 2 * H);
     size_t nH = (size_t)N * H, nF = (size_t)N * Fw;
     float *dsum2 = dh, *dO = pd > 0.0f ? A->gC : dsum2, *dG = A->gF, *dA = A->gF2; /* without dropout dO is dsum2 */
-    memset(dsum2, 0, sizeof(float) * nH);
     fastfnet_layernorm_backward(dsum2, g->ln2_w, g->ln2_b, dy, L->sum2, p->ln2_w, L->ln2_mean, L->ln2_rstd, N, H);
-    if (pd > 0.0f) {
-        memset(dO, 0, sizeof(float) * nH);
-        fastfnet_dropout_backward(dO, dsum2, L->o_drop, nH, pd);
-    }
+    if (pd > 0.0f) fastfnet_dropout_backward(dO, dsum2, L->o_drop, nH, pd);
     /* g is not kept per layer (model.c's layout): recomputed from a, with gelu's derivative into dA */
     fastfnet_gelu_forward_deriv(L->g, dA, L->a, nF);
-    memset(dG, 0, sizeof(float) * nF);
+    fastfnet_zero(dG, nF);
     fastfnet_linear_backward(dG, g->w2, g->b2, dO, L->g, p->w2, N, Fw, H);
     fastfnet_gelu_backward_deriv(dA, g->b1, dG, N, Fw);
     fastfnet_linear_backward(dh, g->w1, NULL, dA, L->h, p->w1, N, H, Fw);
@@ -110,16 +106,14 @@ void fastfnet_padblock_backward(fastfnet_model *m, int l, float *dx, float *dy) 
         for (size_t i = 0; i < BT; i++) memmove(dy + i * H, dy + i * W + off, sizeof(float) * H);
     float *dh = A->gA, *dsum1 = A->gB;
     fastfnet_part_backward(m, l, dh, dy, (int)BT, m->train ? c->hidden_dropout : 0.0f);
-    memset(dsum1, 0, sizeof(float) * nH);
     fastfnet_layernorm_backward(dsum1, g->ln1_w, g->ln1_b, dh, L->sum1, p->ln1_w, L->ln1_mean, L->ln1_rstd, (int)BT, H);
     if (fastfnet_padblock_narrow_in(c, l)) {
-        memset(dx, 0, sizeof(float) * nH);
+        fastfnet_copy(dx, dsum1, nH); /* the residual's share; the transform's adds to it */
         fastfnet_fourier_backward(fastfnet_model_plan(m, T, W, H, off), dx, dsum1, B);
-        for (size_t i = 0; i < nH; i++) dx[i] += dsum1[i];
         return;
     }
     const float *x = fastfnet_layer_output(A, l - 1);
-    memset(dx, 0, sizeof(float) * BT * W);
+    fastfnet_zero(dx, BT * W);
     fastfnet_fourier_backward(fastfnet_model_plan(m, T, W, H, -1), dx, dsum1, B);
     if (c->residual == FASTFNET_RES_DENSE) fastfnet_linear_backward(dx, g->r_w, g->r_b, dsum1, x, p->r_w, (int)BT, W, H);
     else fastfnet_reduce_backward(dx, dsum1, x, (int)BT, W, (int)c->residual);

@@ -524,6 +524,45 @@ static float mlm_forward(fastfnet_model *m, const fastfnet_batch *b, const float
     return *count ? (float)(sum / *count) : 0.0f;
 }
 
+/* What layer l's mixing leaves for its Add & Norm: sum1 = dropout_p(sum1) + resid, the dropout mask drawn
+ * from (seed, first) as fastfnet_residual_forward draws it. */
+typedef struct {
+    const float *resid;
+    uint8_t *mask;
+    float p;
+    uint64_t seed;
+    size_t first;
+} mix_residual;
+
+/* The mixing of layer l (attention or Fourier, W -> Wo) into its sum1, before the residual is added. */
+static mix_residual layer_mix_forward(fastfnet_model *m, int l, const float *x, const fastfnet_batch *b, float pd, float pa) {
+    const fastfnet_config *c = &m->cfg;
+    fastfnet_acts *A = &m->A;
+    fastfnet_layer_acts *L = &A->layer[l];
+    fastfnet_layer_params *p = &m->P.layer[l];
+    int B = b->B, T = b->T, W = fastfnet_config_width(c, l), Wo = fastfnet_config_width(c, l + 1);
+    size_t BT = (size_t)B * T;
+    mix_residual r = {x, NULL, 0.0f, 0, 0};
+    if (c->mixing[l] == FASTFNET_MIX_ATTENTION) {
+        fastfnet_linear_forward(L->q, x, p->q_w, p->q_b, (int)BT, W, W);
+        fastfnet_linear_forward(L->k, x, p->k_w, p->k_b, (int)BT, W, W);
+        fastfnet_linear_forward(L->v, x, p->v_w, p->v_b, (int)BT, W, W);
+        L->att_seed = next_seed(m);
+        fastfnet_attention_forward(L->ctx, L->lse, A->att_scratch, A->att_slots, L->q, L->k, L->v, A->keymask, B, T, W,
+                                   c->num_heads, pa, L->att_seed, b->row0);
+        fastfnet_linear_forward(L->sum1, L->ctx, p->o_w, p->o_b, (int)BT, W, W);
+        r.mask = L->mix_drop, r.p = pd, r.seed = next_seed(m), r.first = (size_t)b->row0 * T * Wo;
+        return r;
+    }
+    fastfnet_fourier_forward(get_plan(m, T, W, Wo), L->sum1, x, B);
+    if (W != Wo) {
+        if (c->residual == FASTFNET_RES_DENSE) fastfnet_linear_forward(A->scratch, x, p->r_w, p->r_b, (int)BT, W, Wo);
+        else fastfnet_reduce_forward(A->scratch, x, (int)BT, W, (int)c->residual);
+        r.resid = A->scratch;
+    }
+    return r;
+}
+
 float fastfnet_model_forward(fastfnet_model *m, const fastfnet_batch *b, int train) {
     /* ids or labels outside the model would index past its tensors: such a batch is not run at all */
     if (fastfnet_model_check_batch(m, b, m->error, sizeof m->error) || make_plans(m, b->T, m->error, sizeof m->error)) {
@@ -533,7 +572,7 @@ float fastfnet_model_forward(fastfnet_model *m, const fastfnet_batch *b, int tra
     m->error[0] = 0;
     const fastfnet_config *c = &m->cfg;
     fastfnet_acts *A = &m->A;
-    int B = b->B, T = b->T, E = c->hidden_size, NH = c->num_heads;
+    int B = b->B, T = b->T, E = c->hidden_size;
     size_t BT = (size_t)B * T;
     float pd = train ? c->hidden_dropout : 0.0f, pa = train ? c->attn_dropout : 0.0f;
     size_t r0 = (size_t)b->row0;
@@ -563,29 +602,13 @@ float fastfnet_model_forward(fastfnet_model *m, const fastfnet_batch *b, int tra
         }
         fastfnet_layer_acts *L = &A->layer[l];
         fastfnet_layer_params *p = &m->P.layer[l];
-        int W = fastfnet_config_width(c, l), Wo = fastfnet_config_width(c, l + 1), Fw = fastfnet_width_ffn(c, Wo);
+        int Wo = fastfnet_config_width(c, l + 1), Fw = fastfnet_width_ffn(c, Wo);
         size_t nWo = BT * Wo;
-        if (c->mixing[l] == FASTFNET_MIX_ATTENTION) {
-            fastfnet_linear_forward(L->q, x, p->q_w, p->q_b, (int)BT, W, W);
-            fastfnet_linear_forward(L->k, x, p->k_w, p->k_b, (int)BT, W, W);
-            fastfnet_linear_forward(L->v, x, p->v_w, p->v_b, (int)BT, W, W);
-            L->att_seed = next_seed(m);
-            fastfnet_attention_forward(L->ctx, L->lse, A->att_scratch, A->att_slots, L->q, L->k, L->v, A->keymask, B, T, W, NH, pa, L->att_seed, b->row0);
-            fastfnet_linear_forward(L->sum1, L->ctx, p->o_w, p->o_b, (int)BT, W, W);
-            fastfnet_residual_forward(L->sum1, L->mix_drop, L->sum1, x, nWo, pd, next_seed(m), r0 * T * Wo);
-        } else {
-            fastfnet_fourier_forward(get_plan(m, T, W, Wo), L->sum1, x, B);
-            if (W == Wo) {
-                fastfnet_residual_forward(L->sum1, NULL, L->sum1, x, nWo, 0.0f, 0, 0);
-            } else {
-                if (c->residual == FASTFNET_RES_DENSE) fastfnet_linear_forward(A->scratch, x, p->r_w, p->r_b, (int)BT, W, Wo);
-                else fastfnet_reduce_forward(A->scratch, x, (int)BT, W, (int)c->residual);
-                fastfnet_residual_forward(L->sum1, NULL, L->sum1, A->scratch, nWo, 0.0f, 0, 0);
-            }
-        }
+        mix_residual r = layer_mix_forward(m, l, x, b, pd, pa);
         if (m->pooled_only && !train && l == c->num_layers - 1) {
             /* only [CLS] feeds the pooler: after the mixing (which needs every token), the last layer's
              * per-token work is done for row 0 of each sequence alone */
+            fastfnet_residual_forward(L->sum1, r.mask, L->sum1, r.resid, nWo, r.p, r.seed, r.first);
             float *cls = A->scratch;
             for (int b = 0; b < B; b++) memcpy(cls + (size_t)b * Wo, L->sum1 + (size_t)b * T * Wo, sizeof(float) * Wo);
             fastfnet_layernorm_forward(L->h, L->ln1_mean, L->ln1_rstd, cls, p->ln1_w, p->ln1_b, B, Wo, c->layer_norm_eps);
@@ -598,7 +621,9 @@ float fastfnet_model_forward(fastfnet_model *m, const fastfnet_batch *b, int tra
             x = L->y;
             continue;
         }
-        fastfnet_layernorm_forward(L->h, L->ln1_mean, L->ln1_rstd, L->sum1, p->ln1_w, p->ln1_b, (int)BT, Wo, c->layer_norm_eps);
+        /* the mixing's Add & Norm in one pass per row */
+        fastfnet_residual_layernorm_forward(L->h, L->sum1, L->ln1_mean, L->ln1_rstd, r.mask, L->sum1, r.resid, p->ln1_w, p->ln1_b,
+                                            (int)BT, Wo, c->layer_norm_eps, r.p, r.seed, r.first);
         fastfnet_linear_gelu_forward(L->g, L->a, L->h, p->w1, p->b1, (int)BT, Wo, Fw);
         fastfnet_linear_forward(L->sum2, L->g, p->w2, p->b2, (int)BT, Fw, Wo);
         fastfnet_residual_layernorm_forward(L->y, L->sum2, L->ln2_mean, L->ln2_rstd, L->o_drop, L->sum2, L->h, p->ln2_w, p->ln2_b,
@@ -641,7 +666,7 @@ void fastfnet_model_zero_grad(fastfnet_model *m) {
     if (m->grads) memset(m->grads, 0, m->num_params * sizeof(float));
 }
 
-static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }
+static void zero(float *p, size_t n) { fastfnet_zero(p, n); }
 
 /* Backward of mlm_forward: adds the gradient of the selected rows' hidden states into dy (B,T,Df). */
 static void mlm_backward(fastfnet_model *m, float *dy) {
@@ -666,7 +691,6 @@ static void mlm_backward(fastfnet_model *m, float *dy) {
         fastfnet_linear_backward(dt3 + (size_t)r0 * E, G->wte, G->mlm_bias, dl, A->t3 + (size_t)r0 * E, P->wte, n, E, V);
     }
     float *dt2 = A->t3; /* t3 is dead now: reuse it */
-    zero(dt2, (size_t)M * E);
     fastfnet_layernorm_backward(dt2, G->mlm_ln_w, G->mlm_ln_b, dt3, A->t2, P->mlm_ln_w, A->t_mean, A->t_rstd, M, E);
     zero(dt3, (size_t)M * E);
     fastfnet_gelu_backward(dt3, A->t1, dt2, (size_t)M * E);
@@ -736,12 +760,8 @@ static float *layer_ffn_backward(fastfnet_model *m, int l, const float *dy) {
     /* dsum2 is also dh, the gradient of the FFN's input: the residual's share is already in it, the FFN's is
      * added below. Without dropout it is dO too. */
     float *dsum2 = A->gA, *dh = dsum2, *dO = pd > 0.0f ? A->gC : dsum2, *dG = A->gF, *dA = A->gF2;
-    zero(dsum2, nWo);
     fastfnet_layernorm_backward(dsum2, g->ln2_w, g->ln2_b, dy, La->sum2, p->ln2_w, La->ln2_mean, La->ln2_rstd, (int)BT, Wo);
-    if (pd > 0.0f) {
-        zero(dO, nWo);
-        fastfnet_dropout_backward(dO, dsum2, La->o_drop, nWo, pd);
-    }
+    if (pd > 0.0f) fastfnet_dropout_backward(dO, dsum2, La->o_drop, nWo, pd);
     /* g is not kept per layer (see layout): recomputed from a, with gelu's derivative into dA */
     fastfnet_gelu_forward_deriv(La->g, dA, La->a, BT * Fw);
     zero(dG, BT * Fw);
@@ -749,7 +769,6 @@ static float *layer_ffn_backward(fastfnet_model *m, int l, const float *dy) {
     fastfnet_gelu_backward_deriv(dA, g->b1, dG, (int)BT, Fw);
     fastfnet_linear_backward(dh, g->w1, NULL, dA, La->h, p->w1, (int)BT, Wo, Fw);
     float *dsum1 = A->gB;
-    zero(dsum1, nWo);
     fastfnet_layernorm_backward(dsum1, g->ln1_w, g->ln1_b, dh, La->sum1, p->ln1_w, La->ln1_mean, La->ln1_rstd, (int)BT, Wo);
     return dsum1;
 }
@@ -763,9 +782,7 @@ static void attention_mix_backward(fastfnet_model *m, int l, float *dx, const fl
     int B = m->B, T = m->T, W = fastfnet_config_width(c, l);
     size_t BT = (size_t)B * T, nW = BT * W;
     float pd = m->train ? c->hidden_dropout : 0.0f, pa = m->train ? c->attn_dropout : 0.0f;
-    for (size_t i = 0; i < nW; i++) dx[i] += dsum1[i];
     float *dproj = A->gC, *dctx = A->gA; /* gB holds dsum1 (layer_ffn_backward); gA is free again */
-    zero(dproj, nW);
     fastfnet_dropout_backward(dproj, dsum1, La->mix_drop, nW, pd);
     zero(dctx, nW);
     fastfnet_linear_backward(dctx, g->o_w, g->o_b, dproj, La->ctx, p->o_w, (int)BT, W, W);
@@ -785,11 +802,10 @@ static void fourier_mix_backward(fastfnet_model *m, int l, float *dx, const floa
     const fastfnet_config *c = &m->cfg;
     fastfnet_layer_params *p = &m->P.layer[l], *g = &m->G.layer[l];
     int B = m->B, T = m->T, W = fastfnet_config_width(c, l), Wo = fastfnet_config_width(c, l + 1);
-    size_t BT = (size_t)B * T, nWo = BT * Wo;
+    size_t BT = (size_t)B * T;
     fastfnet_fourier_backward(get_plan(m, T, W, Wo), dx, dsum1, B);
-    if (W == Wo) {
-        for (size_t i = 0; i < nWo; i++) dx[i] += dsum1[i];
-    } else if (c->residual == FASTFNET_RES_DENSE) {
+    if (W == Wo) return; /* the identity residual's share is in dx already (layer_backward) */
+    if (c->residual == FASTFNET_RES_DENSE) {
         fastfnet_linear_backward(dx, g->r_w, g->r_b, dsum1, x, p->r_w, (int)BT, W, Wo);
     } else {
         fastfnet_reduce_backward(dx, dsum1, x, (int)BT, W, (int)c->residual);
@@ -804,7 +820,10 @@ static void layer_backward(fastfnet_model *m, int l, float *dx, float *dy) {
         return;
     }
     const float *dsum1 = layer_ffn_backward(m, l, dy);
-    zero(dx, (size_t)m->B * m->T * fastfnet_config_width(c, l));
+    /* an identity residual (attention, or Fourier W -> W) starts dx at dsum1; the mixing's share adds to it */
+    size_t n = (size_t)m->B * m->T * fastfnet_config_width(c, l);
+    if (fastfnet_config_width(c, l) == fastfnet_config_width(c, l + 1)) fastfnet_copy(dx, dsum1, n);
+    else zero(dx, n);
     const float *x = fastfnet_layer_output(&m->A, l - 1);
     if (c->mixing[l] == FASTFNET_MIX_ATTENTION) attention_mix_backward(m, l, dx, dsum1, x);
     else fourier_mix_backward(m, l, dx, dsum1, x);
@@ -820,11 +839,9 @@ static void embeddings_backward(fastfnet_model *m, float *dy, float *scratch) {
     float pd = m->train ? c->hidden_dropout : 0.0f;
     float *dln = A->gE, *dproj = scratch;
     zero(dln, BT * E);
-    zero(dproj, BT * E);
     fastfnet_dropout_backward(dproj, dy, A->emb_drop, BT * E, pd);
     fastfnet_linear_backward(dln, G->proj_w, G->proj_b, dproj, A->emb_ln, P->proj_w, (int)BT, E, E);
     float *dsum = dy;
-    zero(dsum, BT * E);
     fastfnet_layernorm_backward(dsum, G->eln_w, G->eln_b, dln, A->emb_sum, P->eln_w, A->emb_mean, A->emb_rstd, (int)BT, E);
     fastfnet_embed_backward(G->wte, G->wpe, G->wtt, dsum, m->ids, m->tt, B, T, E);
 }

@@ -65,7 +65,7 @@ void fastfnet_layernorm_backward(float *dinp, float *dw, float *db, const float 
 #pragma omp simd
             for (int c = 0; c < C; c++) {
                 float n = (x[c] - m) * s;
-                dx[c] += s * (g[c] * w[c] - sum_d - n * sum_dn);
+                dx[c] = s * (g[c] * w[c] - sum_d - n * sum_dn);
             }
         }
         /* weight/bias gradients reduce over rows: threads own channel ranges (no two share an output)
@@ -119,6 +119,29 @@ static void share(size_t n, size_t *lo, size_t *hi) {
     *hi = blocks * (t + 1) / nt * 16;
     if (*lo > n) *lo = n;
     if (*hi > n) *hi = n;
+}
+
+void fastfnet_zero(float *p, size_t n) {
+#pragma omp parallel
+    {
+        size_t lo, hi;
+        share(n, &lo, &hi);
+        if (hi > lo) memset(p + lo, 0, sizeof(float) * (hi - lo));
+    }
+}
+
+void fastfnet_copy(float *dst, const float *src, size_t n) {
+#pragma omp parallel
+    {
+        size_t lo, hi;
+        share(n, &lo, &hi);
+        if (hi > lo) memcpy(dst + lo, src + lo, sizeof(float) * (hi - lo));
+    }
+}
+
+void fastfnet_add(float *dst, const float *src, size_t n) {
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) dst[i] += src[i];
 }
 
 void fastfnet_gelu_forward(float *out, const float *inp, size_t n) {
@@ -257,12 +280,12 @@ void fastfnet_residual_layernorm_forward(float *out, float *sum, float *mean, fl
 void fastfnet_dropout_backward(float *dinp, const float *dout, const uint8_t *mask, size_t n, float p) {
     if (p <= 0.0f) {
 #pragma omp parallel for simd schedule(static)
-        for (size_t i = 0; i < n; i++) dinp[i] += dout[i];
+        for (size_t i = 0; i < n; i++) dinp[i] = dout[i];
         return;
     }
     float scale = 1.0f / (1.0f - p);
 #pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) dinp[i] += mask[i] ? dout[i] * scale : 0.0f;
+    for (size_t i = 0; i < n; i++) dinp[i] = mask[i] ? dout[i] * scale : 0.0f;
 }
 
 void fastfnet_adamw_update(float *p, const float *g, float *m, float *v, size_t n, float lr, float wd, float beta1,

@@ -1,6 +1,8 @@
 /* ops.h: the encoder's operations as forward/backward pairs (llm.c convention).
- * Signatures list outputs, then inputs, then weights, then sizes. Every backward ADDS into its
- * gradient outputs, so residual branches accumulate; callers zero gradients once. Shapes in comments. */
+ * Signatures list outputs, then inputs, then weights, then sizes. Every backward ADDS into its parameter
+ * gradients, and into its input gradient unless its comment says it writes it (LayerNorm, dropout, and
+ * gelu_backward_deriv write theirs: each caller's buffer was fresh, and a zeroing pass over it is saved).
+ * Shapes in comments. */
 #ifndef FASTFNET_OPS_H
 #define FASTFNET_OPS_H
 #include <stddef.h>
@@ -12,7 +14,7 @@ void fastfnet_embed_forward(float *out, const int *ids, const int *tt, const flo
 void fastfnet_embed_backward(float *dwte, float *dwpe, float *dwtt, const float *dout, const int *ids,
                         const int *tt, int B, int T, int C);
 
-/* LayerNorm over C for N rows; keeps mean, rstd (N) for backward. */
+/* LayerNorm over C for N rows; keeps mean, rstd (N) for backward, which writes dinp (N,C) and adds into dw, db. */
 void fastfnet_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
                            const float *b, int N, int C, float eps);
 void fastfnet_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
@@ -44,6 +46,7 @@ void fastfnet_tanh_backward(float *dinp, const float *out, const float *dout, si
  * on thread count; `first` places this buffer in a larger one (a slice of a batch gets the whole batch's masks).
  * mask (n) records kept elements; p == 0 copies. out may alias inp. */
 void fastfnet_dropout_forward(float *out, uint8_t *mask, const float *inp, size_t n, float p, uint64_t seed, size_t first);
+/* The backward writes dinp (n). */
 void fastfnet_dropout_backward(float *dinp, const float *dout, const uint8_t *mask, size_t n, float p);
 /* Residual with dropout: out (n) = dropout(inp) + resid, the mask drawn as fastfnet_dropout_forward draws it
  * (mask may be NULL when p == 0). out may alias inp or resid. */
@@ -54,6 +57,11 @@ void fastfnet_residual_forward(float *out, uint8_t *mask, const float *inp, cons
 void fastfnet_residual_layernorm_forward(float *out, float *sum, float *mean, float *rstd, uint8_t *mask, const float *inp,
                                     const float *resid, const float *w, const float *b, int N, int C, float eps,
                                     float p, uint64_t seed, size_t first);
+
+/* Elementwise passes over n floats, split between the threads: p = 0, dst = src, dst += src. */
+void fastfnet_zero(float *p, size_t n);
+void fastfnet_copy(float *dst, const float *src, size_t n);
+void fastfnet_add(float *dst, const float *src, size_t n);
 
 /* AdamW on n parameters: p -= lr wd p, then the moment step with bias corrections bc1, bc2 (torch.optim.AdamW). */
 void fastfnet_adamw_update(float *p, const float *g, float *m, float *v, size_t n, float lr, float wd, float beta1,
