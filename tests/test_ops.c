@@ -535,6 +535,30 @@ static void test_passes(size_t n) {
     fastfnet_free(a), fastfnet_free(b), fastfnet_free(c);
 }
 
+/* ---------- the BLAS seam's beta = 0: C is overwritten whatever it held (NaN included), rows past N untouched ---------- */
+static void test_sgemm_beta0(int M, int N, int K, int ldc) {
+    float *A = fa((size_t)M * K), *B = fa((size_t)K * N), *C = fa((size_t)M * ldc), *R = fa((size_t)M * ldc);
+    fill(A, (size_t)M * K, 1.0f), fill(B, (size_t)K * N, 1.0f);
+    for (size_t i = 0; i < (size_t)M * ldc; i++) C[i] = NAN, R[i] = -1.0f;
+    for (int i = 0; i < M; i++)
+        for (int j = N; j < ldc; j++) C[(size_t)i * ldc + j] = -1.0f; /* the gaps a strided C must keep */
+    fastfnet_sgemm(0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C, ldc);
+    fastfnet_blas_set_naive(1);
+    fastfnet_sgemm(0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, R, ldc);
+    fastfnet_blas_set_naive(0);
+    double e = 0.0, s = 0.0;
+    int gaps = 1, finite = 1;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < ldc; j++) {
+            size_t o = (size_t)i * ldc + j;
+            if (j >= N) gaps &= C[o] == -1.0f;
+            else finite &= isfinite(C[o]), e += ((double)C[o] - R[o]) * ((double)C[o] - R[o]), s += (double)R[o] * R[o];
+        }
+    double rel = sqrt(e / (s > 0 ? s : 1));
+    check(finite && gaps && rel < 1e-6, "sgemm beta=0 M=%d N=%d K=%d ldc=%d over a NaN-filled C: rel err %.1e vs naive, gaps kept", M, N, K, ldc, rel);
+    fastfnet_free(A), fastfnet_free(B), fastfnet_free(C), fastfnet_free(R);
+}
+
 int main(void) {
     fastfnet_set_threads(2);
     int sizes[][2] = {{7, 6}, {13, 30}, {5, 16}, {1, 2}, {3, 1}};
@@ -544,6 +568,9 @@ int main(void) {
         test_linear(13, 30, 15, naive);
         test_linear(1, 3, 1, naive);
     }
+    test_sgemm_beta0(300, 257, 33, 257);
+    test_sgemm_beta0(300, 250, 17, 261);
+    test_sgemm_beta0(5, 7, 3, 9);
     test_elementwise(0, 1001);
     test_elementwise(1, 257);
     test_gelu_kernels(1001);

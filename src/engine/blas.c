@@ -1,6 +1,8 @@
 /* blas.c: CBLAS backend and the naive reference backend behind blas.h. */
 #include "blas.h"
 #include <cblas.h>
+#include <omp.h>
+#include <string.h>
 
 static int g_naive = 0;
 void fastfnet_blas_set_naive(int naive) { g_naive = naive; }
@@ -23,12 +25,34 @@ static void sgemm_naive(int ta, int tb, int M, int N, int K, float alpha, const 
         }
 }
 
+/* C (M rows of N, stride ldc) = 0, split between the threads unless this is already a parallel region */
+static void zero_rows(float *C, int M, int N, int ldc) {
+    if (ldc == N) {
+        size_t n = (size_t)M * N;
+#pragma omp parallel if (!omp_in_parallel())
+        {
+            size_t nt = (size_t)omp_get_num_threads(), t = (size_t)omp_get_thread_num();
+            size_t lo = n * t / nt / 16 * 16, hi = t + 1 == nt ? n : n * (t + 1) / nt / 16 * 16;
+            memset(C + lo, 0, sizeof(float) * (hi - lo));
+        }
+        return;
+    }
+#pragma omp parallel for if (!omp_in_parallel()) schedule(static)
+    for (int i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, sizeof(float) * N);
+}
+
 void fastfnet_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
     if (g_naive) {
         sgemm_naive(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
+    }
+    /* OpenBLAS's own pass for beta = 0 (sgemm_beta) zeroes C at about a third of memset's speed (perf: 5.5-6.2% of
+     * an inference step against 1.8%), so a large C is zeroed here and the product added into it: the same result */
+    if (beta == 0.0f && (long)M * N >= 65536) {
+        zero_rows(C, M, N, ldc);
+        beta = 1.0f;
     }
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
