@@ -43,6 +43,7 @@ static void fastfnet_part_forward(fastfnet_model *m, int l, fastfnet_layer_acts 
 
 /* xpad (rows of W) = y (rows of H) at columns off.., zeros elsewhere; every `step`-th row of n. */
 static void pad_rows(float *xpad, const float *y, size_t n, size_t step, int W, int H, int off) {
+#pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i += step) {
         float *o = xpad + i * W;
         memset(o, 0, sizeof(float) * off);
