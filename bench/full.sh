@@ -7,9 +7,12 @@
 # Filters (comma-separated): BENCH_TASKS (listops,text,image,pathfinder,mlm,mlm-finetune,mlm-finetune-sotu),
 # BENCH_MODELS (see MODELS below), BENCH_SEEDS (default 0,1,2; quick: 0). BENCH_THREADS (default 1).
 # FF=path/to/fastfnet (default build/fastfnet) lets a campaign run from its own build folder.
+# BENCH_JOBS=N (default 1) runs N runs at once: N workers walk the same list, each run claimed by a lock
+# directory (RUN.lock, holding the worker's pid; a dead worker's lock is taken over), and each worker walks the
+# list again until a walk finds nothing to start, so fine-tunes held back for their pre-training run later.
 # The report: bench/full_report.py RESULTS --out docs/RESULTS-full.md (table, t-tests, SVGs).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 PROFILE=${1:-quick}
 case "$PROFILE" in quick | full) ;; *) echo "bench/full.sh: PROFILE must be quick or full" >&2; exit 2 ;; esac
 FF=${FF:-build/fastfnet}
@@ -49,7 +52,7 @@ MODELS=(
     "fast-fnet-halved|--arch fast-fnet --block-ffn halved"
 )
 ABLATION_TASKS=",text,image,"
-log() { echo "[full $(date +%H:%M:%S)] $*" >&2; }
+log() { echo "[full $(date +%H:%M:%S)${WORKER_TAG:+ $WORKER_TAG}] $*" >&2; }
 wanted() { [[ ",$2," == *",$1,"* ]]; }
 
 have_row() { # task model seed: is there a finished row?
@@ -76,9 +79,32 @@ task_flags() { # task model-name: the data flags of a task
     esac
 }
 
-one_run() { # task name seed arch-flags
+claim() { # run dir: 0 if this worker now holds DIR.lock (taken over from a worker that is gone)
+    local lock=$1.lock holder
+    mkdir "$lock" 2>/dev/null && echo "$WORKER_PID" >"$lock/pid" && return 0
+    holder=$(cat "$lock/pid" 2>/dev/null)
+    [ -n "$holder" ] && kill -0 "$holder" 2>/dev/null && return 1
+    sleep 1 # a worker between mkdir and writing its pid looks like a dead one for a moment
+    holder=$(cat "$lock/pid" 2>/dev/null)
+    [ -n "$holder" ] && kill -0 "$holder" 2>/dev/null && return 1
+    rm -rf "$lock" && mkdir "$lock" 2>/dev/null && echo "$WORKER_PID" >"$lock/pid"
+}
+
+one_run() { # task name seed arch-flags: 0 done or skipped, 1 failed; STARTED=1 when it ran
     local task=$1 name=$2 seed=$3 arch=$4 dir=$OUT/runs/$1-$2-s$3
     have_row "$task" "$name" "$seed" && return 0
+    [ -n "${FAILED[$dir]:-}" ] && return 0 # failed once in this worker: counted, not retried
+    claim "$dir" || return 0
+    one_run_held "$@"
+    local rc=$?
+    rm -rf "$dir.lock"
+    [ "$rc" = 0 ] || FAILED[$dir]=1
+    return $rc
+}
+
+one_run_held() { # one_run's work, with the run's lock held
+    local task=$1 name=$2 seed=$3 arch=$4 dir=$OUT/runs/$1-$2-s$3
+    have_row "$task" "$name" "$seed" && return 0 # another worker finished it before this one took the lock
     local finetune=0
     [[ $task == mlm-finetune* ]] && finetune=1 # fine-tuned from the same pre-trained model (mlm-NAME-sSEED)
     # the pre-training must have finished (its row): a killed one leaves a model.safetensors of its last evaluation
@@ -95,6 +121,7 @@ one_run() { # task name seed arch-flags
     [ -f "$dir/checkpoints/LATEST" ] && [ ! -f "$dir.done" ] && how=(--resume "$dir") && log "resume $task $name s$seed"
     [ "${how[0]}" = --force ] && rm -f "$dir.done" # a rerun of a finished run (its row removed) is not finished until it ends
     log "run $task $name s$seed: $flags"
+    STARTED=1
     local t0=$SECONDS
     # shellcheck disable=SC2086
     if nice -n 19 "$FF" train $flags --threads "$TH" "${how[@]}" >"$dir.json" 2>>"$dir.log"; then
@@ -120,18 +147,47 @@ make_listops() { # LRA rules, lengths LMIN..LLEN-2 ([CLS] and [SEP] make LLEN); 
     done
 }
 
-wanted listops "$TASKS" && make_listops
-fails=0
-# FNet and the authors' model first on every task and seed, then the others; ablations on text and image only
-for spec in "${MODELS[@]}"; do
-    name=${spec%%|*}
-    [ -n "${BENCH_MODELS:-}" ] && ! wanted "$name" "$BENCH_MODELS" && continue
-    for seed in ${SEEDS//,/ }; do
-        for task in ${TASKS//,/ }; do
-            [[ $name == fast-fnet-* ]] && [[ $ABLATION_TASKS != *",$task,"* ]] && continue
-            one_run "$task" "$name" "$seed" "${spec#*|}" || fails=$((fails + 1))
+walk() { # one pass over the list: FAILS += failed runs, STARTED=1 if it started any
+    local spec name seed task
+    # FNet and the authors' model first on every task and seed, then the others; ablations on text and image only
+    for spec in "${MODELS[@]}"; do
+        name=${spec%%|*}
+        [ -n "${BENCH_MODELS:-}" ] && ! wanted "$name" "$BENCH_MODELS" && continue
+        for seed in ${SEEDS//,/ }; do
+            for task in ${TASKS//,/ }; do
+                [[ $name == fast-fnet-* ]] && [[ $ABLATION_TASKS != *",$task,"* ]] && continue
+                one_run "$task" "$name" "$seed" "${spec#*|}" || FAILS=$((FAILS + 1))
+            done
         done
     done
+}
+
+declare -A FAILED=()
+worker() { # worker NUMBER: walks until a walk starts nothing; exits with its failed-run count (at most 125)
+    WORKER_PID=$BASHPID FAILS=0
+    [ "$JOBS" -gt 1 ] && WORKER_TAG=w$1
+    STARTED=1
+    while [ "$STARTED" = 1 ]; do
+        STARTED=0
+        walk
+        [ "$JOBS" = 1 ] && break # one worker: the fine-tunes it skipped have logged why; a rerun runs them
+    done
+    exit $((FAILS > 125 ? 125 : FAILS))
+}
+
+JOBS=${BENCH_JOBS:-1}
+[[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "bench/full.sh: BENCH_JOBS must be a positive integer, not '$JOBS'" >&2; exit 2; }
+wanted listops "$TASKS" && make_listops
+pids=()
+for j in $(seq 1 "$JOBS"); do
+    (worker "$j") &
+    pids+=($!)
+    [ "$j" -lt "$JOBS" ] && sleep 2 # workers start apart, so they claim different runs
 done
-log "finished: $(grep -c '"section": "accuracy"' "$RES") rows in $RES, $fails failed runs"
+fails=0
+for p in "${pids[@]}"; do
+    wait "$p"
+    fails=$((fails + $?))
+done
+log "finished: $(grep -c '"section": "accuracy"' "$RES") rows in $RES, $fails failed runs ($JOBS workers)"
 [ "$fails" -eq 0 ]

@@ -42,6 +42,33 @@ campaign BENCH_TASKS=mlm-finetune,mlm-finetune-sotu BENCH_MODELS=fnet BENCH_SEED
     grep -q 'skip mlm-finetune fnet s0: its pre-training (mlm fnet s0) has not finished yet' campaign.log &&
     ok "a fine-tune waits for its pre-training's row" || bad "fine-tune without pre-training: $(rows) rows, $(tail -2 campaign.log)"
 
+# BENCH_JOBS: two workers share one list; each run once, fine-tunes after their pre-training, no lock left
+RES2=$SCRATCH/r2.jsonl
+env FF="$FF" BENCH_OUT="$SCRATCH/c2" BENCH_RESULTS="$RES2" BENCH_DATA_DIR="$DATA" BENCH_THREADS=1 BENCH_JOBS=2 \
+    BENCH_TASKS=text,mlm,mlm-finetune BENCH_MODELS=fnet,fast-fnet BENCH_SEEDS=0 "$ROOT/bench/full.sh" quick >jobs.log 2>&1
+rc=$?
+/usr/bin/python3 - "$RES2" <<'EOF2' && [ $rc -eq 0 ] && grep -q 'w1] run ' jobs.log && grep -q 'w2\] run ' jobs.log &&
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+keys = [(r["task"], r["model"], r["seed"]) for r in rows]
+assert sorted(keys) == sorted((t, m, 0) for t in ("text", "mlm", "mlm-finetune") for m in ("fnet", "fast-fnet")), keys
+EOF2
+    [ -z "$(find "$SCRATCH/c2/runs" -name '*.lock')" ] && ok "BENCH_JOBS=2: both workers ran, 6 runs once each, fine-tunes included, no lock left" ||
+    bad "BENCH_JOBS=2 (rc $rc): $(grep -c . "$RES2") rows; $(tail -3 jobs.log)"
+# a lock held by a live worker is left alone; one whose worker is gone is taken over
+mkdir -p "$SCRATCH/c2/runs/text-bert-s0.lock" "$SCRATCH/c2/runs/text-narrow-s0.lock"
+echo $$ >"$SCRATCH/c2/runs/text-bert-s0.lock/pid"
+sh -c 'echo $$' >"$SCRATCH/c2/runs/text-narrow-s0.lock/pid"
+env FF="$FF" BENCH_OUT="$SCRATCH/c2" BENCH_RESULTS="$RES2" BENCH_DATA_DIR="$DATA" BENCH_THREADS=1 \
+    BENCH_TASKS=text BENCH_MODELS=bert,narrow BENCH_SEEDS=0 "$ROOT/bench/full.sh" quick >locks.log 2>&1
+grep -q '"model": "narrow", "task": "text"' "$RES2" && ! grep -q '"model": "bert", "task": "text"' "$RES2" &&
+    [ -d "$SCRATCH/c2/runs/text-bert-s0.lock" ] && [ ! -d "$SCRATCH/c2/runs/text-narrow-s0.lock" ] &&
+    ok "a live worker's lock is respected, a dead worker's lock is taken over" || bad "locks: $(tail -3 locks.log)"
+rm -rf "$SCRATCH/c2/runs/text-bert-s0.lock"
+env BENCH_JOBS=0 "$ROOT/bench/full.sh" quick >jobs0.log 2>&1
+[ $? -eq 2 ] && grep -q 'BENCH_JOBS must be a positive integer' jobs0.log && ok "BENCH_JOBS=0 is refused: $(cat jobs0.log)" ||
+    bad "BENCH_JOBS=0: $(cat jobs0.log)"
+
 /usr/bin/python3 "$ROOT/bench/full_report.py" "$RES" --out report.md --svg-prefix rep >rep.log 2>&1 &&
     grep -q '^## text' report.md && grep -q '^## listops' report.md && grep -qE '\| fast-fnet \| [0-9.]+ ± [0-9.]+ \(2\) \| [-+][0-9.]+, p [0-9.]+: \*\*(same|better|worse)\*\*' report.md &&
     ok "the report gives fast-fnet's verdict against FNet over 2 seeds" || bad "report: $(head -c 300 rep.log) $(grep fast-fnet report.md | head -2)"
