@@ -224,7 +224,7 @@ static const kind KINDS[] = {
     {"fast-maxpool", "Fff", FASTFNET_RES_MAXPOOL, 12, 5, 2, 24},
     {"fast-avgpool", "Fff", FASTFNET_RES_AVGPOOL, 6, 7, 3, 12},
     {"fast-slice", "Fff", FASTFNET_RES_SLICE, 8, 7, 2, 16},
-    {"fast-0,2", "FfF", FASTFNET_RES_DENSE, 8, 7, 2, 16},
+    {"fast-0,2", "FfF", FASTFNET_RES_DENSE, 16, 7, 2, 32}, /* 16 -> 8 -> 4: a LayerNorm over 2 would be a sign */
     {"bert", "aa", FASTFNET_RES_DENSE, 8, 7, 2, 16},
     {"hybrid", "ffa", FASTFNET_RES_DENSE, 8, 7, 2, 16},
     {"fast-hybrid", "Ffa", FASTFNET_RES_DENSE, 8, 7, 2, 16},
