@@ -41,10 +41,19 @@ static inline float K(exp_core)(float x) {
  * below -87 gives exactly 0 (so a -inf score of a masked key weighs nothing), above 88 saturates at e^88.
  * Every clamp is an unconditional select, so no lane needs a branch. */
 static inline float K(exp_fast)(float x) {
-    float xc = x < -87.0f ? -87.0f : x;
-    xc = xc > 88.0f ? 88.0f : xc;
-    float e = K(exp_core)(xc);
-    e = x < -87.0f ? 0.0f : e;
+    uint32_t b, eb;
+    memcpy(&b, &x, sizeof b);
+    /* both clamps on the bits, integer mins (no float blends): as unsigned, a negative x below -87 (-inf, a
+     * negative NaN) becomes -87 and a positive x keeps its bits; then as signed, where every negative float is a
+     * negative integer, a positive x above 88 (+inf, a positive NaN) becomes 88 */
+    uint32_t c = b < 0xC2AE0000u ? b : 0xC2AE0000u;
+    int32_t ci = (int32_t)c < 0x42B00000 ? (int32_t)c : 0x42B00000;
+    float u;
+    memcpy(&u, &ci, sizeof u);
+    float e = K(exp_core)(u);
+    memcpy(&eb, &e, sizeof eb);
+    eb = b > 0xC2AE0000u ? 0u : eb; /* below -87: exactly 0, an integer mask rather than a float blend */
+    memcpy(&e, &eb, sizeof e);
     return x == x ? e : x;
 }
 
@@ -167,8 +176,15 @@ static inline uint64_t K(mix64)(uint64_t z) {
 
 /* keep (n): element i is kept when mix64(base ^ ((first + i) * K)) >= thresh (base = mix64(seed)) */
 static void K(drop_mask)(uint8_t *keep, size_t n, uint64_t base, uint64_t first, uint64_t thresh) {
-#pragma omp simd
-    for (size_t i = 0; i < n; i++) keep[i] = K(mix64)(base ^ ((first + i) * 0xD1B54A32D192ED03ull)) >= thresh;
+    /* (first + i) K as an induction variable: one vector add per step instead of an emulated 64-bit multiply
+     * (AVX2 has none: three vpmuludq and their shifts and adds) */
+    const uint64_t M = 0xD1B54A32D192ED03ull;
+    uint64_t x = first * M;
+#pragma omp simd linear(x : M)
+    for (size_t i = 0; i < n; i++) {
+        keep[i] = K(mix64)(base ^ x) >= thresh;
+        x += M;
+    }
 }
 
 /* out (n) = (keep ? inp * scale : 0) + resid; keep NULL keeps all at scale 1; out may alias inp or resid */
