@@ -86,7 +86,8 @@ for _ in $(seq 1 500); do [ -f intr/checkpoints/LATEST ] && break; sleep 0.02; d
 kill -INT $pid
 wait $pid
 rc=$?
-[ "$rc" -eq 130 ] && grep -q "interrupted at step" intr.log && ok "SIGINT saves and exits (status 130): $(grep interrupted intr.log)" || bad "SIGINT: rc=$rc $(tail -2 intr.log)"
+[ "$rc" -eq 130 ] && grep -q "interrupted at step" intr.log && grep -q "signal again to quit now" intr.log &&
+    ok "SIGINT says it will stop, saves and exits (status 130): $(grep interrupted intr.log)" || bad "SIGINT: rc=$rc $(tail -2 intr.log)"
 
 # 4. predict and eval on the small task
 "$FF" predict --model full --input t_test.tsv >pred.jsonl 2>pred.err && [ "$(wc -l <pred.jsonl)" -eq 100 ] &&

@@ -329,10 +329,17 @@ static void fmt_eta(char *buf, size_t n, double s) {
     else snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
 }
 
-/* Ctrl-C / SIGTERM: the next step's callback stops the run, which saves a checkpoint first. */
+/* Ctrl-C / SIGTERM: the next step's callback stops the run, which saves a checkpoint first. That waits for
+ * the step, and for an evaluation that is under way, so the first signal says so and restores the default
+ * action: a second one ends the process at once (the last checkpoint saved stays, as after kill -9). */
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) {
     (void)sig;
+    static const char msg[] = "\nfastfnet: stopping after this step (or evaluation) with a checkpoint; signal again to quit now\n";
+    if (!g_stop) {
+        ssize_t w = write(2, msg, sizeof msg - 1);
+        (void)w;
+    }
     g_stop = 1;
 }
 
@@ -377,6 +384,7 @@ static int cmd_train(int argc, char **argv) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND; /* the second signal takes the default action */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     int rc = fastfnet_trainer_run(t, train_progress, NULL, err, sizeof err);
