@@ -125,6 +125,19 @@ out = ["# The accuracy campaign (bench/full.sh)", "",
        "Welch-Satterthwaite degrees of freedom): **same** unless p < 0.05. Cost columns are ratios of means to FNet's on the "
        "same task: training tokens/s and peak RSS as the runs measured them, one after another on a machine shared with other "
        "work (orientation only; docs/RESULTS.md sections 1 and 6 have the controlled timings).", ""]
+def sign_test(both, model):
+    """Across independent tasks (a fine-tune shares its pre-trained models with mlm, so it does not count apart):
+    how many tasks the model's mean is below / above FNet's, and the two-sided sign test's p."""
+    ind = [t for t in both if not t.startswith("mlm-finetune")]
+    d = [mean_sd(acc[(t, model)])[0] - mean_sd(acc[(t, "fnet")])[0] for t in ind]
+    lo, hi = sum(x < 0 for x in d), sum(x > 0 for x in d)
+    n = lo + hi
+    p = min(1.0, 2 * sum(math.comb(n, i) for i in range(min(lo, hi) + 1)) / 2 ** n) if n else 1.0
+    word = "same" if p >= 0.05 else ("better" if hi > lo else "worse")
+    return (f"across the {len(ind)} independent tasks ({', '.join(ind)}; a fine-tune counts with its pre-training): "
+            f"below FNet on {lo}, above on {hi}, mean difference {sum(d) / len(d):+.4f}; two-sided sign test p {p:.3f}: {word}")
+
+
 def claims(model="fast-fnet"):
     """The paper's four claims for one model against FNet, from the rows (tasks where both have runs)."""
     both = [t for t in tasks if (t, model) in acc and (t, "fnet") in acc]
@@ -137,7 +150,8 @@ def claims(model="fast-fnet"):
             f"- fewer parameters: {gm({k: [params[k]] for k in params}):.2f}x FNet's",
             f"- shorter training: training tokens/s {gm(tps):.2f}x FNet's (shared machine: orientation only)",
             f"- less memory: peak RSS {gm(rss):.2f}x FNet's",
-            f"- comparable accuracy: " + "; ".join(v), ""]
+            f"- comparable accuracy: " + "; ".join(v),
+            f"- comparable accuracy overall, {sign_test(both, model)}", ""]
 
 
 out += claims()

@@ -71,7 +71,8 @@ env BENCH_JOBS=0 "$ROOT/bench/full.sh" quick >jobs0.log 2>&1
 
 /usr/bin/python3 "$ROOT/bench/full_report.py" "$RES" --out report.md --svg-prefix rep >rep.log 2>&1 &&
     grep -q '^## text' report.md && grep -q '^## listops' report.md && grep -qE '\| fast-fnet \| [0-9.]+ ± [0-9.]+ \(2\) \| [-+][0-9.]+, p [0-9.]+: \*\*(same|better|worse)\*\*' report.md &&
-    ok "the report gives fast-fnet's verdict against FNet over 2 seeds" || bad "report: $(head -c 300 rep.log) $(grep fast-fnet report.md | head -2)"
+    grep -qE '^- comparable accuracy overall, across the 2 independent tasks \(listops, text; .*sign test p [0-9.]+: (same|better|worse)$' report.md &&
+    ok "the report gives fast-fnet's verdict against FNet over 2 seeds, and the sign test across tasks" || bad "report: $(head -c 300 rep.log) $(grep fast-fnet report.md | head -2)"
 printf '# results\n\nbefore\n' >R.md
 for i in 1 2; do /usr/bin/python3 "$ROOT/bench/full_report.py" "$RES" --out r2.md --into R.md >>rep.log 2>&1; done
 [ "$(grep -c '^<!-- campaign: generated' R.md)" -eq 1 ] && [ "$(grep -c '^<!-- campaign: end' R.md)" -eq 1 ] && grep -q '^before$' R.md &&
