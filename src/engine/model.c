@@ -563,21 +563,10 @@ static mix_residual layer_mix_forward(fastfnet_model *m, int l, const float *x, 
     return r;
 }
 
-float fastfnet_model_forward(fastfnet_model *m, const fastfnet_batch *b, int train) {
-    /* ids or labels outside the model would index past its tensors: such a batch is not run at all */
-    if (fastfnet_model_check_batch(m, b, m->error, sizeof m->error) || make_plans(m, b->T, m->error, sizeof m->error)) {
-        m->B = 0;
-        return NAN;
-    }
-    m->error[0] = 0;
-    const fastfnet_config *c = &m->cfg;
-    fastfnet_acts *A = &m->A;
-    int B = b->B, T = b->T, E = c->hidden_size;
-    size_t BT = (size_t)B * T;
-    float pd = train ? c->hidden_dropout : 0.0f, pa = train ? c->attn_dropout : 0.0f;
-    size_t r0 = (size_t)b->row0;
-    m->B = B;
-    m->T = T;
+/* The batch a forward runs on, and what its backward will need to know of it. */
+static void bind_batch(fastfnet_model *m, const fastfnet_batch *b, int train) {
+    m->B = b->B;
+    m->T = b->T;
     m->train = train;
     m->ids = b->input_ids;
     m->tt = b->token_type_ids ? b->token_type_ids : m->tt_zero;
@@ -585,53 +574,66 @@ float fastfnet_model_forward(fastfnet_model *m, const fastfnet_batch *b, int tra
     m->nsp_labels = b->nsp_labels;
     m->cls_labels = b->cls_labels;
     m->row0 = b->row0;
-    m->pooled_only = b->pooled_only && !train && (c->heads & FASTFNET_HEAD_POOLER);
+    m->pooled_only = b->pooled_only && !train && (m->cfg.heads & FASTFNET_HEAD_POOLER);
+}
 
+/* emb_out (B,T,E) = dropout(projection(LayerNorm(word + position + token type))); the attention key mask. */
+static void embeddings_forward(fastfnet_model *m, const fastfnet_batch *b, float pd) {
+    const fastfnet_config *c = &m->cfg;
+    fastfnet_acts *A = &m->A;
+    int B = b->B, T = b->T, E = c->hidden_size;
+    size_t BT = (size_t)B * T;
     fastfnet_embed_forward(A->emb_sum, m->ids, m->tt, m->P.wte, m->P.wpe, m->P.wtt, B, T, E);
     fastfnet_layernorm_forward(A->emb_ln, A->emb_mean, A->emb_rstd, A->emb_sum, m->P.eln_w, m->P.eln_b, (int)BT, E, c->layer_norm_eps);
     fastfnet_linear_forward(A->emb_out, A->emb_ln, m->P.proj_w, m->P.proj_b, (int)BT, E, E);
-    fastfnet_dropout_forward(A->emb_out, A->emb_drop, A->emb_out, BT * E, pd, next_seed(m), r0 * T * E);
-
+    fastfnet_dropout_forward(A->emb_out, A->emb_drop, A->emb_out, BT * E, pd, next_seed(m), (size_t)b->row0 * T * E);
     for (size_t i = 0; i < BT; i++) A->keymask[i] = b->input_ids[i] != c->pad_token_id;
+}
 
-    const float *x = A->emb_out;
-    for (int l = 0; l < c->num_layers; l++) {
-        if (c->mixing[l] == FASTFNET_MIX_FAST_FOURIER_PAD) {
-            x = fastfnet_padblock_forward(m, l, x, b, train);
-            continue;
-        }
-        fastfnet_layer_acts *L = &A->layer[l];
-        fastfnet_layer_params *p = &m->P.layer[l];
-        int Wo = fastfnet_config_width(c, l + 1), Fw = fastfnet_width_ffn(c, Wo);
-        size_t nWo = BT * Wo;
-        mix_residual r = layer_mix_forward(m, l, x, b, pd, pa);
-        if (m->pooled_only && !train && l == c->num_layers - 1) {
-            /* only [CLS] feeds the pooler: after the mixing (which needs every token), the last layer's
-             * per-token work is done for row 0 of each sequence alone */
-            fastfnet_residual_forward(L->sum1, r.mask, L->sum1, r.resid, nWo, r.p, r.seed, r.first);
-            float *cls = A->scratch;
-            for (int b = 0; b < B; b++) memcpy(cls + (size_t)b * Wo, L->sum1 + (size_t)b * T * Wo, sizeof(float) * Wo);
-            fastfnet_layernorm_forward(L->h, L->ln1_mean, L->ln1_rstd, cls, p->ln1_w, p->ln1_b, B, Wo, c->layer_norm_eps);
-            fastfnet_linear_forward(L->a, L->h, p->w1, p->b1, B, Wo, Fw);
-            fastfnet_gelu_forward(L->g, L->a, (size_t)B * Fw);
-            fastfnet_linear_forward(L->sum2, L->g, p->w2, p->b2, B, Fw, Wo);
-            for (size_t i = 0; i < (size_t)B * Wo; i++) L->sum2[i] += L->h[i];
-            fastfnet_layernorm_forward(cls, L->ln2_mean, L->ln2_rstd, L->sum2, p->ln2_w, p->ln2_b, B, Wo, c->layer_norm_eps);
-            for (int b = 0; b < B; b++) memcpy(L->y + (size_t)b * T * Wo, cls + (size_t)b * Wo, sizeof(float) * Wo);
-            x = L->y;
-            continue;
-        }
-        /* the mixing's Add & Norm in one pass per row */
-        fastfnet_residual_layernorm_forward(L->h, L->sum1, L->ln1_mean, L->ln1_rstd, r.mask, L->sum1, r.resid, p->ln1_w, p->ln1_b,
-                                            (int)BT, Wo, c->layer_norm_eps, r.p, r.seed, r.first);
-        fastfnet_linear_gelu_forward(L->g, L->a, L->h, p->w1, p->b1, (int)BT, Wo, Fw);
-        fastfnet_linear_forward(L->sum2, L->g, p->w2, p->b2, (int)BT, Fw, Wo);
-        fastfnet_residual_layernorm_forward(L->y, L->sum2, L->ln2_mean, L->ln2_rstd, L->o_drop, L->sum2, L->h, p->ln2_w, p->ln2_b,
-                                       (int)BT, Wo, c->layer_norm_eps, pd, next_seed(m), r0 * T * Wo);
-        x = L->y;
-    }
+/* The last layer of a pooled-only inference: only [CLS] feeds the pooler, so after the mixing (which needs
+ * every token) its Add & Norm, FFN and Add & Norm run for row 0 of each sequence alone. */
+static const float *layer_cls_forward(fastfnet_model *m, int l, const mix_residual *r, int B, int T) {
+    const fastfnet_config *c = &m->cfg;
+    fastfnet_layer_acts *L = &m->A.layer[l];
+    fastfnet_layer_params *p = &m->P.layer[l];
+    int Wo = fastfnet_config_width(c, l + 1), Fw = fastfnet_width_ffn(c, Wo);
+    fastfnet_residual_forward(L->sum1, r->mask, L->sum1, r->resid, (size_t)B * T * Wo, r->p, r->seed, r->first);
+    float *cls = m->A.scratch;
+    for (int b = 0; b < B; b++) memcpy(cls + (size_t)b * Wo, L->sum1 + (size_t)b * T * Wo, sizeof(float) * Wo);
+    fastfnet_layernorm_forward(L->h, L->ln1_mean, L->ln1_rstd, cls, p->ln1_w, p->ln1_b, B, Wo, c->layer_norm_eps);
+    fastfnet_linear_forward(L->a, L->h, p->w1, p->b1, B, Wo, Fw);
+    fastfnet_gelu_forward(L->g, L->a, (size_t)B * Fw);
+    fastfnet_linear_forward(L->sum2, L->g, p->w2, p->b2, B, Fw, Wo);
+    for (size_t i = 0; i < (size_t)B * Wo; i++) L->sum2[i] += L->h[i];
+    fastfnet_layernorm_forward(cls, L->ln2_mean, L->ln2_rstd, L->sum2, p->ln2_w, p->ln2_b, B, Wo, c->layer_norm_eps);
+    for (int b = 0; b < B; b++) memcpy(L->y + (size_t)b * T * Wo, cls + (size_t)b * Wo, sizeof(float) * Wo);
+    return L->y;
+}
 
-    int Df = fastfnet_config_width(c, c->num_layers);
+/* Encoder layer l (not an authors' block) on x: returns its output y (B,T,Wo). */
+static const float *layer_forward(fastfnet_model *m, int l, const float *x, const fastfnet_batch *b, int train, float pd, float pa) {
+    const fastfnet_config *c = &m->cfg;
+    fastfnet_layer_acts *L = &m->A.layer[l];
+    fastfnet_layer_params *p = &m->P.layer[l];
+    int T = b->T, Wo = fastfnet_config_width(c, l + 1), Fw = fastfnet_width_ffn(c, Wo);
+    size_t BT = (size_t)b->B * T;
+    mix_residual r = layer_mix_forward(m, l, x, b, pd, pa);
+    if (m->pooled_only && !train && l == c->num_layers - 1) return layer_cls_forward(m, l, &r, b->B, T);
+    /* the mixing's Add & Norm in one pass per row */
+    fastfnet_residual_layernorm_forward(L->h, L->sum1, L->ln1_mean, L->ln1_rstd, r.mask, L->sum1, r.resid, p->ln1_w, p->ln1_b,
+                                        (int)BT, Wo, c->layer_norm_eps, r.p, r.seed, r.first);
+    fastfnet_linear_gelu_forward(L->g, L->a, L->h, p->w1, p->b1, (int)BT, Wo, Fw);
+    fastfnet_linear_forward(L->sum2, L->g, p->w2, p->b2, (int)BT, Fw, Wo);
+    fastfnet_residual_layernorm_forward(L->y, L->sum2, L->ln2_mean, L->ln2_rstd, L->o_drop, L->sum2, L->h, p->ln2_w, p->ln2_b,
+                                        (int)BT, Wo, c->layer_norm_eps, pd, next_seed(m), (size_t)b->row0 * T * Wo);
+    return L->y;
+}
+
+/* The pooler, classifier, NSP and MLM heads on the final hidden state x (B,T,Df): the batch's loss. */
+static float heads_forward(fastfnet_model *m, const fastfnet_batch *b, const float *x, int train, float pd) {
+    const fastfnet_config *c = &m->cfg;
+    fastfnet_acts *A = &m->A;
+    int B = b->B, T = b->T, Df = fastfnet_config_width(c, c->num_layers);
     float loss = 0.0f;
     m->mlm_count = m->nsp_count = m->cls_count = 0;
     if (c->heads & FASTFNET_HEAD_POOLER) {
@@ -640,7 +642,7 @@ float fastfnet_model_forward(fastfnet_model *m, const fastfnet_batch *b, int tra
         fastfnet_tanh_forward(A->pooled, A->pooled, (size_t)B * Df);
     }
     if (c->heads & FASTFNET_HEAD_CLS) {
-        fastfnet_dropout_forward(A->cls_in, A->cls_drop, A->pooled, (size_t)B * Df, pd, next_seed(m), r0 * Df);
+        fastfnet_dropout_forward(A->cls_in, A->cls_drop, A->pooled, (size_t)B * Df, pd, next_seed(m), (size_t)b->row0 * Df);
         fastfnet_linear_forward(A->cls_logits, A->cls_in, m->P.cls_w, m->P.cls_b, B, Df, c->num_labels);
         if (b->cls_labels)
             loss += head_loss(fastfnet_crossentropy_forward(A->cls_probs, A->cls_logits, b->cls_labels, B, c->num_labels, &m->cls_count),
@@ -658,6 +660,23 @@ float fastfnet_model_forward(fastfnet_model *m, const fastfnet_batch *b, int tra
         if (b->mlm_labels) loss += head_loss(mean, &m->mlm_count, b->mlm_denom);
     }
     return loss;
+}
+
+float fastfnet_model_forward(fastfnet_model *m, const fastfnet_batch *b, int train) {
+    /* ids or labels outside the model would index past its tensors: such a batch is not run at all */
+    if (fastfnet_model_check_batch(m, b, m->error, sizeof m->error) || make_plans(m, b->T, m->error, sizeof m->error)) {
+        m->B = 0;
+        return NAN;
+    }
+    m->error[0] = 0;
+    const fastfnet_config *c = &m->cfg;
+    float pd = train ? c->hidden_dropout : 0.0f, pa = train ? c->attn_dropout : 0.0f;
+    bind_batch(m, b, train);
+    embeddings_forward(m, b, pd);
+    const float *x = m->A.emb_out;
+    for (int l = 0; l < c->num_layers; l++)
+        x = c->mixing[l] == FASTFNET_MIX_FAST_FOURIER_PAD ? fastfnet_padblock_forward(m, l, x, b, train) : layer_forward(m, l, x, b, train, pd, pa);
+    return heads_forward(m, b, x, train, pd);
 }
 
 /* ---------- backward ---------- */
