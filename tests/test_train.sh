@@ -71,7 +71,15 @@ at=$(cat killed/checkpoints/LATEST 2>/dev/null)
 [ "$krc" -eq 137 ] && [ -n "$at" ] && [ $((10#${at#step-})) -lt 60 ] && ! grep -q '"final"' killed/metrics.jsonl &&
     ok "kill -9 landed before the end of the run (status $krc, newest checkpoint $at of 60 steps)" ||
     bad "kill -9 did not interrupt the run: status $krc, newest checkpoint ${at:-none}"
+# temporary files of writers that are gone (a kill -9 between writing and renaming) go at the next save; a live
+# writer's, and a file that is no temporary of a run file, stay
+dead=$(sh -c 'echo $$')
+touch killed/checkpoints/LATEST.tmp.$dead killed/config.json.tmp.$dead.3 killed/notes.tmp.$dead killed/config.json.tmp.$$
 "$FF" train "${TR[@]}" --resume killed >/dev/null 2>resume.log || bad "resume failed: $(tail -2 resume.log)"
+[ ! -e killed/checkpoints/LATEST.tmp.$dead ] && [ ! -e killed/config.json.tmp.$dead.3 ] && [ -e killed/notes.tmp.$dead ] &&
+    [ -e killed/config.json.tmp.$$ ] && ok "a dead writer's temporary files are removed by the next save; a live one's and the user's stay" ||
+    bad "stale temporaries: $(ls killed killed/checkpoints | tr '\n' ' ')"
+rm -f killed/config.json.tmp.$$ killed/notes.tmp.$dead
 r=$(tensors_equal full/model.safetensors killed/model.safetensors)
 [ "$r" = identical ] && ok "kill -9 after ${at:-?} then --resume: weights bit-identical to the uninterrupted run (1 thread)" ||
     bad "kill -9 + resume: $r"

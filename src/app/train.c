@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -855,6 +856,33 @@ static int list_steps(const char *ckdir, long *steps, int cap, int clear_tmp) {
     return k;
 }
 
+/* Whether name is a temporary file of fastfnet_atomic_open ("NAME.tmp.PID" or "NAME.tmp.PID.I") whose writer is
+ * gone: a process killed while it wrote. This process's and a live one's are not touched. */
+static int stale_tmp(const char *dir, const char *name, int owned) {
+    const char *t = strstr(name, ".tmp.");
+    if (!t || t == name) return 0;
+    char *end, p[4400];
+    errno = 0;
+    long pid = strtol(t + 5, &end, 10);
+    if (errno || end == t + 5 || pid <= 0 || (*end && *end != '.') || pid == (long)getpid()) return 0;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) return 0;
+    /* outside the checkpoints directory only the temporary of a file that is there (model.safetensors.tmp.PID
+     * beside model.safetensors), so nothing of the user's goes */
+    if (owned) return 1;
+    return (size_t)(t - name) < 256 && !fastfnet_path(p, sizeof p, NULL, 0, "%s/%.*s", dir, (int)(t - name), name) && file_exists(p);
+}
+
+/* Removes dir's stale temporary files (stale_tmp); owned: a directory only fastfnet writes (checkpoints). */
+static void clear_stale_tmp(const char *dir, int owned) {
+    DIR *dd = opendir(dir);
+    if (!dd) return;
+    struct dirent *e;
+    char p[4400];
+    while ((e = readdir(dd)))
+        if (stale_tmp(dir, e->d_name, owned) && !fastfnet_path(p, sizeof p, NULL, 0, "%s/%s", dir, e->d_name)) unlink(p);
+    closedir(dd);
+}
+
 /* Keep the `keep` newest step directories, and always `newest` (the one LATEST names; -1: none). */
 static void prune_checkpoints(const char *ckdir, int keep, long newest) {
     long steps[4096];
@@ -886,6 +914,8 @@ static int save_checkpoint(const char *out, fastfnet_model *m, const float *mm, 
         fastfnet_path(tmp, sizeof tmp, err, n, "%s.tmp", fin) || fastfnet_path(p, sizeof p, err, n, "%s/LATEST", ck))
         return -1;
     if (mkdir_p(ck)) return fastfnet_err(err, n, "%s: cannot create (%s)", ck, strerror(errno));
+    clear_stale_tmp(ck, 1); /* LATEST.tmp.PID of a run killed while it named its newest checkpoint */
+    clear_stale_tmp(out, 0);
     rm_rf_dir(tmp);
     if (write_checkpoint_dir(tmp, m, mm, vv, d, s, opts_json, err, n)) {
         rm_rf_dir(tmp); /* a failed save (a full disk) leaves nothing half-written and gives its room back */
