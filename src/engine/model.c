@@ -685,7 +685,6 @@ void fastfnet_model_zero_grad(fastfnet_model *m) {
     if (m->grads) memset(m->grads, 0, m->num_params * sizeof(float));
 }
 
-static void zero(float *p, size_t n) { fastfnet_zero(p, n); }
 
 /* Backward of mlm_forward: adds the gradient of the selected rows' hidden states into dy (B,T,Df). */
 static void mlm_backward(fastfnet_model *m, float *dy) {
@@ -695,7 +694,7 @@ static void mlm_backward(fastfnet_model *m, float *dy) {
     int M = m->mlm_n, E = c->hidden_size, V = c->vocab_size, Df = fastfnet_config_width(c, c->num_layers);
     float s = 1.0f / m->mlm_count;
     float *dt3 = A->gE;
-    zero(dt3, (size_t)M * E);
+    fastfnet_zero(dt3, (size_t)M * E);
     for (int r0 = 0; r0 < M; r0 += A->mlm_cap) {
         int n = M - r0 < A->mlm_cap ? M - r0 : A->mlm_cap, cnt;
         if (M > A->mlm_cap) mlm_chunk(m, r0, n, &cnt); /* only the last chunk's probabilities are still there */
@@ -711,10 +710,10 @@ static void mlm_backward(fastfnet_model *m, float *dy) {
     }
     float *dt2 = A->t3; /* t3 is dead now: reuse it */
     fastfnet_layernorm_backward(dt2, G->mlm_ln_w, G->mlm_ln_b, dt3, A->t2, P->mlm_ln_w, A->t_mean, A->t_rstd, M, E);
-    zero(dt3, (size_t)M * E);
+    fastfnet_zero(dt3, (size_t)M * E);
     fastfnet_gelu_backward(dt3, A->t1, dt2, (size_t)M * E);
     float *din = A->gX1; /* free until the layer loop */
-    zero(din, (size_t)M * Df);
+    fastfnet_zero(din, (size_t)M * Df);
     fastfnet_linear_backward(din, G->mlm_w, G->mlm_b, dt3, A->mlm_in, P->mlm_w, M, Df, E);
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < M; r++) {
@@ -743,11 +742,11 @@ static void pooler_backward(fastfnet_model *m, float *dy) {
     int B = m->B, T = m->T, Df = fastfnet_config_width(c, c->num_layers);
     float pd = m->train ? c->hidden_dropout : 0.0f;
     float *dpooled = A->gpool;
-    zero(dpooled, (size_t)B * Df);
+    fastfnet_zero(dpooled, (size_t)B * Df);
     if ((c->heads & FASTFNET_HEAD_CLS) && m->cls_count) {
         xent_grad_inplace(A->cls_probs, m->cls_labels, B, c->num_labels, m->cls_count);
         float *dcin = A->gtmp;
-        zero(dcin, (size_t)B * Df);
+        fastfnet_zero(dcin, (size_t)B * Df);
         fastfnet_linear_backward(dcin, G->cls_w, G->cls_b, A->cls_probs, A->cls_in, P->cls_w, B, Df, c->num_labels);
         fastfnet_dropout_backward(dpooled, dcin, A->cls_drop, (size_t)B * Df, pd);
     }
@@ -756,10 +755,10 @@ static void pooler_backward(fastfnet_model *m, float *dy) {
         fastfnet_linear_backward(dpooled, G->nsp_w, G->nsp_b, A->nsp_probs, A->pooled, P->nsp_w, B, Df, 2);
     }
     float *dpre = A->gtmp;
-    zero(dpre, (size_t)B * Df);
+    fastfnet_zero(dpre, (size_t)B * Df);
     fastfnet_tanh_backward(dpre, A->pooled, dpooled, (size_t)B * Df);
     float *dpin = A->gpool;
-    zero(dpin, (size_t)B * Df);
+    fastfnet_zero(dpin, (size_t)B * Df);
     fastfnet_linear_backward(dpin, G->pool_w, G->pool_b, dpre, A->pool_in, P->pool_w, B, Df, Df);
     for (int i = 0; i < B; i++)
         for (int j = 0; j < Df; j++) dy[(size_t)i * T * Df + j] += dpin[(size_t)i * Df + j];
@@ -783,7 +782,7 @@ static float *layer_ffn_backward(fastfnet_model *m, int l, const float *dy) {
     if (pd > 0.0f) fastfnet_dropout_backward(dO, dsum2, La->o_drop, nWo, pd);
     /* g is not kept per layer (see layout): recomputed from a, with gelu's derivative into dA */
     fastfnet_gelu_forward_deriv(La->g, dA, La->a, BT * Fw);
-    zero(dG, BT * Fw);
+    fastfnet_zero(dG, BT * Fw);
     fastfnet_linear_backward(dG, g->w2, g->b2, dO, La->g, p->w2, (int)BT, Fw, Wo);
     fastfnet_gelu_backward_deriv(dA, g->b1, dG, (int)BT, Fw);
     fastfnet_linear_backward(dh, g->w1, NULL, dA, La->h, p->w1, (int)BT, Wo, Fw);
@@ -803,11 +802,11 @@ static void attention_mix_backward(fastfnet_model *m, int l, float *dx, const fl
     float pd = m->train ? c->hidden_dropout : 0.0f, pa = m->train ? c->attn_dropout : 0.0f;
     float *dproj = A->gC, *dctx = A->gA; /* gB holds dsum1 (layer_ffn_backward); gA is free again */
     fastfnet_dropout_backward(dproj, dsum1, La->mix_drop, nW, pd);
-    zero(dctx, nW);
+    fastfnet_zero(dctx, nW);
     fastfnet_linear_backward(dctx, g->o_w, g->o_b, dproj, La->ctx, p->o_w, (int)BT, W, W);
-    zero(A->gq, nW);
-    zero(A->gk, nW);
-    zero(A->gv, nW);
+    fastfnet_zero(A->gq, nW);
+    fastfnet_zero(A->gk, nW);
+    fastfnet_zero(A->gv, nW);
     fastfnet_attention_backward(A->gq, A->gk, A->gv, A->att_scratch, A->att_slots, dctx, La->ctx, La->lse, La->q, La->k, La->v,
                            A->keymask, B, T, W, c->num_heads, pa, La->att_seed, m->row0);
     fastfnet_linear_backward(dx, g->q_w, g->q_b, A->gq, x, p->q_w, (int)BT, W, W);
@@ -842,7 +841,7 @@ static void layer_backward(fastfnet_model *m, int l, float *dx, float *dy) {
     /* an identity residual (attention, or Fourier W -> W) starts dx at dsum1; the mixing's share adds to it */
     size_t n = (size_t)m->B * m->T * fastfnet_config_width(c, l);
     if (fastfnet_config_width(c, l) == fastfnet_config_width(c, l + 1)) fastfnet_copy(dx, dsum1, n);
-    else zero(dx, n);
+    else fastfnet_zero(dx, n);
     const float *x = fastfnet_layer_output(&m->A, l - 1);
     if (c->mixing[l] == FASTFNET_MIX_ATTENTION) attention_mix_backward(m, l, dx, dsum1, x);
     else fourier_mix_backward(m, l, dx, dsum1, x);
@@ -857,7 +856,7 @@ static void embeddings_backward(fastfnet_model *m, float *dy, float *scratch) {
     size_t BT = (size_t)B * T;
     float pd = m->train ? c->hidden_dropout : 0.0f;
     float *dln = A->gE, *dproj = scratch;
-    zero(dln, BT * E);
+    fastfnet_zero(dln, BT * E);
     fastfnet_dropout_backward(dproj, dy, A->emb_drop, BT * E, pd);
     fastfnet_linear_backward(dln, G->proj_w, G->proj_b, dproj, A->emb_ln, P->proj_w, (int)BT, E, E);
     float *dsum = dy;
@@ -873,7 +872,7 @@ int fastfnet_model_backward(fastfnet_model *m) {
     if (m->B == 0) return -1; /* the last forward refused its batch: its message stays */
     /* gradient of the final hidden state, (B,T,Df) */
     float *dy = A->gX0, *dx = A->gX1;
-    zero(dy, (size_t)m->B * m->T * fastfnet_config_width(c, c->num_layers));
+    fastfnet_zero(dy, (size_t)m->B * m->T * fastfnet_config_width(c, c->num_layers));
     if ((c->heads & FASTFNET_HEAD_MLM) && m->mlm_count && m->mlm_n) mlm_backward(m, dy);
     if (c->heads & FASTFNET_HEAD_POOLER) pooler_backward(m, dy);
     for (int l = c->num_layers - 1; l >= 0; l--) {

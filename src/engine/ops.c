@@ -279,8 +279,7 @@ void fastfnet_residual_layernorm_forward(float *out, float *sum, float *mean, fl
 
 void fastfnet_dropout_backward(float *dinp, const float *dout, const uint8_t *mask, size_t n, float p) {
     if (p <= 0.0f) {
-#pragma omp parallel for simd schedule(static)
-        for (size_t i = 0; i < n; i++) dinp[i] = dout[i];
+        fastfnet_copy(dinp, dout, n);
         return;
     }
     float scale = 1.0f / (1.0f - p);
