@@ -223,6 +223,95 @@ static int get_name(const fastfnet_json *j, const char *key, const char *const *
     return fastfnet_err(err, n, "config field \"%s\": \"%s\" must be %s or %s", key, show_value(v, shown), names[0], names[1]);
 }
 
+/* The numeric fields (the defaults stay where a field is absent); nonzero with the message on the first bad one. */
+static int config_read_numbers(const fastfnet_json *j, fastfnet_config *c, char *err, size_t n) {
+    return get_int(j, "vocab_size", &c->vocab_size, err, n) || get_int(j, "hidden_size", &c->hidden_size, err, n) ||
+           get_int(j, "num_hidden_layers", &c->num_layers, err, n) ||
+           get_int(j, "intermediate_size", &c->intermediate_size, err, n) ||
+           get_int(j, "max_position_embeddings", &c->max_position, err, n) ||
+           get_int(j, "type_vocab_size", &c->type_vocab_size, err, n) ||
+           get_int(j, "num_attention_heads", &c->num_heads, err, n) ||
+           get_int(j, "num_labels", &c->num_labels, err, n) ||
+           get_int(j, "pad_token_id", &c->pad_token_id, err, n) ||
+           get_float(j, "hidden_dropout_prob", &c->hidden_dropout, err, n) ||
+           get_float(j, "attention_probs_dropout_prob", &c->attn_dropout, err, n) ||
+           get_float(j, "initializer_range", &c->initializer_range, err, n) ||
+           get_float(j, "layer_norm_eps", &c->layer_norm_eps, err, n);
+}
+
+/* fastfnet_mixing, one name per layer (c->num_layers already checked against FASTFNET_MAX_LAYERS). */
+static int config_read_mixing(const fastfnet_json *j, fastfnet_config *c, char *err, size_t n) {
+    const fastfnet_json *mix = fastfnet_json_get(j, "fastfnet_mixing");
+    if (!mix) return 0;
+    if (mix->type != FASTFNET_JSON_ARRAY || mix->n != c->num_layers)
+        return fastfnet_err(err, n, "fastfnet_mixing must be a list of num_hidden_layers (%d) strings", c->num_layers);
+    for (int i = 0; i < mix->n; i++) {
+        const fastfnet_json *e = &mix->items[i];
+        int k = -1;
+        for (int q = 0; q < 4 && e->type == FASTFNET_JSON_STRING; q++)
+            if (!strcmp(e->str, MIX_NAMES[q])) k = q;
+        if (k < 0)
+            return fastfnet_err(err, n, "fastfnet_mixing[%d] must be one of fourier, fast_fourier, attention, "
+                                        "fast_fourier_pad", i);
+        c->mixing[i] = (fastfnet_mixing)k;
+    }
+    return 0;
+}
+
+static int config_read_residual(const fastfnet_json *j, fastfnet_config *c, char *err, size_t n) {
+    char shown[48];
+    const char *res = fastfnet_json_get_str(j, "fastfnet_residual");
+    if (!res) return 0;
+    int k = -1;
+    for (int q = 0; q < 4; q++)
+        if (!strcmp(res, RES_NAMES[q])) k = q;
+    if (k < 0)
+        return fastfnet_err(err, n, "fastfnet_residual \"%s\" must be dense, maxpool, avgpool or slice",
+                            show_value(res, shown));
+    c->residual = (fastfnet_residual)k;
+    return 0;
+}
+
+/* fastfnet_pad and fastfnet_block_ffn, each kept as it is when absent. */
+static int config_read_pad_block_ffn(const fastfnet_json *j, fastfnet_config *c, char *err, size_t n) {
+    int pad = c->pad, bffn = c->block_ffn;
+    if (get_name(j, "fastfnet_pad", PAD_NAMES, 2, &pad, err, n) ||
+        get_name(j, "fastfnet_block_ffn", BFFN_NAMES, 2, &bffn, err, n))
+        return -1;
+    c->pad = (fastfnet_pad)pad;
+    c->block_ffn = (fastfnet_block_ffn)bffn;
+    return 0;
+}
+
+/* fastfnet_heads, when present, replaces the default heads entirely. */
+static int config_read_heads(const fastfnet_json *j, fastfnet_config *c, char *err, size_t n) {
+    const fastfnet_json *hd = fastfnet_json_get(j, "fastfnet_heads");
+    if (!hd) return 0;
+    if (hd->type != FASTFNET_JSON_ARRAY) return fastfnet_err(err, n, "fastfnet_heads must be a list");
+    c->heads = 0;
+    for (int i = 0; i < hd->n; i++) {
+        int k = -1;
+        for (int q = 0; q < 4 && hd->items[i].type == FASTFNET_JSON_STRING; q++)
+            if (!strcmp(hd->items[i].str, HEAD_NAMES[q])) k = q;
+        if (k < 0) return fastfnet_err(err, n, "fastfnet_heads[%d] must be one of mlm, nsp, classifier, pooler", i);
+        c->heads |= 1 << k;
+    }
+    return 0;
+}
+
+static int config_read_fourier_impl(const fastfnet_json *j, fastfnet_config *c, char *err, size_t n) {
+    char shown[48];
+    const char *fi = fastfnet_json_get_str(j, "fastfnet_fourier_impl");
+    if (!fi) return 0;
+    static const char *FI[] = {"auto", "fft", "matrix", "naive"};
+    c->fourier_impl = -1;
+    for (int q = 0; q < 4; q++)
+        if (!strcmp(fi, FI[q])) c->fourier_impl = q;
+    if (c->fourier_impl < 0)
+        return fastfnet_err(err, n, "fastfnet_fourier_impl \"%s\" must be auto, fft or matrix", show_value(fi, shown));
+    return 0;
+}
+
 int fastfnet_config_from_json(fastfnet_config *c, const char *text, size_t len, char *err, size_t n) {
     char jerr[256], shown[48];
     fastfnet_json *j = fastfnet_json_parse(text, len, jerr, sizeof jerr);
@@ -234,18 +323,7 @@ int fastfnet_config_from_json(fastfnet_config *c, const char *text, size_t len, 
     }
     fastfnet_config_default(c, "fnet");
     c->heads = FASTFNET_HEAD_MLM | FASTFNET_HEAD_NSP | FASTFNET_HEAD_POOLER; /* HF FNetForPreTraining; loader refines */
-    if (get_int(j, "vocab_size", &c->vocab_size, err, n) || get_int(j, "hidden_size", &c->hidden_size, err, n) ||
-        get_int(j, "num_hidden_layers", &c->num_layers, err, n) ||
-        get_int(j, "intermediate_size", &c->intermediate_size, err, n) ||
-        get_int(j, "max_position_embeddings", &c->max_position, err, n) ||
-        get_int(j, "type_vocab_size", &c->type_vocab_size, err, n) ||
-        get_int(j, "num_attention_heads", &c->num_heads, err, n) || get_int(j, "num_labels", &c->num_labels, err, n) ||
-        get_int(j, "pad_token_id", &c->pad_token_id, err, n) ||
-        get_float(j, "hidden_dropout_prob", &c->hidden_dropout, err, n) ||
-        get_float(j, "attention_probs_dropout_prob", &c->attn_dropout, err, n) ||
-        get_float(j, "initializer_range", &c->initializer_range, err, n) ||
-        get_float(j, "layer_norm_eps", &c->layer_norm_eps, err, n))
-        goto done;
+    if (config_read_numbers(j, c, err, n)) goto done;
     const fastfnet_json *lab = fastfnet_json_get(j, "id2label");
     if (lab && lab->type == FASTFNET_JSON_OBJECT && !fastfnet_json_get(j, "num_labels")) c->num_labels = lab->n;
     const char *act = fastfnet_json_get_str(j, "hidden_act");
@@ -257,69 +335,10 @@ int fastfnet_config_from_json(fastfnet_config *c, const char *text, size_t len, 
         fastfnet_err(err, n, "num_hidden_layers must be in 0..%d (got %d)", FASTFNET_MAX_LAYERS, c->num_layers);
         goto done;
     }
-    const fastfnet_json *mix = fastfnet_json_get(j, "fastfnet_mixing");
-    if (mix) {
-        if (mix->type != FASTFNET_JSON_ARRAY || mix->n != c->num_layers) {
-            fastfnet_err(err, n, "fastfnet_mixing must be a list of num_hidden_layers (%d) strings", c->num_layers);
-            goto done;
-        }
-        for (int i = 0; i < mix->n; i++) {
-            const fastfnet_json *e = &mix->items[i];
-            int k = -1;
-            for (int q = 0; q < 4 && e->type == FASTFNET_JSON_STRING; q++)
-                if (!strcmp(e->str, MIX_NAMES[q])) k = q;
-            if (k < 0) {
-                fastfnet_err(err, n, "fastfnet_mixing[%d] must be one of fourier, fast_fourier, attention, fast_fourier_pad", i);
-                goto done;
-            }
-            c->mixing[i] = (fastfnet_mixing)k;
-        }
-    }
-    const char *res = fastfnet_json_get_str(j, "fastfnet_residual");
-    if (res) {
-        int k = -1;
-        for (int q = 0; q < 4; q++)
-            if (!strcmp(res, RES_NAMES[q])) k = q;
-        if (k < 0) {
-            fastfnet_err(err, n, "fastfnet_residual \"%s\" must be dense, maxpool, avgpool or slice", show_value(res, shown));
-            goto done;
-        }
-        c->residual = (fastfnet_residual)k;
-    }
-    int pad = c->pad, bffn = c->block_ffn;
-    if (get_name(j, "fastfnet_pad", PAD_NAMES, 2, &pad, err, n) || get_name(j, "fastfnet_block_ffn", BFFN_NAMES, 2, &bffn, err, n))
+    if (config_read_mixing(j, c, err, n) || config_read_residual(j, c, err, n) ||
+        config_read_pad_block_ffn(j, c, err, n) || config_read_heads(j, c, err, n) ||
+        config_read_fourier_impl(j, c, err, n))
         goto done;
-    c->pad = (fastfnet_pad)pad;
-    c->block_ffn = (fastfnet_block_ffn)bffn;
-    const fastfnet_json *hd = fastfnet_json_get(j, "fastfnet_heads");
-    if (hd) {
-        if (hd->type != FASTFNET_JSON_ARRAY) {
-            fastfnet_err(err, n, "fastfnet_heads must be a list");
-            goto done;
-        }
-        c->heads = 0;
-        for (int i = 0; i < hd->n; i++) {
-            int k = -1;
-            for (int q = 0; q < 4 && hd->items[i].type == FASTFNET_JSON_STRING; q++)
-                if (!strcmp(hd->items[i].str, HEAD_NAMES[q])) k = q;
-            if (k < 0) {
-                fastfnet_err(err, n, "fastfnet_heads[%d] must be one of mlm, nsp, classifier, pooler", i);
-                goto done;
-            }
-            c->heads |= 1 << k;
-        }
-    }
-    const char *fi = fastfnet_json_get_str(j, "fastfnet_fourier_impl");
-    if (fi) {
-        static const char *FI[] = {"auto", "fft", "matrix", "naive"};
-        c->fourier_impl = -1;
-        for (int q = 0; q < 4; q++)
-            if (!strcmp(fi, FI[q])) c->fourier_impl = q;
-        if (c->fourier_impl < 0) {
-            fastfnet_err(err, n, "fastfnet_fourier_impl \"%s\" must be auto, fft or matrix", show_value(fi, shown));
-            goto done;
-        }
-    }
     rc = fastfnet_config_validate(c, err, n);
 done:
     fastfnet_json_free(j);

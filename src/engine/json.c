@@ -119,6 +119,40 @@ static void skip_ws(json_parser *p) {
     }
 }
 
+/* Decodes the escape at the backslash s[*ip] into buf + *o and advances both; -1 with the message (buf stays
+ * the caller's). A surrogate pair is one escape of 12 bytes. */
+static int decode_escape(json_parser *p, size_t end, char *buf, size_t *o, size_t *ip) {
+    const unsigned char *s = p->s;
+    size_t i = *ip;
+    /* parse_string's scan guarantees a backslash is never the last byte before the closing quote */
+    unsigned char e = s[i + 1];
+    const char *simple = strchr("\"\\/bfnrt", e);
+    if (e && simple) {
+        static const char map[] = "\"\\/\b\f\n\r\t";
+        buf[(*o)++] = map[simple - "\"\\/bfnrt"];
+        *ip = i + 2;
+        return 0;
+    }
+    uint32_t cp, lo;
+    if (e != 'u' || end - i < 6 || hex4(s + i + 2, &cp) != 0) {
+        char b[8];
+        if (e == 'u') return json_fail(p, i, "invalid \\u escape (needs 4 hex digits)");
+        return json_fail(p, i, "invalid escape '\\' followed by %s", json_show_byte(e, b));
+    }
+    if (cp >= 0xdc00 && cp <= 0xdfff) return json_fail(p, i, "lone low surrogate \\u%04X", (unsigned)cp);
+    if (cp >= 0xd800 && cp <= 0xdbff) {
+        if (end - i < 12 || s[i + 6] != '\\' || s[i + 7] != 'u' || hex4(s + i + 8, &lo) != 0 ||
+            lo < 0xdc00 || lo > 0xdfff)
+            return json_fail(p, i, "lone high surrogate \\u%04X (must be followed by a low surrogate)",
+                             (unsigned)cp);
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+        i += 6;
+    }
+    *o += utf8_put(buf + *o, cp);
+    *ip = i + 6;
+    return 0;
+}
+
 /* Decodes the string starting at the opening quote at p->pos. */
 static int parse_string(json_parser *p, char **out, size_t *out_len) {
     const unsigned char *s = p->s;
@@ -150,38 +184,10 @@ static int parse_string(json_parser *p, char **out, size_t *out_len) {
             i++;
             continue;
         }
-        /* the scan above guarantees a backslash is never the last byte before the closing quote */
-        unsigned char e = s[i + 1];
-        const char *simple = strchr("\"\\/bfnrt", e);
-        if (e && simple) {
-            static const char map[] = "\"\\/\b\f\n\r\t";
-            buf[o++] = map[simple - "\"\\/bfnrt"];
-            i += 2;
-            continue;
-        }
-        uint32_t cp, lo;
-        if (e != 'u' || end - i < 6 || hex4(s + i + 2, &cp) != 0) {
-            char b[8];
+        if (decode_escape(p, end, buf, &o, &i) != 0) {
             free(buf);
-            if (e == 'u') return json_fail(p, i, "invalid \\u escape (needs 4 hex digits)");
-            return json_fail(p, i, "invalid escape '\\' followed by %s", json_show_byte(e, b));
+            return -1;
         }
-        if (cp >= 0xdc00 && cp <= 0xdfff) {
-            free(buf);
-            return json_fail(p, i, "lone low surrogate \\u%04X", (unsigned)cp);
-        }
-        if (cp >= 0xd800 && cp <= 0xdbff) {
-            if (end - i < 12 || s[i + 6] != '\\' || s[i + 7] != 'u' || hex4(s + i + 8, &lo) != 0 ||
-                lo < 0xdc00 || lo > 0xdfff) {
-                free(buf);
-                return json_fail(p, i, "lone high surrogate \\u%04X (must be followed by a low surrogate)",
-                                 (unsigned)cp);
-            }
-            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-            i += 6;
-        }
-        o += utf8_put(buf + o, cp);
-        i += 6;
     }
     buf[o] = 0;
     *out = buf;
@@ -334,6 +340,38 @@ static int check_duplicate_keys(json_parser *p, json_keyref *refs, int n) {
     return 0;
 }
 
+/* Keeps one key reference per item (cap of them), for check_duplicate_keys once the object is read. */
+static int reserve_keyref(json_parser *p, json_keyref **refs, int *rcap, int cap, int n) {
+    if (n < *rcap) return 0;
+    json_keyref *r = realloc(*refs, (size_t)cap * sizeof *r);
+    if (!r) return json_fail(p, p->pos, "out of memory");
+    *refs = r;
+    *rcap = cap;
+    return 0;
+}
+
+/* One "key": value member, the key's quote at p->pos, stored as item out->n with its key reference. */
+static int parse_member(json_parser *p, fastfnet_json *out, json_keyref *refs, int depth) {
+    size_t kpos = p->pos;
+    char *key;
+    size_t klen;
+    if (parse_string(p, &key, &klen) != 0) return -1;
+    skip_ws(p);
+    if (p->pos >= p->len || p->s[p->pos] != ':') {
+        free(key);
+        return json_fail(p, p->pos, "expected ':' after object key");
+    }
+    p->pos++;
+    if (parse_value(p, &out->items[out->n], depth + 1) != 0) {
+        free(key);
+        return -1;
+    }
+    out->keys[out->n] = key;
+    refs[out->n] = (json_keyref){key, klen, kpos};
+    out->n++;
+    return 0;
+}
+
 static int parse_object(json_parser *p, fastfnet_json *out, int depth) {
     out->type = FASTFNET_JSON_OBJECT;
     p->pos++;
@@ -350,34 +388,9 @@ static int parse_object(json_parser *p, fastfnet_json *out, int depth) {
             else json_fail(p, p->pos, "expected a string key in object");
             goto fail;
         }
-        if (reserve_item(p, out, &cap, 1) != 0) goto fail;
-        if (out->n >= rcap) {
-            json_keyref *r = realloc(refs, (size_t)cap * sizeof *r);
-            if (!r) {
-                json_fail(p, p->pos, "out of memory");
-                goto fail;
-            }
-            refs = r;
-            rcap = cap;
-        }
-        size_t kpos = p->pos;
-        char *key;
-        size_t klen;
-        if (parse_string(p, &key, &klen) != 0) goto fail;
-        skip_ws(p);
-        if (p->pos >= p->len || p->s[p->pos] != ':') {
-            free(key);
-            json_fail(p, p->pos, "expected ':' after object key");
+        if (reserve_item(p, out, &cap, 1) != 0 || reserve_keyref(p, &refs, &rcap, cap, out->n) != 0 ||
+            parse_member(p, out, refs, depth) != 0)
             goto fail;
-        }
-        p->pos++;
-        if (parse_value(p, &out->items[out->n], depth + 1) != 0) {
-            free(key);
-            goto fail;
-        }
-        out->keys[out->n] = key;
-        refs[out->n] = (json_keyref){key, klen, kpos};
-        out->n++;
         skip_ws(p);
         if (p->pos < p->len && p->s[p->pos] == ',') {
             p->pos++;

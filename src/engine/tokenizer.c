@@ -649,9 +649,8 @@ static int word_cmp(const void *x, const void *y, void *arg) {
     return a->len < b->len ? -1 : a->len > b->len;
 }
 
-static fastfnet_tokenizer *train_word(const uint8_t *s, size_t len, int vocab_size, int min_freq) {
-    str_map counts;
-    smap_init(&counts);
+/* Counts each whitespace-separated word of s; stops early when memory runs out (tok_failed says so). */
+static void count_words(str_map *counts, const uint8_t *s, size_t len) {
     for (size_t i = 0; i < len;) {
         if (tok_class(s[i]) == TC_SPACE) {
             i++;
@@ -660,12 +659,26 @@ static fastfnet_tokenizer *train_word(const uint8_t *s, size_t len, int vocab_si
         size_t j = i;
         while (j < len && tok_class(s[j]) != TC_SPACE) j++;
         uint64_t h = tok_hash(s + i, j - i);
-        int64_t e = smap_find(&counts, s + i, j - i, h);
-        if (e >= 0) counts.e[e].val++;
-        else if (smap_insert(&counts, s + i, j - i, h, 1)) break;
+        int64_t e = smap_find(counts, s + i, j - i, h);
+        if (e >= 0) counts->e[e].val++;
+        else if (smap_insert(counts, s + i, j - i, h, 1)) break;
         i = j;
     }
-    /* A word must be storable as a JSON key (valid UTF-8, no NUL) and must not shadow a special. */
+}
+
+/* A word must be storable as a JSON key (valid UTF-8, no NUL) and must not shadow a special. */
+static int word_fits_vocab(const uint8_t *p, size_t n) {
+    if (memchr(p, 0, n) || !fastfnet_json_utf8_valid((const char *)p, n)) return 0;
+    int special = 0;
+    for (int k = 0; k < FASTFNET_TOK_NUM_SPECIAL; k++)
+        special |= strlen(g_special[k]) == n && memcmp(g_special[k], p, n) == 0;
+    return !special;
+}
+
+static fastfnet_tokenizer *train_word(const uint8_t *s, size_t len, int vocab_size, int min_freq) {
+    str_map counts;
+    smap_init(&counts);
+    count_words(&counts, s, len);
     int32_t *keep = fastfnet_malloc((counts.n + 1) * sizeof *keep);
     fastfnet_tokenizer *t = keep && !tok_failed ? tok_alloc(FASTFNET_TOK_WORD) : NULL;
     if (!t) {
@@ -679,11 +692,7 @@ static fastfnet_tokenizer *train_word(const uint8_t *s, size_t len, int vocab_si
         const uint8_t *p = counts.arena + counts.e[e].off;
         size_t n = counts.e[e].len;
         if (counts.e[e].val < (min_freq < 1 ? 1 : min_freq)) continue;
-        if (memchr(p, 0, n) || !fastfnet_json_utf8_valid((const char *)p, n)) continue;
-        int special = 0;
-        for (int k = 0; k < FASTFNET_TOK_NUM_SPECIAL; k++)
-            special |= strlen(g_special[k]) == n && memcmp(g_special[k], p, n) == 0;
-        if (!special) keep[nk++] = (int32_t)e;
+        if (word_fits_vocab(p, n)) keep[nk++] = (int32_t)e;
     }
     qsort_r(keep, nk, sizeof *keep, word_cmp, &counts);
     if (nk > (size_t)(vocab_size - FASTFNET_TOK_NUM_SPECIAL)) nk = (size_t)(vocab_size - FASTFNET_TOK_NUM_SPECIAL);
@@ -867,125 +876,185 @@ static int merges_grow(fastfnet_tokenizer *t, size_t *mcap) {
     return 0;
 }
 
-static fastfnet_tokenizer *train_bpe(const uint8_t *s, size_t len, int vocab_size, int min_freq) {
-    int64_t min_pair = min_freq < 2 ? 2 : min_freq;
-    /* 1. distinct chunks and their counts */
-    str_map chunks;
-    smap_init(&chunks);
+/* Step 1 of BPE training: counts each distinct chunk of s into chunks, and returns the longest chunk's length
+ * (at least 1). Stops early when memory runs out (tok_failed says so). */
+static size_t count_chunks(str_map *chunks, const uint8_t *s, size_t len) {
     size_t maxlen = 1;
     for (size_t i = 0; i < len;) {
         size_t j = tok_chunk_end(s, len, i);
         if (j - i > INT32_MAX) j = i + INT32_MAX;
         uint64_t h = tok_hash(s + i, j - i);
-        int64_t e = smap_find(&chunks, s + i, j - i, h);
-        if (e >= 0) chunks.e[e].val++;
-        else if (smap_insert(&chunks, s + i, j - i, h, 1)) break;
+        int64_t e = smap_find(chunks, s + i, j - i, h);
+        if (e >= 0) chunks->e[e].val++;
+        else if (smap_insert(chunks, s + i, j - i, h, 1)) break;
         if (j - i > maxlen) maxlen = j - i;
         i = j;
     }
-    bpe_state st;
-    memset(&st, 0, sizeof st);
-    st.nw = chunks.n;
-    st.sym = fastfnet_malloc((chunks.alen + 1) * sizeof *st.sym);
-    st.woff = fastfnet_malloc((st.nw + 1) * sizeof *st.woff);
-    st.wlen = fastfnet_malloc((st.nw + 1) * sizeof *st.wlen);
-    st.wfreq = fastfnet_malloc((st.nw + 1) * sizeof *st.wfreq);
-    st.wstamp = fastfnet_malloc((st.nw + 1) * sizeof *st.wstamp);
-    int32_t *tmp = fastfnet_malloc(maxlen * sizeof *tmp);
-    fastfnet_tokenizer *t = NULL;
-    tok_buf bytes = {0}, cat = {0};
-    uint64_t *off = NULL;
-    size_t off_cap = 0, mcap = 0;
-    str_map tokmap = {0};
-    u64_map merged = {0};
-    if (!st.sym || !st.woff || !st.wlen || !st.wfreq || !st.wstamp || !tmp) tok_fail(TOK_OOM);
-    for (size_t w = 0; w < st.nw && !tok_failed; w++) {
-        const smap_entry *e = &chunks.e[w];
-        st.woff[w] = e->off; /* chunks are stored back to back, so symbol offsets equal byte offsets */
-        st.wlen[w] = (int32_t)e->len;
-        st.wfreq[w] = e->val;
-        st.wstamp[w] = -1;
-        for (uint32_t i = 0; i < e->len; i++) st.sym[e->off + i] = TOK_BYTE0 + chunks.arena[e->off + i];
+    return maxlen;
+}
+
+/* One word of byte symbols per chunk, and *tmp, merge_word's scratch for the longest word (maxlen symbols).
+ * When an allocation fails, tok_failed says so and st is only fit to be freed. */
+static void bpe_words_init(bpe_state *st, const str_map *chunks, size_t maxlen, int32_t **tmp) {
+    memset(st, 0, sizeof *st);
+    st->nw = chunks->n;
+    st->sym = fastfnet_malloc((chunks->alen + 1) * sizeof *st->sym);
+    st->woff = fastfnet_malloc((st->nw + 1) * sizeof *st->woff);
+    st->wlen = fastfnet_malloc((st->nw + 1) * sizeof *st->wlen);
+    st->wfreq = fastfnet_malloc((st->nw + 1) * sizeof *st->wfreq);
+    st->wstamp = fastfnet_malloc((st->nw + 1) * sizeof *st->wstamp);
+    *tmp = fastfnet_malloc(maxlen * sizeof **tmp);
+    if (!st->sym || !st->woff || !st->wlen || !st->wfreq || !st->wstamp || !*tmp) tok_fail(TOK_OOM);
+    for (size_t w = 0; w < st->nw && !tok_failed; w++) {
+        const smap_entry *e = &chunks->e[w];
+        st->woff[w] = e->off; /* chunks are stored back to back, so symbol offsets equal byte offsets */
+        st->wlen[w] = (int32_t)e->len;
+        st->wfreq[w] = e->val;
+        st->wstamp[w] = -1;
+        for (uint32_t i = 0; i < e->len; i++) st->sym[e->off + i] = TOK_BYTE0 + chunks->arena[e->off + i];
     }
+}
+
+/* Step 2: the initial pair counts, the words each pair occurs in, and every pair on the heap. */
+static void bpe_count_pairs(bpe_state *st) {
+    u64_init(&st->pmap);
+    for (size_t w = 0; w < st->nw && !tok_failed; w++) {
+        const int32_t *q = st->sym + st->woff[w];
+        for (int32_t i = 0; i + 1 < st->wlen[w]; i++) {
+            int32_t p = pair_delta(st, q[i], q[i + 1], st->wfreq[w]);
+            if (p >= 0) ivec_push(&st->plist[p], (int32_t)w);
+        }
+    }
+    for (size_t p = 0; p < st->np; p++) pheap_push(st, (int32_t)p);
+}
+
+/* The vocabulary training builds: every token's bytes (bytes, off), a bytes -> id map to notice a merge that
+ * rebuilds an existing token, and the pairs merged so far. */
+typedef struct {
+    tok_buf bytes, cat; /* cat: the concatenation of the pair being merged */
+    uint64_t *off;
+    size_t off_cap, mcap;
+    str_map tokmap;
+    u64_map merged;
+} bpe_vocab;
+
+/* Step 3: t's first tokens (the specials, then the 256 bytes), the bytes in tokmap, no merges yet. */
+static void bpe_vocab_init(bpe_vocab *v, fastfnet_tokenizer *t) {
+    tok_base(FASTFNET_TOK_BPE, &v->bytes, &v->off, &v->off_cap, &t->n_vocab);
+    smap_init(&v->tokmap);
+    for (int id = TOK_BYTE0; id < t->n_vocab && !tok_failed; id++) {
+        const uint8_t *p = (const uint8_t *)v->bytes.p + v->off[id];
+        smap_insert(&v->tokmap, p, 1, tok_hash(p, 1), id);
+    }
+    u64_init(&v->merged);
+}
+
+static void bpe_vocab_free(bpe_vocab *v) {
+    fastfnet_free(v->cat.p);
+    u64_free(&v->merged);
+    smap_free(&v->tokmap);
+    fastfnet_free(v->bytes.p);
+    fastfnet_free(v->off);
+}
+
+/* Pops the best pair worth merging into *best: 1, or 0 when none is left, the best is below min_pair, or
+ * memory ran out. Stale heap entries are requeued at their true count or dropped on the way. */
+static int bpe_best_pair(bpe_state *st, int64_t min_pair, const u64_map *merged, pair_entry *best) {
+    while (!tok_failed && st->hn) {
+        pair_entry top = pheap_pop(st);
+        int32_t p = top.p;
+        if (st->pbanned[p] || st->pcnt[p] <= 0) continue;
+        if (st->pcnt[p] != top.cnt) { /* stale: its count fell since the push; requeue at the true count */
+            pheap_push(st, p);
+            continue;
+        }
+        if (top.cnt < min_pair) return 0;
+        /* With a reused id (bpe_merged_token) a pair can come back after it was merged; a second identical
+         * merge would be a duplicate rank, so such a pair is left alone (the encoder applies the first one). */
+        if (u64_get(merged, pair_key(top.a, top.b)) >= 0) {
+            st->pbanned[p] = 1;
+            continue;
+        }
+        *best = top;
+        return 1;
+    }
+    return 0;
+}
+
+/* The id of the token a's bytes then b's: an existing token's, or a new token's; -1 when memory runs out. */
+static int32_t bpe_merged_token(bpe_vocab *v, fastfnet_tokenizer *t, int32_t a, int32_t b) {
+    v->cat.len = 0;
+    buf_add(&v->cat, v->bytes.p + v->off[a], v->off[a + 1] - v->off[a]);
+    buf_add(&v->cat, v->bytes.p + v->off[b], v->off[b + 1] - v->off[b]);
+    uint64_t h = tok_hash((const uint8_t *)v->cat.p, v->cat.len);
+    int64_t e = smap_find(&v->tokmap, (const uint8_t *)v->cat.p, v->cat.len, h);
+    /* e.g. ("ab","c") after ("a","bc"): HF's trainer reuses the id too */
+    if (e >= 0) return (int32_t)v->tokmap.e[e].val;
+    if (tok_failed || TOK_GROW(v->off, v->off_cap, (size_t)t->n_vocab + 2)) return -1;
+    int32_t r = t->n_vocab++;
+    buf_add(&v->bytes, v->cat.p, v->cat.len);
+    v->off[t->n_vocab] = v->bytes.len;
+    smap_insert(&v->tokmap, (const uint8_t *)v->cat.p, v->cat.len, h, r);
+    return r;
+}
+
+/* Records (a, b) -> r as merge rank t->n_merges; -1 when memory runs out. */
+static int bpe_add_merge(bpe_vocab *v, fastfnet_tokenizer *t, int32_t a, int32_t b, int32_t r) {
+    if (merges_grow(t, &v->mcap)) return -1;
+    t->merge_a[t->n_merges] = a, t->merge_b[t->n_merges] = b, t->merge_r[t->n_merges] = r;
+    u64_put(&v->merged, pair_key(a, b), t->n_merges++);
+    return 0;
+}
+
+/* Replaces pair p = (a, b) by r in every word on its list, then requeues the pairs whose counts went up. */
+static void bpe_apply_merge(bpe_state *st, int32_t p, int32_t a, int32_t b, int32_t r, int32_t *tmp) {
+    st->step++;
+    st->ntouched = 0;
+    ivec list = st->plist[p];
+    st->plist[p] = (ivec){0}; /* the merge empties this pair; r differs from a and b, so nothing re-adds it */
+    for (int32_t k = 0; k < list.n; k++) {
+        int32_t w = list.v[k];
+        if (st->wstamp[w] == st->step) continue;
+        st->wstamp[w] = st->step;
+        merge_word(st, w, a, b, r, tmp);
+    }
+    fastfnet_free(list.v);
+    /* a count that went up needs a fresh heap entry; one that went down is fixed when popped */
+    for (size_t k = 0; k < st->ntouched; k++) {
+        int32_t q = st->touched[k];
+        if (st->pcnt[q] > st->porig[q]) pheap_push(st, q);
+    }
+}
+
+static fastfnet_tokenizer *train_bpe(const uint8_t *s, size_t len, int vocab_size, int min_freq) {
+    int64_t min_pair = min_freq < 2 ? 2 : min_freq;
+    /* 1. distinct chunks and their counts, as words of byte symbols */
+    str_map chunks;
+    smap_init(&chunks);
+    size_t maxlen = count_chunks(&chunks, s, len);
+    bpe_state st;
+    int32_t *tmp;
+    bpe_words_init(&st, &chunks, maxlen, &tmp);
+    fastfnet_tokenizer *t = NULL;
+    bpe_vocab v = {0};
     smap_free(&chunks);
     /* 2. initial pair counts */
     if (tok_failed) goto done;
-    u64_init(&st.pmap);
-    for (size_t w = 0; w < st.nw && !tok_failed; w++) {
-        const int32_t *q = st.sym + st.woff[w];
-        for (int32_t i = 0; i + 1 < st.wlen[w]; i++) {
-            int32_t p = pair_delta(&st, q[i], q[i + 1], st.wfreq[w]);
-            if (p >= 0) ivec_push(&st.plist[p], (int32_t)w);
-        }
-    }
-    for (size_t p = 0; p < st.np; p++) pheap_push(&st, (int32_t)p);
-    /* 3. the token table, and a bytes -> id map to notice a merge that rebuilds an existing token */
+    bpe_count_pairs(&st);
+    /* 3. the token table */
     t = tok_alloc(FASTFNET_TOK_BPE);
     if (!t || tok_failed) goto done;
-    tok_base(FASTFNET_TOK_BPE, &bytes, &off, &off_cap, &t->n_vocab);
-    smap_init(&tokmap);
-    for (int id = TOK_BYTE0; id < t->n_vocab && !tok_failed; id++)
-        smap_insert(&tokmap, (const uint8_t *)bytes.p + off[id], 1, tok_hash((const uint8_t *)bytes.p + off[id], 1), id);
-    u64_init(&merged);
+    bpe_vocab_init(&v, t);
     /* 4. merge the best pair until the vocabulary is full or no pair is frequent enough */
-    while (!tok_failed && t->n_vocab < vocab_size && st.hn) {
-        pair_entry top = pheap_pop(&st);
-        int32_t p = top.p;
-        if (st.pbanned[p] || st.pcnt[p] <= 0) continue;
-        if (st.pcnt[p] != top.cnt) { /* stale: its count fell since the push; requeue at the true count */
-            pheap_push(&st, p);
-            continue;
-        }
-        if (top.cnt < min_pair) break;
-        int32_t a = top.a, b = top.b;
-        /* With a reused id (below) a pair can come back after it was merged; a second identical merge
-         * would be a duplicate rank, so such a pair is left alone (the encoder applies the first one). */
-        if (u64_get(&merged, pair_key(a, b)) >= 0) {
-            st.pbanned[p] = 1;
-            continue;
-        }
-        cat.len = 0;
-        buf_add(&cat, bytes.p + off[a], off[a + 1] - off[a]);
-        buf_add(&cat, bytes.p + off[b], off[b + 1] - off[b]);
-        uint64_t h = tok_hash((const uint8_t *)cat.p, cat.len);
-        int64_t e = smap_find(&tokmap, (const uint8_t *)cat.p, cat.len, h);
-        int32_t r;
-        if (e >= 0) {
-            r = (int32_t)tokmap.e[e].val; /* e.g. ("ab","c") after ("a","bc"): HF's trainer reuses the id too */
-        } else {
-            if (tok_failed || TOK_GROW(off, off_cap, (size_t)t->n_vocab + 2)) break;
-            r = t->n_vocab++;
-            buf_add(&bytes, cat.p, cat.len);
-            off[t->n_vocab] = bytes.len;
-            smap_insert(&tokmap, (const uint8_t *)cat.p, cat.len, h, r);
-        }
-        if (merges_grow(t, &mcap)) break;
-        t->merge_a[t->n_merges] = a, t->merge_b[t->n_merges] = b, t->merge_r[t->n_merges] = r;
-        u64_put(&merged, pair_key(a, b), t->n_merges++);
-        st.step++;
-        st.ntouched = 0;
-        ivec list = st.plist[p];
-        st.plist[p] = (ivec){0}; /* the merge empties this pair; r differs from a and b, so nothing re-adds it */
-        for (int32_t k = 0; k < list.n; k++) {
-            int32_t w = list.v[k];
-            if (st.wstamp[w] == st.step) continue;
-            st.wstamp[w] = st.step;
-            merge_word(&st, w, a, b, r, tmp);
-        }
-        fastfnet_free(list.v);
-        /* a count that went up needs a fresh heap entry; one that went down is fixed when popped */
-        for (size_t k = 0; k < st.ntouched; k++) {
-            int32_t q = st.touched[k];
-            if (st.pcnt[q] > st.porig[q]) pheap_push(&st, q);
-        }
+    pair_entry top;
+    while (!tok_failed && t->n_vocab < vocab_size && bpe_best_pair(&st, min_pair, &v.merged, &top)) {
+        int32_t r = bpe_merged_token(&v, t, top.a, top.b);
+        if (r < 0 || bpe_add_merge(&v, t, top.a, top.b, r)) break;
+        bpe_apply_merge(&st, top.p, top.a, top.b, r, tmp);
     }
-    if (!tok_failed) tok_finish(t, &bytes, off);
+    if (!tok_failed) tok_finish(t, &v.bytes, v.off);
 done:
-    fastfnet_free(cat.p);
-    u64_free(&merged);
-    smap_free(&tokmap);
-    fastfnet_free(bytes.p);
-    fastfnet_free(off);
+    bpe_vocab_free(&v);
     fastfnet_free(tmp);
     bpe_state_free(&st);
     return t;
