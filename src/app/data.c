@@ -272,6 +272,30 @@ static size_t encode_all(fastfnet_tokenizer *tok, const char *s, int32_t **buf, 
     return n;
 }
 
+/* Trims *na + *nb to room tokens, the longer text first, as BERT's pair truncation; 1 when it trimmed. */
+static int trim_to_room(size_t *na, size_t *nb, size_t room) {
+    if (*na + *nb <= room) return 0;
+    while (*na + *nb > room) {
+        if (*na >= *nb) (*na)--;
+        else (*nb)--;
+    }
+    return 1;
+}
+
+/* Example i of d appended to v: [CLS] a [SEP], then b [SEP] unless tb is NULL (segment 0 ends at the first [SEP]). */
+static void push_example(fastfnet_dataset *d, ivec *v, int i, int32_t cls, int32_t sep, const int32_t *ta, size_t na,
+                         const int32_t *tb, size_t nb) {
+    d->off[i] = (int64_t)v->n;
+    iv_push(v, cls);
+    for (size_t k = 0; k < na; k++) iv_push(v, ta[k]);
+    iv_push(v, sep);
+    d->seg[i] = (int32_t)(v->n - (size_t)d->off[i]);
+    if (tb) {
+        for (size_t k = 0; k < nb; k++) iv_push(v, tb[k]);
+        iv_push(v, sep);
+    }
+}
+
 int fastfnet_dataset_from_records(fastfnet_dataset *d, const fastfnet_records *r, const char *path, fastfnet_tokenizer *tok,
                              const fastfnet_labels *labels, int max_len, char *err, size_t errlen) {
     memset(d, 0, sizeof *d);
@@ -303,24 +327,8 @@ int fastfnet_dataset_from_records(fastfnet_dataset *d, const fastfnet_records *r
             v.oom = 1;
             break;
         }
-        size_t room = (size_t)(max_len - specials);
-        if (na + nb > room) {
-            d->truncated++;
-            /* trim the longer text first, as BERT's pair truncation */
-            while (na + nb > room) {
-                if (na >= nb) na--;
-                else nb--;
-            }
-        }
-        d->off[i] = (int64_t)v.n;
-        iv_push(&v, cls);
-        for (size_t k = 0; k < na; k++) iv_push(&v, ta[k]);
-        iv_push(&v, sep);
-        d->seg[i] = (int32_t)(v.n - (size_t)d->off[i]);
-        if (pair) {
-            for (size_t k = 0; k < nb; k++) iv_push(&v, tb[k]);
-            iv_push(&v, sep);
-        }
+        if (trim_to_room(&na, &nb, (size_t)(max_len - specials))) d->truncated++;
+        push_example(d, &v, i, cls, sep, ta, na, pair ? tb : NULL, nb);
     }
     free(ta), free(tb);
     d->ids = v.ids;
