@@ -39,14 +39,9 @@ static int parse_layer(const char *tok, int N, int *out, char *err, size_t n) {
     return 0;
 }
 
-int fastfnet_arch_build(fastfnet_config *c, const fastfnet_arch_opts *o, char *err, size_t n) {
-    const char *arch = o->arch ? o->arch : "fnet";
-    int authors = !strcmp(arch, "fast-fnet"), narrow = !strcmp(arch, "fast-fnet-narrow");
-    if (strcmp(arch, "fnet") && !authors && !narrow && strcmp(arch, "bert") && strcmp(arch, "hybrid"))
-        return fastfnet_err(err, n, "--arch: '%s' must be fnet, fast-fnet, fast-fnet-narrow, bert or hybrid", arch);
-    if (authors && o->reduce)
-        return fastfnet_err(err, n, "--reduce is the schedule of the narrow design: use --arch fast-fnet-narrow (fast-fnet halves and pads back in every block)");
-    fastfnet_config_default(c, "fnet");
+/* The sizes, and one mixing per layer as --arch draws it (hybrid: attention in the top --attention-layers). */
+static int arch_set_layers(fastfnet_config *c, const fastfnet_arch_opts *o, const char *arch, int authors, char *err,
+                           size_t n) {
     int N = o->layers, E = o->hidden;
     if (N < 0 || N > FASTFNET_MAX_LAYERS) return fastfnet_err(err, n, "--layers must be in 0..%d", FASTFNET_MAX_LAYERS);
     c->vocab_size = o->vocab;
@@ -64,31 +59,41 @@ int fastfnet_arch_build(fastfnet_config *c, const fastfnet_arch_opts *o, char *e
         if (o->attention_layers > N) return fastfnet_err(err, n, "--attention-layers %d exceeds --layers %d", o->attention_layers, N);
         for (int i = N - o->attention_layers; i < N; i++) c->mixing[i] = FASTFNET_MIX_ATTENTION;
     }
-    if (narrow || o->reduce) {
-        if (!strcmp(arch, "bert")) return fastfnet_err(err, n, "--reduce applies to Fourier layers, not to --arch bert");
-        char buf[512];
-        snprintf(buf, sizeof buf, "%s", o->reduce ? o->reduce : "0");
-        char *save = NULL;
-        for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-            int l = 0;
-            if (parse_layer(tok, N, &l, err, n)) return -1;
-            if (c->mixing[l] == FASTFNET_MIX_ATTENTION) return fastfnet_err(err, n, "--reduce: layer %d is an attention layer", l);
-            c->mixing[l] = FASTFNET_MIX_FAST_FOURIER;
-        }
+    return 0;
+}
+
+/* --reduce (default "0" for the narrow design): the listed Fourier layers become Fast-FNet ones. */
+static int arch_apply_reduce(fastfnet_config *c, const char *reduce, int N, char *err, size_t n) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", reduce ? reduce : "0");
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int l = 0;
+        if (parse_layer(tok, N, &l, err, n)) return -1;
+        if (c->mixing[l] == FASTFNET_MIX_ATTENTION) return fastfnet_err(err, n, "--reduce: layer %d is an attention layer", l);
+        c->mixing[l] = FASTFNET_MIX_FAST_FOURIER;
     }
-    if (o->mixing) {
-        char buf[2048];
-        snprintf(buf, sizeof buf, "%s", o->mixing);
-        int k = 0;
-        char *save = NULL;
-        for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save), k++) {
-            if (k >= N) return fastfnet_err(err, n, "--mixing lists more than --layers %d entries", N);
-            int q = name_index(!strcmp(tok, "fast") ? "fast_fourier" : tok, mix_name, 4);
-            if (q >= 0) c->mixing[k] = (fastfnet_mixing)q;
-            else return fastfnet_err(err, n, "--mixing: '%s' must be fourier, fast_fourier, attention or fast_fourier_pad", tok);
-        }
-        if (k != N) return fastfnet_err(err, n, "--mixing lists %d entries but --layers is %d", k, N);
+    return 0;
+}
+
+/* --mixing: one name per layer, replacing what --arch and --reduce chose. */
+static int arch_apply_mixing(fastfnet_config *c, const char *mixing, int N, char *err, size_t n) {
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%s", mixing);
+    int k = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save), k++) {
+        if (k >= N) return fastfnet_err(err, n, "--mixing lists more than --layers %d entries", N);
+        int q = name_index(!strcmp(tok, "fast") ? "fast_fourier" : tok, mix_name, 4);
+        if (q >= 0) c->mixing[k] = (fastfnet_mixing)q;
+        else return fastfnet_err(err, n, "--mixing: '%s' must be fourier, fast_fourier, attention or fast_fourier_pad", tok);
     }
+    if (k != N) return fastfnet_err(err, n, "--mixing lists %d entries but --layers is %d", k, N);
+    return 0;
+}
+
+/* --residual, --pad and --block-ffn: one name each. */
+static int arch_apply_block_names(fastfnet_config *c, const fastfnet_arch_opts *o, char *err, size_t n) {
     if (o->residual) {
         int k = name_index(o->residual, res_name, 4);
         if (k < 0) return fastfnet_err(err, n, "--residual: '%s' must be dense, maxpool, avgpool or slice", o->residual);
@@ -104,18 +109,40 @@ int fastfnet_arch_build(fastfnet_config *c, const fastfnet_arch_opts *o, char *e
         if (k >= 0) c->block_ffn = (fastfnet_block_ffn)k;
         else return fastfnet_err(err, n, "--block-ffn: '%s' must be unchanged or halved", o->block_ffn);
     }
-    if (o->outputs) {
-        char buf[256];
-        snprintf(buf, sizeof buf, "%s", o->outputs);
-        c->heads = 0;
-        char *save = NULL;
-        for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-            int k = name_index(tok, fastfnet_head_name, 4);
-            if (k < 0) return fastfnet_err(err, n, "--outputs: '%s' must be mlm, nsp, classifier or pooler", tok);
-            c->heads |= 1 << k;
-        }
-        if (c->heads & (FASTFNET_HEAD_NSP | FASTFNET_HEAD_CLS)) c->heads |= FASTFNET_HEAD_POOLER;
+    return 0;
+}
+
+/* --outputs: the heads to build, replacing the default set (NSP and the classifier read the pooler). */
+static int arch_apply_outputs(fastfnet_config *c, const char *outputs, char *err, size_t n) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", outputs);
+    c->heads = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int k = name_index(tok, fastfnet_head_name, 4);
+        if (k < 0) return fastfnet_err(err, n, "--outputs: '%s' must be mlm, nsp, classifier or pooler", tok);
+        c->heads |= 1 << k;
     }
+    if (c->heads & (FASTFNET_HEAD_NSP | FASTFNET_HEAD_CLS)) c->heads |= FASTFNET_HEAD_POOLER;
+    return 0;
+}
+
+int fastfnet_arch_build(fastfnet_config *c, const fastfnet_arch_opts *o, char *err, size_t n) {
+    const char *arch = o->arch ? o->arch : "fnet";
+    int authors = !strcmp(arch, "fast-fnet"), narrow = !strcmp(arch, "fast-fnet-narrow");
+    if (strcmp(arch, "fnet") && !authors && !narrow && strcmp(arch, "bert") && strcmp(arch, "hybrid"))
+        return fastfnet_err(err, n, "--arch: '%s' must be fnet, fast-fnet, fast-fnet-narrow, bert or hybrid", arch);
+    if (authors && o->reduce)
+        return fastfnet_err(err, n, "--reduce is the schedule of the narrow design: use --arch fast-fnet-narrow (fast-fnet halves and pads back in every block)");
+    fastfnet_config_default(c, "fnet");
+    if (arch_set_layers(c, o, arch, authors, err, n)) return -1;
+    if (narrow || o->reduce) {
+        if (!strcmp(arch, "bert")) return fastfnet_err(err, n, "--reduce applies to Fourier layers, not to --arch bert");
+        if (arch_apply_reduce(c, o->reduce, o->layers, err, n)) return -1;
+    }
+    if (o->mixing && arch_apply_mixing(c, o->mixing, o->layers, err, n)) return -1;
+    if (arch_apply_block_names(c, o, err, n)) return -1;
+    if (o->outputs && arch_apply_outputs(c, o->outputs, err, n)) return -1;
     if (o->fourier_impl) {
         fastfnet_fourier_impl fi;
         if (fastfnet_fourier_impl_parse(o->fourier_impl, &fi) || fi == FASTFNET_FOURIER_NAIVE)

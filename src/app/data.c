@@ -59,71 +59,85 @@ static char *json_label(const fastfnet_json *o) {
     return dupn("", 0); /* present but unusable: reported by the caller */
 }
 
+/* Where the lines of one records file go, and what a bad one is reported as. */
+typedef struct {
+    fastfnet_records *r;
+    int cap; /* entries r's columns have room for */
+    const char *path;
+    int lineno, pair, need_label;
+    char *err;
+    size_t errlen;
+} rec_reader;
+
+/* One JSON line: {"text": ...} or {"text_a": ..., "text_b": ...}, and a "label". */
+static int rec_parse_json(rec_reader *rd, const char *line, size_t got) {
+    const char *path = rd->path;
+    int lineno = rd->lineno, pair = rd->pair, rc = 0;
+    char *err = rd->err;
+    size_t errlen = rd->errlen;
+    char jerr[200];
+    fastfnet_json *j = fastfnet_json_parse(line, got, jerr, sizeof jerr);
+    if (!j) return fastfnet_err(err, errlen, "%s:%d: not valid JSON (%s)", path, lineno, jerr);
+    const char *a = fastfnet_json_get_str(j, pair ? "text_a" : "text");
+    const char *b = pair ? fastfnet_json_get_str(j, "text_b") : NULL;
+    char *label = json_label(j);
+    if (!a || (pair && !b)) {
+        rc = fastfnet_err(err, errlen, "%s:%d: missing string field \"%s\"", path, lineno,
+                     !a ? (pair ? "text_a" : "text") : "text_b");
+    } else if (rd->need_label && (!label || !*label)) {
+        rc = fastfnet_err(err, errlen, "%s:%d: missing or unusable \"label\" (a string or an integer)", path, lineno);
+    } else {
+        if (rec_push(rd->r, &rd->cap, dupn(a, strlen(a)), b ? dupn(b, strlen(b)) : NULL, pair, label, lineno))
+            rc = fastfnet_err(err, errlen, "%s:%d: out of memory", path, lineno);
+        label = NULL;
+    }
+    free(label);
+    fastfnet_json_free(j);
+    return rc;
+}
+
+/* One TSV line: label<TAB>text, or label<TAB>text_a<TAB>text_b. */
+static int rec_parse_tsv(rec_reader *rd, const char *line) {
+    const char *path = rd->path;
+    int lineno = rd->lineno, pair = rd->pair;
+    char *err = rd->err;
+    size_t errlen = rd->errlen;
+    const char *t1 = strchr(line, '\t');
+    if (!t1)
+        return fastfnet_err(err, errlen, "%s:%d: expected label<TAB>text%s (no tab found)", path, lineno, pair ? "_a<TAB>text_b" : "");
+    const char *t2 = pair ? strchr(t1 + 1, '\t') : NULL;
+    if (pair && !t2)
+        return fastfnet_err(err, errlen, "%s:%d: expected label<TAB>text_a<TAB>text_b (one tab found)", path, lineno);
+    if (rd->need_label && t1 == line) return fastfnet_err(err, errlen, "%s:%d: empty label", path, lineno);
+    /* labels are stored as JSON with the model: refuse one that cannot be, before any training */
+    if (!fastfnet_json_utf8_valid(line, (size_t)(t1 - line)))
+        return fastfnet_err(err, errlen, "%s:%d: the label is not valid UTF-8 (save the file as UTF-8)", path, lineno);
+    char *lab = dupn(line, (size_t)(t1 - line));
+    char *a = pair ? dupn(t1 + 1, (size_t)(t2 - t1 - 1)) : dupn(t1 + 1, strlen(t1 + 1));
+    char *b = pair ? dupn(t2 + 1, strlen(t2 + 1)) : NULL;
+    if (!lab || rec_push(rd->r, &rd->cap, a, b, pair, lab, lineno)) {
+        if (!lab) free(a), free(b);
+        return fastfnet_err(err, errlen, "%s:%d: out of memory", path, lineno);
+    }
+    return 0;
+}
+
 int fastfnet_records_read(fastfnet_records *r, const char *path, int pair, int need_label, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     FILE *f = fopen(path, "r");
     if (!f) return fastfnet_err(err, errlen, "%s: cannot open (%s)", path, strerror(errno));
     size_t pl = strlen(path);
     int jsonl = (pl > 6 && !strcmp(path + pl - 6, ".jsonl")) || (pl > 5 && !strcmp(path + pl - 5, ".json"));
+    rec_reader rd = {.r = r, .path = path, .pair = pair, .need_label = need_label, .err = err, .errlen = errlen};
     char *line = NULL;
     size_t lsz = 0;
     long got;
-    int lineno = 0, cap = 0, rc = 0;
-    char jerr[200];
+    int rc = 0;
     while ((got = fastfnet_read_line(f, &line, &lsz, NULL)) != -1) {
-        lineno++;
+        rd.lineno++;
         if (got == 0) continue; /* blank lines are allowed, e.g. a trailing one */
-        if (jsonl) {
-            fastfnet_json *j = fastfnet_json_parse(line, (size_t)got, jerr, sizeof jerr);
-            if (!j) {
-                rc = fastfnet_err(err, errlen, "%s:%d: not valid JSON (%s)", path, lineno, jerr);
-                break;
-            }
-            const char *a = fastfnet_json_get_str(j, pair ? "text_a" : "text");
-            const char *b = pair ? fastfnet_json_get_str(j, "text_b") : NULL;
-            char *label = json_label(j);
-            if (!a || (pair && !b)) {
-                rc = fastfnet_err(err, errlen, "%s:%d: missing string field \"%s\"", path, lineno,
-                             !a ? (pair ? "text_a" : "text") : "text_b");
-            } else if (need_label && (!label || !*label)) {
-                rc = fastfnet_err(err, errlen, "%s:%d: missing or unusable \"label\" (a string or an integer)", path, lineno);
-            } else {
-                if (rec_push(r, &cap, dupn(a, strlen(a)), b ? dupn(b, strlen(b)) : NULL, pair, label, lineno))
-                    rc = fastfnet_err(err, errlen, "%s:%d: out of memory", path, lineno);
-                label = NULL;
-            }
-            free(label);
-            fastfnet_json_free(j);
-            if (rc) break;
-        } else {
-            char *t1 = strchr(line, '\t');
-            if (!t1) {
-                rc = fastfnet_err(err, errlen, "%s:%d: expected label<TAB>text%s (no tab found)", path, lineno, pair ? "_a<TAB>text_b" : "");
-                break;
-            }
-            char *t2 = pair ? strchr(t1 + 1, '\t') : NULL;
-            if (pair && !t2) {
-                rc = fastfnet_err(err, errlen, "%s:%d: expected label<TAB>text_a<TAB>text_b (one tab found)", path, lineno);
-                break;
-            }
-            if (need_label && t1 == line) {
-                rc = fastfnet_err(err, errlen, "%s:%d: empty label", path, lineno);
-                break;
-            }
-            /* labels are stored as JSON with the model: refuse one that cannot be, before any training */
-            if (!fastfnet_json_utf8_valid(line, (size_t)(t1 - line))) {
-                rc = fastfnet_err(err, errlen, "%s:%d: the label is not valid UTF-8 (save the file as UTF-8)", path, lineno);
-                break;
-            }
-            char *lab = dupn(line, (size_t)(t1 - line));
-            char *a = pair ? dupn(t1 + 1, (size_t)(t2 - t1 - 1)) : dupn(t1 + 1, strlen(t1 + 1));
-            char *b = pair ? dupn(t2 + 1, strlen(t2 + 1)) : NULL;
-            if (!lab || rec_push(r, &cap, a, b, pair, lab, lineno)) {
-                if (!lab) free(a), free(b);
-                rc = fastfnet_err(err, errlen, "%s:%d: out of memory", path, lineno);
-                break;
-            }
-        }
+        rc = jsonl ? rec_parse_json(&rd, line, (size_t)got) : rec_parse_tsv(&rd, line);
+        if (rc) break;
     }
     free(line);
     fclose(f);
@@ -258,6 +272,30 @@ static size_t encode_all(fastfnet_tokenizer *tok, const char *s, int32_t **buf, 
     return n;
 }
 
+/* Trims *na + *nb to room tokens, the longer text first, as BERT's pair truncation; 1 when it trimmed. */
+static int trim_to_room(size_t *na, size_t *nb, size_t room) {
+    if (*na + *nb <= room) return 0;
+    while (*na + *nb > room) {
+        if (*na >= *nb) (*na)--;
+        else (*nb)--;
+    }
+    return 1;
+}
+
+/* Example i of d appended to v: [CLS] a [SEP], then b [SEP] unless tb is NULL (segment 0 ends at the first [SEP]). */
+static void push_example(fastfnet_dataset *d, ivec *v, int i, int32_t cls, int32_t sep, const int32_t *ta, size_t na,
+                         const int32_t *tb, size_t nb) {
+    d->off[i] = (int64_t)v->n;
+    iv_push(v, cls);
+    for (size_t k = 0; k < na; k++) iv_push(v, ta[k]);
+    iv_push(v, sep);
+    d->seg[i] = (int32_t)(v->n - (size_t)d->off[i]);
+    if (tb) {
+        for (size_t k = 0; k < nb; k++) iv_push(v, tb[k]);
+        iv_push(v, sep);
+    }
+}
+
 int fastfnet_dataset_from_records(fastfnet_dataset *d, const fastfnet_records *r, const char *path, fastfnet_tokenizer *tok,
                              const fastfnet_labels *labels, int max_len, char *err, size_t errlen) {
     memset(d, 0, sizeof *d);
@@ -289,24 +327,8 @@ int fastfnet_dataset_from_records(fastfnet_dataset *d, const fastfnet_records *r
             v.oom = 1;
             break;
         }
-        size_t room = (size_t)(max_len - specials);
-        if (na + nb > room) {
-            d->truncated++;
-            /* trim the longer text first, as BERT's pair truncation */
-            while (na + nb > room) {
-                if (na >= nb) na--;
-                else nb--;
-            }
-        }
-        d->off[i] = (int64_t)v.n;
-        iv_push(&v, cls);
-        for (size_t k = 0; k < na; k++) iv_push(&v, ta[k]);
-        iv_push(&v, sep);
-        d->seg[i] = (int32_t)(v.n - (size_t)d->off[i]);
-        if (pair) {
-            for (size_t k = 0; k < nb; k++) iv_push(&v, tb[k]);
-            iv_push(&v, sep);
-        }
+        if (trim_to_room(&na, &nb, (size_t)(max_len - specials))) d->truncated++;
+        push_example(d, &v, i, cls, sep, ta, na, pair ? tb : NULL, nb);
     }
     free(ta), free(tb);
     d->ids = v.ids;
@@ -333,42 +355,33 @@ static long long bytes_left(FILE *f) {
     return (long long)sb.st_size - here;
 }
 
-int fastfnet_dataset_from_idx(fastfnet_dataset *d, const char *images, const char *labels_path, int limit, char *err, size_t errlen) {
-    memset(d, 0, sizeof *d);
-    FILE *fi = fopen(images, "rb"), *fl = fopen(labels_path, "rb");
+/* Reads both headers and checks them against each other and against the files' sizes; *count is the image
+ * count and *px the pixels of one image. */
+static int idx_read_headers(FILE *fi, FILE *fl, const char *images, const char *labels_path, uint32_t *count, size_t *px,
+                            char *err, size_t errlen) {
     uint32_t mi, ni, rows, cols, ml, nl;
-    int rc = -1;
-    if (!fi || !fl) {
-        fastfnet_err(err, errlen, "%s: cannot open (%s)", !fi ? images : labels_path, strerror(errno));
-        goto done;
-    }
     /* the product in 64 bits: two 32-bit sizes can wrap past the bound */
     if (read_be32(fi, &mi) || mi != 0x00000803 || read_be32(fi, &ni) || read_be32(fi, &rows) || read_be32(fi, &cols) ||
-        rows == 0 || cols == 0 || (uint64_t)rows * cols > 65536) {
-        fastfnet_err(err, errlen, "%s: not an IDX image file (magic 0x803, N x rows x cols ubyte)", images);
-        goto done;
-    }
-    if (read_be32(fl, &ml) || ml != 0x00000801 || read_be32(fl, &nl)) {
-        fastfnet_err(err, errlen, "%s: not an IDX label file (magic 0x801)", labels_path);
-        goto done;
-    }
-    if (ni != nl) {
-        fastfnet_err(err, errlen, "%s has %u images but %s has %u labels", images, ni, labels_path, nl);
-        goto done;
-    }
+        rows == 0 || cols == 0 || (uint64_t)rows * cols > 65536)
+        return fastfnet_err(err, errlen, "%s: not an IDX image file (magic 0x803, N x rows x cols ubyte)", images);
+    if (read_be32(fl, &ml) || ml != 0x00000801 || read_be32(fl, &nl))
+        return fastfnet_err(err, errlen, "%s: not an IDX label file (magic 0x801)", labels_path);
+    if (ni != nl) return fastfnet_err(err, errlen, "%s has %u images but %s has %u labels", images, ni, labels_path, nl);
     /* the count is untrusted: it must fit an int and the files must hold that many, before anything is sized by it */
     long long img_left = bytes_left(fi), lab_left = bytes_left(fl);
-    if (ni > INT32_MAX - 1 || img_left < 0 || (uint64_t)img_left < (uint64_t)ni * rows * cols) {
-        fastfnet_err(err, errlen, "%s: the header says %u images of %u x %u pixels, but the file holds %lld bytes of them", images,
+    if (ni > INT32_MAX - 1 || img_left < 0 || (uint64_t)img_left < (uint64_t)ni * rows * cols)
+        return fastfnet_err(err, errlen, "%s: the header says %u images of %u x %u pixels, but the file holds %lld bytes of them", images,
                 ni, rows, cols, img_left);
-        goto done;
-    }
-    if (lab_left < 0 || (uint64_t)lab_left < ni) {
-        fastfnet_err(err, errlen, "%s: the header says %u labels, but the file holds %lld", labels_path, nl, lab_left);
-        goto done;
-    }
-    int n = limit > 0 && (uint32_t)limit < ni ? limit : (int)ni;
-    size_t px = (size_t)rows * cols, L = px + 1;
+    if (lab_left < 0 || (uint64_t)lab_left < ni)
+        return fastfnet_err(err, errlen, "%s: the header says %u labels, but the file holds %lld", labels_path, nl, lab_left);
+    *count = ni;
+    *px = (size_t)rows * cols;
+    return 0;
+}
+
+/* d's arrays for n images of px pixels, and a buffer for one image (returned); NULL with everything freed. */
+static unsigned char *idx_alloc(fastfnet_dataset *d, int n, size_t px) {
+    size_t L = px + 1;
     d->n = n;
     d->off = malloc(sizeof(int64_t) * (size_t)(n + 1));
     d->seg = malloc(sizeof(int32_t) * (size_t)n);
@@ -378,23 +391,21 @@ int fastfnet_dataset_from_idx(fastfnet_dataset *d, const char *images, const cha
     if (!d->off || !d->seg || !d->labels || !d->ids || !img) {
         free(img);
         fastfnet_dataset_free(d);
-        fastfnet_err(err, errlen, "%s: out of memory for %d images of %zu pixels", images, n, px);
-        goto done;
+        return NULL;
     }
+    return img;
+}
+
+/* The first d->n images and labels, each image an example [CLS] pixel... (ids shifted past the specials). */
+static int idx_read_examples(fastfnet_dataset *d, FILE *fi, FILE *fl, unsigned char *img, size_t px, uint32_t ni,
+                             const char *images, const char *labels_path, char *err, size_t errlen) {
+    size_t L = px + 1;
+    int n = d->n;
     for (int i = 0; i < n; i++) {
         unsigned char y;
-        if (fread(img, 1, px, fi) != px || fread(&y, 1, 1, fl) != 1) {
-            free(img);
-            fastfnet_dataset_free(d);
-            fastfnet_err(err, errlen, "%s: truncated at image %d of %u", images, i, ni);
-            goto done;
-        }
-        if (y > 9) {
-            free(img);
-            fastfnet_dataset_free(d);
-            fastfnet_err(err, errlen, "%s: label %u of image %d is outside 0..9", labels_path, y, i);
-            goto done;
-        }
+        if (fread(img, 1, px, fi) != px || fread(&y, 1, 1, fl) != 1)
+            return fastfnet_err(err, errlen, "%s: truncated at image %d of %u", images, i, ni);
+        if (y > 9) return fastfnet_err(err, errlen, "%s: label %u of image %d is outside 0..9", labels_path, y, i);
         d->off[i] = (int64_t)(L * i);
         d->seg[i] = (int32_t)L;
         d->labels[i] = y;
@@ -403,8 +414,29 @@ int fastfnet_dataset_from_idx(fastfnet_dataset *d, const char *images, const cha
         for (size_t k = 0; k < px; k++) o[k + 1] = FASTFNET_TOK_NUM_SPECIAL + img[k];
     }
     d->off[n] = (int64_t)(L * n);
+    return 0;
+}
+
+int fastfnet_dataset_from_idx(fastfnet_dataset *d, const char *images, const char *labels_path, int limit, char *err, size_t errlen) {
+    memset(d, 0, sizeof *d);
+    FILE *fi = fopen(images, "rb"), *fl = fopen(labels_path, "rb");
+    uint32_t ni = 0; /* set by idx_read_headers (zero only to quiet the compiler) */
+    size_t px = 0;
+    int rc = -1;
+    if (!fi || !fl) {
+        fastfnet_err(err, errlen, "%s: cannot open (%s)", !fi ? images : labels_path, strerror(errno));
+        goto done;
+    }
+    if (idx_read_headers(fi, fl, images, labels_path, &ni, &px, err, errlen)) goto done;
+    int n = limit > 0 && (uint32_t)limit < ni ? limit : (int)ni;
+    unsigned char *img = idx_alloc(d, n, px);
+    if (!img) {
+        fastfnet_err(err, errlen, "%s: out of memory for %d images of %zu pixels", images, n, px);
+        goto done;
+    }
+    rc = idx_read_examples(d, fi, fl, img, px, ni, images, labels_path, err, errlen);
     free(img);
-    rc = 0;
+    if (rc) fastfnet_dataset_free(d);
 done:
     if (fi) fclose(fi);
     if (fl) fclose(fl);
@@ -552,21 +584,74 @@ static uint64_t fnv1a(const char *s, size_t n) {
     return h;
 }
 
-int fastfnet_records_spam(fastfnet_records *train, fastfnet_records *valid, fastfnet_records *test, const char *dir, char *err, size_t errlen) {
-    memset(train, 0, sizeof *train), memset(valid, 0, sizeof *valid), memset(test, 0, sizeof *test);
-    char p[4200];
-    if (fastfnet_path(p, sizeof p, err, errlen, "%s/data/file_list.json", dir)) return -1;
+/* DIR/data/file_list.json, the list of message files, read into p; NULL (err set) when it is missing or not a list. */
+static fastfnet_json *spam_file_list(char *p, size_t psz, const char *dir, char *err, size_t errlen) {
+    if (fastfnet_path(p, psz, err, errlen, "%s/data/file_list.json", dir)) return NULL;
     size_t len;
     char msg[512];
     char *text = fastfnet_read_file(p, &len, (size_t)1 << 30, msg, sizeof msg);
-    if (!text) return fastfnet_err(err, errlen, "%s (run scripts/fetch_data.sh)", msg);
+    if (!text) {
+        fastfnet_err(err, errlen, "%s (run scripts/fetch_data.sh)", msg);
+        return NULL;
+    }
     char jerr[200];
     fastfnet_json *j = fastfnet_json_parse(text, len, jerr, sizeof jerr);
     free(text);
     if (!j || j->type != FASTFNET_JSON_ARRAY) {
         fastfnet_json_free(j);
-        return fastfnet_err(err, errlen, "%s: not a JSON list of message files", p);
+        fastfnet_err(err, errlen, "%s: not a JSON list of message files", p);
+        return NULL;
     }
+    return j;
+}
+
+/* Where the body of msg starts: headers end at the first empty line. The Message-ID header, when there, names
+ * the message: *mid_out (*midlen_out bytes) is its value, else NULL. */
+static char *message_body(char *msg, size_t len, const char **mid_out, size_t *midlen_out) {
+    char *body = NULL;
+    const char *mid = NULL;
+    size_t midlen = 0;
+    for (char *line = msg; line && *line;) {
+        char *nl = strchr(line, '\n');
+        size_t ll = nl ? (size_t)(nl - line) : strlen(line);
+        if (ll == 0 || (ll == 1 && line[0] == '\r')) {
+            body = nl ? nl + 1 : line + ll;
+            break;
+        }
+        if (ll > 11 && !strncasecmp(line, "Message-ID:", 11)) {
+            mid = line + 11;
+            midlen = ll - 11;
+            while (midlen && (*mid == ' ' || *mid == '\t')) mid++, midlen--;
+            while (midlen && (mid[midlen - 1] == '\r' || mid[midlen - 1] == ' ')) midlen--;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    if (!body) body = msg + len; /* no empty line: headers only, empty body */
+    *mid_out = mid, *midlen_out = midlen;
+    return body;
+}
+
+/* Message number `index` (file rel, text msg of len bytes) as a record of the split its name's hash picks: out is
+ * {test, valid, train}, one message in ten each for test and valid. */
+static int spam_push_message(fastfnet_records *out[3], int cap[3], const char *rel, char *msg, size_t len, int index) {
+    const char *mid;
+    size_t midlen;
+    char *body = message_body(msg, len, &mid, &midlen);
+    uint64_t h = mid ? fnv1a(mid, midlen) : fnv1a(rel, strlen(rel));
+    int bucket = (int)(h % 10);
+    int k = bucket == 0 ? 0 : bucket == 1 ? 1 : 2;
+    const char *label = !strncmp(rel, "spam", 4) ? "spam" : "ham";
+    /* the body may hold NUL bytes in broken messages: they end the text, as for any C string */
+    char *lab = dupn(label, strlen(label));
+    return !lab || rec_push(out[k], &cap[k], dupn(body, strlen(body)), NULL, 0, lab, index);
+}
+
+int fastfnet_records_spam(fastfnet_records *train, fastfnet_records *valid, fastfnet_records *test, const char *dir, char *err, size_t errlen) {
+    memset(train, 0, sizeof *train), memset(valid, 0, sizeof *valid), memset(test, 0, sizeof *test);
+    char p[4200];
+    fastfnet_json *j = spam_file_list(p, sizeof p, dir, err, errlen);
+    if (!j) return -1;
+    size_t len;
     int cap[3] = {0, 0, 0};
     fastfnet_records *out[3] = {test, valid, train};
     for (int i = 0; i < j->n; i++) {
@@ -580,33 +665,7 @@ int fastfnet_records_spam(fastfnet_records *train, fastfnet_records *valid, fast
             if (too_long) return -1;
             return fastfnet_err(err, errlen, "%s: missing (the corpus is incomplete: run scripts/fetch_data.sh)", p);
         }
-        /* headers end at the first empty line; the Message-ID header, when there, names the message */
-        char *body = NULL;
-        const char *mid = NULL;
-        size_t midlen = 0;
-        for (char *line = msg; line && *line;) {
-            char *nl = strchr(line, '\n');
-            size_t ll = nl ? (size_t)(nl - line) : strlen(line);
-            if (ll == 0 || (ll == 1 && line[0] == '\r')) {
-                body = nl ? nl + 1 : line + ll;
-                break;
-            }
-            if (ll > 11 && !strncasecmp(line, "Message-ID:", 11)) {
-                mid = line + 11;
-                midlen = ll - 11;
-                while (midlen && (*mid == ' ' || *mid == '\t')) mid++, midlen--;
-                while (midlen && (mid[midlen - 1] == '\r' || mid[midlen - 1] == ' ')) midlen--;
-            }
-            line = nl ? nl + 1 : NULL;
-        }
-        if (!body) body = msg + len; /* no empty line: headers only, empty body */
-        uint64_t h = mid ? fnv1a(mid, midlen) : fnv1a(rel, strlen(rel));
-        int bucket = (int)(h % 10);
-        int k = bucket == 0 ? 0 : bucket == 1 ? 1 : 2;
-        const char *label = !strncmp(rel, "spam", 4) ? "spam" : "ham";
-        /* the body may hold NUL bytes in broken messages: they end the text, as for any C string */
-        char *lab = dupn(label, strlen(label));
-        int bad = !lab || rec_push(out[k], &cap[k], dupn(body, strlen(body)), NULL, 0, lab, i + 1);
+        int bad = spam_push_message(out, cap, rel, msg, len, i + 1);
         free(msg);
         if (bad) {
             fastfnet_json_free(j);

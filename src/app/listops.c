@@ -98,6 +98,17 @@ static inline unsigned below(fastfnet_rng *r, unsigned n) {
 
 #define LO_ABANDON (-2)
 
+/* MED of the nargs digits counted in hist: the values at sorted positions (n-1)/2 and n/2, floor of their mean */
+static int hist_median(const int hist[10], int nargs) {
+    int lo_rank = (nargs - 1) / 2, hi_rank = nargs / 2, lo_v = -1, hi_v = -1, seen = 0;
+    for (int d = 0; d < 10 && hi_v < 0; d++) {
+        seen += hist[d];
+        if (lo_v < 0 && seen > lo_rank) lo_v = d;
+        if (seen > hi_rank) hi_v = d;
+    }
+    return (lo_v + hi_v) / 2;
+}
+
 /* Draw the subtree at `level` (root = 1). Returns its value, or LO_ABANDON once the tree can no longer fit
  * in max_len tokens (the tokens written plus the `]` every open operator still needs). */
 static int gen_node(lo_gen *g, int level, int force_op) {
@@ -135,15 +146,7 @@ static int gen_node(lo_gen *g, int level, int force_op) {
     case OP_MAX: return mx;
     case OP_MIN: return mn;
     case OP_SM: return sum % 10;
-    default: { /* MED: the values at sorted positions (n-1)/2 and n/2, floor of their mean */
-        int lo_rank = (nargs - 1) / 2, hi_rank = nargs / 2, lo_v = -1, hi_v = -1, seen = 0;
-        for (int d = 0; d < 10 && hi_v < 0; d++) {
-            seen += hist[d];
-            if (lo_v < 0 && seen > lo_rank) lo_v = d;
-            if (seen > hi_rank) hi_v = d;
-        }
-        return (lo_v + hi_v) / 2;
-    }
+    default: return hist_median(hist, nargs);
     }
 }
 
@@ -185,99 +188,121 @@ typedef struct {
     size_t tokpos; /* 1-based position of the operator token */
 } lo_frame;
 
+/* One pass's state: both stacks, and where the expression stands. */
+typedef struct {
+    int *vals;      /* the value stack */
+    lo_frame *fr;   /* the open operators */
+    size_t nv, nf;  /* their depths */
+    size_t tokpos;  /* tokens read */
+    size_t done_at; /* the token that completed the expression (0: not complete yet) */
+    int result;     /* its value, once complete */
+} lo_eval;
+
+/* The token s[0..tl): 0..9 digit, 10 + op operator, 20 close, -1 unknown. */
+static int token_kind(const char *s, size_t tl) {
+    if (tl == 1 && *s >= '0' && *s <= '9') return *s - '0';
+    if (tl == 1 && *s == ']') return 20;
+    if (tl == 4 && !memcmp(s, "[MAX", 4)) return 10 + OP_MAX;
+    if (tl == 4 && !memcmp(s, "[MIN", 4)) return 10 + OP_MIN;
+    if (tl == 4 && !memcmp(s, "[MED", 4)) return 10 + OP_MED;
+    if (tl == 3 && !memcmp(s, "[SM", 3)) return 10 + OP_SM;
+    return -1;
+}
+
+/* The value of op over its n >= 1 arguments a (sorted in place for MED). */
+static int apply_op(int op, int *a, size_t n) {
+    int v;
+    if (op == OP_MAX) {
+        v = a[0];
+        for (size_t i = 1; i < n; i++) v = a[i] > v ? a[i] : v;
+    } else if (op == OP_MIN) {
+        v = a[0];
+        for (size_t i = 1; i < n; i++) v = a[i] < v ? a[i] : v;
+    } else if (op == OP_SM) {
+        long long sum = 0;
+        for (size_t i = 0; i < n; i++) sum += a[i];
+        v = (int)(sum % 10);
+    } else {
+        qsort(a, n, sizeof *a, cmp_int);
+        v = n % 2 ? a[n / 2] : (a[n / 2 - 1] + a[n / 2]) / 2;
+    }
+    return v;
+}
+
+/* A `]`: the innermost open operator's arguments reduce to its value. */
+static int eval_close(lo_eval *e, char *err, size_t errlen) {
+    if (e->nf == 0) return fastfnet_err(err, errlen, "listops: token %zu (']'): closes no open operator", e->tokpos);
+    lo_frame f = e->fr[--e->nf];
+    size_t n = e->nv - f.start;
+    if (n == 0)
+        return fastfnet_err(err, errlen, "listops: token %zu (']'): operator %.*s at token %zu has no arguments",
+                        e->tokpos, (int)op_len[f.op] - 1, op_tok[f.op], f.tokpos);
+    int v = apply_op(f.op, e->vals + f.start, n);
+    e->nv = f.start;
+    e->vals[e->nv++] = v;
+    if (e->nf == 0) e->done_at = e->tokpos, e->result = v;
+    return 0;
+}
+
+/* One token s[0..tl), shifted or reduced. */
+static int eval_token(lo_eval *e, const char *s, size_t tl, char *err, size_t errlen) {
+    e->tokpos++;
+    int shown = tl > 24 ? 24 : (int)tl;
+    const char *more = tl > 24 ? "..." : "";
+    int kind = token_kind(s, tl);
+    if (kind < 0)
+        return fastfnet_err(err, errlen,
+                    "listops: token %zu ('%.*s%s'): unknown token (expected [MAX [MIN [MED [SM ] or a digit 0-9)",
+                    e->tokpos, shown, s, more);
+    if (e->done_at)
+        return fastfnet_err(err, errlen, "listops: token %zu ('%.*s%s'): trailing token after the complete expression "
+                    "that ended at token %zu", e->tokpos, shown, s, more, e->done_at);
+    if (kind < 10) {
+        e->vals[e->nv++] = kind;
+        if (e->nf == 0) e->done_at = e->tokpos, e->result = kind;
+    } else if (kind < 20) {
+        e->fr[e->nf++] = (lo_frame){.op = kind - 10, .start = e->nv, .tokpos = e->tokpos};
+    } else {
+        return eval_close(e, err, errlen);
+    }
+    return 0;
+}
+
+/* After the last token: there was one, and every operator was closed. */
+static int eval_finish(const lo_eval *e, char *err, size_t errlen) {
+    if (e->tokpos == 0) return fastfnet_err(err, errlen, "listops: empty expression (token 1 missing)");
+    if (e->nf > 0) {
+        const lo_frame *f = &e->fr[e->nf - 1];
+        return fastfnet_err(err, errlen, "listops: token %zu (end of input): operator %.*s at token %zu is never closed "
+                       "(%zu open)", e->tokpos + 1, (int)op_len[f->op] - 1, op_tok[f->op], f->tokpos, e->nf);
+    }
+    return 0;
+}
+
 int fastfnet_listops_eval(const char *expr, char *err, size_t errlen) {
     if (!expr) return fastfnet_err(err, errlen, "listops: no expression");
     size_t len = strlen(expr);
     size_t maxtok = len / 2 + 1; /* tokens are separated, so at most ceil(len/2) of them */
-    int *vals = malloc(maxtok * sizeof *vals);
-    lo_frame *fr = malloc(maxtok * sizeof *fr);
-    if (!vals || !fr) {
-        free(vals), free(fr);
+    lo_eval e = {.result = -1};
+    e.vals = malloc(maxtok * sizeof *e.vals);
+    e.fr = malloc(maxtok * sizeof *e.fr);
+    if (!e.vals || !e.fr) {
+        free(e.vals), free(e.fr);
         return fastfnet_err(err, errlen, "listops: out of memory for an expression of %zu bytes", len);
     }
-    size_t nv = 0, nf = 0, tokpos = 0, done_at = 0;
-    int rc = -1, result = -1;
+    int rc = -1;
     const char *p = expr;
     for (;;) {
         while (is_sep(*p)) p++;
         if (!*p) break;
         const char *s = p;
         while (*p && !is_sep(*p)) p++;
-        size_t tl = (size_t)(p - s);
-        tokpos++;
-        int shown = tl > 24 ? 24 : (int)tl;
-        const char *more = tl > 24 ? "..." : "";
-        int kind; /* 0..9 digit, 10 + op operator, 20 close, -1 unknown */
-        if (tl == 1 && *s >= '0' && *s <= '9') kind = *s - '0';
-        else if (tl == 1 && *s == ']') kind = 20;
-        else if (tl == 4 && !memcmp(s, "[MAX", 4)) kind = 10 + OP_MAX;
-        else if (tl == 4 && !memcmp(s, "[MIN", 4)) kind = 10 + OP_MIN;
-        else if (tl == 4 && !memcmp(s, "[MED", 4)) kind = 10 + OP_MED;
-        else if (tl == 3 && !memcmp(s, "[SM", 3)) kind = 10 + OP_SM;
-        else kind = -1;
-        if (kind < 0) {
-            fastfnet_err(err, errlen,
-                    "listops: token %zu ('%.*s%s'): unknown token (expected [MAX [MIN [MED [SM ] or a digit 0-9)",
-                    tokpos, shown, s, more);
-            goto out;
-        }
-        if (done_at) {
-            fastfnet_err(err, errlen, "listops: token %zu ('%.*s%s'): trailing token after the complete expression "
-                    "that ended at token %zu", tokpos, shown, s, more, done_at);
-            goto out;
-        }
-        if (kind < 10) {
-            vals[nv++] = kind;
-            if (nf == 0) done_at = tokpos, result = kind;
-        } else if (kind < 20) {
-            fr[nf++] = (lo_frame){.op = kind - 10, .start = nv, .tokpos = tokpos};
-        } else {
-            if (nf == 0) {
-                fastfnet_err(err, errlen, "listops: token %zu (']'): closes no open operator", tokpos);
-                goto out;
-            }
-            lo_frame f = fr[--nf];
-            size_t n = nv - f.start;
-            int *a = vals + f.start;
-            if (n == 0) {
-                fastfnet_err(err, errlen, "listops: token %zu (']'): operator %.*s at token %zu has no arguments",
-                        tokpos, (int)op_len[f.op] - 1, op_tok[f.op], f.tokpos);
-                goto out;
-            }
-            int v;
-            if (f.op == OP_MAX) {
-                v = a[0];
-                for (size_t i = 1; i < n; i++) v = a[i] > v ? a[i] : v;
-            } else if (f.op == OP_MIN) {
-                v = a[0];
-                for (size_t i = 1; i < n; i++) v = a[i] < v ? a[i] : v;
-            } else if (f.op == OP_SM) {
-                long long sum = 0;
-                for (size_t i = 0; i < n; i++) sum += a[i];
-                v = (int)(sum % 10);
-            } else {
-                qsort(a, n, sizeof *a, cmp_int);
-                v = n % 2 ? a[n / 2] : (a[n / 2 - 1] + a[n / 2]) / 2;
-            }
-            nv = f.start;
-            vals[nv++] = v;
-            if (nf == 0) done_at = tokpos, result = v;
-        }
+        if (eval_token(&e, s, (size_t)(p - s), err, errlen)) goto out;
     }
-    if (tokpos == 0) {
-        fastfnet_err(err, errlen, "listops: empty expression (token 1 missing)");
-        goto out;
-    }
-    if (nf > 0) {
-        fastfnet_err(err, errlen, "listops: token %zu (end of input): operator %.*s at token %zu is never closed "
-                "(%zu open)", tokpos + 1, (int)op_len[fr[nf - 1].op] - 1, op_tok[fr[nf - 1].op],
-                fr[nf - 1].tokpos, nf);
-        goto out;
-    }
-    rc = result;
+    if (eval_finish(&e, err, errlen) == 0) rc = e.result;
 out:
-    free(vals);
-    free(fr);
+    free(e.vals);
+    free(e.fr);
     return rc;
 }
 
