@@ -53,6 +53,10 @@ expect_fail "init odd width for fast-fnet" "even" "$FF" init --arch fast-fnet --
 expect_fail "--reduce with the authors' model" "fast-fnet-narrow" "$FF" init --arch fast-fnet --reduce 0 --out x.safetensors
 expect_fail "bad --pad" "pad: .middle" "$FF" init --arch fast-fnet --pad middle --out x.safetensors
 expect_fail "bad --block-ffn" "block-ffn: .third" "$FF" init --arch fast-fnet --block-ffn third --out x.safetensors
+expect_fail "negative --attention-layers" "attention-layers -1 must be in 0..2" "$FF" init --arch hybrid --layers 2 --attention-layers -1 --out x.safetensors
+longmix=$(printf 'fourier,%.0s' $(seq 1 300))fourier
+expect_fail "an over-long --mixing is refused, not cut" "mixing: the list is 2407 characters" "$FF" init --layers 2 --mixing "$longmix" --out x.safetensors
+expect_fail "an over-long --outputs is refused, not cut" "outputs: the list is" "$FF" init --outputs "$(printf 'mlm,%.0s' $(seq 1 80))mlm" --out x.safetensors
 expect_fail "init heads not dividing" "divisible" "$FF" init --arch bert --hidden 30 --heads 4 --layers 1 --out x.safetensors
 expect_fail "init bad number" "not an integer" "$FF" init --hidden 12x --out x.safetensors
 expect_fail "unknown option" "unknown option" "$FF" info --bogus f.safetensors

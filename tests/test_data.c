@@ -1,6 +1,6 @@
 /* test_data.c: the built-in text data sets of src/app/data.c: the sotu task (eras, passages, splits by
  * address, determinism, errors) and the pre-training corpus (documents held out per source, errors), on
- * small fake data folders and, when scripts/fetch_data.sh has fetched them, on the real ones (argv[1],
+ * small fake data folders (and the SpamAssassin reader's errors) and, when scripts/fetch_data.sh has fetched them, on the real ones (argv[1],
  * default data/; skipped with a printed reason otherwise). */
 #include "check.h"
 #include "data.h"
@@ -232,6 +232,40 @@ static void test_corpus_real(const char *data_dir) {
     free(tr), free(va);
 }
 
+/* The SpamAssassin reader on a fake corpus: a missing message names the fetcher; one that exists but cannot be
+ * read says so (it used to be called missing too); a complete corpus splits about 80/10/10. */
+static void test_spam_fake(void) {
+    char err[512], name[64];
+    fastfnet_records r[3];
+    mkdir(tpath("sp"), 0755);
+    mkdir(tpath("sp/data"), 0755);
+    mkdir(tpath("sp/data/ham"), 0755);
+    char list[8192];
+    size_t k = (size_t)snprintf(list, sizeof list, "[");
+    for (int i = 0; i < 60; i++) {
+        snprintf(name, sizeof name, "sp/data/ham/%02d.txt", i);
+        char msg[128];
+        snprintf(msg, sizeof msg, "Message-ID: <%d@x>\nSubject: s\n\nbody %d", i, i);
+        write_text(tpath(name), msg);
+        k += (size_t)snprintf(list + k, sizeof list - k, "%s\"ham/%02d.txt\"", i ? ", " : "", i);
+    }
+    snprintf(list + k, sizeof list - k, "]");
+    write_text(tpath("sp/data/file_list.json"), list);
+    int rc = fastfnet_records_spam(&r[0], &r[1], &r[2], tpath("sp"), err, sizeof err);
+    check(rc == 0 && r[0].n + r[1].n + r[2].n == 60 && r[1].n > 0 && r[2].n > 0 && !strcmp(r[0].label[0], "ham"),
+          "a fake corpus of 60 messages is read: %d / %d / %d (%s)", r[0].n, r[1].n, r[2].n, rc ? err : "ok");
+    if (rc == 0) free3(r);
+    write_text(tpath("sp/data/file_list.json"), "[\"ham/00.txt\", \"ham/gone.txt\"]");
+    rc = fastfnet_records_spam(&r[0], &r[1], &r[2], tpath("sp"), err, sizeof err);
+    check(rc == -1 && strstr(err, "gone.txt: missing") && strstr(err, "fetch_data.sh") && one_line(err),
+          "a missing message names itself and the fetcher: %s", err);
+    mkdir(tpath("sp/data/ham/dir.txt"), 0755);
+    write_text(tpath("sp/data/file_list.json"), "[\"ham/00.txt\", \"ham/dir.txt\"]");
+    rc = fastfnet_records_spam(&r[0], &r[1], &r[2], tpath("sp"), err, sizeof err);
+    check(rc == -1 && strstr(err, "dir.txt: read error") && !strstr(err, "missing") && one_line(err),
+          "a message that cannot be read is not called missing: %s", err);
+}
+
 int main(int argc, char **argv) {
     const char *data_dir = argc > 1 ? argv[1] : "data";
     check(check_tmpdir("fastfnet_data_") != NULL, "scratch directory");
@@ -239,6 +273,7 @@ int main(int argc, char **argv) {
     test_sotu_fake();
     test_sotu_errors();
     test_corpus_fake();
+    test_spam_fake();
     test_sotu_real(data_dir);
     test_corpus_real(data_dir);
     check_tmpdir_remove();

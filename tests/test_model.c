@@ -694,6 +694,23 @@ static void test_config_json(void) {
         int rc = fastfnet_config_from_json(&c, bad[i], strlen(bad[i]), err, sizeof err);
         check(rc == -1 && err[0] && !strchr(err, '\n') && !strchr(err, '\r'), "%s is refused in one line: %s", bad[i], err);
     }
+    /* a string field given another type is refused, naming the field (it was ignored for these three) */
+    static const char *typed[][2] = {{"{\"hidden_act\": 7}", "hidden_act"},
+                                     {"{\"fastfnet_residual\": [\"dense\"]}", "fastfnet_residual"},
+                                     {"{\"fastfnet_fourier_impl\": null}", "fastfnet_fourier_impl"}};
+    for (int i = 0; i < 3; i++) {
+        err[0] = 0;
+        int rc = fastfnet_config_from_json(&c, typed[i][0], strlen(typed[i][0]), err, sizeof err);
+        check(rc == -1 && strstr(err, typed[i][1]) && strstr(err, "must be a string"), "%s is refused: %s", typed[i][0], err);
+    }
+    /* an unknown name is answered with every accepted one */
+    const char *fi = "{\"fastfnet_fourier_impl\": \"fast\"}";
+    err[0] = 0;
+    check(fastfnet_config_from_json(&c, fi, strlen(fi), err, sizeof err) == -1 && strstr(err, "auto, fft, matrix or naive"),
+          "an unknown fastfnet_fourier_impl lists all four: %s", err);
+    const char *naive = "{\"fastfnet_fourier_impl\": \"naive\", \"hidden_act\": \"gelu_pytorch_tanh\"}";
+    check(fastfnet_config_from_json(&c, naive, strlen(naive), err, sizeof err) == 0 && c.fourier_impl == FASTFNET_FOURIER_NAIVE,
+          "fastfnet_fourier_impl naive and hidden_act gelu_pytorch_tanh are read: %s", err);
     /* a number beyond the float range would be saved as inf, which no JSON reader takes back */
     const char *huge = "{\"layer_norm_eps\": 1e300}";
     err[0] = 0;

@@ -56,16 +56,25 @@ static int arch_set_layers(fastfnet_config *c, const fastfnet_arch_opts *o, cons
     for (int i = 0; i < N; i++)
         c->mixing[i] = !strcmp(arch, "bert") ? FASTFNET_MIX_ATTENTION : authors ? FASTFNET_MIX_FAST_FOURIER_PAD : FASTFNET_MIX_FOURIER;
     if (!strcmp(arch, "hybrid")) {
-        if (o->attention_layers > N) return fastfnet_err(err, n, "--attention-layers %d exceeds --layers %d", o->attention_layers, N);
+        if (o->attention_layers < 0 || o->attention_layers > N)
+            return fastfnet_err(err, n, "--attention-layers %d must be in 0..%d (--layers)", o->attention_layers, N);
         for (int i = N - o->attention_layers; i < N; i++) c->mixing[i] = FASTFNET_MIX_ATTENTION;
     }
+    return 0;
+}
+
+/* A comma list into buf; one that does not fit is refused rather than cut (its last entry would be lost). */
+static int copy_list(char *buf, size_t cap, const char *flag, const char *list, char *err, size_t n) {
+    size_t len = strlen(list);
+    if (len >= cap) return fastfnet_err(err, n, "%s: the list is %zu characters long, more than the %zu allowed", flag, len, cap - 1);
+    memcpy(buf, list, len + 1);
     return 0;
 }
 
 /* --reduce (default "0" for the narrow design): the listed Fourier layers become Fast-FNet ones. */
 static int arch_apply_reduce(fastfnet_config *c, const char *reduce, int N, char *err, size_t n) {
     char buf[512];
-    snprintf(buf, sizeof buf, "%s", reduce ? reduce : "0");
+    if (copy_list(buf, sizeof buf, "--reduce", reduce ? reduce : "0", err, n)) return -1;
     char *save = NULL;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         int l = 0;
@@ -79,7 +88,7 @@ static int arch_apply_reduce(fastfnet_config *c, const char *reduce, int N, char
 /* --mixing: one name per layer, replacing what --arch and --reduce chose. */
 static int arch_apply_mixing(fastfnet_config *c, const char *mixing, int N, char *err, size_t n) {
     char buf[2048];
-    snprintf(buf, sizeof buf, "%s", mixing);
+    if (copy_list(buf, sizeof buf, "--mixing", mixing, err, n)) return -1;
     int k = 0;
     char *save = NULL;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save), k++) {
@@ -115,7 +124,7 @@ static int arch_apply_block_names(fastfnet_config *c, const fastfnet_arch_opts *
 /* --outputs: the heads to build, replacing the default set (NSP and the classifier read the pooler). */
 static int arch_apply_outputs(fastfnet_config *c, const char *outputs, char *err, size_t n) {
     char buf[256];
-    snprintf(buf, sizeof buf, "%s", outputs);
+    if (copy_list(buf, sizeof buf, "--outputs", outputs, err, n)) return -1;
     c->heads = 0;
     char *save = NULL;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {

@@ -658,18 +658,18 @@ int fastfnet_records_spam(fastfnet_records *train, fastfnet_records *valid, fast
         if (j->items[i].type != FASTFNET_JSON_STRING) continue;
         const char *rel = j->items[i].str;
         int too_long = fastfnet_path(p, sizeof p, err, errlen, "%s/data/%s", dir, rel);
-        char *msg = too_long ? NULL : fastfnet_read_file(p, &len, (size_t)1 << 30, NULL, 0);
-        if (!msg) {
-            fastfnet_json_free(j);
-            fastfnet_records_free(train), fastfnet_records_free(valid), fastfnet_records_free(test);
-            if (too_long) return -1;
-            return fastfnet_err(err, errlen, "%s: missing (the corpus is incomplete: run scripts/fetch_data.sh)", p);
-        }
-        int bad = spam_push_message(out, cap, rel, msg, len, i + 1);
+        struct stat sb;
+        char *msg = too_long ? NULL : fastfnet_read_file(p, &len, (size_t)1 << 30, err, errlen);
+        int read = msg != NULL, bad = !read || spam_push_message(out, cap, rel, msg, len, i + 1);
         free(msg);
         if (bad) {
             fastfnet_json_free(j);
-            return fastfnet_err(err, errlen, "%s: out of memory reading message %d", dir, i + 1);
+            fastfnet_records_free(train), fastfnet_records_free(valid), fastfnet_records_free(test);
+            if (too_long) return -1;
+            if (!read && stat(p, &sb) != 0)
+                return fastfnet_err(err, errlen, "%s: missing (the corpus is incomplete: run scripts/fetch_data.sh)", p);
+            if (read) fastfnet_err(err, errlen, "%s: out of memory reading message %d", dir, i + 1);
+            return -1; /* otherwise err holds the read's own message (unreadable, too large, out of memory) */
         }
     }
     fastfnet_json_free(j);

@@ -210,7 +210,17 @@ static const char *show_value(const char *s, char out[48]) {
     return out;
 }
 
-/* An optional string field that must be one of names[0..count): its index into *out (kept when absent). */
+/* "a, b or c" for names[0..count) into out. */
+static const char *name_list(const char *const *names, int count, char *out, size_t cap) {
+    size_t k = 0;
+    out[0] = 0;
+    for (int q = 0; q < count && k < cap; q++)
+        k += (size_t)snprintf(out + k, cap - k, "%s%s", q == 0 ? "" : q == count - 1 ? " or " : ", ", names[q]);
+    return out;
+}
+
+/* An optional string field that must be one of names[0..count): its index into *out (kept when absent). A
+ * present field of another type is an error, not ignored. */
 static int get_name(const fastfnet_json *j, const char *key, const char *const *names, int count, int *out, char *err, size_t n) {
     const char *v = fastfnet_json_get_str(j, key);
     if (!v) return fastfnet_json_get(j, key) ? fastfnet_err(err, n, "config field \"%s\" must be a string", key) : 0;
@@ -219,8 +229,9 @@ static int get_name(const fastfnet_json *j, const char *key, const char *const *
             *out = q;
             return 0;
         }
-    char shown[48];
-    return fastfnet_err(err, n, "config field \"%s\": \"%s\" must be %s or %s", key, show_value(v, shown), names[0], names[1]);
+    char shown[48], list[128];
+    return fastfnet_err(err, n, "config field \"%s\": \"%s\" must be %s", key, show_value(v, shown),
+                        name_list(names, count, list, sizeof list));
 }
 
 /* The numeric fields (the defaults stay where a field is absent); nonzero with the message on the first bad one. */
@@ -259,15 +270,8 @@ static int config_read_mixing(const fastfnet_json *j, fastfnet_config *c, char *
 }
 
 static int config_read_residual(const fastfnet_json *j, fastfnet_config *c, char *err, size_t n) {
-    char shown[48];
-    const char *res = fastfnet_json_get_str(j, "fastfnet_residual");
-    if (!res) return 0;
-    int k = -1;
-    for (int q = 0; q < 4; q++)
-        if (!strcmp(res, RES_NAMES[q])) k = q;
-    if (k < 0)
-        return fastfnet_err(err, n, "fastfnet_residual \"%s\" must be dense, maxpool, avgpool or slice",
-                            show_value(res, shown));
+    int k = (int)c->residual;
+    if (get_name(j, "fastfnet_residual", RES_NAMES, 4, &k, err, n)) return -1;
     c->residual = (fastfnet_residual)k;
     return 0;
 }
@@ -300,20 +304,13 @@ static int config_read_heads(const fastfnet_json *j, fastfnet_config *c, char *e
 }
 
 static int config_read_fourier_impl(const fastfnet_json *j, fastfnet_config *c, char *err, size_t n) {
-    char shown[48];
-    const char *fi = fastfnet_json_get_str(j, "fastfnet_fourier_impl");
-    if (!fi) return 0;
-    static const char *FI[] = {"auto", "fft", "matrix", "naive"};
-    c->fourier_impl = -1;
-    for (int q = 0; q < 4; q++)
-        if (!strcmp(fi, FI[q])) c->fourier_impl = q;
-    if (c->fourier_impl < 0)
-        return fastfnet_err(err, n, "fastfnet_fourier_impl \"%s\" must be auto, fft or matrix", show_value(fi, shown));
-    return 0;
+    const char *names[4];
+    for (int q = 0; q < 4; q++) names[q] = fastfnet_fourier_impl_name((fastfnet_fourier_impl)q);
+    return get_name(j, "fastfnet_fourier_impl", names, 4, &c->fourier_impl, err, n);
 }
 
 int fastfnet_config_from_json(fastfnet_config *c, const char *text, size_t len, char *err, size_t n) {
-    char jerr[256], shown[48];
+    char jerr[256];
     fastfnet_json *j = fastfnet_json_parse(text, len, jerr, sizeof jerr);
     if (!j) return fastfnet_err(err, n, "config is not valid JSON: %s", jerr);
     int rc = -1;
@@ -326,11 +323,9 @@ int fastfnet_config_from_json(fastfnet_config *c, const char *text, size_t len, 
     if (config_read_numbers(j, c, err, n)) goto done;
     const fastfnet_json *lab = fastfnet_json_get(j, "id2label");
     if (lab && lab->type == FASTFNET_JSON_OBJECT && !fastfnet_json_get(j, "num_labels")) c->num_labels = lab->n;
-    const char *act = fastfnet_json_get_str(j, "hidden_act");
-    if (act && strcmp(act, "gelu_new") && strcmp(act, "gelu_pytorch_tanh")) {
-        fastfnet_err(err, n, "hidden_act \"%s\" is not supported (only gelu_new)", show_value(act, shown));
-        goto done;
-    }
+    static const char *ACT[] = {"gelu_new", "gelu_pytorch_tanh"}; /* the same tanh approximation */
+    int act = 0;
+    if (get_name(j, "hidden_act", ACT, 2, &act, err, n)) goto done;
     if (c->num_layers < 0 || c->num_layers > FASTFNET_MAX_LAYERS) {
         fastfnet_err(err, n, "num_hidden_layers must be in 0..%d (got %d)", FASTFNET_MAX_LAYERS, c->num_layers);
         goto done;

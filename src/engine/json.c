@@ -1,4 +1,4 @@
-/* json.c: strict RFC 8259 parser into an fastfnet_json tree, and JSON string escaping.
+/* json.c: strict RFC 8259 parser into a fastfnet_json tree, and JSON string escaping.
  * Hostile input (safetensors headers are untrusted) must yield an error with a position, never a crash. */
 #include "json.h"
 #include <limits.h>
