@@ -396,6 +396,74 @@ static const char *colour_of(int nruns, int r, int k) {
     return nruns == 1 ? series_colour[k] : run_colour[r % N_RUN_COLOURS];
 }
 
+static void draw_grid(sbuf *b, const frame *f) {
+    sb_printf(b, "<g class=\"grid\" stroke=\"#e3e3e3\" stroke-width=\"1\">\n");
+    for (int i = 0; i < f->x.nticks; i++) {
+        double x = fx(f, axis_tick(&f->x, i));
+        sb_printf(b, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>\n", x, f->top, x, f->bot);
+    }
+    for (int i = 0; i < f->y.nticks; i++) {
+        double y = fy(f, axis_tick(&f->y, i));
+        sb_printf(b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>\n", PL, y, PR, y);
+    }
+    sb_printf(b, "</g>\n");
+}
+
+static void draw_tick_labels(sbuf *b, const frame *f) {
+    char lab[64];
+    sb_printf(b, "<g class=\"ticks\" font-size=\"11\" fill=\"#333333\">\n");
+    for (int i = 0; i < f->x.nticks; i++) {
+        double v = axis_tick(&f->x, i);
+        fmt_tick(lab, sizeof lab, v, f->x.step);
+        sb_printf(b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", fx(f, v), f->bot + 15, lab);
+    }
+    for (int i = 0; i < f->y.nticks; i++) {
+        double v = axis_tick(&f->y, i);
+        fmt_tick(lab, sizeof lab, v, f->y.step);
+        sb_printf(b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n", PL - 6, fy(f, v) + 4, lab);
+    }
+    sb_printf(b, "</g>\n");
+}
+
+/* Series k of run r as one polyline. */
+static void draw_series(sbuf *b, const frame *f, const series *s, int r, int k, const char *col) {
+    sb_printf(b, "<polyline class=\"series\" data-run=\"%d\" data-series=\"%s\" fill=\"none\" stroke=\"%s\" "
+              "stroke-width=\"1.6\" stroke-linejoin=\"round\"", r, series_key[k], col);
+    if (series_dash[k]) sb_printf(b, " stroke-dasharray=\"%s\"", series_dash[k]);
+    sb_printf(b, " points=\"");
+    put_points(b, f, s);
+    sb_printf(b, "\"/>\n");
+    /* sparse series (evals, a single point) get markers so each value is visible */
+    if (s->n <= 40)
+        for (size_t i = 0; i < s->n; i++)
+            sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.6\" fill=\"%s\"/>\n", fx(f, s->x[i]),
+                      fy(f, s->y[i]), col);
+}
+
+/* Panel p's series of every run, in run order. */
+static void draw_panel_series(sbuf *b, int p, const frame *f, const run *runs, int nruns) {
+    /* clip a little outside the frame so points on the edge keep their full stroke */
+    sb_printf(b, "<g clip-path=\"url(#clip%d)\">\n", p);
+    for (int r = 0; r < nruns; r++)
+        for (int k = 0; k < S_N; k++) {
+            const series *s = &runs[r].s[k];
+            if (series_panel[k] != p || s->n == 0) continue;
+            draw_series(b, f, s, r, k, colour_of(nruns, r, k));
+        }
+    sb_printf(b, "</g>\n");
+}
+
+/* The frame drawn last, over the series, with the axis labels. */
+static void draw_frame(sbuf *b, int p, const frame *f) {
+    int t = f->top, bt = f->bot;
+    sb_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#444444\"/>\n", PL, t,
+              PR - PL, bt - t);
+    sb_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"12\" fill=\"#333333\">step</text>\n",
+              (PL + PR) / 2, bt + 32);
+    sb_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"13\" fill=\"#333333\" "
+              "transform=\"rotate(-90 %d %d)\">%s</text>\n", 24, (t + bt) / 2, 24, (t + bt) / 2, panel_ylabel[p]);
+}
+
 static void draw_panel(sbuf *b, int p, const frame *f, int has_data, const run *runs, int nruns) {
     int t = f->top, bt = f->bot;
     sb_printf(b, "<g class=\"panel\" id=\"panel-%s\">\n", p == 0 ? "loss" : "accuracy");
@@ -405,55 +473,11 @@ static void draw_panel(sbuf *b, int p, const frame *f, int has_data, const run *
         sb_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"#888888\" font-size=\"15\">%s</text>\n",
                   (PL + PR) / 2, (t + bt) / 2, panel_empty[p]);
     } else {
-        char lab[64];
-        sb_printf(b, "<g class=\"grid\" stroke=\"#e3e3e3\" stroke-width=\"1\">\n");
-        for (int i = 0; i < f->x.nticks; i++) {
-            double x = fx(f, axis_tick(&f->x, i));
-            sb_printf(b, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>\n", x, t, x, bt);
-        }
-        for (int i = 0; i < f->y.nticks; i++) {
-            double y = fy(f, axis_tick(&f->y, i));
-            sb_printf(b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>\n", PL, y, PR, y);
-        }
-        sb_printf(b, "</g>\n<g class=\"ticks\" font-size=\"11\" fill=\"#333333\">\n");
-        for (int i = 0; i < f->x.nticks; i++) {
-            double v = axis_tick(&f->x, i);
-            fmt_tick(lab, sizeof lab, v, f->x.step);
-            sb_printf(b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", fx(f, v), bt + 15, lab);
-        }
-        for (int i = 0; i < f->y.nticks; i++) {
-            double v = axis_tick(&f->y, i);
-            fmt_tick(lab, sizeof lab, v, f->y.step);
-            sb_printf(b, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n", PL - 6, fy(f, v) + 4, lab);
-        }
-        sb_printf(b, "</g>\n");
-        /* clip a little outside the frame so points on the edge keep their full stroke */
-        sb_printf(b, "<g clip-path=\"url(#clip%d)\">\n", p);
-        for (int r = 0; r < nruns; r++)
-            for (int k = 0; k < S_N; k++) {
-                const series *s = &runs[r].s[k];
-                if (series_panel[k] != p || s->n == 0) continue;
-                const char *col = colour_of(nruns, r, k);
-                sb_printf(b, "<polyline class=\"series\" data-run=\"%d\" data-series=\"%s\" fill=\"none\" stroke=\"%s\" "
-                          "stroke-width=\"1.6\" stroke-linejoin=\"round\"", r, series_key[k], col);
-                if (series_dash[k]) sb_printf(b, " stroke-dasharray=\"%s\"", series_dash[k]);
-                sb_printf(b, " points=\"");
-                put_points(b, f, s);
-                sb_printf(b, "\"/>\n");
-                /* sparse series (evals, a single point) get markers so each value is visible */
-                if (s->n <= 40)
-                    for (size_t i = 0; i < s->n; i++)
-                        sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.6\" fill=\"%s\"/>\n", fx(f, s->x[i]),
-                                  fy(f, s->y[i]), col);
-            }
-        sb_printf(b, "</g>\n");
+        draw_grid(b, f);
+        draw_tick_labels(b, f);
+        draw_panel_series(b, p, f, runs, nruns);
     }
-    sb_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#444444\"/>\n", PL, t,
-              PR - PL, bt - t);
-    sb_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"12\" fill=\"#333333\">step</text>\n",
-              (PL + PR) / 2, bt + 32);
-    sb_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"13\" fill=\"#333333\" "
-              "transform=\"rotate(-90 %d %d)\">%s</text>\n", 24, (t + bt) / 2, 24, (t + bt) / 2, panel_ylabel[p]);
+    draw_frame(b, p, f);
     sb_printf(b, "</g>\n");
 }
 

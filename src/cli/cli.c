@@ -87,32 +87,25 @@ static void human_bytes(char *buf, size_t n, double b) {
     else snprintf(buf, n, "%.1f KiB", b / 1024);
 }
 
-static int cmd_info(int argc, char **argv) {
-    const char *path = NULL;
-    int B = 8, T = -1;
+/* info's flags; 1 when --help was printed (the command then exits 0). */
+static int parse_info_args(int argc, char **argv, const char **path, int *B, int *T) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (is_flag(a, "--help") || is_flag(a, "-h")) {
             fputs(INFO_HELP, stdout);
-            return 0;
-        } else if (is_flag(a, "--batch")) B = (int)parse_long(a, need(argc, argv, &i), 1, 1 << 20);
-        else if (is_flag(a, "--seq")) T = (int)parse_long(a, need(argc, argv, &i), 1, 1 << 20);
-        else if (is_flag(a, "--model")) path = need(argc, argv, &i);
+            return 1;
+        } else if (is_flag(a, "--batch")) *B = (int)parse_long(a, need(argc, argv, &i), 1, 1 << 20);
+        else if (is_flag(a, "--seq")) *T = (int)parse_long(a, need(argc, argv, &i), 1, 1 << 20);
+        else if (is_flag(a, "--model")) *path = need(argc, argv, &i);
         else if (is_flag(a, "--threads")) fastfnet_set_threads((int)parse_long(a, need(argc, argv, &i), 1, 1024));
         else if (a[0] == '-') fastfnet_die("info: unknown option '%s' (see fastfnet info --help)", a);
-        else path = a;
+        else *path = a;
     }
-    if (!path) fastfnet_die("info: which model? usage: fastfnet info MODEL");
-    char err[1024];
-    fastfnet_model *m = fastfnet_model_load(path, err, sizeof err);
-    if (!m) fastfnet_die("%s", err);
-    const fastfnet_config *c = fastfnet_model_config(m);
-    if (T < 0) T = c->max_position;
-    if (T > c->max_position) fastfnet_die("--seq %d exceeds max_position_embeddings %d", T, c->max_position);
-    char json[8192];
-    fastfnet_config_to_json(c, json, sizeof json);
-    printf("model: %s\nconfig:\n%s", path, json);
-    /* parameters per part: embeddings, each layer, heads */
+    return 0;
+}
+
+/* Parameters per part: embeddings, each layer (with its widths), heads. */
+static void print_info_params(const fastfnet_model *m, const fastfnet_config *c, size_t total) {
     size_t emb = 0, heads = 0, layer[FASTFNET_MAX_LAYERS] = {0};
     for (int i = 0; i < fastfnet_model_num_tensors(m); i++) {
         fastfnet_tensor t = fastfnet_model_tensor(m, i);
@@ -121,7 +114,7 @@ static int cmd_info(int argc, char **argv) {
         else if (sscanf(t.name, "fnet.encoder.layer.%d.", &l) == 1) layer[l] += t.numel;
         else heads += t.numel;
     }
-    size_t total = fastfnet_model_num_params(m), enc = emb;
+    size_t enc = emb;
     printf("parameters:\n  embeddings            %12zu\n", emb);
     for (int l = 0; l < c->num_layers; l++) {
         if (c->mixing[l] == FASTFNET_MIX_FAST_FOURIER_PAD)
@@ -135,6 +128,10 @@ static int cmd_info(int argc, char **argv) {
     }
     printf("  heads (pooler, mlm transform+bias, nsp, classifier) %zu\n", heads);
     printf("  encoder (embeddings + layers) %zu\n  total %zu (%.2fM)\n", enc, total, total / 1e6);
+}
+
+/* Training holds four copies of the parameters (weights, gradients, two AdamW moments). */
+static void print_info_memory(const fastfnet_config *c, int B, int T, size_t total) {
     double pb = (double)total * sizeof(float);
     double act_inf = (double)fastfnet_model_activation_bytes(c, B, T, 0), act_tr = (double)fastfnet_model_activation_bytes(c, B, T, 1);
     char s1[32], s2[32], s3[32], s4[32];
@@ -148,8 +145,52 @@ static int cmd_info(int argc, char **argv) {
     human_bytes(s4, sizeof s4, 4 * pb + act_tr);
     printf("  training:  parameters + gradients + AdamW moments %s + activations and their gradients %s = %s\n", s1,
            s2, s4);
+}
+
+static int cmd_info(int argc, char **argv) {
+    const char *path = NULL;
+    int B = 8, T = -1;
+    if (parse_info_args(argc, argv, &path, &B, &T)) return 0;
+    if (!path) fastfnet_die("info: which model? usage: fastfnet info MODEL");
+    char err[1024];
+    fastfnet_model *m = fastfnet_model_load(path, err, sizeof err);
+    if (!m) fastfnet_die("%s", err);
+    const fastfnet_config *c = fastfnet_model_config(m);
+    if (T < 0) T = c->max_position;
+    if (T > c->max_position) fastfnet_die("--seq %d exceeds max_position_embeddings %d", T, c->max_position);
+    char json[8192];
+    fastfnet_config_to_json(c, json, sizeof json);
+    printf("model: %s\nconfig:\n%s", path, json);
+    size_t total = fastfnet_model_num_params(m);
+    print_info_params(m, c, total);
+    print_info_memory(c, B, T, total);
     fastfnet_model_free(m);
     return 0;
+}
+
+/* One line's ids appended to vals (grown as needed); returns how many. line_no counts from 1, for messages. */
+static int parse_id_line(const char *path, int line_no, char *line, const fastfnet_config *c, int **vals, size_t *n,
+                         size_t *cap) {
+    int len = 0;
+    char *p = line;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
+        if (!*p) break;
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || (*end && *end != ' ' && *end != '\t' && *end != '\r' && *end != '\n'))
+            fastfnet_die("%s:%d: '%.*s' is not a token id", path, line_no, (int)strcspn(p, " \t\r\n") > 20 ? 20 : (int)strcspn(p, " \t\r\n"), p);
+        if (v < 0 || v >= c->vocab_size)
+            fastfnet_die("%s:%d: token id %ld at position %d is outside the vocabulary (0..%d)", path, line_no, v, len,
+                    c->vocab_size - 1);
+        if (*n == *cap) *vals = realloc(*vals, (*cap *= 2) * sizeof(int));
+        if (!*vals) fastfnet_die("out of memory reading %s", path);
+        (*vals)[(*n)++] = (int)v;
+        len++;
+        p = end;
+    }
+    return len;
 }
 
 /* Parse an ids file: one sequence per line, space-separated ids; pads to the longest line. */
@@ -164,25 +205,7 @@ static int *read_ids(const char *path, const fastfnet_config *c, int *outB, int 
     char *line = NULL;
     size_t lsz = 0;
     while (fastfnet_read_line(f, &line, &lsz, NULL) != -1) {
-        int len = 0;
-        char *p = line;
-        for (;;) {
-            while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
-            if (!*p) break;
-            char *end;
-            errno = 0;
-            long v = strtol(p, &end, 10);
-            if (end == p || errno || (*end && *end != ' ' && *end != '\t' && *end != '\r' && *end != '\n'))
-                fastfnet_die("%s:%d: '%.*s' is not a token id", path, lines + 1, (int)strcspn(p, " \t\r\n") > 20 ? 20 : (int)strcspn(p, " \t\r\n"), p);
-            if (v < 0 || v >= c->vocab_size)
-                fastfnet_die("%s:%d: token id %ld at position %d is outside the vocabulary (0..%d)", path, lines + 1, v, len,
-                        c->vocab_size - 1);
-            if (n == cap) vals = realloc(vals, (cap *= 2) * sizeof(int));
-            if (!vals) fastfnet_die("out of memory reading %s", path);
-            vals[n++] = (int)v;
-            len++;
-            p = end;
-        }
+        int len = parse_id_line(path, lines + 1, line, c, &vals, &n, &cap);
         if (len == 0) fastfnet_die("%s:%d: empty line (every line must hold a sequence)", path, lines + 1);
         if (len > c->max_position)
             fastfnet_die("%s:%d: %d tokens exceed the model's max_position_embeddings %d", path, lines + 1, len, c->max_position);

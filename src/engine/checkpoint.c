@@ -82,6 +82,64 @@ static uint64_t weights_hash(const fastfnet_model *m) {
     return h;
 }
 
+/* An HF-layout directory's config.json at cpath. *text is the caller's to free, also on failure; whether the
+ * config names its heads decides if they come from the config or from the tensors in the file. */
+static int config_from_dir(fastfnet_config *cfg, int *have_heads, char **text, char *cpath, size_t cpathlen,
+                           const char *path, char *err, size_t errlen) {
+    char msg[512];
+    size_t len = 0;
+    if (fastfnet_path(cpath, cpathlen, err, errlen, "%s/config.json", path)) return -1;
+    *text = fastfnet_read_file(cpath, &len, 1 << 24, err, errlen);
+    if (!*text) return -1;
+    if (fastfnet_config_from_json(cfg, *text, len, msg, sizeof msg))
+        return fastfnet_err(err, errlen, "%s: %s", cpath, msg);
+    *have_heads = strstr(*text, "\"fastfnet_heads\"") != NULL;
+    return 0;
+}
+
+/* A single file's config, from its __metadata__["config"]. */
+static int config_from_meta(fastfnet_config *cfg, int *have_heads, const fastfnet_st_file *f, const char *stpath,
+                            char *err, size_t errlen) {
+    char msg[512];
+    const char *c = fastfnet_st_meta(f, "config");
+    if (!c)
+        return fastfnet_err(err, errlen, "%s: no fastfnet config in the file's __metadata__; for an HF checkpoint pass "
+                                         "its directory (config.json + model.safetensors)", stpath);
+    if (fastfnet_config_from_json(cfg, c, strlen(c), msg, sizeof msg))
+        return fastfnet_err(err, errlen, "%s: %s", stpath, msg);
+    *have_heads = strstr(c, "\"fastfnet_heads\"") != NULL;
+    return 0;
+}
+
+/* An HF checkpoint: the heads are whatever the file holds. */
+static int heads_from_file(fastfnet_config *cfg, const fastfnet_st_file *f, const char *cfgname, char *err,
+                           size_t errlen) {
+    char msg[512];
+    cfg->heads = 0;
+    if (find(f, "fnet.pooler.dense.weight")) cfg->heads |= FASTFNET_HEAD_POOLER;
+    if (fastfnet_st_find(f, "cls.predictions.transform.dense.weight")) cfg->heads |= FASTFNET_HEAD_MLM;
+    if (fastfnet_st_find(f, "cls.seq_relationship.weight")) cfg->heads |= FASTFNET_HEAD_NSP;
+    const fastfnet_st_tensor *ct = fastfnet_st_find(f, "classifier.weight");
+    if (ct) {
+        cfg->heads |= FASTFNET_HEAD_CLS;
+        if (ct->ndim == 2) cfg->num_labels = (int)ct->shape[0];
+    }
+    if (fastfnet_config_validate(cfg, msg, sizeof msg)) return fastfnet_err(err, errlen, "%s: %s", cfgname, msg);
+    return 0;
+}
+
+/* Every tensor of the model's table, converted to float32 into the parameters. */
+static int read_tensors(fastfnet_model *m, const fastfnet_st_file *f, const char *stpath, char *err, size_t errlen) {
+    char msg[512];
+    for (int i = 0; i < m->num_tensors; i++) {
+        const fastfnet_tensor_info *ti = &m->tensors[i];
+        const fastfnet_st_tensor *t = find(f, ti->name); /* there, of the right shape: check_shapes said so */
+        if (fastfnet_st_read_f32(f, t, m->params + ti->offset, ti->numel, msg, sizeof msg))
+            return fastfnet_err(err, errlen, "%s: tensor '%s': %s", stpath, ti->name, msg);
+    }
+    return 0;
+}
+
 fastfnet_model *fastfnet_model_load(const char *path, char *err, size_t errlen) {
     struct stat sb;
     if (stat(path, &sb) != 0) {
@@ -96,62 +154,19 @@ fastfnet_model *fastfnet_model_load(const char *path, char *err, size_t errlen) 
     fastfnet_config cfg;
     fastfnet_model *m = NULL;
     char *cfgtext = NULL;
-    size_t cfglen = 0;
-    const char *cfgname = stpath;
+    const char *cfgname = is_dir ? cpath : stpath;
     int have_heads = 0;
-    if (is_dir) {
-        if (fastfnet_path(cpath, sizeof cpath, err, errlen, "%s/config.json", path)) goto fail;
-        cfgname = cpath;
-        cfgtext = fastfnet_read_file(cpath, &cfglen, 1 << 24, err, errlen);
-        if (!cfgtext) goto fail;
-        if (fastfnet_config_from_json(&cfg, cfgtext, cfglen, msg, sizeof msg)) {
-            fastfnet_err(err, errlen, "%s: %s", cpath, msg);
-            goto fail;
-        }
-        have_heads = strstr(cfgtext, "\"fastfnet_heads\"") != NULL;
-    } else {
-        const char *c = fastfnet_st_meta(&f, "config");
-        if (!c) {
-            fastfnet_err(err, errlen, "%s: no fastfnet config in the file's __metadata__; for an HF checkpoint pass its "
-                                 "directory (config.json + model.safetensors)", stpath);
-            goto fail;
-        }
-        if (fastfnet_config_from_json(&cfg, c, strlen(c), msg, sizeof msg)) {
-            fastfnet_err(err, errlen, "%s: %s", stpath, msg);
-            goto fail;
-        }
-        have_heads = strstr(c, "\"fastfnet_heads\"") != NULL;
-    }
-    if (!have_heads) {
-        /* an HF checkpoint: the heads are whatever the file holds */
-        cfg.heads = 0;
-        if (find(&f, "fnet.pooler.dense.weight")) cfg.heads |= FASTFNET_HEAD_POOLER;
-        if (fastfnet_st_find(&f, "cls.predictions.transform.dense.weight")) cfg.heads |= FASTFNET_HEAD_MLM;
-        if (fastfnet_st_find(&f, "cls.seq_relationship.weight")) cfg.heads |= FASTFNET_HEAD_NSP;
-        const fastfnet_st_tensor *ct = fastfnet_st_find(&f, "classifier.weight");
-        if (ct) {
-            cfg.heads |= FASTFNET_HEAD_CLS;
-            if (ct->ndim == 2) cfg.num_labels = (int)ct->shape[0];
-        }
-        if (fastfnet_config_validate(&cfg, msg, sizeof msg)) {
-            fastfnet_err(err, errlen, "%s: %s", cfgname, msg);
-            goto fail;
-        }
-    }
+    if (is_dir ? config_from_dir(&cfg, &have_heads, &cfgtext, cpath, sizeof cpath, path, err, errlen)
+               : config_from_meta(&cfg, &have_heads, &f, stpath, err, errlen))
+        goto fail;
+    if (!have_heads && heads_from_file(&cfg, &f, cfgname, err, errlen)) goto fail;
     if (check_shapes(&f, &cfg, stpath, err, errlen)) goto fail;
     m = fastfnet_model_alloc(&cfg, msg, sizeof msg);
     if (!m) {
         fastfnet_err(err, errlen, "%s: %s", cfgname, msg);
         goto fail;
     }
-    for (int i = 0; i < m->num_tensors; i++) {
-        const fastfnet_tensor_info *ti = &m->tensors[i];
-        const fastfnet_st_tensor *t = find(&f, ti->name); /* there, of the right shape: check_shapes said so */
-        if (fastfnet_st_read_f32(&f, t, m->params + ti->offset, ti->numel, msg, sizeof msg)) {
-            fastfnet_err(err, errlen, "%s: tensor '%s': %s", stpath, ti->name, msg);
-            goto fail;
-        }
-    }
+    if (read_tensors(m, &f, stpath, err, errlen)) goto fail;
     m->dropout_seed = weights_hash(m); /* dropout stream from the weights: loads are reproducible */
     free(cfgtext);
     fastfnet_st_close(&f);

@@ -55,70 +55,94 @@ static void table_padblock(table_builder *tb, const fastfnet_config *c, int i) {
     add(tb, LF(i, ln2_b), H, 0, "fnet.encoder.layer.%d.output.LayerNorm.bias", i);
 }
 
+static void table_embeddings(table_builder *tb, const fastfnet_config *c) {
+    int E = c->hidden_size;
+    add(tb, F(wte), c->vocab_size, E, "fnet.embeddings.word_embeddings.weight", 0);
+    add(tb, F(wpe), c->max_position, E, "fnet.embeddings.position_embeddings.weight", 0);
+    add(tb, F(wtt), c->type_vocab_size, E, "fnet.embeddings.token_type_embeddings.weight", 0);
+    add(tb, F(eln_w), E, 0, "fnet.embeddings.LayerNorm.weight", 0);
+    add(tb, F(eln_b), E, 0, "fnet.embeddings.LayerNorm.bias", 0);
+    add(tb, F(proj_w), E, E, "fnet.embeddings.projection.weight", 0);
+    add(tb, F(proj_b), E, 0, "fnet.embeddings.projection.bias", 0);
+}
+
+/* Attention layer i's projections at its input width W, then the LayerNorm after mixing at Wo. */
+static void table_attention(table_builder *tb, int i, int W, int Wo) {
+    add(tb, LF(i, q_w), W, W, "fnet.encoder.layer.%d.attention.self.query.weight", i);
+    add(tb, LF(i, q_b), W, 0, "fnet.encoder.layer.%d.attention.self.query.bias", i);
+    add(tb, LF(i, k_w), W, W, "fnet.encoder.layer.%d.attention.self.key.weight", i);
+    add(tb, LF(i, k_b), W, 0, "fnet.encoder.layer.%d.attention.self.key.bias", i);
+    add(tb, LF(i, v_w), W, W, "fnet.encoder.layer.%d.attention.self.value.weight", i);
+    add(tb, LF(i, v_b), W, 0, "fnet.encoder.layer.%d.attention.self.value.bias", i);
+    add(tb, LF(i, o_w), W, W, "fnet.encoder.layer.%d.attention.output.dense.weight", i);
+    add(tb, LF(i, o_b), W, 0, "fnet.encoder.layer.%d.attention.output.dense.bias", i);
+    add(tb, LF(i, ln1_w), Wo, 0, "fnet.encoder.layer.%d.attention.output.LayerNorm.weight", i);
+    add(tb, LF(i, ln1_b), Wo, 0, "fnet.encoder.layer.%d.attention.output.LayerNorm.bias", i);
+}
+
+/* Fourier mixing has no weights: before its FFN a Fourier layer holds only the LayerNorm after mixing and,
+ * in a fast_fourier layer with a dense residual, the Dimension Reduction. */
+static void table_fourier(table_builder *tb, const fastfnet_config *c, int i, int W, int Wo) {
+    if (c->mixing[i] == FASTFNET_MIX_FAST_FOURIER && c->residual == FASTFNET_RES_DENSE) {
+        add(tb, LF(i, r_w), Wo, W, "fnet.encoder.layer.%d.fourier.residual.dense.weight", i);
+        add(tb, LF(i, r_b), Wo, 0, "fnet.encoder.layer.%d.fourier.residual.dense.bias", i);
+    }
+    add(tb, LF(i, ln1_w), Wo, 0, "fnet.encoder.layer.%d.fourier.output.LayerNorm.weight", i);
+    add(tb, LF(i, ln1_b), Wo, 0, "fnet.encoder.layer.%d.fourier.output.LayerNorm.bias", i);
+}
+
+static void table_ffn(table_builder *tb, int i, int Wo, int Fw) {
+    add(tb, LF(i, w1), Fw, Wo, "fnet.encoder.layer.%d.intermediate.dense.weight", i);
+    add(tb, LF(i, b1), Fw, 0, "fnet.encoder.layer.%d.intermediate.dense.bias", i);
+    add(tb, LF(i, w2), Wo, Fw, "fnet.encoder.layer.%d.output.dense.weight", i);
+    add(tb, LF(i, b2), Wo, 0, "fnet.encoder.layer.%d.output.dense.bias", i);
+    add(tb, LF(i, ln2_w), Wo, 0, "fnet.encoder.layer.%d.output.LayerNorm.weight", i);
+    add(tb, LF(i, ln2_b), Wo, 0, "fnet.encoder.layer.%d.output.LayerNorm.bias", i);
+}
+
+static void table_layer(table_builder *tb, const fastfnet_config *c, int i) {
+    int W = fastfnet_config_width(c, i), Wo = fastfnet_config_width(c, i + 1), Fw = fastfnet_width_ffn(c, Wo);
+    if (c->mixing[i] == FASTFNET_MIX_FAST_FOURIER_PAD) {
+        table_padblock(tb, c, i);
+        return;
+    }
+    if (c->mixing[i] == FASTFNET_MIX_ATTENTION) table_attention(tb, i, W, Wo);
+    else table_fourier(tb, c, i, W, Wo);
+    table_ffn(tb, i, Wo, Fw);
+}
+
+/* The heads read the last layer's width Df; the MLM transform maps it back to E for the tied decoder. */
+static void table_heads(table_builder *tb, const fastfnet_config *c) {
+    int E = c->hidden_size, Df = fastfnet_config_width(c, c->num_layers);
+    if (c->heads & FASTFNET_HEAD_POOLER) {
+        add(tb, F(pool_w), Df, Df, "fnet.pooler.dense.weight", 0);
+        add(tb, F(pool_b), Df, 0, "fnet.pooler.dense.bias", 0);
+    }
+    if (c->heads & FASTFNET_HEAD_MLM) {
+        add(tb, F(mlm_w), E, Df, "cls.predictions.transform.dense.weight", 0);
+        add(tb, F(mlm_b), E, 0, "cls.predictions.transform.dense.bias", 0);
+        add(tb, F(mlm_ln_w), E, 0, "cls.predictions.transform.LayerNorm.weight", 0);
+        add(tb, F(mlm_ln_b), E, 0, "cls.predictions.transform.LayerNorm.bias", 0);
+        add(tb, F(mlm_bias), c->vocab_size, 0, "cls.predictions.bias", 0);
+    }
+    if (c->heads & FASTFNET_HEAD_NSP) {
+        add(tb, F(nsp_w), 2, Df, "cls.seq_relationship.weight", 0);
+        add(tb, F(nsp_b), 2, 0, "cls.seq_relationship.bias", 0);
+    }
+    if (c->heads & FASTFNET_HEAD_CLS) {
+        add(tb, F(cls_w), c->num_labels, Df, "classifier.weight", 0);
+        add(tb, F(cls_b), c->num_labels, 0, "classifier.bias", 0);
+    }
+}
+
+/* The table's order is the parameter buffer's layout and the order in which tensors are saved. */
 static size_t build_table(fastfnet_model *m) {
     const fastfnet_config *c = &m->cfg;
     table_builder tb = {m, 0};
-    int E = c->hidden_size;
     m->num_tensors = 0;
-    add(&tb, F(wte), c->vocab_size, E, "fnet.embeddings.word_embeddings.weight", 0);
-    add(&tb, F(wpe), c->max_position, E, "fnet.embeddings.position_embeddings.weight", 0);
-    add(&tb, F(wtt), c->type_vocab_size, E, "fnet.embeddings.token_type_embeddings.weight", 0);
-    add(&tb, F(eln_w), E, 0, "fnet.embeddings.LayerNorm.weight", 0);
-    add(&tb, F(eln_b), E, 0, "fnet.embeddings.LayerNorm.bias", 0);
-    add(&tb, F(proj_w), E, E, "fnet.embeddings.projection.weight", 0);
-    add(&tb, F(proj_b), E, 0, "fnet.embeddings.projection.bias", 0);
-    for (int i = 0; i < c->num_layers; i++) {
-        int W = fastfnet_config_width(c, i), Wo = fastfnet_config_width(c, i + 1), Fw = fastfnet_width_ffn(c, Wo);
-        if (c->mixing[i] == FASTFNET_MIX_FAST_FOURIER_PAD) {
-            table_padblock(&tb, c, i);
-            continue;
-        }
-        if (c->mixing[i] == FASTFNET_MIX_ATTENTION) {
-            add(&tb, LF(i, q_w), W, W, "fnet.encoder.layer.%d.attention.self.query.weight", i);
-            add(&tb, LF(i, q_b), W, 0, "fnet.encoder.layer.%d.attention.self.query.bias", i);
-            add(&tb, LF(i, k_w), W, W, "fnet.encoder.layer.%d.attention.self.key.weight", i);
-            add(&tb, LF(i, k_b), W, 0, "fnet.encoder.layer.%d.attention.self.key.bias", i);
-            add(&tb, LF(i, v_w), W, W, "fnet.encoder.layer.%d.attention.self.value.weight", i);
-            add(&tb, LF(i, v_b), W, 0, "fnet.encoder.layer.%d.attention.self.value.bias", i);
-            add(&tb, LF(i, o_w), W, W, "fnet.encoder.layer.%d.attention.output.dense.weight", i);
-            add(&tb, LF(i, o_b), W, 0, "fnet.encoder.layer.%d.attention.output.dense.bias", i);
-            add(&tb, LF(i, ln1_w), Wo, 0, "fnet.encoder.layer.%d.attention.output.LayerNorm.weight", i);
-            add(&tb, LF(i, ln1_b), Wo, 0, "fnet.encoder.layer.%d.attention.output.LayerNorm.bias", i);
-        } else {
-            if (c->mixing[i] == FASTFNET_MIX_FAST_FOURIER && c->residual == FASTFNET_RES_DENSE) {
-                add(&tb, LF(i, r_w), Wo, W, "fnet.encoder.layer.%d.fourier.residual.dense.weight", i);
-                add(&tb, LF(i, r_b), Wo, 0, "fnet.encoder.layer.%d.fourier.residual.dense.bias", i);
-            }
-            add(&tb, LF(i, ln1_w), Wo, 0, "fnet.encoder.layer.%d.fourier.output.LayerNorm.weight", i);
-            add(&tb, LF(i, ln1_b), Wo, 0, "fnet.encoder.layer.%d.fourier.output.LayerNorm.bias", i);
-        }
-        add(&tb, LF(i, w1), Fw, Wo, "fnet.encoder.layer.%d.intermediate.dense.weight", i);
-        add(&tb, LF(i, b1), Fw, 0, "fnet.encoder.layer.%d.intermediate.dense.bias", i);
-        add(&tb, LF(i, w2), Wo, Fw, "fnet.encoder.layer.%d.output.dense.weight", i);
-        add(&tb, LF(i, b2), Wo, 0, "fnet.encoder.layer.%d.output.dense.bias", i);
-        add(&tb, LF(i, ln2_w), Wo, 0, "fnet.encoder.layer.%d.output.LayerNorm.weight", i);
-        add(&tb, LF(i, ln2_b), Wo, 0, "fnet.encoder.layer.%d.output.LayerNorm.bias", i);
-    }
-    int Df = fastfnet_config_width(c, c->num_layers);
-    if (c->heads & FASTFNET_HEAD_POOLER) {
-        add(&tb, F(pool_w), Df, Df, "fnet.pooler.dense.weight", 0);
-        add(&tb, F(pool_b), Df, 0, "fnet.pooler.dense.bias", 0);
-    }
-    if (c->heads & FASTFNET_HEAD_MLM) {
-        add(&tb, F(mlm_w), E, Df, "cls.predictions.transform.dense.weight", 0);
-        add(&tb, F(mlm_b), E, 0, "cls.predictions.transform.dense.bias", 0);
-        add(&tb, F(mlm_ln_w), E, 0, "cls.predictions.transform.LayerNorm.weight", 0);
-        add(&tb, F(mlm_ln_b), E, 0, "cls.predictions.transform.LayerNorm.bias", 0);
-        add(&tb, F(mlm_bias), c->vocab_size, 0, "cls.predictions.bias", 0);
-    }
-    if (c->heads & FASTFNET_HEAD_NSP) {
-        add(&tb, F(nsp_w), 2, Df, "cls.seq_relationship.weight", 0);
-        add(&tb, F(nsp_b), 2, 0, "cls.seq_relationship.bias", 0);
-    }
-    if (c->heads & FASTFNET_HEAD_CLS) {
-        add(&tb, F(cls_w), c->num_labels, Df, "classifier.weight", 0);
-        add(&tb, F(cls_b), c->num_labels, 0, "classifier.bias", 0);
-    }
+    table_embeddings(&tb, c);
+    for (int i = 0; i < c->num_layers; i++) table_layer(&tb, c, i);
+    table_heads(&tb, c);
     return tb.total;
 }
 
@@ -261,49 +285,62 @@ static int layout_padblock(fastfnet_layer_acts *L, const fastfnet_config *c, int
     return Fw;
 }
 
-/* One layout function serves both sizing (base NULL) and carving the real arena. */
-static size_t layout(fastfnet_acts *A, const fastfnet_config *c, int B, int T, int train, char *base) {
-    bump b = {base, 0}, *bp = &b;
-    memset(A, 0, sizeof *A);
-    size_t BT = (size_t)B * T;
-    int E = c->hidden_size, maxW = E, maxF = 1, NH = c->num_heads, Df = fastfnet_config_width(c, c->num_layers);
-    int any_attn = 0;
-    float pdrop = c->hidden_dropout;
+static void layout_embeddings(fastfnet_acts *A, const fastfnet_config *c, size_t BT, bump *bp) {
+    int E = c->hidden_size;
     A->emb_sum = TAKEF(BT * E);
     A->emb_mean = TAKEF(BT);
     A->emb_rstd = TAKEF(BT);
     A->emb_ln = TAKEF(BT * E);
     A->emb_out = TAKEF(BT * E);
-    if (pdrop > 0) A->emb_drop = TAKEB(BT * E);
+    if (c->hidden_dropout > 0) A->emb_drop = TAKEB(BT * E);
+}
+
+/* Layer i other than fast_fourier_pad: attention keeps q, k, v and the context at the input width W, the
+ * rest is at the output width Wo. Returns the layer's FFN width. */
+static int layout_layer(fastfnet_layer_acts *L, const fastfnet_config *c, int i, size_t BT, bump *bp) {
+    int W = fastfnet_config_width(c, i), Wo = fastfnet_config_width(c, i + 1), Fw = fastfnet_width_ffn(c, Wo);
+    int NH = c->num_heads;
+    float pdrop = c->hidden_dropout;
+    L->sum1 = TAKEF(BT * Wo);
+    L->ln1_mean = TAKEF(BT);
+    L->ln1_rstd = TAKEF(BT);
+    L->h = TAKEF(BT * Wo);
+    if (c->mixing[i] == FASTFNET_MIX_ATTENTION) {
+        L->q = TAKEF(BT * W);
+        L->k = TAKEF(BT * W);
+        L->v = TAKEF(BT * W);
+        L->ctx = TAKEF(BT * W);
+        L->lse = TAKEF(BT * NH);
+        if (pdrop > 0) L->mix_drop = TAKEB(BT * Wo);
+    }
+    L->a = TAKEF(BT * Fw);
+    if (pdrop > 0) L->o_drop = TAKEB(BT * Wo);
+    L->sum2 = TAKEF(BT * Wo);
+    L->ln2_mean = TAKEF(BT);
+    L->ln2_rstd = TAKEF(BT);
+    L->y = TAKEF(BT * Wo);
+    return Fw;
+}
+
+/* Every layer in order; the widest FFN (at least 1) and whether any layer attends size the shared buffers. */
+static void layout_layers(fastfnet_acts *A, const fastfnet_config *c, size_t BT, bump *bp, int *maxF, int *any_attn) {
     for (int i = 0; i < c->num_layers; i++) {
         fastfnet_layer_acts *L = &A->layer[i];
-        int W = fastfnet_config_width(c, i), Wo = fastfnet_config_width(c, i + 1), Fw = fastfnet_width_ffn(c, Wo);
+        int Fw;
         if (c->mixing[i] == FASTFNET_MIX_FAST_FOURIER_PAD) {
-            int Fp = layout_padblock(L, c, i, BT, bp);
-            maxF = Fp > maxF ? Fp : maxF;
-            continue;
+            Fw = layout_padblock(L, c, i, BT, bp);
+        } else {
+            Fw = layout_layer(L, c, i, BT, bp);
+            if (c->mixing[i] == FASTFNET_MIX_ATTENTION) *any_attn = 1;
         }
-        maxF = Fw > maxF ? Fw : maxF;
-        L->sum1 = TAKEF(BT * Wo);
-        L->ln1_mean = TAKEF(BT);
-        L->ln1_rstd = TAKEF(BT);
-        L->h = TAKEF(BT * Wo);
-        if (c->mixing[i] == FASTFNET_MIX_ATTENTION) {
-            any_attn = 1;
-            L->q = TAKEF(BT * W);
-            L->k = TAKEF(BT * W);
-            L->v = TAKEF(BT * W);
-            L->ctx = TAKEF(BT * W);
-            L->lse = TAKEF(BT * NH);
-            if (pdrop > 0) L->mix_drop = TAKEB(BT * Wo);
-        }
-        L->a = TAKEF(BT * Fw);
-        if (pdrop > 0) L->o_drop = TAKEB(BT * Wo);
-        L->sum2 = TAKEF(BT * Wo);
-        L->ln2_mean = TAKEF(BT);
-        L->ln2_rstd = TAKEF(BT);
-        L->y = TAKEF(BT * Wo);
+        *maxF = Fw > *maxF ? Fw : *maxF;
     }
+}
+
+/* Buffers all layers share, sized for the widest: gelu's output (training only), the scratch, attention's
+ * per-thread tiles, the key mask. */
+static void layout_shared(fastfnet_acts *A, const fastfnet_config *c, int T, size_t BT, int maxW, int maxF,
+                          int any_attn, int train, bump *bp) {
     /* gelu(a) is not kept per layer: every layer's FFN writes one shared buffer, and backward recomputes it
      * from a (with gelu's derivative, in one pass), which saves (N-1) x (B,T,F) floats, the largest
      * activations. An inference arena, which no backward can use, keeps neither: gelu runs in place on a. */
@@ -315,13 +352,34 @@ static size_t layout(fastfnet_acts *A, const fastfnet_config *c, int B, int T, i
         A->att_scratch = TAKEF(fastfnet_attention_scratch_floats(T) * A->att_slots);
     }
     A->keymask = TAKEB(BT);
+}
+
+/* The MLM head: the transform at E, and vocabulary-wide logits and probabilities for mlm_cap rows only. */
+static void layout_mlm(fastfnet_acts *A, const fastfnet_config *c, size_t BT, int train, bump *bp) {
+    int E = c->hidden_size, Df = fastfnet_config_width(c, c->num_layers);
+    A->mlm_cap = mlm_capacity(BT, train);
+    A->mlm_rows = (int *)take(bp, sizeof(int) * BT);
+    A->mlm_tg = (int *)take(bp, sizeof(int) * BT);
+    A->mlm_in = TAKEF(BT * Df);
+    A->t1 = TAKEF(BT * E);
+    A->t2 = TAKEF(BT * E);
+    A->t_mean = TAKEF(BT);
+    A->t_rstd = TAKEF(BT);
+    A->t3 = TAKEF(BT * E);
+    A->mlm_logits = TAKEF((size_t)A->mlm_cap * c->vocab_size);
+    A->mlm_probs = TAKEF((size_t)A->mlm_cap * c->vocab_size);
+}
+
+/* The heads the config has, in a fixed order: pooler, classifier, NSP, MLM. */
+static void layout_heads(fastfnet_acts *A, const fastfnet_config *c, int B, size_t BT, int train, bump *bp) {
+    int Df = fastfnet_config_width(c, c->num_layers);
     if (c->heads & FASTFNET_HEAD_POOLER) {
         A->pool_in = TAKEF((size_t)B * Df);
         A->pooled = TAKEF((size_t)B * Df);
     }
     if (c->heads & FASTFNET_HEAD_CLS) {
         A->cls_in = TAKEF((size_t)B * Df);
-        if (pdrop > 0) A->cls_drop = TAKEB((size_t)B * Df);
+        if (c->hidden_dropout > 0) A->cls_drop = TAKEB((size_t)B * Df);
         A->cls_logits = TAKEF((size_t)B * c->num_labels);
         A->cls_probs = TAKEF((size_t)B * c->num_labels);
     }
@@ -329,37 +387,42 @@ static size_t layout(fastfnet_acts *A, const fastfnet_config *c, int B, int T, i
         A->nsp_logits = TAKEF((size_t)B * 2);
         A->nsp_probs = TAKEF((size_t)B * 2);
     }
-    if (c->heads & FASTFNET_HEAD_MLM) {
-        A->mlm_cap = mlm_capacity(BT, train);
-        A->mlm_rows = (int *)take(bp, sizeof(int) * BT);
-        A->mlm_tg = (int *)take(bp, sizeof(int) * BT);
-        A->mlm_in = TAKEF(BT * Df);
-        A->t1 = TAKEF(BT * E);
-        A->t2 = TAKEF(BT * E);
-        A->t_mean = TAKEF(BT);
-        A->t_rstd = TAKEF(BT);
-        A->t3 = TAKEF(BT * E);
-        A->mlm_logits = TAKEF((size_t)A->mlm_cap * c->vocab_size);
-        A->mlm_probs = TAKEF((size_t)A->mlm_cap * c->vocab_size);
+    if (c->heads & FASTFNET_HEAD_MLM) layout_mlm(A, c, BT, train, bp);
+}
+
+/* Training only: backward's activation gradients, sized for the widest layer and FFN so any layer can use them. */
+static void layout_grads(fastfnet_acts *A, const fastfnet_config *c, int B, size_t BT, int maxW, int maxF, int any_attn,
+                         bump *bp) {
+    int E = c->hidden_size, Df = fastfnet_config_width(c, c->num_layers);
+    A->gA = TAKEF(BT * maxW);
+    A->gB = TAKEF(BT * maxW);
+    A->gC = TAKEF(BT * maxW);
+    A->gX0 = TAKEF(BT * maxW);
+    A->gX1 = TAKEF(BT * maxW);
+    A->gF = TAKEF(BT * maxF);
+    A->gF2 = TAKEF(BT * maxF);
+    if (any_attn) {
+        A->gq = TAKEF(BT * maxW);
+        A->gk = TAKEF(BT * maxW);
+        A->gv = TAKEF(BT * maxW);
     }
-    if (train) {
-        A->gA = TAKEF(BT * maxW);
-        A->gB = TAKEF(BT * maxW);
-        A->gC = TAKEF(BT * maxW);
-        A->gX0 = TAKEF(BT * maxW);
-        A->gX1 = TAKEF(BT * maxW);
-        A->gF = TAKEF(BT * maxF);
-        A->gF2 = TAKEF(BT * maxF);
-        if (any_attn) {
-            A->gq = TAKEF(BT * maxW);
-            A->gk = TAKEF(BT * maxW);
-            A->gv = TAKEF(BT * maxW);
-        }
-        A->gE = TAKEF(BT * E);
-        int mx = Df > E ? Df : E;
-        A->gpool = TAKEF((size_t)B * mx);
-        A->gtmp = TAKEF((size_t)B * mx);
-    }
+    A->gE = TAKEF(BT * E);
+    int mx = Df > E ? Df : E;
+    A->gpool = TAKEF((size_t)B * mx);
+    A->gtmp = TAKEF((size_t)B * mx);
+}
+
+/* One layout function serves both sizing (base NULL) and carving the real arena. */
+static size_t layout(fastfnet_acts *A, const fastfnet_config *c, int B, int T, int train, char *base) {
+    bump b = {base, 0}, *bp = &b;
+    memset(A, 0, sizeof *A);
+    size_t BT = (size_t)B * T;
+    int maxW = c->hidden_size, maxF = 1, any_attn = 0;
+    layout_embeddings(A, c, BT, bp);
+    layout_layers(A, c, BT, bp, &maxF, &any_attn);
+    layout_shared(A, c, T, BT, maxW, maxF, any_attn, train, bp);
+    layout_heads(A, c, B, BT, train, bp);
+    if (train) layout_grads(A, c, B, BT, maxW, maxF, any_attn, bp);
     return b.off;
 }
 
@@ -780,7 +843,7 @@ static float *layer_ffn_backward(fastfnet_model *m, int l, const float *dy) {
     float *dsum2 = A->gA, *dh = dsum2, *dO = pd > 0.0f ? A->gC : dsum2, *dG = A->gF, *dA = A->gF2;
     fastfnet_layernorm_backward(dsum2, g->ln2_w, g->ln2_b, dy, La->sum2, p->ln2_w, La->ln2_mean, La->ln2_rstd, (int)BT, Wo);
     if (pd > 0.0f) fastfnet_dropout_backward(dO, dsum2, La->o_drop, nWo, pd);
-    /* g is not kept per layer (see layout): recomputed from a, with gelu's derivative into dA */
+    /* g is not kept per layer (see layout_shared): recomputed from a, with gelu's derivative into dA */
     fastfnet_gelu_forward_deriv(La->g, dA, La->a, BT * Fw);
     fastfnet_zero(dG, BT * Fw);
     fastfnet_linear_backward(dG, g->w2, g->b2, dO, La->g, p->w2, (int)BT, Fw, Wo);

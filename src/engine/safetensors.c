@@ -67,18 +67,8 @@ static int json_uint(const fastfnet_json *v, uint64_t *out) {
     return 0;
 }
 
-static int parse_tensor(fastfnet_st_file *f, const char *path, fastfnet_st_tensor *t, const fastfnet_json *v, char *err,
-                        size_t errlen) {
-    fastfnet_shown sn = show(t->name);
-    const char *nm = sn.s;
-    if (v->type != FASTFNET_JSON_OBJECT)
-        return fastfnet_err(err, errlen, "%s: tensor '%s' entry is not a JSON object", path, nm);
-    for (int i = 0; i < v->n; i++) {
-        const char *k = v->keys[i];
-        if (strcmp(k, "dtype") && strcmp(k, "shape") && strcmp(k, "data_offsets"))
-            return fastfnet_err(err, errlen, "%s: tensor '%s' has unexpected field '%s'", path, nm, show(k).s);
-    }
-
+static int parse_dtype(fastfnet_st_tensor *t, const fastfnet_json *v, const char *path, const char *nm, char *err,
+                       size_t errlen) {
     const fastfnet_json *dt = fastfnet_json_get(v, "dtype");
     if (!dt) return fastfnet_err(err, errlen, "%s: tensor '%s' has no \"dtype\"", path, nm);
     if (dt->type != FASTFNET_JSON_STRING) return fastfnet_err(err, errlen, "%s: tensor '%s' \"dtype\" is not a string", path, nm);
@@ -91,7 +81,12 @@ static int parse_tensor(fastfnet_st_file *f, const char *path, fastfnet_st_tenso
                        "U8, BOOL)",
                        path, nm, show(dt->str).s);
     t->dtype = (fastfnet_dtype)found;
+    return 0;
+}
 
+/* The shape, its element count and its size in bytes (*bytes); shs receives the shape as text for messages. */
+static int parse_shape(fastfnet_st_tensor *t, const fastfnet_json *v, const char *path, const char *nm, char *shs,
+                       size_t shscap, size_t *bytes, char *err, size_t errlen) {
     const fastfnet_json *sh = fastfnet_json_get(v, "shape");
     if (!sh) return fastfnet_err(err, errlen, "%s: tensor '%s' has no \"shape\"", path, nm);
     if (sh->type != FASTFNET_JSON_ARRAY) return fastfnet_err(err, errlen, "%s: tensor '%s' \"shape\" is not a list", path, nm);
@@ -109,8 +104,7 @@ static int parse_tensor(fastfnet_st_file *f, const char *path, fastfnet_st_tenso
         if (dim && numel > SIZE_MAX / dim) overflow = 1;
         else numel *= (size_t)dim;
     }
-    char shs[200];
-    shape_str(shs, sizeof shs, t->ndim, t->shape);
+    shape_str(shs, shscap, t->ndim, t->shape);
     size_t esz = dtype_info[t->dtype].size;
     /* a zero dimension anywhere makes the tensor empty, whatever the other dimensions multiply to */
     for (int d = 0; d < t->ndim; d++)
@@ -118,8 +112,13 @@ static int parse_tensor(fastfnet_st_file *f, const char *path, fastfnet_st_tenso
     if (overflow || numel > SIZE_MAX / esz)
         return fastfnet_err(err, errlen, "%s: tensor '%s' shape %s is too large (element count overflows)", path, nm, shs);
     t->numel = numel;
-    size_t bytes = numel * esz;
+    *bytes = numel * esz;
+    return 0;
+}
 
+/* data_offsets: inside the data buffer and exactly as long as dtype and shape say (bytes). */
+static int parse_offsets(const fastfnet_st_file *f, fastfnet_st_tensor *t, const fastfnet_json *v, const char *path,
+                         const char *nm, const char *shs, size_t bytes, char *err, size_t errlen) {
     const fastfnet_json *off = fastfnet_json_get(v, "data_offsets");
     if (!off) return fastfnet_err(err, errlen, "%s: tensor '%s' has no \"data_offsets\"", path, nm);
     uint64_t b, e;
@@ -143,6 +142,24 @@ static int parse_tensor(fastfnet_st_file *f, const char *path, fastfnet_st_tenso
     t->begin = (size_t)b;
     t->end = (size_t)e;
     return 0;
+}
+
+static int parse_tensor(fastfnet_st_file *f, const char *path, fastfnet_st_tensor *t, const fastfnet_json *v, char *err,
+                        size_t errlen) {
+    fastfnet_shown sn = show(t->name);
+    const char *nm = sn.s;
+    if (v->type != FASTFNET_JSON_OBJECT)
+        return fastfnet_err(err, errlen, "%s: tensor '%s' entry is not a JSON object", path, nm);
+    for (int i = 0; i < v->n; i++) {
+        const char *k = v->keys[i];
+        if (strcmp(k, "dtype") && strcmp(k, "shape") && strcmp(k, "data_offsets"))
+            return fastfnet_err(err, errlen, "%s: tensor '%s' has unexpected field '%s'", path, nm, show(k).s);
+    }
+    char shs[200];
+    size_t bytes = 0;
+    if (parse_dtype(t, v, path, nm, err, errlen) || parse_shape(t, v, path, nm, shs, sizeof shs, &bytes, err, errlen))
+        return -1;
+    return parse_offsets(f, t, v, path, nm, shs, bytes, err, errlen);
 }
 
 static int parse_meta(fastfnet_st_file *f, const char *path, const fastfnet_json *v, char *err, size_t errlen) {
@@ -258,10 +275,8 @@ done:
     return rc;
 }
 
-int fastfnet_st_open(fastfnet_st_file *f, const char *path, char *err, size_t errlen) {
-    if (!f) return fastfnet_err(err, errlen, "fastfnet_st_open: no file struct");
-    memset(f, 0, sizeof *f);
-    if (!path) return fastfnet_err(err, errlen, "fastfnet_st_open: no path");
+/* A regular file at least as long as the 8-byte header length, open read-only in *fd_out (closed on failure). */
+static int open_regular(const char *path, int *fd_out, size_t *size, char *err, size_t errlen) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return fastfnet_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
@@ -285,7 +300,16 @@ int fastfnet_st_open(fastfnet_st_file *f, const char *path, char *err, size_t er
         close(fd);
         return fastfnet_err(err, errlen, "%s: file too large to map", path);
     }
-    size_t size = (size_t)st.st_size;
+    *fd_out = fd;
+    *size = (size_t)st.st_size;
+    return 0;
+}
+
+/* The whole file, mapped read-only into f->map; the descriptor is not needed once mapped. */
+static int map_file(fastfnet_st_file *f, const char *path, char *err, size_t errlen) {
+    int fd = -1;
+    size_t size = 0;
+    if (open_regular(path, &fd, &size, err, errlen)) return -1;
     /* MAP_PRIVATE keeps our view stable against writers of the page cache; a concurrent truncation can
      * still raise SIGBUS, which no user-space check can prevent. */
     void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -294,27 +318,38 @@ int fastfnet_st_open(fastfnet_st_file *f, const char *path, char *err, size_t er
     if (map == MAP_FAILED) return fastfnet_err(err, errlen, "%s: mmap failed: %s", path, strerror(map_errno));
     f->map = map;
     f->map_len = size;
+    return 0;
+}
 
-    const uint8_t *b = map;
+/* The header length (8 bytes, little-endian) checked against the file and the cap; the data buffer follows
+ * the header. */
+static int split_header(fastfnet_st_file *f, const char *path, uint64_t *hlen_out, char *err, size_t errlen) {
+    const uint8_t *b = f->map;
+    size_t size = f->map_len;
     uint64_t hlen = 0;
     for (int i = 0; i < 8; i++) hlen |= (uint64_t)b[i] << (8 * i);
-    if (hlen > size - 8) {
-        fastfnet_err(err, errlen,
-                "%s: header length %llu exceeds the file size (%zu bytes); the file is truncated or not a "
-                "safetensors file",
-                path, (unsigned long long)hlen, size);
-        fastfnet_st_close(f);
-        return -1;
-    }
-    if (hlen > FASTFNET_ST_MAX_HEADER) {
-        fastfnet_err(err, errlen, "%s: header length %llu exceeds the %llu-byte limit; the file is corrupt", path,
-                (unsigned long long)hlen, FASTFNET_ST_MAX_HEADER);
-        fastfnet_st_close(f);
-        return -1;
-    }
+    if (hlen > size - 8)
+        return fastfnet_err(err, errlen,
+                       "%s: header length %llu exceeds the file size (%zu bytes); the file is truncated or not a "
+                       "safetensors file",
+                       path, (unsigned long long)hlen, size);
+    if (hlen > FASTFNET_ST_MAX_HEADER)
+        return fastfnet_err(err, errlen, "%s: header length %llu exceeds the %llu-byte limit; the file is corrupt",
+                       path, (unsigned long long)hlen, FASTFNET_ST_MAX_HEADER);
     f->data = b + 8 + hlen;
     f->data_len = size - 8 - (size_t)hlen;
-    if (parse_header(f, path, (const char *)b + 8, (size_t)hlen, err, errlen) != 0) {
+    *hlen_out = hlen;
+    return 0;
+}
+
+int fastfnet_st_open(fastfnet_st_file *f, const char *path, char *err, size_t errlen) {
+    if (!f) return fastfnet_err(err, errlen, "fastfnet_st_open: no file struct");
+    memset(f, 0, sizeof *f);
+    if (!path) return fastfnet_err(err, errlen, "fastfnet_st_open: no path");
+    if (map_file(f, path, err, errlen)) return -1;
+    uint64_t hlen = 0;
+    if (split_header(f, path, &hlen, err, errlen) != 0 ||
+        parse_header(f, path, (const char *)f->map + 8, (size_t)hlen, err, errlen) != 0) {
         fastfnet_st_close(f);
         return -1;
     }
@@ -519,40 +554,43 @@ static char *build_header(const char *path, const fastfnet_st_out *t, int n, con
     return buf;
 }
 
-static int validate_out(const char *path, const fastfnet_st_out *t, int n, const char *const *meta, int *nmeta_out,
-                        size_t *sizes, char *err, size_t errlen) {
-    size_t total = 0;
-    for (int i = 0; i < n; i++) {
-        const fastfnet_st_out *o = &t[i];
-        if (!o->name) return fastfnet_err(err, errlen, "%s: tensor %d has no name", path, i);
-        fastfnet_shown sn = show(o->name);
-        if (!fastfnet_json_utf8_valid(o->name, strlen(o->name)))
-            return fastfnet_err(err, errlen, "%s: tensor name '%s' is not valid UTF-8", path, sn.s);
-        if (strcmp(o->name, "__metadata__") == 0)
-            return fastfnet_err(err, errlen, "%s: '__metadata__' is reserved and cannot name a tensor", path);
-        if (!fastfnet_dtype_size(o->dtype)) return fastfnet_err(err, errlen, "%s: tensor '%s' has an invalid dtype", path, sn.s);
-        if (o->ndim < 0 || o->ndim > FASTFNET_ST_MAX_DIMS)
-            return fastfnet_err(err, errlen, "%s: tensor '%s' has ndim %d (0..%d allowed)", path, sn.s, o->ndim,
-                           FASTFNET_ST_MAX_DIMS);
-        size_t numel = 1;
-        int overflow = 0, empty = 0;
-        for (int d = 0; d < o->ndim; d++) {
-            if (o->shape[d] < 0)
-                return fastfnet_err(err, errlen, "%s: tensor '%s' has negative dimension %lld", path, sn.s,
-                               (long long)o->shape[d]);
-            uint64_t dim = (uint64_t)o->shape[d];
-            if (dim == 0) empty = 1;
-            else if (dim > SIZE_MAX || numel > SIZE_MAX / dim) overflow = 1;
-            else numel *= (size_t)dim;
-        }
-        if (empty) numel = 0, overflow = 0;
-        size_t esz = fastfnet_dtype_size(o->dtype);
-        if (overflow || numel > SIZE_MAX / esz || numel * esz > SIZE_MAX - total)
-            return fastfnet_err(err, errlen, "%s: tensor '%s' is too large", path, sn.s);
-        sizes[i] = numel * esz;
-        total += sizes[i];
-        if (sizes[i] && !o->data) return fastfnet_err(err, errlen, "%s: tensor '%s' has no data", path, sn.s);
+/* One tensor to write: named (UTF-8, not the reserved key), a known dtype, a shape whose size fits; its size in
+ * *size, added to *total so that the whole data buffer fits too. */
+static int check_out_tensor(const char *path, const fastfnet_st_out *o, int i, size_t *total, size_t *size, char *err,
+                            size_t errlen) {
+    if (!o->name) return fastfnet_err(err, errlen, "%s: tensor %d has no name", path, i);
+    fastfnet_shown sn = show(o->name);
+    if (!fastfnet_json_utf8_valid(o->name, strlen(o->name)))
+        return fastfnet_err(err, errlen, "%s: tensor name '%s' is not valid UTF-8", path, sn.s);
+    if (strcmp(o->name, "__metadata__") == 0)
+        return fastfnet_err(err, errlen, "%s: '__metadata__' is reserved and cannot name a tensor", path);
+    if (!fastfnet_dtype_size(o->dtype)) return fastfnet_err(err, errlen, "%s: tensor '%s' has an invalid dtype", path, sn.s);
+    if (o->ndim < 0 || o->ndim > FASTFNET_ST_MAX_DIMS)
+        return fastfnet_err(err, errlen, "%s: tensor '%s' has ndim %d (0..%d allowed)", path, sn.s, o->ndim,
+                       FASTFNET_ST_MAX_DIMS);
+    size_t numel = 1;
+    int overflow = 0, empty = 0;
+    for (int d = 0; d < o->ndim; d++) {
+        if (o->shape[d] < 0)
+            return fastfnet_err(err, errlen, "%s: tensor '%s' has negative dimension %lld", path, sn.s,
+                           (long long)o->shape[d]);
+        uint64_t dim = (uint64_t)o->shape[d];
+        if (dim == 0) empty = 1;
+        else if (dim > SIZE_MAX || numel > SIZE_MAX / dim) overflow = 1;
+        else numel *= (size_t)dim;
     }
+    if (empty) numel = 0, overflow = 0;
+    size_t esz = fastfnet_dtype_size(o->dtype);
+    if (overflow || numel > SIZE_MAX / esz || numel * esz > SIZE_MAX - *total)
+        return fastfnet_err(err, errlen, "%s: tensor '%s' is too large", path, sn.s);
+    *size = numel * esz;
+    *total += *size;
+    if (*size && !o->data) return fastfnet_err(err, errlen, "%s: tensor '%s' has no data", path, sn.s);
+    return 0;
+}
+
+/* Metadata pairs until a NULL key, each with a value, in UTF-8; how many in *nmeta_out. */
+static int count_meta(const char *path, const char *const *meta, int *nmeta_out, char *err, size_t errlen) {
     int nmeta = 0;
     if (meta) {
         for (; meta[2 * nmeta]; nmeta++) {
@@ -564,8 +602,12 @@ static int validate_out(const char *path, const fastfnet_st_out *t, int n, const
         }
     }
     *nmeta_out = nmeta;
+    return 0;
+}
 
-    /* a file with duplicate keys could not be read back, so refuse to write one */
+/* A file with duplicate keys could not be read back, so refuse to write one. */
+static int check_unique_names(const char *path, const fastfnet_st_out *t, int n, const char *const *meta, int nmeta,
+                              char *err, size_t errlen) {
     int m = n > nmeta ? n : nmeta, rc = 0;
     const char **names = malloc(((size_t)m + 1) * sizeof *names);
     if (!names) return fastfnet_err(err, errlen, "%s: out of memory", path);
@@ -580,6 +622,15 @@ static int validate_out(const char *path, const fastfnet_st_out *t, int n, const
     }
     free(names);
     return rc;
+}
+
+static int validate_out(const char *path, const fastfnet_st_out *t, int n, const char *const *meta, int *nmeta_out,
+                        size_t *sizes, char *err, size_t errlen) {
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        if (check_out_tensor(path, &t[i], i, &total, &sizes[i], err, errlen)) return -1;
+    if (count_meta(path, meta, nmeta_out, err, errlen)) return -1;
+    return check_unique_names(path, t, n, meta, *nmeta_out, err, errlen);
 }
 
 static int write_all(FILE *fp, const void *p, size_t n) { return n == 0 || fwrite(p, 1, n, fp) == n ? 0 : -1; }
