@@ -1,4 +1,5 @@
-/* cli.c: the fastfnet command-line tool: init, info, embed (training and evaluation: see issue 3). */
+/* cli.c: the fastfnet command-line tool: init, info, embed, train, eval, predict, tokenizer, plot and data, each a
+ * cmd_ function over the engine's public API and the application library (trainer, data sets, plots). */
 #include "fastfnet.h"
 #include "die.h"
 #include "plot.h"
