@@ -116,83 +116,141 @@ static double peak_rss_mib(void) {
     return ru.ru_maxrss / 1024.0;
 }
 
-int main(int argc, char **argv) {
+/* The command line: the model's shape (as fastfnet's own flags), the batch, and what to measure. */
+typedef struct {
     fastfnet_arch_opts a;
-    fastfnet_arch_defaults(&a);
-    a.vocab = 261;
-    a.hidden = 256;
-    a.layers = 4;
-    a.dropout = 0.1;
-    int B = 8, T = 512, repeats = 5, warmup = 2, threads = 2, sgemm = 0, params = 0, fourier = 0;
-    const char *mode = "both";
+    int B, T, repeats, warmup, threads, sgemm, params, fourier;
+    const char *mode;
+} bench_opts;
+
+static void parse_args(bench_opts *o, int argc, char **argv) {
+    fastfnet_arch_opts *a = &o->a;
+    fastfnet_arch_defaults(a);
+    a->vocab = 261;
+    a->hidden = 256;
+    a->layers = 4;
+    a->dropout = 0.1;
+    o->B = 8, o->T = 512, o->repeats = 5, o->warmup = 2, o->threads = 2, o->sgemm = 0, o->params = 0, o->fourier = 0;
+    o->mode = "both";
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define OPT(name) (!strcmp(k, name) && v && ++i)
-        if (OPT("--arch")) a.arch = v;
-        else if (OPT("--hidden")) a.hidden = atoi(v);
-        else if (OPT("--layers")) a.layers = atoi(v);
-        else if (OPT("--intermediate")) a.intermediate = atoi(v);
-        else if (OPT("--heads")) a.heads = atoi(v);
-        else if (OPT("--reduce")) a.reduce = v;
-        else if (OPT("--residual")) a.residual = v;
-        else if (OPT("--pad")) a.pad = v;
-        else if (OPT("--block-ffn")) a.block_ffn = v;
-        else if (OPT("--attention-layers")) a.attention_layers = atoi(v);
-        else if (OPT("--mixing")) a.mixing = v;
-        else if (OPT("--vocab")) a.vocab = atoi(v);
-        else if (OPT("--dropout")) a.dropout = atof(v);
-        else if (OPT("--fourier-impl")) a.fourier_impl = v;
-        else if (OPT("--seq")) T = atoi(v);
-        else if (OPT("--batch")) B = atoi(v);
-        else if (OPT("--mode")) mode = v;
-        else if (OPT("--repeats")) repeats = atoi(v);
-        else if (OPT("--warmup")) warmup = atoi(v);
-        else if (OPT("--threads")) threads = atoi(v);
-        else if (!strcmp(k, "--sgemm-peak")) sgemm = 1;
-        else if (!strcmp(k, "--params")) params = 1;
-        else if (!strcmp(k, "--fourier")) fourier = 1;
+        if (OPT("--arch")) a->arch = v;
+        else if (OPT("--hidden")) a->hidden = atoi(v);
+        else if (OPT("--layers")) a->layers = atoi(v);
+        else if (OPT("--intermediate")) a->intermediate = atoi(v);
+        else if (OPT("--heads")) a->heads = atoi(v);
+        else if (OPT("--reduce")) a->reduce = v;
+        else if (OPT("--residual")) a->residual = v;
+        else if (OPT("--pad")) a->pad = v;
+        else if (OPT("--block-ffn")) a->block_ffn = v;
+        else if (OPT("--attention-layers")) a->attention_layers = atoi(v);
+        else if (OPT("--mixing")) a->mixing = v;
+        else if (OPT("--vocab")) a->vocab = atoi(v);
+        else if (OPT("--dropout")) a->dropout = atof(v);
+        else if (OPT("--fourier-impl")) a->fourier_impl = v;
+        else if (OPT("--seq")) o->T = atoi(v);
+        else if (OPT("--batch")) o->B = atoi(v);
+        else if (OPT("--mode")) o->mode = v;
+        else if (OPT("--repeats")) o->repeats = atoi(v);
+        else if (OPT("--warmup")) o->warmup = atoi(v);
+        else if (OPT("--threads")) o->threads = atoi(v);
+        else if (!strcmp(k, "--sgemm-peak")) o->sgemm = 1;
+        else if (!strcmp(k, "--params")) o->params = 1;
+        else if (!strcmp(k, "--fourier")) o->fourier = 1;
         else fastfnet_die("bench: unknown or incomplete option '%s'", k);
     }
-    if (repeats < 1 || B < 1 || T < 1) fastfnet_die("bench: --repeats, --batch and --seq must be >= 1");
-    fastfnet_set_threads(threads);
-    if (sgemm) {
-        int n = 2048;
-        float *A = fastfnet_xmalloc(sizeof(float) * n * n), *Bm = fastfnet_xmalloc(sizeof(float) * n * n), *C = fastfnet_xmalloc(sizeof(float) * n * n);
-        for (int i = 0; i < n * n; i++) A[i] = (float)(i % 7) * 0.1f, Bm[i] = (float)(i % 5) * 0.1f;
-        double t[16];
-        int reps = repeats > 16 ? 16 : repeats;
+    if (o->repeats < 1 || o->B < 1 || o->T < 1) fastfnet_die("bench: --repeats, --batch and --seq must be >= 1");
+}
+
+/* OpenBLAS sgemm's GFLOP/s on square products, one untimed call first (the MFU denominator). */
+static void bench_sgemm_peak(int threads, int repeats) {
+    int n = 2048;
+    float *A = fastfnet_xmalloc(sizeof(float) * n * n), *Bm = fastfnet_xmalloc(sizeof(float) * n * n), *C = fastfnet_xmalloc(sizeof(float) * n * n);
+    for (int i = 0; i < n * n; i++) A[i] = (float)(i % 7) * 0.1f, Bm[i] = (float)(i % 5) * 0.1f;
+    double t[16];
+    int reps = repeats > 16 ? 16 : repeats;
+    fastfnet_sgemm(0, 0, n, n, n, 1, A, n, Bm, n, 0, C, n);
+    for (int r = 0; r < reps; r++) {
+        double t0 = fastfnet_now();
         fastfnet_sgemm(0, 0, n, n, n, 1, A, n, Bm, n, 0, C, n);
-        for (int r = 0; r < reps; r++) {
-            double t0 = fastfnet_now();
-            fastfnet_sgemm(0, 0, n, n, n, 1, A, n, Bm, n, 0, C, n);
-            t[r] = fastfnet_now() - t0;
-        }
-        double mn, mx, med = median_of(t, reps, &mn, &mx);
-        printf("{\"impl\": \"openblas-sgemm\", \"n\": %d, \"threads\": %d, \"gflops_median\": %.2f, \"gflops_max\": %.2f, \"repeats\": %d}\n", n,
-               threads, 2.0 * n * n * n / med / 1e9, 2.0 * n * n * n / mn / 1e9, reps);
-        return 0;
+        t[r] = fastfnet_now() - t0;
     }
-    if (fourier) {
-        fastfnet_fourier_impl fi = FASTFNET_FOURIER_AUTO;
-        if (a.fourier_impl && fastfnet_fourier_impl_parse(a.fourier_impl, &fi)) fastfnet_die("bench: --fourier-impl '%s'", a.fourier_impl);
-        bench_fourier(B, T, a.hidden, repeats, fi);
-        return 0;
+    double mn, mx, med = median_of(t, reps, &mn, &mx);
+    printf("{\"impl\": \"openblas-sgemm\", \"n\": %d, \"threads\": %d, \"gflops_median\": %.2f, \"gflops_max\": %.2f, \"repeats\": %d}\n", n,
+           threads, 2.0 * n * n * n / med / 1e9, 2.0 * n * n * n / mn / 1e9, reps);
+}
+
+static void print_params(const fastfnet_arch_opts *a, const fastfnet_config *c) {
+    size_t enc, total = fastfnet_config_num_params(c, &enc); /* every head: mlm, nsp, classifier, pooler */
+    printf("{\"impl\": \"fastfnet-params\", \"arch\": \"%s\", \"residual\": \"%s\", \"pad\": \"%s\", \"block_ffn\": \"%s\", "
+           "\"hidden\": %d, \"layers\": %d, \"intermediate\": %d, \"vocab\": %d, \"positions\": %d, \"params\": %zu, \"encoder_params\": %zu}\n",
+           a->arch, fastfnet_residual_name(c->residual), fastfnet_pad_name(c->pad), fastfnet_block_ffn_name(c->block_ffn), c->hidden_size,
+           c->num_layers, c->intermediate_size, c->vocab_size, c->max_position, total, enc);
+}
+
+/* The opening of the model's JSON line (its shape and the run's settings); the timings follow on it. */
+static void print_model_header(const bench_opts *o, const fastfnet_config *c, const fastfnet_model *m) {
+    const fastfnet_arch_opts *a = &o->a;
+    printf("{\"impl\": \"fastfnet\", \"arch\": \"%s\", \"reduce\": \"%s\", \"residual\": \"%s\", \"pad\": \"%s\", \"block_ffn\": \"%s\", "
+           "\"hidden\": %d, \"layers\": %d, \"intermediate\": %d, \"seq\": %d, \"batch\": %d, \"threads\": %d, \"params\": %zu, \"repeats\": %d, "
+           "\"kernels\": \"%s\"",
+           a->arch, a->reduce ? a->reduce : "", a->residual ? a->residual : "", fastfnet_pad_name(c->pad), fastfnet_block_ffn_name(c->block_ffn),
+           c->hidden_size, c->num_layers, c->intermediate_size, o->T, o->B, o->threads, fastfnet_model_num_params(m), o->repeats, fastfnet_kern()->name);
+}
+
+/* warmup + repeats training steps (forward + backward + AdamW), wall-clock in t and CPU time in tc; the
+ * warmup steps are left out of the statistics. */
+static void bench_train(fastfnet_model *m, fastfnet_optimizer *opt, float lr, const fastfnet_batch *bt, int warmup,
+                        int repeats, double fl, double *t, double *tc) {
+    int B = bt->B, T = bt->T;
+    for (int i = 0; i < warmup + repeats; i++) {
+        double t0 = fastfnet_now(), c0 = cpu_now();
+        fastfnet_model_zero_grad(m);
+        fastfnet_model_forward(m, bt, 1);
+        fastfnet_model_backward(m);
+        fastfnet_optimizer_step(opt, lr, i + 1);
+        t[i] = fastfnet_now() - t0;
+        tc[i] = cpu_now() - c0;
     }
-    fastfnet_config c;
+    double mn, mx, med = median_of(t + warmup, repeats, &mn, &mx), cmn, cmx, cmed = median_of(tc + warmup, repeats, &cmn, &cmx);
+    printf(", \"train_step_s_median\": %.5f, \"train_step_s_min\": %.5f, \"train_step_s_max\": %.5f, \"train_tokens_per_s\": %.1f, "
+           "\"train_gflops\": %.2f, \"train_step_cpu_s_median\": %.5f", med, mn, mx, B * T / med, 3 * fl / med / 1e9, cmed);
+}
+
+/* Inference over every row, then classification inference ([CLS] only in the last layer), timed as above. */
+static void bench_infer(fastfnet_model *m, const fastfnet_batch *bt, int warmup, int repeats, double fl, double *t,
+                        double *tc) {
+    int B = bt->B, T = bt->T;
+    for (int i = 0; i < warmup + repeats; i++) {
+        double t0 = fastfnet_now(), c0 = cpu_now();
+        fastfnet_model_forward(m, bt, 0);
+        t[i] = fastfnet_now() - t0;
+        tc[i] = cpu_now() - c0;
+    }
+    double mn, mx, med = median_of(t + warmup, repeats, &mn, &mx), cmn, cmx, cmed = median_of(tc + warmup, repeats, &cmn, &cmx);
+    printf(", \"infer_step_s_median\": %.5f, \"infer_step_s_min\": %.5f, \"infer_step_s_max\": %.5f, \"infer_tokens_per_s\": %.1f, "
+           "\"infer_gflops\": %.2f, \"infer_cpu_tokens_per_s\": %.1f", med, mn, mx, B * T / med, fl / med / 1e9, B * T / cmed);
+    /* classification inference: the last layer's per-token work for [CLS] only (same logits) */
+    fastfnet_batch bcls = *bt;
+    bcls.pooled_only = 1;
+    for (int i = 0; i < warmup + repeats; i++) {
+        double t0 = fastfnet_now();
+        fastfnet_model_forward(m, &bcls, 0);
+        t[i] = fastfnet_now() - t0;
+    }
+    med = median_of(t + warmup, repeats, &mn, &mx);
+    printf(", \"infer_cls_step_s_median\": %.5f, \"infer_cls_tokens_per_s\": %.1f", med, B * T / med);
+}
+
+/* The model with a classifier on a fixed random batch: training and/or inference per --mode, one JSON line. */
+static void bench_model(const bench_opts *o, const fastfnet_config *cfg) {
+    fastfnet_config c = *cfg;
+    int B = o->B, T = o->T, repeats = o->repeats, warmup = o->warmup;
     char err[512];
-    a.max_pos = T;
-    if (fastfnet_arch_build(&c, &a, err, sizeof err)) fastfnet_die("%s", err);
-    if (params) {
-        size_t enc, total = fastfnet_config_num_params(&c, &enc); /* every head: mlm, nsp, classifier, pooler */
-        printf("{\"impl\": \"fastfnet-params\", \"arch\": \"%s\", \"residual\": \"%s\", \"pad\": \"%s\", \"block_ffn\": \"%s\", "
-               "\"hidden\": %d, \"layers\": %d, \"intermediate\": %d, \"vocab\": %d, \"positions\": %d, \"params\": %zu, \"encoder_params\": %zu}\n",
-               a.arch, fastfnet_residual_name(c.residual), fastfnet_pad_name(c.pad), fastfnet_block_ffn_name(c.block_ffn), c.hidden_size,
-               c.num_layers, c.intermediate_size, c.vocab_size, c.max_position, total, enc);
-        return 0;
-    }
     c.heads = FASTFNET_HEAD_CLS | FASTFNET_HEAD_POOLER;
-    int train = strcmp(mode, "infer") != 0, infer = strcmp(mode, "train") != 0;
+    int train = strcmp(o->mode, "infer") != 0, infer = strcmp(o->mode, "train") != 0;
     fastfnet_model *m = fastfnet_model_create(&c, 1, err, sizeof err);
     if (!m) fastfnet_die("%s", err);
     if (fastfnet_model_reserve(m, B, T, train, err, sizeof err)) fastfnet_die("%s", err);
@@ -204,53 +262,42 @@ int main(int argc, char **argv) {
     fastfnet_batch bt = {.B = B, .T = T, .input_ids = ids, .cls_labels = lab};
     double fl = forward_flops(&c, B, T);
     double *t = malloc(sizeof(double) * (repeats + warmup)), *tc = malloc(sizeof(double) * (repeats + warmup));
-    printf("{\"impl\": \"fastfnet\", \"arch\": \"%s\", \"reduce\": \"%s\", \"residual\": \"%s\", \"pad\": \"%s\", \"block_ffn\": \"%s\", "
-           "\"hidden\": %d, \"layers\": %d, \"intermediate\": %d, \"seq\": %d, \"batch\": %d, \"threads\": %d, \"params\": %zu, \"repeats\": %d, "
-           "\"kernels\": \"%s\"",
-           a.arch, a.reduce ? a.reduce : "", a.residual ? a.residual : "", fastfnet_pad_name(c.pad), fastfnet_block_ffn_name(c.block_ffn),
-           c.hidden_size, c.num_layers, c.intermediate_size, T, B, threads, fastfnet_model_num_params(m), repeats, fastfnet_kern()->name);
+    print_model_header(o, &c, m);
     fastfnet_adamw hp = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.01f};
     fastfnet_optimizer *opt = train ? fastfnet_optimizer_create(m, &hp, 0, 0, err, sizeof err) : NULL;
     if (train && !opt) fastfnet_die("%s", err);
-    if (train) {
-        for (int i = 0; i < warmup + repeats; i++) {
-            double t0 = fastfnet_now(), c0 = cpu_now();
-            fastfnet_model_zero_grad(m);
-            fastfnet_model_forward(m, &bt, 1);
-            fastfnet_model_backward(m);
-            fastfnet_optimizer_step(opt, hp.lr, i + 1);
-            t[i] = fastfnet_now() - t0;
-            tc[i] = cpu_now() - c0;
-        }
-        double mn, mx, med = median_of(t + warmup, repeats, &mn, &mx), cmn, cmx, cmed = median_of(tc + warmup, repeats, &cmn, &cmx);
-        printf(", \"train_step_s_median\": %.5f, \"train_step_s_min\": %.5f, \"train_step_s_max\": %.5f, \"train_tokens_per_s\": %.1f, "
-               "\"train_gflops\": %.2f, \"train_step_cpu_s_median\": %.5f", med, mn, mx, B * T / med, 3 * fl / med / 1e9, cmed);
-    }
-    if (infer) {
-        for (int i = 0; i < warmup + repeats; i++) {
-            double t0 = fastfnet_now(), c0 = cpu_now();
-            fastfnet_model_forward(m, &bt, 0);
-            t[i] = fastfnet_now() - t0;
-            tc[i] = cpu_now() - c0;
-        }
-        double mn, mx, med = median_of(t + warmup, repeats, &mn, &mx), cmn, cmx, cmed = median_of(tc + warmup, repeats, &cmn, &cmx);
-        printf(", \"infer_step_s_median\": %.5f, \"infer_step_s_min\": %.5f, \"infer_step_s_max\": %.5f, \"infer_tokens_per_s\": %.1f, "
-               "\"infer_gflops\": %.2f, \"infer_cpu_tokens_per_s\": %.1f", med, mn, mx, B * T / med, fl / med / 1e9, B * T / cmed);
-        /* classification inference: the last layer's per-token work for [CLS] only (same logits) */
-        fastfnet_batch bcls = bt;
-        bcls.pooled_only = 1;
-        for (int i = 0; i < warmup + repeats; i++) {
-            double t0 = fastfnet_now();
-            fastfnet_model_forward(m, &bcls, 0);
-            t[i] = fastfnet_now() - t0;
-        }
-        med = median_of(t + warmup, repeats, &mn, &mx);
-        printf(", \"infer_cls_step_s_median\": %.5f, \"infer_cls_tokens_per_s\": %.1f", med, B * T / med);
-    }
+    if (train) bench_train(m, opt, hp.lr, &bt, warmup, repeats, fl, t, tc);
+    if (infer) bench_infer(m, &bt, warmup, repeats, fl, t, tc);
     double est = (double)fastfnet_model_num_params(m) * 4 * (train ? 4 : 1) + (double)fastfnet_model_activation_bytes(&c, B, T, train);
     printf(", \"model_flops_forward\": %.4g, \"peak_rss_mib\": %.1f, \"estimate_mib\": %.1f}\n", fl, peak_rss_mib(), est / 1048576.0);
     free(ids), free(lab), free(t), free(tc);
     fastfnet_optimizer_free(opt);
     fastfnet_model_free(m);
+}
+
+int main(int argc, char **argv) {
+    bench_opts o;
+    parse_args(&o, argc, argv);
+    fastfnet_set_threads(o.threads);
+    if (o.sgemm) {
+        bench_sgemm_peak(o.threads, o.repeats);
+        return 0;
+    }
+    if (o.fourier) {
+        fastfnet_fourier_impl fi = FASTFNET_FOURIER_AUTO;
+        if (o.a.fourier_impl && fastfnet_fourier_impl_parse(o.a.fourier_impl, &fi))
+            fastfnet_die("bench: --fourier-impl '%s'", o.a.fourier_impl);
+        bench_fourier(o.B, o.T, o.a.hidden, o.repeats, fi);
+        return 0;
+    }
+    fastfnet_config c;
+    char err[512];
+    o.a.max_pos = o.T;
+    if (fastfnet_arch_build(&c, &o.a, err, sizeof err)) fastfnet_die("%s", err);
+    if (o.params) {
+        print_params(&o.a, &c);
+        return 0;
+    }
+    bench_model(&o, &c);
     return 0;
 }

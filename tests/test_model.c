@@ -90,10 +90,11 @@ static double *r_padblock(const double *x, const fastfnet_config *c, int l, cons
     return xp;
 }
 
-static ref_out ref_forward(const fastfnet_model *m, const fastfnet_batch *bt) {
+/* x (N,E) = Proj(LN(word + position + token type embeddings)) */
+static double *r_embeddings(const fastfnet_model *m, const fastfnet_batch *bt) {
     const fastfnet_config *c = &m->cfg;
     const fastfnet_params *P = &m->P;
-    int B = bt->B, T = bt->T, E = c->hidden_size, N = B * T;
+    int T = bt->T, E = c->hidden_size, N = bt->B * T;
     double *x = dalloc((size_t)N * E), *t = dalloc((size_t)N * E);
     for (int i = 0; i < N; i++)
         for (int k = 0; k < E; k++)
@@ -102,114 +103,146 @@ static ref_out ref_forward(const fastfnet_model *m, const fastfnet_batch *bt) {
     r_ln(t, P->eln_w, P->eln_b, N, E, c->layer_norm_eps);
     r_linear(x, t, P->proj_w, P->proj_b, N, E, E);
     free(t);
-    for (int l = 0; l < c->num_layers; l++) {
-        const fastfnet_layer_params *p = &P->layer[l];
-        int W = fastfnet_config_width(c, l), Wo = fastfnet_config_width(c, l + 1), F = fastfnet_width_ffn(c, Wo);
-        if (c->mixing[l] == FASTFNET_MIX_FAST_FOURIER_PAD) {
-            double *xp = r_padblock(x, c, l, p, B, T);
-            free(x);
-            x = xp;
-            continue;
-        }
-        double *s1 = dalloc((size_t)N * Wo);
-        if (c->mixing[l] == FASTFNET_MIX_ATTENTION) {
-            double *q = dalloc((size_t)N * W), *k = dalloc((size_t)N * W), *v = dalloc((size_t)N * W), *ctx = dalloc((size_t)N * W);
-            r_linear(q, x, p->q_w, p->q_b, N, W, W);
-            r_linear(k, x, p->k_w, p->k_b, N, W, W);
-            r_linear(v, x, p->v_w, p->v_b, N, W, W);
-            int NH = c->num_heads, hs = W / NH;
-            double *sc = dalloc(T);
-            for (int b = 0; b < B; b++) {
-                int any = 0;
-                for (int j = 0; j < T; j++) any |= bt->input_ids[b * T + j] != c->pad_token_id;
-                for (int h = 0; h < NH; h++)
-                    for (int i = 0; i < T; i++) {
-                        double mx = -1e300, sum = 0;
-                        for (int j = 0; j < T; j++) {
-                            double d = 0;
-                            for (int e = 0; e < hs; e++) d += q[(size_t)(b * T + i) * W + h * hs + e] * k[(size_t)(b * T + j) * W + h * hs + e];
-                            sc[j] = d / sqrt(hs);
-                            if (!any || bt->input_ids[b * T + j] != c->pad_token_id) mx = fmax(mx, sc[j]);
-                        }
-                        for (int j = 0; j < T; j++)
-                            sum += sc[j] = (!any || bt->input_ids[b * T + j] != c->pad_token_id) ? exp(sc[j] - mx) : 0;
-                        for (int j = 0; j < T; j++)
-                            for (int e = 0; e < hs; e++) ctx[(size_t)(b * T + i) * W + h * hs + e] += sc[j] / sum * v[(size_t)(b * T + j) * W + h * hs + e];
-                    }
+    return x;
+}
+
+/* s1 (N,W) = x + O(softmax(Q K^T / sqrt(hs)) V) per head; a row's pad keys are masked unless the row is all
+ * padding */
+static void r_attention(double *s1, const double *x, const fastfnet_config *c, const fastfnet_layer_params *p,
+                        const fastfnet_batch *bt, int W) {
+    int B = bt->B, T = bt->T, N = B * T;
+    double *q = dalloc((size_t)N * W), *k = dalloc((size_t)N * W), *v = dalloc((size_t)N * W), *ctx = dalloc((size_t)N * W);
+    r_linear(q, x, p->q_w, p->q_b, N, W, W);
+    r_linear(k, x, p->k_w, p->k_b, N, W, W);
+    r_linear(v, x, p->v_w, p->v_b, N, W, W);
+    int NH = c->num_heads, hs = W / NH;
+    double *sc = dalloc(T);
+    for (int b = 0; b < B; b++) {
+        int any = 0;
+        for (int j = 0; j < T; j++) any |= bt->input_ids[b * T + j] != c->pad_token_id;
+        for (int h = 0; h < NH; h++)
+            for (int i = 0; i < T; i++) {
+                double mx = -1e300, sum = 0;
+                for (int j = 0; j < T; j++) {
+                    double d = 0;
+                    for (int e = 0; e < hs; e++) d += q[(size_t)(b * T + i) * W + h * hs + e] * k[(size_t)(b * T + j) * W + h * hs + e];
+                    sc[j] = d / sqrt(hs);
+                    if (!any || bt->input_ids[b * T + j] != c->pad_token_id) mx = fmax(mx, sc[j]);
+                }
+                for (int j = 0; j < T; j++)
+                    sum += sc[j] = (!any || bt->input_ids[b * T + j] != c->pad_token_id) ? exp(sc[j] - mx) : 0;
+                for (int j = 0; j < T; j++)
+                    for (int e = 0; e < hs; e++) ctx[(size_t)(b * T + i) * W + h * hs + e] += sc[j] / sum * v[(size_t)(b * T + j) * W + h * hs + e];
             }
-            r_linear(s1, ctx, p->o_w, p->o_b, N, W, W);
-            for (size_t i = 0; i < (size_t)N * W; i++) s1[i] += x[i];
-            free(q), free(k), free(v), free(ctx), free(sc);
-        } else {
-            r_fourier(s1, x, B, T, W, Wo);
-            if (W == Wo) {
-                for (size_t i = 0; i < (size_t)N * W; i++) s1[i] += x[i];
-            } else {
-                double *r = dalloc((size_t)N * Wo);
-                if (c->residual == FASTFNET_RES_DENSE) r_linear(r, x, p->r_w, p->r_b, N, W, Wo);
-                else
-                    for (int i = 0; i < N; i++)
-                        for (int j = 0; j < Wo; j++) {
-                            double a = x[(size_t)i * W + 2 * j], bb = x[(size_t)i * W + 2 * j + 1];
-                            r[(size_t)i * Wo + j] = c->residual == FASTFNET_RES_MAXPOOL ? fmax(a, bb) : c->residual == FASTFNET_RES_AVGPOOL ? (a + bb) / 2 : x[(size_t)i * W + j];
-                        }
-                for (size_t i = 0; i < (size_t)N * Wo; i++) s1[i] += r[i];
-                free(r);
-            }
-        }
-        r_ln(s1, p->ln1_w, p->ln1_b, N, Wo, c->layer_norm_eps);
-        double *a = dalloc((size_t)N * F), *o = dalloc((size_t)N * Wo);
-        r_linear(a, s1, p->w1, p->b1, N, Wo, F);
-        for (size_t i = 0; i < (size_t)N * F; i++) a[i] = r_gelu(a[i]);
-        r_linear(o, a, p->w2, p->b2, N, F, Wo);
-        for (size_t i = 0; i < (size_t)N * Wo; i++) o[i] += s1[i];
-        r_ln(o, p->ln2_w, p->ln2_b, N, Wo, c->layer_norm_eps);
-        free(x), free(s1), free(a);
-        x = o;
     }
-    ref_out R = {x, 0, 0, 0, 0, 0};
+    r_linear(s1, ctx, p->o_w, p->o_b, N, W, W);
+    for (size_t i = 0; i < (size_t)N * W; i++) s1[i] += x[i];
+    free(q), free(k), free(v), free(ctx), free(sc);
+}
+
+/* s1 (N,Wo) = Re(DFT2(x))[.., :Wo] + the residual: x itself, or Reduce(x) where the layer halves the width */
+static void r_fourier_mixing(double *s1, const double *x, const fastfnet_config *c, const fastfnet_layer_params *p,
+                             int B, int T, int W, int Wo) {
+    int N = B * T;
+    r_fourier(s1, x, B, T, W, Wo);
+    if (W == Wo) {
+        for (size_t i = 0; i < (size_t)N * W; i++) s1[i] += x[i];
+    } else {
+        double *r = dalloc((size_t)N * Wo);
+        r_reduce(r, x, c, p, N, W); /* Wo == W / 2: a width changes only by halving */
+        for (size_t i = 0; i < (size_t)N * Wo; i++) s1[i] += r[i];
+        free(r);
+    }
+}
+
+/* A layer of FNet, the narrow design or BERT on x (N,W): h = LN_1(mixing + residual) at the output width Wo;
+ * returns y = LN_2(h + FFN(h)) (N,Wo). */
+static double *r_layer(const double *x, const fastfnet_config *c, int l, const fastfnet_layer_params *p,
+                       const fastfnet_batch *bt) {
+    int B = bt->B, T = bt->T, N = B * T;
+    int W = fastfnet_config_width(c, l), Wo = fastfnet_config_width(c, l + 1), F = fastfnet_width_ffn(c, Wo);
+    double *s1 = dalloc((size_t)N * Wo);
+    if (c->mixing[l] == FASTFNET_MIX_ATTENTION) r_attention(s1, x, c, p, bt, W);
+    else r_fourier_mixing(s1, x, c, p, B, T, W, Wo);
+    r_ln(s1, p->ln1_w, p->ln1_b, N, Wo, c->layer_norm_eps);
+    double *a = dalloc((size_t)N * F), *o = dalloc((size_t)N * Wo);
+    r_linear(a, s1, p->w1, p->b1, N, Wo, F);
+    for (size_t i = 0; i < (size_t)N * F; i++) a[i] = r_gelu(a[i]);
+    r_linear(o, a, p->w2, p->b2, N, F, Wo);
+    for (size_t i = 0; i < (size_t)N * Wo; i++) o[i] += s1[i];
+    r_ln(o, p->ln2_w, p->ln2_b, N, Wo, c->layer_norm_eps);
+    free(s1), free(a);
+    return o;
+}
+
+/* *loss += the mean cross-entropy of the rows of logits (n,V) whose label is not -100 (none if labels is NULL) */
+static void r_add_mean_ce(double *loss, const double *logits, int n, int V, const int *labels) {
+    double s = 0;
+    int k = 0;
+    for (int i = 0; i < n && labels; i++)
+        if (labels[i] != -100) s += r_ce(logits + (size_t)i * V, V, labels[i]), k++;
+    if (k) *loss += s / k;
+}
+
+/* pooled (B,Df) = tanh(Dense(x at each sequence's first position)) */
+static double *r_pooler(const double *x, const fastfnet_params *P, int B, int T, int Df) {
+    double *first = dalloc((size_t)B * Df);
+    for (int b = 0; b < B; b++) memcpy(first + (size_t)b * Df, x + (size_t)b * T * Df, sizeof(double) * Df);
+    double *pooled = dalloc((size_t)B * Df);
+    r_linear(pooled, first, P->pool_w, P->pool_b, B, Df, Df);
+    for (int i = 0; i < B * Df; i++) pooled[i] = tanh(pooled[i]);
+    free(first);
+    return pooled;
+}
+
+/* MLM logits (N,V) = LN(GELU(Dense(x))) times the word embeddings (tied decoder) + bias */
+static double *r_mlm_logits(const double *x, const fastfnet_config *c, const fastfnet_params *P, int N, int Df) {
+    int E = c->hidden_size, V = c->vocab_size;
+    double *t1 = dalloc((size_t)N * E);
+    r_linear(t1, x, P->mlm_w, P->mlm_b, N, Df, E);
+    for (size_t i = 0; i < (size_t)N * E; i++) t1[i] = r_gelu(t1[i]);
+    r_ln(t1, P->mlm_ln_w, P->mlm_ln_b, N, E, c->layer_norm_eps);
+    double *mlm = dalloc((size_t)N * V);
+    r_linear(mlm, t1, P->wte, P->mlm_bias, N, E, V);
+    free(t1);
+    return mlm;
+}
+
+/* The heads the model has on the final hidden state R->hidden, and the sum of their mean losses. */
+static void r_heads(ref_out *R, const fastfnet_model *m, const fastfnet_batch *bt) {
+    const fastfnet_config *c = &m->cfg;
+    const fastfnet_params *P = &m->P;
+    int B = bt->B, T = bt->T, N = B * T;
     int Df = fastfnet_config_width(c, c->num_layers);
-    if (c->heads & FASTFNET_HEAD_POOLER) {
-        double *first = dalloc((size_t)B * Df);
-        for (int b = 0; b < B; b++) memcpy(first + (size_t)b * Df, x + (size_t)b * T * Df, sizeof(double) * Df);
-        R.pooled = dalloc((size_t)B * Df);
-        r_linear(R.pooled, first, P->pool_w, P->pool_b, B, Df, Df);
-        for (int i = 0; i < B * Df; i++) R.pooled[i] = tanh(R.pooled[i]);
-        free(first);
-    }
+    if (c->heads & FASTFNET_HEAD_POOLER) R->pooled = r_pooler(R->hidden, P, B, T, Df);
     if (c->heads & FASTFNET_HEAD_CLS) {
-        R.cls = dalloc((size_t)B * c->num_labels);
-        r_linear(R.cls, R.pooled, P->cls_w, P->cls_b, B, Df, c->num_labels);
-        double s = 0;
-        int n = 0;
-        for (int b = 0; b < B && bt->cls_labels; b++)
-            if (bt->cls_labels[b] != -100) s += r_ce(R.cls + b * c->num_labels, c->num_labels, bt->cls_labels[b]), n++;
-        if (n) R.loss += s / n;
+        R->cls = dalloc((size_t)B * c->num_labels);
+        r_linear(R->cls, R->pooled, P->cls_w, P->cls_b, B, Df, c->num_labels);
+        r_add_mean_ce(&R->loss, R->cls, B, c->num_labels, bt->cls_labels);
     }
     if (c->heads & FASTFNET_HEAD_NSP) {
-        R.nsp = dalloc((size_t)B * 2);
-        r_linear(R.nsp, R.pooled, P->nsp_w, P->nsp_b, B, Df, 2);
-        double s = 0;
-        int n = 0;
-        for (int b = 0; b < B && bt->nsp_labels; b++)
-            if (bt->nsp_labels[b] != -100) s += r_ce(R.nsp + b * 2, 2, bt->nsp_labels[b]), n++;
-        if (n) R.loss += s / n;
+        R->nsp = dalloc((size_t)B * 2);
+        r_linear(R->nsp, R->pooled, P->nsp_w, P->nsp_b, B, Df, 2);
+        r_add_mean_ce(&R->loss, R->nsp, B, 2, bt->nsp_labels);
     }
     if (c->heads & FASTFNET_HEAD_MLM) {
-        int V = c->vocab_size;
-        double *t1 = dalloc((size_t)N * E);
-        r_linear(t1, x, P->mlm_w, P->mlm_b, N, Df, E);
-        for (size_t i = 0; i < (size_t)N * E; i++) t1[i] = r_gelu(t1[i]);
-        r_ln(t1, P->mlm_ln_w, P->mlm_ln_b, N, E, c->layer_norm_eps);
-        R.mlm = dalloc((size_t)N * V);
-        r_linear(R.mlm, t1, P->wte, P->mlm_bias, N, E, V);
-        double s = 0;
-        int n = 0;
-        for (int i = 0; i < N && bt->mlm_labels; i++)
-            if (bt->mlm_labels[i] != -100) s += r_ce(R.mlm + (size_t)i * V, V, bt->mlm_labels[i]), n++;
-        if (n) R.loss += s / n;
-        free(t1);
+        R->mlm = r_mlm_logits(R->hidden, c, P, N, Df);
+        r_add_mean_ce(&R->loss, R->mlm, N, c->vocab_size, bt->mlm_labels);
     }
+}
+
+static ref_out ref_forward(const fastfnet_model *m, const fastfnet_batch *bt) {
+    const fastfnet_config *c = &m->cfg;
+    double *x = r_embeddings(m, bt);
+    for (int l = 0; l < c->num_layers; l++) {
+        const fastfnet_layer_params *p = &m->P.layer[l];
+        double *y = c->mixing[l] == FASTFNET_MIX_FAST_FOURIER_PAD ? r_padblock(x, c, l, p, bt->B, bt->T)
+                                                                   : r_layer(x, c, l, p, bt);
+        free(x);
+        x = y;
+    }
+    ref_out R = {x, 0, 0, 0, 0, 0};
+    r_heads(&R, m, bt);
     return R;
 }
 
@@ -312,6 +345,36 @@ static void test_reference(const kind *k) {
     fastfnet_model_free(m);
 }
 
+/* The error of tensor t's gradient along a random unit direction u (drawn here) against central differences of the
+ * loss, at the best step size, relative to the larger derivative plus 1% of the model's gradient scale gscale.
+ * save holds every parameter, to restore t after each evaluation; calls is the dropout stream's start. */
+static double fd_error(fastfnet_model *m, const fastfnet_batch *b, fastfnet_tensor t, float *u, const float *save,
+                       uint64_t calls, double gscale) {
+    double nrm = 0, an = 0;
+    for (size_t i = 0; i < t.numel; i++) u[i] = nrand(), nrm += (double)u[i] * u[i];
+    nrm = sqrt(nrm);
+    for (size_t i = 0; i < t.numel; i++) u[i] /= nrm, an += (double)u[i] * t.grad[i];
+    /* float32 losses: truncation error grows with h, rounding error shrinks with it; a correct gradient
+     * agrees at some step size of this ladder, a wrong one at none */
+    static const float H[] = {2e-2f, 1e-2f, 5e-3f, 2e-3f};
+    double e = 1e30;
+    for (int hi = 0; hi < 4; hi++) {
+        float h = H[hi];
+        /* fourth-order central stencil: (-L(2h) + 8L(h) - 8L(-h) + L(-2h)) / 12h */
+        static const float OFF[] = {2, 1, -1, -2};
+        double L[4];
+        for (int s = 0; s < 4; s++) {
+            for (size_t i = 0; i < t.numel; i++) t.data[i] += OFF[s] * h * u[i];
+            m->dropout_calls = calls; /* the same dropout masks for every evaluation */
+            L[s] = fastfnet_model_forward(m, b, 1);
+            memcpy(t.data, save + (t.data - m->params), sizeof(float) * t.numel);
+        }
+        double fd = (-L[0] + 8 * L[1] - 8 * L[2] + L[3]) / (12.0 * h);
+        e = fmin(e, fabs(fd - an) / (fmax(fabs(fd), fabs(an)) + 1e-2 * gscale));
+    }
+    return e;
+}
+
 /* Per tensor, the directional derivative along a random unit direction, central differences. */
 static void test_gradients(const kind *k, float dropout) {
     fastfnet_config c = make_cfg(k);
@@ -342,28 +405,7 @@ static void test_gradients(const kind *k, float dropout) {
     for (size_t i = 0; i < m->num_params; i++) gscale = fmax(gscale, fabs(m->grads[i]));
     for (int ti = 0; ti < m->num_tensors; ti++) {
         fastfnet_tensor t = fastfnet_model_tensor(m, ti);
-        double nrm = 0, an = 0;
-        for (size_t i = 0; i < t.numel; i++) u[i] = nrand(), nrm += (double)u[i] * u[i];
-        nrm = sqrt(nrm);
-        for (size_t i = 0; i < t.numel; i++) u[i] /= nrm, an += (double)u[i] * t.grad[i];
-        /* float32 losses: truncation error grows with h, rounding error shrinks with it; a correct gradient
-         * agrees at some step size of this ladder, a wrong one at none */
-        static const float H[] = {2e-2f, 1e-2f, 5e-3f, 2e-3f};
-        double e = 1e30;
-        for (int hi = 0; hi < 4; hi++) {
-            float h = H[hi];
-            /* fourth-order central stencil: (-L(2h) + 8L(h) - 8L(-h) + L(-2h)) / 12h */
-            static const float OFF[] = {2, 1, -1, -2};
-            double L[4];
-            for (int s = 0; s < 4; s++) {
-                for (size_t i = 0; i < t.numel; i++) t.data[i] += OFF[s] * h * u[i];
-                m->dropout_calls = calls; /* the same dropout masks for every evaluation */
-                L[s] = fastfnet_model_forward(m, &b, 1);
-                memcpy(t.data, save + (t.data - m->params), sizeof(float) * t.numel);
-            }
-            double fd = (-L[0] + 8 * L[1] - 8 * L[2] + L[3]) / (12.0 * h);
-            e = fmin(e, fabs(fd - an) / (fmax(fabs(fd), fabs(an)) + 1e-2 * gscale));
-        }
+        double e = fd_error(m, &b, t, u, save, calls, gscale);
         if (e > worst) worst = e, wname = t.name;
     }
     check(worst < 2e-2, "%s gradients (dropout %.1f), every tensor vs finite differences: worst %.1e (%s)", k->name, dropout, worst, wname);
@@ -621,12 +663,9 @@ static void test_config_compat(void) {
           "fast-fnet is the authors' model (every block, dense, first, FFN unchanged, heads at 768); fast-fnet-narrow reduces at layer 0");
 }
 
-/* A directory in google/fnet-base's layout: HF config.json (no fastfnet fields), unprefixed-or-prefixed
- * HF names, the tied decoder tensors and the position_ids buffer. */
-static void test_hf_dir(void) {
-    char err[512], dir[300], p[400];
-    snprintf(dir, sizeof dir, "%s/hf", g_dir);
-    mkdir(dir, 0755);
+/* config.json as google/fnet-base has it (no fastfnet fields), at the size of the fnet fixture */
+static void write_hf_config(const char *dir) {
+    char p[400];
     snprintf(p, sizeof p, "%s/config.json", dir);
     FILE *f = fopen(p, "w");
     fputs("{\"architectures\": [\"FNetForPreTraining\"], \"model_type\": \"fnet\", \"vocab_size\": 23, \"hidden_size\": 8,"
@@ -635,13 +674,12 @@ static void test_hf_dir(void) {
           " \"use_tpu_fourier_optimizations\": false, \"tpu_short_seq_length\": 512, \"pad_token_id\": 3,"
           " \"bos_token_id\": 1, \"eos_token_id\": 2}", f);
     fclose(f);
-    fastfnet_config c = make_cfg(&KINDS[0]);
-    c.num_layers = 2;
-    c.heads = FASTFNET_HEAD_MLM | FASTFNET_HEAD_NSP | FASTFNET_HEAD_POOLER;
-    fastfnet_model *m = fastfnet_model_create(&c, 4, err, sizeof err);
-    fastfnet_st_out *t = calloc(m->num_tensors + 3, sizeof *t);
+}
+
+/* m's tensors as an HF file holds them: the MLM bias only as the decoder's copy, the tied decoder weight, and
+ * the position_ids buffer (pos, 16 entries, filled here); t has room for m->num_tensors + 3. Returns the count. */
+static int hf_tensors(fastfnet_st_out *t, fastfnet_model *m, int64_t pos[16]) {
     int n = 0;
-    int64_t pos[16];
     for (int i = 0; i < 16; i++) pos[i] = i;
     for (int i = 0; i < m->num_tensors; i++) {
         fastfnet_tensor_info *ti = &m->tensors[i];
@@ -651,6 +689,23 @@ static void test_hf_dir(void) {
     t[n++] = (fastfnet_st_out){"cls.predictions.decoder.weight", FASTFNET_DT_F32, 2, {23, 8}, m->P.wte};
     t[n++] = (fastfnet_st_out){"cls.predictions.decoder.bias", FASTFNET_DT_F32, 1, {23}, m->P.mlm_bias};
     t[n++] = (fastfnet_st_out){"fnet.embeddings.position_ids", FASTFNET_DT_I64, 2, {1, 16}, pos};
+    return n;
+}
+
+/* A directory in google/fnet-base's layout: HF config.json (no fastfnet fields), unprefixed-or-prefixed
+ * HF names, the tied decoder tensors and the position_ids buffer. */
+static void test_hf_dir(void) {
+    char err[512], dir[300], p[400];
+    snprintf(dir, sizeof dir, "%s/hf", g_dir);
+    mkdir(dir, 0755);
+    write_hf_config(dir);
+    fastfnet_config c = make_cfg(&KINDS[0]);
+    c.num_layers = 2;
+    c.heads = FASTFNET_HEAD_MLM | FASTFNET_HEAD_NSP | FASTFNET_HEAD_POOLER;
+    fastfnet_model *m = fastfnet_model_create(&c, 4, err, sizeof err);
+    fastfnet_st_out *t = calloc(m->num_tensors + 3, sizeof *t);
+    int64_t pos[16];
+    int n = hf_tensors(t, m, pos);
     snprintf(p, sizeof p, "%s/model.safetensors", dir);
     fastfnet_st_write(p, t, n, (const char *[]){"format", "pt", NULL}, err, sizeof err);
     fastfnet_model *m2 = fastfnet_model_load(dir, err, sizeof err);
@@ -672,7 +727,7 @@ static void test_hf_dir(void) {
     fastfnet_model_free(m2);
     /* broken config.json */
     snprintf(p, sizeof p, "%s/config.json", dir);
-    f = fopen(p, "w");
+    FILE *f = fopen(p, "w");
     fputs("{\"hidden_size\": 8,", f);
     fclose(f);
     m2 = fastfnet_model_load(dir, err, sizeof err);
