@@ -50,10 +50,9 @@ static void test_eras(void) {
     check(sorted, "era names sort in time order (a label map built by name keeps it)");
 }
 
-/* A fake sotu folder: 60 addresses 1790..2021, each a long single-line speech and a few paragraphs. */
-static void test_sotu_fake(void) {
-    char dir[4096], err[512];
-    snprintf(dir, sizeof dir, "%s", tpath("sotu"));
+/* The fake folder dir (tpath("sotu")): 60 addresses 1790..2021, each a long single-line speech and a few
+ * paragraphs. */
+static void make_fake_sotu(const char *dir) {
     mkdir(dir, 0755);
     mkdir(tpath("sotu/data"), 0755);
     char sentence[] = "The state of the Union is strong, and the Congress has done its work well this year. ";
@@ -68,10 +67,10 @@ static void test_sotu_fake(void) {
         free(text);
     }
     write_text(tpath("sotu/data/1790_george_washington_n.json"), "{}"); /* not a .txt: ignored */
-    fastfnet_records r[3], again[3];
-    int rc = fastfnet_records_sotu(&r[0], &r[1], &r[2], dir, err, sizeof err);
-    check(rc == 0, "fake sotu loads: %s", rc ? err : "ok");
-    if (rc) return;
+}
+
+/* Splits by address, passage lengths and ends, and every passage's era label. */
+static void check_fake_passages(const fastfnet_records r[3]) {
     const fastfnet_records *s[3] = {&r[0], &r[1], &r[2]};
     check(disjoint(s, 60), "no fake address is in two splits");
     int maxlen = 0, minlen = 1 << 30, ends_ok = 1;
@@ -89,21 +88,39 @@ static void test_sotu_fake(void) {
     for (int k = 0; k < 3; k++)
         for (int i = 0; i < r[k].n; i++) bad_label += strcmp(r[k].label[i], fastfnet_sotu_eras[fastfnet_sotu_era(1790 + (r[k].line[i] - 1) * 4)]) != 0;
     check(bad_label == 0 && total == 60 * 8, "every passage has its address's era (%d wrong of %d; 8 passages an address)", bad_label, total);
-    rc = fastfnet_records_sotu(&again[0], &again[1], &again[2], dir, err, sizeof err);
-    check(rc == 0 && same_records(&r[0], &again[0]) && same_records(&r[1], &again[1]) && same_records(&r[2], &again[2]),
-          "a second load gives the same passages, labels and splits");
-    free3(r);
-    if (!rc) free3(again);
-    /* an address whose name does not start with a year is refused, naming the file */
+}
+
+/* An address whose name does not start with a year is refused, naming the file. */
+static void check_bad_address_names(const char *dir) {
+    char err[512];
+    fastfnet_records r[3];
     static const char *const bad[] = {"notes_x.txt", "99999999999_x.txt", "1700_too_early.txt"};
     for (int b = 0; b < 3; b++) {
         char name[64];
         snprintf(name, sizeof name, "sotu/data/%s", bad[b]);
         write_text(tpath(name), "not an address, but long enough to be a passage of its own");
-        rc = fastfnet_records_sotu(&r[0], &r[1], &r[2], dir, err, sizeof err);
+        int rc = fastfnet_records_sotu(&r[0], &r[1], &r[2], dir, err, sizeof err);
         check(rc == -1 && strstr(err, bad[b]) && one_line(err), "a file not named YEAR_... (1790 or later) is one line: %s", err);
         remove(tpath(name));
     }
+}
+
+/* A fake sotu folder: loaded, checked, and loaded again to the same records. */
+static void test_sotu_fake(void) {
+    char dir[4096], err[512];
+    snprintf(dir, sizeof dir, "%s", tpath("sotu"));
+    make_fake_sotu(dir);
+    fastfnet_records r[3], again[3];
+    int rc = fastfnet_records_sotu(&r[0], &r[1], &r[2], dir, err, sizeof err);
+    check(rc == 0, "fake sotu loads: %s", rc ? err : "ok");
+    if (rc) return;
+    check_fake_passages(r);
+    rc = fastfnet_records_sotu(&again[0], &again[1], &again[2], dir, err, sizeof err);
+    check(rc == 0 && same_records(&r[0], &again[0]) && same_records(&r[1], &again[1]) && same_records(&r[2], &again[2]),
+          "a second load gives the same passages, labels and splits");
+    free3(r);
+    if (!rc) free3(again);
+    check_bad_address_names(dir);
 }
 
 static void test_sotu_errors(void) {

@@ -90,22 +90,131 @@ static void fill_normal(float *a, size_t n, fastfnet_rng *r) {
 static const fastfnet_fourier_impl all_impls[4] = {FASTFNET_FOURIER_FFT, FASTFNET_FOURIER_MATRIX, FASTFNET_FOURIER_NAIVE,
                                               FASTFNET_FOURIER_AUTO};
 
-static void test_shape(int T, int D, int keep, int B, fastfnet_rng *rng) {
-    size_t nx = (size_t)B * T * D, ny = (size_t)B * T * keep;
-    float *x = malloc(sizeof(float) * nx), *g = malloc(sizeof(float) * ny), *r = malloc(sizeof(float) * nx);
-    float *y = malloc(sizeof(float) * ny), *y2 = malloc(sizeof(float) * ny);
-    float *dx = malloc(sizeof(float) * nx), *acc = malloc(sizeof(float) * nx);
-    double *yref = malloc(sizeof(double) * ny), *dref = malloc(sizeof(double) * nx);
-    double *acc_ref = malloc(sizeof(double) * nx);
-    fill_normal(x, nx, rng);
-    fill_normal(g, ny, rng);
-    fill_normal(r, nx, rng);
-    double *c = phase_table(T, D);
-    ref_forward(yref, x, B, T, D, keep, c);
-    ref_adjoint(dref, g, B, T, D, keep, c);
-    for (size_t i = 0; i < nx; i++) acc_ref[i] = r[i] + 2.0 * dref[i];
-    free(c);
+/* One shape's inputs and direct-DFT references (shared by every implementation), and output buffers. */
+typedef struct {
+    int T, D, keep, B;
+    size_t nx, ny;
+    float *x, *g, *r, *y, *y2, *dx, *acc;
+    double *yref, *dref, *acc_ref; /* F x, F^T g, r + 2 F^T g */
+} shape_case;
 
+static void shape_case_init(shape_case *sc, int T, int D, int keep, int B, fastfnet_rng *rng) {
+    size_t nx = (size_t)B * T * D, ny = (size_t)B * T * keep;
+    *sc = (shape_case){.T = T, .D = D, .keep = keep, .B = B, .nx = nx, .ny = ny};
+    sc->x = malloc(sizeof(float) * nx), sc->g = malloc(sizeof(float) * ny), sc->r = malloc(sizeof(float) * nx);
+    sc->y = malloc(sizeof(float) * ny), sc->y2 = malloc(sizeof(float) * ny);
+    sc->dx = malloc(sizeof(float) * nx), sc->acc = malloc(sizeof(float) * nx);
+    sc->yref = malloc(sizeof(double) * ny), sc->dref = malloc(sizeof(double) * nx);
+    sc->acc_ref = malloc(sizeof(double) * nx);
+    fill_normal(sc->x, nx, rng);
+    fill_normal(sc->g, ny, rng);
+    fill_normal(sc->r, nx, rng);
+    double *c = phase_table(T, D);
+    ref_forward(sc->yref, sc->x, B, T, D, keep, c);
+    ref_adjoint(sc->dref, sc->g, B, T, D, keep, c);
+    for (size_t i = 0; i < nx; i++) sc->acc_ref[i] = sc->r[i] + 2.0 * sc->dref[i];
+    free(c);
+}
+
+static void shape_case_free(shape_case *sc) {
+    free(sc->x);
+    free(sc->g);
+    free(sc->r);
+    free(sc->y);
+    free(sc->y2);
+    free(sc->dx);
+    free(sc->acc);
+    free(sc->yref);
+    free(sc->dref);
+    free(sc->acc_ref);
+}
+
+/* Forward, backward, their adjointness and accumulation against the references; leaves F x in y, F^T g in dx. */
+static void check_forward_backward(shape_case *sc, int ii, fastfnet_fourier *f, const char *tag) {
+    size_t nx = sc->nx, ny = sc->ny;
+    int B = sc->B;
+    char name[160];
+    /* forward; out is pre-poisoned so a missed element shows up */
+    for (size_t i = 0; i < ny; i++) sc->y[i] = NAN;
+    fastfnet_fourier_forward(f, sc->y, sc->x, B);
+    double e = rel_err(sc->y, sc->yref, ny);
+    note(ii, E_FWD, e);
+    snprintf(name, sizeof(name), "forward %s", tag);
+    check_detail(e <= TOL_REL, name, "max rel err %.3g > %.1g", e, TOL_REL);
+
+    /* backward from zero vs the reference adjoint */
+    memset(sc->dx, 0, sizeof(float) * nx);
+    fastfnet_fourier_backward(f, sc->dx, sc->g, B);
+    e = rel_err(sc->dx, sc->dref, nx);
+    note(ii, E_BWD, e);
+    snprintf(name, sizeof(name), "backward %s", tag);
+    check_detail(e <= TOL_REL, name, "max rel err %.3g > %.1g", e, TOL_REL);
+
+    /* <F x, g> == <x, F^T g>, scaled by the Cauchy-Schwarz bound so it is scale free */
+    double lhs = dot_f(sc->y, sc->g, ny), rhs = dot_f(sc->x, sc->dx, nx);
+    double scale = sqrt(dot_f(sc->y, sc->y, ny) * dot_f(sc->g, sc->g, ny)) + 1e-300;
+    e = fabs(lhs - rhs) / scale;
+    note(ii, E_ADJ, e);
+    snprintf(name, sizeof(name), "adjoint %s", tag);
+    check_detail(e <= TOL_REL, name, "<Fx,g>=%.9g <x,F'g>=%.9g rel %.3g", lhs, rhs, e);
+
+    /* backward accumulates: twice onto r gives r + 2 F^T g */
+    memcpy(sc->acc, sc->r, sizeof(float) * nx);
+    fastfnet_fourier_backward(f, sc->acc, sc->g, B);
+    fastfnet_fourier_backward(f, sc->acc, sc->g, B);
+    e = rel_err(sc->acc, sc->acc_ref, nx);
+    note(ii, E_ACC, e);
+    snprintf(name, sizeof(name), "accumulate %s", tag);
+    check_detail(e <= TOL_REL, name, "max rel err %.3g", e);
+}
+
+/* Central differences of L(x) = sum g * F(x) at a few coordinates; dL/dx = F^T g = dx. */
+static void check_finite_diff(shape_case *sc, int ii, fastfnet_fourier *f, const char *tag, fastfnet_rng *rng) {
+    size_t nx = sc->nx, ny = sc->ny;
+    float *x = sc->x;
+    double dmax = max_abs_f(sc->dx, nx), fd_err = 0.0;
+    for (int trial = 0; trial < 4; trial++) {
+        size_t i = (size_t)(fastfnet_rng_u64(rng) % nx);
+        float x0 = x[i];
+        x[i] = x0 + FD_EPS;
+        fastfnet_fourier_forward(f, sc->y2, x, sc->B);
+        double lp = dot_f(sc->y2, sc->g, ny);
+        x[i] = x0 - FD_EPS;
+        fastfnet_fourier_forward(f, sc->y2, x, sc->B);
+        double lm = dot_f(sc->y2, sc->g, ny);
+        x[i] = x0;
+        /* divide by the step actually taken, which float rounding makes differ slightly from 2 eps */
+        double fd = (lp - lm) / ((double)(x0 + FD_EPS) - (double)(x0 - FD_EPS));
+        fd_err = fmax(fd_err, fabs(fd - sc->dx[i]) / (dmax > 0.0 ? dmax : 1.0));
+    }
+    note(ii, E_FD, fd_err);
+    char name[160];
+    snprintf(name, sizeof(name), "finite_diff %s", tag);
+    check_detail(fd_err <= TOL_FD, name, "rel err %.3g > %.1g", fd_err, TOL_FD);
+}
+
+/* Real input => Y[t,k] == Y[-t mod T, -k mod D]; the FFT and matrix paths lean on it for k > D/2. */
+static void check_symmetry(const shape_case *sc, int ii, const char *tag) {
+    int T = sc->T, D = sc->D;
+    const float *y = sc->y;
+    double m = max_abs_f(y, sc->ny), se = 0.0;
+    for (int b = 0; b < sc->B; b++)
+        for (int t = 0; t < T; t++)
+            for (int k = 0; k < D; k++) {
+                float a = y[((size_t)b * T + t) * D + k];
+                float bb = y[((size_t)b * T + (T - t) % T) * D + (D - k) % D];
+                se = fmax(se, fabs((double)a - bb));
+            }
+    se = m > 0.0 ? se / m : se;
+    note(ii, E_SYM, se);
+    char name[160];
+    snprintf(name, sizeof(name), "symmetry %s", tag);
+    check_detail(se <= TOL_REL, name, "max rel asymmetry %.3g", se);
+}
+
+static void test_shape(int T, int D, int keep, int B, fastfnet_rng *rng) {
+    shape_case sc;
+    shape_case_init(&sc, T, D, keep, B, rng);
     for (int ii = 0; ii < 4; ii++) {
         fastfnet_fourier_impl impl = all_impls[ii];
         char name[160], tag[96];
@@ -119,87 +228,12 @@ static void test_shape(int T, int D, int keep, int B, fastfnet_rng *rng) {
         snprintf(name, sizeof(name), "impl_chosen %s", tag);
         check_detail(impl == FASTFNET_FOURIER_AUTO ? (got == FASTFNET_FOURIER_FFT || got == FASTFNET_FOURIER_MATRIX) : got == impl,
                      name, "got %s", fastfnet_fourier_impl_name(got));
-
-        /* forward; out is pre-poisoned so a missed element shows up */
-        for (size_t i = 0; i < ny; i++) y[i] = NAN;
-        fastfnet_fourier_forward(f, y, x, B);
-        double e = rel_err(y, yref, ny);
-        note(ii, E_FWD, e);
-        snprintf(name, sizeof(name), "forward %s", tag);
-        check_detail(e <= TOL_REL, name, "max rel err %.3g > %.1g", e, TOL_REL);
-
-        /* backward from zero vs the reference adjoint */
-        memset(dx, 0, sizeof(float) * nx);
-        fastfnet_fourier_backward(f, dx, g, B);
-        e = rel_err(dx, dref, nx);
-        note(ii, E_BWD, e);
-        snprintf(name, sizeof(name), "backward %s", tag);
-        check_detail(e <= TOL_REL, name, "max rel err %.3g > %.1g", e, TOL_REL);
-
-        /* <F x, g> == <x, F^T g>, scaled by the Cauchy-Schwarz bound so it is scale free */
-        double lhs = dot_f(y, g, ny), rhs = dot_f(x, dx, nx);
-        double scale = sqrt(dot_f(y, y, ny) * dot_f(g, g, ny)) + 1e-300;
-        e = fabs(lhs - rhs) / scale;
-        note(ii, E_ADJ, e);
-        snprintf(name, sizeof(name), "adjoint %s", tag);
-        check_detail(e <= TOL_REL, name, "<Fx,g>=%.9g <x,F'g>=%.9g rel %.3g", lhs, rhs, e);
-
-        /* backward accumulates: twice onto r gives r + 2 F^T g */
-        memcpy(acc, r, sizeof(float) * nx);
-        fastfnet_fourier_backward(f, acc, g, B);
-        fastfnet_fourier_backward(f, acc, g, B);
-        e = rel_err(acc, acc_ref, nx);
-        note(ii, E_ACC, e);
-        snprintf(name, sizeof(name), "accumulate %s", tag);
-        check_detail(e <= TOL_REL, name, "max rel err %.3g", e);
-
-        /* central differences of L(x) = sum g * F(x) at a few coordinates; dL/dx = F^T g = dx */
-        double dmax = max_abs_f(dx, nx), fd_err = 0.0;
-        for (int trial = 0; trial < 4; trial++) {
-            size_t i = (size_t)(fastfnet_rng_u64(rng) % nx);
-            float x0 = x[i];
-            x[i] = x0 + FD_EPS;
-            fastfnet_fourier_forward(f, y2, x, B);
-            double lp = dot_f(y2, g, ny);
-            x[i] = x0 - FD_EPS;
-            fastfnet_fourier_forward(f, y2, x, B);
-            double lm = dot_f(y2, g, ny);
-            x[i] = x0;
-            /* divide by the step actually taken, which float rounding makes differ slightly from 2 eps */
-            double fd = (lp - lm) / ((double)(x0 + FD_EPS) - (double)(x0 - FD_EPS));
-            fd_err = fmax(fd_err, fabs(fd - dx[i]) / (dmax > 0.0 ? dmax : 1.0));
-        }
-        note(ii, E_FD, fd_err);
-        snprintf(name, sizeof(name), "finite_diff %s", tag);
-        check_detail(fd_err <= TOL_FD, name, "rel err %.3g > %.1g", fd_err, TOL_FD);
-
-        /* real input => Y[t,k] == Y[-t mod T, -k mod D]; the FFT and matrix paths lean on it for k > D/2 */
-        if (keep == D) {
-            double m = max_abs_f(y, ny), se = 0.0;
-            for (int b = 0; b < B; b++)
-                for (int t = 0; t < T; t++)
-                    for (int k = 0; k < D; k++) {
-                        float a = y[((size_t)b * T + t) * D + k];
-                        float bb = y[((size_t)b * T + (T - t) % T) * D + (D - k) % D];
-                        se = fmax(se, fabs((double)a - bb));
-                    }
-            se = m > 0.0 ? se / m : se;
-            note(ii, E_SYM, se);
-            snprintf(name, sizeof(name), "symmetry %s", tag);
-            check_detail(se <= TOL_REL, name, "max rel asymmetry %.3g", se);
-        }
+        check_forward_backward(&sc, ii, f, tag);
+        check_finite_diff(&sc, ii, f, tag, rng);
+        if (keep == D) check_symmetry(&sc, ii, tag);
         fastfnet_fourier_free(f);
     }
-    free(x);
-    free(g);
-    free(r);
-    free(y);
-    free(y2);
-    free(dx);
-    free(acc);
-    free(yref);
-    free(dref);
-    free(acc_ref);
+    shape_case_free(&sc);
 }
 
 /* Bigger shapes where the direct O(T^2 D^2) reference is slow: FFT and MATRIX against the naive path. */

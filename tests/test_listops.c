@@ -38,7 +38,7 @@ static int scan(const char *s, int *ntok, int *maxdepth, int opcount[4]) {
     return 0;
 }
 
-static void test_eval_cases(void) {
+static void check_eval_hand_cases(void) {
     struct { const char *e; int v; } cs[] = {
         {"[MAX 2 9 [MIN 4 7 ] 0 ]", 9},
         {"[SM 5 6 ]", 1},
@@ -68,7 +68,10 @@ static void test_eval_cases(void) {
         }
     }
     check(bad == 0, "eval_hand_cases (%zu cases, %d wrong)", sizeof cs / sizeof cs[0], bad);
+}
 
+static void check_eval_deep(void) {
+    char err[256];
     /* depth 10: [SM 1 [SM 1 ... [SM 1 1 ] ... ] ]: innermost 2, each level adds 1 */
     char deep[512] = "";
     for (int i = 0; i < 10; i++) strcat(deep, "[SM 1 ");
@@ -94,6 +97,11 @@ static void test_eval_cases(void) {
     v = fastfnet_listops_eval(big, err, sizeof err);
     check(v == 4, "eval_depth20000: %d (expected 4)", v);
     free(big);
+}
+
+static void test_eval_cases(void) {
+    check_eval_hand_cases();
+    check_eval_deep();
 }
 
 static void test_eval_malformed(void) {
@@ -235,24 +243,19 @@ static void test_generate(void) {
     check(ok, "depth1_single_digits (all 10 appear)");
 }
 
-static void test_config_and_cap(void) {
-    fastfnet_listops_config c;
-    fastfnet_listops_default(&c);
-    char err[256];
-    size_t need = fastfnet_listops_buf_size(&c);
-    check(need == 5 * 2000 + 1, "buf_size_default %zu", need);
-    char *buf = malloc(need);
-    fastfnet_rng r;
-    fastfnet_rng_seed(&r, 9);
+/* The default buffer size is exact: need bytes suffice, and need - 1 is refused before anything is drawn from r. */
+static void check_cap(const fastfnet_listops_config *c, fastfnet_rng *r, char *buf, size_t need) {
     int nt = 123;
-    int v = fastfnet_listops_generate(&c, &r, buf, need - 1, &nt);
+    int v = fastfnet_listops_generate(c, r, buf, need - 1, &nt);
     check(v == -1 && nt == 0, "cap_too_small_refused (%d)", v);
     fastfnet_rng r2;
     fastfnet_rng_seed(&r2, 9);
-    check(r.s == r2.s, "cap_too_small_draws_nothing");
-    v = fastfnet_listops_generate(&c, &r, buf, need, &nt);
+    check(r->s == r2.s, "cap_too_small_draws_nothing");
+    v = fastfnet_listops_generate(c, r, buf, need, &nt);
     check(v >= 0 && nt >= 500 && strlen(buf) < need, "cap_exact_ok (%d tokens, %zu bytes)", nt, strlen(buf));
+}
 
+static void check_invalid_configs(fastfnet_rng *r, char *buf, size_t need) {
     struct { fastfnet_listops_config c; const char *want; } bad[] = {
         {{0, 10, 500, 2000, 0.75f}, "max_depth"},
         {{65, 10, 500, 2000, 0.75f}, "max_depth"},
@@ -267,11 +270,12 @@ static void test_config_and_cap(void) {
         {{4, 2, 1, 5, 0.0f}, "smallest has 22"},        /* full binary, 3 operator levels: 7 ops, 8 digits */
         {{1, 5, 2, 10, 0.5f}, "largest has 1"},
     };
-    int nbad = 0;
+    char err[256];
+    int nbad = 0, nt;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = 0;
         int rc = fastfnet_listops_check_config(&bad[i].c, err, sizeof err);
-        int g = fastfnet_listops_generate(&bad[i].c, &r, buf, need, &nt);
+        int g = fastfnet_listops_generate(&bad[i].c, r, buf, need, &nt);
         if (rc != -1 || g != -1 || fastfnet_listops_buf_size(&bad[i].c) != 0 || !strstr(err, bad[i].want)) {
             printf("  config %zu: rc %d gen %d err \"%s\" (want \"%s\")\n", i, rc, g, err, bad[i].want);
             nbad++;
@@ -279,12 +283,29 @@ static void test_config_and_cap(void) {
     }
     printf("  e.g. %s\n", err);
     check(nbad == 0, "invalid_configs_refused (%zu cases, %d wrong)", sizeof bad / sizeof bad[0], nbad);
-    /* feasible bounds but unreachable lengths: with max_args 2 every tree has 3k+1 tokens */
+}
+
+/* Feasible bounds but unreachable lengths: with max_args 2 every tree has 3k+1 tokens. */
+static void check_unreachable_window(fastfnet_rng *r, char *buf, size_t need) {
     fastfnet_listops_config un = {.max_depth = 4, .max_args = 2, .min_len = 5, .max_len = 6, .leaf_prob = 0.5f};
     check(fastfnet_listops_check_config(&un, NULL, 0) == 0, "unreachable_window_passes_bounds_check");
     double t0 = fastfnet_now();
-    v = fastfnet_listops_generate(&un, &r, buf, need, &nt);
+    int nt;
+    int v = fastfnet_listops_generate(&un, r, buf, need, &nt);
     check(v == -1 && nt == 0, "unreachable_window_gives_up (%d, %.2fs)", v, fastfnet_now() - t0);
+}
+
+static void test_config_and_cap(void) {
+    fastfnet_listops_config c;
+    fastfnet_listops_default(&c);
+    size_t need = fastfnet_listops_buf_size(&c);
+    check(need == 5 * 2000 + 1, "buf_size_default %zu", need);
+    char *buf = malloc(need);
+    fastfnet_rng r;
+    fastfnet_rng_seed(&r, 9);
+    check_cap(&c, &r, buf, need);
+    check_invalid_configs(&r, buf, need);
+    check_unreachable_window(&r, buf, need);
     free(buf);
 }
 
@@ -312,21 +333,21 @@ static void test_determinism(void) {
     free(b);
 }
 
-static void test_tsv(void) {
-    const char *dir = check_tmpdir("test_listops.");
-    if (!dir) {
-        check(0, "tsv_mkdtemp");
-        return;
-    }
-    char path[256], path2[256], path3[256];
-    snprintf(path, sizeof path, "%s/listops.tsv", dir);
-    snprintf(path2, sizeof path2, "%s/again.tsv", dir);
-    snprintf(path3, sizeof path3, "%s/prefix.tsv", dir);
-    fastfnet_listops_config c;
-    fastfnet_listops_default(&c);
+/* A TSV line "<label>\t<expression>": a one-digit label equal to the expression's value, a well-formed
+ * expression of c's length window. */
+static int tsv_line_ok(const char *line, const fastfnet_listops_config *c) {
     char err[512];
-    int n = 300;
-    int rc = fastfnet_listops_write_tsv(path, &c, 7, n, err, sizeof err);
+    const char *tab = strchr(line, '\t');
+    int cnt, md;
+    int bad = !tab || tab - line != 1 || line[0] < '0' || line[0] > '9' ||
+              fastfnet_listops_eval(tab + 1, err, sizeof err) != line[0] - '0' || scan(tab + 1, &cnt, &md, NULL) ||
+              cnt < c->min_len || cnt > c->max_len;
+    return !bad;
+}
+
+static void check_tsv_round_trip(const char *path, const fastfnet_listops_config *c, int n) {
+    char err[512];
+    int rc = fastfnet_listops_write_tsv(path, c, 7, n, err, sizeof err);
     check(rc == 0, "tsv_write (%s)", rc ? err : "ok");
     size_t len = 0;
     char *s = read_file(path, &len);
@@ -340,11 +361,7 @@ static void test_tsv(void) {
                 break;
             }
             *nl = 0;
-            char *tab = strchr(line, '\t');
-            int cnt, md;
-            if (!tab || tab - line != 1 || line[0] < '0' || line[0] > '9' ||
-                fastfnet_listops_eval(tab + 1, err, sizeof err) != line[0] - '0' || scan(tab + 1, &cnt, &md, NULL) ||
-                cnt < c.min_len || cnt > c.max_len) {
+            if (!tsv_line_ok(line, c)) {
                 if (!bad) printf("  line %d bad: %.60s\n", lines + 1, line);
                 bad++;
             }
@@ -354,29 +371,39 @@ static void test_tsv(void) {
     }
     check(s && lines == n && bad == 0, "tsv_round_trip (%d lines of %d, %d bad, %zu bytes)", lines, n, bad, len);
     free(s);
+}
 
-    /* same seed: same bytes; the first k lines of a longer file are the k-example file */
-    rc = fastfnet_listops_write_tsv(path2, &c, 7, n, err, sizeof err);
-    rc |= fastfnet_listops_write_tsv(path3, &c, 7, 100, err, sizeof err);
-    size_t l1, l2, l3;
-    char *s1 = read_file(path, &l1), *s2 = read_file(path2, &l2), *s3 = read_file(path3, &l3);
-    check(rc == 0 && s1 && s2 && s3 && l1 == l2 && !memcmp(s1, s2, l1) && l3 < l1 && !memcmp(s1, s3, l3),
+/* Same seed: same bytes; the first k lines of a longer file are the k-example file. path already holds the
+ * n-example file of seed 7; *l2 gets the length of the copy written to path2. */
+static void check_tsv_deterministic(const char *path, const char *path2, const char *path3,
+                                    const fastfnet_listops_config *c, int n, size_t *l2) {
+    char err[512];
+    int rc = fastfnet_listops_write_tsv(path2, c, 7, n, err, sizeof err);
+    rc |= fastfnet_listops_write_tsv(path3, c, 7, 100, err, sizeof err);
+    size_t l1, l3;
+    char *s1 = read_file(path, &l1), *s2 = read_file(path2, l2), *s3 = read_file(path3, &l3);
+    check(rc == 0 && s1 && s2 && s3 && l1 == *l2 && !memcmp(s1, s2, l1) && l3 < l1 && !memcmp(s1, s3, l3),
           "tsv_deterministic_and_prefix_stable");
     /* generate() from the same seed gives the same first line */
     fastfnet_rng r;
     fastfnet_rng_seed(&r, 7);
-    char *b = malloc(fastfnet_listops_buf_size(&c));
-    int lab = fastfnet_listops_generate(&c, &r, b, fastfnet_listops_buf_size(&c), NULL);
+    char *b = malloc(fastfnet_listops_buf_size(c));
+    int lab = fastfnet_listops_generate(c, &r, b, fastfnet_listops_buf_size(c), NULL);
     check(s1 && s1[0] - '0' == lab && !strncmp(s1 + 2, b, strlen(b)) && s1[2 + strlen(b)] == '\n',
           "tsv_first_line_equals_generate");
     free(b);
     free(s1);
     free(s2);
     free(s3);
+}
 
-    /* overwrite in place; no temporary left behind */
-    rc = fastfnet_listops_write_tsv(path, &c, 8, 5, err, sizeof err);
-    s = read_file(path, &len);
+/* Overwrite in place, with no temporary left behind in dir; n = 0 gives an empty file. */
+static void check_tsv_overwrite(const char *dir, const char *path, const char *path3,
+                                const fastfnet_listops_config *c) {
+    char err[512];
+    size_t len = 0;
+    int rc = fastfnet_listops_write_tsv(path, c, 8, 5, err, sizeof err);
+    char *s = read_file(path, &len);
     int nl = 0;
     for (size_t i = 0; s && i < len; i++) nl += s[i] == '\n';
     free(s);
@@ -391,29 +418,50 @@ static void test_tsv(void) {
     if (dp) closedir(dp);
     check(rc == 0 && nl == 5 && entries == 3 && tmps == 0, "tsv_overwrite_no_temp_left (%d lines, %d files)", nl,
           entries);
-    /* n = 0: an empty file */
-    rc = fastfnet_listops_write_tsv(path3, &c, 1, 0, err, sizeof err);
+    rc = fastfnet_listops_write_tsv(path3, c, 1, 0, err, sizeof err);
     s = read_file(path3, &len);
     check(rc == 0 && s && len == 0, "tsv_zero_examples_empty_file");
     free(s);
+}
 
-    /* failures leave the target untouched and say why */
-    char missing[300];
+/* Failures leave the target (path2, l2 bytes) untouched and say why. */
+static void check_tsv_failures(const char *dir, const char *path2, size_t l2, const fastfnet_listops_config *c) {
+    char err[512], missing[300];
+    size_t len = 0;
     snprintf(missing, sizeof missing, "%s/no/such/dir.tsv", dir);
     err[0] = 0;
-    rc = fastfnet_listops_write_tsv(missing, &c, 1, 3, err, sizeof err);
+    int rc = fastfnet_listops_write_tsv(missing, c, 1, 3, err, sizeof err);
     check(rc == -1 && strstr(err, "no/such/dir.tsv"), "tsv_bad_dir_refused: %s", err);
-    fastfnet_listops_config bc = c;
+    fastfnet_listops_config bc = *c;
     bc.max_args = 0;
     err[0] = 0;
     rc = fastfnet_listops_write_tsv(path2, &bc, 1, 3, err, sizeof err);
-    s = read_file(path2, &len);
+    char *s = read_file(path2, &len);
     check(rc == -1 && strstr(err, "max_args") && s && len == l2, "tsv_bad_config_refused_target_kept: %s", err);
     free(s);
     err[0] = 0;
-    rc = fastfnet_listops_write_tsv(path2, &c, 1, -1, err, sizeof err);
+    rc = fastfnet_listops_write_tsv(path2, c, 1, -1, err, sizeof err);
     check(rc == -1 && strstr(err, "negative"), "tsv_negative_n_refused: %s", err);
+}
 
+static void test_tsv(void) {
+    const char *dir = check_tmpdir("test_listops.");
+    if (!dir) {
+        check(0, "tsv_mkdtemp");
+        return;
+    }
+    char path[256], path2[256], path3[256];
+    snprintf(path, sizeof path, "%s/listops.tsv", dir);
+    snprintf(path2, sizeof path2, "%s/again.tsv", dir);
+    snprintf(path3, sizeof path3, "%s/prefix.tsv", dir);
+    fastfnet_listops_config c;
+    fastfnet_listops_default(&c);
+    int n = 300;
+    size_t l2 = 0;
+    check_tsv_round_trip(path, &c, n);
+    check_tsv_deterministic(path, path2, path3, &c, n, &l2);
+    check_tsv_overwrite(dir, path, path3, &c);
+    check_tsv_failures(dir, path2, l2, &c);
     check_tmpdir_remove();
 }
 

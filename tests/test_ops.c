@@ -150,10 +150,11 @@ static double gelu_dref(double x) {
     double c = sqrt(2 / M_PI), t = tanh(c * (x + 0.044715 * x * x * x));
     return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x);
 }
-static void test_gelu_kernels(size_t n) {
-    float *x = fa(n), *d = fa(n), *g = fa(n), *gd = fa(n), *dd = fa(n), *dx = fa(n), *a = fa(n), *b = fa(n), *ga = fa(n);
-    double *ref = malloc(sizeof(double) * n);
-    fill(x, n, 4.0f), fill(d, n, 1.0f), fill(b, 37 < n ? 37 : n, 1.0f);
+
+/* The backward against the double derivative (dx), and the one-pass g and g' (gd, dd) against the forward (g)
+ * and backward ops. */
+static void check_gelu_one_pass(float *dx, float *g, float *gd, float *dd, double *ref, const float *x, const float *d,
+                                size_t n) {
     fastfnet_gelu_backward(dx, x, d, n);
     for (size_t i = 0; i < n; i++) ref[i] = gelu_dref(x[i]) * d[i];
     double e = rel_err_fd(dx, ref, n);
@@ -167,7 +168,11 @@ static void test_gelu_kernels(size_t n) {
         ed = fmax(ed, fabs(dd[i] - dx[i]));
     }
     check(eg == 0 && ed < 1e-6, "gelu_new one-pass g and g' = forward and backward ops (diff %.1e, %.1e)", eg, ed);
-    /* with the bias gradient of (N,OC) = (7,143): the same dinp, db = its column sums (added into) */
+}
+
+/* With the bias gradient of (N,OC) = (7,143): the same dinp as dd (computed without it), db = its column sums
+ * (added into); gd is scratch. */
+static void check_gelu_bias_grad(float *gd, const float *dd, const float *x, const float *d, size_t n) {
     float *dd2 = fa(n), db[143];
     for (int j = 0; j < 143; j++) db[j] = 1.0f;
     fastfnet_gelu_forward_deriv(gd, dd2, x, n);
@@ -180,7 +185,10 @@ static void test_gelu_kernels(size_t n) {
     }
     check(n == 1001 && !memcmp(dd, dd2, sizeof(float) * n) && eb < 1e-5, "gelu_new backward with the bias gradient: same dinp, db += column sums (err %.1e)", eb);
     fastfnet_free(dd2);
-    /* bias + gelu, into another buffer (a keeps x + b) and in place, by rows of 37 */
+}
+
+/* Bias + gelu, into another buffer (a keeps x + b) and in place, by rows of 37. */
+static void check_bias_gelu(float *a, float *ga, const float *x, const float *b, size_t n) {
     size_t rows = n / 37;
     memcpy(a, x, sizeof(float) * rows * 37);
     const fastfnet_kernels *k = fastfnet_kern();
@@ -193,6 +201,9 @@ static void test_gelu_kernels(size_t n) {
         for (int j = 0; j < 37; j++) same &= ar[j] == x[r * 37 + j] + b[j] && t[j] == gr[j] && fabs(gr[j] - gelu_ref(ar[j])) < 4e-6 * (1 + fabs(ar[j]));
     }
     check(same, "bias + gelu_new: a = x + b, g matches the double reference, in place gives the same g");
+}
+
+static void check_gelu_edges(void) {
     float ex[] = {NAN, INFINITY, -INFINITY, 1e13f, -1e13f, 3e38f, -3e38f, 30.0f, -30.0f, 0.0f};
     float eo[10], eg2[10], ed2[10];
     fastfnet_gelu_forward(eo, ex, 10);
@@ -201,6 +212,16 @@ static void test_gelu_kernels(size_t n) {
                 eo[6] == 0.0f && eo[7] == 30.0f && eo[8] == 0.0f && eo[9] == 0.0f && ed2[3] == 1.0f && ed2[4] == 0.0f &&
                 ed2[7] == 1.0f && ed2[8] == 0.0f && ed2[9] == 0.5f && !memcmp(eo, eg2, sizeof eo);
     check(edges, "gelu_new edges: NaN stays NaN, inf -> inf, x >= 30 -> x (g' 1), x <= -30 and -1e13 -> 0 (g' 0)");
+}
+
+static void test_gelu_kernels(size_t n) {
+    float *x = fa(n), *d = fa(n), *g = fa(n), *gd = fa(n), *dd = fa(n), *dx = fa(n), *a = fa(n), *b = fa(n), *ga = fa(n);
+    double *ref = malloc(sizeof(double) * n);
+    fill(x, n, 4.0f), fill(d, n, 1.0f), fill(b, 37 < n ? 37 : n, 1.0f);
+    check_gelu_one_pass(dx, g, gd, dd, ref, x, d, n);
+    check_gelu_bias_grad(gd, dd, x, d, n);
+    check_bias_gelu(a, ga, x, b, n);
+    check_gelu_edges();
     free(ref);
     fastfnet_free(x), fastfnet_free(d), fastfnet_free(g), fastfnet_free(gd), fastfnet_free(dd), fastfnet_free(dx);
     fastfnet_free(a), fastfnet_free(b), fastfnet_free(ga);
@@ -341,6 +362,52 @@ static void att_grad_ref(double *dq, double *dk, double *dv, const att_ctx *c, c
     free(P), free(dP);
 }
 
+/* The forward in double: masked softmax over keys (a row with no key kept attends to all), dropout from
+ * the same keep decisions (seed 7), times v. */
+static void att_forward_ref(double *ref, const att_ctx *c) {
+    int B = c->B, T = c->T, C = c->C, NH = c->NH, hs = C / NH;
+    float p = c->p;
+    double *s = malloc(sizeof(double) * T);
+    for (int b = 0; b < B; b++) {
+        int any = 0;
+        for (int t = 0; t < T; t++) any |= c->km[b * T + t];
+        for (int h = 0; h < NH; h++)
+            for (int i = 0; i < T; i++) {
+                double mx = -1e300, sum = 0;
+                for (int j = 0; j < T; j++) {
+                    double d = 0;
+                    for (int e = 0; e < hs; e++) d += (double)c->q[(b * T + i) * C + h * hs + e] * c->k[(b * T + j) * C + h * hs + e];
+                    s[j] = d / sqrt(hs);
+                    if ((!any || c->km[b * T + j]) && s[j] > mx) mx = s[j];
+                }
+                for (int j = 0; j < T; j++) sum += s[j] = (!any || c->km[b * T + j]) ? exp(s[j] - mx) : 0;
+                for (int j = 0; j < T; j++) {
+                    double a = s[j] / sum;
+                    if (p > 0) a = fastfnet_attention_kept(7, b, h, NH, T, i, j, p) ? a / (1 - p) : 0;
+                    for (int e = 0; e < hs; e++) ref[(b * T + i) * C + h * hs + e] += a * c->v[(b * T + j) * C + h * hs + e];
+                }
+            }
+    }
+    free(s);
+}
+
+/* dq, dk, dv of sum(r * ctx): finite differences on short rows, the double reference on long ones. */
+static void check_att_backward(att_ctx *c, const float *r, const float *dq, const float *dk, const float *dv) {
+    size_t n = (size_t)c->B * c->T * c->C;
+    if (c->T <= 16) { /* finite differences in float are too noisy over long rows: below, a double reference */
+        double e1 = gradcheck(att_f, c, c->q, n, c->ctx, n, r, dq, 1e-2f, 1e-3);
+        double e2 = gradcheck(att_f, c, c->k, n, c->ctx, n, r, dk, 1e-2f, 1e-3);
+        double e3 = gradcheck(att_f, c, c->v, n, c->ctx, n, r, dv, 1e-2f, 1e-3);
+        check(e1 < 2e-2 && e2 < 2e-2 && e3 < 2e-2, "attention backward finite differences: dq %.1e dk %.1e dv %.1e", e1, e2, e3);
+    } else {
+        double *rq = calloc(n, sizeof(double)), *rk = calloc(n, sizeof(double)), *rv = calloc(n, sizeof(double));
+        att_grad_ref(rq, rk, rv, c, r);
+        double e1 = rel_err_fd(dq, rq, n), e2 = rel_err_fd(dk, rk, n), e3 = rel_err_fd(dv, rv, n);
+        check(e1 < 1e-4 && e2 < 1e-4 && e3 < 1e-4, "attention backward B=%d T=%d p=%.1f vs double: dq %.1e dk %.1e dv %.1e", c->B, c->T, c->p, e1, e2, e3);
+        free(rq), free(rk), free(rv);
+    }
+}
+
 static void test_attention(int B, int T, int C, int NH, float p) {
     size_t n = (size_t)B * T * C;
     att_ctx c = {fa(n), fa((size_t)B * NH * T), fa(n), fa(n), fa(n), fastfnet_xcalloc(B * T), B, T, C, NH, p,
@@ -349,46 +416,15 @@ static void test_attention(int B, int T, int C, int NH, float p) {
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) c.km[b * T + t] = b == 1 ? 0 : t < T - b * (T / 3); /* row 1 fully masked, others padded */
     att_f(&c);
-    int hs = C / NH;
-    double *ref = calloc(n, sizeof(double)), *s = malloc(sizeof(double) * T);
-    for (int b = 0; b < B; b++) {
-        int any = 0;
-        for (int t = 0; t < T; t++) any |= c.km[b * T + t];
-        for (int h = 0; h < NH; h++)
-            for (int i = 0; i < T; i++) {
-                double mx = -1e300, sum = 0;
-                for (int j = 0; j < T; j++) {
-                    double d = 0;
-                    for (int e = 0; e < hs; e++) d += (double)c.q[(b * T + i) * C + h * hs + e] * c.k[(b * T + j) * C + h * hs + e];
-                    s[j] = d / sqrt(hs);
-                    if ((!any || c.km[b * T + j]) && s[j] > mx) mx = s[j];
-                }
-                for (int j = 0; j < T; j++) sum += s[j] = (!any || c.km[b * T + j]) ? exp(s[j] - mx) : 0;
-                for (int j = 0; j < T; j++) {
-                    double a = s[j] / sum;
-                    if (p > 0) a = fastfnet_attention_kept(7, b, h, NH, T, i, j, p) ? a / (1 - p) : 0;
-                    for (int e = 0; e < hs; e++) ref[(b * T + i) * C + h * hs + e] += a * c.v[(b * T + j) * C + h * hs + e];
-                }
-            }
-    }
+    double *ref = calloc(n, sizeof(double));
+    att_forward_ref(ref, &c);
     double e = rel_err_fd(c.ctx, ref, n);
     check(e < 1e-5, "attention forward B=%d T=%d C=%d NH=%d p=%.1f (padding, an all-pad row) vs double: rel err %.2e", B, T, C, NH, p, e);
     float *r = fa(n), *dq = fa(n), *dk = fa(n), *dv = fa(n);
     fill(r, n, 1);
     fastfnet_attention_backward(dq, dk, dv, c.scr, ATT_SLOTS, r, c.ctx, c.lse, c.q, c.k, c.v, c.km, B, T, C, NH, p, 7, 0);
-    if (T <= 16) { /* finite differences in float are too noisy over long rows: below, a double reference */
-        double e1 = gradcheck(att_f, &c, c.q, n, c.ctx, n, r, dq, 1e-2f, 1e-3);
-        double e2 = gradcheck(att_f, &c, c.k, n, c.ctx, n, r, dk, 1e-2f, 1e-3);
-        double e3 = gradcheck(att_f, &c, c.v, n, c.ctx, n, r, dv, 1e-2f, 1e-3);
-        check(e1 < 2e-2 && e2 < 2e-2 && e3 < 2e-2, "attention backward finite differences: dq %.1e dk %.1e dv %.1e", e1, e2, e3);
-    } else {
-        double *rq = calloc(n, sizeof(double)), *rk = calloc(n, sizeof(double)), *rv = calloc(n, sizeof(double));
-        att_grad_ref(rq, rk, rv, &c, r);
-        double e1 = rel_err_fd(dq, rq, n), e2 = rel_err_fd(dk, rk, n), e3 = rel_err_fd(dv, rv, n);
-        check(e1 < 1e-4 && e2 < 1e-4 && e3 < 1e-4, "attention backward B=%d T=%d p=%.1f vs double: dq %.1e dk %.1e dv %.1e", B, T, p, e1, e2, e3);
-        free(rq), free(rk), free(rv);
-    }
-    free(ref), free(s);
+    check_att_backward(&c, r, dq, dk, dv);
+    free(ref);
     fastfnet_free(c.ctx), fastfnet_free(c.lse), fastfnet_free(c.q), fastfnet_free(c.k), fastfnet_free(c.v), fastfnet_free(c.km), fastfnet_free(c.scr);
     fastfnet_free(r), fastfnet_free(dq), fastfnet_free(dk), fastfnet_free(dv);
 }

@@ -244,6 +244,81 @@ static int near_eq(const float *a, const float *b, size_t n) {
     return 1;
 }
 
+/* The data buffer must start on an 8-byte boundary, and a finished write leaves no temp file behind. */
+static void check_round_trip_layout(const char *path) {
+    size_t n;
+    uint8_t *bytes = (uint8_t *)read_file(path, &n);
+    uint64_t hlen = 0;
+    for (int i = 0; bytes && i < 8; i++) hlen |= (uint64_t)bytes[i] << (8 * i);
+    check_detail(bytes && (8 + hlen) % 8 == 0 && n == 8 + hlen + 24 + 16 + 4, "st write: data buffer 8-byte aligned",
+                 "hlen %llu size %zu", (unsigned long long)hlen, n);
+    free(bytes);
+    check_detail(count_tmp_files() == 0, "st write leaves no temp file", "%d left", count_tmp_files());
+}
+
+static void check_round_trip_tensors(const fastfnet_st_file *f, const float *x, const int32_t *ids, char *err,
+                                     size_t errlen) {
+    check_detail(f->n == 4 && strcmp(f->tensors[0].name, "fnet.w") == 0 &&
+                     strcmp(f->tensors[1].name, "ids \"quoted\"\n") == 0 && strcmp(f->tensors[2].name, "empty") == 0 &&
+                     strcmp(f->tensors[3].name, "scalar") == 0,
+                 "st tensors in file order", "n=%d", f->n);
+    const fastfnet_st_tensor *tw = fastfnet_st_find(f, "fnet.w");
+    check_detail(tw && tw->dtype == FASTFNET_DT_F32 && tw->ndim == 2 && tw->shape[0] == 2 && tw->shape[1] == 3 &&
+                     tw->numel == 6,
+                 "st shape/dtype", "wrong");
+    float got[6] = {0};
+    int rc = fastfnet_st_read_f32(f, tw, got, 6, err, errlen);
+    check_detail(rc == 0 && near_eq(got, x, 6), "st F32 values bit-exact", "%s", err);
+    const fastfnet_st_tensor *ti = fastfnet_st_find(f, "ids \"quoted\"\n");
+    int32_t gi[4] = {0};
+    rc = ti ? fastfnet_st_read_i32(f, ti, gi, 4, err, errlen) : -1;
+    check_detail(rc == 0 && memcmp(gi, ids, sizeof gi) == 0, "st I32 values", "%s", err);
+    const fastfnet_st_tensor *te = fastfnet_st_find(f, "empty"), *ts = fastfnet_st_find(f, "scalar");
+    float gs = 0;
+    check_detail(te && te->numel == 0 && fastfnet_st_read_f32(f, te, NULL, 0, err, errlen) == 0, "st empty tensor",
+                 "%s", err);
+    check_detail(ts && ts->ndim == 0 && ts->numel == 1 && fastfnet_st_read_f32(f, ts, &gs, 1, err, errlen) == 0 &&
+                     gs == 7.f,
+                 "st scalar tensor", "%s", err);
+}
+
+static void check_round_trip_meta(const fastfnet_st_file *f, const char *config) {
+    const char *cfg = fastfnet_st_meta(f, "config");
+    check_detail(f->nmeta == 2 && cfg && strcmp(cfg, config) == 0 && fastfnet_st_meta(f, "format") &&
+                     strcmp(fastfnet_st_meta(f, "format"), "pt") == 0,
+                 "st metadata round trip", "cfg %s", cfg ? cfg : "(null)");
+    check_detail(fastfnet_st_find(f, "nope") == NULL && fastfnet_st_meta(f, "nope") == NULL, "st find/meta absent", "not NULL");
+}
+
+/* The readers refuse a wrong count and a dtype they do not convert, before writing (gi holds 4, not 6). */
+static void check_read_refusals(const fastfnet_st_file *f, char *err, size_t errlen) {
+    const fastfnet_st_tensor *tw = fastfnet_st_find(f, "fnet.w"), *ti = fastfnet_st_find(f, "ids \"quoted\"\n");
+    float got[6] = {0};
+    int32_t gi[4] = {0};
+    err[0] = 0;
+    check_detail(fastfnet_st_read_f32(f, tw, got, 5, err, errlen) == -1 && err[0], "st read_f32 wrong n refused", "ok");
+    err[0] = 0;
+    check_detail(fastfnet_st_read_f32(f, ti, got, 4, err, errlen) == -1 && strstr(err, "I32"),
+                 "st read_f32 on I32 refused", "%s", err);
+    err[0] = 0;
+    check_detail(fastfnet_st_read_i32(f, tw, gi, 6, err, errlen) == -1 && strstr(err, "F32"),
+                 "st read_i32 on F32 refused", "%s", err);
+}
+
+/* An empty data buffer: metadata only, and no tensors at all. */
+static void check_tensorless_files(char *err, size_t errlen) {
+    fastfnet_st_file f;
+    const char *m2[] = {"k", "v", NULL};
+    int rc = fastfnet_st_write(tpath("meta_only.safetensors"), NULL, 0, m2, err, errlen);
+    rc |= fastfnet_st_open(&f, tpath("meta_only.safetensors"), err, errlen);
+    check_detail(rc == 0 && f.n == 0 && f.data_len == 0 && f.nmeta == 1, "st metadata-only file", "%s", err);
+    fastfnet_st_close(&f);
+    rc = fastfnet_st_write(tpath("nothing.safetensors"), NULL, 0, NULL, err, errlen);
+    rc |= fastfnet_st_open(&f, tpath("nothing.safetensors"), err, errlen);
+    check_detail(rc == 0 && f.n == 0 && f.nmeta == 0, "st empty file (no tensors, no metadata)", "%s", err);
+    fastfnet_st_close(&f);
+}
+
 static void test_round_trip(void) {
     char err[512] = "";
     float x[6] = {1.5f, -2.25f, 3e-8f, 1e30f, -0.0f, 42.f};
@@ -259,69 +334,60 @@ static void test_round_trip(void) {
     const char *path = tpath("rt.safetensors");
     int rc = fastfnet_st_write(path, out, 4, meta, err, sizeof err);
     check_detail(rc == 0, "st write", "%s", err);
-    size_t n;
-    uint8_t *bytes = (uint8_t *)read_file(path, &n);
-    uint64_t hlen = 0;
-    for (int i = 0; bytes && i < 8; i++) hlen |= (uint64_t)bytes[i] << (8 * i);
-    check_detail(bytes && (8 + hlen) % 8 == 0 && n == 8 + hlen + 24 + 16 + 4, "st write: data buffer 8-byte aligned",
-                 "hlen %llu size %zu", (unsigned long long)hlen, n);
-    free(bytes);
-    check_detail(count_tmp_files() == 0, "st write leaves no temp file", "%d left", count_tmp_files());
+    check_round_trip_layout(path);
 
     fastfnet_st_file f;
     rc = fastfnet_st_open(&f, path, err, sizeof err);
     check_detail(rc == 0, "st open written file", "%s", err);
     if (rc) return;
-    check_detail(f.n == 4 && strcmp(f.tensors[0].name, "fnet.w") == 0 &&
-                     strcmp(f.tensors[1].name, "ids \"quoted\"\n") == 0 && strcmp(f.tensors[2].name, "empty") == 0 &&
-                     strcmp(f.tensors[3].name, "scalar") == 0,
-                 "st tensors in file order", "n=%d", f.n);
-    const fastfnet_st_tensor *tw = fastfnet_st_find(&f, "fnet.w");
-    check_detail(tw && tw->dtype == FASTFNET_DT_F32 && tw->ndim == 2 && tw->shape[0] == 2 && tw->shape[1] == 3 &&
-                     tw->numel == 6,
-                 "st shape/dtype", "wrong");
-    float got[6] = {0};
-    rc = fastfnet_st_read_f32(&f, tw, got, 6, err, sizeof err);
-    check_detail(rc == 0 && near_eq(got, x, 6), "st F32 values bit-exact", "%s", err);
-    const fastfnet_st_tensor *ti = fastfnet_st_find(&f, "ids \"quoted\"\n");
-    int32_t gi[4] = {0};
-    rc = ti ? fastfnet_st_read_i32(&f, ti, gi, 4, err, sizeof err) : -1;
-    check_detail(rc == 0 && memcmp(gi, ids, sizeof ids) == 0, "st I32 values", "%s", err);
-    const fastfnet_st_tensor *te = fastfnet_st_find(&f, "empty"), *ts = fastfnet_st_find(&f, "scalar");
-    float gs = 0;
-    check_detail(te && te->numel == 0 && fastfnet_st_read_f32(&f, te, NULL, 0, err, sizeof err) == 0, "st empty tensor",
-                 "%s", err);
-    check_detail(ts && ts->ndim == 0 && ts->numel == 1 && fastfnet_st_read_f32(&f, ts, &gs, 1, err, sizeof err) == 0 &&
-                     gs == 7.f,
-                 "st scalar tensor", "%s", err);
-    const char *cfg = fastfnet_st_meta(&f, "config");
-    check_detail(f.nmeta == 2 && cfg && strcmp(cfg, meta[1]) == 0 && fastfnet_st_meta(&f, "format") &&
-                     strcmp(fastfnet_st_meta(&f, "format"), "pt") == 0,
-                 "st metadata round trip", "cfg %s", cfg ? cfg : "(null)");
-    check_detail(fastfnet_st_find(&f, "nope") == NULL && fastfnet_st_meta(&f, "nope") == NULL, "st find/meta absent", "not NULL");
-
-    err[0] = 0;
-    check_detail(fastfnet_st_read_f32(&f, tw, got, 5, err, sizeof err) == -1 && err[0], "st read_f32 wrong n refused", "ok");
-    err[0] = 0;
-    check_detail(fastfnet_st_read_f32(&f, ti, got, 4, err, sizeof err) == -1 && strstr(err, "I32"),
-                 "st read_f32 on I32 refused", "%s", err);
-    err[0] = 0;
-    check_detail(fastfnet_st_read_i32(&f, tw, gi, 6, err, sizeof err) == -1 && strstr(err, "F32"),
-                 "st read_i32 on F32 refused", "%s", err);
+    check_round_trip_tensors(&f, x, ids, err, sizeof err);
+    check_round_trip_meta(&f, meta[1]);
+    check_read_refusals(&f, err, sizeof err);
     fastfnet_st_close(&f);
     fastfnet_st_close(&f); /* double close must be harmless */
     check_detail(f.map == NULL && f.tensors == NULL, "st close zeroes", "not zeroed");
+    check_tensorless_files(err, sizeof err);
+}
 
-    /* an empty data buffer: metadata only, and no tensors at all */
-    const char *m2[] = {"k", "v", NULL};
-    rc = fastfnet_st_write(tpath("meta_only.safetensors"), NULL, 0, m2, err, sizeof err);
-    rc |= fastfnet_st_open(&f, tpath("meta_only.safetensors"), err, sizeof err);
-    check_detail(rc == 0 && f.n == 0 && f.data_len == 0 && f.nmeta == 1, "st metadata-only file", "%s", err);
-    fastfnet_st_close(&f);
-    rc = fastfnet_st_write(tpath("nothing.safetensors"), NULL, 0, NULL, err, sizeof err);
-    rc |= fastfnet_st_open(&f, tpath("nothing.safetensors"), err, sizeof err);
-    check_detail(rc == 0 && f.n == 0 && f.nmeta == 0, "st empty file (no tensors, no metadata)", "%s", err);
-    fastfnet_st_close(&f);
+/* F16, BF16 and F64 widen or narrow to F32 exactly as the expected values say (NaN only as NaN). */
+static void check_float_conversions(const fastfnet_st_file *f, const float *hw, const float *bw, const float *dw,
+                                    char *err, size_t errlen) {
+    float g[11];
+    int rc = fastfnet_st_read_f32(f, fastfnet_st_find(f, "h"), g, 11, err, errlen);
+    int ok = rc == 0;
+    for (int i = 0; ok && i < 11; i++)
+        ok = isnan(hw[i]) ? isnan(g[i]) : (memcmp(&g[i], &hw[i], 4) == 0);
+    check_detail(ok, "st F16 -> F32 exact (normal, subnormal, inf, NaN, -0)", "rc %d %s", rc, err);
+    rc = fastfnet_st_read_f32(f, fastfnet_st_find(f, "b"), g, 7, err, errlen);
+    ok = rc == 0;
+    for (int i = 0; ok && i < 7; i++)
+        ok = isnan(bw[i]) ? isnan(g[i]) : (memcmp(&g[i], &bw[i], 4) == 0);
+    check_detail(ok, "st BF16 -> F32 exact", "rc %d %s", rc, err);
+    rc = fastfnet_st_read_f32(f, fastfnet_st_find(f, "d"), g, 4, err, errlen);
+    check_detail(rc == 0 && near_eq(g, dw, 4), "st F64 -> F32", "rc %d %s", rc, err);
+}
+
+static void check_int_conversions(const fastfnet_st_file *f, char *err, size_t errlen) {
+    int32_t gi[3];
+    float g[11];
+    int rc = fastfnet_st_read_i32(f, fastfnet_st_find(f, "i64"), gi, 3, err, errlen);
+    check_detail(rc == 0 && gi[0] == -5 && gi[1] == 2147483647 && gi[2] == INT32_MIN, "st I64 -> I32", "%s", err);
+    err[0] = 0;
+    rc = fastfnet_st_read_i32(f, fastfnet_st_find(f, "i64bad"), gi, 2, err, errlen);
+    check_detail(rc == -1 && strstr(err, "2147483648"), "st I64 out of int32 range refused", "%s", err);
+    rc = fastfnet_st_read_i32(f, fastfnet_st_find(f, "i16"), gi, 3, err, errlen);
+    check_detail(rc == 0 && gi[0] == -32768 && gi[1] == 32767 && gi[2] == -1, "st I16 -> I32", "%s", err);
+    rc = fastfnet_st_read_i32(f, fastfnet_st_find(f, "i8"), gi, 3, err, errlen);
+    check_detail(rc == 0 && gi[0] == -128 && gi[1] == 127 && gi[2] == -1, "st I8 -> I32", "%s", err);
+    rc = fastfnet_st_read_i32(f, fastfnet_st_find(f, "u8"), gi, 3, err, errlen);
+    check_detail(rc == 0 && gi[0] == 0 && gi[1] == 255 && gi[2] == 128, "st U8 -> I32", "%s", err);
+    err[0] = 0;
+    check_detail(fastfnet_st_read_i32(f, fastfnet_st_find(f, "bool"), gi, 2, err, errlen) == -1 && err[0] &&
+                     fastfnet_st_read_f32(f, fastfnet_st_find(f, "bool"), g, 2, err, errlen) == -1,
+                 "st BOOL refused by both readers", "accepted");
+    check_detail(fastfnet_st_find(f, "bool")->dtype == FASTFNET_DT_BOOL && fastfnet_dtype_size(FASTFNET_DT_BF16) == 2 &&
+                     strcmp(fastfnet_dtype_name(FASTFNET_DT_BF16), "BF16") == 0 && fastfnet_dtype_size((fastfnet_dtype)99) == 0,
+                 "st dtype size/name", "wrong");
 }
 
 static void test_conversions(void) {
@@ -357,38 +423,8 @@ static void test_conversions(void) {
     if (rc == 0) rc = fastfnet_st_open(&f, path, err, sizeof err);
     check_detail(rc == 0, "st conversions file", "%s", err);
     if (rc) return;
-    float g[11];
-    rc = fastfnet_st_read_f32(&f, fastfnet_st_find(&f, "h"), g, 11, err, sizeof err);
-    int ok = rc == 0;
-    for (int i = 0; ok && i < 11; i++)
-        ok = isnan(hw[i]) ? isnan(g[i]) : (memcmp(&g[i], &hw[i], 4) == 0);
-    check_detail(ok, "st F16 -> F32 exact (normal, subnormal, inf, NaN, -0)", "rc %d %s", rc, err);
-    rc = fastfnet_st_read_f32(&f, fastfnet_st_find(&f, "b"), g, 7, err, sizeof err);
-    ok = rc == 0;
-    for (int i = 0; ok && i < 7; i++)
-        ok = isnan(bw[i]) ? isnan(g[i]) : (memcmp(&g[i], &bw[i], 4) == 0);
-    check_detail(ok, "st BF16 -> F32 exact", "rc %d %s", rc, err);
-    rc = fastfnet_st_read_f32(&f, fastfnet_st_find(&f, "d"), g, 4, err, sizeof err);
-    check_detail(rc == 0 && near_eq(g, dw, 4), "st F64 -> F32", "rc %d %s", rc, err);
-    int32_t gi[3];
-    rc = fastfnet_st_read_i32(&f, fastfnet_st_find(&f, "i64"), gi, 3, err, sizeof err);
-    check_detail(rc == 0 && gi[0] == -5 && gi[1] == 2147483647 && gi[2] == INT32_MIN, "st I64 -> I32", "%s", err);
-    err[0] = 0;
-    rc = fastfnet_st_read_i32(&f, fastfnet_st_find(&f, "i64bad"), gi, 2, err, sizeof err);
-    check_detail(rc == -1 && strstr(err, "2147483648"), "st I64 out of int32 range refused", "%s", err);
-    rc = fastfnet_st_read_i32(&f, fastfnet_st_find(&f, "i16"), gi, 3, err, sizeof err);
-    check_detail(rc == 0 && gi[0] == -32768 && gi[1] == 32767 && gi[2] == -1, "st I16 -> I32", "%s", err);
-    rc = fastfnet_st_read_i32(&f, fastfnet_st_find(&f, "i8"), gi, 3, err, sizeof err);
-    check_detail(rc == 0 && gi[0] == -128 && gi[1] == 127 && gi[2] == -1, "st I8 -> I32", "%s", err);
-    rc = fastfnet_st_read_i32(&f, fastfnet_st_find(&f, "u8"), gi, 3, err, sizeof err);
-    check_detail(rc == 0 && gi[0] == 0 && gi[1] == 255 && gi[2] == 128, "st U8 -> I32", "%s", err);
-    err[0] = 0;
-    check_detail(fastfnet_st_read_i32(&f, fastfnet_st_find(&f, "bool"), gi, 2, err, sizeof err) == -1 && err[0] &&
-                     fastfnet_st_read_f32(&f, fastfnet_st_find(&f, "bool"), g, 2, err, sizeof err) == -1,
-                 "st BOOL refused by both readers", "accepted");
-    check_detail(fastfnet_st_find(&f, "bool")->dtype == FASTFNET_DT_BOOL && fastfnet_dtype_size(FASTFNET_DT_BF16) == 2 &&
-                     strcmp(fastfnet_dtype_name(FASTFNET_DT_BF16), "BF16") == 0 && fastfnet_dtype_size((fastfnet_dtype)99) == 0,
-                 "st dtype size/name", "wrong");
+    check_float_conversions(&f, hw, bw, dw, err, sizeof err);
+    check_int_conversions(&f, err, sizeof err);
     fastfnet_st_close(&f);
 }
 
@@ -403,31 +439,26 @@ static int file_has_x12(const char *path) {
     return ok;
 }
 
-static void test_atomic(void) {
-    char err[512] = "";
-    float v1[2] = {1.f, 2.f};
-    static float big[1 << 18];
-    fastfnet_st_out o1 = {.name = "x", .dtype = FASTFNET_DT_F32, .ndim = 1, .shape = {2}, .data = v1};
-    const char *path = tpath("atomic.safetensors");
-    int rc = fastfnet_st_write(path, &o1, 1, NULL, err, sizeof err);
-    check_detail(rc == 0 && file_has_x12(path), "atomic: initial write", "%s", err);
-
+static void check_atomic_bad_targets(const fastfnet_st_out *o1, char *err, size_t errlen) {
     /* path is a directory: rename fails after the temp file was written */
     const char *dpath = tpath("adir");
     mkdir(dpath, 0755);
     err[0] = 0;
-    rc = fastfnet_st_write(dpath, &o1, 1, NULL, err, sizeof err);
+    int rc = fastfnet_st_write(dpath, o1, 1, NULL, err, errlen);
     struct stat st;
     check_detail(rc == -1 && err[0] && stat(dpath, &st) == 0 && S_ISDIR(st.st_mode) && count_tmp_files() == 0,
                  "atomic: path is a directory refused, no temp left", "rc %d msg '%s' tmp %d", rc, err,
                  count_tmp_files());
 
     err[0] = 0;
-    rc = fastfnet_st_write(tpath("no/such/dir.safetensors"), &o1, 1, NULL, err, sizeof err);
+    rc = fastfnet_st_write(tpath("no/such/dir.safetensors"), o1, 1, NULL, err, errlen);
     check_detail(rc == -1 && strstr(err, "cannot create"), "atomic: missing directory refused", "rc %d msg '%s'", rc,
                  err);
+}
 
-    /* a write that dies half way (file size limit) must not disturb the old file */
+/* A write that dies half way (file size limit) must not disturb the old file. */
+static void check_atomic_mid_write_failure(const char *path, char *err, size_t errlen) {
+    static float big[1 << 18];
     fastfnet_st_out ob = {.name = "x", .dtype = FASTFNET_DT_F32, .ndim = 1, .shape = {1 << 18}, .data = big};
     struct rlimit old, lim;
     getrlimit(RLIMIT_FSIZE, &old);
@@ -436,53 +467,68 @@ static void test_atomic(void) {
     signal(SIGXFSZ, SIG_IGN);
     setrlimit(RLIMIT_FSIZE, &lim);
     err[0] = 0;
-    rc = fastfnet_st_write(path, &ob, 1, NULL, err, sizeof err);
+    int rc = fastfnet_st_write(path, &ob, 1, NULL, err, errlen);
     setrlimit(RLIMIT_FSIZE, &old);
     signal(SIGXFSZ, SIG_DFL);
     check_detail(rc == -1 && err[0] && file_has_x12(path) && count_tmp_files() == 0,
                  "atomic: failed mid-write keeps old file, no temp left", "rc %d msg '%s'", rc, err);
+}
 
-    /* invalid input is refused before anything touches the disk */
-    fastfnet_st_out dup[2] = {o1, o1};
+/* Invalid input is refused before anything touches the disk. */
+static void check_atomic_invalid_input(const char *path, const fastfnet_st_out *o1, char *err, size_t errlen) {
+    fastfnet_st_out dup[2] = {*o1, *o1};
     err[0] = 0;
-    rc = fastfnet_st_write(path, dup, 2, NULL, err, sizeof err);
+    int rc = fastfnet_st_write(path, dup, 2, NULL, err, errlen);
     check_detail(rc == -1 && strstr(err, "duplicate") && file_has_x12(path),
                  "atomic: duplicate names refused, old intact", "rc %d msg '%s'", rc, err);
     const char *bad_meta[] = {"k", NULL};
-    rc = fastfnet_st_write(path, &o1, 1, bad_meta, err, sizeof err);
+    rc = fastfnet_st_write(path, o1, 1, bad_meta, err, errlen);
     check_detail(rc == -1 && file_has_x12(path), "atomic: odd metadata list refused", "rc %d", rc);
     const char *dup_meta[] = {"k", "a", "k", "b", NULL};
-    rc = fastfnet_st_write(path, &o1, 1, dup_meta, err, sizeof err);
+    rc = fastfnet_st_write(path, o1, 1, dup_meta, err, errlen);
     check_detail(rc == -1 && strstr(err, "duplicate metadata"), "atomic: duplicate metadata key refused", "%s", err);
-    fastfnet_st_out bad = o1;
+    fastfnet_st_out bad = *o1;
     bad.shape[0] = -1;
-    rc = fastfnet_st_write(path, &bad, 1, NULL, err, sizeof err);
+    rc = fastfnet_st_write(path, &bad, 1, NULL, err, errlen);
     check_detail(rc == -1 && strstr(err, "negative"), "atomic: negative shape refused", "%s", err);
-    bad = o1;
+    bad = *o1;
     bad.name = "__metadata__";
-    rc = fastfnet_st_write(path, &bad, 1, NULL, err, sizeof err);
+    rc = fastfnet_st_write(path, &bad, 1, NULL, err, errlen);
     check_detail(rc == -1 && file_has_x12(path), "atomic: tensor named __metadata__ refused", "%s", err);
-    bad = o1;
+    bad = *o1;
     bad.name = "bad\xff";
-    rc = fastfnet_st_write(path, &bad, 1, NULL, err, sizeof err);
+    rc = fastfnet_st_write(path, &bad, 1, NULL, err, errlen);
     check_detail(rc == -1 && strstr(err, "UTF-8"), "atomic: non-UTF-8 name refused", "%s", err);
+}
 
-    if (geteuid() != 0) {
-        /* root ignores directory permissions, so this case only runs unprivileged */
-        const char *rodir = tpath("ro");
-        char rofile[300];
-        mkdir(rodir, 0755);
-        snprintf(rofile, sizeof rofile, "%s/m.safetensors", rodir);
-        rc = fastfnet_st_write(rofile, &o1, 1, NULL, err, sizeof err);
-        chmod(rodir, 0555);
-        float v2[2] = {9.f, 9.f};
-        fastfnet_st_out o2 = o1;
-        o2.data = v2;
-        int rc2 = fastfnet_st_write(rofile, &o2, 1, NULL, err, sizeof err);
-        chmod(rodir, 0755);
-        check_detail(rc == 0 && rc2 == -1 && file_has_x12(rofile), "atomic: read-only directory refused, old intact",
-                     "rc %d rc2 %d %s", rc, rc2, err);
-    }
+/* Root ignores directory permissions, so the caller runs this only unprivileged. */
+static void check_atomic_read_only_dir(const fastfnet_st_out *o1, char *err, size_t errlen) {
+    const char *rodir = tpath("ro");
+    char rofile[300];
+    mkdir(rodir, 0755);
+    snprintf(rofile, sizeof rofile, "%s/m.safetensors", rodir);
+    int rc = fastfnet_st_write(rofile, o1, 1, NULL, err, errlen);
+    chmod(rodir, 0555);
+    float v2[2] = {9.f, 9.f};
+    fastfnet_st_out o2 = *o1;
+    o2.data = v2;
+    int rc2 = fastfnet_st_write(rofile, &o2, 1, NULL, err, errlen);
+    chmod(rodir, 0755);
+    check_detail(rc == 0 && rc2 == -1 && file_has_x12(rofile), "atomic: read-only directory refused, old intact",
+                 "rc %d rc2 %d %s", rc, rc2, err);
+}
+
+static void test_atomic(void) {
+    char err[512] = "";
+    float v1[2] = {1.f, 2.f};
+    fastfnet_st_out o1 = {.name = "x", .dtype = FASTFNET_DT_F32, .ndim = 1, .shape = {2}, .data = v1};
+    const char *path = tpath("atomic.safetensors");
+    int rc = fastfnet_st_write(path, &o1, 1, NULL, err, sizeof err);
+    check_detail(rc == 0 && file_has_x12(path), "atomic: initial write", "%s", err);
+    check_atomic_bad_targets(&o1, err, sizeof err);
+    check_atomic_mid_write_failure(path, err, sizeof err);
+    check_atomic_invalid_input(path, &o1, err, sizeof err);
+    if (geteuid() != 0) check_atomic_read_only_dir(&o1, err, sizeof err);
 
     /* and a successful overwrite replaces the content */
     float v3[3] = {5.f, 6.f, 7.f};
@@ -512,82 +558,86 @@ static void expect_refused(const char *name, const char *path, const char *expec
     if (rc == 0) fastfnet_st_close(&f);
 }
 
-static void test_malformed(void) {
-    static const bad_case cases[] = {
-        {"bad JSON", "{\"a\": {\"dtype\": \"F32\", ", 0, "not valid JSON (line 1"},
-        {"header not an object", "[1, 2]", 0, "not a JSON object"},
-        {"empty header", "", 0, "not valid JSON"},
-        {"overlapping offsets",
-         "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-         "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
-         12, "overlap"},
-        {"identical offsets",
-         "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
-         "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
-         4, "overlap"},
-        {"out-of-range offsets", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 4,
-         "exceed the data buffer (4 bytes)"},
-        {"begin > end", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", 8, "begin > end"},
-        {"size mismatch vs shape", "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, "needs 12"},
-        {"size mismatch vs dtype", "{\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "needs 4"},
-        {"unknown dtype", "{\"a\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2, "unknown dtype"},
-        {"lowercase dtype", "{\"a\":{\"dtype\":\"f32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "unknown dtype"},
-        {"dtype not a string", "{\"a\":{\"dtype\":4,\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "not a string"},
-        {"missing dtype", "{\"a\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "no \"dtype\""},
-        {"negative shape", "{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4, "shape entry 0"},
-        {"fractional shape", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", 4, "shape entry"},
-        {"string shape", "{\"a\":{\"dtype\":\"F32\",\"shape\":[\"1\"],\"data_offsets\":[0,4]}}", 4, "shape entry"},
-        {"shape not a list", "{\"a\":{\"dtype\":\"F32\",\"shape\":4,\"data_offsets\":[0,4]}}", 4, "not a list"},
-        {"too many dims", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4,
-         "9 dimensions"},
-        {"numel overflow",
-         "{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,16],\"data_offsets\":[0,4]}}", 4, "too large"},
-        {"bytes overflow", "{\"a\":{\"dtype\":\"F64\",\"shape\":[9007199254740992,256],\"data_offsets\":[0,8]}}", 8,
-         "too large"},
-        {"dimension beyond 2^53", "{\"a\":{\"dtype\":\"U8\",\"shape\":[18014398509481984],\"data_offsets\":[0,8]}}",
-         8, "shape entry"},
-        {"offsets not integers", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[\"0\",\"4\"]}}", 4,
-         "data_offsets"},
-        {"offsets three items", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4,4]}}", 4,
-         "data_offsets"},
-        {"offsets negative", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[-4,0]}}", 4, "data_offsets"},
-        {"offsets huge", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[18446744073709551612,0]}}", 4,
-         "data_offsets"},
-        {"missing offsets", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4, "no \"data_offsets\""},
-        {"entry not an object", "{\"a\":[1]}", 0, "not a JSON object"},
-        {"unexpected field", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"x\":1}}", 4,
-         "unexpected field 'x'"},
-        {"hole in buffer",
-         "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
-         "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}",
-         12, "hole"},
-        {"hole at start", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, "[0, 4)"},
-        {"trailing bytes", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 8, "4 trailing bytes"},
-        {"trailing bytes, no tensors", "{}", 3, "trailing"},
-        {"metadata value not a string", "{\"__metadata__\":{\"a\":1}}", 0, "not a string"},
-        {"metadata not an object", "{\"__metadata__\":[\"a\"]}", 0, "__metadata__"},
-        {"duplicate tensor names",
-         "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
-         "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
-         8, "duplicate"},
-        {"duplicate names via embedded NUL",
-         "{\"a\\u0000x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
-         "\"a\\u0000y\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
-         8, "duplicate tensor name"},
-        {"duplicate metadata keys", "{\"__metadata__\":{\"a\":\"1\",\"a\":\"2\"}}", 0, "duplicate"},
-        {"invalid UTF-8 name", "{\"\xff\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "UTF-8"},
-        {"trailing garbage after header", "{} x", 0, "not valid JSON"},
-    };
-    uint8_t zeros[64] = {0};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const char *p = tpath("bad.safetensors");
-        make_st(p, cases[i].header, zeros, cases[i].dlen);
-        char name[96];
-        snprintf(name, sizeof name, "malformed: %s", cases[i].name);
-        expect_refused(name, p, cases[i].expect);
-    }
+static const bad_case malformed_cases[] = {
+    {"bad JSON", "{\"a\": {\"dtype\": \"F32\", ", 0, "not valid JSON (line 1"},
+    {"header not an object", "[1, 2]", 0, "not a JSON object"},
+    {"empty header", "", 0, "not valid JSON"},
+    {"overlapping offsets",
+     "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+     "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+     12, "overlap"},
+    {"identical offsets",
+     "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+     "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+     4, "overlap"},
+    {"out-of-range offsets", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 4,
+     "exceed the data buffer (4 bytes)"},
+    {"begin > end", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", 8, "begin > end"},
+    {"size mismatch vs shape", "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, "needs 12"},
+    {"size mismatch vs dtype", "{\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "needs 4"},
+    {"unknown dtype", "{\"a\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2, "unknown dtype"},
+    {"lowercase dtype", "{\"a\":{\"dtype\":\"f32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "unknown dtype"},
+    {"dtype not a string", "{\"a\":{\"dtype\":4,\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "not a string"},
+    {"missing dtype", "{\"a\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "no \"dtype\""},
+    {"negative shape", "{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4, "shape entry 0"},
+    {"fractional shape", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", 4, "shape entry"},
+    {"string shape", "{\"a\":{\"dtype\":\"F32\",\"shape\":[\"1\"],\"data_offsets\":[0,4]}}", 4, "shape entry"},
+    {"shape not a list", "{\"a\":{\"dtype\":\"F32\",\"shape\":4,\"data_offsets\":[0,4]}}", 4, "not a list"},
+    {"too many dims", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4,
+     "9 dimensions"},
+    {"numel overflow",
+     "{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,16],\"data_offsets\":[0,4]}}", 4, "too large"},
+    {"bytes overflow", "{\"a\":{\"dtype\":\"F64\",\"shape\":[9007199254740992,256],\"data_offsets\":[0,8]}}", 8,
+     "too large"},
+    {"dimension beyond 2^53", "{\"a\":{\"dtype\":\"U8\",\"shape\":[18014398509481984],\"data_offsets\":[0,8]}}",
+     8, "shape entry"},
+    {"offsets not integers", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[\"0\",\"4\"]}}", 4,
+     "data_offsets"},
+    {"offsets three items", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4,4]}}", 4,
+     "data_offsets"},
+    {"offsets negative", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[-4,0]}}", 4, "data_offsets"},
+    {"offsets huge", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[18446744073709551612,0]}}", 4,
+     "data_offsets"},
+    {"missing offsets", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4, "no \"data_offsets\""},
+    {"entry not an object", "{\"a\":[1]}", 0, "not a JSON object"},
+    {"unexpected field", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"x\":1}}", 4,
+     "unexpected field 'x'"},
+    {"hole in buffer",
+     "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+     "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}",
+     12, "hole"},
+    {"hole at start", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, "[0, 4)"},
+    {"trailing bytes", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 8, "4 trailing bytes"},
+    {"trailing bytes, no tensors", "{}", 3, "trailing"},
+    {"metadata value not a string", "{\"__metadata__\":{\"a\":1}}", 0, "not a string"},
+    {"metadata not an object", "{\"__metadata__\":[\"a\"]}", 0, "__metadata__"},
+    {"duplicate tensor names",
+     "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+     "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+     8, "duplicate"},
+    {"duplicate names via embedded NUL",
+     "{\"a\\u0000x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+     "\"a\\u0000y\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+     8, "duplicate tensor name"},
+    {"duplicate metadata keys", "{\"__metadata__\":{\"a\":\"1\",\"a\":\"2\"}}", 0, "duplicate"},
+    {"invalid UTF-8 name", "{\"\xff\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "UTF-8"},
+    {"trailing garbage after header", "{} x", 0, "not valid JSON"},
+};
 
-    /* one lenient case for contrast: zero-size tensors may share an offset, whitespace-padded header */
+static void check_malformed_headers(void) {
+    uint8_t zeros[64] = {0};
+    for (size_t i = 0; i < sizeof malformed_cases / sizeof malformed_cases[0]; i++) {
+        const char *p = tpath("bad.safetensors");
+        make_st(p, malformed_cases[i].header, zeros, malformed_cases[i].dlen);
+        char name[96];
+        snprintf(name, sizeof name, "malformed: %s", malformed_cases[i].name);
+        expect_refused(name, p, malformed_cases[i].expect);
+    }
+}
+
+/* One lenient case for contrast: zero-size tensors may share an offset, whitespace-padded header. */
+static void check_lenient_header(void) {
+    uint8_t zeros[64] = {0};
     char err[512] = "";
     fastfnet_st_file f;
     make_st(tpath("ok.safetensors"),
@@ -597,16 +647,20 @@ static void test_malformed(void) {
     int rc = fastfnet_st_open(&f, tpath("ok.safetensors"), err, sizeof err);
     check_detail(rc == 0 && f.n == 3 && f.data_len == 4, "valid: zero-size tensors and padding accepted", "%s", err);
     if (rc == 0) fastfnet_st_close(&f);
+}
 
-    /* file too short to hold the length prefix */
+/* Files too short to hold the length prefix, and paths that are not a readable regular file. */
+static void check_short_and_missing_files(void) {
     write_file(tpath("short"), "", 0);
     expect_refused("malformed: empty file", tpath("short"), "shorter than the 8-byte");
     write_file(tpath("short"), "\x02\0\0\0\0\0\0", 7);
     expect_refused("malformed: 7-byte file", tpath("short"), "shorter than the 8-byte");
     expect_refused("malformed: missing file", tpath("does-not-exist"), "cannot open");
     expect_refused("malformed: directory", g_check_dir, "not a regular file");
+}
 
-    /* header length u64 max, and just beyond the file */
+/* Header length u64 max, and just beyond the file. */
+static void check_header_length_past_file(void) {
     uint8_t raw[16];
     memset(raw, 0xff, 8);
     memcpy(raw + 8, "{}      ", 8);
@@ -616,8 +670,11 @@ static void test_malformed(void) {
     raw[0] = 9;
     write_file(tpath("huge"), raw, 16);
     expect_refused("malformed: header length > file size", tpath("huge"), "header length 9 exceeds the file size");
+}
 
-    /* a header length over 100 MB in a (sparse) file that really is that long */
+/* A header length over 100 MB in a (sparse) file that really is that long. */
+static void check_header_length_over_limit(void) {
+    uint8_t raw[8];
     int fd = open(tpath("sparse"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     uint64_t hl = 200000000ull;
     for (int i = 0; i < 8; i++) raw[i] = (uint8_t)(hl >> (8 * i));
@@ -627,6 +684,14 @@ static void test_malformed(void) {
     else
         check_detail(0, "malformed: header length > 100 MB", "could not create the sparse file");
     unlink(tpath("sparse"));
+}
+
+static void test_malformed(void) {
+    check_malformed_headers();
+    check_lenient_header();
+    check_short_and_missing_files();
+    check_header_length_past_file();
+    check_header_length_over_limit();
 }
 
 /* A valid file with several dtypes and metadata, used for truncation and fuzzing. */
@@ -675,6 +740,54 @@ static void test_truncation(void) {
     free(v);
 }
 
+/* One to four random mutations of buf (a copy of the n-byte valid file whose header is hlen bytes): a byte, a
+ * bit flip, a JSON character in the header, the length prefix, a truncation, trailing junk. Returns the length. */
+static size_t mutate_st(uint8_t *buf, size_t n, uint64_t hlen, fastfnet_rng *r) {
+    static const char alphabet[] = "{}[]\":,0123456789-eE. \\u";
+    size_t len = n;
+    int muts = 1 + (int)(fastfnet_rng_u64(r) % 4);
+    for (int m = 0; m < muts; m++) {
+        uint64_t kind = fastfnet_rng_u64(r) % 6;
+        size_t at = fastfnet_rng_u64(r) % len;
+        if (kind == 0) buf[at] = (uint8_t)fastfnet_rng_u64(r);
+        else if (kind == 1) buf[at] ^= (uint8_t)(1u << (fastfnet_rng_u64(r) % 8));
+        else if (kind == 2) buf[8 + fastfnet_rng_u64(r) % hlen] = (uint8_t)alphabet[fastfnet_rng_u64(r) % (sizeof alphabet - 1)];
+        else if (kind == 3) buf[fastfnet_rng_u64(r) % 8] = (uint8_t)fastfnet_rng_u64(r); /* the length prefix */
+        else if (kind == 4) len = 1 + fastfnet_rng_u64(r) % len;
+        else {
+            size_t extra = fastfnet_rng_u64(r) % 16;
+            for (size_t k = 0; k < extra; k++) buf[len + k] = (uint8_t)fastfnet_rng_u64(r);
+            len += extra;
+            if (len > n + 48) len = n + 48;
+        }
+        if (len == 0) len = 1;
+    }
+    return len;
+}
+
+/* 1 when the file opens, and then every tensor is read and every metadata value looked up (none may crash);
+ * 0 when it is refused, counting a refusal without a message in *silent. */
+static int open_fuzzed(const char *path, int *silent, int *read_ok) {
+    char err[512];
+    err[0] = 0;
+    fastfnet_st_file f;
+    if (fastfnet_st_open(&f, path, err, sizeof err) != 0) {
+        if (!err[0]) (*silent)++;
+        return 0;
+    }
+    for (int t = 0; t < f.n; t++) {
+        const fastfnet_st_tensor *ts = &f.tensors[t];
+        size_t cnt = ts->numel ? ts->numel : 1;
+        void *dst = malloc(cnt * 4);
+        if (fastfnet_st_read_f32(&f, ts, dst, ts->numel, err, sizeof err) == 0) (*read_ok)++;
+        else if (fastfnet_st_read_i32(&f, ts, dst, ts->numel, err, sizeof err) == 0) (*read_ok)++;
+        free(dst);
+    }
+    for (int k = 0; k < f.nmeta; k++) (void)fastfnet_st_meta(&f, f.meta_keys[k]);
+    fastfnet_st_close(&f);
+    return 1;
+}
+
 static void test_fuzz(void) {
     size_t n = 0;
     uint8_t *v = valid_file(&n);
@@ -687,48 +800,13 @@ static void test_fuzz(void) {
     uint8_t *buf = malloc(n + 64);
     fastfnet_rng r;
     fastfnet_rng_seed(&r, 1234);
-    static const char alphabet[] = "{}[]\":,0123456789-eE. \\u";
     int opened = 0, refused = 0, silent = 0, read_ok = 0;
-    char err[512];
     for (int it = 0; it < 2000; it++) {
         memcpy(buf, v, n);
-        size_t len = n;
-        int muts = 1 + (int)(fastfnet_rng_u64(&r) % 4);
-        for (int m = 0; m < muts; m++) {
-            uint64_t kind = fastfnet_rng_u64(&r) % 6;
-            size_t at = fastfnet_rng_u64(&r) % len;
-            if (kind == 0) buf[at] = (uint8_t)fastfnet_rng_u64(&r);
-            else if (kind == 1) buf[at] ^= (uint8_t)(1u << (fastfnet_rng_u64(&r) % 8));
-            else if (kind == 2) buf[8 + fastfnet_rng_u64(&r) % hlen] = (uint8_t)alphabet[fastfnet_rng_u64(&r) % (sizeof alphabet - 1)];
-            else if (kind == 3) buf[fastfnet_rng_u64(&r) % 8] = (uint8_t)fastfnet_rng_u64(&r); /* the length prefix */
-            else if (kind == 4) len = 1 + fastfnet_rng_u64(&r) % len;
-            else {
-                size_t extra = fastfnet_rng_u64(&r) % 16;
-                for (size_t k = 0; k < extra; k++) buf[len + k] = (uint8_t)fastfnet_rng_u64(&r);
-                len += extra;
-                if (len > n + 48) len = n + 48;
-            }
-            if (len == 0) len = 1;
-        }
+        size_t len = mutate_st(buf, n, hlen, &r);
         write_file(tpath("fuzz.safetensors"), buf, len);
-        err[0] = 0;
-        fastfnet_st_file f;
-        if (fastfnet_st_open(&f, tpath("fuzz.safetensors"), err, sizeof err) != 0) {
-            refused++;
-            if (!err[0]) silent++;
-            continue;
-        }
-        opened++;
-        for (int t = 0; t < f.n; t++) {
-            const fastfnet_st_tensor *ts = &f.tensors[t];
-            size_t cnt = ts->numel ? ts->numel : 1;
-            void *dst = malloc(cnt * 4);
-            if (fastfnet_st_read_f32(&f, ts, dst, ts->numel, err, sizeof err) == 0) read_ok++;
-            else if (fastfnet_st_read_i32(&f, ts, dst, ts->numel, err, sizeof err) == 0) read_ok++;
-            free(dst);
-        }
-        for (int k = 0; k < f.nmeta; k++) (void)fastfnet_st_meta(&f, f.meta_keys[k]);
-        fastfnet_st_close(&f);
+        if (open_fuzzed(tpath("fuzz.safetensors"), &silent, &read_ok)) opened++;
+        else refused++;
     }
     char name[160];
     snprintf(name, sizeof name,
