@@ -163,7 +163,7 @@ $(BUILD)/fastfnet: $(CLI_OBJ) $(DIE_OBJ) $(STATIC_LIBS)
 $(BUILD)/%: tests/%.c $(DIE_OBJ) $(STATIC_LIBS) $(wildcard tests/*.h) $(BUILD)/flags
 	$(CC) $(REQ_CFLAGS) $(TEST_INC) $(CFLAGS) $(LDFLAGS) $< $(DIE_OBJ) $(STATIC_LIBS) -o $@ $(ALL_LIBS)
 
-tests: $(TESTS)
+tests: $(TESTS) $(BUILD)/bench
 
 $(BUILD)/bench: bench/bench.c $(DIE_OBJ) $(STATIC_LIBS)
 	$(CC) $(REQ_CFLAGS) $(TEST_INC) $(CFLAGS) $(LDFLAGS) $< $(DIE_OBJ) $(STATIC_LIBS) -o $@ $(ALL_LIBS)

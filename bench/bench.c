@@ -13,6 +13,7 @@
 #include "train.h"
 #include "util.h"
 #include "die.h"
+#include "options.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,22 @@ typedef struct {
     const char *mode;
 } bench_opts;
 
+/* --dropout: a probability in [0, 1). */
+static double dropout_arg(const char *v) {
+    char *end;
+    double p = strtod(v, &end);
+    if (end == v || *end || !(p >= 0 && p < 1)) fastfnet_die("bench: --dropout: '%s' is not a number in [0, 1)", v);
+    return p;
+}
+
+/* An integer flag's value in lo..hi, or a one-line error naming the flag. */
+static int int_arg(const char *flag, const char *v, long lo, long hi) {
+    char err[256];
+    long x;
+    if (opt_long(flag, v, lo, hi, &x, err, sizeof err)) fastfnet_die("bench: %s", err);
+    return (int)x;
+}
+
 static void parse_args(bench_opts *o, int argc, char **argv) {
     fastfnet_arch_opts *a = &o->a;
     fastfnet_arch_defaults(a);
@@ -137,31 +154,32 @@ static void parse_args(bench_opts *o, int argc, char **argv) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define OPT(name) (!strcmp(k, name) && v && ++i)
         if (OPT("--arch")) a->arch = v;
-        else if (OPT("--hidden")) a->hidden = atoi(v);
-        else if (OPT("--layers")) a->layers = atoi(v);
-        else if (OPT("--intermediate")) a->intermediate = atoi(v);
-        else if (OPT("--heads")) a->heads = atoi(v);
+        else if (OPT("--hidden")) a->hidden = int_arg("--hidden", v, 1, 1L << 20);
+        else if (OPT("--layers")) a->layers = int_arg("--layers", v, 1, 1L << 20);
+        else if (OPT("--intermediate")) a->intermediate = int_arg("--intermediate", v, 0, 1L << 20);
+        else if (OPT("--heads")) a->heads = int_arg("--heads", v, 0, 1L << 20);
         else if (OPT("--reduce")) a->reduce = v;
         else if (OPT("--residual")) a->residual = v;
         else if (OPT("--pad")) a->pad = v;
         else if (OPT("--block-ffn")) a->block_ffn = v;
-        else if (OPT("--attention-layers")) a->attention_layers = atoi(v);
+        else if (OPT("--attention-layers")) a->attention_layers = int_arg("--attention-layers", v, 0, 1L << 20);
         else if (OPT("--mixing")) a->mixing = v;
-        else if (OPT("--vocab")) a->vocab = atoi(v);
-        else if (OPT("--dropout")) a->dropout = atof(v);
+        else if (OPT("--vocab")) a->vocab = int_arg("--vocab", v, 1, 1L << 20);
+        else if (OPT("--dropout")) a->dropout = dropout_arg(v);
         else if (OPT("--fourier-impl")) a->fourier_impl = v;
-        else if (OPT("--seq")) o->T = atoi(v);
-        else if (OPT("--batch")) o->B = atoi(v);
+        else if (OPT("--seq")) o->T = int_arg("--seq", v, 1, 1L << 20);
+        else if (OPT("--batch")) o->B = int_arg("--batch", v, 1, 1L << 20);
         else if (OPT("--mode")) o->mode = v;
-        else if (OPT("--repeats")) o->repeats = atoi(v);
-        else if (OPT("--warmup")) o->warmup = atoi(v);
-        else if (OPT("--threads")) o->threads = atoi(v);
+        else if (OPT("--repeats")) o->repeats = int_arg("--repeats", v, 1, 1L << 20);
+        else if (OPT("--warmup")) o->warmup = int_arg("--warmup", v, 0, 1L << 20);
+        else if (OPT("--threads")) o->threads = int_arg("--threads", v, 1, 1024);
         else if (!strcmp(k, "--sgemm-peak")) o->sgemm = 1;
         else if (!strcmp(k, "--params")) o->params = 1;
         else if (!strcmp(k, "--fourier")) o->fourier = 1;
         else fastfnet_die("bench: unknown or incomplete option '%s'", k);
     }
-    if (o->repeats < 1 || o->B < 1 || o->T < 1) fastfnet_die("bench: --repeats, --batch and --seq must be >= 1");
+    if (strcmp(o->mode, "train") && strcmp(o->mode, "infer") && strcmp(o->mode, "both"))
+        fastfnet_die("bench: --mode '%s' must be train, infer or both", o->mode);
 }
 
 /* OpenBLAS sgemm's GFLOP/s on square products, one untimed call first (the MFU denominator). */
@@ -180,6 +198,7 @@ static void bench_sgemm_peak(int threads, int repeats) {
     double mn, mx, med = median_of(t, reps, &mn, &mx);
     printf("{\"impl\": \"openblas-sgemm\", \"n\": %d, \"threads\": %d, \"gflops_median\": %.2f, \"gflops_max\": %.2f, \"repeats\": %d}\n", n,
            threads, 2.0 * n * n * n / med / 1e9, 2.0 * n * n * n / mn / 1e9, reps);
+    free(A), free(Bm), free(C);
 }
 
 static void print_params(const fastfnet_arch_opts *a, const fastfnet_config *c) {
@@ -254,14 +273,14 @@ static void bench_model(const bench_opts *o, const fastfnet_config *cfg) {
     fastfnet_model *m = fastfnet_model_create(&c, 1, err, sizeof err);
     if (!m) fastfnet_die("%s", err);
     if (fastfnet_model_reserve(m, B, T, train, err, sizeof err)) fastfnet_die("%s", err);
-    int *ids = malloc(sizeof(int) * B * T), *lab = malloc(sizeof(int) * B);
+    int *ids = fastfnet_xmalloc(sizeof(int) * (size_t)B * T), *lab = fastfnet_xmalloc(sizeof(int) * B);
     fastfnet_rng r;
     fastfnet_rng_seed(&r, 7);
     for (int i = 0; i < B * T; i++) ids[i] = 5 + (int)(fastfnet_rng_u64(&r) % (uint64_t)(c.vocab_size - 5));
     for (int i = 0; i < B; i++) lab[i] = i % 2;
     fastfnet_batch bt = {.B = B, .T = T, .input_ids = ids, .cls_labels = lab};
     double fl = forward_flops(&c, B, T);
-    double *t = malloc(sizeof(double) * (repeats + warmup)), *tc = malloc(sizeof(double) * (repeats + warmup));
+    double *t = fastfnet_xmalloc(sizeof(double) * (repeats + warmup)), *tc = fastfnet_xmalloc(sizeof(double) * (repeats + warmup));
     print_model_header(o, &c, m);
     fastfnet_adamw hp = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.01f};
     fastfnet_optimizer *opt = train ? fastfnet_optimizer_create(m, &hp, 0, 0, err, sizeof err) : NULL;

@@ -64,6 +64,7 @@ for BUILD in "${builds[@]}"; do
     run_suite install tests/test_install.sh "$BUILD"
     run_suite trainer "$BUILD/test_trainer" "$BUILD/fastfnet"
     run_suite cli tests/test_cli.sh "$BUILD"
+    run_suite bench tests/test_bench.sh "$BUILD"
     run_suite train tests/test_train.sh "$BUILD"
     run_suite faults tests/test_faults.sh "$BUILD"
     run_suite finetune tests/test_finetune.sh "$BUILD"

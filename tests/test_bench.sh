@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# test_bench.sh: the benchmark tool (bench/bench.c) validates its flags, one line and a non-zero exit for a bad
+# one, and its measurements are well-formed JSON lines with the fields bench/run.sh and speed_ab.sh read.
+source "$(dirname "$0")/lib.sh"
+BENCH="$ROOT/$BUILD/bench"
+
+expect_fail() { # NAME PATTERN ARGS...: exit 1..127, one stderr line matching PATTERN
+    local name=$1 pat=$2
+    shift 2
+    "$BENCH" "$@" >out.txt 2>err.txt
+    local rc=$?
+    if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -qE -e "$pat" err.txt; then
+        ok "$name: $(cat err.txt)"
+    else
+        bad "$name: rc=$rc, stderr: $(head -c 300 err.txt)"
+    fi
+}
+
+expect_fail "a word for a number" "--hidden: 'abc' is not an integer" --hidden abc --params
+expect_fail "a negative --warmup (it indexed before the timings)" "--warmup: '-1'" --warmup -1 --repeats 2
+expect_fail "an unknown --mode (it meant both)" "--mode 'fast' must be train, infer or both" --mode fast
+expect_fail "--threads 0" "--threads: '0'" --threads 0 --params
+expect_fail "--dropout out of range" "--dropout: '1.5'" --dropout 1.5 --params
+expect_fail "--seq 0" "--seq: '0'" --seq 0
+expect_fail "an unknown flag" "unknown or incomplete option '--bogus'" --bogus
+expect_fail "a flag without its value" "unknown or incomplete option '--batch'" --batch
+expect_fail "an architecture fastfnet refuses" "arch: 'gpt'" --arch gpt
+
+fields() { # FILE KEY...: every line of FILE is a JSON object holding each KEY
+    /usr/bin/python3 - "$@" <<'PY'
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+ok = len(lines) > 0
+for line in lines:
+    o = json.loads(line)
+    ok = ok and all(k in o for k in sys.argv[2:])
+sys.exit(0 if ok else 1)
+PY
+}
+"$BENCH" --params --arch fast-fnet --hidden 32 --layers 2 >params.txt 2>err.txt && fields params.txt params encoder_params &&
+    ok "--params: $(cat params.txt)" || bad "--params: $(cat params.txt err.txt)"
+for arch in fnet bert fast-fnet; do
+    "$BENCH" --arch $arch --hidden 32 --layers 2 --heads 2 --seq 16 --batch 2 --repeats 2 --warmup 1 --threads 1 >m.txt 2>err.txt &&
+        fields m.txt params model_flops_forward peak_rss_mib estimate_mib train_tokens_per_s infer_tokens_per_s &&
+        ok "$arch train + infer: one JSON line with its figures" || bad "$arch: $(head -c 400 m.txt) $(cat err.txt)"
+done
+"$BENCH" --sgemm-peak --repeats 1 --threads 1 >s.txt 2>err.txt && fields s.txt gflops_median &&
+    ok "--sgemm-peak (its buffers freed: clean under LeakSanitizer in the sanitizer build)" || bad "--sgemm-peak: $(cat s.txt err.txt)"
+"$BENCH" --fourier --hidden 32 --seq 16 --batch 2 --repeats 1 >f.txt 2>err.txt && [ -s f.txt ] &&
+    ok "--fourier" || bad "--fourier: $(cat f.txt err.txt)"
+finish
