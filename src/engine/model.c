@@ -37,7 +37,17 @@ static void add(table_builder *tb, size_t field, int d0, int d1, const char *fmt
 
 int fastfnet_width_ffn(const fastfnet_config *c, int w) { return (int)((long)c->intermediate_size * w / c->hidden_size); }
 
-/* fast_fourier_pad block i: everything after the Fourier layer is H/2 = W/2 wide; the Dimension Reduction
+/* A layer's FFN and the LayerNorm after it, at width Wo with Fw hidden units. */
+static void table_ffn(table_builder *tb, int i, int Wo, int Fw) {
+    add(tb, LF(i, w1), Fw, Wo, "fnet.encoder.layer.%d.intermediate.dense.weight", i);
+    add(tb, LF(i, b1), Fw, 0, "fnet.encoder.layer.%d.intermediate.dense.bias", i);
+    add(tb, LF(i, w2), Wo, Fw, "fnet.encoder.layer.%d.output.dense.weight", i);
+    add(tb, LF(i, b2), Wo, 0, "fnet.encoder.layer.%d.output.dense.bias", i);
+    add(tb, LF(i, ln2_w), Wo, 0, "fnet.encoder.layer.%d.output.LayerNorm.weight", i);
+    add(tb, LF(i, ln2_b), Wo, 0, "fnet.encoder.layer.%d.output.LayerNorm.bias", i);
+}
+
+/* fast_fourier_pad block i: everything after the Fourier layer is H = W/2 wide; the Dimension Reduction
  * exists only where the residual is not the previous block's output. */
 static void table_padblock(table_builder *tb, const fastfnet_config *c, int i) {
     int W = fastfnet_config_width(c, i), H = W / 2, Fw = fastfnet_config_block_ffn_width(c, W);
@@ -47,12 +57,7 @@ static void table_padblock(table_builder *tb, const fastfnet_config *c, int i) {
     }
     add(tb, LF(i, ln1_w), H, 0, "fnet.encoder.layer.%d.fourier.output.LayerNorm.weight", i);
     add(tb, LF(i, ln1_b), H, 0, "fnet.encoder.layer.%d.fourier.output.LayerNorm.bias", i);
-    add(tb, LF(i, w1), Fw, H, "fnet.encoder.layer.%d.intermediate.dense.weight", i);
-    add(tb, LF(i, b1), Fw, 0, "fnet.encoder.layer.%d.intermediate.dense.bias", i);
-    add(tb, LF(i, w2), H, Fw, "fnet.encoder.layer.%d.output.dense.weight", i);
-    add(tb, LF(i, b2), H, 0, "fnet.encoder.layer.%d.output.dense.bias", i);
-    add(tb, LF(i, ln2_w), H, 0, "fnet.encoder.layer.%d.output.LayerNorm.weight", i);
-    add(tb, LF(i, ln2_b), H, 0, "fnet.encoder.layer.%d.output.LayerNorm.bias", i);
+    table_ffn(tb, i, H, Fw);
 }
 
 static void table_embeddings(table_builder *tb, const fastfnet_config *c) {
@@ -91,14 +96,6 @@ static void table_fourier(table_builder *tb, const fastfnet_config *c, int i, in
     add(tb, LF(i, ln1_b), Wo, 0, "fnet.encoder.layer.%d.fourier.output.LayerNorm.bias", i);
 }
 
-static void table_ffn(table_builder *tb, int i, int Wo, int Fw) {
-    add(tb, LF(i, w1), Fw, Wo, "fnet.encoder.layer.%d.intermediate.dense.weight", i);
-    add(tb, LF(i, b1), Fw, 0, "fnet.encoder.layer.%d.intermediate.dense.bias", i);
-    add(tb, LF(i, w2), Wo, Fw, "fnet.encoder.layer.%d.output.dense.weight", i);
-    add(tb, LF(i, b2), Wo, 0, "fnet.encoder.layer.%d.output.dense.bias", i);
-    add(tb, LF(i, ln2_w), Wo, 0, "fnet.encoder.layer.%d.output.LayerNorm.weight", i);
-    add(tb, LF(i, ln2_b), Wo, 0, "fnet.encoder.layer.%d.output.LayerNorm.bias", i);
-}
 
 static void table_layer(table_builder *tb, const fastfnet_config *c, int i) {
     int W = fastfnet_config_width(c, i), Wo = fastfnet_config_width(c, i + 1), Fw = fastfnet_width_ffn(c, Wo);
