@@ -290,11 +290,11 @@ static void check_round_trip_meta(const fastfnet_st_file *f, const char *config)
     check_detail(fastfnet_st_find(f, "nope") == NULL && fastfnet_st_meta(f, "nope") == NULL, "st find/meta absent", "not NULL");
 }
 
-/* The readers refuse a wrong count and a dtype they do not convert, before writing (gi holds 4, not 6). */
+/* The readers refuse a wrong count and a dtype they do not convert, before writing anything. */
 static void check_read_refusals(const fastfnet_st_file *f, char *err, size_t errlen) {
     const fastfnet_st_tensor *tw = fastfnet_st_find(f, "fnet.w"), *ti = fastfnet_st_find(f, "ids \"quoted\"\n");
     float got[6] = {0};
-    int32_t gi[4] = {0};
+    int32_t gi[6] = {0}; /* room for all 6, so a reader that wrote before refusing would not overflow */
     err[0] = 0;
     check_detail(fastfnet_st_read_f32(f, tw, got, 5, err, errlen) == -1 && err[0], "st read_f32 wrong n refused", "ok");
     err[0] = 0;
@@ -303,6 +303,9 @@ static void check_read_refusals(const fastfnet_st_file *f, char *err, size_t err
     err[0] = 0;
     check_detail(fastfnet_st_read_i32(f, tw, gi, 6, err, errlen) == -1 && strstr(err, "F32"),
                  "st read_i32 on F32 refused", "%s", err);
+    int untouched = 1;
+    for (int i = 0; i < 6; i++) untouched &= got[i] == 0 && gi[i] == 0;
+    check(untouched, "a refused read writes nothing into its buffer");
 }
 
 /* An empty data buffer: metadata only, and no tensors at all. */
