@@ -177,6 +177,17 @@ static int smap_insert(str_map *m, const uint8_t *p, size_t n, uint64_t h, int64
     return 0;
 }
 
+/* Counts one occurrence of p[0..n): its value + 1, or a new entry of 1; -1 when the insert fails. */
+static int smap_count(str_map *m, const uint8_t *p, size_t n) {
+    uint64_t h = tok_hash(p, n);
+    int64_t e = smap_find(m, p, n, h);
+    if (e >= 0) {
+        m->e[e].val++;
+        return 0;
+    }
+    return smap_insert(m, p, n, h, 1);
+}
+
 /* Nonzero uint64 key -> int32 map (token pairs packed as a << 32 | b; ids >= 5 so a key is never 0). */
 typedef struct {
     uint64_t *key;
@@ -658,10 +669,7 @@ static void count_words(str_map *counts, const uint8_t *s, size_t len) {
         }
         size_t j = i;
         while (j < len && tok_class(s[j]) != TC_SPACE) j++;
-        uint64_t h = tok_hash(s + i, j - i);
-        int64_t e = smap_find(counts, s + i, j - i, h);
-        if (e >= 0) counts->e[e].val++;
-        else if (smap_insert(counts, s + i, j - i, h, 1)) break;
+        if (smap_count(counts, s + i, j - i)) break;
         i = j;
     }
 }
@@ -883,10 +891,7 @@ static size_t count_chunks(str_map *chunks, const uint8_t *s, size_t len) {
     for (size_t i = 0; i < len;) {
         size_t j = tok_chunk_end(s, len, i);
         if (j - i > INT32_MAX) j = i + INT32_MAX;
-        uint64_t h = tok_hash(s + i, j - i);
-        int64_t e = smap_find(chunks, s + i, j - i, h);
-        if (e >= 0) chunks->e[e].val++;
-        else if (smap_insert(chunks, s + i, j - i, h, 1)) break;
+        if (smap_count(chunks, s + i, j - i)) break;
         if (j - i > maxlen) maxlen = j - i;
         i = j;
     }
