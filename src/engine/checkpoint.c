@@ -82,33 +82,34 @@ static uint64_t weights_hash(const fastfnet_model *m) {
     return h;
 }
 
-/* An HF-layout directory's config.json at cpath. *text is the caller's to free, also on failure; whether the
- * config names its heads decides if they come from the config or from the tensors in the file. */
+/* The config in text (from name); whether it names its heads decides if they come from the config or from the
+ * tensors in the file. */
+static int config_from_text(fastfnet_config *cfg, int *have_heads, const char *text, size_t len, const char *name,
+                            char *err, size_t errlen) {
+    char msg[512];
+    if (fastfnet_config_from_json(cfg, text, len, msg, sizeof msg)) return fastfnet_err(err, errlen, "%s: %s", name, msg);
+    *have_heads = strstr(text, "\"fastfnet_heads\"") != NULL;
+    return 0;
+}
+
+/* An HF-layout directory's config.json at cpath. *text is the caller's to free, also on failure. */
 static int config_from_dir(fastfnet_config *cfg, int *have_heads, char **text, char *cpath, size_t cpathlen,
                            const char *path, char *err, size_t errlen) {
-    char msg[512];
     size_t len = 0;
     if (fastfnet_path(cpath, cpathlen, err, errlen, "%s/config.json", path)) return -1;
     *text = fastfnet_read_file(cpath, &len, 1 << 24, err, errlen);
     if (!*text) return -1;
-    if (fastfnet_config_from_json(cfg, *text, len, msg, sizeof msg))
-        return fastfnet_err(err, errlen, "%s: %s", cpath, msg);
-    *have_heads = strstr(*text, "\"fastfnet_heads\"") != NULL;
-    return 0;
+    return config_from_text(cfg, have_heads, *text, len, cpath, err, errlen);
 }
 
 /* A single file's config, from its __metadata__["config"]. */
 static int config_from_meta(fastfnet_config *cfg, int *have_heads, const fastfnet_st_file *f, const char *stpath,
                             char *err, size_t errlen) {
-    char msg[512];
     const char *c = fastfnet_st_meta(f, "config");
     if (!c)
         return fastfnet_err(err, errlen, "%s: no fastfnet config in the file's __metadata__; for an HF checkpoint pass "
                                          "its directory (config.json + model.safetensors)", stpath);
-    if (fastfnet_config_from_json(cfg, c, strlen(c), msg, sizeof msg))
-        return fastfnet_err(err, errlen, "%s: %s", stpath, msg);
-    *have_heads = strstr(c, "\"fastfnet_heads\"") != NULL;
-    return 0;
+    return config_from_text(cfg, have_heads, c, strlen(c), stpath, err, errlen);
 }
 
 /* An HF checkpoint: the heads are whatever the file holds. */
