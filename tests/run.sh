@@ -75,6 +75,8 @@ for BUILD in "${builds[@]}"; do
     # the accuracy campaign's harness at its toy budget: it runs the tool as a user would, so once is enough
     case "$BUILD" in *san*) ;; *) run_suite campaign tests/test_campaign.sh "$BUILD" ;; esac
     run_suite torch-twin /usr/bin/python3 tests/torch_twin.py --fastfnet "$BUILD/fastfnet" --dump "$BUILD/twin_dump"
+    # whole training runs (schedule, clipping, accumulation, AdamW over 30 steps) replayed in the twin from --record
+    run_suite twin-replay /usr/bin/python3 tests/twin_replay.py --selftest --fastfnet "$BUILD/fastfnet"
 done
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

@@ -130,6 +130,22 @@ MACC=(--task mlm --train corpus2.txt --max-len 32 --hidden 32 --layers 1 --inter
 "$FF" train "${MACC[@]}" --batch 4 --accum 2 --out macc2 >/dev/null 2>macc2.err
 macc=$(/usr/bin/python3 "$ROOT/tests/st_tool.py" close macc1/model.safetensors macc2/model.safetensors 1e-4)
 case "$macc" in ok*) ok "mlm: 6 steps of batch 8 == 6 steps of 2 accumulated batches of 4 (max rel diff ${macc#ok })" ;; *) bad "mlm accumulation: $macc $(tail -1 macc2.err)" ;; esac
+# --record: the initial weights, the options and every micro-batch (format: src/app/record.h); its file sizes follow
+# from the shape, a second run does not overwrite it without --force, and it cannot continue a run
+"$FF" train "${MACC[@]}" --batch 4 --accum 2 --out mrec --record mrec.rec >/dev/null 2>mrec.err
+words=$(( $(stat -c %s mrec.rec/steps.bin 2>/dev/null || echo 0) / 4 ))
+[ "$words" -eq $((6 * 2 * (12 + 3 * 4 * 32 + 4))) ] && [ -s mrec.rec/init.safetensors ] && grep -q '"accum": 2' mrec.rec/options.json &&
+    tensors_equal macc2/model.safetensors mrec/model.safetensors >/dev/null &&
+    ok "--record: 12 micro-batch records of $((12 + 3 * 4 * 32 + 4)) words, and the same model as without it" ||
+    bad "--record: $words words, $(ls mrec.rec 2>&1 | tr '\n' ' ') $(tail -1 mrec.err)"
+sum0=$(md5sum mrec.rec/steps.bin)
+expect_fail "--record into a directory that holds a record" "mrec.rec already holds a record; .*--force" \
+    "$FF" train "${MACC[@]}" --out mrec2 --record mrec.rec
+[ "$(md5sum mrec.rec/steps.bin)" = "$sum0" ] && [ ! -e mrec2 ] && ok "--record: the refused run left the record as it was, and made no --out" ||
+    bad "--record: the record changed, or the refused run made $(ls -d mrec2 2>&1)"
+expect_fail "--record with --resume" "record cannot continue a run" "$FF" train "${MACC[@]}" --resume mrec --record mrec3.rec
+touch rec-file
+expect_fail "--record where a file is" "record rec-file: not a directory$" "$FF" train "${MACC[@]}" --out mrec4 --record rec-file
 # --eval-limit caps MLM's validation chunks too (it was ignored: every evaluation ran on the whole held-out text)
 "$FF" train "${MACC[@]}" --batch 8 --eval-limit 5 --out macc3 >/dev/null 2>macc3.err &&
     grep -qE "^fastfnet: [0-9]+ train / 5 valid examples" macc3.err && ok "mlm --eval-limit 5: $(grep ' valid examples' macc3.err)" ||

@@ -9,6 +9,7 @@
 #include "listops.h"
 #include "pathfinder.h"
 #include "model_dir.h"
+#include "record.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1176,6 +1177,7 @@ struct fastfnet_trainer {
     long tokens_since, timed_steps, first_step, timed_tokens, saved_step;
     int loss_n, stopped_early;
     eval_result last;
+    fastfnet_record rec;       /* --record (rank 0) */
     char summary[8192];
 };
 
@@ -1218,6 +1220,7 @@ size_t fastfnet_sizeof_train_progress(void) { return sizeof(fastfnet_train_progr
 void fastfnet_trainer_free(fastfnet_trainer *t) {
     if (!t) return;
     if (t->mf) fclose(t->mf);
+    fastfnet_record_close(&t->rec, NULL, 0);
     free(t->perm), free(t->ids), free(t->tt), free(t->lab), free(t->mlm), free(t->idx), free(t->tlen);
     free(t->rs_scratch);
     fastfnet_optimizer_free(t->optim);
@@ -1236,14 +1239,18 @@ static int check_run_opts(const fastfnet_train_opts *o, char *err, size_t n) {
     if (o->keep < 1) return fastfnet_err(err, n, "train: --keep must be >= 1");
     if (strcmp(o->schedule, "linear") && strcmp(o->schedule, "cosine"))
         return fastfnet_err(err, n, "--schedule: '%s' must be linear or cosine", o->schedule);
-    const char *flags[] = {"out", "data-dir", "train", "valid", "test", "metrics", "init-from", "tokenizer-file"};
-    const char *paths[] = {o->out, o->data_dir, o->train, o->valid, o->test, o->metrics, o->init_from, o->tokenizer_file};
-    for (int i = 0; i < 8; i++)
+    if (o->record && o->resume) return fastfnet_err(err, n, "--record cannot continue a run (--resume): the optimizer state is not in the record");
+    const char *flags[] = {"out", "data-dir", "train", "valid", "test", "metrics", "init-from", "tokenizer-file", "record"};
+    const char *paths[] = {o->out, o->data_dir, o->train, o->valid, o->test, o->metrics, o->init_from, o->tokenizer_file, o->record};
+    for (int i = 0; i < 9; i++)
         if (require_short(flags[i], paths[i], err, n)) return -1;
     char model_path[4200];
     snprintf(model_path, sizeof model_path, "%s/model.safetensors", o->out);
     if (!o->resume && !o->force && file_exists(model_path))
         return fastfnet_err(err, n, "%s already holds a trained model; pass --resume %s to continue it or --force to start over", o->out, o->out);
+    snprintf(model_path, sizeof model_path, "%s/steps.bin", o->record ? o->record : "");
+    if (o->record && !o->force && file_exists(model_path))
+        return fastfnet_err(err, n, "--record %s already holds a record; choose another directory or pass --force", o->record);
     if (o->resume && strcmp(o->resume, o->out)) return fastfnet_err(err, n, "--resume DIR must be the same directory as --out (or omit --out)");
     return 0;
 }
@@ -1462,6 +1469,7 @@ int fastfnet_trainer_setup(fastfnet_trainer *t, char *err, size_t n) {
     t->per_batch = pads_per_batch(fastfnet_model_config(t->m));
     describe_run(t);
     restart_counters(t);
+    if (t->o.record && t->lg.lead && fastfnet_record_open(&t->rec, t->o.record, t->m, t->opts_json, err, n)) return -1;
     t->ok = 1;
     return 0;
 }
@@ -1608,6 +1616,16 @@ static int save_now(fastfnet_trainer *t, char *err, size_t n) {
     return 0;
 }
 
+/* --record: what this step trained on (every rank built the whole global batch; rank 0 writes it). */
+static int record_step(fastfnet_trainer *t, const fastfnet_train_progress *p, double loss, int ndenom, int mdenom, char *err, size_t n) {
+    int mlm = t->d.task == TASK_MLM, nsp = mlm && (fastfnet_model_config(t->m)->heads & FASTFNET_HEAD_NSP);
+    fastfnet_record_step s = {.step = t->st.step, .accum = t->o.accum, .B = t->B, .Tmax = t->T,
+                              .flags = (mlm ? FASTFNET_RECORD_MLM : 0) | (nsp ? FASTFNET_RECORD_NSP : 0),
+                              .mlm_denom = mdenom, .cls_denom = ndenom, .Tb = t->tlen, .ids = t->ids, .tt = t->tt,
+                              .lab = t->lab, .mlm = t->mlm, .lr = p->lr, .loss = (float)loss, .grad_norm = p->grad_norm};
+    return fastfnet_record_write(&t->rec, &s, err, n);
+}
+
 /* The update itself: learning rate of the schedule, AdamW on this rank's block, parameters gathered. */
 static void apply_update(fastfnet_trainer *t, fastfnet_train_progress *p) {
     t->st.step++;
@@ -1639,6 +1657,7 @@ int fastfnet_trainer_step(fastfnet_trainer *t, fastfnet_train_progress *out, cha
                             "%s/checkpoints (try a lower --lr or --clip)", loss, t->st.step + 1, t->o.out);
     if (reduce_and_clip(t, &p.grad_norm, err, n)) return -1;
     apply_update(t, &p);
+    if (record_step(t, &p, loss, ndenom, mdenom, err, n)) return -1;
     if (t->st.step == t->first_step) fastfnet_dist_comm_reset();
     else t->step_time += fastfnet_now() - t_step, t->timed_steps++, t->timed_tokens += step_tokens;
     t->tokens_since += step_tokens;

@@ -43,6 +43,7 @@ typedef struct {
     long seed;
     int threads;
     const char *out, *resume, *metrics, *init_from;
+    const char *record;        /* DIR: the initial weights and every step's batches, for a replay (record.h) */
     int force;
     int zero;                  /* ZeRO-1: shard the AdamW moments across processes (MPI runs) */
     const char *options_json;  /* the options as given (JSON object), stored with checkpoints; may be NULL */
