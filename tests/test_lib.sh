@@ -22,4 +22,18 @@ nm -D --defined-only "$LIB" | grep -qw fastfnet_model_load && ok "fastfnet_model
 nm -D --defined-only "$LIB" | grep -qw fastfnet_model_alloc && bad "internal fastfnet_model_alloc is exported" || ok "internal fastfnet_model_alloc is hidden"
 nm "$ROOT/$BUILD/libfastfnet.a" 2>/dev/null | grep -qE ' T fastfnet_(die|train_run|trainer_)' && bad "application code in libfastfnet.a" ||
     ok "libfastfnet.a holds no application code (die, trainer)"
+# the run-time dispatch (src/engine/simd.c): the AVX-512 copy of the kernels really is AVX-512 code (zmm
+# registers), the baseline copy is not (it must run on AVX2-only machines). The sanitizer build is at -O1 and
+# vectorises nothing, so this is a property of the optimised build. (Clang ignored `#pragma GCC target`, so a
+# clang build's "avx512" kernels were baseline code until simd.c said it in clang's terms too.)
+case "$BUILD" in *san*) ;; *)
+    zmm=$(objdump -d "$ROOT/$BUILD/obj/engine/simd.o" | awk '/^[0-9a-f]+ <.*>:$/ {fn = $2; if (fn ~ /avx512>:$/) na++; else if (fn ~ /base>:$/) nb++}
+        /zmm/ {if (fn ~ /avx512>:$/) a[fn] = 1; else if (fn ~ /base>:$/) b[fn] = 1}
+        END {print length(a) + 0, na + 0, length(b) + 0, nb + 0}')
+    read -r za na zb nb <<<"$zmm"
+    [ "$na" -ge 10 ] && [ "$za" -ge $((na - 1)) ] && [ "$zb" -eq 0 ] && [ "$nb" -eq "$na" ] &&
+        ok "simd.o: $za of $na AVX-512 kernels use zmm registers, $zb of $nb baseline kernels do" ||
+        bad "simd.o: AVX-512 kernels with zmm: $za of $na; baseline kernels with zmm: $zb of $nb"
+    ;;
+esac
 finish

@@ -13,15 +13,26 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define FASTFNET_HAVE_AVX512 1
-/* 512-bit vectors: GCC's default preference is 256 even where AVX-512 is there */
+/* 512-bit vectors: the compilers' default preference is 256 even where AVX-512 is there. Clang ignores
+ * `#pragma GCC target`, so it gets the same through its own attribute pragma (min_vector_width for the width). */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))), apply_to = function)
+#pragma clang attribute push(__attribute__((min_vector_width(512))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,prefer-vector-width=512")
+#endif
 #define KSUF avx512
 #define KNAME "avx512"
 #include "kernels.h"
 #undef KSUF
 #undef KNAME
+#if defined(__clang__)
+#pragma clang attribute pop
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 static int cpu_has_avx512(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
