@@ -83,8 +83,20 @@ n_eval=$(grep -c '^eval step' two-fnet.err)
 # MLM: the loss is a mean over the masked tokens of the whole batch, however they fall between the processes
 MLM=(--task mlm --train "$ROOT/README.md" --max-len 48 --hidden 32 --layers 2 --intermediate 64 --batch 6 --steps 6
     --lr 3e-3 --seed 9 --threads 1 --log-every 1 --eval-every 6)
-"$FF" train "${MLM[@]}" --out one-mlm >/dev/null 2>one-mlm.err
-mpi2 "$FF" train "${MLM[@]}" --out two-mlm >/dev/null 2>two-mlm.err
+"$FF" train "${MLM[@]}" --out one-mlm --record one-mlm.rec >/dev/null 2>one-mlm.err
+mpi2 "$FF" train "${MLM[@]}" --out two-mlm --record two-mlm.rec >/dev/null 2>two-mlm.err
+# --record under MPI: rank 0 writes the whole global batch, the same sequences and masks as one process
+same=$(/usr/bin/python3 - one-mlm.rec/steps.bin two-mlm.rec/steps.bin <<'EOF'
+import sys, numpy as np
+a, b = (np.fromfile(p, "<i4") for p in sys.argv[1:3])
+keep = np.ones(len(a), bool)
+if len(a) == len(b):
+    keep[[i + k for i in range(0, len(a), 12 + 3 * 6 * 48 + 6) for k in (9, 10, 11)]] = False  # lr, loss, grad norm
+print("same" if len(a) == len(b) and len(a) and (a[keep] == b[keep]).all() else f"differ ({len(a)} and {len(b)} words)")
+EOF
+)
+[ "$same" = same ] && ok "--record under 2 processes: the same $(($(stat -c %s one-mlm.rec/steps.bin) / 4)) words of batches as 1 process" ||
+    bad "--record under 2 processes: $same"
 w=$(worst one-mlm/model.safetensors two-mlm/model.safetensors $W_TOL)
 m=$(worst "$(adam_m one-mlm)" "$(adam_m two-mlm)" $M_TOL)
 s=$(metrics_diff one-mlm/metrics.jsonl two-mlm/metrics.jsonl)
