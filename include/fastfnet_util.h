@@ -137,6 +137,8 @@ FASTFNET_API float fastfnet_rng_normal(fastfnet_rng *r);   /* N(0,1), Box-Muller
  * a no-op; fastfnet_atomic_abort is also safe on a zeroed struct or after a failed fastfnet_atomic_open. If the rename
  * succeeded but syncing the directory failed, path already holds the new content and the commit returns -1
  * with "written, but syncing its directory failed". Messages name path and say why (strerror). */
+/* Atomic replacement of path (a symbolic link: of its target). An existing FIFO or device is written in place
+ * instead (tmp NULL), since a rename would replace it by a plain file. */
 typedef struct { FILE *f; char *path; char *tmp; } fastfnet_atomic_file;
 FASTFNET_API int fastfnet_atomic_open(fastfnet_atomic_file *a, const char *path, char *err, size_t errlen);   /* 0 ok, -1 + message naming path */
 FASTFNET_API int fastfnet_atomic_commit(fastfnet_atomic_file *a, char *err, size_t errlen);                   /* closes a->f in every case */

@@ -101,4 +101,14 @@ expect_fail "failed embed keeps the old output" "oov.txt" "$FF" embed --model f.
 cmp -s e.safetensors keep.safetensors && ok "existing output untouched after a failed run" || bad "existing output was modified"
 [ -z "$(ls | grep '\.tmp\.')" ] && ok "no temporary files left behind" || bad "temporary files left: $(ls | grep '\.tmp\.')"
 
+# results on standard output that a full disk refuses are a failure (exit 1, one line), not a silent loss
+printf 'hello world\n' >hello.txt
+for what in "info f.safetensors" "tokenizer encode --input hello.txt"; do
+    # shellcheck disable=SC2086
+    "$FF" $what >/dev/full 2>full.err
+    frc=$?
+    [ "$frc" -eq 1 ] && [ "$(wc -l <full.err)" -eq 1 ] && grep -q "writing to standard output failed (No space left on device)" full.err &&
+        ok "$what >/dev/full: $(cat full.err)" || bad "$what >/dev/full: rc $frc, $(head -c 300 full.err)"
+done
+
 finish

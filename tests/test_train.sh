@@ -110,6 +110,45 @@ prc=${PIPESTATUS[0]}
 acc=$("$FF" eval --model full --train t_test.tsv 2>/dev/null | json_field accuracy)
 /usr/bin/python3 -c "import sys; sys.exit(0 if float('${acc:-0}') >= 0.9 else 1)" && ok "number-word task learned: eval accuracy $acc >= 0.9" || bad "number-word accuracy $acc"
 
+# damaged or unusual models and inputs for eval and predict
+edit_model() { # SRC DST what: a copy of SRC/ as DST/ with model.safetensors edited (labels8 | nan)
+    rm -rf "$2" && cp -r "$1" "$2" && /usr/bin/python3 - "$ROOT/tests" "$2/model.safetensors" "$3" <<'PY'
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import torch_twin as tt
+t, meta = tt.st_read(sys.argv[2])
+if sys.argv[3] == "labels8":
+    meta["fastfnet_labels"] = json.dumps([f"l{i}" for i in range(8)])
+else:
+    t["classifier.weight"] = t["classifier.weight"].copy(); t["classifier.weight"][0, 0] = float("nan")
+tt.st_write(sys.argv[2], t, meta)
+PY
+}
+edit_model full badlab labels8 && expect_fail "predict: a label list longer than the classifier (read past the logits)" \
+    "names 8 labels but the classifier has 2" "$FF" predict --model badlab --input notes.txt
+expect_fail "eval: a label list longer than the classifier" "names 8 labels but the classifier has 2" "$FF" eval --model badlab --input t_test.tsv
+edit_model full nanw nan && cp pred.jsonl keep.jsonl
+expect_fail "predict: a NaN weight" "line 1: the model's output is not finite .*damaged" "$FF" predict --model nanw --input notes.txt --out keep.jsonl
+cmp -s pred.jsonl keep.jsonl && ok "predict: the refused run left --out as it was" || bad "predict on a NaN model changed --out"
+expect_fail "eval: a NaN weight" "the loss on t_test.tsv is nan: the model's weights are damaged" "$FF" eval --model nanw --input t_test.tsv
+expect_fail "eval: --input and --data together" "give --input FILE or --data NAME, not both" "$FF" eval --model full --input t_test.tsv --data text
+"$FF" init --arch fnet --vocab 261 --hidden 16 --layers 1 --intermediate 32 --out untrained.safetensors >/dev/null
+expect_fail "eval: a model never trained" "untrained.safetensors: not a trained model .*--init-from" "$FF" eval --model untrained.safetensors --input t_test.tsv
+expect_fail "predict: a model never trained" "untrained.safetensors: not a trained model" "$FF" predict --model untrained.safetensors --input notes.txt
+# .json is JSONL for predict as for train and eval (it was classified as plain text: the JSON line itself)
+head -5 t_train.jsonl >five.jsonl && cp five.jsonl five.json
+"$FF" predict --model full --input five.jsonl >p1.jsonl 2>/dev/null && "$FF" predict --model full --input five.json >p2.jsonl 2>/dev/null &&
+    cmp -s p1.jsonl p2.jsonl && ok "predict reads .json as JSONL, like .jsonl" || bad "predict .json: $(head -c 200 p2.jsonl)"
+# --out through a symbolic link writes its target (the link stays); a FIFO or device is written in place
+echo old >ptarget.jsonl && ln -sf ptarget.jsonl plink.jsonl
+"$FF" predict --model full --input five.jsonl --out plink.jsonl 2>/dev/null && [ -L plink.jsonl ] && cmp -s p1.jsonl ptarget.jsonl &&
+    ok "predict --out a symbolic link: its target holds the predictions, the link stays a link" || bad "predict --out link: $(ls -l plink.jsonl)"
+mkfifo pfifo && { cat pfifo >fifo.jsonl & }
+"$FF" predict --model full --input five.jsonl --out pfifo 2>/dev/null; frc=$?
+wait
+[ "$frc" -eq 0 ] && [ -p pfifo ] && cmp -s p1.jsonl fifo.jsonl && ok "predict --out a FIFO: written through it, the FIFO stays" ||
+    bad "predict --out FIFO: rc $frc, $(ls -l pfifo fifo.jsonl 2>&1 | tr '\n' ' ')"
+
 # 5. MLM pre-training on raw text, then fine-tuning a classifier from it
 cut -f2 t_test.tsv >corpus.txt
 for _ in 1 2 3 4 5 6; do cat corpus.txt corpus.txt >>corpus2.txt; done

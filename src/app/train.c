@@ -962,6 +962,10 @@ static fastfnet_model *load_trained(const char *dir, run_data *d, char *task, si
     if (d->max_len < 1 || d->max_len > fastfnet_model_config(m)->max_position) d->max_len = fastfnet_model_config(m)->max_position;
     int rc = 0;
     if (lj && fastfnet_labels_from_json(&d->labels, lj, err, n)) rc = -1;
+    const fastfnet_config *c = fastfnet_model_config(m);
+    if (!rc && lj && (c->heads & FASTFNET_HEAD_CLS) && d->labels.n != c->num_labels) /* predict reads num_labels per row */
+        rc = fastfnet_err(err, n, "%s: its fastfnet_labels names %d labels but the classifier has %d (num_labels): the file is damaged or was "
+                          "edited; retrain or restore it", p, d->labels.n, c->num_labels);
     char tp[4300];
     if (!rc && !(d->tok = fastfnet_dir_tokenizer(dir, tk, tp, sizeof tp, err, n))) rc = -1;
     if (!rc && fastfnet_dir_check_tokenizer(d->tok, tp, fastfnet_model_config(m), dir, err, n)) rc = -1;
@@ -1753,6 +1757,12 @@ int fastfnet_trainer_run(fastfnet_trainer *t, fastfnet_train_callback cb, void *
 
 /* ---------- eval and predict ---------- */
 
+/* eval and predict of a model without a task: made by init or another tool, never trained here. */
+static int untrained(const char *model, char *err, size_t n) {
+    return fastfnet_err(err, n, "%s: not a trained model (its metadata names no fastfnet_task); train or fine-tune it first "
+                        "(fastfnet train --init-from %s ...)", model, model);
+}
+
 /* The data set eval reads: the split given by --data/--train, read as the "train" file of prepare_data with
  * the model's own tokenizer and labels (an unknown label is then an error naming its line). */
 static const fastfnet_dataset *eval_split(run_data *d, const fastfnet_train_opts *o, const fastfnet_train_opts *oo) {
@@ -1766,11 +1776,16 @@ int fastfnet_eval_run(const char *model_dir, const fastfnet_train_opts *o, fastf
     logger lg = {log, user, 1};
     if (require_short("model", model_dir, err, n) || require_short("data-dir", o->data_dir, err, n) || require_short("train", o->train, err, n))
         return -1;
+    if (o->data && o->train) return fastfnet_err(err, n, "eval: give --input FILE or --data NAME, not both");
     run_data meta, d;
     memset(&meta, 0, sizeof meta);
     memset(&d, 0, sizeof d);
     fastfnet_model *m = load_trained(model_dir, &meta, task, sizeof task, err, n);
     if (!m) return -1;
+    if (!*task) {
+        fastfnet_model_free(m), fastfnet_labels_free(&meta.labels), fastfnet_tok_free(meta.tok);
+        return untrained(model_dir, err, n);
+    }
     fastfnet_train_opts oo = *o;
     oo.task = o->task ? o->task : task;
     oo.max_len = meta.max_len;
@@ -1784,6 +1799,8 @@ int fastfnet_eval_run(const char *model_dir, const fastfnet_train_opts *o, fastf
     double t0 = fastfnet_now();
     eval_result r;
     if (!rc) rc = evaluate(&r, m, ds, d.task, &d.mlm, o->batch, d.max_len, (uint64_t)o->seed ^ 0x7E57, err, n);
+    if (!rc && !isfinite(r.loss))
+        rc = fastfnet_err(err, n, "%s: the loss on %s is %g: the model's weights are damaged (NaN or Inf)", model_dir, o->data ? o->data : o->train, r.loss);
     double dt = fastfnet_now() - t0;
     if (!rc) {
         size_t k = (size_t)snprintf(result, cap, "{\"model\": \"%s\", \"examples\": %d, \"loss\": %.6g, \"accuracy\": %.6g", model_dir, r.n, r.loss, r.accuracy);
@@ -1828,7 +1845,9 @@ static int read_predict_input(fastfnet_records *r, const char **input, int pair,
     int from_stdin = !*input || !strcmp(*input, "-");
     if (from_stdin) *input = "stdin";
     size_t il = strlen(*input);
-    if (!from_stdin && ((il > 6 && !strcmp(*input + il - 6, ".jsonl")) || (il > 4 && !strcmp(*input + il - 4, ".tsv"))))
+    int records = (il > 6 && !strcmp(*input + il - 6, ".jsonl")) || (il > 5 && !strcmp(*input + il - 5, ".json")) ||
+                  (il > 4 && !strcmp(*input + il - 4, ".tsv")); /* data.c's rule: .json is JSONL too */
+    if (!from_stdin && records)
         return fastfnet_records_read(r, *input, pair, 0, err, n);
     if (pair) return fastfnet_err(err, n, "%s: a pair model needs --input FILE.jsonl or FILE.tsv with two texts per example", *input);
     FILE *f = from_stdin ? stdin : fopen(*input, "r");
@@ -1877,6 +1896,10 @@ static int predict_all(FILE *of, fastfnet_model *m, const fastfnet_dataset *ds, 
         fastfnet_model_forward(m, &bt, 0);
         if (*fastfnet_model_error(m)) rc = fastfnet_err(err, n, "%s: %s", input, fastfnet_model_error(m));
         const float *lg = fastfnet_model_logits_cls(m);
+        for (size_t k = 0; !rc && k < (size_t)nb * L; k++)
+            if (!isfinite(lg[k]))
+                rc = fastfnet_err(err, n, "%s, line %d: the model's output is not finite (%g): its weights are damaged (NaN or Inf)", input,
+                                  r->line[b0 + (int)(k / (size_t)L)], lg[k]);
         for (int i = 0; !rc && i < nb; i++)
             if (write_prediction(of, r->line[b0 + i], lg + (size_t)i * L, labels)) rc = fastfnet_err(err, n, "predict: out of memory");
     }
@@ -1909,10 +1932,11 @@ int fastfnet_predict_run(const char *model_dir, const char *input, const char *o
     fastfnet_records r = {0};
     fastfnet_dataset ds = {0};
     d.task = task_of(task);
-    int rc = !strcmp(task, "mlm") || d.labels.n == 0 ? fastfnet_err(err, n, "%s: predict needs a classifier (this is a %s model)", model_dir, task)
+    int rc = !*task ? untrained(model_dir, err, n) : !strcmp(task, "mlm") || d.labels.n == 0 ? fastfnet_err(err, n, "%s: predict needs a classifier (this is a %s model)", model_dir, task)
                                                      : read_predict_input(&r, &input, d.task == TASK_PAIR, err, n);
     if (!rc) rc = fastfnet_dataset_from_records(&ds, &r, input, d.tok, NULL, d.max_len, err, n);
     if (!rc) rc = require_fit(m, &ds, d.task, input, err, n);
+    if (!rc && batch > ds.n) batch = ds.n; /* room for the examples there are, not for --batch */
     if (!rc) rc = fastfnet_model_reserve(m, batch, d.max_len, 0, err, n);
     if (!rc) rc = predict_to(out, m, &ds, &r, &d, batch, input, err, n);
     fastfnet_dataset_free(&ds);

@@ -694,6 +694,26 @@ static void save_wisdom(void) {
         fprintf(stderr, "fastfnet: warning: could not write FFTW wisdom to %s\n", g_wisdom);
 }
 
+static int run_command(int argc, char **argv) {
+    static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
+        {"init", cmd_init}, {"info", cmd_info}, {"embed", cmd_embed}, {"train", cmd_train}, {"eval", cmd_eval},
+        {"predict", cmd_predict}, {"tokenizer", cmd_tokenizer}, {"plot", cmd_plot}, {"data", cmd_data}};
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+        if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "fastfnet: unknown command '%s'\n%s", argv[1], USAGE);
+    return 2;
+}
+
+/* A command's results on standard output (ids, JSON lines, info) that a full disk or a closed pipe refused are a
+ * failure, not a silent loss: exit 1 when the final flush shows a write error. */
+static int stdout_checked(int rc) {
+    if ((fflush(stdout) != 0 || ferror(stdout)) && rc == 0) {
+        fprintf(stderr, "fastfnet: writing to standard output failed (%s)\n", strerror(errno ? errno : EIO));
+        return 1;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv) {
     const char *th = getenv("FASTFNET_THREADS");
     fastfnet_set_threads(th && atoi(th) > 0 ? atoi(th) : omp_get_max_threads());
@@ -712,16 +732,5 @@ int main(int argc, char **argv) {
         fputs(USAGE, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    const char *cmd = argv[1];
-    if (!strcmp(cmd, "init")) return cmd_init(argc - 1, argv + 1);
-    if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
-    if (!strcmp(cmd, "embed")) return cmd_embed(argc - 1, argv + 1);
-    if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
-    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
-    if (!strcmp(cmd, "predict")) return cmd_predict(argc - 1, argv + 1);
-    if (!strcmp(cmd, "tokenizer")) return cmd_tokenizer(argc - 1, argv + 1);
-    if (!strcmp(cmd, "plot")) return cmd_plot(argc - 1, argv + 1);
-    if (!strcmp(cmd, "data")) return cmd_data(argc - 1, argv + 1);
-    fprintf(stderr, "fastfnet: unknown command '%s'\n%s", cmd, USAGE);
-    return 2;
+    return stdout_checked(run_command(argc, argv));
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 long fastfnet_alloc_fail_countdown = -1;
@@ -135,16 +136,50 @@ static void atomic_release(fastfnet_atomic_file *a) {
     a->path = a->tmp = NULL;
 }
 
+/* What the name stands for: a symbolic link's target (a rename over the link would replace the link by a plain
+ * file); *direct set for an existing FIFO, device or other non-regular file, which is written in place (a
+ * rename would replace /dev/null or a reader's FIFO). A malloc'd path, or NULL with a message. */
+static char *output_target(const char *path, int *direct, char *err, size_t errlen) {
+    struct stat sb;
+    *direct = 0;
+    if (lstat(path, &sb) != 0) {
+        char *p = strdup(path);
+        if (!p) fastfnet_err(err, errlen, "%s: out of memory", path);
+        return p;
+    }
+    char *p = S_ISLNK(sb.st_mode) ? realpath(path, NULL) : strdup(path);
+    if (!p) {
+        fastfnet_err(err, errlen, "%s: %s", path, errno == ENOENT ? "a symbolic link to a missing file" : strerror(errno));
+        return NULL;
+    }
+    *direct = stat(p, &sb) == 0 && !S_ISREG(sb.st_mode);
+    return p;
+}
+
+/* A non-regular target: opened for writing as it is, with no temporary file (a->tmp stays NULL). */
+static int open_direct(fastfnet_atomic_file *a, char *err, size_t errlen) {
+    if (!(a->f = fopen(a->path, "wb"))) {
+        fastfnet_err(err, errlen, "%s: cannot write (%s)", a->path, strerror(errno));
+        atomic_release(a);
+        return -1;
+    }
+    return 0;
+}
+
 int fastfnet_atomic_open(fastfnet_atomic_file *a, const char *path, char *err, size_t errlen) {
     a->f = NULL;
     a->path = a->tmp = NULL;
     if (!path || !*path) return fastfnet_err(err, errlen, "no output path given");
+    int direct;
+    if (!(a->path = output_target(path, &direct, err, errlen))) return -1;
+    if (direct) return open_direct(a, err, errlen);
+    path = a->path;
     size_t tlen = strlen(path) + 48;
-    a->path = strdup(path);
     a->tmp = malloc(tlen);
-    if (!a->path || !a->tmp) {
+    if (!a->tmp) {
+        fastfnet_err(err, errlen, "%s: out of memory", path);
         atomic_release(a);
-        return fastfnet_err(err, errlen, "%s: out of memory", path);
+        return -1;
     }
     /* O_EXCL | O_NOFOLLOW: never write through a planted file or symlink at the temporary name; a name taken
      * (a stale file of an earlier process with this pid, or another writer of ours) moves on to the next one */
@@ -209,6 +244,14 @@ int fastfnet_atomic_commit(fastfnet_atomic_file *a, char *err, size_t errlen) {
     int bad = 0, e = 0;
     /* a write that failed earlier leaves the stream's error flag set; its errno is usually still current */
     if (ferror(a->f)) bad = 1, e = errno ? errno : EIO;
+    if (!a->tmp) { /* written in place (a FIFO or device): nothing to sync or rename */
+        if (!bad && fflush(a->f) != 0) bad = 1, e = errno;
+        if (fclose(a->f) != 0 && !bad) bad = 1, e = errno;
+        a->f = NULL;
+        if (bad) fastfnet_err(err, errlen, "%s: writing failed: %s", a->path, strerror(e));
+        atomic_release(a);
+        return bad ? -1 : 0;
+    }
     /* fsync before rename: otherwise a crash can leave the new name pointing at an empty file */
     if (!bad && (fflush(a->f) != 0 || fsync(fileno(a->f)) != 0)) bad = 1, e = errno;
     if (fclose(a->f) != 0 && !bad) bad = 1, e = errno;
@@ -236,7 +279,7 @@ int fastfnet_write_file_atomic(const char *path, const void *data, size_t len, c
     if (fastfnet_atomic_open(&a, path, err, errlen) != 0) return -1;
     if (len > 0 && fwrite(data, 1, len, a.f) != len) {
         int e = errno ? errno : EIO;
-        fastfnet_err(err, errlen, "%s: writing %s failed: %s", path, a.tmp, strerror(e));
+        fastfnet_err(err, errlen, "%s: writing %s failed: %s", path, a.tmp ? a.tmp : path, strerror(e));
         fastfnet_atomic_abort(&a);
         return -1;
     }
