@@ -3,12 +3,16 @@
 against the CLI: embed bit-identical to `fastfnet embed`, predict equal to `fastfnet predict`, tokenizers equal
 to `fastfnet tokenizer encode|decode`, every kind of bad input raising fastfnet.Error with the library's
 message, and (with the trainer library) training equal to `fastfnet train`. Run in a scratch directory."""
+import copy
+import ctypes
 import json
 import os
+import pickle
 import random
 import struct
 import subprocess
 import sys
+import threading
 
 import numpy as np
 
@@ -179,6 +183,89 @@ def test_bad_input(tok):
     raises("a closed model", lambda: m.embed(np.zeros((1, 3), int)), "closed")
 
 
+def patched(name, fake, fn):
+    """fn() with the library function `name` replaced by fake(original, *args) (the library has no exported
+    allocation-failure hook), restored afterwards."""
+    lib = fastfnet._lib
+    orig = getattr(lib, name)
+    setattr(lib, name, lambda *a: fake(orig, *a))
+    try:
+        return fn()
+    finally:
+        setattr(lib, name, orig)
+
+
+def test_robustness(tok):
+    m = fastfnet.load("fnet.safetensors")
+    byte = fastfnet.Tokenizer.byte()
+    # copies and pickles would hold the same C pointer and free it twice
+    for what, obj in [("Model", m), ("Tokenizer", byte)]:
+        for how, fn in [("copy.copy", copy.copy), ("copy.deepcopy", copy.deepcopy), ("pickle.dumps", pickle.dumps)]:
+            def attempt(fn=fn, obj=obj):
+                r = fn(obj)
+                if isinstance(r, type(obj)):
+                    setattr(r, r._field, None)  # an aliasing copy (the bug): keep it from freeing the pointer again
+            raises("%s of a %s" % (how, what), attempt, "cannot be copied or pickled")
+    # FASTFNET_TOK_ERROR (out of memory) from encode and decode, NULL from fastfnet_tok_byte
+    err = ctypes.c_size_t(-1).value
+    raises("encode when the library runs out of memory",
+           lambda: patched("fastfnet_tok_encode", lambda f, *a: err, lambda: byte.encode("abc")), "out of memory")
+    raises("decode when the library runs out of memory",
+           lambda: patched("fastfnet_tok_decode", lambda f, *a: err, lambda: byte.decode([5, 6])), "out of memory")
+    raises("decode when the library runs out of memory in the second call",
+           lambda: patched("fastfnet_tok_decode", lambda f, t, ids, n, out, cap: err if out else f(t, ids, n, out, cap),
+                           lambda: byte.decode([5, 6])), "out of memory")
+    raises("Tokenizer.byte() when the library runs out of memory",
+           lambda: patched("fastfnet_tok_byte", lambda f: None, fastfnet.Tokenizer.byte), "out of memory")
+    # bad input of every other kind raises fastfnet.Error too
+    raises("ragged ids", lambda: m.embed([[5, 6], [7]]), "equal-length rows")
+    raises("encode of an int", lambda: byte.encode(3), "expected str, bytes or bytearray, got int")
+    raises("encode of a list", lambda: byte.encode([104, 105]), "got list")
+    check("encode of a bytearray equals that of the bytes", byte.encode(bytearray(b"hi")) == byte.encode(b"hi") == [109, 110])
+    raises("decode of float ids", lambda: byte.decode([5.9, 6.2]), "integer ids")
+    raises("decode of something not iterable", lambda: byte.decode(7), "integer ids")
+    check("decode of numpy integer ids", byte.decode(np.array([109, 110])) == "hi")
+    raises("special() of a list", lambda: tok.special(["cls"]), "not one of")
+    raises("a model path with a NUL byte", lambda: fastfnet.load("fnet.safetensors\0junk"), "NUL")
+    raises("a tokenizer path with a NUL byte", lambda: fastfnet.Tokenizer.load("cls/tokenizer.json\0junk"), "NUL")
+    raises("a path that is not a path", lambda: fastfnet.load(3.5), "float")
+    # predict reserves memory for the sequences there are, not for `batch` of them; batch beyond int32 refused
+    with fastfnet.load("cls") as c:
+        T = int(c.metadata["fastfnet_max_len"])
+        ids = encode_examples(tok, ["zero one two", "five six"], T)
+        rows = []
+        got = patched("fastfnet_model_reserve", lambda f, h, r, *a: rows.append(r) or f(h, r, *a),
+                      lambda: c.predict(ids[:1], batch=10000))
+        check("predict of 1 sequence with batch=10000 reserves 1 row (reserved %s)" % rows,
+              rows == [1] and np.array_equal(got, c.predict(ids[:1])))
+        raises("predict with batch=2**31", lambda: c.predict(ids, batch=2 ** 31), "batch")
+        raises("predict with batch=2**32+1", lambda: c.predict(ids, batch=2 ** 32 + 1), "batch")
+        raises("predict with batch=0", lambda: c.predict(ids, batch=0), "batch")
+        raises("embed with batch=2**32+1", lambda: c.embed(ids, batch=2 ** 32 + 1), "batch")
+    # one Model from two threads: the calls are serialised, so the results are the single-threaded ones
+    rng = np.random.default_rng(11)
+    work = [rng.integers(0, 300, size=(3, 20)), rng.integers(0, 300, size=(5, 9))]
+    ref = [m.embed(w, batch=2)["last_hidden_state"] for w in work]
+    wrong, errors = [0, 0], []
+
+    def worker(k):
+        try:
+            for _ in range(50):
+                if not np.array_equal(m.embed(work[k], batch=2)["last_hidden_state"], ref[k]):
+                    wrong[k] += 1
+        except Exception as e:  # noqa: BLE001 - reported by the check below
+            errors.append(e)
+    threads = [threading.Thread(target=worker, args=(k,)) for k in (0, 1)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    check("one Model embedding from two threads, 50 times each: every result the single-threaded one (wrong %s)" % wrong,
+          wrong == [0, 0] and not errors, errors)
+    m.close()
+    byte.close()
+
+
 def test_train():
     opts = dict(train="t_train.jsonl", max_len=24, hidden=32, layers=2, intermediate=64, threads=1, batch=8, steps=6,
                 seed=4, dropout=0.1, log_every=1)
@@ -205,6 +292,15 @@ def test_train():
     fastfnet.train(callback=lambda p: stop.append(p["step"]) or p["step"] >= 2, out="py_stop", **dict(opts, steps=50))
     check("a callback returning True stops the run at step 2 and saves a checkpoint",
           stop == [1, 2] and os.path.isfile("py_stop/checkpoints/LATEST"))
+    with fastfnet.Trainer(out="py_early", **opts) as t:
+        raises("Trainer.weights() before setup", t.weights, "set the trainer up first")
+        raises("Trainer.step() from inside its run's callback", lambda: t.run(lambda p: t.step()), "another call")
+    with fastfnet.Trainer(out="py_failed", **dict(opts, train="nothere.jsonl")) as t:
+        try:
+            t.setup()
+        except fastfnet.Error:
+            pass
+        raises("Trainer.weights() after a failed setup", t.weights, "set the trainer up first")
     raises("an unknown training option", lambda: fastfnet.Trainer(bogus_flag=1, out="x"), "bogus-flag")
     raises("a bad option value", lambda: fastfnet.Trainer(steps="many", out="x", train="t_train.jsonl"), "steps")
     raises("a missing training file", lambda: fastfnet.train(train="nothere.jsonl", out="x2", steps=1), "nothere.jsonl")
@@ -214,6 +310,7 @@ test_import()
 test_embed()
 tok = test_predict_and_tokenizer()
 test_bad_input(tok)
+test_robustness(tok)
 # the trainer API is include/fastfnet_train.h's: from the moment the header exists, these checks are required
 if os.path.isfile(os.path.join(ROOT, "include", "fastfnet_train.h")):
     test_train()

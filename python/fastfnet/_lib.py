@@ -1,8 +1,10 @@
 """_lib.py: loads the shared libraries that ship inside this package (libfastfnet.so.0, and
 libfastfnet_train.so.0 when training is asked for) and declares the C functions and structs of
 include/fastfnet.h and include/fastfnet_train.h that the package calls."""
+import contextlib
 import ctypes
 import os
+import threading
 from ctypes import POINTER, c_char_p, c_double, c_float, c_int, c_int32, c_long, c_size_t, c_void_p
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -15,17 +17,45 @@ class Error(Exception):
 
 class Owned:
     """A library object owned by this Python object: close(), the end of a `with` block or garbage collection
-    frees it, once. Subclasses name the attribute that holds the pointer (_field) and free it (_free)."""
+    frees it, once. Subclasses name the attribute that holds the pointer (_field) and free it (_free). One whose
+    C calls share working memory (a model's activations, a trainer) sets self._lock = threading.RLock() and
+    makes those calls inside `with self._serial(what):`; close() takes the lock too. It cannot be copied or
+    pickled: a copy would hold the same pointer and free it a second time."""
     _field = None
 
     def _free(self, ptr):
         raise NotImplementedError
 
+    @contextlib.contextmanager
+    def _serial(self, what):
+        """Calls on one object from several threads run one at a time (ctypes releases the GIL); a call made
+        from inside another on the same thread (a training callback) is refused rather than deadlocking."""
+        with self._lock:
+            if getattr(self, "_busy", False):
+                raise Error("%s: called while another call on the same object runs (from its callback)" % what)
+            self._busy = True
+            try:
+                yield
+            finally:
+                self._busy = False
+
     def close(self):
+        if self.__dict__.get("_lock") is None:
+            self._close()
+        else:
+            with self._serial("close"):
+                self._close()
+
+    def _close(self):
         ptr = getattr(self, self._field, None)
         if ptr:
             setattr(self, self._field, None)
             self._free(ptr)
+
+    def _no_copy(self, *args):
+        raise Error("%s owns C memory and cannot be copied or pickled: load it again instead" % type(self).__name__)
+
+    __copy__ = __deepcopy__ = __reduce__ = __reduce_ex__ = _no_copy
 
     def __enter__(self):
         return self
@@ -171,4 +201,12 @@ def fail(buf, what=None):
 
 
 def fspath(path):
-    return os.fsencode(os.fspath(path))
+    """A path (str, bytes or os.PathLike) as bytes for the library; Error for anything else or a NUL byte
+    (ctypes would cut the path there)."""
+    try:
+        b = os.fsencode(os.fspath(path))
+    except (TypeError, ValueError) as e:
+        raise Error("path: expected a str, bytes or os.PathLike, got %s (%s)" % (type(path).__name__, e)) from None
+    if b"\0" in b:
+        raise Error("path %r contains a NUL byte" % (path,))
+    return b

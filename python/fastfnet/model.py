@@ -4,6 +4,7 @@ import ctypes
 import json
 import os
 import struct
+import threading
 
 import numpy as np
 
@@ -14,7 +15,10 @@ _INT32 = np.iinfo(np.int32)
 
 def _as_ids(name, a, shape=None):
     """a as a C-contiguous int32 array of shape (B, T) (or `shape`), or Error saying what is wrong with it."""
-    a = np.asarray(a)
+    try:
+        a = np.asarray(a)
+    except (ValueError, TypeError) as e:  # ragged rows, or values numpy cannot hold
+        raise Error("%s: expected a 2-D integer array (B, T) of equal-length rows (%s)" % (name, e)) from None
     if a.dtype.kind not in "iu":
         raise Error("%s: expected an integer array, got dtype %s" % (name, a.dtype))
     if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] < 1:
@@ -28,8 +32,8 @@ def _as_ids(name, a, shape=None):
 
 
 def _inputs(ids, token_type_ids, batch):
-    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
-        raise Error("batch: expected an integer >= 1, got %r" % (batch,))
+    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or not 1 <= batch <= _INT32.max:
+        raise Error("batch: expected an integer 1..%d, got %r" % (_INT32.max, batch))
     ids = _as_ids("input_ids", ids)
     tt = None if token_type_ids is None else _as_ids("token_type_ids", token_type_ids, ids.shape)
     return ids, tt, int(batch)
@@ -52,6 +56,8 @@ class Model(Owned):
     layout: config.json + model.safetensors). Free it with close() or a `with` block."""
 
     def __init__(self, path):
+        # embed and predict use the model's working memory (activations): one call at a time (docs/PYTHON.md)
+        self._lock = threading.RLock()
         err = errbuf()
         self._m = lib.fastfnet_model_load(fspath(path), err, len(err))
         if not self._m:
@@ -111,17 +117,18 @@ class Model(Owned):
         ids, tt, batch = _inputs(ids, token_type_ids, batch)
         B, T = ids.shape
         chunk = min(batch, B)
-        self._reserve(chunk, T)
         H, pool = self.hidden_width, "pooler" in self.config["fastfnet_heads"]
         out = {"last_hidden_state": np.empty((B, T, H), np.float32)}
         if pool:
             out["pooler_output"] = np.empty((B, H), np.float32)
-        for b0 in range(0, B, chunk):
-            nb = min(chunk, B - b0)
-            self._run(ids, tt, b0, nb, T)
-            ctypes.memmove(out["last_hidden_state"][b0:].ctypes.data, lib.fastfnet_model_hidden(self._m), 4 * nb * T * H)
-            if pool:
-                ctypes.memmove(out["pooler_output"][b0:].ctypes.data, lib.fastfnet_model_pooled(self._m), 4 * nb * H)
+        with self._serial("embed"):
+            self._reserve(chunk, T)
+            for b0 in range(0, B, chunk):
+                nb = min(chunk, B - b0)
+                self._run(ids, tt, b0, nb, T)
+                ctypes.memmove(out["last_hidden_state"][b0:].ctypes.data, lib.fastfnet_model_hidden(self._m), 4 * nb * T * H)
+                if pool:
+                    ctypes.memmove(out["pooler_output"][b0:].ctypes.data, lib.fastfnet_model_pooled(self._m), 4 * nb * H)
         return out
 
     def predict(self, ids, token_type_ids=None, batch=32):
@@ -132,18 +139,21 @@ class Model(Owned):
             raise Error("%s: predict needs a classifier head (this model has %s)" % (self.path, self.config["fastfnet_heads"]))
         ids, tt, batch = _inputs(ids, token_type_ids, batch)
         B, T = ids.shape
-        self._reserve(batch, T)
+        chunk = min(batch, B)  # as embed: memory for the sequences there are, not for `batch` of them
         L = self.config["num_labels"]
         logits = np.empty((B, L), np.float32)
-        for b0 in range(0, B, batch):
-            nb = min(batch, B - b0)
-            self._run(ids, tt, b0, nb, T, pooled_only=1)
-            ctypes.memmove(logits[b0:].ctypes.data, lib.fastfnet_model_logits_cls(self._m), 4 * nb * L)
+        with self._serial("predict"):
+            self._reserve(chunk, T)
+            for b0 in range(0, B, chunk):
+                nb = min(chunk, B - b0)
+                self._run(ids, tt, b0, nb, T, pooled_only=1)
+                ctypes.memmove(logits[b0:].ctypes.data, lib.fastfnet_model_logits_cls(self._m), 4 * nb * L)
         return logits
 
     def state_dict(self):
         """Every parameter, by its HF name, as a float32 numpy copy."""
-        return tensors_of(self._handle())
+        with self._lock:  # not freed by a close() in another thread meanwhile
+            return tensors_of(self._handle())
 
 
 def tensors_of(m):

@@ -1,6 +1,7 @@
 """trainer.py: training through libfastfnet_train's trainer object, with exactly the options of
 `fastfnet train` (steps=100 is --steps 100, init_from="dir" is --init-from dir, nsp=True is --nsp)."""
 import ctypes
+import threading
 
 from ._lib import TRAIN_CALLBACK, Error, Owned, Progress, errbuf, fail, trainer_lib
 from .model import Model, tensors_of
@@ -33,6 +34,7 @@ class Trainer(Owned):
     setup() (or resume()) and step() / evaluate() / checkpoint() one at a time. Free it with close() or `with`."""
 
     def __init__(self, **options):
+        self._lock = threading.RLock()  # one call at a time: step, run, evaluate, ... share the trainer's memory
         self.out = options.get("out") or options.get("resume")
         self.argv = options_to_argv(options)
         self._tl = trainer_lib()
@@ -45,10 +47,11 @@ class Trainer(Owned):
             fail(err, "fastfnet train %s: refused" % " ".join(self.argv))
 
     def _call(self, fn, *args):
-        if not self._t:
-            raise Error("the trainer is closed")
-        err = errbuf()
-        rc = fn(self._t, *args, err, len(err))
+        with self._serial(fn.__name__.replace("fastfnet_trainer_", "")):
+            if not self._t:
+                raise Error("the trainer is closed")
+            err = errbuf()
+            rc = fn(self._t, *args, err, len(err))
         if rc < 0:
             fail(err)
         return rc
@@ -99,9 +102,13 @@ class Trainer(Owned):
 
     def weights(self):
         """The model's parameters now, by HF name, as float32 numpy copies."""
-        if not self._t:
-            raise Error("the trainer is closed")
-        return tensors_of(self._tl.fastfnet_trainer_model(self._t))
+        with self._lock:  # not _serial: a run's callback may read the weights (the run waits for it)
+            if not self._t:
+                raise Error("the trainer is closed")
+            m = self._tl.fastfnet_trainer_model(self._t)
+            if not m:  # no model until setup() (or resume()) has succeeded
+                raise Error("weights: set the trainer up first")
+            return tensors_of(m)
 
     _field = "_t"
 
