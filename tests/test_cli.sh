@@ -111,4 +111,28 @@ for what in "info f.safetensors" "tokenizer encode --input hello.txt"; do
         ok "$what >/dev/full: $(cat full.err)" || bad "$what >/dev/full: rc $frc, $(head -c 300 full.err)"
 done
 
+# tokenizer: train's options on encode/decode (and --tokenizer on train) are refused, not ignored; the options and
+# the tokenizer are checked before the input is read (standard input may be a terminal, or a pipe that never ends)
+expect_fail "tokenizer encode --out" "encode: --kind, --vocab-size, --min-freq and --out are train's options" \
+    "$FF" tokenizer encode --input hello.txt --out enc-out.txt
+[ ! -e enc-out.txt ] && ok "tokenizer encode --out: no file written" || bad "tokenizer encode --out wrote enc-out.txt"
+expect_fail "tokenizer decode --vocab-size" "decode: --kind, --vocab-size" "$FF" tokenizer decode --input hello.txt --vocab-size 9
+expect_fail "tokenizer train --tokenizer" "tokenizer is for encode and decode" "$FF" tokenizer train --input hello.txt --tokenizer byte --out t.json
+for what in "encode --tokenizer nothere.json" "train --kind bogus --out t.json"; do
+    # shellcheck disable=SC2086
+    timeout 20 "$FF" tokenizer $what < <(sleep 60) >/dev/null 2>early.err
+    erc=$?
+    [ "$erc" -eq 1 ] && [ "$(wc -l <early.err)" -eq 1 ] && ok "tokenizer $what: refused before reading standard input: $(cat early.err)" ||
+        bad "tokenizer $what with a standard input that never ends: rc $erc, $(head -c 200 early.err)"
+done
+
+expect_fail "info with two models" "info: one model at a time \('f.safetensors' and 'b.safetensors' given\)" "$FF" info f.safetensors b.safetensors
+"$FF" info --model f.safetensors | head -1 | grep -qx "model: f.safetensors" && "$FF" info --help | grep -q -- "--threads N" &&
+    ok "info --model MODEL, and --help lists --threads" || bad "info --model / --help"
+
+# a NUL byte in a line of text input is an error naming the line (it cut the line there: "7 x" was never read)
+printf '5 6\0 7 x\n' >nul.txt
+expect_fail "embed: a NUL byte in the ids" "nul.txt:1: a NUL byte in the line" "$FF" embed --model f.safetensors --ids nul.txt --out nul.safetensors
+expect_fail "tokenizer decode: a NUL byte" "nul.txt:1: a NUL byte in the line" "$FF" tokenizer decode --input nul.txt
+
 finish

@@ -139,6 +139,9 @@ expect_fail "predict: a model never trained" "untrained.safetensors: not a train
 head -5 t_train.jsonl >five.jsonl && cp five.jsonl five.json
 "$FF" predict --model full --input five.jsonl >p1.jsonl 2>/dev/null && "$FF" predict --model full --input five.json >p2.jsonl 2>/dev/null &&
     cmp -s p1.jsonl p2.jsonl && ok "predict reads .json as JSONL, like .jsonl" || bad "predict .json: $(head -c 200 p2.jsonl)"
+printf 'three\0four\nfive\n' >nul.txt && printf 'small\tthree\0four\n' >nul.tsv
+expect_fail "predict: a NUL byte in a line" "nul.txt:1: a NUL byte in the line" "$FF" predict --model full --input nul.txt
+expect_fail "eval: a NUL byte in a TSV line" "nul.tsv:1: a NUL byte in the line" "$FF" eval --model full --input nul.tsv
 # --out through a symbolic link writes its target (the link stays); a FIFO or device is written in place
 echo old >ptarget.jsonl && ln -sf ptarget.jsonl plink.jsonl
 "$FF" predict --model full --input five.jsonl --out plink.jsonl 2>/dev/null && [ -L plink.jsonl ] && cmp -s p1.jsonl ptarget.jsonl &&

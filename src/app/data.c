@@ -136,6 +136,10 @@ int fastfnet_records_read(fastfnet_records *r, const char *path, int pair, int n
     while ((got = fastfnet_read_line(f, &line, &lsz, NULL)) != -1) {
         rd.lineno++;
         if (got == 0) continue; /* blank lines are allowed, e.g. a trailing one */
+        if (memchr(line, 0, (size_t)got)) {
+            rc = fastfnet_err(err, errlen, "%s:%d: a NUL byte in the line (text records are UTF-8 without NUL)", path, rd.lineno);
+            break;
+        }
         rc = jsonl ? rec_parse_json(&rd, line, (size_t)got) : rec_parse_tsv(&rd, line);
         if (rc) break;
     }

@@ -1819,8 +1819,13 @@ static int read_lines(fastfnet_records *r, FILE *f, const char *name, char *err,
     int cap = 0, ln = 0, rc = 0;
     char *line = NULL;
     size_t lsz = 0;
-    while (!rc && fastfnet_read_line(f, &line, &lsz, NULL) != -1) {
+    long got;
+    while (!rc && (got = fastfnet_read_line(f, &line, &lsz, NULL)) != -1) {
         ln++;
+        if (memchr(line, 0, (size_t)got)) {
+            rc = fastfnet_err(err, n, "%s:%d: a NUL byte in the line (plain text: one example per line, without NUL)", name, ln);
+            break;
+        }
         if (r->n == cap) {
             cap = cap ? cap * 2 : 256;
             char **a = realloc(r->a, sizeof(char *) * cap), **l = a ? realloc(r->label, sizeof(char *) * cap) : NULL;

@@ -50,7 +50,7 @@ static const char *USAGE =
     "                         reused by later runs\n";
 
 static const char *INFO_HELP =
-    "usage: fastfnet info MODEL [--batch B] [--seq T]\n"
+    "usage: fastfnet info MODEL [--batch B] [--seq T] [--threads N]   (or --model MODEL)\n"
     "\n"
     "MODEL is a .safetensors file written by fastfnet or an HF directory (config.json +\n"
     "model.safetensors, e.g. google/fnet-base). Prints the config, parameters per part, and the\n"
@@ -97,10 +97,13 @@ static int parse_info_args(int argc, char **argv, const char **path, int *B, int
             return 1;
         } else if (is_flag(a, "--batch")) *B = (int)parse_long(a, need(argc, argv, &i), 1, 1 << 20);
         else if (is_flag(a, "--seq")) *T = (int)parse_long(a, need(argc, argv, &i), 1, 1 << 20);
-        else if (is_flag(a, "--model")) *path = need(argc, argv, &i);
         else if (is_flag(a, "--threads")) fastfnet_set_threads((int)parse_long(a, need(argc, argv, &i), 1, 1024));
-        else if (a[0] == '-') fastfnet_die("info: unknown option '%s' (see fastfnet info --help)", a);
-        else *path = a;
+        else if (a[0] == '-' && !is_flag(a, "--model")) fastfnet_die("info: unknown option '%s' (see fastfnet info --help)", a);
+        else {
+            const char *p = a[0] == '-' ? need(argc, argv, &i) : a;
+            if (*path) fastfnet_die("info: one model at a time ('%s' and '%s' given)", *path, p);
+            *path = p;
+        }
     }
     return 0;
 }
@@ -205,7 +208,9 @@ static int *read_ids(const char *path, const fastfnet_config *c, int *outB, int 
     size_t lcap = 1024;
     char *line = NULL;
     size_t lsz = 0;
-    while (fastfnet_read_line(f, &line, &lsz, NULL) != -1) {
+    long got;
+    while ((got = fastfnet_read_line(f, &line, &lsz, NULL)) != -1) {
+        if (strlen(line) != (size_t)got) fastfnet_die("%s:%d: a NUL byte in the line (ids are space-separated text)", path, lines + 1);
         int len = parse_id_line(path, lines + 1, line, c, &vals, &n, &cap);
         if (len == 0) fastfnet_die("%s:%d: empty line (every line must hold a sequence)", path, lines + 1);
         if (len > c->max_position)
@@ -511,7 +516,7 @@ static const char *TOK_USAGE =
  * last line without one counts). */
 static void tok_encode_lines(fastfnet_tokenizer *tk, const char *text, size_t len) {
     size_t cap = 1024;
-    int32_t *ids = malloc(sizeof(int32_t) * cap);
+    int32_t *ids = fastfnet_xmalloc(sizeof(int32_t) * cap);
     for (size_t p = 0; p < len;) {
         const char *nl = memchr(text + p, '\n', len - p);
         size_t e = nl ? (size_t)(nl - text) : len;
@@ -531,12 +536,13 @@ static void tok_encode_lines(fastfnet_tokenizer *tk, const char *text, size_t le
 
 static void tok_decode_lines(fastfnet_tokenizer *tk, char *text, size_t len, const char *name) {
     size_t ic = 1024;
-    int32_t *ids = malloc(sizeof(int32_t) * ic);
+    int32_t *ids = fastfnet_xmalloc(sizeof(int32_t) * ic);
     int line = 0, V = fastfnet_tok_vocab_size(tk);
     for (char *p = text; p < text + len;) {
         char *nl = memchr(p, '\n', (size_t)(text + len - p)), *stop = nl ? nl : text + len;
         *stop = 0;
         line++;
+        if (strlen(p) != (size_t)(stop - p)) fastfnet_die("%s:%d: a NUL byte in the line (decode reads space-separated ids as text)", name, line);
         size_t n = 0;
         for (char *q = p, *end;;) {
             while (*q == ' ' || *q == '\t' || *q == '\r') q++;
@@ -552,7 +558,8 @@ static void tok_decode_lines(fastfnet_tokenizer *tk, char *text, size_t len, con
             q = end;
         }
         size_t need = fastfnet_tok_decode(tk, ids, n, NULL, 0);
-        char *o = malloc(need + 1);
+        if (need == FASTFNET_TOK_ERROR) fastfnet_die("%s:%d: the tokenizer could not decode the ids (out of memory, or the SentencePiece library failed)", name, line);
+        char *o = fastfnet_xmalloc(need + 1);
         fastfnet_tok_decode(tk, ids, n, o, need + 1);
         fwrite(o, 1, need, stdout);
         putchar('\n');
@@ -560,6 +567,34 @@ static void tok_decode_lines(fastfnet_tokenizer *tk, char *text, size_t len, con
         p = stop + 1;
     }
     free(ids);
+}
+
+/* The tokenizer command's input: --input FILE or standard input, whole. */
+static char *tok_input(const char *input, size_t *len) {
+    char err[1024];
+    char *text = input ? fastfnet_read_file(input, len, (size_t)1 << 34, err, sizeof err)
+                       : fastfnet_read_stream(stdin, "stdin", len, (size_t)1 << 34, err, sizeof err);
+    if (!text) fastfnet_die("%s", err);
+    return text;
+}
+
+/* tokenizer train: --kind and --out are checked before the input is read (it may be a terminal's stdin). */
+static void tok_train(const char *kind, const char *input, const char *out, int vocab, int minf) {
+    if (!out) fastfnet_die("tokenizer train: --out FILE is required");
+    fastfnet_tok_kind k = !strcmp(kind, "bpe") ? FASTFNET_TOK_BPE : !strcmp(kind, "word") ? FASTFNET_TOK_WORD
+                   : !strcmp(kind, "unigram") ? FASTFNET_TOK_SPM : (fastfnet_tok_kind)-1;
+    if ((int)k < 0) fastfnet_die("--kind: '%s' must be bpe, word or unigram", kind);
+    char err[1024];
+    size_t len = 0;
+    char *text = tok_input(input, &len);
+    double t0 = fastfnet_now();
+    fastfnet_tokenizer *tk = fastfnet_tok_train(k, text, len, vocab, minf, err, sizeof err);
+    if (!tk) fastfnet_die("%s", err);
+    if (fastfnet_tok_save(tk, out, err, sizeof err)) fastfnet_die("%s", err);
+    fprintf(stderr, "trained a %s tokenizer of %d tokens on %zu bytes in %.2f s; wrote %s\n", kind, fastfnet_tok_vocab_size(tk), len,
+            fastfnet_now() - t0, out);
+    fastfnet_tok_free(tk);
+    free(text);
 }
 
 static int cmd_tokenizer(int argc, char **argv) {
@@ -570,40 +605,32 @@ static int cmd_tokenizer(int argc, char **argv) {
         }
         fastfnet_die("tokenizer: say train, encode or decode (see fastfnet tokenizer --help)");
     }
-    const char *kind = "bpe", *input = NULL, *out = NULL, *tokf = "byte";
-    int vocab = 4000, minf = 2;
-    opt_def t[] = {{"kind", OPT_STR, &kind, "train: bpe | word | unigram (SentencePiece)"},
+    const char *kind = NULL, *input = NULL, *out = NULL, *tokf = NULL; /* NULL / -1: not given */
+    int vocab = -1, minf = -1;
+    opt_def t[] = {{"kind", OPT_STR, &kind, "train: bpe | word | unigram (SentencePiece) (default bpe)"},
                    {"input", OPT_STR, &input, "input file (default stdin)"},
-                   {"vocab-size", OPT_INT, &vocab, "train: vocabulary size"},
-                   {"min-freq", OPT_INT, &minf, "train: minimum pair/word frequency"},
+                   {"vocab-size", OPT_INT, &vocab, "train: vocabulary size (default 4000)"},
+                   {"min-freq", OPT_INT, &minf, "train: minimum pair/word frequency (default 2)"},
                    {"out", OPT_STR, &out, "train: tokenizer.json (unigram: a .model file) to write"},
-                   {"tokenizer", OPT_STR, &tokf, "encode/decode: tokenizer.json, a SentencePiece .model, or byte"},
+                   {"tokenizer", OPT_STR, &tokf, "encode/decode: tokenizer.json, a SentencePiece .model, or byte (default byte)"},
                    {NULL, 0, NULL, NULL}};
     cli_parse(t, argc - 1, argv + 1, TOK_USAGE, NULL, 0);
-    char err[1024];
-    size_t len = 0;
-    char *text = input ? fastfnet_read_file(input, &len, (size_t)1 << 34, err, sizeof err)
-                       : fastfnet_read_stream(stdin, "stdin", &len, (size_t)1 << 34, err, sizeof err);
-    if (!text) fastfnet_die("%s", err);
     if (!strcmp(argv[1], "train")) {
-        if (!out) fastfnet_die("tokenizer train: --out FILE is required");
-        fastfnet_tok_kind k = !strcmp(kind, "bpe") ? FASTFNET_TOK_BPE : !strcmp(kind, "word") ? FASTFNET_TOK_WORD
-                       : !strcmp(kind, "unigram") ? FASTFNET_TOK_SPM : (fastfnet_tok_kind)-1;
-        if ((int)k < 0) fastfnet_die("--kind: '%s' must be bpe, word or unigram", kind);
-        double t0 = fastfnet_now();
-        fastfnet_tokenizer *tk = fastfnet_tok_train(k, text, len, vocab, minf, err, sizeof err);
-        if (!tk) fastfnet_die("%s", err);
-        if (fastfnet_tok_save(tk, out, err, sizeof err)) fastfnet_die("%s", err);
-        fprintf(stderr, "trained a %s tokenizer of %d tokens on %zu bytes in %.2f s; wrote %s\n", kind, fastfnet_tok_vocab_size(tk), len,
-                fastfnet_now() - t0, out);
-        fastfnet_tok_free(tk);
-    } else {
-        fastfnet_tokenizer *tk = !strcmp(tokf, "byte") ? fastfnet_tok_byte() : fastfnet_tok_load(tokf, err, sizeof err);
-        if (!tk) fastfnet_die("%s", err);
-        if (!strcmp(argv[1], "encode")) tok_encode_lines(tk, text, len);
-        else tok_decode_lines(tk, text, len, input ? input : "stdin");
-        fastfnet_tok_free(tk);
+        if (tokf) fastfnet_die("tokenizer train: --tokenizer is for encode and decode; train writes the tokenizer to --out");
+        tok_train(kind ? kind : "bpe", input, out, vocab < 0 ? 4000 : vocab, minf < 0 ? 2 : minf);
+        return 0;
     }
+    if (kind || out || vocab >= 0 || minf >= 0)
+        fastfnet_die("tokenizer %s: --kind, --vocab-size, --min-freq and --out are train's options; %s writes to standard output "
+                     "(redirect it: > FILE)", argv[1], argv[1]);
+    char err[1024];
+    fastfnet_tokenizer *tk = !tokf || !strcmp(tokf, "byte") ? fastfnet_tok_byte() : fastfnet_tok_load(tokf, err, sizeof err);
+    if (!tk) fastfnet_die("%s", tokf ? err : "the byte tokenizer: out of memory");
+    size_t len = 0;
+    char *text = tok_input(input, &len);
+    if (!strcmp(argv[1], "encode")) tok_encode_lines(tk, text, len);
+    else tok_decode_lines(tk, text, len, input ? input : "stdin");
+    fastfnet_tok_free(tk);
     free(text);
     return 0;
 }
