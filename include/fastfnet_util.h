@@ -106,6 +106,9 @@ FASTFNET_API int fastfnet_st_write(const char *path, const fastfnet_st_out *t, i
 /* ---------- files, errors, RNG, clock ---------- */
 /* Read a whole file into a NUL-terminated buffer (free with free()); NULL with a message naming the file
  * when it cannot be read or is larger than max_bytes. */
+/* fopen(path, "rb") for reading input, refusing a directory (which opens, then fails to read); NULL with a
+ * message naming path. */
+FASTFNET_API FILE *fastfnet_open_input(const char *path, char *err, size_t errlen);
 FASTFNET_API char *fastfnet_read_file(const char *path, size_t *len, size_t max_bytes, char *err, size_t errlen);
 /* The same from an open stream (standard input, a pipe); path names it in messages. f stays open. */
 FASTFNET_API char *fastfnet_read_stream(FILE *f, const char *path, size_t *len, size_t max_bytes, char *err, size_t errlen);

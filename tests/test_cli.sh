@@ -135,4 +135,9 @@ printf '5 6\0 7 x\n' >nul.txt
 expect_fail "embed: a NUL byte in the ids" "nul.txt:1: a NUL byte in the line" "$FF" embed --model f.safetensors --ids nul.txt --out nul.safetensors
 expect_fail "tokenizer decode: a NUL byte" "nul.txt:1: a NUL byte in the line" "$FF" tokenizer decode --input nul.txt
 
+mkdir -p adir
+expect_fail "embed: a directory as --ids" "adir: is a directory; give a file" "$FF" embed --model f.safetensors --ids adir --out adir.safetensors
+expect_fail "tokenizer encode: a directory as --input" "adir: is a directory; give a file" "$FF" tokenizer encode --input adir
+expect_fail "tokenizer: a stray argument points to tokenizer --help" "unexpected argument 'hello.txt' \(see tokenizer --help\)" "$FF" tokenizer encode hello.txt
+
 finish

@@ -142,6 +142,22 @@ head -5 t_train.jsonl >five.jsonl && cp five.jsonl five.json
 printf 'three\0four\nfive\n' >nul.txt && printf 'small\tthree\0four\n' >nul.tsv
 expect_fail "predict: a NUL byte in a line" "nul.txt:1: a NUL byte in the line" "$FF" predict --model full --input nul.txt
 expect_fail "eval: a NUL byte in a TSV line" "nul.tsv:1: a NUL byte in the line" "$FF" eval --model full --input nul.tsv
+expect_fail "eval: --data image with a model of 48 tokens" "full reads 48 tokens, --data image needs 785 .*evaluate a model trained on it" \
+    "$FF" eval --model full --data image --data-dir "$DATA"
+mkdir -p adir
+expect_fail "eval: a directory as --input" "adir: is a directory; give a file" "$FF" eval --model full --input adir
+expect_fail "predict: a directory as --input" "adir: is a directory; give a file" "$FF" predict --model full --input adir
+expect_fail "train: a directory as --train" "adir: is a directory; give a file" "$FF" train --train adir --steps 1 --out adir-run
+rm -rf badlab2 && cp -r full badlab2 && /usr/bin/python3 - "$ROOT/tests" badlab2/model.safetensors <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import torch_twin as tt
+t, meta = tt.st_read(sys.argv[2])
+meta["fastfnet_labels"] = '{"a": 1}'
+tt.st_write(sys.argv[2], t, meta)
+PY
+expect_fail "predict: a label map that is not a list names the file and key" "badlab2/model.safetensors: fastfnet_labels: .*list" \
+    "$FF" predict --model badlab2 --input notes.txt
 # --out through a symbolic link writes its target (the link stays); a FIFO or device is written in place
 echo old >ptarget.jsonl && ln -sf ptarget.jsonl plink.jsonl
 "$FF" predict --model full --input five.jsonl --out plink.jsonl 2>/dev/null && [ -L plink.jsonl ] && cmp -s p1.jsonl ptarget.jsonl &&

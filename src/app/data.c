@@ -124,8 +124,8 @@ static int rec_parse_tsv(rec_reader *rd, const char *line) {
 
 int fastfnet_records_read(fastfnet_records *r, const char *path, int pair, int need_label, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
-    FILE *f = fopen(path, "r");
-    if (!f) return fastfnet_err(err, errlen, "%s: cannot open (%s)", path, strerror(errno));
+    FILE *f = fastfnet_open_input(path, err, errlen);
+    if (!f) return -1;
     size_t pl = strlen(path);
     int jsonl = (pl > 6 && !strcmp(path + pl - 6, ".jsonl")) || (pl > 5 && !strcmp(path + pl - 5, ".json"));
     rec_reader rd = {.r = r, .path = path, .pair = pair, .need_label = need_label, .err = err, .errlen = errlen};

@@ -961,7 +961,8 @@ static fastfnet_model *load_trained(const char *dir, run_data *d, char *task, si
     d->max_len = ml ? atoi(ml) : fastfnet_model_config(m)->max_position;
     if (d->max_len < 1 || d->max_len > fastfnet_model_config(m)->max_position) d->max_len = fastfnet_model_config(m)->max_position;
     int rc = 0;
-    if (lj && fastfnet_labels_from_json(&d->labels, lj, err, n)) rc = -1;
+    char why[512];
+    if (lj && fastfnet_labels_from_json(&d->labels, lj, why, sizeof why)) rc = fastfnet_err(err, n, "%s: fastfnet_labels: %s", p, why);
     const fastfnet_config *c = fastfnet_model_config(m);
     if (!rc && lj && (c->heads & FASTFNET_HEAD_CLS) && d->labels.n != c->num_labels) /* predict reads num_labels per row */
         rc = fastfnet_err(err, n, "%s: its fastfnet_labels names %d labels but the classifier has %d (num_labels): the file is damaged or was "
@@ -1763,6 +1764,16 @@ static int untrained(const char *model, char *err, size_t n) {
                         "(fastfnet train --init-from %s ...)", model, model);
 }
 
+/* What eval cannot do with this model: one never trained, or a built-in image set longer than the model reads
+ * (the data's own advice, --max-len, does not apply: the length is the model's). */
+static int eval_refusal(const char *model, const char *task, const char *data, int max_len, char *err, size_t n) {
+    if (!*task) return untrained(model, err, n);
+    int need = !data ? 0 : !strcmp(data, "image") ? 785 : !strcmp(data, "pathfinder") ? 1025 : 0;
+    if (need && max_len < need)
+        return fastfnet_err(err, n, "%s reads %d tokens, --data %s needs %d (pixels + [CLS]): evaluate a model trained on it", model, max_len, data, need);
+    return 0;
+}
+
 /* The data set eval reads: the split given by --data/--train, read as the "train" file of prepare_data with
  * the model's own tokenizer and labels (an unknown label is then an error naming its line). */
 static const fastfnet_dataset *eval_split(run_data *d, const fastfnet_train_opts *o, const fastfnet_train_opts *oo) {
@@ -1782,9 +1793,9 @@ int fastfnet_eval_run(const char *model_dir, const fastfnet_train_opts *o, fastf
     memset(&d, 0, sizeof d);
     fastfnet_model *m = load_trained(model_dir, &meta, task, sizeof task, err, n);
     if (!m) return -1;
-    if (!*task) {
+    if (eval_refusal(model_dir, task, o->data, meta.max_len, err, n)) {
         fastfnet_model_free(m), fastfnet_labels_free(&meta.labels), fastfnet_tok_free(meta.tok);
-        return untrained(model_dir, err, n);
+        return -1;
     }
     fastfnet_train_opts oo = *o;
     oo.task = o->task ? o->task : task;
@@ -1855,8 +1866,8 @@ static int read_predict_input(fastfnet_records *r, const char **input, int pair,
     if (!from_stdin && records)
         return fastfnet_records_read(r, *input, pair, 0, err, n);
     if (pair) return fastfnet_err(err, n, "%s: a pair model needs --input FILE.jsonl or FILE.tsv with two texts per example", *input);
-    FILE *f = from_stdin ? stdin : fopen(*input, "r");
-    if (!f) return fastfnet_err(err, n, "%s: cannot open (%s)", *input, strerror(errno));
+    FILE *f = from_stdin ? stdin : fastfnet_open_input(*input, err, n);
+    if (!f) return -1;
     int rc = read_lines(r, f, *input, err, n);
     if (!from_stdin) fclose(f);
     return rc;

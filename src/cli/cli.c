@@ -199,8 +199,9 @@ static int parse_id_line(const char *path, int line_no, char *line, const fastfn
 
 /* Parse an ids file: one sequence per line, space-separated ids; pads to the longest line. */
 static int *read_ids(const char *path, const fastfnet_config *c, int *outB, int *outT) {
-    FILE *f = fopen(path, "r");
-    if (!f) fastfnet_die("%s: cannot open (%s)", path, strerror(errno));
+    char err[1024];
+    FILE *f = fastfnet_open_input(path, err, sizeof err);
+    if (!f) fastfnet_die("%s", err);
     size_t cap = 1024, n = 0;
     int *vals = fastfnet_xmalloc(cap * sizeof(int));
     int lines = 0, maxT = 0;
@@ -614,7 +615,10 @@ static int cmd_tokenizer(int argc, char **argv) {
                    {"out", OPT_STR, &out, "train: tokenizer.json (unigram: a .model file) to write"},
                    {"tokenizer", OPT_STR, &tokf, "encode/decode: tokenizer.json, a SentencePiece .model, or byte (default byte)"},
                    {NULL, 0, NULL, NULL}};
+    char *sub = argv[1];
+    argv[1] = (char *)"tokenizer"; /* messages say "see tokenizer --help" */
     cli_parse(t, argc - 1, argv + 1, TOK_USAGE, NULL, 0);
+    argv[1] = sub;
     if (!strcmp(argv[1], "train")) {
         if (tokf) fastfnet_die("tokenizer train: --tokenizer is for encode and decode; train writes the tokenizer to --out");
         tok_train(kind ? kind : "bpe", input, out, vocab < 0 ? 4000 : vocab, minf < 0 ? 2 : minf);

@@ -32,12 +32,20 @@ void *fastfnet_calloc(size_t bytes) {
 
 void fastfnet_free(void *p) { free(p); }
 
-char *fastfnet_read_file(const char *path, size_t *len, size_t max_bytes, char *err, size_t errlen) {
+FILE *fastfnet_open_input(const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
-    if (!f) {
-        fastfnet_err(err, errlen, "%s: cannot open (%s)", path, strerror(errno));
-        return NULL;
+    struct stat sb;
+    if (!f) fastfnet_err(err, errlen, "%s: cannot open (%s)", path, strerror(errno));
+    else if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(f), f = NULL;
+        fastfnet_err(err, errlen, "%s: is a directory; give a file", path);
     }
+    return f;
+}
+
+char *fastfnet_read_file(const char *path, size_t *len, size_t max_bytes, char *err, size_t errlen) {
+    FILE *f = fastfnet_open_input(path, err, errlen);
+    if (!f) return NULL;
     char *buf = fastfnet_read_stream(f, path, len, max_bytes, err, errlen);
     fclose(f);
     return buf;
