@@ -9,10 +9,12 @@ import json
 import os
 import pickle
 import random
+import signal
 import struct
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 
@@ -301,6 +303,22 @@ def test_train():
         except fastfnet.Error:
             pass
         raises("Trainer.weights() after a failed setup", t.weights, "set the trainer up first")
+    # Ctrl-C during a run without a callback: it stops after the current step with a checkpoint and raises
+    # KeyboardInterrupt (it waited for the whole run; with a callback, ctypes could drop it inside the callback)
+    for name, cb in (("without a callback", None), ("with a callback", lambda p: False)):
+        out = "py_sigint_%d" % (cb is None)
+        timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
+        t0, got = time.time(), None
+        try:
+            fastfnet.train(callback=cb, out=out, **dict(opts, steps=100000, log_every=1000))
+        except KeyboardInterrupt as e:
+            got = e
+        timer.cancel()
+        ck = os.path.join(out, "checkpoints", "LATEST")
+        check("Ctrl-C %s: KeyboardInterrupt after %.1f s, checkpoint %s" % (name, time.time() - t0, open(ck).read().strip() if os.path.isfile(ck) else "missing"),
+              got is not None and "resume=" in str(got) and os.path.isfile(ck))
+    check("the SIGINT handler is Python's default again after a run", signal.getsignal(signal.SIGINT) is signal.default_int_handler)
     raises("an unknown training option", lambda: fastfnet.Trainer(bogus_flag=1, out="x"), "bogus-flag")
     raises("a bad option value", lambda: fastfnet.Trainer(steps="many", out="x", train="t_train.jsonl"), "steps")
     raises("a missing training file", lambda: fastfnet.train(train="nothere.jsonl", out="x2", steps=1), "nothere.jsonl")

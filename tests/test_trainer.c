@@ -6,6 +6,7 @@
 #include "check.h"
 #include "fastfnet_train.h"
 #include <limits.h>
+#include <omp.h>
 #include <unistd.h>
 
 #define STEPS 12
@@ -206,6 +207,17 @@ static void test_bad_input(void) {
     fastfnet_trainer_free(t);
 }
 
+/* --threads is the run's: after the trainer is freed the process has the thread count it had before (a
+ * Python program's later embed calls ran on one thread after a threads=1 run) */
+static void test_threads_restored(void) {
+    fastfnet_set_threads(3);
+    char err[256];
+    fastfnet_trainer *t = new_trainer("threads", NULL, err, sizeof err); /* the base options have --threads 1 */
+    int during = omp_get_max_threads();
+    fastfnet_trainer_free(t);
+    check(t && during == 1 && omp_get_max_threads() == 3, "--threads 1 during the run (%d), the 3 before it after (%d)", during, omp_get_max_threads());
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || !realpath(argv[1], g_tool)) {
         fprintf(stderr, "usage: test_trainer BUILD/fastfnet\n");
@@ -218,6 +230,7 @@ int main(int argc, char **argv) {
     test_callback_stops();
     test_resume_in_place();
     test_bad_input();
+    test_threads_restored();
     if (!getenv("KEEP")) check_tmpdir_remove();
     return check_summary();
 }

@@ -1,6 +1,7 @@
 """trainer.py: training through libfastfnet_train's trainer object, with exactly the options of
 `fastfnet train` (steps=100 is --steps 100, init_from="dir" is --init-from dir, nsp=True is --nsp)."""
 import ctypes
+import signal
 import threading
 
 from ._lib import TRAIN_CALLBACK, Error, Owned, Progress, errbuf, fail, trainer_lib
@@ -86,19 +87,30 @@ class Trainer(Owned):
         """The whole run, final save included. callback(progress: dict) is called after every optimizer step;
         a true return value stops the run (a checkpoint is saved first). An exception in the callback stops the
         run the same way and is raised again here."""
-        raised = []
+        raised, interrupted = [], []
 
         def hook(p, user):
+            if interrupted:  # Ctrl-C: stop after this step (checkpoint saved), then raise KeyboardInterrupt
+                return 1
             try:
-                return 1 if callback(_progress(p.contents)) else 0
+                return 1 if callback and callback(_progress(p.contents)) else 0
             except BaseException as e:  # KeyboardInterrupt too: stop cleanly, then raise it
                 raised.append(e)
                 return 1
 
-        cb = TRAIN_CALLBACK(hook) if callback else TRAIN_CALLBACK()
-        self._call(self._tl.fastfnet_trainer_run, cb, None)
+        # SIGINT while C code runs would wait for the whole run (and could arrive inside the ctypes callback,
+        # where Python drops it): in the main thread, a handler that only notes it; the hook then stops the run
+        main = threading.current_thread() is threading.main_thread()
+        old = signal.signal(signal.SIGINT, lambda *a: interrupted.append(1)) if main else None
+        try:
+            self._call(self._tl.fastfnet_trainer_run, TRAIN_CALLBACK(hook), None)
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, old)
         if raised:
             raise raised[0]
+        if interrupted:
+            raise KeyboardInterrupt("training interrupted: checkpoint saved, continue with resume=%r" % self.out)
 
     def weights(self):
         """The model's parameters now, by HF name, as float32 numpy copies."""

@@ -11,6 +11,7 @@
 #include "model_dir.h"
 #include "record.h"
 #include <dirent.h>
+#include <omp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -1158,7 +1159,7 @@ struct fastfnet_trainer {
     fastfnet_train_opts o;
     opt_strings strs;          /* the strings the options point into */
     char *opts_json;
-    int threads;
+    int threads, threads_before; /* --threads, and the process's count before setup (restored by free) */
     logger lg;
     int ready;                 /* setup begun (the process group joined) */
     int ok;                    /* setup completed: the run can step */
@@ -1234,6 +1235,7 @@ void fastfnet_trainer_free(fastfnet_trainer *t) {
     free(t->opts_json);
     opt_strings_free(&t->strs);
     if (t->ready) fastfnet_dist_finalize();
+    if (t->threads_before > 0) fastfnet_set_threads(t->threads_before); /* a library call leaves the process as it was */
     free(t);
 }
 
@@ -1452,7 +1454,7 @@ int fastfnet_trainer_setup(fastfnet_trainer *t, char *err, size_t n) {
     t->rank = fastfnet_dist_rank(), t->nproc = fastfnet_dist_size();
     t->lg.lead = t->rank == 0;
     t->zero = t->o.zero && t->nproc > 1;
-    if (t->threads > 0) fastfnet_set_threads(t->threads);
+    if (t->threads > 0) t->threads_before = omp_get_max_threads(), fastfnet_set_threads(t->threads);
     say(&t->lg, "fastfnet train: options %s", t->opts_json);
     resume_point rp;
     memset(&rp, 0, sizeof rp);
