@@ -158,6 +158,9 @@ tt.st_write(sys.argv[2], t, meta)
 PY
 expect_fail "predict: a label map that is not a list names the file and key" "badlab2/model.safetensors: fastfnet_labels: .*list" \
     "$FF" predict --model badlab2 --input notes.txt
+printf 'tiny text\n' >short.txt
+expect_fail "mlm: a corpus too short for one example names the file" "short.txt: the corpus \(10 tokens\) is too small for examples of 16 tokens" \
+    "$FF" train --task mlm --train short.txt --max-len 16 --steps 1 --out short-run
 # --out through a symbolic link writes its target (the link stays); a FIFO or device is written in place
 echo old >ptarget.jsonl && ln -sf ptarget.jsonl plink.jsonl
 "$FF" predict --model full --input five.jsonl --out plink.jsonl 2>/dev/null && [ -L plink.jsonl ] && cmp -s p1.jsonl ptarget.jsonl &&

@@ -448,8 +448,9 @@ static int read_mlm_text(const data_files *f, const fastfnet_train_opts *o, char
     return 0;
 }
 
-/* Pre-training examples of split (0 train, 1 valid) from text. */
-static int encode_pretrain(run_data *d, const fastfnet_train_opts *o, const char *text, size_t len, int split, char *err, size_t n) {
+/* Pre-training examples of split (0 train, 1 valid) from text (name: its file or corpus, for messages). */
+static int encode_pretrain(run_data *d, const fastfnet_train_opts *o, const char *name, const char *text, size_t len, int split, char *err,
+                           size_t n) {
     size_t cap = len + 16;
     int32_t *ids = malloc(sizeof(int32_t) * cap);
     size_t m = ids ? fastfnet_tok_encode(d->tok, text, len, ids, cap) : 0;
@@ -465,9 +466,11 @@ static int encode_pretrain(run_data *d, const fastfnet_train_opts *o, const char
     }
     if (ids && m == FASTFNET_TOK_ERROR) free(ids), ids = NULL;
     if (!ids) return fastfnet_err(err, n, "out of memory encoding %zu bytes of text", len);
-    int rc = fastfnet_dataset_pretrain(split ? &d->valid : &d->train, ids, m, d->max_len, o->nsp, (uint64_t)o->seed + split, &d->mlm, err, n);
+    char why[512];
+    int rc = fastfnet_dataset_pretrain(split ? &d->valid : &d->train, ids, m, d->max_len, o->nsp, (uint64_t)o->seed + split, &d->mlm, why,
+                                       sizeof why);
     free(ids);
-    return rc;
+    return rc ? fastfnet_err(err, n, "%s: %s", name, why) : 0;
 }
 
 /* MLM (and NSP): the text as token streams cut into examples; validation held out when no file gives it. */
@@ -476,8 +479,9 @@ static int prepare_mlm(run_data *d, const fastfnet_train_opts *o, const data_fil
     char *text, *vtext;
     if (read_mlm_text(f, o, &text, &len, &vtext, &vlen, err, n)) return -1;
     int rc = make_tokenizer(d, o, given_tok, tokenizer_kind(o, 0), text, len, 2, err, n);
-    if (!rc) rc = encode_pretrain(d, o, text, len, 0, err, n);
-    if (!rc && vtext) rc = encode_pretrain(d, o, vtext, vlen, 1, err, n);
+    const char *tname = o->data ? "the pre-training corpus" : f->tr;
+    if (!rc) rc = encode_pretrain(d, o, tname, text, len, 0, err, n);
+    if (!rc && vtext) rc = encode_pretrain(d, o, o->data ? "the corpus's validation text" : f->va, vtext, vlen, 1, err, n);
     free(text), free(vtext);
     if (rc) return -1;
     if (d->valid.n == 0 && split_valid(&d->train, &d->valid, o->valid_frac, (uint64_t)o->seed)) return fastfnet_err(err, n, "out of memory");

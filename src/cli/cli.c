@@ -475,9 +475,10 @@ static int cmd_eval(int argc, char **argv) {
 static const char *PREDICT_USAGE =
     "usage: fastfnet predict --model DIR [--input FILE|-] [--out FILE] [--batch N]\n"
     "\n"
-    "One JSON line per example: {\"line\": N, \"label\": ..., \"probs\": {label: p, ...}}. FILE is .jsonl or .tsv\n"
-    "(labels optional) or plain text with one example per line; without --input (or with -) plain text is read\n"
-    "from standard input. The tokenizer, length and label map are the model's. Options:\n";
+    "One JSON line per example: {\"line\": N, \"label\": ..., \"probs\": {label: p, ...}}. FILE is .jsonl (the label\n"
+    "may be left out), .tsv (label<TAB>text; the label may be empty) or plain text with one example per line;\n"
+    "without --input (or with -) plain text is read from standard input. The tokenizer, length and label map\n"
+    "are the model's. Options:\n";
 
 static int cmd_predict(int argc, char **argv) {
     const char *model = NULL, *input = NULL, *out = NULL;
