@@ -279,7 +279,7 @@ static void test_spam_fake(void) {
     mkdir(tpath("sp/data/ham/dir.txt"), 0755);
     write_text(tpath("sp/data/file_list.json"), "[\"ham/00.txt\", \"ham/dir.txt\"]");
     rc = fastfnet_records_spam(&r[0], &r[1], &r[2], tpath("sp"), err, sizeof err);
-    check(rc == -1 && strstr(err, "dir.txt: read error") && !strstr(err, "missing") && one_line(err),
+    check(rc == -1 && strstr(err, "dir.txt: is a directory") && !strstr(err, "missing") && one_line(err),
           "a message that cannot be read is not called missing: %s", err);
 }
 
