@@ -305,6 +305,7 @@ def test_train():
         raises("Trainer.weights() after a failed setup", t.weights, "set the trainer up first")
     # Ctrl-C during a run without a callback: it stops after the current step with a checkpoint and raises
     # KeyboardInterrupt (it waited for the whole run; with a callback, ctypes could drop it inside the callback)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own (CI may start us with SIGINT ignored)
     for name, cb in (("without a callback", None), ("with a callback", lambda p: False)):
         out = "py_sigint_%d" % (cb is None)
         timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
@@ -319,6 +320,10 @@ def test_train():
         check("Ctrl-C %s: KeyboardInterrupt after %.1f s, checkpoint %s" % (name, time.time() - t0, open(ck).read().strip() if os.path.isfile(ck) else "missing"),
               got is not None and "resume=" in str(got) and os.path.isfile(ck))
     check("the SIGINT handler is Python's default again after a run", signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    fastfnet.train(out="py_sigign", **opts)
+    check("an ignored SIGINT stays ignored through a run", signal.getsignal(signal.SIGINT) is signal.SIG_IGN)
+    signal.signal(signal.SIGINT, before)
     raises("an unknown training option", lambda: fastfnet.Trainer(bogus_flag=1, out="x"), "bogus-flag")
     raises("a bad option value", lambda: fastfnet.Trainer(steps="many", out="x", train="t_train.jsonl"), "steps")
     raises("a missing training file", lambda: fastfnet.train(train="nothere.jsonl", out="x2", steps=1), "nothere.jsonl")

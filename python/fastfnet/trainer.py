@@ -99,8 +99,10 @@ class Trainer(Owned):
                 return 1
 
         # SIGINT while C code runs would wait for the whole run (and could arrive inside the ctypes callback,
-        # where Python drops it): in the main thread, a handler that only notes it; the hook then stops the run
-        main = threading.current_thread() is threading.main_thread()
+        # where Python drops it): in the main thread, a handler that only notes it; the hook then stops the run.
+        # Only where Ctrl-C means KeyboardInterrupt: an ignored SIGINT (nohup, a background job) or the
+        # program's own handler is left alone.
+        main = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler
         old = signal.signal(signal.SIGINT, lambda *a: interrupted.append(1)) if main else None
         try:
             self._call(self._tl.fastfnet_trainer_run, TRAIN_CALLBACK(hook), None)
