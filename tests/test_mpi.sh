@@ -175,4 +175,12 @@ mpi2 "$FF" train "${CLS[@]}" --batch 1 --out tiny >/dev/null 2>tiny.err
 rc=$?
 [ "$rc" -ne 0 ] && grep -q "smaller than the 2 processes" tiny.err && [ ! -e tiny/model.safetensors ] &&
     ok "--batch 1 on 2 processes: $(grep -m1 'smaller than' tiny.err)" || bad "--batch 1 on 2 processes: rc $rc, $(tail -2 tiny.err)"
+# the library under mpirun: a second trainer in one process is refused with a message (MPI cannot start twice; it
+# aborted the job with "MPI_Init_thread called after MPI_FINALIZE")
+mpi2 "$ROOT/$BUILD/test_trainer" "$FF" --mpi-twice >twice.log 2>&1
+trc=$?
+[ "$trc" -eq 0 ] && [ "$(grep -c '^PASS a second trainer in the process is refused: MPI: .*started twice' twice.log)" -eq 2 ] &&
+    ok "a second trainer in one mpirun process is refused on both ranks: $(grep -m1 '^PASS a second' twice.log | cut -d: -f2-)" ||
+    bad "a second trainer under mpirun: rc $trc, $(grep -E '^(PASS|FAIL)|MPI_' twice.log | head -4)"
+
 finish

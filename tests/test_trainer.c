@@ -218,6 +218,19 @@ static void test_threads_restored(void) {
     check(t && during == 1 && omp_get_max_threads() == 3, "--threads 1 during the run (%d), the 3 before it after (%d)", during, omp_get_max_threads());
 }
 
+/* Under mpirun (test_mpi.sh): a second trainer in the same process is refused with a message, not an MPI abort
+ * (MPI cannot be initialised again after the first trainer's MPI_Finalize). */
+static int mpi_twice(void) {
+    char err[512];
+    fastfnet_trainer *t = new_trainer("mpi1", NULL, err, sizeof err);
+    check(t != NULL, "the first trainer under mpirun sets up: %s", t ? "ok" : err);
+    fastfnet_trainer_free(t);
+    t = new_trainer("mpi2", NULL, err, sizeof err);
+    check(!t && strstr(err, "MPI cannot be started twice"), "a second trainer in the process is refused: %s", t ? "it set up" : err);
+    fastfnet_trainer_free(t);
+    return check_summary();
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || !realpath(argv[1], g_tool)) {
         fprintf(stderr, "usage: test_trainer BUILD/fastfnet\n");
@@ -225,6 +238,7 @@ int main(int argc, char **argv) {
     }
     if (!check_tmpdir("fastfnet-trainer-") || chdir(g_check_dir)) return 2;
     write_data();
+    if (argc > 2 && !strcmp(argv[2], "--mpi-twice")) return mpi_twice(); /* each rank in its own directory */
     test_cli_reference();
     test_steps_equal_cli();
     test_callback_stops();

@@ -9,7 +9,7 @@
 #include "fastfnet_util.h"
 #include <stdlib.h>
 
-static int g_rank = 0, g_size = 1, g_inited = 0;
+static int g_rank = 0, g_size = 1, g_inited = 0, g_finalized = 0;
 static double g_comm = 0.0, g_wait = 0.0;
 static int *g_counts, *g_displs; /* per-rank block counts and offsets of the last buffer size */
 static double *g_sums;            /* 64 doubles per rank: fastfnet_dist_sum_f64's gather */
@@ -19,6 +19,9 @@ int fastfnet_dist_init(int *argc, char ***argv, char *err, size_t errlen) {
     if (!fastfnet_dist_launched_size()) return 0; /* not under a launcher: one process, no MPI */
     int provided;
     if (g_inited) return 0;
+    if (g_finalized) /* MPI allows one initialisation per process; MPI_Init after MPI_Finalize aborts the job */
+        return fastfnet_err(err, errlen, "MPI: this process has run a trainer under mpirun already and MPI cannot be started twice; "
+                            "run each training in its own process");
     if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
         snprintf(err, errlen, "MPI_Init failed");
         return -1;
@@ -40,7 +43,7 @@ void fastfnet_dist_finalize(void) {
     free(g_displs);
     free(g_sums);
     g_counts = g_displs = NULL, g_sums = NULL;
-    g_inited = 0;
+    g_inited = 0, g_finalized = 1;
 }
 
 int fastfnet_dist_rank(void) { return g_rank; }
