@@ -5,14 +5,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int write_text(const char *path, const char *text, char *err, size_t n) {
-    FILE *f = fopen(path, "w");
-    if (!f) return fastfnet_err(err, n, "%s: cannot write (%s)", path, strerror(errno));
-    int bad = fputs(text, f) < 0 || fputc('\n', f) < 0;
-    if (fclose(f) || bad) return fastfnet_err(err, n, "%s: write failed", path);
-    return 0;
-}
-
 int fastfnet_record_open(fastfnet_record *r, const char *dir, const fastfnet_model *m, const char *options_json, char *err, size_t n) {
     char p[4200];
     memset(r, 0, sizeof *r);
@@ -21,7 +13,8 @@ int fastfnet_record_open(fastfnet_record *r, const char *dir, const fastfnet_mod
     if (stat(dir, &sb) || !S_ISDIR(sb.st_mode)) return fastfnet_err(err, n, "--record %s: not a directory", dir);
     if (fastfnet_path(r->path, sizeof r->path, err, n, "%s/steps.bin", dir)) return -1;
     if (fastfnet_path(p, sizeof p, err, n, "%s/init.safetensors", dir) || fastfnet_model_save(m, p, err, n)) return -1;
-    if (fastfnet_path(p, sizeof p, err, n, "%s/options.json", dir) || write_text(p, options_json ? options_json : "{}", err, n)) return -1;
+    const char *opts = options_json ? options_json : "{}";
+    if (fastfnet_path(p, sizeof p, err, n, "%s/options.json", dir) || fastfnet_write_file_atomic(p, opts, strlen(opts), err, n)) return -1;
     if (!(r->f = fopen(r->path, "wb"))) return fastfnet_err(err, n, "%s: cannot write (%s)", r->path, strerror(errno));
     return 0;
 }
