@@ -122,12 +122,17 @@ static int rec_parse_tsv(rec_reader *rd, const char *line) {
     return 0;
 }
 
+int fastfnet_records_format(const char *path) {
+    size_t pl = strlen(path);
+    if ((pl > 6 && !strcmp(path + pl - 6, ".jsonl")) || (pl > 5 && !strcmp(path + pl - 5, ".json"))) return 1;
+    return pl > 4 && !strcmp(path + pl - 4, ".tsv") ? 0 : -1;
+}
+
 int fastfnet_records_read(fastfnet_records *r, const char *path, int pair, int need_label, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     FILE *f = fastfnet_open_input(path, err, errlen);
     if (!f) return -1;
-    size_t pl = strlen(path);
-    int jsonl = (pl > 6 && !strcmp(path + pl - 6, ".jsonl")) || (pl > 5 && !strcmp(path + pl - 5, ".json"));
+    int jsonl = fastfnet_records_format(path) == 1;
     rec_reader rd = {.r = r, .path = path, .pair = pair, .need_label = need_label, .err = err, .errlen = errlen};
     char *line = NULL;
     size_t lsz = 0;

@@ -17,6 +17,8 @@ typedef struct {
  * label<TAB>text_a<TAB>text_b); the format is chosen by the extension (.jsonl/.json vs anything else).
  * need_label: a record without a label is an error. Errors name the file and line. */
 int fastfnet_records_read(fastfnet_records *r, const char *path, int pair, int need_label, char *err, size_t errlen);
+/* How fastfnet_records_read reads path, by its name: 1 JSONL (.jsonl, .json), 0 TSV (.tsv), -1 neither. */
+int fastfnet_records_format(const char *path);
 void fastfnet_records_free(fastfnet_records *r);
 
 /* Label names <-> ids. Built from training records sorted by name, so the map does not depend on file

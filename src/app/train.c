@@ -309,11 +309,13 @@ typedef struct {
     int is_text, is_sotu, is_listops; /* is_text, is_sotu: a built-in set with its own valid and test splits */
 } data_files;
 
+enum { IMAGE_LEN = 785, PATHFINDER_LEN = 1025 }; /* [CLS] + 28 x 28 and 32 x 32 pixel tokens */
+
 /* Fashion-MNIST: 784 pixel tokens + [CLS], ten named classes, the byte tokenizer. */
 static int prepare_image(run_data *d, const fastfnet_train_opts *o, fastfnet_tokenizer *given_tok, char *err, size_t n) {
     if (d->task != TASK_CLASSIFY) return fastfnet_err(err, n, "--data image is a classify task");
-    d->max_len = o->max_len ? o->max_len : 785;
-    if (d->max_len < 785) return fastfnet_err(err, n, "--data image needs --max-len >= 785 (784 pixels + [CLS])");
+    d->max_len = o->max_len ? o->max_len : IMAGE_LEN;
+    if (d->max_len < IMAGE_LEN) return fastfnet_err(err, n, "--data image needs --max-len >= 785 (784 pixels + [CLS])");
     char a[4200], b[4200];
     snprintf(a, sizeof a, "%s/fashion-mnist/train-images-idx3-ubyte", o->data_dir);
     snprintf(b, sizeof b, "%s/fashion-mnist/train-labels-idx1-ubyte", o->data_dir);
@@ -354,8 +356,8 @@ static int prepare_pathfinder(run_data *d, const fastfnet_train_opts *o, fastfne
     int level = fastfnet_pathfinder_level(o->difficulty);
     if (level < 0) return fastfnet_err(err, n, "--difficulty: '%s' must be easy, medium or hard", o->difficulty ? o->difficulty : "");
     if (d->task != TASK_CLASSIFY) return fastfnet_err(err, n, "--data pathfinder is a classify task");
-    d->max_len = o->max_len ? o->max_len : 1025;
-    if (d->max_len < 1025) return fastfnet_err(err, n, "--data pathfinder needs --max-len >= 1025 (32 x 32 pixels + [CLS])");
+    d->max_len = o->max_len ? o->max_len : PATHFINDER_LEN;
+    if (d->max_len < PATHFINDER_LEN) return fastfnet_err(err, n, "--data pathfinder needs --max-len >= 1025 (32 x 32 pixels + [CLS])");
     char dir[4100], a[4200], b[4200];
     if (fastfnet_path(dir, sizeof dir, err, n, "%s/pathfinder-%s", o->data_dir, fastfnet_pathfinder_levels[level])) return -1;
     int lead = fastfnet_dist_rank() == 0;
@@ -1774,7 +1776,7 @@ static int untrained(const char *model, char *err, size_t n) {
  * (the data's own advice, --max-len, does not apply: the length is the model's). */
 static int eval_refusal(const char *model, const char *task, const char *data, int max_len, char *err, size_t n) {
     if (!*task) return untrained(model, err, n);
-    int need = !data ? 0 : !strcmp(data, "image") ? 785 : !strcmp(data, "pathfinder") ? 1025 : 0;
+    int need = !data ? 0 : !strcmp(data, "image") ? IMAGE_LEN : !strcmp(data, "pathfinder") ? PATHFINDER_LEN : 0;
     if (need && max_len < need)
         return fastfnet_err(err, n, "%s reads %d tokens, --data %s needs %d (pixels + [CLS]): evaluate a model trained on it", model, max_len, data, need);
     return 0;
@@ -1866,10 +1868,7 @@ static int read_lines(fastfnet_records *r, FILE *f, const char *name, char *err,
 static int read_predict_input(fastfnet_records *r, const char **input, int pair, char *err, size_t n) {
     int from_stdin = !*input || !strcmp(*input, "-");
     if (from_stdin) *input = "stdin";
-    size_t il = strlen(*input);
-    int records = (il > 6 && !strcmp(*input + il - 6, ".jsonl")) || (il > 5 && !strcmp(*input + il - 5, ".json")) ||
-                  (il > 4 && !strcmp(*input + il - 4, ".tsv")); /* data.c's rule: .json is JSONL too */
-    if (!from_stdin && records)
+    if (!from_stdin && fastfnet_records_format(*input) >= 0)
         return fastfnet_records_read(r, *input, pair, 0, err, n);
     if (pair) return fastfnet_err(err, n, "%s: a pair model needs --input FILE.jsonl or FILE.tsv with two texts per example", *input);
     FILE *f = from_stdin ? stdin : fastfnet_open_input(*input, err, n);
