@@ -111,7 +111,7 @@ acc=$("$FF" eval --model full --train t_test.tsv 2>/dev/null | json_field accura
 /usr/bin/python3 -c "import sys; sys.exit(0 if float('${acc:-0}') >= 0.9 else 1)" && ok "number-word task learned: eval accuracy $acc >= 0.9" || bad "number-word accuracy $acc"
 
 # damaged or unusual models and inputs for eval and predict
-edit_model() { # SRC DST what: a copy of SRC/ as DST/ with model.safetensors edited (labels8 | nan)
+edit_model() { # SRC DST what: a copy of SRC/ as DST/ with model.safetensors edited (labels8 | nan | maxlen=VALUE)
     rm -rf "$2" && cp -r "$1" "$2" && /usr/bin/python3 - "$ROOT/tests" "$2/model.safetensors" "$3" <<'PY'
 import json, sys
 sys.path.insert(0, sys.argv[1])
@@ -119,6 +119,8 @@ import torch_twin as tt
 t, meta = tt.st_read(sys.argv[2])
 if sys.argv[3] == "labels8":
     meta["fastfnet_labels"] = json.dumps([f"l{i}" for i in range(8)])
+elif sys.argv[3].startswith("maxlen="):
+    meta["fastfnet_max_len"] = sys.argv[3][7:]
 else:
     t["classifier.weight"] = t["classifier.weight"].copy(); t["classifier.weight"][0, 0] = float("nan")
 tt.st_write(sys.argv[2], t, meta)
@@ -127,6 +129,14 @@ PY
 edit_model full badlab labels8 && expect_fail "predict: a label list longer than the classifier (read past the logits)" \
     "names 8 labels but the classifier has 2" "$FF" predict --model badlab --input notes.txt
 expect_fail "eval: a label list longer than the classifier" "names 8 labels but the classifier has 2" "$FF" eval --model badlab --input t_test.tsv
+# a damaged length was silently replaced by max_position (a model of 48 tokens then read 64)
+for v in abc 0 48x 99999; do
+    edit_model full badlen "maxlen=$v" && expect_fail "predict: fastfnet_max_len '$v' is refused, naming the file" \
+        "badlen/model.safetensors: fastfnet_max_len '$v' is not a length in 1\.\.[0-9]* \(max_position\)" "$FF" predict --model badlen --input notes.txt
+done
+expect_fail "eval: a damaged fastfnet_max_len" "fastfnet_max_len '99999' is not a length" "$FF" eval --model badlen --input t_test.tsv
+expect_fail "eval: a --tokenizer-file that does not exist says so (it said: contradicts)" "tokenizer-file: nothere.json: cannot open" \
+    "$FF" eval --model full --input t_test.tsv --tokenizer-file nothere.json
 edit_model full nanw nan && cp pred.jsonl keep.jsonl
 expect_fail "predict: a NaN weight" "line 1: the model's output is not finite .*damaged" "$FF" predict --model nanw --input notes.txt --out keep.jsonl
 cmp -s pred.jsonl keep.jsonl && ok "predict: the refused run left --out as it was" || bad "predict on a NaN model changed --out"

@@ -2,6 +2,7 @@
  * tokenizer fits the model, and config.json with the fields HF needs to load a classifier. */
 #include "model_dir.h"
 #include "fastfnet_util.h"
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -95,6 +96,17 @@ int fastfnet_dir_config_json(const fastfnet_config *c, const fastfnet_labels *la
     return (int)(pos + (size_t)k);
 }
 
+int fastfnet_dir_max_len(const char *ml, const fastfnet_config *c, const char *path, int *out, char *err, size_t errlen) {
+    if (!ml) return *out = c->max_position, 0;
+    char *end;
+    errno = 0;
+    long v = strtol(ml, &end, 10);
+    if (errno || end == ml || *end || v < 1 || v > c->max_position)
+        return fastfnet_err(err, errlen, "%s: fastfnet_max_len '%.32s' is not a length in 1..%d (max_position): the file is damaged or was "
+                            "edited; retrain or restore it", path, ml, c->max_position);
+    return *out = (int)v, 0;
+}
+
 int fastfnet_check_model_opts(const char *model_dir, const fastfnet_train_opts *o, char *err, size_t errlen) {
     char p[4200], msg[1024];
     snprintf(p, sizeof p, "%s/model.safetensors", model_dir);
@@ -104,7 +116,9 @@ int fastfnet_check_model_opts(const char *model_dir, const fastfnet_train_opts *
     const char *ml = fastfnet_st_meta(&f, "fastfnet_max_len"), *tk = fastfnet_st_meta(&f, "fastfnet_tokenizer");
     char kind[64], tp[4300];
     snprintf(kind, sizeof kind, "%s", tk ? tk : "");
-    int bad_len = o->max_len && ml && atoi(ml) != o->max_len;
+    char *end = NULL;
+    long mlv = ml ? strtol(ml, &end, 10) : 0; /* a malformed one is the loader's error (fastfnet_dir_max_len) */
+    int bad_len = o->max_len && ml && end != ml && !*end && mlv != o->max_len;
     if (bad_len)
         fastfnet_err(err, errlen, "--max-len %d contradicts the model's length %s (%s): the model's is used; omit --max-len", o->max_len, ml, p);
     fastfnet_st_close(&f);
@@ -119,6 +133,7 @@ int fastfnet_check_model_opts(const char *model_dir, const fastfnet_train_opts *
     if (o->tokenizer_file) {
         size_t na = 0, nb = 0; /* the same bytes (a copy of the model's file is fine) */
         char *a = fastfnet_read_file(o->tokenizer_file, &na, (size_t)1 << 30, msg, sizeof msg);
+        if (!a) return fastfnet_err(err, errlen, "--tokenizer-file: %s", msg);
         char *b = tp[0] ? fastfnet_read_file(tp, &nb, (size_t)1 << 30, msg, sizeof msg) : NULL;
         int same = a && b && na == nb && !memcmp(a, b, na);
         free(a), free(b);

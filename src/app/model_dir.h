@@ -21,6 +21,9 @@ int fastfnet_dir_check_tokenizer(const fastfnet_tokenizer *t, const char *tok_pa
  * and "label2id" from the label names (so HF builds the head with the right size and names). -1 if cap is
  * too small. */
 int fastfnet_dir_config_json(const fastfnet_config *c, const fastfnet_labels *labels, char *buf, size_t cap);
+/* The sequence length a trained model was made for: its fastfnet_max_len metadata (ml, NULL when absent: then
+ * max_position), which must be a whole number in 1..max_position. -1 with a message naming path otherwise. */
+int fastfnet_dir_max_len(const char *ml, const fastfnet_config *c, const char *path, int *out, char *err, size_t errlen);
 /* eval and predict take tokenizer, length and labels from the model: -1 with a message naming the flag when
  * o's max_len, tokenizer or tokenizer_file (those set) contradict the model in model_dir. */
 int fastfnet_check_model_opts(const char *model_dir, const fastfnet_train_opts *o, char *err, size_t errlen);

@@ -965,11 +965,9 @@ static fastfnet_model *load_trained(const char *dir, run_data *d, char *task, si
     const char *t = fastfnet_st_meta(&f, "fastfnet_task"), *ml = fastfnet_st_meta(&f, "fastfnet_max_len");
     const char *tk = fastfnet_st_meta(&f, "fastfnet_tokenizer"), *lj = fastfnet_st_meta(&f, "fastfnet_labels");
     snprintf(task, tcap, "%s", t ? t : "");
-    d->max_len = ml ? atoi(ml) : fastfnet_model_config(m)->max_position;
-    if (d->max_len < 1 || d->max_len > fastfnet_model_config(m)->max_position) d->max_len = fastfnet_model_config(m)->max_position;
-    int rc = 0;
+    int rc = fastfnet_dir_max_len(ml, fastfnet_model_config(m), p, &d->max_len, err, n);
     char why[512];
-    if (lj && fastfnet_labels_from_json(&d->labels, lj, why, sizeof why)) rc = fastfnet_err(err, n, "%s: fastfnet_labels: %s", p, why);
+    if (!rc && lj && fastfnet_labels_from_json(&d->labels, lj, why, sizeof why)) rc = fastfnet_err(err, n, "%s: fastfnet_labels: %s", p, why);
     const fastfnet_config *c = fastfnet_model_config(m);
     if (!rc && lj && (c->heads & FASTFNET_HEAD_CLS) && d->labels.n != c->num_labels) /* predict reads num_labels per row */
         rc = fastfnet_err(err, n, "%s: its fastfnet_labels names %d labels but the classifier has %d (num_labels): the file is damaged or was "
