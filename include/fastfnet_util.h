@@ -113,8 +113,9 @@ FASTFNET_API char *fastfnet_read_file(const char *path, size_t *len, size_t max_
 /* The same from an open stream (standard input, a pipe); path names it in messages. f stays open. */
 FASTFNET_API char *fastfnet_read_stream(FILE *f, const char *path, size_t *len, size_t max_bytes, char *err, size_t errlen);
 /* The next line of f into *line (grown as needed, free() it), without its "\n", "\r\n" or any trailing
- * "\r"s; its length, or -1 at the end of the file. newline (may be NULL): whether the line ended in "\n"
- * (0 for a last line cut short). The one line reader of data files, metrics and plain-text input. */
+ * "\r"s; its length, -1 at the end of the file, or -2 when reading failed (an I/O error, or out of memory for a
+ * huge line; errno says which), so that a failure is not taken for the end. newline (may be NULL): whether the
+ * line ended in "\n" (0 for a last line cut short). The one line reader of data files, metrics and plain-text input. */
 FASTFNET_API long fastfnet_read_line(FILE *f, char **line, size_t *cap, int *newline);
 /* Format a path into buf[cap]; a path that does not fit is an error naming its start, never silently cut.
  * 0 ok, -1 with a message. */

@@ -158,6 +158,10 @@ mkdir -p adir
 expect_fail "eval: a directory as --input" "adir: is a directory; give a file" "$FF" eval --model full --input adir
 expect_fail "predict: a directory as --input" "adir: is a directory; give a file" "$FF" predict --model full --input adir
 expect_fail "train: a directory as --train" "adir: is a directory; give a file" "$FF" train --train adir --steps 1 --out adir-run
+# a read error (EIO: /proc/self/mem at offset 0) was taken for the end of the file: "no records", or the records so far
+expect_fail "train: a read error is not the end of the file" "/proc/self/mem: reading failed after line 0 \(Input/output error\)" \
+    "$FF" train --train /proc/self/mem --steps 1 --out eio-run
+expect_fail "predict: a read error on plain text" "/proc/self/mem: reading failed after line 0" "$FF" predict --model full --input /proc/self/mem
 rm -rf badlab2 && cp -r full badlab2 && /usr/bin/python3 - "$ROOT/tests" badlab2/model.safetensors <<'PY'
 import sys
 sys.path.insert(0, sys.argv[1])

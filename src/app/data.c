@@ -138,7 +138,7 @@ int fastfnet_records_read(fastfnet_records *r, const char *path, int pair, int n
     size_t lsz = 0;
     long got;
     int rc = 0;
-    while ((got = fastfnet_read_line(f, &line, &lsz, NULL)) != -1) {
+    while ((got = fastfnet_read_line(f, &line, &lsz, NULL)) >= 0) {
         rd.lineno++;
         if (got == 0) continue; /* blank lines are allowed, e.g. a trailing one */
         if (memchr(line, 0, (size_t)got)) {
@@ -148,6 +148,7 @@ int fastfnet_records_read(fastfnet_records *r, const char *path, int pair, int n
         rc = jsonl ? rec_parse_json(&rd, line, (size_t)got) : rec_parse_tsv(&rd, line);
         if (rc) break;
     }
+    if (!rc && got == -2) rc = fastfnet_err(err, errlen, "%s: reading failed after line %d (%s)", path, rd.lineno, strerror(errno));
     free(line);
     fclose(f);
     if (rc) {

@@ -162,7 +162,7 @@ static int read_run(const char *path, run *r, fastfnet_plot_stats *st, char *err
     size_t cap = 0;
     long len, lineno = 0;
     int rc = 0, terminated;
-    while ((len = fastfnet_read_line(fp, &line, &cap, &terminated)) != -1) {
+    while ((len = fastfnet_read_line(fp, &line, &cap, &terminated)) >= 0) {
         lineno++;
         size_t n = (size_t)len, b = 0;
         while (b < n && (line[b] == ' ' || line[b] == '\t' || line[b] == '\r')) b++;
@@ -190,7 +190,7 @@ static int read_run(const char *path, run *r, fastfnet_plot_stats *st, char *err
         fastfnet_json_free(j);
         if (rc) break;
     }
-    if (!rc && ferror(fp)) rc = fastfnet_err(err, errlen, "%s: read error: %s", path, strerror(errno));
+    if (!rc && len == -2) rc = fastfnet_err(err, errlen, "%s: reading failed after line %ld (%s)", path, lineno, strerror(errno));
     free(line);
     fclose(fp);
     if (!rc && !r->label && !(r->label = label_from_path(path)))

@@ -1837,7 +1837,7 @@ static int read_lines(fastfnet_records *r, FILE *f, const char *name, char *err,
     char *line = NULL;
     size_t lsz = 0;
     long got;
-    while (!rc && (got = fastfnet_read_line(f, &line, &lsz, NULL)) != -1) {
+    while (!rc && (got = fastfnet_read_line(f, &line, &lsz, NULL)) >= 0) {
         ln++;
         if (memchr(line, 0, (size_t)got)) {
             rc = fastfnet_err(err, n, "%s:%d: a NUL byte in the line (plain text: one example per line, without NUL)", name, ln);
@@ -1855,6 +1855,7 @@ static int read_lines(fastfnet_records *r, FILE *f, const char *name, char *err,
         if (!rc && !(r->a[r->n] = strdup(line))) rc = fastfnet_err(err, n, "%s: out of memory at line %d", name, ln);
         if (!rc) r->label[r->n] = NULL, r->line[r->n] = ln, r->n++;
     }
+    if (!rc && got == -2) rc = fastfnet_err(err, n, "%s: reading failed after line %d (%s)", name, ln, strerror(errno));
     free(line);
     if (!rc && r->n == 0) rc = fastfnet_err(err, n, "%s: no examples (plain text: one example per line)", name);
     if (rc) fastfnet_records_free(r);

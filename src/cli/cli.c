@@ -210,7 +210,7 @@ static int *read_ids(const char *path, const fastfnet_config *c, int *outB, int 
     char *line = NULL;
     size_t lsz = 0;
     long got;
-    while ((got = fastfnet_read_line(f, &line, &lsz, NULL)) != -1) {
+    while ((got = fastfnet_read_line(f, &line, &lsz, NULL)) >= 0) {
         if (strlen(line) != (size_t)got) fastfnet_die("%s:%d: a NUL byte in the line (ids are space-separated text)", path, lines + 1);
         int len = parse_id_line(path, lines + 1, line, c, &vals, &n, &cap);
         if (len == 0) fastfnet_die("%s:%d: empty line (every line must hold a sequence)", path, lines + 1);
@@ -221,6 +221,7 @@ static int *read_ids(const char *path, const fastfnet_config *c, int *outB, int 
         lens[lines++] = len;
         if (len > maxT) maxT = len;
     }
+    if (got == -2) fastfnet_die("%s: reading failed after line %d (%s)", path, lines, strerror(errno));
     free(line);
     fclose(f);
     if (lines == 0) fastfnet_die("%s: no sequences", path);

@@ -52,8 +52,9 @@ char *fastfnet_read_file(const char *path, size_t *len, size_t max_bytes, char *
 }
 
 long fastfnet_read_line(FILE *f, char **line, size_t *cap, int *newline) {
+    errno = 0;
     ssize_t got = getline(line, cap, f);
-    if (got < 0) return -1;
+    if (got < 0) return ferror(f) || errno ? -2 : -1; /* getline sets errno (ENOMEM, EIO) only when it fails */
     if (newline) *newline = got > 0 && (*line)[got - 1] == '\n';
     while (got > 0 && ((*line)[got - 1] == '\n' || (*line)[got - 1] == '\r')) (*line)[--got] = 0;
     return (long)got;
