@@ -179,7 +179,7 @@ expect_fail "mlm: a corpus too short for one example names the file" "short.txt:
 echo old >ptarget.jsonl && ln -sf ptarget.jsonl plink.jsonl
 "$FF" predict --model full --input five.jsonl --out plink.jsonl 2>/dev/null && [ -L plink.jsonl ] && cmp -s p1.jsonl ptarget.jsonl &&
     ok "predict --out a symbolic link: its target holds the predictions, the link stays a link" || bad "predict --out link: $(ls -l plink.jsonl)"
-mkfifo pfifo && { cat pfifo >fifo.jsonl & }
+mkfifo pfifo && { timeout 60 cat pfifo >fifo.jsonl & } # a bounded reader: a predict that fails before opening it must not hang the suite
 "$FF" predict --model full --input five.jsonl --out pfifo 2>/dev/null; frc=$?
 wait
 [ "$frc" -eq 0 ] && [ -p pfifo ] && cmp -s p1.jsonl fifo.jsonl && ok "predict --out a FIFO: written through it, the FIFO stays" ||
@@ -320,6 +320,61 @@ expect_fail "IDX image count 0xFFFFFFFF" "train-images-idx3-ubyte" "$FF" train -
 cp fake/fashion-mnist/t10k-images-idx3-ubyte fake/fashion-mnist/train-images-idx3-ubyte
 cp fake/fashion-mnist/t10k-labels-idx1-ubyte fake/fashion-mnist/train-labels-idx1-ubyte
 expect_fail "IDX rows x cols past 32 bits" "train-images-idx3-ubyte" "$FF" train --data image --data-dir fake --steps 1 --out x7
+# IDX files of the wrong shape, an empty one, and labels outside the set's classes (they were cut, padded or taken)
+idx() { # DIR PREFIX N SIDE LABEL_MOD: N images of SIDE x SIDE pixels, labels i % LABEL_MOD
+    /usr/bin/python3 -c "
+import struct, sys
+d, p, n, s, m = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
+open(f'{d}/{p}-images-idx3-ubyte', 'wb').write(struct.pack('>IIII', 0x803, n, s, s) + bytes(n * s * s))
+open(f'{d}/{p}-labels-idx1-ubyte', 'wb').write(struct.pack('>II', 0x801, n) + bytes(i % m for i in range(n)))" "$@"
+}
+mkdir -p shape/fashion-mnist shape/pathfinder-easy
+idx shape/fashion-mnist train 50 32 10 && idx shape/fashion-mnist t10k 20 28 10
+expect_fail "image: 32 x 32 pixels in Fashion-MNIST's place are refused (they were cut to 784)" \
+    "train-images-idx3-ubyte: images of 32 x 32 pixels, but this data set's are 28 x 28" "$FF" train --data image --data-dir shape --steps 1 --force --out x7
+idx shape/fashion-mnist train 0 28 10
+expect_fail "image: an IDX file of 0 images" "train-images-idx3-ubyte: holds no images" "$FF" train --data image --data-dir shape --steps 1 --force --out x7
+for sp in train valid test; do idx shape/pathfinder-easy $sp 20 28 2; done
+expect_fail "pathfinder: 28 x 28 images are refused" "pathfinder-easy/train-images-idx3-ubyte: images of 28 x 28 pixels, but this data set's are 32 x 32" \
+    "$FF" train --data pathfinder --data-dir shape --steps 1 --force --out x7
+for sp in train valid test; do idx shape/pathfinder-easy $sp 20 32 10; done
+expect_fail "pathfinder: a label 2..9 names its file" "pathfinder-easy/train-labels-idx1-ubyte: label 2 of image 2 is outside 0..1" \
+    "$FF" train --data pathfinder --data-dir shape --steps 1 --force --out x7
+idx shape/pathfinder-easy train 20 32 2 && idx shape/pathfinder-easy valid 20 32 2 && idx shape/pathfinder-easy test 0 32 2
+expect_fail "pathfinder: an empty test split (it evaluated 0 examples: accuracy 0)" "test-images-idx3-ubyte: holds no images" \
+    "$FF" train --data pathfinder --data-dir shape --steps 1 --force --out x7
+# --eval-limit with --data image: a seeded subset of validation and of test, as documented (it cut test to its
+# first N and left validation whole)
+idx shape/fashion-mnist train 200 28 10 && idx shape/fashion-mnist t10k 100 28 10
+"$FF" train --data image --data-dir shape --eval-limit 5 --hidden 16 --layers 1 --intermediate 32 --threads 1 --batch 4 --steps 1 \
+    --out evl >/dev/null 2>evl.log && grep -q '180 train / 5 valid' evl.log && ok "image --eval-limit 5 limits validation too: $(grep -o '[0-9]* train / [0-9]* valid[^,]*' evl.log)" ||
+    bad "image --eval-limit: $(grep -o '[0-9]* train / [0-9]* valid.*' evl.log)"
+# --valid-frac is a fraction, and a held-out split needs two examples (1.5 read past the examples)
+for v in 1.5 0 -0.5 1; do
+    expect_fail "--valid-frac $v is refused" "valid-frac: $v must be above 0 and below 1" "$FF" train --train t_train.jsonl --valid-frac "$v" --steps 1 --force --out x7
+done
+idx shape/fashion-mnist train 1 28 10
+expect_fail "one training image: too few to hold out a validation split" "train-images-idx3-ubyte: 1 example, too few to hold out a validation split" \
+    "$FF" train --data image --data-dir shape --steps 1 --force --out x7
+# --test that does not exist is an error (the run went on without test figures); MLM refuses --test (it was ignored)
+expect_fail "a --test file that does not exist" "nothere.tsv: cannot open" "$FF" train --train t_train.jsonl --test nothere.tsv --max-len 8 --steps 1 --force --out x7
+expect_fail "MLM with --test" "test: MLM is measured on the validation text" "$FF" train --task mlm --train notes.txt --test notes.txt --steps 1 --force --out x7
+expect_fail "--task mlm --data listops" "data listops is a classify task" "$FF" train --task mlm --data listops --data-dir shape --steps 1 --force --out x7
+[ -d shape/listops ] && bad "--task mlm --data listops generated ListOps" || ok "--task mlm --data listops generated nothing"
+# a JSON \u0000 cut a label or text: "spam\u0000x" became "spam"
+printf '{"label": "ham", "text": "a"}\n{"label": "spam\\u0000x", "text": "b"}\n' >nul.jsonl
+expect_fail "a \\u0000 in a JSON label" 'nul.jsonl:2: "label" holds a NUL character' "$FF" train --train nul.jsonl --steps 1 --force --out x7
+printf '{"label": "ham", "text": "a\\u0000b"}\n' >nul2.jsonl
+expect_fail "a \\u0000 in a JSON text" 'nul2.jsonl:1: "text" holds a NUL character' "$FF" predict --model full --input nul2.jsonl
+# a UTF-8 byte-order mark made the first label a class of its own ("\ufeffpos")
+printf '\xef\xbb\xbfpos\tgood movie\nneg\tbad movie\npos\tgreat\nneg\tawful\n' >bom.tsv
+"$FF" train --train bom.tsv --max-len 16 --hidden 16 --layers 1 --intermediate 32 --threads 1 --steps 1 --out bomrun >/dev/null 2>&1 &&
+    grep -q '"id2label": {"0": "neg", "1": "pos"}' bomrun/config.json && ok "a byte-order mark is not part of the first label" ||
+    bad "BOM: $(grep -o '"id2label[^}]*}' bomrun/config.json)"
+# --limit keeps the whole training file's label set (a small subset missed classes that validation has)
+printf 'a\tone\na\ttwo\nb\tthree\nc\tfour\na\tfive\nb\tsix\nc\tseven\na\teight\n' >lim.tsv
+"$FF" train --train lim.tsv --valid lim.tsv --limit 2 --max-len 16 --hidden 16 --layers 1 --intermediate 32 --threads 1 --steps 1 --out limrun >/dev/null 2>lim.err &&
+    grep -q '"2": "c"' limrun/config.json && ok "--limit 2 keeps the labels a, b, c" || bad "--limit labels: $(tail -1 lim.err)"
 # a model evaluated or trained on data whose token ids or labels do not fit it: one line, nothing run
 "$FF" train --train t_train.jsonl --tokenizer word --max-len 785 --hidden 16 --layers 1 --intermediate 32 --threads 1 --batch 4 --steps 2 --out wordm >/dev/null 2>wordm.err || bad "word model: $(tail -1 wordm.err)"
 expect_fail "eval of a word model on images" "token id .*vocabulary" "$FF" eval --model wordm --data image --data-dir "$DATA" --eval-limit 20

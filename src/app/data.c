@@ -69,6 +69,15 @@ typedef struct {
     size_t errlen;
 } rec_reader;
 
+/* The first of keys whose string holds a NUL (JSON's \u0000), which the C strings of records would cut; NULL if none. */
+static const char *json_nul_field(const fastfnet_json *j, const char *const *keys, int n) {
+    for (int i = 0; i < n; i++) {
+        const fastfnet_json *v = fastfnet_json_get(j, keys[i]);
+        if (v && v->type == FASTFNET_JSON_STRING && strlen(v->str) != v->str_len) return keys[i];
+    }
+    return NULL;
+}
+
 /* One JSON line: {"text": ...} or {"text_a": ..., "text_b": ...}, and a "label". */
 static int rec_parse_json(rec_reader *rd, const char *line, size_t got) {
     const char *path = rd->path;
@@ -81,7 +90,11 @@ static int rec_parse_json(rec_reader *rd, const char *line, size_t got) {
     const char *a = fastfnet_json_get_str(j, pair ? "text_a" : "text");
     const char *b = pair ? fastfnet_json_get_str(j, "text_b") : NULL;
     char *label = json_label(j);
-    if (!a || (pair && !b)) {
+    static const char *const keys[] = {"text", "text_a", "text_b", "label"};
+    const char *nul = json_nul_field(j, keys, 4);
+    if (nul) {
+        rc = fastfnet_err(err, errlen, "%s:%d: \"%s\" holds a NUL character (\\u0000), which would cut it short: remove it", path, lineno, nul);
+    } else if (!a || (pair && !b)) {
         rc = fastfnet_err(err, errlen, "%s:%d: missing string field \"%s\"", path, lineno,
                      !a ? (pair ? "text_a" : "text") : "text_b");
     } else if (rd->need_label && (!label || !*label)) {
@@ -122,6 +135,12 @@ static int rec_parse_tsv(rec_reader *rd, const char *line) {
     return 0;
 }
 
+long fastfnet_drop_bom(char *line, long len) {
+    if (len < 3 || memcmp(line, "\xEF\xBB\xBF", 3)) return len;
+    memmove(line, line + 3, (size_t)len - 2); /* with the NUL */
+    return len - 3;
+}
+
 int fastfnet_records_format(const char *path) {
     size_t pl = strlen(path);
     if ((pl > 6 && !strcmp(path + pl - 6, ".jsonl")) || (pl > 5 && !strcmp(path + pl - 5, ".json"))) return 1;
@@ -139,7 +158,7 @@ int fastfnet_records_read(fastfnet_records *r, const char *path, int pair, int n
     long got;
     int rc = 0;
     while ((got = fastfnet_read_line(f, &line, &lsz, NULL)) >= 0) {
-        rd.lineno++;
+        if (++rd.lineno == 1) got = fastfnet_drop_bom(line, got);
         if (got == 0) continue; /* blank lines are allowed, e.g. a trailing one */
         if (memchr(line, 0, (size_t)got)) {
             rc = fastfnet_err(err, errlen, "%s:%d: a NUL byte in the line (text records are UTF-8 without NUL)", path, rd.lineno);
@@ -367,16 +386,19 @@ static long long bytes_left(FILE *f) {
 
 /* Reads both headers and checks them against each other and against the files' sizes; *count is the image
  * count and *px the pixels of one image. */
-static int idx_read_headers(FILE *fi, FILE *fl, const char *images, const char *labels_path, uint32_t *count, size_t *px,
+static int idx_read_headers(FILE *fi, FILE *fl, const char *images, const char *labels_path, int side, uint32_t *count, size_t *px,
                             char *err, size_t errlen) {
     uint32_t mi, ni, rows, cols, ml, nl;
     /* the product in 64 bits: two 32-bit sizes can wrap past the bound */
     if (read_be32(fi, &mi) || mi != 0x00000803 || read_be32(fi, &ni) || read_be32(fi, &rows) || read_be32(fi, &cols) ||
         rows == 0 || cols == 0 || (uint64_t)rows * cols > 65536)
         return fastfnet_err(err, errlen, "%s: not an IDX image file (magic 0x803, N x rows x cols ubyte)", images);
+    if (side && (rows != (uint32_t)side || cols != (uint32_t)side))
+        return fastfnet_err(err, errlen, "%s: images of %u x %u pixels, but this data set's are %d x %d", images, rows, cols, side, side);
     if (read_be32(fl, &ml) || ml != 0x00000801 || read_be32(fl, &nl))
         return fastfnet_err(err, errlen, "%s: not an IDX label file (magic 0x801)", labels_path);
     if (ni != nl) return fastfnet_err(err, errlen, "%s has %u images but %s has %u labels", images, ni, labels_path, nl);
+    if (ni == 0) return fastfnet_err(err, errlen, "%s: holds no images", images);
     /* the count is untrusted: it must fit an int and the files must hold that many, before anything is sized by it */
     long long img_left = bytes_left(fi), lab_left = bytes_left(fl);
     if (ni > INT32_MAX - 1 || img_left < 0 || (uint64_t)img_left < (uint64_t)ni * rows * cols)
@@ -407,7 +429,7 @@ static unsigned char *idx_alloc(fastfnet_dataset *d, int n, size_t px) {
 }
 
 /* The first d->n images and labels, each image an example [CLS] pixel... (ids shifted past the specials). */
-static int idx_read_examples(fastfnet_dataset *d, FILE *fi, FILE *fl, unsigned char *img, size_t px, uint32_t ni,
+static int idx_read_examples(fastfnet_dataset *d, FILE *fi, FILE *fl, unsigned char *img, size_t px, uint32_t ni, int classes,
                              const char *images, const char *labels_path, char *err, size_t errlen) {
     size_t L = px + 1;
     int n = d->n;
@@ -415,7 +437,7 @@ static int idx_read_examples(fastfnet_dataset *d, FILE *fi, FILE *fl, unsigned c
         unsigned char y;
         if (fread(img, 1, px, fi) != px || fread(&y, 1, 1, fl) != 1)
             return fastfnet_err(err, errlen, "%s: truncated at image %d of %u", images, i, ni);
-        if (y > 9) return fastfnet_err(err, errlen, "%s: label %u of image %d is outside 0..9", labels_path, y, i);
+        if (y >= classes) return fastfnet_err(err, errlen, "%s: label %u of image %d is outside 0..%d", labels_path, y, i, classes - 1);
         d->off[i] = (int64_t)(L * i);
         d->seg[i] = (int32_t)L;
         d->labels[i] = y;
@@ -427,7 +449,8 @@ static int idx_read_examples(fastfnet_dataset *d, FILE *fi, FILE *fl, unsigned c
     return 0;
 }
 
-int fastfnet_dataset_from_idx(fastfnet_dataset *d, const char *images, const char *labels_path, int limit, char *err, size_t errlen) {
+int fastfnet_dataset_from_idx(fastfnet_dataset *d, const char *images, const char *labels_path, int side, int classes, int limit,
+                              char *err, size_t errlen) {
     memset(d, 0, sizeof *d);
     FILE *fi = fopen(images, "rb"), *fl = fopen(labels_path, "rb");
     uint32_t ni = 0; /* set by idx_read_headers (zero only to quiet the compiler) */
@@ -437,14 +460,14 @@ int fastfnet_dataset_from_idx(fastfnet_dataset *d, const char *images, const cha
         fastfnet_err(err, errlen, "%s: cannot open (%s)", !fi ? images : labels_path, strerror(errno));
         goto done;
     }
-    if (idx_read_headers(fi, fl, images, labels_path, &ni, &px, err, errlen)) goto done;
+    if (idx_read_headers(fi, fl, images, labels_path, side, &ni, &px, err, errlen)) goto done;
     int n = limit > 0 && (uint32_t)limit < ni ? limit : (int)ni;
     unsigned char *img = idx_alloc(d, n, px);
     if (!img) {
         fastfnet_err(err, errlen, "%s: out of memory for %d images of %zu pixels", images, n, px);
         goto done;
     }
-    rc = idx_read_examples(d, fi, fl, img, px, ni, images, labels_path, err, errlen);
+    rc = idx_read_examples(d, fi, fl, img, px, ni, classes, images, labels_path, err, errlen);
     free(img);
     if (rc) fastfnet_dataset_free(d);
 done:

@@ -19,6 +19,9 @@ typedef struct {
 int fastfnet_records_read(fastfnet_records *r, const char *path, int pair, int need_label, char *err, size_t errlen);
 /* How fastfnet_records_read reads path, by its name: 1 JSONL (.jsonl, .json), 0 TSV (.tsv), -1 neither. */
 int fastfnet_records_format(const char *path);
+/* A file's first line without the UTF-8 byte-order mark some editors write (it would become part of the first
+ * label or text); the new length. */
+long fastfnet_drop_bom(char *line, long len);
 void fastfnet_records_free(fastfnet_records *r);
 
 /* Label names <-> ids. Built from training records sorted by name, so the map does not depend on file
@@ -49,9 +52,12 @@ void fastfnet_dataset_free(fastfnet_dataset *d);
  * labels == NULL leaves d->labels NULL. */
 int fastfnet_dataset_from_records(fastfnet_dataset *d, const fastfnet_records *r, const char *path, fastfnet_tokenizer *tok,
                              const fastfnet_labels *labels, int max_len, char *err, size_t errlen);
-/* IDX images (ubyte, N x rows x cols, optionally .gz not supported: pass the uncompressed file) and labels:
- * each image becomes [CLS] followed by one token per pixel (byte tokenizer ids: 5 + value). */
-int fastfnet_dataset_from_idx(fastfnet_dataset *d, const char *images, const char *labels_path, int limit, char *err, size_t errlen);
+/* IDX images (ubyte, N x rows x cols, N >= 1; .gz is not read: pass the uncompressed file) and labels: each
+ * image becomes [CLS] followed by one token per pixel (byte tokenizer ids: 5 + value). The set's shape: images of
+ * side x side pixels (side 0: any shape) and labels in 0..classes-1; others are refused naming the file. The
+ * first limit images (limit <= 0: all). */
+int fastfnet_dataset_from_idx(fastfnet_dataset *d, const char *images, const char *labels_path, int side, int classes, int limit,
+                              char *err, size_t errlen);
 /* The ids MLM examples are built from, taken from the tokenizer: [CLS], [SEP], [MASK], and which ids are
  * special (never masked, never drawn as a random replacement): those below first_regular and other[]. For
  * fastfnet's own kinds that is ids 0..4; a SentencePiece model names its own (unk, bos, eos, pad, ...). */

@@ -207,6 +207,12 @@ typedef struct {
     const logger *lg;
 } run_data;
 
+/* --eval-limit: a seeded random subset of the validation and of the test examples (each split its own seed). */
+static int eval_subsets(run_data *d, const fastfnet_train_opts *o) {
+    if (o->eval_limit <= 0) return 0;
+    return take_subset(&d->valid, o->eval_limit, (uint64_t)o->seed) || take_subset(&d->test, o->eval_limit, (uint64_t)o->seed + 1) ? -1 : 0;
+}
+
 static void run_data_free(run_data *d) {
     fastfnet_dataset_free(&d->train);
     fastfnet_dataset_free(&d->valid);
@@ -222,21 +228,26 @@ static int task_of(const char *t) {
     return -1;
 }
 
-/* Hold out the last valid_frac of a shuffled copy: deterministic from the seed. -1 when out of memory. */
-static int split_valid(fastfnet_dataset *train, fastfnet_dataset *valid, double frac, uint64_t seed) {
+/* Hold out the last valid_frac (0 < frac < 1, checked with the options) of a shuffled copy: deterministic from
+ * the seed; at least one example on each side. -1 with a message naming the data (name). */
+static int split_valid(fastfnet_dataset *train, fastfnet_dataset *valid, double frac, uint64_t seed, const char *name, char *err, size_t errlen) {
     int n = train->n, nv = (int)(n * frac);
+    if (n < 2)
+        return fastfnet_err(err, errlen, "%s: %d example%s, too few to hold out a validation split: give --valid FILE or more data", name, n,
+                            n == 1 ? "" : "s");
     if (nv < 1) nv = 1;
+    if (nv > n - 1) nv = n - 1;
     int *perm = malloc(sizeof(int) * (size_t)n);
     fastfnet_dataset shuf;
-    if (!perm) return -1;
+    if (!perm) return fastfnet_err(err, errlen, "%s: out of memory holding out the validation split", name);
     shuffled(perm, n, seed ^ 0x5EED5);
     int rc = dataset_gather(&shuf, train, perm, n); /* in permuted order, then sliced */
     free(perm);
-    if (rc) return -1;
+    if (rc) return fastfnet_err(err, errlen, "%s: out of memory holding out the validation split", name);
     fastfnet_dataset_free(train);
     rc = fastfnet_dataset_slice(valid, &shuf, n - nv, n) || fastfnet_dataset_slice(train, &shuf, 0, n - nv) ? -1 : 0;
     fastfnet_dataset_free(&shuf);
-    return rc;
+    return rc ? fastfnet_err(err, errlen, "%s: out of memory holding out the validation split", name) : 0;
 }
 
 static int load_records_ds(fastfnet_dataset *ds, const char *path, run_data *d, int need_label, char *err, size_t n) {
@@ -320,12 +331,14 @@ static int prepare_image(run_data *d, const fastfnet_train_opts *o, fastfnet_tok
     snprintf(a, sizeof a, "%s/fashion-mnist/train-images-idx3-ubyte", o->data_dir);
     snprintf(b, sizeof b, "%s/fashion-mnist/train-labels-idx1-ubyte", o->data_dir);
     if (!file_exists(a)) return fastfnet_err(err, n, "%s is missing: run scripts/fetch_data.sh first", a);
-    if (fastfnet_dataset_from_idx(&d->train, a, b, o->limit, err, n)) return -1;
+    if (fastfnet_dataset_from_idx(&d->train, a, b, 28, 10, o->limit, err, n)) return -1;
     snprintf(a, sizeof a, "%s/fashion-mnist/t10k-images-idx3-ubyte", o->data_dir);
     snprintf(b, sizeof b, "%s/fashion-mnist/t10k-labels-idx1-ubyte", o->data_dir);
-    if (fastfnet_dataset_from_idx(&d->test, a, b, o->eval_limit, err, n)) return -1;
+    if (fastfnet_dataset_from_idx(&d->test, a, b, 28, 10, 0, err, n)) return -1;
     d->have_test = 1;
-    if (split_valid(&d->train, &d->valid, o->valid_frac, (uint64_t)o->seed)) return fastfnet_err(err, n, "%s: out of memory", a);
+    snprintf(a, sizeof a, "%s/fashion-mnist/train-images-idx3-ubyte", o->data_dir);
+    if (split_valid(&d->train, &d->valid, o->valid_frac, (uint64_t)o->seed, a, err, n)) return -1;
+    if (eval_subsets(d, o)) return fastfnet_err(err, n, "out of memory taking --eval-limit examples");
     d->tok = given_tok ? given_tok : fastfnet_tok_byte();
     fastfnet_labels named = {10, (char **)FASHION};
     return copy_labels(&d->labels, &named) ? fastfnet_err(err, n, "out of memory") : 0;
@@ -367,11 +380,10 @@ static int prepare_pathfinder(run_data *d, const fastfnet_train_opts *o, fastfne
     for (int i = 0; i < 3; i++)
         if (fastfnet_path(a, sizeof a, err, n, "%s/%s-images-idx3-ubyte", dir, PF_SPLITS[i]) ||
             fastfnet_path(b, sizeof b, err, n, "%s/%s-labels-idx1-ubyte", dir, PF_SPLITS[i]) ||
-            fastfnet_dataset_from_idx(ds[i], a, b, i == 0 ? o->limit : 0, err, n))
+            fastfnet_dataset_from_idx(ds[i], a, b, 32, 2, i == 0 ? o->limit : 0, err, n))
             return -1;
     d->have_test = 1;
-    if (o->eval_limit > 0 && (take_subset(&d->valid, o->eval_limit, (uint64_t)o->seed) || take_subset(&d->test, o->eval_limit, (uint64_t)o->seed + 1)))
-        return fastfnet_err(err, n, "out of memory taking --eval-limit examples");
+    if (eval_subsets(d, o)) return fastfnet_err(err, n, "out of memory taking --eval-limit examples");
     d->tok = given_tok ? given_tok : fastfnet_tok_byte();
     static const char *const names[] = {"disconnected", "connected"};
     fastfnet_labels named = {2, (char **)names};
@@ -385,6 +397,7 @@ static int resolve_files(data_files *f, run_data *d, const fastfnet_train_opts *
     memset(f, 0, sizeof *f);
     if (data && !strcmp(data, "listops")) {
         char dir[4200];
+        if (d->task != TASK_CLASSIFY) return fastfnet_err(err, n, "--data listops is a classify task");
         int lead = fastfnet_dist_rank() == 0;
         if (fastfnet_path(dir, sizeof dir, err, n, "%s/listops", o->data_dir) || (lead && ensure_listops(dir, d->lg, err, n))) return -1;
         fastfnet_dist_barrier();
@@ -444,6 +457,8 @@ static int make_tokenizer(run_data *d, const fastfnet_train_opts *o, fastfnet_to
 static int read_mlm_text(const data_files *f, const fastfnet_train_opts *o, char **text, size_t *len, char **vtext, size_t *vlen,
                          char *err, size_t n) {
     *text = *vtext = NULL, *vlen = 0;
+    if (f->te[0]) /* it was ignored: MLM reports the validation loss and accuracy only */
+        return fastfnet_err(err, n, "--test: MLM is measured on the validation text (--valid, or held out); omit --test");
     if (o->data) return fastfnet_text_corpus(o->data_dir, text, len, vtext, vlen, err, n);
     if (!(*text = fastfnet_read_file(f->tr, len, (size_t)1 << 34, err, n))) return -1;
     if (f->va[0] && !(*vtext = fastfnet_read_file(f->va, vlen, (size_t)1 << 34, err, n))) return free(*text), *text = NULL, -1;
@@ -486,7 +501,7 @@ static int prepare_mlm(run_data *d, const fastfnet_train_opts *o, const data_fil
     if (!rc && vtext) rc = encode_pretrain(d, o, o->data ? "the corpus's validation text" : f->va, vtext, vlen, 1, err, n);
     free(text), free(vtext);
     if (rc) return -1;
-    if (d->valid.n == 0 && split_valid(&d->train, &d->valid, o->valid_frac, (uint64_t)o->seed)) return fastfnet_err(err, n, "out of memory");
+    if (d->valid.n == 0 && split_valid(&d->train, &d->valid, o->valid_frac, (uint64_t)o->seed, tname, err, n)) return -1;
     if (o->limit > 0 && o->limit < d->train.n) {
         fastfnet_dataset t;
         if (fastfnet_dataset_slice(&t, &d->train, 0, o->limit)) return fastfnet_err(err, n, "out of memory");
@@ -529,16 +544,14 @@ static int classify_splits(run_data *d, const fastfnet_train_opts *o, const data
         d->have_test = 1;
     } else if (f->va[0]) {
         if (load_records_ds(&d->valid, f->va, d, 1, err, n)) return -1;
-    } else if (split_valid(&d->train, &d->valid, o->valid_frac, (uint64_t)o->seed)) {
-        return fastfnet_err(err, n, "%s: out of memory", f->tr);
+    } else if (split_valid(&d->train, &d->valid, o->valid_frac, (uint64_t)o->seed, f->tr, err, n)) {
+        return -1;
     }
-    if (f->te[0] && file_exists(f->te)) {
+    if (f->te[0]) { /* a missing file is an error, not a run without test figures */
         if (load_records_ds(&d->test, f->te, d, 1, err, n)) return -1;
         d->have_test = 1;
     }
-    if (o->eval_limit > 0 && (take_subset(&d->valid, o->eval_limit, (uint64_t)o->seed) || take_subset(&d->test, o->eval_limit, (uint64_t)o->seed + 1)))
-        return fastfnet_err(err, n, "out of memory");
-    return 0;
+    return eval_subsets(d, o) ? fastfnet_err(err, n, "out of memory") : 0;
 }
 
 /* Classification from records: labels (the given map, or built from the training set), tokenizer,
@@ -549,9 +562,10 @@ static int prepare_classify(run_data *d, const fastfnet_train_opts *o, const dat
     int rc = f->is_text   ? fastfnet_records_spam(&r, &rv, &rt, f->tr, err, n)
              : f->is_sotu ? fastfnet_records_sotu(&r, &rv, &rt, f->tr, err, n)
                           : fastfnet_records_read(&r, f->tr, d->task == TASK_PAIR, 1, err, n);
-    if (!rc) rc = limit_records(&r, o->limit, o->seed, err, n);
+    /* the label set of the whole training file, before --limit: a small subset would miss classes (and shrink the head) */
     if (!rc && given_labels && copy_labels(&d->labels, given_labels)) rc = fastfnet_err(err, n, "out of memory");
     else if (!rc && !given_labels) rc = fastfnet_labels_build(&d->labels, &r, err, n);
+    if (!rc) rc = limit_records(&r, o->limit, o->seed, err, n);
     fastfnet_tok_kind k = tokenizer_kind(o, f->is_listops);
     size_t len = 0;
     char *text = !rc && trains_tokenizer(o, given_tok, k) ? records_text(&r, &len) : NULL;
@@ -1248,6 +1262,8 @@ static int check_run_opts(const fastfnet_train_opts *o, char *err, size_t n) {
     if (!o->out) return fastfnet_err(err, n, "train: --out DIR is required");
     if (o->batch < 1 || o->accum < 1) return fastfnet_err(err, n, "train: --batch and --accum must be >= 1");
     if (o->keep < 1) return fastfnet_err(err, n, "train: --keep must be >= 1");
+    if (!(o->valid_frac > 0 && o->valid_frac < 1)) /* a fraction: 1.5 read past the examples */
+        return fastfnet_err(err, n, "--valid-frac: %g must be above 0 and below 1", o->valid_frac);
     if (strcmp(o->schedule, "linear") && strcmp(o->schedule, "cosine"))
         return fastfnet_err(err, n, "--schedule: '%s' must be linear or cosine", o->schedule);
     if (o->record && o->resume) return fastfnet_err(err, n, "--record cannot continue a run (--resume): the optimizer state is not in the record");
@@ -1838,7 +1854,7 @@ static int read_lines(fastfnet_records *r, FILE *f, const char *name, char *err,
     size_t lsz = 0;
     long got;
     while (!rc && (got = fastfnet_read_line(f, &line, &lsz, NULL)) >= 0) {
-        ln++;
+        if (++ln == 1) got = fastfnet_drop_bom(line, got);
         if (memchr(line, 0, (size_t)got)) {
             rc = fastfnet_err(err, n, "%s:%d: a NUL byte in the line (plain text: one example per line, without NUL)", name, ln);
             break;

@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *ip = fuzz_write("images-idx3-ubyte", img, ilen), *lp = fuzz_write("labels-idx1-ubyte", lab, llen);
     fastfnet_dataset d;
     char err[512] = "";
-    if (fastfnet_dataset_from_idx(&d, ip, lp, limit, err, sizeof err) != 0) {
+    if (fastfnet_dataset_from_idx(&d, ip, lp, 0, 10, limit, err, sizeof err) != 0) {
         FUZZ_REQUIRE_MESSAGE(err);
         return 0;
     }
