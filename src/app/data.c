@@ -485,6 +485,9 @@ int fastfnet_dataset_pretrain(fastfnet_dataset *d, const int32_t *stream, size_t
     size_t nchunks = n / (size_t)half;
     size_t nex = nsp ? nchunks / 2 : nchunks;
     if (nex < 2) return fastfnet_err(err, errlen, "the corpus (%zu tokens) is too small for examples of %d tokens", n, max_len);
+    if (nex > INT32_MAX - 1) /* d->n is an int */
+        return fastfnet_err(err, errlen, "the corpus makes %zu examples of %d tokens, more than %d: use a longer --max-len or a part of it", nex,
+                            max_len, INT32_MAX - 1);
     fastfnet_rng rng;
     fastfnet_rng_seed(&rng, seed);
     d->n = (int)nex;
