@@ -124,7 +124,10 @@ out = ["# The accuracy campaign (bench/full.sh)", "",
        "on the validation text. Below it, the difference to FNet and Welch's two-sided t-test across seeds (t distribution, "
        "Welch-Satterthwaite degrees of freedom): **same** unless p < 0.05. Cost columns are ratios of means to FNet's on the "
        "same task: training tokens/s and peak RSS as the runs measured them, one after another on a machine shared with other "
-       "work (orientation only; docs/RESULTS.md sections 1 and 6 have the controlled timings).", ""]
+       "work (orientation only; docs/RESULTS.md sections 1 and 6 have the controlled timings).", "",
+       "Evaluation sets (`--eval-limit 1000`): a seeded random 1000 of each validation and test split, except image rows "
+       "made before cb82175 (all of this campaign's, binary fee12cf), which took the first 1000 of Fashion-MNIST's "
+       "10,000 test images and every one of the 6,000 held-out validation images (docs/TRAINING.md).", ""]
 def sign_test(both, model):
     """Across independent tasks (a fine-tune shares its pre-trained models with mlm, so it does not count apart):
     how many tasks the model's mean is below / above FNet's, and the two-sided sign test's p."""
