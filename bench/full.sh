@@ -129,9 +129,13 @@ one_run_held() { # one_run's work, with the run's lock held
         $PY -c '
 import json, sys
 d = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+if d.get("valid_loss") == 0 and d.get("valid_accuracy") == 0:  # binaries before the lifecycle fixes (fee12cf) report 0s when
+    sys.exit("no row: the run had finished training before this resume, so its final figures were not measured")  # resuming a finished run
 d.update(section="accuracy", task=sys.argv[2], model=sys.argv[3], seed=int(sys.argv[4]), config=sys.argv[5], profile=sys.argv[6],
          commit=sys.argv[7], wall_seconds=int(sys.argv[8]), date=sys.argv[9], threads=int(sys.argv[10]))
-print(json.dumps(d))' "$dir.json" "$task" "$name" "$seed" "$flags" "$PROFILE" "$COMMIT" $((SECONDS - t0)) "$(date -u +%Y-%m-%dT%H:%MZ)" "$TH" >>"$RES"
+print(json.dumps(d))' "$dir.json" "$task" "$name" "$seed" "$flags" "$PROFILE" "$COMMIT" $((SECONDS - t0)) "$(date -u +%Y-%m-%dT%H:%MZ)" "$TH" >"$dir.row" 2>>"$dir.log" ||
+            { log "FAILED $task $name s$seed: $(tail -1 "$dir.log"); see $dir.json"; rm -f "$dir.done" "$dir.row"; return 1; }
+        cat "$dir.row" >>"$RES" && rm -f "$dir.row"
         log "done $task $name s$seed: $(grep -o '"test_accuracy": [0-9.]*' "$dir.json") in $((SECONDS - t0)) s"
     else
         log "FAILED $task $name s$seed (kept for --resume): $(tail -1 "$dir.log")"

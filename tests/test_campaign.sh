@@ -69,6 +69,17 @@ env BENCH_JOBS=0 "$ROOT/bench/full.sh" quick >jobs0.log 2>&1
 [ $? -eq 2 ] && grep -q 'BENCH_JOBS must be a positive integer' jobs0.log && ok "BENCH_JOBS=0 is refused: $(cat jobs0.log)" ||
     bad "BENCH_JOBS=0: $(cat jobs0.log)"
 
+# a resumed run that had already finished (old binaries report valid 0 / 0 then) makes no row and is not marked done
+printf '#!/bin/sh\n[ "$1" = train ] || exec "%s" "$@"\necho %s\n' "$FF" \
+    "'{\"steps\": 20, \"valid_accuracy\": 0.0000, \"valid_loss\": 0.0000, \"test_accuracy\": 0.5000, \"timed_steps\": 0}'" >zero_ff.sh
+chmod +x zero_ff.sh
+n0=$(rows)
+env FF="$SCRATCH/zero_ff.sh" BENCH_OUT="$SCRATCH/c" BENCH_RESULTS="$RES" BENCH_DATA_DIR="$DATA" BENCH_THREADS=1 BENCH_TASKS=text \
+    BENCH_MODELS=fnet BENCH_SEEDS=7 "$ROOT/bench/full.sh" quick >zero.log 2>&1
+[ "$(rows)" -eq "$n0" ] && [ ! -e "$SCRATCH/c/runs/text-fnet-s7.done" ] && grep -q 'FAILED text fnet s7' zero.log &&
+    grep -q 'no row: the run had finished training before this resume' "$SCRATCH/c/runs/text-fnet-s7.log" &&
+    ok "a result with valid loss and accuracy 0 (a finished run resumed) makes no row" || bad "zero result: $(rows) rows (had $n0); $(tail -2 zero.log)"
+
 /usr/bin/python3 "$ROOT/bench/full_report.py" "$RES" --out report.md --svg-prefix rep >rep.log 2>&1 &&
     grep -q '^## text' report.md && grep -q '^## listops' report.md && grep -qE '\| fast-fnet \| [0-9.]+ ± [0-9.]+ \(2\) \| [-+][0-9.]+, p [0-9.]+: \*\*(same|better|worse)\*\*' report.md &&
     grep -qE '^- comparable accuracy overall, across the 2 independent tasks \(listops, text; .*sign test p [0-9.]+: (same|better|worse)$' report.md &&
