@@ -250,7 +250,9 @@ FASTFNET_API int fastfnet_tok_vocab_size(const fastfnet_tokenizer *t);
  * call again with a larger buffer); FASTFNET_TOK_ERROR when memory runs out (or the SentencePiece library fails).
  * Not thread-safe (uses the tokenizer's cache). */
 FASTFNET_API size_t fastfnet_tok_encode(fastfnet_tokenizer *t, const char *text, size_t len, int32_t *out, size_t cap);
-/* Decode ids (the five specials and out-of-range ids skipped, for every kind; SPM: the rest as spm_decode) into out (cap bytes, NUL-terminated if room);
+/* Decode ids (byte/word/BPE: specials and out-of-range ids skipped; SPM: exactly as spm_decode, out-of-range ids
+ * skipped, so FNet's [CLS]/[SEP]/[MASK], user-defined pieces, decode as their text and <unk> as U+2047,
+ * which keeps decode(encode(x)) == x for a text that contains "[CLS]", as HF's decode does) into out (cap bytes, NUL-terminated if room);
  * returns the byte count needed, not counting the NUL; FASTFNET_TOK_ERROR when memory runs out. */
 FASTFNET_API size_t fastfnet_tok_decode(const fastfnet_tokenizer *t, const int32_t *ids, size_t n, char *out, size_t cap);
 /* Readable form, for debugging: the vocab-file string (GPT-2 byte-to-unicode form for BPE/byte tokens,

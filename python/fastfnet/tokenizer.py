@@ -75,7 +75,7 @@ class Tokenizer(Owned):
             cap = n
 
     def decode_bytes(self, ids):
-        """The bytes ids decode to (specials skipped). An id outside 0..vocab_size-1 raises Error."""
+        """The bytes ids decode to (specials skipped; a SentencePiece model decodes exactly as spm_decode, its [CLS] as text). An id outside 0..vocab_size-1 raises Error."""
         try:
             ids = [operator.index(i) for i in ids]
         except TypeError as e:

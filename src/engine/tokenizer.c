@@ -1586,11 +1586,8 @@ static size_t tok_decode_spm(const fastfnet_tokenizer *t, const int32_t *ids, si
     int32_t *v = fastfnet_malloc((n ? n : 1) * sizeof *v);
     if (!v) return FASTFNET_TOK_ERROR;
     size_t k = 0;
-    for (size_t i = 0; i < n; i++) { /* specials are skipped, as for the other kinds (SentencePiece prints FNet's [CLS] as text) */
-        int special = 0;
-        for (int r = 0; r < FASTFNET_TOK_NUM_SPECIAL; r++) special |= ids[i] == t->special[r];
-        if (ids[i] >= 0 && ids[i] < t->n_vocab && !special) v[k++] = ids[i];
-    }
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] >= 0 && ids[i] < t->n_vocab) v[k++] = ids[i];
     size_t r = fastfnet_spm_decode(t->spm, v, k, out, cap);
     fastfnet_free(v);
     return r;
