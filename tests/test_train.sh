@@ -97,6 +97,17 @@ rc=$?
 [ "$rc" -eq 130 ] && grep -q "interrupted at step" intr.log && grep -q "signal again to quit now" intr.log &&
     ok "SIGINT says it will stop, saves and exits (status 130): $(grep interrupted intr.log)" || bad "SIGINT: rc=$rc $(tail -2 intr.log)"
 
+# a second signal of the other kind (SIGINT, then SIGTERM) ends the process at once, as a second SIGINT does
+"$FF" train --train t_train.jsonl --valid t_train.jsonl --max-len 1024 --hidden 64 --layers 2 --threads 1 --batch 8 --steps 1000 \
+    --eval-every 1 --log-every 1 --out sig2 >/dev/null 2>sig2.log &
+pid=$!
+for _ in $(seq 1 1500); do grep -q '^step 1/' sig2.log && break; sleep 0.02; done
+kill -INT $pid; sleep 0.2; kill -TERM $pid
+wait $pid
+rc=$?
+[ "$rc" -eq 143 ] && ! grep -q "interrupted at step" sig2.log && ok "SIGINT then SIGTERM: the second signal ends the process at once (status $rc)" ||
+    bad "SIGINT then SIGTERM: status $rc $(tail -1 sig2.log)"
+
 # 4. predict and eval on the small task
 "$FF" predict --model full --input t_test.tsv >pred.jsonl 2>pred.err && [ "$(wc -l <pred.jsonl)" -eq 100 ] &&
     head -1 pred.jsonl | /usr/bin/python3 -c "import json,sys; d=json.loads(sys.stdin.read()); assert d['label'] in ('small','large') and abs(sum(d['probs'].values())-1)<1e-4" &&
