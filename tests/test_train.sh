@@ -284,6 +284,20 @@ print(max(ev, key=lambda d: (d['eval_accuracy'], -d['step']))['step'])")
 r=$(tensors_equal early/model.safetensors "early/checkpoints/$(printf 'step-%09d' "$best")/model.safetensors")
 [ "$r" = identical ] && ok "with --patience the top-level model is the best one (step $best), not the last" || bad "--patience top-level model is not the best (step $best): $r"
 
+# 5c. a run's lifecycle: an --out holding an unfinished run is not mixed with a new one, and option values that
+# make no run are refused
+LC=(--train t_train.jsonl --max-len 32 --hidden 16 --layers 1 --intermediate 32 --threads 1 --batch 8 --seed 3 --log-every 5)
+# an --out holding an unfinished run (a checkpoint, or metrics) is not mixed with a new one
+"$FF" train "${LC[@]}" --steps 10 --save-every 5 --out part >/dev/null 2>&1 && rm part/model.safetensors
+expect_fail "an --out with an unfinished run's checkpoint" "part holds a run that did not finish .*--resume part to continue it or --force" \
+    "$FF" train "${LC[@]}" --steps 5 --out part
+mkdir -p part2 && cp part/metrics.jsonl part2/
+expect_fail "an --out with an earlier run's metrics" "part2 holds the metrics.jsonl of an earlier run but no checkpoint; pass --force" \
+    "$FF" train "${LC[@]}" --steps 5 --out part2
+for v in "log-every 0" "epochs 0" "epochs -1" "steps -1"; do
+    expect_fail "--$v is refused" "train: --${v% *} must be >= " "$FF" train "${LC[@]}" --${v% *} ${v#* } --out badv
+done
+
 # 6. tokenizers: round trips through the CLI
 printf 'Hello, w\xc3\xb6rld!\n\ttabs and \x01 bytes\n' >rt.txt
 "$FF" tokenizer encode --tokenizer byte --input rt.txt >ids.txt && "$FF" tokenizer decode --tokenizer byte --input ids.txt >back.txt &&

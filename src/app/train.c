@@ -1243,11 +1243,26 @@ void fastfnet_trainer_free(fastfnet_trainer *t) {
     free(t);
 }
 
+/* What an --out directory holds of an earlier run that a new run (without --resume or --force) would mix with
+ * its own: 0 nothing, 1 a trained model, 2 a checkpoint, 3 metrics only (an empty file, of a setup that
+ * failed, is nothing). */
+static int earlier_run(const char *out) {
+    static const char *const held[] = {"model.safetensors", "checkpoints/LATEST", "metrics.jsonl"};
+    char p[4200];
+    struct stat sb;
+    for (int i = 0; i < 3; i++)
+        if (!fastfnet_path(p, sizeof p, NULL, 0, "%s/%s", out, held[i]) && stat(p, &sb) == 0 && (i < 2 || sb.st_size > 0)) return i + 1;
+    return 0;
+}
+
 /* The options a run cannot start without, and room in every path for the names made from it. */
 static int check_run_opts(const fastfnet_train_opts *o, char *err, size_t n) {
     if (!o->out) return fastfnet_err(err, n, "train: --out DIR is required");
     if (o->batch < 1 || o->accum < 1) return fastfnet_err(err, n, "train: --batch and --accum must be >= 1");
     if (o->keep < 1) return fastfnet_err(err, n, "train: --keep must be >= 1");
+    if (o->log_every < 1) return fastfnet_err(err, n, "train: --log-every must be >= 1 (a metrics line every N steps)");
+    if (o->epochs < 1) return fastfnet_err(err, n, "train: --epochs must be >= 1 (passes over the training data; --steps N sets the steps instead)");
+    if (o->steps < 0) return fastfnet_err(err, n, "train: --steps must be >= 0 (0: as many as --epochs passes over the data take)");
     if (strcmp(o->schedule, "linear") && strcmp(o->schedule, "cosine"))
         return fastfnet_err(err, n, "--schedule: '%s' must be linear or cosine", o->schedule);
     if (o->record && o->resume) return fastfnet_err(err, n, "--record cannot continue a run (--resume): the optimizer state is not in the record");
@@ -1255,10 +1270,16 @@ static int check_run_opts(const fastfnet_train_opts *o, char *err, size_t n) {
     const char *paths[] = {o->out, o->data_dir, o->train, o->valid, o->test, o->metrics, o->init_from, o->tokenizer_file, o->record};
     for (int i = 0; i < 9; i++)
         if (require_short(flags[i], paths[i], err, n)) return -1;
-    char model_path[4200];
-    snprintf(model_path, sizeof model_path, "%s/model.safetensors", o->out);
-    if (!o->resume && !o->force && file_exists(model_path))
+    int held = o->resume || o->force ? 0 : earlier_run(o->out);
+    if (held == 1)
         return fastfnet_err(err, n, "%s already holds a trained model; pass --resume %s to continue it or --force to start over", o->out, o->out);
+    if (held == 2)
+        return fastfnet_err(err, n, "%s holds a run that did not finish (checkpoints/LATEST); pass --resume %s to continue it or --force to "
+                            "start over", o->out, o->out);
+    if (held == 3)
+        return fastfnet_err(err, n, "%s holds the metrics.jsonl of an earlier run but no checkpoint; pass --force to start over (or use "
+                            "another --out)", o->out);
+    char model_path[4200];
     snprintf(model_path, sizeof model_path, "%s/steps.bin", o->record ? o->record : "");
     if (o->record && !o->force && file_exists(model_path))
         return fastfnet_err(err, n, "--record %s already holds a record; choose another directory or pass --force", o->record);
