@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_faults.sh: faults around checkpoints, provoked rather than reasoned about: SIGKILL at random moments of
 # the saves, a full disk while a checkpoint is written, a corrupted newest checkpoint, a directory fsync that
-# fails; after each, --resume continues from a completed checkpoint and ends where an unbroken run ends.
+# fails; after each, --resume continues from a completed checkpoint and ends where an unbroken run ends. A
+# checkpoint whose state holds damaged numbers is refused, naming the file.
 source "$(dirname "$0")/lib.sh"
 tensors_equal() { /usr/bin/python3 "$ROOT/tests/st_tool.py" equal "$1" "$2"; } # A B: every tensor bit-identical
 # steps of the train-loss lines (or of the eval lines with "eval_loss") of a metrics file, strictly increasing?
@@ -143,5 +144,24 @@ rc=$?
 last=$(tail -1 fs.err)
 [ "$rc" -eq 1 ] && grep -q "checkpoints.*sync" <<<"$last" && [ "$(cat fs/checkpoints/LATEST)" = step-000000010 ] &&
     ok "a failed directory fsync is an error: $last" || bad "directory fsync failure: rc=$rc $(tail -c 300 fs.err)"
+
+# 5. a damaged number in a checkpoint's state is refused naming the file (a negative "pos" indexed before the data
+# order: SIGSEGV, or a heap overflow under ASan); with no older checkpoint to fall back to the resume stops
+"$FF" train "${DF[@]}" --steps 10 --keep 1 --out em >/dev/null 2>/dev/null
+for kv in pos=-100000000 pos=-1 pos=99999 epoch=-5 bad_evals=-2 best_step=50 data_rng=0 elapsed=nan; do
+    rm -rf em2 && cp -r em em2
+    /usr/bin/python3 - "$ROOT/tests" em2/checkpoints/step-000000010/state.safetensors "${kv%%=*}" "${kv#*=}" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import torch_twin as tt
+t, meta = tt.st_read(sys.argv[2])
+meta[sys.argv[3]] = sys.argv[4]
+tt.st_write(sys.argv[2], t, meta)
+PY
+    "$FF" train "${DF[@]}" --steps 20 --resume em2 >/dev/null 2>em2.err
+    rc=$?
+    [ "$rc" -eq 1 ] && tail -1 em2.err | grep -q "em2/checkpoints/step-000000010/state.safetensors: training state .*${kv%%=*}.*damaged" &&
+        ok "a damaged state ($kv) is refused naming the file" || bad "damaged state $kv: rc=$rc $(tail -c 300 em2.err)"
+done
 
 finish

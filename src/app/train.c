@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <omp.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
@@ -777,14 +778,66 @@ static int save_state(const char *path, const fastfnet_model *m, const float *mm
     return fastfnet_st_write(path, t, 2, meta, err, n);
 }
 
+/* The state's number `key` in lo..hi into *v, or, when the key is missing, def (def < lo: the key is required;
+ * the optional ones are younger than some checkpoints). Digits only, with a '-' for a negative lo: strtoll and
+ * strtoull alone take " -1" and "-1" (the latter as 2^64 - 1). */
+static int meta_long(const fastfnet_st_file *f, const char *key, long lo, long hi, long def, long *v, const char *path, char *err,
+                     size_t n) {
+    const char *s = fastfnet_st_meta(f, key);
+    if (!s && def >= lo) return *v = def, 0;
+    if (!s) return fastfnet_err(err, n, "%s: training state has no \"%s\": the checkpoint is damaged", path, key);
+    const char *d = s + (*s == '-' && lo < 0);
+    char *end;
+    errno = 0;
+    long long x = *d >= '0' && *d <= '9' ? strtoll(s, &end, 10) : 0;
+    char range[64];
+    snprintf(range, sizeof range, hi == LONG_MAX ? ">= %ld" : "in %ld..%ld", lo, hi);
+    if (*d < '0' || *d > '9' || errno || *end || x < lo || x > hi)
+        return fastfnet_err(err, n, "%s: training state \"%s\" is '%.40s', not a whole number %s: the checkpoint is damaged", path, key, s, range);
+    *v = (long)x;
+    return 0;
+}
+
+/* A generator state or counter of the state (any 64-bit value; digits only). */
 static int meta_u64(const fastfnet_st_file *f, const char *key, uint64_t *v, const char *path, char *err, size_t n) {
     const char *s = fastfnet_st_meta(f, key);
     char *end;
-    if (!s) return fastfnet_err(err, n, "%s: training state has no \"%s\"", path, key);
+    if (!s) return fastfnet_err(err, n, "%s: training state has no \"%s\": the checkpoint is damaged", path, key);
     errno = 0;
-    *v = strtoull(s, &end, 10);
-    if (errno || end == s || *end) return fastfnet_err(err, n, "%s: training state \"%s\" is not a number", path, key);
+    *v = *s >= '0' && *s <= '9' ? strtoull(s, &end, 10) : 0;
+    if (*s < '0' || *s > '9' || errno || *end)
+        return fastfnet_err(err, n, "%s: training state \"%s\" is '%.40s', not a number: the checkpoint is damaged", path, key, s);
     return 0;
+}
+
+/* The state's real number `key` in lo..hi (or exactly def, what a missing key reads as). */
+static int meta_double(const fastfnet_st_file *f, const char *key, double lo, double hi, double def, double *v, const char *path, char *err,
+                       size_t n) {
+    const char *s = fastfnet_st_meta(f, key);
+    char *end = NULL;
+    *v = s ? strtod(s, &end) : def;
+    if (s && (end == s || *end || !isfinite(*v) || ((*v < lo || *v > hi) && *v != def)))
+        return fastfnet_err(err, n, "%s: training state \"%s\" is '%.40s', not a number in %g..%g: the checkpoint is damaged", path, key, s, lo, hi);
+    return 0;
+}
+
+/* The counters of the state, each checked against its range (a damaged file is refused, never indexed with). */
+static int load_counters(const fastfnet_st_file *f, train_state *s, const char *path, char *err, size_t n) {
+    const long L = LONG_MAX;
+    struct {
+        const char *key;
+        long *v, lo, hi, def;
+    } ls[] = {{"step", &s->step, 0, L, -1}, {"epoch", &s->epoch, 0, L, -1}, {"pos", &s->pos, 0, L, -1}, {"bad_evals", &s->bad_evals, 0, L, -1},
+              {"best_step", &s->best_step, -1, L, -1}};
+    for (size_t i = 0; i < sizeof ls / sizeof *ls; i++)
+        if (meta_long(f, ls[i].key, ls[i].lo, ls[i].hi, ls[i].def, ls[i].v, path, err, n)) return -1;
+    if (s->best_step > s->step)
+        return fastfnet_err(err, n, "%s: training state has best_step %ld past its step %ld: the checkpoint is damaged", path, s->best_step, s->step);
+    if (meta_u64(f, "data_rng", &s->data_rng, path, err, n) || meta_u64(f, "dropout_seed", &s->dropout_seed, path, err, n) ||
+        meta_u64(f, "dropout_calls", &s->dropout_calls, path, err, n))
+        return -1;
+    if (!s->data_rng) return fastfnet_err(err, n, "%s: training state \"data_rng\" is 0, which no run reaches: the checkpoint is damaged", path);
+    return meta_double(f, "best", 0, 1, -1e30, &s->best, path, err, n) || meta_double(f, "elapsed", 0, 1e15, 0, &s->elapsed, path, err, n) ? -1 : 0;
 }
 
 /* The training state in path: the AdamW moments of np parameters into mm and vv, and the counters into s. */
@@ -793,23 +846,12 @@ static int load_state(const char *path, size_t np, float *mm, float *vv, train_s
     if (fastfnet_st_open(&f, path, err, n)) return -1;
     int rc = -1;
     const fastfnet_st_tensor *tm = fastfnet_st_find(&f, "adamw.m"), *tv = fastfnet_st_find(&f, "adamw.v");
-    uint64_t step, epoch, pos, bad;
     if (!tm || !tv || tm->numel != np || tv->numel != np) {
         fastfnet_err(err, n, "%s: AdamW moments missing or not the model's size (%zu)", path, np);
         goto done;
     }
     if (fastfnet_st_read_f32(&f, tm, mm, np, err, n) || fastfnet_st_read_f32(&f, tv, vv, np, err, n)) goto done;
-    if (meta_u64(&f, "step", &step, path, err, n) || meta_u64(&f, "epoch", &epoch, path, err, n) ||
-        meta_u64(&f, "pos", &pos, path, err, n) || meta_u64(&f, "data_rng", &s->data_rng, path, err, n) ||
-        meta_u64(&f, "dropout_seed", &s->dropout_seed, path, err, n) ||
-        meta_u64(&f, "dropout_calls", &s->dropout_calls, path, err, n) || meta_u64(&f, "bad_evals", &bad, path, err, n))
-        goto done;
-    s->step = (long)step, s->epoch = (long)epoch, s->pos = (long)pos, s->bad_evals = (long)bad;
-    const char *b = fastfnet_st_meta(&f, "best"), *el = fastfnet_st_meta(&f, "elapsed"), *bs = fastfnet_st_meta(&f, "best_step");
-    s->best = b ? strtod(b, NULL) : -1e30;
-    s->best_step = bs ? strtol(bs, NULL, 10) : -1;
-    s->elapsed = el ? strtod(el, NULL) : 0;
-    rc = 0;
+    rc = load_counters(&f, s, path, err, n);
 done:
     fastfnet_st_close(&f);
     return rc;
@@ -1370,9 +1412,13 @@ static int reserve_and_shard(fastfnet_trainer *t, char *err, size_t n) {
 }
 
 /* Training state, moments and dropout stream from a loaded checkpoint (every rank loaded it; rank 0's
- * moments are broadcast so the replicas agree bit for bit). */
-static void apply_resume(fastfnet_trainer *t, resume_point *rp, const char *ck) {
+ * moments are broadcast so the replicas agree bit for bit). The position in the epoch is checked against the
+ * data here, the state's other numbers when it was read. */
+static int apply_resume(fastfnet_trainer *t, resume_point *rp, const char *ck, char *err, size_t n) {
     fastfnet_model *m = t->m;
+    if (rp->st.pos > t->d.train.n)
+        return fastfnet_err(err, n, "%s/state.safetensors: training state \"pos\" %ld is past the %d training examples: the checkpoint is damaged "
+                            "(or of other data)", ck, rp->st.pos, t->d.train.n);
     t->st = rp->st;
     fastfnet_dist_bcast(rp->mm, sizeof(float) * fastfnet_model_buffer_floats(m), 0);
     fastfnet_dist_bcast(rp->vv, sizeof(float) * fastfnet_model_buffer_floats(m), 0);
@@ -1382,6 +1428,7 @@ static void apply_resume(fastfnet_trainer *t, resume_point *rp, const char *ck) 
     fastfnet_model_set_dropout(m, t->st.dropout_seed, t->st.dropout_calls);
     t->saved_step = t->st.step;
     say(&t->lg, "fastfnet: resuming %s at step %ld (epoch %ld, example %ld)", ck, t->st.step, t->st.epoch, t->st.pos);
+    return 0;
 }
 
 static void fresh_state(fastfnet_trainer *t) {
@@ -1494,7 +1541,7 @@ int fastfnet_trainer_setup(fastfnet_trainer *t, char *err, size_t n) {
     if (!rc) rc = build_model(t, pre, ck, err, n);
     fastfnet_model_free(pre);
     if (!rc) rc = reserve_and_shard(t, err, n);
-    if (!rc && t->o.resume) apply_resume(t, &rp, ck);
+    if (!rc && t->o.resume) rc = apply_resume(t, &rp, ck, err, n);
     else if (!rc) fresh_state(t);
     resume_point_free(&rp);
     if (rc || schedule_and_metrics(t, err, n) || alloc_batches(t, err, n)) return -1;
@@ -1517,7 +1564,7 @@ int fastfnet_trainer_resume(fastfnet_trainer *t, char *err, size_t n) {
     if (!rc) {
         memcpy(fastfnet_model_params(t->m), fastfnet_model_params(rp.m), sizeof(float) * fastfnet_model_buffer_floats(t->m));
         fastfnet_dist_bcast(fastfnet_model_params(t->m), sizeof(float) * fastfnet_model_buffer_floats(t->m), 0);
-        apply_resume(t, &rp, ck);
+        rc = apply_resume(t, &rp, ck, err, n);
         restart_counters(t);
     }
     if (!rc && t->lg.lead) { /* the metrics of the steps to be taken again go; the file is replaced, so reopen it */
