@@ -284,8 +284,9 @@ print(max(ev, key=lambda d: (d['eval_accuracy'], -d['step']))['step'])")
 r=$(tensors_equal early/model.safetensors "early/checkpoints/$(printf 'step-%09d' "$best")/model.safetensors")
 [ "$r" = identical ] && ok "with --patience the top-level model is the best one (step $best), not the last" || bad "--patience top-level model is not the best (step $best): $r"
 
-# 5c. a run's lifecycle: an --out holding an unfinished run is not mixed with a new one, and option values that
-# make no run are refused
+# 5c. a run's lifecycle: an --out holding an unfinished run is not mixed with a new one, option values that make
+# no run are refused, the best model is the run's own, a finished or early-stopped run resumed ends as it ended, a
+# shared --metrics file keeps other runs' lines, metrics that cannot be written stop the run
 LC=(--train t_train.jsonl --max-len 32 --hidden 16 --layers 1 --intermediate 32 --threads 1 --batch 8 --seed 3 --log-every 5)
 # an --out holding an unfinished run (a checkpoint, or metrics) is not mixed with a new one
 "$FF" train "${LC[@]}" --steps 10 --save-every 5 --out part >/dev/null 2>&1 && rm part/model.safetensors
@@ -297,6 +298,56 @@ expect_fail "an --out with an earlier run's metrics" "part2 holds the metrics.js
 for v in "log-every 0" "epochs 0" "epochs -1" "steps -1"; do
     expect_fail "--$v is refused" "train: --${v% *} must be >= " "$FF" train "${LC[@]}" --${v% *} ${v#* } --out badv
 done
+PB=("${LC[@]}" --steps 20 --lr 1e-5 --patience 5 --eval-every 5)
+"$FF" train "${PB[@]}" --save-every 5 --keep 10 --out pbref >pbref.json 2>/dev/null
+best=$(/usr/bin/python3 -c "
+import json; ev = [d for d in map(json.loads, open('pbref/metrics.jsonl')) if 'eval_accuracy' in d]
+print(max(ev, key=lambda d: (d['eval_accuracy'], -d['step']))['step'])")
+"$FF" train "${PB[@]}" --save-every 7 --out pb >pb.json 2>pb.err
+r=$(tensors_equal pb/model.safetensors "pbref/checkpoints/$(printf 'step-%09d' "$best")/model.safetensors" 2>&1)
+[ "$r" = identical ] && [ "$(json_field valid_accuracy <pb.json)" = "$(json_field valid_accuracy <pbref.json)" ] &&
+    ok "--patience with evaluations between saves: the model kept is the best one (step $best)" || bad "--patience, saves apart from evaluations: $r $(tail -1 pb.err)"
+"$FF" train "${LC[@]}" --steps 20 --lr 1e-2 --out pf >/dev/null 2>&1
+"$FF" train "${PB[@]}" --save-every 7 --force --out pf >pf.json 2>pf.err
+r=$(tensors_equal pf/model.safetensors pb/model.safetensors 2>&1)
+[ "$r" = identical ] && ok "--force --patience over an older run: the model kept is the new run's best, not the older run's" ||
+    bad "--force --patience: the older run's model was kept ($r)"
+# a finished run, resumed: its own final figures (evaluated again), the timing of its steps, one final line
+"$FF" train "${LC[@]}" --steps 20 --out fin >fin.json 2>/dev/null
+"$FF" train "${LC[@]}" --steps 20 --resume fin >fin2.json 2>fin2.err
+fin_same=$(/usr/bin/python3 - fin.json fin2.json <<'PY'
+import json, sys
+a, b = (json.loads(open(p).read().strip().splitlines()[-1]) for p in sys.argv[1:3])
+print(" ".join(k for k in ("steps", "valid_accuracy", "valid_loss", "timed_steps") if a[k] != b[k]) or "same")
+PY
+)
+nfinal=$(grep -c '"final": true' fin/metrics.jsonl)
+[ "$fin_same" = same ] && [ "$nfinal" -eq 1 ] && ok "a finished run resumed reports its own figures ($(json_field valid_accuracy <fin2.json)) and has one final line" ||
+    bad "a finished run resumed: differs in ${fin_same:-?}, $nfinal final lines, $(tail -1 fin2.err)"
+# an early-stopped run, resumed, stays stopped
+"$FF" train "${LC[@]}" --steps 200 --eval-every 1 --patience 2 --lr 1e-5 --out es >es.json 2>/dev/null
+"$FF" train "${LC[@]}" --steps 200 --eval-every 1 --patience 2 --lr 1e-5 --resume es >es2.json 2>es2.err
+[ "$(json_field steps <es.json)" -lt 200 ] && [ "$(json_field steps <es2.json)" = "$(json_field steps <es.json)" ] &&
+    ok "an early-stopped run resumed ends where it stopped (step $(json_field steps <es.json))" ||
+    bad "early stop + resume: stopped at $(json_field steps <es.json), resumed to $(json_field steps <es2.json 2>&1) $(tail -1 es2.err)"
+# a shared --metrics file: a resume drops only its own run's lines (each names its run)
+"$FF" train "${LC[@]}" --steps 10 --metrics shared.jsonl --out sa >/dev/null 2>&1
+na=$(wc -l <shared.jsonl)
+"$FF" train "${LC[@]}" --steps 20 --metrics shared.jsonl --out sb >/dev/null 2>&1
+tail -n +$((na + 1)) shared.jsonl >sb_lines.txt
+"$FF" train "${LC[@]}" --steps 20 --metrics shared.jsonl --resume sa >/dev/null 2>sa2.err
+kept=$(grep -cFxf sb_lines.txt shared.jsonl)
+nfa=$(grep -F "\"run\": \"$(realpath sa)\"" shared.jsonl | grep -c '"final"')
+[ -s sb_lines.txt ] && [ "$kept" -eq "$(wc -l <sb_lines.txt)" ] && [ "$nfa" -eq 1 ] &&
+    ok "resuming into a shared --metrics file keeps the other run's $kept lines; the resumed run's lines name it, one final line" ||
+    bad "shared --metrics: $kept of the other run's $(wc -l <sb_lines.txt) lines kept; $nfa final lines of the resumed run; $(tail -1 sa2.err)"
+# metrics that cannot be written stop the run with one line, after a checkpoint of that step
+expect_fail "--metrics /dev/full stops the run" "/dev/full: writing the metrics failed .*checkpoint of step 5 is saved" \
+    "$FF" train "${LC[@]}" --steps 20 --eval-every 10 --save-every 100 --metrics /dev/full --out mfull
+[ "$(cat mfull/checkpoints/LATEST 2>/dev/null)" = step-000000005 ] &&
+    "$FF" train "${LC[@]}" --steps 20 --eval-every 10 --save-every 100 --metrics mfull.jsonl --resume mfull >/dev/null 2>mfull.err &&
+    ok "the run stopped by its metrics kept step 5's checkpoint, and resumes with another --metrics" ||
+    bad "after /dev/full: LATEST $(cat mfull/checkpoints/LATEST 2>&1), $(tail -1 mfull.err 2>/dev/null)"
 
 # 6. tokenizers: round trips through the CLI
 printf 'Hello, w\xc3\xb6rld!\n\ttabs and \x01 bytes\n' >rt.txt

@@ -271,7 +271,7 @@ void opt_train_table(opt_def *t, fastfnet_train_opts *o, int *threads) {
         {"metrics", OPT_STR, &o->metrics, "append metrics here (default DIR/metrics.jsonl)"},
         {"init-from", OPT_STR, &o->init_from, "start from this pre-trained model directory (fastfnet's, or HF's layout: config.json, model.safetensors, spiece.model or tokenizer.json)"},
         {"record", OPT_STR, &o->record, "write the initial weights and every step's batches to DIR, to replay the run in another implementation (tests/twin_replay.py; replayable with --dropout 0)"},
-        {"force", OPT_BOOL, &o->force, "overwrite a trained model in --out (and a record in --record)"},
+        {"force", OPT_BOOL, &o->force, "start over in an --out that holds a run: its model, checkpoints and metrics go first (and overwrite a record in --record)"},
         {"zero", OPT_BOOL, &o->zero, "under mpirun: shard the AdamW moments across the processes (ZeRO-1)"},
         {NULL, 0, NULL, NULL}};
     size_t nh = sizeof head / sizeof *head;
