@@ -286,7 +286,8 @@ r=$(tensors_equal early/model.safetensors "early/checkpoints/$(printf 'step-%09d
 
 # 5c. a run's lifecycle: an --out holding an unfinished run is not mixed with a new one, option values that make
 # no run are refused, the best model is the run's own, a finished or early-stopped run resumed ends as it ended, a
-# shared --metrics file keeps other runs' lines, metrics that cannot be written stop the run
+# shared --metrics file keeps other runs' lines, metrics that cannot be written stop the run, and --resume DIR alone
+# continues the run (its options are the checkpoint's)
 LC=(--train t_train.jsonl --max-len 32 --hidden 16 --layers 1 --intermediate 32 --threads 1 --batch 8 --seed 3 --log-every 5)
 # an --out holding an unfinished run (a checkpoint, or metrics) is not mixed with a new one
 "$FF" train "${LC[@]}" --steps 10 --save-every 5 --out part >/dev/null 2>&1 && rm part/model.safetensors
@@ -348,6 +349,23 @@ expect_fail "--metrics /dev/full stops the run" "/dev/full: writing the metrics 
     "$FF" train "${LC[@]}" --steps 20 --eval-every 10 --save-every 100 --metrics mfull.jsonl --resume mfull >/dev/null 2>mfull.err &&
     ok "the run stopped by its metrics kept step 5's checkpoint, and resumes with another --metrics" ||
     bad "after /dev/full: LATEST $(cat mfull/checkpoints/LATEST 2>&1), $(tail -1 mfull.err 2>/dev/null)"
+# --resume DIR alone takes the run's options from its checkpoint: back from step 10 to the same weights
+"$FF" train "${LC[@]}" --steps 20 --save-every 5 --dropout 0.1 --out r5full >/dev/null 2>&1
+rm -rf r5 && cp -r r5full r5 && echo step-000000010 >r5/checkpoints/LATEST && rm -rf r5/checkpoints/step-0000000{15,20}
+"$FF" train --resume r5 >r5.json 2>r5.err
+r=$(tensors_equal r5/model.safetensors r5full/model.safetensors 2>&1)
+[ "$r" = identical ] && grep -q "resuming .*step-000000010" r5.err && ok "--resume DIR alone continues the run as it was (bit-identical)" ||
+    bad "--resume DIR alone: $r $(tail -1 r5.err)"
+expect_fail "--resume with another --batch names the flag" "batch 4: the run in r5 was trained with --batch 8; omit --batch" \
+    "$FF" train "${LC[@]}" --steps 20 --batch 4 --resume r5
+expect_fail "--resume with another --seed names the flag" "seed 9: the run in r5 was trained with --seed 3" "$FF" train "${LC[@]}" --seed 9 --steps 20 --resume r5
+expect_fail "--resume with another --max-len names the flag" "max-len 24: the run in r5 has length 32" "$FF" train "${LC[@]}" --steps 20 --max-len 24 --resume r5
+"$FF" train --resume r5 --steps 30 --threads 2 --log-every 3 >r5b.json 2>r5b.err && [ "$(json_field steps <r5b.json)" = 30 ] &&
+    ok "--resume may extend --steps and change --threads and --log-every" || bad "--resume --steps 30: $(tail -1 r5b.err)"
+# an --init-from run resumed keeps the pre-trained model's length (the resume read 512 for its 32)
+"$FF" train --init-from mlm --train t_train.jsonl --threads 1 --batch 8 --steps 4 --save-every 2 --out ftl >/dev/null 2>ftl.err
+"$FF" train --init-from mlm --train t_train.jsonl --threads 1 --batch 8 --steps 6 --resume ftl >ftl2.json 2>ftl2.err &&
+    grep -q "examples of 32 tokens" ftl2.err && ok "an --init-from run resumed keeps the pre-trained length (32)" || bad "--init-from + --resume: $(tail -1 ftl2.err)"
 
 # 6. tokenizers: round trips through the CLI
 printf 'Hello, w\xc3\xb6rld!\n\ttabs and \x01 bytes\n' >rt.txt
@@ -370,14 +388,14 @@ expect_fail "TSV line without a tab" "notab.tsv:1" "$FF" train --train notab.tsv
 expect_fail "unknown option" "unknown option" "$FF" train --bogus 1 --out x4
 expect_fail "bad number" "not an integer" "$FF" train --batch 8x --out x5
 expect_fail "resume without a checkpoint" "no checkpoint" "$FF" train --train t_train.jsonl --resume emptydir
-expect_fail "checkpoint of another task" "mlm model" "$FF" train --task classify --train t_train.jsonl --resume mlm
+expect_fail "checkpoint of another task" "task classify: the run in mlm was trained with --task mlm" "$FF" train --task classify --train t_train.jsonl --resume mlm
 cp full/model.safetensors keep.safetensors
 expect_fail "existing trained model is not overwritten" "already holds" "$FF" train "${TR[@]}" --out full
 tensors_equal full/model.safetensors keep.safetensors >/dev/null && ok "the trained model is untouched" || bad "the trained model changed"
-"$FF" train "${TR[@]}" --steps 30 --save-every 10 --out nan >/dev/null 2>/dev/null
-before=$(cat nan/checkpoints/LATEST)
-expect_fail "a non-finite loss stops the run" "became" "$FF" train "${TR[@]}" --steps 60 --lr 1e30 --clip 0 --resume nan
-[ "$(cat nan/checkpoints/LATEST)" = "$before" ] && ok "the last good checkpoint is kept ($before)" || bad "checkpoint changed after NaN"
+# (a resume cannot change --lr: the run diverges on its own, at step 2 after a save at step 1)
+expect_fail "a non-finite loss stops the run" "became" "$FF" train "${TR[@]}" --steps 30 --save-every 1 --lr 1e30 --clip 0 --out nan
+[ "$(cat nan/checkpoints/LATEST)" = step-000000001 ] && [ ! -e nan/checkpoints/step-000000002 ] &&
+    ok "the last good checkpoint is kept (step 1); the step that diverged saved nothing" || bad "checkpoint changed after NaN: $(ls nan/checkpoints)"
 printf 'sm\xffall\tone two\nlarge\tnine\n' >badutf.tsv
 expect_fail "a label that is not UTF-8 is refused when read" "badutf.tsv:1.*UTF-8" "$FF" train --train badutf.tsv --max-len 16 --hidden 16 --layers 1 --steps 2 --out x6
 # IDX headers: a count of 0xFFFFFFFF, and rows x cols that wraps 32 bits past the bound

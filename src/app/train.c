@@ -1080,6 +1080,19 @@ static void resume_point_free(resume_point *r) {
     memset(r, 0, sizeof *r);
 }
 
+/* The options a checkpoint's run was given (its model's fastfnet_train_options) into a new *opts; NULL when
+ * it records none. */
+static int read_options(const char *dir, char **opts, char *err, size_t n) {
+    char p[4400];
+    fastfnet_st_file f;
+    *opts = NULL;
+    if (fastfnet_path(p, sizeof p, err, n, "%s/model.safetensors", dir) || fastfnet_st_open(&f, p, err, n)) return -1;
+    const char *o = fastfnet_st_meta(&f, "fastfnet_train_options");
+    int rc = o && !(*opts = strdup(o)) ? fastfnet_err(err, n, "%s: out of memory", p) : 0;
+    fastfnet_st_close(&f);
+    return rc;
+}
+
 /* Load the checkpoint directory dir, step `step`, whole (model, metadata and state), or fail naming why. */
 static int load_checkpoint(const char *dir, long step, resume_point *r, char *err, size_t n) {
     char sp[4400];
@@ -1092,6 +1105,7 @@ static int load_checkpoint(const char *dir, long step, resume_point *r, char *er
     int rc = !r->mm || !r->vv ? fastfnet_err(err, n, "%s: out of memory for the AdamW moments", sp)
                               : load_state(sp, fastfnet_model_buffer_floats(r->m), r->mm, r->vv, &r->best, &r->st, err, n);
     if (!rc && r->st.step != step) rc = fastfnet_err(err, n, "%s: the state is of step %ld", sp, r->st.step);
+    if (!rc) rc = read_options(dir, &r->options, err, n);
     if (rc) resume_point_free(r);
     return rc;
 }
@@ -1232,6 +1246,8 @@ struct fastfnet_trainer {
     fastfnet_train_opts o;
     opt_strings strs;          /* the strings the options point into */
     char *opts_json;
+    int argc;                  /* the arguments as given (a resume applies them over the run's options) */
+    char **argv;
     int threads, threads_before; /* --threads, and the process's count before setup (restored by free) */
     logger lg;
     int ready;                 /* setup begun (the process group joined) */
@@ -1301,6 +1317,9 @@ fastfnet_trainer *fastfnet_trainer_create(int argc, const char *const *argv, cha
     if (rc == 1) rc = fastfnet_err(err, n, "--help is not an option of a run (fastfnet_train_options_help lists them)");
     if (!rc && t->o.resume && !t->o.out) t->o.out = t->o.resume;
     if (!rc && !(t->opts_json = opt_to_json(tab))) rc = fastfnet_err(err, n, "train: out of memory");
+    if (!rc && !(t->argv = calloc((size_t)argc + 1, sizeof(char *)))) rc = fastfnet_err(err, n, "train: out of memory");
+    for (; !rc && t->argc < argc; t->argc++)
+        if (!(t->argv[t->argc] = strdup(argv[t->argc]))) rc = fastfnet_err(err, n, "train: out of memory");
     if (rc) {
         fastfnet_trainer_free(t);
         return NULL;
@@ -1338,6 +1357,8 @@ void fastfnet_trainer_free(fastfnet_trainer *t) {
     fastfnet_model_free(t->m);
     fastfnet_model_free(t->best);
     free(t->opts_json);
+    for (int i = 0; i < t->argc; i++) free(t->argv[i]);
+    free(t->argv);
     opt_strings_free(&t->strs);
     if (t->ready) fastfnet_dist_finalize();
     if (t->threads_before > 0) fastfnet_set_threads(t->threads_before); /* a library call leaves the process as it was */
@@ -1388,13 +1409,67 @@ static int check_run_opts(const fastfnet_train_opts *o, char *err, size_t n) {
     return 0;
 }
 
-/* Where the run starts from: its checkpoint (--resume; rp) or a pre-trained model (--init-from; *pre, whose
- * tokenizer and length the data takes). */
+/* The options a resume may change; the others define the run (its data, model, optimizer, seed, batch) and
+ * are its checkpoint's: how long it runs, how often it logs, evaluates and saves, where its data and metrics
+ * are, and how this session runs (threads, ZeRO-1, its directory). */
+static int changeable_on_resume(const char *name) {
+    static const char *const ok[] = {"steps", "epochs", "threads", "log-every", "eval-every", "save-every", "keep", "metrics",
+                                     "data-dir", "out", "resume", "force", "record", "zero", NULL};
+    for (int i = 0; ok[i]; i++)
+        if (!strcmp(ok[i], name)) return 1;
+    return 0;
+}
+
+/* The options as resolved (a resume's, a pre-trained model's length): what checkpoints store and report. */
+static int refresh_options(fastfnet_trainer *t, char *err, size_t n) {
+    opt_def tab[OPT_TRAIN_MAX];
+    opt_train_table(tab, &t->o, &t->threads);
+    char *j = opt_to_json(tab);
+    if (!j) return fastfnet_err(err, n, "train: out of memory");
+    free(t->opts_json);
+    t->opts_json = j, t->o.options_json = j;
+    return 0;
+}
+
+/* --resume: the run's options are its checkpoint's, with the arguments given applied over them (as over a
+ * --config file), so `--resume DIR` alone continues the run as it was. One that defines the run given with
+ * another value is refused naming the flag; the length is the checkpoint model's. A checkpoint that records no
+ * options leaves the arguments as given. */
+static int adopt_run_options(fastfnet_trainer *t, const resume_point *rp, const char *ck, char *err, size_t n) {
+    if (!rp->options) return say(&t->lg, "fastfnet: %s records no options; the ones given are used", ck), 0;
+    fastfnet_train_opts run;
+    int run_threads = 0;
+    opt_def rt[OPT_TRAIN_MAX], tab[OPT_TRAIN_MAX];
+    char src[4400], given[256], was[256];
+    fastfnet_train_defaults(&run);
+    opt_train_table(rt, &run, &run_threads);
+    snprintf(src, sizeof src, "%s/model.safetensors (fastfnet_train_options)", ck);
+    if (opt_apply_json_text(rt, rp->options, strlen(rp->options), src, &t->strs, err, n)) return -1;
+    t->o = run, t->threads = run_threads;
+    t->o.out = t->o.resume = t->o.record = NULL, t->o.force = 0; /* this session's, never the run's */
+    opt_train_table(tab, &t->o, &t->threads);
+    if (opt_parse(tab, t->argc, (const char *const *)t->argv, "train", NULL, 0, NULL, &t->strs, err, n)) return -1;
+    if (!t->o.out) t->o.out = t->o.resume;
+    for (int i = 0; tab[i].name; i++) /* --max-len: against the model's length below (an --init-from run stored 0 before) */
+        if (!changeable_on_resume(tab[i].name) && strcmp(tab[i].name, "max-len") && !opt_same(&tab[i], &rt[i])) {
+            opt_value(&tab[i], given, sizeof given), opt_value(&rt[i], was, sizeof was);
+            return fastfnet_err(err, n, "--%s %s: the run in %s was trained with --%s %s; omit --%s to continue it as it was, or start a new "
+                                "run (another --out, or --force)", tab[i].name, given, t->o.out, tab[i].name, was, tab[i].name);
+        }
+    if (t->o.max_len && t->o.max_len != rp->meta.max_len)
+        return fastfnet_err(err, n, "--max-len %d: the run in %s has length %d (its model's); omit --max-len to continue it", t->o.max_len,
+                            t->o.out, rp->meta.max_len);
+    t->o.max_len = rp->meta.max_len;
+    return 0;
+}
+
+/* Where the run starts from: its checkpoint (--resume; rp, whose options the run takes) or a pre-trained model
+ * (--init-from; *pre, whose tokenizer and length the data takes). */
 static int load_start(fastfnet_trainer *t, resume_point *rp, fastfnet_model **pre, fastfnet_tokenizer **tok, char *ck, size_t ckcap,
                       char *err, size_t n) {
     const fastfnet_train_opts *o = &t->o;
     if (o->resume) {
-        if (find_resume(o->out, rp, ck, ckcap, &t->lg, err, n)) return -1;
+        if (find_resume(o->out, rp, ck, ckcap, &t->lg, err, n) || adopt_run_options(t, rp, ck, err, n) || check_run_opts(o, err, n)) return -1;
         if (strcmp(rp->task, o->task)) return fastfnet_err(err, n, "%s: the checkpoint is a %s model but --task is %s", ck, rp->task, o->task);
         *tok = rp->meta.tok, rp->meta.tok = NULL;
         return 0;
@@ -1620,21 +1695,29 @@ static int split_batch(fastfnet_trainer *t, char *err, size_t n) {
     return 0;
 }
 
+/* What the options say of this process, once they are resolved (a resume's are its checkpoint's): the thread
+ * count, ZeRO-1, the options as stored, and the line that reports them. */
+static int session_options(fastfnet_trainer *t, char *err, size_t n) {
+    t->zero = t->o.zero && t->nproc > 1;
+    if (t->threads > 0) t->threads_before = omp_get_max_threads(), fastfnet_set_threads(t->threads);
+    if (refresh_options(t, err, n)) return -1;
+    say(&t->lg, "fastfnet train: options %s", t->opts_json);
+    return 0;
+}
+
 int fastfnet_trainer_setup(fastfnet_trainer *t, char *err, size_t n) {
     if (t->ready) return fastfnet_err(err, n, "train: the trainer is set up already");
     if (check_run_opts(&t->o, err, n) || fastfnet_dist_init(NULL, NULL, err, n)) return -1;
     t->ready = 1; /* from here fastfnet_trainer_free finalizes the process group */
     t->rank = fastfnet_dist_rank(), t->nproc = fastfnet_dist_size();
     t->lg.lead = t->rank == 0;
-    t->zero = t->o.zero && t->nproc > 1;
-    if (t->threads > 0) t->threads_before = omp_get_max_threads(), fastfnet_set_threads(t->threads);
-    say(&t->lg, "fastfnet train: options %s", t->opts_json);
     resume_point rp;
     memset(&rp, 0, sizeof rp);
     fastfnet_model *pre = NULL;
     fastfnet_tokenizer *tok = NULL;
     char ck[4300] = "";
     int rc = load_start(t, &rp, &pre, &tok, ck, sizeof ck, err, n);
+    if (!rc) rc = session_options(t, err, n);
     if (!rc) rc = setup_data(t, tok, &rp.meta.labels, err, n);
     else if (tok) fastfnet_tok_free(tok);
     t->m = rp.m, rp.m = NULL;

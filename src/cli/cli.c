@@ -346,10 +346,12 @@ static int cmd_init(int argc, char **argv) {
 
 static const char *TRAIN_USAGE =
     "usage: fastfnet train (--data NAME | --train FILE) --out DIR [options]\n"
+    "       fastfnet train --resume DIR [--steps N] [--threads N] ...\n"
     "\n"
     "Trains a model and writes DIR/model.safetensors (+ config.json, tokenizer.json), checkpoints with the\n"
     "full training state under DIR/checkpoints (the last --keep), and metrics as JSON lines. Ctrl-C saves\n"
-    "and exits; --resume DIR continues a run exactly. A JSON file given with --config sets the same\n"
+    "and exits; --resume DIR continues a run exactly, with the options its checkpoint records (a flag that\n"
+    "would change the run is refused). A JSON file given with --config sets the same\n"
     "options (keys are the option names); flags override it. Data-parallel on N processes (MPI build):\n"
     "`mpirun -np N fastfnet train ...`: --batch stays the global batch, each process computes B/N of it\n"
     "(docs/DISTRIBUTED.md). Options:\n";
