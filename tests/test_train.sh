@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_train.sh: training end to end through the CLI: learning above chance on a Fashion-MNIST slice,
 # kill -9 mid-run + --resume equals an uninterrupted run, Ctrl-C saves, eval/predict, fine-tuning from an
-# MLM model, tokenizer round trips, and every bad-input case (one line, non-zero exit, nothing damaged).
+# MLM model, a run's lifecycle (the best model, resumes of finished runs, --resume DIR alone, shared metrics),
+# tokenizer round trips, and every bad-input case (one line, non-zero exit, nothing damaged).
 source "$(dirname "$0")/lib.sh"
 expect_fail() { # NAME PATTERN CMD...: exit 1..127 and a last stderr line matching PATTERN
     local name=$1 pat=$2

@@ -1436,7 +1436,10 @@ static int refresh_options(fastfnet_trainer *t, char *err, size_t n) {
  * another value is refused naming the flag; the length is the checkpoint model's. A checkpoint that records no
  * options leaves the arguments as given. */
 static int adopt_run_options(fastfnet_trainer *t, const resume_point *rp, const char *ck, char *err, size_t n) {
-    if (!rp->options) return say(&t->lg, "fastfnet: %s records no options; the ones given are used", ck), 0;
+    if (!rp->options) {
+        say(&t->lg, "fastfnet: %s records no options; the ones given are used", ck);
+        return 0;
+    }
     fastfnet_train_opts run;
     int run_threads = 0;
     opt_def rt[OPT_TRAIN_MAX], tab[OPT_TRAIN_MAX];
