@@ -37,7 +37,8 @@ typedef void (*fastfnet_train_log)(const char *line, void *user);
 FASTFNET_API fastfnet_trainer *fastfnet_trainer_create(int argc, const char *const *argv, char *err, size_t errlen);
 /* Where informational lines go (rank 0 only); none by default. */
 FASTFNET_API void fastfnet_trainer_set_log(fastfnet_trainer *t, fastfnet_train_log fn, void *user);
-/* Data, tokenizer, model, optimizer, run directory and metrics file; resumes when --resume was given. */
+/* Data, tokenizer, model, optimizer, run directory and metrics file; resumes when --resume was given, with the
+ * options the checkpoint records (the arguments applied over them; one that would change the run is refused). */
 FASTFNET_API int fastfnet_trainer_setup(fastfnet_trainer *t, char *err, size_t errlen);
 /* Back to the run directory's LATEST checkpoint (or the newest older one that loads): weights, AdamW
  * moments, data order, dropout stream and counters, so that stepping on retraces the run from there. */
@@ -60,7 +61,7 @@ FASTFNET_API int fastfnet_trainer_run(fastfnet_trainer *t, fastfnet_train_callba
 FASTFNET_API const char *fastfnet_trainer_summary(const fastfnet_trainer *t);
 /* The model being trained (owned by the trainer; NULL before setup). */
 FASTFNET_API fastfnet_model *fastfnet_trainer_model(fastfnet_trainer *t);
-/* The options as resolved, as JSON (what checkpoints store). */
+/* The options as resolved, as JSON (what checkpoints store; after setup, a resume's). */
 FASTFNET_API const char *fastfnet_trainer_options_json(const fastfnet_trainer *t);
 /* `fastfnet train --help`'s option list (malloc'd; free() it). */
 FASTFNET_API char *fastfnet_train_options_help(void);

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # test_faults.sh: faults around checkpoints, provoked rather than reasoned about: SIGKILL at random moments of
 # the saves, a full disk while a checkpoint is written, a corrupted newest checkpoint, a directory fsync that
-# fails; after each, --resume continues from a completed checkpoint and ends where an unbroken run ends.
+# fails, a top-level copy that fails; after each, --resume continues from a completed checkpoint and ends where
+# an unbroken run ends. A checkpoint whose state holds damaged numbers is refused, naming the file.
 source "$(dirname "$0")/lib.sh"
 tensors_equal() { /usr/bin/python3 "$ROOT/tests/st_tool.py" equal "$1" "$2"; } # A B: every tensor bit-identical
+json_acc() { /usr/bin/python3 -c "import json,sys; print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])['valid_accuracy'])" "$1" 2>/dev/null; }
 # steps of the train-loss lines (or of the eval lines with "eval_loss") of a metrics file, strictly increasing?
 steps_increase() {
     /usr/bin/python3 - "$1" "$2" <<'PY'
@@ -85,6 +87,7 @@ if mount -t tmpfs -o size=2m tmpfs mnt 2>/dev/null; then
     trap 'umount "$SCRATCH/mnt" 2>/dev/null; rm -rf "$SCRATCH"' EXIT
     how="a full tmpfs"
     "$FF" train "${DF[@]}" --steps 10 --out mnt/df >/dev/null 2>/dev/null
+    sed -i '/"final": true/d' mnt/df/metrics.jsonl # as if stopped at step 10: no line for the resume to drop, so no rewrite
     cp -r mnt/df/checkpoints/step-000000010 saved10
     dd if=/dev/zero of=mnt/fill bs=4k 2>/dev/null # until the disk is full (ENOSPC)
     "$FF" train "${DF[@]}" --steps 20 --resume mnt/df >/dev/null 2>df.err
@@ -143,5 +146,41 @@ rc=$?
 last=$(tail -1 fs.err)
 [ "$rc" -eq 1 ] && grep -q "checkpoints.*sync" <<<"$last" && [ "$(cat fs/checkpoints/LATEST)" = step-000000010 ] &&
     ok "a failed directory fsync is an error: $last" || bad "directory fsync failure: rc=$rc $(tail -c 300 fs.err)"
+
+# 5. a damaged number in a checkpoint's state is refused naming the file (a negative "pos" indexed before the data
+# order: SIGSEGV, or a heap overflow under ASan); with no older checkpoint to fall back to the resume stops
+"$FF" train "${DF[@]}" --steps 10 --keep 1 --out em >/dev/null 2>/dev/null
+for kv in pos=-100000000 pos=-1 pos=99999 epoch=-5 bad_evals=-2 best_step=50 data_rng=0 elapsed=nan; do
+    rm -rf em2 && cp -r em em2
+    /usr/bin/python3 - "$ROOT/tests" em2/checkpoints/step-000000010/state.safetensors "${kv%%=*}" "${kv#*=}" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import torch_twin as tt
+t, meta = tt.st_read(sys.argv[2])
+meta[sys.argv[3]] = sys.argv[4]
+tt.st_write(sys.argv[2], t, meta)
+PY
+    "$FF" train "${DF[@]}" --steps 20 --resume em2 >/dev/null 2>em2.err
+    rc=$?
+    [ "$rc" -eq 1 ] && tail -1 em2.err | grep -q "em2/checkpoints/step-000000010/state.safetensors: training state .*${kv%%=*}.*damaged" &&
+        ok "a damaged state ($kv) is refused naming the file" || bad "damaged state $kv: rc=$rc $(tail -c 300 em2.err)"
+done
+
+# 6. a top-level copy that fails after the checkpoint directory is written (the shim fails the second fsync of
+# the top-level model): LATEST stays where it was, so a resume retraces the step and reports the run's own best
+# model, never the stale one left at the top level (--patience keeps the best; it improved at steps 5 and 10)
+PT=("${DF[@]}" --steps 60 --patience 4 --lr 1e-3)
+"$FF" train "${PT[@]}" --out ptref >ptref.json 2>/dev/null
+ASAN_OPTIONS=${ASAN_OPTIONS:-}:verify_asan_link_order=0 LD_PRELOAD=$PWD/fsync_shim.so FASTFNET_FAIL_FSYNC_OF=topfail/model.safetensors.tmp \
+    FASTFNET_FAIL_FSYNC_NTH=2 "$FF" train "${PT[@]}" --out topfail >/dev/null 2>topfail.err
+rc=$?
+[ "$rc" -eq 1 ] && tail -1 topfail.err | grep -q "topfail/model.safetensors.*No space left" && [ "$(cat topfail/checkpoints/LATEST)" = step-000000005 ] &&
+    ok "a failed top-level copy stops the run with one line and leaves LATEST as it was: $(tail -1 topfail.err)" ||
+    bad "failed top-level copy: rc=$rc, LATEST $(cat topfail/checkpoints/LATEST), $(tail -1 topfail.err)"
+"$FF" train "${PT[@]}" --resume topfail >topfail.json 2>topfail2.err
+[ "$(tensors_equal topfail/model.safetensors ptref/model.safetensors)" = identical ] &&
+    [ "$(json_acc topfail.json)" = "$(json_acc ptref.json)" ] &&
+    ok "resumed after the failed copy: the best model and its figures are the unbroken run's (valid accuracy $(json_acc ptref.json))" ||
+    bad "resumed after the failed copy: valid accuracy $(json_acc topfail.json) against $(json_acc ptref.json); $(tail -1 topfail2.err)"
 
 finish

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_train.sh: training end to end through the CLI: learning above chance on a Fashion-MNIST slice,
 # kill -9 mid-run + --resume equals an uninterrupted run, Ctrl-C saves, eval/predict, fine-tuning from an
-# MLM model, tokenizer round trips, and every bad-input case (one line, non-zero exit, nothing damaged).
+# MLM model, a run's lifecycle (the best model, resumes of finished runs, --resume DIR alone, shared metrics),
+# tokenizer round trips, and every bad-input case (one line, non-zero exit, nothing damaged).
 source "$(dirname "$0")/lib.sh"
 expect_fail() { # NAME PATTERN CMD...: exit 1..127 and a last stderr line matching PATTERN
     local name=$1 pat=$2
@@ -96,6 +97,17 @@ wait $pid
 rc=$?
 [ "$rc" -eq 130 ] && grep -q "interrupted at step" intr.log && grep -q "signal again to quit now" intr.log &&
     ok "SIGINT says it will stop, saves and exits (status 130): $(grep interrupted intr.log)" || bad "SIGINT: rc=$rc $(tail -2 intr.log)"
+
+# a second signal of the other kind (SIGINT, then SIGTERM) ends the process at once, as a second SIGINT does
+"$FF" train --train t_train.jsonl --valid t_train.jsonl --max-len 1024 --hidden 64 --layers 2 --threads 1 --batch 8 --steps 1000 \
+    --eval-every 1 --log-every 1 --out sig2 >/dev/null 2>sig2.log &
+pid=$!
+for _ in $(seq 1 1500); do grep -q '^step 1/' sig2.log && break; sleep 0.02; done
+kill -INT $pid; sleep 0.2; kill -TERM $pid
+wait $pid
+rc=$?
+[ "$rc" -eq 143 ] && ! grep -q "interrupted at step" sig2.log && ok "SIGINT then SIGTERM: the second signal ends the process at once (status $rc)" ||
+    bad "SIGINT then SIGTERM: status $rc $(tail -1 sig2.log)"
 
 # 4. predict and eval on the small task
 "$FF" predict --model full --input t_test.tsv >pred.jsonl 2>pred.err && [ "$(wc -l <pred.jsonl)" -eq 100 ] &&
@@ -273,6 +285,89 @@ print(max(ev, key=lambda d: (d['eval_accuracy'], -d['step']))['step'])")
 r=$(tensors_equal early/model.safetensors "early/checkpoints/$(printf 'step-%09d' "$best")/model.safetensors")
 [ "$r" = identical ] && ok "with --patience the top-level model is the best one (step $best), not the last" || bad "--patience top-level model is not the best (step $best): $r"
 
+# 5c. a run's lifecycle: an --out holding an unfinished run is not mixed with a new one, option values that make
+# no run are refused, the best model is the run's own, a finished or early-stopped run resumed ends as it ended, a
+# shared --metrics file keeps other runs' lines, metrics that cannot be written stop the run, and --resume DIR alone
+# continues the run (its options are the checkpoint's)
+LC=(--train t_train.jsonl --max-len 32 --hidden 16 --layers 1 --intermediate 32 --threads 1 --batch 8 --seed 3 --log-every 5)
+# an --out holding an unfinished run (a checkpoint, or metrics) is not mixed with a new one
+"$FF" train "${LC[@]}" --steps 10 --save-every 5 --out part >/dev/null 2>&1 && rm part/model.safetensors
+expect_fail "an --out with an unfinished run's checkpoint" "part holds a run that did not finish .*--resume part to continue it or --force" \
+    "$FF" train "${LC[@]}" --steps 5 --out part
+mkdir -p part2 && cp part/metrics.jsonl part2/
+expect_fail "an --out with an earlier run's metrics" "part2 holds the metrics.jsonl of an earlier run but no checkpoint; pass --force" \
+    "$FF" train "${LC[@]}" --steps 5 --out part2
+for v in "log-every 0" "epochs 0" "epochs -1" "steps -1"; do
+    expect_fail "--$v is refused" "train: --${v% *} must be >= " "$FF" train "${LC[@]}" --${v% *} ${v#* } --out badv
+done
+PB=("${LC[@]}" --steps 20 --lr 1e-5 --patience 5 --eval-every 5)
+"$FF" train "${PB[@]}" --save-every 5 --keep 10 --out pbref >pbref.json 2>/dev/null
+best=$(/usr/bin/python3 -c "
+import json; ev = [d for d in map(json.loads, open('pbref/metrics.jsonl')) if 'eval_accuracy' in d]
+print(max(ev, key=lambda d: (d['eval_accuracy'], -d['step']))['step'])")
+"$FF" train "${PB[@]}" --save-every 7 --out pb >pb.json 2>pb.err
+r=$(tensors_equal pb/model.safetensors "pbref/checkpoints/$(printf 'step-%09d' "$best")/model.safetensors" 2>&1)
+[ "$r" = identical ] && [ "$(json_field valid_accuracy <pb.json)" = "$(json_field valid_accuracy <pbref.json)" ] &&
+    ok "--patience with evaluations between saves: the model kept is the best one (step $best)" || bad "--patience, saves apart from evaluations: $r $(tail -1 pb.err)"
+"$FF" train "${LC[@]}" --steps 20 --lr 1e-2 --out pf >/dev/null 2>&1
+"$FF" train "${PB[@]}" --save-every 7 --force --out pf >pf.json 2>pf.err
+r=$(tensors_equal pf/model.safetensors pb/model.safetensors 2>&1)
+[ "$r" = identical ] && ok "--force --patience over an older run: the model kept is the new run's best, not the older run's" ||
+    bad "--force --patience: the older run's model was kept ($r)"
+# a finished run, resumed: its own final figures (evaluated again), the timing of its steps, one final line
+"$FF" train "${LC[@]}" --steps 20 --out fin >fin.json 2>/dev/null
+"$FF" train "${LC[@]}" --steps 20 --resume fin >fin2.json 2>fin2.err
+fin_same=$(/usr/bin/python3 - fin.json fin2.json <<'PY'
+import json, sys
+a, b = (json.loads(open(p).read().strip().splitlines()[-1]) for p in sys.argv[1:3])
+print(" ".join(k for k in ("steps", "valid_accuracy", "valid_loss", "timed_steps") if a[k] != b[k]) or "same")
+PY
+)
+nfinal=$(grep -c '"final": true' fin/metrics.jsonl)
+[ "$fin_same" = same ] && [ "$nfinal" -eq 1 ] && ok "a finished run resumed reports its own figures ($(json_field valid_accuracy <fin2.json)) and has one final line" ||
+    bad "a finished run resumed: differs in ${fin_same:-?}, $nfinal final lines, $(tail -1 fin2.err)"
+# an early-stopped run, resumed, stays stopped
+"$FF" train "${LC[@]}" --steps 200 --eval-every 1 --patience 2 --lr 1e-5 --out es >es.json 2>/dev/null
+"$FF" train "${LC[@]}" --steps 200 --eval-every 1 --patience 2 --lr 1e-5 --resume es >es2.json 2>es2.err
+[ "$(json_field steps <es.json)" -lt 200 ] && [ "$(json_field steps <es2.json)" = "$(json_field steps <es.json)" ] &&
+    ok "an early-stopped run resumed ends where it stopped (step $(json_field steps <es.json))" ||
+    bad "early stop + resume: stopped at $(json_field steps <es.json), resumed to $(json_field steps <es2.json 2>&1) $(tail -1 es2.err)"
+# a shared --metrics file: a resume drops only its own run's lines (each names its run)
+"$FF" train "${LC[@]}" --steps 10 --metrics shared.jsonl --out sa >/dev/null 2>&1
+na=$(wc -l <shared.jsonl)
+"$FF" train "${LC[@]}" --steps 20 --metrics shared.jsonl --out sb >/dev/null 2>&1
+tail -n +$((na + 1)) shared.jsonl >sb_lines.txt
+"$FF" train "${LC[@]}" --steps 20 --metrics shared.jsonl --resume sa >/dev/null 2>sa2.err
+kept=$(grep -cFxf sb_lines.txt shared.jsonl)
+nfa=$(grep -F "\"run\": \"$(realpath sa)\"" shared.jsonl | grep -c '"final"')
+[ -s sb_lines.txt ] && [ "$kept" -eq "$(wc -l <sb_lines.txt)" ] && [ "$nfa" -eq 1 ] &&
+    ok "resuming into a shared --metrics file keeps the other run's $kept lines; the resumed run's lines name it, one final line" ||
+    bad "shared --metrics: $kept of the other run's $(wc -l <sb_lines.txt) lines kept; $nfa final lines of the resumed run; $(tail -1 sa2.err)"
+# metrics that cannot be written stop the run with one line, after a checkpoint of that step
+expect_fail "--metrics /dev/full stops the run" "/dev/full: writing the metrics failed .*checkpoint of step 5 is saved" \
+    "$FF" train "${LC[@]}" --steps 20 --eval-every 10 --save-every 100 --metrics /dev/full --out mfull
+[ "$(cat mfull/checkpoints/LATEST 2>/dev/null)" = step-000000005 ] &&
+    "$FF" train "${LC[@]}" --steps 20 --eval-every 10 --save-every 100 --metrics mfull.jsonl --resume mfull >/dev/null 2>mfull.err &&
+    ok "the run stopped by its metrics kept step 5's checkpoint, and resumes with another --metrics" ||
+    bad "after /dev/full: LATEST $(cat mfull/checkpoints/LATEST 2>&1), $(tail -1 mfull.err 2>/dev/null)"
+# --resume DIR alone takes the run's options from its checkpoint: back from step 10 to the same weights
+"$FF" train "${LC[@]}" --steps 20 --save-every 5 --dropout 0.1 --out r5full >/dev/null 2>&1
+rm -rf r5 && cp -r r5full r5 && echo step-000000010 >r5/checkpoints/LATEST && rm -rf r5/checkpoints/step-0000000{15,20}
+"$FF" train --resume r5 >r5.json 2>r5.err
+r=$(tensors_equal r5/model.safetensors r5full/model.safetensors 2>&1)
+[ "$r" = identical ] && grep -q "resuming .*step-000000010" r5.err && ok "--resume DIR alone continues the run as it was (bit-identical)" ||
+    bad "--resume DIR alone: $r $(tail -1 r5.err)"
+expect_fail "--resume with another --batch names the flag" "batch 4: the run in r5 was trained with --batch 8; omit --batch" \
+    "$FF" train "${LC[@]}" --steps 20 --batch 4 --resume r5
+expect_fail "--resume with another --seed names the flag" "seed 9: the run in r5 was trained with --seed 3" "$FF" train "${LC[@]}" --seed 9 --steps 20 --resume r5
+expect_fail "--resume with another --max-len names the flag" "max-len 24: the run in r5 has length 32" "$FF" train "${LC[@]}" --steps 20 --max-len 24 --resume r5
+"$FF" train --resume r5 --steps 30 --threads 2 --log-every 3 >r5b.json 2>r5b.err && [ "$(json_field steps <r5b.json)" = 30 ] &&
+    ok "--resume may extend --steps and change --threads and --log-every" || bad "--resume --steps 30: $(tail -1 r5b.err)"
+# an --init-from run resumed keeps the pre-trained model's length (the resume read 512 for its 32)
+"$FF" train --init-from mlm --train t_train.jsonl --threads 1 --batch 8 --steps 4 --save-every 2 --out ftl >/dev/null 2>ftl.err
+"$FF" train --init-from mlm --train t_train.jsonl --threads 1 --batch 8 --steps 6 --resume ftl >ftl2.json 2>ftl2.err &&
+    grep -q "examples of 32 tokens" ftl2.err && ok "an --init-from run resumed keeps the pre-trained length (32)" || bad "--init-from + --resume: $(tail -1 ftl2.err)"
+
 # 6. tokenizers: round trips through the CLI
 printf 'Hello, w\xc3\xb6rld!\n\ttabs and \x01 bytes\n' >rt.txt
 "$FF" tokenizer encode --tokenizer byte --input rt.txt >ids.txt && "$FF" tokenizer decode --tokenizer byte --input ids.txt >back.txt &&
@@ -294,14 +389,14 @@ expect_fail "TSV line without a tab" "notab.tsv:1" "$FF" train --train notab.tsv
 expect_fail "unknown option" "unknown option" "$FF" train --bogus 1 --out x4
 expect_fail "bad number" "not an integer" "$FF" train --batch 8x --out x5
 expect_fail "resume without a checkpoint" "no checkpoint" "$FF" train --train t_train.jsonl --resume emptydir
-expect_fail "checkpoint of another task" "mlm model" "$FF" train --task classify --train t_train.jsonl --resume mlm
+expect_fail "checkpoint of another task" "task classify: the run in mlm was trained with --task mlm" "$FF" train --task classify --train t_train.jsonl --resume mlm
 cp full/model.safetensors keep.safetensors
 expect_fail "existing trained model is not overwritten" "already holds" "$FF" train "${TR[@]}" --out full
 tensors_equal full/model.safetensors keep.safetensors >/dev/null && ok "the trained model is untouched" || bad "the trained model changed"
-"$FF" train "${TR[@]}" --steps 30 --save-every 10 --out nan >/dev/null 2>/dev/null
-before=$(cat nan/checkpoints/LATEST)
-expect_fail "a non-finite loss stops the run" "became" "$FF" train "${TR[@]}" --steps 60 --lr 1e30 --clip 0 --resume nan
-[ "$(cat nan/checkpoints/LATEST)" = "$before" ] && ok "the last good checkpoint is kept ($before)" || bad "checkpoint changed after NaN"
+# (a resume cannot change --lr: the run diverges on its own, at step 2 after a save at step 1)
+expect_fail "a non-finite loss stops the run" "became" "$FF" train "${TR[@]}" --steps 30 --save-every 1 --lr 1e30 --clip 0 --out nan
+[ "$(cat nan/checkpoints/LATEST)" = step-000000001 ] && [ ! -e nan/checkpoints/step-000000002 ] &&
+    ok "the last good checkpoint is kept (step 1); the step that diverged saved nothing" || bad "checkpoint changed after NaN: $(ls nan/checkpoints)"
 printf 'sm\xffall\tone two\nlarge\tnine\n' >badutf.tsv
 expect_fail "a label that is not UTF-8 is refused when read" "badutf.tsv:1.*UTF-8" "$FF" train --train badutf.tsv --max-len 16 --hidden 16 --layers 1 --steps 2 --out x6
 # IDX headers: a count of 0xFFFFFFFF, and rows x cols that wraps 32 bits past the bound

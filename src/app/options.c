@@ -78,36 +78,42 @@ static int opt_set(const opt_def *o, const char *v, const char *src, opt_strings
     return -1;
 }
 
-/* One value of a JSON config file onto its option. */
-static int opt_set_json(const opt_def *o, const fastfnet_json *v, const char *path, const char *key, opt_strings *k, char *err,
+/* One value of a JSON object of options onto its option; src names the object ("--config FILE") in messages. */
+static int opt_set_json(const opt_def *o, const fastfnet_json *v, const char *src, const char *key, opt_strings *k, char *err,
                         size_t n) {
-    char num[64], src[4200];
-    snprintf(src, sizeof src, "%s: ", path);
+    char num[64], pre[4200];
+    snprintf(pre, sizeof pre, "%s: ", src);
     if (v->type == FASTFNET_JSON_NULL) return 0;
-    if (v->type == FASTFNET_JSON_STRING) return opt_set(o, v->str, src, k, err, n);
-    if (v->type == FASTFNET_JSON_BOOL) return opt_set(o, v->boolean ? "true" : "false", src, k, err, n);
-    if (v->type != FASTFNET_JSON_NUMBER)
-        return fastfnet_err(err, n, "--config %s: option \"%s\" must be a string, number or boolean", path, key);
+    if (v->type == FASTFNET_JSON_STRING) return opt_set(o, v->str, pre, k, err, n);
+    if (v->type == FASTFNET_JSON_BOOL) return opt_set(o, v->boolean ? "true" : "false", pre, k, err, n);
+    if (v->type != FASTFNET_JSON_NUMBER) return fastfnet_err(err, n, "%s: option \"%s\" must be a string, number or boolean", src, key);
     snprintf(num, sizeof num, "%.17g", v->number);
-    return opt_set(o, num, src, k, err, n);
+    return opt_set(o, num, pre, k, err, n);
+}
+
+int opt_apply_json_text(const opt_def *t, const char *text, size_t len, const char *src, opt_strings *k, char *err, size_t n) {
+    char jerr[256];
+    fastfnet_json *j = fastfnet_json_parse(text, len, jerr, sizeof jerr);
+    int rc = 0;
+    if (!j || j->type != FASTFNET_JSON_OBJECT) rc = fastfnet_err(err, n, "%s: not a JSON object (%s)", src, j ? "wrong type" : jerr);
+    for (int i = 0; !rc && i < j->n; i++) {
+        const opt_def *o = opt_find(t, j->keys[i]);
+        if (!o) rc = fastfnet_err(err, n, "%s: unknown option \"%s\" (see --help)", src, j->keys[i]);
+        else rc = opt_set_json(o, &j->items[i], src, j->keys[i], k, err, n);
+    }
+    fastfnet_json_free(j);
+    return rc;
 }
 
 /* Apply a JSON config file: keys are option names (dashes or underscores). */
 static int opt_apply_json(const opt_def *t, const char *path, opt_strings *k, char *err, size_t n) {
     size_t len;
-    char jerr[256];
+    char jerr[256], src[4200];
     char *buf = fastfnet_read_file(path, &len, (size_t)1 << 20, jerr, sizeof jerr);
     if (!buf) return fastfnet_err(err, n, "--config %s", jerr);
-    fastfnet_json *j = fastfnet_json_parse(buf, len, jerr, sizeof jerr);
+    snprintf(src, sizeof src, "--config %s", path);
+    int rc = opt_apply_json_text(t, buf, len, src, k, err, n);
     free(buf);
-    int rc = 0;
-    if (!j || j->type != FASTFNET_JSON_OBJECT) rc = fastfnet_err(err, n, "--config %s: not a JSON object (%s)", path, j ? "wrong type" : jerr);
-    for (int i = 0; !rc && i < j->n; i++) {
-        const opt_def *o = opt_find(t, j->keys[i]);
-        if (!o) rc = fastfnet_err(err, n, "--config %s: unknown option \"%s\" (see --help)", path, j->keys[i]);
-        else rc = opt_set_json(o, &j->items[i], path, j->keys[i], k, err, n);
-    }
-    fastfnet_json_free(j);
     return rc;
 }
 
@@ -150,8 +156,7 @@ int opt_parse(const opt_def *t, int argc, const char *const *argv, const char *c
     return 0;
 }
 
-/* The default shown for an option: its current value. */
-static void opt_value(const opt_def *o, char *def, size_t n) {
+void opt_value(const opt_def *o, char *def, size_t n) {
     switch (o->type) {
     case OPT_INT: snprintf(def, n, "%d", *(int *)o->ptr); break;
     case OPT_LONG: snprintf(def, n, "%ld", *(long *)o->ptr); break;
@@ -159,6 +164,25 @@ static void opt_value(const opt_def *o, char *def, size_t n) {
     case OPT_STR: snprintf(def, n, "%s", *(const char **)o->ptr ? *(const char **)o->ptr : "-"); break;
     case OPT_BOOL: snprintf(def, n, "%s", *(int *)o->ptr ? "on" : "off"); break;
     }
+}
+
+int opt_same(const opt_def *a, const opt_def *b) {
+    switch (a->type) {
+    case OPT_INT:
+    case OPT_BOOL: return *(int *)a->ptr == *(int *)b->ptr;
+    case OPT_LONG: return *(long *)a->ptr == *(long *)b->ptr;
+    case OPT_DOUBLE: { /* at 9 digits, what opt_to_json kept before it kept every digit */
+        char x[64], y[64];
+        snprintf(x, sizeof x, "%.9g", *(double *)a->ptr);
+        snprintf(y, sizeof y, "%.9g", *(double *)b->ptr);
+        return !strcmp(x, y);
+    }
+    case OPT_STR: {
+        const char *x = *(const char **)a->ptr, *y = *(const char **)b->ptr;
+        return x == y || (x && y && !strcmp(x, y));
+    }
+    }
+    return 0;
 }
 
 char *opt_help(const opt_def *t) {
@@ -182,7 +206,14 @@ static void opt_json_value(const opt_def *o, char *buf, size_t cap, size_t *pos)
     switch (o->type) {
     case OPT_INT: *pos += (size_t)snprintf(buf + *pos, cap - *pos, "%d", *(int *)o->ptr); break;
     case OPT_LONG: *pos += (size_t)snprintf(buf + *pos, cap - *pos, "%ld", *(long *)o->ptr); break;
-    case OPT_DOUBLE: *pos += (size_t)snprintf(buf + *pos, cap - *pos, "%.9g", *(double *)o->ptr); break;
+    case OPT_DOUBLE: { /* the shortest that reads back as the same double (a resume takes its options from here) */
+        double d = *(double *)o->ptr;
+        int p = 9;
+        char num[40];
+        while (snprintf(num, sizeof num, "%.*g", p, d), p < 17 && strtod(num, NULL) != d) p++;
+        *pos += (size_t)snprintf(buf + *pos, cap - *pos, "%s", num);
+        break;
+    }
     case OPT_BOOL: *pos += (size_t)snprintf(buf + *pos, cap - *pos, "%s", *(int *)o->ptr ? "true" : "false"); break;
     case OPT_STR: {
         const char *v = *(const char **)o->ptr;
@@ -267,11 +298,11 @@ void opt_train_table(opt_def *t, fastfnet_train_opts *o, int *threads) {
         {"log-every", OPT_INT, &o->log_every, "progress and metrics every N steps"},
         {"nsp", OPT_BOOL, &o->nsp, "mlm: also next-sentence prediction"},
         {"out", OPT_STR, &o->out, "output directory"},
-        {"resume", OPT_STR, &o->resume, "continue the run in DIR from its last checkpoint"},
-        {"metrics", OPT_STR, &o->metrics, "append metrics here (default DIR/metrics.jsonl)"},
+        {"resume", OPT_STR, &o->resume, "continue the run in DIR from its last checkpoint, with the run's options (a flag given must agree, but for --steps, --threads, --log-every and a few others: docs/TRAINING.md)"},
+        {"metrics", OPT_STR, &o->metrics, "append metrics here, each line naming the run, so runs may share the file (default DIR/metrics.jsonl)"},
         {"init-from", OPT_STR, &o->init_from, "start from this pre-trained model directory (fastfnet's, or HF's layout: config.json, model.safetensors, spiece.model or tokenizer.json)"},
         {"record", OPT_STR, &o->record, "write the initial weights and every step's batches to DIR, to replay the run in another implementation (tests/twin_replay.py; replayable with --dropout 0)"},
-        {"force", OPT_BOOL, &o->force, "overwrite a trained model in --out (and a record in --record)"},
+        {"force", OPT_BOOL, &o->force, "start over in an --out that holds a run: its model, checkpoints and metrics go first (and overwrite a record in --record)"},
         {"zero", OPT_BOOL, &o->zero, "under mpirun: shard the AdamW moments across the processes (ZeRO-1)"},
         {NULL, 0, NULL, NULL}};
     size_t nh = sizeof head / sizeof *head;

@@ -27,6 +27,12 @@ void opt_strings_free(opt_strings *k);
  * command in messages. String values are copied into keep. */
 int opt_parse(const opt_def *t, int argc, const char *const *argv, const char *cmd, const char **pos, int npos, int *npos_out,
               opt_strings *keep, char *err, size_t errlen);
+/* Apply a JSON object of options (text[0..len), keys as in opt_to_json); src names it in messages. */
+int opt_apply_json_text(const opt_def *t, const char *text, size_t len, const char *src, opt_strings *k, char *err, size_t errlen);
+/* The value of o as help and messages show it ("-" for no string). */
+void opt_value(const opt_def *o, char *buf, size_t n);
+/* Whether two entries of the same table (over two option structs) hold the same value (doubles at JSON's precision). */
+int opt_same(const opt_def *a, const opt_def *b);
 /* The table's help text, one line per listed option with its current value as the default (malloc'd). */
 char *opt_help(const opt_def *t);
 /* The current values as a JSON object keyed by option name (dashes as underscores), valid --config input

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <omp.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
@@ -724,7 +725,10 @@ typedef struct {
     uint64_t data_rng, dropout_seed, dropout_calls;
     double best, elapsed;
     long bad_evals;
-    long best_step; /* the step of the best evaluation (-1: none yet) */
+    long best_step;     /* the step of the best evaluation (-1: none yet) */
+    long stopped_early; /* --patience ended the run */
+    long timed_steps, timed_tokens; /* over every session of the run: its steps but each session's first */
+    double step_time;
 } train_state;
 
 static void u64s(char *buf, size_t n, uint64_t v) { snprintf(buf, n, "%llu", (unsigned long long)v); }
@@ -750,7 +754,7 @@ static void meta_list(const char **meta, char (*bufs)[64], char **labels_json, c
 }
 
 /* Save the model and tokenizer into dir (model.safetensors, config.json, tokenizer.json). */
-static int save_model_dir(const char *dir, fastfnet_model *m, const run_data *d, const char *opts_json, char *err, size_t n) {
+static int save_model_dir(const char *dir, const fastfnet_model *m, const run_data *d, const char *opts_json, char *err, size_t n) {
     const char *meta[20];
     char bufs[4][64], *lj = NULL, p[4200];
     meta_list(meta, bufs, &lj, d, opts_json);
@@ -768,10 +772,16 @@ static int save_model_dir(const char *dir, fastfnet_model *m, const run_data *d,
     return 0;
 }
 
-/* mm, vv: the AdamW moments of every parameter (gathered from the ranks when ZeRO-1 shards them) */
-static int save_state(const char *path, const fastfnet_model *m, const float *mm, const float *vv, const train_state *s, char *err,
-                      size_t n) {
-    char b[9][32];
+/* What one checkpoint holds beside the run's data: the model, the AdamW moments of every parameter (gathered
+ * from the ranks when ZeRO-1 shards them), with --patience the best weights when they are not the model's own
+ * (NULL otherwise), and the model for the top-level copy (NULL: none yet). */
+typedef struct {
+    const fastfnet_model *m, *top;
+    const float *mm, *vv, *best;
+} checkpoint_parts;
+
+static int save_state(const char *path, const checkpoint_parts *c, const train_state *s, char *err, size_t n) {
+    char b[12][32];
     snprintf(b[0], 32, "%ld", s->step);
     snprintf(b[1], 32, "%ld", s->epoch);
     snprintf(b[2], 32, "%ld", s->pos);
@@ -781,50 +791,107 @@ static int save_state(const char *path, const fastfnet_model *m, const float *mm
     snprintf(b[6], 32, "%.17g", s->best);
     snprintf(b[7], 32, "%ld", s->bad_evals);
     snprintf(b[8], 32, "%ld", s->best_step);
-    char el[32];
+    snprintf(b[9], 32, "%ld", s->stopped_early);
+    snprintf(b[10], 32, "%ld", s->timed_steps);
+    snprintf(b[11], 32, "%ld", s->timed_tokens);
+    char el[32], stt[32];
     snprintf(el, sizeof el, "%.3f", s->elapsed);
+    snprintf(stt, sizeof stt, "%.6f", s->step_time);
     const char *meta[] = {"step", b[0], "epoch", b[1], "pos", b[2], "data_rng", b[3], "dropout_seed", b[4],
-                          "dropout_calls", b[5], "best", b[6], "bad_evals", b[7], "best_step", b[8],
-                          "elapsed", el, NULL};
-    fastfnet_st_out t[2] = {{"adamw.m", FASTFNET_DT_F32, 1, {(int64_t)fastfnet_model_buffer_floats(m)}, (float *)mm},
-                       {"adamw.v", FASTFNET_DT_F32, 1, {(int64_t)fastfnet_model_buffer_floats(m)}, (float *)vv}};
-    return fastfnet_st_write(path, t, 2, meta, err, n);
+                          "dropout_calls", b[5], "best", b[6], "bad_evals", b[7], "best_step", b[8], "stopped_early", b[9],
+                          "timed_steps", b[10], "timed_tokens", b[11], "step_seconds", stt, "elapsed", el, NULL};
+    int64_t np = (int64_t)fastfnet_model_buffer_floats(c->m);
+    fastfnet_st_out t[3] = {{"adamw.m", FASTFNET_DT_F32, 1, {np}, (float *)c->mm}, {"adamw.v", FASTFNET_DT_F32, 1, {np}, (float *)c->vv},
+                            {"best.params", FASTFNET_DT_F32, 1, {np}, (float *)c->best}};
+    return fastfnet_st_write(path, t, c->best ? 3 : 2, meta, err, n);
 }
 
-static int meta_u64(const fastfnet_st_file *f, const char *key, uint64_t *v, const char *path, char *err, size_t n) {
+/* The state's number `key` in lo..hi into *v, or, when the key is missing, def (def < lo: the key is required;
+ * the optional ones are younger than some checkpoints). Digits only, with a '-' for a negative lo: strtoll and
+ * strtoull alone take " -1" and "-1" (the latter as 2^64 - 1). */
+static int meta_long(const fastfnet_st_file *f, const char *key, long lo, long hi, long def, long *v, const char *path, char *err,
+                     size_t n) {
     const char *s = fastfnet_st_meta(f, key);
+    if (!s && def >= lo) return *v = def, 0;
+    if (!s) return fastfnet_err(err, n, "%s: training state has no \"%s\": the checkpoint is damaged", path, key);
+    const char *d = s + (*s == '-' && lo < 0);
     char *end;
-    if (!s) return fastfnet_err(err, n, "%s: training state has no \"%s\"", path, key);
     errno = 0;
-    *v = strtoull(s, &end, 10);
-    if (errno || end == s || *end) return fastfnet_err(err, n, "%s: training state \"%s\" is not a number", path, key);
+    long long x = *d >= '0' && *d <= '9' ? strtoll(s, &end, 10) : 0;
+    char range[64];
+    snprintf(range, sizeof range, hi == LONG_MAX ? ">= %ld" : "in %ld..%ld", lo, hi);
+    if (*d < '0' || *d > '9' || errno || *end || x < lo || x > hi)
+        return fastfnet_err(err, n, "%s: training state \"%s\" is '%.40s', not a whole number %s: the checkpoint is damaged", path, key, s, range);
+    *v = (long)x;
     return 0;
 }
 
-/* The training state in path: the AdamW moments of np parameters into mm and vv, and the counters into s. */
-static int load_state(const char *path, size_t np, float *mm, float *vv, train_state *s, char *err, size_t n) {
+/* A generator state or counter of the state (any 64-bit value; digits only). */
+static int meta_u64(const fastfnet_st_file *f, const char *key, uint64_t *v, const char *path, char *err, size_t n) {
+    const char *s = fastfnet_st_meta(f, key);
+    char *end;
+    if (!s) return fastfnet_err(err, n, "%s: training state has no \"%s\": the checkpoint is damaged", path, key);
+    errno = 0;
+    *v = *s >= '0' && *s <= '9' ? strtoull(s, &end, 10) : 0;
+    if (*s < '0' || *s > '9' || errno || *end)
+        return fastfnet_err(err, n, "%s: training state \"%s\" is '%.40s', not a number: the checkpoint is damaged", path, key, s);
+    return 0;
+}
+
+/* The state's real number `key` in lo..hi (or exactly def, what a missing key reads as). */
+static int meta_double(const fastfnet_st_file *f, const char *key, double lo, double hi, double def, double *v, const char *path, char *err,
+                       size_t n) {
+    const char *s = fastfnet_st_meta(f, key);
+    char *end = NULL;
+    *v = s ? strtod(s, &end) : def;
+    if (s && (end == s || *end || !isfinite(*v) || ((*v < lo || *v > hi) && *v != def)))
+        return fastfnet_err(err, n, "%s: training state \"%s\" is '%.40s', not a number in %g..%g: the checkpoint is damaged", path, key, s, lo, hi);
+    return 0;
+}
+
+/* The counters of the state, each checked against its range (a damaged file is refused, never indexed with). */
+static int load_counters(const fastfnet_st_file *f, train_state *s, const char *path, char *err, size_t n) {
+    const long L = LONG_MAX;
+    struct {
+        const char *key;
+        long *v, lo, hi, def;
+    } ls[] = {{"step", &s->step, 0, L, -1}, {"epoch", &s->epoch, 0, L, -1}, {"pos", &s->pos, 0, L, -1}, {"bad_evals", &s->bad_evals, 0, L, -1},
+              {"best_step", &s->best_step, -1, L, -1}, {"stopped_early", &s->stopped_early, 0, 1, 0},
+              {"timed_steps", &s->timed_steps, 0, L, 0}, {"timed_tokens", &s->timed_tokens, 0, L, 0}};
+    for (size_t i = 0; i < sizeof ls / sizeof *ls; i++)
+        if (meta_long(f, ls[i].key, ls[i].lo, ls[i].hi, ls[i].def, ls[i].v, path, err, n)) return -1;
+    if (s->best_step > s->step || s->timed_steps > s->step)
+        return fastfnet_err(err, n, "%s: training state has best_step %ld / timed_steps %ld past its step %ld: the checkpoint is damaged", path,
+                            s->best_step, s->timed_steps, s->step);
+    if (meta_u64(f, "data_rng", &s->data_rng, path, err, n) || meta_u64(f, "dropout_seed", &s->dropout_seed, path, err, n) ||
+        meta_u64(f, "dropout_calls", &s->dropout_calls, path, err, n))
+        return -1;
+    if (!s->data_rng) return fastfnet_err(err, n, "%s: training state \"data_rng\" is 0, which no run reaches: the checkpoint is damaged", path);
+    return meta_double(f, "best", 0, 1, -1e30, &s->best, path, err, n) || meta_double(f, "elapsed", 0, 1e15, 0, &s->elapsed, path, err, n) ||
+                   meta_double(f, "step_seconds", 0, 1e15, 0, &s->step_time, path, err, n) ? -1 : 0;
+}
+
+/* The training state in path: the AdamW moments of np parameters into mm and vv, the best weights (when the
+ * file has them) into a new *best, and the counters into s. */
+static int load_state(const char *path, size_t np, float *mm, float *vv, float **best, train_state *s, char *err, size_t n) {
     fastfnet_st_file f;
     if (fastfnet_st_open(&f, path, err, n)) return -1;
     int rc = -1;
-    const fastfnet_st_tensor *tm = fastfnet_st_find(&f, "adamw.m"), *tv = fastfnet_st_find(&f, "adamw.v");
-    uint64_t step, epoch, pos, bad;
-    if (!tm || !tv || tm->numel != np || tv->numel != np) {
+    const fastfnet_st_tensor *tm = fastfnet_st_find(&f, "adamw.m"), *tv = fastfnet_st_find(&f, "adamw.v"), *tb = fastfnet_st_find(&f, "best.params");
+    *best = NULL;
+    if (!tm || !tv || tm->numel != np || tv->numel != np || (tb && tb->numel != np)) {
         fastfnet_err(err, n, "%s: AdamW moments missing or not the model's size (%zu)", path, np);
         goto done;
     }
     if (fastfnet_st_read_f32(&f, tm, mm, np, err, n) || fastfnet_st_read_f32(&f, tv, vv, np, err, n)) goto done;
-    if (meta_u64(&f, "step", &step, path, err, n) || meta_u64(&f, "epoch", &epoch, path, err, n) ||
-        meta_u64(&f, "pos", &pos, path, err, n) || meta_u64(&f, "data_rng", &s->data_rng, path, err, n) ||
-        meta_u64(&f, "dropout_seed", &s->dropout_seed, path, err, n) ||
-        meta_u64(&f, "dropout_calls", &s->dropout_calls, path, err, n) || meta_u64(&f, "bad_evals", &bad, path, err, n))
+    if (tb && !(*best = malloc(sizeof(float) * np))) {
+        fastfnet_err(err, n, "%s: out of memory for the best weights", path);
         goto done;
-    s->step = (long)step, s->epoch = (long)epoch, s->pos = (long)pos, s->bad_evals = (long)bad;
-    const char *b = fastfnet_st_meta(&f, "best"), *el = fastfnet_st_meta(&f, "elapsed"), *bs = fastfnet_st_meta(&f, "best_step");
-    s->best = b ? strtod(b, NULL) : -1e30;
-    s->best_step = bs ? strtol(bs, NULL, 10) : -1;
-    s->elapsed = el ? strtod(el, NULL) : 0;
-    rc = 0;
+    }
+    if (tb && fastfnet_st_read_f32(&f, tb, *best, np, err, n)) goto done;
+    rc = load_counters(&f, s, path, err, n);
 done:
+    if (rc) free(*best), *best = NULL;
     fastfnet_st_close(&f);
     return rc;
 }
@@ -915,22 +982,22 @@ static void prune_checkpoints(const char *ckdir, int keep, long newest) {
 }
 
 /* The files of one checkpoint into the new directory tmp, synced. */
-static int write_checkpoint_dir(const char *tmp, fastfnet_model *m, const float *mm, const float *vv, const run_data *d,
-                                const train_state *s, const char *opts_json, char *err, size_t n) {
+static int write_checkpoint_dir(const char *tmp, const checkpoint_parts *c, const run_data *d, const train_state *s, const char *opts_json,
+                                char *err, size_t n) {
     char p[4400];
     if (mkdir(tmp, 0755)) return fastfnet_err(err, n, "%s: cannot create (%s)", tmp, strerror(errno));
-    if (save_model_dir(tmp, m, d, opts_json, err, n)) return -1;
-    if (fastfnet_path(p, sizeof p, err, n, "%s/state.safetensors", tmp) || save_state(p, m, mm, vv, s, err, n)) return -1;
+    if (save_model_dir(tmp, c->m, d, opts_json, err, n)) return -1;
+    if (fastfnet_path(p, sizeof p, err, n, "%s/state.safetensors", tmp) || save_state(p, c, s, err, n)) return -1;
     if (fsync_dir(tmp)) return fastfnet_err(err, n, "%s: cannot sync the directory (%s)", tmp, strerror(errno));
     return 0;
 }
 
 /* A checkpoint is a directory written under a temporary name, fsync'd, then renamed, and only then named
  * in LATEST: a crash at any moment leaves the previous checkpoint intact and LATEST pointing at it. The
- * top-level copy (what eval/predict/--model use) is written when top_level: the newest model, or with
- * --patience only the best one. */
-static int save_checkpoint(const char *out, fastfnet_model *m, const float *mm, const float *vv, const run_data *d,
-                           const train_state *s, const char *opts_json, int keep, int top_level, char *err, size_t n) {
+ * top-level copy (what eval/predict/--model use: c->top, the newest model or with --patience the best) is
+ * written before LATEST, so a failed copy leaves LATEST as it was and the resume rewrites it. */
+static int save_checkpoint(const char *out, const checkpoint_parts *c, const run_data *d, const train_state *s, const char *opts_json,
+                           int keep, char *err, size_t n) {
     char ck[4200], tmp[4300], fin[4300], p[4400];
     if (fastfnet_path(ck, sizeof ck, err, n, "%s/checkpoints", out) || fastfnet_path(fin, sizeof fin, err, n, "%s/step-%09ld", ck, s->step) ||
         fastfnet_path(tmp, sizeof tmp, err, n, "%s.tmp", fin) || fastfnet_path(p, sizeof p, err, n, "%s/LATEST", ck))
@@ -939,30 +1006,39 @@ static int save_checkpoint(const char *out, fastfnet_model *m, const float *mm, 
     clear_stale_tmp(ck, 1); /* LATEST.tmp.PID of a run killed while it named its newest checkpoint */
     clear_stale_tmp(out, 0);
     rm_rf_dir(tmp);
-    if (write_checkpoint_dir(tmp, m, mm, vv, d, s, opts_json, err, n)) {
+    if (write_checkpoint_dir(tmp, c, d, s, opts_json, err, n)) {
         rm_rf_dir(tmp); /* a failed save (a full disk) leaves nothing half-written and gives its room back */
         return -1;
     }
     rm_rf_dir(fin); /* a checkpoint of the same step from before a resume */
     if (rename(tmp, fin)) return fastfnet_err(err, n, "%s: rename failed (%s)", fin, strerror(errno));
     if (fsync_dir(ck)) return fastfnet_err(err, n, "%s: cannot sync the directory (%s)", ck, strerror(errno));
+    if (c->top && save_model_dir(out, c->top, d, opts_json, err, n)) return -1;
     char name[64];
     snprintf(name, sizeof name, "step-%09ld\n", s->step);
     if (fastfnet_write_file_atomic(p, name, strlen(name), err, n)) return -1; /* syncs ck too */
-    if (top_level && save_model_dir(out, m, d, opts_json, err, n)) return -1;
     prune_checkpoints(ck, keep, s->step);
     return 0;
 }
 
 /* --force over an older run: its checkpoints go before this run trains, LATEST first, so that neither the
- * pruning of this run's checkpoints nor a --resume after this run dies early can take them for this run's. */
+ * pruning of this run's checkpoints nor a --resume after this run dies early can take them for this run's;
+ * then its top-level model, which would otherwise pass for this run's (with --patience it is written only
+ * once this run has evaluated). */
 static int clear_old_run(const char *out, char *err, size_t n) {
     char ck[4200], p[4300];
     if (fastfnet_path(ck, sizeof ck, err, n, "%s/checkpoints", out) || fastfnet_path(p, sizeof p, err, n, "%s/LATEST", ck)) return -1;
-    if (!file_exists(ck)) return 0;
-    if (unlink(p) && errno != ENOENT) return fastfnet_err(err, n, "%s: cannot remove (%s)", p, strerror(errno));
-    if (fsync_dir(ck)) return fastfnet_err(err, n, "%s: cannot sync the directory (%s)", ck, strerror(errno));
-    prune_checkpoints(ck, 0, -1);
+    if (file_exists(ck)) {
+        if (unlink(p) && errno != ENOENT) return fastfnet_err(err, n, "%s: cannot remove (%s)", p, strerror(errno));
+        if (fsync_dir(ck)) return fastfnet_err(err, n, "%s: cannot sync the directory (%s)", ck, strerror(errno));
+        prune_checkpoints(ck, 0, -1);
+    }
+    const char *top[] = {"model.safetensors", "config.json", fastfnet_dir_tokenizer_file(FASTFNET_TOK_BPE),
+                         fastfnet_dir_tokenizer_file(FASTFNET_TOK_SPM)};
+    for (int i = 0; i < 4; i++) {
+        if (fastfnet_path(p, sizeof p, err, n, "%s/%s", out, top[i])) return -1;
+        if (unlink(p) && errno != ENOENT) return fastfnet_err(err, n, "%s: cannot remove the older run's file (%s)", p, strerror(errno));
+    }
     return 0;
 }
 
@@ -1007,13 +1083,28 @@ typedef struct {
     char task[64];
     train_state st;
     float *mm, *vv; /* AdamW moments of every parameter */
+    float *best;    /* the best weights, when the state holds them (NULL otherwise) */
+    char *options;  /* the run's options (fastfnet_train_options; NULL: not recorded) */
 } resume_point;
 
 static void resume_point_free(resume_point *r) {
     run_data_free(&r->meta);
     fastfnet_model_free(r->m);
-    free(r->mm), free(r->vv);
+    free(r->mm), free(r->vv), free(r->best), free(r->options);
     memset(r, 0, sizeof *r);
+}
+
+/* The options a checkpoint's run was given (its model's fastfnet_train_options) into a new *opts; NULL when
+ * it records none. */
+static int read_options(const char *dir, char **opts, char *err, size_t n) {
+    char p[4400];
+    fastfnet_st_file f;
+    *opts = NULL;
+    if (fastfnet_path(p, sizeof p, err, n, "%s/model.safetensors", dir) || fastfnet_st_open(&f, p, err, n)) return -1;
+    const char *o = fastfnet_st_meta(&f, "fastfnet_train_options");
+    int rc = o && !(*opts = strdup(o)) ? fastfnet_err(err, n, "%s: out of memory", p) : 0;
+    fastfnet_st_close(&f);
+    return rc;
 }
 
 /* Load the checkpoint directory dir, step `step`, whole (model, metadata and state), or fail naming why. */
@@ -1025,8 +1116,10 @@ static int load_checkpoint(const char *dir, long step, resume_point *r, char *er
     if (!r->m) return -1;
     r->mm = malloc(sizeof(float) * fastfnet_model_buffer_floats(r->m));
     r->vv = malloc(sizeof(float) * fastfnet_model_buffer_floats(r->m));
-    int rc = !r->mm || !r->vv ? fastfnet_err(err, n, "%s: out of memory for the AdamW moments", sp) : load_state(sp, fastfnet_model_buffer_floats(r->m), r->mm, r->vv, &r->st, err, n);
+    int rc = !r->mm || !r->vv ? fastfnet_err(err, n, "%s: out of memory for the AdamW moments", sp)
+                              : load_state(sp, fastfnet_model_buffer_floats(r->m), r->mm, r->vv, &r->best, &r->st, err, n);
     if (!rc && r->st.step != step) rc = fastfnet_err(err, n, "%s: the state is of step %ld", sp, r->st.step);
+    if (!rc) rc = read_options(dir, &r->options, err, n);
     if (rc) resume_point_free(r);
     return rc;
 }
@@ -1056,24 +1149,36 @@ static int find_resume(const char *out, resume_point *r, char *ckpath, size_t ca
     return fastfnet_err(err, n, "%s: no readable checkpoint to resume from (%s)", ck, first[0] ? first : "none left");
 }
 
-/* After a resume at `step`: drop the metrics lines of later steps (logged before the run stopped, and about
- * to be logged again) and a line cut short by a crash, so every step appears once. */
-static int trim_metrics(const char *path, long step, char *err, size_t n) {
+/* Whether a metrics line is one of this run's that a run resuming at `step` logs again: a later step's, or a
+ * final line. run: the run's name in a shared --metrics file, where the lines of other runs stay, and those
+ * without a name or that do not parse (j NULL: a line another run is writing, say); NULL: the file is the
+ * run's own, and a line that does not parse is one cut short by a crash. */
+static int superseded(const fastfnet_json *j, long step, const char *run) {
+    const char *r = j ? fastfnet_json_get_str(j, "run") : NULL;
+    if (run && (!r || strcmp(r, run))) return 0;
+    long long s = 0;
+    const fastfnet_json *fin = j ? fastfnet_json_get(j, "final") : NULL;
+    return !j || (fastfnet_json_get_int(j, "step", &s) == 0 && s > step) || (fin && fin->type == FASTFNET_JSON_BOOL && fin->boolean);
+}
+
+/* After a resume at `step` (-1: a --force start over): drop this run's metrics lines that are about to be
+ * logged again (superseded), so every step appears once and the run has one final line. */
+static int trim_metrics(const char *path, long step, const char *run, char *err, size_t n) {
     size_t len;
     char *text = fastfnet_read_file(path, &len, (size_t)1 << 30, NULL, 0);
     if (!text) return 0; /* no metrics yet */
     char *kept = malloc(len + 1);
+    if (!kept) return free(text), fastfnet_err(err, n, "%s: out of memory", path);
     size_t k = 0;
     int dropped = 0;
     for (char *line = text; *line;) {
         char *nl = strchr(line, '\n');
         size_t ll = nl ? (size_t)(nl - line) + 1 : strlen(line);
         fastfnet_json *j = nl ? fastfnet_json_parse(line, ll - 1, NULL, 0) : NULL;
-        long long s = 0;
-        int keep = j && (fastfnet_json_get_int(j, "step", &s) != 0 || s <= step);
+        int drop = superseded(j, step, run);
         fastfnet_json_free(j);
-        if (keep) memcpy(kept + k, line, ll), k += ll;
-        else dropped++;
+        if (!drop) memcpy(kept + k, line, ll), k += ll;
+        dropped += drop;
         line += ll;
     }
     int rc = dropped ? fastfnet_write_file_atomic(path, kept, k, err, n) : 0;
@@ -1149,34 +1254,14 @@ static int use_best(fastfnet_model *m, const char *out, char *err, size_t n) {
     return rc;
 }
 
-/* Checkpoint: every rank calls it at the same step (ZeRO-1 gathers the moment shards on rank 0, which
- * alone writes). */
-static int checkpoint_all(const fastfnet_train_opts *o, fastfnet_model *m, fastfnet_optimizer *opt, const run_data *d,
-                          const train_state *st, const char *opts_json, int zero, char *err, size_t n) {
-    int top_level = o->patience <= 0 || st->best_step == st->step, lead = fastfnet_dist_rank() == 0;
-    fastfnet_optimizer_state os = fastfnet_optimizer_get_state(opt);
-    float *mm = os.m, *vv = os.v;
-    if (zero) {
-        mm = lead ? malloc(sizeof(float) * fastfnet_model_buffer_floats(m)) : NULL;
-        vv = lead ? malloc(sizeof(float) * fastfnet_model_buffer_floats(m)) : NULL;
-        if (lead && (!mm || !vv)) { /* the other ranks wait in the gather until the caller ends the job */
-            free(mm), free(vv);
-            return fastfnet_err(err, n, "checkpoint: out of memory gathering the AdamW moments");
-        }
-        fastfnet_dist_gather_f32(os.m, mm, fastfnet_model_buffer_floats(m));
-        fastfnet_dist_gather_f32(os.v, vv, fastfnet_model_buffer_floats(m));
-    }
-    int rc = lead ? save_checkpoint(o->out, m, mm, vv, d, st, opts_json, o->keep, top_level, err, n) : 0;
-    if (zero) free(mm), free(vv);
-    return rc;
-}
-
 /* ---------- the trainer object ---------- */
 
 struct fastfnet_trainer {
     fastfnet_train_opts o;
     opt_strings strs;          /* the strings the options point into */
     char *opts_json;
+    int argc;                  /* the arguments as given (a resume applies them over the run's options) */
+    char **argv;
     int threads, threads_before; /* --threads, and the process's count before setup (restored by free) */
     logger lg;
     int ready;                 /* setup begun (the process group joined) */
@@ -1184,6 +1269,7 @@ struct fastfnet_trainer {
     int rank, nproc, zero;
     run_data d;
     fastfnet_model *m;
+    fastfnet_model *best;      /* with --patience: the weights of the best evaluation so far */
     fastfnet_optimizer *optim;
     fastfnet_adamw hp;
     train_state st;
@@ -1193,17 +1279,47 @@ struct fastfnet_trainer {
     long total, warmup;
     int eval_every, save_every;
     char metrics_path[4200];
+    char run_name[4200];       /* in a shared --metrics file, the "run" of this run's lines ("": the run's own file) */
+    char run_key[8400];        /* what each line starts with: "run": NAME, (or "") */
     FILE *mf;
     int *perm, *idx, *tlen;
     int32_t *ids, *tt, *lab, *mlm; /* one optimizer step's sequences, every micro-batch */
     fastfnet_rng data_rng;
-    double t_start, t_log, step_time, comm_since, loss_acc;
-    long tokens_since, timed_steps, first_step, timed_tokens, saved_step;
-    int loss_n, stopped_early;
+    double t_start, t_log, comm_since, loss_acc;
+    long tokens_since, first_step, saved_step;
+    int loss_n;
     eval_result last;
+    long last_step;            /* the step t->last evaluated (-1: none in this session) */
     fastfnet_record rec;       /* --record (rank 0) */
     char summary[8192];
 };
+
+/* Checkpoint: every rank calls it at the same step (ZeRO-1 gathers the moment shards on rank 0, which
+ * alone writes). */
+static int checkpoint_all(const fastfnet_trainer *t, char *err, size_t n) {
+    const train_state *st = &t->st;
+    int lead = fastfnet_dist_rank() == 0, has_best = t->best && st->best_step >= 0;
+    size_t np = fastfnet_model_buffer_floats(t->m);
+    fastfnet_optimizer_state os = fastfnet_optimizer_get_state(t->optim);
+    const fastfnet_model *top = !t->best ? t->m : has_best ? t->best : NULL; /* --patience: the best so far, once evaluated */
+    checkpoint_parts c = {.m = t->m, .top = top, .mm = os.m, .vv = os.v,
+                          .best = has_best && st->best_step != st->step ? fastfnet_model_params(t->best) : NULL};
+    float *mm = NULL, *vv = NULL;
+    if (t->zero) {
+        mm = lead ? malloc(sizeof(float) * np) : NULL;
+        vv = lead ? malloc(sizeof(float) * np) : NULL;
+        if (lead && (!mm || !vv)) { /* the other ranks wait in the gather until the caller ends the job */
+            free(mm), free(vv);
+            return fastfnet_err(err, n, "checkpoint: out of memory gathering the AdamW moments");
+        }
+        fastfnet_dist_gather_f32(os.m, mm, np);
+        fastfnet_dist_gather_f32(os.v, vv, np);
+        c.mm = mm, c.vv = vv;
+    }
+    int rc = lead ? save_checkpoint(t->o.out, &c, &t->d, st, t->opts_json, t->o.keep, err, n) : 0;
+    free(mm), free(vv);
+    return rc;
+}
 
 fastfnet_trainer *fastfnet_trainer_create(int argc, const char *const *argv, char *err, size_t n) {
     fastfnet_trainer *t = calloc(1, sizeof *t);
@@ -1215,13 +1331,16 @@ fastfnet_trainer *fastfnet_trainer_create(int argc, const char *const *argv, cha
     if (rc == 1) rc = fastfnet_err(err, n, "--help is not an option of a run (fastfnet_train_options_help lists them)");
     if (!rc && t->o.resume && !t->o.out) t->o.out = t->o.resume;
     if (!rc && !(t->opts_json = opt_to_json(tab))) rc = fastfnet_err(err, n, "train: out of memory");
+    if (!rc && !(t->argv = calloc((size_t)argc + 1, sizeof(char *)))) rc = fastfnet_err(err, n, "train: out of memory");
+    for (; !rc && t->argc < argc; t->argc++)
+        if (!(t->argv[t->argc] = strdup(argv[t->argc]))) rc = fastfnet_err(err, n, "train: out of memory");
     if (rc) {
         fastfnet_trainer_free(t);
         return NULL;
     }
     t->o.options_json = t->opts_json;
     t->lg.lead = 1;
-    t->saved_step = -1;
+    t->saved_step = t->last_step = -1;
     return t;
 }
 
@@ -1250,11 +1369,26 @@ void fastfnet_trainer_free(fastfnet_trainer *t) {
     fastfnet_optimizer_free(t->optim);
     run_data_free(&t->d);
     fastfnet_model_free(t->m);
+    fastfnet_model_free(t->best);
     free(t->opts_json);
+    for (int i = 0; i < t->argc; i++) free(t->argv[i]);
+    free(t->argv);
     opt_strings_free(&t->strs);
     if (t->ready) fastfnet_dist_finalize();
     if (t->threads_before > 0) fastfnet_set_threads(t->threads_before); /* a library call leaves the process as it was */
     free(t);
+}
+
+/* What an --out directory holds of an earlier run that a new run (without --resume or --force) would mix with
+ * its own: 0 nothing, 1 a trained model, 2 a checkpoint, 3 metrics only (an empty file, of a setup that
+ * failed, is nothing). */
+static int earlier_run(const char *out) {
+    static const char *const held[] = {"model.safetensors", "checkpoints/LATEST", "metrics.jsonl"};
+    char p[4200];
+    struct stat sb;
+    for (int i = 0; i < 3; i++)
+        if (!fastfnet_path(p, sizeof p, NULL, 0, "%s/%s", out, held[i]) && stat(p, &sb) == 0 && (i < 2 || sb.st_size > 0)) return i + 1;
+    return 0;
 }
 
 /* The options a run cannot start without, and room in every path for the names made from it. */
@@ -1264,6 +1398,9 @@ static int check_run_opts(const fastfnet_train_opts *o, char *err, size_t n) {
     if (o->keep < 1) return fastfnet_err(err, n, "train: --keep must be >= 1");
     if (!(o->valid_frac > 0 && o->valid_frac < 1)) /* a fraction: 1.5 read past the examples */
         return fastfnet_err(err, n, "--valid-frac: %g must be above 0 and below 1", o->valid_frac);
+    if (o->log_every < 1) return fastfnet_err(err, n, "train: --log-every must be >= 1 (a metrics line every N steps)");
+    if (o->epochs < 1) return fastfnet_err(err, n, "train: --epochs must be >= 1 (passes over the training data; --steps N sets the steps instead)");
+    if (o->steps < 0) return fastfnet_err(err, n, "train: --steps must be >= 0 (0: as many as --epochs passes over the data take)");
     if (strcmp(o->schedule, "linear") && strcmp(o->schedule, "cosine"))
         return fastfnet_err(err, n, "--schedule: '%s' must be linear or cosine", o->schedule);
     if (o->record && o->resume) return fastfnet_err(err, n, "--record cannot continue a run (--resume): the optimizer state is not in the record");
@@ -1271,10 +1408,16 @@ static int check_run_opts(const fastfnet_train_opts *o, char *err, size_t n) {
     const char *paths[] = {o->out, o->data_dir, o->train, o->valid, o->test, o->metrics, o->init_from, o->tokenizer_file, o->record};
     for (int i = 0; i < 9; i++)
         if (require_short(flags[i], paths[i], err, n)) return -1;
-    char model_path[4200];
-    snprintf(model_path, sizeof model_path, "%s/model.safetensors", o->out);
-    if (!o->resume && !o->force && file_exists(model_path))
+    int held = o->resume || o->force ? 0 : earlier_run(o->out);
+    if (held == 1)
         return fastfnet_err(err, n, "%s already holds a trained model; pass --resume %s to continue it or --force to start over", o->out, o->out);
+    if (held == 2)
+        return fastfnet_err(err, n, "%s holds a run that did not finish (checkpoints/LATEST); pass --resume %s to continue it or --force to "
+                            "start over", o->out, o->out);
+    if (held == 3)
+        return fastfnet_err(err, n, "%s holds the metrics.jsonl of an earlier run but no checkpoint; pass --force to start over (or use "
+                            "another --out)", o->out);
+    char model_path[4200];
     snprintf(model_path, sizeof model_path, "%s/steps.bin", o->record ? o->record : "");
     if (o->record && !o->force && file_exists(model_path))
         return fastfnet_err(err, n, "--record %s already holds a record; choose another directory or pass --force", o->record);
@@ -1282,13 +1425,70 @@ static int check_run_opts(const fastfnet_train_opts *o, char *err, size_t n) {
     return 0;
 }
 
-/* Where the run starts from: its checkpoint (--resume; rp) or a pre-trained model (--init-from; *pre, whose
- * tokenizer and length the data takes). */
+/* The options a resume may change; the others define the run (its data, model, optimizer, seed, batch) and
+ * are its checkpoint's: how long it runs, how often it logs, evaluates and saves, where its data and metrics
+ * are, and how this session runs (threads, ZeRO-1, its directory). */
+static int changeable_on_resume(const char *name) {
+    static const char *const ok[] = {"steps", "epochs", "threads", "log-every", "eval-every", "save-every", "keep", "metrics",
+                                     "data-dir", "out", "resume", "force", "record", "zero", NULL};
+    for (int i = 0; ok[i]; i++)
+        if (!strcmp(ok[i], name)) return 1;
+    return 0;
+}
+
+/* The options as resolved (a resume's, a pre-trained model's length): what checkpoints store and report. */
+static int refresh_options(fastfnet_trainer *t, char *err, size_t n) {
+    opt_def tab[OPT_TRAIN_MAX];
+    opt_train_table(tab, &t->o, &t->threads);
+    char *j = opt_to_json(tab);
+    if (!j) return fastfnet_err(err, n, "train: out of memory");
+    free(t->opts_json);
+    t->opts_json = j, t->o.options_json = j;
+    return 0;
+}
+
+/* --resume: the run's options are its checkpoint's, with the arguments given applied over them (as over a
+ * --config file), so `--resume DIR` alone continues the run as it was. One that defines the run given with
+ * another value is refused naming the flag; the length is the checkpoint model's. A checkpoint that records no
+ * options leaves the arguments as given. */
+static int adopt_run_options(fastfnet_trainer *t, const resume_point *rp, const char *ck, char *err, size_t n) {
+    if (!rp->options) {
+        say(&t->lg, "fastfnet: %s records no options; the ones given are used", ck);
+        return 0;
+    }
+    fastfnet_train_opts run;
+    int run_threads = 0;
+    opt_def rt[OPT_TRAIN_MAX], tab[OPT_TRAIN_MAX];
+    char src[4400], given[256], was[256];
+    fastfnet_train_defaults(&run);
+    opt_train_table(rt, &run, &run_threads);
+    snprintf(src, sizeof src, "%s/model.safetensors (fastfnet_train_options)", ck);
+    if (opt_apply_json_text(rt, rp->options, strlen(rp->options), src, &t->strs, err, n)) return -1;
+    t->o = run, t->threads = run_threads;
+    t->o.out = t->o.resume = t->o.record = NULL, t->o.force = 0; /* this session's, never the run's */
+    opt_train_table(tab, &t->o, &t->threads);
+    if (opt_parse(tab, t->argc, (const char *const *)t->argv, "train", NULL, 0, NULL, &t->strs, err, n)) return -1;
+    if (!t->o.out) t->o.out = t->o.resume;
+    for (int i = 0; tab[i].name; i++) /* --max-len: against the model's length below (an --init-from run stored 0 before) */
+        if (!changeable_on_resume(tab[i].name) && strcmp(tab[i].name, "max-len") && !opt_same(&tab[i], &rt[i])) {
+            opt_value(&tab[i], given, sizeof given), opt_value(&rt[i], was, sizeof was);
+            return fastfnet_err(err, n, "--%s %s: the run in %s was trained with --%s %s; omit --%s to continue it as it was, or start a new "
+                                "run (another --out, or --force)", tab[i].name, given, t->o.out, tab[i].name, was, tab[i].name);
+        }
+    if (t->o.max_len && t->o.max_len != rp->meta.max_len)
+        return fastfnet_err(err, n, "--max-len %d: the run in %s has length %d (its model's); omit --max-len to continue it", t->o.max_len,
+                            t->o.out, rp->meta.max_len);
+    t->o.max_len = rp->meta.max_len;
+    return 0;
+}
+
+/* Where the run starts from: its checkpoint (--resume; rp, whose options the run takes) or a pre-trained model
+ * (--init-from; *pre, whose tokenizer and length the data takes). */
 static int load_start(fastfnet_trainer *t, resume_point *rp, fastfnet_model **pre, fastfnet_tokenizer **tok, char *ck, size_t ckcap,
                       char *err, size_t n) {
     const fastfnet_train_opts *o = &t->o;
     if (o->resume) {
-        if (find_resume(o->out, rp, ck, ckcap, &t->lg, err, n)) return -1;
+        if (find_resume(o->out, rp, ck, ckcap, &t->lg, err, n) || adopt_run_options(t, rp, ck, err, n) || check_run_opts(o, err, n)) return -1;
         if (strcmp(rp->task, o->task)) return fastfnet_err(err, n, "%s: the checkpoint is a %s model but --task is %s", ck, rp->task, o->task);
         *tok = rp->meta.tok, rp->meta.tok = NULL;
         return 0;
@@ -1364,10 +1564,35 @@ static int reserve_and_shard(fastfnet_trainer *t, char *err, size_t n) {
     return (t->optim = fastfnet_optimizer_create(m, &t->hp, t->glo, t->ghi, err, n)) ? 0 : -1;
 }
 
+/* With --patience, room for the best weights: a model of the run's config, never reserved (weights only). */
+static int alloc_best(fastfnet_trainer *t, char *err, size_t n) {
+    if (t->o.patience <= 0) return 0;
+    return (t->best = fastfnet_model_create(fastfnet_model_config(t->m), 0, err, n)) ? 0 : -1;
+}
+
+/* The best weights of a resumed run: the checkpoint's own when its step was the best, else the copy its
+ * state holds; a checkpoint of an older fastfnet holds none, and its top-level model was the best. */
+static int restore_best(fastfnet_trainer *t, const resume_point *rp, char *err, size_t n) {
+    const train_state *st = &t->st;
+    size_t bytes = sizeof(float) * fastfnet_model_buffer_floats(t->m);
+    if (!t->best || st->best_step < 0) return 0;
+    if (st->best_step == st->step) memcpy(fastfnet_model_params(t->best), fastfnet_model_params(t->m), bytes);
+    else if (rp->best) memcpy(fastfnet_model_params(t->best), rp->best, bytes);
+    else {
+        say(&t->lg, "fastfnet: the checkpoint holds no copy of the best model (step %ld): reading %s/model.safetensors", st->best_step, t->o.out);
+        return use_best(t->best, t->o.out, err, n);
+    }
+    return 0;
+}
+
 /* Training state, moments and dropout stream from a loaded checkpoint (every rank loaded it; rank 0's
- * moments are broadcast so the replicas agree bit for bit). */
-static void apply_resume(fastfnet_trainer *t, resume_point *rp, const char *ck) {
+ * moments are broadcast so the replicas agree bit for bit). The position in the epoch is checked against the
+ * data here, the state's other numbers when it was read. */
+static int apply_resume(fastfnet_trainer *t, resume_point *rp, const char *ck, char *err, size_t n) {
     fastfnet_model *m = t->m;
+    if (rp->st.pos > t->d.train.n)
+        return fastfnet_err(err, n, "%s/state.safetensors: training state \"pos\" %ld is past the %d training examples: the checkpoint is damaged "
+                            "(or of other data)", ck, rp->st.pos, t->d.train.n);
     t->st = rp->st;
     fastfnet_dist_bcast(rp->mm, sizeof(float) * fastfnet_model_buffer_floats(m), 0);
     fastfnet_dist_bcast(rp->vv, sizeof(float) * fastfnet_model_buffer_floats(m), 0);
@@ -1377,19 +1602,49 @@ static void apply_resume(fastfnet_trainer *t, resume_point *rp, const char *ck) 
     fastfnet_model_set_dropout(m, t->st.dropout_seed, t->st.dropout_calls);
     t->saved_step = t->st.step;
     say(&t->lg, "fastfnet: resuming %s at step %ld (epoch %ld, example %ld)", ck, t->st.step, t->st.epoch, t->st.pos);
+    return restore_best(t, rp, err, n);
 }
 
 static void fresh_state(fastfnet_trainer *t) {
     fastfnet_rng r0;
     fastfnet_rng_seed(&r0, (uint64_t)t->o.seed ^ 0xDA7A);
-    t->st = (train_state){0, 0, 0, 0, 0, 0, -1e30, 0, 0, -1};
+    t->st = (train_state){.best = -1e30, .best_step = -1};
     t->st.data_rng = r0.s;
     uint64_t calls;
     fastfnet_model_get_dropout(t->m, &t->st.dropout_seed, &calls);
 }
 
-/* Steps, warmup, evaluation and checkpoint periods; the metrics file (trimmed after a resume; an older
- * run's removed with --force). */
+/* What this run's lines in a shared --metrics file start with: "run": its directory's absolute path. */
+static int name_run(fastfnet_trainer *t, char *err, size_t n) {
+    size_t k = (size_t)snprintf(t->run_key, sizeof t->run_key, "\"run\": ");
+    if (!realpath(t->o.out, t->run_name)) return fastfnet_err(err, n, "%s: cannot resolve the path (%s)", t->o.out, strerror(errno));
+    if (fastfnet_json_escape(t->run_key, sizeof t->run_key - 3, &k, t->run_name))
+        return fastfnet_err(err, n, "--metrics: %s cannot name the run in a shared metrics file (not UTF-8)", t->run_name);
+    memcpy(t->run_key + k, ", ", 3);
+    return 0;
+}
+
+/* The metrics file of the run: its own DIR/metrics.jsonl, or a --metrics file that other runs may share, where
+ * each line names the run ("run": the directory's absolute path). After a resume this run's lines that are
+ * logged again go; with --force an older run's (its own file, or its lines in the shared one). */
+static int open_metrics(fastfnet_trainer *t, char *err, size_t n) {
+    const fastfnet_train_opts *o = &t->o;
+    snprintf(t->metrics_path, sizeof t->metrics_path, "%s%s", o->metrics ? o->metrics : o->out, o->metrics ? "" : "/metrics.jsonl");
+    if (mkdir_p(o->out)) return fastfnet_err(err, n, "%s: cannot create (%s)", o->out, strerror(errno));
+    t->run_name[0] = t->run_key[0] = 0;
+    if (o->metrics && name_run(t, err, n)) return -1;
+    const char *run = o->metrics ? t->run_name : NULL;
+    if (o->resume && trim_metrics(t->metrics_path, t->st.step, run, err, n)) return -1;
+    if (!o->resume && o->force) {
+        if (clear_old_run(o->out, err, n)) return -1;
+        if (!o->metrics) unlink(t->metrics_path);
+        else if (trim_metrics(t->metrics_path, -1, run, err, n)) return -1;
+    }
+    if (!(t->mf = fopen(t->metrics_path, "a"))) return fastfnet_err(err, n, "%s: cannot append (%s)", t->metrics_path, strerror(errno));
+    return 0;
+}
+
+/* Steps, warmup, evaluation and checkpoint periods, and the metrics file (rank 0's; the others write none). */
 static int schedule_and_metrics(fastfnet_trainer *t, char *err, size_t n) {
     const fastfnet_train_opts *o = &t->o;
     long per_epoch = (t->d.train.n + (long)t->B * o->accum - 1) / ((long)t->B * o->accum);
@@ -1397,16 +1652,8 @@ static int schedule_and_metrics(fastfnet_trainer *t, char *err, size_t n) {
     t->warmup = o->warmup >= 0 ? o->warmup : (long)(o->warmup_frac * t->total);
     t->eval_every = o->eval_every > 0 ? o->eval_every : (int)(t->total / 5 > 0 ? t->total / 5 : 1);
     t->save_every = o->save_every > 0 ? o->save_every : t->eval_every;
-    snprintf(t->metrics_path, sizeof t->metrics_path, "%s%s", o->metrics ? o->metrics : o->out, o->metrics ? "" : "/metrics.jsonl");
     if (!t->lg.lead) return (t->mf = fopen("/dev/null", "w")) ? 0 : fastfnet_err(err, n, "/dev/null: cannot open (%s)", strerror(errno));
-    if (mkdir_p(o->out)) return fastfnet_err(err, n, "%s: cannot create (%s)", o->out, strerror(errno));
-    if (o->resume && trim_metrics(t->metrics_path, t->st.step, err, n)) return -1;
-    if (!o->resume && o->force) {
-        if (clear_old_run(o->out, err, n)) return -1;
-        if (!o->metrics) unlink(t->metrics_path); /* the older run's; a --metrics file is appended to, as asked */
-    }
-    if (!(t->mf = fopen(t->metrics_path, "a"))) return fastfnet_err(err, n, "%s: cannot append (%s)", t->metrics_path, strerror(errno));
-    return 0;
+    return open_metrics(t, err, n);
 }
 
 /* What the run trains on, logged once. */
@@ -1440,9 +1687,9 @@ static void restart_counters(fastfnet_trainer *t) {
     t->data_rng.s = t->st.data_rng;
     t->t_start = fastfnet_now() - t->st.elapsed, t->t_log = fastfnet_now();
     t->tokens_since = 0, t->loss_acc = 0, t->loss_n = 0;
-    t->step_time = 0, t->comm_since = 0; /* training steps after the first (warm-up: page faults, plans) */
-    t->timed_steps = 0, t->first_step = t->st.step + 1, t->timed_tokens = 0; /* tokens: padded positions computed */
-    t->stopped_early = 0;
+    t->comm_since = 0;
+    t->first_step = t->st.step + 1; /* not timed (warm-up: page faults, plans); the steps timed are in t->st */
+    t->last_step = -1;
     fastfnet_dist_comm_reset();
 }
 
@@ -1467,21 +1714,29 @@ static int split_batch(fastfnet_trainer *t, char *err, size_t n) {
     return 0;
 }
 
+/* What the options say of this process, once they are resolved (a resume's are its checkpoint's): the thread
+ * count, ZeRO-1, the options as stored, and the line that reports them. */
+static int session_options(fastfnet_trainer *t, char *err, size_t n) {
+    t->zero = t->o.zero && t->nproc > 1;
+    if (t->threads > 0) t->threads_before = omp_get_max_threads(), fastfnet_set_threads(t->threads);
+    if (refresh_options(t, err, n)) return -1;
+    say(&t->lg, "fastfnet train: options %s", t->opts_json);
+    return 0;
+}
+
 int fastfnet_trainer_setup(fastfnet_trainer *t, char *err, size_t n) {
     if (t->ready) return fastfnet_err(err, n, "train: the trainer is set up already");
     if (check_run_opts(&t->o, err, n) || fastfnet_dist_init(NULL, NULL, err, n)) return -1;
     t->ready = 1; /* from here fastfnet_trainer_free finalizes the process group */
     t->rank = fastfnet_dist_rank(), t->nproc = fastfnet_dist_size();
     t->lg.lead = t->rank == 0;
-    t->zero = t->o.zero && t->nproc > 1;
-    if (t->threads > 0) t->threads_before = omp_get_max_threads(), fastfnet_set_threads(t->threads);
-    say(&t->lg, "fastfnet train: options %s", t->opts_json);
     resume_point rp;
     memset(&rp, 0, sizeof rp);
     fastfnet_model *pre = NULL;
     fastfnet_tokenizer *tok = NULL;
     char ck[4300] = "";
     int rc = load_start(t, &rp, &pre, &tok, ck, sizeof ck, err, n);
+    if (!rc) rc = session_options(t, err, n);
     if (!rc) rc = setup_data(t, tok, &rp.meta.labels, err, n);
     else if (tok) fastfnet_tok_free(tok);
     t->m = rp.m, rp.m = NULL;
@@ -1489,7 +1744,8 @@ int fastfnet_trainer_setup(fastfnet_trainer *t, char *err, size_t n) {
     if (!rc) rc = build_model(t, pre, ck, err, n);
     fastfnet_model_free(pre);
     if (!rc) rc = reserve_and_shard(t, err, n);
-    if (!rc && t->o.resume) apply_resume(t, &rp, ck);
+    if (!rc) rc = alloc_best(t, err, n);
+    if (!rc && t->o.resume) rc = apply_resume(t, &rp, ck, err, n);
     else if (!rc) fresh_state(t);
     resume_point_free(&rp);
     if (rc || schedule_and_metrics(t, err, n) || alloc_batches(t, err, n)) return -1;
@@ -1512,12 +1768,12 @@ int fastfnet_trainer_resume(fastfnet_trainer *t, char *err, size_t n) {
     if (!rc) {
         memcpy(fastfnet_model_params(t->m), fastfnet_model_params(rp.m), sizeof(float) * fastfnet_model_buffer_floats(t->m));
         fastfnet_dist_bcast(fastfnet_model_params(t->m), sizeof(float) * fastfnet_model_buffer_floats(t->m), 0);
-        apply_resume(t, &rp, ck);
+        rc = apply_resume(t, &rp, ck, err, n);
         restart_counters(t);
     }
     if (!rc && t->lg.lead) { /* the metrics of the steps to be taken again go; the file is replaced, so reopen it */
         fclose(t->mf);
-        rc = trim_metrics(t->metrics_path, t->st.step, err, n);
+        rc = trim_metrics(t->metrics_path, t->st.step, t->run_name[0] ? t->run_name : NULL, err, n);
         if (!(t->mf = fopen(t->metrics_path, "a")) && !rc) rc = fastfnet_err(err, n, "%s: cannot append (%s)", t->metrics_path, strerror(errno));
     }
     resume_point_free(&rp);
@@ -1526,7 +1782,7 @@ int fastfnet_trainer_resume(fastfnet_trainer *t, char *err, size_t n) {
 
 /* ---------- one optimizer step ---------- */
 
-static int run_done(const fastfnet_trainer *t) { return t->st.step >= t->total || t->stopped_early; }
+static int run_done(const fastfnet_trainer *t) { return t->st.step >= t->total || t->st.stopped_early; }
 
 /* The step's micro-batches first: each head's loss is a mean over the targets of all of them (and of every
  * rank's rows), so accum x batch B trains as one batch of accum * B. Every rank builds (and masks) the whole
@@ -1599,46 +1855,57 @@ static int reduce_and_clip(fastfnet_trainer *t, float *gn, char *err, size_t n) 
     return 0;
 }
 
+/* The metrics lines are checked where they are flushed: a full disk or /dev/full stops the run (a lost line
+ * is not silently a shorter curve). */
+static int metrics_flush(fastfnet_trainer *t, char *err, size_t n) {
+    errno = 0;
+    if (fflush(t->mf) == 0 && !ferror(t->mf)) return 0;
+    return fastfnet_err(err, n, "%s: writing the metrics failed (%s)", t->metrics_path, errno ? strerror(errno) : "write error");
+}
+
 /* A --log-every step: the metrics line of the window since the last one, and its figures into p. */
 static void log_step(fastfnet_trainer *t, fastfnet_train_progress *p) {
     double now = fastfnet_now(), comm = fastfnet_dist_comm_seconds();
     double tps = t->tokens_since / (now - t->t_log + 1e-9), el = now - t->t_start;
-    fprintf(t->mf, "{\"step\": %ld, \"epoch\": %.4f, \"loss\": %.9g, \"lr\": %.6g, \"grad_norm\": %.9g, \"tokens_per_s\": %.1f, \"elapsed_s\": %.3f",
-            t->st.step, t->st.epoch + (double)t->st.pos / t->d.train.n, t->loss_acc / t->loss_n, p->lr, p->grad_norm, tps, el);
+    fprintf(t->mf, "{%s\"step\": %ld, \"epoch\": %.4f, \"loss\": %.9g, \"lr\": %.6g, \"grad_norm\": %.9g, \"tokens_per_s\": %.1f, \"elapsed_s\": %.3f",
+            t->run_key, t->st.step, t->st.epoch + (double)t->st.pos / t->d.train.n, t->loss_acc / t->loss_n, p->lr, p->grad_norm, tps, el);
     if (t->nproc > 1) fprintf(t->mf, ", \"comm_s\": %.4f", comm - t->comm_since);
     fputs("}\n", t->mf);
     t->comm_since = comm;
-    fflush(t->mf);
     p->logged = 1, p->mean_loss = (float)(t->loss_acc / t->loss_n), p->tokens_per_s = tps, p->elapsed = el;
     t->loss_acc = 0, t->loss_n = 0, t->tokens_since = 0;
     t->t_log = fastfnet_now();
 }
 
-/* The scheduled evaluation on the validation split, its metrics line, and early stopping (--patience). */
+/* The scheduled evaluation on the validation split, its metrics line, the best weights so far and early
+ * stopping (--patience). */
 static int eval_step(fastfnet_trainer *t, fastfnet_train_progress *p, char *err, size_t n) {
     fastfnet_model *m = t->m;
     if (evaluate(&t->last, m, &t->d.valid, t->d.task, &t->d.mlm, t->Bmax, t->T, (uint64_t)t->o.seed ^ 0xE7A1, err, n)) return -1;
+    t->last_step = t->st.step;
     double el = fastfnet_now() - t->t_start;
     const eval_result *l = &t->last;
     if (t->d.task == TASK_MLM)
-        fprintf(t->mf, "{\"step\": %ld, \"eval_loss\": %.6g, \"eval_mlm_accuracy\": %.6g, \"eval_perplexity\": %.6g, \"elapsed_s\": %.3f}\n",
-                t->st.step, l->loss, l->mlm_accuracy, l->perplexity, el);
+        fprintf(t->mf, "{%s\"step\": %ld, \"eval_loss\": %.6g, \"eval_mlm_accuracy\": %.6g, \"eval_perplexity\": %.6g, \"elapsed_s\": %.3f}\n",
+                t->run_key, t->st.step, l->loss, l->mlm_accuracy, l->perplexity, el);
     else
-        fprintf(t->mf, "{\"step\": %ld, \"eval_loss\": %.6g, \"eval_accuracy\": %.6g, \"elapsed_s\": %.3f}\n", t->st.step, l->loss, l->accuracy, el);
-    fflush(t->mf);
+        fprintf(t->mf, "{%s\"step\": %ld, \"eval_loss\": %.6g, \"eval_accuracy\": %.6g, \"elapsed_s\": %.3f}\n", t->run_key, t->st.step, l->loss,
+                l->accuracy, el);
     p->evaluated = 1, p->eval_loss = (float)l->loss, p->eval_accuracy = (float)l->accuracy;
     train_state *st = &t->st;
-    if (l->accuracy > st->best) st->best = l->accuracy, st->bad_evals = 0, st->best_step = st->step;
-    else if (++st->bad_evals >= t->o.patience && t->o.patience > 0) {
+    if (l->accuracy > st->best) {
+        st->best = l->accuracy, st->bad_evals = 0, st->best_step = st->step;
+        if (t->best) memcpy(fastfnet_model_params(t->best), fastfnet_model_params(m), sizeof(float) * fastfnet_model_buffer_floats(m));
+    } else if (++st->bad_evals >= t->o.patience && t->o.patience > 0) {
         say(&t->lg, "fastfnet: no improvement in %ld evaluations: stopping early", st->bad_evals);
-        t->stopped_early = 1;
+        st->stopped_early = 1;
     }
     return 0;
 }
 
 static int save_now(fastfnet_trainer *t, char *err, size_t n) {
     t->st.elapsed = fastfnet_now() - t->t_start;
-    if (checkpoint_all(&t->o, t->m, t->optim, &t->d, &t->st, t->opts_json, t->zero, err, n)) return -1;
+    if (checkpoint_all(t, err, n)) return -1;
     t->saved_step = t->st.step;
     return 0;
 }
@@ -1660,6 +1927,21 @@ static void apply_update(fastfnet_trainer *t, fastfnet_train_progress *p) {
     fastfnet_optimizer_step(t->optim, lr, t->st.step); /* ZeRO-1: this rank's block of parameters only */
     if (t->zero) fastfnet_dist_allgather_f32(fastfnet_model_params(t->m), fastfnet_model_buffer_floats(t->m));
     p->lr = lr;
+}
+
+/* The step's metrics line, evaluation and checkpoint, as scheduled. Metrics that cannot be written stop the
+ * run, after a checkpoint of this step (nothing trained is lost for them). */
+static int step_outputs(fastfnet_trainer *t, fastfnet_train_progress *p, char *err, size_t n) {
+    long s = t->st.step;
+    int last = s == t->total, logged = s % t->o.log_every == 0 || last, evaluated = s % t->eval_every == 0 || last;
+    char why[4400] = "";
+    if (logged) log_step(t, p);
+    if (evaluated && eval_step(t, p, err, n)) return -1;
+    int lost = (logged || evaluated) && metrics_flush(t, why, sizeof why);
+    if ((s % t->save_every == 0 || last || t->st.stopped_early || (lost && t->saved_step != s)) && save_now(t, err, n)) return -1;
+    return lost ? fastfnet_err(err, n, "%s; the checkpoint of step %ld is saved: give --metrics another file (or free space) and --resume %s", why,
+                               s, t->o.out)
+                : 0;
 }
 
 static void progress_init(const fastfnet_trainer *t, fastfnet_train_progress *p) {
@@ -1686,16 +1968,14 @@ int fastfnet_trainer_step(fastfnet_trainer *t, fastfnet_train_progress *out, cha
     apply_update(t, &p);
     if (record_step(t, &p, loss, ndenom, mdenom, err, n)) return -1;
     if (t->st.step == t->first_step) fastfnet_dist_comm_reset();
-    else t->step_time += fastfnet_now() - t_step, t->timed_steps++, t->timed_tokens += step_tokens;
+    else t->st.step_time += fastfnet_now() - t_step, t->st.timed_steps++, t->st.timed_tokens += step_tokens;
     t->tokens_since += step_tokens;
     t->st.data_rng = t->data_rng.s;
     uint64_t seed;
     fastfnet_model_get_dropout(t->m, &seed, &t->st.dropout_calls);
     t->loss_acc += loss, t->loss_n++;
     p.step = t->st.step, p.loss = (float)loss, p.elapsed = fastfnet_now() - t->t_start;
-    if (t->st.step % t->o.log_every == 0 || t->st.step == t->total) log_step(t, &p);
-    if ((t->st.step % t->eval_every == 0 || t->st.step == t->total) && eval_step(t, &p, err, n)) return -1;
-    if ((t->st.step % t->save_every == 0 || t->st.step == t->total || t->stopped_early) && save_now(t, err, n)) return -1;
+    if (step_outputs(t, &p, err, n)) return -1;
     if (out) *out = p;
     return run_done(t);
 }
@@ -1721,39 +2001,57 @@ int fastfnet_trainer_checkpoint(fastfnet_trainer *t, char *err, size_t n) {
     return save_now(t, err, n);
 }
 
-/* The figures of a finished run: with --patience the kept (best) model's; the test split's; the final
- * metrics line and the summary (rank 0). */
-static int finish_run(fastfnet_trainer *t, char *err, size_t n) {
-    const fastfnet_train_opts *o = &t->o;
-    train_state *st = &t->st;
-    uint64_t ms = (uint64_t)o->seed;
-    if (o->patience > 0 && st->best_step >= 0 && st->best_step != st->step) {
-        if (use_best(t->m, o->out, err, n) || evaluate(&t->last, t->m, &t->d.valid, t->d.task, &t->d.mlm, t->Bmax, t->T, ms ^ 0xE7A1, err, n)) return -1;
+/* The final model and its validation figures in t->last: with --patience the best one (its weights into
+ * t->m), evaluated unless this session's last evaluation was of it (a finished run resumed has none). */
+static int final_model(fastfnet_trainer *t, char *err, size_t n) {
+    const train_state *st = &t->st;
+    int to_best = t->best && st->best_step >= 0 && st->best_step != st->step;
+    if (to_best) {
+        memcpy(fastfnet_model_params(t->m), fastfnet_model_params(t->best), sizeof(float) * fastfnet_model_buffer_floats(t->m));
         say(&t->lg, "fastfnet: the model kept is the best one (step %ld); the final figures are its", st->best_step);
+    } else if (t->last_step == st->step) {
+        return 0;
     }
-    double el = fastfnet_now() - t->t_start;
-    eval_result te = {0}, *l = &t->last;
-    if (t->d.have_test && evaluate(&te, t->m, &t->d.test, t->d.task, &t->d.mlm, t->Bmax, t->T, ms ^ 0x7E57, err, n)) return -1;
-    fprintf(t->mf, "{\"step\": %ld, \"final\": true, \"valid_accuracy\": %.6g, \"valid_loss\": %.6g", st->step, l->accuracy, l->loss);
-    if (t->d.have_test) fprintf(t->mf, ", \"test_accuracy\": %.6g, \"test_loss\": %.6g", te.accuracy, te.loss);
-    double rss = peak_rss_mib(), rss_sum = rss;
-    size_t np = fastfnet_model_num_params(t->m);
-    fprintf(t->mf, ", \"parameters\": %zu, \"elapsed_s\": %.3f, \"peak_rss_mib\": %.1f}\n", np, el, rss);
-    fflush(t->mf);
-    fastfnet_dist_sum_f64(&rss_sum, 1); /* the mean over ranks is reported below */
-    if (!t->lg.lead) return 0;
+    if (evaluate(&t->last, t->m, &t->d.valid, t->d.task, &t->d.mlm, t->Bmax, t->T, (uint64_t)t->o.seed ^ 0xE7A1, err, n)) return -1;
+    t->last_step = -1; /* the figures are no longer of step st->step's weights */
+    return 0;
+}
+
+/* The run's figures as one JSON line (rank 0): te is the test split's. */
+static void write_summary(fastfnet_trainer *t, const eval_result *te, double el, double rss, double rss_sum) {
+    const fastfnet_train_opts *o = &t->o;
+    const train_state *st = &t->st;
+    const eval_result *l = &t->last;
     char *s = t->summary;
-    size_t cap = sizeof t->summary, k = 0;
-    double tps = t->step_time > 0 ? (double)t->timed_tokens / t->step_time : 0;
+    size_t cap = sizeof t->summary, k = 0, np = fastfnet_model_num_params(t->m);
+    double tps = st->step_time > 0 ? (double)st->timed_tokens / st->step_time : 0;
     k += (size_t)snprintf(s + k, cap - k, "{\"model\": \"%s\", \"task\": \"%s\", \"steps\": %ld, \"parameters\": %zu, \"valid_accuracy\": %.4f, "
                           "\"valid_loss\": %.4f", o->out, o->task, st->step, np, l->accuracy, l->loss);
     if (t->d.task == TASK_MLM) k += (size_t)snprintf(s + k, cap - k, ", \"valid_perplexity\": %.3f", l->perplexity);
-    if (t->d.have_test) k += (size_t)snprintf(s + k, cap - k, ", \"test_accuracy\": %.4f, \"test_loss\": %.4f", te.accuracy, te.loss);
+    if (t->d.have_test) k += (size_t)snprintf(s + k, cap - k, ", \"test_accuracy\": %.4f, \"test_loss\": %.4f", te->accuracy, te->loss);
     snprintf(s + k, cap - k, ", \"train_seconds\": %.1f, \"peak_rss_mib\": %.1f, \"processes\": %d, \"zero\": %d, \"timed_steps\": %ld, "
              "\"first_step\": %ld, \"step_seconds\": %.3f, \"tokens_per_s\": %.1f, \"comm_seconds\": %.4f, \"wait_seconds\": %.4f, "
              "\"mean_peak_rss_mib\": %.1f}",
-             el, rss, t->nproc, t->zero, t->timed_steps, t->first_step, t->step_time, tps, fastfnet_dist_comm_seconds(), fastfnet_dist_wait_seconds(), rss_sum / t->nproc);
-    return 0;
+             el, rss, t->nproc, t->zero, st->timed_steps, t->first_step, st->step_time, tps, fastfnet_dist_comm_seconds(), fastfnet_dist_wait_seconds(),
+             rss_sum / t->nproc);
+}
+
+/* The figures of a finished run: the final model's (final_model), the test split's; the final metrics line
+ * and the summary (rank 0). */
+static int finish_run(fastfnet_trainer *t, char *err, size_t n) {
+    const train_state *st = &t->st;
+    if (final_model(t, err, n)) return -1;
+    double el = fastfnet_now() - t->t_start;
+    eval_result te = {0}, *l = &t->last;
+    if (t->d.have_test && evaluate(&te, t->m, &t->d.test, t->d.task, &t->d.mlm, t->Bmax, t->T, (uint64_t)t->o.seed ^ 0x7E57, err, n)) return -1;
+    fprintf(t->mf, "{%s\"step\": %ld, \"final\": true, \"valid_accuracy\": %.6g, \"valid_loss\": %.6g", t->run_key, st->step, l->accuracy, l->loss);
+    if (t->d.have_test) fprintf(t->mf, ", \"test_accuracy\": %.6g, \"test_loss\": %.6g", te.accuracy, te.loss);
+    double rss = peak_rss_mib(), rss_sum = rss;
+    fprintf(t->mf, ", \"parameters\": %zu, \"elapsed_s\": %.3f, \"peak_rss_mib\": %.1f}\n", fastfnet_model_num_params(t->m), el, rss);
+    int rc = metrics_flush(t, err, n);
+    fastfnet_dist_sum_f64(&rss_sum, 1); /* the mean over ranks is reported below */
+    if (!rc && t->lg.lead) write_summary(t, &te, el, rss, rss_sum);
+    return rc;
 }
 
 /* Whether any rank's callback asked to stop (one small collective, so every rank stops at the same step). */

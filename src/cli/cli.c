@@ -346,10 +346,12 @@ static int cmd_init(int argc, char **argv) {
 
 static const char *TRAIN_USAGE =
     "usage: fastfnet train (--data NAME | --train FILE) --out DIR [options]\n"
+    "       fastfnet train --resume DIR [--steps N] [--threads N] ...\n"
     "\n"
     "Trains a model and writes DIR/model.safetensors (+ config.json, tokenizer.json), checkpoints with the\n"
     "full training state under DIR/checkpoints (the last --keep), and metrics as JSON lines. Ctrl-C saves\n"
-    "and exits; --resume DIR continues a run exactly. A JSON file given with --config sets the same\n"
+    "and exits; --resume DIR continues a run exactly, with the options its checkpoint records (a flag that\n"
+    "would change the run is refused). A JSON file given with --config sets the same\n"
     "options (keys are the option names); flags override it. Data-parallel on N processes (MPI build):\n"
     "`mpirun -np N fastfnet train ...`: --batch stays the global batch, each process computes B/N of it\n"
     "(docs/DISTRIBUTED.md). Options:\n";
@@ -362,11 +364,14 @@ static void fmt_eta(char *buf, size_t n, double s) {
 
 /* Ctrl-C / SIGTERM: the next step's callback stops the run, which saves a checkpoint first. That waits for
  * the step, and for an evaluation that is under way, so the first signal says so and restores the default
- * action: a second one ends the process at once (the last checkpoint saved stays, as after kill -9). */
+ * action of both: a second one of either kind ends the process at once (the last checkpoint saved stays, as
+ * after kill -9). */
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) {
     (void)sig;
     static const char msg[] = "\nfastfnet: stopping after this step (or evaluation) with a checkpoint; signal again to quit now\n";
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     if (!g_stop) {
         ssize_t w = write(2, msg, sizeof msg - 1);
         (void)w;
@@ -414,8 +419,10 @@ static int cmd_train(int argc, char **argv) {
     fastfnet_trainer_set_log(t, train_log, NULL);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND; /* the second signal takes the default action */
+    sa.sa_handler = on_signal; /* which restores the default action of both: the second signal ends the process */
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT); /* the other kind waits for the handler, then takes the default action */
+    sigaddset(&sa.sa_mask, SIGTERM);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     int rc = fastfnet_trainer_run(t, train_progress, NULL, err, sizeof err);
