@@ -147,8 +147,10 @@ $(TRAIN_A): $(APP_OBJ)
 $(ENGINE_SO): $(ENGINE_OBJ)
 	$(CC) -shared -Wl,-soname,libfastfnet.so.$(SOMAJOR) -Wl,-z,defs $(LDFLAGS) $^ -o $@ $(ENGINE_LIBS) $(LDSAN)
 
+# RUNPATH $ORIGIN: the loader finds libfastfnet.so.0 beside it (a program's own RUNPATH covers only its direct
+# dependencies, and one linked with --as-needed against the trainer alone does not list the engine)
 $(TRAIN_SO): $(APP_OBJ) $(BUILD)/libfastfnet.so
-	$(CC) -shared -Wl,-soname,libfastfnet_train.so.$(SOMAJOR) -Wl,-z,defs $(LDFLAGS) $(APP_OBJ) -o $@ \
+	$(CC) -shared -Wl,-soname,libfastfnet_train.so.$(SOMAJOR) -Wl,-z,defs -Wl,-rpath,'$$ORIGIN' $(LDFLAGS) $(APP_OBJ) -o $@ \
 		-L$(BUILD) -l:libfastfnet.so.$(SOMAJOR) $(ENGINE_LIBS) $(APP_LIBS) $(LDSAN)
 
 # the links a loader (SONAME) and a linker (-lX) look for

@@ -54,7 +54,7 @@ FASTFNET_API int fastfnet_trainer_evaluate(fastfnet_trainer *t, const char *spli
 FASTFNET_API int fastfnet_trainer_checkpoint(fastfnet_trainer *t, char *err, size_t errlen);
 /* The whole run exactly as `fastfnet train` runs it: setup if not done, steps to the end with cb (may be
  * NULL) after each, the final evaluation and metrics line. 0 done, 1 stopped by the callback (checkpoint
- * saved), -1 error. */
+ * saved; run again continues), -1 error (also for a run again after 0: the run has finished). */
 FASTFNET_API int fastfnet_trainer_run(fastfnet_trainer *t, fastfnet_train_callback cb, void *user, char *err, size_t errlen);
 /* The run's figures as one JSON line (what `fastfnet train` prints) once run has finished; "" before, and on
  * every process but rank 0. */

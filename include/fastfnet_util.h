@@ -35,8 +35,8 @@ FASTFNET_API void fastfnet_json_free(fastfnet_json *j);
 /* NULL if absent or obj is not an object. */
 FASTFNET_API const fastfnet_json *fastfnet_json_get(const fastfnet_json *obj, const char *key);
 /* 0 and *out set when key exists with the right type, 1 if absent, -1 if wrong type.
- * get_int also returns -1 for a number that is not integral or whose magnitude exceeds 2^53
- * (beyond that a double may already have rounded the literal). */
+ * get_int also returns -1 for a number that is not integral or whose magnitude is 2^53 or more
+ * (from there on a double may already have rounded the literal: 2^53 + 1 reads as 2^53). */
 FASTFNET_API int fastfnet_json_get_int(const fastfnet_json *obj, const char *key, long long *out);
 FASTFNET_API int fastfnet_json_get_num(const fastfnet_json *obj, const char *key, double *out);
 /* NULL if absent or not a string. */

@@ -36,6 +36,10 @@ readelf -d embed 2>/dev/null | grep -q 'NEEDED.*\[libfastfnet\.so\.0\]' && ok "t
     bad "NEEDED: $(readelf -d embed 2>&1 | grep NEEDED)"
 ldd embed | grep -q "libfastfnet.so.0 => $P/lib/libfastfnet.so.0" && ok "ldd resolves it to the installed copy" ||
     bad "ldd: $(ldd embed | grep fastfnet)"
+# shellcheck disable=SC2086
+cc -std=c11 $EXTRA "$ROOT/examples/embed.c" $(pkg-config --cflags fastfnet) "$P/lib/libfastfnet.a" $(pkg-config --static --libs fastfnet) \
+    -o embed_static 2>cc3.err && ! readelf -d embed_static | grep -q 'NEEDED.*libfastfnet' && ok "the .pc's static recipe links libfastfnet.a (no libfastfnet.so needed)" ||
+    bad "static link: $(head -c 300 cc3.err) $(readelf -d embed_static 2>&1 | grep NEEDED | head -3)"
 ldd embed | grep -qE 'libmpi|libfastfnet_train' && bad "the engine drags in MPI or the trainer: $(ldd embed | grep -E 'mpi|train')" ||
     ok "no MPI and no trainer library behind the engine"
 
@@ -66,6 +70,34 @@ cmp -s ex.txt cli.txt && ok "the example's embedding equals fastfnet embed's, ev
 rc=$?
 [ $rc -eq 1 ] && [ "$(wc -l <err.txt)" -eq 1 ] && grep -q missing.safetensors err.txt && ok "a missing model: one line naming it ($(cat err.txt))" ||
     bad "missing model: rc $rc, $(cat err.txt)"
+
+# a program of the trainer alone (docs/API.md's example): it starts without LD_LIBRARY_PATH (libfastfnet_train.so.0
+# finds libfastfnet.so.0 beside it; before, "libfastfnet.so.0: cannot open shared object file", status 127)
+cat >trainer.c <<'C'
+#include "fastfnet_train.h"
+#include <stdio.h>
+static int on_step(const fastfnet_train_progress *p, void *user) {
+    (void)user;
+    if (p->logged) printf("step %ld/%ld loss %.4f\n", p->step, p->steps, p->mean_loss);
+    return 0;
+}
+int main(void) {
+    const char *argv[] = {"--train", "corpus.tsv", "--steps", "2", "--hidden", "16", "--layers", "1", "--max-len", "16", "--log-every", "1",
+                          "--out", "runs/a"};
+    char err[1024];
+    fastfnet_trainer *t = fastfnet_trainer_create(14, argv, err, sizeof err);
+    int rc = !t || fastfnet_trainer_run(t, on_step, NULL, err, sizeof err) < 0;
+    if (rc) fprintf(stderr, "%s\n", err);
+    fastfnet_trainer_free(t);
+    return rc;
+}
+C
+awk '{print (NR % 2 ? "a" : "b") "\t" $0}' corpus.txt >corpus.tsv
+# shellcheck disable=SC2086
+cc -std=c11 -Wall -Wextra -Werror $EXTRA trainer.c $(pkg-config --cflags --libs fastfnet_train) -o trainer 2>cc2.err &&
+    env -u LD_LIBRARY_PATH ./trainer >trainer.out 2>trainer.err && grep -q 'step 2/2' trainer.out &&
+    ok "a program of the trainer alone runs without LD_LIBRARY_PATH ($(ldd trainer | grep -c fastfnet) fastfnet libraries resolved)" ||
+    bad "trainer-only program: $(head -c 300 cc2.err) $(head -c 300 trainer.err)"
 
 mk uninstall PREFIX="$P" && left=$(find "$P" -type f -o -type l) && [ -z "$left" ] && ok "make uninstall removes everything it installed" ||
     bad "left after uninstall: $left"

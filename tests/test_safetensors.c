@@ -160,6 +160,17 @@ static void test_json_values(void) {
     check_detail(fastfnet_json_get_num(j, "f", &dv) == 0 && dv == -1.25, "json get_num", "dv=%g", dv);
     check_detail(fastfnet_json_get_int(j, "half", &iv) == -1, "json get_int non-integral -> -1", "wrong");
     check_detail(fastfnet_json_get_int(j, "big", &iv) == -1, "json get_int 1e300 -> -1", "wrong");
+    { /* 2^53 + 1 reads as the double 2^53: refused, as the header promises (it was taken as 2^53) */
+        fastfnet_json *k = fastfnet_json_parse("{\"a\": 9007199254740993, \"b\": 9007199254740991}", 46, NULL, 0);
+        long long a = 0, b = 0;
+        int ra = fastfnet_json_get_int(k, "a", &a), rb = fastfnet_json_get_int(k, "b", &b);
+        check_detail(k && ra == -1 && rb == 0 && b == 9007199254740991LL, "json get_int: 2^53 + 1 -> -1, 2^53 - 1 kept", "ra %d rb %d b %lld",
+                     ra, rb, b);
+        fastfnet_json_free(k);
+        char one[4], msg[128];
+        check_detail(fastfnet_path(one, 0, msg, sizeof msg, "%s", "abc") == -1 && strstr(msg, "capacity 0"), "fastfnet_path with cap 0: an error, buf untouched",
+                     "%s", msg);
+    }
     check_detail(fastfnet_json_get_int(j, "s", &iv) == -1 && fastfnet_json_get_num(j, "s", &dv) == -1,
                  "json get_int/num on string -> -1", "wrong");
     check_detail(fastfnet_json_get_int(j, "missing", &iv) == 1 && fastfnet_json_get_num(j, "missing", &dv) == 1,

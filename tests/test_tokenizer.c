@@ -763,6 +763,16 @@ static void test_atomic_save(void) {
     fastfnet_tokenizer *u = fastfnet_tok_load(p, err, sizeof err);
     check_detail(rc == 0 && no_tmp && u, "save_atomic_replace", "%s", err);
     fastfnet_tok_free(u);
+    { /* a tokenizer.json that starts with a newline (byte 0x0a, a ModelProto's first byte) is JSON by its name */
+        size_t n = 0;
+        char *body = fastfnet_read_file(p, &n, 1 << 20, err, sizeof err), *nl = body ? malloc(n + 2) : NULL;
+        if (nl) nl[0] = '\n', memcpy(nl + 1, body, n), nl[n + 1] = 0;
+        if (nl) write_text(tpath("newline.json"), nl);
+        fastfnet_tokenizer *v = nl ? fastfnet_tok_load(tpath("newline.json"), err, sizeof err) : NULL;
+        check_detail(v != NULL, "load_json_leading_newline", "%s", err);
+        fastfnet_tok_free(v);
+        free(body), free(nl);
+    }
     rc = fastfnet_tok_save(t, tpath("no/such/dir/t.json"), err, sizeof err);
     check_detail(rc != 0 && strstr(err, "no/such/dir/t.json") && !strchr(err, '\n'), "save_bad_dir", "%s", err);
     fastfnet_tok_free(t);

@@ -134,6 +134,8 @@ static void test_callback_stops(void) {
     check_detail(rc == 0 && c2.calls == STEPS - 7 && c2.in_order, "--resume through the API runs the remaining steps", "rc %d, %d calls (%s)", rc, c2.calls, err);
     check(t && same_weights(fastfnet_trainer_model(t), "cli/model.safetensors"), "stop at 7 + resume: weights bit-identical to the uninterrupted run");
     check(t && *fastfnet_trainer_summary(t) == '{', "run leaves its summary: %.60s", t ? fastfnet_trainer_summary(t) : "");
+    rc = t ? fastfnet_trainer_run(t, NULL, NULL, err, sizeof err) : 0; /* it returned 0 and wrote a second final line */
+    check_detail(rc == -1 && strstr(err, "has finished"), "run again after a finished run is refused", "rc %d: %s", rc, err);
     fastfnet_trainer_free(t);
 }
 

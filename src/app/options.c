@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void opt_strings_free(opt_strings *k) {
+void fastfnet_opt_strings_free(opt_strings *k) {
     for (int i = 0; i < k->n; i++) free(k->s[i]);
     free(k->s);
     memset(k, 0, sizeof *k);
@@ -26,7 +26,7 @@ static const char *opt_keep(opt_strings *k, const char *s) {
     return c;
 }
 
-int opt_long(const char *flag, const char *s, long lo, long hi, long *v, char *err, size_t errlen) {
+int fastfnet_opt_long(const char *flag, const char *s, long lo, long hi, long *v, char *err, size_t errlen) {
     char *end;
     errno = 0;
     *v = strtol(s, &end, 10);
@@ -52,11 +52,11 @@ static int opt_set(const opt_def *o, const char *v, const char *src, opt_strings
     long l;
     switch (o->type) {
     case OPT_INT:
-        if (opt_long(flag, v, -1, 1L << 30, &l, err, n)) return -1;
+        if (fastfnet_opt_long(flag, v, -1, 1L << 30, &l, err, n)) return -1;
         *(int *)o->ptr = (int)l;
         return 0;
     case OPT_LONG:
-        if (opt_long(flag, v, 0, 0x7fffffffL, &l, err, n)) return -1;
+        if (fastfnet_opt_long(flag, v, 0, 0x7fffffffL, &l, err, n)) return -1;
         *(long *)o->ptr = l;
         return 0;
     case OPT_DOUBLE: {
@@ -91,7 +91,7 @@ static int opt_set_json(const opt_def *o, const fastfnet_json *v, const char *sr
     return opt_set(o, num, pre, k, err, n);
 }
 
-int opt_apply_json_text(const opt_def *t, const char *text, size_t len, const char *src, opt_strings *k, char *err, size_t n) {
+int fastfnet_opt_apply_json_text(const opt_def *t, const char *text, size_t len, const char *src, opt_strings *k, char *err, size_t n) {
     char jerr[256];
     fastfnet_json *j = fastfnet_json_parse(text, len, jerr, sizeof jerr);
     int rc = 0;
@@ -112,7 +112,7 @@ static int opt_apply_json(const opt_def *t, const char *path, opt_strings *k, ch
     char *buf = fastfnet_read_file(path, &len, (size_t)1 << 20, jerr, sizeof jerr);
     if (!buf) return fastfnet_err(err, n, "--config %s", jerr);
     snprintf(src, sizeof src, "--config %s", path);
-    int rc = opt_apply_json_text(t, buf, len, src, k, err, n);
+    int rc = fastfnet_opt_apply_json_text(t, buf, len, src, k, err, n);
     free(buf);
     return rc;
 }
@@ -131,7 +131,7 @@ static int opt_flag(const opt_def *t, int argc, const char *const *argv, int *i,
     return opt_set(o, argv[++*i], "--", k, err, n);
 }
 
-int opt_parse(const opt_def *t, int argc, const char *const *argv, const char *cmd, const char **pos, int npos, int *npos_out,
+int fastfnet_opt_parse(const opt_def *t, int argc, const char *const *argv, const char *cmd, const char **pos, int npos, int *npos_out,
               opt_strings *keep, char *err, size_t errlen) {
     for (int i = 0; i < argc; i++)
         if (!strcmp(argv[i], "--config")) {
@@ -156,7 +156,7 @@ int opt_parse(const opt_def *t, int argc, const char *const *argv, const char *c
     return 0;
 }
 
-void opt_value(const opt_def *o, char *def, size_t n) {
+void fastfnet_opt_value(const opt_def *o, char *def, size_t n) {
     switch (o->type) {
     case OPT_INT: snprintf(def, n, "%d", *(int *)o->ptr); break;
     case OPT_LONG: snprintf(def, n, "%ld", *(long *)o->ptr); break;
@@ -166,12 +166,12 @@ void opt_value(const opt_def *o, char *def, size_t n) {
     }
 }
 
-int opt_same(const opt_def *a, const opt_def *b) {
+int fastfnet_opt_same(const opt_def *a, const opt_def *b) {
     switch (a->type) {
     case OPT_INT:
     case OPT_BOOL: return *(int *)a->ptr == *(int *)b->ptr;
     case OPT_LONG: return *(long *)a->ptr == *(long *)b->ptr;
-    case OPT_DOUBLE: { /* at 9 digits, what opt_to_json kept before it kept every digit */
+    case OPT_DOUBLE: { /* at 9 digits, what fastfnet_opt_to_json kept before it kept every digit */
         char x[64], y[64];
         snprintf(x, sizeof x, "%.9g", *(double *)a->ptr);
         snprintf(y, sizeof y, "%.9g", *(double *)b->ptr);
@@ -185,7 +185,7 @@ int opt_same(const opt_def *a, const opt_def *b) {
     return 0;
 }
 
-char *opt_help(const opt_def *t) {
+char *fastfnet_opt_help(const opt_def *t) {
     size_t cap = 1, pos = 0;
     for (const opt_def *o = t; o->name; o++) cap += o->help ? strlen(o->help) + 200 : 0;
     char *buf = malloc(cap);
@@ -194,7 +194,7 @@ char *opt_help(const opt_def *t) {
     for (const opt_def *o = t; o->name; o++) {
         if (!o->help) continue;
         char def[64], flag[64];
-        opt_value(o, def, sizeof def);
+        fastfnet_opt_value(o, def, sizeof def);
         snprintf(flag, sizeof flag, "--%s%s", o->name, o->type == OPT_BOOL ? "" : " X");
         pos += (size_t)snprintf(buf + pos, cap - pos, "  %-22s %s (default %s)\n", flag, o->help, def);
     }
@@ -223,7 +223,7 @@ static void opt_json_value(const opt_def *o, char *buf, size_t cap, size_t *pos)
     }
 }
 
-char *opt_to_json(const opt_def *t) {
+char *fastfnet_opt_to_json(const opt_def *t) {
     size_t cap = 256, pos = 0;
     for (const opt_def *o = t; o->name; o++) cap += 64 + (o->type == OPT_STR && *(const char **)o->ptr ? strlen(*(const char **)o->ptr) * 6 : 32);
     char *buf = malloc(cap);
@@ -240,7 +240,7 @@ char *opt_to_json(const opt_def *t) {
     return buf;
 }
 
-void opt_arch_entries(opt_def *t, fastfnet_arch_opts *a) {
+void fastfnet_opt_arch_entries(opt_def *t, fastfnet_arch_opts *a) {
     const opt_def e[OPT_ARCH_COUNT] = {
         {"arch", OPT_STR, &a->arch, "fnet | fast-fnet (the authors' Fast-FNet) | fast-fnet-narrow | bert | hybrid"},
         {"hidden", OPT_INT, &a->hidden, "model width (embedding width, width of layer 0)"},
@@ -258,7 +258,7 @@ void opt_arch_entries(opt_def *t, fastfnet_arch_opts *a) {
     memcpy(t, e, sizeof e);
 }
 
-void opt_train_table(opt_def *t, fastfnet_train_opts *o, int *threads) {
+void fastfnet_opt_train_table(opt_def *t, fastfnet_train_opts *o, int *threads) {
     const opt_def head[] = {
         {"task", OPT_STR, &o->task, "classify | classify-pair | mlm"},
         {"data", OPT_STR, &o->data, "built-in data set: image | text | sotu | listops | pathfinder | pretrain"},
@@ -307,6 +307,6 @@ void opt_train_table(opt_def *t, fastfnet_train_opts *o, int *threads) {
         {NULL, 0, NULL, NULL}};
     size_t nh = sizeof head / sizeof *head;
     memcpy(t, head, sizeof head);
-    opt_arch_entries(t + nh, &o->arch);
+    fastfnet_opt_arch_entries(t + nh, &o->arch);
     memcpy(t + nh + OPT_ARCH_COUNT, tail, sizeof tail);
 }

@@ -1265,6 +1265,7 @@ struct fastfnet_trainer {
     int threads, threads_before; /* --threads, and the process's count before setup (restored by free) */
     logger lg;
     int ready;                 /* setup begun (the process group joined) */
+    int finished;              /* run returned 0: its final evaluation and metrics line are written */
     int ok;                    /* setup completed: the run can step */
     int rank, nproc, zero;
     run_data d;
@@ -1326,11 +1327,11 @@ fastfnet_trainer *fastfnet_trainer_create(int argc, const char *const *argv, cha
     if (!t) return fastfnet_err(err, n, "train: out of memory"), NULL;
     fastfnet_train_defaults(&t->o);
     opt_def tab[OPT_TRAIN_MAX];
-    opt_train_table(tab, &t->o, &t->threads);
-    int rc = opt_parse(tab, argc, argv, "train", NULL, 0, NULL, &t->strs, err, n);
+    fastfnet_opt_train_table(tab, &t->o, &t->threads);
+    int rc = fastfnet_opt_parse(tab, argc, argv, "train", NULL, 0, NULL, &t->strs, err, n);
     if (rc == 1) rc = fastfnet_err(err, n, "--help is not an option of a run (fastfnet_train_options_help lists them)");
     if (!rc && t->o.resume && !t->o.out) t->o.out = t->o.resume;
-    if (!rc && !(t->opts_json = opt_to_json(tab))) rc = fastfnet_err(err, n, "train: out of memory");
+    if (!rc && !(t->opts_json = fastfnet_opt_to_json(tab))) rc = fastfnet_err(err, n, "train: out of memory");
     if (!rc && !(t->argv = calloc((size_t)argc + 1, sizeof(char *)))) rc = fastfnet_err(err, n, "train: out of memory");
     for (; !rc && t->argc < argc; t->argc++)
         if (!(t->argv[t->argc] = strdup(argv[t->argc]))) rc = fastfnet_err(err, n, "train: out of memory");
@@ -1349,8 +1350,8 @@ char *fastfnet_train_options_help(void) {
     int threads = 0;
     opt_def tab[OPT_TRAIN_MAX];
     fastfnet_train_defaults(&o);
-    opt_train_table(tab, &o, &threads);
-    return opt_help(tab);
+    fastfnet_opt_train_table(tab, &o, &threads);
+    return fastfnet_opt_help(tab);
 }
 
 void fastfnet_trainer_set_log(fastfnet_trainer *t, fastfnet_train_log fn, void *user) { t->lg.fn = fn, t->lg.user = user; }
@@ -1373,7 +1374,7 @@ void fastfnet_trainer_free(fastfnet_trainer *t) {
     free(t->opts_json);
     for (int i = 0; i < t->argc; i++) free(t->argv[i]);
     free(t->argv);
-    opt_strings_free(&t->strs);
+    fastfnet_opt_strings_free(&t->strs);
     if (t->ready) fastfnet_dist_finalize();
     if (t->threads_before > 0) fastfnet_set_threads(t->threads_before); /* a library call leaves the process as it was */
     free(t);
@@ -1439,8 +1440,8 @@ static int changeable_on_resume(const char *name) {
 /* The options as resolved (a resume's, a pre-trained model's length): what checkpoints store and report. */
 static int refresh_options(fastfnet_trainer *t, char *err, size_t n) {
     opt_def tab[OPT_TRAIN_MAX];
-    opt_train_table(tab, &t->o, &t->threads);
-    char *j = opt_to_json(tab);
+    fastfnet_opt_train_table(tab, &t->o, &t->threads);
+    char *j = fastfnet_opt_to_json(tab);
     if (!j) return fastfnet_err(err, n, "train: out of memory");
     free(t->opts_json);
     t->opts_json = j, t->o.options_json = j;
@@ -1461,17 +1462,17 @@ static int adopt_run_options(fastfnet_trainer *t, const resume_point *rp, const 
     opt_def rt[OPT_TRAIN_MAX], tab[OPT_TRAIN_MAX];
     char src[4400], given[256], was[256];
     fastfnet_train_defaults(&run);
-    opt_train_table(rt, &run, &run_threads);
+    fastfnet_opt_train_table(rt, &run, &run_threads);
     snprintf(src, sizeof src, "%s/model.safetensors (fastfnet_train_options)", ck);
-    if (opt_apply_json_text(rt, rp->options, strlen(rp->options), src, &t->strs, err, n)) return -1;
+    if (fastfnet_opt_apply_json_text(rt, rp->options, strlen(rp->options), src, &t->strs, err, n)) return -1;
     t->o = run, t->threads = run_threads;
     t->o.out = t->o.resume = t->o.record = NULL, t->o.force = 0; /* this session's, never the run's */
-    opt_train_table(tab, &t->o, &t->threads);
-    if (opt_parse(tab, t->argc, (const char *const *)t->argv, "train", NULL, 0, NULL, &t->strs, err, n)) return -1;
+    fastfnet_opt_train_table(tab, &t->o, &t->threads);
+    if (fastfnet_opt_parse(tab, t->argc, (const char *const *)t->argv, "train", NULL, 0, NULL, &t->strs, err, n)) return -1;
     if (!t->o.out) t->o.out = t->o.resume;
     for (int i = 0; tab[i].name; i++) /* --max-len: against the model's length below (an --init-from run stored 0 before) */
-        if (!changeable_on_resume(tab[i].name) && strcmp(tab[i].name, "max-len") && !opt_same(&tab[i], &rt[i])) {
-            opt_value(&tab[i], given, sizeof given), opt_value(&rt[i], was, sizeof was);
+        if (!changeable_on_resume(tab[i].name) && strcmp(tab[i].name, "max-len") && !fastfnet_opt_same(&tab[i], &rt[i])) {
+            fastfnet_opt_value(&tab[i], given, sizeof given), fastfnet_opt_value(&rt[i], was, sizeof was);
             return fastfnet_err(err, n, "--%s %s: the run in %s was trained with --%s %s; omit --%s to continue it as it was, or start a new "
                                 "run (another --out, or --force)", tab[i].name, given, t->o.out, tab[i].name, was, tab[i].name);
         }
@@ -2064,6 +2065,8 @@ static int agree_stop(const fastfnet_trainer *t, int stop) {
 int fastfnet_trainer_run(fastfnet_trainer *t, fastfnet_train_callback cb, void *user, char *err, size_t n) {
     if (!t->ready && fastfnet_trainer_setup(t, err, n)) return -1;
     if (!t->ok) return fastfnet_err(err, n, "run: the trainer's setup failed");
+    if (t->finished) /* a second run wrote a second final line */
+        return fastfnet_err(err, n, "run: this trainer's run has finished; fastfnet_trainer_summary() has its result");
     fastfnet_train_progress p;
     int rc = run_done(t);
     while (rc == 0) {
@@ -2073,7 +2076,9 @@ int fastfnet_trainer_run(fastfnet_trainer *t, fastfnet_train_callback cb, void *
         say(&t->lg, "fastfnet: interrupted at step %ld: checkpoint saved; continue with --resume %s", t->st.step, t->o.out);
         return 1;
     }
-    return finish_run(t, err, n);
+    if (finish_run(t, err, n)) return -1;
+    t->finished = 1;
+    return 0;
 }
 
 /* ---------- eval and predict ---------- */

@@ -76,7 +76,7 @@ static const char *need(int argc, char **argv, int *i) {
 static long parse_long(const char *flag, const char *s, long lo, long hi) {
     char err[512];
     long v;
-    if (opt_long(flag, s, lo, hi, &v, err, sizeof err)) fastfnet_die("%s", err);
+    if (fastfnet_opt_long(flag, s, lo, hi, &v, err, sizeof err)) fastfnet_die("%s", err);
     return v;
 }
 
@@ -292,10 +292,10 @@ static int g_threads;
 static int cli_parse(const opt_def *t, int argc, char **argv, const char *usage, const char **pos, int npos) {
     static opt_strings keep; /* the options point into it for the whole command */
     char err[1024];
-    int np = 0, rc = opt_parse(t, argc - 1, (const char *const *)argv + 1, argv[0], pos, npos, &np, &keep, err, sizeof err);
+    int np = 0, rc = fastfnet_opt_parse(t, argc - 1, (const char *const *)argv + 1, argv[0], pos, npos, &np, &keep, err, sizeof err);
     if (rc < 0) fastfnet_die("%s", err);
     if (rc == 1) {
-        char *h = opt_help(t);
+        char *h = fastfnet_opt_help(t);
         fputs(usage, stdout);
         fputs(h ? h : "", stdout);
         free(h);
@@ -317,7 +317,7 @@ static int cmd_init(int argc, char **argv) {
     long seed = 0;
     int force = 0;
     opt_def t[OPT_ARCH_COUNT + 9];
-    opt_arch_entries(t, &a);
+    fastfnet_opt_arch_entries(t, &a);
     const opt_def more[] = {{"vocab", OPT_INT, &a.vocab, "vocabulary size"},
                    {"max-pos", OPT_INT, &a.max_pos, "maximum sequence length (position embeddings)"},
                    {"labels", OPT_INT, &a.labels, "classifier outputs"},

@@ -504,7 +504,7 @@ int fastfnet_json_get_int(const fastfnet_json *obj, const char *key, long long *
     if (!v) return 1;
     if (v->type != FASTFNET_JSON_NUMBER) return -1;
     double d = v->number;
-    if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0)) return -1;
+    if (!(d > -9007199254740992.0 && d < 9007199254740992.0)) return -1; /* 2^53 itself may be 2^53 + 1 rounded */
     long long i = (long long)d;
     if ((double)i != d) return -1;
     *out = i;

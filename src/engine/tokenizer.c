@@ -1503,12 +1503,13 @@ int fastfnet_tok_is_control(const fastfnet_tokenizer *t, int32_t id) {
     return t->kind == FASTFNET_TOK_SPM ? fastfnet_spm_is_control(t->spm, id) : id >= 0 && id < FASTFNET_TOK_NUM_SPECIAL;
 }
 
-/* A serialized ModelProto starts with its first `pieces` entry (field 1, length-delimited: byte 0x0a); a
- * tokenizer.json starts with '{'. The name decides for files that are neither, so a damaged .model file is
- * reported as a bad SentencePiece model rather than as bad JSON. */
+/* The name decides first: X.model is SentencePiece (a damaged one is reported as such, not as bad JSON) and
+ * X.json is JSON (one may start with a newline, byte 0x0a). Otherwise the content: a serialized ModelProto starts
+ * with its first `pieces` entry (field 1, length-delimited: byte 0x0a), a tokenizer.json with '{'. */
 static int tok_is_spm_file(const char *path, const char *bytes, size_t n) {
     size_t pl = strlen(path);
     if (pl > 6 && !strcmp(path + pl - 6, ".model")) return 1;
+    if (pl > 5 && !strcmp(path + pl - 5, ".json")) return 0;
     return n > 0 && (unsigned char)bytes[0] == 0x0a;
 }
 

@@ -93,6 +93,7 @@ int fastfnet_path(char *buf, size_t cap, char *err, size_t errlen, const char *f
     int k = vsnprintf(buf, cap, fmt, ap);
     va_end(ap);
     if (k >= 0 && (size_t)k < cap) return 0;
+    if (!cap) return fastfnet_err(err, errlen, "a path: no room for it (capacity 0)"); /* buf was never written */
     return fastfnet_err(err, errlen, "%.60s...: path too long (%d bytes; at most %zu): use a shorter one", buf, k, cap - 1);
 }
 
