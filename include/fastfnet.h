@@ -121,7 +121,13 @@ FASTFNET_API const fastfnet_config *fastfnet_model_config(const fastfnet_model *
 
 /* Allocate the activation arena for batches up to (B, T), T <= max_position, and plan the FFTs for T.
  * train != 0 also allocates gradients and the activation-gradient arena (AdamW moments: fastfnet_optimizer). Call before
- * forward; forward/backward/step never allocate (a batch with another T plans once for that T). */
+ * forward; forward/backward/step never allocate (a batch with another T plans once for that T).
+ * Reserves are monotone: the arena covers every reserve so far (the largest B, the largest T, training if any
+ * asked for it), so reserve(8,16) then reserve(2,64) serves (8,64) batches and a later train == 0 reserve
+ * keeps backward possible; a reserve within what is there does nothing. -1 with a message, nothing changed,
+ * when B < 1, T < 1, T > max_position, or the union's B x T exceeds 2^31 - 1 rows (or its bytes size_t);
+ * -1 with a message and no arena left (reserve again) when memory runs out. An arena that grows loses the
+ * last forward's activations: backward then needs a new forward. */
 FASTFNET_API int fastfnet_model_reserve(fastfnet_model *m, int B, int T, int train, char *err, size_t errlen);
 /* Forward; returns the total loss (sum over heads with labels of the mean cross-entropy), or 0 when no
  * labels were given. train != 0 enables dropout; train == 0 (inference) draws no dropout masks and leaves
@@ -131,9 +137,12 @@ FASTFNET_API int fastfnet_model_reserve(fastfnet_model *m, int B, int T, int tra
 FASTFNET_API float fastfnet_model_forward(fastfnet_model *m, const fastfnet_batch *batch, int train);
 /* Why the last forward refused its batch; "" when it ran. */
 FASTFNET_API const char *fastfnet_model_error(const fastfnet_model *m);
-/* Backward of the last forward's loss; gradients accumulate into the gradient buffer. 0, or -1 with nothing
- * done: after a refused batch (fastfnet_model_error still says why it was refused), or without a training
- * reserve (fastfnet_model_error says so). */
+/* Backward of the last forward's loss; gradients accumulate into the gradient buffer (over forward +
+ * backward pairs: one backward per forward). 0, or -1 with nothing done: after a refused batch
+ * (fastfnet_model_error still says why it was refused); and, fastfnet_model_error saying why, without a
+ * training reserve, before any forward (or after a reserve that grew the arena), a second time for the same
+ * forward (backward turns that forward's probabilities into their gradients), or after a pooled_only forward
+ * (its last layer kept only the [CLS] rows). */
 FASTFNET_API int fastfnet_model_backward(fastfnet_model *m);
 FASTFNET_API void fastfnet_model_zero_grad(fastfnet_model *m);
 /* Validate ids/labels of a batch against the config: 0 ok, -1 with a message (which row/column). */
@@ -163,7 +172,7 @@ typedef struct {
 FASTFNET_API fastfnet_optimizer_state fastfnet_optimizer_get_state(fastfnet_optimizer *o);
 FASTFNET_API void fastfnet_optimizer_free(fastfnet_optimizer *o);
 
-/* Global gradient L2 norm. */
+/* Global gradient L2 norm; 0 when the model has no gradients (no training reserve yet). */
 FASTFNET_API float fastfnet_model_grad_norm(const fastfnet_model *m);
 
 /* Outputs of the last forward (valid until the next forward). Shapes: hidden (B,T,D_f), pooled (B,D_f),
@@ -188,9 +197,12 @@ typedef struct {
 FASTFNET_API int fastfnet_model_num_tensors(const fastfnet_model *m);
 FASTFNET_API fastfnet_tensor fastfnet_model_tensor(const fastfnet_model *m, int i);
 FASTFNET_API size_t fastfnet_model_num_params(const fastfnet_model *m);
-/* Bytes of activations (and their gradients when train != 0) the arena needs for (B, T). */
+/* Bytes of activations (and their gradients when train != 0) the arena needs for (B, T). 0 when the config
+ * fails fastfnet_config_validate or reserve would refuse the shape (B < 1, T < 1, T > max_position, B x T
+ * past 2^31 - 1 rows). */
 FASTFNET_API size_t fastfnet_model_activation_bytes(const fastfnet_config *cfg, int B, int T, int train);
-/* Parameters of a config without building it (total, and encoder = embeddings + layers). */
+/* Parameters of a config without building it (total, and encoder = embeddings + layers); 0 (encoder
+ * untouched) when the config fails fastfnet_config_validate or memory runs out. */
 FASTFNET_API size_t fastfnet_config_num_params(const fastfnet_config *cfg, size_t *encoder);
 
 FASTFNET_API void fastfnet_set_threads(int n);
@@ -265,7 +277,8 @@ FASTFNET_API const char *fastfnet_tok_token_str(const fastfnet_tokenizer *t, int
 FASTFNET_API size_t fastfnet_model_buffer_floats(const fastfnet_model *m);
 FASTFNET_API float *fastfnet_model_params(fastfnet_model *m);
 FASTFNET_API float *fastfnet_model_grads(fastfnet_model *m);
-/* Sum of squared gradients of params [lo, hi) (fastfnet_model_grad_norm is the root of the whole range's). */
+/* Sum of squared gradients of params [lo, hi) (fastfnet_model_grad_norm is the root of the whole range's); hi
+ * past fastfnet_model_buffer_floats is clamped to it; 0 when the model has no gradients. */
 FASTFNET_API double fastfnet_model_grad_sq(const fastfnet_model *m, size_t lo, size_t hi);
 /* The dropout stream: its seed and the number of draws so far; setting both resumes it exactly. */
 FASTFNET_API void fastfnet_model_get_dropout(const fastfnet_model *m, uint64_t *seed, uint64_t *calls);

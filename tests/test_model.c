@@ -7,6 +7,7 @@
 #include "model.h"
 #include "safetensors.h"
 #include "util.h"
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -812,6 +813,161 @@ static void test_bad_batch(const kind *k) {
     fastfnet_model_free(m);
 }
 
+/* ---------- the public API's edges (review of include/fastfnet.h) ---------- */
+
+/* A model without a training reserve has no gradients: their norm is 0, not a crash; a range past the
+ * buffer is clamped to it. */
+static void test_grad_norm_without_grads(const kind *k) {
+    fastfnet_config c = make_cfg(k);
+    char err[256];
+    fastfnet_model *m = fastfnet_model_create(&c, 3, err, sizeof err);
+    float n0 = fastfnet_model_grad_norm(m);
+    fastfnet_model_reserve(m, 2, k->T, 0, err, sizeof err);
+    float n1 = fastfnet_model_grad_norm(m);
+    double s1 = fastfnet_model_grad_sq(m, 0, 100);
+    check(n0 == 0.0f && n1 == 0.0f && s1 == 0.0, "%s: grad_norm / grad_sq without gradients are 0 (%g, %g, %g)", k->name, n0, n1, s1);
+    fastfnet_model_reserve(m, 2, k->T, 1, err, sizeof err);
+    batch_data d;
+    make_batch(&d, &c, 2, k->T);
+    fastfnet_batch b = as_batch(&d);
+    fastfnet_model_zero_grad(m);
+    fastfnet_model_forward(m, &b, 1);
+    fastfnet_model_backward(m);
+    double all = fastfnet_model_grad_sq(m, 0, fastfnet_model_buffer_floats(m)), past = fastfnet_model_grad_sq(m, 0, SIZE_MAX);
+    check(all > 0 && past == all, "%s: grad_sq over a range past the buffer is clamped to it (%g vs %g)", k->name, past, all);
+    fastfnet_model_free(m);
+}
+
+/* A pooled_only forward keeps only the [CLS] rows of the last layer: backward refuses it (nothing added)
+ * rather than differentiate rows that are not there; a full forward then differentiates again. */
+static void test_backward_pooled_only(const kind *k) {
+    fastfnet_config c = make_cfg(k);
+    char err[256];
+    fastfnet_model *m = fastfnet_model_create(&c, 3, err, sizeof err);
+    fastfnet_model_reserve(m, 2, k->T, 1, err, sizeof err);
+    batch_data d;
+    make_batch(&d, &c, 2, k->T);
+    fastfnet_batch b = as_batch(&d);
+    b.mlm_labels = NULL;
+    b.pooled_only = 1;
+    fastfnet_model_zero_grad(m);
+    fastfnet_model_forward(m, &b, 0);
+    int rc = fastfnet_model_backward(m);
+    float gn = fastfnet_model_grad_norm(m);
+    check(rc == -1 && strstr(fastfnet_model_error(m), "pooled_only") && gn == 0.0f,
+          "%s: backward of a pooled_only forward is refused: %d, \"%s\", grad norm %g", k->name, rc, fastfnet_model_error(m), gn);
+    b.pooled_only = 0;
+    fastfnet_model_forward(m, &b, 0);
+    rc = fastfnet_model_backward(m);
+    check(rc == 0 && fastfnet_model_grad_norm(m) > 0, "%s: a full forward after it differentiates (%d)", k->name, rc);
+    fastfnet_model_free(m);
+}
+
+/* Backward overwrites the loss's probabilities with their gradients: a second backward of one forward is
+ * refused (the gradients stay those of one backward), and backward before any forward too. */
+static void test_backward_twice(const kind *k) {
+    fastfnet_config c = make_cfg(k);
+    char err[256];
+    fastfnet_model *m = fastfnet_model_create(&c, 3, err, sizeof err);
+    fastfnet_model_reserve(m, 2, k->T, 1, err, sizeof err);
+    int r0 = fastfnet_model_backward(m);
+    check(r0 == -1 && strstr(fastfnet_model_error(m), "forward"), "%s: backward before any forward is refused: %d, \"%s\"", k->name, r0,
+          fastfnet_model_error(m));
+    batch_data d;
+    make_batch(&d, &c, 2, k->T);
+    fastfnet_batch b = as_batch(&d);
+    fastfnet_model_zero_grad(m);
+    fastfnet_model_forward(m, &b, 1);
+    int r1 = fastfnet_model_backward(m);
+    size_t n = fastfnet_model_buffer_floats(m);
+    float *g = malloc(sizeof(float) * n);
+    memcpy(g, fastfnet_model_grads(m), sizeof(float) * n);
+    int r2 = fastfnet_model_backward(m);
+    int same = !memcmp(g, fastfnet_model_grads(m), sizeof(float) * n);
+    check(r1 == 0 && r2 == -1 && same && strstr(fastfnet_model_error(m), "already"),
+          "%s: a second backward of one forward is refused, gradients unchanged: %d %d, \"%s\"", k->name, r1, r2, fastfnet_model_error(m));
+    fastfnet_model_forward(m, &b, 1);
+    int r3 = fastfnet_model_backward(m);
+    double e = 0;
+    for (size_t i = 0; i < n; i++) e = fmax(e, fabs(fastfnet_model_grads(m)[i] - 2 * g[i]));
+    check(r3 == 0 && e <= 1e-6, "%s: the next forward's backward accumulates (2x: max diff %.1e)", k->name, e);
+    free(g);
+    fastfnet_model_free(m);
+}
+
+/* Reserve is monotone: a later inference reserve keeps training possible, a later (2, 2T) reserve keeps
+ * (4, T) batches possible; the gradients are those of a model reserved once for the union. */
+static void test_reserve_monotone(const kind *k) {
+    fastfnet_config c = make_cfg(k);
+    char err[256];
+    int T = k->T;
+    fastfnet_model *m = fastfnet_model_create(&c, 3, err, sizeof err), *u = fastfnet_model_create(&c, 3, err, sizeof err);
+    int r = fastfnet_model_reserve(m, 2, T, 1, err, sizeof err) | fastfnet_model_reserve(m, 3, T, 0, err, sizeof err);
+    batch_data d;
+    make_batch(&d, &c, 3, T);
+    fastfnet_batch b = as_batch(&d);
+    fastfnet_model_zero_grad(m);
+    float loss = fastfnet_model_forward(m, &b, 1);
+    int rb = fastfnet_model_backward(m);
+    check(r == 0 && isfinite(loss) && rb == 0, "%s: reserve(2,T,train) then reserve(3,T,infer): a training step of 3 rows runs (%g, %d, \"%s\")",
+          k->name, loss, rb, fastfnet_model_error(m));
+    fastfnet_model_reserve(u, 3, T, 1, err, sizeof err);
+    fastfnet_model_zero_grad(u);
+    float lu = fastfnet_model_forward(u, &b, 1);
+    fastfnet_model_backward(u);
+    size_t n = fastfnet_model_buffer_floats(m);
+    int same = loss == lu && !memcmp(fastfnet_model_grads(m), fastfnet_model_grads(u), sizeof(float) * n);
+    check(same, "%s: ... and gives the loss and gradients of one reserve(3,T,train) bit for bit", k->name);
+    r = fastfnet_model_reserve(m, 1, T + 2, 0, err, sizeof err);
+    loss = fastfnet_model_forward(m, &b, 0);
+    check(r == 0 && isfinite(loss), "%s: reserve(1,T+2) after reserve(3,T): (3,T) batches still run (%g, \"%s\")", k->name, loss,
+          fastfnet_model_error(m));
+    fastfnet_model_free(m);
+    fastfnet_model_free(u);
+}
+
+/* Shapes whose rows or sizes overflow the types the engine uses are refused by reserve, before anything is
+ * freed: the arena reserved before still serves. */
+static void test_reserve_huge(const kind *k) {
+    fastfnet_config c = make_cfg(k);
+    char err[256] = "";
+    fastfnet_model *m = fastfnet_model_create(&c, 3, err, sizeof err);
+    fastfnet_model_reserve(m, 3, k->T, 1, err, sizeof err);
+    int r1 = fastfnet_model_reserve(m, INT_MAX, 2, 0, err, sizeof err);
+    check(r1 == -1 && strstr(err, "rows"), "%s: reserve(INT_MAX, 2) is refused by its row count: %d, \"%s\"", k->name, r1, err);
+    int r2 = fastfnet_model_reserve(m, INT_MAX / 4, 1, 0, err, sizeof err);
+    check(r2 == -1 && strstr(err, "rows"), "%s: reserve(INT_MAX/4, 1) after (3, %d): the union is refused: %d, \"%s\"", k->name, k->T, r2, err);
+    batch_data d;
+    make_batch(&d, &c, 3, k->T);
+    fastfnet_batch b = as_batch(&d);
+    fastfnet_model_zero_grad(m);
+    float loss = fastfnet_model_forward(m, &b, 1);
+    int rb = fastfnet_model_backward(m);
+    check(isfinite(loss) && rb == 0, "%s: the arena reserved before still serves (%g, %d, \"%s\")", k->name, loss, rb, fastfnet_model_error(m));
+    fastfnet_model_free(m);
+}
+
+/* The size queries validate what they are given: 0 for an invalid config (too many layers, width 0) or a
+ * shape reserve would refuse (B < 1, T past max_position, rows past 2^31 - 1, bytes past size_t). */
+static void test_size_queries(void) {
+    fastfnet_config c;
+    fastfnet_config_default(&c, "fnet");
+    size_t ok = fastfnet_model_activation_bytes(&c, 1, 8, 0), np = fastfnet_config_num_params(&c, NULL);
+    fastfnet_config layers = c, width = c, big = c;
+    layers.num_layers = 100;
+    width.hidden_size = 0;
+    big.hidden_size = 64, big.num_heads = 1, big.intermediate_size = 1 << 20, big.max_position = 1 << 20;
+    size_t a[] = {fastfnet_model_activation_bytes(&layers, 1, 8, 0), fastfnet_model_activation_bytes(&width, 1, 8, 1),
+                  fastfnet_config_num_params(&layers, NULL), fastfnet_config_num_params(&width, NULL),
+                  fastfnet_model_activation_bytes(&c, -1, 16, 0), fastfnet_model_activation_bytes(&c, 1, 0, 0),
+                  fastfnet_model_activation_bytes(&c, 1, c.max_position + 1, 0), fastfnet_model_activation_bytes(&big, INT_MAX, 1 << 20, 1),
+                  fastfnet_model_activation_bytes(&c, INT_MAX / 256 + 1, 256, 0)};
+    int all0 = 1;
+    for (int i = 0; i < 9; i++) all0 &= a[i] == 0;
+    check(ok > 0 && np > 0 && all0, "size queries: 0 for an invalid config or shape (%zu %zu %zu %zu %zu %zu %zu %zu %zu), sizes otherwise (%zu, %zu)",
+          a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], ok, np);
+}
+
 int main(void) {
     fastfnet_set_threads(2);
     snprintf(g_dir, sizeof g_dir, "/tmp/fastfnet_test_model_XXXXXX");
@@ -831,6 +987,16 @@ int main(void) {
     test_config_json();
     /* last: its batches draw from the shared generator, which the tests above must see unchanged */
     for (int i = 0; i < NKINDS; i++) test_inference_state(&KINDS[i]);
+    /* after it, for the same reason */
+    test_grad_norm_without_grads(&KINDS[0]);
+    test_backward_pooled_only(&KINDS[0]);
+    test_backward_pooled_only(&KINDS[7]);
+    test_backward_twice(&KINDS[0]);
+    test_backward_twice(&KINDS[7]);
+    test_reserve_monotone(&KINDS[0]);
+    test_reserve_monotone(&KINDS[10]);
+    test_reserve_huge(&KINDS[0]);
+    test_size_queries();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
     if (system(cmd)) return 1;

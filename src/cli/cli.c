@@ -139,6 +139,10 @@ static void print_info_memory(const fastfnet_config *c, int B, int T, size_t tot
     double pb = (double)total * sizeof(float);
     double act_inf = (double)fastfnet_model_activation_bytes(c, B, T, 0), act_tr = (double)fastfnet_model_activation_bytes(c, B, T, 1);
     char s1[32], s2[32], s3[32], s4[32];
+    if (act_inf == 0) { /* the engine's sentinel: a shape no arena can hold (B x T past 2^31 - 1 rows) */
+        printf("memory for a batch of %d x %d tokens: more rows than fastfnet takes (2^31 - 1)\n", B, T);
+        return;
+    }
     human_bytes(s1, sizeof s1, pb);
     human_bytes(s2, sizeof s2, act_inf);
     human_bytes(s3, sizeof s3, pb + act_inf);

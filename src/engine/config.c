@@ -1,6 +1,7 @@
 /* config.c: model configuration: architecture defaults, validation, and the JSON form saved with
  * every checkpoint (HF FNetConfig field names plus fastfnet_* extensions, see docs/MODEL.md). */
 #include "fastfnet.h"
+#include "model.h"
 #include "json.h"
 #include "util.h"
 #include <float.h>
@@ -91,7 +92,7 @@ static int config_check_sizes(const fastfnet_config *c, char *err, size_t n) {
         if ((long long)rows[i] * c->hidden_size > 2147483647LL)
             return fastfnet_err(err, n, "%s %d x hidden_size %d is a weight matrix of more than 2^31 - 1 entries", rname[i], rows[i],
                            c->hidden_size);
-    unsigned long long total = fastfnet_config_num_params(c, NULL);
+    unsigned long long total = fastfnet_config_count_params(c, NULL);
     if (total == 0) return fastfnet_err(err, n, "out of memory counting the parameters of the config");
     if (total > FASTFNET_MAX_PARAMS)
         return fastfnet_err(err, n, "the config describes %llu parameters (%.1f GiB), more than fastfnet takes (2^32): check "

@@ -8,7 +8,9 @@
 #include <stdarg.h>
 #include <math.h>
 #include <omp.h>
+#include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 /* ---------- parameter table ---------- */
@@ -179,7 +181,7 @@ fastfnet_tensor_info *fastfnet_config_tensors(const fastfnet_config *cfg, int *n
     return tmp.tensors;
 }
 
-size_t fastfnet_config_num_params(const fastfnet_config *cfg, size_t *encoder) {
+size_t fastfnet_config_count_params(const fastfnet_config *cfg, size_t *encoder) {
     int nt;
     fastfnet_tensor_info *t = fastfnet_config_tensors(cfg, &nt);
     size_t total = 0, enc = 0;
@@ -191,6 +193,10 @@ size_t fastfnet_config_num_params(const fastfnet_config *cfg, size_t *encoder) {
     fastfnet_free(t);
     if (encoder) *encoder = enc;
     return total;
+}
+
+size_t fastfnet_config_num_params(const fastfnet_config *cfg, size_t *encoder) {
+    return fastfnet_config_validate(cfg, NULL, 0) ? 0 : fastfnet_config_count_params(cfg, encoder);
 }
 
 fastfnet_model *fastfnet_model_create(const fastfnet_config *cfg, uint64_t seed, char *err, size_t errlen) {
@@ -423,8 +429,27 @@ static size_t layout(fastfnet_acts *A, const fastfnet_config *c, int B, int T, i
     return b.off;
 }
 
+/* Whether an arena for (B, T) batches can be laid out: 0, or -1 with a message. Beyond T <= max_position,
+ * B T rows must fit the int row counts the kernels take, and a generous bound of the arena's bytes (every
+ * buffer at the widest width of the config, per row and per layer) must stay far below SIZE_MAX, so that no
+ * size computed in layout wraps. */
+static int check_shape(const fastfnet_config *c, int B, int T, char *err, size_t errlen) {
+    if (B < 1 || T < 1) return fastfnet_err(err, errlen, "batch shape must be positive (got B=%d, T=%d)", B, T);
+    if (T > c->max_position)
+        return fastfnet_err(err, errlen, "sequence length %d exceeds max_position_embeddings %d", T, c->max_position);
+    if ((long long)B * T > INT_MAX)
+        return fastfnet_err(err, errlen, "a (%d, %d) batch has %lld rows, more than fastfnet takes (2^31 - 1)", B, T, (long long)B * T);
+    double width = (double)c->hidden_size + c->intermediate_size + c->num_heads + 16;
+    double per_row = 16.0 * (c->num_layers + 8) * width + 2.0 * c->vocab_size + c->num_labels;
+    double bytes = 4.0 * ((double)B * T * per_row + (double)fastfnet_attention_scratch_floats(T) * omp_get_max_threads()) + 65536.0;
+    if (bytes > (double)(SIZE_MAX / 4))
+        return fastfnet_err(err, errlen, "the activations of a (%d, %d) batch do not fit in memory (about %.3g bytes)", B, T, bytes);
+    return 0;
+}
+
 size_t fastfnet_model_activation_bytes(const fastfnet_config *cfg, int B, int T, int train) {
     fastfnet_acts A;
+    if (fastfnet_config_validate(cfg, NULL, 0) || check_shape(cfg, B, T, NULL, 0)) return 0;
     return layout(&A, cfg, B, T, train, NULL);
 }
 
@@ -479,11 +504,16 @@ static int reserve_failed(fastfnet_model *m, char *err, size_t errlen, const cha
     return fastfnet_err(err, errlen, "%s", msg);
 }
 
+/* Monotone: the arena covers what every reserve so far asked for (the largest B, the largest T, training if
+ * any asked), so a later, smaller or inference-only reserve takes nothing away. */
 int fastfnet_model_reserve(fastfnet_model *m, int B, int T, int train, char *err, size_t errlen) {
-    if (B < 1 || T < 1) return fastfnet_err(err, errlen, "batch shape must be positive (got B=%d, T=%d)", B, T);
-    if (T > m->cfg.max_position)
-        return fastfnet_err(err, errlen, "sequence length %d exceeds max_position_embeddings %d", T, m->cfg.max_position);
-    if (B <= m->maxB && T <= m->maxT && (!train || m->train_ready)) return 0;
+    if (check_shape(&m->cfg, B, T, err, errlen)) return -1;
+    train = train || m->train_ready;
+    B = B > m->maxB ? B : m->maxB;
+    T = T > m->maxT ? T : m->maxT;
+    if (B == m->maxB && T == m->maxT && train == m->train_ready) return 0;
+    if (check_shape(&m->cfg, B, T, err, errlen)) return -1; /* the union of the reserves is too large: nothing changes */
+    m->backward_ready = 0; /* the last forward's activations are gone */
     for (int i = 0; i < m->nplans; i++) fastfnet_fourier_free(m->plans[i].f);
     m->nplans = 0;
     fastfnet_free(m->arena);
@@ -724,6 +754,7 @@ static float heads_forward(fastfnet_model *m, const fastfnet_batch *b, const flo
 
 float fastfnet_model_forward(fastfnet_model *m, const fastfnet_batch *b, int train) {
     /* ids or labels outside the model would index past its tensors: such a batch is not run at all */
+    m->backward_ready = 0;
     if (fastfnet_model_check_batch(m, b, m->error, sizeof m->error) || make_plans(m, b->T, m->error, sizeof m->error)) {
         m->B = 0;
         return NAN;
@@ -736,6 +767,7 @@ float fastfnet_model_forward(fastfnet_model *m, const fastfnet_batch *b, int tra
     const float *x = m->A.emb_out;
     for (int l = 0; l < c->num_layers; l++)
         x = c->mixing[l] == FASTFNET_MIX_FAST_FOURIER_PAD ? fastfnet_padblock_forward(m, l, x, b, train) : layer_forward(m, l, x, b, train, pd, pa);
+    m->backward_ready = 1;
     return heads_forward(m, b, x, train, pd);
 }
 
@@ -929,7 +961,15 @@ int fastfnet_model_backward(fastfnet_model *m) {
     const fastfnet_config *c = &m->cfg;
     fastfnet_acts *A = &m->A;
     if (!m->train_ready) return fastfnet_err(m->error, sizeof m->error, "backward needs fastfnet_model_reserve(..., train=1) first");
-    if (m->B == 0) return -1; /* the last forward refused its batch: its message stays */
+    if (m->B == 0 && m->error[0]) return -1; /* the last forward refused its batch: its message stays */
+    /* the probabilities become their gradients in place (mlm_backward, xent_grad_inplace): one backward each */
+    if (!m->backward_ready)
+        return fastfnet_err(m->error, sizeof m->error, "backward needs a forward of its own: the last forward's backward already ran, "
+                            "or no forward ran since the last reserve");
+    if (m->pooled_only)
+        return fastfnet_err(m->error, sizeof m->error, "backward of a pooled_only forward: its last layer kept only the [CLS] rows; "
+                            "forward without pooled_only to differentiate");
+    m->backward_ready = 0;
     /* gradient of the final hidden state, (B,T,Df) */
     float *dy = A->gX0, *dx = A->gX1;
     fastfnet_zero(dy, (size_t)m->B * m->T * fastfnet_config_width(c, c->num_layers));
@@ -949,6 +989,8 @@ int fastfnet_model_backward(fastfnet_model *m) {
 
 double fastfnet_model_grad_sq(const fastfnet_model *m, size_t lo, size_t hi) {
     double s = 0.0;
+    if (!m->grads) return 0.0; /* no training reserve yet: no gradients */
+    hi = hi < m->num_params ? hi : m->num_params;
 #pragma omp parallel for reduction(+ : s)
     for (size_t i = lo; i < hi; i++) s += (double)m->grads[i] * m->grads[i];
     return s;

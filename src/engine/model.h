@@ -95,6 +95,7 @@ struct fastfnet_model {
     int mlm_n;            /* rows the MLM head computed in the last forward */
     uint64_t dropout_seed, dropout_calls;
     int pooled_only;      /* this forward computes only what the pooler and its heads read (fastfnet_batch) */
+    int backward_ready;   /* the last forward ran and its backward has not: backward clears it (one per forward) */
     char error[256];      /* why the last forward refused its batch ("" when it ran) */
 };
 
@@ -105,8 +106,11 @@ static inline const float *fastfnet_layer_output(const fastfnet_acts *A, int l) 
 
 /* FFN width of a layer whose output width is w: intermediate_size * w / hidden_size. */
 int fastfnet_width_ffn(const fastfnet_config *c, int w);
-/* The tensor table of a config (names, shapes, offsets) without allocating parameters; fastfnet_free it. */
+/* The tensor table of a config (names, shapes, offsets) without allocating parameters; fastfnet_free it.
+ * The config must be valid (num_layers within FASTFNET_MAX_LAYERS, hidden_size >= 1). */
 fastfnet_tensor_info *fastfnet_config_tensors(const fastfnet_config *cfg, int *n);
+/* fastfnet_config_num_params without validating the config first (what validation itself uses). */
+size_t fastfnet_config_count_params(const fastfnet_config *cfg, size_t *encoder);
 /* Least number of rows the MLM head's vocabulary-wide buffers get in a training arena (64; tests lower it
  * to exercise the chunked path). Read when the arena is laid out. */
 extern int fastfnet_mlm_capacity_floor;
