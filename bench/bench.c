@@ -136,7 +136,7 @@ static double dropout_arg(const char *v) {
 static int int_arg(const char *flag, const char *v, long lo, long hi) {
     char err[256];
     long x;
-    if (opt_long(flag, v, lo, hi, &x, err, sizeof err)) fastfnet_die("bench: %s", err);
+    if (fastfnet_opt_long(flag, v, lo, hi, &x, err, sizeof err)) fastfnet_die("bench: %s", err);
     return (int)x;
 }
 
