@@ -240,14 +240,15 @@ static int split_valid(fastfnet_dataset *train, fastfnet_dataset *valid, double 
     if (nv > n - 1) nv = n - 1;
     int *perm = malloc(sizeof(int) * (size_t)n);
     fastfnet_dataset shuf;
-    if (!perm) return fastfnet_err(err, errlen, "%s: out of memory holding out the validation split", name);
-    shuffled(perm, n, seed ^ 0x5EED5);
-    int rc = dataset_gather(&shuf, train, perm, n); /* in permuted order, then sliced */
+    int rc = perm ? 0 : -1;
+    if (perm) shuffled(perm, n, seed ^ 0x5EED5);
+    if (!rc) rc = dataset_gather(&shuf, train, perm, n); /* in permuted order, then sliced */
     free(perm);
-    if (rc) return fastfnet_err(err, errlen, "%s: out of memory holding out the validation split", name);
-    fastfnet_dataset_free(train);
-    rc = fastfnet_dataset_slice(valid, &shuf, n - nv, n) || fastfnet_dataset_slice(train, &shuf, 0, n - nv) ? -1 : 0;
-    fastfnet_dataset_free(&shuf);
+    if (!rc) {
+        fastfnet_dataset_free(train);
+        rc = fastfnet_dataset_slice(valid, &shuf, n - nv, n) || fastfnet_dataset_slice(train, &shuf, 0, n - nv) ? -1 : 0;
+        fastfnet_dataset_free(&shuf);
+    }
     return rc ? fastfnet_err(err, errlen, "%s: out of memory holding out the validation split", name) : 0;
 }
 
