@@ -2,10 +2,11 @@
  * in this process, and reports median/min/max, tokens/s, model GFLOP/s, parameters and peak RSS as one JSON
  * line. `--sgemm-peak` instead measures OpenBLAS sgemm's GFLOP/s (the MFU denominator); `--params` prints the
  * parameter count of the model with every head (no allocation); `--fourier` times the Fourier layer alone
- * (forward + backward) for FNet's map and the two transforms of the authors' Fast-FNet block, interleaved.
+ * (forward + backward) for FNet's map and the two transforms of the authors' Fast-FNet block, interleaved;
+ * `--blas-core` prints the BLAS kernels in use (fastfnet_blas_core), for the harness to give PyTorch the same.
  * usage: bench [--arch A --hidden E --layers N --intermediate F --heads H --reduce L --residual R --pad P
  *               --block-ffn F --attention-layers K --vocab V] --seq T --batch B [--mode train|infer|both]
- *              [--repeats R] [--warmup W] [--threads N] | --sgemm-peak [--threads N] | --params | --fourier */
+ *              [--repeats R] [--warmup W] [--threads N] | --sgemm-peak [--threads N] | --params | --fourier | --blas-core */
 #include "blas.h"
 #include "fft.h"
 #include "model.h"
@@ -196,8 +197,8 @@ static void bench_sgemm_peak(int threads, int repeats) {
         t[r] = fastfnet_now() - t0;
     }
     double mn, mx, med = median_of(t, reps, &mn, &mx);
-    printf("{\"impl\": \"openblas-sgemm\", \"n\": %d, \"threads\": %d, \"gflops_median\": %.2f, \"gflops_max\": %.2f, \"repeats\": %d}\n", n,
-           threads, 2.0 * n * n * n / med / 1e9, 2.0 * n * n * n / mn / 1e9, reps);
+    printf("{\"impl\": \"openblas-sgemm\", \"n\": %d, \"threads\": %d, \"gflops_median\": %.2f, \"gflops_max\": %.2f, \"repeats\": %d, "
+           "\"blas_core\": \"%s\"}\n", n, threads, 2.0 * n * n * n / med / 1e9, 2.0 * n * n * n / mn / 1e9, reps, fastfnet_blas_core());
     free(A), free(Bm), free(C);
 }
 
@@ -214,9 +215,9 @@ static void print_model_header(const bench_opts *o, const fastfnet_config *c, co
     const fastfnet_arch_opts *a = &o->a;
     printf("{\"impl\": \"fastfnet\", \"arch\": \"%s\", \"reduce\": \"%s\", \"residual\": \"%s\", \"pad\": \"%s\", \"block_ffn\": \"%s\", "
            "\"hidden\": %d, \"layers\": %d, \"intermediate\": %d, \"seq\": %d, \"batch\": %d, \"threads\": %d, \"params\": %zu, \"repeats\": %d, "
-           "\"kernels\": \"%s\"",
+           "\"kernels\": \"%s\", \"blas_core\": \"%s\"",
            a->arch, a->reduce ? a->reduce : "", a->residual ? a->residual : "", fastfnet_pad_name(c->pad), fastfnet_block_ffn_name(c->block_ffn),
-           c->hidden_size, c->num_layers, c->intermediate_size, o->T, o->B, o->threads, fastfnet_model_num_params(m), o->repeats, fastfnet_kern()->name);
+           c->hidden_size, c->num_layers, c->intermediate_size, o->T, o->B, o->threads, fastfnet_model_num_params(m), o->repeats, fastfnet_kern()->name, fastfnet_blas_core());
 }
 
 /* warmup + repeats training steps (forward + backward + AdamW), wall-clock in t and CPU time in tc; the
@@ -296,6 +297,10 @@ static void bench_model(const bench_opts *o, const fastfnet_config *cfg) {
 
 int main(int argc, char **argv) {
     bench_opts o;
+    if (argc == 2 && !strcmp(argv[1], "--blas-core")) {
+        printf("%s\n", fastfnet_blas_core());
+        return 0;
+    }
     parse_args(&o, argc, argv);
     fastfnet_set_threads(o.threads);
     if (o.sgemm) {

@@ -25,6 +25,10 @@ PY=/usr/bin/python3
 mkdir -p "$OUT/runs" "$OUT/listops"
 touch "$RES"
 COMMIT=${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
+# where each row ran (the CPU, its vector ISA, and OPENBLAS_CORETYPE where a campaign sets it for a binary older than
+# the library's own correction of OpenBLAS's kernel choice: docs/PERFORMANCE.md, round 5)
+CPU=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
+ISA=$(if lscpu | grep -qw avx512f; then echo AVX-512; elif lscpu | grep -qw avx2; then echo AVX2; else echo "no AVX2"; fi)
 
 # The frozen budget (docs/RESULTS-full.md says how it was chosen). Everything but steps and batch is shared.
 if [ "$PROFILE" = full ]; then
@@ -132,8 +136,10 @@ d = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
 if d.get("valid_loss") == 0 and d.get("valid_accuracy") == 0:  # binaries before the lifecycle fixes (fee12cf) report 0s when
     sys.exit("no row: the run had finished training before this resume, so its final figures were not measured")  # resuming a finished run
 d.update(section="accuracy", task=sys.argv[2], model=sys.argv[3], seed=int(sys.argv[4]), config=sys.argv[5], profile=sys.argv[6],
-         commit=sys.argv[7], wall_seconds=int(sys.argv[8]), date=sys.argv[9], threads=int(sys.argv[10]))
-print(json.dumps(d))' "$dir.json" "$task" "$name" "$seed" "$flags" "$PROFILE" "$COMMIT" $((SECONDS - t0)) "$(date -u +%Y-%m-%dT%H:%MZ)" "$TH" >"$dir.row" 2>>"$dir.log" ||
+         commit=sys.argv[7], wall_seconds=int(sys.argv[8]), date=sys.argv[9], threads=int(sys.argv[10]), cpu=sys.argv[11], isa=sys.argv[12])
+if sys.argv[13]: d["openblas_coretype"] = sys.argv[13]
+print(json.dumps(d))' "$dir.json" "$task" "$name" "$seed" "$flags" "$PROFILE" "$COMMIT" $((SECONDS - t0)) "$(date -u +%Y-%m-%dT%H:%MZ)" "$TH" \
+            "$CPU" "$ISA" "${OPENBLAS_CORETYPE:-}" >"$dir.row" 2>>"$dir.log" ||
             { log "FAILED $task $name s$seed: $(tail -1 "$dir.log"); see $dir.json"; rm -f "$dir.done" "$dir.row"; return 1; }
         cat "$dir.row" >>"$RES" && rm -f "$dir.row"
         log "done $task $name s$seed: $(grep -o '"test_accuracy": [0-9.]*' "$dir.json") in $((SECONDS - t0)) s"

@@ -65,6 +65,10 @@ mkdir -p "$OUT"
 FF=build/fastfnet
 BENCH=build/bench
 PY=/usr/bin/python3
+# PyTorch's OpenBLAS gets the kernels ours uses: where OpenBLAS does not know the CPU it falls back to SSE3 kernels,
+# which fastfnet corrects when it is loaded (docs/PERFORMANCE.md, round 5) and PyTorch does not.
+BLAS_CORE=$($BENCH --blas-core)
+[ "$BLAS_CORE" = cblas ] || export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-$BLAS_CORE}
 TH=${BENCH_THREADS:-2} # BENCH_THREADS=1: one thread per program, steadier on a machine shared with other work
 LR=2e-3
 export OMP_NUM_THREADS=$TH
@@ -122,7 +126,7 @@ COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --qu
 isa() { if lscpu | grep -qw avx512f; then echo AVX-512; elif lscpu | grep -qw avx2; then echo AVX2; else echo "no AVX2"; fi; }
 header() { # machine facts, once per results file
     {
-    echo "{\"section\": \"machine\", \"profile\": \"$PROFILE\", \"cpu\": \"$(lscpu | sed -n 's/^Model name: *//p' | head -1)\", \"isa\": \"$(isa)\", \"cores\": $(nproc), \"mem_gib\": $(free -g | awk '/Mem:/{print $2}'), \"commit\": \"$COMMIT\", \"date\": \"$(date -u +%Y-%m-%dT%H:%MZ)\", \"torch\": \"$($PY -c 'import torch; print(torch.__version__)')\", \"openblas\": \"$(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || dpkg-query -W -f='${Version}' libopenblas-dev)\", \"fftw\": \"$(dpkg-query -W -f='${Version}' libfftw3-dev)\", \"threads\": $TH}"
+    echo "{\"section\": \"machine\", \"profile\": \"$PROFILE\", \"cpu\": \"$(lscpu | sed -n 's/^Model name: *//p' | head -1)\", \"isa\": \"$(isa)\", \"cores\": $(nproc), \"mem_gib\": $(free -g | awk '/Mem:/{print $2}'), \"commit\": \"$COMMIT\", \"date\": \"$(date -u +%Y-%m-%dT%H:%MZ)\", \"torch\": \"$($PY -c 'import torch; print(torch.__version__)')\", \"openblas\": \"$(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || dpkg-query -W -f='${Version}' libopenblas-dev)\", \"fftw\": \"$(dpkg-query -W -f='${Version}' libfftw3-dev)\", \"threads\": $TH, \"blas_core\": \"$BLAS_CORE\"}"
     } >>"$RES"
 }
 [ $FRESH = 1 ] && header

@@ -12,6 +12,10 @@ BEFORE=${2:-}
 BUILD=${BUILD:-build}
 make -s BUILD="$BUILD" all "$BUILD/bench"
 PY=/usr/bin/python3
+# PyTorch's OpenBLAS gets the kernels ours uses: where OpenBLAS does not know the CPU it falls back to SSE3 kernels,
+# which fastfnet corrects when it is loaded (docs/PERFORMANCE.md, round 5) and PyTorch does not.
+core=$("$BUILD/bench" --blas-core)
+[ "$core" = cblas ] || export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-$core}
 TH=2
 export OMP_NUM_THREADS=$TH
 OUT=build/speed_ab.jsonl
@@ -24,7 +28,7 @@ row() { # tag, then a command printing a JSON line
     "$@" | tail -1 | $PY -c 'import json, sys; d = json.loads(sys.stdin.read()); d["tag"] = sys.argv[1]; d["round"] = sys.argv[2]; print(json.dumps(d))' "$tag" "$round" >>"$OUT"
 }
 isa=$(lscpu | grep -qw avx512f && echo AVX-512 || (lscpu | grep -qw avx2 && echo AVX2 || echo "no AVX2"))
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, ISA $isa, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, ISA $isa, OpenBLAS kernels $core, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq 1 "$ROUNDS"); do
     row sgemm "$BUILD/bench" --sgemm-peak --threads $TH --repeats 5
     # shellcheck disable=SC2086

@@ -206,6 +206,11 @@ FASTFNET_API size_t fastfnet_model_activation_bytes(const fastfnet_config *cfg, 
 FASTFNET_API size_t fastfnet_config_num_params(const fastfnet_config *cfg, size_t *encoder);
 
 FASTFNET_API void fastfnet_set_threads(int n);
+/* The matrix-product kernels in use: OpenBLAS's core name ("Haswell", "Zen", "SkylakeX", ...), or "cblas" for
+ * another CBLAS. Where OpenBLAS does not know the CPU and falls back to its SSE3 kernels (Debian 12's OpenBLAS
+ * on Intel Emerald Rapids), the library has it choose again when it is loaded (AVX-512 or AVX2 kernels, as the
+ * CPU allows), unless OPENBLAS_CORETYPE is set: docs/PERFORMANCE.md, round 5. */
+FASTFNET_API const char *fastfnet_blas_core(void);
 
 /* ---- tokenizers: byte, word and byte-level BPE (HF `tokenizers` tokenizer.json files; ids 0..4 are always the
  * specials below, regular tokens follow) and SentencePiece models (.model files, whose specials are their own).

@@ -7,7 +7,9 @@
 #include "simd.h"
 #include "util.h"
 #include "die.h"
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef void (*fwd_fn)(void *ctx);
 
@@ -595,6 +597,27 @@ static void test_sgemm_beta0(int M, int N, int K, int ldc) {
     fastfnet_free(A), fastfnet_free(B), fastfnet_free(C), fastfnet_free(R);
 }
 
+/* OpenBLAS's kernels fit the CPU: a core named in OPENBLAS_CORETYPE is kept; otherwise a CPU with AVX2 and FMA
+ * gets a core with AVX2 kernels at least (Debian 12's OpenBLAS chose its SSE3 kernels on Intel Emerald Rapids,
+ * sgemm at a fifth of its AVX-512 speed, until the library had it choose again) */
+static void test_blas_core(void) {
+    const char *core = fastfnet_blas_core(), *env = getenv("OPENBLAS_CORETYPE");
+    if (!strcmp(core, "cblas")) return; /* not OpenBLAS: nothing to choose */
+    if (env) {
+        check(!strcasecmp(core, env), "OpenBLAS kernels %s: the core named in OPENBLAS_CORETYPE (%s) is kept", core, env);
+        return;
+    }
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    static const char *const fit[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids"};
+    int ok = !avx2;
+    for (int i = 0; i < 5; i++) ok |= !strcasecmp(core, fit[i]);
+    check(ok, "OpenBLAS kernels %s on a CPU %s AVX2 and FMA: a core with AVX2 kernels where the CPU has them", core,
+          avx2 ? "with" : "without");
+#endif
+}
+
 int main(void) {
     fastfnet_set_threads(2);
     int sizes[][2] = {{7, 6}, {13, 30}, {5, 16}, {1, 2}, {3, 1}};
@@ -604,6 +627,7 @@ int main(void) {
         test_linear(13, 30, 15, naive);
         test_linear(1, 3, 1, naive);
     }
+    test_blas_core();
     test_sgemm_beta0(300, 257, 33, 257);
     test_sgemm_beta0(300, 250, 17, 261);
     test_sgemm_beta0(5, 7, 3, 9);

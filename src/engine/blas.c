@@ -1,14 +1,71 @@
 /* blas.c: CBLAS backend and the naive reference backend behind blas.h. */
 #include "blas.h"
+#include "fastfnet.h"
 #include <cblas.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static int g_naive = 0;
 void fastfnet_blas_set_naive(int naive) { g_naive = naive; }
 
 extern void openblas_set_num_threads(int);
 void fastfnet_blas_set_threads(int n) { openblas_set_num_threads(n > 0 ? n : 1); }
+
+/* OpenBLAS's kernel choice. A DYNAMIC_ARCH OpenBLAS picks its kernels by the CPU's family and model when it is
+ * loaded, and falls back to its SSE3 (Prescott) kernels for a model it does not know: Debian 12's 0.3.21 does so
+ * on Intel Emerald Rapids (family 6, model 207), where sgemm then runs at 46 GFLOP/s on 2 cores against 197-209
+ * with its AVX-512 (SkylakeX) kernels. So, once at load, unless the user named a core in OPENBLAS_CORETYPE:
+ * where OpenBLAS chose a core without AVX2 kernels on a CPU that has AVX2 and FMA, it is told to choose again,
+ * SkylakeX where the CPU (and the OS) has AVX-512 F/CD/BW/DQ/VL, Haswell otherwise. The symbols are weak, so
+ * another CBLAS (or an OpenBLAS built for one core) links as before and is left alone. */
+extern char *openblas_get_corename(void) __attribute__((weak));
+extern void gotoblas_dynamic_init(void) __attribute__((weak));
+extern void gotoblas_dynamic_quit(void) __attribute__((weak));
+extern char gotoblas_SKYLAKEX[] __attribute__((weak));
+extern char gotoblas_HASWELL[] __attribute__((weak));
+
+const char *fastfnet_blas_core(void) {
+    return openblas_get_corename ? openblas_get_corename() : "cblas";
+}
+
+static int core_has_avx2_kernels(const char *core) {
+    static const char *const avx2[] = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"};
+    for (size_t i = 0; i < sizeof avx2 / sizeof *avx2; i++)
+        if (!strcasecmp(core, avx2[i])) return 1;
+    return 0;
+}
+
+/* the core OpenBLAS should have chosen on this CPU, or NULL where its choice stands */
+static const char *better_core(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (!openblas_get_corename || !gotoblas_dynamic_init || !gotoblas_dynamic_quit || getenv("OPENBLAS_CORETYPE"))
+        return NULL;
+    const char *core = openblas_get_corename();
+    __builtin_cpu_init();
+    if (!core || core_has_avx2_kernels(core) || !__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        return NULL;
+    int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                 __builtin_cpu_supports("avx512vl");
+    if (avx512 && gotoblas_SKYLAKEX) return "SkylakeX";
+    return gotoblas_HASWELL ? "Haswell" : NULL;
+#else
+    return NULL;
+#endif
+}
+
+/* Runs when the library is loaded (after OpenBLAS's own start-up, which it depends on), before any product. The
+ * variable is set only for OpenBLAS's second look and removed again, so the process's environment is as it was. */
+__attribute__((constructor)) static void blas_choose_core(void) {
+    const char *want = better_core();
+    if (!want) return;
+    if (setenv("OPENBLAS_CORETYPE", want, 1) != 0) return;
+    gotoblas_dynamic_quit();
+    gotoblas_dynamic_init();
+    unsetenv("OPENBLAS_CORETYPE");
+}
 
 static void sgemm_naive(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                         const float *B, int ldb, float beta, float *C, int ldc) {
