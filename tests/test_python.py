@@ -73,6 +73,8 @@ def test_import():
     check("imported from the install (%s), not the source tree" % here,
           not here.startswith(os.path.join(ROOT, "python")) and os.path.join(here, "libfastfnet.so.0") in maps)
     check("fastfnet.version() %s" % fastfnet.version(), fastfnet.version().startswith(fastfnet.__version__))
+    core = fastfnet.blas_core()
+    check("fastfnet.blas_core() %s: a core name" % core, isinstance(core, str) and core != "")
 
 
 def test_embed():

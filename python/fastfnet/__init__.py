@@ -11,13 +11,20 @@ from .model import Model, load
 from .tokenizer import Tokenizer
 from .trainer import Trainer, train
 
-__all__ = ["Error", "Model", "Tokenizer", "Trainer", "load", "set_threads", "train", "version"]
+__all__ = ["Error", "Model", "Tokenizer", "Trainer", "blas_core", "load", "set_threads", "train", "version"]
 
 
 def version():
     """The library's version string (fastfnet_version(); the package's own before the library had one)."""
     f = getattr(_lib, "fastfnet_version", None)
     return f().decode() if f is not None else __version__
+
+
+def blas_core():
+    """The matrix-product kernels in use (fastfnet_blas_core(): OpenBLAS's core name, e.g. "Haswell" or
+    "SkylakeX", or "cblas"); None from a library older than the call."""
+    f = getattr(_lib, "fastfnet_blas_core", None)
+    return f().decode() if f is not None else None
 
 
 def set_threads(n):

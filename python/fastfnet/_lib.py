@@ -119,7 +119,7 @@ ENGINE = {
     "fastfnet_sizeof_tensor": (c_size_t, ()),
     "omp_get_max_threads": (c_int, ()),  # libgomp, a dependency of the engine: the CLI's default thread count
 }
-ENGINE_OPTIONAL = {"fastfnet_version": (c_char_p, ())}
+ENGINE_OPTIONAL = {"fastfnet_version": (c_char_p, ()), "fastfnet_blas_core": (c_char_p, ())}
 TRAINER = {
     "fastfnet_trainer_create": (c_void_p, (c_int, POINTER(c_char_p), *_E)),
     "fastfnet_trainer_setup": (c_int, (c_void_p, *_E)),
