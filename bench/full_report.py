@@ -86,7 +86,7 @@ for no, line in enumerate(lines, 1):
             sys.exit(f"full_report.py: {a.results} line {no} is not a JSON object ({e.msg}): one JSON object per line, as bench/full.sh appends")
         if r.get("section") == "accuracy" and "error" not in r and metric(r) is not None:
             rows.append(r)
-acc, params, secs, ppl, tps, rss = {}, {}, {}, {}, {}, {}
+acc, params, secs, ppl, tps, rss, cpus = {}, {}, {}, {}, {}, {}, {}
 for r in rows:
     k = (r["task"], r["model"])
     acc.setdefault(k, []).append(float(metric(r)))
@@ -95,7 +95,9 @@ for r in rows:
     # resume (first_step), so its train_seconds would count only that part
     ts, st = r.get("timed_steps"), r.get("step_seconds")
     secs.setdefault(k, []).append(float(st) / ts * r.get("steps", ts) if ts and st else float(r.get("train_seconds", 0)))
-    tps.setdefault(k, []).append(float(r.get("tokens_per_s", "nan")))
+    # timings depend on the CPU: rows before 2026-12-02 name none (AMD EPYC machines); tokens/s is compared per CPU
+    tps.setdefault(k, {}).setdefault(r.get("cpu") or "earlier", []).append(float(r.get("tokens_per_s", "nan")))
+    cpus.setdefault(k, set()).add(r.get("cpu") or "earlier")
     rss.setdefault(k, []).append(float(r.get("peak_rss_mib", "nan")))
     if "valid_perplexity" in r:
         ppl.setdefault(k, []).append(float(r["valid_perplexity"]))
@@ -124,7 +126,9 @@ out = ["# The accuracy campaign (bench/full.sh)", "",
        "on the validation text. Below it, the difference to FNet and Welch's two-sided t-test across seeds (t distribution, "
        "Welch-Satterthwaite degrees of freedom): **same** unless p < 0.05. Cost columns are ratios of means to FNet's on the "
        "same task: training tokens/s and peak RSS as the runs measured them, one after another on a machine shared with other "
-       "work (orientation only; docs/RESULTS.md sections 1 and 6 have the controlled timings).", "",
+       "work (orientation only; docs/RESULTS.md sections 1 and 6 have the controlled timings). Timings depend on the CPU: "
+       "rows from 2026-12-02 on record theirs (`cpu`, `isa`); the tokens/s ratio compares rows of one CPU, and a train-seconds "
+       "mean marked * mixes CPUs.", "",
        "Evaluation sets (`--eval-limit 1000`): a seeded random 1000 of each validation and test split, except image rows "
        "made before cb82175 (all of this campaign's, binary fee12cf), which took the first 1000 of Fashion-MNIST's "
        "10,000 test images and every one of the 6,000 held-out validation images (docs/TRAINING.md).", ""]
@@ -141,6 +145,18 @@ def sign_test(both, model):
             f"below FNet on {lo}, above on {hi}, mean difference {sum(d) / len(d):+.4f}; two-sided sign test p {p:.3f}: {word}")
 
 
+def tps_gm(both, model):
+    r = [tps_ratio((t, model), (t, "fnet")) for t in both]
+    r = [x for x in r if x]
+    return f"{math.exp(sum(map(math.log, r)) / len(r)):.2f}x" if r else "n/a (no CPU with rows of both)"
+
+
+def tps_ratio(k, f):
+    """training tokens/s of k over FNet's (f), from the rows of one CPU: the one with most of FNet's rows that k shares"""
+    common = sorted(set(tps.get(k, {})) & set(tps.get(f, {})), key=lambda c: -len(tps[f][c]))
+    return mean_sd(tps[k][common[0]])[0] / mean_sd(tps[f][common[0]])[0] if common else None
+
+
 def claims(model="fast-fnet"):
     """The paper's four claims for one model against FNet, from the rows (tasks where both have runs)."""
     both = [t for t in tasks if (t, model) in acc and (t, "fnet") in acc]
@@ -151,7 +167,7 @@ def claims(model="fast-fnet"):
     return [f"## The paper's claims here: {model} against FNet", "",
             f"Over {', '.join(both)} (geometric means of the per-task ratios of means; seeds per task as in the tables):", "",
             f"- fewer parameters: {gm({k: [params[k]] for k in params}):.2f}x FNet's",
-            f"- shorter training: training tokens/s {gm(tps):.2f}x FNet's (shared machine: orientation only)",
+            f"- shorter training: training tokens/s {tps_gm(both, model)} FNet's (shared machine: orientation only)",
             f"- less memory: peak RSS {gm(rss):.2f}x FNet's",
             f"- comparable accuracy: " + "; ".join(v),
             f"- comparable accuracy overall, {sign_test(both, model)}", ""]
@@ -171,8 +187,10 @@ for task in tasks:
         sds = "" if math.isnan(sd) else f" ± {sd:.4f}"
         ratio = lambda d, x=None: f"{mean_sd(d[k])[0] / mean_sd(d[f])[0]:.2f}" if f in d else "n/a"
         pr = f"{params[k] / params[f]:.2f}" if f in params and params[k] and params[f] else "n/a"
-        line = (f"| {m} | {mu:.4f}{sds} ({len(acc[k])}) | {verdict(task, m)} | {params[k]} | {pr} | {ratio(tps)} | {ratio(rss)} | "
-                f"{sum(secs[k]) / len(secs[k]):.0f} |")
+        tr = tps_ratio(k, f)
+        mixed = "*" if len(cpus[k]) > 1 else ""
+        line = (f"| {m} | {mu:.4f}{sds} ({len(acc[k])}) | {verdict(task, m)} | {params[k]} | {pr} | "
+                f"{'n/a' if tr is None else f'{tr:.2f}'} | {ratio(rss)} | {sum(secs[k]) / len(secs[k]):.0f}{mixed} |")
         if task == "mlm":
             line += f" {mean_sd(ppl.get(k, [float('nan')]))[0]:.1f} |"
         out.append(line)

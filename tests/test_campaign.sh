@@ -89,6 +89,18 @@ for i in 1 2; do /usr/bin/python3 "$ROOT/bench/full_report.py" "$RES" --out r2.m
 [ "$(grep -c '^<!-- campaign: generated' R.md)" -eq 1 ] && [ "$(grep -c '^<!-- campaign: end' R.md)" -eq 1 ] && grep -q '^before$' R.md &&
     grep -qE '^\| fast-fnet \| [0-9.]+ ± [0-9.]+ \(2\) (same|better|worse) \|' R.md && ok "--into writes one summary block into RESULTS.md, replaced on a rerun" ||
     bad "--into: $(cat R.md | head -c 600)"
+# tokens/s is compared between rows of one CPU: FNet's rows on CPU A, the other model's on A and on a 3x faster B
+/usr/bin/python3 - cpu.jsonl <<'EOF'
+import json, sys
+row = lambda m, s, cpu, tps: dict(section="accuracy", task="text", model=m, seed=s, test_accuracy=0.9, parameters=100,
+                                  steps=10, timed_steps=9, step_seconds=9.0, tokens_per_s=tps, peak_rss_mib=100, **cpu)
+rows = [row("fnet", 0, {}, 100.0), row("fnet", 1, {}, 100.0), row("fast-fnet", 0, {}, 150.0), row("fast-fnet", 1, {"cpu": "B"}, 450.0)]
+open(sys.argv[1], "w").write("".join(json.dumps(r) + "\n" for r in rows))
+EOF
+/usr/bin/python3 "$ROOT/bench/full_report.py" cpu.jsonl --out cpu.md --svg-prefix cpu >cpu.log 2>&1 &&
+    grep -qE '^\| fast-fnet \| .* \| 1\.50 \| 1\.00 \| [0-9]+\* \|$' cpu.md && grep -q 'training tokens/s 1.50x FNet' cpu.md &&
+    ok "tokens/s against FNet uses rows of one CPU (1.50x, not 3x), and a train-seconds mean of two CPUs is marked" ||
+    bad "per-CPU tokens/s: $(cat cpu.log) $(grep fast-fnet cpu.md | head -3)"
 echo 'not json' >bad.jsonl
 /usr/bin/python3 "$ROOT/bench/full_report.py" bad.jsonl --out bad.md --svg-prefix bad >bad.log 2>&1
 [ $? -ne 0 ] && [ ! -s bad.md ] && ok "a results file that is not JSON lines is refused: $(tail -1 bad.log)" ||
