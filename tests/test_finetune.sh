@@ -21,7 +21,7 @@ expect_fail() { # NAME PATTERN CMD...: exit 1..127 and exactly one stderr line m
 }
 json_field() { /usr/bin/python3 -c "import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])['$1'])"; }
 
-"$FF" --version >ver.txt && grep -q '^fastfnet [0-9]' ver.txt && ok "--version: $(cat ver.txt)" || bad "--version"
+"$FF" --version >ver.txt && grep -q '^fastfnet [0-9]' ver.txt && grep -qE '; blas [A-Za-z]+$' ver.txt && ok "--version: $(cat ver.txt)" || bad "--version"
 if ! grep -q 'sentencepiece [0-9]' ver.txt; then
     expect_fail "a build without SentencePiece says how to get it" "apt-get install libsentencepiece-dev" \
         "$FF" tokenizer encode --tokenizer x.model --input ver.txt

@@ -768,8 +768,8 @@ int main(int argc, char **argv) {
         atexit(save_wisdom);
     }
     if (argc >= 2 && is_flag(argv[1], "--version")) {
-        printf("fastfnet %s; sentencepiece %s; mpi %s\n", FASTFNET_VERSION, fastfnet_spm_available() ? fastfnet_spm_version() : "no (apt-get install libsentencepiece-dev, then make)",
-               FASTFNET_WITH_MPI ? "yes" : "no");
+        printf("fastfnet %s; sentencepiece %s; mpi %s; blas %s\n", FASTFNET_VERSION, fastfnet_spm_available() ? fastfnet_spm_version() : "no (apt-get install libsentencepiece-dev, then make)",
+               FASTFNET_WITH_MPI ? "yes" : "no", fastfnet_blas_core());
         return 0;
     }
     if (argc < 2 || is_flag(argv[1], "--help") || is_flag(argv[1], "-h") || is_flag(argv[1], "help")) {
