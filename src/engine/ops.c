@@ -22,18 +22,23 @@ void fastfnet_embed_forward(float *out, const int *ids, const int *tt, const flo
 
 void fastfnet_embed_backward(float *dwte, float *dwpe, float *dwtt, const float *dout, const int *ids,
                         const int *tt, int B, int T, int C) {
-    /* Rows of dwte collide when a token repeats, so threads split the channels instead. */
+    /* Rows of dwte collide when a token repeats, so threads own channel ranges instead, and walk the rows in
+     * order over their range (contiguous and vectorised; each sum is taken in the same order as row by row) */
 #pragma omp parallel
     {
-#pragma omp for
-        for (int c = 0; c < C; c++)
-            for (int b = 0; b < B; b++)
-                for (int t = 0; t < T; t++) {
-                    float g = dout[((size_t)b * T + t) * C + c];
-                    dwte[(size_t)ids[b * T + t] * C + c] += g;
-                    dwpe[(size_t)t * C + c] += g;
-                    dwtt[(size_t)tt[b * T + t] * C + c] += g;
+        int nt = omp_get_num_threads(), th = omp_get_thread_num();
+        int lo = (int)((long)C * th / nt), hi = (int)((long)C * (th + 1) / nt);
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < T; t++) {
+                const float *g = dout + ((size_t)b * T + t) * C;
+                float *we = dwte + (size_t)ids[b * T + t] * C, *pe = dwpe + (size_t)t * C, *te = dwtt + (size_t)tt[b * T + t] * C;
+#pragma omp simd
+                for (int c = lo; c < hi; c++) {
+                    we[c] += g[c];
+                    pe[c] += g[c];
+                    te[c] += g[c];
                 }
+            }
     }
 }
 
