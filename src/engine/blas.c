@@ -15,7 +15,7 @@ void fastfnet_blas_set_threads(int n) { openblas_set_num_threads(n > 0 ? n : 1);
 
 /* OpenBLAS's kernel choice. A DYNAMIC_ARCH OpenBLAS picks its kernels by the CPU's family and model when it is
  * loaded, and falls back to its SSE3 (Prescott) kernels for a model it does not know: Debian 12's 0.3.21 does so
- * on Intel Emerald Rapids (family 6, model 207), where sgemm then runs at 46 GFLOP/s on 2 cores against 197-209
+ * on Intel Emerald Rapids (family 6, model 207), where sgemm then runs at 46 GFLOP/s on 2 cores against 197-295
  * with its AVX-512 (SkylakeX) kernels. So, once at load, unless the user named a core in OPENBLAS_CORETYPE:
  * where OpenBLAS chose a core without AVX2 kernels on a CPU that has AVX2 and FMA, it is told to choose again,
  * SkylakeX where the CPU (and the OS) has AVX-512 F/CD/BW/DQ/VL, Haswell otherwise. The symbols are weak, so
@@ -30,6 +30,7 @@ const char *fastfnet_blas_core(void) {
     return openblas_get_corename ? openblas_get_corename() : "cblas";
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
 static int core_has_avx2_kernels(const char *core) {
     static const char *const avx2[] = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"};
     for (size_t i = 0; i < sizeof avx2 / sizeof *avx2; i++)
@@ -39,7 +40,6 @@ static int core_has_avx2_kernels(const char *core) {
 
 /* the core OpenBLAS should have chosen on this CPU, or NULL where its choice stands */
 static const char *better_core(void) {
-#if defined(__x86_64__) && defined(__GNUC__)
     if (!openblas_get_corename || !gotoblas_dynamic_init || !gotoblas_dynamic_quit || getenv("OPENBLAS_CORETYPE"))
         return NULL;
     const char *core = openblas_get_corename();
@@ -51,10 +51,10 @@ static const char *better_core(void) {
                  __builtin_cpu_supports("avx512vl");
     if (avx512 && gotoblas_SKYLAKEX) return "SkylakeX";
     return gotoblas_HASWELL ? "Haswell" : NULL;
-#else
-    return NULL;
-#endif
 }
+#else
+static const char *better_core(void) { return NULL; }
+#endif
 
 /* Runs when the library is loaded (after OpenBLAS's own start-up, which it depends on), before any product. The
  * variable is set only for OpenBLAS's second look and removed again, so the process's environment is as it was. */
