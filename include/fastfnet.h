@@ -205,6 +205,9 @@ FASTFNET_API size_t fastfnet_model_activation_bytes(const fastfnet_config *cfg, 
  * untouched) when the config fails fastfnet_config_validate or memory runs out. */
 FASTFNET_API size_t fastfnet_config_num_params(const fastfnet_config *cfg, size_t *encoder);
 
+/* Threads (OpenMP and OpenBLAS) for every later call, from whichever thread makes it: OpenMP's own count is per
+ * thread, so the library applies this one to the calling thread in reserve, forward, backward and the optimizer's
+ * step. n < 1 is taken as 1. */
 FASTFNET_API void fastfnet_set_threads(int n);
 /* The matrix-product kernels in use: OpenBLAS's core name ("Haswell", "Zen", "SkylakeX", ...), or "cblas" for
  * another CBLAS. Where OpenBLAS does not know the CPU and falls back to its SSE3 kernels (Debian 12's OpenBLAS

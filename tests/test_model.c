@@ -8,6 +8,8 @@
 #include "safetensors.h"
 #include "util.h"
 #include <limits.h>
+#include <omp.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -968,6 +970,49 @@ static void test_size_queries(void) {
           a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], ok, np);
 }
 
+/* fastfnet_set_threads holds for every thread that calls the library, not only the one that set it (OpenMP's
+ * count is per thread: a worker thread would run at OpenMP's default) */
+typedef struct {
+    const kind *k;
+    int before, during, after;
+} threads_probe;
+
+static void *threads_worker(void *arg) {
+    threads_probe *p = arg;
+    p->before = omp_get_max_threads();
+    fastfnet_set_threads(p->before + 1); /* from this thread: a count no new thread starts with */
+    p->during = omp_get_max_threads();
+    return NULL;
+}
+
+static void *forward_worker(void *arg) {
+    threads_probe *p = arg;
+    p->before = omp_get_max_threads();
+    fastfnet_config c = make_cfg(p->k);
+    char err[256];
+    fastfnet_model *m = fastfnet_model_create(&c, 3, err, sizeof err);
+    batch_data d;
+    make_batch(&d, &c, 2, p->k->T);
+    fastfnet_batch b = as_batch(&d);
+    fastfnet_model_reserve(m, 2, p->k->T, 0, err, sizeof err);
+    fastfnet_model_forward(m, &b, 0);
+    p->after = omp_get_max_threads();
+    fastfnet_model_free(m);
+    return NULL;
+}
+
+static void test_threads_other_thread(const kind *k) {
+    threads_probe set = {k, 0, 0, 0}, use = {k, 0, 0, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, threads_worker, &set), pthread_join(t, NULL);
+    pthread_create(&t, NULL, forward_worker, &use), pthread_join(t, NULL);
+    int n = set.before + 1;
+    check(set.during == n && use.before == set.before && use.after == n,
+          "%s: fastfnet_set_threads(%d) from one thread holds in another's forward (it started at %d, ran at %d)", k->name, n,
+          use.before, use.after);
+    fastfnet_set_threads(2);
+}
+
 int main(void) {
     fastfnet_set_threads(2);
     snprintf(g_dir, sizeof g_dir, "/tmp/fastfnet_test_model_XXXXXX");
@@ -997,6 +1042,7 @@ int main(void) {
     test_reserve_monotone(&KINDS[10]);
     test_reserve_huge(&KINDS[0]);
     test_size_queries();
+    test_threads_other_thread(&KINDS[0]);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
     if (system(cmd)) return 1;

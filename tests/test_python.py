@@ -270,6 +270,54 @@ def test_robustness(tok):
     byte.close()
 
 
+def with_labels(src, dst, value):
+    """A copy of the model file src whose metadata's fastfnet_labels is value."""
+    raw = open(src, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    head = json.loads(raw[8:8 + n])
+    head["__metadata__"]["fastfnet_labels"] = value
+    h = json.dumps(head).encode()
+    h += b" " * (-len(h) % 8)
+    open(dst, "wb").write(struct.pack("<Q", len(h)) + h + raw[8 + n:])
+
+
+def test_review_mends():
+    """The binding review of 2026-12-02: each of these failed before its fix."""
+    from fastfnet._lib import lib
+    raises("set_threads(2**32 + 2)", lambda: fastfnet.set_threads(2 ** 32 + 2), "1 to 1024")
+    raises("set_threads(1025)", lambda: fastfnet.set_threads(1025), "1 to 1024")
+    probe = "import fastfnet; from fastfnet._lib import lib; print(lib.omp_get_max_threads())"
+    got = {}
+    for v in ("\u00b2", " 1", "1 "):
+        r = subprocess.run([sys.executable, "-c", probe], env=dict(os.environ, FASTFNET_THREADS=v, OMP_NUM_THREADS="2"),
+                           capture_output=True, text=True)
+        got[v] = r.stdout.strip() if r.returncode == 0 else "failed: " + r.stderr.strip()[-80:]
+    check("FASTFNET_THREADS as the CLI reads it (atoi): %s" % got, got == {"\u00b2": "2", " 1": "1", "1 ": "1"})
+    # the thread count holds in a thread other than the one that set it
+    fastfnet.set_threads(1)
+    seen = []
+    with fastfnet.load("fnet.safetensors") as m:
+        th = threading.Thread(target=lambda: seen.append((m.embed([[5, 6, 7]]) is not None, lib.omp_get_max_threads())))
+        th.start()
+        th.join()
+    check("set_threads(1) holds in another thread's embed (it ran with %s)" % (seen[0][1] if seen else "?"), seen == [(True, 1)])
+    fastfnet.set_threads(2)
+    with fastfnet.load(b"cls") as a, fastfnet.load("cls") as b:
+        check("load(b'cls') of a directory gives the model load('cls') does", a.labels == b.labels and a.path == "cls")
+    for v in ("ham,spam", "5"):
+        with_labels("cls/model.safetensors", "badlabels.safetensors", v)
+        raises("fastfnet_labels %r" % v, lambda: fastfnet.load("badlabels.safetensors"), "fastfnet_labels")
+    raises("a Trainer out= with a NUL byte", lambda: fastfnet.Trainer(out="nul_run\0junk", train="t_train.jsonl"), "NUL")
+    check("... and nothing was made at the name cut at the NUL", not os.path.exists("nul_run"))
+    raises("fastfnet.train with a NUL byte in train=", lambda: fastfnet.train(out="nul2", train="t_train.jsonl\0.bak", steps=1), "NUL")
+    t = fastfnet.Trainer(out="ev_run", train="t_train.jsonl", steps=1)
+    for split in (None, b"valid", "valid\0junk"):
+        raises("evaluate(%r)" % (split,), lambda: t.evaluate(split), "split")
+    t.close()
+    odd = os.fsdecode(b"no_such_\xff.jsonl")
+    raises("a training file whose name is not UTF-8", lambda: fastfnet.train(out="odd_run", train=odd, steps=1), "no_such_")
+
+
 def test_train():
     opts = dict(train="t_train.jsonl", max_len=24, hidden=32, layers=2, intermediate=64, threads=1, batch=8, steps=6,
                 seed=4, dropout=0.1, log_every=1)
@@ -339,6 +387,7 @@ test_robustness(tok)
 # the trainer API is include/fastfnet_train.h's: from the moment the header exists, these checks are required
 if os.path.isfile(os.path.join(ROOT, "include", "fastfnet_train.h")):
     test_train()
+    test_review_mends()
 else:
     print("note: include/fastfnet_train.h is not in this tree yet: the training checks start with it")
 print("%d passed, %d failed" % (passed, failed))

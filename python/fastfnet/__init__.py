@@ -29,6 +29,6 @@ def blas_core():
 
 def set_threads(n):
     """Threads the library uses (default: FASTFNET_THREADS, or all cores, as the CLI)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise Error("set_threads: expected an integer >= 1, got %r" % (n,))
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1024:
+        raise Error("set_threads: expected an integer from 1 to 1024 (as the CLI's --threads), got %r" % (n,))
     _lib.fastfnet_set_threads(n)

@@ -4,6 +4,7 @@ include/fastfnet.h and include/fastfnet_train.h that the package calls."""
 import contextlib
 import ctypes
 import os
+import re
 import threading
 from ctypes import POINTER, c_char_p, c_double, c_float, c_int, c_int32, c_long, c_size_t, c_void_p
 
@@ -134,6 +135,12 @@ TRAINER = {
 }
 
 
+def _atoi(s):
+    """C's atoi, as the CLI reads FASTFNET_THREADS: leading white space, a sign, ASCII digits; 0 without any"""
+    m = re.match(r"[ \t\n\v\f\r]*([+-]?[0-9]+)", s)
+    return max(-2**31, min(2**31 - 1, int(m.group(1)))) if m else 0
+
+
 def _declare(lib, table, path, required=True):
     for name, (res, args) in table.items():
         try:
@@ -165,8 +172,8 @@ def _load_engine():
     _check_size(Batch, lib.fastfnet_sizeof_batch(), path)
     _check_size(Tensor, lib.fastfnet_sizeof_tensor(), path)
     _declare(lib, ENGINE_OPTIONAL, path, required=False)
-    threads = os.environ.get("FASTFNET_THREADS", "")
-    lib.fastfnet_set_threads(int(threads) if threads.isdigit() and int(threads) > 0 else lib.omp_get_max_threads())
+    n = _atoi(os.environ.get("FASTFNET_THREADS", ""))
+    lib.fastfnet_set_threads(n if n > 0 else lib.omp_get_max_threads())
     return lib
 
 

@@ -51,6 +51,20 @@ def _read_metadata(path):
         return json.loads(fh.read(n)).get("__metadata__", {})
 
 
+def _labels(meta, path):
+    """The class names in the metadata's fastfnet_labels (a JSON list of strings), None without one."""
+    lj = meta.get("fastfnet_labels")
+    if not lj:
+        return None
+    try:
+        labels = json.loads(lj) if isinstance(lj, str) else None
+    except ValueError:
+        labels = None
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise Error("%s: fastfnet_labels: label map is not a JSON list of strings" % path)
+    return labels
+
+
 class Model(Owned):
     """A model loaded from a .safetensors file (fastfnet's) or a directory (fastfnet train's output, or HF's
     layout: config.json + model.safetensors). Free it with close() or a `with` block."""
@@ -62,7 +76,7 @@ class Model(Owned):
         self._m = lib.fastfnet_model_load(fspath(path), err, len(err))
         if not self._m:
             fail(err, "%s: cannot load" % path)
-        self.path = os.fspath(path)
+        self.path = os.fsdecode(path)
         cfg = lib.fastfnet_model_config(self._m)
         buf = ctypes.create_string_buffer(1 << 16)
         if lib.fastfnet_config_to_json(cfg, buf, len(buf)) < 0:
@@ -70,8 +84,7 @@ class Model(Owned):
         self.config = json.loads(buf.value.decode())
         self.hidden_width = lib.fastfnet_config_width(cfg, self.config["num_hidden_layers"])
         self.metadata = _read_metadata(self.path)
-        lj = self.metadata.get("fastfnet_labels")
-        self.labels = json.loads(lj) if lj else None  # class names of a trained classifier, by logit index
+        self.labels = _labels(self.metadata, self.path)  # class names of a trained classifier, by logit index
 
     def _handle(self):
         if not self._m:

@@ -1,6 +1,7 @@
 """trainer.py: training through libfastfnet_train's trainer object, with exactly the options of
 `fastfnet train` (steps=100 is --steps 100, init_from="dir" is --init-from dir, nsp=True is --nsp)."""
 import ctypes
+import os
 import signal
 import threading
 
@@ -11,16 +12,23 @@ _FIELDS = [f for f, _ in Progress._fields_]
 
 
 def options_to_argv(options):
-    """Keyword options as the argv of `fastfnet train`: True gives a bare flag, False and None leave it out."""
+    """Keyword options as the argv of `fastfnet train` (bytes, as the CLI's argv: a str is encoded as the OS
+    encodes file names, so a name that is not UTF-8 passes through): True gives a bare flag, False and None leave
+    it out. A NUL byte is refused: C would cut the value there."""
     argv = []
     for key, v in options.items():
         flag = "--" + key.replace("_", "-")
         if v is True:
-            argv.append(flag)
+            argv.append(os.fsencode(flag))
         elif v is not False and v is not None:
-            if not isinstance(v, (str, int, float)):
+            if isinstance(v, os.PathLike):
+                v = os.fspath(v)
+            if not isinstance(v, (str, bytes, int, float)):
                 raise Error("%s: expected a string, number or bool, got %s" % (flag, type(v).__name__))
-            argv += [flag, str(v)]
+            b = v if isinstance(v, bytes) else os.fsencode(str(v))
+            if b"\0" in b or "\0" in flag:
+                raise Error("%s: the value contains a NUL byte" % flag)
+            argv += [os.fsencode(flag), b]
     return argv
 
 
@@ -37,10 +45,10 @@ class Trainer(Owned):
     def __init__(self, **options):
         self._lock = threading.RLock()  # one call at a time: step, run, evaluate, ... share the trainer's memory
         self.out = options.get("out") or options.get("resume")
-        self.argv = options_to_argv(options)
+        self._argv_bytes = options_to_argv(options)
+        self.argv = [os.fsdecode(a) for a in self._argv_bytes]
         self._tl = trainer_lib()
         # the trainer may keep pointers into argv (as the CLI's options do): they live as long as it does
-        self._argv_bytes = [a.encode() for a in self.argv]
         self._argv_c = (ctypes.c_char_p * (len(self.argv) + 1))(*self._argv_bytes, None)
         err = errbuf()
         self._t = self._tl.fastfnet_trainer_create(len(self.argv), self._argv_c, err, len(err))
@@ -76,6 +84,8 @@ class Trainer(Owned):
 
     def evaluate(self, split="valid"):
         """Loss and accuracy on "valid" or "test"."""
+        if split not in ("valid", "test"):
+            raise Error('evaluate: the split is "valid" or "test", not %r' % (split,))
         loss, acc = ctypes.c_float(), ctypes.c_float()
         self._call(self._tl.fastfnet_trainer_evaluate, split.encode(), ctypes.byref(loss), ctypes.byref(acc))
         return {"loss": loss.value, "accuracy": acc.value}

@@ -6,6 +6,7 @@
 #include "ops.h"
 #include "util.h"
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <omp.h>
 #include <limits.h>
@@ -507,6 +508,7 @@ static int reserve_failed(fastfnet_model *m, char *err, size_t errlen, const cha
 /* Monotone: the arena covers what every reserve so far asked for (the largest B, the largest T, training if
  * any asked), so a later, smaller or inference-only reserve takes nothing away. */
 int fastfnet_model_reserve(fastfnet_model *m, int B, int T, int train, char *err, size_t errlen) {
+    fastfnet_threads_apply();
     if (check_shape(&m->cfg, B, T, err, errlen)) return -1;
     train = train || m->train_ready;
     B = B > m->maxB ? B : m->maxB;
@@ -753,6 +755,7 @@ static float heads_forward(fastfnet_model *m, const fastfnet_batch *b, const flo
 }
 
 float fastfnet_model_forward(fastfnet_model *m, const fastfnet_batch *b, int train) {
+    fastfnet_threads_apply();
     /* ids or labels outside the model would index past its tensors: such a batch is not run at all */
     m->backward_ready = 0;
     if (fastfnet_model_check_batch(m, b, m->error, sizeof m->error) || make_plans(m, b->T, m->error, sizeof m->error)) {
@@ -958,6 +961,7 @@ static void embeddings_backward(fastfnet_model *m, float *dy, float *scratch) {
 
 /* The heads, the layers from the top down, the embeddings: each adds into the gradient buffer. */
 int fastfnet_model_backward(fastfnet_model *m) {
+    fastfnet_threads_apply();
     const fastfnet_config *c = &m->cfg;
     fastfnet_acts *A = &m->A;
     if (!m->train_ready) return fastfnet_err(m->error, sizeof m->error, "backward needs fastfnet_model_reserve(..., train=1) first");
@@ -1012,8 +1016,19 @@ const float *fastfnet_model_logits_mlm(const fastfnet_model *m) {
 const float *fastfnet_model_logits_nsp(const fastfnet_model *m) { return m->A.nsp_logits; }
 const float *fastfnet_model_logits_cls(const fastfnet_model *m) { return m->A.cls_logits; }
 
+/* OpenMP's thread count is a per-thread setting: one thread's omp_set_num_threads leaves the others (a program's
+ * or Python's worker threads) at OpenMP's default, all cores. So the count is kept here too, and the entry points
+ * that run parallel work (reserve, forward, backward, the optimizer's step) apply it to the thread calling them. */
+static _Atomic int g_threads; /* 0 until fastfnet_set_threads: OpenMP's own default */
+
 void fastfnet_set_threads(int n) {
     if (n < 1) n = 1;
+    atomic_store(&g_threads, n);
     omp_set_num_threads(n);
     fastfnet_blas_set_threads(n);
+}
+
+void fastfnet_threads_apply(void) {
+    int n = atomic_load_explicit(&g_threads, memory_order_relaxed);
+    if (n > 0 && !omp_in_parallel() && omp_get_max_threads() != n) omp_set_num_threads(n);
 }

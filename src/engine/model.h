@@ -127,6 +127,8 @@ fastfnet_fourier *fastfnet_model_plan(fastfnet_model *m, int T, int W, int keep,
  * layer is one too, and padded to (B,T,W) in xpad otherwise. */
 int fastfnet_padblock_narrow_in(const fastfnet_config *c, int l);
 int fastfnet_padblock_narrow_out(const fastfnet_config *c, int l);
+/* Applies fastfnet_set_threads's count to the calling thread (OpenMP's count is per thread). */
+void fastfnet_threads_apply(void);
 /* Forward of block l on x; returns what the next layer reads (y or xpad). */
 const float *fastfnet_padblock_forward(fastfnet_model *m, int l, const float *x, const fastfnet_batch *b, int train);
 /* dx (zeroed here, then accumulated) = gradient of block l's input from dy, the gradient of its output (narrow

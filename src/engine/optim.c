@@ -49,6 +49,7 @@ void fastfnet_optimizer_free(fastfnet_optimizer *o) {
 
 /* torch.optim.AdamW semantics; no decay on 1-D tensors (biases, LayerNorm); only the kept shard moves. */
 int fastfnet_optimizer_step(fastfnet_optimizer *o, float lr, long step) {
+    fastfnet_threads_apply();
     fastfnet_model *m = o->model;
     if (step < 1 || !m->grads) return -1;
     const fastfnet_adamw *h = &o->hp;
