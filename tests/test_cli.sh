@@ -30,8 +30,8 @@ expect_fail() {
     grep -q 'width 32 -> 16 inside, FFN 64, padded back to 32' info.txt && ok "info shows the authors' blocks and their options" || bad "info fast-fnet: $(grep layer info.txt | head -3)"
 "$FF" init --help | grep -q -- "--block-ffn" && "$FF" init --help | grep -q -- "--pad" && ok "--pad and --block-ffn in --help" || bad "--help lacks --pad/--block-ffn"
 "$FF" embed --model fa.safetensors --ids <(printf '5 6 7\n') --out ea.safetensors >/dev/null &&
-    [ "$(/usr/bin/python3 "$ROOT/tests/st_tool.py" shape ea.safetensors last_hidden_state)" = "[1, 3, 32]" ] &&
-    ok "embed of the authors' model writes the padded width-32 state" || bad "embed fast-fnet"
+    [ "$(/usr/bin/python3 "$ROOT/tests/st_tool.py" shape ea.safetensors last_hidden_state)" = "[1, 64, 32]" ] &&
+    ok "embed of the authors' model writes the padded width-32 state, padded to its 64 positions" || bad "embed fast-fnet"
 for cmd in init info embed; do
     "$FF" $cmd --help | grep -q usage && ok "$cmd --help" || bad "$cmd --help"
 done
@@ -40,10 +40,58 @@ printf '5 6 7 8 9\n10 11 12\n' >ids.txt
 "$FF" embed --model ff.safetensors --ids ids.txt --out e.safetensors >/dev/null && ok "embed" || bad "embed"
 # the saved tensors: names, shapes, and the padded row's tokens (pad id 3) embedded like the rest
 python_check="$(/usr/bin/python3 "$ROOT/tests/st_tool.py" shape e.safetensors last_hidden_state) $(/usr/bin/python3 "$ROOT/tests/st_tool.py" shape e.safetensors pooler_output)"
-[ "$python_check" = "[2, 5, 8] [2, 8]" ] && ok "embed output has last_hidden_state [2,5,8] and pooler_output [2,8]" || bad "embed output: $python_check"
+[ "$python_check" = "[2, 64, 8] [2, 8]" ] && ok "embed output has last_hidden_state [2,64,8] (Fourier mixing: the model's 64 positions) and pooler_output [2,8]" || bad "embed output: $python_check"
 "$FF" embed --model ff.safetensors --ids ids.txt --out e2.safetensors --batch 1 >/dev/null
 cmp_out=$(/usr/bin/python3 "$ROOT/tests/st_tool.py" close e.safetensors e2.safetensors 1e-5)
 case "$cmp_out" in ok*) ok "embed in batches of 1 matches batches of 2 (rel diff ${cmp_out#ok })" ;; *) bad "embed batching: $cmp_out" ;; esac
+
+# a Fourier model's embedding of a sequence does not depend on the other lines (each is padded to the model's
+# length); an attention model pads to the longest line only (padding is masked)
+printf '5 6 7\n' >one.txt
+printf '5 6 7\n5 6 7 8 9 10 11 12 13 14 15 16\n' >two.txt
+"$FF" embed --model f.safetensors --ids one.txt --out e1.safetensors >/dev/null && "$FF" embed --model f.safetensors --ids two.txt --out e12.safetensors >/dev/null &&
+    /usr/bin/python3 - e1.safetensors e12.safetensors <<'PY' && ok "embed (FNet): a sequence's pooler_output alone equals it beside a longer line" || bad "embed depends on the other lines"
+import array, json, struct, sys
+def t(p, k):
+    raw = open(p, "rb").read(); n = struct.unpack("<Q", raw[:8])[0]; h = json.loads(raw[8:8 + n])[k]
+    a = array.array("f"); a.frombytes(raw[8 + n + h["data_offsets"][0]:8 + n + h["data_offsets"][1]]); return list(a), h["shape"]
+(a, sa), (b, sb) = t(sys.argv[1], "pooler_output"), t(sys.argv[2], "pooler_output")
+sys.exit(0 if a == b[:sa[1]] and sa == [1, 32] and sb == [2, 32] else 1)
+PY
+"$FF" embed --model b.safetensors --ids two.txt --out eb.safetensors >/dev/null &&
+    [ "$(/usr/bin/python3 "$ROOT/tests/st_tool.py" shape eb.safetensors last_hidden_state)" = "[2, 12, 32]" ] &&
+    ok "embed (attention): padded to the longest line" || bad "embed bert shape: $(/usr/bin/python3 "$ROOT/tests/st_tool.py" shape eb.safetensors last_hidden_state)"
+# an output that is one of the inputs is refused, and the input survives
+cp f.safetensors fcopy.safetensors
+expect_fail "embed --out over the model" "is one of the inputs" "$FF" embed --model fcopy.safetensors --ids one.txt --out fcopy.safetensors
+cmp -s f.safetensors fcopy.safetensors && ok "... and the model is intact" || bad "embed --out destroyed the model"
+expect_fail "embed --out over the ids" "is one of the inputs" "$FF" embed --model f.safetensors --ids one.txt --out one.txt
+# a model with an Inf weight gives NaN embeddings: refused, not written
+/usr/bin/python3 - f.safetensors finf.safetensors <<'PY'
+import json, struct, sys
+raw = bytearray(open(sys.argv[1], "rb").read()); n = struct.unpack("<Q", raw[:8])[0]
+h = json.loads(raw[8:8 + n])["fnet.encoder.layer.0.output.dense.weight"]
+raw[8 + n + h["data_offsets"][0]:8 + n + h["data_offsets"][0] + 4] = struct.pack("<f", float("inf"))
+open(sys.argv[2], "wb").write(raw)
+PY
+expect_fail "embed with an Inf weight" "not finite.*damaged" "$FF" embed --model finf.safetensors --ids one.txt --out einf.safetensors
+[ ! -e einf.safetensors ] && ok "... and nothing is written" || bad "embed wrote NaN embeddings"
+# FASTFNET_WISDOM naming a file that is not FFTW wisdom: warned, left as it is
+echo notes >notes.txt
+FASTFNET_WISDOM=notes.txt "$FF" embed --model f.safetensors --ids one.txt --out ew.safetensors >/dev/null 2>wis.err
+[ "$(cat notes.txt)" = notes ] && grep -q 'not FFTW wisdom' wis.err && ok "FASTFNET_WISDOM over a file that is not wisdom: left as it is ($(cat wis.err))" ||
+    bad "FASTFNET_WISDOM overwrote notes.txt: $(head -c 100 notes.txt)"
+FASTFNET_WISDOM=w.wis "$FF" embed --model f.safetensors --ids one.txt --out ew.safetensors >/dev/null 2>&1
+FASTFNET_WISDOM=w.wis "$FF" embed --model f.safetensors --ids one.txt --out ew.safetensors >/dev/null 2>wis2.err
+tmps=$(find . -maxdepth 1 -name 'w.wis.tmp.*' | wc -l)
+grep -q fftw w.wis && [ ! -s wis2.err ] && [ "$tmps" -eq 0 ] &&
+    ok "FASTFNET_WISDOM: written, read back the next time, no temporary file left" || bad "wisdom round trip ($tmps temporary files): $(head -c 200 wis2.err)"
+# --help whose output cannot be written fails
+for cmd in predict eval init info embed; do
+    "$FF" $cmd --help >/dev/full 2>/dev/null
+    rc=$?
+    [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && ok "$cmd --help to a full disk exits $rc" || bad "$cmd --help >/dev/full exits $rc"
+done
 
 # bad input
 expect_fail "init refuses to overwrite" "already exists" "$FF" init --out f.safetensors

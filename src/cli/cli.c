@@ -60,11 +60,15 @@ static const char *INFO_HELP =
 static const char *EMBED_HELP =
     "usage: fastfnet embed --model MODEL --ids FILE --out OUT.safetensors [--batch N] [--threads N]\n"
     "\n"
-    "FILE holds one sequence per line as space-separated token ids. Shorter lines are padded with the\n"
-    "model's pad_token_id to the longest line. OUT receives float32 last_hidden_state [B,T,H] and\n"
+    "FILE holds one sequence per line as space-separated token ids. Lines are padded with the model's\n"
+    "pad_token_id: a model with Fourier mixing to the length it was made for (fastfnet_max_len, else\n"
+    "max_position_embeddings), since the transform mixes padding with the tokens and an embedding would\n"
+    "otherwise depend on the file's longest line; an all-attention model to the longest line (it masks\n"
+    "padding). OUT (not one of the inputs) receives float32 last_hidden_state [B,T,H] and\n"
     "pooler_output [B,H] (HF's names; the latter only if the model has a pooler). Sequences run in\n"
     "chunks of --batch (default 16).\n";
 
+static int stdout_checked(int rc);
 static int is_flag(const char *a, const char *name) { return !strcmp(a, name); }
 
 /* Fetch the value after a flag, or exit naming the flag. */
@@ -240,6 +244,63 @@ static int *read_ids(const char *path, const fastfnet_config *c, int *outB, int 
     return ids;
 }
 
+/* The length embed pads to. Fourier mixing transforms the padding with the tokens, so a model with a Fourier layer
+ * gets the one length it was trained for (fastfnet_max_len, else max_position), as train, eval and predict give
+ * it, and a sequence's embedding does not depend on the other lines. An all-attention model masks padding as
+ * keys, so the longest line is enough. */
+static int embed_length(const char *model, const fastfnet_config *c, int longest) {
+    int attention_only = 1;
+    for (int l = 0; l < c->num_layers; l++) attention_only &= c->mixing[l] == FASTFNET_MIX_ATTENTION;
+    if (attention_only) return longest;
+    char p[4200], err[1024];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/model.safetensors", model);
+    if (stat(p, &st) != 0) snprintf(p, sizeof p, "%s", model);
+    fastfnet_st_file f;
+    int L = c->max_position;
+    if (fastfnet_st_open(&f, p, err, sizeof err) == 0) { /* an HF directory without one: max_position */
+        int rc = fastfnet_dir_max_len(fastfnet_st_meta(&f, "fastfnet_max_len"), c, p, &L, err, sizeof err);
+        fastfnet_st_close(&f);
+        if (rc) fastfnet_die("%s", err);
+    }
+    if (longest > L)
+        fastfnet_die("%s: a sequence of %d tokens is longer than the %d the model was made for (its fastfnet_max_len)", model,
+                     longest, L);
+    return L;
+}
+
+/* ids (B rows of T) padded on to rows of L >= T */
+static int *pad_rows(int *ids, int B, int T, int L, int pad) {
+    if (L == T) return ids;
+    int *out = fastfnet_xmalloc(sizeof(int) * (size_t)B * L);
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < L; t++) out[(size_t)b * L + t] = t < T ? ids[(size_t)b * T + t] : pad;
+    free(ids);
+    return out;
+}
+
+/* The same file (both exist, one inode): writing one would destroy the other. */
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* Refuse an --out that is one of the command's inputs (the model file, the model directory's weights, the ids). */
+static void refuse_out_over_input(const char *out, const char *model, const char *ids) {
+    char p[4200];
+    snprintf(p, sizeof p, "%s/model.safetensors", model);
+    if (same_file(out, model) || same_file(out, p) || same_file(out, ids))
+        fastfnet_die("--out %s is one of the inputs (%s): writing it would destroy it; name another file", out,
+                     same_file(out, ids) ? ids : model);
+}
+
+/* Every hidden state (and pooled output) finite, or exit: a model with NaN or Inf weights gives NaN embeddings. */
+static void check_finite(const float *x, size_t n, const char *model, const char *what) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            fastfnet_die("%s: the model's %s is not finite (%g at %zu): its weights are damaged (NaN or Inf)", model, what, x[i], i);
+}
+
 static int cmd_embed(int argc, char **argv) {
     const char *model = NULL, *idsf = NULL, *out = NULL;
     int chunk = 16;
@@ -256,12 +317,15 @@ static int cmd_embed(int argc, char **argv) {
         else fastfnet_die("embed: unknown option '%s' (see fastfnet embed --help)", a);
     }
     if (!model || !idsf || !out) fastfnet_die("embed: --model, --ids and --out are required (see fastfnet embed --help)");
+    refuse_out_over_input(out, model, idsf);
     char err[1024];
     fastfnet_model *m = fastfnet_model_load(model, err, sizeof err);
     if (!m) fastfnet_die("%s", err);
     const fastfnet_config *c = fastfnet_model_config(m);
-    int B, T;
-    int *ids = read_ids(idsf, c, &B, &T);
+    int B, T0;
+    int *ids = read_ids(idsf, c, &B, &T0);
+    int T = embed_length(model, c, T0);
+    ids = pad_rows(ids, B, T0, T, c->pad_token_id);
     int H = fastfnet_config_width(c, c->num_layers), pool = (c->heads & FASTFNET_HEAD_POOLER) != 0;
     if (chunk > B) chunk = B;
     if (fastfnet_model_reserve(m, chunk, T, 0, err, sizeof err)) fastfnet_die("%s", err);
@@ -276,6 +340,8 @@ static int cmd_embed(int argc, char **argv) {
         if (pool) memcpy(pooled + (size_t)b0 * H, fastfnet_model_pooled(m), sizeof(float) * (size_t)nb * H);
     }
     double dt = fastfnet_now() - t0;
+    check_finite(hid, (size_t)B * T * H, model, "last_hidden_state");
+    if (pool) check_finite(pooled, (size_t)B * H, model, "pooler_output");
     fastfnet_st_out o[2] = {{"last_hidden_state", FASTFNET_DT_F32, 3, {B, T, H}, hid}, {"pooler_output", FASTFNET_DT_F32, 2, {B, H}, pooled}};
     const char *meta[] = {"format", "pt", "producer", "fastfnet embed", NULL};
     if (fastfnet_st_write(out, o, pool ? 2 : 1, meta, err, sizeof err)) fastfnet_die("%s", err);
@@ -303,7 +369,7 @@ static int cli_parse(const opt_def *t, int argc, char **argv, const char *usage,
         fputs(usage, stdout);
         fputs(h ? h : "", stdout);
         free(h);
-        exit(0);
+        exit(stdout_checked(0));
     }
     return np;
 }
@@ -764,8 +830,14 @@ int main(int argc, char **argv) {
     g_wisdom = getenv("FASTFNET_WISDOM");
     if (g_wisdom && *g_wisdom) {
         fastfnet_fft_set_measure(1);
-        fastfnet_fft_load_wisdom(g_wisdom); /* a missing file is fine: it is written at exit */
-        atexit(save_wisdom);
+        struct stat st;
+        /* a missing or empty file is fine (it is written at exit); one that holds something else is left alone */
+        if (fastfnet_fft_load_wisdom(g_wisdom) != 0 && stat(g_wisdom, &st) == 0 && (st.st_size > 0 || !S_ISREG(st.st_mode))) {
+            fprintf(stderr, "fastfnet: warning: FASTFNET_WISDOM=%s is not FFTW wisdom: left as it is, and no wisdom is saved\n", g_wisdom);
+            g_wisdom = NULL;
+        } else {
+            atexit(save_wisdom);
+        }
     }
     if (argc >= 2 && is_flag(argv[1], "--version")) {
         printf("fastfnet %s; sentencepiece %s; mpi %s; blas %s\n", FASTFNET_VERSION, fastfnet_spm_available() ? fastfnet_spm_version() : "no (apt-get install libsentencepiece-dev, then make)",

@@ -21,6 +21,7 @@
 #include <fftw3.h>
 #include <math.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define AUTO_FACTOR 4.5
@@ -72,9 +73,14 @@ int fastfnet_fft_load_wisdom(const char *path) {
     return fftwf_import_wisdom_from_filename(path) ? 0 : -1;
 }
 
+/* written atomically: a failed or interrupted save leaves the file as it was */
 int fastfnet_fft_save_wisdom(const char *path) {
     if (fftw_setup() != 0) return -1;
-    return fftwf_export_wisdom_to_filename(path) ? 0 : -1;
+    char *w = fftwf_export_wisdom_to_string(), err[256];
+    if (!w) return -1;
+    int rc = fastfnet_write_file_atomic(path, w, strlen(w), err, sizeof err);
+    free(w);
+    return rc;
 }
 
 const char *fastfnet_fourier_impl_name(fastfnet_fourier_impl i) {
