@@ -197,6 +197,12 @@ wait
 [ "$frc" -eq 0 ] && [ -p pfifo ] && cmp -s p1.jsonl fifo.jsonl && ok "predict --out a FIFO: written through it, the FIFO stays" ||
     bad "predict --out FIFO: rc $frc, $(ls -l pfifo fifo.jsonl 2>&1 | tr '\n' ' ')"
 
+# a label with a newline made a two-line error
+printf '{"text": "one two", "label": "foo\\nbar"}\n' >nl.jsonl
+"$FF" eval --model full --input nl.jsonl >/dev/null 2>nl.err
+rc=$?
+[ "$rc" -eq 1 ] && [ "$(wc -l <nl.err)" -eq 1 ] && grep -q 'nl.jsonl:1: label "foo\\nbar" is not one the model was trained with' nl.err &&
+    ok "eval: an unknown label with a newline is shown escaped, on one line: $(cat nl.err)" || bad "eval, newline in a label: rc $rc, $(cat nl.err)"
 # 5. MLM pre-training on raw text, then fine-tuning a classifier from it
 cut -f2 t_test.tsv >corpus.txt
 for _ in 1 2 3 4 5 6; do cat corpus.txt corpus.txt >>corpus2.txt; done
