@@ -123,7 +123,7 @@ acc=$("$FF" eval --model full --train t_test.tsv 2>/dev/null | json_field accura
 /usr/bin/python3 -c "import sys; sys.exit(0 if float('${acc:-0}') >= 0.9 else 1)" && ok "number-word task learned: eval accuracy $acc >= 0.9" || bad "number-word accuracy $acc"
 
 # damaged or unusual models and inputs for eval and predict
-edit_model() { # SRC DST what: a copy of SRC/ as DST/ with model.safetensors edited (labels8 | nan | maxlen=VALUE)
+edit_model() { # SRC DST what: a copy of SRC/ as DST/ with model.safetensors edited (labels8 | nan | maxlen=VALUE | nocls)
     rm -rf "$2" && cp -r "$1" "$2" && /usr/bin/python3 - "$ROOT/tests" "$2/model.safetensors" "$3" <<'PY'
 import json, sys
 sys.path.insert(0, sys.argv[1])
@@ -133,6 +133,8 @@ if sys.argv[3] == "labels8":
     meta["fastfnet_labels"] = json.dumps([f"l{i}" for i in range(8)])
 elif sys.argv[3].startswith("maxlen="):
     meta["fastfnet_max_len"] = sys.argv[3][7:]
+elif sys.argv[3] == "nocls":  # the config without its classifier head; task, labels and tensors kept
+    cfg = json.loads(meta["config"]); cfg["fastfnet_heads"] = ["pooler"]; meta["config"] = json.dumps(cfg)
 else:
     t["classifier.weight"] = t["classifier.weight"].copy(); t["classifier.weight"][0, 0] = float("nan")
 tt.st_write(sys.argv[2], t, meta)
@@ -196,13 +198,35 @@ mkfifo pfifo && { timeout 60 cat pfifo >fifo.jsonl & } # a bounded reader: a pre
 wait
 [ "$frc" -eq 0 ] && [ -p pfifo ] && cmp -s p1.jsonl fifo.jsonl && ok "predict --out a FIFO: written through it, the FIFO stays" ||
     bad "predict --out FIFO: rc $frc, $(ls -l pfifo fifo.jsonl 2>&1 | tr '\n' ' ')"
-
+# a classify model whose config lost its classifier head: eval read its (absent) logits (exit 139)
+edit_model full nocls nocls && expect_fail "eval: a classify model without a classifier head" "nocls/model.safetensors: this classify model has no classifier head" \
+    "$FF" eval --model nocls --input t_test.tsv
+# eval printed the model's path unescaped into its JSON
+cp -r full 'q"m\x'
+"$FF" eval --model 'q"m\x' --input t_test.tsv 2>/dev/null | /usr/bin/python3 -c 'import json, sys; sys.exit(0 if json.load(sys.stdin)["model"] == "q\"m\\x" else 1)' &&
+    ok "eval: a model path with a quote and a backslash is escaped in the JSON result" || bad "eval with a quote in the path: $("$FF" eval --model 'q"m\x' --input t_test.tsv 2>&1)"
 # a label with a newline made a two-line error
 printf '{"text": "one two", "label": "foo\\nbar"}\n' >nl.jsonl
 "$FF" eval --model full --input nl.jsonl >/dev/null 2>nl.err
 rc=$?
 [ "$rc" -eq 1 ] && [ "$(wc -l <nl.err)" -eq 1 ] && grep -q 'nl.jsonl:1: label "foo\\nbar" is not one the model was trained with' nl.err &&
     ok "eval: an unknown label with a newline is shown escaped, on one line: $(cat nl.err)" || bad "eval, newline in a label: rc $rc, $(cat nl.err)"
+# eval reserved room for --batch sequences however few the examples (10000 x 48 tokens: about 2 GiB)
+/usr/bin/python3 - "$FF" <<'PY' && ok "eval --batch 10000 on 100 examples reserves room for 100 (the loss of --batch 100)" || bad "eval --batch 10000"
+import json, resource, subprocess, sys
+run = lambda b: subprocess.run([sys.argv[1], "eval", "--model", "full", "--input", "t_test.tsv", "--batch", b], capture_output=True, text=True)
+small = run("100")
+before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+big = run("10000")
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print("peak RSS %.0f MiB (before %.0f), status %d: %s" % (rss, before / 1024, big.returncode, big.stderr.strip()[-200:]))
+same = big.returncode == 0 and json.loads(big.stdout)["loss"] == json.loads(small.stdout)["loss"]
+sys.exit(0 if same and rss < 1024 else 1)
+PY
+# eval read and tokenized its --input twice (the truncation line came twice)
+"$FF" eval --model full --input t_test.tsv >/dev/null 2>tr.err
+[ "$(grep -c 'truncated to 48 tokens' tr.err)" -eq 1 ] && ok "eval reads --input once: $(cat tr.err)" || bad "eval --input read more than once: $(cat tr.err)"
+
 # 5. MLM pre-training on raw text, then fine-tuning a classifier from it
 cut -f2 t_test.tsv >corpus.txt
 for _ in 1 2 3 4 5 6; do cat corpus.txt corpus.txt >>corpus2.txt; done
