@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2261,28 +2262,35 @@ static int read_predict_input(fastfnet_records *r, const char **input, int pair,
     return rc;
 }
 
+/* The bytes a prediction line can take: every label escaped (at most 6 bytes a byte, as \u0007, and its
+ * quotes), the winner's a second time, and room for the line number and each probability. */
+static size_t prediction_room(const fastfnet_labels *labels, int am) {
+    size_t cap = 64 + strlen(labels->names[am]) * 6 + 2;
+    for (int j = 0; j < labels->n; j++) cap += strlen(labels->names[j]) * 6 + 2 + 32;
+    return cap;
+}
+
 /* One prediction as a JSON line: the arg-max label and every label's probability from the logits lg. */
-static int write_prediction(FILE *of, int line_no, const float *lg, const fastfnet_labels *labels) {
+static int write_prediction(FILE *of, int line_no, const float *lg, const fastfnet_labels *labels, char *err, size_t n) {
     int L = labels->n, am = 0;
     double mx = lg[0], s = 0;
     for (int j = 1; j < L; j++)
         if (lg[j] > mx) mx = lg[j], am = j;
     for (int j = 0; j < L; j++) s += exp(lg[j] - mx);
-    size_t cap = 256 + (size_t)L * 64, pos = 0;
-    for (int j = 0; j < L; j++) cap += strlen(labels->names[j]) * 6;
+    size_t cap = prediction_room(labels, am), pos = 0;
     char *line = malloc(cap);
-    if (!line) return -1;
+    if (!line) return fastfnet_err(err, n, "predict: out of memory");
     pos += (size_t)snprintf(line, cap, "{\"line\": %d, \"label\": ", line_no);
-    fastfnet_json_escape(line, cap, &pos, labels->names[am]);
-    pos += (size_t)snprintf(line + pos, cap - pos, ", \"probs\": {");
-    for (int j = 0; j < L; j++) {
+    int bad = fastfnet_json_escape(line, cap, &pos, labels->names[am]);
+    if (!bad) pos += (size_t)snprintf(line + pos, cap - pos, ", \"probs\": {");
+    for (int j = 0; !bad && j < L; j++) {
         if (j) line[pos++] = ',', line[pos++] = ' ';
-        fastfnet_json_escape(line, cap, &pos, labels->names[j]);
-        pos += (size_t)snprintf(line + pos, cap - pos, ": %.6f", exp(lg[j] - mx) / s);
+        bad = fastfnet_json_escape(line, cap, &pos, labels->names[j]);
+        if (!bad) pos += (size_t)snprintf(line + pos, cap - pos, ": %.6f", exp(lg[j] - mx) / s);
     }
-    fprintf(of, "%s}}\n", line);
+    if (!bad) fprintf(of, "%s}}\n", line);
     free(line);
-    return 0;
+    return bad ? fastfnet_err(err, n, "predict: the model's labels cannot be written as JSON strings (not UTF-8)") : 0;
 }
 
 /* Classify every example of ds in batches, one JSON line each into of. */
@@ -2304,11 +2312,59 @@ static int predict_all(FILE *of, fastfnet_model *m, const fastfnet_dataset *ds, 
             if (!isfinite(lg[k]))
                 rc = fastfnet_err(err, n, "%s, line %d: the model's output is not finite (%g): its weights are damaged (NaN or Inf)", input,
                                   r->line[b0 + (int)(k / (size_t)L)], lg[k]);
-        for (int i = 0; !rc && i < nb; i++)
-            if (write_prediction(of, r->line[b0 + i], lg + (size_t)i * L, labels)) rc = fastfnet_err(err, n, "predict: out of memory");
+        for (int i = 0; !rc && i < nb; i++) rc = write_prediction(of, r->line[b0 + i], lg + (size_t)i * L, labels, err, n);
     }
     free(ids), free(tt), free(idx);
     return rc;
+}
+
+/* An interrupted predict --out (SIGINT, SIGTERM, SIGHUP) removes its temporary file, then dies of the signal
+ * as it would have, so the old file or none is left. The handler is installed before the file is created: a
+ * signal that comes before its name is known waits for guard_ready. It only unlinks the name copied before,
+ * and raises the signal again with the default action (async-signal-safe calls, lock-free atomics). A signal
+ * that was ignored or handled by the caller is left as it was. */
+static const int GUARD_SIGNALS[3] = {SIGINT, SIGTERM, SIGHUP};
+static struct sigaction g_guard_old[3];
+static int g_guarded[3];
+static char g_guard_tmp[PATH_MAX + 64];
+static _Atomic int g_guard_ready, g_guard_pending;
+
+static void guard_die(int sig) {
+    if (g_guard_tmp[0]) unlink(g_guard_tmp);
+    signal(sig, SIG_DFL);
+    raise(sig); /* in the handler it waits for the handler's return, then ends the process as the signal does */
+}
+
+static void on_guard_signal(int sig) {
+    atomic_store(&g_guard_pending, sig);
+    if (atomic_load(&g_guard_ready)) guard_die(sig); /* else guard_ready sees it: the stores and loads are ordered */
+}
+
+static void guard_begin(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_guard_signal;
+    sigemptyset(&sa.sa_mask);
+    for (int k = 0; k < 3; k++) sigaddset(&sa.sa_mask, GUARD_SIGNALS[k]); /* one handler at a time */
+    for (int k = 0; k < 3; k++) {
+        g_guarded[k] = sigaction(GUARD_SIGNALS[k], NULL, &g_guard_old[k]) == 0 && g_guard_old[k].sa_handler == SIG_DFL;
+        if (g_guarded[k]) sigaction(GUARD_SIGNALS[k], &sa, NULL);
+    }
+}
+
+/* The temporary file's name (NULL: none was made), then a signal that came while it was being made. */
+static void guard_ready(const char *tmp) {
+    if (tmp && strlen(tmp) < sizeof g_guard_tmp) memcpy(g_guard_tmp, tmp, strlen(tmp) + 1);
+    atomic_store(&g_guard_ready, 1);
+    int sig = atomic_load(&g_guard_pending);
+    if (sig) guard_die(sig);
+}
+
+static void guard_end(void) {
+    for (int k = 0; k < 3; k++)
+        if (g_guarded[k]) sigaction(GUARD_SIGNALS[k], &g_guard_old[k], NULL), g_guarded[k] = 0;
+    atomic_store(&g_guard_ready, 0);
+    g_guard_tmp[0] = 0;
 }
 
 /* The predictions into out (atomically: a failed or interrupted predict leaves the old file, or none) or
@@ -2316,19 +2372,29 @@ static int predict_all(FILE *of, fastfnet_model *m, const fastfnet_dataset *ds, 
 static int predict_to(const char *out, fastfnet_model *m, const fastfnet_dataset *ds, const fastfnet_records *r, const run_data *d,
                       int batch, const char *input, char *err, size_t n) {
     fastfnet_atomic_file af = {NULL, NULL, NULL};
-    if (out && fastfnet_atomic_open(&af, out, err, n)) return -1;
-    if (predict_all(out ? af.f : stdout, m, ds, r, &d->labels, batch, d->max_len, input, err, n)) {
-        fastfnet_atomic_abort(&af);
-        return -1;
-    }
-    if (out) return fastfnet_atomic_commit(&af, err, n);
-    if (fflush(stdout) != 0 || ferror(stdout)) return fastfnet_err(err, n, "writing the predictions to standard output failed (%s)", strerror(errno));
-    return 0;
+    if (out) guard_begin();
+    int rc = out ? fastfnet_atomic_open(&af, out, err, n) : 0;
+    if (out) guard_ready(af.tmp);
+    if (!rc) rc = predict_all(out ? af.f : stdout, m, ds, r, &d->labels, batch, d->max_len, input, err, n);
+    if (rc) fastfnet_atomic_abort(&af);
+    else if (out) rc = fastfnet_atomic_commit(&af, err, n);
+    else if (fflush(stdout) != 0 || ferror(stdout))
+        rc = fastfnet_err(err, n, "writing the predictions to standard output failed (%s)", strerror(errno));
+    if (out) guard_end();
+    return rc;
+}
+
+/* What predict cannot do with this model: one never trained, or one that is no classifier. */
+static int predict_refusal(const fastfnet_model *m, const char *model, const char *task, const run_data *d, char *err, size_t n) {
+    if (!*task) return untrained(model, err, n);
+    if (!strcmp(task, "mlm") || d->labels.n == 0) return fastfnet_err(err, n, "%s: predict needs a classifier (this is a %s model)", model, task);
+    return require_classifier(m, model, task, err, n);
 }
 
 int fastfnet_predict_run(const char *model_dir, const char *input, const char *out, int batch, char *err, size_t n) {
     char task[64];
     if (require_short("model", model_dir, err, n) || require_short("input", input, err, n) || require_short("out", out, err, n)) return -1;
+    if (out && !strcmp(out, "-")) out = NULL; /* standard output, as --input - is standard input */
     run_data d;
     memset(&d, 0, sizeof d);
     fastfnet_model *m = load_trained(model_dir, &d, task, sizeof task, err, n);
@@ -2336,8 +2402,7 @@ int fastfnet_predict_run(const char *model_dir, const char *input, const char *o
     fastfnet_records r = {0};
     fastfnet_dataset ds = {0};
     d.task = task_of(task);
-    int rc = !*task ? untrained(model_dir, err, n) : !strcmp(task, "mlm") || d.labels.n == 0 ? fastfnet_err(err, n, "%s: predict needs a classifier (this is a %s model)", model_dir, task)
-                                                     : read_predict_input(&r, &input, d.task == TASK_PAIR, err, n);
+    int rc = predict_refusal(m, model_dir, task, &d, err, n) ? -1 : read_predict_input(&r, &input, d.task == TASK_PAIR, err, n);
     if (!rc) rc = fastfnet_dataset_from_records(&ds, &r, input, d.tok, NULL, d.max_len, err, n);
     if (!rc) rc = require_fit(m, &ds, d.task, input, err, n);
     if (!rc && batch > ds.n) batch = ds.n; /* room for the examples there are, not for --batch */
