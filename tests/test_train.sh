@@ -123,7 +123,7 @@ acc=$("$FF" eval --model full --train t_test.tsv 2>/dev/null | json_field accura
 /usr/bin/python3 -c "import sys; sys.exit(0 if float('${acc:-0}') >= 0.9 else 1)" && ok "number-word task learned: eval accuracy $acc >= 0.9" || bad "number-word accuracy $acc"
 
 # damaged or unusual models and inputs for eval and predict
-edit_model() { # SRC DST what: a copy of SRC/ as DST/ with model.safetensors edited (labels8 | nan | maxlen=VALUE)
+edit_model() { # SRC DST what: a copy of SRC/ as DST/ with model.safetensors edited (labels8 | nan | maxlen=VALUE | nocls)
     rm -rf "$2" && cp -r "$1" "$2" && /usr/bin/python3 - "$ROOT/tests" "$2/model.safetensors" "$3" <<'PY'
 import json, sys
 sys.path.insert(0, sys.argv[1])
@@ -133,6 +133,8 @@ if sys.argv[3] == "labels8":
     meta["fastfnet_labels"] = json.dumps([f"l{i}" for i in range(8)])
 elif sys.argv[3].startswith("maxlen="):
     meta["fastfnet_max_len"] = sys.argv[3][7:]
+elif sys.argv[3] == "nocls":  # the config without its classifier head; task, labels and tensors kept
+    cfg = json.loads(meta["config"]); cfg["fastfnet_heads"] = ["pooler"]; meta["config"] = json.dumps(cfg)
 else:
     t["classifier.weight"] = t["classifier.weight"].copy(); t["classifier.weight"][0, 0] = float("nan")
 tt.st_write(sys.argv[2], t, meta)
@@ -196,6 +198,74 @@ mkfifo pfifo && { timeout 60 cat pfifo >fifo.jsonl & } # a bounded reader: a pre
 wait
 [ "$frc" -eq 0 ] && [ -p pfifo ] && cmp -s p1.jsonl fifo.jsonl && ok "predict --out a FIFO: written through it, the FIFO stays" ||
     bad "predict --out FIFO: rc $frc, $(ls -l pfifo fifo.jsonl 2>&1 | tr '\n' ' ')"
+# a classify model whose config lost its classifier head: predict and eval read its (absent) logits (exit 139)
+edit_model full nocls nocls && expect_fail "predict: a classify model without a classifier head" \
+    "nocls/model.safetensors: this classify model has no classifier head" "$FF" predict --model nocls --input notes.txt
+expect_fail "eval: a classify model without a classifier head" "nocls/model.safetensors: this classify model has no classifier head" \
+    "$FF" eval --model nocls --input t_test.tsv
+# long labels of control characters: predict's line held the winning label twice but was sized for it once
+/usr/bin/python3 -c '
+import json
+with open("ctl.jsonl", "w") as f:
+    for i in range(40): f.write(json.dumps({"text": "some text %d" % i, "label": ["\u0007", "\u0001"][i % 2] * 100}) + "\n")'
+"$FF" train --train ctl.jsonl --valid ctl.jsonl --max-len 16 --hidden 16 --layers 1 --intermediate 32 --threads 1 --steps 2 --out ctlm >/dev/null 2>ctlm.err &&
+    "$FF" predict --model ctlm --input ctl.jsonl >ctl_pred.jsonl 2>ctl_pred.err && /usr/bin/python3 -c '
+import json, sys
+names, n = {"\u0007" * 100, "\u0001" * 100}, 0
+for n, l in enumerate(open("ctl_pred.jsonl"), 1):
+    try:
+        r = json.loads(l)
+        assert r["label"] in names and set(r["probs"]) == names
+    except (ValueError, AssertionError, KeyError) as e:
+        sys.exit("line %d: %r: %s" % (n, l[:80], e))
+sys.exit(0 if n == 40 else "%d lines" % n)' 2>ctl_check.err &&
+    ok "predict: labels of 100 control characters give valid JSON lines" ||
+    bad "predict with control-character labels: $(tail -1 ctl_check.err) $(tail -1 ctl_pred.err) $(tail -1 ctlm.err)"
+# eval printed the model's path unescaped into its JSON
+cp -r full 'q"m\x'
+"$FF" eval --model 'q"m\x' --input t_test.tsv 2>/dev/null | /usr/bin/python3 -c 'import json, sys; sys.exit(0 if json.load(sys.stdin)["model"] == "q\"m\\x" else 1)' &&
+    ok "eval: a model path with a quote and a backslash is escaped in the JSON result" || bad "eval with a quote in the path: $("$FF" eval --model 'q"m\x' --input t_test.tsv 2>&1)"
+# --out - is standard output, as --input - is standard input (it wrote a file named -)
+"$FF" predict --model full --input five.jsonl --out - >pdash.jsonl 2>/dev/null && cmp -s pdash.jsonl p1.jsonl && [ ! -e ./- ] &&
+    ok "predict --out - writes standard output" || bad "predict --out -: $(wc -l <pdash.jsonl) lines on stdout, $(ls -- - 2>&1)"
+# an interrupted predict --out left FILE.tmp.PID behind; the old file or none is promised (SIGINT is reset to the
+# default first: a background job of a script may start with it ignored)
+for _ in $(seq 1 200); do cat notes.txt; done >big.txt
+for sig in INT TERM; do
+    echo old >big.jsonl && rm -f big.jsonl.tmp.*
+    /usr/bin/python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])' \
+        "$FF" predict --model full --input big.txt --out big.jsonl 2>/dev/null &
+    pid=$!
+    for _ in $(seq 1 3000); do ls big.jsonl.tmp.* >/dev/null 2>&1 && break; sleep 0.01; done
+    kill -$sig $pid
+    wait $pid
+    rc=$?
+    left=$(ls big.jsonl.tmp.* 2>/dev/null)
+    [ "$rc" -eq $((128 + $(kill -l $sig))) ] && [ -z "$left" ] && [ "$(cat big.jsonl)" = old ] &&
+        ok "predict --out interrupted by SIG$sig (status $rc): its temporary file is removed, the old file stays" ||
+        bad "predict --out and SIG$sig: status $rc, left: ${left:-nothing}, big.jsonl: $(head -c 60 big.jsonl)"
+done
+# a label with a newline made a two-line error
+printf '{"text": "one two", "label": "foo\\nbar"}\n' >nl.jsonl
+"$FF" eval --model full --input nl.jsonl >/dev/null 2>nl.err
+rc=$?
+[ "$rc" -eq 1 ] && [ "$(wc -l <nl.err)" -eq 1 ] && grep -q 'nl.jsonl:1: label "foo\\nbar" is not one the model was trained with' nl.err &&
+    ok "eval: an unknown label with a newline is shown escaped, on one line: $(cat nl.err)" || bad "eval, newline in a label: rc $rc, $(cat nl.err)"
+# eval reserved room for --batch sequences however few the examples (10000 x 48 tokens: about 2 GiB)
+/usr/bin/python3 - "$FF" <<'PY' && ok "eval --batch 10000 on 100 examples reserves room for 100 (the loss of --batch 100)" || bad "eval --batch 10000"
+import json, resource, subprocess, sys
+run = lambda b: subprocess.run([sys.argv[1], "eval", "--model", "full", "--input", "t_test.tsv", "--batch", b], capture_output=True, text=True)
+small = run("100")
+before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+big = run("10000")
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print("peak RSS %.0f MiB (before %.0f), status %d: %s" % (rss, before / 1024, big.returncode, big.stderr.strip()[-200:]))
+same = big.returncode == 0 and json.loads(big.stdout)["loss"] == json.loads(small.stdout)["loss"]
+sys.exit(0 if same and rss < 1024 else 1)
+PY
+# eval read and tokenized its --input twice (the truncation line came twice)
+"$FF" eval --model full --input t_test.tsv >/dev/null 2>tr.err
+[ "$(grep -c 'truncated to 48 tokens' tr.err)" -eq 1 ] && ok "eval reads --input once: $(cat tr.err)" || bad "eval --input read more than once: $(cat tr.err)"
 
 # 5. MLM pre-training on raw text, then fine-tuning a classifier from it
 cut -f2 t_test.tsv >corpus.txt

@@ -325,6 +325,17 @@ static void push_example(fastfnet_dataset *d, ivec *v, int i, int32_t cls, int32
     }
 }
 
+/* A label the model does not know, quoted as a JSON string: a newline or a control character in it keeps the
+ * message on one line. */
+static int unknown_label(const char *path, int line, const char *label, char *err, size_t errlen) {
+    size_t cap = strlen(label) * 6 + 3, pos = 0;
+    char *q = malloc(cap);
+    int shown = q && fastfnet_json_escape(q, cap, &pos, label) == 0; /* labels are UTF-8: checked when read */
+    fastfnet_err(err, errlen, "%s:%d: label %s is not one the model was trained with", path, line, shown ? q : "(not shown: out of memory)");
+    free(q);
+    return -1;
+}
+
 int fastfnet_dataset_from_records(fastfnet_dataset *d, const fastfnet_records *r, const char *path, fastfnet_tokenizer *tok,
                              const fastfnet_labels *labels, int max_len, char *err, size_t errlen) {
     memset(d, 0, sizeof *d);
@@ -347,7 +358,7 @@ int fastfnet_dataset_from_records(fastfnet_dataset *d, const fastfnet_records *r
             if (y < 0) {
                 free(ta), free(tb), free(v.ids);
                 fastfnet_dataset_free(d);
-                return fastfnet_err(err, errlen, "%s:%d: label \"%s\" is not one the model was trained with", path, r->line[i], r->label[i]);
+                return unknown_label(path, r->line[i], r->label[i], err, errlen);
             }
             d->labels[i] = y;
         }

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,10 +253,13 @@ static int split_valid(fastfnet_dataset *train, fastfnet_dataset *valid, double 
     return rc ? fastfnet_err(err, errlen, "%s: out of memory holding out the validation split", name) : 0;
 }
 
+/* The examples of a records file; labels mapped by d->labels (when empty, an eval of a model that names none:
+ * built from the file). */
 static int load_records_ds(fastfnet_dataset *ds, const char *path, run_data *d, int need_label, char *err, size_t n) {
     fastfnet_records r;
     if (fastfnet_records_read(&r, path, d->task == TASK_PAIR, need_label, err, n)) return -1;
-    int rc = fastfnet_dataset_from_records(ds, &r, path, d->tok, need_label ? &d->labels : NULL, d->max_len, err, n);
+    int rc = need_label && !d->labels.n ? fastfnet_labels_build(&d->labels, &r, err, n) : 0;
+    if (!rc) rc = fastfnet_dataset_from_records(ds, &r, path, d->tok, need_label ? &d->labels : NULL, d->max_len, err, n);
     fastfnet_records_free(&r);
     if (!rc && ds->truncated)
         say(d->lg, "fastfnet: %s: %lld of %d examples truncated to %d tokens\n", path, (long long)ds->truncated, ds->n, d->max_len);
@@ -708,7 +712,10 @@ static int evaluate(eval_result *out, fastfnet_model *m, const fastfnet_dataset 
             bt.cls_labels = lab;
         }
         float loss = fastfnet_model_forward(m, &bt, 0);
-        if (*fastfnet_model_error(m)) rc = fastfnet_err(err, n, "evaluation: %s", fastfnet_model_error(m));
+        if (*fastfnet_model_error(m)) { /* nothing of a failed forward is read */
+            rc = fastfnet_err(err, n, "evaluation: %s", fastfnet_model_error(m));
+            break;
+        }
         S[0] += (double)loss * nb;
         eval_sums(S, m, task, nb, Tb, mlm, lab);
         S[2] += nb;
@@ -1043,11 +1050,16 @@ static int clear_old_run(const char *out, char *err, size_t n) {
     return 0;
 }
 
+/* The weights file of a trained model: DIR/model.safetensors, or dir itself (a single file). */
+static void trained_file(char *p, size_t cap, const char *dir) {
+    snprintf(p, cap, "%s/model.safetensors", dir);
+    if (!file_exists(p)) snprintf(p, cap, "%s", dir);
+}
+
 /* Load a trained model directory with its task metadata (labels, tokenizer, max_len). */
 static fastfnet_model *load_trained(const char *dir, run_data *d, char *task, size_t tcap, char *err, size_t n) {
     char p[4200];
-    snprintf(p, sizeof p, "%s/model.safetensors", dir);
-    if (!file_exists(p)) snprintf(p, sizeof p, "%s", dir); /* a single file */
+    trained_file(p, sizeof p, dir);
     fastfnet_model *m = fastfnet_model_load(p, err, n);
     if (!m && strcmp(p, dir)) m = fastfnet_model_load(dir, err, n); /* an HF directory: the config is config.json */
     if (!m) return NULL;
@@ -2090,21 +2102,86 @@ static int untrained(const char *model, char *err, size_t n) {
                         "(fastfnet train --init-from %s ...)", model, model);
 }
 
-/* What eval cannot do with this model: one never trained, or a built-in image set longer than the model reads
- * (the data's own advice, --max-len, does not apply: the length is the model's). */
-static int eval_refusal(const char *model, const char *task, const char *data, int max_len, char *err, size_t n) {
+/* A classification model's eval and predict read its classifier's logits, which an edited config can leave
+ * out (fastfnet_heads without "classifier"): refused, naming the weights file. */
+static int require_classifier(const fastfnet_model *m, const char *model, const char *task, char *err, size_t n) {
+    if (fastfnet_model_config(m)->heads & FASTFNET_HEAD_CLS) return 0;
+    char p[4200];
+    trained_file(p, sizeof p, model);
+    return fastfnet_err(err, n, "%s: this %s model has no classifier head (its config's fastfnet_heads lacks \"classifier\"): the file "
+                        "was edited or is damaged; retrain or restore it", p, task);
+}
+
+/* What eval cannot do with this model: one never trained, a classifier without its head, or a built-in image
+ * set longer than the model reads (the data's own advice, --max-len, does not apply: the length is the model's). */
+static int eval_refusal(const fastfnet_model *m, const char *model, const char *task, const char *data, int max_len, char *err, size_t n) {
     if (!*task) return untrained(model, err, n);
+    if ((task_of(task) == TASK_CLASSIFY || task_of(task) == TASK_PAIR) && require_classifier(m, model, task, err, n)) return -1;
     int need = !data ? 0 : !strcmp(data, "image") ? IMAGE_LEN : !strcmp(data, "pathfinder") ? PATHFINDER_LEN : 0;
     if (need && max_len < need)
         return fastfnet_err(err, n, "%s reads %d tokens, --data %s needs %d (pixels + [CLS]): evaluate a model trained on it", model, max_len, data, need);
     return 0;
 }
 
-/* The data set eval reads: the split given by --data/--train, read as the "train" file of prepare_data with
- * the model's own tokenizer and labels (an unknown label is then an error naming its line). */
-static const fastfnet_dataset *eval_split(run_data *d, const fastfnet_train_opts *o, const fastfnet_train_opts *oo) {
-    if (o->data) return d->have_test ? &d->test : &d->valid;
-    return oo->valid == oo->train ? &d->valid : &d->train;
+/* eval --input FILE: the file read once, whole (nothing held out of it), as the split evaluated (d->valid),
+ * with the model's tokenizer and labels (a model that names none: the file's). MLM: the text encoded as a
+ * validation text is, so the examples and masks are those the training run's evaluations used. */
+static int prepare_eval_file(run_data *d, const fastfnet_train_opts *o, fastfnet_tokenizer *tok, const fastfnet_labels *labels,
+                             const logger *lg, char *err, size_t n) {
+    memset(d, 0, sizeof *d);
+    d->lg = lg;
+    d->task = task_of(o->task);
+    d->max_len = o->max_len;
+    if (d->task < 0) return fastfnet_err(err, n, "--task: '%s' must be classify, classify-pair or mlm", o->task);
+    if (d->task != TASK_MLM) {
+        if (labels && copy_labels(&d->labels, labels)) return fastfnet_err(err, n, "out of memory");
+        if (make_tokenizer(d, o, tok, FASTFNET_TOK_BYTE, NULL, 0, 1, err, n) || load_records_ds(&d->valid, o->train, d, 1, err, n)) return -1;
+        return eval_subsets(d, o) ? fastfnet_err(err, n, "out of memory") : 0;
+    }
+    size_t len;
+    char *text = fastfnet_read_file(o->train, &len, (size_t)1 << 34, err, n);
+    if (!text) return -1;
+    int rc = make_tokenizer(d, o, tok, FASTFNET_TOK_BYTE, text, len, 2, err, n);
+    if (!rc) rc = encode_pretrain(d, o, o->train, text, len, 1, err, n);
+    free(text);
+    if (!rc && eval_subsets(d, o)) rc = fastfnet_err(err, n, "out of memory");
+    return rc;
+}
+
+/* The data eval reads with the model's tokenizer and labels, and the split it evaluates: the --input file
+ * (read once), or the test split of --data NAME (its validation split when it has none). */
+static const fastfnet_dataset *eval_data(run_data *d, const fastfnet_train_opts *o, fastfnet_tokenizer *tok, const fastfnet_labels *labels,
+                                         const logger *lg, int *rc, char *err, size_t n) {
+    *rc = o->data ? prepare_data(d, o, tok, labels, lg, err, n) : prepare_eval_file(d, o, tok, labels, lg, err, n);
+    return o->data && d->have_test ? &d->test : &d->valid;
+}
+
+/* eval's result: one JSON object (the model's path escaped as JSON) into s[cap]; -1 with a message when it
+ * does not fit. */
+static int eval_json(char *s, size_t cap, const char *model, const eval_result *r, int task, double dt, int T, char *err, size_t n) {
+    size_t k = (size_t)snprintf(s, cap, "{\"model\": ");
+    int bad = k >= cap || fastfnet_json_escape(s, cap, &k, model);
+    if (!bad) k += (size_t)snprintf(s + k, cap - k, ", \"examples\": %d, \"loss\": %.6g, \"accuracy\": %.6g", r->n, r->loss, r->accuracy);
+    if (!bad && task == TASK_MLM && k < cap) k += (size_t)snprintf(s + k, cap - k, ", \"perplexity\": %.6g", r->perplexity);
+    if (!bad && k < cap) k += (size_t)snprintf(s + k, cap - k, ", \"seconds\": %.2f, \"tokens_per_s\": %.0f}", dt, (double)r->n * T / (dt > 0 ? dt : 1e-9));
+    if (bad || k >= cap) return fastfnet_err(err, n, "%s: eval's result does not fit in %zu bytes with the path escaped as JSON: use a shorter path", model, cap);
+    return 0;
+}
+
+/* The evaluation of ds in batches of at most --batch sequences (room for the examples there are, not for
+ * --batch), its figures as JSON into result[cap]. */
+static int eval_report(fastfnet_model *m, const run_data *d, const fastfnet_dataset *ds, const char *model_dir, const fastfnet_train_opts *o,
+                       char *result, size_t cap, char *err, size_t n) {
+    const char *what = o->data ? o->data : o->train;
+    int B = ds->n > 0 && o->batch > ds->n ? ds->n : o->batch;
+    int rc = require_fit(m, ds, d->task, what, err, n);
+    if (!rc) rc = fastfnet_model_reserve(m, B, d->max_len, 0, err, n);
+    double t0 = fastfnet_now();
+    eval_result r;
+    if (!rc) rc = evaluate(&r, m, ds, d->task, &d->mlm, B, d->max_len, (uint64_t)o->seed ^ 0x7E57, err, n);
+    if (!rc && !isfinite(r.loss))
+        rc = fastfnet_err(err, n, "%s: the loss on %s is %g: the model's weights are damaged (NaN or Inf)", model_dir, what, r.loss);
+    return rc ? rc : eval_json(result, cap, model_dir, &r, d->task, fastfnet_now() - t0, d->max_len, err, n);
 }
 
 int fastfnet_eval_run(const char *model_dir, const fastfnet_train_opts *o, fastfnet_train_log log, void *user, char *result, size_t cap,
@@ -2114,36 +2191,24 @@ int fastfnet_eval_run(const char *model_dir, const fastfnet_train_opts *o, fastf
     if (require_short("model", model_dir, err, n) || require_short("data-dir", o->data_dir, err, n) || require_short("train", o->train, err, n))
         return -1;
     if (o->data && o->train) return fastfnet_err(err, n, "eval: give --input FILE or --data NAME, not both");
+    if (!fastfnet_json_utf8_valid(model_dir, strlen(model_dir)))
+        return fastfnet_err(err, n, "--model: %s is not UTF-8, so eval's result (JSON) cannot name it: rename it", model_dir);
     run_data meta, d;
     memset(&meta, 0, sizeof meta);
     memset(&d, 0, sizeof d);
     fastfnet_model *m = load_trained(model_dir, &meta, task, sizeof task, err, n);
     if (!m) return -1;
-    if (eval_refusal(model_dir, task, o->data, meta.max_len, err, n)) {
+    if (eval_refusal(m, model_dir, task, o->data, meta.max_len, err, n)) {
         fastfnet_model_free(m), fastfnet_labels_free(&meta.labels), fastfnet_tok_free(meta.tok);
         return -1;
     }
     fastfnet_train_opts oo = *o;
     oo.task = o->task ? o->task : task;
     oo.max_len = meta.max_len;
-    if (!oo.data && oo.train && !oo.valid) oo.valid = oo.train; /* the whole file is evaluated: nothing held out of it */
-    int rc = strcmp(oo.task, task) ? fastfnet_err(err, n, "%s is a %s model but --task is %s", model_dir, task, oo.task)
-                                   : prepare_data(&d, &oo, meta.tok, meta.labels.n ? &meta.labels : NULL, &lg, err, n);
+    int rc = strcmp(oo.task, task) ? fastfnet_err(err, n, "%s is a %s model but --task is %s", model_dir, task, oo.task) : 0;
+    const fastfnet_dataset *ds = rc ? NULL : eval_data(&d, &oo, meta.tok, meta.labels.n ? &meta.labels : NULL, &lg, &rc, err, n);
     if (d.tok != meta.tok) fastfnet_tok_free(meta.tok);
-    const fastfnet_dataset *ds = eval_split(&d, o, &oo);
-    if (!rc) rc = require_fit(m, ds, d.task, o->data ? o->data : o->train, err, n);
-    if (!rc) rc = fastfnet_model_reserve(m, o->batch, d.max_len, 0, err, n);
-    double t0 = fastfnet_now();
-    eval_result r;
-    if (!rc) rc = evaluate(&r, m, ds, d.task, &d.mlm, o->batch, d.max_len, (uint64_t)o->seed ^ 0x7E57, err, n);
-    if (!rc && !isfinite(r.loss))
-        rc = fastfnet_err(err, n, "%s: the loss on %s is %g: the model's weights are damaged (NaN or Inf)", model_dir, o->data ? o->data : o->train, r.loss);
-    double dt = fastfnet_now() - t0;
-    if (!rc) {
-        size_t k = (size_t)snprintf(result, cap, "{\"model\": \"%s\", \"examples\": %d, \"loss\": %.6g, \"accuracy\": %.6g", model_dir, r.n, r.loss, r.accuracy);
-        if (d.task == TASK_MLM && k < cap) k += (size_t)snprintf(result + k, cap - k, ", \"perplexity\": %.6g", r.perplexity);
-        if (k < cap) snprintf(result + k, cap - k, ", \"seconds\": %.2f, \"tokens_per_s\": %.0f}", dt, (double)r.n * d.max_len / (dt > 0 ? dt : 1e-9));
-    }
+    if (!rc) rc = eval_report(m, &d, ds, model_dir, o, result, cap, err, n);
     fastfnet_labels_free(&meta.labels);
     run_data_free(&d);
     fastfnet_model_free(m);
@@ -2197,28 +2262,35 @@ static int read_predict_input(fastfnet_records *r, const char **input, int pair,
     return rc;
 }
 
+/* The bytes a prediction line can take: every label escaped (at most 6 bytes a byte, as \u0007, and its
+ * quotes), the winner's a second time, and room for the line number and each probability. */
+static size_t prediction_room(const fastfnet_labels *labels, int am) {
+    size_t cap = 64 + strlen(labels->names[am]) * 6 + 2;
+    for (int j = 0; j < labels->n; j++) cap += strlen(labels->names[j]) * 6 + 2 + 32;
+    return cap;
+}
+
 /* One prediction as a JSON line: the arg-max label and every label's probability from the logits lg. */
-static int write_prediction(FILE *of, int line_no, const float *lg, const fastfnet_labels *labels) {
+static int write_prediction(FILE *of, int line_no, const float *lg, const fastfnet_labels *labels, char *err, size_t n) {
     int L = labels->n, am = 0;
     double mx = lg[0], s = 0;
     for (int j = 1; j < L; j++)
         if (lg[j] > mx) mx = lg[j], am = j;
     for (int j = 0; j < L; j++) s += exp(lg[j] - mx);
-    size_t cap = 256 + (size_t)L * 64, pos = 0;
-    for (int j = 0; j < L; j++) cap += strlen(labels->names[j]) * 6;
+    size_t cap = prediction_room(labels, am), pos = 0;
     char *line = malloc(cap);
-    if (!line) return -1;
+    if (!line) return fastfnet_err(err, n, "predict: out of memory");
     pos += (size_t)snprintf(line, cap, "{\"line\": %d, \"label\": ", line_no);
-    fastfnet_json_escape(line, cap, &pos, labels->names[am]);
-    pos += (size_t)snprintf(line + pos, cap - pos, ", \"probs\": {");
-    for (int j = 0; j < L; j++) {
+    int bad = fastfnet_json_escape(line, cap, &pos, labels->names[am]);
+    if (!bad) pos += (size_t)snprintf(line + pos, cap - pos, ", \"probs\": {");
+    for (int j = 0; !bad && j < L; j++) {
         if (j) line[pos++] = ',', line[pos++] = ' ';
-        fastfnet_json_escape(line, cap, &pos, labels->names[j]);
-        pos += (size_t)snprintf(line + pos, cap - pos, ": %.6f", exp(lg[j] - mx) / s);
+        bad = fastfnet_json_escape(line, cap, &pos, labels->names[j]);
+        if (!bad) pos += (size_t)snprintf(line + pos, cap - pos, ": %.6f", exp(lg[j] - mx) / s);
     }
-    fprintf(of, "%s}}\n", line);
+    if (!bad) fprintf(of, "%s}}\n", line);
     free(line);
-    return 0;
+    return bad ? fastfnet_err(err, n, "predict: the model's labels cannot be written as JSON strings (not UTF-8)") : 0;
 }
 
 /* Classify every example of ds in batches, one JSON line each into of. */
@@ -2240,11 +2312,59 @@ static int predict_all(FILE *of, fastfnet_model *m, const fastfnet_dataset *ds, 
             if (!isfinite(lg[k]))
                 rc = fastfnet_err(err, n, "%s, line %d: the model's output is not finite (%g): its weights are damaged (NaN or Inf)", input,
                                   r->line[b0 + (int)(k / (size_t)L)], lg[k]);
-        for (int i = 0; !rc && i < nb; i++)
-            if (write_prediction(of, r->line[b0 + i], lg + (size_t)i * L, labels)) rc = fastfnet_err(err, n, "predict: out of memory");
+        for (int i = 0; !rc && i < nb; i++) rc = write_prediction(of, r->line[b0 + i], lg + (size_t)i * L, labels, err, n);
     }
     free(ids), free(tt), free(idx);
     return rc;
+}
+
+/* An interrupted predict --out (SIGINT, SIGTERM, SIGHUP) removes its temporary file, then dies of the signal
+ * as it would have, so the old file or none is left. The handler is installed before the file is created: a
+ * signal that comes before its name is known waits for guard_ready. It only unlinks the name copied before,
+ * and raises the signal again with the default action (async-signal-safe calls, lock-free atomics). A signal
+ * that was ignored or handled by the caller is left as it was. */
+static const int GUARD_SIGNALS[3] = {SIGINT, SIGTERM, SIGHUP};
+static struct sigaction g_guard_old[3];
+static int g_guarded[3];
+static char g_guard_tmp[PATH_MAX + 64];
+static _Atomic int g_guard_ready, g_guard_pending;
+
+static void guard_die(int sig) {
+    if (g_guard_tmp[0]) unlink(g_guard_tmp);
+    signal(sig, SIG_DFL);
+    raise(sig); /* in the handler it waits for the handler's return, then ends the process as the signal does */
+}
+
+static void on_guard_signal(int sig) {
+    atomic_store(&g_guard_pending, sig);
+    if (atomic_load(&g_guard_ready)) guard_die(sig); /* else guard_ready sees it: the stores and loads are ordered */
+}
+
+static void guard_begin(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_guard_signal;
+    sigemptyset(&sa.sa_mask);
+    for (int k = 0; k < 3; k++) sigaddset(&sa.sa_mask, GUARD_SIGNALS[k]); /* one handler at a time */
+    for (int k = 0; k < 3; k++) {
+        g_guarded[k] = sigaction(GUARD_SIGNALS[k], NULL, &g_guard_old[k]) == 0 && g_guard_old[k].sa_handler == SIG_DFL;
+        if (g_guarded[k]) sigaction(GUARD_SIGNALS[k], &sa, NULL);
+    }
+}
+
+/* The temporary file's name (NULL: none was made), then a signal that came while it was being made. */
+static void guard_ready(const char *tmp) {
+    if (tmp && strlen(tmp) < sizeof g_guard_tmp) memcpy(g_guard_tmp, tmp, strlen(tmp) + 1);
+    atomic_store(&g_guard_ready, 1);
+    int sig = atomic_load(&g_guard_pending);
+    if (sig) guard_die(sig);
+}
+
+static void guard_end(void) {
+    for (int k = 0; k < 3; k++)
+        if (g_guarded[k]) sigaction(GUARD_SIGNALS[k], &g_guard_old[k], NULL), g_guarded[k] = 0;
+    atomic_store(&g_guard_ready, 0);
+    g_guard_tmp[0] = 0;
 }
 
 /* The predictions into out (atomically: a failed or interrupted predict leaves the old file, or none) or
@@ -2252,19 +2372,29 @@ static int predict_all(FILE *of, fastfnet_model *m, const fastfnet_dataset *ds, 
 static int predict_to(const char *out, fastfnet_model *m, const fastfnet_dataset *ds, const fastfnet_records *r, const run_data *d,
                       int batch, const char *input, char *err, size_t n) {
     fastfnet_atomic_file af = {NULL, NULL, NULL};
-    if (out && fastfnet_atomic_open(&af, out, err, n)) return -1;
-    if (predict_all(out ? af.f : stdout, m, ds, r, &d->labels, batch, d->max_len, input, err, n)) {
-        fastfnet_atomic_abort(&af);
-        return -1;
-    }
-    if (out) return fastfnet_atomic_commit(&af, err, n);
-    if (fflush(stdout) != 0 || ferror(stdout)) return fastfnet_err(err, n, "writing the predictions to standard output failed (%s)", strerror(errno));
-    return 0;
+    if (out) guard_begin();
+    int rc = out ? fastfnet_atomic_open(&af, out, err, n) : 0;
+    if (out) guard_ready(af.tmp);
+    if (!rc) rc = predict_all(out ? af.f : stdout, m, ds, r, &d->labels, batch, d->max_len, input, err, n);
+    if (rc) fastfnet_atomic_abort(&af);
+    else if (out) rc = fastfnet_atomic_commit(&af, err, n);
+    else if (fflush(stdout) != 0 || ferror(stdout))
+        rc = fastfnet_err(err, n, "writing the predictions to standard output failed (%s)", strerror(errno));
+    if (out) guard_end();
+    return rc;
+}
+
+/* What predict cannot do with this model: one never trained, or one that is no classifier. */
+static int predict_refusal(const fastfnet_model *m, const char *model, const char *task, const run_data *d, char *err, size_t n) {
+    if (!*task) return untrained(model, err, n);
+    if (!strcmp(task, "mlm") || d->labels.n == 0) return fastfnet_err(err, n, "%s: predict needs a classifier (this is a %s model)", model, task);
+    return require_classifier(m, model, task, err, n);
 }
 
 int fastfnet_predict_run(const char *model_dir, const char *input, const char *out, int batch, char *err, size_t n) {
     char task[64];
     if (require_short("model", model_dir, err, n) || require_short("input", input, err, n) || require_short("out", out, err, n)) return -1;
+    if (out && !strcmp(out, "-")) out = NULL; /* standard output, as --input - is standard input */
     run_data d;
     memset(&d, 0, sizeof d);
     fastfnet_model *m = load_trained(model_dir, &d, task, sizeof task, err, n);
@@ -2272,8 +2402,7 @@ int fastfnet_predict_run(const char *model_dir, const char *input, const char *o
     fastfnet_records r = {0};
     fastfnet_dataset ds = {0};
     d.task = task_of(task);
-    int rc = !*task ? untrained(model_dir, err, n) : !strcmp(task, "mlm") || d.labels.n == 0 ? fastfnet_err(err, n, "%s: predict needs a classifier (this is a %s model)", model_dir, task)
-                                                     : read_predict_input(&r, &input, d.task == TASK_PAIR, err, n);
+    int rc = predict_refusal(m, model_dir, task, &d, err, n) ? -1 : read_predict_input(&r, &input, d.task == TASK_PAIR, err, n);
     if (!rc) rc = fastfnet_dataset_from_records(&ds, &r, input, d.tok, NULL, d.max_len, err, n);
     if (!rc) rc = require_fit(m, &ds, d.task, input, err, n);
     if (!rc && batch > ds.n) batch = ds.n; /* room for the examples there are, not for --batch */
