@@ -221,6 +221,10 @@ for n, l in enumerate(open("ctl_pred.jsonl"), 1):
 sys.exit(0 if n == 40 else "%d lines" % n)' 2>ctl_check.err &&
     ok "predict: labels of 100 control characters give valid JSON lines" ||
     bad "predict with control-character labels: $(tail -1 ctl_check.err) $(tail -1 ctl_pred.err) $(tail -1 ctlm.err)"
+# train's summary line printed --out unescaped into its JSON
+"$FF" train --train ctl.jsonl --valid ctl.jsonl --max-len 16 --hidden 16 --layers 1 --intermediate 32 --threads 1 --steps 1 --out 'o"q\r' 2>/dev/null |
+    tail -1 | /usr/bin/python3 -c 'import json, sys; sys.exit(0 if json.load(sys.stdin)["model"] == "o\"q\\r" else 1)' &&
+    ok "train: an --out with a quote and a backslash is escaped in the summary line" || bad "train summary with a quote in --out"
 # eval printed the model's path unescaped into its JSON
 cp -r full 'q"m\x'
 "$FF" eval --model 'q"m\x' --input t_test.tsv 2>/dev/null | /usr/bin/python3 -c 'import json, sys; sys.exit(0 if json.load(sys.stdin)["model"] == "q\"m\\x" else 1)' &&
@@ -228,6 +232,12 @@ cp -r full 'q"m\x'
 # --out - is standard output, as --input - is standard input (it wrote a file named -)
 "$FF" predict --model full --input five.jsonl --out - >pdash.jsonl 2>/dev/null && cmp -s pdash.jsonl p1.jsonl && [ ! -e ./- ] &&
     ok "predict --out - writes standard output" || bad "predict --out -: $(wc -l <pdash.jsonl) lines on stdout, $(ls -- - 2>&1)"
+# an --out that is one of the inputs destroyed it (the examples, or the model's weights)
+cp five.jsonl five_keep.jsonl && cp full/model.safetensors full_keep.safetensors
+expect_fail "predict --out over its --input" "is one of the inputs" "$FF" predict --model full --input five.jsonl --out five.jsonl
+expect_fail "predict --out over the model's weights" "is one of the inputs" "$FF" predict --model full --input five.jsonl --out full/model.safetensors
+cmp -s five.jsonl five_keep.jsonl && cmp -s full/model.safetensors full_keep.safetensors && ok "... and both inputs are intact" ||
+    bad "predict --out destroyed an input"
 # an interrupted predict --out left FILE.tmp.PID behind; the old file or none is promised (SIGINT is reset to the
 # default first: a background job of a script may start with it ignored)
 for _ in $(seq 1 200); do cat notes.txt; done >big.txt

@@ -2039,8 +2039,10 @@ static void write_summary(fastfnet_trainer *t, const eval_result *te, double el,
     char *s = t->summary;
     size_t cap = sizeof t->summary, k = 0, np = fastfnet_model_num_params(t->m);
     double tps = st->step_time > 0 ? (double)st->timed_tokens / st->step_time : 0;
-    k += (size_t)snprintf(s + k, cap - k, "{\"model\": \"%s\", \"task\": \"%s\", \"steps\": %ld, \"parameters\": %zu, \"valid_accuracy\": %.4f, "
-                          "\"valid_loss\": %.4f", o->out, o->task, st->step, np, l->accuracy, l->loss);
+    k += (size_t)snprintf(s, cap, "{\"model\": ");
+    if (fastfnet_json_escape(s, cap, &k, o->out)) k += (size_t)snprintf(s + k, cap - k, "null"); /* a path not UTF-8 */
+    k += (size_t)snprintf(s + k, cap - k, ", \"task\": \"%s\", \"steps\": %ld, \"parameters\": %zu, \"valid_accuracy\": %.4f, "
+                          "\"valid_loss\": %.4f", o->task, st->step, np, l->accuracy, l->loss);
     if (t->d.task == TASK_MLM) k += (size_t)snprintf(s + k, cap - k, ", \"valid_perplexity\": %.3f", l->perplexity);
     if (t->d.have_test) k += (size_t)snprintf(s + k, cap - k, ", \"test_accuracy\": %.4f, \"test_loss\": %.4f", te->accuracy, te->loss);
     snprintf(s + k, cap - k, ", \"train_seconds\": %.1f, \"peak_rss_mib\": %.1f, \"processes\": %d, \"zero\": %d, \"timed_steps\": %ld, "

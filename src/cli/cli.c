@@ -566,13 +566,14 @@ static int cmd_predict(int argc, char **argv) {
     o.tokenizer = NULL;
     opt_def t[] = {{"model", OPT_STR, &model, "trained model directory"},
                    {"input", OPT_STR, &input, "examples to label (- or none: standard input)"},
-                   {"out", OPT_STR, &out, "write here instead of stdout"},
+                   {"out", OPT_STR, &out, "write here instead of stdout (- : stdout; not one of the inputs)"},
                    {"batch", OPT_INT, &batch, "sequences per batch"},
                    {"threads", OPT_INT, &g_threads, "threads (0: all cores)"},
                    MODEL_FIXED_OPTS(o),
                    {NULL, 0, NULL, NULL}};
     cli_parse(t, argc, argv, PREDICT_USAGE, NULL, 0);
     if (!model) fastfnet_die("predict: --model DIR is required (see fastfnet predict --help)");
+    if (out && strcmp(out, "-")) refuse_out_over_input(out, model, input && strcmp(input, "-") ? input : model);
     if (batch < 1) fastfnet_die("--batch must be >= 1");
     if (g_threads > 0) fastfnet_set_threads(g_threads);
     char err[1024];
