@@ -50,7 +50,7 @@ TEXT="the lazy fox jumps 42 times"
     bad "embed example: $(head -c 300 ex.err)"
 ids=$(printf '%s' "$TEXT" | "$FFI" tokenizer encode --tokenizer tok.json)
 echo "0 $ids 1" >ids.txt
-"$FFI" embed --model m.safetensors --ids ids.txt --out e.safetensors >/dev/null &&
+"$FFI" embed --model m.safetensors --ids ids.txt --pad longest --out e.safetensors >/dev/null &&
     /usr/bin/python3 - e.safetensors >cli.txt <<'PY'
 import array, json, struct, sys
 raw = open(sys.argv[1], "rb").read()

@@ -88,7 +88,7 @@ def test_embed():
     for arch, extra in archs:
         ff("init", "--arch", arch, "--vocab", "300", "--hidden", "32", "--layers", "2", "--max-pos", "64", "--seed", "3",
            *extra, "--out", arch + ".safetensors")
-        ff("embed", "--model", arch + ".safetensors", "--ids", "ids.txt", "--batch", "2", "--out", arch + ".emb.safetensors")
+        ff("embed", "--model", arch + ".safetensors", "--ids", "ids.txt", "--batch", "2", "--pad", "longest", "--out", arch + ".emb.safetensors")
         ref = read_st(arch + ".emb.safetensors")
         with fastfnet.load(arch + ".safetensors") as m:
             got = m.embed(ids, batch=2)

@@ -58,13 +58,15 @@ static const char *INFO_HELP =
     "(defaults: B 8, T = max_position_embeddings).\n";
 
 static const char *EMBED_HELP =
-    "usage: fastfnet embed --model MODEL --ids FILE --out OUT.safetensors [--batch N] [--threads N]\n"
+    "usage: fastfnet embed --model MODEL --ids FILE --out OUT.safetensors [--pad model|longest] [--batch N] [--threads N]\n"
     "\n"
     "FILE holds one sequence per line as space-separated token ids. Lines are padded with the model's\n"
-    "pad_token_id: a model with Fourier mixing to the length it was made for (fastfnet_max_len, else\n"
-    "max_position_embeddings), since the transform mixes padding with the tokens and an embedding would\n"
-    "otherwise depend on the file's longest line; an all-attention model to the longest line (it masks\n"
-    "padding). OUT (not one of the inputs) receives float32 last_hidden_state [B,T,H] and\n"
+    "pad_token_id: by default (--pad model) a model with Fourier mixing to the length it was made for\n"
+    "(fastfnet_max_len, else max_position_embeddings), since the transform mixes padding with the tokens\n"
+    "and an embedding would otherwise depend on the file's longest line; an all-attention model, or any\n"
+    "model with --pad longest, to the longest line (attention masks padding; with Fourier mixing the\n"
+    "embeddings are then those of sequences of that length, as the library's embed of such a batch gives).\n"
+    "OUT (not one of the inputs) receives float32 last_hidden_state [B,T,H] and\n"
     "pooler_output [B,H] (HF's names; the latter only if the model has a pooler). Sequences run in\n"
     "chunks of --batch (default 16).\n";
 
@@ -248,10 +250,10 @@ static int *read_ids(const char *path, const fastfnet_config *c, int *outB, int 
  * gets the one length it was trained for (fastfnet_max_len, else max_position), as train, eval and predict give
  * it, and a sequence's embedding does not depend on the other lines. An all-attention model masks padding as
  * keys, so the longest line is enough. */
-static int embed_length(const char *model, const fastfnet_config *c, int longest) {
+static int embed_length(const char *model, const fastfnet_config *c, int longest, int pad_longest) {
     int attention_only = 1;
     for (int l = 0; l < c->num_layers; l++) attention_only &= c->mixing[l] == FASTFNET_MIX_ATTENTION;
-    if (attention_only) return longest;
+    if (attention_only || pad_longest) return longest;
     char p[4200], err[1024];
     struct stat st;
     snprintf(p, sizeof p, "%s/model.safetensors", model);
@@ -302,7 +304,7 @@ static void check_finite(const float *x, size_t n, const char *model, const char
 }
 
 static int cmd_embed(int argc, char **argv) {
-    const char *model = NULL, *idsf = NULL, *out = NULL;
+    const char *model = NULL, *idsf = NULL, *out = NULL, *pad = "model";
     int chunk = 16;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -312,11 +314,13 @@ static int cmd_embed(int argc, char **argv) {
         } else if (is_flag(a, "--model")) model = need(argc, argv, &i);
         else if (is_flag(a, "--ids")) idsf = need(argc, argv, &i);
         else if (is_flag(a, "--out")) out = need(argc, argv, &i);
+        else if (is_flag(a, "--pad")) pad = need(argc, argv, &i);
         else if (is_flag(a, "--batch")) chunk = (int)parse_long(a, need(argc, argv, &i), 1, 1 << 16);
         else if (is_flag(a, "--threads")) fastfnet_set_threads((int)parse_long(a, need(argc, argv, &i), 1, 1024));
         else fastfnet_die("embed: unknown option '%s' (see fastfnet embed --help)", a);
     }
     if (!model || !idsf || !out) fastfnet_die("embed: --model, --ids and --out are required (see fastfnet embed --help)");
+    if (strcmp(pad, "model") && strcmp(pad, "longest")) fastfnet_die("embed: --pad is model or longest, not '%s'", pad);
     refuse_out_over_input(out, model, idsf);
     char err[1024];
     fastfnet_model *m = fastfnet_model_load(model, err, sizeof err);
@@ -324,7 +328,7 @@ static int cmd_embed(int argc, char **argv) {
     const fastfnet_config *c = fastfnet_model_config(m);
     int B, T0;
     int *ids = read_ids(idsf, c, &B, &T0);
-    int T = embed_length(model, c, T0);
+    int T = embed_length(model, c, T0, !strcmp(pad, "longest"));
     ids = pad_rows(ids, B, T0, T, c->pad_token_id);
     int H = fastfnet_config_width(c, c->num_layers), pool = (c->heads & FASTFNET_HEAD_POOLER) != 0;
     if (chunk > B) chunk = B;
