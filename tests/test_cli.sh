@@ -64,7 +64,7 @@ PY
 "$FF" embed --model f.safetensors --ids two.txt --pad longest --out el.safetensors >/dev/null &&
     [ "$(/usr/bin/python3 "$ROOT/tests/st_tool.py" shape el.safetensors last_hidden_state)" = "[2, 12, 32]" ] &&
     ok "embed --pad longest (FNet): padded to the longest line" || bad "embed --pad longest"
-expect_fail "embed --pad of an unknown kind" "--pad is model or longest" "$FF" embed --model f.safetensors --ids two.txt --pad some --out el.safetensors
+expect_fail "embed --pad of an unknown kind" "pad is model or longest" "$FF" embed --model f.safetensors --ids two.txt --pad some --out el.safetensors
 # an output that is one of the inputs is refused, and the input survives
 cp f.safetensors fcopy.safetensors
 expect_fail "embed --out over the model" "is one of the inputs" "$FF" embed --model fcopy.safetensors --ids one.txt --out fcopy.safetensors
