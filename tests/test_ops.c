@@ -598,8 +598,9 @@ static void test_sgemm_beta0(int M, int N, int K, int ldc) {
 }
 
 /* OpenBLAS's kernels fit the CPU: a core named in OPENBLAS_CORETYPE is kept; otherwise a CPU with AVX2 and FMA
- * gets a core with AVX2 kernels at least (Debian 12's OpenBLAS chose its SSE3 kernels on Intel Emerald Rapids,
- * sgemm at a fifth of its AVX-512 speed, until the library had it choose again) */
+ * gets a core with AVX2 kernels at least, and one with AVX-512 F/CD/BW/DQ/VL a core with AVX-512 kernels (Debian
+ * 12's OpenBLAS chose its SSE3 kernels on Intel Emerald Rapids, a fifth of the AVX-512 speed, and its AVX2
+ * kernels on AMD Zen 5, half of it, until the library had it choose again) */
 static void test_blas_core(void) {
     const char *core = fastfnet_blas_core(), *env = getenv("OPENBLAS_CORETYPE");
     if (!strcmp(core, "cblas")) return; /* not OpenBLAS: nothing to choose */
@@ -610,11 +611,16 @@ static void test_blas_core(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
     int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    static const char *const fit[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids"};
-    int ok = !avx2;
-    for (int i = 0; i < 5; i++) ok |= !strcasecmp(core, fit[i]);
-    check(ok, "OpenBLAS kernels %s on a CPU %s AVX2 and FMA: a core with AVX2 kernels where the CPU has them", core,
-          avx2 ? "with" : "without");
+    int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                 __builtin_cpu_supports("avx512vl");
+    static const char *const fit[] = {"SkylakeX", "Cooperlake", "SapphireRapids", "Haswell", "Zen"};
+    int level = 0; /* 2: AVX-512 kernels, 1: AVX2 */
+    for (int i = 0; i < 5; i++)
+        if (!strcasecmp(core, fit[i])) level = i < 3 ? 2 : 1;
+    int want = avx512 ? 2 : avx2 ? 1 : 0;
+    check(level >= want, "OpenBLAS kernels %s on a CPU with %s: a core with that CPU's widest kernels", core,
+          avx512 ? "AVX-512" : avx2 ? "AVX2 and FMA" : "neither AVX2 nor AVX-512");
 #endif
 }
 

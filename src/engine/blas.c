@@ -14,12 +14,15 @@ extern void openblas_set_num_threads(int);
 void fastfnet_blas_set_threads(int n) { openblas_set_num_threads(n > 0 ? n : 1); }
 
 /* OpenBLAS's kernel choice. A DYNAMIC_ARCH OpenBLAS picks its kernels by the CPU's family and model when it is
- * loaded, and falls back to its SSE3 (Prescott) kernels for a model it does not know: Debian 12's 0.3.21 does so
- * on Intel Emerald Rapids (family 6, model 207), where sgemm then runs at 46 GFLOP/s on 2 cores against 197-295
- * with its AVX-512 (SkylakeX) kernels. So, once at load, unless the user named a core in OPENBLAS_CORETYPE:
- * where OpenBLAS chose a core without AVX2 kernels on a CPU that has AVX2 and FMA, it is told to choose again,
- * SkylakeX where the CPU (and the OS) has AVX-512 F/CD/BW/DQ/VL, Haswell otherwise. The symbols are weak, so
- * another CBLAS (or an OpenBLAS built for one core) links as before and is left alone. */
+ * loaded, and Debian 12's 0.3.21 picks badly on CPUs newer than itself: on Intel Emerald Rapids (family 6, model
+ * 207) it falls back to its SSE3 (Prescott) kernels, sgemm 46 GFLOP/s on 2 cores against 197-295 with its AVX-512
+ * (SkylakeX) kernels. A CPU with AVX-512 on AVX2 kernels loses half (AMD Zen 5, family 26, made to take Haswell:
+ * 194-202 GFLOP/s against 378-391 with SkylakeX or Cooperlake; left to itself 0.3.21 takes Cooperlake there). So,
+ * once at load, unless the user named a core in OPENBLAS_CORETYPE, it is told to
+ * choose again where its core lacks what the CPU (and the OS) has: SkylakeX where the CPU has AVX-512
+ * F/CD/BW/DQ/VL and the core has no AVX-512 kernels, Haswell where the CPU has AVX2 and FMA and the core has no
+ * AVX2 kernels. The symbols are weak, so another CBLAS (or an OpenBLAS built for one core) links as before and is
+ * left alone. */
 extern char *openblas_get_corename(void) __attribute__((weak));
 extern void gotoblas_dynamic_init(void) __attribute__((weak));
 extern void gotoblas_dynamic_quit(void) __attribute__((weak));
@@ -31,11 +34,24 @@ const char *fastfnet_blas_core(void) {
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-static int core_has_avx2_kernels(const char *core) {
-    static const char *const avx2[] = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"};
+/* 2: the core has AVX-512 kernels, 1: AVX2 kernels, 0: neither (or a core this list does not know) */
+static int core_level(const char *core) {
+    static const char *const avx512[] = {"skylakex", "cooperlake", "sapphirerapids"};
+    static const char *const avx2[] = {"haswell", "zen"};
+    for (size_t i = 0; i < sizeof avx512 / sizeof *avx512; i++)
+        if (!strcasecmp(core, avx512[i])) return 2;
     for (size_t i = 0; i < sizeof avx2 / sizeof *avx2; i++)
         if (!strcasecmp(core, avx2[i])) return 1;
     return 0;
+}
+
+static int cpu_level(void) {
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 0;
+    int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                 __builtin_cpu_supports("avx512vl");
+    return avx512 ? 2 : 1;
 }
 
 /* the core OpenBLAS should have chosen on this CPU, or NULL where its choice stands */
@@ -43,14 +59,11 @@ static const char *better_core(void) {
     if (!openblas_get_corename || !gotoblas_dynamic_init || !gotoblas_dynamic_quit || getenv("OPENBLAS_CORETYPE"))
         return NULL;
     const char *core = openblas_get_corename();
-    __builtin_cpu_init();
-    if (!core || core_has_avx2_kernels(core) || !__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
-        return NULL;
-    int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
-                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-                 __builtin_cpu_supports("avx512vl");
-    if (avx512 && gotoblas_SKYLAKEX) return "SkylakeX";
-    return gotoblas_HASWELL ? "Haswell" : NULL;
+    if (!core) return NULL;
+    int have = core_level(core), cpu = cpu_level();
+    if (cpu == 2 && have < 2 && gotoblas_SKYLAKEX) return "SkylakeX";
+    if (cpu >= 1 && have < 1 && gotoblas_HASWELL) return "Haswell";
+    return NULL;
 }
 #else
 static const char *better_core(void) { return NULL; }
