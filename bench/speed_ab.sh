@@ -2,7 +2,8 @@
 # bench/speed_ab.sh [ROUNDS] [BEFORE_BENCH]: the speed targets side by side in one run, rounds interleaved, so
 # a busy machine slows every contender alike: OpenBLAS sgemm peak, FNet (4 x 256, FFN 1024, T 512, B 8) training
 # and inference against the PyTorch peer, FNet-Base latency (12 x 768, T 512, B 1) against PyTorch, and, given
-# another build's bench binary, the same FNet shape with it (before/after). 2 threads throughout. Prints one
+# another build's bench binary, the same FNet shape with it (before/after); the authors' Fast-FNet's MFU as a
+# ratio to FNet's at that shape. 2 threads throughout. Prints one
 # line per round and the median and min-max of each ratio; raw rows go to build/speed_ab.jsonl. BUILD=DIR builds
 # and measures there instead of build/.
 set -euo pipefail
@@ -34,6 +35,8 @@ for round in $(seq 1 "$ROUNDS"); do
     # shellcheck disable=SC2086
     row fnet "$BUILD/bench" --arch fnet $SHAPE --repeats 3 --warmup 1 --threads $TH
     # shellcheck disable=SC2086
+    row fast "$BUILD/bench" --arch fast-fnet $SHAPE --repeats 3 --warmup 1 --threads $TH
+    # shellcheck disable=SC2086
     [ -n "$BEFORE" ] && row before "$BEFORE" --arch fnet $SHAPE --repeats 3 --warmup 1 --threads $TH
     # shellcheck disable=SC2086
     row torch $PY bench/torch_peer.py --arch fnet $SHAPE --threads $TH --repeats 3 --warmup 1 --mode both --json
@@ -54,6 +57,9 @@ for k, rr in sorted(R.items()):
          "infer x PyTorch": f["infer_tokens_per_s"] / t["infer_tokens_per_s"],
          "train MFU": f["train_gflops"] / peak, "infer MFU": f["infer_gflops"] / peak,
          "Base latency / PyTorch": rr["base"]["infer_step_s_median"] / rr["torch-base"]["infer_step_s_median"]}
+    if "fast" in rr:  # the authors' Fast-FNet's MFU against FNet's, same shape, same round
+        v["Fast-FNet train MFU / FNet"] = rr["fast"]["train_gflops"] / f["train_gflops"]
+        v["Fast-FNet infer MFU / FNet"] = rr["fast"]["infer_gflops"] / f["infer_gflops"]
     if "before" in rr:
         v["train x before"] = f["train_tokens_per_s"] / rr["before"]["train_tokens_per_s"]
         v["infer x before"] = f["infer_tokens_per_s"] / rr["before"]["infer_tokens_per_s"]
