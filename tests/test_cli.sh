@@ -11,7 +11,7 @@ expect_fail() {
     local rc=$?
     local lines
     lines=$(wc -l <err.txt)
-    if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && [ "$lines" -eq 1 ] && grep -qE "$pat" err.txt; then
+    if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && [ "$lines" -eq 1 ] && grep -qE -e "$pat" err.txt; then
         ok "$name: $(cat err.txt)"
     else
         bad "$name: rc=$rc, stderr: $(head -c 400 err.txt)"
@@ -46,17 +46,20 @@ cmp_out=$(/usr/bin/python3 "$ROOT/tests/st_tool.py" close e.safetensors e2.safet
 case "$cmp_out" in ok*) ok "embed in batches of 1 matches batches of 2 (rel diff ${cmp_out#ok })" ;; *) bad "embed batching: $cmp_out" ;; esac
 
 # a Fourier model's embedding of a sequence does not depend on the other lines (each is padded to the model's
-# length); an attention model pads to the longest line only (padding is masked)
+# length); an attention model pads to the longest line only (padding is masked). Equal to rounding, not to the
+# bit: OpenBLAS's AVX2 kernels (Haswell, Zen) round a row differently as the number of rows changes (on a Zen 5,
+# 7e-7 in last_hidden_state between 64 and 128 rows, one thread; its AVX-512 kernels give the same bits), while
+# padding the line to the longest instead moves it by O(1)
 printf '5 6 7\n' >one.txt
 printf '5 6 7\n5 6 7 8 9 10 11 12 13 14 15 16\n' >two.txt
 "$FF" embed --model f.safetensors --ids one.txt --out e1.safetensors >/dev/null && "$FF" embed --model f.safetensors --ids two.txt --out e12.safetensors >/dev/null &&
-    /usr/bin/python3 - e1.safetensors e12.safetensors <<'PY' && ok "embed (FNet): a sequence's pooler_output alone equals it beside a longer line" || bad "embed depends on the other lines"
+    /usr/bin/python3 - e1.safetensors e12.safetensors <<'PY' && ok "embed (FNet): a sequence's pooler_output alone equals it beside a longer line (to 1e-5)" || bad "embed depends on the other lines"
 import array, json, struct, sys
 def t(p, k):
     raw = open(p, "rb").read(); n = struct.unpack("<Q", raw[:8])[0]; h = json.loads(raw[8:8 + n])[k]
     a = array.array("f"); a.frombytes(raw[8 + n + h["data_offsets"][0]:8 + n + h["data_offsets"][1]]); return list(a), h["shape"]
 (a, sa), (b, sb) = t(sys.argv[1], "pooler_output"), t(sys.argv[2], "pooler_output")
-sys.exit(0 if a == b[:sa[1]] and sa == [1, 32] and sb == [2, 32] else 1)
+sys.exit(0 if max(abs(x - y) for x, y in zip(a, b[:sa[1]])) <= 1e-5 and sa == [1, 32] and sb == [2, 32] else 1)
 PY
 "$FF" embed --model b.safetensors --ids two.txt --out eb.safetensors >/dev/null &&
     [ "$(/usr/bin/python3 "$ROOT/tests/st_tool.py" shape eb.safetensors last_hidden_state)" = "[2, 12, 32]" ] &&
@@ -105,7 +108,7 @@ expect_fail "init odd width for fast-fnet" "even" "$FF" init --arch fast-fnet --
 expect_fail "--reduce with the authors' model" "fast-fnet-narrow" "$FF" init --arch fast-fnet --reduce 0 --out x.safetensors
 expect_fail "bad --pad" "pad: .middle" "$FF" init --arch fast-fnet --pad middle --out x.safetensors
 expect_fail "bad --block-ffn" "block-ffn: .third" "$FF" init --arch fast-fnet --block-ffn third --out x.safetensors
-expect_fail "negative --attention-layers" "attention-layers -1 must be in 0..2" "$FF" init --arch hybrid --layers 2 --attention-layers -1 --out x.safetensors
+expect_fail "negative --attention-layers" "--attention-layers: '-1' is not an integer in 0\\.\\." "$FF" init --arch hybrid --layers 2 --attention-layers -1 --out x.safetensors
 longmix=$(printf 'fourier,%.0s' $(seq 1 300))fourier
 expect_fail "an over-long --mixing is refused, not cut" "mixing: the list is 2407 characters" "$FF" init --layers 2 --mixing "$longmix" --out x.safetensors
 expect_fail "an over-long --outputs is refused, not cut" "outputs: the list is" "$FF" init --outputs "$(printf 'mlm,%.0s' $(seq 1 80))mlm" --out x.safetensors
@@ -191,5 +194,13 @@ mkdir -p adir
 expect_fail "embed: a directory as --ids" "adir: is a directory; give a file" "$FF" embed --model f.safetensors --ids adir --out adir.safetensors
 expect_fail "tokenizer encode: a directory as --input" "adir: is a directory; give a file" "$FF" tokenizer encode --input adir
 expect_fail "tokenizer: a stray argument points to tokenizer --help" "unexpected argument 'hello.txt' \(see tokenizer --help\)" "$FF" tokenizer encode hello.txt
+
+# integer flags: a count takes 0 and up, and only the flags whose help gives -1 a meaning take -1
+expect_fail "train --eval-limit -1" "--eval-limit: '-1' is not an integer in 0\.\.1073741824" "$FF" train --eval-limit -1 --out neg
+expect_fail "train --steps -5" "--steps: '-5' is not an integer in 0\.\." "$FF" train --steps -5 --out neg
+expect_fail "train --warmup -2" "--warmup: '-2' is not an integer in -1\.\." "$FF" train --warmup -2 --out neg
+"$FF" init --arch fnet --vocab 300 --hidden 32 --layers 1 --intermediate -1 --heads -1 --max-pos 64 --out neg1.safetensors >/dev/null &&
+    ok "init takes -1 (4 x hidden, hidden/64 heads) for --intermediate and --heads" || bad "init --intermediate -1 --heads -1"
+[ ! -e neg ] && ok "a refused integer flag leaves no output directory" || bad "train with a bad integer flag made neg/"
 
 finish

@@ -52,7 +52,8 @@ static int opt_set(const opt_def *o, const char *v, const char *src, opt_strings
     long l;
     switch (o->type) {
     case OPT_INT:
-        if (fastfnet_opt_long(flag, v, -1, 1L << 30, &l, err, n)) return -1;
+    case OPT_INT_AUTO:
+        if (fastfnet_opt_long(flag, v, o->type == OPT_INT_AUTO ? -1 : 0, 1L << 30, &l, err, n)) return -1;
         *(int *)o->ptr = (int)l;
         return 0;
     case OPT_LONG:
@@ -158,7 +159,8 @@ int fastfnet_opt_parse(const opt_def *t, int argc, const char *const *argv, cons
 
 void fastfnet_opt_value(const opt_def *o, char *def, size_t n) {
     switch (o->type) {
-    case OPT_INT: snprintf(def, n, "%d", *(int *)o->ptr); break;
+    case OPT_INT:
+    case OPT_INT_AUTO: snprintf(def, n, "%d", *(int *)o->ptr); break;
     case OPT_LONG: snprintf(def, n, "%ld", *(long *)o->ptr); break;
     case OPT_DOUBLE: snprintf(def, n, "%g", *(double *)o->ptr); break;
     case OPT_STR: snprintf(def, n, "%s", *(const char **)o->ptr ? *(const char **)o->ptr : "-"); break;
@@ -169,6 +171,7 @@ void fastfnet_opt_value(const opt_def *o, char *def, size_t n) {
 int fastfnet_opt_same(const opt_def *a, const opt_def *b) {
     switch (a->type) {
     case OPT_INT:
+    case OPT_INT_AUTO:
     case OPT_BOOL: return *(int *)a->ptr == *(int *)b->ptr;
     case OPT_LONG: return *(long *)a->ptr == *(long *)b->ptr;
     case OPT_DOUBLE: { /* at 9 digits, what fastfnet_opt_to_json kept before it kept every digit */
@@ -204,7 +207,8 @@ char *fastfnet_opt_help(const opt_def *t) {
 /* The value of o as JSON at buf[*pos]. */
 static void opt_json_value(const opt_def *o, char *buf, size_t cap, size_t *pos) {
     switch (o->type) {
-    case OPT_INT: *pos += (size_t)snprintf(buf + *pos, cap - *pos, "%d", *(int *)o->ptr); break;
+    case OPT_INT:
+    case OPT_INT_AUTO: *pos += (size_t)snprintf(buf + *pos, cap - *pos, "%d", *(int *)o->ptr); break;
     case OPT_LONG: *pos += (size_t)snprintf(buf + *pos, cap - *pos, "%ld", *(long *)o->ptr); break;
     case OPT_DOUBLE: { /* the shortest that reads back as the same double (a resume takes its options from here) */
         double d = *(double *)o->ptr;
@@ -245,8 +249,8 @@ void fastfnet_opt_arch_entries(opt_def *t, fastfnet_arch_opts *a) {
         {"arch", OPT_STR, &a->arch, "fnet | fast-fnet (the authors' Fast-FNet) | fast-fnet-narrow | bert | hybrid"},
         {"hidden", OPT_INT, &a->hidden, "model width (embedding width, width of layer 0)"},
         {"layers", OPT_INT, &a->layers, "encoder layers"},
-        {"intermediate", OPT_INT, &a->intermediate, "FFN width at full width (-1: 4 x hidden)"},
-        {"heads", OPT_INT, &a->heads, "attention heads (-1: hidden/64, at least 1)"},
+        {"intermediate", OPT_INT_AUTO, &a->intermediate, "FFN width at full width (-1: 4 x hidden)"},
+        {"heads", OPT_INT_AUTO, &a->heads, "attention heads (-1: hidden/64, at least 1)"},
         {"reduce", OPT_STR, &a->reduce, "fast-fnet-narrow: layers that halve the width for good, e.g. 0 or 0,6 (default 0)"},
         {"residual", OPT_STR, &a->residual, "Fast-FNet Dimension Reduction: dense | maxpool | avgpool | slice (default dense)"},
         {"pad", OPT_STR, &a->pad, "fast-fnet: where a block's H/2 values sit when padded back to H: first | centred (default first)"},
@@ -283,7 +287,7 @@ void fastfnet_opt_train_table(opt_def *t, fastfnet_train_opts *o, int *threads) 
         {"accum", OPT_INT, &o->accum, "micro-batches accumulated per step"},
         {"lr", OPT_DOUBLE, &o->lr, "peak learning rate"},
         {"schedule", OPT_STR, &o->schedule, "decay after warmup: linear | cosine"},
-        {"warmup", OPT_INT, &o->warmup, "warmup steps (-1: --warmup-frac of the steps)"},
+        {"warmup", OPT_INT_AUTO, &o->warmup, "warmup steps (-1: --warmup-frac of the steps)"},
         {"warmup-frac", OPT_DOUBLE, &o->warmup_frac, "warmup as a fraction of the steps"},
         {"min-lr-ratio", OPT_DOUBLE, &o->min_lr_ratio, "final learning rate / peak"},
         {"weight-decay", OPT_DOUBLE, &o->weight_decay, "AdamW decoupled weight decay (not on biases, LayerNorm)"},

@@ -5,7 +5,8 @@
 #include "train.h"
 #include <stddef.h>
 
-typedef enum { OPT_INT, OPT_LONG, OPT_DOUBLE, OPT_STR, OPT_BOOL } opt_type;
+/* OPT_INT takes 0..2^30; OPT_INT_AUTO also -1, where the help says what -1 chooses */
+typedef enum { OPT_INT, OPT_INT_AUTO, OPT_LONG, OPT_DOUBLE, OPT_STR, OPT_BOOL } opt_type;
 /* A table ends with a NULL name; an option without help is accepted but not listed (an old spelling). */
 typedef struct {
     const char *name;
