@@ -12,7 +12,9 @@
 #   7. the authors' Fast-FNet (--arch fast-fnet) with every option against FNet and the narrow design: parameters
 #      at Base size, training step / inference tokens/s / peak RSS at 4 x 256 (T 512, B 8) and at Base size
 #      (T 512, B 1), rounds interleaved, and the Fourier layer alone.
-# Raw results: build/bench-PROFILE/results.jsonl; report: docs/RESULTS.md + docs/results-*.svg.
+# Raw results: build/bench-PROFILE/results.jsonl, copied at the end to docs/results-bench-PROFILE.jsonl (committed
+# beside the report it makes, so a later sitting on a fresh machine can re-measure one section and keep the rest);
+# report: docs/RESULTS.md + docs/results-*.svg.
 # BENCH_SECTIONS=LIST (comma-separated: speed = sections 1-4, accuracy = 5, mpi = 6, authors = 7; default all) runs only those;
 # when the profile already has results, the listed sections' rows are replaced and the others kept, and the
 # report names every command that contributed, with its commit and date.
@@ -30,6 +32,11 @@ done
 want() { [ "$SECTIONS" = all ] || [[ ",$SECTIONS," == *",$1,"* ]]; }
 CMD="${BENCH_SECTIONS:+BENCH_SECTIONS=$SECTIONS }make bench PROFILE=$PROFILE"
 RES=$OUT/results.jsonl
+SAVED=docs/results-bench-$PROFILE.jsonl # the rows behind the committed report
+if [ "$SECTIONS" != all ] && [ ! -f "$RES" ] && [ -s "$SAVED" ]; then
+    mkdir -p "$OUT" && cp "$SAVED" "$RES"
+    echo "bench: the sections not listed in BENCH_SECTIONS keep their rows from $SAVED" >&2
+fi
 FRESH=0
 if [ "$SECTIONS" = all ] || [ ! -f "$RES" ]; then
     rm -rf "$OUT"
@@ -136,7 +143,8 @@ report() {
     local runs=()
     [ -d "$OUT/runs" ] && runs=(--runs "$OUT/runs")
     $PY bench/report.py "$RES" --out docs/RESULTS.md --svg-prefix docs/results "${runs[@]}" --budget "$BUDGET"
-    log "wrote docs/RESULTS.md"
+    cp "$RES" "$SAVED.tmp" && mv "$SAVED.tmp" "$SAVED"
+    log "wrote docs/RESULTS.md and its rows, $SAVED"
 }
 BUDGET="hidden $AHID, $ALAY layers, FFN $AFFN, 4 heads, batch $ABATCH, $STEPS steps (MLM $MLMSTEPS), lr $LR (warmup 6%, linear decay), dropout 0.1; \
 ListOps $LLEN tokens, Text $TLEN bytes, Image 785 tokens, MLM and fine-tuning $MLEN BPE tokens; test sets: seeded random subsets of at most $ELIMIT examples"
