@@ -519,6 +519,23 @@ static void test_simd_paths(void) {
         worst = fmax(worst, fabs(y1[i] - y2[i]) + fabs(g1[i] - g2[i]) + fabs(r1[i] - r2[i]) + fabs(q1[i] - q2[i]));
     check(worst < 1e-6 && !memcmp(m1, m2, n), "%s kernels match the base kernels: gelu, gelu backward, the one-pass g and g', dropout (max diff %.1e)",
           wide, worst);
+    /* LayerNorm forward and backward, 36 rows of 113 (an odd width: the vector loops' tails; N C <= n) */
+    int N = 36, C = 113;
+    float *lo[2], *lm[2], *lr[2], *ldx[2], *ldw[2], *ldb[2], *lw = fa(C), *lb = fa(C);
+    fill(lw, C, 1), fill(lb, C, 1);
+    for (int pass = 0; pass < 2; pass++) {
+        fastfnet_simd_select(pass ? "base" : wide);
+        lo[pass] = fa(N * C), lm[pass] = fa(N), lr[pass] = fa(N), ldx[pass] = fa(N * C), ldw[pass] = fa(C), ldb[pass] = fa(C);
+        fastfnet_layernorm_forward(lo[pass], lm[pass], lr[pass], x, lw, lb, N, C, 1e-5f);
+        fastfnet_layernorm_backward(ldx[pass], ldw[pass], ldb[pass], d, x, lw, lm[0], lr[0], N, C);
+    }
+    double e_out = rel_err_ff(lo[0], lo[1], (size_t)N * C), e_dx = rel_err_ff(ldx[0], ldx[1], (size_t)N * C);
+    double e_dw = rel_err_ff(ldw[0], ldw[1], (size_t)C), e_db = rel_err_ff(ldb[0], ldb[1], (size_t)C);
+    check(e_out < 1e-6 && e_dx < 1e-5 && e_dw < 1e-6 && e_db < 1e-6,
+          "%s LayerNorm matches the base kernels: forward %.1e, dx %.1e, dw %.1e, db %.1e (relative)", wide, e_out, e_dx, e_dw, e_db);
+    for (int pass = 0; pass < 2; pass++)
+        fastfnet_free(lo[pass]), fastfnet_free(lm[pass]), fastfnet_free(lr[pass]), fastfnet_free(ldx[pass]), fastfnet_free(ldw[pass]), fastfnet_free(ldb[pass]);
+    fastfnet_free(lw), fastfnet_free(lb);
     fastfnet_free(x), fastfnet_free(d), fastfnet_free(y1), fastfnet_free(y2), fastfnet_free(g1), fastfnet_free(g2), fastfnet_free(m1), fastfnet_free(m2);
     fastfnet_free(r1), fastfnet_free(r2), fastfnet_free(q1), fastfnet_free(q2);
 }

@@ -218,6 +218,30 @@ static void K(ln_row)(float *out, float *mean, float *rstd, const float *x, cons
     *rstd = s;
 }
 
+/* One row of LayerNorm's input gradient, n = (x - m) s the normalised input: dx = s (g w - mean(g w) - n mean(g w n)) */
+static void K(ln_row_bwd)(float *dx, const float *g, const float *x, const float *w, float m, float s, int C) {
+    float sum_d = 0.0f, sum_dn = 0.0f;
+#pragma omp simd reduction(+ : sum_d, sum_dn)
+    for (int c = 0; c < C; c++) {
+        float n = (x[c] - m) * s, d = g[c] * w[c];
+        sum_d += d;
+        sum_dn += d * n;
+    }
+    sum_d /= C;
+    sum_dn /= C;
+#pragma omp simd
+    for (int c = 0; c < C; c++) dx[c] = s * (g[c] * w[c] - sum_d - (x[c] - m) * s * sum_dn);
+}
+
+/* One row's share of LayerNorm's weight and bias gradients, over n of its columns */
+static void K(ln_param_acc)(float *dw, float *db, const float *g, const float *x, float m, float r, size_t n) {
+#pragma omp simd
+    for (size_t c = 0; c < n; c++) {
+        dw[c] += g[c] * (x[c] - m) * r;
+        db[c] += g[c];
+    }
+}
+
 /* AdamW on n parameters (torch.optim.AdamW): decoupled decay wd, then the bias-corrected moment step */
 static void K(adamw)(float *p, const float *g, float *m, float *v, size_t n, float lr, float wd, float b1, float b2,
                      float bc1, float bc2, float eps) {
@@ -234,7 +258,7 @@ static void K(adamw)(float *p, const float *g, float *m, float *v, size_t n, flo
 }
 
 const fastfnet_kernels K(fastfnet_kernels_) = {
-    KNAME, K(gelu_fwd), K(bias_gelu), K(gelu_bwd), K(gelu_fwd_deriv), K(mul_acc), K(row_max), K(exp_shift_sum), K(drop_mask), K(drop_add), K(ln_row), K(adamw),
+    KNAME, K(gelu_fwd), K(bias_gelu), K(gelu_bwd), K(gelu_fwd_deriv), K(mul_acc), K(row_max), K(exp_shift_sum), K(drop_mask), K(drop_add), K(ln_row), K(ln_row_bwd), K(ln_param_acc), K(adamw),
 };
 
 #undef K

@@ -51,40 +51,19 @@ void fastfnet_layernorm_forward(float *out, float *mean, float *rstd, const floa
 
 void fastfnet_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                             const float *w, const float *mean, const float *rstd, int N, int C) {
+    const fastfnet_kernels *k = fastfnet_kern();
 #pragma omp parallel
     {
 #pragma omp for
-        for (int i = 0; i < N; i++) {
-            const float *x = inp + (size_t)i * C, *g = dout + (size_t)i * C;
-            float *dx = dinp + (size_t)i * C;
-            float m = mean[i], s = rstd[i];
-            float sum_d = 0.0f, sum_dn = 0.0f;
-#pragma omp simd reduction(+ : sum_d, sum_dn)
-            for (int c = 0; c < C; c++) {
-                float n = (x[c] - m) * s, d = g[c] * w[c];
-                sum_d += d;
-                sum_dn += d * n;
-            }
-            sum_d /= C;
-            sum_dn /= C;
-#pragma omp simd
-            for (int c = 0; c < C; c++) {
-                float n = (x[c] - m) * s;
-                dx[c] = s * (g[c] * w[c] - sum_d - n * sum_dn);
-            }
-        }
+        for (int i = 0; i < N; i++)
+            k->ln_row_bwd(dinp + (size_t)i * C, dout + (size_t)i * C, inp + (size_t)i * C, w, mean[i], rstd[i], C);
         /* weight/bias gradients reduce over rows: threads own channel ranges (no two share an output)
          * and walk the rows in order, so every read is contiguous */
         int nt = omp_get_num_threads(), t = omp_get_thread_num();
         int lo = (int)((long)C * t / nt), hi = (int)((long)C * (t + 1) / nt);
-        for (int i = 0; i < N; i++) {
-            const float *g = dout + (size_t)i * C, *x = inp + (size_t)i * C;
-            float m = mean[i], r = rstd[i];
-#pragma omp simd
-            for (int c = lo; c < hi; c++) {
-                dw[c] += g[c] * (x[c] - m) * r;
-                db[c] += g[c];
-            }
+        for (int i = 0; i < N && hi > lo; i++) {
+            size_t o = (size_t)i * C + lo;
+            k->ln_param_acc(dw + lo, db + lo, dout + o, inp + o, mean[i], rstd[i], (size_t)(hi - lo));
         }
     }
 }

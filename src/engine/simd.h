@@ -17,6 +17,8 @@ typedef struct {
     void (*drop_mask)(uint8_t *keep, size_t n, uint64_t base, uint64_t first, uint64_t thresh);
     void (*drop_add)(float *out, const uint8_t *keep, const float *inp, const float *resid, float scale, size_t n);
     void (*ln_row)(float *out, float *mean, float *rstd, const float *x, const float *w, const float *b, int C, float eps);
+    void (*ln_row_bwd)(float *dx, const float *g, const float *x, const float *w, float m, float s, int C);
+    void (*ln_param_acc)(float *dw, float *db, const float *g, const float *x, float m, float r, size_t n);
     void (*adamw)(float *p, const float *g, float *m, float *v, size_t n, float lr, float wd, float b1, float b2,
                   float bc1, float bc2, float eps);
 } fastfnet_kernels;
