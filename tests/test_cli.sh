@@ -203,4 +203,10 @@ expect_fail "train --warmup -2" "--warmup: '-2' is not an integer in -1\.\." "$F
     ok "init takes -1 (4 x hidden, hidden/64 heads) for --intermediate and --heads" || bad "init --intermediate -1 --heads -1"
 [ ! -e neg ] && ok "a refused integer flag leaves no output directory" || bad "train with a bad integer flag made neg/"
 
+# info and embed take --flag=VALUE as train, eval and predict do
+"$FF" embed --model=f.safetensors --ids=one.txt --out=eq.safetensors --batch=4 >/dev/null && cmp -s <(tail -c 8192 eq.safetensors) <(tail -c 8192 e1.safetensors) &&
+    ok "embed --model=F --ids=F --out=F: the same file as with spaces" || bad "embed with --flag=VALUE"
+"$FF" info --model=f.safetensors --batch=2 --seq=8 | grep -q '^model: f.safetensors' && ok "info --model=F --batch=N --seq=N" || bad "info with --flag=VALUE"
+expect_fail "embed --batch= (empty)" "'' is not an integer" "$FF" embed --model f.safetensors --ids one.txt --out eq2.safetensors --batch=
+
 finish

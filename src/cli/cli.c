@@ -71,10 +71,16 @@ static const char *EMBED_HELP =
     "chunks of --batch (default 16).\n";
 
 static int stdout_checked(int rc);
-static int is_flag(const char *a, const char *name) { return !strcmp(a, name); }
+/* a is the flag name, or name=VALUE (as the option tables of train, eval and predict take it) */
+static int is_flag(const char *a, const char *name) {
+    size_t n = strlen(name);
+    return !strncmp(a, name, n) && (a[n] == '\0' || (a[n] == '=' && name[0] == '-' && name[1] == '-'));
+}
 
-/* Fetch the value after a flag, or exit naming the flag. */
+/* The flag's value: after its '=', else the next argument; exits naming the flag when there is none. */
 static const char *need(int argc, char **argv, int *i) {
+    const char *eq = strncmp(argv[*i], "--", 2) ? NULL : strchr(argv[*i], '=');
+    if (eq) return eq + 1;
     if (*i + 1 >= argc) fastfnet_die("%s needs a value (see --help)", argv[*i]);
     return argv[++*i];
 }
