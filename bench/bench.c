@@ -1,12 +1,13 @@
 /* bench.c: times fastfnet's training step (forward + backward + AdamW) and inference for one model shape,
  * in this process, and reports median/min/max, tokens/s, model GFLOP/s, parameters and peak RSS as one JSON
- * line. `--sgemm-peak` instead measures OpenBLAS sgemm's GFLOP/s (the MFU denominator); `--params` prints the
+ * line. `--sgemm-peak` instead measures OpenBLAS sgemm's GFLOP/s (the MFU denominator: 2048^3), `--sgemm-shape
+ * M,N,K,TA,TB` the same at one product's shape (row-major, TA/TB 1 for a transposed operand); `--params` prints the
  * parameter count of the model with every head (no allocation); `--fourier` times the Fourier layer alone
  * (forward + backward) for FNet's map and the two transforms of the authors' Fast-FNet block, interleaved;
  * `--blas-core` prints the BLAS kernels in use (fastfnet_blas_core), for the harness to give PyTorch the same.
  * usage: bench [--arch A --hidden E --layers N --intermediate F --heads H --reduce L --residual R --pad P
  *               --block-ffn F --attention-layers K --vocab V] --seq T --batch B [--mode train|infer|both]
- *              [--repeats R] [--warmup W] [--threads N] | --sgemm-peak [--threads N] | --params | --fourier | --blas-core */
+ *              [--repeats R] [--warmup W] [--threads N] | --sgemm-peak | --sgemm-shape M,N,K,TA,TB [--threads N] | --params | --fourier | --blas-core */
 #include "blas.h"
 #include "fft.h"
 #include "model.h"
@@ -122,6 +123,7 @@ static double peak_rss_mib(void) {
 typedef struct {
     fastfnet_arch_opts a;
     int B, T, repeats, warmup, threads, sgemm, params, fourier;
+    int shape[5]; /* --sgemm-shape: M, N, K, TA, TB */
     const char *mode;
 } bench_opts;
 
@@ -141,6 +143,16 @@ static int int_arg(const char *flag, const char *v, long lo, long hi) {
     return (int)x;
 }
 
+/* --sgemm-shape M,N,K,TA,TB: three sizes in 1..16384 and two transpose flags, 0 or 1 */
+static void sgemm_shape_arg(const char *v, int *shape) {
+    char tail;
+    if (sscanf(v, "%d,%d,%d,%d,%d%c", &shape[0], &shape[1], &shape[2], &shape[3], &shape[4], &tail) != 5)
+        fastfnet_die("bench: --sgemm-shape '%s' is not M,N,K,TA,TB (e.g. 4096,1024,256,0,1)", v);
+    for (int i = 0; i < 5; i++)
+        if (i < 3 ? shape[i] < 1 || shape[i] > 16384 : shape[i] != 0 && shape[i] != 1)
+            fastfnet_die("bench: --sgemm-shape '%s': sizes are 1..16384 and transposes 0 or 1", v);
+}
+
 static void parse_args(bench_opts *o, int argc, char **argv) {
     fastfnet_arch_opts *a = &o->a;
     fastfnet_arch_defaults(a);
@@ -149,6 +161,7 @@ static void parse_args(bench_opts *o, int argc, char **argv) {
     a->layers = 4;
     a->dropout = 0.1;
     o->B = 8, o->T = 512, o->repeats = 5, o->warmup = 2, o->threads = 2, o->sgemm = 0, o->params = 0, o->fourier = 0;
+    for (int i = 0; i < 5; i++) o->shape[i] = i < 3 ? 2048 : 0;
     o->mode = "both";
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i];
@@ -175,6 +188,7 @@ static void parse_args(bench_opts *o, int argc, char **argv) {
         else if (OPT("--warmup")) o->warmup = int_arg("--warmup", v, 0, 1L << 20);
         else if (OPT("--threads")) o->threads = int_arg("--threads", v, 1, 1024);
         else if (!strcmp(k, "--sgemm-peak")) o->sgemm = 1;
+        else if (OPT("--sgemm-shape")) o->sgemm = 1, sgemm_shape_arg(v, o->shape);
         else if (!strcmp(k, "--params")) o->params = 1;
         else if (!strcmp(k, "--fourier")) o->fourier = 1;
         else fastfnet_die("bench: unknown or incomplete option '%s'", k);
@@ -183,22 +197,27 @@ static void parse_args(bench_opts *o, int argc, char **argv) {
         fastfnet_die("bench: --mode '%s' must be train, infer or both", o->mode);
 }
 
-/* OpenBLAS sgemm's GFLOP/s on square products, one untimed call first (the MFU denominator). */
-static void bench_sgemm_peak(int threads, int repeats) {
-    int n = 2048;
-    float *A = fastfnet_xmalloc(sizeof(float) * n * n), *Bm = fastfnet_xmalloc(sizeof(float) * n * n), *C = fastfnet_xmalloc(sizeof(float) * n * n);
-    for (int i = 0; i < n * n; i++) A[i] = (float)(i % 7) * 0.1f, Bm[i] = (float)(i % 5) * 0.1f;
+/* OpenBLAS sgemm's GFLOP/s on one product shape (sh: M, N, K, TA, TB; 2048^3 is the MFU denominator), one
+ * untimed call first. */
+static void bench_sgemm(int threads, int repeats, const int *sh) {
+    int M = sh[0], N = sh[1], K = sh[2], ta = sh[3], tb = sh[4];
+    size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
+    float *A = fastfnet_xmalloc(sizeof(float) * na), *Bm = fastfnet_xmalloc(sizeof(float) * nb), *C = fastfnet_xmalloc(sizeof(float) * nc);
+    for (size_t i = 0; i < na; i++) A[i] = (float)(i % 7) * 0.1f;
+    for (size_t i = 0; i < nb; i++) Bm[i] = (float)(i % 5) * 0.1f;
+    int lda = ta ? M : K, ldb = tb ? K : N;
     double t[16];
     int reps = repeats > 16 ? 16 : repeats;
-    fastfnet_sgemm(0, 0, n, n, n, 1, A, n, Bm, n, 0, C, n);
+    fastfnet_sgemm(ta, tb, M, N, K, 1, A, lda, Bm, ldb, 0, C, N);
     for (int r = 0; r < reps; r++) {
         double t0 = fastfnet_now();
-        fastfnet_sgemm(0, 0, n, n, n, 1, A, n, Bm, n, 0, C, n);
+        fastfnet_sgemm(ta, tb, M, N, K, 1, A, lda, Bm, ldb, 0, C, N);
         t[r] = fastfnet_now() - t0;
     }
-    double mn, mx, med = median_of(t, reps, &mn, &mx);
-    printf("{\"impl\": \"openblas-sgemm\", \"n\": %d, \"threads\": %d, \"gflops_median\": %.2f, \"gflops_max\": %.2f, \"repeats\": %d, "
-           "\"blas_core\": \"%s\"}\n", n, threads, 2.0 * n * n * n / med / 1e9, 2.0 * n * n * n / mn / 1e9, reps, fastfnet_blas_core());
+    double mn, mx, med = median_of(t, reps, &mn, &mx), fl = 2.0 * M * N * K;
+    printf("{\"impl\": \"openblas-sgemm\", \"n\": %d, \"m\": %d, \"k\": %d, \"ta\": %d, \"tb\": %d, \"threads\": %d, "
+           "\"gflops_median\": %.2f, \"gflops_max\": %.2f, \"repeats\": %d, \"blas_core\": \"%s\"}\n",
+           N, M, K, ta, tb, threads, fl / med / 1e9, fl / mn / 1e9, reps, fastfnet_blas_core());
     free(A), free(Bm), free(C);
 }
 
@@ -304,7 +323,7 @@ int main(int argc, char **argv) {
     parse_args(&o, argc, argv);
     fastfnet_set_threads(o.threads);
     if (o.sgemm) {
-        bench_sgemm_peak(o.threads, o.repeats);
+        bench_sgemm(o.threads, o.repeats, o.shape);
         return 0;
     }
     if (o.fourier) {

@@ -46,6 +46,10 @@ for arch in fnet bert fast-fnet; do
 done
 "$BENCH" --sgemm-peak --repeats 1 --threads 1 >s.txt 2>err.txt && fields s.txt gflops_median &&
     ok "--sgemm-peak (its buffers freed: clean under LeakSanitizer in the sanitizer build)" || bad "--sgemm-peak: $(cat s.txt err.txt)"
+"$BENCH" --sgemm-shape 33,17,9,1,1 --repeats 1 --threads 1 >s.txt 2>err.txt && fields s.txt gflops_median &&
+    grep -q '"n": 17, "m": 33, "k": 9, "ta": 1, "tb": 1' s.txt && ok "--sgemm-shape M,N,K,TA,TB (transposed operands, odd sizes)" ||
+    bad "--sgemm-shape: $(cat s.txt err.txt)"
+expect_fail "--sgemm-shape with a transpose of 2" "transposes 0 or 1" --sgemm-shape 8,8,8,0,2
 "$BENCH" --fourier --hidden 32 --seq 16 --batch 2 --repeats 1 >f.txt 2>err.txt && [ -s f.txt ] &&
     ok "--fourier" || bad "--fourier: $(cat f.txt err.txt)"
 finish
