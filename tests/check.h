@@ -62,17 +62,6 @@ static inline double rel_err_fd(const float *a, const double *b, size_t n) {
     return md / (mb > 1e-30 ? mb : 1e-30);
 }
 
-/* the same, of two float arrays */
-static inline double rel_err_ff(const float *a, const float *b, size_t n) {
-    double md = 0, mb = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        if (!(d <= md)) md = d;
-        if (fabs(b[i]) > mb) mb = fabs(b[i]);
-    }
-    return md / (mb > 1e-30 ? mb : 1e-30);
-}
-
 static unsigned long long g_rs = 88172645463325252ull;
 static inline double urand(void) {
     g_rs ^= g_rs << 13;
