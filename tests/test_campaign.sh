@@ -101,6 +101,14 @@ EOF
     grep -qE '^\| fast-fnet \| .* \| 1\.50 \| 1\.00 \| [0-9]+\* \|$' cpu.md && grep -q 'training tokens/s 1.50x FNet' cpu.md &&
     ok "tokens/s against FNet uses rows of one CPU (1.50x, not 3x), and a train-seconds mean of two CPUs is marked" ||
     bad "per-CPU tokens/s: $(cat cpu.log) $(grep fast-fnet cpu.md | head -3)"
+# learning curves: drawn from the seed-0 runs on disk; on a machine without them (the rows committed, the runs gone)
+# an SVG already drawn is kept and still linked, not redrawn from fewer runs
+/usr/bin/python3 "$ROOT/bench/full_report.py" "$RES" --out cur.md --svg-prefix cur --runs "$SCRATCH/c/runs" --ff "$FF" >cur.log 2>&1 &&
+    grep -q '(cur-curves-text.svg)' cur.md && grep -q 'fast-fnet' cur-curves-text.svg && cp cur-curves-text.svg text0.svg && mkdir -p none &&
+    /usr/bin/python3 "$ROOT/bench/full_report.py" "$RES" --out cur2.md --svg-prefix cur --runs none --ff "$FF" >cur2.log 2>&1 &&
+    grep -q '(cur-curves-text.svg)' cur2.md && cmp -s cur-curves-text.svg text0.svg && grep -qE 'text: 0 of [1-9][0-9]* seed-0 runs on disk; kept cur-curves-text.svg as it is' cur2.log &&
+    ok "learning curves come from the runs on disk, and a drawn SVG is kept (and linked) where they are gone" ||
+    bad "curves: $(cat cur.log cur2.log | head -c 400)"
 echo 'not json' >bad.jsonl
 /usr/bin/python3 "$ROOT/bench/full_report.py" bad.jsonl --out bad.md --svg-prefix bad >bad.log 2>&1
 [ $? -ne 0 ] && [ ! -s bad.md ] && ok "a results file that is not JSON lines is refused: $(tail -1 bad.log)" ||

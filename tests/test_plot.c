@@ -157,6 +157,36 @@ static void test_two_runs(void) {
     free(svg);
 }
 
+/* The trainer writes RUN/metrics.jsonl: such files are named by their run folders, not all "metrics". */
+static void test_run_folders(void) {
+    char d1[300], d2[300], f1[320], f2[320];
+    snprintf(d1, sizeof d1, "%s", tpath("text-fnet-s0"));
+    snprintf(d2, sizeof d2, "%s", tpath("text-fast-fnet-s0"));
+    mkdir(d1, 0700), mkdir(d2, 0700);
+    snprintf(f1, sizeof f1, "%s/metrics.jsonl", d1);
+    snprintf(f2, sizeof f2, "%s//metrics.jsonl", d2);
+    write_text(f1, basic_metrics);
+    write_text(f2, basic_metrics);
+    /* and a bare metrics.jsonl (no folder in its path) keeps its own name: written in the test folder */
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd) || chdir(g_check_dir) != 0) return;
+    write_text("metrics.jsonl", basic_metrics);
+    const char *in[3] = {f1, f2, "metrics.jsonl"};
+    const char *out = tpath("folders.svg");
+    char err[512] = "";
+    int rc = fastfnet_plot_svg(in, 3, out, NULL, err, sizeof err);
+    if (chdir(cwd) != 0) return;
+    check_detail(rc == 0, "run folders: renders", "rc %d: %s", rc, err);
+    char *svg = read_file(out, NULL);
+    if (!svg) return;
+    check_detail(strstr(svg, ">text-fnet-s0</text>") && strstr(svg, ">text-fast-fnet-s0</text>") &&
+                     count(svg, ">metrics</text>") == 1,
+                 "run folders: RUN/metrics.jsonl is labelled RUN (a bare metrics.jsonl keeps its name)",
+                 "labels: fnet %d, fast-fnet %d, metrics %d", strstr(svg, ">text-fnet-s0</text>") != NULL,
+                 strstr(svg, ">text-fast-fnet-s0</text>") != NULL, count(svg, ">metrics</text>"));
+    free(svg);
+}
+
 static void expect_error(const char *name, const char *file, const char *content, const char *want1,
                          const char *want2) {
     const char *in = tpath(file), *out = tpath("err.svg");
@@ -375,6 +405,7 @@ int main(void) {
     }
     test_basic();
     test_two_runs();
+    test_run_folders();
     test_errors();
     test_untouched();
     test_nonfinite();

@@ -115,8 +115,17 @@ static char *nonfinite_to_null(const char *s, size_t n, size_t *outn) {
     return o;
 }
 
+/* A file's legend label: its basename without extension; for the trainer's own metrics.jsonl, which every run
+ * folder holds (so several runs' RUN/metrics.jsonl would all be "metrics"), its folder's name. */
 static char *label_from_path(const char *path) {
     const char *b = strrchr(path, '/');
+    if (b && strcmp(b + 1, "metrics.jsonl") == 0) {
+        const char *e = b;
+        while (e > path && e[-1] == '/') e--;
+        const char *d = e;
+        while (d > path && d[-1] != '/') d--;
+        if (e > d && !(e - d == 1 && *d == '.')) return strndup(d, (size_t)(e - d));
+    }
     b = b ? b + 1 : path;
     const char *dot = strrchr(b, '.');
     size_t n = dot && dot != b ? (size_t)(dot - b) : strlen(b);

@@ -16,7 +16,8 @@ typedef struct {
  * naming the file and line for a malformed line (bad JSON, not an object, missing or non-numeric "step",
  * a metric that is neither a number nor null). Non-finite values (NaN, Infinity as Python or printf write
  * them, or null) are skipped with a count rather than failing. A file with nothing to draw is an error
- * ("no data"). Legend label: the file's first "run" string, else its basename without extension.
+ * ("no data"). Legend label: the file's first "run" string, else its basename without extension (for a file
+ * named metrics.jsonl, the trainer's name in every run folder, the folder's name).
  * title may be NULL (a default is used). Writes atomically (temp + rename): on failure out_svg is untouched. */
 int fastfnet_plot_svg(const char *const *metrics_paths, int npaths, const char *out_svg, const char *title, char *err,
                  size_t errlen);
