@@ -52,4 +52,28 @@ done
 expect_fail "--sgemm-shape with a transpose of 2" "transposes 0 or 1" --sgemm-shape 8,8,8,0,2
 "$BENCH" --fourier --hidden 32 --seq 16 --batch 2 --repeats 1 >f.txt 2>err.txt && [ -s f.txt ] &&
     ok "--fourier" || bad "--fourier: $(cat f.txt err.txt)"
+# bench/report.py names the machine of each section: a later `BENCH_SECTIONS=speed make bench` on another kind of CPU
+# keeps the other sections' rows, and the report had named only the first machine (its ISA for the new figures too)
+/usr/bin/python3 - "$ROOT/docs/results-bench-full.jsonl" <<'PY' >two.jsonl
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+m = next(r for r in rows if r["section"] == "machine")
+m.update(cpu="Test CPU A (family 1 model 1)", isa="AVX-512", blas_core="SkylakeX", threads=2)
+rows = [r for r in rows if r["section"] != "command"]
+rows.append({"section": "command", "command": "make bench PROFILE=full", "sections": "all", "commit": "a", "date": "d"})
+rows.append({"section": "command", "command": "BENCH_SECTIONS=speed make bench PROFILE=full", "sections": "speed",
+             "commit": "b", "date": "d", "cpu": "Test CPU B (family 2 model 2)", "isa": "AVX2", "cores": 2,
+             "threads": 1, "blas_core": "Zen"})
+for r in rows: print(json.dumps(r))
+PY
+/usr/bin/python3 "$ROOT/bench/report.py" two.jsonl --out two.md --svg-prefix two >rep.log 2>&1 &&
+    grep -q '^  - speed (`BENCH_SECTIONS=speed make bench PROFILE=full`): Test CPU B (family 2 model 2), 2 cores, vector ISA \*\*AVX2\*\* .*OpenBLAS kernels: Zen.*; 1 threads' two.md &&
+    grep -q '^  - mpi, authors (`make bench PROFILE=full`): Test CPU A .*\*\*AVX-512\*\*.*SkylakeX' two.md &&
+    grep -q 'sgemm peak (OpenBLAS, 2048^3, 1 threads)' two.md && ! grep -q '^- Machine:' two.md &&
+    ok "report: sections re-measured on another CPU are named with that CPU and ISA, the others with theirs" ||
+    bad "report with two machines: $(cat rep.log; sed -n 1,8p two.md)"
+head -n 1 two.jsonl >one.jsonl && grep -v '"command"' two.jsonl | tail -n +2 >>one.jsonl
+/usr/bin/python3 "$ROOT/bench/report.py" one.jsonl --out one.md --svg-prefix one >rep.log 2>&1 &&
+    grep -q '^- Machine: Test CPU A (family 1 model 1), 2 cores, vector ISA \*\*AVX-512\*\*' one.md &&
+    ok "report: one machine, one line" || bad "report with one machine: $(cat rep.log; sed -n 1,8p one.md)"
 finish
