@@ -27,10 +27,9 @@ touch "$RES"
 COMMIT=${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
 # where each row ran (the CPU, its vector ISA, and OPENBLAS_CORETYPE where a campaign sets it for a binary older than
 # the library's own correction of OpenBLAS's kernel choice: docs/PERFORMANCE.md, round 5)
-# the model name with the family and model: a KVM guest may name only "AMD EPYC", for Zen 3, 4 and 5 alike
-CPU="$(lscpu | sed -n 's/^Model name: *//p' | head -1) (family $(sed -n 's/^cpu family[[:space:]]*: //p' /proc/cpuinfo | head -1)"
-CPU="$CPU model $(sed -n 's/^model[[:space:]]*: //p' /proc/cpuinfo | head -1))"
-ISA=$(if lscpu | grep -qw avx512f; then echo AVX-512; elif lscpu | grep -qw avx2; then echo AVX2; else echo "no AVX2"; fi)
+source bench/machine.sh
+CPU=$(cpu_name)
+ISA=$(vector_isa)
 
 # The frozen budget (docs/RESULTS-full.md says how it was chosen). Everything but steps and batch is shared.
 if [ "$PROFILE" = full ]; then

@@ -129,16 +129,10 @@ print(json.dumps(d))' $extra >>"$RES"
 }
 
 COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo -dirty)"
-# the vector ISA the kernels can use here (the default build runs AVX2 kernels, AVX-512 ones where the CPU has them)
-isa() { if lscpu | grep -qw avx512f; then echo AVX-512; elif lscpu | grep -qw avx2; then echo AVX2; else echo "no AVX2"; fi; }
-# the model name with the family and model: a KVM guest may name only "AMD EPYC", for Zen 1, 3, 4 and 5 alike
-cpu() {
-    echo "$(lscpu | sed -n 's/^Model name: *//p' | head -1) (family $(sed -n 's/^cpu family[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
-        "model $(sed -n 's/^model[[:space:]]*: //p' /proc/cpuinfo | head -1))"
-}
+source bench/machine.sh
 # where this command ran: a later command that re-measures some sections may run on another kind of CPU, and the
 # report names the machine of each section
-WHERE="\"cpu\": \"$(cpu)\", \"isa\": \"$(isa)\", \"cores\": $(nproc), \"threads\": $TH, \"blas_core\": \"$BLAS_CORE\""
+WHERE="\"cpu\": \"$(cpu_name)\", \"isa\": \"$(vector_isa)\", \"cores\": $(nproc), \"threads\": $TH, \"blas_core\": \"$BLAS_CORE\""
 header() { # machine facts, once per results file
     {
     echo "{\"section\": \"machine\", \"profile\": \"$PROFILE\", $WHERE, \"mem_gib\": $(free -g | awk '/Mem:/{print $2}'), \"commit\": \"$COMMIT\", \"date\": \"$(date -u +%Y-%m-%dT%H:%MZ)\", \"torch\": \"$($PY -c 'import torch; print(torch.__version__)')\", \"openblas\": \"$(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || dpkg-query -W -f='${Version}' libopenblas-dev)\", \"fftw\": \"$(dpkg-query -W -f='${Version}' libfftw3-dev)\"}"

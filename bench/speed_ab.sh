@@ -28,11 +28,8 @@ row() { # tag, then a command printing a JSON line
     shift
     "$@" | tail -1 | $PY -c 'import json, sys; d = json.loads(sys.stdin.read()); d["tag"] = sys.argv[1]; d["round"] = sys.argv[2]; print(json.dumps(d))' "$tag" "$round" >>"$OUT"
 }
-isa=$(lscpu | grep -qw avx512f && echo AVX-512 || (lscpu | grep -qw avx2 && echo AVX2 || echo "no AVX2"))
-# the family and model too: a KVM guest may name only "AMD EPYC", for Zen 1, 3, 4 and 5 alike
-fam=$(sed -n 's/^cpu family[[:space:]]*: //p' /proc/cpuinfo | head -1)
-mod=$(sed -n 's/^model[[:space:]]*: //p' /proc/cpuinfo | head -1)
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1) (family $fam model $mod), $(nproc) cores, ISA $isa, OpenBLAS kernels $core, load $(cut -d' ' -f1-3 /proc/loadavg)"
+source bench/machine.sh
+echo "machine: $(cpu_name), $(nproc) cores, ISA $(vector_isa), OpenBLAS kernels $core, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq 1 "$ROUNDS"); do
     row sgemm "$BUILD/bench" --sgemm-peak --threads $TH --repeats 5
     # shellcheck disable=SC2086

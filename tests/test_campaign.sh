@@ -15,13 +15,13 @@ rows() { grep -c '"section": "accuracy"' "$RES"; }
 campaign BENCH_TASKS=text,listops BENCH_MODELS=fnet,fast-fnet BENCH_SEEDS=0,1 && ok "2 tasks x 2 models x 2 seeds ran" ||
     bad "the campaign failed: $(tail -3 campaign.log)"
 [ "$(rows)" -eq 8 ] && ok "8 rows" || bad "$(rows) rows, expected 8"
-/usr/bin/python3 - "$RES" <<'EOF' && ok "every row has task, model, seed, test_accuracy, config, commit, threads, cpu, isa" || bad "a row lacks a field"
+/usr/bin/python3 - "$RES" <<'EOF' && ok "every row has task, model, seed, test_accuracy, config, commit, threads, cpu (with its family and model), isa" || bad "a row lacks a field"
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 need = ("section", "task", "model", "seed", "test_accuracy", "config", "commit", "threads", "parameters", "steps", "cpu", "isa")
 got = {(r["task"], r["model"], r["seed"]) for r in rows}
 assert got == {(t, m, s) for t in ("text", "listops") for m in ("fnet", "fast-fnet") for s in (0, 1)}, got
-assert all(all(k in r for k in need) and 0 <= r["test_accuracy"] <= 1 and r["threads"] == 1 and r["isa"] in ("AVX-512", "AVX2", "no AVX2") for r in rows)
+assert all(all(k in r for k in need) and 0 <= r["test_accuracy"] <= 1 and r["threads"] == 1 and r["isa"] in ("AVX-512", "AVX2", "no AVX2") and " (family " in r["cpu"] for r in rows)
 EOF
 
 t0=$SECONDS
