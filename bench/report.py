@@ -4,6 +4,9 @@ Every figure is a median over rounds of medians over repeats, as measured; nothi
 where a row says so (the memory estimate, the FLOP count used for GFLOP/s)."""
 import argparse, json, math, os, statistics, sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sections import GROUPS  # noqa: E402
+
 ap = argparse.ArgumentParser()
 ap.add_argument("results")
 ap.add_argument("--out", required=True)
@@ -40,8 +43,6 @@ def fmt(x, nd=2):
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{nd}f}"
 
 
-GROUPS = {"speed": {"sgemm", "efficiency", "sweep", "base"}, "accuracy": {"accuracy"}, "mpi": {"mpi"},
-          "authors": {"authors-params", "authors-speed", "authors-fourier"}}  # as bench/run.sh's BENCH_SECTIONS
 FACTS = ("cpu", "isa", "blas_core", "cores", "threads")
 
 

@@ -47,8 +47,8 @@ else # keep the other sections' rows
     # rows of the listed sections go, and so does a command whose sections are all being re-measured
     /usr/bin/python3 -c '
 import json, sys
-groups = {"speed": {"sgemm", "efficiency", "sweep", "base"}, "accuracy": {"accuracy"}, "mpi": {"mpi"},
-          "authors": {"authors-params", "authors-speed", "authors-fourier"}}
+sys.path.insert(0, "bench")
+from sections import GROUPS as groups
 redo = set(sys.argv[2].split(","))
 drop = set().union(*(groups[g] for g in redo))
 keep = []
