@@ -1,14 +1,16 @@
 /* bench.c: times fastfnet's training step (forward + backward + AdamW) and inference for one model shape,
  * in this process, and reports median/min/max, tokens/s, model GFLOP/s, parameters and peak RSS as one JSON
- * line. `--sgemm-peak` instead measures OpenBLAS sgemm's GFLOP/s (the MFU denominator: 2048^3), `--sgemm-shape
- * M,N,K,TA,TB` the same at one product's shape (row-major, TA/TB 1 for a transposed operand); `--params` prints the
+ * line. `--sgemm-peak` instead measures sgemm's GFLOP/s at 2048^3, OpenBLAS's and fastfnet's own (src/engine/gemm.c)
+ * interleaved, and reports the faster as the peak (the MFU denominator); `--sgemm-shape M,N,K,TA,TB` the same at one
+ * product's shape (row-major, TA/TB 1 for a transposed operand); `--params` prints the
  * parameter count of the model with every head (no allocation); `--fourier` times the Fourier layer alone
  * (forward + backward) for FNet's map and the two transforms of the authors' Fast-FNet block, interleaved;
  * `--blas-core` prints the BLAS kernels in use (fastfnet_blas_core), for the harness to give PyTorch the same.
  * usage: bench [--arch A --hidden E --layers N --intermediate F --heads H --reduce L --residual R --pad P
  *               --block-ffn F --attention-layers K --vocab V] --seq T --batch B [--mode train|infer|both]
- *              [--repeats R] [--warmup W] [--threads N] | --sgemm-peak | --sgemm-shape M,N,K,TA,TB [--threads N] | --params | --fourier | --blas-core */
+ *              [--repeats R] [--warmup W] [--threads N] [--gemm auto|openblas] | --sgemm-peak | --sgemm-shape M,N,K,TA,TB [--threads N] | --params | --fourier | --blas-core */
 #include "blas.h"
+#include "gemm.h"
 #include "fft.h"
 #include "model.h"
 #include "simd.h"
@@ -124,7 +126,7 @@ typedef struct {
     fastfnet_arch_opts a;
     int B, T, repeats, warmup, threads, sgemm, params, fourier;
     int shape[5]; /* --sgemm-shape: M, N, K, TA, TB */
-    const char *mode;
+    const char *mode, *gemm;
 } bench_opts;
 
 /* --dropout: a probability in [0, 1). */
@@ -163,6 +165,7 @@ static void parse_args(bench_opts *o, int argc, char **argv) {
     o->B = 8, o->T = 512, o->repeats = 5, o->warmup = 2, o->threads = 2, o->sgemm = 0, o->params = 0, o->fourier = 0;
     for (int i = 0; i < 5; i++) o->shape[i] = i < 3 ? 2048 : 0;
     o->mode = "both";
+    o->gemm = "auto";
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -187,6 +190,7 @@ static void parse_args(bench_opts *o, int argc, char **argv) {
         else if (OPT("--repeats")) o->repeats = int_arg("--repeats", v, 1, 1L << 20);
         else if (OPT("--warmup")) o->warmup = int_arg("--warmup", v, 0, 1L << 20);
         else if (OPT("--threads")) o->threads = int_arg("--threads", v, 1, 1024);
+        else if (OPT("--gemm")) o->gemm = v;
         else if (!strcmp(k, "--sgemm-peak")) o->sgemm = 1;
         else if (OPT("--sgemm-shape")) o->sgemm = 1, sgemm_shape_arg(v, o->shape);
         else if (!strcmp(k, "--params")) o->params = 1;
@@ -195,29 +199,43 @@ static void parse_args(bench_opts *o, int argc, char **argv) {
     }
     if (strcmp(o->mode, "train") && strcmp(o->mode, "infer") && strcmp(o->mode, "both"))
         fastfnet_die("bench: --mode '%s' must be train, infer or both", o->mode);
+    if (strcmp(o->gemm, "auto") && strcmp(o->gemm, "openblas") && strcmp(o->gemm, "ab"))
+        fastfnet_die("bench: --gemm '%s' must be auto (fastfnet's own products where it has a kernel), openblas, or ab "
+                     "(both, step by step)", o->gemm);
 }
 
-/* OpenBLAS sgemm's GFLOP/s on one product shape (sh: M, N, K, TA, TB; 2048^3 is the MFU denominator), one
- * untimed call first. */
-static void bench_sgemm(int threads, int repeats, const int *sh) {
-    int M = sh[0], N = sh[1], K = sh[2], ta = sh[3], tb = sh[4];
+/* the median and the fastest of reps timed products, per backend (0: OpenBLAS, 1: fastfnet's own), interleaved */
+static void time_sgemm(const int *sh, int reps, int nb, const float *A, const float *Bm, float *C, double *med, double *mn) {
+    int M = sh[0], N = sh[1], K = sh[2], ta = sh[3], tb = sh[4], lda = ta ? M : K, ldb = tb ? K : N;
+    double t[2][16], mx;
+    for (int r = -1; r < reps; r++)
+        for (int b = 0; b < nb; b++) {
+            fastfnet_gemm_set_enabled(nb == 2 ? b : 1);
+            double t0 = fastfnet_now();
+            fastfnet_sgemm(ta, tb, M, N, K, 1, A, lda, Bm, ldb, 0, C, N);
+            if (r >= 0) t[b][r] = fastfnet_now() - t0; /* r = -1: one untimed call each */
+        }
+    for (int b = 0; b < nb; b++) med[b] = median_of(t[b], reps, &mn[b], &mx);
+}
+
+/* sgemm's GFLOP/s on one product shape (sh: M, N, K, TA, TB; 2048^3 is the MFU denominator): OpenBLAS's and,
+ * unless --gemm openblas or it has no kernel here, fastfnet's own, the faster of the two reported as the figure */
+static void bench_sgemm(int threads, int repeats, const int *sh, const char *gemm) {
+    int M = sh[0], N = sh[1], K = sh[2];
     size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
     float *A = fastfnet_xmalloc(sizeof(float) * na), *Bm = fastfnet_xmalloc(sizeof(float) * nb), *C = fastfnet_xmalloc(sizeof(float) * nc);
     for (size_t i = 0; i < na; i++) A[i] = (float)(i % 7) * 0.1f;
     for (size_t i = 0; i < nb; i++) Bm[i] = (float)(i % 5) * 0.1f;
-    int lda = ta ? M : K, ldb = tb ? K : N;
-    double t[16];
-    int reps = repeats > 16 ? 16 : repeats;
-    fastfnet_sgemm(ta, tb, M, N, K, 1, A, lda, Bm, ldb, 0, C, N);
-    for (int r = 0; r < reps; r++) {
-        double t0 = fastfnet_now();
-        fastfnet_sgemm(ta, tb, M, N, K, 1, A, lda, Bm, ldb, 0, C, N);
-        t[r] = fastfnet_now() - t0;
-    }
-    double mn, mx, med = median_of(t, reps, &mn, &mx), fl = 2.0 * M * N * K;
-    printf("{\"impl\": \"openblas-sgemm\", \"n\": %d, \"m\": %d, \"k\": %d, \"ta\": %d, \"tb\": %d, \"threads\": %d, "
-           "\"gflops_median\": %.2f, \"gflops_max\": %.2f, \"repeats\": %d, \"blas_core\": \"%s\"}\n",
-           N, M, K, ta, tb, threads, fl / med / 1e9, fl / mn / 1e9, reps, fastfnet_blas_core());
+    int reps = repeats > 16 ? 16 : repeats, both = strcmp(gemm, "openblas") && strcmp(fastfnet_gemm_name(), "openblas");
+    double med[2] = {0, 0}, mn[2] = {0, 0}, fl = 2.0 * M * N * K;
+    time_sgemm(sh, reps, both ? 2 : 1, A, Bm, C, med, mn);
+    int w = both && med[1] < med[0];
+    printf("{\"impl\": \"sgemm\", \"n\": %d, \"m\": %d, \"k\": %d, \"ta\": %d, \"tb\": %d, \"threads\": %d, "
+           "\"gflops_median\": %.2f, \"gflops_max\": %.2f, \"gemm\": \"%s\", \"openblas_gflops_median\": %.2f, "
+           "\"fastfnet_gflops_median\": %.2f, \"repeats\": %d, \"blas_core\": \"%s\"}\n",
+           N, M, K, sh[3], sh[4], threads, fl / med[w] / 1e9, fl / mn[w] / 1e9, w ? fastfnet_gemm_name() : "openblas",
+           fl / med[0] / 1e9, both ? fl / med[1] / 1e9 : 0.0, reps, fastfnet_blas_core());
+    fastfnet_gemm_set_enabled(strcmp(gemm, "openblas") != 0);
     free(A), free(Bm), free(C);
 }
 
@@ -234,9 +252,9 @@ static void print_model_header(const bench_opts *o, const fastfnet_config *c, co
     const fastfnet_arch_opts *a = &o->a;
     printf("{\"impl\": \"fastfnet\", \"arch\": \"%s\", \"reduce\": \"%s\", \"residual\": \"%s\", \"pad\": \"%s\", \"block_ffn\": \"%s\", "
            "\"hidden\": %d, \"layers\": %d, \"intermediate\": %d, \"seq\": %d, \"batch\": %d, \"threads\": %d, \"params\": %zu, \"repeats\": %d, "
-           "\"kernels\": \"%s\", \"blas_core\": \"%s\"",
+           "\"kernels\": \"%s\", \"gemm\": \"%s\", \"blas_core\": \"%s\"",
            a->arch, a->reduce ? a->reduce : "", a->residual ? a->residual : "", fastfnet_pad_name(c->pad), fastfnet_block_ffn_name(c->block_ffn),
-           c->hidden_size, c->num_layers, c->intermediate_size, o->T, o->B, o->threads, fastfnet_model_num_params(m), o->repeats, fastfnet_kern()->name, fastfnet_blas_core());
+           c->hidden_size, c->num_layers, c->intermediate_size, o->T, o->B, o->threads, fastfnet_model_num_params(m), o->repeats, fastfnet_kern()->name, fastfnet_gemm_name(), fastfnet_blas_core());
 }
 
 /* warmup + repeats training steps (forward + backward + AdamW), wall-clock in t and CPU time in tc; the
@@ -256,6 +274,25 @@ static void bench_train(fastfnet_model *m, fastfnet_optimizer *opt, float lr, co
     double mn, mx, med = median_of(t + warmup, repeats, &mn, &mx), cmn, cmx, cmed = median_of(tc + warmup, repeats, &cmn, &cmx);
     printf(", \"train_step_s_median\": %.5f, \"train_step_s_min\": %.5f, \"train_step_s_max\": %.5f, \"train_tokens_per_s\": %.1f, "
            "\"train_gflops\": %.2f, \"train_step_cpu_s_median\": %.5f", med, mn, mx, B * T / med, 3 * fl / med / 1e9, cmed);
+}
+
+/* --gemm ab: training steps (train = 1) or inference passes alternating between OpenBLAS's products and
+ * fastfnet's own, so a busy machine slows both alike; the two medians and their ratio */
+static void bench_gemm_ab(fastfnet_model *m, fastfnet_optimizer *opt, float lr, const fastfnet_batch *bt, int train,
+                          int warmup, int repeats, double *t) {
+    double *u = t + warmup + repeats, mn, mx;
+    for (int i = 0; i < warmup + repeats; i++)
+        for (int b = 0; b < 2; b++) {
+            fastfnet_gemm_set_enabled(b);
+            double t0 = fastfnet_now();
+            if (train) fastfnet_model_zero_grad(m);
+            fastfnet_model_forward(m, bt, train);
+            if (train) fastfnet_model_backward(m), fastfnet_optimizer_step(opt, lr, i + 1);
+            (b ? u : t)[i] = fastfnet_now() - t0;
+        }
+    double a = median_of(t + warmup, repeats, &mn, &mx), f = median_of(u + warmup, repeats, &mn, &mx);
+    const char *w = train ? "train" : "infer";
+    printf(", \"%s_openblas_s_median\": %.5f, \"%s_fastfnet_s_median\": %.5f, \"%s_fastfnet_speedup\": %.4f", w, a, w, f, w, a / f);
 }
 
 /* Inference over every row, then classification inference ([CLS] only in the last layer), timed as above. */
@@ -300,13 +337,17 @@ static void bench_model(const bench_opts *o, const fastfnet_config *cfg) {
     for (int i = 0; i < B; i++) lab[i] = i % 2;
     fastfnet_batch bt = {.B = B, .T = T, .input_ids = ids, .cls_labels = lab};
     double fl = forward_flops(&c, B, T);
-    double *t = fastfnet_xmalloc(sizeof(double) * (repeats + warmup)), *tc = fastfnet_xmalloc(sizeof(double) * (repeats + warmup));
+    double *t = fastfnet_xmalloc(sizeof(double) * 2 * (repeats + warmup)), *tc = fastfnet_xmalloc(sizeof(double) * (repeats + warmup));
     print_model_header(o, &c, m);
     fastfnet_adamw hp = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.01f};
     fastfnet_optimizer *opt = train ? fastfnet_optimizer_create(m, &hp, 0, 0, err, sizeof err) : NULL;
     if (train && !opt) fastfnet_die("%s", err);
-    if (train) bench_train(m, opt, hp.lr, &bt, warmup, repeats, fl, t, tc);
-    if (infer) bench_infer(m, &bt, warmup, repeats, fl, t, tc);
+    int ab = !strcmp(o->gemm, "ab");
+    if (train) (ab ? bench_gemm_ab(m, opt, hp.lr, &bt, 1, warmup, repeats, t) : bench_train(m, opt, hp.lr, &bt, warmup, repeats, fl, t, tc));
+    /* inference as the CLI runs it: the FFN weights packed once (the training steps' optimizer dropped any packing) */
+    int packed = infer && strcmp(o->gemm, "openblas") && fastfnet_model_pack_weights(m) == 0;
+    if (infer) (ab ? bench_gemm_ab(m, opt, hp.lr, &bt, 0, warmup, repeats, t) : bench_infer(m, &bt, warmup, repeats, fl, t, tc));
+    if (infer) printf(", \"packed_weights\": %d", packed);
     double est = (double)fastfnet_model_num_params(m) * 4 * (train ? 4 : 1) + (double)fastfnet_model_activation_bytes(&c, B, T, train);
     printf(", \"model_flops_forward\": %.4g, \"peak_rss_mib\": %.1f, \"estimate_mib\": %.1f}\n", fl, peak_rss_mib(), est / 1048576.0);
     free(ids), free(lab), free(t), free(tc);
@@ -322,8 +363,9 @@ int main(int argc, char **argv) {
     }
     parse_args(&o, argc, argv);
     fastfnet_set_threads(o.threads);
+    fastfnet_gemm_set_enabled(strcmp(o.gemm, "openblas") != 0);
     if (o.sgemm) {
-        bench_sgemm(o.threads, o.repeats, o.shape);
+        bench_sgemm(o.threads, o.repeats, o.shape, o.gemm);
         return 0;
     }
     if (o.fourier) {

@@ -135,6 +135,15 @@ FASTFNET_API int fastfnet_model_reserve(fastfnet_model *m, int B, int T, int tra
  * nothing the training run does. A batch that fails fastfnet_model_check_batch (ids, labels, or
  * B and T larger than reserved) is not run: forward returns NaN and fastfnet_model_error says why. */
 FASTFNET_API float fastfnet_model_forward(fastfnet_model *m, const fastfnet_batch *batch, int train);
+/* Packs every layer's FFN weights (about 2/3 of an FNet's parameters) into the layout of fastfnet's own matrix
+ * kernel, so inference forwards (train == 0) multiply without repacking them each time: FNet-Base's pass 5-10%
+ * faster at batch 1 (docs/PERFORMANCE.md, round 9); the memory of those weights again. A snapshot: forwards with
+ * train == 0 read the packed copy until fastfnet_model_unpack_weights, fastfnet_model_free or an optimizer step
+ * on the model drops it; a parameter written any other way (fastfnet_model_params, a tensor's data) is not seen
+ * until the weights are packed again. Training forwards never use it. 0, or -1 with nothing packed (no kernel for
+ * this CPU or build, or memory short): forwards then run as before. */
+FASTFNET_API int fastfnet_model_pack_weights(fastfnet_model *m);
+FASTFNET_API void fastfnet_model_unpack_weights(fastfnet_model *m);
 /* Why the last forward refused its batch; "" when it ran. */
 FASTFNET_API const char *fastfnet_model_error(const fastfnet_model *m);
 /* Backward of the last forward's loss; gradients accumulate into the gradient buffer (over forward +

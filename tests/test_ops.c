@@ -1,6 +1,7 @@
 /* test_ops.c: every op against a naive double-precision reference written here, and every backward
  * against central finite differences. Odd, prime and non-power-of-two sizes throughout. */
 #include "blas.h"
+#include "gemm.h"
 #include "fastfnet.h"
 #include "check.h"
 #include "ops.h"
@@ -623,6 +624,86 @@ static void test_sgemm_beta0(int M, int N, int K, int ldc) {
     fastfnet_free(A), fastfnet_free(B), fastfnet_free(C), fastfnet_free(R);
 }
 
+/* fastfnet's own product (gemm.c) against a double-precision loop, on one SIMD kernel set: both transpositions
+ * of each operand, strides past the width (whose gaps must be kept), partial tiles in M and N, several K blocks
+ * (K > 768), alpha != 1, beta 0 over a NaN-filled C and beta 1; threads = 1 runs it inside a parallel region */
+static double gemm_case(int ta, int tb, int M, int N, int K, float alpha, float beta, int in_par, int *kept) {
+    int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 7;
+    float *A = fa((size_t)(ta ? K : M) * lda), *B = fa((size_t)(tb ? N : K) * ldb), *C = fa((size_t)M * ldc);
+    fill(A, (size_t)(ta ? K : M) * lda, 1.0f), fill(B, (size_t)(tb ? N : K) * ldb, 1.0f), fill(C, (size_t)M * ldc, 1.0f);
+    double *R = malloc(sizeof(double) * (size_t)M * ldc);
+    for (size_t i = 0; i < (size_t)M * ldc; i++) {
+        R[i] = C[i];
+        if (beta == 0.0f && (int)(i % ldc) < N) C[i] = NAN;
+    }
+    int rc = -1;
+#pragma omp parallel num_threads(2) if (in_par)
+#pragma omp single
+    rc = fastfnet_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    double e = rc == 0 ? 0.0 : INFINITY, s = 0.0;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < ldc; j++) {
+            size_t o = (size_t)i * ldc + j;
+            if (j >= N) { *kept &= C[o] == (float)R[o]; continue; }
+            double acc = 0.0;
+            for (int k = 0; k < K; k++)
+                acc += (double)(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]) *
+                       (tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
+            double ref = alpha * acc + beta * R[o];
+            e += (C[o] - ref) * (C[o] - ref), s += ref * ref;
+        }
+    free(R);
+    fastfnet_free(A), fastfnet_free(B), fastfnet_free(C);
+    return isfinite(e) ? sqrt(e / (s > 0 ? s : 1)) : INFINITY;
+}
+
+/* a weight packed once (fastfnet_gemm_wpack) gives fastfnet_gemm's product to the bit, beta 0 and 1, several K
+ * blocks and a partial panel; after a switch of SIMD set (another kernel's layout) it declines */
+static void test_gemm_wpack(void) {
+    if (!strcmp(fastfnet_gemm_name(), "openblas")) return; /* test_gemm_own said so */
+    int M = 37, N = 45, K = 1601;
+    float *A = fa((size_t)M * K), *W = fa((size_t)N * K), *C1 = fa((size_t)M * N), *C2 = fa((size_t)M * N);
+    fill(A, (size_t)M * K, 1.0f), fill(W, (size_t)N * K, 1.0f), fill(C1, (size_t)M * N, 1.0f);
+    memcpy(C2, C1, sizeof(float) * M * N);
+    fastfnet_gemm_wpack *w = fastfnet_gemm_wpack_create(W, N, K);
+    int ok = w && fastfnet_gemm_wpacked(w, M, A, K, 1.0f, C1, N) == 0 && fastfnet_gemm(0, 1, M, N, K, 1.0f, A, K, W, K, 1.0f, C2, N) == 0;
+    int same1 = ok && !memcmp(C1, C2, sizeof(float) * M * N);
+    ok = ok && fastfnet_gemm_wpacked(w, M, A, K, 0.0f, C1, N) == 0 && fastfnet_gemm(0, 1, M, N, K, 1.0f, A, K, W, K, 0.0f, C2, N) == 0;
+    int same0 = ok && !memcmp(C1, C2, sizeof(float) * M * N);
+    const char *was = fastfnet_kern()->name, *other = strcmp(was, "base") ? "base" : "avx512";
+    int declines = fastfnet_simd_select(other) != 0 || fastfnet_gemm_wpacked(w, M, A, K, 0.0f, C1, N) != 0;
+    fastfnet_simd_select(was);
+    check(same1 && same0 && declines && fastfnet_gemm_wpacked(NULL, M, A, K, 0.0f, C1, N) != 0,
+          "packed weight (%s): A W^T equal to the bit to fastfnet_gemm's (beta 1 and 0, K %d in 3 blocks, N %d), declined "
+          "under the other SIMD set and for NULL", fastfnet_gemm_name(), K, N);
+    fastfnet_gemm_wpack_free(w);
+    fastfnet_free(A), fastfnet_free(W), fastfnet_free(C1), fastfnet_free(C2);
+}
+
+static void test_gemm_own(const char *simd) {
+    if (fastfnet_simd_select(simd) != 0) return; /* test_simd_paths says which sets this CPU lacks */
+    if (!strcmp(fastfnet_gemm_name(), "openblas")) {
+        printf("NOTE fastfnet's own gemm is not built for this compiler or target: every product goes to OpenBLAS\n");
+        return;
+    }
+    static const int shapes[][3] = {{13, 37, 29}, {100, 70, 1601}, {257, 33, 8}, {4, 8, 800}, {29, 131, 97}};
+    double worst = 0.0;
+    int kept = 1, cases = 0;
+    for (int sh = 0; sh < 5; sh++)
+        for (int t = 0; t < 4; t++) {
+            int M = shapes[sh][0], N = shapes[sh][1], K = shapes[sh][2];
+            float alpha = t == 3 ? 0.37f : 1.0f, beta = (sh + t) % 2 ? 1.0f : 0.0f;
+            double e = gemm_case(t & 1, t >> 1, M, N, K, alpha, beta, (sh + t) % 3 == 0, &kept);
+            worst = fmax(worst, e), cases++;
+        }
+    check(worst < 2e-6 && kept, "own gemm (%s): %d products (every transposition, partial tiles, 3 K blocks, alpha, beta "
+          "0 over NaN and 1, in and out of a parallel region) vs double: worst rel err %.1e, strides' gaps kept",
+          fastfnet_gemm_name(), cases, worst);
+    float x[64] = {0};
+    check(fastfnet_gemm(0, 0, 8, 8, 8, 1.0f, x, 8, x, 8, 0.5f, x, 8) != 0 && fastfnet_gemm(0, 0, 3, 8, 8, 1.0f, x, 8, x, 8, 0.0f, x, 8) != 0,
+          "own gemm (%s) declines beta 0.5 and a 3-row product (they go to OpenBLAS)", fastfnet_gemm_name());
+}
+
 /* OpenBLAS's kernels fit the CPU: a core named in OPENBLAS_CORETYPE is kept; otherwise a CPU with AVX2 and FMA
  * gets a core with AVX2 kernels at least, and one with AVX-512 F/CD/BW/DQ/VL a core with AVX-512 kernels (Debian
  * 12's OpenBLAS chose its SSE3 kernels on Intel Emerald Rapids, a fifth of the AVX-512 speed, until the library
@@ -660,6 +741,11 @@ int main(void) {
         test_linear(1, 3, 1, naive);
     }
     test_blas_core();
+    const char *simd = fastfnet_kern()->name; /* the CPU's widest set: the tests after these run on it */
+    test_gemm_own("avx512");
+    test_gemm_own("base");
+    fastfnet_simd_select(simd);
+    test_gemm_wpack();
     test_sgemm_beta0(300, 257, 33, 257);
     test_sgemm_beta0(300, 250, 17, 261);
     test_sgemm_beta0(5, 7, 3, 9);

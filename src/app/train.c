@@ -2178,6 +2178,7 @@ static int eval_report(fastfnet_model *m, const run_data *d, const fastfnet_data
     int B = ds->n > 0 && o->batch > ds->n ? ds->n : o->batch;
     int rc = require_fit(m, ds, d->task, what, err, n);
     if (!rc) rc = fastfnet_model_reserve(m, B, d->max_len, 0, err, n);
+    if (!rc) fastfnet_model_pack_weights(m); /* inference only from here; where it cannot pack, it runs unpacked */
     double t0 = fastfnet_now();
     eval_result r;
     if (!rc) rc = evaluate(&r, m, ds, d->task, &d->mlm, B, d->max_len, (uint64_t)o->seed ^ 0x7E57, err, n);
@@ -2409,6 +2410,7 @@ int fastfnet_predict_run(const char *model_dir, const char *input, const char *o
     if (!rc) rc = require_fit(m, &ds, d.task, input, err, n);
     if (!rc && batch > ds.n) batch = ds.n; /* room for the examples there are, not for --batch */
     if (!rc) rc = fastfnet_model_reserve(m, batch, d.max_len, 0, err, n);
+    if (!rc) fastfnet_model_pack_weights(m); /* inference only; where it cannot pack, it runs unpacked */
     if (!rc) rc = predict_to(out, m, &ds, &r, &d, batch, input, err, n);
     fastfnet_dataset_free(&ds);
     fastfnet_records_free(&r);

@@ -339,6 +339,7 @@ static int cmd_embed(int argc, char **argv) {
     int H = fastfnet_config_width(c, c->num_layers), pool = (c->heads & FASTFNET_HEAD_POOLER) != 0;
     if (chunk > B) chunk = B;
     if (fastfnet_model_reserve(m, chunk, T, 0, err, sizeof err)) fastfnet_die("%s", err);
+    fastfnet_model_pack_weights(m); /* inference only; where it cannot pack, it runs unpacked */
     float *hid = fastfnet_xmalloc(sizeof(float) * (size_t)B * T * H), *pooled = fastfnet_xmalloc(sizeof(float) * (size_t)B * H);
     double t0 = fastfnet_now();
     for (int b0 = 0; b0 < B; b0 += chunk) {

@@ -35,8 +35,8 @@ static void fastfnet_part_forward(fastfnet_model *m, int l, fastfnet_layer_acts 
     const fastfnet_layer_params *p = &m->P.layer[l];
     int H = fastfnet_config_width(c, l) / 2, Fw = fastfnet_config_block_ffn_width(c, 2 * H);
     fastfnet_layernorm_forward(L->h, L->ln1_mean, L->ln1_rstd, s1, p->ln1_w, p->ln1_b, N, H, c->layer_norm_eps);
-    fastfnet_linear_gelu_forward(L->g, L->a, L->h, p->w1, p->b1, N, H, Fw);
-    fastfnet_linear_forward(L->sum2, L->g, p->w2, p->b2, N, Fw, H);
+    fastfnet_linear_gelu_forward_pk(L->g, L->a, L->h, p->w1, fastfnet_model_wpack(m, l, 0), p->b1, N, H, Fw);
+    fastfnet_linear_forward_pk(L->sum2, L->g, p->w2, fastfnet_model_wpack(m, l, 1), p->b2, N, Fw, H);
     fastfnet_residual_layernorm_forward(y, L->sum2, L->ln2_mean, L->ln2_rstd, L->o_drop, L->sum2, L->h, p->ln2_w, p->ln2_b, N, H,
                                         c->layer_norm_eps, pd, fastfnet_model_next_seed(m), first);
 }

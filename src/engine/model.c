@@ -219,6 +219,7 @@ fastfnet_model *fastfnet_model_create(const fastfnet_config *cfg, uint64_t seed,
 
 void fastfnet_model_free(fastfnet_model *m) {
     if (!m) return;
+    fastfnet_model_unpack_weights(m);
     for (int i = 0; i < m->nplans; i++) fastfnet_fourier_free(m->plans[i].f);
     fastfnet_free(m->tensors);
     fastfnet_free(m->params);
@@ -714,8 +715,8 @@ static const float *layer_forward(fastfnet_model *m, int l, const float *x, cons
     /* the mixing's Add & Norm in one pass per row */
     fastfnet_residual_layernorm_forward(L->h, L->sum1, L->ln1_mean, L->ln1_rstd, r.mask, L->sum1, r.resid, p->ln1_w, p->ln1_b,
                                         (int)BT, Wo, c->layer_norm_eps, r.p, r.seed, r.first);
-    fastfnet_linear_gelu_forward(L->g, L->a, L->h, p->w1, p->b1, (int)BT, Wo, Fw);
-    fastfnet_linear_forward(L->sum2, L->g, p->w2, p->b2, (int)BT, Fw, Wo);
+    fastfnet_linear_gelu_forward_pk(L->g, L->a, L->h, p->w1, fastfnet_model_wpack(m, l, 0), p->b1, (int)BT, Wo, Fw);
+    fastfnet_linear_forward_pk(L->sum2, L->g, p->w2, fastfnet_model_wpack(m, l, 1), p->b2, (int)BT, Fw, Wo);
     fastfnet_residual_layernorm_forward(L->y, L->sum2, L->ln2_mean, L->ln2_rstd, L->o_drop, L->sum2, L->h, p->ln2_w, p->ln2_b,
                                         (int)BT, Wo, c->layer_norm_eps, pd, next_seed(m), (size_t)b->row0 * T * Wo);
     return L->y;
@@ -1004,6 +1005,44 @@ float fastfnet_model_grad_norm(const fastfnet_model *m) { return (float)sqrt(fas
 
 size_t fastfnet_model_buffer_floats(const fastfnet_model *m) { return m->num_params; }
 float *fastfnet_model_params(fastfnet_model *m) { return m->params; }
+
+void fastfnet_model_unpack_weights(fastfnet_model *m) {
+    for (int l = 0; l < FASTFNET_MAX_LAYERS; l++)
+        for (int i = 0; i < 2; i++) fastfnet_gemm_wpack_free(m->wpack[l][i]), m->wpack[l][i] = NULL;
+}
+
+/* the (rows, cols) of the tensor whose data is w, from the tensor table; 0 when none is */
+static int tensor_shape(const fastfnet_model *m, const float *w, int *rows, int *cols) {
+    for (int i = 0; i < m->num_tensors; i++) {
+        const fastfnet_tensor_info *t = &m->tensors[i];
+        if (m->params + t->offset == w && t->ndim == 2) {
+            *rows = (int)t->shape[0], *cols = (int)t->shape[1];
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* every layer's FFN weights, w1 (F x W) and w2 (W x F), shapes from the tensor table (an authors' block is narrower) */
+int fastfnet_model_pack_weights(fastfnet_model *m) {
+    const fastfnet_config *c = &m->cfg;
+    fastfnet_model_unpack_weights(m);
+    if (!strcmp(fastfnet_gemm_name(), "openblas")) return -1;
+    for (int l = 0; l < c->num_layers; l++) {
+        const fastfnet_layer_params *p = &m->P.layer[l];
+        int r[2], k[2];
+        if (!tensor_shape(m, p->w1, &r[0], &k[0]) || !tensor_shape(m, p->w2, &r[1], &k[1])) continue; /* no FFN */
+        for (int i = 0; i < 2; i++) {
+            if (r[i] < 8 || k[i] < 8) continue; /* a product the kernel leaves to OpenBLAS anyway */
+            m->wpack[l][i] = fastfnet_gemm_wpack_create(i ? p->w2 : p->w1, r[i], k[i]);
+            if (!m->wpack[l][i]) {
+                fastfnet_model_unpack_weights(m);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
 float *fastfnet_model_grads(fastfnet_model *m) { return m->grads; }
 void fastfnet_model_get_dropout(const fastfnet_model *m, uint64_t *seed, uint64_t *calls) { *seed = m->dropout_seed, *calls = m->dropout_calls; }
 void fastfnet_model_set_dropout(fastfnet_model *m, uint64_t seed, uint64_t calls) { m->dropout_seed = seed, m->dropout_calls = calls; }

@@ -3,6 +3,7 @@
 #ifndef FASTFNET_MODEL_H
 #define FASTFNET_MODEL_H
 #include "fastfnet.h"
+#include "gemm.h"
 #include "fft.h"
 
 typedef struct {
@@ -97,7 +98,14 @@ struct fastfnet_model {
     int pooled_only;      /* this forward computes only what the pooler and its heads read (fastfnet_batch) */
     int backward_ready;   /* the last forward ran and its backward has not: backward clears it (one per forward) */
     char error[256];      /* why the last forward refused its batch ("" when it ran) */
+    /* the FFN weights (w1, w2) of each layer packed for inference (fastfnet_model_pack_weights), or NULLs */
+    fastfnet_gemm_wpack *wpack[FASTFNET_MAX_LAYERS][2];
 };
+
+/* layer l's packed FFN weight (0: w1, 1: w2) for an inference forward, NULL in training or where none was packed */
+static inline const fastfnet_gemm_wpack *fastfnet_model_wpack(const fastfnet_model *m, int l, int which) {
+    return m->train ? NULL : m->wpack[l][which];
+}
 
 /* What layer l's successor reads: its padded output when it has one, else its y (l == -1: the embeddings). */
 static inline const float *fastfnet_layer_output(const fastfnet_acts *A, int l) {

@@ -68,12 +68,24 @@ void fastfnet_layernorm_backward(float *dinp, float *dw, float *db, const float 
     }
 }
 
-void fastfnet_linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int C, int OC) {
+/* out (N, OC) = inp (N, C) w^T + beta out, through w's packed copy where there is one */
+static void linear_product(float *out, const float *inp, const float *w, const fastfnet_gemm_wpack *wp, float beta, int N,
+                           int C, int OC) {
+    if (wp && fastfnet_gemm_wpacked(wp, N, inp, C, beta, out, OC) == 0) return;
+    fastfnet_sgemm(0, 1, N, OC, C, 1.0f, inp, C, w, C, beta, out, OC);
+}
+
+void fastfnet_linear_forward_pk(float *out, const float *inp, const float *w, const fastfnet_gemm_wpack *wp, const float *b,
+                                int N, int C, int OC) {
     if (b) {
 #pragma omp parallel for
         for (int i = 0; i < N; i++) memcpy(out + (size_t)i * OC, b, sizeof(float) * OC);
     }
-    fastfnet_sgemm(0, 1, N, OC, C, 1.0f, inp, C, w, C, b ? 1.0f : 0.0f, out, OC);
+    linear_product(out, inp, w, wp, b ? 1.0f : 0.0f, N, C, OC);
+}
+
+void fastfnet_linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int C, int OC) {
+    fastfnet_linear_forward_pk(out, inp, w, NULL, b, N, C, OC);
 }
 
 void fastfnet_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
@@ -138,17 +150,22 @@ void fastfnet_gelu_forward(float *out, const float *inp, size_t n) {
     }
 }
 
-void fastfnet_linear_gelu_forward(float *g, float *a, const float *inp, const float *w, const float *b, int N, int C, int OC) {
+void fastfnet_linear_gelu_forward_pk(float *g, float *a, const float *inp, const float *w, const fastfnet_gemm_wpack *wp,
+                                     const float *b, int N, int C, int OC) {
     if (!b) {
-        fastfnet_linear_forward(a, inp, w, NULL, N, C, OC);
+        fastfnet_linear_forward_pk(a, inp, w, wp, NULL, N, C, OC);
         fastfnet_gelu_forward(g, a, (size_t)N * OC);
         return;
     }
     /* the bias is added in the gelu's pass instead of being copied into a before the product */
-    fastfnet_sgemm(0, 1, N, OC, C, 1.0f, inp, C, w, C, 0.0f, a, OC);
+    linear_product(a, inp, w, wp, 0.0f, N, C, OC);
     const fastfnet_kernels *k = fastfnet_kern();
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < N; i++) k->bias_gelu(g + (size_t)i * OC, a + (size_t)i * OC, b, (size_t)OC);
+}
+
+void fastfnet_linear_gelu_forward(float *g, float *a, const float *inp, const float *w, const float *b, int N, int C, int OC) {
+    fastfnet_linear_gelu_forward_pk(g, a, inp, w, NULL, b, N, C, OC);
 }
 
 void fastfnet_gelu_forward_deriv(float *g, float *d, const float *inp, size_t n) {

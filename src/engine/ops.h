@@ -7,6 +7,7 @@
 #define FASTFNET_OPS_H
 #include <stddef.h>
 #include <stdint.h>
+#include "gemm.h"
 
 /* out (B,T,C) = wte[ids] + wpe[t] + wtt[tt]; ids, tt (B,T); wte (V,C), wpe (P,C), wtt (TV,C) */
 void fastfnet_embed_forward(float *out, const int *ids, const int *tt, const float *wte, const float *wpe,
@@ -22,6 +23,9 @@ void fastfnet_layernorm_backward(float *dinp, float *dw, float *db, const float 
 
 /* out (N,OC) = inp (N,C) @ w^T + b, w stored (OC,C) as in PyTorch; b may be NULL. */
 void fastfnet_linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int C, int OC);
+/* the same with wp, w packed beforehand for inference (gemm.h; NULL, or a pack the kernel declines: w itself) */
+void fastfnet_linear_forward_pk(float *out, const float *inp, const float *w, const fastfnet_gemm_wpack *wp, const float *b,
+                                int N, int C, int OC);
 /* dinp may be NULL (input needs no gradient); db may be NULL when there is no bias. */
 void fastfnet_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                          const float *w, int N, int C, int OC);
@@ -38,6 +42,9 @@ void fastfnet_gelu_backward_deriv(float *dinp, float *db, const float *dout, int
 /* Linear then gelu_new: a (N,OC) = inp @ w^T + b (kept for backward), g = gelu_new(a); the bias is added in
  * the gelu's pass. g == a computes in place (a is not kept: no backward follows). */
 void fastfnet_linear_gelu_forward(float *g, float *a, const float *inp, const float *w, const float *b, int N, int C, int OC);
+/* the same with w's packed copy wp, as fastfnet_linear_forward_pk */
+void fastfnet_linear_gelu_forward_pk(float *g, float *a, const float *inp, const float *w, const fastfnet_gemm_wpack *wp,
+                                     const float *b, int N, int C, int OC);
 /* tanh, elementwise; backward uses the output. */
 void fastfnet_tanh_forward(float *out, const float *inp, size_t n);
 void fastfnet_tanh_backward(float *dinp, const float *out, const float *dout, size_t n);

@@ -52,6 +52,7 @@ int fastfnet_optimizer_step(fastfnet_optimizer *o, float lr, long step) {
     fastfnet_threads_apply();
     fastfnet_model *m = o->model;
     if (step < 1 || !m->grads) return -1;
+    fastfnet_model_unpack_weights(m); /* the packed copy would be stale */
     const fastfnet_adamw *h = &o->hp;
     float bc1 = 1.0f - powf(h->beta1, (float)step), bc2 = 1.0f - powf(h->beta2, (float)step);
     for (int ti = 0; ti < m->num_tensors; ti++) {

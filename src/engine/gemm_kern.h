@@ -1,0 +1,53 @@
+/* gemm_kern.h: the register-tile kernel of gemm.c, written once over a vector type. gemm.c includes it once per
+ * instruction set with GV (the vector type), GW (floats per vector), GMR (tile rows), GNV (vectors per tile row),
+ * the operations GLOAD, GBCAST, GFMA, GZERO, GSTORE, and GSUF naming the copy.
+ *
+ * One call computes a GMR x (GNV GW) tile of C from kc columns of packed A (Ap[k][r]: GMR floats per k) and kc
+ * rows of packed B (Bp[k][j]: GNV GW floats per k, 64-byte aligned): C = tile (acc = 0) or C += tile (acc = 1),
+ * of which only mr rows and nr columns are written. The tile lives in registers (GMR GNV accumulators) for the
+ * whole kc loop; each k loads GNV vectors of B and broadcasts GMR floats of A. */
+#define GCAT_(a, b) a##b
+#define GCAT(a, b) GCAT_(a, b)
+#define GNR (GNV * GW)
+
+/* writes the tile c (GMR x GNR) into tmp, row after row, so a partial tile's rows can be copied out */
+#define GSPILL(tmp, c)                                                                                            \
+    _Pragma("GCC unroll 16") for (int r = 0; r < GMR; r++)                                                         \
+        _Pragma("GCC unroll 4") for (int v = 0; v < GNV; v++) GSTORE((tmp) + r * GNR + v * GW, (c)[r][v])
+
+static void GCAT(gemm_tile_, GSUF)(int kc, const float *Ap, const float *Bp, float *C, long ldc, int mr, int nr,
+                                  int acc) {
+    GV c[GMR][GNV];
+    _Pragma("GCC unroll 16") for (int r = 0; r < GMR; r++)
+        _Pragma("GCC unroll 4") for (int v = 0; v < GNV; v++) c[r][v] = GZERO();
+    _Pragma("GCC unroll 2") for (int k = 0; k < kc; k++) {
+        GV b[GNV];
+        _Pragma("GCC unroll 4") for (int v = 0; v < GNV; v++) b[v] = GLOAD(Bp + (size_t)k * GNR + v * GW);
+        _Pragma("GCC unroll 16") for (int r = 0; r < GMR; r++) {
+            GV a = GBCAST(Ap + (size_t)k * GMR + r);
+            _Pragma("GCC unroll 4") for (int v = 0; v < GNV; v++) c[r][v] = GFMA(a, b[v], c[r][v]);
+        }
+    }
+    if (mr == GMR && nr == GNR) {
+        _Pragma("GCC unroll 16") for (int r = 0; r < GMR; r++)
+            _Pragma("GCC unroll 4") for (int v = 0; v < GNV; v++) {
+                float *p = C + r * ldc + v * GW;
+                GSTORE(p, acc ? GADD(GLOADU(p), c[r][v]) : c[r][v]);
+            }
+        return;
+    }
+    /* a partial tile: through memory, with constant indices so c stays in registers above */
+    float tmp[GMR * GNR] __attribute__((aligned(64)));
+    GSPILL(tmp, c);
+    for (int r = 0; r < mr; r++) {
+        float *p = C + r * ldc;
+        const float *t = tmp + r * GNR;
+        if (acc)
+            for (int j = 0; j < nr; j++) p[j] += t[j];
+        else
+            memcpy(p, t, sizeof(float) * (size_t)nr);
+    }
+}
+
+#undef GSPILL
+#undef GNR
