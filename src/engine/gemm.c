@@ -291,6 +291,14 @@ const char *fastfnet_gemm_name(void) {
     return g ? g->name : "openblas";
 }
 
+/* Whether kernel g takes a product of this shape. The AVX-512 one takes every product of at least 4 x 8 x 8. The AVX2
+ * one only narrow ones (N or K at most 256, K at most 1024), where it beats OpenBLAS's Haswell kernels by 1.1-1.4x;
+ * at wide shapes it runs at 0.89-0.98 of them (AMD Zen 4 running AVX2 code, docs/PERFORMANCE.md, round 9). */
+static int gemm_takes(const gemm_isa *g, int M, int N, int K) {
+    if (!g || M < 4 || N < 8 || K < 8) return 0;
+    return g->mr == 12 || ((N <= 256 || K <= 256) && K <= 1024);
+}
+
 /* The calling thread's packing buffer, grown (never shrunk) to n floats; NULL when memory runs out. A thread's
  * buffer is freed when the thread exits (a key's destructor: a thread the caller made and joined leaks nothing). */
 static _Thread_local float *tl_buf;
@@ -333,7 +341,7 @@ static gemm_job gemm_plan(const gemm_isa *g, int M, int N, int K, int *nt) {
 int fastfnet_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
                   float beta, float *C, int ldc) {
     const gemm_isa *g = gemm_pick();
-    if (!g || (beta != 0.0f && beta != 1.0f) || M < 4 || N < 8 || K < 8) return -1;
+    if (!gemm_takes(g, M, N, K) || (beta != 0.0f && beta != 1.0f)) return -1;
     int nt;
     gemm_job j = gemm_plan(g, M, N, K, &nt);
     j.ta = ta, j.tb = tb, j.alpha = alpha, j.acc0 = beta != 0.0f;
@@ -354,7 +362,7 @@ struct fastfnet_gemm_wpack {
 
 fastfnet_gemm_wpack *fastfnet_gemm_wpack_create(const float *W, int N, int K) {
     const gemm_isa *g = gemm_pick();
-    if (!g || N < 8 || K < 8) return NULL;
+    if (!gemm_takes(g, 4, N, K)) return NULL;
     int nt;
     gemm_job j = gemm_plan(g, 4096, N, K, &nt);
     size_t block = (size_t)j.P * j.kcmax * g->nr;
