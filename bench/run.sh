@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/run.sh [quick|full]: the benchmark harness behind `make bench`. Runs, on this machine, in one go:
-#   1. OpenBLAS sgemm peak (the MFU denominator);
+#   1. sgemm peak, the faster of OpenBLAS and fastfnet's own product (the MFU denominator);
 #   2. efficiency of every model at one shape (training step, tokens/s, inference, peak RSS, GFLOP/s), each
 #      in its own process, rounds interleaved across models, plus the PyTorch peer on the same shapes;
 #   3. a sequence-length sweep (attention, FNet, Fast-FNet; batch 1) of training step time and peak RSS;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/speed_ab.sh [ROUNDS] [BEFORE_BENCH]: the speed targets side by side in one run, rounds interleaved, so
-# a busy machine slows every contender alike: OpenBLAS sgemm peak, FNet (4 x 256, FFN 1024, T 512, B 8) training
+# a busy machine slows every contender alike: sgemm peak (the faster of OpenBLAS and fastfnet's own), FNet (4 x 256, FFN 1024, T 512, B 8) training
 # and inference against the PyTorch peer, FNet-Base latency (12 x 768, T 512, B 1) against PyTorch, and, given
 # another build's bench binary, the same FNet shape with it (before/after); the authors' Fast-FNet's MFU as a
 # ratio to FNet's at that shape. 2 threads throughout. Prints one

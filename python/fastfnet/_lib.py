@@ -93,6 +93,7 @@ _E = (c_char_p, c_size_t)  # the err, errlen pair every fallible function ends w
 ENGINE = {
     "fastfnet_model_load": (c_void_p, (c_char_p, *_E)),
     "fastfnet_model_free": (None, (c_void_p,)),
+    "fastfnet_model_pack_weights": (c_int, (c_void_p,)),
     "fastfnet_model_config": (c_void_p, (c_void_p,)),
     "fastfnet_config_to_json": (c_int, (c_void_p, c_char_p, c_size_t)),
     "fastfnet_config_width": (c_int, (c_void_p, c_int)),

@@ -76,6 +76,9 @@ class Model(Owned):
         self._m = lib.fastfnet_model_load(fspath(path), err, len(err))
         if not self._m:
             fail(err, "%s: cannot load" % path)
+        # inference only (state_dict copies): the FFN weights packed once for the matrix kernel (docs/API.md);
+        # where it cannot pack, forwards run unpacked
+        lib.fastfnet_model_pack_weights(self._m)
         self.path = os.fsdecode(path)
         cfg = lib.fastfnet_model_config(self._m)
         buf = ctypes.create_string_buffer(1 << 16)
