@@ -6,10 +6,10 @@
  * kernel (gemm_kern.h) over every (panel, group). alpha is applied while A is packed; beta is 0 (the first K block
  * stores) or 1 (every block adds). Products the kernel does not take return nonzero and go to OpenBLAS.
  *
- * Why: on AMD Zen 4, OpenBLAS 0.3.21's AVX-512 kernels run the FFN's products at 0.5-0.9 of their 2048^3 speed,
- * this at 1.0-1.15 of it (docs/PERFORMANCE.md, round 9). Packing and threading are ours, so a narrow product
- * (Fast-FNet's 128 columns) loses less. The tile's sums run in k order, so results differ from OpenBLAS's in
- * rounding only. */
+ * Why: packing and threading are then ours. A weight can be packed once for inference (fastfnet_gemm_wpack), and
+ * a narrow product (Fast-FNet's 128 columns) loses less. On AMD Zen 4 at FNet-Base's FFN shapes OpenBLAS 0.3.21
+ * gives 172-183 GFLOP/s, this 176-189 packing both operands and 188-202 from a packed weight (docs/PERFORMANCE.md,
+ * round 9). The tile's sums run in k order, so results differ from OpenBLAS's in rounding only. */
 #include "gemm.h"
 #include "simd.h"
 #include <omp.h>
