@@ -144,6 +144,9 @@ FASTFNET_API float fastfnet_model_forward(fastfnet_model *m, const fastfnet_batc
  * this CPU or build, or memory short): forwards then run as before. */
 FASTFNET_API int fastfnet_model_pack_weights(fastfnet_model *m);
 FASTFNET_API void fastfnet_model_unpack_weights(fastfnet_model *m);
+/* The bytes fastfnet_model_pack_weights adds on this CPU (0 where it would pack nothing): `fastfnet info` counts them
+ * in an inference's memory. */
+FASTFNET_API size_t fastfnet_model_pack_bytes(const fastfnet_model *m);
 /* Why the last forward refused its batch; "" when it ran. */
 FASTFNET_API const char *fastfnet_model_error(const fastfnet_model *m);
 /* Backward of the last forward's loss; gradients accumulate into the gradient buffer (over forward +

@@ -23,6 +23,11 @@ expect_fail() {
 "$FF" init --arch fast-fnet --vocab 300 --hidden 32 --layers 3 --pad centred --block-ffn halved --max-pos 64 --out fa.safetensors >/dev/null && ok "init fast-fnet (the authors' model)" || bad "init fast-fnet"
 "$FF" init --arch hybrid --vocab 300 --hidden 32 --layers 3 --heads 4 --max-pos 64 --out h.safetensors >/dev/null && ok "init hybrid" || bad "init hybrid"
 "$FF" init --arch bert --vocab 300 --hidden 32 --layers 2 --heads 4 --max-pos 64 --out b.safetensors >/dev/null && ok "init bert" || bad "init bert"
+# inference memory counts the FFN weights packed for the matrix kernel: 2 layers of 128 x 32 and 32 x 128 floats
+# (16 KiB each, in panels of 32 or 16 columns alike)
+"$FF" info f.safetensors --batch 4 --seq 64 >info.txt &&
+    grep -q '^  inference: parameters 126.8 KiB + packed FFN weights 64.0 KiB + activations .* = ' info.txt &&
+    ok "info counts the packed FFN weights in inference memory" || bad "info's inference memory: $(grep inference info.txt)"
 "$FF" info ff.safetensors --batch 4 --seq 64 >info.txt && grep -q '"fastfnet_mixing": \["fast_fourier", "fourier", "fast_fourier"\]' info.txt &&
     grep -q 'width 32 -> 16' info.txt && grep -q 'width 16 -> 8' info.txt && ok "info shows the reduction schedule" || bad "info"
 "$FF" info fa.safetensors --batch 4 --seq 64 >info.txt && grep -q '"fastfnet_mixing": \["fast_fourier_pad", "fast_fourier_pad", "fast_fourier_pad"\]' info.txt &&

@@ -146,9 +146,10 @@ static void print_info_params(const fastfnet_model *m, const fastfnet_config *c,
     printf("  encoder (embeddings + layers) %zu\n  total %zu (%.2fM)\n", enc, total, total / 1e6);
 }
 
-/* Training holds four copies of the parameters (weights, gradients, two AdamW moments). */
-static void print_info_memory(const fastfnet_config *c, int B, int T, size_t total) {
-    double pb = (double)total * sizeof(float);
+/* Training holds four copies of the parameters (weights, gradients, two AdamW moments); inference the weights and,
+ * as eval, predict and embed run, the FFN weights packed for the matrix kernel (packed bytes, 0 where none are). */
+static void print_info_memory(const fastfnet_config *c, int B, int T, size_t total, size_t packed) {
+    double pb = (double)total * sizeof(float), pk = (double)packed;
     double act_inf = (double)fastfnet_model_activation_bytes(c, B, T, 0), act_tr = (double)fastfnet_model_activation_bytes(c, B, T, 1);
     char s1[32], s2[32], s3[32], s4[32];
     if (act_inf == 0) { /* the engine's sentinel: a shape no arena can hold (B x T past 2^31 - 1 rows) */
@@ -157,9 +158,11 @@ static void print_info_memory(const fastfnet_config *c, int B, int T, size_t tot
     }
     human_bytes(s1, sizeof s1, pb);
     human_bytes(s2, sizeof s2, act_inf);
-    human_bytes(s3, sizeof s3, pb + act_inf);
+    human_bytes(s3, sizeof s3, pb + pk + act_inf);
+    human_bytes(s4, sizeof s4, pk);
     printf("memory for a batch of %d x %d tokens:\n", B, T);
-    printf("  inference: parameters %s + activations %s = %s\n", s1, s2, s3);
+    if (packed) printf("  inference: parameters %s + packed FFN weights %s + activations %s = %s\n", s1, s4, s2, s3);
+    else printf("  inference: parameters %s + activations %s = %s\n", s1, s2, s3);
     human_bytes(s1, sizeof s1, 4 * pb);
     human_bytes(s2, sizeof s2, act_tr);
     human_bytes(s4, sizeof s4, 4 * pb + act_tr);
@@ -183,7 +186,7 @@ static int cmd_info(int argc, char **argv) {
     printf("model: %s\nconfig:\n%s", path, json);
     size_t total = fastfnet_model_num_params(m);
     print_info_params(m, c, total);
-    print_info_memory(c, B, T, total);
+    print_info_memory(c, B, T, total, fastfnet_model_pack_bytes(m));
     fastfnet_model_free(m);
     return 0;
 }

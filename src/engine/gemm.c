@@ -360,6 +360,14 @@ struct fastfnet_gemm_wpack {
     float *p;
 };
 
+size_t fastfnet_gemm_wpack_bytes(int N, int K) {
+    const gemm_isa *g = gemm_pick();
+    if (!gemm_takes(g, 4, N, K)) return 0;
+    int nt;
+    gemm_job j = gemm_plan(g, 4096, N, K, &nt);
+    return ((size_t)j.P * j.kcmax * g->nr * j.nkb * sizeof(float) + 63) / 64 * 64;
+}
+
 fastfnet_gemm_wpack *fastfnet_gemm_wpack_create(const float *W, int N, int K) {
     const gemm_isa *g = gemm_pick();
     if (!gemm_takes(g, 4, N, K)) return NULL;

@@ -1,6 +1,7 @@
 /* gemm.h: fastfnet's own matrix product (gemm.c), which blas.h's fastfnet_sgemm tries before OpenBLAS. */
 #ifndef FASTFNET_GEMM_H
 #define FASTFNET_GEMM_H
+#include <stddef.h>
 /* Row-major C(M,N) = alpha op(A) op(B) + beta C, as fastfnet_sgemm, for beta 0 or 1. Returns 0 when done; nonzero,
  * with C untouched, where it does not take the product (no kernel for this build or CPU, beta not 0 or 1, a tiny
  * shape, memory for its packing buffers short, or switched off). Threads: the caller's OpenMP count, or 1 inside a
@@ -16,6 +17,8 @@ const char *fastfnet_gemm_name(void);
  * the shape is tiny, or memory runs out (callers then multiply with W as before). */
 typedef struct fastfnet_gemm_wpack fastfnet_gemm_wpack;
 fastfnet_gemm_wpack *fastfnet_gemm_wpack_create(const float *W, int N, int K);
+/* the bytes fastfnet_gemm_wpack_create takes for such a W; 0 where the kernel leaves these products to OpenBLAS */
+size_t fastfnet_gemm_wpack_bytes(int N, int K);
 void fastfnet_gemm_wpack_free(fastfnet_gemm_wpack *w);
 /* C (M x N, ldc) = A (M x K, lda) W^T (beta 0) or C += A W^T (beta 1); nonzero, C untouched, where it declines (w
  * NULL, beta not 0 or 1, fewer than 4 rows, the SIMD set switched since packing, memory short) */

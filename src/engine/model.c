@@ -1023,25 +1023,39 @@ static int tensor_shape(const fastfnet_model *m, const float *w, int *rows, int 
     return 0;
 }
 
-/* every layer's FFN weights, w1 (F x W) and w2 (W x F), shapes from the tensor table (an authors' block is narrower) */
+/* layer l's FFN weight i (0: w1, F x W; 1: w2, W x F) and its shape, from the tensor table (an authors' block is
+ * narrower); 0 where the layer has none */
+static int ffn_weight(const fastfnet_model *m, int l, int i, const float **w, int *rows, int *cols) {
+    const fastfnet_layer_params *p = &m->P.layer[l];
+    *w = i ? p->w2 : p->w1;
+    return *w && tensor_shape(m, *w, rows, cols);
+}
+
 int fastfnet_model_pack_weights(fastfnet_model *m) {
-    const fastfnet_config *c = &m->cfg;
     fastfnet_model_unpack_weights(m);
     if (!strcmp(fastfnet_gemm_name(), "openblas")) return -1;
-    for (int l = 0; l < c->num_layers; l++) {
-        const fastfnet_layer_params *p = &m->P.layer[l];
-        int r[2], k[2];
-        if (!tensor_shape(m, p->w1, &r[0], &k[0]) || !tensor_shape(m, p->w2, &r[1], &k[1])) continue; /* no FFN */
+    for (int l = 0; l < m->cfg.num_layers; l++)
         for (int i = 0; i < 2; i++) {
-            if (r[i] < 8 || k[i] < 8) continue; /* a product the kernel leaves to OpenBLAS anyway */
-            m->wpack[l][i] = fastfnet_gemm_wpack_create(i ? p->w2 : p->w1, r[i], k[i]);
-            if (!m->wpack[l][i]) {
+            const float *w;
+            int r, k;
+            if (!ffn_weight(m, l, i, &w, &r, &k) || !fastfnet_gemm_wpack_bytes(r, k)) continue; /* OpenBLAS's anyway */
+            if (!(m->wpack[l][i] = fastfnet_gemm_wpack_create(w, r, k))) {
                 fastfnet_model_unpack_weights(m);
                 return -1;
             }
         }
-    }
     return 0;
+}
+
+size_t fastfnet_model_pack_bytes(const fastfnet_model *m) {
+    size_t n = 0;
+    for (int l = 0; l < m->cfg.num_layers; l++)
+        for (int i = 0; i < 2; i++) {
+            const float *w;
+            int r, k;
+            if (ffn_weight(m, l, i, &w, &r, &k)) n += fastfnet_gemm_wpack_bytes(r, k);
+        }
+    return n;
 }
 float *fastfnet_model_grads(fastfnet_model *m) { return m->grads; }
 void fastfnet_model_get_dropout(const fastfnet_model *m, uint64_t *seed, uint64_t *calls) { *seed = m->dropout_seed, *calls = m->dropout_calls; }
