@@ -348,7 +348,10 @@ static void bench_model(const bench_opts *o, const fastfnet_config *cfg) {
     int packed = infer && strcmp(o->gemm, "openblas") && fastfnet_model_pack_weights(m) == 0;
     if (infer) (ab ? bench_gemm_ab(m, opt, hp.lr, &bt, 0, warmup, repeats, t) : bench_infer(m, &bt, warmup, repeats, fl, t, tc));
     if (infer) printf(", \"packed_weights\": %d", packed);
-    double est = (double)fastfnet_model_num_params(m) * 4 * (train ? 4 : 1) + (double)fastfnet_model_activation_bytes(&c, B, T, train);
+    /* what the process holds at its peak: the parameters (x4 with gradients and AdamW moments), the arena, and the
+     * packed FFN weights of the inference that follows */
+    double est = (double)fastfnet_model_num_params(m) * 4 * (train ? 4 : 1) + (double)fastfnet_model_activation_bytes(&c, B, T, train) +
+                 (packed ? (double)fastfnet_model_pack_bytes(m) : 0.0);
     printf(", \"model_flops_forward\": %.4g, \"peak_rss_mib\": %.1f, \"estimate_mib\": %.1f}\n", fl, peak_rss_mib(), est / 1048576.0);
     free(ids), free(lab), free(t), free(tc);
     fastfnet_optimizer_free(opt);
