@@ -47,6 +47,9 @@ typedef struct {
 
 static inline long lmin(long a, long b) { return a < b ? a : b; }
 
+/* floats of one K block's packed B: P panels of kcmax x NR */
+static inline size_t panels_floats(const gemm_job *j) { return (size_t)j->P * j->kcmax * j->g->nr; }
+
 #if GEMM_HAVE
 /* Everything from here to the AVX-512 tile is compiled for AVX2 + FMA whatever the build's baseline (the
  * sanitizer build has none), and runs only where gemm_pick found them. */
@@ -146,15 +149,14 @@ static void pack_blocks(float *P, int W, int nb, int trans, const float *X, long
                         float alpha) {
     if (trans) {
         for (int b = 0; b < nb; b++)
-            pack_t(P + (size_t)b * kc * W, W, X, ld, r0 + (long)b * W, (int)(n - (long)b * W < W ? n - (long)b * W : W),
-                   k0, kc, alpha);
+            pack_t(P + (size_t)b * kc * W, W, X, ld, r0 + (long)b * W, (int)lmin(W, n - (long)b * W), k0, kc, alpha);
         return;
     }
     __m256 va = _mm256_set1_ps(alpha);
     for (int k = 0; k < kc; k++) {
         const float *x = X + (k0 + k) * ld + r0;
         for (int b = 0; b < nb; b++)
-            copy_n(P + ((size_t)b * kc + k) * W, x + (long)b * W, (int)(n - (long)b * W < W ? n - (long)b * W : W), W, va);
+            copy_n(P + ((size_t)b * kc + k) * W, x + (long)b * W, (int)lmin(W, n - (long)b * W), W, va);
     }
 }
 
@@ -200,7 +202,7 @@ static void gemm_run(const gemm_job *j, int nt) {
         for (int b = 0; b < j->nkb; b++) {
             long k0 = (long)b * j->kcmax;
             int kc = (int)lmin(j->kcmax, j->K - k0);
-            const float *Bb = j->pre ? j->pre + (size_t)b * j->P * j->kcmax * j->g->nr : j->Bp;
+            const float *Bb = j->pre ? j->pre + (size_t)b * panels_floats(j) : j->Bp;
             if (j->pre) {
                 /* packed beforehand: no thread waits for another */
             } else if (ns) {
@@ -220,7 +222,7 @@ static void gemm_run(const gemm_job *j, int nt) {
 /* every K block's panels of W (N x K, used as op(B) = W^T) into p: block b at b P kcmax NR, as gemm_run reads them */
 static void wpack_fill(const gemm_job *j, float *p, const float *W) {
     int NR = j->g->nr;
-    size_t block = (size_t)j->P * j->kcmax * NR;
+    size_t block = panels_floats(j);
 #pragma omp parallel for schedule(static)
     for (int q = 0; q < j->nkb * j->P; q++) {
         int b = q / j->P, pn = q % j->P, kc = (int)lmin(j->kcmax, j->K - (long)b * j->kcmax);
@@ -346,7 +348,7 @@ int fastfnet_gemm(int ta, int tb, int M, int N, int K, float alpha, const float 
     gemm_job j = gemm_plan(g, M, N, K, &nt);
     j.ta = ta, j.tb = tb, j.alpha = alpha, j.acc0 = beta != 0.0f;
     j.A = A, j.B = B, j.C = C, j.lda = lda, j.ldb = ldb, j.ldc = ldc;
-    size_t bsz = (size_t)j.P * j.kcmax * g->nr, asz = (size_t)GEMM_MC * j.kcmax;
+    size_t bsz = panels_floats(&j), asz = (size_t)GEMM_MC * j.kcmax;
     float *buf = gemm_buffer(bsz + asz * (size_t)nt);
     if (!buf) return -1;
     j.Bp = buf, j.Ap = buf + bsz;
@@ -360,27 +362,32 @@ struct fastfnet_gemm_wpack {
     float *p;
 };
 
-size_t fastfnet_gemm_wpack_bytes(int N, int K) {
+/* the job of a packed W (N x K) and the bytes of its copy (every K block's panels), or 0 where the kernel does not
+ * take such products */
+static size_t wpack_plan(int N, int K, gemm_job *j) {
     const gemm_isa *g = gemm_pick();
     if (!gemm_takes(g, 4, N, K)) return 0;
     int nt;
-    gemm_job j = gemm_plan(g, 4096, N, K, &nt);
-    return ((size_t)j.P * j.kcmax * g->nr * j.nkb * sizeof(float) + 63) / 64 * 64;
+    *j = gemm_plan(g, 4096, N, K, &nt); /* the rows do not change the layout */
+    return (panels_floats(j) * j->nkb * sizeof(float) + 63) / 64 * 64;
+}
+
+size_t fastfnet_gemm_wpack_bytes(int N, int K) {
+    gemm_job j;
+    return wpack_plan(N, K, &j);
 }
 
 fastfnet_gemm_wpack *fastfnet_gemm_wpack_create(const float *W, int N, int K) {
-    const gemm_isa *g = gemm_pick();
-    if (!gemm_takes(g, 4, N, K)) return NULL;
-    int nt;
-    gemm_job j = gemm_plan(g, 4096, N, K, &nt);
-    size_t block = (size_t)j.P * j.kcmax * g->nr;
+    gemm_job j;
+    size_t bytes = wpack_plan(N, K, &j);
+    if (!bytes) return NULL;
     fastfnet_gemm_wpack *w = malloc(sizeof *w);
-    float *p = aligned_alloc(64, (block * j.nkb * sizeof(float) + 63) / 64 * 64);
+    float *p = aligned_alloc(64, bytes);
     if (!w || !p) {
         free(w), free(p);
         return NULL;
     }
-    *w = (fastfnet_gemm_wpack){g, N, K, p};
+    *w = (fastfnet_gemm_wpack){j.g, N, K, p};
     wpack_fill(&j, p, W);
     return w;
 }

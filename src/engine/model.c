@@ -1007,7 +1007,7 @@ size_t fastfnet_model_buffer_floats(const fastfnet_model *m) { return m->num_par
 float *fastfnet_model_params(fastfnet_model *m) { return m->params; }
 
 void fastfnet_model_unpack_weights(fastfnet_model *m) {
-    for (int l = 0; l < FASTFNET_MAX_LAYERS; l++)
+    for (int l = 0; l < m->cfg.num_layers; l++)
         for (int i = 0; i < 2; i++) fastfnet_gemm_wpack_free(m->wpack[l][i]), m->wpack[l][i] = NULL;
 }
 
