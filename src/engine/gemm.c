@@ -29,10 +29,12 @@
 #define GEMM_MC 96  /* rows of A a thread packs at a time: 96 x 768 floats, 288 KiB, in L2 */
 
 typedef void (*gemm_tile_fn)(int kc, const float *Ap, const float *Bp, float *C, long ldc, int mr, int nr, int acc);
+typedef void (*gemm_tiled_fn)(int kc, const float *A, long lda, const float *Bp, float *C, long ldc, int nr, int acc);
 typedef struct {
     const char *name;
     int mr, nr;
-    gemm_tile_fn tile;
+    gemm_tile_fn tile;   /* from packed A */
+    gemm_tiled_fn tiled; /* from A as it lies: full row groups */
 } gemm_isa;
 
 typedef struct {
@@ -160,21 +162,40 @@ static void pack_blocks(float *P, int W, int nb, int trans, const float *X, long
     }
 }
 
-/* one thread's rows [r0, r1) against panels [p0, p1) of one K block, GEMM_MC rows at a time */
+/* one thread's rows [r0, r1) against panels [p0, p1) of one K block, GEMM_MC rows at a time. A row-major A (with
+ * alpha 1) is read where it lies, and only a chunk's last, partial row group is packed; a transposed A is packed. */
 static void gemm_rows(const gemm_job *j, const float *Bb, float *Ap, long r0, long r1, int p0, int p1, long k0, int kc,
                       int acc) {
-    int MR = j->g->mr, NR = j->g->nr;
+    int MR = j->g->mr, NR = j->g->nr, direct = !j->ta && j->alpha == 1.0f;
     for (long i0 = r0; i0 < r1; i0 += GEMM_MC) {
         long i1 = lmin(i0 + GEMM_MC, r1);
-        int G = (int)((i1 - i0 + MR - 1) / MR);
-        pack_blocks(Ap, MR, G, !j->ta, j->A, j->lda, i0, i1 - i0, k0, kc, j->alpha);
+        int G = (int)((i1 - i0 + MR - 1) / MR), part = (int)((i1 - i0) % MR);
+        if (!direct)
+            pack_blocks(Ap, MR, G, !j->ta, j->A, j->lda, i0, i1 - i0, k0, kc, j->alpha);
+        else if (part)
+            pack_blocks(Ap, MR, 1, 1, j->A, j->lda, i1 - part, part, k0, kc, 1.0f);
         for (int p = p0; p < p1; p++) {
             const float *Bp = Bb + (size_t)p * kc * NR;
             int nr = (int)lmin(NR, j->N - (long)p * NR);
             for (int g = 0; g < G; g++) {
                 long i = i0 + (long)g * MR;
-                j->g->tile(kc, Ap + (size_t)g * kc * MR, Bp, j->C + i * j->ldc + (long)p * NR, j->ldc,
-                           (int)lmin(MR, i1 - i), nr, acc);
+                int mr = (int)lmin(MR, i1 - i);
+                /* the next tile's C into L1 while this one is computed. A row of C is 4 KiB after the last at FNet's
+                 * widths, which the hardware prefetcher does not follow: without this, C += A B at 4096 x 1024 x 256
+                 * took 1.14-1.23x OpenBLAS's time on AMD Zen 5, with it 1.00-1.06x (docs/PERFORMANCE.md, round 10).
+                 * Inline: GCC deletes a call to a function that only prefetches, as one without effects. */
+                int gn = g + 1 < G ? g + 1 : 0, pn = gn ? p : p + 1;
+                long in = i0 + (long)gn * MR;
+                for (long r = 0; pn < p1 && r < lmin(MR, i1 - in); r++) {
+                    const float *cn = j->C + (in + r) * j->ldc + (long)pn * NR;
+                    _mm_prefetch((const char *)cn, _MM_HINT_T0);
+                    _mm_prefetch((const char *)(cn + NR - 1), _MM_HINT_T0);
+                }
+                float *C = j->C + i * j->ldc + (long)p * NR;
+                if (direct && mr == MR)
+                    j->g->tiled(kc, j->A + i * j->lda + k0, j->lda, Bp, C, j->ldc, nr, acc);
+                else
+                    j->g->tile(kc, direct ? Ap : Ap + (size_t)g * kc * MR, Bp, C, j->ldc, mr, nr, acc);
             }
         }
     }
@@ -273,8 +294,8 @@ void fastfnet_gemm_set_enabled(int on) { g_gemm_off = !on; }
  * else AVX2's where the CPU has AVX2 and FMA (a build for an older baseline still has it); NULL where neither */
 static const gemm_isa *gemm_pick(void) {
 #if GEMM_HAVE
-    static const gemm_isa k512 = {"avx512 12x32", 12, 32, gemm_tile_avx512};
-    static const gemm_isa k256 = {"avx2 6x16", 6, 16, gemm_tile_avx2};
+    static const gemm_isa k512 = {"avx512 12x32", 12, 32, gemm_tile_avx512, gemm_tiled_avx512};
+    static const gemm_isa k256 = {"avx2 6x16", 6, 16, gemm_tile_avx2, gemm_tiled_avx2};
     static _Atomic int avx2 = -1; /* every thread that races here stores the same answer */
     if (g_gemm_off) return NULL;
     if (!strcmp(fastfnet_kern()->name, "avx512")) return &k512;
