@@ -121,9 +121,10 @@ void fastfnet_sgemm(int transA, int transB, int M, int N, int K, float alpha, co
         sgemm_naive(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    /* fastfnet's own product first (gemm.c), except with A transposed (the weight gradients, K = B T): there
-     * OpenBLAS measured 3-9% faster on AMD Zen 4 (docs/PERFORMANCE.md, round 9) */
-    if (!transA && fastfnet_gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0) return;
+    /* fastfnet's own product first (gemm.c), where it takes the shape; with A transposed (the weight gradients,
+     * K = B T) too since its packing prefetches: on AMD Zen 5 at par with OpenBLAS's AVX-512 kernels, and a
+     * training step 1.22x as fast where OPENBLAS_CORETYPE names AVX2 kernels (docs/PERFORMANCE.md, round 10) */
+    if (fastfnet_gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0) return;
     /* OpenBLAS's own pass for beta = 0 (sgemm_beta) zeroes C at about a third of memset's speed (perf: 5.5-6.2% of
      * an inference step against 1.8%; 7.6% of an attention step's, on 128 x 128 score tiles), so C is zeroed here
      * and the product added into it: the same result */

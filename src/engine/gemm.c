@@ -157,6 +157,11 @@ static void pack_blocks(float *P, int W, int nb, int trans, const float *X, long
     __m256 va = _mm256_set1_ps(alpha);
     for (int k = 0; k < kc; k++) {
         const float *x = X + (k0 + k) * ld + r0;
+        /* the row 8 ahead: rows are read in short pieces (a chunk's or a thread's columns) a row apart, which the
+         * hardware prefetcher does not follow; without this, packing took 28% of A^T B at 1024 x 256 x 4096
+         * (AMD Zen 5), 1.11-1.19x OpenBLAS's time, with it 0.97-1.03x */
+        if (k + 8 < kc)
+            for (long c = 0; c < n; c += 16) _mm_prefetch((const char *)(x + 8 * ld + c), _MM_HINT_T0);
         for (int b = 0; b < nb; b++)
             copy_n(P + ((size_t)b * kc + k) * W, x + (long)b * W, (int)lmin(W, n - (long)b * W), W, va);
     }
