@@ -624,13 +624,43 @@ static void test_sgemm_beta0(int M, int N, int K, int ldc) {
     fastfnet_free(A), fastfnet_free(B), fastfnet_free(C), fastfnet_free(R);
 }
 
+/* the seam's linear product, C = A W^T + bias, with its kernel (the bias added as C is stored) and with the naive
+ * backend (the bias copied into C, the product added): the same to rounding, C's gaps past N kept */
+static void test_sgemm_bias(int M, int N, int K) {
+    int ldc = N + 3;
+    float *A = fa((size_t)M * K), *W = fa((size_t)N * K), *b = fa(N), *C = fa((size_t)M * ldc), *R = fa((size_t)M * ldc);
+    fill(A, (size_t)M * K, 1.0f), fill(W, (size_t)N * K, 1.0f), fill(b, N, 1.0f);
+    for (size_t i = 0; i < (size_t)M * ldc; i++) C[i] = R[i] = NAN;
+    for (int i = 0; i < M; i++) C[(size_t)i * ldc + N] = R[(size_t)i * ldc + N] = -1.0f;
+    fastfnet_sgemm_bias(M, N, K, A, K, W, K, b, C, ldc);
+    fastfnet_blas_set_naive(1);
+    fastfnet_sgemm_bias(M, N, K, A, K, W, K, b, R, ldc);
+    fastfnet_blas_set_naive(0);
+    double e = 0.0, s = 0.0;
+    int gaps = 1, finite = 1;
+    for (int i = 0; i < M; i++) {
+        gaps &= C[(size_t)i * ldc + N] == -1.0f;
+        for (int j = 0; j < N; j++) {
+            size_t o = (size_t)i * ldc + j;
+            finite &= isfinite(C[o]), e += ((double)C[o] - R[o]) * ((double)C[o] - R[o]), s += (double)R[o] * R[o];
+        }
+    }
+    double rel = sqrt(e / (s > 0 ? s : 1));
+    check(finite && gaps && isfinite(rel) && rel < 1e-6, "sgemm_bias M=%d N=%d K=%d over a NaN-filled C: rel err %.1e vs naive, gaps kept",
+          M, N, K, rel);
+    fastfnet_free(A), fastfnet_free(W), fastfnet_free(b), fastfnet_free(C), fastfnet_free(R);
+}
+
 /* fastfnet's own product (gemm.c) against a double-precision loop, on one SIMD kernel set: both transpositions
  * of each operand, strides past the width (whose gaps must be kept), partial tiles in M and N, several K blocks
  * (K > 768), alpha != 1, beta 0 over a NaN-filled C and beta 1; threads = 1 runs it inside a parallel region */
 static double gemm_case(int ta, int tb, int M, int N, int K, float alpha, float beta, int in_par, int *kept) {
     int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 7;
-    float *A = fa((size_t)(ta ? K : M) * lda), *B = fa((size_t)(tb ? N : K) * ldb), *C = fa((size_t)M * ldc);
+    /* a linear layer's product (A W^T, alpha 1, beta 0) goes through fastfnet_gemm_linear with a bias */
+    int lin = !ta && tb && alpha == 1.0f && beta == 0.0f;
+    float *A = fa((size_t)(ta ? K : M) * lda), *B = fa((size_t)(tb ? N : K) * ldb), *C = fa((size_t)M * ldc), *bias = fa(N);
     fill(A, (size_t)(ta ? K : M) * lda, 1.0f), fill(B, (size_t)(tb ? N : K) * ldb, 1.0f), fill(C, (size_t)M * ldc, 1.0f);
+    fill(bias, N, 1.0f);
     double *R = malloc(sizeof(double) * (size_t)M * ldc);
     for (size_t i = 0; i < (size_t)M * ldc; i++) {
         R[i] = C[i];
@@ -639,7 +669,8 @@ static double gemm_case(int ta, int tb, int M, int N, int K, float alpha, float 
     int rc = -1;
 #pragma omp parallel num_threads(2) if (in_par)
 #pragma omp single
-    rc = fastfnet_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    rc = lin ? fastfnet_gemm_linear(M, N, K, A, lda, B, ldb, bias, C, ldc)
+             : fastfnet_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     double e = rc == 0 ? 0.0 : INFINITY, s = 0.0;
     for (int i = 0; i < M; i++)
         for (int j = 0; j < ldc; j++) {
@@ -649,11 +680,11 @@ static double gemm_case(int ta, int tb, int M, int N, int K, float alpha, float 
             for (int k = 0; k < K; k++)
                 acc += (double)(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]) *
                        (tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
-            double ref = alpha * acc + beta * R[o];
+            double ref = alpha * acc + beta * R[o] + (lin ? bias[j] : 0.0);
             e += (C[o] - ref) * (C[o] - ref), s += ref * ref;
         }
     free(R);
-    fastfnet_free(A), fastfnet_free(B), fastfnet_free(C);
+    fastfnet_free(A), fastfnet_free(B), fastfnet_free(C), fastfnet_free(bias);
     return isfinite(e) ? sqrt(e / (s > 0 ? s : 1)) : INFINITY;
 }
 
@@ -666,16 +697,21 @@ static void test_gemm_wpack(void) {
     fill(A, (size_t)M * K, 1.0f), fill(W, (size_t)N * K, 1.0f), fill(C1, (size_t)M * N, 1.0f);
     memcpy(C2, C1, sizeof(float) * M * N);
     fastfnet_gemm_wpack *w = fastfnet_gemm_wpack_create(W, N, K);
-    int ok = w && fastfnet_gemm_wpacked(w, M, A, K, 1.0f, C1, N) == 0 && fastfnet_gemm(0, 1, M, N, K, 1.0f, A, K, W, K, 1.0f, C2, N) == 0;
+    int ok = w && fastfnet_gemm_wpacked(w, M, A, K, 1.0f, NULL, C1, N) == 0 && fastfnet_gemm(0, 1, M, N, K, 1.0f, A, K, W, K, 1.0f, C2, N) == 0;
     int same1 = ok && !memcmp(C1, C2, sizeof(float) * M * N);
-    ok = ok && fastfnet_gemm_wpacked(w, M, A, K, 0.0f, C1, N) == 0 && fastfnet_gemm(0, 1, M, N, K, 1.0f, A, K, W, K, 0.0f, C2, N) == 0;
+    ok = ok && fastfnet_gemm_wpacked(w, M, A, K, 0.0f, NULL, C1, N) == 0 && fastfnet_gemm(0, 1, M, N, K, 1.0f, A, K, W, K, 0.0f, C2, N) == 0;
     int same0 = ok && !memcmp(C1, C2, sizeof(float) * M * N);
+    float *bias = fa(N);
+    fill(bias, N, 1.0f);
+    ok = ok && fastfnet_gemm_wpacked(w, M, A, K, 0.0f, bias, C1, N) == 0 && fastfnet_gemm_linear(M, N, K, A, K, W, K, bias, C2, N) == 0;
+    int sameb = ok && !memcmp(C1, C2, sizeof(float) * M * N) && fastfnet_gemm_wpacked(w, M, A, K, 1.0f, bias, C1, N) != 0;
+    fastfnet_free(bias);
     const char *was = fastfnet_kern()->name, *other = strcmp(was, "base") ? "base" : "avx512";
-    int declines = fastfnet_simd_select(other) != 0 || fastfnet_gemm_wpacked(w, M, A, K, 0.0f, C1, N) != 0;
+    int declines = fastfnet_simd_select(other) != 0 || fastfnet_gemm_wpacked(w, M, A, K, 0.0f, NULL, C1, N) != 0;
     fastfnet_simd_select(was);
-    check(same1 && same0 && declines && fastfnet_gemm_wpacked(NULL, M, A, K, 0.0f, C1, N) != 0,
-          "packed weight (%s): A W^T equal to the bit to fastfnet_gemm's (beta 1 and 0, K %d in 2 blocks, N %d), declined "
-          "under the other SIMD set and for NULL", fastfnet_gemm_name(), K, N);
+    check(same1 && same0 && sameb && declines && fastfnet_gemm_wpacked(NULL, M, A, K, 0.0f, NULL, C1, N) != 0,
+          "packed weight (%s): A W^T equal to the bit to fastfnet_gemm's (beta 1 and 0, K %d in 2 blocks, N %d), and "
+          "A W^T + bias to fastfnet_gemm_linear's; declined with a bias and beta 1, under the other SIMD set and for NULL", fastfnet_gemm_name(), K, N);
     fastfnet_gemm_wpack_free(w);
     fastfnet_free(A), fastfnet_free(W), fastfnet_free(C1), fastfnet_free(C2);
 }
@@ -698,7 +734,7 @@ static void test_gemm_own(const char *simd) {
             worst = fmax(worst, e), cases++;
         }
     check(worst < 2e-6 && kept, "own gemm (%s): %d products (every transposition, A read in place and packed, partial tiles, "
-          "2 K blocks, alpha, beta 0 over NaN and 1, in and out of a parallel region) vs double: worst rel err %.1e, strides' gaps kept",
+          "2 K blocks, alpha, beta 0 over NaN and 1, a linear layer's bias, in and out of a parallel region) vs double: worst rel err %.1e, strides' gaps kept",
           fastfnet_gemm_name(), cases, worst);
     float x[64] = {0};
     check(fastfnet_gemm(0, 0, 8, 8, 8, 1.0f, x, 8, x, 8, 0.5f, x, 8) != 0 && fastfnet_gemm(0, 0, 3, 8, 8, 1.0f, x, 8, x, 8, 0.0f, x, 8) != 0,
@@ -781,5 +817,8 @@ int main(void) {
     test_simd_paths();
     test_crossentropy(7, 5);
     test_crossentropy(13, 31);
+    /* last: fill()'s one random stream stays where the tests above had it */
+    test_sgemm_bias(300, 257, 33);
+    test_sgemm_bias(3, 40, 16);
     return check_summary();
 }

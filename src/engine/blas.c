@@ -135,3 +135,16 @@ void fastfnet_sgemm(int transA, int transB, int M, int N, int K, float alpha, co
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
+
+void fastfnet_sgemm_bias(int M, int N, int K, const float *A, int lda, const float *W, int ldw, const float *bias,
+                         float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (!g_naive && fastfnet_gemm_linear(M, N, K, A, lda, W, ldw, bias, C, ldc) == 0) return;
+    if (!bias) {
+        fastfnet_sgemm(0, 1, M, N, K, 1.0f, A, lda, W, ldw, 0.0f, C, ldc);
+        return;
+    }
+#pragma omp parallel for if (!omp_in_parallel() && (long)M * N >= 65536) schedule(static)
+    for (int i = 0; i < M; i++) memcpy(C + (size_t)i * ldc, bias, sizeof(float) * N);
+    fastfnet_sgemm(0, 1, M, N, K, 1.0f, A, lda, W, ldw, 1.0f, C, ldc);
+}

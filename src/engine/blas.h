@@ -5,6 +5,11 @@
  * A is (M,K) or, transposed, stored (K,M); B is (K,N) or stored (N,K). */
 void fastfnet_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc);
+/* A linear layer's product: C(M,N) = A(M,K) W^T + bias (N floats added to each row; NULL: none), W stored (N,K).
+ * fastfnet's own kernel adds the bias as it stores C; otherwise the bias is copied into C's rows and the product
+ * added to it. The same result either way. */
+void fastfnet_sgemm_bias(int M, int N, int K, const float *A, int lda, const float *W, int ldw, const float *bias,
+                         float *C, int ldc);
 /* Select the backend: 0 = CBLAS (default), 1 = naive triple loop (reference for tests). */
 void fastfnet_blas_set_naive(int naive);
 /* Threads used inside BLAS calls. */

@@ -28,8 +28,10 @@
 #define GEMM_KC 768 /* K block: a B panel (kc x NR) stays in L1/L2 while every row group of a chunk passes */
 #define GEMM_MC 96  /* rows of A a thread packs at a time: 96 x 768 floats, 288 KiB, in L2 */
 
-typedef void (*gemm_tile_fn)(int kc, const float *Ap, const float *Bp, float *C, long ldc, int mr, int nr, int acc);
-typedef void (*gemm_tiled_fn)(int kc, const float *A, long lda, const float *Bp, float *C, long ldc, int nr, int acc);
+typedef void (*gemm_tile_fn)(int kc, const float *Ap, const float *Bp, float *C, long ldc, int mr, int nr, int acc,
+                             const float *bias);
+typedef void (*gemm_tiled_fn)(int kc, const float *A, long lda, const float *Bp, float *C, long ldc, int nr, int acc,
+                              const float *bias);
 typedef struct {
     const char *name;
     int mr, nr;
@@ -45,6 +47,7 @@ typedef struct {
     long lda, ldb, ldc;
     float *C, *Bp, *Ap; /* Bp: P panels of kcmax x NR; Ap: GEMM_MC x kcmax per thread */
     const float *pre;   /* B packed beforehand (a fastfnet_gemm_wpack): K block b at b P kcmax NR, nothing to pack */
+    const float *bias;  /* N floats added to every row of C by the first K block (beta 0 only), or NULL */
 } gemm_job;
 
 static inline long lmin(long a, long b) { return a < b ? a : b; }
@@ -197,10 +200,11 @@ static void gemm_rows(const gemm_job *j, const float *Bb, float *Ap, long r0, lo
                     _mm_prefetch((const char *)(cn + NR - 1), _MM_HINT_T0);
                 }
                 float *C = j->C + i * j->ldc + (long)p * NR;
+                const float *bias = !acc && j->bias ? j->bias + (long)p * NR : NULL;
                 if (direct && mr == MR)
-                    j->g->tiled(kc, j->A + i * j->lda + k0, j->lda, Bp, C, j->ldc, nr, acc);
+                    j->g->tiled(kc, j->A + i * j->lda + k0, j->lda, Bp, C, j->ldc, nr, acc, bias);
                 else
-                    j->g->tile(kc, direct ? Ap : Ap + (size_t)g * kc * MR, Bp, C, j->ldc, mr, nr, acc);
+                    j->g->tile(kc, direct ? Ap : Ap + (size_t)g * kc * MR, Bp, C, j->ldc, mr, nr, acc, bias);
             }
         }
     }
@@ -366,13 +370,13 @@ static gemm_job gemm_plan(const gemm_isa *g, int M, int N, int K, int *nt) {
     return j;
 }
 
-int fastfnet_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
-                  float beta, float *C, int ldc) {
+static int gemm_do(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+                   float beta, float *C, int ldc, const float *bias) {
     const gemm_isa *g = gemm_pick();
     if (!gemm_takes(g, M, N, K) || (beta != 0.0f && beta != 1.0f)) return -1;
     int nt;
     gemm_job j = gemm_plan(g, M, N, K, &nt);
-    j.ta = ta, j.tb = tb, j.alpha = alpha, j.acc0 = beta != 0.0f;
+    j.ta = ta, j.tb = tb, j.alpha = alpha, j.acc0 = beta != 0.0f, j.bias = bias;
     j.A = A, j.B = B, j.C = C, j.lda = lda, j.ldb = ldb, j.ldc = ldc;
     size_t bsz = panels_floats(&j), asz = (size_t)GEMM_MC * j.kcmax;
     float *buf = gemm_buffer(bsz + asz * (size_t)nt);
@@ -380,6 +384,16 @@ int fastfnet_gemm(int ta, int tb, int M, int N, int K, float alpha, const float 
     j.Bp = buf, j.Ap = buf + bsz;
     gemm_run(&j, nt);
     return 0;
+}
+
+int fastfnet_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+                  float beta, float *C, int ldc) {
+    return gemm_do(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+}
+
+int fastfnet_gemm_linear(int M, int N, int K, const float *A, int lda, const float *W, int ldw, const float *bias, float *C,
+                         int ldc) {
+    return gemm_do(0, 1, M, N, K, 1.0f, A, lda, W, ldw, 0.0f, C, ldc, bias);
 }
 
 struct fastfnet_gemm_wpack {
@@ -423,11 +437,12 @@ void fastfnet_gemm_wpack_free(fastfnet_gemm_wpack *w) {
     free(w);
 }
 
-int fastfnet_gemm_wpacked(const fastfnet_gemm_wpack *w, int M, const float *A, int lda, float beta, float *C, int ldc) {
-    if (!w || w->g != gemm_pick() || (beta != 0.0f && beta != 1.0f) || M < 4) return -1;
+int fastfnet_gemm_wpacked(const fastfnet_gemm_wpack *w, int M, const float *A, int lda, float beta, const float *bias,
+                          float *C, int ldc) {
+    if (!w || w->g != gemm_pick() || (beta != 0.0f && beta != 1.0f) || (bias && beta != 0.0f) || M < 4) return -1;
     int nt;
     gemm_job j = gemm_plan(w->g, M, w->N, w->K, &nt);
-    j.acc0 = beta != 0.0f, j.A = A, j.C = C, j.lda = lda, j.ldc = ldc, j.pre = w->p;
+    j.acc0 = beta != 0.0f, j.A = A, j.C = C, j.lda = lda, j.ldc = ldc, j.pre = w->p, j.bias = bias;
     float *buf = gemm_buffer((size_t)GEMM_MC * j.kcmax * (size_t)nt);
     if (!buf) return -1;
     j.Ap = buf;

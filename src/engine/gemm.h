@@ -8,6 +8,11 @@
  * parallel region. */
 int fastfnet_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                   int ldb, float beta, float *C, int ldc);
+/* C (M x N) = A (M x K, row-major) W^T + bias (N floats added to every row; NULL: none), W (N x K) row-major: a
+ * linear layer's forward with its bias added as C is stored, not copied into C first. Nonzero, C untouched, where
+ * fastfnet_gemm would decline. */
+int fastfnet_gemm_linear(int M, int N, int K, const float *A, int lda, const float *W, int ldw, const float *bias, float *C,
+                         int ldc);
 /* on = 0 sends every product to OpenBLAS (benchmarks compare the two); 1, the default, lets this one take them */
 void fastfnet_gemm_set_enabled(int on);
 /* "avx512 12x32", "avx2 6x16" (the kernel the SIMD set in use selects), or "openblas" where none is used */
@@ -20,7 +25,9 @@ fastfnet_gemm_wpack *fastfnet_gemm_wpack_create(const float *W, int N, int K);
 /* the bytes fastfnet_gemm_wpack_create takes for such a W; 0 where the kernel leaves these products to OpenBLAS */
 size_t fastfnet_gemm_wpack_bytes(int N, int K);
 void fastfnet_gemm_wpack_free(fastfnet_gemm_wpack *w);
-/* C (M x N, ldc) = A (M x K, lda) W^T (beta 0) or C += A W^T (beta 1); nonzero, C untouched, where it declines (w
- * NULL, beta not 0 or 1, fewer than 4 rows, the SIMD set switched since packing, memory short) */
-int fastfnet_gemm_wpacked(const fastfnet_gemm_wpack *w, int M, const float *A, int lda, float beta, float *C, int ldc);
+/* C (M x N, ldc) = A (M x K, lda) W^T (beta 0; + bias, N floats per row, where bias is not NULL) or C += A W^T (beta
+ * 1, bias NULL); nonzero, C untouched, where it declines (w NULL, beta not 0 or 1, a bias with beta 1, fewer than 4
+ * rows, the SIMD set switched since packing, memory short) */
+int fastfnet_gemm_wpacked(const fastfnet_gemm_wpack *w, int M, const float *A, int lda, float beta, const float *bias,
+                          float *C, int ldc);
 #endif

@@ -3,7 +3,8 @@
  * the operations GLOAD, GBCAST, GFMA, GZERO, GSTORE, and GSUF naming the copy.
  *
  * One call computes a GMR x (GNV GW) tile of C from kc columns of packed A (Ap[k][r]: GMR floats per k) and kc
- * rows of packed B (Bp[k][j]: GNV GW floats per k, 64-byte aligned): C = tile (acc = 0) or C += tile (acc = 1),
+ * rows of packed B (Bp[k][j]: GNV GW floats per k, 64-byte aligned): C = tile (acc = 0; plus a bias per column where
+ * bias is not NULL) or C += tile (acc = 1),
  * of which only mr rows and nr columns are written. The tile lives in registers (GMR GNV accumulators) for the
  * whole kc loop; each k loads GNV vectors of B and broadcasts GMR floats of A. */
 #define GCAT_(a, b) a##b
@@ -15,13 +16,14 @@
     _Pragma("GCC unroll 16") for (int r = 0; r < GMR; r++)                                                         \
         _Pragma("GCC unroll 4") for (int v = 0; v < GNV; v++) GSTORE((tmp) + r * GNR + v * GW, (c)[r][v])
 
-/* C = c (acc 0) or C += c (acc 1), rows < mr and columns < nr of it */
-static inline __attribute__((always_inline)) void GCAT(gemm_tile_out_, GSUF)(GV c[GMR][GNV], float *C, long ldc, int mr, int nr, int acc) {
+/* C = c (acc 0), c + bias (acc 0, bias: nr floats, one per column) or C += c (acc 1), rows < mr and columns < nr of it */
+static inline __attribute__((always_inline)) void GCAT(gemm_tile_out_, GSUF)(GV c[GMR][GNV], float *C, long ldc, int mr, int nr, int acc,
+                                                                             const float *bias) {
     if (mr == GMR && nr == GNR) {
         _Pragma("GCC unroll 16") for (int r = 0; r < GMR; r++)
             _Pragma("GCC unroll 4") for (int v = 0; v < GNV; v++) {
                 float *p = C + r * ldc + v * GW;
-                GSTORE(p, acc ? GADD(GLOADU(p), c[r][v]) : c[r][v]);
+                GSTORE(p, acc ? GADD(GLOADU(p), c[r][v]) : bias ? GADD(c[r][v], GLOADU(bias + v * GW)) : c[r][v]);
             }
         return;
     }
@@ -33,13 +35,15 @@ static inline __attribute__((always_inline)) void GCAT(gemm_tile_out_, GSUF)(GV 
         const float *t = tmp + r * GNR;
         if (acc)
             for (int j = 0; j < nr; j++) p[j] += t[j];
+        else if (bias)
+            for (int j = 0; j < nr; j++) p[j] = t[j] + bias[j];
         else
             memcpy(p, t, sizeof(float) * (size_t)nr);
     }
 }
 
 static void GCAT(gemm_tile_, GSUF)(int kc, const float *Ap, const float *Bp, float *C, long ldc, int mr, int nr,
-                                  int acc) {
+                                  int acc, const float *bias) {
     GV c[GMR][GNV];
     _Pragma("GCC unroll 16") for (int r = 0; r < GMR; r++)
         _Pragma("GCC unroll 4") for (int v = 0; v < GNV; v++) c[r][v] = GZERO();
@@ -51,14 +55,14 @@ static void GCAT(gemm_tile_, GSUF)(int kc, const float *Ap, const float *Bp, flo
             _Pragma("GCC unroll 4") for (int v = 0; v < GNV; v++) c[r][v] = GFMA(a, b[v], c[r][v]);
         }
     }
-    GCAT(gemm_tile_out_, GSUF)(c, C, ldc, mr, nr, acc);
+    GCAT(gemm_tile_out_, GSUF)(c, C, ldc, mr, nr, acc, bias);
 }
 
 /* The same tile reading A where it lies (row-major, lda floats a row) instead of packed: GMR full rows from A, no
  * partial tile. Rows go in threes from GMR / 3 pointers, row 3q + s at a[q] + s lda (an indexed address), so the
  * loop needs few registers. */
 static void GCAT(gemm_tiled_, GSUF)(int kc, const float *A, long lda, const float *Bp, float *C, long ldc, int nr,
-                                   int acc) {
+                                   int acc, const float *bias) {
     GV c[GMR][GNV];
     const float *a[GMR / 3];
     _Pragma("GCC unroll 16") for (int q = 0; q < GMR / 3; q++) a[q] = A + 3 * q * lda;
@@ -72,7 +76,7 @@ static void GCAT(gemm_tiled_, GSUF)(int kc, const float *A, long lda, const floa
             _Pragma("GCC unroll 4") for (int v = 0; v < GNV; v++) c[r][v] = GFMA(x, b[v], c[r][v]);
         }
     }
-    GCAT(gemm_tile_out_, GSUF)(c, C, ldc, GMR, nr, acc);
+    GCAT(gemm_tile_out_, GSUF)(c, C, ldc, GMR, nr, acc, bias);
 }
 
 #undef GSPILL
