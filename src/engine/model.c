@@ -878,8 +878,7 @@ static float *layer_ffn_backward(fastfnet_model *m, int l, const float *dy) {
     if (pd > 0.0f) fastfnet_dropout_backward(dO, dsum2, La->o_drop, nWo, pd);
     /* g is not kept per layer (see layout_shared): recomputed from a, with gelu's derivative into dA */
     fastfnet_gelu_forward_deriv(La->g, dA, La->a, BT * Fw);
-    fastfnet_zero(dG, BT * Fw);
-    fastfnet_linear_backward(dG, g->w2, g->b2, dO, La->g, p->w2, (int)BT, Fw, Wo);
+    fastfnet_linear_backward_set(dG, g->w2, g->b2, dO, La->g, p->w2, (int)BT, Fw, Wo);
     fastfnet_gelu_backward_deriv(dA, g->b1, dG, (int)BT, Fw);
     fastfnet_linear_backward(dh, g->w1, NULL, dA, La->h, p->w1, (int)BT, Wo, Fw);
     float *dsum1 = A->gB;
@@ -898,8 +897,7 @@ static void attention_mix_backward(fastfnet_model *m, int l, float *dx, const fl
     float pd = m->train ? c->hidden_dropout : 0.0f, pa = m->train ? c->attn_dropout : 0.0f;
     float *dproj = A->gC, *dctx = A->gA; /* gB holds dsum1 (layer_ffn_backward); gA is free again */
     fastfnet_dropout_backward(dproj, dsum1, La->mix_drop, nW, pd);
-    fastfnet_zero(dctx, nW);
-    fastfnet_linear_backward(dctx, g->o_w, g->o_b, dproj, La->ctx, p->o_w, (int)BT, W, W);
+    fastfnet_linear_backward_set(dctx, g->o_w, g->o_b, dproj, La->ctx, p->o_w, (int)BT, W, W);
     fastfnet_zero(A->gq, nW);
     fastfnet_zero(A->gk, nW);
     fastfnet_zero(A->gv, nW);
@@ -952,9 +950,8 @@ static void embeddings_backward(fastfnet_model *m, float *dy, float *scratch) {
     size_t BT = (size_t)B * T;
     float pd = m->train ? c->hidden_dropout : 0.0f;
     float *dln = A->gE, *dproj = scratch;
-    fastfnet_zero(dln, BT * E);
     fastfnet_dropout_backward(dproj, dy, A->emb_drop, BT * E, pd);
-    fastfnet_linear_backward(dln, G->proj_w, G->proj_b, dproj, A->emb_ln, P->proj_w, (int)BT, E, E);
+    fastfnet_linear_backward_set(dln, G->proj_w, G->proj_b, dproj, A->emb_ln, P->proj_w, (int)BT, E, E);
     float *dsum = dy;
     fastfnet_layernorm_backward(dsum, G->eln_w, G->eln_b, dln, A->emb_sum, P->eln_w, A->emb_mean, A->emb_rstd, (int)BT, E);
     fastfnet_embed_backward(G->wte, G->wpe, G->wtt, dsum, m->ids, m->tt, B, T, E);

@@ -85,9 +85,10 @@ void fastfnet_linear_forward(float *out, const float *inp, const float *w, const
     fastfnet_linear_forward_pk(out, inp, w, NULL, b, N, C, OC);
 }
 
-void fastfnet_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                         const float *w, int N, int C, int OC) {
-    if (dinp) fastfnet_sgemm(0, 0, N, C, OC, 1.0f, dout, OC, w, C, 1.0f, dinp, C);
+/* dinp_beta 1 adds the input gradient to dinp, 0 overwrites it (no pass zeroing it first, no read of it back) */
+static void linear_backward(float *dinp, float dinp_beta, float *dw, float *db, const float *dout, const float *inp,
+                            const float *w, int N, int C, int OC) {
+    if (dinp) fastfnet_sgemm(0, 0, N, C, OC, 1.0f, dout, OC, w, C, dinp_beta, dinp, C);
     fastfnet_sgemm(1, 0, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dw, C);
     if (db) {
         /* threads own column ranges and walk the rows in order, so reads stay contiguous */
@@ -102,6 +103,16 @@ void fastfnet_linear_backward(float *dinp, float *dw, float *db, const float *do
             }
         }
     }
+}
+
+void fastfnet_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                         const float *w, int N, int C, int OC) {
+    linear_backward(dinp, 1.0f, dw, db, dout, inp, w, N, C, OC);
+}
+
+void fastfnet_linear_backward_set(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                                  int N, int C, int OC) {
+    linear_backward(dinp, 0.0f, dw, db, dout, inp, w, N, C, OC);
 }
 
 /* This thread's share [lo, hi) of n elements, in multiples of 16 floats so no two threads share a cache line. */

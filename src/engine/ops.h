@@ -29,6 +29,9 @@ void fastfnet_linear_forward_pk(float *out, const float *inp, const float *w, co
 /* dinp may be NULL (input needs no gradient); db may be NULL when there is no bias. */
 void fastfnet_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                          const float *w, int N, int C, int OC);
+/* the same with dinp overwritten instead of added to (dw and db still accumulate) */
+void fastfnet_linear_backward_set(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                                  int N, int C, int OC);
 
 /* gelu_new: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), elementwise over n. out may alias inp. */
 void fastfnet_gelu_forward(float *out, const float *inp, size_t n);
