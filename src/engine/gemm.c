@@ -2,9 +2,10 @@
  *
  * GotoBLAS's structure, kept small: K is cut into blocks of at most GEMM_KC; for each block, B (kc x N) is packed
  * once into panels of NR columns (Bp[p][k][j]), shared by the threads; each thread owns a range of C's rows and,
- * GEMM_MC rows at a time, packs its rows of A into groups of MR rows (Ap[g][k][r]), then runs the register-tile
- * kernel (gemm_kern.h) over every (panel, group). alpha is applied while A is packed; beta is 0 (the first K block
- * stores) or 1 (every block adds). Products the kernel does not take return nonzero and go to OpenBLAS.
+ * GEMM_MC rows at a time, runs the register-tile kernel (gemm_kern.h) over every (panel, group of MR rows). A
+ * row-major A with alpha 1 is read where it lies; otherwise (A transposed, or alpha applied) the chunk's rows are
+ * packed into groups (Ap[g][k][r]) first. beta is 0 (the first K block stores, adding a linear layer's bias if
+ * there is one) or 1 (every block adds). Products the kernel does not take return nonzero and go to OpenBLAS.
  *
  * Why: packing and threading are then ours. A weight can be packed once for inference (fastfnet_gemm_wpack), and
  * a narrow product (Fast-FNet's 128 columns) loses less. On AMD Zen 4 at FNet-Base's FFN shapes OpenBLAS 0.3.21
@@ -26,7 +27,7 @@
 #endif
 
 #define GEMM_KC 768 /* K block: a B panel (kc x NR) stays in L1/L2 while every row group of a chunk passes */
-#define GEMM_MC 96  /* rows of A a thread packs at a time: 96 x 768 floats, 288 KiB, in L2 */
+#define GEMM_MC 96  /* rows of A a thread takes at a time (packed, where it is): 96 x 768 floats, 288 KiB, in L2 */
 
 typedef void (*gemm_tile_fn)(int kc, const float *Ap, const float *Bp, float *C, long ldc, int mr, int nr, int acc,
                              const float *bias);

@@ -16,9 +16,10 @@
     _Pragma("GCC unroll 16") for (int r = 0; r < GMR; r++)                                                         \
         _Pragma("GCC unroll 4") for (int v = 0; v < GNV; v++) GSTORE((tmp) + r * GNR + v * GW, (c)[r][v])
 
-/* C = c (acc 0), c + bias (acc 0, bias: nr floats, one per column) or C += c (acc 1), rows < mr and columns < nr of it */
-static inline __attribute__((always_inline)) void GCAT(gemm_tile_out_, GSUF)(GV c[GMR][GNV], float *C, long ldc, int mr, int nr, int acc,
-                                                                             const float *bias) {
+/* C = c (acc 0), c + bias (acc 0, bias: nr floats, one per column) or C += c (acc 1), rows < mr and columns < nr
+ * of it */
+static inline __attribute__((always_inline)) void GCAT(gemm_tile_out_, GSUF)(GV c[GMR][GNV], float *C, long ldc, int mr,
+                                                                             int nr, int acc, const float *bias) {
     if (mr == GMR && nr == GNR) {
         _Pragma("GCC unroll 16") for (int r = 0; r < GMR; r++)
             _Pragma("GCC unroll 4") for (int v = 0; v < GNV; v++) {
@@ -42,40 +43,38 @@ static inline __attribute__((always_inline)) void GCAT(gemm_tile_out_, GSUF)(GV 
     }
 }
 
-static void GCAT(gemm_tile_, GSUF)(int kc, const float *Ap, const float *Bp, float *C, long ldc, int mr, int nr,
-                                  int acc, const float *bias) {
-    GV c[GMR][GNV];
+/* c = the tile's sums over kc: A's row r at k read at A + r rs + k ks (packed: rs 1, ks GMR; in place: rs lda, ks
+ * 1), rows in threes from GMR / 3 pointers (row 3q + s at a[q] + s rs, an indexed address where rs is a variable), so
+ * the loop needs few registers */
+static inline __attribute__((always_inline)) void GCAT(gemm_tile_sums_, GSUF)(int kc, const float *A, long rs, long ks,
+                                                                              const float *Bp, GV c[GMR][GNV]) {
+    const float *a[GMR / 3];
+    _Pragma("GCC unroll 16") for (int q = 0; q < GMR / 3; q++) a[q] = A + 3 * q * rs;
     _Pragma("GCC unroll 16") for (int r = 0; r < GMR; r++)
         _Pragma("GCC unroll 4") for (int v = 0; v < GNV; v++) c[r][v] = GZERO();
     _Pragma("GCC unroll 2") for (int k = 0; k < kc; k++) {
         GV b[GNV];
         _Pragma("GCC unroll 4") for (int v = 0; v < GNV; v++) b[v] = GLOAD(Bp + (size_t)k * GNR + v * GW);
         _Pragma("GCC unroll 16") for (int r = 0; r < GMR; r++) {
-            GV a = GBCAST(Ap + (size_t)k * GMR + r);
-            _Pragma("GCC unroll 4") for (int v = 0; v < GNV; v++) c[r][v] = GFMA(a, b[v], c[r][v]);
+            GV x = GBCAST(a[r / 3] + k * ks + (r % 3) * rs);
+            _Pragma("GCC unroll 4") for (int v = 0; v < GNV; v++) c[r][v] = GFMA(x, b[v], c[r][v]);
         }
     }
+}
+
+static void GCAT(gemm_tile_, GSUF)(int kc, const float *Ap, const float *Bp, float *C, long ldc, int mr, int nr,
+                                  int acc, const float *bias) {
+    GV c[GMR][GNV];
+    GCAT(gemm_tile_sums_, GSUF)(kc, Ap, 1, GMR, Bp, c);
     GCAT(gemm_tile_out_, GSUF)(c, C, ldc, mr, nr, acc, bias);
 }
 
 /* The same tile reading A where it lies (row-major, lda floats a row) instead of packed: GMR full rows from A, no
- * partial tile. Rows go in threes from GMR / 3 pointers, row 3q + s at a[q] + s lda (an indexed address), so the
- * loop needs few registers. */
+ * partial tile */
 static void GCAT(gemm_tiled_, GSUF)(int kc, const float *A, long lda, const float *Bp, float *C, long ldc, int nr,
                                    int acc, const float *bias) {
     GV c[GMR][GNV];
-    const float *a[GMR / 3];
-    _Pragma("GCC unroll 16") for (int q = 0; q < GMR / 3; q++) a[q] = A + 3 * q * lda;
-    _Pragma("GCC unroll 16") for (int r = 0; r < GMR; r++)
-        _Pragma("GCC unroll 4") for (int v = 0; v < GNV; v++) c[r][v] = GZERO();
-    _Pragma("GCC unroll 2") for (int k = 0; k < kc; k++) {
-        GV b[GNV];
-        _Pragma("GCC unroll 4") for (int v = 0; v < GNV; v++) b[v] = GLOAD(Bp + (size_t)k * GNR + v * GW);
-        _Pragma("GCC unroll 16") for (int r = 0; r < GMR; r++) {
-            GV x = GBCAST(a[r / 3] + k + (r % 3) * lda);
-            _Pragma("GCC unroll 4") for (int v = 0; v < GNV; v++) c[r][v] = GFMA(x, b[v], c[r][v]);
-        }
-    }
+    GCAT(gemm_tile_sums_, GSUF)(kc, A, lda, 1, Bp, c);
     GCAT(gemm_tile_out_, GSUF)(c, C, ldc, GMR, nr, acc, bias);
 }
 
