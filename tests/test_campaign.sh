@@ -42,18 +42,20 @@ campaign BENCH_TASKS=mlm-finetune,mlm-finetune-sotu BENCH_MODELS=fnet BENCH_SEED
     grep -q 'skip mlm-finetune fnet s0: its pre-training (mlm fnet s0) has not finished yet' campaign.log &&
     ok "a fine-tune waits for its pre-training's row" || bad "fine-tune without pre-training: $(rows) rows, $(tail -2 campaign.log)"
 
-# BENCH_JOBS: two workers share one list; each run once, fine-tunes after their pre-training, no lock left
+# BENCH_JOBS: two workers share one list; each run once, fine-tunes after their pre-training, no lock left. Two
+# seeds, so the list outlasts the 2 s by which the second worker starts: with one, the first worker could finish
+# every run of this toy budget before the second began
 RES2=$SCRATCH/r2.jsonl
 env FF="$FF" BENCH_OUT="$SCRATCH/c2" BENCH_RESULTS="$RES2" BENCH_DATA_DIR="$DATA" BENCH_THREADS=1 BENCH_JOBS=2 \
-    BENCH_TASKS=text,mlm,mlm-finetune BENCH_MODELS=fnet,fast-fnet BENCH_SEEDS=0 "$ROOT/bench/full.sh" quick >jobs.log 2>&1
+    BENCH_TASKS=text,mlm,mlm-finetune BENCH_MODELS=fnet,fast-fnet BENCH_SEEDS=0,1 "$ROOT/bench/full.sh" quick >jobs.log 2>&1
 rc=$?
 /usr/bin/python3 - "$RES2" <<'EOF2' && [ $rc -eq 0 ] && grep -q 'w1] run ' jobs.log && grep -q 'w2\] run ' jobs.log &&
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 keys = [(r["task"], r["model"], r["seed"]) for r in rows]
-assert sorted(keys) == sorted((t, m, 0) for t in ("text", "mlm", "mlm-finetune") for m in ("fnet", "fast-fnet")), keys
+assert sorted(keys) == sorted((t, m, s) for t in ("text", "mlm", "mlm-finetune") for m in ("fnet", "fast-fnet") for s in (0, 1)), keys
 EOF2
-    [ -z "$(find "$SCRATCH/c2/runs" -name '*.lock')" ] && ok "BENCH_JOBS=2: both workers ran, 6 runs once each, fine-tunes included, no lock left" ||
+    [ -z "$(find "$SCRATCH/c2/runs" -name '*.lock')" ] && ok "BENCH_JOBS=2: both workers ran, 12 runs once each, fine-tunes included, no lock left" ||
     bad "BENCH_JOBS=2 (rc $rc): $(grep -c . "$RES2") rows; $(tail -3 jobs.log)"
 # a lock held by a live worker is left alone; one whose worker is gone is taken over
 mkdir -p "$SCRATCH/c2/runs/text-bert-s0.lock" "$SCRATCH/c2/runs/text-narrow-s0.lock"

@@ -70,15 +70,10 @@ void fastfnet_layernorm_backward(float *dinp, float *dw, float *db, const float 
 
 /* out (N, OC) = inp (N, C) w^T + b (NULL: none), through w's packed copy where there is one; the bias is added as
  * out is stored */
-static void linear_product(float *out, const float *inp, const float *w, const fastfnet_gemm_wpack *wp, const float *b,
-                           int N, int C, int OC) {
-    if (wp && fastfnet_gemm_wpacked(wp, N, inp, C, 0.0f, b, out, OC) == 0) return;
-    fastfnet_sgemm_bias(N, OC, C, inp, C, w, C, b, out, OC);
-}
-
 void fastfnet_linear_forward_pk(float *out, const float *inp, const float *w, const fastfnet_gemm_wpack *wp, const float *b,
                                 int N, int C, int OC) {
-    linear_product(out, inp, w, wp, b, N, C, OC);
+    if (wp && fastfnet_gemm_wpacked(wp, N, inp, C, 0.0f, b, out, OC) == 0) return;
+    fastfnet_sgemm_bias(N, OC, C, inp, C, w, C, b, out, OC);
 }
 
 void fastfnet_linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int C, int OC) {
@@ -160,13 +155,12 @@ void fastfnet_gelu_forward(float *out, const float *inp, size_t n) {
 
 void fastfnet_linear_gelu_forward_pk(float *g, float *a, const float *inp, const float *w, const fastfnet_gemm_wpack *wp,
                                      const float *b, int N, int C, int OC) {
+    /* the bias is added in the gelu's pass, not by the product: the pass is compute-bound, so it costs nothing there */
+    fastfnet_linear_forward_pk(a, inp, w, wp, NULL, N, C, OC);
     if (!b) {
-        fastfnet_linear_forward_pk(a, inp, w, wp, NULL, N, C, OC);
         fastfnet_gelu_forward(g, a, (size_t)N * OC);
         return;
     }
-    /* the bias is added in the gelu's pass instead of being copied into a before the product */
-    linear_product(a, inp, w, wp, NULL, N, C, OC);
     const fastfnet_kernels *k = fastfnet_kern();
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < N; i++) k->bias_gelu(g + (size_t)i * OC, a + (size_t)i * OC, b, (size_t)OC);
