@@ -136,6 +136,12 @@ void fastfnet_sgemm(int transA, int transB, int M, int N, int K, float alpha, co
                 M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+int fastfnet_sgemm_mul(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc,
+                       float *colsum) {
+    if (M <= 0 || N <= 0 || g_naive) return -1;
+    return fastfnet_gemm_mul(M, N, K, A, lda, B, ldb, C, ldc, colsum);
+}
+
 void fastfnet_sgemm_bias(int M, int N, int K, const float *A, int lda, const float *W, int ldw, const float *bias,
                          float *C, int ldc) {
     if (M <= 0 || N <= 0) return;

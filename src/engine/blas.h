@@ -10,6 +10,12 @@ void fastfnet_sgemm(int transA, int transB, int M, int N, int K, float alpha, co
  * added to it. The same result either way. */
 void fastfnet_sgemm_bias(int M, int N, int K, const float *A, int lda, const float *W, int ldw, const float *bias,
                          float *C, int ldc);
+/* C(M,N) = A(M,K) B(K,N) times C elementwise (C holds a factor per element on entry), and colsum (N; NULL: none)
+ * += the new C's columns summed over the rows in order, in one pass as fastfnet's own kernel stores C. Returns 0
+ * when done; nonzero, nothing touched, where that kernel does not take it (or the naive backend is selected): the
+ * caller then forms the product and multiplies itself. */
+int fastfnet_sgemm_mul(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc,
+                       float *colsum);
 /* Select the backend: 0 = CBLAS (default), 1 = naive triple loop (reference for tests). */
 void fastfnet_blas_set_naive(int naive);
 /* Threads used inside BLAS calls. */

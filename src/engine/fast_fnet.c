@@ -88,8 +88,7 @@ static void fastfnet_part_backward(fastfnet_model *m, int l, float *dh, const fl
     if (pd > 0.0f) fastfnet_dropout_backward(dO, dsum2, L->o_drop, nH, pd);
     /* g is not kept per layer (model.c's layout): recomputed from a, with gelu's derivative into dA */
     fastfnet_gelu_forward_deriv(L->g, dA, L->a, nF);
-    fastfnet_linear_backward_set(dG, g->w2, g->b2, dO, L->g, p->w2, N, Fw, H);
-    fastfnet_gelu_backward_deriv(dA, g->b1, dG, N, Fw);
+    fastfnet_linear_gelu_backward(dA, g->b1, g->w2, g->b2, dG, dO, L->g, p->w2, N, Fw, H);
     fastfnet_linear_backward(dh, g->w1, NULL, dA, L->h, p->w1, N, H, Fw);
 }
 

@@ -30,9 +30,9 @@
 #define GEMM_MC 96  /* rows of A a thread takes at a time (packed, where it is): 96 x 768 floats, 288 KiB, in L2 */
 
 typedef void (*gemm_tile_fn)(int kc, const float *Ap, const float *Bp, float *C, long ldc, int mr, int nr, int acc,
-                             const float *bias);
+                             const float *bias, float *cs);
 typedef void (*gemm_tiled_fn)(int kc, const float *A, long lda, const float *Bp, float *C, long ldc, int nr, int acc,
-                              const float *bias);
+                              const float *bias, float *cs);
 typedef struct {
     const char *name;
     int mr, nr;
@@ -49,6 +49,8 @@ typedef struct {
     float *C, *Bp, *Ap; /* Bp: P panels of kcmax x NR; Ap: GEMM_MC x kcmax per thread */
     const float *pre;   /* B packed beforehand (a fastfnet_gemm_wpack): K block b at b P kcmax NR, nothing to pack */
     const float *bias;  /* N floats added to every row of C by the first K block (beta 0 only), or NULL */
+    int mul;            /* C holds a factor per element: C = op(A) op(B) C (one K block, nsplit) */
+    float *colsum;      /* with mul: N floats, each += its column of the new C, rows in order; or NULL */
 } gemm_job;
 
 static inline long lmin(long a, long b) { return a < b ? a : b; }
@@ -76,6 +78,7 @@ static inline size_t panels_floats(const gemm_job *j) { return (size_t)j->P * j-
 #define GBCAST _mm256_broadcast_ss
 #define GFMA _mm256_fmadd_ps
 #define GADD _mm256_add_ps
+#define GMUL _mm256_mul_ps
 #define GZERO _mm256_setzero_ps
 #define GSTORE _mm256_storeu_ps
 #include "gemm_kern.h"
@@ -89,6 +92,7 @@ static inline size_t panels_floats(const gemm_job *j) { return (size_t)j->P * j-
 #undef GBCAST
 #undef GFMA
 #undef GADD
+#undef GMUL
 #undef GZERO
 #undef GSTORE
 
@@ -200,12 +204,12 @@ static void gemm_rows(const gemm_job *j, const float *Bb, float *Ap, long r0, lo
                     _mm_prefetch((const char *)cn, _MM_HINT_T0);
                     _mm_prefetch((const char *)(cn + NR - 1), _MM_HINT_T0);
                 }
-                float *C = j->C + i * j->ldc + (long)p * NR;
+                float *C = j->C + i * j->ldc + (long)p * NR, *cs = j->colsum ? j->colsum + (long)p * NR : NULL;
                 const float *bias = !acc && j->bias ? j->bias + (long)p * NR : NULL;
                 if (direct && mr == MR)
-                    j->g->tiled(kc, j->A + i * j->lda + k0, j->lda, Bp, C, j->ldc, nr, acc, bias);
+                    j->g->tiled(kc, j->A + i * j->lda + k0, j->lda, Bp, C, j->ldc, nr, acc, bias, cs);
                 else
-                    j->g->tile(kc, direct ? Ap : Ap + (size_t)g * kc * MR, Bp, C, j->ldc, mr, nr, acc, bias);
+                    j->g->tile(kc, direct ? Ap : Ap + (size_t)g * kc * MR, Bp, C, j->ldc, mr, nr, acc, bias, cs);
             }
         }
     }
@@ -242,7 +246,7 @@ static void gemm_run(const gemm_job *j, int nt) {
                 gemm_pack_panels(j, j->P * t / n, j->P * (t + 1) / n, k0, kc);
 #pragma omp barrier
             }
-            gemm_rows(j, Bb, Ap, r0, r1, p0, p1, k0, kc, b > 0 || j->acc0);
+            gemm_rows(j, Bb, Ap, r0, r1, p0, p1, k0, kc, j->mul ? 2 : b > 0 || j->acc0);
             if (!j->pre && !ns && b + 1 < j->nkb) {
 #pragma omp barrier
             }
@@ -284,6 +288,7 @@ static void wpack_fill(const gemm_job *j, float *p, const float *W) {
 #define GBCAST(p) _mm512_set1_ps(*(p))
 #define GFMA _mm512_fmadd_ps
 #define GADD _mm512_add_ps
+#define GMUL _mm512_mul_ps
 #define GZERO _mm512_setzero_ps
 #define GSTORE _mm512_storeu_ps
 #include "gemm_kern.h"
@@ -359,25 +364,33 @@ static float *gemm_buffer(size_t n) {
     return tl_buf;
 }
 
-/* the job's blocking and threads (nt); its buffers are the caller's */
-static gemm_job gemm_plan(const gemm_isa *g, int M, int N, int K, int *nt) {
+/* the job's blocking and threads (nt), the threads splitting the panels where by_panels; its buffers are the
+ * caller's */
+static gemm_job gemm_plan(const gemm_isa *g, int M, int N, int K, int by_panels, int *nt) {
     gemm_job j = {.g = g, .M = M, .N = N, .K = K, .P = (N + g->nr - 1) / g->nr, .alpha = 1.0f};
     j.nkb = (K + GEMM_KC - 1) / GEMM_KC;
     j.kcmax = (K + j.nkb - 1) / j.nkb;
     long groups = (M + g->mr - 1) / g->mr;
     *nt = omp_in_parallel() ? 1 : omp_get_max_threads();
-    j.nsplit = N > M && j.P >= 2 * *nt;
+    j.nsplit = by_panels || (N > M && j.P >= 2 * *nt);
     if (*nt > (j.nsplit ? j.P : groups)) *nt = (int)(j.nsplit ? j.P : groups);
     return j;
 }
 
+typedef struct {
+    const float *bias; /* as gemm_job's */
+    int mul;
+    float *colsum;
+} gemm_epi;
+
 static int gemm_do(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
-                   float beta, float *C, int ldc, const float *bias) {
+                   float beta, float *C, int ldc, gemm_epi e) {
     const gemm_isa *g = gemm_pick();
-    if (!gemm_takes(g, M, N, K) || (beta != 0.0f && beta != 1.0f)) return -1;
+    if (!gemm_takes(g, M, N, K) || (beta != 0.0f && beta != 1.0f) || (e.mul && K > GEMM_KC)) return -1;
     int nt;
-    gemm_job j = gemm_plan(g, M, N, K, &nt);
-    j.ta = ta, j.tb = tb, j.alpha = alpha, j.acc0 = beta != 0.0f, j.bias = bias;
+    /* a product with column sums splits the panels: each column is one thread's, summed over the rows in order */
+    gemm_job j = gemm_plan(g, M, N, K, e.mul, &nt);
+    j.ta = ta, j.tb = tb, j.alpha = alpha, j.acc0 = beta != 0.0f, j.bias = e.bias, j.mul = e.mul, j.colsum = e.colsum;
     j.A = A, j.B = B, j.C = C, j.lda = lda, j.ldb = ldb, j.ldc = ldc;
     size_t bsz = panels_floats(&j), asz = (size_t)GEMM_MC * j.kcmax;
     float *buf = gemm_buffer(bsz + asz * (size_t)nt);
@@ -389,12 +402,17 @@ static int gemm_do(int ta, int tb, int M, int N, int K, float alpha, const float
 
 int fastfnet_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
                   float beta, float *C, int ldc) {
-    return gemm_do(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+    return gemm_do(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, (gemm_epi){0});
 }
 
 int fastfnet_gemm_linear(int M, int N, int K, const float *A, int lda, const float *W, int ldw, const float *bias, float *C,
                          int ldc) {
-    return gemm_do(0, 1, M, N, K, 1.0f, A, lda, W, ldw, 0.0f, C, ldc, bias);
+    return gemm_do(0, 1, M, N, K, 1.0f, A, lda, W, ldw, 0.0f, C, ldc, (gemm_epi){.bias = bias});
+}
+
+int fastfnet_gemm_mul(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc,
+                      float *colsum) {
+    return gemm_do(0, 0, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc, (gemm_epi){.mul = 1, .colsum = colsum});
 }
 
 struct fastfnet_gemm_wpack {
@@ -409,7 +427,7 @@ static size_t wpack_plan(int N, int K, gemm_job *j) {
     const gemm_isa *g = gemm_pick();
     if (!gemm_takes(g, 4, N, K)) return 0;
     int nt;
-    *j = gemm_plan(g, 4096, N, K, &nt); /* the rows do not change the layout */
+    *j = gemm_plan(g, 4096, N, K, 0, &nt); /* the rows do not change the layout */
     return (panels_floats(j) * j->nkb * sizeof(float) + 63) / 64 * 64;
 }
 
@@ -442,7 +460,7 @@ int fastfnet_gemm_wpacked(const fastfnet_gemm_wpack *w, int M, const float *A, i
                           float *C, int ldc) {
     if (!w || w->g != gemm_pick() || (beta != 0.0f && beta != 1.0f) || (bias && beta != 0.0f) || M < 4) return -1;
     int nt;
-    gemm_job j = gemm_plan(w->g, M, w->N, w->K, &nt);
+    gemm_job j = gemm_plan(w->g, M, w->N, w->K, 0, &nt);
     j.acc0 = beta != 0.0f, j.A = A, j.C = C, j.lda = lda, j.ldc = ldc, j.pre = w->p, j.bias = bias;
     float *buf = gemm_buffer((size_t)GEMM_MC * j.kcmax * (size_t)nt);
     if (!buf) return -1;

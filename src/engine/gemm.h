@@ -13,6 +13,12 @@ int fastfnet_gemm(int transA, int transB, int M, int N, int K, float alpha, cons
  * fastfnet_gemm would decline. */
 int fastfnet_gemm_linear(int M, int N, int K, const float *A, int lda, const float *W, int ldw, const float *bias, float *C,
                          int ldc);
+/* C (M x N) = (A (M x K) B (K x N), both row-major) C elementwise: C holds a factor per element on entry (an
+ * elementwise function's derivative) and the product times it on return, as the product is stored; colsum (N floats,
+ * NULL: none) += the new C's columns, each summed over the rows in order (the gradient of the bias before that
+ * function). Nonzero, C and colsum untouched, where fastfnet_gemm would decline or K is above one K block (768). */
+int fastfnet_gemm_mul(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc,
+                      float *colsum);
 /* on = 0 sends every product to OpenBLAS (benchmarks compare the two); 1, the default, lets this one take them */
 void fastfnet_gemm_set_enabled(int on);
 /* "avx512 12x32", "avx2 6x16" (the kernel the SIMD set in use selects), or "openblas" where none is used */

@@ -878,8 +878,7 @@ static float *layer_ffn_backward(fastfnet_model *m, int l, const float *dy) {
     if (pd > 0.0f) fastfnet_dropout_backward(dO, dsum2, La->o_drop, nWo, pd);
     /* g is not kept per layer (see layout_shared): recomputed from a, with gelu's derivative into dA */
     fastfnet_gelu_forward_deriv(La->g, dA, La->a, BT * Fw);
-    fastfnet_linear_backward_set(dG, g->w2, g->b2, dO, La->g, p->w2, (int)BT, Fw, Wo);
-    fastfnet_gelu_backward_deriv(dA, g->b1, dG, (int)BT, Fw);
+    fastfnet_linear_gelu_backward(dA, g->b1, g->w2, g->b2, dG, dO, La->g, p->w2, (int)BT, Fw, Wo);
     fastfnet_linear_backward(dh, g->w1, NULL, dA, La->h, p->w1, (int)BT, Wo, Fw);
     float *dsum1 = A->gB;
     fastfnet_layernorm_backward(dsum1, g->ln1_w, g->ln1_b, dh, La->sum1, p->ln1_w, La->ln1_mean, La->ln1_rstd, (int)BT, Wo);

@@ -204,6 +204,15 @@ void fastfnet_gelu_backward_deriv(float *dinp, float *db, const float *dout, int
     }
 }
 
+void fastfnet_linear_gelu_backward(float *dA, float *da_b, float *dw, float *db, float *dG, const float *dout,
+                                   const float *g, const float *w, int N, int C, int OC) {
+    linear_backward(NULL, 0.0f, dw, db, dout, g, w, N, C, OC);
+    /* fused, the product's pass over dA replaces mul_acc's over dG and dA (docs/PERFORMANCE.md, round 11) */
+    if (fastfnet_sgemm_mul(N, C, OC, dout, OC, w, C, dA, C, da_b) == 0) return;
+    fastfnet_sgemm(0, 0, N, C, OC, 1.0f, dout, OC, w, C, 0.0f, dG, C);
+    fastfnet_gelu_backward_deriv(dA, da_b, dG, N, C);
+}
+
 void fastfnet_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
     const fastfnet_kernels *k = fastfnet_kern();
 #pragma omp parallel

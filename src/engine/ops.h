@@ -33,6 +33,12 @@ void fastfnet_linear_backward(float *dinp, float *dw, float *db, const float *do
 void fastfnet_linear_backward_set(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                                   int N, int C, int OC);
 
+/* The backward of out = gelu(a) W^T + b through the linear and the gelu, with d = gelu'(a) (N,C) in dA: dw (OC,C)
+ * += dout^T g, db (OC) += dout's column sums, and dA = (dout W) * d, the gradient of a, overwritten, with da_b (C;
+ * NULL: none) += its column sums. g (N,C) is gelu(a); dG (N,C) is scratch for dout W, used only where the product
+ * and the multiplication are not fused (fastfnet_sgemm_mul declines). */
+void fastfnet_linear_gelu_backward(float *dA, float *da_b, float *dw, float *db, float *dG, const float *dout,
+                                   const float *g, const float *w, int N, int C, int OC);
 /* gelu_new: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), elementwise over n. out may alias inp. */
 void fastfnet_gelu_forward(float *out, const float *inp, size_t n);
 void fastfnet_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
