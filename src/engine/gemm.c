@@ -41,6 +41,12 @@ typedef struct {
 } gemm_isa;
 
 typedef struct {
+    const float *bias; /* N floats added to every row of C by the first K block (beta 0 only), or NULL */
+    int mul;           /* C holds a factor per element: C = op(A) op(B) C (one K block, the threads split the panels) */
+    float *colsum;     /* with mul: N floats, each += its column of the new C, rows in order; or NULL */
+} gemm_epi;
+
+typedef struct {
     const gemm_isa *g;
     int ta, tb, M, N, K, P, nkb, kcmax, acc0, nsplit; /* nsplit: the threads split the panels, not the rows */
     float alpha;
@@ -48,9 +54,7 @@ typedef struct {
     long lda, ldb, ldc;
     float *C, *Bp, *Ap; /* Bp: P panels of kcmax x NR; Ap: GEMM_MC x kcmax per thread */
     const float *pre;   /* B packed beforehand (a fastfnet_gemm_wpack): K block b at b P kcmax NR, nothing to pack */
-    const float *bias;  /* N floats added to every row of C by the first K block (beta 0 only), or NULL */
-    int mul;            /* C holds a factor per element: C = op(A) op(B) C (one K block, nsplit) */
-    float *colsum;      /* with mul: N floats, each += its column of the new C, rows in order; or NULL */
+    gemm_epi e;         /* what is done to each tile as it is stored */
 } gemm_job;
 
 static inline long lmin(long a, long b) { return a < b ? a : b; }
@@ -204,8 +208,8 @@ static void gemm_rows(const gemm_job *j, const float *Bb, float *Ap, long r0, lo
                     _mm_prefetch((const char *)cn, _MM_HINT_T0);
                     _mm_prefetch((const char *)(cn + NR - 1), _MM_HINT_T0);
                 }
-                float *C = j->C + i * j->ldc + (long)p * NR, *cs = j->colsum ? j->colsum + (long)p * NR : NULL;
-                const float *bias = !acc && j->bias ? j->bias + (long)p * NR : NULL;
+                float *C = j->C + i * j->ldc + (long)p * NR, *cs = j->e.colsum ? j->e.colsum + (long)p * NR : NULL;
+                const float *bias = !acc && j->e.bias ? j->e.bias + (long)p * NR : NULL;
                 if (direct && mr == MR)
                     j->g->tiled(kc, j->A + i * j->lda + k0, j->lda, Bp, C, j->ldc, nr, acc, bias, cs);
                 else
@@ -246,7 +250,7 @@ static void gemm_run(const gemm_job *j, int nt) {
                 gemm_pack_panels(j, j->P * t / n, j->P * (t + 1) / n, k0, kc);
 #pragma omp barrier
             }
-            gemm_rows(j, Bb, Ap, r0, r1, p0, p1, k0, kc, j->mul ? 2 : b > 0 || j->acc0);
+            gemm_rows(j, Bb, Ap, r0, r1, p0, p1, k0, kc, j->e.mul ? 2 : b > 0 || j->acc0);
             if (!j->pre && !ns && b + 1 < j->nkb) {
 #pragma omp barrier
             }
@@ -377,12 +381,6 @@ static gemm_job gemm_plan(const gemm_isa *g, int M, int N, int K, int by_panels,
     return j;
 }
 
-typedef struct {
-    const float *bias; /* as gemm_job's */
-    int mul;
-    float *colsum;
-} gemm_epi;
-
 static int gemm_do(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
                    float beta, float *C, int ldc, gemm_epi e) {
     const gemm_isa *g = gemm_pick();
@@ -390,7 +388,7 @@ static int gemm_do(int ta, int tb, int M, int N, int K, float alpha, const float
     int nt;
     /* a product with column sums splits the panels: each column is one thread's, summed over the rows in order */
     gemm_job j = gemm_plan(g, M, N, K, e.mul, &nt);
-    j.ta = ta, j.tb = tb, j.alpha = alpha, j.acc0 = beta != 0.0f, j.bias = e.bias, j.mul = e.mul, j.colsum = e.colsum;
+    j.ta = ta, j.tb = tb, j.alpha = alpha, j.acc0 = beta != 0.0f, j.e = e;
     j.A = A, j.B = B, j.C = C, j.lda = lda, j.ldb = ldb, j.ldc = ldc;
     size_t bsz = panels_floats(&j), asz = (size_t)GEMM_MC * j.kcmax;
     float *buf = gemm_buffer(bsz + asz * (size_t)nt);
@@ -461,7 +459,7 @@ int fastfnet_gemm_wpacked(const fastfnet_gemm_wpack *w, int M, const float *A, i
     if (!w || w->g != gemm_pick() || (beta != 0.0f && beta != 1.0f) || (bias && beta != 0.0f) || M < 4) return -1;
     int nt;
     gemm_job j = gemm_plan(w->g, M, w->N, w->K, 0, &nt);
-    j.acc0 = beta != 0.0f, j.A = A, j.C = C, j.lda = lda, j.ldc = ldc, j.pre = w->p, j.bias = bias;
+    j.acc0 = beta != 0.0f, j.A = A, j.C = C, j.lda = lda, j.ldc = ldc, j.pre = w->p, j.e.bias = bias;
     float *buf = gemm_buffer((size_t)GEMM_MC * j.kcmax * (size_t)nt);
     if (!buf) return -1;
     j.Ap = buf;

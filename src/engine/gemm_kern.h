@@ -5,8 +5,8 @@
  * One call computes a GMR x (GNV GW) tile of C from kc columns of packed A (Ap[k][r]: GMR floats per k) and kc
  * rows of packed B (Bp[k][j]: GNV GW floats per k, 64-byte aligned): C = tile (acc = 0; plus a bias per column where
  * bias is not NULL), C += tile (acc = 1) or C = tile C elementwise (acc = 2, with column sums of the result where
- * cs is not NULL), of which only mr rows and nr columns are written. The tile lives in registers (GMR GNV accumulators) for the
- * whole kc loop; each k loads GNV vectors of B and broadcasts GMR floats of A. */
+ * cs is not NULL), of which only mr rows and nr columns are written. The tile lives in registers (GMR GNV
+ * accumulators) for the whole kc loop; each k loads GNV vectors of B and broadcasts GMR floats of A. */
 #define GCAT_(a, b) a##b
 #define GCAT(a, b) GCAT_(a, b)
 #define GNR (GNV * GW)
